@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A job file (JSON, format v1) turned into a validated, immutable graph.
+ * Nothing in a job runs until job_parse_*() has accepted the whole file.
+ * Format: Documentation/job-format.md, schema: Documentation/job.schema.json.
+ */
+#ifndef PITH_JOB_JOB_H
+#define PITH_JOB_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+
+#define JOB_DEFAULT_MEMORY (16ull << 20)
+#define JOB_DEFAULT_TIMEOUT_MS 10000ull
+
+enum job_mode { JOB_MODE_ALL, JOB_MODE_EACH, JOB_MODE_KEYED };
+
+enum job_source { JOB_SRC_FILE, JOB_SRC_DATA, JOB_SRC_BASE64 };
+
+/* One item of a job input set, as written in the file. */
+struct job_item {
+	char *name;
+	bool keyed;
+	uint64_t key;
+	enum job_source source;
+	char *path;	     /* JOB_SRC_FILE: as written, relative to job->dir */
+	unsigned char *data; /* JOB_SRC_DATA / _BASE64: decoded bytes */
+	size_t len;
+};
+
+struct job_input {
+	char *name;
+	struct job_item *items;
+	size_t n_items;
+};
+
+struct job_function {
+	char *name;
+	char *binary;	/* as written, relative to job->dir */
+	uint64_t memory;     /* bytes; JOB_DEFAULT_MEMORY when absent */
+	uint64_t timeout_ms; /* JOB_DEFAULT_TIMEOUT_MS when absent */
+};
+
+/* Where a stage input comes from: a job input set or another stage's output. */
+struct job_ref {
+	int stage;	/* -1: job input set `index`; else stage index */
+	size_t index;	/* input set index, or output index within `stage` */
+};
+
+struct job_stage_input {
+	char *param;	/* the set name the function sees */
+	char *from;	/* as written */
+	struct job_ref ref;
+	enum job_mode mode;
+};
+
+struct job_stage {
+	char *name;
+	char *function;	/* compute stage: name of a job function, else NULL */
+	int function_index;
+	char *io;	/* I/O stage: e.g. "file.read", else NULL */
+	struct job_stage_input *inputs;
+	size_t n_inputs;
+	char **outputs;
+	size_t n_outputs;
+};
+
+struct job_output {
+	char *name;
+	char *from;	/* "<stage>.<output>" as written */
+	struct job_ref ref; /* ref.stage >= 0 */
+};
+
+struct job {
+	char *path;	/* the job file as given ("-" for none) */
+	char *dir;	/* directory relative paths resolve against */
+	char *name;
+	struct job_function *functions;
+	size_t n_functions;
+	struct job_input *inputs;
+	size_t n_inputs;
+	struct job_stage *stages;
+	size_t n_stages;
+	size_t *order;	/* stage indices in a topological order */
+	struct job_output *outputs;
+	size_t n_outputs;
+};
+
+/*
+ * Checks an I/O stage against the I/O function it names: supplied by the
+ * engine so that this layer needs no knowledge of iofuncs/. Returns 0 or a
+ * -errno with a message like "unknown I/O function 'file.raed'".
+ */
+typedef int (*job_io_check_fn)(const char *io, size_t n_inputs,
+			       char *const *outputs, size_t n_outputs,
+			       struct err *e);
+
+struct job_parse_opts {
+	job_io_check_fn io_check; /* NULL: any "io" stage is refused */
+	bool check_files;	  /* stat() file inputs and binaries (default on
+				     in pith run) */
+};
+
+/*
+ * Parse and validate. On error, e->msg is one line
+ * "<file>:<line>:<col>: <json path>: <what is wrong>".
+ */
+int job_parse_file(const char *path, const struct job_parse_opts *opts,
+		   struct job **ret, struct err *e);
+int job_parse_string(const char *text, size_t len, const char *display_name,
+		     const char *dir, const struct job_parse_opts *opts,
+		     struct job **ret, struct err *e);
+struct job *job_free(struct job *j); /* NULL-safe, returns NULL */
+
+const char *job_mode_name(enum job_mode m);
+
+#endif

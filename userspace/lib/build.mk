@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+LIB_SRCS += userspace/lib/err.c userspace/lib/units.c

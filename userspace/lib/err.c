@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+/* Error message formatting for -errno returns. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/err.h"
+
+int err_set(struct err *e, int errnum, const char *fmt, ...)
+{
+	if (e) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		va_end(ap);
+	}
+	return errnum > 0 ? -errnum : -EINVAL;
+}
+
+int err_prefix(struct err *e, int r, const char *fmt, ...)
+{
+	char prefix[ERR_MAX], old[ERR_MAX];
+	va_list ap;
+
+	if (!e)
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, e->msg, sizeof(old));
+	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	return r;
+}

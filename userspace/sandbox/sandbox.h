@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Runs one compute instance in a fresh sandbox: a new process whose address
+ * space holds only the function image, its context and its inputs, with
+ * seccomp, no fds, no capabilities, an unprivileged uid, a cgroup v2 leaf
+ * and a deadline. See Documentation/security.md.
+ */
+#ifndef PITH_SANDBOX_SANDBOX_H
+#define PITH_SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/err.h"
+#include "sandbox/elf.h"
+#include "store/store.h"
+
+struct sandbox_opts {
+	/* Test-only: run workers without the seccomp layer (issue: eBPF must
+	 * stand alone). Not reachable from job files or the release CLI. */
+	bool no_seccomp;
+	/* Where the pith-worker loader binary is; NULL: next to /proc/self/exe,
+	 * then $PITH_WORKER. */
+	const char *worker_path;
+};
+
+/* One sandbox layer as `pith doctor` shows it. */
+struct sandbox_layer {
+	const char *name;   /* "seccomp", "cgroup", "uid", ... */
+	bool active;
+	char detail[256];   /* why unavailable, or what is in force */
+};
+
+struct sandbox; /* process-wide state: loader, filter, cgroup, probes */
+
+int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
+		struct err *e);
+struct sandbox *sandbox_free(struct sandbox *sb); /* NULL-safe */
+/* Fill up to max layers; returns how many. */
+size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
+		      size_t max);
+/* Path of the worker cgroup (cgroup v2), or NULL when unavailable. */
+const char *sandbox_cgroup_path(const struct sandbox *sb);
+
+struct sandbox_limits {
+	uint64_t memory;     /* bytes of writable context, stack included */
+	uint64_t timeout_ms; /* wall clock, and CPU time */
+};
+
+/* What one instance gets. Input sets are named as the function sees them. */
+struct sandbox_request {
+	const struct elf_image *image;
+	struct sandbox_limits limits;
+	struct set *const *inputs;
+	size_t n_inputs;
+	const char *const *outputs; /* output set names */
+	size_t n_outputs;
+	uint64_t instance;
+};
+
+enum sandbox_status {
+	SANDBOX_RUNNING,
+	SANDBOX_OK,	  /* exit_group(0) and a valid output descriptor */
+	SANDBOX_FAILED,	  /* anything else; reason says what */
+};
+
+struct sandbox_result {
+	enum sandbox_status status;
+	char reason[ERR_MAX]; /* "killed: forbidden syscall openat (257)",
+				 "timed out after 2000 ms",
+				 "segmentation fault at 0x0",
+				 "exited with status 3", ... */
+	int exit_status;      /* when exited */
+	int signal;	      /* when killed */
+	long syscall;	      /* forbidden syscall number, or -1 */
+	struct set **outputs; /* n_outputs sets, owned by the caller after
+				 sandbox_proc_take_outputs() */
+	size_t n_outputs;
+	uint64_t spawn_ns, run_ns; /* time to set up, time running */
+};
+
+struct sandbox_proc;
+
+/* Start an instance; returns once the worker has been created. */
+int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
+		  struct sandbox_proc **ret, struct err *e);
+/* One fd to poll for POLLIN: readable when sandbox_proc_step() has progress
+ * to make (a message, a forbidden syscall, the worker's exit). */
+int sandbox_proc_fd(const struct sandbox_proc *p);
+/* Absolute CLOCK_MONOTONIC deadline in ns. */
+uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
+/* Non-blocking: 0 still running, 1 finished (result ready), -errno. When the
+ * deadline has passed it kills the worker and finishes as timed out. */
+int sandbox_proc_step(struct sandbox_proc *p);
+const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p);
+/* Move the output sets out of the result (caller frees them). */
+struct set **sandbox_proc_take_outputs(struct sandbox_proc *p, size_t *ret_n);
+struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p); /* kills if
+								 running */
+
+/* Spawn and wait: convenience for tests and sequential callers. */
+int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
+		struct sandbox_proc **ret, struct err *e);
+
+#endif

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pith compute-function ABI, version 1: the context descriptor that pith
+ * writes at the start of a function's context and passes in %rdi.
+ * Shared by the sandbox (which writes and validates it) and the SDK.
+ * Documented in Documentation/function-abi.md.
+ */
+#ifndef PITH_ABI_H
+#define PITH_ABI_H
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#elif defined(PITH_FREESTANDING)
+typedef unsigned int __u32;
+typedef unsigned short __u16;
+typedef unsigned long long __u64;
+#else
+#include <linux/types.h>
+#endif
+
+#define PITH_ABI_MAGIC 0x48544950u /* "PITH" little-endian */
+#define PITH_ABI_VERSION 1
+
+/*
+ * Fixed layout of a sandbox's address space (x86-64). Everything else is
+ * unmapped before the function's first instruction.
+ */
+#define PITH_IMAGE_MIN 0x10000ull	   /* lowest address a PT_LOAD may use */
+#define PITH_IMAGE_MAX 0x100000000000ull   /* end of the function image range */
+#define PITH_PIE_BASE 0x10000000ull	   /* load bias of ET_DYN images */
+#define PITH_CONTEXT_BASE 0x200000000000ull /* writable context */
+#define PITH_INPUT_BASE 0x300000000000ull   /* read-only input buffers */
+#define PITH_INPUT_MAX 0x400000000000ull
+
+#define PITH_NAME_MAX 255	/* bytes of an item or set name, NUL excluded */
+#define PITH_OUTPUT_ITEMS_MAX 1000000u /* items per output set */
+
+/* pith_item.flags */
+#define PITH_ITEM_KEYED 0x1u
+
+/* One item: a name, an optional key and bytes. 40 bytes. */
+struct pith_item {
+	__u64 name;	/* address of the name, NUL-terminated */
+	__u32 name_len; /* without the NUL */
+	__u32 flags;	/* PITH_ITEM_* */
+	__u64 key;	/* valid when flags & PITH_ITEM_KEYED */
+	__u64 data;	/* address of the bytes */
+	__u64 len;	/* number of bytes */
+};
+
+/* One set: a named array of items. 24 bytes. */
+struct pith_set {
+	__u64 name;	/* address of the set's name, NUL-terminated */
+	__u32 name_len;
+	__u32 n_items;
+	__u64 items;	/* address of struct pith_item[n_items] */
+};
+
+/*
+ * The context descriptor, at PITH_CONTEXT_BASE. Input sets are filled by
+ * pith; output sets have their names filled by pith, and the function sets
+ * n_items and items before exit_group(0). Output items' names and data must
+ * lie inside the context or inside one input buffer (zero-copy forwarding).
+ */
+struct pith_context {
+	__u32 magic;		/* PITH_ABI_MAGIC */
+	__u16 version;		/* PITH_ABI_VERSION */
+	__u16 header_size;	/* sizeof(struct pith_context) */
+	__u64 context_base;	/* address of this descriptor */
+	__u64 context_size;	/* bytes of the writable context, stack included */
+	__u64 arena;		/* first byte free for the function's use */
+	__u64 arena_size;	/* bytes from arena up to the stack */
+	__u64 stack_size;	/* the stack is the top stack_size bytes */
+	__u32 n_inputs;
+	__u32 n_outputs;
+	__u64 inputs;		/* struct pith_set[n_inputs] */
+	__u64 outputs;		/* struct pith_set[n_outputs] */
+	__u64 instance;		/* index of this instance within its stage */
+	__u64 reserved[8];	/* pith's own use (fault reports); zero */
+};
+
+#endif

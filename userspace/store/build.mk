@@ -1,0 +1,1 @@
+LIB_SRCS += userspace/store/store.c

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The store owns all data: buffers (memfd-backed, written once, then sealed
+ * read-only), items (a slice of a buffer with a name and an optional key) and
+ * sets (ordered lists of items). Passing a set from one stage to the next
+ * copies no byte: items hold references to buffers.
+ */
+#ifndef PITH_STORE_STORE_H
+#define PITH_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct buffer {
+	int refs;
+	int fd;		/* memfd (or /dev/pith_xfer buffer), O_CLOEXEC */
+	uint64_t size;
+	uint64_t id;	/* unique within the process, never reused */
+	bool sealed;
+	const void *map; /* read-only mapping in pith, made on first use */
+};
+
+/* A new writable buffer of `size` bytes (zero-filled). `name` is for
+ * /proc/PID/fd readers only. */
+int buffer_new(const char *name, uint64_t size, struct buffer **ret);
+/* Copy bytes in before sealing (job inputs only: counts in store_stats). */
+int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
+/* Make the buffer immutable: no write, no resize, no unsealing. -EBUSY while
+ * any process still maps it writable. Idempotent. */
+int buffer_seal(struct buffer *b);
+/* Read-only view of a sealed buffer in pith's address space. */
+int buffer_data(struct buffer *b, const void **ret);
+struct buffer *buffer_ref(struct buffer *b);
+struct buffer *buffer_unref(struct buffer *b); /* NULL-safe, returns NULL */
+
+struct item {
+	char *name;
+	bool keyed;
+	uint64_t key;
+	struct buffer *buf; /* holds a reference */
+	uint64_t off, len;
+};
+
+struct set {
+	char *name;
+	struct item *items;
+	size_t n, cap;
+};
+
+struct set *set_new(const char *name);
+struct set *set_free(struct set *s); /* NULL-safe, returns NULL */
+/* Append an item referencing buf[off, off+len); takes a new reference. */
+int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
+	    struct buffer *buf, uint64_t off, uint64_t len);
+/* Append a copy of an item (same buffer, new reference). */
+int set_add_item(struct set *s, const struct item *it);
+/* The bytes of an item (buffer must be sealed). */
+int item_data(const struct item *it, const void **ret);
+
+struct store_stats {
+	uint64_t buffers_created;
+	uint64_t bytes_written; /* by buffer_write(): ingestion, never stage to stage */
+};
+extern struct store_stats store_stats;
+
+#endif
