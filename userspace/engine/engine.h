@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine runs a validated job: it loads the job's inputs into the store,
+ * runs stages as their inputs complete (compute instances in sandboxes, at
+ * most `parallel` at once; I/O stages on the I/O layer), and collects the
+ * job's outputs. It never prints: what happened is in the report.
+ */
+#ifndef PITH_ENGINE_ENGINE_H
+#define PITH_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job/job.h"
+#include "lib/err.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
+struct engine_opts {
+	struct sandbox *sandbox; /* required when the job has compute stages */
+	unsigned parallel;	 /* instances running at once; 0: online CPUs */
+	const char *data_root;	 /* root of I/O functions' paths; NULL: job dir */
+};
+
+enum instance_state {
+	INSTANCE_PENDING,   /* never started (an earlier failure stopped the stage) */
+	INSTANCE_OK,
+	INSTANCE_FAILED,
+	INSTANCE_CANCELLED, /* killed because another instance failed */
+};
+
+struct instance_report {
+	enum instance_state state;
+	char reason[ERR_MAX];
+	uint64_t spawn_ns, run_ns;
+};
+
+struct stage_report {
+	const char *name;
+	bool io;	      /* I/O stage (else compute) */
+	const char *function; /* function or I/O function name */
+	bool ran;
+	bool ok;
+	size_t n_instances;
+	struct instance_report *instances;
+	uint64_t elapsed_ns;
+	size_t items_out;
+	uint64_t bytes_out;
+};
+
+struct engine_report {
+	bool ok;
+	char error[ERR_MAX]; /* the first failure: "stage count[3]: ..." */
+	uint64_t elapsed_ns;
+	struct stage_report *stages; /* job->n_stages, in job order */
+	size_t n_stages;
+	struct set **outputs; /* job->n_outputs sets named like the job outputs */
+	size_t n_outputs;
+};
+
+/*
+ * Run `job`. Returns 0 when the job ran (rep->ok says whether it succeeded),
+ * or -errno when it could not run at all (e.g. an input file vanished), with
+ * the reason in `e`.
+ */
+int engine_run(const struct job *job, const struct engine_opts *opts,
+	       struct engine_report *rep, struct err *e);
+void engine_report_done(struct engine_report *rep);
+
+/* Write each job output set to DIR/<output>/<item name>, replacing what a
+ * previous run left there only once every file is complete. */
+int engine_write_outputs(const struct engine_report *rep, const char *dir,
+			 struct err *e);
+
+#endif
