@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: MIT
+PROGS += pith
+pith_SRCS := userspace/cli/pith.c userspace/cli/summary.c
