@@ -20,7 +20,7 @@ int err_set(struct err *e, int errnum, const char *fmt, ...)
 
 int err_prefix(struct err *e, int r, const char *fmt, ...)
 {
-	char prefix[ERR_MAX], old[ERR_MAX];
+	char prefix[ERR_MAX], joined[2 * ERR_MAX + 2];
 	va_list ap;
 
 	if (!e)
@@ -28,7 +28,8 @@ int err_prefix(struct err *e, int r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	snprintf(joined, sizeof(joined), "%s: %s", prefix, e->msg);
+	snprintf(e->msg, sizeof(e->msg), "%.*s", (int)sizeof(e->msg) - 1,
+		 joined);
 	return r;
 }
