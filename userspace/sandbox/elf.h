@@ -15,6 +15,10 @@
 
 #define ELF_MAX_SEGMENTS 16
 #define ELF_MAX_FILE_SIZE (256ull << 20)
+/* Sum of the page-rounded p_memsz of all PT_LOAD segments (bss included);
+ * big data belongs in the context arena, not in the image. */
+#define ELF_MAX_IMAGE_SIZE (4ull << 30)
+#define ELF_PAGE_SIZE 4096ull
 
 struct elf_segment {
 	uint64_t vaddr;	   /* page-aligned start in the sandbox */
@@ -38,5 +42,18 @@ int elf_image_load(int dirfd, const char *path, struct elf_image **ret,
 int elf_image_load_mem(const void *data, size_t len, struct elf_image **ret,
 		       struct err *e);
 struct elf_image *elf_image_free(struct elf_image *img); /* NULL-safe */
+
+/*
+ * Images keyed by the identity of the opened file (st_dev, st_ino, st_mtime,
+ * st_ctime, st_size), so a binary used by many instances is validated and
+ * prepared once. Images returned by elf_cache_get() belong to the cache and
+ * stay valid until elf_cache_free(). Thread-safe.
+ */
+struct elf_cache;
+
+int elf_cache_new(struct elf_cache **ret);
+struct elf_cache *elf_cache_free(struct elf_cache *cache); /* NULL-safe */
+int elf_cache_get(struct elf_cache *cache, int dirfd, const char *path,
+		  const struct elf_image **ret, struct err *e);
 
 #endif
