@@ -1,0 +1,782 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kselftest-style test harness: tests register themselves from constructors,
+ * each runs in a forked child (own process group, timeout) and the results
+ * are printed as TAP 13 ending in a "# Totals:" line.
+ *
+ *	TEST(name) { ... }
+ *	TEST_SIGNAL(name, SIGSYS) { ... }	passes only if it dies from SIGSYS
+ *	TEST_TIMEOUT(name, seconds) { ... }
+ *	FIXTURE(f) { int fd; };
+ *	FIXTURE_VARIANT(f) { int flags; };		optional
+ *	FIXTURE_VARIANT_ADD(f, ro) { .flags = O_RDONLY };
+ *	FIXTURE_SETUP(f) { self->fd = ...; }		self, variant
+ *	FIXTURE_TEARDOWN(f) { close(self->fd); }
+ *	TEST_F(f, name) { ASSERT_EQ(0, fstat(self->fd, &st)); }
+ *	TEST_F_TIMEOUT(f, name, seconds), TEST_F_SIGNAL(f, name, sig)
+ *	TEST_HARNESS_MAIN
+ *
+ * ASSERT_* ends the test (teardown still runs), EXPECT_* marks it failed and
+ * carries on. A statement right after an assertion runs only when it failed:
+ *	ASSERT_EQ(0, r) TH_LOG("open %s: %s", path, strerror(-r));
+ * Comparisons take integers or pointers and compare them by value, so
+ * ASSERT_EQ(0, some_size_t) and ASSERT_LT(-1, some_int) do what they say.
+ * Assertions work in any function called from a test, not only in its body.
+ *
+ * Test names are fixture[.variant].test; TEST() tests belong to "global".
+ * Options: -l list names, -r NAME run exactly that test, -t/-T TEST,
+ * -f/-F FIXTURE, -v/-V VARIANT include/exclude. Exit status 0 when every
+ * selected test passed or was skipped, 1 otherwise.
+ */
+#ifndef PITH_TESTS_HARNESS_H
+#define PITH_TESTS_HARNESS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TH_DEFAULT_TIMEOUT 30 /* seconds */
+#define TH_REASON_MAX 256
+
+/* Child exit codes, as in kselftest. */
+#define __TH_PASS 0
+#define __TH_FAIL 1
+#define __TH_SKIP 4
+
+#define __th_unused __attribute__((unused))
+#define __th_printf(a, b) __attribute__((format(printf, a, b)))
+
+/* Lives in a shared mapping so the parent sees what the child decided. */
+struct __test_results {
+	int status;
+	char reason[TH_REASON_MAX];
+};
+
+struct __fixture_variant_metadata {
+	const char *name;
+	const void *data;
+	struct __fixture_variant_metadata *next;
+};
+
+struct __test_metadata;
+
+struct __fixture_metadata {
+	const char *name;
+	bool registered;
+	struct __fixture_variant_metadata *variants, **variants_tail;
+	struct __test_metadata *tests, **tests_tail;
+	struct __fixture_metadata *next;
+};
+
+struct __test_metadata {
+	const char *name;
+	struct __fixture_metadata *fixture;
+	void (*fn)(struct __test_metadata *_metadata,
+		   const struct __fixture_variant_metadata *variant);
+	int termsig;	/* 0, or the signal the test must die from */
+	int timeout;	/* seconds */
+	struct __test_metadata *next;
+
+	/* Child-side state of the running test. */
+	struct __test_results *results;
+	int trigger;	/* an assertion just failed */
+	bool jmp_armed;	/* __th_jmp leads back to the test's wrapper */
+};
+
+static struct __fixture_metadata *__th_fixtures;
+static struct __fixture_metadata **__th_fixtures_tail = &__th_fixtures;
+static struct __fixture_metadata __th_fixture_global = { .name = "global" };
+static struct __test_metadata *__th_current;
+static jmp_buf __th_jmp;
+
+static inline void __th_register_fixture(struct __fixture_metadata *f)
+{
+	if (f->registered)
+		return;
+	f->registered = true;
+	f->variants_tail = &f->variants;
+	f->tests_tail = &f->tests;
+	*__th_fixtures_tail = f;
+	__th_fixtures_tail = &f->next;
+}
+
+static inline void
+__th_register_variant(struct __fixture_metadata *f,
+		      struct __fixture_variant_metadata *v)
+{
+	__th_register_fixture(f);
+	*f->variants_tail = v;
+	f->variants_tail = &v->next;
+}
+
+static inline void __th_register_test(struct __fixture_metadata *f,
+				      struct __test_metadata *t)
+{
+	__th_register_fixture(f);
+	t->fixture = f;
+	*f->tests_tail = t;
+	f->tests_tail = &t->next;
+}
+
+/* ---- test definitions ---- */
+
+#define __TEST_IMPL(test_name, sig, secs)                                     \
+	static void __th_test_##test_name(struct __test_metadata *_metadata); \
+	static void __th_wrap_##test_name(                                    \
+		struct __test_metadata *_metadata,                            \
+		const struct __fixture_variant_metadata *__v __th_unused)     \
+	{                                                                     \
+		struct __test_metadata *volatile md = _metadata;              \
+                                                                              \
+		if (setjmp(__th_jmp) == 0) {                                  \
+			md->jmp_armed = true;                                 \
+			__th_test_##test_name(md);                            \
+		}                                                             \
+		md->jmp_armed = false;                                        \
+	}                                                                     \
+	static struct __test_metadata __th_meta_##test_name = {               \
+		.name = #test_name,                                           \
+		.fn = __th_wrap_##test_name,                                  \
+		.termsig = (sig),                                             \
+		.timeout = (secs),                                            \
+	};                                                                    \
+	static void __attribute__((constructor))                              \
+	__th_register_##test_name(void)                                       \
+	{                                                                     \
+		__th_register_test(&__th_fixture_global,                      \
+				   &__th_meta_##test_name);                   \
+	}                                                                     \
+	static void __th_test_##test_name(                                    \
+		struct __test_metadata *_metadata __th_unused)
+
+#define TEST(name) __TEST_IMPL(name, 0, TH_DEFAULT_TIMEOUT)
+#define TEST_SIGNAL(name, sig) __TEST_IMPL(name, sig, TH_DEFAULT_TIMEOUT)
+#define TEST_TIMEOUT(name, secs) __TEST_IMPL(name, 0, secs)
+
+#define FIXTURE_DATA(f) struct __th_data_##f
+#define FIXTURE_VARIANT(f) struct __th_variant_##f
+
+#define FIXTURE(f)                                                           \
+	FIXTURE_VARIANT(f);                                                  \
+	FIXTURE_DATA(f);                                                     \
+	static struct __fixture_metadata __th_fixture_##f = { .name = #f };  \
+	static void __th_setup_##f(struct __test_metadata *_metadata,        \
+				   FIXTURE_DATA(f) *self,                    \
+				   const FIXTURE_VARIANT(f) *variant);       \
+	static void __th_teardown_##f(struct __test_metadata *_metadata,     \
+				      FIXTURE_DATA(f) *self,                 \
+				      const FIXTURE_VARIANT(f) *variant);    \
+	static void __attribute__((constructor)) __th_fixture_register_##f( \
+		void)                                                        \
+	{                                                                    \
+		__th_register_fixture(&__th_fixture_##f);                    \
+	}                                                                    \
+	FIXTURE_DATA(f)
+
+#define FIXTURE_SETUP(f)                                         \
+	static void __th_setup_##f(                              \
+		struct __test_metadata *_metadata __th_unused,   \
+		FIXTURE_DATA(f) *self __th_unused,               \
+		const FIXTURE_VARIANT(f) *variant __th_unused)
+
+#define FIXTURE_TEARDOWN(f)                                      \
+	static void __th_teardown_##f(                           \
+		struct __test_metadata *_metadata __th_unused,   \
+		FIXTURE_DATA(f) *self __th_unused,               \
+		const FIXTURE_VARIANT(f) *variant __th_unused)
+
+/* FIXTURE_VARIANT_ADD(f, name) { .field = value };  */
+#define FIXTURE_VARIANT_ADD(f, v)                                           \
+	static const FIXTURE_VARIANT(f) __th_variant_##f##_##v;             \
+	static struct __fixture_variant_metadata __th_vmeta_##f##_##v = {   \
+		.name = #v,                                                 \
+		.data = &__th_variant_##f##_##v,                            \
+	};                                                                  \
+	static void __attribute__((constructor))                            \
+	__th_variant_register_##f##_##v(void)                               \
+	{                                                                   \
+		__th_register_variant(&__th_fixture_##f,                    \
+				      &__th_vmeta_##f##_##v);               \
+	}                                                                   \
+	static const FIXTURE_VARIANT(f) __th_variant_##f##_##v =
+
+/*
+ * Setup, body and teardown run in the child. A failed ASSERT jumps back here;
+ * teardown runs whenever setup returned (normally or through SKIP).
+ */
+#define __TEST_F_IMPL(f, test_name, sig, secs)                                \
+	static void __th_test_##f##_##test_name(                              \
+		struct __test_metadata *_metadata, FIXTURE_DATA(f) *self,     \
+		const FIXTURE_VARIANT(f) *variant);                           \
+	static void __th_wrap_##f##_##test_name(                              \
+		struct __test_metadata *_metadata,                            \
+		const struct __fixture_variant_metadata *__v)                 \
+	{                                                                     \
+		FIXTURE_DATA(f) self;                                         \
+		const FIXTURE_VARIANT(f) *volatile variant =                  \
+			__v ? (const FIXTURE_VARIANT(f) *)__v->data : NULL;   \
+		struct __test_metadata *volatile md = _metadata;              \
+		volatile bool setup_done = false;                             \
+                                                                              \
+		memset(&self, 0, sizeof(self));                               \
+		if (setjmp(__th_jmp) == 0) {                                  \
+			md->jmp_armed = true;                                 \
+			__th_setup_##f(md, &self, variant);                   \
+			setup_done = true;                                    \
+			if (md->results->status != __TH_SKIP)                 \
+				__th_test_##f##_##test_name(md, &self,        \
+							    variant);         \
+		}                                                             \
+		if (setup_done && setjmp(__th_jmp) == 0)                      \
+			__th_teardown_##f(md, &self, variant);                \
+		md->jmp_armed = false;                                        \
+	}                                                                     \
+	static struct __test_metadata __th_meta_##f##_##test_name = {         \
+		.name = #test_name,                                           \
+		.fn = __th_wrap_##f##_##test_name,                            \
+		.termsig = (sig),                                             \
+		.timeout = (secs),                                            \
+	};                                                                    \
+	static void __attribute__((constructor))                              \
+	__th_register_##f##_##test_name(void)                                 \
+	{                                                                     \
+		__th_register_test(&__th_fixture_##f,                         \
+				   &__th_meta_##f##_##test_name);             \
+	}                                                                     \
+	static void __th_test_##f##_##test_name(                              \
+		struct __test_metadata *_metadata __th_unused,                \
+		FIXTURE_DATA(f) *self __th_unused,                            \
+		const FIXTURE_VARIANT(f) *variant __th_unused)
+
+#define TEST_F(f, name) __TEST_F_IMPL(f, name, 0, TH_DEFAULT_TIMEOUT)
+#define TEST_F_SIGNAL(f, name, sig) __TEST_F_IMPL(f, name, sig, TH_DEFAULT_TIMEOUT)
+#define TEST_F_TIMEOUT(f, name, secs) __TEST_F_IMPL(f, name, 0, secs)
+
+/* ---- assertions ---- */
+
+enum { __TH_EQ, __TH_NE, __TH_LT, __TH_LE, __TH_GT, __TH_GE };
+
+static inline const char *__th_basename(const char *file)
+{
+	const char *s = strrchr(file, '/');
+
+	return s ? s + 1 : file;
+}
+
+static inline void __th_printf(3, 4)
+__th_log(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "# %s:%d:%s:", __th_basename(file), line,
+		__th_current ? __th_current->name : "?");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#define TH_LOG(fmt, ...) __th_log(__FILE__, __LINE__, fmt, ##__VA_ARGS__)
+
+/* Signedness of the type of x, decided at compile time (pointers: no). */
+#define __TH_SIGNED(x)                                                  \
+	_Generic((x),                                                   \
+		char: CHAR_MIN < 0,                                     \
+		signed char: 1, short: 1, int: 1, long: 1, long long: 1, \
+		float: 1, double: 1, long double: 1,                    \
+		default: 0)
+#define __TH_BITS(x) \
+	(__TH_SIGNED(x) ? (uintmax_t)(intmax_t)(x) : (uintmax_t)(x))
+
+/* -1, 0, 1: the mathematical order of two integers of any signedness. */
+static inline int __th_order(uintmax_t a, bool a_signed, uintmax_t b,
+			     bool b_signed)
+{
+	bool a_neg = a_signed && (intmax_t)a < 0;
+	bool b_neg = b_signed && (intmax_t)b < 0;
+
+	if (a_neg != b_neg)
+		return a_neg ? -1 : 1;
+	if (a_neg)
+		return (intmax_t)a < (intmax_t)b ? -1 : (intmax_t)a > (intmax_t)b;
+	return a < b ? -1 : a > b;
+}
+
+static inline void __th_format(char *buf, size_t n, uintmax_t v, bool sgn)
+{
+	if (sgn)
+		snprintf(buf, n, "%jd", (intmax_t)v);
+	else
+		snprintf(buf, n, "%ju", v);
+}
+
+/* Returns 1 (and reports) when the comparison failed. */
+static inline int __th_check_cmp(const char *file, int line, const char *e_str,
+				 uintmax_t e, bool e_signed, int op,
+				 const char *s_str, uintmax_t s, bool s_signed)
+{
+	static const char *const ops[] = { "==", "!=", "<", "<=", ">", ">=" };
+	int o = __th_order(e, e_signed, s, s_signed);
+	char ebuf[32], sbuf[32];
+	bool ok;
+
+	switch (op) {
+	case __TH_EQ: ok = o == 0; break;
+	case __TH_NE: ok = o != 0; break;
+	case __TH_LT: ok = o < 0; break;
+	case __TH_LE: ok = o <= 0; break;
+	case __TH_GT: ok = o > 0; break;
+	default: ok = o >= 0; break;
+	}
+	if (ok)
+		return 0;
+	__th_format(ebuf, sizeof(ebuf), e, e_signed);
+	__th_format(sbuf, sizeof(sbuf), s, s_signed);
+	__th_log(file, line, "Expected %s (%s) %s %s (%s)", e_str, ebuf,
+		 ops[op], s_str, sbuf);
+	return 1;
+}
+
+static inline int __th_check_str(const char *file, int line, const char *e_str,
+				 const char *e, bool want_equal,
+				 const char *s_str, const char *s)
+{
+	bool equal = (e && s) ? strcmp(e, s) == 0 : e == s;
+
+	if (equal == want_equal)
+		return 0;
+	__th_log(file, line, "Expected %s \"%s\" %s %s \"%s\"", e_str,
+		 e ? e : "(null)", want_equal ? "==" : "!=", s_str,
+		 s ? s : "(null)");
+	return 1;
+}
+
+static inline void __th_finish_child(void)
+{
+	fflush(NULL);
+	_exit(__th_current->results->status);
+}
+
+/*
+ * Runs after the statement that follows a failed assertion; returns the new
+ * value of `trigger` (0 ends the handler loop). SKIP clears the trigger, so
+ * an assertion can be turned into a skip: ASSERT_EQ(0, r) SKIP(return, ...).
+ */
+static inline int __th_bail(bool is_assert)
+{
+	struct __test_metadata *t = __th_current;
+
+	if (!t->trigger)
+		return 0;
+	t->results->status = __TH_FAIL;
+	if (!is_assert)
+		return 0;
+	fflush(stdout);
+	fprintf(stderr, "# %s: Test terminated by assertion\n", t->name);
+	if (t->jmp_armed)
+		longjmp(__th_jmp, 1);
+	__th_finish_child();
+	return 0;
+}
+
+#define __TH_HANDLER(is_assert)                 \
+	__th_current->trigger;                  \
+	__th_current->trigger = __th_bail(is_assert))
+
+#define __TH_CMP(expected, seen, op, is_assert)                               \
+	for (__th_current->trigger = ({                                       \
+		     uintmax_t __th_e = __TH_BITS(expected);                  \
+		     uintmax_t __th_s = __TH_BITS(seen);                      \
+		     __th_check_cmp(__FILE__, __LINE__, #expected, __th_e,    \
+				    __TH_SIGNED(expected), op, #seen, __th_s, \
+				    __TH_SIGNED(seen));                       \
+	     });                                                              \
+	     __TH_HANDLER(is_assert)
+
+#define __TH_STR(expected, seen, want_equal, is_assert)                    \
+	for (__th_current->trigger = ({                                    \
+		     const char *__th_e = (expected);                      \
+		     const char *__th_s = (seen);                          \
+		     __th_check_str(__FILE__, __LINE__, #expected, __th_e, \
+				    want_equal, #seen, __th_s);            \
+	     });                                                           \
+	     __TH_HANDLER(is_assert)
+
+#define ASSERT_EQ(expected, seen) __TH_CMP(expected, seen, __TH_EQ, 1)
+#define ASSERT_NE(expected, seen) __TH_CMP(expected, seen, __TH_NE, 1)
+#define ASSERT_LT(expected, seen) __TH_CMP(expected, seen, __TH_LT, 1)
+#define ASSERT_LE(expected, seen) __TH_CMP(expected, seen, __TH_LE, 1)
+#define ASSERT_GT(expected, seen) __TH_CMP(expected, seen, __TH_GT, 1)
+#define ASSERT_GE(expected, seen) __TH_CMP(expected, seen, __TH_GE, 1)
+#define ASSERT_NULL(seen) __TH_CMP(NULL, seen, __TH_EQ, 1)
+#define ASSERT_TRUE(seen) __TH_CMP(0, !!(seen), __TH_NE, 1)
+#define ASSERT_FALSE(seen) __TH_CMP(0, !!(seen), __TH_EQ, 1)
+#define ASSERT_STREQ(expected, seen) __TH_STR(expected, seen, true, 1)
+#define ASSERT_STRNE(expected, seen) __TH_STR(expected, seen, false, 1)
+
+#define EXPECT_EQ(expected, seen) __TH_CMP(expected, seen, __TH_EQ, 0)
+#define EXPECT_NE(expected, seen) __TH_CMP(expected, seen, __TH_NE, 0)
+#define EXPECT_LT(expected, seen) __TH_CMP(expected, seen, __TH_LT, 0)
+#define EXPECT_LE(expected, seen) __TH_CMP(expected, seen, __TH_LE, 0)
+#define EXPECT_GT(expected, seen) __TH_CMP(expected, seen, __TH_GT, 0)
+#define EXPECT_GE(expected, seen) __TH_CMP(expected, seen, __TH_GE, 0)
+#define EXPECT_NULL(seen) __TH_CMP(NULL, seen, __TH_EQ, 0)
+#define EXPECT_TRUE(seen) __TH_CMP(0, !!(seen), __TH_NE, 0)
+#define EXPECT_FALSE(seen) __TH_CMP(0, !!(seen), __TH_EQ, 0)
+#define EXPECT_STREQ(expected, seen) __TH_STR(expected, seen, true, 0)
+#define EXPECT_STRNE(expected, seen) __TH_STR(expected, seen, false, 0)
+
+static inline void __th_printf(1, 2) __th_skip(const char *fmt, ...)
+{
+	struct __test_metadata *t = __th_current;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(t->results->reason, sizeof(t->results->reason), fmt, ap);
+	va_end(ap);
+	/* Newlines would break the TAP line that carries the reason. */
+	for (char *p = t->results->reason; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	if (t->results->status != __TH_FAIL)
+		t->results->status = __TH_SKIP;
+	t->trigger = 0;
+	fflush(stderr);
+	printf("#      SKIP      %s\n", t->results->reason);
+	fflush(stdout);
+}
+
+/* Mark the test skipped with a reason, then run `statement` (e.g. return). */
+#define SKIP(statement, fmt, ...)                  \
+	do {                                       \
+		__th_skip(fmt, ##__VA_ARGS__);     \
+		statement;                         \
+	} while (0)
+
+/* ---- the runner (parent side) ---- */
+
+struct __th_filter {
+	char kind;	/* r t T f F v V */
+	const char *arg;
+};
+
+struct __th_totals {
+	unsigned int pass, fail, skip;
+};
+
+static inline void __th_full_name(char *buf, size_t n,
+				  const struct __fixture_metadata *f,
+				  const struct __fixture_variant_metadata *v,
+				  const struct __test_metadata *t)
+{
+	if (v)
+		snprintf(buf, n, "%s.%s.%s", f->name, v->name, t->name);
+	else
+		snprintf(buf, n, "%s.%s", f->name, t->name);
+}
+
+static inline bool __th_selected(const struct __th_filter *flt, int nflt,
+				 const char *full,
+				 const struct __fixture_metadata *f,
+				 const struct __fixture_variant_metadata *v,
+				 const struct __test_metadata *t)
+{
+	bool has_include = false, included = false;
+	const char *vname = v ? v->name : "";
+
+	for (int i = 0; i < nflt; i++) {
+		const char *a = flt[i].arg;
+		bool m;
+
+		switch (flt[i].kind) {
+		case 'r': m = strcmp(a, full) == 0; break;
+		case 't': case 'T': m = strcmp(a, t->name) == 0; break;
+		case 'f': case 'F': m = strcmp(a, f->name) == 0; break;
+		default: m = strcmp(a, vname) == 0; break;
+		}
+		if (flt[i].kind == 'T' || flt[i].kind == 'F' ||
+		    flt[i].kind == 'V') {
+			if (m)
+				return false;
+		} else {
+			has_include = true;
+			included |= m;
+		}
+	}
+	return !has_include || included;
+}
+
+static inline int64_t __th_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the child up to timeout_ms; false if it is still running. */
+static inline bool __th_wait_exit(pid_t pid, int timeout_ms)
+{
+	int64_t deadline = __th_now_ms() + timeout_ms;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	for (;;) {
+		int64_t left = deadline - __th_now_ms();
+		int r;
+
+		if (left < 0)
+			left = 0;
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			r = poll(&p, 1, (int)left);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r != 0 || left == 0) {
+				close(pidfd);
+				return r != 0;
+			}
+		} else {
+			/* No pidfd (old kernel): peek without reaping. */
+			siginfo_t si = { 0 };
+
+			if (waitid(P_PID, pid, &si, WEXITED | WNOHANG |
+				   WNOWAIT) == 0 && si.si_pid == pid)
+				return true;
+			if (left == 0)
+				return false;
+			usleep(10000);
+		}
+	}
+}
+
+static inline void __th_run_one(struct __test_metadata *t,
+				const struct __fixture_variant_metadata *v,
+				const char *full, unsigned int num,
+				struct __th_totals *tot)
+{
+	struct __test_results *res;
+	bool timed_out = false;
+	int status = 0, result;
+	char why[1024] = "";
+	pid_t pid;
+
+	printf("#  RUN           %s ...\n", full);
+	fflush(stdout);
+	fflush(stderr);
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED) {
+		printf("# %s: mmap: %s\n", full, strerror(errno));
+		goto report_fail;
+	}
+	memset(res, 0, sizeof(*res));
+	pid = fork();
+	if (pid < 0) {
+		printf("# %s: fork: %s\n", full, strerror(errno));
+		munmap(res, sizeof(*res));
+		goto report_fail;
+	}
+	if (pid == 0) {
+		setpgid(0, 0);
+		__th_current = t;
+		t->results = res;
+		t->trigger = 0;
+		t->jmp_armed = false;
+		t->fn(t, v);
+		__th_finish_child();
+	}
+	setpgid(pid, pid);
+	if (!__th_wait_exit(pid, t->timeout * 1000))
+		timed_out = true;
+	/* Kill the group while the zombie still pins its id: no strays. */
+	kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	if (timed_out) {
+		result = __TH_FAIL;
+		snprintf(why, sizeof(why), "%s: timed out after %d s", full,
+			 t->timeout);
+	} else if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+
+		if (t->termsig == sig && res->status != __TH_FAIL) {
+			result = __TH_PASS;
+		} else {
+			result = __TH_FAIL;
+			snprintf(why, sizeof(why),
+				 "%s: Test terminated unexpectedly by signal %d (%s)",
+				 full, sig, strsignal(sig));
+		}
+	} else {
+		int code = WEXITSTATUS(status);
+
+		if (res->status == __TH_FAIL || (code != __TH_PASS &&
+						 code != __TH_SKIP)) {
+			result = __TH_FAIL;
+		} else if (code == __TH_SKIP) {
+			result = __TH_SKIP;
+		} else if (t->termsig) {
+			result = __TH_FAIL;
+			snprintf(why, sizeof(why),
+				 "%s: Test exited %d, expected signal %d (%s)",
+				 full, code, t->termsig, strsignal(t->termsig));
+		} else {
+			result = __TH_PASS;
+		}
+	}
+	fflush(stderr);
+	if (why[0])
+		printf("# %s\n", why);
+	if (result == __TH_SKIP) {
+		printf("#            OK  %s\n", full);
+		printf("ok %u %s # SKIP %s\n", num, full, res->reason);
+		tot->skip++;
+	} else if (result == __TH_PASS) {
+		printf("#            OK  %s\n", full);
+		printf("ok %u %s\n", num, full);
+		tot->pass++;
+	}
+	munmap(res, sizeof(*res));
+	if (result != __TH_FAIL) {
+		fflush(stdout);
+		return;
+	}
+report_fail:
+	printf("#          FAIL  %s\n", full);
+	printf("not ok %u %s\n", num, full);
+	fflush(stdout);
+	tot->fail++;
+}
+
+static inline void __th_usage(const char *argv0)
+{
+	fprintf(stderr,
+		"usage: %s [-l] [-r FIXTURE[.VARIANT].TEST] [-t|-T TEST] "
+		"[-f|-F FIXTURE] [-v|-V VARIANT]...\n",
+		argv0);
+}
+
+enum __th_action { __TH_LIST, __TH_COUNT, __TH_RUN };
+
+/*
+ * Visits every selected test in registration order (fixtures, then their
+ * variants or none, then their tests); returns how many there were.
+ */
+static inline unsigned int __th_walk(const struct __th_filter *flt, int nflt,
+				     enum __th_action action,
+				     unsigned int *ret_cases,
+				     struct __th_totals *tot)
+{
+	unsigned int n = 0, cases = 0;
+	char full[512];
+
+	for (struct __fixture_metadata *f = __th_fixtures; f; f = f->next) {
+		struct __fixture_variant_metadata *v = f->variants;
+
+		do {
+			bool any = false;
+
+			for (struct __test_metadata *t = f->tests; t;
+			     t = t->next) {
+				__th_full_name(full, sizeof(full), f, v, t);
+				if (!__th_selected(flt, nflt, full, f, v, t))
+					continue;
+				n++;
+				any = true;
+				if (action == __TH_LIST)
+					printf("%s\n", full);
+				else if (action == __TH_RUN)
+					__th_run_one(t, v, full, n, tot);
+			}
+			cases += any;
+			v = v ? v->next : NULL;
+		} while (v);
+	}
+	if (ret_cases)
+		*ret_cases = cases;
+	return n;
+}
+
+static inline int __test_harness_run(int argc, char **argv)
+{
+	struct __th_filter *flt = calloc((size_t)argc + 1, sizeof(*flt));
+	struct __th_totals tot = { 0 };
+	unsigned int ntests, ncases;
+	bool list = false;
+	int nflt = 0, opt;
+
+	if (!flt)
+		return 1;
+	while ((opt = getopt(argc, argv, "hlr:t:T:f:F:v:V:")) != -1) {
+		switch (opt) {
+		case 'l':
+			list = true;
+			break;
+		case 'r': case 't': case 'T': case 'f': case 'F':
+		case 'v': case 'V':
+			flt[nflt].kind = (char)opt;
+			flt[nflt++].arg = optarg;
+			break;
+		case 'h':
+			__th_usage(argv[0]);
+			free(flt);
+			return 0;
+		default:
+			__th_usage(argv[0]);
+			free(flt);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		__th_usage(argv[0]);
+		free(flt);
+		return 1;
+	}
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (list) {
+		__th_walk(flt, nflt, __TH_LIST, NULL, NULL);
+		free(flt);
+		return 0;
+	}
+	ntests = __th_walk(flt, nflt, __TH_COUNT, &ncases, NULL);
+	printf("TAP version 13\n");
+	printf("1..%u\n", ntests);
+	printf("# Starting %u tests from %u test cases.\n", ntests, ncases);
+	__th_walk(flt, nflt, __TH_RUN, NULL, &tot);
+
+	printf("# %s: %u / %u tests passed.\n", tot.fail ? "FAILED" : "PASSED",
+	       tot.pass + tot.skip, ntests);
+	printf("# Totals: pass:%u fail:%u xfail:0 xpass:0 skip:%u error:0\n",
+	       tot.pass, tot.fail, tot.skip);
+	fflush(stdout);
+	free(flt);
+	return tot.fail ? 1 : 0;
+}
+
+#define TEST_HARNESS_MAIN                              \
+	int main(int argc, char **argv)                \
+	{                                              \
+		return __test_harness_run(argc, argv); \
+	}
+
+#endif
