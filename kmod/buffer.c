@@ -1,0 +1,309 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Buffer objects: module-owned pages behind an fd of their own inode, mapped
+ * shared by any number of processes, sealed by zapping every mapping and
+ * refusing write access from then on.
+ */
+#include <linux/atomic.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_context.h>
+#include <linux/mm.h>
+#include <linux/mount.h>
+#include <linux/pseudo_fs.h>
+#include <linux/rwsem.h>
+#include <linux/slab.h>
+
+#include "xfer.h"
+
+struct pith_buf {
+	/*
+	 * Orders sealing against PTE insertion: the fault handler inserts
+	 * under the read side, SEAL flips `sealed` and zaps under the write
+	 * side, so no writable PTE can be installed after the zap.
+	 */
+	struct rw_semaphore lock;
+	bool sealed;		/* set once, under lock; read with acquire */
+	u64 size;
+	unsigned long nr_pages;
+	struct page **pages;
+	atomic_long_t mappings;	/* VMAs mapping this buffer */
+};
+
+static struct vfsmount *pith_mnt;
+static atomic_long_t pith_buffers = ATOMIC_LONG_INIT(0);
+
+long pith_buf_count(void)
+{
+	return atomic_long_read(&pith_buffers);
+}
+
+static void pith_buf_free(struct pith_buf *buf)
+{
+	unsigned long i;
+
+	/* No VMA is left (each holds a file reference), so these are the
+	 * last references to the pages. */
+	for (i = 0; i < buf->nr_pages; i++)
+		put_page(buf->pages[i]);
+	kvfree(buf->pages);
+	kfree(buf);
+	atomic_long_dec(&pith_buffers);
+}
+
+static struct pith_buf *vma_buf(struct vm_area_struct *vma)
+{
+	return vma->vm_file->private_data;
+}
+
+static void pith_buf_vm_open(struct vm_area_struct *vma)
+{
+	atomic_long_inc(&vma_buf(vma)->mappings);
+}
+
+static void pith_buf_vm_close(struct vm_area_struct *vma)
+{
+	atomic_long_dec(&vma_buf(vma)->mappings);
+}
+
+/*
+ * Faults come from mappings made before the seal (or from a read-only
+ * mapping whose PTEs SEAL zapped). A writable mapping of a sealed buffer
+ * gets SIGBUS for any access: even a read would install a writable PTE.
+ */
+static vm_fault_t pith_buf_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct pith_buf *buf = vma_buf(vma);
+	vm_fault_t ret;
+
+	if (vmf->pgoff >= buf->nr_pages)
+		return VM_FAULT_SIGBUS;
+
+	down_read(&buf->lock);
+	if (buf->sealed && (vma->vm_flags & VM_WRITE))
+		ret = VM_FAULT_SIGBUS;
+	else
+		ret = vmf_insert_page(vma, vmf->address,
+				      buf->pages[vmf->pgoff]);
+	up_read(&buf->lock);
+	return ret;
+}
+
+/* Once sealed, no mapping may become writable again (mmap clears
+ * VM_MAYWRITE for new mappings; this covers the ones made before). */
+static int pith_buf_mprotect(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, unsigned long newflags)
+{
+	if ((newflags & VM_WRITE) && smp_load_acquire(&vma_buf(vma)->sealed))
+		return -EACCES;
+	return 0;
+}
+
+static const struct vm_operations_struct pith_buf_vm_ops = {
+	.open = pith_buf_vm_open,
+	.close = pith_buf_vm_close,
+	.fault = pith_buf_fault,
+	.mprotect = pith_buf_mprotect,
+};
+
+/*
+ * VM_IO keeps get_user_pages() (and so vmsplice, O_DIRECT, io_uring fixed
+ * buffers, process_vm_writev, /proc/PID/mem) away from the pages: a pinned
+ * page would be a write path that SEAL could not revoke. VM_DONTCOPY: a
+ * fork()ed child does not inherit the mapping (and VM_IO makes madvise
+ * refuse MADV_DOFORK). VM_DONTEXPAND: mremap() cannot grow it.
+ */
+static int pith_buf_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct pith_buf *buf = file->private_data;
+	unsigned long npages = vma_pages(vma);
+	unsigned long num;
+	bool sealed;
+	int err;
+
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	if (vma->vm_pgoff > buf->nr_pages ||
+	    npages > buf->nr_pages - vma->vm_pgoff)
+		return -EINVAL;
+
+	sealed = smp_load_acquire(&buf->sealed);
+	if (sealed) {
+		if (vma->vm_flags & VM_WRITE)
+			return -EPERM;
+		vm_flags_clear(vma, VM_MAYWRITE);
+	}
+	vm_flags_set(vma, VM_MIXEDMAP | VM_IO | VM_DONTCOPY | VM_DONTEXPAND |
+			  VM_DONTDUMP);
+	vma->vm_ops = &pith_buf_vm_ops;
+
+	/*
+	 * A sealed buffer never changes again, so its pages go in all at
+	 * once, batched per page table: the consumer takes no fault. An
+	 * unsealed buffer is faulted in lazily, because this VMA is not yet
+	 * visible to SEAL's zap and must not hold PTEs before it is.
+	 */
+	if (sealed) {
+		num = npages;
+		err = vm_insert_pages(vma, vma->vm_start,
+				      buf->pages + vma->vm_pgoff, &num);
+		if (err)
+			return err;
+	}
+	atomic_long_inc(&buf->mappings);
+	return 0;
+}
+
+static long pith_buf_seal(struct file *file)
+{
+	struct pith_buf *buf = file->private_data;
+
+	down_write(&buf->lock);
+	if (!buf->sealed) {
+		smp_store_release(&buf->sealed, true);
+		/* Every PTE of every VMA on this inode, in every mm, with
+		 * the TLB shootdown done before it returns. */
+		unmap_mapping_range(file->f_mapping, 0, 0, 1);
+	}
+	up_write(&buf->lock);
+	return 0;
+}
+
+static long pith_buf_info(struct file *file, void __user *argp)
+{
+	struct pith_buf *buf = file->private_data;
+	struct pith_xfer_info info = {
+		.size = buf->size,
+		.nr_pages = buf->nr_pages,
+		.flags = smp_load_acquire(&buf->sealed) ? PITH_XFER_SEALED : 0,
+		.mappings = atomic_long_read(&buf->mappings),
+	};
+
+	if (copy_to_user(argp, &info, sizeof(info)))
+		return -EFAULT;
+	return 0;
+}
+
+static long pith_buf_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	switch (cmd) {
+	case PITH_XFER_IOC_SEAL:
+		return pith_buf_seal(file);
+	case PITH_XFER_IOC_INFO:
+		return pith_buf_info(file, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int pith_buf_release(struct inode *inode, struct file *file)
+{
+	pith_buf_free(file->private_data);
+	return 0;
+}
+
+static const struct file_operations pith_buf_fops = {
+	.owner = THIS_MODULE,
+	.mmap = pith_buf_mmap,
+	.unlocked_ioctl = pith_buf_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.release = pith_buf_release,
+};
+
+static struct pith_buf *pith_buf_alloc(u64 size)
+{
+	struct pith_buf *buf;
+	int err;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	init_rwsem(&buf->lock);
+	atomic_long_set(&buf->mappings, 0);
+	buf->size = size;
+	buf->nr_pages = DIV_ROUND_UP(size, PAGE_SIZE);
+	if (buf->nr_pages) {
+		buf->pages = kvcalloc(buf->nr_pages, sizeof(*buf->pages),
+				      GFP_KERNEL_ACCOUNT);
+		if (!buf->pages) {
+			err = -ENOMEM;
+			goto out_free_buf;
+		}
+		err = pith_pool_get(buf->pages, buf->nr_pages);
+		if (err)
+			goto out_free_array;
+	}
+	atomic_long_inc(&pith_buffers);
+	return buf;
+
+out_free_array:
+	kvfree(buf->pages);
+out_free_buf:
+	kfree(buf);
+	return ERR_PTR(err);
+}
+
+/*
+ * Each buffer gets an inode of its own on a private pseudo filesystem, so
+ * its address_space lists exactly the VMAs that map this buffer and
+ * unmap_mapping_range() reaches them all (anon_inode files share one inode,
+ * which would make SEAL zap every anon-inode mapping in the system).
+ */
+struct file *pith_buf_new(u64 size)
+{
+	struct pith_buf *buf;
+	struct inode *inode;
+	struct file *file;
+	int err;
+
+	buf = pith_buf_alloc(size);
+	if (IS_ERR(buf))
+		return ERR_CAST(buf);
+
+	inode = alloc_anon_inode(pith_mnt->mnt_sb);
+	if (IS_ERR(inode)) {
+		err = PTR_ERR(inode);
+		goto out_free_buf;
+	}
+	inode->i_size = size;
+
+	file = alloc_file_pseudo(inode, pith_mnt, "pith_xfer", O_RDWR,
+				 &pith_buf_fops);
+	if (IS_ERR(file)) {
+		err = PTR_ERR(file);
+		goto out_put_inode;
+	}
+	file->private_data = buf;
+	return file;
+
+out_put_inode:
+	iput(inode);
+out_free_buf:
+	pith_buf_free(buf);
+	return ERR_PTR(err);
+}
+
+static int pith_fs_init_fs_context(struct fs_context *fc)
+{
+	return init_pseudo(fc, PITH_XFER_FS_MAGIC) ? 0 : -ENOMEM;
+}
+
+static struct file_system_type pith_fs_type = {
+	.owner = THIS_MODULE,
+	.name = "pith_xfer",
+	.init_fs_context = pith_fs_init_fs_context,
+	.kill_sb = kill_anon_super,
+};
+
+int pith_buf_init(void)
+{
+	pith_mnt = kern_mount(&pith_fs_type);
+	return PTR_ERR_OR_ZERO(pith_mnt);
+}
+
+void pith_buf_exit(void)
+{
+	kern_unmount(pith_mnt);
+}
