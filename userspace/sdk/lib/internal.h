@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* Links between the SDK's own files; not part of the API in <pith/fn.h>. */
+#ifndef PITH_SDK_INTERNAL_H
+#define PITH_SDK_INTERNAL_H
+
+#include <pith/fn.h>
+
+void pith__arena_init(void *base, size_t size);
+/* Does [p, p+len) lie inside arena memory handed out so far? */
+bool pith__arena_holds(uintptr_t p, size_t len);
+/* Add an output item referring to data without copying (checked). */
+void pith__output_ref(const char *set, const char *name, bool keyed,
+		      uint64_t key, const void *data, size_t len);
+
+#endif
