@@ -362,7 +362,7 @@ static inline int __th_check_str(const char *file, int line, const char *e_str,
 
 	if (equal == want_equal)
 		return 0;
-	__th_log(file, line, "Expected %s \"%s\" %s %s \"%s\"", e_str,
+	__th_log(file, line, "Expected %s (\"%s\") %s %s (\"%s\")", e_str,
 		 e ? e : "(null)", want_equal ? "==" : "!=", s_str,
 		 s ? s : "(null)");
 	return 1;

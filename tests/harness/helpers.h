@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* t_* helpers for tests that run programs and handle files and paths. */
+#ifndef PITH_TESTS_HARNESS_HELPERS_H
+#define PITH_TESTS_HARNESS_HELPERS_H
+
+#include <stddef.h>
+
+/*
+ * Run argv (argv[0] is looked up in PATH unless it holds a '/') with stdin
+ * from /dev/null, and wait for it. Its stdout and stderr are captured into
+ * malloc'd NUL-terminated strings; pass NULL for either to inherit ours.
+ * ret_status gets the raw wait status (see t_exit_code()). Returns 0, or
+ * -errno when the program could not be started (exec failure included).
+ */
+int t_run(char *const argv[], char **ret_out, char **ret_err, int *ret_status);
+/* The same with `len` bytes of `in` fed to stdin, and `envp` (NULL: ours). */
+int t_run_full(char *const argv[], char *const envp[], const void *in,
+	       size_t len, char **ret_out, char **ret_err, int *ret_status);
+/* Exit code of a wait status, or 128 + signal number like a shell. */
+int t_exit_code(int status);
+
+/* A new empty directory under $TMPDIR (or /tmp); malloc'd path or NULL. */
+char *t_tmpdir(void);
+/* Remove a file or directory tree without following symlinks. 0/-errno. */
+int t_rm_rf(const char *path);
+/* Whole file as a malloc'd NUL-terminated string (ret_len may be NULL);
+ * NULL with errno set on failure. */
+char *t_read_file(const char *path, size_t *ret_len);
+/* Create or truncate path with mode 0644 and write data. 0/-errno. */
+int t_write_file(const char *path, const void *data, size_t len);
+/* asprintf() that returns the string (NULL on out-of-memory). */
+char *t_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Absolute path of the repository (the directory holding VERSION and
+ * Makefile above the test binary), or the working directory. */
+const char *t_repo_root(void);
+/* $B (relative to the repo root unless absolute) or <repo>/build. */
+const char *t_build_dir(void);
+/* $PITH_SHARED or <repo>/../shared: design notes, seeds, test data. */
+const char *t_shared_dir(void);
+
+#endif

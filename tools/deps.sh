@@ -1,0 +1,85 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The one list of Debian packages pith needs: check them, install what is
+# missing (as root on Debian), or print the apt-get line to run.
+#
+#   tools/deps.sh build|test|vm|all
+#
+# To add a package, append it to the list of the mode that needs it.
+set -eu
+
+# Compilers, libraries and headers for `make`.
+BUILD="
+gcc
+make
+clang
+llvm
+bpftool
+libbpf-dev
+libelf-dev
+zlib1g-dev
+liburing-dev
+libseccomp-dev
+libjansson-dev
+libsystemd-dev
+systemtap-sdt-dev
+pkg-config
+"
+
+# Extra programs `make check` runs. On Debian 12 the `nginx` package is the
+# server itself (nginx-core/-light are transitional) and has
+# ngx_http_dav_module (PUT, DELETE, MKCOL) built in; libnginx-mod-http-dav-ext
+# only adds PROPFIND/OPTIONS, which pith does not use.
+TEST="
+nginx
+curl
+wrk
+hyperfine
+python3
+coreutils
+"
+
+# Booting a test kernel for `make vmcheck`.
+VM="
+qemu-system-x86
+busybox-static
+linux-image-amd64
+linux-headers-amd64
+cpio
+kmod
+"
+
+usage() {
+	echo "usage: $0 build|test|vm|all" >&2
+	exit 2
+}
+
+[ $# -eq 1 ] || usage
+case "$1" in
+build) want=$BUILD ;;
+test) want=$TEST ;;
+vm) want=$VM ;;
+all) want="$BUILD $TEST $VM" ;;
+*) usage ;;
+esac
+
+missing=
+for pkg in $want; do
+	status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) ||
+		status=
+	[ "$status" = installed ] || missing="$missing $pkg"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -eq 0 ] && [ -r /etc/debian_version ] &&
+	command -v apt-get >/dev/null; then
+	echo "deps: installing:$missing" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null
+	# shellcheck disable=SC2086 # one word per package
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	exit 0
+fi
+echo "deps: missing Debian packages; install them with:" >&2
+echo "  sudo apt-get install --no-install-recommends$missing" >&2
+exit 1
