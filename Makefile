@@ -46,6 +46,7 @@ TEST_PROGS :=		# C test programs: $(B)/tests/<name>, sources in <name>_SRCS
 TEST_SCRIPTS :=		# shell tests printing TAP
 GEN_HEADERS :=		# generated headers every object may include
 ALL_TARGETS :=		# extra things `make` builds
+TEST_HELPERS := tests/harness/helpers.c # linked into every C test
 
 include $(sort $(wildcard userspace/*/build.mk)) \
 	$(wildcard iofuncs/build.mk bpf/build.mk kmod/build.mk) \
