@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+/* Job files in, validated struct job out: reading, JSON syntax, ownership. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job/job.h"
+#include "job/walk.h"
+
+/* Big data belongs in "file" inputs; this bounds parsing time and memory. */
+#define JOB_FILE_MAX (16u << 20)
+
+const char *job_mode_name(enum job_mode m)
+{
+	switch (m) {
+	case JOB_MODE_ALL:
+		return "all";
+	case JOB_MODE_EACH:
+		return "each";
+	case JOB_MODE_KEYED:
+		return "keyed";
+	}
+	return "?";
+}
+
+struct job *job_free(struct job *j)
+{
+	if (!j)
+		return NULL;
+	for (size_t i = 0; j->functions && i < j->n_functions; i++) {
+		free(j->functions[i].name);
+		free(j->functions[i].binary);
+	}
+	free(j->functions);
+	for (size_t i = 0; j->inputs && i < j->n_inputs; i++) {
+		struct job_input *in = &j->inputs[i];
+
+		for (size_t k = 0; in->items && k < in->n_items; k++) {
+			free(in->items[k].name);
+			free(in->items[k].path);
+			free(in->items[k].data);
+		}
+		free(in->items);
+		free(in->name);
+	}
+	free(j->inputs);
+	for (size_t i = 0; j->stages && i < j->n_stages; i++) {
+		struct job_stage *st = &j->stages[i];
+
+		for (size_t k = 0; st->inputs && k < st->n_inputs; k++) {
+			free(st->inputs[k].param);
+			free(st->inputs[k].from);
+		}
+		free(st->inputs);
+		for (size_t k = 0; st->outputs && k < st->n_outputs; k++)
+			free(st->outputs[k]);
+		free(st->outputs);
+		free(st->name);
+		free(st->function);
+		free(st->io);
+	}
+	free(j->stages);
+	for (size_t i = 0; j->outputs && i < j->n_outputs; i++) {
+		free(j->outputs[i].name);
+		free(j->outputs[i].from);
+	}
+	free(j->outputs);
+	free(j->order);
+	free(j->name);
+	free(j->dir);
+	free(j->path);
+	free(j);
+	return NULL;
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct job *, job_free);
+
+/* Keep jansson's message on one printable line (it may quote raw bytes). */
+static void syntax_error(struct err *e, const char *file,
+			 const json_error_t *je, const char *text, size_t len)
+{
+	char clean[sizeof(je->text) * 4 + 1];
+	int line = je->line, col = je->column;
+	size_t o = 0;
+
+	for (size_t i = 0; i < sizeof(je->text) && je->text[i]; i++) {
+		unsigned char ch = je->text[i];
+
+		if (ch < 0x20 || ch >= 0x7f)
+			o += snprintf(clean + o, sizeof(clean) - o, "\\x%02x",
+				      ch);
+		else
+			clean[o++] = ch;
+	}
+	clean[o] = '\0';
+	if (line < 1 || col < 1)
+		pos_line_col(text, len, MIN((size_t)je->position, len), &line,
+			     &col);
+	err_set(e, EINVAL, "%s:%d:%d: invalid JSON: %s", file, line, col,
+		clean);
+}
+
+int job_parse_string(const char *text, size_t len, const char *display_name,
+		     const char *dir, const struct job_parse_opts *opts,
+		     struct job **ret, struct err *e)
+{
+	static const struct job_parse_opts no_opts = {};
+	_cleanup_(job_freep) struct job *j = NULL;
+	json_auto_t *root = NULL;
+	_cleanup_close_ int dirfd = -1;
+	const char *file = display_name ? display_name : "<string>";
+	const char *nul;
+	struct jctx c = { .file = file, .opts = opts ? opts : &no_opts, .e = e,
+			  .dirfd = -1 };
+	json_error_t je;
+	int r;
+
+	if (len > JOB_FILE_MAX)
+		return err_set(e, EFBIG, "%s: job file too large (%zu bytes, at most %u MiB; put data in \"file\" inputs)",
+			       file, len, JOB_FILE_MAX >> 20);
+	nul = memchr(text, '\0', len);
+	if (nul) {
+		int line, col;
+
+		pos_line_col(text, len, nul - text, &line, &col);
+		return err_set(e, EINVAL, "%s:%d:%d: invalid JSON: NUL byte in the file",
+			       file, line, col);
+	}
+	root = json_loadb(text, len,
+			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+				  JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
+			  &je);
+	if (!root) {
+		syntax_error(e, file, &je, text, len);
+		return -EINVAL;
+	}
+
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->path = strdup("-");
+	j->dir = realpath(dir ? dir : ".", NULL);
+	if (!j->dir)
+		j->dir = strdup(dir ? dir : ".");
+	if (!j->path || !j->dir)
+		return -ENOMEM;
+	c.dir = j->dir;
+	if (c.opts->check_files) {
+		dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (dirfd < 0)
+			return err_set(e, errno, "%s: cannot open the job's directory %s: %m",
+				       file, j->dir);
+		c.dirfd = dirfd;
+	}
+
+	r = pos_index_build(text, len, &c.pos);
+	if (r < 0)
+		return err_set(e, -r, "%s: cannot index the positions of JSON values: %s",
+			       file, strerror(-r));
+	r = job_build(&c, root, j);
+	pos_index_done(&c.pos);
+	if (r == -ENOMEM)
+		return err_set(e, ENOMEM, "%s: out of memory", file);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(j);
+	return 0;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *nb;
+
+			if (cap > JOB_FILE_MAX)
+				return -EFBIG;
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (!nb)
+				return -ENOMEM;
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return negative_errno();
+		if (n == 0)
+			break;
+		len += n;
+	}
+	buf[len] = '\0';
+	*ret = TAKE_PTR(buf);
+	*ret_len = len;
+	return 0;
+}
+
+int job_parse_file(const char *path, const struct job_parse_opts *opts,
+		   struct job **ret, struct err *e)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1;
+	bool is_stdin = strcmp(path, "-") == 0;
+	const char *file = is_stdin ? "<stdin>" : path;
+	const char *slash = strrchr(path, '/');
+	struct job *j = NULL;
+	size_t len;
+	int r;
+
+	if (!is_stdin) {
+		fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return err_set(e, errno, "%s: cannot open: %m", file);
+	}
+	r = read_all(is_stdin ? STDIN_FILENO : fd, &text, &len);
+	if (r == -EFBIG)
+		return err_set(e, EFBIG, "%s: job file too large (at most %u MiB; put data in \"file\" inputs)",
+			       file, JOB_FILE_MAX >> 20);
+	if (r < 0)
+		return err_set(e, -r, "%s: cannot read: %s", file,
+			       strerror(-r));
+	if (is_stdin || !slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, slash - path);
+	if (!dir)
+		return -ENOMEM;
+	r = job_parse_string(text, len, file, dir, opts, &j, e);
+	if (r < 0)
+		return r;
+	free(j->path);
+	j->path = strdup(path);
+	if (!j->path) {
+		job_free(j);
+		return -ENOMEM;
+	}
+	*ret = j;
+	return 0;
+}

@@ -1,0 +1,796 @@
+// SPDX-License-Identifier: MIT
+/* Turning a parsed job document into a struct job, checking every rule. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "job/walk.h"
+#include "lib/units.h"
+
+#define NAME_RULE "names are 1 to 64 characters from A-Z a-z 0-9 _ -"
+#define MEMORY_MIN (64ull << 10)
+#define MEMORY_MAX (4ull << 30)
+#define TIMEOUT_MAX_MS 3600000ull
+
+static const char *const root_keys[] = { "version", "name",   "functions",
+					 "inputs",  "stages", "outputs",
+					 NULL };
+static const char *const function_keys[] = { "binary", "memory", "timeout",
+					      NULL };
+static const char *const item_keys[] = { "name", "key",	   "file",
+					 "data", "base64", NULL };
+static const char *const stage_keys[] = { "name",   "function", "io",
+					  "inputs", "outputs",	NULL };
+static const char *const stage_input_keys[] = { "from", "mode", NULL };
+
+/* Name tables (name -> index), so that lookups stay cheap in big jobs. */
+struct build {
+	struct jctx *c;
+	struct job *j;
+	json_t *functions;
+	json_t *sets;
+	json_t *stages;
+	json_t **outputs; /* per stage */
+};
+
+static int table_add(json_t *t, const char *name, size_t index)
+{
+	return json_object_set_new(t, name, json_integer(index)) < 0 ? -ENOMEM
+								      : 0;
+}
+
+static int table_get(json_t *t, const char *name, size_t len)
+{
+	json_t *v = json_object_getn(t, name, len);
+
+	return v ? (int)json_integer_value(v) : -1;
+}
+
+static int dup_str(const char *s, size_t len, char **ret)
+{
+	*ret = strndup(s, len);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* A string member that must be a name; *ret is a copy. */
+static int member_name(struct jctx *c, const struct jnode *obj,
+		       const char *key, char **ret, struct jnode *ret_node)
+{
+	const char *s;
+	int r;
+
+	r = jmember_typed(c, obj, key, JSON_STRING, "a string", true, ret_node);
+	if (r < 0)
+		return r;
+	s = json_string_value(ret_node->v);
+	if (!job_name_valid(s, json_string_length(ret_node->v))) {
+		char q[JQUOTE_MAX];
+
+		return jerr(c, ret_node, "invalid name %s: " NAME_RULE,
+			    jquote(q, sizeof(q), s,
+				   json_string_length(ret_node->v), false));
+	}
+	return dup_str(s, strlen(s), ret);
+}
+
+/* Object members are named by their key: check it is a name. */
+static int key_name(struct jctx *c, const struct jiter *it,
+		    const struct jnode *m, const char *what, char **ret)
+{
+	char q[JQUOTE_MAX];
+
+	if (!job_name_valid(it->key, it->keylen))
+		return jerr_key(c, m, "invalid %s name %s: " NAME_RULE, what,
+				jquote(q, sizeof(q), it->key, it->keylen,
+				       false));
+	return dup_str(it->key, it->keylen, ret);
+}
+
+static int check_file(struct jctx *c, const struct jnode *n, const char *path,
+		      const char *what)
+{
+	_cleanup_close_ int fd = -1;
+	char q[JQUOTE_MAX];
+	struct stat st;
+
+	if (!c->opts || !c->opts->check_files)
+		return 0;
+	fd = openat(c->dirfd, path,
+		    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = errno;
+
+		return jerr(c, n, "cannot open %s %s%s%s: %s", what,
+			    jquote(q, sizeof(q), path, strlen(path), false),
+			    path[0] == '/' ? "" : " in ",
+			    path[0] == '/' ? "" : c->dir, strerror(err));
+	}
+	if (!S_ISREG(st.st_mode))
+		return jerr(c, n, "%s %s is not a regular file", what,
+			    jquote(q, sizeof(q), path, strlen(path), false));
+	return 0;
+}
+
+/* A JSON number written as a plain unsigned integer that fits in 64 bits. */
+static int number_u64(struct jctx *c, const struct jnode *n, const char *what,
+		      uint64_t *ret)
+{
+	size_t off = c->pos.v[n->t].off, len = pos_number_len(&c->pos, off);
+	const char *t = c->pos.text + off;
+	char buf[24];
+	char *end;
+
+	if (!json_is_number(n->v) || strspn(t, "0123456789") < len || !len)
+		return jerr(c, n, "expected %s", what);
+	if (len > 20)
+		goto range;
+	memcpy(buf, t, len);
+	buf[len] = '\0';
+	errno = 0;
+	*ret = strtoull(buf, &end, 10);
+	if (errno == 0 && *end == '\0')
+		return 0;
+range:
+	return jerr(c, n, "%s: %.*s%s is out of range (at most %llu)", what,
+		    (int)MIN(len, (size_t)24), t, len > 24 ? "..." : "",
+		    (unsigned long long)UINT64_MAX);
+}
+
+static int parse_memory(struct jctx *c, const struct jnode *n, uint64_t *ret)
+{
+	char q[JQUOTE_MAX];
+	const char *s = json_string_value(n->v);
+	int r;
+
+	if (json_is_number(n->v)) {
+		r = number_u64(c, n, "a size in bytes", ret);
+		if (r < 0)
+			return r;
+	} else if (!s) {
+		return jerr(c, n, "expected a size such as \"16MiB\"");
+	} else {
+		r = parse_size(s, ret);
+		if (r < 0 || strlen(s) != json_string_length(n->v))
+			return jerr(c, n,
+				    "invalid size %s (write e.g. \"64KiB\", \"16MiB\", \"1GiB\" or a number of bytes)",
+				    jquote(q, sizeof(q), s,
+					   json_string_length(n->v), false));
+	}
+	if (*ret % 4096)
+		return jerr(c, n, "memory must be a multiple of 4096 bytes (the page size), not %llu",
+			    (unsigned long long)*ret);
+	if (*ret < MEMORY_MIN || *ret > MEMORY_MAX)
+		return jerr(c, n, "memory must be between 64KiB and 4GiB, not %llu bytes",
+			    (unsigned long long)*ret);
+	return 0;
+}
+
+static int parse_timeout(struct jctx *c, const struct jnode *n, uint64_t *ret)
+{
+	char q[JQUOTE_MAX];
+	const char *s = json_string_value(n->v);
+	int r;
+
+	if (!s)
+		return jerr(c, n, "expected a duration such as \"2s\"");
+	r = parse_duration_ms(s, ret);
+	if (r < 0 || strlen(s) != json_string_length(n->v))
+		return jerr(c, n, "invalid duration %s (write e.g. \"150ms\", \"2s\", \"1.5s\", \"1m\")",
+			    jquote(q, sizeof(q), s, json_string_length(n->v),
+				   false));
+	if (*ret < 1 || *ret > TIMEOUT_MAX_MS)
+		return jerr(c, n, "timeout must be between 1ms and 1h (60m)");
+	return 0;
+}
+
+static int parse_function(struct build *b, const struct jiter *it,
+			  const struct jnode *m, struct job_function *f)
+{
+	struct jctx *c = b->c;
+	struct jnode n;
+	const char *s;
+	int r;
+
+	r = key_name(c, it, m, "function", &f->name);
+	if (r < 0)
+		return r;
+	if (!json_is_object(m->v))
+		return jerr(c, m, "expected an object such as {\"binary\": \"functions/%s\"}",
+			    f->name);
+	r = jcheck_keys(c, m, function_keys);
+	if (r < 0)
+		return r;
+	r = jmember_typed(c, m, "binary", JSON_STRING,
+			  "the path of the function's ELF file", true, &n);
+	if (r >= 0)
+		r = jstring_plain(c, &n, "a binary path", &s);
+	if (r < 0)
+		return r;
+	r = check_file(c, &n, s, "binary");
+	if (r < 0)
+		return r;
+	r = dup_str(s, strlen(s), &f->binary);
+	if (r < 0)
+		return r;
+	f->memory = JOB_DEFAULT_MEMORY;
+	if (jnode_member(c, m, "memory", &n) == 0) {
+		r = parse_memory(c, &n, &f->memory);
+		if (r < 0)
+			return r;
+	}
+	f->timeout_ms = JOB_DEFAULT_TIMEOUT_MS;
+	if (jnode_member(c, m, "timeout", &n) == 0) {
+		r = parse_timeout(c, &n, &f->timeout_ms);
+		if (r < 0)
+			return r;
+	}
+	return table_add(b->functions, f->name, f - b->j->functions);
+}
+
+static int parse_functions(struct build *b, const struct jnode *root)
+{
+	struct jnode obj, m;
+	struct jiter it = {};
+	int r;
+
+	r = jmember_typed(b->c, root, "functions", JSON_OBJECT,
+			  "an object of functions", false, &obj);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	b->j->functions = calloc(json_object_size(obj.v) + 1,
+				 sizeof(*b->j->functions));
+	if (!b->j->functions)
+		return -ENOMEM;
+	while (jnode_next(b->c, &obj, &it, &m)) {
+		r = parse_function(b, &it, &m,
+				   &b->j->functions[b->j->n_functions++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int item_source(struct jctx *c, const struct jnode *m,
+		       struct job_item *item)
+{
+	static const char *const sources[] = { "file", "data", "base64" };
+	const char *s = NULL;
+	struct jnode n;
+	size_t len, bad;
+	int found = -1, r;
+
+	for (size_t k = 0; k < ARRAY_SIZE(sources); k++) {
+		struct jnode x;
+
+		if (jnode_member(c, m, sources[k], &x) < 0)
+			continue;
+		if (found >= 0)
+			return jerr_key(c, &x, "an item has one source, and \"%s\" is already given",
+					sources[found]);
+		found = k;
+		n = x;
+	}
+	if (found < 0)
+		return jerr(c, m, "an item needs one of \"file\", \"data\" or \"base64\"");
+	item->source = (enum job_source[]){ JOB_SRC_FILE, JOB_SRC_DATA,
+					    JOB_SRC_BASE64 }[found];
+	s = json_string_value(n.v);
+	len = json_string_length(n.v);
+	if (!s)
+		return jerr(c, &n, "expected a string");
+	switch (item->source) {
+	case JOB_SRC_FILE:
+		r = jstring_plain(c, &n, "a file path", &s);
+		if (r < 0)
+			return r;
+		r = check_file(c, &n, s, "file");
+		if (r < 0)
+			return r;
+		return dup_str(s, len, &item->path);
+	case JOB_SRC_DATA:
+		item->data = malloc(len + 1);
+		if (!item->data)
+			return -ENOMEM;
+		memcpy(item->data, s, len + 1);
+		item->len = len;
+		return 0;
+	case JOB_SRC_BASE64:
+		r = job_base64_decode(s, len, &item->data, &item->len, &bad);
+		if (r == -EINVAL)
+			return jerr(c, &n, "invalid base64 at offset %zu (standard alphabet, '=' padding, no spaces)",
+				    bad);
+		return r;
+	}
+	return -EINVAL;
+}
+
+static int parse_item(struct jctx *c, const struct jnode *m, json_t *seen,
+		      struct job_item *item)
+{
+	char q[JQUOTE_MAX];
+	const char *s, *why;
+	struct jnode n;
+	size_t len;
+	int r;
+
+	if (!json_is_object(m->v))
+		return jerr(c, m, "expected an item object such as {\"name\": \"a.txt\", \"file\": \"data/a.txt\"}");
+	r = jcheck_keys(c, m, item_keys);
+	if (r < 0)
+		return r;
+	r = jmember_typed(c, m, "name", JSON_STRING, "the item's name", true,
+			  &n);
+	if (r < 0)
+		return r;
+	s = json_string_value(n.v);
+	len = json_string_length(n.v);
+	why = job_item_name_problem(s, len);
+	if (why)
+		return jerr(c, &n, "%s (items become files named after them)",
+			    why);
+	if (json_object_getn(seen, s, len))
+		return jerr(c, &n, "duplicate item name %s in this set",
+			    jquote(q, sizeof(q), s, len, false));
+	if (json_object_setn_new(seen, s, len, json_null()) < 0)
+		return -ENOMEM;
+	r = dup_str(s, len, &item->name);
+	if (r < 0)
+		return r;
+	if (jnode_member(c, m, "key", &n) == 0) {
+		r = number_u64(c, &n, "an unsigned 64-bit integer key",
+			       &item->key);
+		if (r < 0)
+			return r;
+		item->keyed = true;
+	}
+	return item_source(c, m, item);
+}
+
+static int parse_input_set(struct build *b, const struct jiter *it,
+			   const struct jnode *m, struct job_input *in)
+{
+	json_auto_t *seen = json_object();
+	struct jiter ai = {};
+	struct jnode e;
+	int r;
+
+	if (!seen)
+		return -ENOMEM;
+	r = key_name(b->c, it, m, "input set", &in->name);
+	if (r < 0)
+		return r;
+	if (!json_is_array(m->v))
+		return jerr(b->c, m, "expected an array of items");
+	in->items = calloc(json_array_size(m->v) + 1, sizeof(*in->items));
+	if (!in->items)
+		return -ENOMEM;
+	while (jnode_next(b->c, m, &ai, &e)) {
+		r = parse_item(b->c, &e, seen, &in->items[in->n_items++]);
+		if (r < 0)
+			return r;
+	}
+	return table_add(b->sets, in->name, in - b->j->inputs);
+}
+
+static int parse_inputs(struct build *b, const struct jnode *root)
+{
+	struct jnode obj, m;
+	struct jiter it = {};
+	int r;
+
+	r = jmember_typed(b->c, root, "inputs", JSON_OBJECT,
+			  "an object of input sets", false, &obj);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	b->j->inputs = calloc(json_object_size(obj.v) + 1,
+			      sizeof(*b->j->inputs));
+	if (!b->j->inputs)
+		return -ENOMEM;
+	while (jnode_next(b->c, &obj, &it, &m)) {
+		r = parse_input_set(b, &it, &m,
+				    &b->j->inputs[b->j->n_inputs++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_stage_input(struct jctx *c, const struct jiter *it,
+			     const struct jnode *m, struct job_stage_input *si)
+{
+	static const char *const modes[] = { "all", "each", "keyed" };
+	char q[JQUOTE_MAX];
+	const char *s;
+	struct jnode n;
+	int r;
+
+	r = key_name(c, it, m, "stage input", &si->param);
+	if (r < 0)
+		return r;
+	if (!json_is_object(m->v))
+		return jerr(c, m, "expected an object such as {\"from\": \"docs\", \"mode\": \"each\"}");
+	r = jcheck_keys(c, m, stage_input_keys);
+	if (r < 0)
+		return r;
+	r = jmember_typed(c, m, "from", JSON_STRING,
+			  "an input set or \"<stage>.<output set>\"", true,
+			  &n);
+	if (r >= 0)
+		r = jstring_plain(c, &n, "\"from\"", &s);
+	if (r >= 0)
+		r = dup_str(s, strlen(s), &si->from);
+	if (r < 0)
+		return r;
+	si->mode = JOB_MODE_ALL;
+	r = jmember_typed(c, m, "mode", JSON_STRING,
+			  "\"all\", \"each\" or \"keyed\"", false, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	s = json_string_value(n.v);
+	for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
+		if (strcmp(s, modes[k]) == 0 &&
+		    strlen(modes[k]) == json_string_length(n.v)) {
+			si->mode = k;
+			return 0;
+		}
+	}
+	return jerr(c, &n, "unknown mode %s (expected \"all\", \"each\" or \"keyed\")",
+		    jquote(q, sizeof(q), s, json_string_length(n.v), false));
+}
+
+static int parse_stage_outputs(struct build *b, const struct jnode *m,
+			       struct job_stage *st, json_t *names)
+{
+	struct jctx *c = b->c;
+	struct jiter it = {};
+	struct jnode arr, n;
+	char q[JQUOTE_MAX];
+	int r;
+
+	r = jmember_typed(c, m, "outputs", JSON_ARRAY,
+			  "an array of output set names", false, &arr);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	st->outputs = calloc(json_array_size(arr.v) + 1, sizeof(char *));
+	if (!st->outputs)
+		return -ENOMEM;
+	while (jnode_next(c, &arr, &it, &n)) {
+		const char *s = json_string_value(n.v);
+		size_t len = json_string_length(n.v);
+
+		if (!s)
+			return jerr(c, &n, "expected an output set name");
+		if (!job_name_valid(s, len))
+			return jerr(c, &n, "invalid output set name %s: " NAME_RULE,
+				    jquote(q, sizeof(q), s, len, false));
+		if (json_object_get(names, s))
+			return jerr(c, &n, "duplicate output set name %s in this stage",
+				    jquote(q, sizeof(q), s, len, false));
+		r = table_add(names, s, st->n_outputs);
+		if (r >= 0)
+			r = dup_str(s, len, &st->outputs[st->n_outputs++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Pass 1: the shape of a stage and its own names. */
+static int parse_stage(struct build *b, const struct jnode *m,
+		       struct job_stage *st)
+{
+	struct jctx *c = b->c;
+	size_t index = st - b->j->stages;
+	struct jnode n, ins, p;
+	struct jiter it = {};
+	char q[JQUOTE_MAX];
+	bool has_fn, has_io;
+	const char *s;
+	int r;
+
+	if (!json_is_object(m->v))
+		return jerr(c, m, "expected a stage object");
+	r = jcheck_keys(c, m, stage_keys);
+	if (r >= 0)
+		r = member_name(c, m, "name", &st->name, &n);
+	if (r < 0)
+		return r;
+	if (table_get(b->stages, st->name, strlen(st->name)) >= 0)
+		return jerr(c, &n, "duplicate stage name %s",
+			    jquote(q, sizeof(q), st->name, strlen(st->name),
+				   false));
+	if (table_get(b->sets, st->name, strlen(st->name)) >= 0)
+		return jerr(c, &n, "stage name %s is already an input set name (\"from\" could not tell them apart)",
+			    jquote(q, sizeof(q), st->name, strlen(st->name),
+				   false));
+	r = table_add(b->stages, st->name, index);
+	if (r < 0)
+		return r;
+
+	has_fn = json_object_get(m->v, "function");
+	has_io = json_object_get(m->v, "io");
+	if (has_fn && has_io) {
+		jnode_member(c, m, "io", &n);
+		return jerr_key(c, &n, "a stage has either \"function\" (compute) or \"io\" (I/O), not both");
+	}
+	if (!has_fn && !has_io)
+		return jerr(c, m, "a stage needs \"function\" (compute) or \"io\" (I/O)");
+	st->function_index = -1;
+	r = jmember_typed(c, m, has_fn ? "function" : "io", JSON_STRING,
+			  "a string", true, &n);
+	if (r >= 0)
+		r = jstring_plain(c, &n, has_fn ? "a function name" :
+					       "an I/O function name", &s);
+	if (r >= 0)
+		r = dup_str(s, strlen(s), has_fn ? &st->function : &st->io);
+	if (r < 0)
+		return r;
+
+	r = jmember_typed(c, m, "inputs", JSON_OBJECT,
+			  "an object of stage inputs", false, &ins);
+	if (r >= 0) {
+		st->inputs = calloc(json_object_size(ins.v) + 1,
+				    sizeof(*st->inputs));
+		if (!st->inputs)
+			return -ENOMEM;
+		while (jnode_next(c, &ins, &it, &p)) {
+			r = parse_stage_input(c, &it, &p,
+					      &st->inputs[st->n_inputs++]);
+			if (r < 0)
+				return r;
+		}
+	} else if (r != -ENOENT) {
+		return r;
+	}
+	b->outputs[index] = json_object();
+	if (!b->outputs[index])
+		return -ENOMEM;
+	return parse_stage_outputs(b, m, st, b->outputs[index]);
+}
+
+/*
+ * "docs" or "<stage>.<output set>" -> ref. `self` is the reading stage (-1
+ * for a job output, which must name a stage output).
+ */
+static int resolve_from(struct build *b, const struct jnode *n,
+			const char *from, int self, struct job_ref *ref)
+{
+	const char *dot = strchr(from, '.');
+	char q[JQUOTE_MAX], q2[JQUOTE_MAX];
+	size_t left = dot ? (size_t)(dot - from) : strlen(from);
+	int set = table_get(b->sets, from, left);
+	int st = table_get(b->stages, from, left), out;
+
+	jquote(q, sizeof(q), from, left, false);
+	if (!dot && self < 0)
+		return jerr(b->c, n, "expected \"<stage>.<output set>\", not %s",
+			    q);
+	if (!dot) {
+		if (set >= 0) {
+			*ref = (struct job_ref){ .stage = -1, .index = set };
+			return 0;
+		}
+		if (st >= 0)
+			return jerr(b->c, n, "%s is a stage: name one of its output sets, as '%.*s.<output set>'",
+				    q, (int)left, from);
+		return jerr(b->c, n, "no input set named %s", q);
+	}
+	if (!job_name_valid(dot + 1, strlen(dot + 1)) || left == 0)
+		return jerr(b->c, n, "expected %s\"<stage>.<output set>\", not %s",
+			    self >= 0 ? "an input set name or " : "",
+			    jquote(q2, sizeof(q2), from, strlen(from), false));
+	if (st < 0 && set >= 0)
+		return jerr(b->c, n, "%s is an input set, not a stage", q);
+	if (st < 0)
+		return jerr(b->c, n, "no stage named %s", q);
+	if (st == self)
+		return jerr(b->c, n, "stage %s reads its own output", q);
+	out = table_get(b->outputs[st], dot + 1, strlen(dot + 1));
+	if (out < 0)
+		return jerr(b->c, n, "stage %s has no output set named %s", q,
+			    jquote(q2, sizeof(q2), dot + 1, strlen(dot + 1),
+				   false));
+	*ref = (struct job_ref){ .stage = st, .index = out };
+	return 0;
+}
+
+static int check_keyed(struct build *b, const struct jnode *n,
+		       const struct job_stage_input *si)
+{
+	const struct job_input *in = &b->j->inputs[si->ref.index];
+	char q[JQUOTE_MAX];
+
+	if (si->mode != JOB_MODE_KEYED || si->ref.stage >= 0)
+		return 0;
+	for (size_t i = 0; i < in->n_items; i++)
+		if (!in->items[i].keyed)
+			return jerr(b->c, n, "mode \"keyed\" needs a key on every item, and inputs.%s[%zu] (%s) has none",
+				    in->name, i,
+				    jquote(q, sizeof(q), in->items[i].name,
+					   strlen(in->items[i].name), false));
+	return 0;
+}
+
+/* Pass 2: what a stage refers to. */
+static int resolve_stage(struct build *b, const struct jnode *m,
+			 struct job_stage *st)
+{
+	int self = st - b->j->stages;
+	struct jiter it = {};
+	struct jnode n, ins, p;
+	char q[JQUOTE_MAX];
+	int r;
+
+	if (st->function) {
+		jnode_member(b->c, m, "function", &n);
+		st->function_index = table_get(b->functions, st->function,
+					       strlen(st->function));
+		if (st->function_index < 0)
+			return jerr(b->c, &n, "no function named %s",
+				    jquote(q, sizeof(q), st->function,
+					   strlen(st->function), false));
+	} else {
+		struct err ioe = {};
+
+		jnode_member(b->c, m, "io", &n);
+		if (!b->c->opts || !b->c->opts->io_check)
+			return jerr(b->c, &n, "I/O stages are not available here (no I/O functions)");
+		r = b->c->opts->io_check(st->io, st->n_inputs, st->outputs,
+					 st->n_outputs, &ioe);
+		if (r < 0)
+			return jerr(b->c, &n, "%s",
+				    ioe.msg[0] ? ioe.msg :
+						 "refused by the I/O function");
+	}
+	if (jnode_member(b->c, m, "inputs", &ins) < 0)
+		return 0;
+	for (size_t i = 0; jnode_next(b->c, &ins, &it, &p); i++) {
+		struct job_stage_input *si = &st->inputs[i];
+
+		jnode_member(b->c, &p, "from", &n);
+		r = resolve_from(b, &n, si->from, self, &si->ref);
+		if (r < 0)
+			return r;
+		jnode_member(b->c, &p, "mode", &n);
+		r = check_keyed(b, &n, si);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_stages(struct build *b, const struct jnode *root,
+			struct jnode *ret_stages)
+{
+	struct jctx *c = b->c;
+	struct jiter it = {};
+	struct jnode m;
+	size_t n;
+	int r;
+
+	r = jmember_typed(c, root, "stages", JSON_ARRAY,
+			  "an array of stages", true, ret_stages);
+	if (r < 0)
+		return r;
+	n = json_array_size(ret_stages->v);
+	if (n == 0)
+		return jerr(c, ret_stages, "a job needs at least one stage");
+	b->j->stages = calloc(n, sizeof(*b->j->stages));
+	b->outputs = calloc(n, sizeof(*b->outputs));
+	if (!b->j->stages || !b->outputs)
+		return -ENOMEM;
+	while (jnode_next(c, ret_stages, &it, &m)) {
+		r = parse_stage(b, &m, &b->j->stages[b->j->n_stages++]);
+		if (r < 0)
+			return r;
+	}
+	memset(&it, 0, sizeof(it));
+	for (size_t i = 0; jnode_next(c, ret_stages, &it, &m); i++) {
+		r = resolve_stage(b, &m, &b->j->stages[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_outputs(struct build *b, const struct jnode *root)
+{
+	struct jnode obj, m;
+	struct jiter it = {};
+	const char *s;
+	int r;
+
+	r = jmember_typed(b->c, root, "outputs", JSON_OBJECT,
+			  "an object of job outputs", false, &obj);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	b->j->outputs = calloc(json_object_size(obj.v) + 1,
+			       sizeof(*b->j->outputs));
+	if (!b->j->outputs)
+		return -ENOMEM;
+	while (jnode_next(b->c, &obj, &it, &m)) {
+		struct job_output *o = &b->j->outputs[b->j->n_outputs++];
+
+		r = key_name(b->c, &it, &m, "job output", &o->name);
+		if (r >= 0)
+			r = jstring_plain(b->c, &m, "\"<stage>.<output set>\"",
+					  &s);
+		if (r >= 0)
+			r = dup_str(s, strlen(s), &o->from);
+		if (r >= 0)
+			r = resolve_from(b, &m, s, -1, &o->ref);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int check_version(struct jctx *c, const struct jnode *root)
+{
+	struct jnode n;
+	size_t off, len;
+
+	if (!json_is_object(root->v) || jnode_member(c, root, "version", &n))
+		return jerr(c, root, "expected an object with \"version\": 1");
+	if (!json_is_number(n.v))
+		return jerr(c, &n, "expected the number 1");
+	off = c->pos.v[n.t].off;
+	len = pos_number_len(&c->pos, off);
+	if (len != 1 || c->pos.text[off] != '1')
+		return jerr(c, &n, "unsupported version %.*s%s (this pith reads version 1)",
+			    (int)MIN(len, (size_t)24), c->pos.text + off,
+			    len > 24 ? "..." : "");
+	return 0;
+}
+
+int job_build(struct jctx *c, json_t *root, struct job *j)
+{
+	struct build b = { .c = c, .j = j };
+	struct jnode r, stages, n;
+	int ret;
+
+	jnode_root(c, root, &r);
+	ret = check_version(c, &r);
+	if (ret < 0)
+		return ret;
+	ret = jcheck_keys(c, &r, root_keys);
+	if (ret >= 0)
+		ret = member_name(c, &r, "name", &j->name, &n);
+	if (ret < 0)
+		return ret;
+	b.functions = json_object();
+	b.sets = json_object();
+	b.stages = json_object();
+	if (!b.functions || !b.sets || !b.stages)
+		ret = -ENOMEM;
+	if (ret >= 0)
+		ret = parse_functions(&b, &r);
+	if (ret >= 0)
+		ret = parse_inputs(&b, &r);
+	if (ret >= 0)
+		ret = parse_stages(&b, &r, &stages);
+	if (ret >= 0)
+		ret = job_graph_order(c, &stages, j);
+	if (ret >= 0)
+		ret = parse_outputs(&b, &r);
+
+	json_decref(b.functions);
+	json_decref(b.sets);
+	json_decref(b.stages);
+	for (size_t i = 0; b.outputs && i < j->n_stages; i++)
+		json_decref(b.outputs[i]);
+	free(b.outputs);
+	return ret;
+}
