@@ -100,7 +100,7 @@ static int check_ehdr(struct parse *p, struct err *e)
 		return err_set(e, ENOEXEC, "wrong machine %u (want x86-64, %u)",
 			       eh->e_machine, EM_X86_64);
 	if (eh->e_version != EV_CURRENT)
-		return err_set(e, ENOEXEC, "unknown ELF version %" PRIu32,
+		return err_set(e, ENOEXEC, "unknown e_version %" PRIu32,
 			       eh->e_version);
 	if (eh->e_ehsize != sizeof(Elf64_Ehdr))
 		return err_set(e, ENOEXEC, "bad ELF header size %u (want %zu)",
