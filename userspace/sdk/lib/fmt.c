@@ -291,14 +291,16 @@ int pith_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		case 'X':
 		case 'o':
 			if (lng >= 1) {
-				s = lng == 1 ? va_arg(ap, long) : va_arg(ap, long long);
+				s = lng == 1 ? va_arg(ap, long)
+					     : va_arg(ap, long long);
 				u = s;
 			} else {
 				s = va_arg(ap, int);
 				if (!is_signed)
 					s = (unsigned)s;
 				if (lng == -1)
-					s = is_signed ? (short)s : (unsigned short)s;
+					s = is_signed ? (short)s
+						      : (unsigned short)s;
 				else if (lng == -2)
 					s = is_signed ? (signed char)s
 						      : (unsigned char)s;

@@ -90,7 +90,8 @@ const struct pith_item *pith_set_find(const struct pith_set *s,
 	size_t len = strlen(name);
 
 	pith_set_foreach(it, s)
-		if (it->name_len == len && !memcmp(pith_item_name(it), name, len))
+		if (it->name_len == len &&
+		    !memcmp(pith_item_name(it), name, len))
 			return it;
 	return NULL;
 }

@@ -77,10 +77,10 @@ static inline const struct pith_item *pith_set_item(const struct pith_set *s,
 }
 
 /* for (each const struct pith_item *it in set s); s may be NULL. */
-#define pith_set_foreach(it, s)                                              \
-	for (const struct pith_item *it = (s) ? pith_set_items(s) : NULL,    \
-				    *it##_end_ = (s) ? it + (s)->n_items : NULL; \
-	     it < it##_end_; it++)
+#define pith_set_foreach(it, s)                                        \
+	for (const struct pith_item *it = (s) ? pith_set_items(s) : NULL, \
+				    *it##_e_ = it ? it + (s)->n_items : NULL; \
+	     it < it##_e_; it++)
 
 static inline const char *pith_item_name(const struct pith_item *it)
 {
