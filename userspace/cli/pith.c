@@ -11,6 +11,7 @@
 
 #include "cli/summary.h"
 #include "engine/engine.h"
+#include "iofuncs/iofuncs.h"
 #include "job/job.h"
 #include "lib/macro.h"
 #include "sandbox/sandbox.h"
@@ -36,7 +37,7 @@ static const char usage_main[] =
 	"Documentation: pith(1), pith-job(5), Documentation/ in the source tree.\n";
 
 static const char usage_run[] =
-	"Usage: pith run JOB.json [-o DIR] [--json] [-j N]\n"
+	"Usage: pith run JOB.json [-o DIR] [--json] [-j N] [--data-root DIR]\n"
 	"\n"
 	"Validate JOB.json, run it, write each job output set to\n"
 	"DIR/<output>/<item name> and print a summary.\n"
@@ -47,6 +48,10 @@ static const char usage_run[] =
 	"                     written, and nothing is written when the job fails\n"
 	"      --json         print a machine-readable summary on stdout\n"
 	"  -j, --parallel N   instances running at once (default: online CPUs)\n"
+	"      --data-root DIR\n"
+	"                     where paths of file.read and file.write resolve\n"
+	"                     (default: the job file's directory); paths that\n"
+	"                     leave it are refused\n"
 	"  -h, --help         show this help\n"
 	"\n"
 	"Exit status: 0 success, 1 a stage failed, 2 invalid job or usage.\n";
@@ -74,7 +79,8 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
 
 static int parse_job(const char *path, struct job **ret)
 {
-	struct job_parse_opts po = { .check_files = true };
+	struct job_parse_opts po = { .io_check = iofuncs_check,
+				     .check_files = true };
 	struct err e = {};
 	int r = job_parse_file(path, &po, ret, &e);
 
@@ -94,13 +100,14 @@ static int cmd_run(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "parallel", required_argument, NULL, 'j' },
+		{ "data-root", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	_cleanup_(job_freep) struct job *job = NULL;
 	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
 	struct engine_report rep = {};
-	const char *out = "out";
+	const char *out = "out", *data_root = NULL;
 	bool json = false;
 	unsigned parallel = 0;
 	struct err e = {};
@@ -113,6 +120,9 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
+			break;
+		case 'D':
+			data_root = optarg;
 			break;
 		case 'j': {
 			char *end;
@@ -150,7 +160,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
-					      .parallel = parallel },
+					      .parallel = parallel,
+					      .data_root = data_root },
 		       &rep, &e);
 	if (r >= 0 && rep.ok)
 		r = engine_write_outputs(&rep, out, &e);

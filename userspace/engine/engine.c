@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: MIT
-/* Running a job's DAG: stages in dependency order, instances in parallel. */
+/*
+ * Running a job's DAG on the io_uring event loop: a stage starts as soon as
+ * all its input sets are complete; I/O stages run on the loop, compute
+ * instances in sandboxes, at most `parallel` at once across all stages.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,17 +15,64 @@
 #include "engine/distribute.h"
 #include "engine/engine.h"
 #include "engine/ingest.h"
+#include "iofuncs/iofuncs.h"
 #include "lib/macro.h"
+#include "lib/uring.h"
 
 #define PARALLEL_MAX 256
+/* Slack after a deadline before the ring timer asks the sandbox to kill. */
+#define DEADLINE_SLACK_MS 1
+
+enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE };
+
+struct run;
+
+/* One compute instance, alive until both its loop ops have completed. */
+struct inst {
+	struct loop_op poll_op, timer_op;
+	struct stage_run *st;
+	size_t index;
+	struct sandbox_proc *proc;
+	unsigned ops;	/* loop ops in flight: 1 poll, 2 timer */
+	bool finished;
+	struct inst *prev, *next; /* in run->live while running */
+};
+
+struct stage_run {
+	struct run *run;
+	size_t s;
+	enum stage_state state;
+	size_t deps_left;	/* input stages not yet done */
+	uint64_t t0;
+	/* compute */
+	const struct elf_image *image;
+	struct distribution d;
+	size_t next, running, finished;
+	struct set ***outs;	/* per instance: n_outputs sets */
+	/* I/O */
+	struct iofunc_run *io;
+	struct set **io_outs;
+};
 
 struct run {
 	const struct job *job;
 	const struct engine_opts *opts;
 	struct engine_report *rep;
-	struct set **inputs;  /* job input sets */
-	struct set ***stage_out; /* per stage: n_outputs sets, NULL until run */
+	struct loop *loop;
+	struct iofunc_ctx ioctx;
+	int job_dirfd, data_rootfd;
+	unsigned parallel;
+	struct set **inputs;	   /* job input sets */
+	struct set ***stage_out;   /* per stage: n_outputs sets once done */
 	struct elf_image **images; /* per function, loaded on first use */
+	struct stage_run *stages;
+	struct inst *live;	/* running compute instances */
+	size_t running;		/* compute instances running */
+	size_t active;		/* instances + I/O runs not yet finished */
+	size_t stages_done;
+	bool failed;
+	int error;		/* -errno of an infrastructure error */
+	struct err *e;
 };
 
 static uint64_t now_ns(void)
@@ -39,11 +90,20 @@ static struct set *ref_set(struct run *run, const struct job_ref *ref)
 	return run->stage_out[ref->stage][ref->index];
 }
 
-/* A running instance in a compute stage. */
-struct slot {
-	struct sandbox_proc *proc;
-	size_t index;
-};
+static void dispatch(struct run *run);
+static void stage_complete(struct stage_run *st);
+static void cancel_all(struct run *run);
+
+/* An infrastructure error: the job cannot go on. */
+static void run_error(struct run *run, int r)
+{
+	if (!run->error)
+		run->error = r < 0 ? r : -EIO;
+	if (!run->failed) {
+		run->failed = true;
+		cancel_all(run);
+	}
+}
 
 static void fail_instance(struct run *run, size_t s, size_t i,
 			  const char *reason)
@@ -53,251 +113,450 @@ static void fail_instance(struct run *run, size_t s, size_t i,
 	sr->instances[i].state = INSTANCE_FAILED;
 	snprintf(sr->instances[i].reason, sizeof(sr->instances[i].reason),
 		 "%s", reason);
-	if (sr->ok) {
-		sr->ok = false;
+	sr->ok = false;
+	if (!run->failed) {
 		snprintf(run->rep->error, sizeof(run->rep->error),
 			 "stage %s[%zu]: %s", sr->name, i, reason);
+		run->failed = true;
+		cancel_all(run);
 	}
 }
 
-static int load_image(struct run *run, int fn, const struct elf_image **ret,
-		      struct err *e)
+static void inst_release(struct inst *in)
 {
-	const struct job_function *f = &run->job->functions[fn];
-	_cleanup_close_ int dirfd = -1;
-	int r;
-
-	if (!run->images[fn]) {
-		dirfd = open(run->job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (dirfd < 0)
-			return err_set(e, errno, "%s: %m", run->job->dir);
-		r = elf_image_load(dirfd, f->binary, &run->images[fn], e);
-		if (r < 0)
-			return err_prefix(e, r, "function %s: %s", f->name,
-					  f->binary);
+	if (in->ops == 0 && in->finished) {
+		sandbox_proc_free(in->proc);
+		free(in);
 	}
-	*ret = run->images[fn];
-	return 0;
 }
 
-/* Collect a finished instance into outs[index]; false when it failed. */
-static bool finish_slot(struct run *run, size_t s, struct slot *slot,
-			struct set ***outs)
+/* The instance ended (or was cancelled): record it, free its slot. */
+static void inst_finish(struct inst *in, int step)
 {
-	const struct sandbox_result *res = sandbox_proc_result(slot->proc);
+	struct stage_run *st = in->st;
+	struct run *run = st->run;
 	struct instance_report *ir =
-		&run->rep->stages[s].instances[slot->index];
-	size_t n;
+		&run->rep->stages[st->s].instances[in->index];
+	const struct sandbox_result *res = sandbox_proc_result(in->proc);
 
-	ir->spawn_ns = res->spawn_ns;
-	ir->run_ns = res->run_ns;
-	if (res->status != SANDBOX_OK) {
-		fail_instance(run, s, slot->index, res->reason);
-		slot->proc = sandbox_proc_free(slot->proc);
-		return false;
+	in->finished = true;
+	if (in->prev)
+		in->prev->next = in->next;
+	else
+		run->live = in->next;
+	if (in->next)
+		in->next->prev = in->prev;
+	run->running--;
+	run->active--;
+	st->running--;
+	st->finished++;
+	if (in->ops) {
+		loop_cancel(run->loop, &in->poll_op);
+		loop_cancel(run->loop, &in->timer_op);
 	}
-	ir->state = INSTANCE_OK;
-	outs[slot->index] = sandbox_proc_take_outputs(slot->proc, &n);
-	slot->proc = sandbox_proc_free(slot->proc);
-	return true;
+	if (step < 0) {
+		char why[ERR_MAX];
+
+		snprintf(why, sizeof(why), "sandbox: %s", strerror(-step));
+		fail_instance(run, st->s, in->index, why);
+	} else if (step == 0) {
+		ir->state = INSTANCE_CANCELLED;
+	} else {
+		size_t n;
+
+		ir->spawn_ns = res->spawn_ns;
+		ir->run_ns = res->run_ns;
+		if (res->status != SANDBOX_OK) {
+			fail_instance(run, st->s, in->index, res->reason);
+		} else {
+			ir->state = INSTANCE_OK;
+			st->outs[in->index] =
+				sandbox_proc_take_outputs(in->proc, &n);
+		}
+	}
+	if (st->finished == st->d.n_instances || run->failed)
+		stage_complete(st);
+	dispatch(run);
 }
 
-static int run_compute_stage(struct run *run, size_t s,
-			     const struct distribution *d, struct set ***outs,
-			     struct err *e)
+static void inst_step(struct inst *in)
 {
-	const struct job_stage *st = &run->job->stages[s];
-	const struct job_function *fn = &run->job->functions[st->function_index];
-	struct stage_report *sr = &run->rep->stages[s];
-	unsigned parallel = run->opts->parallel;
-	_cleanup_free_ struct slot *slots = NULL;
-	_cleanup_free_ struct pollfd *pfds = NULL;
-	const struct elf_image *img = NULL;
-	size_t next = 0, running = 0;
 	int r;
 
-	if (!run->opts->sandbox)
-		return err_set(e, EINVAL, "no sandbox for compute stages");
-	r = load_image(run, st->function_index, &img, e);
-	if (r < 0)
-		return r;
-	if (parallel == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-
-		parallel = n > 0 ? (unsigned)n : 1;
+	if (in->finished)
+		return;
+	r = sandbox_proc_step(in->proc);
+	if (r != 0) {
+		inst_finish(in, r);
+		return;
 	}
-	parallel = MIN(parallel, PARALLEL_MAX);
-	slots = calloc(parallel, sizeof(*slots));
-	pfds = calloc(parallel, sizeof(*pfds));
-	if (!slots || !pfds)
-		return err_set(e, ENOMEM, "out of memory");
-
-	while (running || (sr->ok && next < d->n_instances)) {
-		while (sr->ok && running < parallel && next < d->n_instances) {
-			struct sandbox_request req = {
-				.image = img,
-				.limits = { .memory = fn->memory,
-					    .timeout_ms = fn->timeout_ms },
-				.inputs = d->instances[next],
-				.n_inputs = d->n_params,
-				.outputs = (const char *const *)st->outputs,
-				.n_outputs = st->n_outputs,
-				.instance = next,
-			};
-			struct err se = {};
-
-			r = sandbox_spawn(run->opts->sandbox, &req,
-					  &slots[running].proc, &se);
-			if (r < 0) {
-				fail_instance(run, s, next, se.msg);
-				next++;
-				break;
-			}
-			slots[running++].index = next++;
+	if (!(in->ops & 1)) {
+		r = loop_poll(in->st->run->loop, &in->poll_op,
+			      sandbox_proc_fd(in->proc), POLLIN);
+		if (r < 0) {
+			inst_finish(in, r);
+			return;
 		}
-		if (!running)
-			break;
-
-		uint64_t now = now_ns(), first = UINT64_MAX;
-		for (size_t i = 0; i < running; i++) {
-			pfds[i] = (struct pollfd){
-				.fd = sandbox_proc_fd(slots[i].proc),
-				.events = POLLIN,
-			};
-			first = MIN(first, sandbox_proc_deadline_ns(slots[i].proc));
-		}
-		int timeout = first <= now ? 0 :
-			(int)MIN((first - now + 999999) / 1000000, 60000ull);
-		if (poll(pfds, running, timeout) < 0 && errno != EINTR)
-			return err_set(e, errno, "poll: %m");
-
-		for (size_t i = 0; i < running;) {
-			r = sandbox_proc_step(slots[i].proc);
-			if (r == 0) {
-				i++;
-				continue;
-			}
-			if (r < 0) {
-				char why[ERR_MAX];
-
-				snprintf(why, sizeof(why), "sandbox: %s",
-					 strerror(-r));
-				fail_instance(run, s, slots[i].index, why);
-				slots[i].proc = sandbox_proc_free(slots[i].proc);
-			} else {
-				finish_slot(run, s, &slots[i], outs);
-			}
-			slots[i] = slots[--running];
-		}
-		if (!sr->ok) {
-			/* Fail fast: the stage's result is lost anyway. */
-			for (size_t i = 0; i < running; i++) {
-				sr->instances[slots[i].index].state =
-					INSTANCE_CANCELLED;
-				slots[i].proc = sandbox_proc_free(slots[i].proc);
-			}
-			running = 0;
-		}
+		in->ops |= 1;
 	}
+}
+
+static void on_inst_poll(struct loop_op *op, int res, uint32_t flags)
+{
+	struct inst *in = container_of(op, struct inst, poll_op);
+
+	(void)flags;
+	in->ops &= ~1u;
+	if (res != -ECANCELED)
+		inst_step(in);
+	inst_release(in);
+}
+
+static void on_inst_timer(struct loop_op *op, int res, uint32_t flags)
+{
+	struct inst *in = container_of(op, struct inst, timer_op);
+
+	(void)flags;
+	in->ops &= ~2u;
+	if (res == -ETIME)
+		inst_step(in); /* past the deadline: the sandbox kills it */
+	inst_release(in);
+}
+
+static int spawn_instance(struct stage_run *st)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = &run->job->stages[st->s];
+	const struct job_function *fn = &run->job->functions[js->function_index];
+	size_t index = st->next++;
+	struct sandbox_request req = {
+		.image = st->image,
+		.limits = { .memory = fn->memory, .timeout_ms = fn->timeout_ms },
+		.inputs = st->d.instances[index],
+		.n_inputs = st->d.n_params,
+		.outputs = (const char *const *)js->outputs,
+		.n_outputs = js->n_outputs,
+		.instance = index,
+	};
+	struct err se = {};
+	struct inst *in;
+	int r;
+
+	in = calloc(1, sizeof(*in));
+	if (!in)
+		return -ENOMEM;
+	in->st = st;
+	in->index = index;
+	in->poll_op.cb = on_inst_poll;
+	in->timer_op.cb = on_inst_timer;
+	r = sandbox_spawn(run->opts->sandbox, &req, &in->proc, &se);
+	if (r < 0) {
+		free(in);
+		st->finished++;
+		fail_instance(run, st->s, index, se.msg);
+		if (st->finished == st->d.n_instances || run->failed)
+			stage_complete(st);
+		return 0;
+	}
+	in->next = run->live;
+	if (run->live)
+		run->live->prev = in;
+	run->live = in;
+	run->running++;
+	run->active++;
+	st->running++;
+	r = loop_timeout(run->loop, &in->timer_op,
+			 fn->timeout_ms + DEADLINE_SLACK_MS);
+	if (r >= 0)
+		in->ops |= 2;
+	inst_step(in);
+	if (r < 0 && !in->finished) {
+		inst_finish(in, r);
+		return 0;
+	}
+	inst_release(in);
 	return 0;
+}
+
+/* Start compute instances while cores are free, earlier stages first. */
+static void dispatch(struct run *run)
+{
+	const struct job *job = run->job;
+
+	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
+		struct stage_run *st = &run->stages[job->order[o]];
+
+		if (st->state != STAGE_RUNNING || st->io)
+			continue;
+		while (!run->failed && run->running < run->parallel &&
+		       st->next < st->d.n_instances) {
+			int r = spawn_instance(st);
+
+			if (r < 0) {
+				run_error(run, err_set(run->e, -r,
+						       "stage %s: %s",
+						       job->stages[st->s].name,
+						       strerror(-r)));
+				return;
+			}
+		}
+	}
 }
 
 /* Concatenate instance outputs, in instance order, into the stage's sets. */
-static int gather_outputs(struct run *run, size_t s, struct set ***outs,
-			  size_t n_instances, struct err *e)
+static int gather_outputs(struct stage_run *st)
 {
-	const struct job_stage *st = &run->job->stages[s];
-	struct stage_report *sr = &run->rep->stages[s];
-	struct set **sets = calloc(st->n_outputs ? st->n_outputs : 1,
-				   sizeof(*sets));
-	int r = 0;
+	struct run *run = st->run;
+	const struct job_stage *js = &run->job->stages[st->s];
+	struct stage_report *sr = &run->rep->stages[st->s];
+	struct set **sets = run->stage_out[st->s];
 
-	if (!sets)
-		return err_set(e, ENOMEM, "out of memory");
-	run->stage_out[s] = sets;
-	for (size_t k = 0; k < st->n_outputs; k++) {
-		sets[k] = set_new(st->outputs[k]);
-		if (!sets[k])
-			return err_set(e, ENOMEM, "out of memory");
-		for (size_t i = 0; i < n_instances && outs[i]; i++) {
-			const struct set *o = outs[i][k];
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		for (size_t i = 0; i < st->d.n_instances; i++) {
+			const struct set *o = st->outs[i][k];
 
-			for (size_t j = 0; j < o->n && r >= 0; j++) {
-				r = set_add_item(sets[k], &o->items[j]);
+			for (size_t j = 0; j < o->n; j++) {
+				int r = set_add_item(sets[k], &o->items[j]);
+
+				if (r < 0)
+					return r;
 				sr->bytes_out += o->items[j].len;
 			}
-			if (r < 0)
-				return err_set(e, -r, "out of memory");
 			sr->items_out += o->n;
 		}
 	}
 	return 0;
 }
 
-static void free_outs(struct set ***outs, size_t n_instances, size_t n_out)
+static void stage_start(struct stage_run *st);
+
+static void stage_complete(struct stage_run *st)
 {
-	if (!outs)
+	struct run *run = st->run;
+	const struct job *job = run->job;
+	struct stage_report *sr = &run->rep->stages[st->s];
+
+	if (st->state == STAGE_DONE || st->running || st->io)
+		return; /* still waiting for instances to be reaped */
+	st->state = STAGE_DONE;
+	run->stages_done++;
+	sr->elapsed_ns = now_ns() - st->t0;
+	if (run->failed || !sr->ok)
 		return;
-	for (size_t i = 0; i < n_instances; i++) {
-		if (!outs[i])
-			continue;
-		for (size_t k = 0; k < n_out; k++)
-			set_free(outs[i][k]);
-		free(outs[i]);
+	if (!st->io_outs) {
+		int r = gather_outputs(st);
+
+		if (r < 0) {
+			run_error(run, err_set(run->e, -r, "out of memory"));
+			return;
+		}
 	}
-	free(outs);
+	/* Start every stage that was waiting only for this one. */
+	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
+		struct stage_run *next = &run->stages[job->order[o]];
+		const struct job_stage *js = &job->stages[next->s];
+
+		if (next->state != STAGE_WAITING)
+			continue;
+		for (size_t p = 0; p < js->n_inputs; p++)
+			if (js->inputs[p].ref.stage == (int)st->s)
+				next->deps_left--;
+		if (next->deps_left == 0)
+			stage_start(next);
+	}
 }
 
-static int run_stage(struct run *run, size_t s, struct err *e)
+static void on_io_done(struct iofunc_run *io, void *data)
 {
-	const struct job_stage *st = &run->job->stages[s];
-	struct stage_report *sr = &run->rep->stages[s];
-	struct set **sets = NULL;
-	struct distribution d = {};
-	struct set ***outs = NULL;
-	uint64_t t0 = now_ns();
+	struct stage_run *st = data;
+	struct run *run = st->run;
+	struct stage_report *sr = &run->rep->stages[st->s];
+	size_t n = iofunc_run_n_items(io);
+
+	run->active--;
+	sr->n_instances = n;
+	sr->instances = calloc(n ? n : 1, sizeof(*sr->instances));
+	if (!sr->instances) {
+		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			const char *msg = NULL;
+
+			iofunc_run_item_error(io, i, &msg);
+			if (msg && msg[0])
+				fail_instance(run, st->s, i, msg);
+			else
+				sr->instances[i].state =
+					run->failed ? INSTANCE_CANCELLED :
+						      INSTANCE_OK;
+		}
+	}
+	for (size_t k = 0; k < run->job->stages[st->s].n_outputs; k++) {
+		sr->items_out += st->io_outs[k]->n;
+		for (size_t j = 0; j < st->io_outs[k]->n; j++)
+			sr->bytes_out += st->io_outs[k]->items[j].len;
+	}
+	st->io = NULL; /* freed below, after the stage is complete */
+	stage_complete(st);
+	iofunc_run_free(io);
+	dispatch(run);
+}
+
+static int start_io_stage(struct stage_run *st, struct set *input)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = &run->job->stages[st->s];
+	const struct iofunc *fn = iofunc_lookup(js->io);
+	struct err ie = {};
 	int r;
 
+	if (!fn)
+		return err_set(run->e, ENOENT, "stage %s: unknown I/O function '%s'",
+			       js->name, js->io);
+	st->io_outs = run->stage_out[st->s];
+	r = iofunc_start(run->loop, fn, &run->ioctx, input, st->io_outs,
+			 on_io_done, st, &st->io, &ie);
+	if (r < 0)
+		return err_set(run->e, -r, "stage %s: %s", js->name, ie.msg);
+	run->active++;
+	return 0;
+}
+
+static int load_image(struct run *run, int fn, const struct elf_image **ret)
+{
+	const struct job_function *f = &run->job->functions[fn];
+	int r;
+
+	if (!run->images[fn]) {
+		r = elf_image_load(run->job_dirfd, f->binary, &run->images[fn],
+				   run->e);
+		if (r < 0)
+			return err_prefix(run->e, r, "function %s: %s",
+					  f->name, f->binary);
+	}
+	*ret = run->images[fn];
+	return 0;
+}
+
+static int stage_start_inner(struct stage_run *st)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = &run->job->stages[st->s];
+	struct stage_report *sr = &run->rep->stages[st->s];
+	_cleanup_free_ struct set **sets = NULL;
+	int r;
+
+	st->state = STAGE_RUNNING;
+	st->t0 = now_ns();
 	sr->ran = true;
 	sr->ok = true;
-	if (st->io)
-		return err_set(e, ENOTSUP,
-			       "stage %s: I/O function '%s' is not available",
-			       st->name, st->io);
-	sets = calloc(st->n_inputs ? st->n_inputs : 1, sizeof(*sets));
-	if (!sets)
-		return err_set(e, ENOMEM, "out of memory");
-	for (size_t p = 0; p < st->n_inputs; p++)
-		sets[p] = ref_set(run, &st->inputs[p].ref);
-	r = distribute(st, sets, &d);
-	if (r < 0) {
-		r = err_set(e, -r, "stage %s: cannot distribute inputs: %s",
-			    st->name, strerror(-r));
-		goto out;
+	sets = calloc(js->n_inputs + 1, sizeof(*sets));
+	run->stage_out[st->s] = calloc(js->n_outputs + 1, sizeof(struct set *));
+	if (!sets || !run->stage_out[st->s])
+		return err_set(run->e, ENOMEM, "out of memory");
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		run->stage_out[st->s][k] = set_new(js->outputs[k]);
+		if (!run->stage_out[st->s][k])
+			return err_set(run->e, ENOMEM, "out of memory");
 	}
-	sr->n_instances = d.n_instances;
-	sr->instances = calloc(d.n_instances ? d.n_instances : 1,
-			       sizeof(*sr->instances));
-	outs = calloc(d.n_instances ? d.n_instances : 1, sizeof(*outs));
-	if (!sr->instances || !outs) {
-		r = err_set(e, ENOMEM, "out of memory");
-		goto out;
+	for (size_t p = 0; p < js->n_inputs; p++)
+		sets[p] = ref_set(run, &js->inputs[p].ref);
+	if (js->io)
+		return start_io_stage(st, sets[0]);
+
+	if (!run->opts->sandbox)
+		return err_set(run->e, EINVAL, "no sandbox for compute stages");
+	r = load_image(run, js->function_index, &st->image);
+	if (r < 0)
+		return r;
+	r = distribute(js, sets, &st->d);
+	if (r < 0)
+		return err_set(run->e, -r, "stage %s: cannot distribute inputs: %s",
+			       js->name, strerror(-r));
+	sr->n_instances = st->d.n_instances;
+	sr->instances = calloc(st->d.n_instances + 1, sizeof(*sr->instances));
+	st->outs = calloc(st->d.n_instances + 1, sizeof(*st->outs));
+	if (!sr->instances || !st->outs)
+		return err_set(run->e, ENOMEM, "out of memory");
+	if (st->d.n_instances == 0)
+		stage_complete(st); /* empty input: empty outputs */
+	return 0;
+}
+
+static void stage_start(struct stage_run *st)
+{
+	int r = stage_start_inner(st);
+
+	if (r < 0)
+		run_error(st->run, r);
+	else
+		dispatch(st->run);
+}
+
+static void cancel_all(struct run *run)
+{
+	for (size_t s = 0; s < run->job->n_stages; s++) {
+		struct stage_run *st = &run->stages[s];
+
+		if (st->io)
+			iofunc_run_cancel(st->io);
 	}
-	r = run_compute_stage(run, s, &d, outs, e);
-	if (r >= 0 && sr->ok)
-		r = gather_outputs(run, s, outs, d.n_instances, e);
-out:
-	free(sets);
-	free_outs(outs, d.n_instances, st->n_outputs);
-	distribution_done(&d);
-	sr->elapsed_ns = now_ns() - t0;
-	return r;
+	/* Running compute instances are killed when their loop ops are
+	 * released; their stage report says cancelled. */
+	while (run->live) {
+		struct inst *in = run->live;
+
+		inst_finish(in, 0);
+		inst_release(in);
+	}
+	for (size_t s = 0; s < run->job->n_stages; s++) {
+		struct stage_run *st = &run->stages[s];
+
+		for (size_t i = st->next; i < st->d.n_instances; i++)
+			st->finished++;
+		st->next = st->d.n_instances;
+	}
+}
+
+static bool run_finished(void *data)
+{
+	struct run *run = data;
+
+	return run->active == 0 &&
+	       (run->failed || run->stages_done == run->job->n_stages);
+}
+
+/* Wait for the loop to deliver the completions of cancelled operations. */
+static void drain(struct run *run)
+{
+	while (run->active || loop_inflight(run->loop))
+		if (loop_run_once(run->loop, 100) < 0)
+			break;
+}
+
+static void free_outs(struct stage_run *st, size_t n_out)
+{
+	if (!st->outs)
+		return;
+	for (size_t i = 0; i < st->d.n_instances; i++) {
+		if (!st->outs[i])
+			continue;
+		for (size_t k = 0; k < n_out; k++)
+			set_free(st->outs[i][k]);
+		free(st->outs[i]);
+	}
+	free(st->outs);
 }
 
 static void run_done(struct run *run)
 {
 	const struct job *job = run->job;
 
+	for (size_t s = 0; run->stages && s < job->n_stages; s++) {
+		free_outs(&run->stages[s], job->stages[s].n_outputs);
+		distribution_done(&run->stages[s].d);
+	}
+	free(run->stages);
 	if (run->inputs)
 		for (size_t i = 0; i < job->n_inputs; i++)
 			set_free(run->inputs[i]);
@@ -316,50 +575,96 @@ static void run_done(struct run *run)
 		for (size_t f = 0; f < job->n_functions; f++)
 			elf_image_free(run->images[f]);
 	free(run->images);
+	safe_close(run->job_dirfd);
+	safe_close(run->data_rootfd);
+	loop_free(run->loop);
 }
 
-static int run_job(struct run *run, struct err *e)
+static int run_setup(struct run *run)
 {
 	const struct job *job = run->job;
 	struct engine_report *rep = run->rep;
-	_cleanup_close_ int dirfd = -1;
+	long ncpu;
 	int r;
 
+	run->parallel = run->opts->parallel;
+	if (!run->parallel) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		run->parallel = ncpu > 0 ? (unsigned)ncpu : 1;
+	}
+	run->parallel = MIN(run->parallel, PARALLEL_MAX);
 	run->inputs = calloc(job->n_inputs + 1, sizeof(*run->inputs));
 	run->stage_out = calloc(job->n_stages + 1, sizeof(*run->stage_out));
 	run->images = calloc(job->n_functions + 1, sizeof(*run->images));
+	run->stages = calloc(job->n_stages + 1, sizeof(*run->stages));
 	rep->stages = calloc(job->n_stages + 1, sizeof(*rep->stages));
 	rep->outputs = calloc(job->n_outputs + 1, sizeof(*rep->outputs));
-	if (!run->inputs || !run->stage_out || !run->images || !rep->stages ||
-	    !rep->outputs)
-		return err_set(e, ENOMEM, "out of memory");
+	if (!run->inputs || !run->stage_out || !run->images || !run->stages ||
+	    !rep->stages || !rep->outputs)
+		return err_set(run->e, ENOMEM, "out of memory");
 	rep->n_stages = job->n_stages;
 	for (size_t s = 0; s < job->n_stages; s++) {
-		const struct job_stage *st = &job->stages[s];
+		const struct job_stage *js = &job->stages[s];
 
-		rep->stages[s].name = st->name;
-		rep->stages[s].io = st->io != NULL;
-		rep->stages[s].function = st->io ? st->io : st->function;
+		rep->stages[s].name = js->name;
+		rep->stages[s].io = js->io != NULL;
+		rep->stages[s].function = js->io ? js->io : js->function;
+		run->stages[s].run = run;
+		run->stages[s].s = s;
+		for (size_t p = 0; p < js->n_inputs; p++)
+			run->stages[s].deps_left += js->inputs[p].ref.stage >= 0;
 	}
 
-	dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0)
-		return err_set(e, errno, "%s: %m", job->dir);
+	run->job_dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (run->job_dirfd < 0)
+		return err_set(run->e, errno, "%s: %m", job->dir);
+	run->data_rootfd = open(run->opts->data_root ? run->opts->data_root :
+						       job->dir,
+				O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (run->data_rootfd < 0)
+		return err_set(run->e, errno, "data root %s: %m",
+			       run->opts->data_root ? run->opts->data_root :
+						      job->dir);
+	iofunc_ctx_init(&run->ioctx);
+	run->ioctx.data_root_fd = run->data_rootfd;
+	run->ioctx.label = job->name;
+	r = loop_new(256, &run->loop, run->e);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < job->n_inputs; i++) {
-		r = ingest_input(dirfd, &job->inputs[i], &run->inputs[i], e);
+		r = ingest_input(run->job_dirfd, &job->inputs[i],
+				 &run->inputs[i], run->e);
 		if (r < 0)
 			return r;
 	}
+	return 0;
+}
 
-	rep->ok = true;
-	for (size_t o = 0; o < job->n_stages && rep->ok; o++) {
-		size_t s = job->order[o];
+static int run_job(struct run *run)
+{
+	const struct job *job = run->job;
+	struct engine_report *rep = run->rep;
+	int r;
 
-		r = run_stage(run, s, e);
-		if (r < 0)
-			return r;
-		rep->ok = rep->stages[s].ok;
+	r = run_setup(run);
+	if (r < 0)
+		return r;
+	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
+		struct stage_run *st = &run->stages[job->order[o]];
+
+		if (st->state == STAGE_WAITING && st->deps_left == 0)
+			stage_start(st);
 	}
+	if (!run_finished(run)) {
+		r = loop_run_until(run->loop, run_finished, run);
+		if (r < 0 && !run->error)
+			run_error(run, err_set(run->e, -r, "event loop: %s",
+					       strerror(-r)));
+	}
+	drain(run);
+	if (run->error)
+		return run->error;
+	rep->ok = !run->failed;
 	if (!rep->ok)
 		return 0;
 
@@ -369,12 +674,12 @@ static int run_job(struct run *run, struct err *e)
 		struct set *dst = set_new(job->outputs[i].name);
 
 		if (!dst)
-			return err_set(e, ENOMEM, "out of memory");
+			return err_set(run->e, ENOMEM, "out of memory");
 		rep->outputs[i] = dst;
 		for (size_t j = 0; j < src->n; j++) {
 			r = set_add_item(dst, &src->items[j]);
 			if (r < 0)
-				return err_set(e, -r, "out of memory");
+				return err_set(run->e, -r, "out of memory");
 		}
 	}
 	return 0;
@@ -383,12 +688,13 @@ static int run_job(struct run *run, struct err *e)
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e)
 {
-	struct run run = { .job = job, .opts = opts, .rep = rep };
+	struct run run = { .job = job, .opts = opts, .rep = rep, .e = e,
+			   .job_dirfd = -1, .data_rootfd = -1 };
 	uint64_t t0 = now_ns();
 	int r;
 
 	*rep = (struct engine_report){};
-	r = run_job(&run, e);
+	r = run_job(&run);
 	run_done(&run);
 	rep->elapsed_ns = now_ns() - t0;
 	if (r < 0)
