@@ -30,8 +30,3 @@ $(B)/pith-worker: $(WORKER_SRCS) $(WORKER_HDRS)
 ALL_TARGETS += $(B)/pith-worker
 TEST_PROGS += elf_test
 elf_test_SRCS = tests/unit/elf_test.c $(TEST_HELPERS)
-TEST_PROGS += guard_test bpf_guard_test
-guard_test_SRCS := tests/unit/guard_test.c tests/security/bpf_worker.c \
-	$(TEST_HELPERS)
-bpf_guard_test_SRCS := tests/security/bpf_guard_test.c \
-	tests/security/bpf_worker.c $(TEST_HELPERS)

@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * pith's second sandbox wall: kills (or audits) syscalls outside the
+ * function's allow list at syscall entry, refuses sockets in the worker
+ * cgroup, and, where BPF-LSM runs, denies hostile operations per cgroup.
+ * Loaded by userspace/sandbox/guard.c; see Documentation/bpf.md.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "guard.h"
+
+#define EPERM 1
+#define SIGKILL 9
+#define PROT_EXEC 0x4
+#define NR_SOCKET 41 /* x86-64 */
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u64 allow_bits[GUARD_NR_MAX / 64] = {};
+const volatile __s64 arm_nr = GUARD_ARM_NR_DEFAULT;
+const volatile __u64 arm_arg0 = GUARD_ARM_ARG0_DEFAULT;
+const volatile bool kill_syscalls = true; /* false: audit only */
+const volatile bool deny_lsm = true;	  /* false: LSM hooks audit only */
+const volatile bool deny_sock = true;
+/* Bit (1 << enum guard_hook) set: that LSM hook is enforced/audited. */
+const volatile __u32 lsm_hooks = ~0u;
+
+/* Events the ring buffer had no room for. */
+__u64 dropped = 0;
+
+/* Index 0: the worker cgroup; its descendants are covered too. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} pith_cgroup SEC(".maps");
+
+/* tgid -> CLOCK_MONOTONIC ns of the marker: the process runs its function. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} pith_armed SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct guard_worker);
+} pith_workers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pith_events SEC(".maps");
+
+/* Violations per syscall number (index GUARD_NR_MAX: numbers beyond). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GUARD_NR_MAX + 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pith_sys_cnt SEC(".maps");
+
+/* Violations per LSM hook (enum guard_hook). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, GUARD_HOOK_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} pith_hook_cnt SEC(".maps");
+
+/* Violations per function and syscall/hook. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct guard_fn_key);
+	__type(value, __u64);
+} pith_fn_cnt SEC(".maps");
+
+static __always_inline bool in_worker_cgroup(void)
+{
+	return bpf_current_task_under_cgroup(&pith_cgroup, 0) == 1;
+}
+
+static __always_inline bool syscall_allowed(long nr)
+{
+	__u64 n = nr;
+
+	if (nr < 0 || n >= GUARD_NR_MAX)
+		return false;
+	return allow_bits[n / 64] & (1ull << (n % 64));
+}
+
+static __always_inline void count(__u32 *slot, void *map)
+{
+	__u64 *c = bpf_map_lookup_elem(map, slot);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline void count_fn(const struct guard_worker *w, __s32 nr,
+				     __u32 hook)
+{
+	struct guard_fn_key key = { .nr = nr, .hook = hook };
+	__u64 one = 1, *c;
+
+	if (w)
+		__builtin_memcpy(key.fn, w->fn, sizeof(key.fn));
+	c = bpf_map_lookup_elem(&pith_fn_cnt, &key);
+	if (c)
+		__sync_fetch_and_add(c, 1);
+	else
+		bpf_map_update_elem(&pith_fn_cnt, &key, &one, BPF_NOEXIST);
+}
+
+/* Reserve and fill the common part of an event; NULL when full. */
+static __always_inline struct guard_event *
+event_new(__u32 tgid, __u32 tid, const struct guard_worker *w, __u32 kind,
+	  __u32 hook, __u32 action, __s32 err, __s32 nr)
+{
+	struct guard_event *ev;
+
+	ev = bpf_ringbuf_reserve(&pith_events, sizeof(*ev), 0);
+	if (!ev) {
+		__sync_fetch_and_add(&dropped, 1);
+		return NULL;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->tgid = tgid;
+	ev->tid = tid;
+	ev->kind = kind;
+	ev->hook = hook;
+	ev->action = action;
+	ev->err = err;
+	ev->nr = nr;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	if (w) {
+		__builtin_memcpy(ev->fn, w->fn, sizeof(ev->fn));
+		ev->instance = w->instance;
+		ev->stage = w->stage;
+	}
+	return ev;
+}
+
+SEC("raw_tp/sys_enter")
+int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u64 id, now;
+	__u32 tgid, slot;
+	struct guard_worker *w;
+	struct guard_event *ev;
+
+	if (!in_worker_cgroup())
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	tgid = id >> 32;
+	if (!bpf_map_lookup_elem(&pith_armed, &tgid)) {
+		/* The loader's last syscall before the function: arm. */
+		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0) {
+			now = bpf_ktime_get_ns();
+			bpf_map_update_elem(&pith_armed, &tgid, &now, BPF_ANY);
+		}
+		return 0;
+	}
+	if (syscall_allowed(nr))
+		return 0;
+
+	/* Kill first: the signal is pending before the syscall body runs,
+	 * which makes fork/clone fail and interruptible waits abort. */
+	if (kill_syscalls)
+		bpf_send_signal(SIGKILL);
+
+	slot = nr >= 0 && nr < GUARD_NR_MAX ? nr : GUARD_NR_MAX;
+	count(&slot, &pith_sys_cnt);
+	w = bpf_map_lookup_elem(&pith_workers, &tgid);
+	count_fn(w, nr, GUARD_HOOK_NONE);
+	ev = event_new(tgid, (__u32)id, w, GUARD_KIND_SYSCALL, GUARD_HOOK_NONE,
+		       kill_syscalls ? GUARD_ACT_KILL : GUARD_ACT_AUDIT, 0, nr);
+	if (!ev)
+		return 0;
+	ev->args[0] = BPF_CORE_READ(regs, di);
+	ev->args[1] = BPF_CORE_READ(regs, si);
+	ev->args[2] = BPF_CORE_READ(regs, dx);
+	ev->args[3] = BPF_CORE_READ(regs, r10);
+	ev->args[4] = BPF_CORE_READ(regs, r8);
+	ev->args[5] = BPF_CORE_READ(regs, r9);
+	bpf_ringbuf_submit(ev, 0);
+	return 0;
+}
+
+/* Forget a process's armed state when it dies, so its pid can be reused. */
+SEC("raw_tp/sched_process_exit")
+int BPF_PROG(pith_proc_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+
+	if ((__u32)id == tgid)
+		bpf_map_delete_elem(&pith_armed, &tgid);
+	return 0;
+}
+
+SEC("cgroup/sock_create")
+int pith_sock_create(struct bpf_sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, slot = GUARD_HOOK_SOCK_CREATE;
+	struct guard_worker *w;
+	struct guard_event *ev;
+
+	count(&slot, &pith_hook_cnt);
+	w = bpf_map_lookup_elem(&pith_workers, &tgid);
+	count_fn(w, NR_SOCKET, GUARD_HOOK_SOCK_CREATE);
+	ev = event_new(tgid, (__u32)id, w, GUARD_KIND_SOCK,
+		       GUARD_HOOK_SOCK_CREATE,
+		       deny_sock ? GUARD_ACT_DENY : GUARD_ACT_AUDIT,
+		       deny_sock ? EPERM : 0, NR_SOCKET);
+	if (ev) {
+		ev->args[0] = sk->family;
+		ev->args[1] = sk->type;
+		ev->args[2] = sk->protocol;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return deny_sock ? 0 : 1;
+}
+
+/*
+ * Verdict of an lsm_cgroup hook for the current task: 1 allows, 0 denies
+ * with -EPERM. Only armed processes (running their function) are refused;
+ * the loader before the marker maps and execs freely.
+ */
+static __always_inline int lsm_verdict(__u32 hook)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct guard_worker *w;
+	struct guard_event *ev;
+	struct pt_regs *regs;
+	__s32 nr;
+
+	if (!(lsm_hooks & (1u << hook)))
+		return 1;
+	if (!bpf_map_lookup_elem(&pith_armed, &tgid))
+		return 1;
+
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	nr = BPF_CORE_READ(regs, orig_ax);
+	count(&hook, &pith_hook_cnt);
+	w = bpf_map_lookup_elem(&pith_workers, &tgid);
+	count_fn(w, nr, hook);
+	ev = event_new(tgid, (__u32)id, w, GUARD_KIND_LSM, hook,
+		       deny_lsm ? GUARD_ACT_DENY : GUARD_ACT_AUDIT,
+		       deny_lsm ? EPERM : 0, nr);
+	if (ev) {
+		ev->args[0] = BPF_CORE_READ(regs, di);
+		ev->args[1] = BPF_CORE_READ(regs, si);
+		ev->args[2] = BPF_CORE_READ(regs, dx);
+		ev->args[3] = BPF_CORE_READ(regs, r10);
+		ev->args[4] = BPF_CORE_READ(regs, r8);
+		ev->args[5] = BPF_CORE_READ(regs, r9);
+		bpf_ringbuf_submit(ev, 0);
+	}
+	if (!deny_lsm)
+		return 1;
+	bpf_set_retval(-EPERM);
+	return 0;
+}
+
+SEC("lsm_cgroup/file_open")
+int BPF_PROG(pith_file_open, struct file *file)
+{
+	return lsm_verdict(GUARD_HOOK_FILE_OPEN);
+}
+
+SEC("lsm_cgroup/socket_create")
+int BPF_PROG(pith_socket_create, int family, int type, int protocol, int kern)
+{
+	if (kern)
+		return 1;
+	return lsm_verdict(GUARD_HOOK_SOCKET_CREATE);
+}
+
+SEC("lsm_cgroup/bprm_check_security")
+int BPF_PROG(pith_bprm_check, struct linux_binprm *bprm)
+{
+	return lsm_verdict(GUARD_HOOK_BPRM_CHECK);
+}
+
+SEC("lsm_cgroup/task_alloc")
+int BPF_PROG(pith_task_alloc, struct task_struct *task,
+	     unsigned long clone_flags)
+{
+	return lsm_verdict(GUARD_HOOK_TASK_ALLOC);
+}
+
+SEC("lsm_cgroup/mmap_file")
+int BPF_PROG(pith_mmap_file, struct file *file, unsigned long reqprot,
+	     unsigned long prot, unsigned long flags)
+{
+	if (!(prot & PROT_EXEC))
+		return 1;
+	return lsm_verdict(GUARD_HOOK_MMAP_FILE);
+}
+
+SEC("lsm_cgroup/file_mprotect")
+int BPF_PROG(pith_file_mprotect, struct vm_area_struct *vma,
+	     unsigned long reqprot, unsigned long prot)
+{
+	if (!(prot & PROT_EXEC))
+		return 1;
+	return lsm_verdict(GUARD_HOOK_FILE_MPROTECT);
+}
+
+SEC("lsm_cgroup/ptrace_access_check")
+int BPF_PROG(pith_ptrace, struct task_struct *child, unsigned int mode)
+{
+	return lsm_verdict(GUARD_HOOK_PTRACE);
+}
+
+SEC("lsm_cgroup/task_kill")
+int BPF_PROG(pith_task_kill, struct task_struct *p,
+	     struct kernel_siginfo *info, int sig, const struct cred *cred)
+{
+	/* A worker may still signal itself (abort, raise). */
+	if ((__u32)p->tgid == bpf_get_current_pid_tgid() >> 32)
+		return 1;
+	return lsm_verdict(GUARD_HOOK_TASK_KILL);
+}
+
+SEC("lsm_cgroup/bpf")
+int BPF_PROG(pith_bpf, int cmd, union bpf_attr *attr, unsigned int size)
+{
+	return lsm_verdict(GUARD_HOOK_BPF);
+}
+
+SEC("lsm_cgroup/perf_event_open")
+int BPF_PROG(pith_perf_open, struct perf_event_attr *attr, int type)
+{
+	return lsm_verdict(GUARD_HOOK_PERF_EVENT_OPEN);
+}

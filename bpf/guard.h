@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Types shared by the guard BPF programs (bpf/guard.bpf.c) and their
+ * userspace loader (userspace/sandbox/guard.c). No includes: the includer
+ * provides __u32/__u64 (vmlinux.h in BPF, <linux/types.h> in userspace).
+ */
+#ifndef PITH_BPF_GUARD_H
+#define PITH_BPF_GUARD_H
+
+/*
+ * The worker loader arms the guard for its process with one marker syscall,
+ * its last before it jumps to the function: close(GUARD_ARM_ARG0). No fd can
+ * have that number (it is far above fs.nr_open's limit), so the call is an
+ * EBADF no-op. From that syscall on, the process is held to the function's
+ * allow list; before it, the loader's own syscalls pass. The marker can be
+ * changed with guard_opts.arm_nr/arm_arg0.
+ */
+#define GUARD_ARM_NR_DEFAULT 3 /* __NR_close on x86-64 */
+#define GUARD_ARM_ARG0_DEFAULT 0x70697468ull /* "pith" */
+
+/* Syscall numbers the allow bitmap covers; anything above is forbidden. */
+#define GUARD_NR_MAX 512
+#define GUARD_FN_LEN 32
+#define GUARD_COMM_LEN 16
+
+enum guard_kind {
+	GUARD_KIND_SYSCALL = 1, /* raw_tp/sys_enter: call outside the list */
+	GUARD_KIND_LSM = 2,	/* lsm_cgroup hook refused an operation */
+	GUARD_KIND_SOCK = 3,	/* cgroup/sock_create refused a socket */
+};
+
+enum guard_action {
+	GUARD_ACT_AUDIT = 0, /* recorded only */
+	GUARD_ACT_KILL = 1,  /* SIGKILL sent to the worker's thread group */
+	GUARD_ACT_DENY = 2,  /* operation failed with -err */
+};
+
+/* LSM hooks, in the order of the lsm_cgroup programs. */
+enum guard_hook {
+	GUARD_HOOK_NONE = 0,
+	GUARD_HOOK_FILE_OPEN,
+	GUARD_HOOK_SOCKET_CREATE,
+	GUARD_HOOK_BPRM_CHECK,
+	GUARD_HOOK_TASK_ALLOC,
+	GUARD_HOOK_MMAP_FILE,
+	GUARD_HOOK_FILE_MPROTECT,
+	GUARD_HOOK_PTRACE,
+	GUARD_HOOK_TASK_KILL,
+	GUARD_HOOK_BPF,
+	GUARD_HOOK_PERF_EVENT_OPEN,
+	GUARD_HOOK_SOCK_CREATE, /* cgroup/sock_create, not an LSM hook */
+	GUARD_HOOK_MAX,
+};
+
+/* Value of pith_workers, keyed by the worker's tgid; written by pith. */
+struct guard_worker {
+	char fn[GUARD_FN_LEN];
+	__u64 instance;
+	__u32 stage;
+	__u32 pad;
+};
+
+/* One ring buffer record. */
+struct guard_event {
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC */
+	__u64 cgroup_id;
+	__u64 args[6];	 /* syscall arguments (sock_create: family,type,proto) */
+	__u64 instance;
+	__u32 tgid;
+	__u32 tid;
+	__s32 nr;	 /* syscall number, -1 when unknown */
+	__u32 kind;	 /* enum guard_kind */
+	__u32 hook;	 /* enum guard_hook */
+	__u32 action;	 /* enum guard_action */
+	__s32 err;	 /* errno of a denial (positive), else 0 */
+	__u32 stage;
+	char comm[GUARD_COMM_LEN];
+	char fn[GUARD_FN_LEN]; /* empty when pith had not named the worker */
+};
+
+/* Key of pith_fn_cnt: violations per function and syscall/hook. */
+struct guard_fn_key {
+	char fn[GUARD_FN_LEN];
+	__s32 nr;
+	__u32 hook;
+};
+
+#endif

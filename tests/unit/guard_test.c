@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Unit tests of the guard loader: names and formatting, feature probes,
+ * the layers `pith doctor` shows, the attach policy, pinning, and that
+ * guard_free() leaves no program behind.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "security/bpf_worker.h"
+
+TEST(syscall_names_come_from_the_kernel_headers)
+{
+	EXPECT_STREQ("openat", guard_syscall_name(SYS_openat));
+	EXPECT_STREQ("exit_group", guard_syscall_name(SYS_exit_group));
+	EXPECT_STREQ("read", guard_syscall_name(0));
+	EXPECT_NULL(guard_syscall_name(-1));
+	EXPECT_NULL(guard_syscall_name(100000));
+}
+
+TEST(hook_names_cover_every_hook)
+{
+	for (int h = 0; h < GUARD_HOOK_MAX; h++)
+		EXPECT_NE(NULL, guard_hook_name(h)) TH_LOG("hook %d", h);
+	EXPECT_STREQ("file_open", guard_hook_name(GUARD_HOOK_FILE_OPEN));
+	EXPECT_STREQ("?", guard_hook_name(GUARD_HOOK_MAX));
+}
+
+TEST(violation_message_names_syscall_and_arguments)
+{
+	struct guard_violation v = {
+		.kind = GUARD_KIND_SYSCALL, .action = GUARD_ACT_KILL,
+		.nr = SYS_socket, .syscall = "socket",
+		.args = { 2, 1, 0, 0, 0, 0xff },
+	};
+	char buf[512];
+
+	guard_violation_format(&v, buf, sizeof(buf));
+	EXPECT_STREQ("killed by eBPF: forbidden syscall socket (41) args "
+		     "(0x2, 0x1, 0x0, 0x0, 0x0, 0xff)", buf);
+	v.kind = GUARD_KIND_LSM;
+	v.hook = GUARD_HOOK_FILE_OPEN;
+	v.action = GUARD_ACT_DENY;
+	v.err = EPERM;
+	v.nr = SYS_openat;
+	v.syscall = "openat";
+	guard_violation_format(&v, buf, sizeof(buf));
+	EXPECT_EQ(0, strncmp(buf, "denied by BPF-LSM file_open: syscall "
+			     "openat (257)", 48)) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, ": EPERM"));
+}
+
+TEST(probe_reads_lsm_list_or_says_why_not)
+{
+	const struct guard_probe *p = guard_probe();
+
+	EXPECT_TRUE(p->lsm_list[0]);
+	if (p->lsm_has_bpf < 0)
+		EXPECT_STREQ("securityfs not mounted", p->lsm_list);
+	EXPECT_TRUE(p->config_bpf_lsm >= -1 && p->config_bpf_lsm <= 1);
+	EXPECT_EQ(access("/sys/kernel/btf/vmlinux", R_OK) == 0, p->btf);
+	EXPECT_EQ(p, guard_probe()); /* cached */
+}
+
+TEST(layers_without_a_guard_are_unavailable_with_a_reason)
+{
+	struct guard_layer l[GUARD_N_LAYERS + 1];
+	size_t n = guard_layers(NULL, l, ARRAY_SIZE(l));
+
+	ASSERT_EQ(GUARD_N_LAYERS, n);
+	EXPECT_STREQ("bpf-syscall", l[0].name);
+	EXPECT_STREQ("bpf-sock", l[1].name);
+	EXPECT_STREQ("bpf-lsm", l[2].name);
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_FALSE(l[i].active);
+		EXPECT_TRUE(l[i].detail[0]);
+	}
+	EXPECT_EQ(1, guard_layers(NULL, l, 1));
+}
+
+TEST(new_refuses_a_directory_that_is_not_cgroup2)
+{
+	struct guard_opts o = { .cgroup_path = "/tmp" };
+	struct guard *g = NULL;
+	struct err e = {};
+
+	EXPECT_EQ(-ENOTDIR, guard_new(&o, &g, &e));
+	EXPECT_NULL(g);
+	EXPECT_STREQ("/tmp is not a cgroup v2 directory", e.msg);
+	o.cgroup_path = NULL;
+	EXPECT_EQ(-EINVAL, guard_new(&o, &g, &e));
+}
+
+FIXTURE(loaded)
+{
+	struct t_cgroup cg;
+	struct guard *g;
+};
+
+FIXTURE_SETUP(loaded)
+{
+	int r;
+
+	self->g = NULL;
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	r = t_cgroup_new(&self->cg);
+	if (r == -ENOENT)
+		SKIP(return, "no cgroup v2 hierarchy mounted");
+	ASSERT_EQ(0, r);
+}
+
+FIXTURE_TEARDOWN(loaded)
+{
+	self->g = guard_free(self->g);
+	t_cgroup_done(&self->cg);
+}
+
+TEST_F(loaded, syscall_program_is_attached_only_while_held)
+{
+	struct guard_opts o = { .cgroup_path = self->cg.path };
+	struct err e = {};
+
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	EXPECT_FALSE(guard_attached(self->g));
+	ASSERT_EQ(0, guard_hold(self->g, &e));
+	ASSERT_EQ(0, guard_hold(self->g, &e));
+	EXPECT_TRUE(guard_attached(self->g));
+	guard_release(self->g);
+	EXPECT_TRUE(guard_attached(self->g));
+	guard_release(self->g);
+	EXPECT_FALSE(guard_attached(self->g));
+	guard_release(self->g); /* unbalanced: ignored */
+	EXPECT_FALSE(guard_attached(self->g));
+}
+
+TEST_F(loaded, attach_always_keeps_the_syscall_program)
+{
+	struct guard_opts o = { .cgroup_fd = self->cg.fd,
+				.attach = GUARD_ATTACH_ALWAYS };
+	struct err e = {};
+
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	EXPECT_TRUE(guard_attached(self->g));
+	ASSERT_EQ(0, guard_hold(self->g, &e));
+	guard_release(self->g);
+	EXPECT_TRUE(guard_attached(self->g));
+}
+
+TEST_F(loaded, layers_report_what_is_in_force)
+{
+	struct guard_opts o = { .cgroup_path = self->cg.path };
+	struct guard_layer l[GUARD_N_LAYERS];
+	struct err e = {};
+
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(GUARD_N_LAYERS, guard_layers(self->g, l, GUARD_N_LAYERS));
+	EXPECT_TRUE(l[0].active);
+	EXPECT_NE(NULL, strstr(l[0].detail, "kills"));
+	EXPECT_TRUE(l[1].active);
+	/* bpf-lsm: active, or unavailable with the reason. */
+	EXPECT_TRUE(l[2].detail[0]);
+	TH_LOG("bpf-lsm: %s: %s", l[2].active ? "active" : "unavailable",
+	       l[2].detail);
+}
+
+TEST_F(loaded, free_unloads_every_program)
+{
+	struct guard_opts o = { .cgroup_path = self->cg.path,
+				.attach = GUARD_ATTACH_ALWAYS };
+	unsigned int ids[32];
+	struct err e = {};
+	size_t n;
+
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	n = guard_prog_ids(self->g, ids, ARRAY_SIZE(ids));
+	ASSERT_LE(3, n); /* sys_enter, proc_exit, sock_create at least */
+	for (size_t i = 0; i < n; i++)
+		EXPECT_TRUE(t_prog_id_loaded(ids[i]));
+	self->g = guard_free(self->g);
+	/* Tracing programs are released after an RCU grace period. */
+	for (size_t i = 0; i < n; i++) {
+		for (int ms = 0; ms < 5000 && t_prog_id_loaded(ids[i]); ms += 10)
+			usleep(10000);
+		EXPECT_FALSE(t_prog_id_loaded(ids[i])) TH_LOG("id %u", ids[i]);
+	}
+}
+
+TEST_F(loaded, pinned_counters_dump_with_bpftool_and_vanish_on_free)
+{
+	char *dir = t_strdupf("/sys/fs/bpf/pith-test-%d", getpid());
+	char *path = t_strdupf("%s/pith_sys_cnt", dir);
+	char *argv[] = { "bpftool", "-j", "map", "dump", "pinned", path, NULL };
+	struct guard_opts o = { .cgroup_path = self->cg.path, .pin_dir = dir };
+	struct err e = {};
+	char *out = NULL;
+	struct stat st;
+	int status;
+
+	/* A bpffs of our own, in a mount namespace the test dies with. */
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	ASSERT_EQ(0, mount("bpf", "/sys/fs/bpf", "bpf", 0, NULL));
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, stat(path, &st));
+	ASSERT_EQ(0, t_run(argv, &out, NULL, &status));
+	EXPECT_EQ(0, t_exit_code(status));
+	EXPECT_NE(NULL, out && strstr(out, "\"values\""));
+	free(out);
+	self->g = guard_free(self->g);
+	EXPECT_NE(0, stat(path, &st));
+	EXPECT_NE(0, stat(dir, &st));
+	free(path);
+	free(dir);
+}
+
+TEST_HARNESS_MAIN

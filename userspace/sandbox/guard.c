@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Loader of the guard BPF programs: open, configure, load, attach to the
+ * worker cgroup, deliver ring buffer events, detach everything on free.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sandbox/guard.h"
+#include "guard.skel.h"
+
+static const char *const syscall_names[] = {
+#include "guard_syscalls.h"
+};
+
+static const char *const hook_names[GUARD_HOOK_MAX] = {
+	[GUARD_HOOK_NONE] = "sys_enter",
+	[GUARD_HOOK_FILE_OPEN] = "file_open",
+	[GUARD_HOOK_SOCKET_CREATE] = "socket_create",
+	[GUARD_HOOK_BPRM_CHECK] = "bprm_check_security",
+	[GUARD_HOOK_TASK_ALLOC] = "task_alloc",
+	[GUARD_HOOK_MMAP_FILE] = "mmap_file",
+	[GUARD_HOOK_FILE_MPROTECT] = "file_mprotect",
+	[GUARD_HOOK_PTRACE] = "ptrace_access_check",
+	[GUARD_HOOK_TASK_KILL] = "task_kill",
+	[GUARD_HOOK_BPF] = "bpf",
+	[GUARD_HOOK_PERF_EVENT_OPEN] = "perf_event_open",
+	[GUARD_HOOK_SOCK_CREATE] = "cgroup/sock_create",
+};
+
+static const char *const pinned_maps[] = {
+	"pith_sys_cnt", "pith_hook_cnt", "pith_fn_cnt",
+};
+
+struct guard {
+	struct guard_bpf *skel;
+	int cgroup_fd;
+	enum guard_attach attach;
+	bool lsm_active;
+	char lsm_detail[256];
+	char sys_detail[256];
+	char sock_detail[256];
+	struct bpf_link *sys_link, *exit_link, *sock_link;
+	struct bpf_link **lsm_links;
+	size_t n_lsm_links;
+	unsigned holds;
+	struct ring_buffer *rb;
+	guard_event_fn fn; /* during guard_poll() */
+	void *userdata;
+	char *pin_dir;
+	bool keep_pins;
+};
+
+const char *guard_syscall_name(long nr)
+{
+	if (nr < 0 || (size_t)nr >= ARRAY_SIZE(syscall_names))
+		return NULL;
+	return syscall_names[nr];
+}
+
+const char *guard_hook_name(enum guard_hook hook)
+{
+	if ((unsigned)hook >= GUARD_HOOK_MAX)
+		return "?";
+	return hook_names[hook];
+}
+
+/*
+ * libbpf reports why a load failed through its print callback. Library
+ * layers never print, so the last warning is kept for the error message.
+ */
+static char libbpf_last[256];
+
+static int libbpf_capture(enum libbpf_print_level level, const char *fmt,
+			  va_list ap)
+{
+	char line[256];
+	size_t n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strcspn(line, "\n");
+	line[n] = 0;
+	/* Keep the first line that says something, skip verifier dumps. */
+	if (n > 0 && !libbpf_last[0])
+		snprintf(libbpf_last, sizeof(libbpf_last), "%s", line);
+	return 0;
+}
+
+static bool is_lsm_prog(const struct bpf_program *p)
+{
+	return bpf_program__type(p) == BPF_PROG_TYPE_LSM;
+}
+
+static int open_cgroup(const struct guard_opts *o, struct err *e)
+{
+	_cleanup_close_ int fd = -1;
+	struct statfs sfs;
+
+	if (o->cgroup_path)
+		fd = open(o->cgroup_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	else if (o->cgroup_fd > 0)
+		fd = fcntl(o->cgroup_fd, F_DUPFD_CLOEXEC, 3);
+	else
+		return err_set(e, EINVAL, "no worker cgroup given");
+	if (fd < 0)
+		return err_set(e, errno, "cannot open cgroup %s: %m",
+			       o->cgroup_path ? o->cgroup_path : "(fd)");
+	if (fstatfs(fd, &sfs) < 0)
+		return err_set(e, errno, "cannot stat cgroup: %m");
+	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return err_set(e, ENOTDIR, "%s is not a cgroup v2 directory",
+			       o->cgroup_path ? o->cgroup_path : "(fd)");
+	return TAKE_FD(fd);
+}
+
+static void configure(struct guard_bpf *skel, const struct guard_opts *o,
+		      bool with_lsm)
+{
+	static const int default_allow[] = {
+		SYS_exit, SYS_exit_group, SYS_rt_sigreturn,
+	};
+	const int *allow = o->allow ? o->allow : default_allow;
+	size_t n = o->allow ? o->n_allow : ARRAY_SIZE(default_allow);
+	struct bpf_program *p;
+	bool audit = o->mode == GUARD_AUDIT;
+
+	for (size_t i = 0; i < n; i++)
+		if (allow[i] >= 0 && allow[i] < GUARD_NR_MAX)
+			skel->rodata->allow_bits[allow[i] / 64] |=
+				1ull << (allow[i] % 64);
+	if (o->arm_nr > 0) {
+		skel->rodata->arm_nr = o->arm_nr;
+		skel->rodata->arm_arg0 = o->arm_arg0;
+	}
+	skel->rodata->kill_syscalls = !audit && !o->syscall_audit_only;
+	skel->rodata->deny_lsm = !audit;
+	skel->rodata->deny_sock = !audit;
+	if (o->lsm_hooks)
+		skel->rodata->lsm_hooks = o->lsm_hooks;
+	bpf_object__for_each_program(p, skel->obj)
+		if (is_lsm_prog(p))
+			bpf_program__set_autoload(p, with_lsm);
+}
+
+/* Open, configure and load; with_lsm selects the lsm_cgroup programs. */
+static int load(const struct guard_opts *o, bool with_lsm,
+		struct guard_bpf **ret, char *why, size_t why_len)
+{
+	struct guard_bpf *skel;
+	int r;
+
+	libbpf_last[0] = 0;
+	skel = guard_bpf__open();
+	if (!skel) {
+		r = negative_errno();
+		snprintf(why, why_len, "open: %s", strerror(-r));
+		return r;
+	}
+	configure(skel, o, with_lsm);
+	r = guard_bpf__load(skel);
+	if (r < 0) {
+		snprintf(why, why_len, "%s", libbpf_last[0] ? libbpf_last :
+			 strerror(-r));
+		guard_bpf__destroy(skel);
+		return r;
+	}
+	*ret = skel;
+	return 0;
+}
+
+/* Turn a failed LSM load into the reason `pith doctor` shows. */
+static void explain_lsm(struct guard *g, const char *why)
+{
+	const struct guard_probe *p = guard_probe();
+	const char *reason;
+
+	if (!p->privileged)
+		reason = "missing privilege (CAP_BPF+CAP_PERFMON or "
+			 "CAP_SYS_ADMIN)";
+	else if (p->config_bpf_lsm == 0)
+		reason = "kernel built without CONFIG_BPF_LSM";
+	else if (p->lsm_has_bpf == 0)
+		reason = "bpf is not in the active LSM list (boot with "
+			 "lsm=...,bpf)";
+	else if (p->lsm_has_bpf < 0)
+		reason = "the kernel refused lsm_cgroup programs; securityfs "
+			 "is not mounted, so the LSM list is unknown (is bpf "
+			 "in lsm=?)";
+	else
+		reason = "the kernel refused lsm_cgroup programs (needs "
+			 "kernel >= 6.0)";
+	snprintf(g->lsm_detail, sizeof(g->lsm_detail), "%s: %s", reason, why);
+}
+
+static int attach_cgroup_progs(struct guard *g, struct err *e)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	g->sock_link = bpf_program__attach_cgroup(g->skel->progs.pith_sock_create,
+						  g->cgroup_fd);
+	if (!g->sock_link)
+		return err_set(e, errno, "cannot attach cgroup/sock_create: %m");
+	if (!g->lsm_active)
+		return 0;
+	bpf_object__for_each_program(p, g->skel->obj)
+		n += is_lsm_prog(p);
+	g->lsm_links = calloc(n, sizeof(*g->lsm_links));
+	if (!g->lsm_links)
+		return -ENOMEM;
+	bpf_object__for_each_program(p, g->skel->obj) {
+		struct bpf_link *l;
+
+		if (!is_lsm_prog(p))
+			continue;
+		l = bpf_program__attach_cgroup(p, g->cgroup_fd);
+		if (!l)
+			return err_set(e, errno, "cannot attach lsm_cgroup %s: %m",
+				       bpf_program__name(p));
+		g->lsm_links[g->n_lsm_links++] = l;
+	}
+	return 0;
+}
+
+static int attach_syscall_progs(struct guard *g)
+{
+	g->exit_link = bpf_program__attach(g->skel->progs.pith_proc_exit);
+	if (!g->exit_link)
+		return negative_errno();
+	g->sys_link = bpf_program__attach(g->skel->progs.pith_sys_enter);
+	if (!g->sys_link) {
+		int r = negative_errno();
+
+		bpf_link__destroy(g->exit_link);
+		g->exit_link = NULL;
+		return r;
+	}
+	return 0;
+}
+
+static void detach_syscall_progs(struct guard *g)
+{
+	bpf_link__destroy(g->sys_link);
+	bpf_link__destroy(g->exit_link);
+	g->sys_link = g->exit_link = NULL;
+}
+
+static int pin_maps(struct guard *g, const char *dir, struct err *e)
+{
+	char path[PATH_MAX];
+	struct statfs sfs;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_set(e, errno, "cannot create %s: %m", dir);
+	if (statfs(dir, &sfs) < 0)
+		return err_set(e, errno, "cannot stat %s: %m", dir);
+	if (sfs.f_type != BPF_FS_MAGIC)
+		return err_set(e, ENOTDIR, "%s is not on a bpf filesystem "
+			       "(mount -t bpf bpf /sys/fs/bpf)", dir);
+	g->pin_dir = strdup(dir);
+	if (!g->pin_dir)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++) {
+		struct bpf_map *m;
+		int r;
+
+		m = bpf_object__find_map_by_name(g->skel->obj, pinned_maps[i]);
+		snprintf(path, sizeof(path), "%s/%s", dir, pinned_maps[i]);
+		r = m ? bpf_map__pin(m, path) : -ENOENT;
+		if (r < 0)
+			return err_set(e, -r, "cannot pin %s: %s", path,
+				       strerror(-r));
+	}
+	return 0;
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct guard *g = ctx;
+	const struct guard_event *ev = data;
+	struct guard_violation v = {};
+
+	if (size < sizeof(*ev))
+		return 0;
+	v.pid = ev->tgid;
+	v.tid = ev->tid;
+	v.kind = ev->kind;
+	v.hook = ev->hook;
+	v.action = ev->action;
+	v.err = ev->err;
+	v.nr = ev->nr;
+	v.syscall = guard_syscall_name(ev->nr);
+	memcpy(v.args, ev->args, sizeof(v.args));
+	memcpy(v.comm, ev->comm, sizeof(v.comm));
+	v.comm[sizeof(v.comm) - 1] = 0;
+	memcpy(v.fn, ev->fn, sizeof(v.fn));
+	v.fn[sizeof(v.fn) - 1] = 0;
+	v.stage = ev->stage;
+	v.instance = ev->instance;
+	v.cgroup_id = ev->cgroup_id;
+	v.ts_ns = ev->ts_ns;
+	return g->fn ? g->fn(&v, g->userdata) : 0;
+}
+
+int guard_new(const struct guard_opts *opts, struct guard **ret,
+	      struct err *e)
+{
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	libbpf_print_fn_t old_print;
+	char why[256] = "";
+	int r;
+
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->cgroup_fd = -1;
+	g->attach = opts->attach;
+	g->keep_pins = opts->keep_pins;
+	r = open_cgroup(opts, e);
+	if (r < 0)
+		return r;
+	g->cgroup_fd = r;
+
+	old_print = libbpf_set_print(libbpf_capture);
+	if (opts->no_lsm) {
+		snprintf(g->lsm_detail, sizeof(g->lsm_detail),
+			 "disabled by the caller");
+	} else {
+		r = load(opts, true, &g->skel, why, sizeof(why));
+		if (r == 0)
+			g->lsm_active = true;
+		else
+			explain_lsm(g, why);
+	}
+	if (!g->skel)
+		r = load(opts, false, &g->skel, why, sizeof(why));
+	libbpf_set_print(old_print);
+	if (r < 0) {
+		const struct guard_probe *p = guard_probe();
+
+		snprintf(g->sys_detail, sizeof(g->sys_detail), "%s", why);
+		if (!p->privileged)
+			return err_set(e, -r, "cannot load BPF programs: missing "
+				       "privilege (CAP_BPF+CAP_PERFMON or "
+				       "CAP_SYS_ADMIN): %s", why);
+		if (!p->btf)
+			return err_set(e, -r, "cannot load BPF programs: kernel "
+				       "has no BTF (/sys/kernel/btf/vmlinux): "
+				       "%s", why);
+		return err_set(e, -r, "cannot load BPF programs: %s", why);
+	}
+
+	r = bpf_map__update_elem(g->skel->maps.pith_cgroup, &(__u32){ 0 },
+				 sizeof(__u32), &g->cgroup_fd, sizeof(int),
+				 BPF_ANY);
+	if (r < 0)
+		return err_set(e, -r, "cannot set the worker cgroup: %s",
+			       strerror(-r));
+	r = attach_cgroup_progs(g, e);
+	if (r < 0)
+		return r;
+	if (g->attach == GUARD_ATTACH_ALWAYS) {
+		r = attach_syscall_progs(g);
+		if (r < 0)
+			return err_set(e, -r, "cannot attach raw_tp/sys_enter: "
+				       "%s", strerror(-r));
+	}
+	g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.pith_events),
+				 on_event, g, NULL);
+	if (!g->rb)
+		return err_set(e, errno, "cannot open the event ring: %m");
+	if (opts->pin_dir) {
+		r = pin_maps(g, opts->pin_dir, e);
+		if (r < 0)
+			return r;
+	}
+	snprintf(g->sys_detail, sizeof(g->sys_detail),
+		 "raw_tp/sys_enter %s, %s",
+		 opts->mode == GUARD_AUDIT || opts->syscall_audit_only ?
+			 "audits" : "kills",
+		 g->attach == GUARD_ATTACH_ALWAYS ?
+			 "attached for the guard's lifetime" :
+			 "attached while workers exist");
+	snprintf(g->sock_detail, sizeof(g->sock_detail),
+		 "cgroup/sock_create %s inet sockets in the worker cgroup",
+		 opts->mode == GUARD_AUDIT ? "audits" : "denies");
+	if (g->lsm_active)
+		snprintf(g->lsm_detail, sizeof(g->lsm_detail),
+			 "%zu lsm_cgroup hooks %s", g->n_lsm_links,
+			 opts->mode == GUARD_AUDIT ? "audit" : "deny");
+	*ret = TAKE_PTR(g);
+	return 0;
+}
+
+struct guard *guard_free(struct guard *g)
+{
+	char path[PATH_MAX];
+
+	if (!g)
+		return NULL;
+	ring_buffer__free(g->rb);
+	detach_syscall_progs(g);
+	for (size_t i = 0; i < g->n_lsm_links; i++)
+		bpf_link__destroy(g->lsm_links[i]);
+	free(g->lsm_links);
+	bpf_link__destroy(g->sock_link);
+	if (g->pin_dir && !g->keep_pins) {
+		for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++) {
+			snprintf(path, sizeof(path), "%s/%s", g->pin_dir,
+				 pinned_maps[i]);
+			unlink(path);
+		}
+		rmdir(g->pin_dir);
+	}
+	free(g->pin_dir);
+	guard_bpf__destroy(g->skel);
+	safe_close(g->cgroup_fd);
+	free(g);
+	return NULL;
+}
+
+int guard_fd(const struct guard *g)
+{
+	return ring_buffer__epoll_fd(g->rb);
+}
+
+int guard_poll(struct guard *g, guard_event_fn fn, void *userdata)
+{
+	int r;
+
+	g->fn = fn;
+	g->userdata = userdata;
+	r = ring_buffer__consume(g->rb);
+	g->fn = NULL;
+	g->userdata = NULL;
+	return r;
+}
+
+int guard_hold(struct guard *g, struct err *e)
+{
+	int r;
+
+	if (g->attach == GUARD_ATTACH_WHILE_HELD && g->holds == 0) {
+		r = attach_syscall_progs(g);
+		if (r < 0)
+			return err_set(e, -r, "cannot attach raw_tp/sys_enter: "
+				       "%s", strerror(-r));
+	}
+	g->holds++;
+	return 0;
+}
+
+void guard_release(struct guard *g)
+{
+	if (g->holds == 0)
+		return;
+	if (--g->holds == 0 && g->attach == GUARD_ATTACH_WHILE_HELD)
+		detach_syscall_progs(g);
+}
+
+bool guard_attached(const struct guard *g)
+{
+	return g->sys_link != NULL;
+}
+
+int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
+		     uint32_t stage, uint64_t instance)
+{
+	struct guard_worker w = { .stage = stage, .instance = instance };
+	__u32 key = pid;
+
+	snprintf(w.fn, sizeof(w.fn), "%s", fn ? fn : "");
+	return bpf_map__update_elem(g->skel->maps.pith_workers, &key,
+				    sizeof(key), &w, sizeof(w), BPF_ANY);
+}
+
+void guard_worker_del(struct guard *g, pid_t pid)
+{
+	__u32 key = pid;
+
+	bpf_map__delete_elem(g->skel->maps.pith_workers, &key, sizeof(key), 0);
+	bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key), 0);
+}
+
+static void layer_set(struct guard_layer *l, const char *name, bool active,
+		      const char *detail)
+{
+	l->name = name;
+	l->active = active;
+	snprintf(l->detail, sizeof(l->detail), "%s", detail);
+}
+
+size_t guard_layers(const struct guard *g, struct guard_layer *layers,
+		    size_t max)
+{
+	const struct guard_probe *p = guard_probe();
+	struct guard_layer all[GUARD_N_LAYERS];
+	char why[256];
+	size_t n = MIN(max, ARRAY_SIZE(all));
+
+	if (g) {
+		layer_set(&all[0], "bpf-syscall", true, g->sys_detail);
+		layer_set(&all[1], "bpf-sock", true, g->sock_detail);
+		layer_set(&all[2], "bpf-lsm", g->lsm_active, g->lsm_detail);
+	} else {
+		if (!p->privileged)
+			snprintf(why, sizeof(why), "missing privilege "
+				 "(CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)");
+		else if (!p->btf)
+			snprintf(why, sizeof(why), "kernel has no BTF "
+				 "(/sys/kernel/btf/vmlinux)");
+		else if (!strcmp(p->lockdown, "confidentiality"))
+			snprintf(why, sizeof(why), "kernel lockdown "
+				 "(confidentiality) refuses tracing programs");
+		else
+			snprintf(why, sizeof(why), "guard not loaded");
+		layer_set(&all[0], "bpf-syscall", false, why);
+		layer_set(&all[1], "bpf-sock", false, why);
+		if (p->config_bpf_lsm == 0)
+			snprintf(why, sizeof(why), "kernel built without "
+				 "CONFIG_BPF_LSM");
+		else if (p->lsm_has_bpf == 0)
+			snprintf(why, sizeof(why), "bpf not in the active LSM "
+				 "list (%.100s)", p->lsm_list);
+		layer_set(&all[2], "bpf-lsm", false, why);
+	}
+	memcpy(layers, all, n * sizeof(*layers));
+	return n;
+}
+
+int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	_cleanup_free_ __u64 *vals = NULL;
+	struct {
+		struct bpf_map *map;
+		uint64_t *out;
+		__u32 n;
+	} want[] = {
+		{ g->skel->maps.pith_sys_cnt, per_nr, GUARD_NR_MAX + 1 },
+		{ g->skel->maps.pith_hook_cnt, per_hook, GUARD_HOOK_MAX },
+	};
+
+	if (ncpu < 0)
+		return ncpu;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (size_t m = 0; m < ARRAY_SIZE(want); m++) {
+		if (!want[m].out)
+			continue;
+		for (__u32 k = 0; k < want[m].n; k++) {
+			int r = bpf_map__lookup_elem(want[m].map, &k, sizeof(k),
+						     vals, ncpu * sizeof(*vals),
+						     0);
+
+			if (r < 0)
+				return r;
+			want[m].out[k] = 0;
+			for (int c = 0; c < ncpu; c++)
+				want[m].out[k] += vals[c];
+		}
+	}
+	return 0;
+}
+
+size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max)
+{
+	struct bpf_program *p;
+	size_t n = 0;
+
+	bpf_object__for_each_program(p, g->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (n == max)
+			break;
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+			continue;
+		ids[n++] = info.id;
+	}
+	return n;
+}
+
+uint64_t guard_dropped(const struct guard *g)
+{
+	return __atomic_load_n(&g->skel->bss->dropped, __ATOMIC_RELAXED);
+}
+
+static int format_args(const uint64_t *a, char *buf, size_t len)
+{
+	return snprintf(buf, len,
+			"(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64
+			", 0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ")",
+			a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+int guard_violation_format(const struct guard_violation *v, char *buf,
+			   size_t len)
+{
+	char args[160], name[48];
+
+	if (v->syscall)
+		snprintf(name, sizeof(name), "%s (%ld)", v->syscall, v->nr);
+	else
+		snprintf(name, sizeof(name), "%ld", v->nr);
+	switch (v->kind) {
+	case GUARD_KIND_SYSCALL:
+		format_args(v->args, args, sizeof(args));
+		return snprintf(buf, len, "%s by eBPF: forbidden syscall %s "
+				"args %s",
+				v->action == GUARD_ACT_KILL ? "killed" :
+							      "audited",
+				name, args);
+	case GUARD_KIND_SOCK:
+		return snprintf(buf, len, "%s by eBPF cgroup/sock_create: "
+				"socket(family %" PRIu64 ", type %" PRIu64
+				", protocol %" PRIu64 ")%s",
+				v->action == GUARD_ACT_DENY ? "denied" :
+							      "audited",
+				v->args[0], v->args[1], v->args[2],
+				v->err ? ": EPERM" : "");
+	case GUARD_KIND_LSM:
+		format_args(v->args, args, sizeof(args));
+		return snprintf(buf, len, "%s by BPF-LSM %s: syscall %s args "
+				"%s%s",
+				v->action == GUARD_ACT_DENY ? "denied" :
+							      "audited",
+				guard_hook_name(v->hook), name, args,
+				v->err ? ": EPERM" : "");
+	}
+	return snprintf(buf, len, "unknown guard event %u", v->kind);
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The eBPF layer of the sandbox: loads bpf/guard.bpf.c once, scoped to the
+ * worker cgroup, kills (or audits) syscalls outside the function's allow
+ * list, refuses sockets, denies hostile operations through BPF-LSM where
+ * the kernel offers it, and delivers every violation as an event.
+ * See Documentation/bpf.md.
+ */
+#ifndef PITH_SANDBOX_GUARD_H
+#define PITH_SANDBOX_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <linux/types.h>
+
+#include "lib/err.h"
+#include "../../bpf/guard.h"
+
+enum guard_mode {
+	GUARD_ENFORCE = 0, /* kill at syscall entry, deny in LSM/sock hooks */
+	GUARD_AUDIT,	   /* record and count only */
+};
+
+enum guard_attach {
+	/* The syscall-entry program is attached only between the first
+	 * guard_hold() and the last guard_release(): the rest of the host
+	 * pays nothing while no worker exists. */
+	GUARD_ATTACH_WHILE_HELD = 0,
+	GUARD_ATTACH_ALWAYS,
+};
+
+struct guard_opts {
+	const char *cgroup_path; /* worker cgroup (v2), its subtree is covered */
+	int cgroup_fd;		 /* used when cgroup_path is NULL and fd > 0 */
+	enum guard_mode mode;
+	enum guard_attach attach;
+	/* Enforce in the LSM and sock hooks but only record at syscall
+	 * entry, so a denial's errno can be observed (LSM tests). */
+	bool syscall_audit_only;
+	bool no_lsm; /* do not try BPF-LSM even where the kernel has it */
+	/* LSM hooks to act on, bits (1 << enum guard_hook); 0: all. */
+	uint32_t lsm_hooks;
+	/* The function's allow list; NULL: exit, exit_group, rt_sigreturn. */
+	const int *allow;
+	size_t n_allow;
+	/* Marker syscall that arms a worker; arm_nr 0 (read) is not a valid
+	 * marker and selects GUARD_ARM_NR_DEFAULT/GUARD_ARM_ARG0_DEFAULT. */
+	long arm_nr;
+	uint64_t arm_arg0;
+	/* Pin the counter maps in this bpffs directory (created if needed);
+	 * removed by guard_free() unless keep_pins. */
+	const char *pin_dir;
+	bool keep_pins;
+};
+
+/* One eBPF layer as `pith doctor` shows it. */
+struct guard_layer {
+	const char *name; /* "bpf-syscall", "bpf-sock", "bpf-lsm" */
+	bool active;
+	char detail[256]; /* what is in force, or why it is unavailable */
+};
+
+#define GUARD_N_LAYERS 3
+
+/* One violation, decoded from a guard_event. */
+struct guard_violation {
+	pid_t pid; /* worker process (tgid) */
+	pid_t tid;
+	enum guard_kind kind;
+	enum guard_hook hook;
+	enum guard_action action;
+	int err;	     /* errno of a denial, else 0 */
+	long nr;	     /* syscall number, -1 when unknown */
+	const char *syscall; /* its name, or NULL */
+	uint64_t args[6];
+	char comm[GUARD_COMM_LEN];
+	char fn[GUARD_FN_LEN]; /* as given to guard_worker_add(), or "" */
+	uint32_t stage;
+	uint64_t instance;
+	uint64_t cgroup_id;
+	uint64_t ts_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Return 0 to go on, negative to stop guard_poll() with that value. */
+typedef int (*guard_event_fn)(const struct guard_violation *v, void *userdata);
+
+struct guard;
+
+int guard_new(const struct guard_opts *opts, struct guard **ret,
+	      struct err *e);
+/* Detach and unload everything; unpin unless keep_pins. NULL-safe. */
+struct guard *guard_free(struct guard *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct guard *, guard_free);
+
+/* Epoll fd, readable when events are waiting; for the event loop. */
+int guard_fd(const struct guard *g);
+/* Non-blocking: hand every waiting event to fn; returns how many, -errno.
+ * An event is in the ring before its worker dies, so draining after the
+ * worker's exit is seen never misses its violation. */
+int guard_poll(struct guard *g, guard_event_fn fn, void *userdata);
+
+/* Call before spawning a worker / after reaping it (attach policy). */
+int guard_hold(struct guard *g, struct err *e);
+void guard_release(struct guard *g);
+/* Whether the syscall-entry program is attached right now. */
+bool guard_attached(const struct guard *g);
+
+/* Name a worker in events and per-function counters; forget it at reap. */
+int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
+		     uint32_t stage, uint64_t instance);
+void guard_worker_del(struct guard *g, pid_t pid);
+
+/* Fill up to max layers (GUARD_N_LAYERS). g may be NULL: then each layer is
+ * unavailable and says why (probed once, cached). Returns how many. */
+size_t guard_layers(const struct guard *g, struct guard_layer *layers,
+		    size_t max);
+
+/* Violations per syscall (per_nr[GUARD_NR_MAX + 1], the last slot counts
+ * numbers beyond) and per hook (per_hook[GUARD_HOOK_MAX]); either NULL. */
+int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook);
+/* Kernel ids of the loaded programs (for `bpftool prog show id N`);
+ * returns how many were written. */
+size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max);
+/* Events lost because the ring buffer was full. */
+uint64_t guard_dropped(const struct guard *g);
+
+/* What the kernel and our privileges allow, read once and cached
+ * (guard_probe.c). The load attempt itself is the final word; these facts
+ * explain a failure. */
+struct guard_probe {
+	bool privileged;   /* CAP_BPF+CAP_PERFMON, or CAP_SYS_ADMIN */
+	bool btf;	   /* /sys/kernel/btf/vmlinux */
+	int config_bpf_lsm; /* CONFIG_BPF_LSM: 1 y, 0 not set, -1 unknown */
+	int lsm_has_bpf;   /* "bpf" in the active LSMs: 1, 0, -1 unknown */
+	char lsm_list[160]; /* /sys/kernel/security/lsm, or why unreadable */
+	char lockdown[48];  /* "none", "integrity", "confidentiality", "" */
+};
+const struct guard_probe *guard_probe(void);
+
+const char *guard_syscall_name(long nr); /* NULL when unknown */
+const char *guard_hook_name(enum guard_hook hook);
+/* "killed: forbidden syscall openat (257) args (...)"; returns
+ * snprintf's result. */
+int guard_violation_format(const struct guard_violation *v, char *buf,
+			   size_t len);
+
+#endif
