@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output arenas: store buffers that I/O functions fill in place. Small items
+ * share a memfd (one fd for thousands of files or responses), a large item
+ * gets a buffer of its own; every buffer is written through a writable
+ * mapping in pith, unmapped, shrunk to what was used, then sealed.
+ */
+#ifndef PITH_IOFUNCS_ARENA_H
+#define PITH_IOFUNCS_ARENA_H
+
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define ARENA_CHUNK (64ull << 20)	/* shared chunk (sparse until touched) */
+#define ARENA_OWN_MIN (4ull << 20)	/* from here on an item gets its own */
+
+struct arena_chunk {
+	struct buffer *buf;
+	char *map;	/* writable mapping, NULL once finished */
+	uint64_t cap, used;
+};
+
+struct arena {
+	char name[64];	/* memfd name */
+	struct arena_chunk *chunks;
+	size_t n, cap;
+	ssize_t open;	/* chunk taking small items, -1: none */
+};
+
+void arena_init(struct arena *a, const char *label);
+/*
+ * `len` writable bytes at *ret_ptr, which will be bytes [*ret_off,
+ * *ret_off + len) of *ret_buf (no reference taken: the arena holds it until
+ * arena_done()). Valid until arena_finish().
+ */
+int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
+		  uint64_t *ret_off, void **ret_ptr);
+/* Copy `len` bytes in: arena_reserve() + memcpy. */
+int arena_put(struct arena *a, const void *data, uint64_t len,
+	      struct buffer **ret_buf, uint64_t *ret_off);
+/* Unmap, shrink each buffer to its used size and seal it. */
+int arena_finish(struct arena *a);
+/* Unmap and drop the arena's references (items keep theirs). */
+void arena_done(struct arena *a);
+
+#endif

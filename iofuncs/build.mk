@@ -1,0 +1,14 @@
+# SPDX-License-Identifier: MIT
+# The trusted I/O functions, and the io_uring event loop they run on
+# (userspace/lib/uring.c belongs to this part, so it is listed here rather
+# than in userspace/lib/build.mk).
+LIB_SRCS += userspace/lib/uring.c \
+	iofuncs/iofuncs.c iofuncs/arena.c iofuncs/file.c iofuncs/hosts.c \
+	iofuncs/http_parse.c iofuncs/http.c
+
+# "iofuncs/iofuncs.h" for the engine and for our own files.
+INCLUDES += -I.
+
+IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
+TEST_PROGS += iofuncs_file_test
+iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)

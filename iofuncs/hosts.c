@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+/* Host names to addresses without DNS: numeric hosts and /etc/hosts. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "iofuncs/hosts.h"
+#include "lib/macro.h"
+
+#define HOSTS_MAX_BYTES (4 << 20)
+
+struct hosts_entry {
+	char *name;
+	int family;
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} addr;
+};
+
+struct hosts {
+	char *path;
+	struct hosts_entry *v;
+	size_t n, cap;
+};
+
+struct hosts *hosts_free(struct hosts *h)
+{
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < h->n; i++)
+		free(h->v[i].name);
+	free(h->v);
+	free(h->path);
+	free(h);
+	return NULL;
+}
+
+static int add(struct hosts *h, const char *name, int family,
+	       const void *addr)
+{
+	struct hosts_entry *en;
+
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		struct hosts_entry *nv = realloc(h->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv;
+		h->cap = cap;
+	}
+	en = &h->v[h->n];
+	en->name = strdup(name);
+	if (!en->name)
+		return -ENOMEM;
+	en->family = family;
+	memcpy(&en->addr, addr,
+	       family == AF_INET ? sizeof(struct in_addr) :
+				   sizeof(struct in6_addr));
+	h->n++;
+	return 0;
+}
+
+static int parse_line(struct hosts *h, char *line)
+{
+	char *save = NULL, *tok, *hash = strchr(line, '#');
+	union {
+		struct in_addr v4;
+		struct in6_addr v6;
+	} a;
+	int family;
+
+	if (hash)
+		*hash = '\0';
+	tok = strtok_r(line, " \t\r", &save);
+	if (!tok)
+		return 0;
+	if (inet_pton(AF_INET, tok, &a.v4) == 1)
+		family = AF_INET;
+	else if (inet_pton(AF_INET6, tok, &a.v6) == 1)
+		family = AF_INET6;
+	else
+		return 0; /* not an address: skip the line, as glibc does */
+	while ((tok = strtok_r(NULL, " \t\r", &save))) {
+		int r = add(h, tok, family, &a);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int hosts_load(const char *path, struct hosts **ret, struct err *e)
+{
+	_cleanup_free_ char *text = NULL;
+	_cleanup_close_ int fd = -1;
+	struct hosts *h;
+	size_t len = 0;
+	char *line, *save = NULL;
+	int r = 0;
+
+	h = calloc(1, sizeof(*h));
+	if (!h || !(h->path = strdup(path))) {
+		free(h);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno != ENOENT) {
+		r = err_set(e, errno, "cannot open %s: %m", path);
+		hosts_free(h);
+		return r;
+	}
+	if (fd >= 0) {
+		text = malloc(HOSTS_MAX_BYTES + 1);
+		if (!text) {
+			hosts_free(h);
+			return err_set(e, ENOMEM, "out of memory");
+		}
+		for (;;) {
+			ssize_t n = read(fd, text + len, HOSTS_MAX_BYTES - len);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				r = err_set(e, errno, "cannot read %s: %m", path);
+				hosts_free(h);
+				return r;
+			}
+			if (n == 0 || (len += (size_t)n) == HOSTS_MAX_BYTES)
+				break;
+		}
+		text[len] = '\0';
+		for (line = strtok_r(text, "\n", &save); line && r >= 0;
+		     line = strtok_r(NULL, "\n", &save))
+			r = parse_line(h, line);
+		if (r < 0) {
+			hosts_free(h);
+			return err_set(e, -r, "out of memory");
+		}
+	}
+	*ret = h;
+	return 0;
+}
+
+int hosts_resolve(const struct hosts *h, const char *name, uint16_t port,
+		  struct sockaddr_storage *ret, socklen_t *ret_len,
+		  struct err *e)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ret;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ret;
+	const struct hosts_entry *en = NULL;
+
+	memset(ret, 0, sizeof(*ret));
+	if (inet_pton(AF_INET, name, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		*ret_len = sizeof(*s4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, name, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		*ret_len = sizeof(*s6);
+		return 0;
+	}
+	for (size_t i = 0; h && i < h->n && !en; i++)
+		if (!strcasecmp(h->v[i].name, name))
+			en = &h->v[i];
+	if (!en)
+		return err_set(e, ENOENT,
+			       "cannot resolve '%s': not in %s (pith does no DNS)",
+			       name, h ? h->path : "/etc/hosts");
+	if (en->family == AF_INET) {
+		s4->sin_family = AF_INET;
+		s4->sin_addr = en->addr.v4;
+		s4->sin_port = htons(port);
+		*ret_len = sizeof(*s4);
+	} else {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_addr = en->addr.v6;
+		s6->sin6_port = htons(port);
+		*ret_len = sizeof(*s6);
+	}
+	return 0;
+}

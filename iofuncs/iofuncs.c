@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: MIT
+/* The registry of I/O functions and the life cycle of a run. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "iofuncs/internal.h"
+
+static const struct iofunc *const iofuncs[] = {
+	&iofunc_file_read,
+	&iofunc_file_write,
+	&iofunc_http,
+};
+
+void iofunc_ctx_init(struct iofunc_ctx *ctx)
+{
+	*ctx = (struct iofunc_ctx){
+		.data_root_fd = -1,
+		.fsync = true,
+		.connect_timeout_ms = 5000,
+		.read_timeout_ms = 10000,
+		.total_timeout_ms = 30000,
+		.max_header_bytes = 64 << 10,
+		.max_body_bytes = 64 << 20,
+		.hosts_path = "/etc/hosts",
+	};
+}
+
+const struct iofunc *iofunc_lookup(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(iofuncs); i++)
+		if (strcmp(iofuncs[i]->name, name) == 0)
+			return iofuncs[i];
+	return NULL;
+}
+
+const char *iofunc_name(const struct iofunc *fn)
+{
+	return fn->name;
+}
+
+int iofuncs_check(const char *io, size_t n_inputs, char *const *outputs,
+		  size_t n_outputs, struct err *e)
+{
+	const struct iofunc *fn = iofunc_lookup(io);
+
+	(void)outputs;
+	if (!fn)
+		return err_set(e, ENOENT,
+			       "unknown I/O function '%s' (known: file.read, file.write, http)",
+			       io);
+	if (n_inputs != 1)
+		return err_set(e, EINVAL,
+			       "I/O function '%s' takes exactly 1 input, not %zu",
+			       io, n_inputs);
+	if (n_outputs < fn->min_outputs || n_outputs > fn->max_outputs) {
+		if (fn->min_outputs == fn->max_outputs)
+			return err_set(e, EINVAL,
+				       "I/O function '%s' produces exactly %zu output%s%s, not %zu",
+				       io, fn->min_outputs,
+				       fn->min_outputs == 1 ? "" : "s",
+				       fn == &iofunc_http ?
+					       " (status, then body)" :
+					       "",
+				       n_outputs);
+		return err_set(e, EINVAL,
+			       "I/O function '%s' produces %zu to %zu outputs, not %zu",
+			       io, fn->min_outputs, fn->max_outputs,
+			       n_outputs);
+	}
+	return 0;
+}
+
+const char *iofunc_strerror(int err)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", strerror(err < 0 ? -err : err));
+	/* Keep acronyms ("I/O error") as they are. */
+	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
+		buf[0] = (char)tolower((unsigned char)buf[0]);
+	return buf;
+}
+
+void iofunc_quote(char *dst, size_t dst_size, const void *src, size_t len)
+{
+	const unsigned char *s = src;
+	size_t o = 0;
+
+	if (!dst_size)
+		return;
+	for (size_t i = 0; i < len; i++) {
+		char tmp[8];
+		size_t tl;
+
+		if (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\') {
+			tmp[0] = (char)s[i];
+			tl = 1;
+		} else {
+			tl = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+		}
+		if (o + tl + 4 > dst_size) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		memcpy(dst + o, tmp, tl);
+		o += tl;
+	}
+	dst[o] = '\0';
+}
+
+void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
+		      const char *fmt, ...)
+{
+	struct iofunc_item *it = &run->items[i];
+	va_list ap;
+	char *m = NULL;
+
+	if (it->finished)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	it->err = err < 0 ? err : -EIO;
+	it->msg = m;
+	it->finished = true;
+	run->n_finished++;
+	run->n_failed++;
+}
+
+void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
+		     struct buffer *buf, uint64_t off, uint64_t len)
+{
+	struct iofunc_item *it = &run->items[i];
+
+	it->out[k].buf = buf;
+	it->out[k].off = off;
+	it->out[k].len = len;
+	it->has_out[k] = true;
+	run->bytes += len;
+}
+
+void iofunc_item_ok(struct iofunc_run *run, size_t i)
+{
+	struct iofunc_item *it = &run->items[i];
+
+	if (it->finished)
+		return;
+	it->finished = true;
+	run->n_finished++;
+}
+
+static void fail_all(struct iofunc_run *run, int err, const char *why)
+{
+	for (size_t i = 0; i < run->n; i++)
+		iofunc_item_fail(run, i, err, "%s: %s", run->fn->name, why);
+}
+
+static void append_outputs(struct iofunc_run *run)
+{
+	for (size_t i = 0; i < run->n; i++) {
+		struct iofunc_item *it = &run->items[i];
+		const struct item *in = &run->input->items[i];
+
+		if (it->err < 0)
+			continue;
+		for (size_t k = 0; k < run->n_outputs; k++) {
+			int r;
+
+			if (!it->has_out[k])
+				continue;
+			r = set_add(run->outputs[k], in->name, in->keyed,
+				    in->key, it->out[k].buf, it->out[k].off,
+				    it->out[k].len);
+			if (r < 0) {
+				/* The item's outputs are incomplete. */
+				it->err = r;
+				run->n_failed++;
+				free(it->msg);
+				it->msg = strdup("out of memory");
+				break;
+			}
+		}
+	}
+}
+
+static void done_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct iofunc_run *run = container_of(op, struct iofunc_run, done_op);
+
+	(void)res;
+	(void)flags;
+	run->done(run, run->done_data);
+}
+
+void iofunc_run_maybe_done(struct iofunc_run *run)
+{
+	int r;
+
+	if (run->done_posted || run->in_start || run->n_finished < run->n ||
+	    run->ops)
+		return;
+	r = arena_finish(&run->arena);
+	if (r < 0)
+		fail_all(run, r, "cannot seal output buffers");
+	else
+		append_outputs(run);
+	run->done_posted = true;
+	run->done_op.cb = done_cb;
+	if (loop_post(run->loop, &run->done_op) < 0)
+		run->done(run, run->done_data);
+}
+
+int iofunc_start(struct loop *l, const struct iofunc *fn,
+		 const struct iofunc_ctx *ctx, const struct set *input,
+		 struct set *const *outputs, iofunc_done_fn done, void *data,
+		 struct iofunc_run **ret, struct err *e)
+{
+	_cleanup_(iofunc_run_freep) struct iofunc_run *run = NULL;
+	int r;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return err_set(e, ENOMEM, "out of memory");
+	run->loop = l;
+	run->fn = fn;
+	run->ctx = *ctx;
+	if (!run->ctx.concurrency)
+		run->ctx.concurrency = fn == &iofunc_http ?
+					       IOFUNC_HTTP_CONCURRENCY :
+					       IOFUNC_FILE_CONCURRENCY;
+	run->input = input;
+	run->outputs = outputs;
+	run->n_outputs = 0;
+	while (outputs && run->n_outputs < fn->max_outputs &&
+	       outputs[run->n_outputs])
+		run->n_outputs++;
+	run->done = done;
+	run->done_data = data;
+	run->n = input->n;
+	run->items = calloc(run->n ? run->n : 1, sizeof(*run->items));
+	if (!run->items)
+		return err_set(e, ENOMEM, "out of memory");
+	arena_init(&run->arena, ctx->label ? ctx->label : fn->name);
+
+	run->in_start = true;
+	r = fn->start(run, e);
+	run->in_start = false;
+	if (r < 0)
+		return r;
+	iofunc_run_maybe_done(run);
+	*ret = TAKE_PTR(run);
+	return 0;
+}
+
+void iofunc_run_cancel(struct iofunc_run *run)
+{
+	if (!run || run->cancelled || run->done_posted)
+		return;
+	run->cancelled = true;
+	run->fn->cancel(run);
+	iofunc_run_maybe_done(run);
+}
+
+size_t iofunc_run_n_items(const struct iofunc_run *run)
+{
+	return run->n;
+}
+
+size_t iofunc_run_n_failed(const struct iofunc_run *run)
+{
+	return run->n_failed;
+}
+
+int iofunc_run_item_error(const struct iofunc_run *run, size_t i,
+			  const char **ret_msg)
+{
+	if (i >= run->n)
+		return -ERANGE;
+	if (ret_msg)
+		*ret_msg = run->items[i].err < 0 ?
+				   (run->items[i].msg ? run->items[i].msg :
+							"out of memory") :
+				   NULL;
+	return run->items[i].err;
+}
+
+uint64_t iofunc_run_bytes(const struct iofunc_run *run)
+{
+	return run->bytes;
+}
+
+struct iofunc_run *iofunc_run_free(struct iofunc_run *run)
+{
+	if (!run)
+		return NULL;
+	if (run->fn->free)
+		run->fn->free(run);
+	arena_done(&run->arena);
+	for (size_t i = 0; i < run->n && run->items; i++)
+		free(run->items[i].msg);
+	free(run->items);
+	free(run);
+	return NULL;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trusted I/O functions (file.read, file.write, http): what a job may
+ * name in a stage's "io", their shape checks for the job validator, and
+ * running one stage's items concurrently on the event loop.
+ */
+#ifndef PITH_IOFUNCS_IOFUNCS_H
+#define PITH_IOFUNCS_IOFUNCS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/err.h"
+#include "lib/uring.h"
+#include "store/store.h"
+
+struct iofunc;		/* one per I/O function, static */
+struct iofunc_run;	/* one stage (or instance) being run */
+
+/* Settings of a run. iofunc_ctx_init() fills the defaults below. */
+struct iofunc_ctx {
+	int data_root_fd;	/* directory fd (O_PATH ok): file.* paths
+				   resolve beneath it; -1: file.* fail */
+	const char *label;	/* names memfds ("pith:<label>"), may be NULL */
+	bool fsync;		/* file.write: fsync before rename (true) */
+	unsigned concurrency;	/* http: requests in flight (64); file.*:
+				   items in flight (256) when 0 */
+	uint64_t connect_timeout_ms;	/* http: 5 s */
+	uint64_t read_timeout_ms;	/* http: 10 s without a byte */
+	uint64_t total_timeout_ms;	/* http: 30 s per request */
+	uint64_t max_header_bytes;	/* http: 64 KiB of status + headers */
+	uint64_t max_body_bytes;	/* http: 64 MiB per body */
+	const char *hosts_path;		/* http: "/etc/hosts" */
+};
+
+#define IOFUNC_HTTP_CONCURRENCY 64
+#define IOFUNC_FILE_CONCURRENCY 256
+
+void iofunc_ctx_init(struct iofunc_ctx *ctx);
+
+/* NULL for an unknown name. Names: "file.read", "file.write", "http". */
+const struct iofunc *iofunc_lookup(const char *name);
+const char *iofunc_name(const struct iofunc *fn);
+
+/*
+ * The job validator's check (a job_io_check_fn): the function exists and
+ * the stage has the inputs and outputs it needs.
+ *   file.read:  1 input, 1 output (the files' bytes)
+ *   file.write: 1 input, 0 outputs, or 1 output (the paths written)
+ *   http:       1 input, 2 outputs: status (status line + headers), body;
+ *               any names, in that order
+ */
+int iofuncs_check(const char *io, size_t n_inputs, char *const *outputs,
+		  size_t n_outputs, struct err *e);
+
+/* Called once per run, from a loop callback, when every item finished. */
+typedef void (*iofunc_done_fn)(struct iofunc_run *run, void *data);
+
+/*
+ * Start `fn` on every item of `input`, concurrently, on `l`. `outputs` holds
+ * as many sets as iofuncs_check() accepted (created by the caller); when the
+ * run is done, the outputs of successful items have been appended to them in
+ * input order, items named and keyed like their input items, every buffer
+ * sealed. `done` is always called later from the loop, never from inside
+ * iofunc_start(). `input` and `outputs` must outlive the run.
+ * Returns 0 or -errno (e.g. -ENOMEM), with nothing started.
+ */
+int iofunc_start(struct loop *l, const struct iofunc *fn,
+		 const struct iofunc_ctx *ctx, const struct set *input,
+		 struct set *const *outputs, iofunc_done_fn done, void *data,
+		 struct iofunc_run **ret, struct err *e);
+
+/* Stop early (the job failed elsewhere): in-flight operations are
+ * cancelled, temporary files removed; `done` still follows, with every
+ * unfinished item failed with -ECANCELED. */
+void iofunc_run_cancel(struct iofunc_run *run);
+
+/* After done: items, failures, and the reason of item i ("http: connect
+ * 127.0.0.1:9: connection refused"), NULL when it succeeded. */
+size_t iofunc_run_n_items(const struct iofunc_run *run);
+size_t iofunc_run_n_failed(const struct iofunc_run *run);
+int iofunc_run_item_error(const struct iofunc_run *run, size_t i,
+			  const char **ret_msg);
+uint64_t iofunc_run_bytes(const struct iofunc_run *run); /* bytes moved */
+
+/* Any time after done (also from inside it). NULL-safe. */
+struct iofunc_run *iofunc_run_free(struct iofunc_run *run);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iofunc_run *, iofunc_run_free);
+
+#endif

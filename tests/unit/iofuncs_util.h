@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* t_* helpers for the I/O function tests: input sets, running one stage. */
+#ifndef PITH_TESTS_UNIT_IOFUNCS_UTIL_H
+#define PITH_TESTS_UNIT_IOFUNCS_UTIL_H
+
+#include "iofuncs/iofuncs.h"
+
+/* Append an item holding `len` bytes of `data` in a sealed buffer of its
+ * own. keyed: key = `key`. 0/-errno. */
+int t_set_add_bytes(struct set *s, const char *name, bool keyed, uint64_t key,
+		    const void *data, size_t len);
+int t_set_add_str(struct set *s, const char *name, const char *str);
+
+/* A finished run of one I/O function. */
+struct t_io {
+	struct loop *loop;
+	struct iofunc_run *run;
+	struct set *out[2];
+	size_t n_out;
+	bool done;
+	uint64_t elapsed_ms;
+};
+
+/* Run `fn` on `input` to completion on a fresh loop; n_out output sets
+ * named "out0", "out1". 0 or -errno when it could not start. */
+int t_io_run(const char *fn, const struct iofunc_ctx *ctx,
+	     const struct set *input, size_t n_out, struct t_io *ret);
+/* Cancel the run after `after_ms` of running. */
+int t_io_run_cancel_after(const char *fn, const struct iofunc_ctx *ctx,
+			  const struct set *input, size_t n_out,
+			  uint64_t after_ms, struct t_io *ret);
+void t_io_done(struct t_io *t);
+/* The error message of item i, "" when it succeeded. */
+const char *t_io_error(const struct t_io *t, size_t i);
+/* Item i of output k as a NUL-terminated malloc'd copy (NULL: none). */
+char *t_io_out_str(const struct t_io *t, size_t k, size_t i, size_t *ret_len);
+
+#endif
