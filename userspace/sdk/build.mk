@@ -34,3 +34,17 @@ sdk: $(SDK_DIR)/crt.o $(SDK_DIR)/libpith_fn.a
 ALL_TARGETS += $(SDK_DIR)/crt.o $(SDK_DIR)/libpith_fn.a
 
 -include $(wildcard $(SDK_DIR)/obj/*.d $(SDK_DIR)/*.d)
+
+# The SDK's tests: a probe function built with tools/pith-cc, run by
+# tests/unit/sdk_test.c under a minimal runner.
+SDK_PROBE := $(SDK_DIR)/tests/probe
+$(SDK_PROBE): userspace/sdk/tests/probe.c userspace/sdk/tests/fmt_cases.h \
+		tools/pith-cc $(SDK_DIR)/crt.o $(SDK_DIR)/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+ALL_TARGETS += $(SDK_PROBE)
+
+TEST_PROGS += sdk_test
+sdk_test_SRCS := tests/unit/sdk_test.c $(TEST_HELPERS)
+$(B)/tests/sdk_test: | $(SDK_PROBE)

@@ -165,6 +165,7 @@ static void put_double(struct out *o, const struct spec *sp, double v)
 	size_t len = 0;
 	double scale = 1, ip;
 	uint64_t whole, frac;
+	struct spec sp2;
 	int tens = 0;
 
 	if (v != v) {
@@ -209,7 +210,10 @@ static void put_double(struct out *o, const struct spec *sp, double v)
 		}
 		len += prec;
 	}
-	put_field(o, sp, prefix, tmp, len, true);
+	/* The digits carry the precision already; '0' pads as for integers. */
+	sp2 = *sp;
+	sp2.prec = -1;
+	put_field(o, &sp2, prefix, tmp, len, true);
 }
 
 static int parse_int(const char **f)
