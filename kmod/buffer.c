@@ -9,7 +9,9 @@
 #include <linux/fs.h>
 #include <linux/fs_context.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/mount.h>
+#include <linux/pfn_t.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/slab.h>
@@ -70,6 +72,11 @@ static void pith_buf_vm_close(struct vm_area_struct *vma)
  * Faults come from mappings made before the seal (or from a read-only
  * mapping whose PTEs SEAL zapped). A writable mapping of a sealed buffer
  * gets SIGBUS for any access: even a read would install a writable PTE.
+ *
+ * The PTE is a special one (pfn insertion into a VM_MIXEDMAP VMA), which
+ * lockless get_user_pages_fast() refuses; the slow path refuses VM_IO. So no
+ * O_DIRECT read, vmsplice or io_uring request can pin a page while it is
+ * writable and write it after the seal.
  */
 static vm_fault_t pith_buf_fault(struct vm_fault *vmf)
 {
@@ -84,8 +91,8 @@ static vm_fault_t pith_buf_fault(struct vm_fault *vmf)
 	if (buf->sealed && (vma->vm_flags & VM_WRITE))
 		ret = VM_FAULT_SIGBUS;
 	else
-		ret = vmf_insert_page(vma, vmf->address,
-				      buf->pages[vmf->pgoff]);
+		ret = vmf_insert_mixed(vma, vmf->address,
+				       pith_page_to_pfn(buf->pages[vmf->pgoff]));
 	up_read(&buf->lock);
 	return ret;
 }
@@ -269,16 +276,23 @@ struct file *pith_buf_new(u64 size)
 	}
 	inode->i_size = size;
 
+	/*
+	 * alloc_file_pseudo() does not take a reference on fops->owner but
+	 * the file's last fput() drops one. Our caller holds the device
+	 * open, so the module cannot be going away here.
+	 */
+	__module_get(THIS_MODULE);
 	file = alloc_file_pseudo(inode, pith_mnt, "pith_xfer", O_RDWR,
 				 &pith_buf_fops);
 	if (IS_ERR(file)) {
 		err = PTR_ERR(file);
-		goto out_put_inode;
+		goto out_put_module;
 	}
 	file->private_data = buf;
 	return file;
 
-out_put_inode:
+out_put_module:
+	module_put(THIS_MODULE);
 	iput(inode);
 out_free_buf:
 	pith_buf_free(buf);
@@ -290,8 +304,9 @@ static int pith_fs_init_fs_context(struct fs_context *fc)
 	return init_pseudo(fc, PITH_XFER_FS_MAGIC) ? 0 : -ENOMEM;
 }
 
+/* No .owner: the mount lives as long as the module; buffer files pin the
+ * module through their fops. */
 static struct file_system_type pith_fs_type = {
-	.owner = THIS_MODULE,
 	.name = "pith_xfer",
 	.init_fs_context = pith_fs_init_fs_context,
 	.kill_sb = kill_anon_super,

@@ -25,3 +25,52 @@ $(KMOD): $(KMOD_SRCS)
 	$(Q)$(MAKE) -s -C $(KDIR) M=$(abspath $(KMOD_OUT)) \
 		$(if $(filter 1,$(V)),V=1) modules >$(KMOD_OUT)/build.log 2>&1 \
 		|| { cat $(KMOD_OUT)/build.log >&2; exit 1; }
+
+# The module's tests: on the host they skip (no module can be loaded there);
+# the VM runs static builds of them.
+TEST_PROGS += xfer_test
+xfer_test_SRCS := tests/kmod/xfer_test.c $(TEST_HELPERS)
+
+handoff_bench_SRCS := tools/bench/handoff_bench.c
+
+# ---- VM rig ----
+VM_DIR := $(B)/vm
+VM_KERNEL ?= /boot/vmlinuz-$(VM_KVER)
+VM_TEST_PROGS := xfer_test
+VM_TESTS := $(VM_TEST_PROGS:%=$(VM_DIR)/bin/%)
+VM_BENCH := $(VM_DIR)/bin/handoff_bench
+VM_INITRD := $(VM_DIR)/initramfs.cpio.gz
+VM_BPF_TESTS := $(wildcard tests/vm/bpf/*)
+VM_RIG := tests/vm/init.sh tests/vm/mkinitramfs.sh tests/vm/run.sh \
+	tests/vm/check.sh
+
+# In-VM programs are static (the initramfs holds no libc) and list every
+# source they need, so they do not wait for all of libpith.a to build.
+define vm_static_rule
+$(VM_DIR)/bin/$(1): $$($(1)_SRCS:%.c=$(B)/obj/%.o)
+	$$(call msg,LD,$$@)
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(LDFLAGS) -static -o $$@ $$^ -lpthread
+endef
+$(foreach t,$(VM_TEST_PROGS) handoff_bench,$(eval $(call vm_static_rule,$(t))))
+
+$(VM_INITRD): $(KMOD) $(VM_TESTS) $(VM_BENCH) $(VM_RIG) $(VM_BPF_TESTS)
+	$(call msg,CPIO,$@)
+	$(Q)tests/vm/mkinitramfs.sh -o $@ -m $(KMOD) $(VM_TESTS:%=-t %) \
+		-d tests/vm/bpf -p $(VM_BENCH)
+
+vmcheck: $(VM_INITRD)
+	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \
+		-o $(VM_DIR)/check -m check -M 1G -T 240
+
+# Handoff benchmark in the VM (TCG figures; see Documentation/benchmarks.md).
+VM_BENCH_ARGS ?=
+vmbench: $(VM_INITRD)
+	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \
+		-o $(VM_DIR)/bench -m bench -M 3G -T 1500 -b "$(VM_BENCH_ARGS)"
+
+# The handoff benchmark, also built for the host (memfd vs memcpy there).
+ALL_TARGETS += $(B)/handoff_bench
+$(B)/handoff_bench: $(handoff_bench_SRCS:%.c=$(B)/obj/%.o)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^

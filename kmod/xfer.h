@@ -30,6 +30,13 @@ static inline void vm_flags_clear(struct vm_area_struct *vma,
 }
 #endif
 
+/* 6.17 dropped pfn_t: vmf_insert_mixed() takes a plain pfn since. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 17, 0)
+#define pith_page_to_pfn(page) page_to_pfn_t(page)
+#else
+#define pith_page_to_pfn(page) page_to_pfn(page)
+#endif
+
 /* pool.c: pre-zeroed order-0 pages, refilled by a worker. */
 int pith_pool_init(unsigned long target);
 void pith_pool_exit(void);
