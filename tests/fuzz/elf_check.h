@@ -8,7 +8,8 @@
 #define PITH_TESTS_FUZZ_ELF_CHECK_H
 
 #include <fcntl.h>
-#include <stdio.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
