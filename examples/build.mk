@@ -17,3 +17,5 @@ build/examples/%: examples/%.c $(wildcard examples/*/*.h) $(PITH_CC) \
 .PHONY: examples
 examples: $(EXAMPLE_BINS)
 ALL_TARGETS += $(EXAMPLE_BINS)
+
+TEST_SCRIPTS += tests/integration/examples.sh
