@@ -103,6 +103,14 @@ static void syntax_error(struct err *e, const char *file,
 		clean);
 }
 
+static bool only_space(const char *text, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr(" \t\r\n", text[i]) || !text[i])
+			return false;
+	return true;
+}
+
 int job_parse_string(const char *text, size_t len, const char *display_name,
 		     const char *dir, const struct job_parse_opts *opts,
 		     struct job **ret, struct err *e)
@@ -121,13 +129,26 @@ int job_parse_string(const char *text, size_t len, const char *display_name,
 	if (len > JOB_FILE_MAX)
 		return err_set(e, EFBIG, "%s: job file too large (%zu bytes, at most %u MiB; put data in \"file\" inputs)",
 			       file, len, JOB_FILE_MAX >> 20);
+	if (only_space(text, len))
+		return err_set(e, EINVAL, "%s:1:1: invalid JSON: the file is empty",
+			       file);
+	if (len >= 2 && (memcmp(text, "\xff\xfe", 2) == 0 ||
+			 memcmp(text, "\xfe\xff", 2) == 0))
+		return err_set(e, EINVAL, "%s:1:1: invalid JSON: the file is UTF-16 (job files are UTF-8)",
+			       file);
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		return err_set(e, EINVAL, "%s:1:1: invalid JSON: byte order mark at the start (save the file as UTF-8 without BOM)",
+			       file);
 	nul = memchr(text, '\0', len);
 	if (nul) {
 		int line, col;
 
 		pos_line_col(text, len, nul - text, &line, &col);
-		return err_set(e, EINVAL, "%s:%d:%d: invalid JSON: NUL byte in the file",
-			       file, line, col);
+		return err_set(e, EINVAL, "%s:%d:%d: invalid JSON: NUL byte in the file%s",
+			       file, line, col,
+			       len >= 2 && (!text[0] || !text[1]) ?
+				       " (job files are UTF-8, not UTF-16)" :
+				       "");
 	}
 	root = json_loadb(text, len,
 			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |

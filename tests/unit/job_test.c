@@ -1,0 +1,875 @@
+// SPDX-License-Identifier: MIT
+/* Tests of the job file parser: structure, exact errors, corpora, order. */
+#include <dirent.h>
+#include <jansson.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "job/job.h"
+
+/* The example of the format as given in the design of the job layer. */
+static const char example[] =
+	"{\n"
+	"  \"version\": 1,\n"
+	"  \"name\": \"wordcount\",\n"
+	"  \"functions\": {\n"
+	"    \"count\": { \"binary\": \"functions/count\", \"memory\": \"16MiB\", \"timeout\": \"2s\" },\n"
+	"    \"merge\": { \"binary\": \"functions/merge\" }\n"
+	"  },\n"
+	"  \"inputs\": {\n"
+	"    \"docs\": [\n"
+	"      { \"name\": \"a.txt\", \"file\": \"data/a.txt\" },\n"
+	"      { \"name\": \"b.txt\", \"data\": \"inline text\", \"key\": 7 },\n"
+	"      { \"name\": \"c.bin\", \"base64\": \"AAEC\" }\n"
+	"    ]\n"
+	"  },\n"
+	"  \"stages\": [\n"
+	"    { \"name\": \"count\", \"function\": \"count\",\n"
+	"      \"inputs\": { \"text\": { \"from\": \"docs\", \"mode\": \"each\" } },\n"
+	"      \"outputs\": [\"counts\"] },\n"
+	"    { \"name\": \"merge\", \"function\": \"merge\",\n"
+	"      \"inputs\": { \"counts\": { \"from\": \"count.counts\", \"mode\": \"all\" } },\n"
+	"      \"outputs\": [\"total\"] }\n"
+	"  ],\n"
+	"  \"outputs\": { \"result\": \"merge.total\" }\n"
+	"}\n";
+
+static int accept_file_read(const char *io, size_t n_inputs,
+			    char *const *outputs, size_t n_outputs,
+			    struct err *e)
+{
+	(void)outputs;
+	if (strcmp(io, "file.read") != 0)
+		return err_set(e, ENOENT, "unknown I/O function '%s'", io);
+	if (n_inputs != 1 || n_outputs != 1)
+		return err_set(e, EINVAL, "file.read takes 1 input and 1 output");
+	return 0;
+}
+
+static const struct job_parse_opts no_files = {};
+static const struct job_parse_opts with_io = { .io_check = accept_file_read };
+
+/* The error message of parsing `json` as "job.json", or NULL if it parsed. */
+static char *parse_error(const char *json, const struct job_parse_opts *o)
+{
+	struct job *j = NULL;
+	struct err e = {};
+	int r;
+
+	r = job_parse_string(json, strlen(json), "job.json", ".", o, &j, &e);
+	if (r == 0) {
+		job_free(j);
+		return NULL;
+	}
+	ASSERT_EQ(-EINVAL, r) TH_LOG("%s", e.msg);
+	ASSERT_NULL(j);
+	ASSERT_NULL(strchr(e.msg, '\n'));
+	return strdup(e.msg);
+}
+
+static struct job *parse_ok(const char *json, const struct job_parse_opts *o)
+{
+	struct job *j = NULL;
+	struct err e = {};
+	int r;
+
+	r = job_parse_string(json, strlen(json), "job.json", ".", o, &j, &e);
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	return j;
+}
+
+TEST(example_parses_to_the_expected_structure)
+{
+	struct job *j = parse_ok(example, &no_files);
+
+	ASSERT_STREQ("wordcount", j->name);
+	ASSERT_STREQ("-", j->path);
+	ASSERT_EQ(2, j->n_functions);
+	EXPECT_STREQ("count", j->functions[0].name);
+	EXPECT_STREQ("functions/count", j->functions[0].binary);
+	EXPECT_EQ(16ull << 20, j->functions[0].memory);
+	EXPECT_EQ(2000, j->functions[0].timeout_ms);
+	EXPECT_STREQ("merge", j->functions[1].name);
+	EXPECT_EQ(JOB_DEFAULT_MEMORY, j->functions[1].memory);
+	EXPECT_EQ(JOB_DEFAULT_TIMEOUT_MS, j->functions[1].timeout_ms);
+
+	ASSERT_EQ(1, j->n_inputs);
+	ASSERT_STREQ("docs", j->inputs[0].name);
+	ASSERT_EQ(3, j->inputs[0].n_items);
+	struct job_item *it = j->inputs[0].items;
+	EXPECT_STREQ("a.txt", it[0].name);
+	EXPECT_EQ(JOB_SRC_FILE, it[0].source);
+	EXPECT_STREQ("data/a.txt", it[0].path);
+	EXPECT_FALSE(it[0].keyed);
+	EXPECT_EQ(JOB_SRC_DATA, it[1].source);
+	EXPECT_TRUE(it[1].keyed);
+	EXPECT_EQ(7, it[1].key);
+	ASSERT_EQ(11, it[1].len);
+	EXPECT_EQ(0, memcmp(it[1].data, "inline text", 11));
+	EXPECT_EQ(JOB_SRC_BASE64, it[2].source);
+	ASSERT_EQ(3, it[2].len);
+	EXPECT_EQ(0, memcmp(it[2].data, "\0\1\2", 3));
+
+	ASSERT_EQ(2, j->n_stages);
+	struct job_stage *s = j->stages;
+	EXPECT_STREQ("count", s[0].name);
+	EXPECT_STREQ("count", s[0].function);
+	EXPECT_EQ(0, s[0].function_index);
+	EXPECT_NULL(s[0].io);
+	ASSERT_EQ(1, s[0].n_inputs);
+	EXPECT_STREQ("text", s[0].inputs[0].param);
+	EXPECT_STREQ("docs", s[0].inputs[0].from);
+	EXPECT_EQ(-1, s[0].inputs[0].ref.stage);
+	EXPECT_EQ(0, s[0].inputs[0].ref.index);
+	EXPECT_EQ(JOB_MODE_EACH, s[0].inputs[0].mode);
+	ASSERT_EQ(1, s[0].n_outputs);
+	EXPECT_STREQ("counts", s[0].outputs[0]);
+	EXPECT_EQ(1, s[1].function_index);
+	EXPECT_STREQ("count.counts", s[1].inputs[0].from);
+	EXPECT_EQ(0, s[1].inputs[0].ref.stage);
+	EXPECT_EQ(0, s[1].inputs[0].ref.index);
+	EXPECT_EQ(JOB_MODE_ALL, s[1].inputs[0].mode);
+	EXPECT_STREQ("total", s[1].outputs[0]);
+	EXPECT_EQ(0, j->order[0]);
+	EXPECT_EQ(1, j->order[1]);
+
+	ASSERT_EQ(1, j->n_outputs);
+	EXPECT_STREQ("result", j->outputs[0].name);
+	EXPECT_STREQ("merge.total", j->outputs[0].from);
+	EXPECT_EQ(1, j->outputs[0].ref.stage);
+	EXPECT_EQ(0, j->outputs[0].ref.index);
+	job_free(j);
+}
+
+TEST(mode_names_are_the_words_of_the_format)
+{
+	EXPECT_STREQ("all", job_mode_name(JOB_MODE_ALL));
+	EXPECT_STREQ("each", job_mode_name(JOB_MODE_EACH));
+	EXPECT_STREQ("keyed", job_mode_name(JOB_MODE_KEYED));
+}
+
+/* Stage order of a job whose stages are given as JSON objects. */
+static void expect_order(const char *stages, const size_t *want, size_t n)
+{
+	char *json = t_strdupf("{\"version\": 1, \"name\": \"g\", "
+			       "\"functions\": {\"f\": {\"binary\": \"f\"}}, "
+			       "\"inputs\": {\"in\": []}, \"stages\": [%s]}",
+			       stages);
+	struct job *j = parse_ok(json, &no_files);
+
+	ASSERT_EQ(n, j->n_stages);
+	for (size_t i = 0; i < n; i++)
+		EXPECT_EQ(want[i], j->order[i]) TH_LOG("order[%zu]", i);
+	job_free(j);
+	free(json);
+}
+
+#define ST(name, ins) \
+	"{\"name\": \"" name "\", \"function\": \"f\", \"inputs\": {" ins \
+	"}, \"outputs\": [\"o\"]}"
+#define IN(p, from) "\"" p "\": {\"from\": \"" from "\"}"
+
+TEST(order_of_a_diamond_puts_producers_first_in_file_order)
+{
+	/* sink reads left and right, which both read top; file order is
+	 * sink, right, left, top. */
+	static const size_t want[] = { 3, 1, 2, 0 };
+
+	expect_order(ST("sink", IN("a", "left.o") "," IN("b", "right.o")) ","
+		     ST("right", IN("a", "top.o")) ","
+		     ST("left", IN("a", "top.o")) ","
+		     ST("top", IN("a", "in")), want, 4);
+}
+
+TEST(order_keeps_file_order_for_independent_stages)
+{
+	static const size_t want[] = { 0, 1, 2, 3 };
+
+	expect_order(ST("d", IN("a", "in")) "," ST("c", IN("a", "in")) ","
+		     ST("b", IN("a", "d.o")) "," ST("a", ""), want, 4);
+}
+
+TEST(order_is_stable_when_a_late_stage_frees_an_early_one)
+{
+	/* x waits for z; y is free; z is free: y and z come before x only
+	 * as far as needed, lowest index first whenever there is a choice. */
+	static const size_t want[] = { 1, 2, 0 };
+
+	expect_order(ST("x", IN("a", "z.o")) "," ST("y", "") "," ST("z", ""),
+		     want, 3);
+}
+
+/* ---- exact messages, one per class of error ---- */
+
+FIXTURE(message) {};
+FIXTURE_SETUP(message) {}
+FIXTURE_TEARDOWN(message) {}
+FIXTURE_VARIANT(message)
+{
+	const char *json;
+	const char *msg;
+	bool io;
+};
+
+#define HEAD "{\"version\": 1, \"name\": \"j\",\n"
+#define FN "\"functions\": {\"f\": {\"binary\": \"f\"}},\n"
+
+FIXTURE_VARIANT_ADD(message, syntax_error_uses_jansson_position)
+{
+	.json = "{\"version\": 1,\n  \"name\": \"j\"\n  \"stages\": []}",
+	.msg = "job.json:3:10: invalid JSON: '}' expected near '\"stages\"'",
+};
+FIXTURE_VARIANT_ADD(message, valid_json_that_is_not_a_job)
+{
+	.json = "[1, 2, 3]",
+	.msg = "job.json:1:1: (root): expected an object with \"version\": 1",
+};
+FIXTURE_VARIANT_ADD(message, object_without_version_is_not_a_job)
+{
+	.json = "\n  {\"name\": \"j\"}",
+	.msg = "job.json:2:3: (root): expected an object with \"version\": 1",
+};
+FIXTURE_VARIANT_ADD(message, other_version_is_refused)
+{
+	.json = "{\"version\": 2, \"name\": \"j\"}",
+	.msg = "job.json:1:13: version: unsupported version 2 (this pith reads version 1)",
+};
+FIXTURE_VARIANT_ADD(message, version_must_be_an_integer)
+{
+	.json = "{\"version\": 1.0, \"name\": \"j\"}",
+	.msg = "job.json:1:13: version: unsupported version 1.0 (this pith reads version 1)",
+};
+FIXTURE_VARIANT_ADD(message, duplicate_key_is_refused)
+{
+	.json = "{\"version\": 1, \"name\": \"j\", \"name\": \"k\"}",
+	.msg = "job.json:1:34: invalid JSON: duplicate object key near '\"name\"'",
+};
+FIXTURE_VARIANT_ADD(message, unknown_key_is_named_at_the_key)
+{
+	.json = HEAD "  \"stagez\": []}",
+	.msg = "job.json:2:3: stagez: unknown key 'stagez' (expected one of \"version\", \"name\", \"functions\", \"inputs\", \"stages\", \"outputs\")",
+};
+FIXTURE_VARIANT_ADD(message, wrong_type_is_named_at_the_value)
+{
+	.json = HEAD "\"stages\": {}}",
+	.msg = "job.json:2:11: stages: expected an array of stages",
+};
+FIXTURE_VARIANT_ADD(message, job_needs_a_stage)
+{
+	.json = HEAD "\"stages\": []}",
+	.msg = "job.json:2:11: stages: a job needs at least one stage",
+};
+FIXTURE_VARIANT_ADD(message, bad_function_name_is_refused_at_its_key)
+{
+	.json = HEAD "\"functions\": {\"a b\": {\"binary\": \"f\"}}}",
+	.msg = "job.json:2:15: functions['a b']: invalid function name 'a b': names are 1 to 64 characters from A-Z a-z 0-9 _ -",
+};
+FIXTURE_VARIANT_ADD(message, dangling_stage_reference)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\"},\n"
+		"  {\"name\": \"b\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"cuont.o\"}}}]}",
+	.msg = "job.json:4:59: stages[1].inputs.x.from: no stage named 'cuont'",
+};
+FIXTURE_VARIANT_ADD(message, dangling_function_reference)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"g\"}]}",
+	.msg = "job.json:3:38: stages[0].function: no function named 'g'",
+};
+FIXTURE_VARIANT_ADD(message, dangling_output_set_reference)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"outputs\": [\"o\"]},\n"
+		"  {\"name\": \"b\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"a.p\"}}}]}",
+	.msg = "job.json:4:59: stages[1].inputs.x.from: stage 'a' has no output set named 'p'",
+};
+FIXTURE_VARIANT_ADD(message, stage_named_like_an_input_set)
+{
+	.json = HEAD FN "\"inputs\": {\"docs\": []},\n"
+		"\"stages\": [{\"name\": \"docs\", \"function\": \"f\"}]}",
+	.msg = "job.json:4:21: stages[0].name: stage name 'docs' is already an input set name (\"from\" could not tell them apart)",
+};
+FIXTURE_VARIANT_ADD(message, duplicate_stage_name)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\"},\n"
+		"{\"name\": \"a\", \"function\": \"f\"}]}",
+	.msg = "job.json:4:10: stages[1].name: duplicate stage name 'a'",
+};
+FIXTURE_VARIANT_ADD(message, duplicate_output_set_in_a_stage)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"outputs\": [\"o\", \"o\"]}]}",
+	.msg = "job.json:3:60: stages[0].outputs[1]: duplicate output set name 'o' in this stage",
+};
+FIXTURE_VARIANT_ADD(message, self_reference)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"a.o\"}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:3:68: stages[0].inputs.x.from: stage 'a' reads its own output",
+};
+FIXTURE_VARIANT_ADD(message, cycle_is_reported_as_a_path)
+{
+	.json = HEAD FN "\"stages\": [\n"
+		" {\"name\": \"z\", \"function\": \"f\", \"outputs\": [\"o\"]},\n"
+		" {\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"b.o\"}}, \"outputs\": [\"o\"]},\n"
+		" {\"name\": \"b\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"a.o\"}, \"y\": {\"from\": \"z.o\"}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:3:11: stages: cycle: a -> b -> a",
+};
+FIXTURE_VARIANT_ADD(message, longer_cycle_starts_at_its_first_stage)
+{
+	.json = HEAD FN "\"stages\": [\n"
+		" {\"name\": \"c\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"b.o\"}}, \"outputs\": [\"o\"]},\n"
+		" {\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"c.o\"}}, \"outputs\": [\"o\"]},\n"
+		" {\"name\": \"b\", \"function\": \"f\", \"inputs\": {\"x\": {\"from\": \"a.o\"}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:3:11: stages: cycle: c -> a -> b -> c",
+};
+FIXTURE_VARIANT_ADD(message, memory_must_be_page_aligned)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\", \"memory\": \"100000\"}}}",
+	.msg = "job.json:2:46: functions.f.memory: memory must be a multiple of 4096 bytes (the page size), not 100000",
+};
+FIXTURE_VARIANT_ADD(message, memory_has_bounds)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\", \"memory\": \"8GiB\"}}}",
+	.msg = "job.json:2:46: functions.f.memory: memory must be between 64KiB and 4GiB, not 8589934592 bytes",
+};
+FIXTURE_VARIANT_ADD(message, bad_size_is_refused)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\", \"memory\": \"16MB\"}}}",
+	.msg = "job.json:2:46: functions.f.memory: invalid size '16MB' (write e.g. \"64KiB\", \"16MiB\", \"1GiB\" or a number of bytes)",
+};
+FIXTURE_VARIANT_ADD(message, bad_duration_is_refused)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\", \"timeout\": \"2\"}}}",
+	.msg = "job.json:2:47: functions.f.timeout: invalid duration '2' (write e.g. \"150ms\", \"2s\", \"1.5s\", \"1m\")",
+};
+FIXTURE_VARIANT_ADD(message, timeout_has_bounds)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\", \"timeout\": \"61m\"}}}",
+	.msg = "job.json:2:47: functions.f.timeout: timeout must be between 1ms and 1h (60m)",
+};
+FIXTURE_VARIANT_ADD(message, bad_base64_names_the_offset)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", \"base64\": \"AA=A\"}]}}",
+	.msg = "job.json:2:42: inputs.d[0].base64: invalid base64 at offset 2 (standard alphabet, '=' padding, no spaces)",
+};
+FIXTURE_VARIANT_ADD(message, item_name_with_slash)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"a/b\", \"data\": \"\"}]}}",
+	.msg = "job.json:2:27: inputs.d[0].name: an item name cannot contain '/' (items become files named after them)",
+};
+FIXTURE_VARIANT_ADD(message, item_name_dot_dot)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"..\", \"data\": \"\"}]}}",
+	.msg = "job.json:2:27: inputs.d[0].name: an item name cannot be '.' or '..' (items become files named after them)",
+};
+FIXTURE_VARIANT_ADD(message, item_name_with_nul)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"a\\u0000b\", \"data\": \"\"}]}}",
+	.msg = "job.json:2:27: inputs.d[0].name: an item name cannot contain a NUL character (items become files named after them)",
+};
+FIXTURE_VARIANT_ADD(message, duplicate_item_name)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"\"},\n"
+		"  {\"name\": \"x\", \"data\": \"\"}]}}",
+	.msg = "job.json:3:12: inputs.d[1].name: duplicate item name 'x' in this set",
+};
+FIXTURE_VARIANT_ADD(message, item_with_two_sources)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", \"file\": \"x\", \"data\": \"\"}]}}",
+	.msg = "job.json:2:45: inputs.d[0].data: an item has one source, and \"file\" is already given",
+};
+FIXTURE_VARIANT_ADD(message, key_beyond_u64_is_refused)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"\", \"key\": 18446744073709551616}]}}",
+	.msg = "job.json:2:51: inputs.d[0].key: an unsigned 64-bit integer key: 18446744073709551616 is out of range (at most 18446744073709551615)",
+};
+FIXTURE_VARIANT_ADD(message, negative_key_is_refused)
+{
+	.json = HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"\", \"key\": -1}]}}",
+	.msg = "job.json:2:51: inputs.d[0].key: expected an unsigned 64-bit integer key",
+};
+FIXTURE_VARIANT_ADD(message, keyed_mode_needs_keys_on_job_inputs)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"\", \"key\": 1}, {\"name\": \"y\", \"data\": \"\"}]},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"mode\": \"keyed\"}}}]}",
+	.msg = "job.json:4:81: stages[0].inputs.p.mode: mode \"keyed\" needs a key on every item, and inputs.d[1] ('y') has none",
+};
+FIXTURE_VARIANT_ADD(message, unknown_mode)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"mode\": \"any\"}}}]}",
+	.msg = "job.json:4:81: stages[0].inputs.p.mode: unknown mode 'any' (expected \"all\", \"each\" or \"keyed\")",
+};
+FIXTURE_VARIANT_ADD(message, function_and_io_together)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"io\": \"file.read\"}]}",
+	.msg = "job.json:3:43: stages[0].io: a stage has either \"function\" (compute) or \"io\" (I/O), not both",
+};
+FIXTURE_VARIANT_ADD(message, io_stage_without_io_functions)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"file.read\"}]}",
+	.msg = "job.json:2:32: stages[0].io: I/O stages are not available here (no I/O functions)",
+};
+FIXTURE_VARIANT_ADD(message, io_check_message_is_positioned)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"file.raed\"}]}",
+	.msg = "job.json:2:32: stages[0].io: unknown I/O function 'file.raed'",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, job_output_must_name_a_stage_output)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\"}],\n"
+		"\"outputs\": {\"r\": \"d\"}}",
+	.msg = "job.json:5:18: outputs.r: expected \"<stage>.<output set>\", not 'd'",
+};
+FIXTURE_VARIANT_ADD(message, from_an_input_set_with_a_dot)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d.x\"}}}]}",
+	.msg = "job.json:4:68: stages[0].inputs.p.from: 'd' is an input set, not a stage",
+};
+FIXTURE_VARIANT_ADD(message, from_a_stage_without_output)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\"},\n"
+		"{\"name\": \"b\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"a\"}}}]}",
+	.msg = "job.json:4:57: stages[1].inputs.p.from: 'a' is a stage: name one of its output sets, as 'a.<output set>'",
+};
+FIXTURE_VARIANT_ADD(message, position_counts_characters_after_escapes)
+{
+	/* "é" is two bytes but one column; escapes count as written. */
+	.json = "{\"version\": 1, \"name\": \"j\", \"functions\": {\"f\": {\"binary\": \"é\\u00e9\\\"\", \"memory\": 5}}}",
+	.msg = "job.json:1:82: functions.f.memory: memory must be a multiple of 4096 bytes (the page size), not 5",
+};
+FIXTURE_VARIANT_ADD(message, odd_keys_are_quoted_in_paths)
+{
+	.json = HEAD "\"functions\": {\"f\": {\"binary\": \"f\"}},\n"
+		"\"inputs\": {\"a.b\\n\": []}}",
+	.msg = "job.json:3:12: inputs['a.b\\x0a']: invalid input set name 'a.b\\x0a': names are 1 to 64 characters from A-Z a-z 0-9 _ -",
+};
+FIXTURE_VARIANT_ADD(message, nul_byte_in_the_file)
+{
+	.json = NULL, /* built in the test: a NUL cannot live in a C string */
+	.msg = "job.json:2:3: invalid JSON: NUL byte in the file",
+};
+
+TEST_F(message, is_exactly_as_documented)
+{
+	struct job_parse_opts o = variant->io ? with_io : no_files;
+	char *msg;
+
+	if (!variant->json) {
+		static const char text[] = "{\n  \0}";
+		struct err e = {};
+		struct job *j = NULL;
+
+		ASSERT_EQ(-EINVAL, job_parse_string(text, sizeof(text) - 1,
+						    "job.json", ".", &o, &j,
+						    &e));
+		ASSERT_STREQ(variant->msg, e.msg);
+		return;
+	}
+	msg = parse_error(variant->json, &o);
+	ASSERT_NE(NULL, msg) TH_LOG("the job parsed: %s", variant->json);
+	EXPECT_STREQ(variant->msg, msg);
+	free(msg);
+}
+
+TEST(largest_u64_key_is_kept_exactly)
+{
+	struct job *j = parse_ok(HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", "
+				 "\"data\": \"\", \"key\": 18446744073709551615},"
+				 "{\"name\": \"y\", \"data\": \"\", "
+				 "\"key\": 9007199254740993}]},"
+				 "\"stages\": [{\"name\": \"s\", \"io\": \"file.read\", "
+				 "\"inputs\": {\"p\": {\"from\": \"d\", \"mode\": \"keyed\"}}, "
+				 "\"outputs\": [\"o\"]}]}",
+				 &with_io);
+
+	EXPECT_EQ(UINT64_MAX, j->inputs[0].items[0].key);
+	/* 2^53 + 1: would be rounded through a double. */
+	EXPECT_EQ(9007199254740993ull, j->inputs[0].items[1].key);
+	EXPECT_STREQ("file.read", j->stages[0].io);
+	EXPECT_NULL(j->stages[0].function);
+	EXPECT_EQ(JOB_MODE_KEYED, j->stages[0].inputs[0].mode);
+	job_free(j);
+}
+
+TEST(inline_data_keeps_nul_bytes_and_base64_decodes_padding)
+{
+	struct job *j = parse_ok(HEAD "\"inputs\": {\"d\": ["
+				 "{\"name\": \"n\", \"data\": \"a\\u0000b\"},"
+				 "{\"name\": \"p1\", \"base64\": \"YWI=\"},"
+				 "{\"name\": \"p2\", \"base64\": \"YQ==\"},"
+				 "{\"name\": \"e\", \"base64\": \"\"}]},"
+				 "\"stages\": [{\"name\": \"s\", \"io\": \"file.read\", "
+				 "\"inputs\": {\"p\": {\"from\": \"d\"}}, \"outputs\": [\"o\"]}]}",
+				 &with_io);
+	struct job_item *it = j->inputs[0].items;
+
+	ASSERT_EQ(3, it[0].len);
+	EXPECT_EQ(0, memcmp(it[0].data, "a\0b", 3));
+	ASSERT_EQ(2, it[1].len);
+	EXPECT_EQ(0, memcmp(it[1].data, "ab", 2));
+	ASSERT_EQ(1, it[2].len);
+	EXPECT_EQ('a', it[2].data[0]);
+	EXPECT_EQ(0, it[3].len);
+	job_free(j);
+}
+
+TEST(non_canonical_base64_is_refused)
+{
+	/* "YR==" carries bits that padding drops: two encodings, one byte. */
+	char *msg = parse_error(HEAD "\"inputs\": {\"d\": [{\"name\": \"x\", "
+				"\"base64\": \"YR==\"}]}}", &no_files);
+
+	ASSERT_NE(NULL, msg);
+	EXPECT_NE(NULL, strstr(msg, "invalid base64 at offset 1"))
+		TH_LOG("%s", msg);
+	free(msg);
+}
+
+/* ---- files on disk ---- */
+
+FIXTURE(ondisk)
+{
+	char *dir;
+	char *job;
+};
+
+FIXTURE_SETUP(ondisk)
+{
+	self->dir = t_tmpdir();
+	ASSERT_NE(NULL, self->dir);
+	char *p = t_strdupf("%s/functions", self->dir);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	free(p);
+	p = t_strdupf("%s/data", self->dir);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	free(p);
+	static const char *const files[] = { "functions/count",
+					     "functions/merge", "data/a.txt" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		p = t_strdupf("%s/%s", self->dir, files[i]);
+		ASSERT_EQ(0, t_write_file(p, "x", 1));
+		free(p);
+	}
+	self->job = t_strdupf("%s/job.json", self->dir);
+	ASSERT_EQ(0, t_write_file(self->job, example, strlen(example)));
+}
+
+FIXTURE_TEARDOWN(ondisk)
+{
+	if (self->dir)
+		t_rm_rf(self->dir);
+	free(self->dir);
+	free(self->job);
+}
+
+TEST_F(ondisk, example_with_its_files_parses_and_resolves_its_directory)
+{
+	struct job_parse_opts o = { .check_files = true };
+	struct job *j = NULL;
+	struct err e = {};
+	char *real = realpath(self->dir, NULL);
+
+	ASSERT_EQ(0, job_parse_file(self->job, &o, &j, &e)) TH_LOG("%s", e.msg);
+	EXPECT_STREQ(self->job, j->path);
+	EXPECT_STREQ(real, j->dir);
+	job_free(j);
+	free(real);
+}
+
+TEST_F(ondisk, missing_input_file_is_named_with_its_position)
+{
+	struct job_parse_opts o = { .check_files = true };
+	struct job *j = NULL;
+	struct err e = {};
+	char *p = t_strdupf("%s/data/a.txt", self->dir);
+	char *want;
+	char *real = realpath(self->dir, NULL);
+
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_EQ(-EINVAL, job_parse_file(self->job, &o, &j, &e));
+	want = t_strdupf("%s:10:34: inputs.docs[0].file: cannot open file 'data/a.txt' in %s: No such file or directory",
+			 self->job, real);
+	EXPECT_STREQ(want, e.msg);
+	free(want);
+	free(real);
+	free(p);
+}
+
+TEST_F(ondisk, binary_that_is_a_directory_is_refused)
+{
+	struct job_parse_opts o = { .check_files = true };
+	struct job *j = NULL;
+	struct err e = {};
+	char *p = t_strdupf("%s/functions/merge", self->dir);
+	char *want;
+
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_EQ(0, mkdir(p, 0755));
+	ASSERT_EQ(-EINVAL, job_parse_file(self->job, &o, &j, &e));
+	want = t_strdupf("%s:6:26: functions.merge.binary: binary 'functions/merge' is not a regular file",
+			 self->job);
+	EXPECT_STREQ(want, e.msg);
+	free(want);
+	free(p);
+}
+
+TEST_F(ondisk, files_are_not_checked_unless_asked)
+{
+	struct job *j = NULL;
+	struct err e = {};
+	char *p = t_strdupf("%s/functions/count", self->dir);
+
+	ASSERT_EQ(0, unlink(p));
+	ASSERT_EQ(0, job_parse_file(self->job, NULL, &j, &e)) TH_LOG("%s", e.msg);
+	job_free(j);
+	free(p);
+}
+
+TEST(missing_job_file_says_so)
+{
+	struct job *j = NULL;
+	struct err e = {};
+
+	ASSERT_EQ(-ENOENT, job_parse_file("/nonexistent/job.json", NULL, &j,
+					  &e));
+	EXPECT_STREQ("/nonexistent/job.json: cannot open: No such file or directory",
+		     e.msg);
+}
+
+TEST(oversized_job_file_is_refused_before_parsing)
+{
+	size_t len = (16u << 20) + 1;
+	char *big = malloc(len);
+	struct job *j = NULL;
+	struct err e = {};
+
+	ASSERT_NE(NULL, big);
+	memset(big, ' ', len);
+	ASSERT_EQ(-EFBIG, job_parse_string(big, len, "big.json", ".", NULL,
+					   &j, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "big.json: job file too large"));
+	free(big);
+}
+
+/* ---- corpora ---- */
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names of the files in `dir` ending in `suffix`. */
+static size_t list_dir(const char *dir, const char *suffix, char ***ret)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!ends_with(de->d_name, suffix))
+			continue;
+		v = realloc(v, (n + 1) * sizeof(*v));
+		ASSERT_NE(NULL, v);
+		v[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), name_cmp);
+	*ret = v;
+	return n;
+}
+
+/*
+ * tests/data/jobs/NAME.json must fail with a message holding the text of
+ * NAME.err (one line). Jobs named files-*.json are parsed with
+ * check_files, against the corpus directory.
+ */
+TEST(malformed_job_corpus_gives_the_expected_errors)
+{
+	char *dir = t_strdupf("%s/tests/data/jobs", t_repo_root());
+	char **names = NULL;
+	size_t n = list_dir(dir, ".json", &names), failed = 0;
+
+	ASSERT_LT(20, n) TH_LOG("corpus %s", dir);
+	for (size_t i = 0; i < n; i++) {
+		char *path = t_strdupf("%s/%s", dir, names[i]);
+		char *errp = t_strdupf("%.*s.err", (int)strlen(path) - 5, path);
+		char *want = t_read_file(errp, NULL);
+		struct job_parse_opts o = {
+			.check_files = strncmp(names[i], "files-", 6) == 0,
+			.io_check = accept_file_read,
+		};
+		struct job *j = NULL;
+		struct err e = {};
+		int r;
+
+		ASSERT_NE(NULL, want) TH_LOG("%s has no .err file", names[i]);
+		want[strcspn(want, "\n")] = '\0';
+		r = job_parse_file(path, &o, &j, &e);
+		if (r == 0 || !strstr(e.msg, want) || strchr(e.msg, '\n') ||
+		    strncmp(e.msg, path, strlen(path)) != 0) {
+			TH_LOG("%s: got %s, want '%s'", names[i],
+			       r == 0 ? "success" : e.msg, want);
+			failed++;
+		}
+		job_free(j);
+		free(want);
+		free(errp);
+		free(path);
+		free(names[i]);
+	}
+	free(names);
+	free(dir);
+	EXPECT_EQ(0, failed);
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* "<path>:<line>:<col>: " with both numbers >= 1. */
+static bool has_position(const char *msg, const char *path)
+{
+	const char *p = msg + strlen(path);
+	char *end;
+
+	if (strncmp(msg, path, strlen(path)) != 0 || *p++ != ':')
+		return false;
+	if (strtol(p, &end, 10) < 1 || *end != ':')
+		return false;
+	if (strtol(end + 1, &end, 10) < 1)
+		return false;
+	return strncmp(end, ": ", 2) == 0;
+}
+
+TEST_TIMEOUT(json_test_suite_files_all_end_in_a_positioned_error, 120)
+{
+	char *dir = t_strdupf("%s/testdata/json-test-suite/test_parsing",
+			      t_shared_dir());
+	char **names = NULL;
+	size_t n, bad = 0, not_job = 0;
+	struct stat st;
+
+	if (stat(dir, &st) < 0)
+		SKIP(free(dir); return, "JSONTestSuite not found at %s", dir);
+	n = list_dir(dir, ".json", &names);
+	ASSERT_LT(300, n);
+	for (size_t i = 0; i < n; i++) {
+		char *path = t_strdupf("%s/%s", dir, names[i]);
+		struct job *j = NULL;
+		struct err e = {};
+		double t0 = now();
+		int r = job_parse_file(path, NULL, &j, &e);
+		double dt = now() - t0;
+
+		if (r >= 0 || !has_position(e.msg, path) ||
+		    strchr(e.msg, '\n') || strstr(e.msg, "cannot index") ||
+		    dt > 1.0) {
+			TH_LOG("%s: r=%d %.3fs %s", names[i], r, dt, e.msg);
+			bad++;
+		}
+		if (strstr(e.msg, ": (root): expected an object with \"version\": 1"))
+			not_job++;
+		job_free(j);
+		free(path);
+		free(names[i]);
+	}
+	EXPECT_EQ(0, bad);
+	/* The y_ files are valid JSON; most of them must be recognised as
+	 * such and refused as jobs rather than as bad JSON. */
+	EXPECT_LT(80, not_job);
+	free(names);
+	free(dir);
+}
+
+TEST(deep_nesting_is_refused_without_exhausting_the_stack)
+{
+	size_t depth = 1000000;
+	char *text = malloc(2 * depth);
+	struct job *j = NULL;
+	struct err e = {};
+
+	ASSERT_NE(NULL, text);
+	memset(text, '[', depth);
+	memset(text + depth, ']', depth);
+	ASSERT_EQ(-EINVAL, job_parse_string(text, 2 * depth, "deep.json", ".",
+					    NULL, &j, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "maximum parsing depth")) TH_LOG("%s", e.msg);
+	free(text);
+}
+
+/* ---- documentation ---- */
+
+TEST(schema_is_valid_json_of_draft_2020_12)
+{
+	char *path = t_strdupf("%s/Documentation/job.schema.json",
+			       t_repo_root());
+	json_error_t je;
+	/* The key maximum, 2^64 - 1, does not fit jansson's integers. */
+	json_t *s = json_load_file(path, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+				   &je);
+
+	ASSERT_NE(NULL, s) TH_LOG("%s:%d:%d: %s", path, je.line, je.column,
+				  je.text);
+	EXPECT_STREQ("https://json-schema.org/draft/2020-12/schema",
+		     json_string_value(json_object_get(s, "$schema")));
+	/* Every top-level key the schema names is one the parser accepts. */
+	json_t *props = json_object_get(s, "properties");
+	const char *key;
+	json_t *v;
+
+	ASSERT_NE(NULL, props);
+	json_object_foreach(props, key, v) {
+		char *job = t_strdupf("{\"version\": 1, \"%s\": 0}", key);
+		char *msg = parse_error(job, &no_files);
+
+		ASSERT_NE(NULL, msg);
+		EXPECT_NULL(strstr(msg, "unknown key")) TH_LOG("%s", msg);
+		free(msg);
+		free(job);
+	}
+	json_decref(s);
+	free(path);
+}
+
+/* The JSON block after "<!-- example -->" in job-format.md must parse. */
+TEST(documented_example_parses)
+{
+	char *path = t_strdupf("%s/Documentation/job-format.md", t_repo_root());
+	char *doc = t_read_file(path, NULL);
+	char *start, *end;
+	struct job *j;
+
+	ASSERT_NE(NULL, doc) TH_LOG("%s", path);
+	start = strstr(doc, "<!-- example -->");
+	ASSERT_NE(NULL, start);
+	start = strstr(start, "```json\n");
+	ASSERT_NE(NULL, start);
+	start += 8;
+	end = strstr(start, "```");
+	ASSERT_NE(NULL, end);
+	*end = '\0';
+	j = parse_ok(start, &with_io);
+	EXPECT_LT(1, j->n_stages);
+	job_free(j);
+	free(doc);
+	free(path);
+}
+
+TEST_HARNESS_MAIN
