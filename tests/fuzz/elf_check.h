@@ -28,6 +28,8 @@ static inline const char *elf_check_image(const struct elf_image *img)
 	struct stat st;
 	int s;
 
+	if (__atomic_load_n(&img->refs, __ATOMIC_RELAXED) < 1)
+		return "image without a reference";
 	if (img->n_segments < 1 || img->n_segments > ELF_MAX_SEGMENTS)
 		return "segment count out of range";
 	if (fstat(img->fd, &st) < 0)

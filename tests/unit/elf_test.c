@@ -3,6 +3,7 @@
  * cache, and random mutations of a valid image. */
 #include <elf.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -570,18 +571,24 @@ static void t_write_elf(const char *dir, const char *name, struct t_elf *t)
 	ASSERT_EQ(0, t_write_file(path, t->buf, t->len));
 }
 
-/* Compile src with cc and extra flags into dir/name. */
+/* Compile src with cc and the extra flags into dir/name. */
 static void t_cc(const char *dir, const char *name, const char *src,
-		 const char *flag)
+		 const char *const *flags)
 {
 	_cleanup_free_ char *c = t_strdupf("%s/%s.c", dir, name);
 	_cleanup_free_ char *out = t_strdupf("%s/%s", dir, name);
 	_cleanup_free_ char *err = NULL;
-	char *argv[] = { "cc", "-O2", "-static", (char *)flag, "-nostdlib",
-			 "-fno-stack-protector", "-Wl,-z,separate-code",
-			 "-Wl,-z,noexecstack", "-o", out, c, NULL };
+	char *argv[32] = { "cc", "-O2", "-static", "-nostdlib",
+			   "-fno-stack-protector", "-Wl,-z,noexecstack" };
+	size_t n = 6;
 	int status = 0;
 
+	for (; *flags; flags++)
+		argv[n++] = (char *)*flags;
+	argv[n++] = "-o";
+	argv[n++] = out;
+	argv[n++] = c;
+	argv[n] = NULL;
 	ASSERT_EQ(0, t_write_file(c, src, strlen(src)));
 	ASSERT_EQ(0, t_run(argv, NULL, &err, &status));
 	ASSERT_EQ(0, status) TH_LOG("cc: %s", err);
@@ -590,41 +597,69 @@ static void t_cc(const char *dir, const char *name, const char *src,
 static const char t_function_src[] =
 	"static volatile int seven = 7;\n"
 	"static volatile int zero[8192];\n"
+	"const char greeting[] = \"hi\";\n"
 	"void _start(void)\n"
 	"{\n"
-	"	long code = seven + zero[8000];\n"
+	"	long code = seven + zero[8000] + greeting[2];\n"
 	"	__asm__ volatile(\"syscall\" :: \"a\"(231), \"D\"(code));\n"
 	"	for (;;)\n"
 	"		;\n"
 	"}\n";
 
-TEST_F(files, static_binary_built_by_cc_loads_and_runs)
-{
-	struct elf_image *img = NULL;
-	struct err e = { "" };
-	int status;
+/* The link layouts a compute function comes in. */
+FIXTURE(cc) {
+	char *dir;
+	int dirfd;
+};
 
-	t_cc(self->dir, "fn", t_function_src, "-no-pie");
-	ASSERT_EQ(0, elf_image_load(self->dirfd, "fn", &img, &e))
-		TH_LOG("%s", e.msg);
-	EXPECT_NULL(elf_check_image(img));
-	status = t_run_image(img);
-	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("wait status %#x", status);
-	EXPECT_EQ(7, WEXITSTATUS(status));
-	elf_image_free(img);
+FIXTURE_VARIANT(cc) {
+	const char *flags[4];
+	bool pie;
+};
+
+FIXTURE_VARIANT_ADD(cc, exec) {
+	.flags = { "-no-pie", "-Wl,-z,separate-code" },
+};
+/* Headers and code in one R+X segment, entry not page-aligned. */
+FIXTURE_VARIANT_ADD(cc, exec_noseparate_code) {
+	.flags = { "-no-pie", "-Wl,-z,noseparate-code" },
+};
+FIXTURE_VARIANT_ADD(cc, static_pie) {
+	.flags = { "-static-pie", "-fPIE" },
+	.pie = true,
+};
+
+FIXTURE_SETUP(cc)
+{
+	self->dir = t_tmpdir();
+	ASSERT_NE(NULL, self->dir);
+	self->dirfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, self->dirfd);
 }
 
-TEST_F(files, static_pie_built_by_cc_loads_and_runs)
+FIXTURE_TEARDOWN(cc)
+{
+	if (self->dirfd >= 0)
+		close(self->dirfd);
+	if (self->dir)
+		t_rm_rf(self->dir);
+	free(self->dir);
+}
+
+TEST_F(cc, static_binary_loads_and_runs)
 {
 	struct elf_image *img = NULL;
 	struct err e = { "" };
 	int status;
 
-	t_cc(self->dir, "fn", t_function_src, "-static-pie");
+	t_cc(self->dir, "fn", t_function_src, variant->flags);
 	ASSERT_EQ(0, elf_image_load(self->dirfd, "fn", &img, &e))
 		TH_LOG("%s", e.msg);
 	EXPECT_NULL(elf_check_image(img));
-	EXPECT_LE(PITH_PIE_BASE, img->lo);
+	if (variant->pie)
+		EXPECT_LE(PITH_PIE_BASE, img->lo);
+	else
+		EXPECT_GT(PITH_PIE_BASE, img->hi);
 	status = t_run_image(img);
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("wait status %#x", status);
 	EXPECT_EQ(7, WEXITSTATUS(status));
@@ -677,7 +712,7 @@ TEST_F(files, oversized_file_is_refused_before_reading)
 
 TEST_F(files, cache_prepares_a_file_once)
 {
-	const struct elf_image *a = NULL, *b = NULL, *c = NULL;
+	struct elf_image *a = NULL, *b = NULL, *c = NULL;
 	struct elf_cache *cache = NULL;
 	struct err e = { "" };
 	struct t_elf t;
@@ -693,12 +728,15 @@ TEST_F(files, cache_prepares_a_file_once)
 	EXPECT_EQ(a, b);
 	EXPECT_EQ(a, c);
 	EXPECT_EQ(0x401000, a->entry);
+	elf_image_free(a);
+	elf_image_free(b);
+	elf_image_free(c);
 	elf_cache_free(cache);
 }
 
 TEST_F(files, cache_prepares_a_changed_file_again)
 {
-	const struct elf_image *a = NULL, *b = NULL;
+	struct elf_image *a = NULL, *b = NULL, *c = NULL;
 	struct elf_cache *cache = NULL;
 	struct err e = { "" };
 	struct timespec later[2] = { { 0, UTIME_OMIT }, { 2000000000, 0 } };
@@ -716,17 +754,122 @@ TEST_F(files, cache_prepares_a_changed_file_again)
 	ASSERT_EQ(0, utimensat(self->dirfd, "fn", later, 0));
 	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &b, &e))
 		TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &c, &e));
 	EXPECT_NE(a, b);
+	EXPECT_EQ(b, c);
 	EXPECT_EQ(0x401000, a->entry);
 	EXPECT_EQ(PITH_PIE_BASE + 0x1000, b->entry);
-	/* Images handed out earlier stay usable. */
+	/* The cache forgot the old version; our reference still works. */
 	EXPECT_NULL(elf_check_image(a));
+	EXPECT_EQ(T_EXIT, WEXITSTATUS(t_run_image(a)));
+	elf_image_free(a);
+	elf_image_free(b);
+	elf_image_free(c);
+	elf_cache_free(cache);
+}
+
+TEST_F(files, cache_evicts_the_least_recently_used_image_when_full)
+{
+	struct elf_image *img[ELF_CACHE_MAX + 1] = { NULL }, *again = NULL;
+	struct elf_cache *cache = NULL;
+	struct err e = { "" };
+	char name[32];
+	struct t_elf t;
+
+	t_elf_exec(&t);
+	ASSERT_EQ(0, elf_cache_new(&cache));
+	for (int i = 0; i <= ELF_CACHE_MAX; i++) {
+		snprintf(name, sizeof(name), "fn%d", i);
+		t_write_elf(self->dir, name, &t);
+	}
+	for (int i = 0; i < ELF_CACHE_MAX; i++) {
+		snprintf(name, sizeof(name), "fn%d", i);
+		ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, name, &img[i],
+					   &e)) TH_LOG("%s", e.msg);
+	}
+	/* fn0 used again: fn1 is now the least recently used. */
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn0", &again, &e));
+	EXPECT_EQ(img[0], again);
+	elf_image_free(again);
+	snprintf(name, sizeof(name), "fn%d", ELF_CACHE_MAX);
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, name,
+				   &img[ELF_CACHE_MAX], &e));
+
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn0", &again, &e));
+	EXPECT_EQ(img[0], again);
+	elf_image_free(again);
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn2", &again, &e));
+	EXPECT_EQ(img[2], again);
+	elf_image_free(again);
+	/* We still hold the evicted image, so a new one has a new address. */
+	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn1", &again, &e));
+	EXPECT_NE(img[1], again);
+	EXPECT_NULL(elf_check_image(img[1]));
+	elf_image_free(again);
+
+	for (int i = 0; i <= ELF_CACHE_MAX; i++)
+		elf_image_free(img[i]);
+	elf_cache_free(cache);
+}
+
+struct t_getter {
+	struct elf_cache *cache;
+	int dirfd;
+	struct elf_image *first;
+	int mismatches, errors;
+};
+
+static void *t_get_many(void *arg)
+{
+	struct t_getter *g = arg;
+
+	for (int i = 0; i < 2000; i++) {
+		struct elf_image *img = NULL;
+
+		if (elf_cache_get(g->cache, g->dirfd, "fn", &img, NULL) < 0) {
+			g->errors++;
+			continue;
+		}
+		if (!g->first)
+			g->first = elf_image_ref(img);
+		else if (img != g->first)
+			g->mismatches++;
+		elf_image_free(img);
+	}
+	return NULL;
+}
+
+TEST_F(files, cache_shared_by_threads_prepares_one_image)
+{
+	struct t_getter g[4];
+	pthread_t th[4];
+	struct elf_cache *cache = NULL;
+	struct t_elf t;
+
+	t_elf_exec(&t);
+	t_write_elf(self->dir, "fn", &t);
+	ASSERT_EQ(0, elf_cache_new(&cache));
+	for (int i = 0; i < 4; i++) {
+		g[i] = (struct t_getter){ .cache = cache, .dirfd = self->dirfd };
+		ASSERT_EQ(0, pthread_create(&th[i], NULL, t_get_many, &g[i]));
+	}
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, pthread_join(th[i], NULL));
+	for (int i = 0; i < 4; i++) {
+		EXPECT_EQ(0, g[i].errors);
+		EXPECT_EQ(0, g[i].mismatches);
+		EXPECT_EQ(g[0].first, g[i].first);
+	}
+	/* The cache's reference and the four threads' own. */
+	EXPECT_EQ(5, g[0].first->refs);
+	for (int i = 0; i < 4; i++)
+		elf_image_free(g[i].first);
 	elf_cache_free(cache);
 }
 
 TEST_F(files, cache_passes_refusals_through)
 {
-	const struct elf_image *a = NULL;
+	struct elf_image *a = NULL;
 	struct elf_cache *cache = NULL;
 	struct err e = { "" };
 	struct t_elf t;

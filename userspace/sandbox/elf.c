@@ -492,6 +492,7 @@ int elf_image_load_mem(const void *data, size_t len, struct elf_image **ret,
 	r = build_image(p, img, e);
 	if (r < 0)
 		return r;
+	img->refs = 1;
 	*ret = TAKE_PTR(img);
 	return 0;
 }
@@ -579,9 +580,16 @@ int elf_image_load(int dirfd, const char *path, struct elf_image **ret,
 	return load_fd(fd, &st, ret, e);
 }
 
+struct elf_image *elf_image_ref(struct elf_image *img)
+{
+	if (img)
+		__atomic_add_fetch(&img->refs, 1, __ATOMIC_RELAXED);
+	return img;
+}
+
 struct elf_image *elf_image_free(struct elf_image *img)
 {
-	if (img) {
+	if (img && __atomic_sub_fetch(&img->refs, 1, __ATOMIC_ACQ_REL) == 0) {
 		safe_close(img->fd);
 		free(img);
 	}
@@ -589,17 +597,19 @@ struct elf_image *elf_image_free(struct elf_image *img)
 }
 
 struct cache_entry {
-	struct cache_entry *next;
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtime, ctime;
 	off_t size;
+	uint64_t used;	/* cache->clock at the last hit */
 	struct elf_image *img;
 };
 
 struct elf_cache {
 	pthread_mutex_t lock;
-	struct cache_entry *entries;
+	uint64_t clock;
+	size_t n;
+	struct cache_entry entries[ELF_CACHE_MAX];
 };
 
 int elf_cache_new(struct elf_cache **ret)
@@ -615,15 +625,10 @@ int elf_cache_new(struct elf_cache **ret)
 
 struct elf_cache *elf_cache_free(struct elf_cache *cache)
 {
-	struct cache_entry *next;
-
 	if (!cache)
 		return NULL;
-	for (struct cache_entry *c = cache->entries; c; c = next) {
-		next = c->next;
-		elf_image_free(c->img);
-		free(c);
-	}
+	for (size_t i = 0; i < cache->n; i++)
+		elf_image_free(cache->entries[i].img);
 	pthread_mutex_destroy(&cache->lock);
 	free(cache);
 	return NULL;
@@ -634,23 +639,74 @@ static bool ts_eq(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-static struct cache_entry *cache_find(struct elf_cache *cache,
+static bool same_version(const struct cache_entry *c, const struct stat *st)
+{
+	return c->dev == st->st_dev && c->ino == st->st_ino &&
+	       c->size == st->st_size && ts_eq(&c->mtime, &st->st_mtim) &&
+	       ts_eq(&c->ctime, &st->st_ctim);
+}
+
+/* Under the lock: a new reference to the cached image of this version. */
+static struct elf_image *cache_lookup(struct elf_cache *cache,
 				      const struct stat *st)
 {
-	for (struct cache_entry *c = cache->entries; c; c = c->next)
-		if (c->dev == st->st_dev && c->ino == st->st_ino &&
-		    c->size == st->st_size && ts_eq(&c->mtime, &st->st_mtim) &&
-		    ts_eq(&c->ctime, &st->st_ctim))
-			return c;
+	for (size_t i = 0; i < cache->n; i++) {
+		struct cache_entry *c = &cache->entries[i];
+
+		if (same_version(c, st)) {
+			c->used = ++cache->clock;
+			return elf_image_ref(c->img);
+		}
+	}
 	return NULL;
 }
 
+static void cache_drop(struct elf_cache *cache, size_t i)
+{
+	elf_image_free(cache->entries[i].img);
+	cache->entries[i] = cache->entries[--cache->n];
+}
+
+/* Under the lock: insert img (the cache takes a reference of its own),
+ * replacing older versions of the same file, evicting the least recently
+ * used entry when full. */
+static void cache_insert(struct elf_cache *cache, const struct stat *st,
+			 struct elf_image *img)
+{
+	size_t i = 0;
+
+	while (i < cache->n) {
+		const struct cache_entry *c = &cache->entries[i];
+
+		if (c->dev == st->st_dev && c->ino == st->st_ino)
+			cache_drop(cache, i);
+		else
+			i++;
+	}
+	if (cache->n == ELF_CACHE_MAX) {
+		size_t lru = 0;
+
+		for (i = 1; i < cache->n; i++)
+			if (cache->entries[i].used < cache->entries[lru].used)
+				lru = i;
+		cache_drop(cache, lru);
+	}
+	cache->entries[cache->n++] = (struct cache_entry){
+		.dev = st->st_dev,
+		.ino = st->st_ino,
+		.mtime = st->st_mtim,
+		.ctime = st->st_ctim,
+		.size = st->st_size,
+		.used = ++cache->clock,
+		.img = elf_image_ref(img),
+	};
+}
+
 int elf_cache_get(struct elf_cache *cache, int dirfd, const char *path,
-		  const struct elf_image **ret, struct err *e)
+		  struct elf_image **ret, struct err *e)
 {
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ struct cache_entry *n = NULL;
-	struct cache_entry *hit;
+	struct elf_image *img, *hit;
 	struct stat st;
 	int r;
 
@@ -661,37 +717,27 @@ int elf_cache_get(struct elf_cache *cache, int dirfd, const char *path,
 		return fd;
 
 	pthread_mutex_lock(&cache->lock);
-	hit = cache_find(cache, &st);
+	hit = cache_lookup(cache, &st);
 	pthread_mutex_unlock(&cache->lock);
 	if (hit) {
-		*ret = hit->img;
+		*ret = hit;
 		return 0;
 	}
 
 	/* Parsed outside the lock: two threads racing on one new file both
-	 * parse it, and the second result is dropped. */
-	n = calloc(1, sizeof(*n));
-	if (!n)
-		return err_set(e, ENOMEM, "out of memory");
-	r = load_fd(fd, &st, &n->img, e);
+	 * parse it, and the first to insert wins. */
+	r = load_fd(fd, &st, &img, e);
 	if (r < 0)
 		return r;
-	n->dev = st.st_dev;
-	n->ino = st.st_ino;
-	n->mtime = st.st_mtim;
-	n->ctime = st.st_ctim;
-	n->size = st.st_size;
-
 	pthread_mutex_lock(&cache->lock);
-	hit = cache_find(cache, &st);
-	if (!hit) {
-		n->next = cache->entries;
-		cache->entries = n;
-		hit = TAKE_PTR(n);
-	}
+	hit = cache_lookup(cache, &st);
+	if (!hit)
+		cache_insert(cache, &st, img);
 	pthread_mutex_unlock(&cache->lock);
-	if (n)
-		elf_image_free(n->img);
-	*ret = hit->img;
+	if (hit) {
+		elf_image_free(img);
+		img = hit;
+	}
+	*ret = img;
 	return 0;
 }

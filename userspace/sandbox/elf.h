@@ -33,6 +33,7 @@ struct elf_image {
 	size_t n_segments;
 	struct elf_segment segments[ELF_MAX_SEGMENTS];
 	uint64_t lo, hi;   /* page-aligned range covered by the segments */
+	int refs;	   /* elf_image_ref() / elf_image_free(); atomic */
 };
 
 /* Validate and prepare `path` (relative to dirfd). */
@@ -41,19 +42,26 @@ int elf_image_load(int dirfd, const char *path, struct elf_image **ret,
 /* Same, from bytes in memory (tests, fuzzing). */
 int elf_image_load_mem(const void *data, size_t len, struct elf_image **ret,
 		       struct err *e);
-struct elf_image *elf_image_free(struct elf_image *img); /* NULL-safe */
+/* Drop a reference; the last one closes the memfd. NULL-safe. */
+struct elf_image *elf_image_free(struct elf_image *img);
+struct elf_image *elf_image_ref(struct elf_image *img);
 
 /*
  * Images keyed by the identity of the opened file (st_dev, st_ino, st_mtime,
  * st_ctime, st_size), so a binary used by many instances is validated and
- * prepared once. Images returned by elf_cache_get() belong to the cache and
- * stay valid until elf_cache_free(). Thread-safe.
+ * prepared once. elf_cache_get() returns a new reference: drop it with
+ * elf_image_free(). The cache forgets an image when a newer version of the
+ * same file is loaded, or when it holds ELF_CACHE_MAX images and needs room
+ * (least recently used first); references handed out stay valid. Refusals
+ * are not cached. Thread-safe.
  */
+#define ELF_CACHE_MAX 64
+
 struct elf_cache;
 
 int elf_cache_new(struct elf_cache **ret);
 struct elf_cache *elf_cache_free(struct elf_cache *cache); /* NULL-safe */
 int elf_cache_get(struct elf_cache *cache, int dirfd, const char *path,
-		  const struct elf_image **ret, struct err *e);
+		  struct elf_image **ret, struct err *e);
 
 #endif
