@@ -84,7 +84,8 @@ static _Noreturn void t_child(const struct elf_image *img, uint64_t sp)
 	if (mprotect(t_at(PITH_INPUT_BASE), T_INPUT_MAX, PROT_READ))
 		_exit(201);
 	f = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	if (!f || seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0) ||
+	if (!f ||
+	    seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(exit_group), 0) ||
 	    seccomp_load(f))
 		_exit(202);
 	__asm__ volatile("mov %0, %%rsp\n\t"
@@ -201,7 +202,8 @@ static bool t_valid_range(uint64_t addr, uint64_t len)
 	return (addr >= PITH_CONTEXT_BASE &&
 		addr - PITH_CONTEXT_BASE <= T_MEMORY &&
 		len <= T_MEMORY - (addr - PITH_CONTEXT_BASE)) ||
-	       (addr >= PITH_INPUT_BASE && addr - PITH_INPUT_BASE <= T_INPUT_MAX &&
+	       (addr >= PITH_INPUT_BASE &&
+		addr - PITH_INPUT_BASE <= T_INPUT_MAX &&
 		len <= T_INPUT_MAX - (addr - PITH_INPUT_BASE));
 }
 
@@ -216,8 +218,9 @@ static const struct pith_set *t_output(const struct t_run *run,
 
 		if (strcmp(t_at(s->name), set))
 			continue;
-		if (s->n_items && !t_valid_range(s->items,
-						 s->n_items * sizeof(struct pith_item)))
+		if (s->n_items &&
+		    !t_valid_range(s->items,
+				   s->n_items * sizeof(struct pith_item)))
 			return NULL;
 		for (size_t k = 0; k < s->n_items; k++) {
 			const struct pith_item *it =
