@@ -1,6 +1,36 @@
 # SPDX-License-Identifier: MIT
 # ELF loader (elf.c) and the sandbox.
 LIB_SRCS += userspace/sandbox/elf.c
+# eBPF guard loader (guard.c) and its feature probes; programs in bpf/.
+LIB_SRCS += userspace/sandbox/guard.c userspace/sandbox/guard_probe.c
+
+# The sandbox (everything here but elf.c).
+LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
+	userspace/sandbox/context.c userspace/sandbox/spawn.c \
+	userspace/sandbox/proc.c userspace/sandbox/outputs.c
+
+# pith-worker: the static freestanding loader exec'd for each instance,
+# linked far above the function image range (position-independent code so
+# that it can live above 2 GiB without the large code model).
+WORKER_SRCS := userspace/sandbox/worker/main.c \
+	userspace/sandbox/worker/trampoline.c
+WORKER_HDRS := userspace/sandbox/plan.h userspace/sandbox/raw.h \
+	userspace/sandbox/worker/trampoline.h userspace/sdk/include/pith/abi.h
+WORKER_CFLAGS := -std=gnu11 -g -O2 $(WARN) -ffreestanding -fno-builtin \
+	-fno-stack-protector -fpie -mgeneral-regs-only -fcf-protection=none \
+	-fno-asynchronous-unwind-tables -Iuserspace -Iuserspace/sdk/include
+WORKER_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
+	-Wl,-z,noexecstack -Wl,-Ttext-segment=0x7e0000000000
+
+$(B)/pith-worker: $(WORKER_SRCS) $(WORKER_HDRS)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(WORKER_CFLAGS) $(WORKER_LDFLAGS) -o $@ $(WORKER_SRCS)
+
+ALL_TARGETS += $(B)/pith-worker
+
+# The sandbox's tests and their hostile function.
+include tests/security/build.mk
 TEST_PROGS += elf_test
 elf_test_SRCS = tests/unit/elf_test.c $(TEST_HELPERS)
 

@@ -43,6 +43,10 @@ size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
 		      size_t max);
 /* Path of the worker cgroup (cgroup v2), or NULL when unavailable. */
 const char *sandbox_cgroup_path(const struct sandbox *sb);
+/* The workers' seccomp program as exported cBPF (struct sock_filter[n]),
+ * for tests that simulate it; -ENODATA when seccomp is off. */
+int sandbox_filter(const struct sandbox *sb, const void **ret_insns,
+		   size_t *ret_n);
 
 struct sandbox_limits {
 	uint64_t memory;     /* bytes of writable context, stack included */

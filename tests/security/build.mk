@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: MIT
+# Sandbox tests: the hostile test function (freestanding, no SDK) and the
+# unit and security test programs. Included from userspace/sandbox/build.mk.
+
+HOSTILE_FN := $(B)/tests/fn/hostile
+HOSTILE_CFLAGS := -std=gnu11 -g -O1 $(WARN) -ffreestanding -fno-builtin \
+	-fno-stack-protector -fno-pie -fcf-protection=none -mgeneral-regs-only \
+	-fno-asynchronous-unwind-tables -DPITH_FREESTANDING \
+	-Iuserspace/sdk/include -Itests
+HOSTILE_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
+	-Wl,-z,noexecstack
+
+$(HOSTILE_FN): tests/security/fn/hostile.c tests/security/hostile.h \
+		userspace/sdk/include/pith/abi.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOSTILE_CFLAGS) $(HOSTILE_LDFLAGS) -o $@ $<
+
+ALL_TARGETS += $(HOSTILE_FN)
+
+SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
+TEST_PROGS += sandbox_test
+sandbox_test_SRCS := tests/unit/sandbox_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/sandbox_test: | $(HOSTILE_FN) $(B)/pith-worker

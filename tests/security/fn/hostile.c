@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The hostile compute function of the sandbox tests: freestanding, no SDK,
+ * one behaviour per instance number (tests/security/hostile.h) - forbidden
+ * system calls of every class, foreign ABIs, faults, loops, a fork bomb and
+ * malformed output descriptors.
+ */
+#include <pith/abi.h>
+
+#include "security/hostile.h"
+
+typedef unsigned long u64;
+
+/* Registers as the trampoline left them, saved before anything runs. */
+u64 regs_at_entry[16];
+
+__asm__(".text\n"
+	".globl _start\n"
+	"_start:\n"
+	"	mov %rax, regs_at_entry+0(%rip)\n"
+	"	mov %rbx, regs_at_entry+8(%rip)\n"
+	"	mov %rcx, regs_at_entry+16(%rip)\n"
+	"	mov %rdx, regs_at_entry+24(%rip)\n"
+	"	mov %rsi, regs_at_entry+32(%rip)\n"
+	"	mov %rdi, regs_at_entry+40(%rip)\n"
+	"	mov %rbp, regs_at_entry+48(%rip)\n"
+	"	mov %rsp, regs_at_entry+56(%rip)\n"
+	"	mov %r8, regs_at_entry+64(%rip)\n"
+	"	mov %r9, regs_at_entry+72(%rip)\n"
+	"	mov %r10, regs_at_entry+80(%rip)\n"
+	"	mov %r11, regs_at_entry+88(%rip)\n"
+	"	mov %r12, regs_at_entry+96(%rip)\n"
+	"	mov %r13, regs_at_entry+104(%rip)\n"
+	"	mov %r14, regs_at_entry+112(%rip)\n"
+	"	mov %r15, regs_at_entry+120(%rip)\n"
+	"	and $-16, %rsp\n"
+	"	call hostile_main\n"
+	"	mov %eax, %edi\n"
+	"	mov $231, %eax\n"
+	"	syscall\n"
+	"	ud2\n");
+
+static long sys6(long nr, long a, long b, long c, long d, long e, long f)
+{
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static u64 strlen_(const char *s)
+{
+	u64 n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
+static char *copy_str(char **arena, const char *s)
+{
+	char *at = *arena;
+	u64 n = strlen_(s);
+
+	for (u64 i = 0; i <= n; i++)
+		at[i] = s[i];
+	*arena += (n + 8) & ~7ul;
+	return at;
+}
+
+static struct pith_set *output0(struct pith_context *c)
+{
+	return (struct pith_set *)(u64)c->outputs;
+}
+
+static int outputs(struct pith_context *c)
+{
+	char *arena = (char *)(u64)c->arena;
+	struct pith_item *it = (struct pith_item *)arena;
+	struct pith_set *in = (struct pith_set *)(u64)c->inputs;
+	const struct pith_item *fwd = (const struct pith_item *)(u64)in->items;
+	char *name, *data;
+
+	arena += 4 * sizeof(*it);
+	name = copy_str(&arena, "hello");
+	data = copy_str(&arena, "hi there");
+	it[0] = (struct pith_item){ .name = (u64)name, .name_len = 5,
+				    .data = (u64)data, .len = 8 };
+	/* Forwarded input: its bytes stay in the input buffer. */
+	it[1] = (struct pith_item){ .name_len = 0, .data = fwd->data,
+				    .len = fwd->len };
+	it[2] = (struct pith_item){ .name = (u64)copy_str(&arena, "k"),
+				    .name_len = 1, .flags = PITH_ITEM_KEYED,
+				    .key = 7, .len = 0 };
+	/* The registers at entry, for the test that reads them. */
+	it[3] = (struct pith_item){ .name = (u64)copy_str(&arena, "regs"),
+				    .name_len = 4, .data = (u64)arena,
+				    .len = sizeof(regs_at_entry) };
+	for (int i = 0; i < 16; i++)
+		((u64 *)arena)[i] = regs_at_entry[i];
+	output0(c)->items = (u64)it;
+	output0(c)->n_items = 4;
+	return 0;
+}
+
+static int bad_output(struct pith_context *c, u64 variant)
+{
+	char *arena = (char *)(u64)c->arena;
+	struct pith_item *it = (struct pith_item *)arena;
+	struct pith_set *o = output0(c);
+	char *name, *data;
+
+	arena += sizeof(*it);
+	name = copy_str(&arena, "ok");
+	data = copy_str(&arena, "data");
+	*it = (struct pith_item){ .name = (u64)name, .name_len = 2,
+				  .data = (u64)data, .len = 4 };
+	o->items = (u64)it;
+	o->n_items = 1;
+	switch (variant) {
+	case BAD_ITEMS_OUTSIDE:
+		o->items = PITH_CONTEXT_BASE - 4096;
+		break;
+	case BAD_ITEMS_OVERFLOW:
+		o->items = ~0ull - 16;
+		break;
+	case BAD_DATA_OUTSIDE:
+		it->data = c->context_base + c->context_size;
+		break;
+	case BAD_LEN_OVERFLOW:
+		it->len = ~0ull - 8;
+		break;
+	case BAD_NAME_SLASH:
+		name[0] = '/';
+		break;
+	case BAD_NAME_TOO_LONG:
+		it->name_len = PITH_NAME_MAX + 1;
+		break;
+	case BAD_NAME_DOTDOT:
+		name[0] = name[1] = '.';
+		break;
+	case BAD_TOO_MANY_ITEMS:
+		o->n_items = PITH_OUTPUT_ITEMS_MAX + 1;
+		break;
+	case BAD_FLAGS:
+		it->flags = 0x80;
+		break;
+	case BAD_DATA_IN_TRAMPOLINE:
+		it->data = 0x400000000000ull;
+		break;
+	case BAD_NAME_CONTROL:
+		name[1] = '\n';
+		break;
+	}
+	return 0;
+}
+
+static long forbidden(struct pith_context *c, long nr)
+{
+	switch (nr) {
+	case 257: /* openat(AT_FDCWD, "/etc/passwd", O_RDONLY) */
+		return sys6(nr, -100, (long)"/etc/passwd", 0, 0, 0, 0);
+	case 2: /* open */
+		return sys6(nr, (long)"/etc/passwd", 0, 0, 0, 0, 0);
+	case 0: /* read(0, ...) */
+		return sys6(nr, 0, (long)c->arena, 16, 0, 0, 0);
+	case 41: /* socket(AF_INET, SOCK_STREAM, 0) */
+		return sys6(nr, 2, 1, 0, 0, 0, 0);
+	case 62: /* kill(-1, SIGKILL) */
+		return sys6(nr, -1, 9, 0, 0, 0, 0);
+	case 9: /* mmap(NULL, 4096, RWX, MAP_PRIVATE|MAP_ANONYMOUS) */
+		return sys6(nr, 0, 4096, 7, 0x22, -1, 0);
+	case 10: /* mprotect(arena, 4096, PROT_READ|PROT_EXEC) */
+		return sys6(nr, (long)(c->arena & ~4095ull), 4096, 5, 0, 0, 0);
+	case 11: /* munmap(context) */
+		return sys6(nr, (long)c->context_base, 4096, 0, 0, 0, 0);
+	case 56: /* clone(SIGCHLD) */
+		return sys6(nr, 17, 0, 0, 0, 0, 0);
+	case 59: /* execve("/bin/sh") */
+		return sys6(nr, (long)"/bin/sh", 0, 0, 0, 0, 0);
+	case 101: /* ptrace(PTRACE_ATTACH, 1) */
+		return sys6(nr, 16, 1, 0, 0, 0, 0);
+	case 425: /* io_uring_setup(8, params in the arena) */
+		return sys6(nr, 8, (long)c->arena, 0, 0, 0, 0);
+	default:
+		return sys6(nr, 0, 0, 0, 0, 0, 0);
+	}
+}
+
+/* Bounded only by the depth parameter, which the test makes huge. */
+static int recurse(volatile char *prev, u64 depth)
+{
+	volatile char buf[256];
+
+	buf[0] = prev ? prev[0] + 1 : 0;
+	if (!depth)
+		return buf[0];
+	return recurse(buf, depth - 1) + buf[1];
+}
+
+__attribute__((used)) int hostile_main(struct pith_context *c)
+{
+	u64 what = c->instance & 0xffff, param = c->instance >> 16;
+
+	switch (what) {
+	case H_OUTPUTS:
+		return outputs(c);
+	case H_EXIT:
+		return (int)param;
+	case H_SYSCALL:
+		forbidden(c, (long)param);
+		return 100; /* never reached under seccomp */
+	case H_X32:
+		sys6(39 | 0x40000000, 0, 0, 0, 0, 0, 0);
+		return 101;
+	case H_INT80: {
+		long ret;
+
+		__asm__ volatile("int $0x80" : "=a"(ret) : "a"(20) : "memory");
+		return 102;
+	}
+	case H_FORK_BOMB:
+		for (;;)
+			sys6(57, 0, 0, 0, 0, 0, 0);
+	case H_LOOP:
+		for (;;)
+			__asm__ volatile("" ::: "memory");
+	case H_WRITE:
+		*(volatile char *)param = 1;
+		return 103;
+	case H_READ:
+		return *(volatile char *)param;
+	case H_STACK_OVERFLOW:
+		return recurse(0, param);
+	case H_ILLEGAL:
+		__asm__ volatile("ud2");
+		return 104;
+	case H_JUMP:
+		((void (*)(void))param)();
+		return 105;
+	case H_BAD_OUTPUT:
+		return bad_output(c, param);
+	case H_DIVIDE: {
+		volatile int zero = 0;
+
+		return 1 / zero;
+	}
+	case H_CLOSE_FDS:
+		/* The handoff's allowed calls on fds that no longer exist. */
+		if (sys6(3, 0, 0, 0, 0, 0, 0) != -9 ||
+		    sys6(3, 1, 0, 0, 0, 0, 0) != -9 ||
+		    sys6(46, 0, 0, 0, 0, 0, 0) != -9)
+			return 1;
+		return 0;
+	}
+	return 99;
+}

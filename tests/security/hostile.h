@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the hostile test function (tests/security/fn/hostile.c) does,
+ * chosen by the instance number: the low 16 bits pick the behaviour, the
+ * rest is its parameter (a syscall number, an address, a variant).
+ */
+#ifndef PITH_TESTS_SECURITY_HOSTILE_H
+#define PITH_TESTS_SECURITY_HOSTILE_H
+
+enum hostile {
+	H_OUTPUTS = 1,	   /* valid outputs: a context item, a forwarded input */
+	H_EXIT,		   /* exit_group(param) */
+	H_SYSCALL,	   /* syscall number param with plausible arguments */
+	H_X32,		   /* an x32 call: getpid | 0x40000000 */
+	H_INT80,	   /* int $0x80 (i386 getpid) */
+	H_FORK_BOMB,	   /* for (;;) fork(); */
+	H_LOOP,		   /* spin forever */
+	H_WRITE,	   /* store to address param */
+	H_READ,		   /* load from address param */
+	H_STACK_OVERFLOW,  /* unbounded recursion */
+	H_ILLEGAL,	   /* ud2 */
+	H_JUMP,		   /* jump to address param */
+	H_BAD_OUTPUT,	   /* a malformed output descriptor, variant param */
+	H_DIVIDE,	   /* integer division by zero */
+	H_CLOSE_FDS,	   /* close(0), close(1), sendmsg(0): all must fail */
+};
+
+/* Variants of H_BAD_OUTPUT. */
+enum hostile_bad {
+	BAD_ITEMS_OUTSIDE = 1,	/* items array below the context */
+	BAD_ITEMS_OVERFLOW,	/* items + n_items * 40 wraps around */
+	BAD_DATA_OUTSIDE,	/* data beyond the context's end */
+	BAD_LEN_OVERFLOW,	/* data + len wraps around */
+	BAD_NAME_SLASH,		/* "a/b" */
+	BAD_NAME_TOO_LONG,	/* name_len 256 */
+	BAD_NAME_DOTDOT,	/* ".." */
+	BAD_TOO_MANY_ITEMS,	/* n_items = PITH_OUTPUT_ITEMS_MAX + 1 */
+	BAD_FLAGS,		/* unknown flag bits */
+	BAD_DATA_IN_TRAMPOLINE,	/* data in the trampoline page */
+	BAD_NAME_CONTROL,	/* a newline in the name */
+};
+
+#define HOSTILE(h, param) ((unsigned long long)(h) | \
+			   ((unsigned long long)(param) << 16))
+
+#endif

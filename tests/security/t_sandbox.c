@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+/* t_* helpers of the sandbox tests (see t_sandbox.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness/helpers.h"
+#include "security/t_sandbox.h"
+
+struct sandbox *t_sandbox(bool no_seccomp)
+{
+	struct sandbox_opts o = { .no_seccomp = no_seccomp };
+	struct sandbox *sb = NULL;
+	struct err e = { { 0 } };
+
+	if (sandbox_new(&o, &sb, &e) < 0) {
+		fprintf(stderr, "# sandbox_new: %s\n", e.msg);
+		abort();
+	}
+	return sb;
+}
+
+const struct elf_image *t_hostile(void)
+{
+	static struct elf_image *img;
+	struct err e = { { 0 } };
+	char *path;
+
+	if (img)
+		return img;
+	path = t_strdupf("%s/tests/fn/hostile", t_build_dir());
+	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
+		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
+		abort();
+	}
+	free(path);
+	return img;
+}
+
+struct set *t_text_set(const char *name, const char *item, const char *data)
+{
+	struct buffer *b = NULL;
+	struct set *s = set_new(name);
+	size_t len = strlen(data);
+
+	if (!s || buffer_new("t-input", len, &b) < 0 ||
+	    buffer_write(b, 0, data, len) < 0 || buffer_seal(b) < 0 ||
+	    set_add(s, item, false, 0, b, 0, len) < 0)
+		abort();
+	buffer_unref(b);
+	return s;
+}
+
+static const char *const t_outputs[] = { "out" };
+
+static struct sandbox_proc *start(struct sandbox *sb, uint64_t instance,
+				  uint64_t memory, uint64_t timeout_ms,
+				  struct set *input, bool wait)
+{
+	struct set *inputs[1] = { input };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = memory, .timeout_ms = timeout_ms },
+		.inputs = inputs,
+		.n_inputs = input ? 1 : 0,
+		.outputs = t_outputs,
+		.n_outputs = 1,
+		.instance = instance,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	int r;
+
+	r = wait ? sandbox_run(sb, &req, &p, &e)
+		 : sandbox_spawn(sb, &req, &p, &e);
+	if (r < 0) {
+		fprintf(stderr, "# sandbox_%s: %s\n", wait ? "run" : "spawn",
+			e.msg);
+		return NULL;
+	}
+	return p;
+}
+
+struct sandbox_proc *t_run_hostile(struct sandbox *sb, uint64_t instance,
+				   uint64_t memory, uint64_t timeout_ms,
+				   struct set *input)
+{
+	return start(sb, instance, memory, timeout_ms, input, true);
+}
+
+struct sandbox_proc *t_spawn_hostile(struct sandbox *sb, uint64_t instance,
+				     uint64_t timeout_ms)
+{
+	return start(sb, instance, T_MEMORY, timeout_ms, NULL, false);
+}
+
+const char *t_reason(const struct sandbox_proc *p)
+{
+	return sandbox_proc_result(p)->reason;
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The sandbox from pith's side: a function's outputs come back without a
+ * copy, every malformed output descriptor is refused with a reason that
+ * names the field, exit statuses, timeouts, limits and the layers report.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pith/abi.h>
+
+#include "harness/harness.h"
+#include "security/t_sandbox.h"
+
+FIXTURE(sb)
+{
+	struct sandbox *sb;
+	struct sandbox_proc *p;
+	struct set *in;
+};
+
+FIXTURE_SETUP(sb)
+{
+	self->sb = t_sandbox(false);
+	self->p = NULL;
+	self->in = t_text_set("in", "greeting", "forwarded bytes");
+}
+
+FIXTURE_TEARDOWN(sb)
+{
+	sandbox_proc_free(self->p);
+	set_free(self->in);
+	sandbox_free(self->sb);
+}
+
+static const void *t_item_bytes(const struct item *it)
+{
+	const void *p = NULL;
+
+	return item_data(it, &p) < 0 ? NULL : p;
+}
+
+TEST_F(sb, outputs_reference_context_and_forwarded_input_without_copy)
+{
+	const struct sandbox_result *res;
+	struct set **outs;
+	size_t n;
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_OUTPUTS, 0), T_MEMORY,
+				T_TIMEOUT_MS, self->in);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	ASSERT_EQ(SANDBOX_OK, res->status) TH_LOG("reason: %s", res->reason);
+	EXPECT_EQ(-1, res->syscall);
+	outs = sandbox_proc_take_outputs(self->p, &n);
+	ASSERT_EQ(1, n);
+	ASSERT_STREQ("out", outs[0]->name);
+	ASSERT_EQ(4, outs[0]->n);
+
+	EXPECT_STREQ("hello", outs[0]->items[0].name);
+	EXPECT_EQ(8, outs[0]->items[0].len);
+	EXPECT_EQ(0, memcmp(t_item_bytes(&outs[0]->items[0]), "hi there", 8));
+	/* The item lives in the (sealed) context buffer. */
+	EXPECT_TRUE(outs[0]->items[0].buf->sealed);
+
+	/* An empty name becomes the item's index; the forwarded bytes are
+	 * the input buffer itself, not a copy. */
+	EXPECT_STREQ("1", outs[0]->items[1].name);
+	EXPECT_TRUE(outs[0]->items[1].buf == self->in->items[0].buf);
+	EXPECT_EQ(0, outs[0]->items[1].off);
+	EXPECT_EQ(15, outs[0]->items[1].len);
+
+	EXPECT_STREQ("k", outs[0]->items[2].name);
+	EXPECT_TRUE(outs[0]->items[2].keyed);
+	EXPECT_EQ(7, outs[0]->items[2].key);
+	EXPECT_EQ(0, outs[0]->items[2].len);
+
+	for (size_t i = 0; i < n; i++)
+		set_free(outs[i]);
+	free(outs);
+}
+
+TEST_F(sb, function_starts_with_clear_registers_and_the_abi_stack)
+{
+	const struct sandbox_result *res;
+	const uint64_t *regs;
+	struct set **outs;
+	size_t n;
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_OUTPUTS, 0), T_MEMORY,
+				T_TIMEOUT_MS, self->in);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	ASSERT_EQ(SANDBOX_OK, res->status) TH_LOG("reason: %s", res->reason);
+	outs = sandbox_proc_take_outputs(self->p, &n);
+	ASSERT_STREQ("regs", outs[0]->items[3].name);
+	ASSERT_EQ(128, outs[0]->items[3].len);
+	regs = t_item_bytes(&outs[0]->items[3]);
+	for (int i = 0; i < 16; i++) {
+		if (i == 5) /* %rdi: the descriptor */
+			EXPECT_EQ(PITH_CONTEXT_BASE, regs[i]);
+		else if (i == 7) /* %rsp: the top of the context */
+			EXPECT_EQ(PITH_CONTEXT_BASE + T_MEMORY, regs[i]);
+		else
+			EXPECT_EQ(0, regs[i]) TH_LOG("register %d", i);
+	}
+	for (size_t i = 0; i < n; i++)
+		set_free(outs[i]);
+	free(outs);
+}
+
+TEST_F(sb, nonzero_exit_is_a_failure_with_the_status)
+{
+	const struct sandbox_result *res;
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_EXIT, 3), T_MEMORY,
+				T_TIMEOUT_MS, NULL);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	EXPECT_EQ(SANDBOX_FAILED, res->status);
+	EXPECT_STREQ("exited with status 3", res->reason);
+	EXPECT_EQ(3, res->exit_status);
+	EXPECT_EQ(0, res->n_outputs);
+}
+
+TEST_F(sb, exit_zero_without_outputs_gives_empty_sets)
+{
+	const struct sandbox_result *res;
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_EXIT, 0), T_MEMORY,
+				T_TIMEOUT_MS, NULL);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	ASSERT_EQ(SANDBOX_OK, res->status) TH_LOG("reason: %s", res->reason);
+	ASSERT_EQ(1, res->n_outputs);
+	EXPECT_EQ(0, res->outputs[0]->n);
+}
+
+TEST_F(sb, infinite_loop_times_out_at_the_deadline)
+{
+	const struct sandbox_result *res;
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_LOOP, 0), T_MEMORY, 200,
+				NULL);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	EXPECT_EQ(SANDBOX_FAILED, res->status);
+	EXPECT_STREQ("timed out after 200 ms", res->reason);
+	EXPECT_GE(res->spawn_ns + res->run_ns, 200000000ull);
+	EXPECT_LT(res->spawn_ns + res->run_ns, 2000000000ull);
+}
+
+TEST_F(sb, step_kills_at_the_deadline_when_polled_with_the_proc_fd)
+{
+	struct set *inputs[1] = { NULL };
+	const char *outputs[] = { "out" };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = 100 },
+		.inputs = inputs,
+		.outputs = outputs,
+		.n_outputs = 1,
+		.instance = HOSTILE(H_LOOP, 0),
+	};
+	struct err e = { { 0 } };
+	int r, rounds = 0;
+
+	ASSERT_EQ(0, sandbox_spawn(self->sb, &req, &self->p, &e))
+		TH_LOG("%s", e.msg);
+	EXPECT_EQ(SANDBOX_RUNNING, sandbox_proc_result(self->p)->status);
+	EXPECT_GE(sandbox_proc_fd(self->p), 0);
+	/* An engine's loop: poll the fd until the deadline, then step. */
+	while ((r = sandbox_proc_step(self->p)) == 0 && rounds++ < 1000) {
+		struct pollfd pfd = { sandbox_proc_fd(self->p), POLLIN, 0 };
+
+		poll(&pfd, 1, 20);
+	}
+	ASSERT_EQ(1, r);
+	EXPECT_STREQ("timed out after 100 ms",
+		     sandbox_proc_result(self->p)->reason);
+}
+
+TEST_F(sb, memory_below_the_minimum_is_refused)
+{
+	struct set *inputs[1] = { NULL };
+	const char *outputs[] = { "out" };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = 4096, .timeout_ms = 1000 },
+		.inputs = inputs,
+		.outputs = outputs,
+		.n_outputs = 1,
+	};
+	struct err e = { { 0 } };
+
+	EXPECT_EQ(-EINVAL, sandbox_spawn(self->sb, &req, &self->p, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "limits.memory: 4096 bytes"))
+		TH_LOG("%s", e.msg);
+}
+
+TEST_F(sb, context_descriptor_that_does_not_fit_is_refused)
+{
+	struct set *big = set_new("big");
+	struct set *inputs[1] = { big };
+	const char *outputs[] = { "out" };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = 64 << 10, .timeout_ms = 1000 },
+		.inputs = inputs,
+		.n_inputs = 1,
+		.outputs = outputs,
+		.n_outputs = 1,
+	};
+	struct err e = { { 0 } };
+
+	/* 2000 items need 80 KB of item table: more than 64 KiB. */
+	for (int i = 0; i < 2000; i++)
+		ASSERT_EQ(0, set_add_item(big, &self->in->items[0]));
+	EXPECT_EQ(-E2BIG, sandbox_spawn(self->sb, &req, &self->p, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "cannot hold the input descriptor"))
+		TH_LOG("%s", e.msg);
+	set_free(big);
+}
+
+TEST_F(sb, unsealed_input_buffer_is_refused)
+{
+	struct buffer *b = NULL;
+	struct set *s = set_new("raw");
+	struct set *inputs[1] = { s };
+	const char *outputs[] = { "out" };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = 1000 },
+		.inputs = inputs,
+		.n_inputs = 1,
+		.outputs = outputs,
+		.n_outputs = 1,
+	};
+	struct err e = { { 0 } };
+
+	ASSERT_EQ(0, buffer_new("t", 16, &b));
+	ASSERT_EQ(0, set_add(s, "x", false, 0, b, 0, 16));
+	buffer_unref(b);
+	EXPECT_EQ(-EINVAL, sandbox_spawn(self->sb, &req, &self->p, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "is not sealed")) TH_LOG("%s", e.msg);
+	set_free(s);
+}
+
+TEST(layers_report_every_layer_with_a_detail)
+{
+	struct sandbox *sb = t_sandbox(false);
+	struct sandbox_layer layers[16];
+	size_t n = sandbox_layers(sb, layers, 16);
+	const char *want[] = { "address-space", "seccomp", "no-new-privs",
+			       "uid", "rlimits", "cgroup", "deadline" };
+
+	ASSERT_EQ(ARRAY_SIZE(want), n);
+	for (size_t i = 0; i < n; i++) {
+		EXPECT_STREQ(want[i], layers[i].name);
+		EXPECT_NE(0, layers[i].detail[0]);
+		TH_LOG("%s: %s: %s", layers[i].name,
+		       layers[i].active ? "on" : "OFF", layers[i].detail);
+	}
+	EXPECT_TRUE(layers[1].active);
+	sandbox_free(sb);
+}
+
+/* Malformed output descriptors: each refused with the field it names. */
+FIXTURE(bad)
+{
+	struct sandbox *sb;
+	struct sandbox_proc *p;
+};
+
+FIXTURE_VARIANT(bad)
+{
+	int variant;
+	const char *reason;
+};
+
+FIXTURE_VARIANT_ADD(bad, items_outside_the_context)
+{
+	.variant = BAD_ITEMS_OUTSIDE,
+	.reason = "bad output descriptor: outputs[0].items: 0x1ffffffff000+40 outside the context",
+};
+FIXTURE_VARIANT_ADD(bad, items_array_wrapping_around)
+{
+	.variant = BAD_ITEMS_OVERFLOW,
+	.reason = "bad output descriptor: outputs[0].items: 0xffffffffffffffef+40 outside the context",
+};
+FIXTURE_VARIANT_ADD(bad, data_past_the_context_end)
+{
+	.variant = BAD_DATA_OUTSIDE,
+	.reason = "bad output descriptor: outputs[0].items[0].data: 0x200000100000+4 outside the context and the inputs",
+};
+FIXTURE_VARIANT_ADD(bad, length_wrapping_around)
+{
+	.variant = BAD_LEN_OVERFLOW,
+	.reason = "outputs[0].items[0].data: ",
+};
+FIXTURE_VARIANT_ADD(bad, name_with_slash)
+{
+	.variant = BAD_NAME_SLASH,
+	.reason = "bad output descriptor: outputs[0].items[0].name: byte 0 is '/'",
+};
+FIXTURE_VARIANT_ADD(bad, name_too_long)
+{
+	.variant = BAD_NAME_TOO_LONG,
+	.reason = "bad output descriptor: outputs[0].items[0].name_len: 256 exceeds 255 bytes",
+};
+FIXTURE_VARIANT_ADD(bad, name_dotdot)
+{
+	.variant = BAD_NAME_DOTDOT,
+	.reason = "bad output descriptor: outputs[0].items[0].name: '..' is not a name",
+};
+FIXTURE_VARIANT_ADD(bad, name_with_newline)
+{
+	.variant = BAD_NAME_CONTROL,
+	.reason = "bad output descriptor: outputs[0].items[0].name: byte 1 is a control character",
+};
+FIXTURE_VARIANT_ADD(bad, too_many_items)
+{
+	.variant = BAD_TOO_MANY_ITEMS,
+	.reason = "bad output descriptor: outputs[0].n_items: 1000001 exceeds the maximum of 1000000",
+};
+FIXTURE_VARIANT_ADD(bad, unknown_flags)
+{
+	.variant = BAD_FLAGS,
+	.reason = "bad output descriptor: outputs[0].items[0].flags: unknown bits 0x80",
+};
+FIXTURE_VARIANT_ADD(bad, data_in_the_trampoline_page)
+{
+	.variant = BAD_DATA_IN_TRAMPOLINE,
+	.reason = "bad output descriptor: outputs[0].items[0].data: 0x400000000000+4 outside the context and the inputs",
+};
+
+FIXTURE_SETUP(bad)
+{
+	self->sb = t_sandbox(false);
+	self->p = NULL;
+}
+
+FIXTURE_TEARDOWN(bad)
+{
+	sandbox_proc_free(self->p);
+	sandbox_free(self->sb);
+}
+
+TEST_F(bad, is_refused_naming_the_field)
+{
+	const struct sandbox_result *res;
+
+	self->p = t_run_hostile(self->sb,
+				HOSTILE(H_BAD_OUTPUT, variant->variant),
+				T_MEMORY, T_TIMEOUT_MS, NULL);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	EXPECT_EQ(SANDBOX_FAILED, res->status);
+	EXPECT_NE(NULL, strstr(res->reason, variant->reason))
+		TH_LOG("reason: %s", res->reason);
+	EXPECT_EQ(0, res->n_outputs);
+	EXPECT_NULL(res->outputs);
+}
+
+TEST_HARNESS_MAIN

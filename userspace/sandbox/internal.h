@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/* State shared by the sandbox's files; not a contract for other layers. */
+#ifndef PITH_SANDBOX_INTERNAL_H
+#define PITH_SANDBOX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sandbox/plan.h"
+#include "sandbox/sandbox.h"
+
+/* Workers run as nobody:nogroup when pith is root (Documentation/security.md). */
+#define SANDBOX_WORKER_UID 65534
+#define SANDBOX_WORKER_GID 65534
+
+#define CTX_PAGE 4096ull
+#define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
+#define CTX_STACK_MAX (1ull << 20)     /* stack: min(1 MiB, memory / 4) */
+#define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
+
+enum { LAYER_ADDRESS_SPACE, LAYER_SECCOMP, LAYER_PRIVS, LAYER_UID,
+       LAYER_RLIMITS, LAYER_CGROUP, LAYER_DEADLINE, LAYER_COUNT };
+
+struct sandbox {
+	struct sandbox_opts opts;
+	int loader_fd;		/* pith-worker, O_PATH, >= 3 */
+	struct plan_filter_insn *filter;
+	size_t n_filter;	/* 0 when opts.no_seccomp */
+	bool drop_ids;		/* pith is root: switch to the worker uid */
+	int cap_last;		/* highest capability number */
+	int cgroup_fd;		/* the workers' leaf cgroup, or -1 */
+	char *cgroup_path;	/* .../pith-<pid>/workers */
+	char *cgroup_parent;	/* .../pith-<pid> */
+	pid_t pid;
+	struct sandbox_layer layers[LAYER_COUNT];
+};
+
+/* Where things are in the context buffer (offsets from its start). */
+struct ctx_layout {
+	uint64_t size;
+	uint64_t hdr_size;	/* descriptor, tables and names */
+	uint64_t arena, arena_size;
+	uint64_t altstack_off;
+	uint64_t guard_off;	/* one unmapped page below the stack */
+	uint64_t stack_off, stack_size;
+	uint64_t outputs_off;	/* struct pith_set[n_outputs] */
+};
+
+/* One distinct input buffer and where the worker maps it. */
+struct ctx_input {
+	struct buffer *buf;	/* holds a reference */
+	uint64_t addr;		/* in the sandbox */
+	uint64_t maplen;	/* page-rounded size, 0 for an empty buffer */
+};
+
+struct sandbox_proc {
+	struct sandbox *sb;
+	pid_t pid;
+	int pidfd, sock, listener, epfd;
+	struct buffer *ctx;
+	struct ctx_layout layout;
+	struct ctx_input *inputs;	/* sorted by addr */
+	size_t n_inputs;
+	char **output_names;
+	size_t n_outputs;
+	uint64_t timeout_ms;
+	uint64_t start_ns, handoff_ns, deadline_ns;
+	bool handed_off, timed_out, killed, finished;
+	long bad_syscall;		/* first user notification, or -1 */
+	char setup_error[200];
+	struct sandbox_result result;
+};
+
+uint64_t sandbox_now_ns(void);
+
+/* filter.c */
+int filter_build(struct plan_filter_insn **ret, size_t *ret_n,
+		 struct err *e);
+/* "openat" for 257; NULL-safe buffer in, never fails. */
+const char *filter_syscall_name(long nr, char *buf, size_t len);
+
+/* context.c: lay out and write the descriptor into a new context buffer. */
+int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
+		struct err *e);
+
+/* outputs.c: validate the function's output sets and build them. */
+int outputs_collect(struct sandbox_proc *p, struct err *e);
+
+#endif

@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The plan pith hands to pith-worker over the worker's only fd (a
+ * SOCK_SEQPACKET socket at fd 0): where to map the image, the context and
+ * the inputs, and the seccomp program. Shared by pith and the freestanding
+ * loader, so it uses fixed-width types only.
+ */
+#ifndef PITH_SANDBOX_PLAN_H
+#define PITH_SANDBOX_PLAN_H
+
+#include "pith/abi.h"
+
+#define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
+#define PLAN_VERSION 1
+
+/* The worker's fixed fd numbers: the socket to pith; the seccomp listener
+ * is created by the trampoline as the lowest free fd, which is 1. */
+#define PLAN_SOCK_FD 0
+#define PLAN_LISTENER_FD 1
+
+/* The trampoline page: above the input range, below the loader's image. */
+#define PLAN_TRAMPOLINE_BASE 0x400000000000ull
+#define PLAN_TRAMPOLINE_SIZE 0x1000ull
+/* The loader's own image (linked there with -Ttext-segment). */
+#define PLAN_LOADER_BASE 0x7e0000000000ull
+/* End of the x86-64 user address space with 4-level paging. */
+#define PLAN_USER_TOP 0x7ffffffff000ull
+
+#define PLAN_MAX_SEGMENTS 16
+#define PLAN_MAX_FILTER 1024	/* cBPF instructions (BPF_MAXINSNS: 4096) */
+#define PLAN_MAX_INPUTS 4096	/* distinct input buffers per instance */
+#define PLAN_FDS_PER_MSG 250	/* below SCM_MAX_FD (253) */
+
+/* Signals whose handler records the fault in pith_context.reserved[]. */
+#define PLAN_FAULT_MAGIC 0x544c5546ull /* "FULT", in reserved[0] >> 32 */
+
+struct plan_segment {
+	__u64 vaddr, memsz, file_off;
+	__u32 prot, pad;
+};
+
+struct plan_input {
+	__u64 addr, len; /* page-aligned; len 0: nothing to map */
+	__u32 fd_index;	 /* index into the fds received after the plan */
+	__u32 pad;
+};
+
+struct plan_filter_insn { /* struct sock_filter */
+	__u16 code;
+	__u8 jt, jf;
+	__u32 k;
+};
+
+/*
+ * Message 1: struct plan, then filter[n_filter], then inputs[n_inputs];
+ * fds 0 (image) and 1 (context) and the first input fds ride along as
+ * SCM_RIGHTS, more in following messages (PLAN_FDS_PER_MSG each) until
+ * n_fds have been sent.
+ */
+struct plan {
+	__u32 magic, version;
+	__u32 n_fds;
+	__u32 n_segments;
+	__u32 n_filter;		/* 0: no seccomp (test-only mode) */
+	__u32 n_inputs;
+	__u64 entry;
+	/* The context memfd maps at PITH_CONTEXT_BASE in two parts around a
+	 * one-page guard hole: [0, guard_off) and [guard_off + 4096, size). */
+	__u64 context_size;
+	__u64 guard_off;
+	__u64 altstack_off, altstack_size;
+	__u64 inputs_lo, inputs_hi; /* the range the inputs occupy */
+	struct plan_segment segments[PLAN_MAX_SEGMENTS];
+};
+
+/*
+ * The block the loader leaves at the top of the context stack for the
+ * trampoline, which zeroes it before jumping to the function.
+ */
+struct plan_handoff {
+	__u64 n_unmap;
+	__u64 entry;
+	__u64 stack_top;
+	__u64 n_filter;
+	__u64 filter;		/* address of the instructions */
+	__u64 block;		/* address of this block */
+	__u64 block_size;	/* bytes to zero, a multiple of 8 */
+	__u64 unmap[];		/* n_unmap pairs of (addr, len) */
+};
+
+#define PLAN_MAX_UNMAP (PLAN_MAX_SEGMENTS + 8)
+
+#endif

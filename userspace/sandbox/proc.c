@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: MIT
+/*
+ * A running instance: receives the seccomp listener from the trampoline,
+ * turns a forbidden system call into a kill with the call's name, enforces
+ * the wall-clock deadline, reaps the worker and states the exact reason it
+ * ended, then collects its outputs.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "lib/macro.h"
+#include "sandbox/internal.h"
+
+uint64_t sandbox_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int sandbox_proc_fd(const struct sandbox_proc *p)
+{
+	return p->epfd;
+}
+
+uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p)
+{
+	return p->deadline_ns;
+}
+
+const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p)
+{
+	return &p->result;
+}
+
+/* After the kill only the pidfd matters: a dying worker's listener
+ * reports POLLHUP, which would keep the proc's fd readable. */
+static void kill_worker(struct sandbox_proc *p)
+{
+	if (!p->killed && p->pidfd >= 0 && !p->finished) {
+		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		p->killed = true;
+		if (p->listener >= 0 && p->epfd >= 0)
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->listener, NULL);
+	}
+}
+
+static void drop_fd(struct sandbox_proc *p, int *fd)
+{
+	if (*fd < 0)
+		return;
+	if (p->epfd >= 0)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, *fd, NULL);
+	*fd = safe_close(*fd);
+}
+
+/* Messages from the loader (a failure) and the trampoline (the listener). */
+static void read_socket(struct sandbox_proc *p)
+{
+	while (p->sock >= 0) {
+		char data[sizeof(p->setup_error)];
+		char ctl[CMSG_SPACE(4 * sizeof(int))];
+		struct iovec iov = { data, sizeof(data) - 1 };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl,
+				    .msg_controllen = sizeof(ctl) };
+		struct cmsghdr *c;
+		int fd = -1;
+		ssize_t n;
+
+		n = recvmsg(p->sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			/* EOF: the trampoline closed it, or the worker died. */
+			if (n == 0 && !p->sb->n_filter && !p->setup_error[0] &&
+			    !p->handed_off) {
+				p->handed_off = true;
+				p->handoff_ns = sandbox_now_ns();
+			}
+			drop_fd(p, &p->sock);
+			return;
+		}
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+			size_t k;
+
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS)
+				continue;
+			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(c) + i * sizeof(int),
+				       sizeof(int));
+				if (fd < 0 && k == 1)
+					fd = f;
+				else
+					close(f);
+			}
+		}
+		if (fd >= 0 && n == 1 && data[0] == 'L' && p->listener < 0 &&
+		    !p->handed_off) {
+			struct epoll_event ev = { .events = EPOLLIN,
+						  .data.u32 = 'L' };
+
+			p->listener = fd;
+			p->handed_off = true;
+			p->handoff_ns = sandbox_now_ns();
+			if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+				kill_worker(p); /* cannot watch it: stop */
+		} else if (fd >= 0) {
+			close(fd);
+		} else if (!p->setup_error[0]) {
+			data[n] = 0;
+			snprintf(p->setup_error, sizeof(p->setup_error), "%s",
+				 data);
+		}
+	}
+}
+
+/* A forbidden call is pending in the worker: note it and kill. The call
+ * never runs; the worker dies before returning to user mode. */
+static void read_listener(struct sandbox_proc *p)
+{
+	struct seccomp_notif n;
+
+	memset(&n, 0, sizeof(n));
+	if (ioctl(p->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+		return;
+	if (p->bad_syscall < 0)
+		p->bad_syscall = n.data.nr;
+	/* The listener stays open (closing it would fail the pending call
+	 * with ENOSYS) until the worker is reaped. */
+	kill_worker(p);
+}
+
+static const char *signal_name(int sig, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev)
+		snprintf(buf, len, "SIG%s", abbrev);
+	else
+		snprintf(buf, len, "%d", sig);
+	return buf;
+}
+
+static void set_reason(struct sandbox_proc *p, const char *fmt, ...)
+	_printf_(2, 3);
+static void set_reason(struct sandbox_proc *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(p->result.reason, sizeof(p->result.reason), fmt, ap);
+	va_end(ap);
+}
+
+/* The fault the trampoline's handler recorded, if it matches the signal the
+ * kernel reports. */
+static void fault_reason(struct sandbox_proc *p, int sig)
+{
+	const struct pith_context *c = NULL;
+	const void *base;
+	uint64_t addr = 0, guard;
+	bool known = false;
+	char name[32];
+
+	if (buffer_seal(p->ctx) == 0 && buffer_data(p->ctx, &base) == 0) {
+		c = base;
+		known = c->reserved[0] == (PLAN_FAULT_MAGIC << 32 | (unsigned)sig);
+		addr = c->reserved[1];
+	}
+	guard = PITH_CONTEXT_BASE + p->layout.guard_off;
+	switch (sig) {
+	case SIGSEGV:
+		if (!known)
+			set_reason(p, "segmentation fault");
+		else if (addr >= guard && addr - guard < CTX_PAGE)
+			set_reason(p, "stack overflow (segmentation fault at %#" PRIx64 ")",
+				   addr);
+		else
+			set_reason(p, "segmentation fault at %#" PRIx64, addr);
+		break;
+	case SIGBUS:
+		set_reason(p, known ? "bus error at %#" PRIx64 : "bus error",
+			   addr);
+		break;
+	case SIGILL:
+		set_reason(p, known ? "illegal instruction at %#" PRIx64
+				    : "illegal instruction", addr);
+		break;
+	case SIGFPE:
+		set_reason(p, known ? "arithmetic exception at %#" PRIx64
+				    : "arithmetic exception", addr);
+		break;
+	default:
+		set_reason(p, "killed by signal %s",
+			   signal_name(sig, name, sizeof(name)));
+	}
+}
+
+static void finish(struct sandbox_proc *p, const siginfo_t *si)
+{
+	struct sandbox_result *res = &p->result;
+	uint64_t now = sandbox_now_ns();
+	bool exited = si->si_code == CLD_EXITED;
+	struct err e = { { 0 } };
+	char name[64];
+
+	p->finished = true;
+	res->status = SANDBOX_FAILED;
+	res->exit_status = exited ? si->si_status : 0;
+	res->signal = exited ? 0 : si->si_status;
+	if (p->handed_off) {
+		res->spawn_ns = p->handoff_ns - p->start_ns;
+		res->run_ns = now - p->handoff_ns;
+	} else {
+		res->spawn_ns = now - p->start_ns;
+	}
+
+	if (p->bad_syscall >= 0) {
+		res->syscall = p->bad_syscall;
+		set_reason(p, "killed: forbidden syscall %s (%ld)",
+			   filter_syscall_name(p->bad_syscall, name,
+					       sizeof(name)),
+			   p->bad_syscall);
+	} else if (p->timed_out && !exited) {
+		set_reason(p, "timed out after %" PRIu64 " ms", p->timeout_ms);
+	} else if (!p->handed_off) {
+		if (p->setup_error[0])
+			set_reason(p, "sandbox setup failed: %s",
+				   p->setup_error);
+		else if (exited)
+			set_reason(p, "sandbox setup failed: the worker exited with status %d before the function started",
+				   si->si_status);
+		else
+			set_reason(p, "sandbox setup failed: the worker was killed by signal %s before the function started",
+				   signal_name(si->si_status, name,
+					       sizeof(name)));
+	} else if (!exited) {
+		if (si->si_status == SIGSYS)
+			set_reason(p, "killed: syscall from a foreign ABI (int 0x80 or x32)");
+		else if (si->si_status == SIGXCPU)
+			set_reason(p, "CPU time limit exceeded");
+		else
+			fault_reason(p, si->si_status);
+	} else if (si->si_status != 0) {
+		set_reason(p, "exited with status %d", si->si_status);
+	} else if (outputs_collect(p, &e) < 0) {
+		set_reason(p, "%s", e.msg[0] ? e.msg : "cannot collect outputs");
+		for (size_t i = 0; i < res->n_outputs; i++)
+			set_free(res->outputs[i]);
+		free(res->outputs);
+		res->outputs = NULL;
+		res->n_outputs = 0;
+	} else {
+		res->status = SANDBOX_OK;
+	}
+	drop_fd(p, &p->listener);
+	drop_fd(p, &p->sock);
+	drop_fd(p, &p->pidfd);
+}
+
+int sandbox_proc_step(struct sandbox_proc *p)
+{
+	struct epoll_event ev[4];
+	bool pid_ready = false;
+	siginfo_t si;
+	int n;
+
+	if (p->finished)
+		return 1;
+	n = epoll_wait(p->epfd, ev, ARRAY_SIZE(ev), 0);
+	if (n < 0 && errno != EINTR)
+		return negative_errno();
+	for (int i = 0; i < n; i++) {
+		pid_ready |= ev[i].data.u32 == 'P';
+		/* Every task of the filter is gone: the exit is near. */
+		if (ev[i].data.u32 == 'L' && (ev[i].events & EPOLLHUP))
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->listener, NULL);
+	}
+	/* Socket before listener before exit: a message sent just before
+	 * the worker ended is still read. */
+	read_socket(p);
+	if (p->listener >= 0) {
+		struct pollfd pfd = { p->listener, POLLIN, 0 };
+
+		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
+			read_listener(p);
+	}
+	if (pid_ready) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
+			   WEXITED | WNOHANG | __WALL) < 0)
+			return negative_errno();
+		if (si.si_pid) {
+			read_socket(p);
+			finish(p, &si);
+			return 1;
+		}
+	}
+	if (!p->killed && sandbox_now_ns() >= p->deadline_ns) {
+		p->timed_out = true;
+		kill_worker(p);
+	}
+	return 0;
+}
+
+struct set **sandbox_proc_take_outputs(struct sandbox_proc *p, size_t *ret_n)
+{
+	struct set **s = p->result.outputs;
+
+	*ret_n = p->result.n_outputs;
+	p->result.outputs = NULL;
+	p->result.n_outputs = 0;
+	return s;
+}
+
+struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
+{
+	if (!p)
+		return NULL;
+	if (!p->finished && p->pidfd >= 0) {
+		siginfo_t si;
+
+		kill_worker(p);
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) <
+			       0 &&
+		       errno == EINTR)
+			;
+	}
+	safe_close(p->listener);
+	safe_close(p->sock);
+	safe_close(p->pidfd);
+	safe_close(p->epfd);
+	for (size_t i = 0; i < p->result.n_outputs; i++)
+		set_free(p->result.outputs[i]);
+	free(p->result.outputs);
+	for (size_t i = 0; i < p->n_outputs; i++)
+		free(p->output_names[i]);
+	free(p->output_names);
+	for (size_t i = 0; i < p->n_inputs; i++)
+		buffer_unref(p->inputs[i].buf);
+	free(p->inputs);
+	buffer_unref(p->ctx);
+	free(p);
+	return NULL;
+}
+
+int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
+		struct sandbox_proc **ret, struct err *e)
+{
+	struct sandbox_proc *p;
+	int r;
+
+	r = sandbox_spawn(sb, req, &p, e);
+	if (r < 0)
+		return r;
+	while ((r = sandbox_proc_step(p)) == 0) {
+		uint64_t now = sandbox_now_ns();
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+		int ms = -1;
+
+		if (!p->killed)
+			ms = now >= p->deadline_ns
+				     ? 0
+				     : (int)MIN((p->deadline_ns - now + 999999) /
+							1000000,
+						(uint64_t)INT32_MAX);
+		poll(&pfd, 1, ms);
+	}
+	if (r < 0) {
+		sandbox_proc_free(p);
+		return err_set(e, -r, "sandbox: %s", strerror(-r));
+	}
+	*ret = p;
+	return 0;
+}

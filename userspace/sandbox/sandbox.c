@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Process-wide sandbox state: the pith-worker loader, the seccomp program,
+ * the workers' cgroup v2 leaf, whether uids can be switched, and the list
+ * of layers in force (each unavailable one says why).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/macro.h"
+#include "sandbox/internal.h"
+
+static const char *const layer_names[LAYER_COUNT] = {
+	[LAYER_ADDRESS_SPACE] = "address-space",
+	[LAYER_SECCOMP] = "seccomp",
+	[LAYER_PRIVS] = "no-new-privs",
+	[LAYER_UID] = "uid",
+	[LAYER_RLIMITS] = "rlimits",
+	[LAYER_CGROUP] = "cgroup",
+	[LAYER_DEADLINE] = "deadline",
+};
+
+static void layer_set(struct sandbox *sb, int id, bool active,
+		      const char *fmt, ...) _printf_(4, 5);
+static void layer_set(struct sandbox *sb, int id, bool active,
+		      const char *fmt, ...)
+{
+	struct sandbox_layer *l = &sb->layers[id];
+	va_list ap;
+
+	l->name = layer_names[id];
+	l->active = active;
+	va_start(ap, fmt);
+	vsnprintf(l->detail, sizeof(l->detail), fmt, ap);
+	va_end(ap);
+}
+
+static void fclosep_(FILE **f)
+{
+	if (*f)
+		fclose(*f);
+}
+
+/* opts.worker_path; else next to our executable, $PITH_WORKER, and one
+ * directory up (tests and tools live below the build's programs). */
+static int open_loader(struct sandbox *sb, struct err *e)
+{
+	char exe[4096], next[4200], up[4200];
+	const char *cands[3];
+	size_t n = 0;
+	ssize_t len;
+	int fd = -1;
+
+	if (sb->opts.worker_path) {
+		cands[n++] = sb->opts.worker_path;
+	} else {
+		len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (len > 0) {
+			exe[len] = 0;
+			*strrchr(exe, '/') = 0;
+			snprintf(next, sizeof(next), "%s/pith-worker", exe);
+			cands[n++] = next;
+		}
+		if (getenv("PITH_WORKER") && *getenv("PITH_WORKER"))
+			cands[n++] = getenv("PITH_WORKER");
+		if (len > 0) {
+			snprintf(up, sizeof(up), "%s/../pith-worker", exe);
+			cands[n++] = up;
+		}
+	}
+	for (size_t i = 0; i < n && fd < 0; i++)
+		fd = open(cands[i], O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, ENOENT,
+			       "cannot find pith-worker (tried %s%s): build it with `make`, or set $PITH_WORKER",
+			       n ? cands[0] : "nothing", n > 1 ? " and more" : "");
+	/* Keep it above 0..2 so that the child's dup3 onto fd 1 cannot
+	 * clobber the socket it has just put at fd 0. */
+	if (fd < 3) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+
+		close(fd);
+		if (hi < 0)
+			return err_set(e, errno, "fcntl: %m");
+		fd = hi;
+	}
+	sb->loader_fd = fd;
+	return 0;
+}
+
+/* The cgroup2 mount point from /proc/self/mountinfo. */
+static char *cgroup2_mount(void)
+{
+	_cleanup_(fclosep_) FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL, *ret = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	while (!ret && getline(&line, &cap, f) > 0) {
+		char mnt[4096], fstype[64];
+		const char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(dash, " - %63s", fstype) != 1 ||
+		    strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+			ret = strdup(mnt);
+	}
+	free(line);
+	return ret;
+}
+
+/* Our own cgroup in the v2 hierarchy ("0::/path"). */
+static char *own_cgroup(void)
+{
+	_cleanup_(fclosep_) FILE *f = fopen("/proc/self/cgroup", "re");
+	char *line = NULL, *ret = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return NULL;
+	while (!ret && getline(&line, &cap, f) > 0)
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			ret = strdup(line + 3);
+		}
+	free(line);
+	return ret;
+}
+
+static void setup_cgroup(struct sandbox *sb)
+{
+	_cleanup_free_ char *mnt = cgroup2_mount(), *own = own_cgroup();
+	_cleanup_free_ char *parent = NULL, *leaf = NULL;
+	int fd;
+
+	if (!mnt) {
+		layer_set(sb, LAYER_CGROUP, false,
+			  "no cgroup2 mount in /proc/self/mountinfo");
+		return;
+	}
+	if (!own) {
+		layer_set(sb, LAYER_CGROUP, false,
+			  "no cgroup v2 entry in /proc/self/cgroup");
+		return;
+	}
+	if (asprintf(&parent, "%s%s%spith-%d", mnt,
+		     strcmp(own, "/") ? own : "", "/", (int)sb->pid) < 0)
+		return;
+	if (asprintf(&leaf, "%s/workers", parent) < 0)
+		return;
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
+		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
+			  parent);
+		return;
+	}
+	sb->cgroup_parent = TAKE_PTR(parent);
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
+		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
+			  leaf);
+		return;
+	}
+	fd = open(leaf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		layer_set(sb, LAYER_CGROUP, false, "cannot open %s: %m", leaf);
+		rmdir(leaf);
+		return;
+	}
+	sb->cgroup_fd = fd;
+	sb->cgroup_path = TAKE_PTR(leaf);
+	layer_set(sb, LAYER_CGROUP, true,
+		  "workers start in %s (clone3 CLONE_INTO_CGROUP)",
+		  sb->cgroup_path);
+}
+
+static int cap_last(void)
+{
+	_cleanup_(fclosep_) FILE *f =
+		fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int v = 40; /* CAP_CHECKPOINT_RESTORE, the last one in 6.x */
+
+	if (f && fscanf(f, "%d", &v) != 1)
+		v = 40;
+	return v;
+}
+
+int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
+		struct err *e)
+{
+	struct sandbox *sb;
+	int r;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb)
+		return -ENOMEM;
+	if (opts)
+		sb->opts = *opts;
+	sb->loader_fd = -1;
+	sb->cgroup_fd = -1;
+	sb->pid = getpid();
+	r = open_loader(sb, e);
+	if (r < 0)
+		goto fail;
+
+	layer_set(sb, LAYER_ADDRESS_SPACE, true,
+		  "fresh process per instance; only the image, context, inputs and a trampoline page are mapped");
+	if (sb->opts.no_seccomp) {
+		layer_set(sb, LAYER_SECCOMP, false,
+			  "disabled by the test-only no_seccomp option");
+	} else {
+		r = filter_build(&sb->filter, &sb->n_filter, e);
+		if (r < 0) {
+			err_prefix(e, r, "seccomp");
+			goto fail;
+		}
+		layer_set(sb, LAYER_SECCOMP, true,
+			  "%zu-instruction filter: exit, exit_group, rt_sigreturn allowed; foreign ABIs killed; any other call is named and killed",
+			  sb->n_filter);
+	}
+	layer_set(sb, LAYER_PRIVS, true,
+		  "no_new_privs, no fds, not dumpable, RLIMIT_CORE 0");
+	sb->drop_ids = geteuid() == 0;
+	if (sb->drop_ids) {
+		sb->cap_last = cap_last();
+		layer_set(sb, LAYER_UID, true,
+			  "workers run as %d:%d with no supplementary groups and an empty capability bounding set",
+			  SANDBOX_WORKER_UID, SANDBOX_WORKER_GID);
+	} else {
+		layer_set(sb, LAYER_UID, false,
+			  "pith is not root: workers keep uid %d (no uid switch); run pith as root for an unprivileged worker uid",
+			  (int)geteuid());
+	}
+	layer_set(sb, LAYER_RLIMITS, true,
+		  "RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE small, RLIMIT_CPU = timeout");
+	setup_cgroup(sb);
+	layer_set(sb, LAYER_DEADLINE, true,
+		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
+	*ret = sb;
+	return 0;
+fail:
+	sandbox_free(sb);
+	return r;
+}
+
+struct sandbox *sandbox_free(struct sandbox *sb)
+{
+	if (!sb)
+		return NULL;
+	safe_close(sb->loader_fd);
+	safe_close(sb->cgroup_fd);
+	if (sb->cgroup_path)
+		rmdir(sb->cgroup_path);
+	if (sb->cgroup_parent)
+		rmdir(sb->cgroup_parent);
+	free(sb->cgroup_path);
+	free(sb->cgroup_parent);
+	free(sb->filter);
+	free(sb);
+	return NULL;
+}
+
+size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
+		      size_t max)
+{
+	size_t n = MIN(max, (size_t)LAYER_COUNT);
+
+	memcpy(layers, sb->layers, n * sizeof(*layers));
+	return n;
+}
+
+const char *sandbox_cgroup_path(const struct sandbox *sb)
+{
+	return sb->cgroup_path;
+}
+
+int sandbox_filter(const struct sandbox *sb, const void **ret_insns,
+		   size_t *ret_n)
+{
+	if (!sb->n_filter)
+		return -ENODATA;
+	*ret_insns = sb->filter;
+	*ret_n = sb->n_filter;
+	return 0;
+}

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pith-worker: the static, freestanding loader exec'd for every instance. It
+ * receives its plan over fd 0, maps the function image, the context and the
+ * inputs, prepares the fault handler and jumps to the trampoline page, which
+ * removes everything else (this loader included) and starts the function.
+ */
+#include <asm/unistd.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+#include <linux/socket.h>
+#include <stddef.h>
+
+#include "sandbox/plan.h"
+#include "sandbox/raw.h"
+#include "sandbox/worker/trampoline.h"
+
+#define SOL_SOCKET 1
+#define SCM_RIGHTS 1
+#define SIGILL 4
+#define SIGBUS 7
+#define SIGFPE 8
+#define SIGSEGV 11
+#define SIGPIPE 13
+#define SIGXCPU 24
+#define SA_SIGINFO 0x4
+#define SA_ONSTACK 0x08000000
+#define SA_RESTORER 0x04000000
+#define SA_RESETHAND 0x80000000u
+#define SIG_DFL 0
+#define SIG_SETMASK 2
+#define CLOSE_RANGE_ALL (~0u)
+#define PAGE 4096ull
+#define MSG_CTRUNC 0x8
+#define MSG_TRUNC 0x20
+#define CMSG_ALIGN(n) (((n) + 7) & ~(size_t)7)
+#define CMSG_LEN(n) (sizeof(struct cmsghdr) + (n))
+#define CMSG_SPACE(n) (sizeof(struct cmsghdr) + CMSG_ALIGN(n))
+#define CMSG_DATA(c) ((char *)(c) + sizeof(struct cmsghdr))
+
+struct iovec {
+	void *iov_base;
+	unsigned long iov_len;
+};
+
+struct msghdr {
+	void *msg_name;
+	int msg_namelen;
+	struct iovec *msg_iov;
+	unsigned long msg_iovlen;
+	void *msg_control;
+	unsigned long msg_controllen;
+	int msg_flags;
+};
+
+struct cmsghdr {
+	unsigned long cmsg_len;
+	int cmsg_level;
+	int cmsg_type;
+};
+
+struct kernel_sigaction {
+	unsigned long handler;
+	unsigned long flags;
+	unsigned long restorer;
+	unsigned long mask;
+};
+
+struct stack_t {
+	unsigned long ss_sp;
+	int ss_flags;
+	unsigned long ss_size;
+};
+
+/* gcc may emit calls to these even in freestanding code. */
+void *memcpy(void *d, const void *s, size_t n)
+{
+	char *dp = d;
+	const char *sp = s;
+
+	while (n--)
+		*dp++ = *sp++;
+	return d;
+}
+
+void *memset(void *d, int c, size_t n)
+{
+	char *dp = d;
+
+	while (n--)
+		*dp++ = (char)c;
+	return d;
+}
+
+#define MSG_MAX (sizeof(struct plan) + \
+		 PLAN_MAX_FILTER * sizeof(struct plan_filter_insn) + \
+		 PLAN_MAX_INPUTS * sizeof(struct plan_input))
+
+static union {
+	struct plan plan;
+	char bytes[MSG_MAX];
+} msg_buf;
+static int fds[2 + PLAN_MAX_INPUTS];
+static unsigned int n_fds;
+
+/* Failures before the handoff: one line to pith, then exit 127. */
+static char line[200];
+static size_t line_len;
+
+static void put_str(const char *s)
+{
+	while (*s && line_len < sizeof(line) - 1)
+		line[line_len++] = *s++;
+}
+
+static void put_hex(unsigned long v)
+{
+	char tmp[19];
+	int i = 18;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = "0123456789abcdef"[v & 0xf];
+		v >>= 4;
+	} while (v);
+	tmp[--i] = 'x';
+	tmp[--i] = '0';
+	put_str(tmp + i);
+}
+
+static void put_dec(long v)
+{
+	char tmp[24];
+	int i = 23;
+	unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+
+	tmp[i] = 0;
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	put_str(tmp + i);
+}
+
+static __attribute__((noreturn)) void fail(const char *what, unsigned long addr,
+					   long err)
+{
+	struct iovec iov;
+	struct msghdr m = { 0 };
+
+	put_str(what);
+	if (addr) {
+		put_str(" at ");
+		put_hex(addr);
+	}
+	if (err) {
+		put_str(": errno ");
+		put_dec(-err);
+	}
+	iov.iov_base = line;
+	iov.iov_len = line_len;
+	m.msg_iov = &iov;
+	m.msg_iovlen = 1;
+	raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, 0);
+	raw_exit_group(127);
+}
+
+static void receive_plan(void)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(PLAN_FDS_PER_MSG * sizeof(int))];
+	} ctl;
+	struct iovec iov;
+	struct msghdr m;
+	int first = 1;
+	long r;
+
+	for (;;) {
+		char one;
+
+		iov.iov_base = first ? msg_buf.bytes : &one;
+		iov.iov_len = first ? sizeof(msg_buf.bytes) : 1;
+		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		r = raw_syscall3(__NR_recvmsg, PLAN_SOCK_FD, &m, 0);
+		if (r <= 0)
+			fail("pith-worker: cannot receive the plan", 0, r);
+		if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+			fail("pith-worker: plan message truncated", 0, 0);
+		if (first) {
+			const struct plan *p = &msg_buf.plan;
+
+			if ((size_t)r < sizeof(*p) || p->magic != PLAN_MAGIC ||
+			    p->version != PLAN_VERSION ||
+			    p->n_segments > PLAN_MAX_SEGMENTS ||
+			    p->n_filter > PLAN_MAX_FILTER ||
+			    p->n_inputs > PLAN_MAX_INPUTS ||
+			    p->n_fds > 2 + PLAN_MAX_INPUTS ||
+			    (size_t)r != sizeof(*p) +
+				    p->n_filter * sizeof(struct plan_filter_insn) +
+				    p->n_inputs * sizeof(struct plan_input))
+				fail("pith-worker: malformed plan", 0, 0);
+		}
+		if (m.msg_controllen >= CMSG_LEN(0)) {
+			struct cmsghdr *c = &ctl.h;
+			size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			const int *in = (const int *)CMSG_DATA(c);
+
+			if (c->cmsg_level != SOL_SOCKET ||
+			    c->cmsg_type != SCM_RIGHTS ||
+			    k > msg_buf.plan.n_fds - n_fds)
+				fail("pith-worker: unexpected fds", 0, 0);
+			for (size_t i = 0; i < k; i++)
+				fds[n_fds++] = in[i];
+		}
+		first = 0;
+		if (n_fds == msg_buf.plan.n_fds)
+			return;
+	}
+}
+
+static void map_at(const char *what, __u64 addr, __u64 len, int prot,
+		   int flags, int fd, __u64 off)
+{
+	long r = raw_syscall6(__NR_mmap, addr, len, prot,
+			      flags | MAP_FIXED_NOREPLACE, fd, off);
+
+	if (r < 0 || (__u64)r != addr)
+		fail(what, addr, r < 0 ? r : -17 /* EEXIST */);
+}
+
+static void map_all(const struct plan *p)
+{
+	const struct plan_input *in = (const void *)((const char *)(p + 1) +
+		p->n_filter * sizeof(struct plan_filter_insn));
+	__u64 gend = p->guard_off + PAGE;
+
+	if (n_fds < 2)
+		fail("pith-worker: missing image or context fd", 0, 0);
+	for (__u32 i = 0; i < p->n_segments; i++) {
+		const struct plan_segment *s = &p->segments[i];
+
+		map_at("pith-worker: cannot map an image segment", s->vaddr,
+		       s->memsz, (int)s->prot, MAP_PRIVATE, fds[0],
+		       s->file_off);
+	}
+	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
+	       p->guard_off, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	map_at("pith-worker: cannot map the context stack",
+	       PITH_CONTEXT_BASE + gend, p->context_size - gend,
+	       PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], gend);
+	for (__u32 i = 0; i < p->n_inputs; i++) {
+		if (!in[i].len)
+			continue;
+		if (in[i].fd_index >= n_fds)
+			fail("pith-worker: bad input fd index", 0, 0);
+		map_at("pith-worker: cannot map an input", in[i].addr,
+		       in[i].len, PROT_READ, MAP_SHARED,
+		       fds[in[i].fd_index], 0);
+	}
+}
+
+static void setup_signals(const struct plan *p)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+	struct stack_t ss = {
+		.ss_sp = PITH_CONTEXT_BASE + p->altstack_off,
+		.ss_size = p->altstack_size,
+	};
+	struct kernel_sigaction dfl = { .handler = SIG_DFL };
+	unsigned long none = 0;
+	long r;
+
+	r = raw_syscall2(__NR_sigaltstack, &ss, 0);
+	if (r < 0)
+		fail("pith-worker: sigaltstack", 0, r);
+	for (unsigned i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+		struct kernel_sigaction sa = {
+			.handler = PLAN_TRAMPOLINE_BASE +
+				   (unsigned long)(tramp_handler - tramp_start),
+			.flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND |
+				 SA_RESTORER,
+			.restorer = PLAN_TRAMPOLINE_BASE +
+				    (unsigned long)(tramp_restorer -
+						    tramp_start),
+			.mask = ~0ul,
+		};
+
+		r = raw_syscall4(__NR_rt_sigaction, faults[i], &sa, 0, 8);
+		if (r < 0)
+			fail("pith-worker: rt_sigaction", 0, r);
+	}
+	/* Dispositions pith may have set to "ignore" survive execve. */
+	raw_syscall4(__NR_rt_sigaction, SIGXCPU, &dfl, 0, 8);
+	raw_syscall4(__NR_rt_sigaction, SIGPIPE, &dfl, 0, 8);
+	/* pith blocks every signal around clone3; the mask survives exec. */
+	raw_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+}
+
+static void map_trampoline(void)
+{
+	size_t len = (size_t)(tramp_end - tramp_start);
+	long r;
+
+	if (len > PLAN_TRAMPOLINE_SIZE)
+		fail("pith-worker: trampoline too large", 0, 0);
+	map_at("pith-worker: cannot map the trampoline", PLAN_TRAMPOLINE_BASE,
+	       PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
+	       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memcpy((void *)PLAN_TRAMPOLINE_BASE, tramp_start, len);
+	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
+			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC);
+	if (r < 0)
+		fail("pith-worker: mprotect of the trampoline", 0, r);
+}
+
+struct range {
+	__u64 lo, hi;
+};
+
+/* The unmap list: the complement of what the function keeps. */
+static __u64 complement(const struct plan *p, __u64 *out)
+{
+	struct range keep[PLAN_MAX_SEGMENTS + 3];
+	unsigned n = 0;
+	__u64 cur = 0, n_out = 0;
+
+	for (__u32 i = 0; i < p->n_segments; i++)
+		keep[n++] = (struct range){ p->segments[i].vaddr,
+					    p->segments[i].vaddr +
+						    p->segments[i].memsz };
+	keep[n++] = (struct range){ PITH_CONTEXT_BASE,
+				    PITH_CONTEXT_BASE + p->context_size };
+	if (p->inputs_hi > p->inputs_lo)
+		keep[n++] = (struct range){ p->inputs_lo, p->inputs_hi };
+	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
+				    PLAN_TRAMPOLINE_BASE +
+					    PLAN_TRAMPOLINE_SIZE };
+	for (unsigned i = 1; i < n; i++) { /* insertion sort by start */
+		struct range r = keep[i];
+		unsigned j = i;
+
+		for (; j > 0 && keep[j - 1].lo > r.lo; j--)
+			keep[j] = keep[j - 1];
+		keep[j] = r;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (keep[i].lo > cur) {
+			out[2 * n_out] = cur;
+			out[2 * n_out + 1] = keep[i].lo - cur;
+			n_out++;
+		}
+		if (keep[i].hi > cur)
+			cur = keep[i].hi;
+	}
+	if (cur < PLAN_USER_TOP) {
+		out[2 * n_out] = cur;
+		out[2 * n_out + 1] = PLAN_USER_TOP - cur;
+		n_out++;
+	}
+	return n_out;
+}
+
+__attribute__((noreturn, used)) void worker_main(void)
+{
+	const struct plan *p;
+	struct plan_handoff *h;
+	__u64 unmap[2 * PLAN_MAX_UNMAP];
+	__u64 n_unmap, size, top, block;
+	const struct plan_filter_insn *filter;
+	long r;
+
+	receive_plan();
+	p = &msg_buf.plan;
+	/* Not ptrace-able, /proc files owned by root: other processes of
+	 * the same unprivileged uid cannot read the worker's memory. */
+	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
+	if (r < 0)
+		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
+	map_all(p);
+	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
+	if (r < 0)
+		fail("pith-worker: close_range", 0, r);
+	setup_signals(p);
+	map_trampoline();
+
+	n_unmap = complement(p, unmap);
+	filter = (const void *)(p + 1);
+	size = sizeof(*h) + n_unmap * 16 +
+	       p->n_filter * sizeof(struct plan_filter_insn);
+	size = (size + 15) & ~15ull;
+	top = PITH_CONTEXT_BASE + p->context_size;
+	block = top - size;
+	h = (struct plan_handoff *)block;
+	h->n_unmap = n_unmap;
+	h->entry = p->entry;
+	h->stack_top = top;
+	h->n_filter = p->n_filter;
+	h->filter = block + sizeof(*h) + n_unmap * 16;
+	h->block = block;
+	h->block_size = size;
+	memcpy(h->unmap, unmap, n_unmap * 16);
+	memcpy((void *)h->filter, filter,
+	       p->n_filter * sizeof(struct plan_filter_insn));
+
+	__asm__ volatile("mov %0, %%rsp\n\t"
+			 "jmp *%1"
+			 :
+			 : "r"(block),
+			   "r"(PLAN_TRAMPOLINE_BASE +
+			       (unsigned long)(tramp_entry - tramp_start))
+			 : "memory");
+	__builtin_unreachable();
+}
+
+__asm__(".text\n"
+	".globl _start\n"
+	"_start:\n"
+	"	xor %ebp, %ebp\n"
+	"	and $-16, %rsp\n"
+	"	call worker_main\n"
+	"	ud2\n");
