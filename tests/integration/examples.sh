@@ -35,7 +35,7 @@ t_same() {
 # run NAME JOB OUTDIR: pith run with --json; the summary goes to OUTDIR.json.
 run_job() {
 	local out
-	if out=$("$pith" run "$2" -o "$3" --json 2>&1 >"$3.json"); then
+	if out=$("$pith" run -o "$3" --json "$2" 2>&1 >"$3.json"); then
 		t_ok "$1"
 	else
 		t_fail "$1" "pith run $2 failed (exit $?): $out"
@@ -189,7 +189,7 @@ then
 	t_fail pith_cc_function_runs_under_pith "pith-cc: $out"
 elif [ ! -x "$pith" ]; then
 	t_fail pith_cc_function_runs_under_pith "$pith not built: run make"
-elif ! out=$("$pith" run "$tmp/hello/job.json" -o "$tmp/hello/out" 2>&1); then
+elif ! out=$("$pith" run -o "$tmp/hello/out" "$tmp/hello/job.json" 2>&1); then
 	t_fail pith_cc_function_runs_under_pith "pith run: $out"
 else
 	t_same pith_cc_function_runs_under_pith "$tmp/hello/out/result/greeting" \
