@@ -14,7 +14,9 @@
 #include <linux/pfn_t.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/uio.h>
 
 #include "xfer.h"
 
@@ -26,8 +28,8 @@ struct pith_buf {
 	 */
 	struct rw_semaphore lock;
 	bool sealed;		/* set once, under lock; read with acquire */
-	u64 size;
-	unsigned long nr_pages;
+	u64 size;		/* bytes; ftruncate() may lower it */
+	unsigned long nr_pages;	/* capacity, fixed at CREATE */
 	struct page **pages;
 	atomic_long_t mappings;	/* VMAs mapping this buffer */
 };
@@ -205,6 +207,80 @@ static long pith_buf_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/*
+ * write(2)/pwrite(2) before the seal, so the buffer is a drop-in for a memfd.
+ * The copy runs with page faults disabled under the read side of buf->lock
+ * (the source may be a mapping of this very buffer, whose fault handler
+ * takes the lock too); the source is faulted in before, unlocked.
+ */
+static ssize_t pith_buf_write_iter(struct kiocb *iocb, struct iov_iter *from)
+{
+	struct pith_buf *buf = iocb->ki_filp->private_data;
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0, err = 0;
+	size_t off, n, copied;
+
+	while (iov_iter_count(from)) {
+		if (pos < 0 || pos >= buf->size) {
+			err = -EFBIG;
+			break;
+		}
+		off = offset_in_page(pos);
+		n = min_t(u64, PAGE_SIZE - off, buf->size - pos);
+		n = min(n, iov_iter_count(from));
+		if (fault_in_iov_iter_readable(from, n) == n) {
+			err = -EFAULT;
+			break;
+		}
+		down_read(&buf->lock);
+		if (buf->sealed) {
+			up_read(&buf->lock);
+			err = -EPERM;
+			break;
+		}
+		copied = copy_page_from_iter_atomic(buf->pages[pos >> PAGE_SHIFT],
+						    off, n, from);
+		up_read(&buf->lock);
+		pos += copied;
+		done += copied;
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+	return done ? done : err;
+}
+
+static ssize_t pith_buf_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct pith_buf *buf = iocb->ki_filp->private_data;
+	loff_t pos = iocb->ki_pos;
+	ssize_t done = 0;
+	size_t off, n, copied;
+
+	while (iov_iter_count(to) && pos >= 0 && pos < buf->size) {
+		off = offset_in_page(pos);
+		n = min_t(u64, PAGE_SIZE - off, buf->size - pos);
+		n = min(n, iov_iter_count(to));
+		copied = copy_page_to_iter(buf->pages[pos >> PAGE_SHIFT], off,
+					   n, to);
+		pos += copied;
+		done += copied;
+		if (copied < n) {
+			if (!done)
+				return -EFAULT;
+			break;
+		}
+		if (fatal_signal_pending(current))
+			break;
+		cond_resched();
+	}
+	iocb->ki_pos = pos;
+	return done;
+}
+
 static int pith_buf_release(struct inode *inode, struct file *file)
 {
 	pith_buf_free(file->private_data);
@@ -213,10 +289,51 @@ static int pith_buf_release(struct inode *inode, struct file *file)
 
 static const struct file_operations pith_buf_fops = {
 	.owner = THIS_MODULE,
+	.llseek = generic_file_llseek,
+	.read_iter = pith_buf_read_iter,
+	.write_iter = pith_buf_write_iter,
 	.mmap = pith_buf_mmap,
 	.unlocked_ioctl = pith_buf_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.release = pith_buf_release,
+};
+
+/*
+ * ftruncate() before the seal sets the size within the pages allocated at
+ * CREATE (as a memfd user expects when trimming an arena); after the seal,
+ * or beyond that capacity, it fails. Nothing else about the inode changes.
+ */
+static int pith_buf_setattr(PITH_SETATTR_NS_ARG, struct dentry *dentry,
+			    struct iattr *attr)
+{
+	struct inode *inode = d_inode(dentry);
+	struct pith_buf *buf = inode->i_private;
+	int err = 0;
+
+	if (attr->ia_valid & ~(ATTR_SIZE | ATTR_MTIME | ATTR_CTIME |
+			       ATTR_ATIME | ATTR_FILE | ATTR_OPEN |
+			       ATTR_KILL_SUID | ATTR_KILL_SGID |
+			       ATTR_KILL_PRIV))
+		return -EPERM;
+	if (!(attr->ia_valid & ATTR_SIZE))
+		return 0;
+
+	down_write(&buf->lock);
+	if (buf->sealed)
+		err = -EPERM;
+	else if (attr->ia_size < 0 ||
+		 attr->ia_size > (loff_t)buf->nr_pages << PAGE_SHIFT)
+		err = -EFBIG;
+	else {
+		buf->size = attr->ia_size;
+		i_size_write(inode, attr->ia_size);
+	}
+	up_write(&buf->lock);
+	return err;
+}
+
+static const struct inode_operations pith_buf_iops = {
+	.setattr = pith_buf_setattr,
 };
 
 static struct pith_buf *pith_buf_alloc(u64 size)
@@ -274,6 +391,10 @@ struct file *pith_buf_new(u64 size)
 		err = PTR_ERR(inode);
 		goto out_free_buf;
 	}
+	/* A regular file, like a memfd, so ftruncate() and fstat() work. */
+	inode->i_mode = S_IFREG | 0600;
+	inode->i_op = &pith_buf_iops;
+	inode->i_private = buf;
 	inode->i_size = size;
 
 	/*
@@ -289,6 +410,8 @@ struct file *pith_buf_new(u64 size)
 		goto out_put_module;
 	}
 	file->private_data = buf;
+	/* alloc_file_pseudo() leaves out positional I/O. */
+	file->f_mode |= FMODE_PREAD | FMODE_PWRITE | PITH_FMODE_LSEEK;
 	return file;
 
 out_put_module:

@@ -37,6 +37,20 @@ static inline void vm_flags_clear(struct vm_area_struct *vma,
 #define pith_page_to_pfn(page) page_to_pfn(page)
 #endif
 
+/* 6.3 replaced the user namespace argument of ->setattr by an idmap. */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 3, 0)
+#define PITH_SETATTR_NS_ARG struct user_namespace *ns
+#else
+#define PITH_SETATTR_NS_ARG struct mnt_idmap *idmap
+#endif
+
+/* 6.12 dropped FMODE_LSEEK: a file is seekable when it has ->llseek. */
+#ifdef FMODE_LSEEK
+#define PITH_FMODE_LSEEK FMODE_LSEEK
+#else
+#define PITH_FMODE_LSEEK 0
+#endif
+
 /* pool.c: pre-zeroed order-0 pages, refilled by a worker. */
 int pith_pool_init(unsigned long target);
 void pith_pool_exit(void);

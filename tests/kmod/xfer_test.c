@@ -529,6 +529,81 @@ TEST_F(xfer, mapping_outlives_its_fd)
 	munmap(p, 2 * page_size);
 }
 
+/* pwrite/pread/lseek/ftruncate behave as on a memfd until the seal. */
+TEST_F(xfer, file_io_works_until_seal)
+{
+	char in[300], out[300];
+	struct pith_xfer_info info;
+	struct stat st;
+	char *p;
+
+	memset(in, 'w', sizeof(in));
+	ASSERT_EQ((ssize_t)sizeof(in),
+		  pwrite(self->fd, in, sizeof(in), page_size - 100));
+	ASSERT_EQ((ssize_t)sizeof(out),
+		  pread(self->fd, out, sizeof(out), page_size - 100));
+	EXPECT_EQ(0, memcmp(in, out, sizeof(in)));
+	p = t_map(self->fd, self->size, PROT_READ);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ('w', p[page_size + 199]);
+	EXPECT_EQ(0, p[page_size + 200]);
+	EXPECT_EQ((off_t)self->size, lseek(self->fd, 0, SEEK_END));
+	EXPECT_EQ(-1, pwrite(self->fd, in, 1, self->size));
+	EXPECT_EQ(EFBIG, errno);
+	EXPECT_EQ(0, pread(self->fd, out, 1, self->size));
+
+	/* Trim within capacity; growing past it fails. */
+	ASSERT_EQ(0, ftruncate(self->fd, 3 * page_size + 5));
+	ASSERT_EQ(0, fstat(self->fd, &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(3 * page_size + 5, st.st_size);
+	ASSERT_EQ(0, t_info(self->fd, &info));
+	EXPECT_EQ(3 * page_size + 5, info.size);
+	EXPECT_EQ(-1, ftruncate(self->fd, self->size + page_size));
+	EXPECT_EQ(EFBIG, errno);
+
+	ASSERT_EQ(0, t_seal(self->fd));
+	EXPECT_EQ(-1, pwrite(self->fd, in, 1, 0));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(-1, ftruncate(self->fd, page_size));
+	EXPECT_EQ(EPERM, errno);
+	EXPECT_EQ(1, pread(self->fd, out, 1, page_size));
+	EXPECT_EQ('w', out[0]);
+	munmap(p, self->size);
+}
+
+/* The source of a write may be a not yet faulted mapping of the same
+ * buffer, whose fault handler takes the lock the write holds. */
+TEST_F_TIMEOUT(xfer, pwrite_from_a_mapping_of_the_same_buffer_completes, 20)
+{
+	char *p = t_map(self->fd, self->size, PROT_READ);
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	/* A sealer in the background makes the write side wait too. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		usleep(1000);
+		_exit(t_seal(self->fd) == 0 ? 0 : 1);
+	}
+	for (int i = 0; i < 1000; i++) {
+		ssize_t n = pwrite(self->fd, p + self->size / 2, self->size / 2,
+				   0);
+
+		if (n < 0) {
+			ASSERT_EQ(EPERM, errno);
+			break;
+		}
+		/* Short when the seal lands in the middle of it. */
+		ASSERT_LT(0, n);
+		ASSERT_LE(n, (ssize_t)self->size / 2);
+		madvise(p, self->size, MADV_DONTNEED);
+	}
+	ASSERT_EQ(0, t_wait(pid));
+	munmap(p, self->size);
+}
+
 TEST_F(xfer, seal_is_idempotent)
 {
 	struct pith_xfer_info info;
