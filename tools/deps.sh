@@ -11,6 +11,7 @@ set -eu
 # Compilers, libraries and headers for `make`.
 BUILD="
 gcc
+binutils
 make
 clang
 llvm
