@@ -12,3 +12,5 @@ INCLUDES += -I.
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
 TEST_PROGS += iofuncs_file_test
 iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)
+TEST_PROGS += iofuncs_http_test
+iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)

@@ -413,9 +413,13 @@ static bool conn_process(struct conn *c)
 	case B_EOF:
 		r = heap_put(c, c->rx, c->rx_len);
 		if (r < 0) {
-			conn_fail(c, r, "%s: %s", c->where,
-				  r == -E2BIG ? "body exceeds the size limit" :
-						iofunc_strerror(r));
+			if (r == -E2BIG)
+				conn_fail(c, r, "%s: body exceeds %llu bytes",
+					  c->where,
+					  (unsigned long long)run->ctx.max_body_bytes);
+			else
+				conn_fail(c, r, "%s: %s", c->where,
+					  iofunc_strerror(r));
 			return true;
 		}
 		c->rx_len = 0;

@@ -333,14 +333,14 @@ int http_head_parse(const char *buf, size_t len, size_t max,
 	size_t n = 0, headers = 0;
 	bool conn_close = false, conn_keep = false, has_te = false;
 
+	/* Fail early on something that is not HTTP at all. */
+	if (memcmp(buf, "HTTP/", MIN(len, (size_t)5)))
+		return err_set(e, EBADMSG,
+			       "not an HTTP response (it does not start with 'HTTP/')");
 	if (!end) {
 		if (len >= max)
 			return err_set(e, E2BIG,
 				       "response headers exceed %zu bytes", max);
-		/* A status line must start as one; fail early on garbage. */
-		if (len >= 5 && memcmp(buf, "HTTP/", 5))
-			return err_set(e, EBADMSG,
-				       "not an HTTP response (starts with something else than 'HTTP/')");
 		return 0;
 	}
 	memset(h, 0, sizeof(*h));

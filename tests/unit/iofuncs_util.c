@@ -1,7 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* t_* helpers for the I/O function tests: input sets, running one stage. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
+#include "harness/helpers.h"
 #include "unit/iofuncs_util.h"
 
 int t_set_add_bytes(struct set *s, const char *name, bool keyed, uint64_t key,
@@ -145,4 +151,84 @@ char *t_io_out_str(const struct t_io *t, size_t k, size_t i, size_t *ret_len)
 	if (ret_len)
 		*ret_len = it->len;
 	return s;
+}
+
+int t_nginx_start(const char *dir, unsigned *ret_port)
+{
+	char *script = t_strdupf("%s/tests/servers/nginx.sh", t_repo_root());
+	char *argv[] = { script, "start", (char *)dir, NULL };
+	char *out = NULL;
+	int status = 0, r;
+
+	r = t_run(argv, &out, NULL, &status);
+	if (r >= 0 && t_exit_code(status) != 0)
+		r = -EIO;
+	if (r >= 0 && (!out || sscanf(out, "%u", ret_port) != 1))
+		r = -EIO;
+	free(out);
+	free(script);
+	return r;
+}
+
+void t_nginx_stop(const char *dir)
+{
+	char *script = t_strdupf("%s/tests/servers/nginx.sh", t_repo_root());
+	char *argv[] = { script, "stop", (char *)dir, NULL };
+	int status;
+
+	t_run(argv, NULL, NULL, &status);
+	free(script);
+}
+
+int t_hostile_start(pid_t *ret_pid, unsigned *ret_port)
+{
+	char *script = t_strdupf("%s/tests/servers/hostile.py", t_repo_root());
+	char line[32] = "";
+	size_t n = 0;
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		dup2(p[1], STDOUT_FILENO);
+		execlp("python3", "python3", script, "0", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	free(script);
+	while (n < sizeof(line) - 1) {
+		ssize_t k = read(p[0], line + n, 1);
+
+		if (k <= 0 || line[n] == '\n')
+			break;
+		n++;
+	}
+	close(p[0]);
+	line[n] = '\0';
+	if (sscanf(line, "%u", ret_port) != 1) {
+		t_hostile_stop(pid);
+		return -EIO;
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+void t_hostile_stop(pid_t pid)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+long t_maxrss_kib(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
 }

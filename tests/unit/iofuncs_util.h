@@ -3,6 +3,8 @@
 #ifndef PITH_TESTS_UNIT_IOFUNCS_UTIL_H
 #define PITH_TESTS_UNIT_IOFUNCS_UTIL_H
 
+#include <sys/types.h>
+
 #include "iofuncs/iofuncs.h"
 
 /* Append an item holding `len` bytes of `data` in a sealed buffer of its
@@ -34,5 +36,15 @@ void t_io_done(struct t_io *t);
 const char *t_io_error(const struct t_io *t, size_t i);
 /* Item i of output k as a NUL-terminated malloc'd copy (NULL: none). */
 char *t_io_out_str(const struct t_io *t, size_t k, size_t i, size_t *ret_len);
+
+
+/* Test servers (tests/servers/). A private nginx serving DIR/html. */
+int t_nginx_start(const char *dir, unsigned *ret_port);
+void t_nginx_stop(const char *dir);
+/* tests/servers/hostile.py on a free port; its pid for t_hostile_stop(). */
+int t_hostile_start(pid_t *ret_pid, unsigned *ret_port);
+void t_hostile_stop(pid_t pid);
+/* Peak RSS of this process in KiB. */
+long t_maxrss_kib(void);
 
 #endif
