@@ -38,3 +38,23 @@ guard_test_SRCS = tests/unit/guard_test.c tests/security/bpf_worker.c \
 	$(TEST_HELPERS)
 bpf_guard_test_SRCS = tests/security/bpf_guard_test.c \
 	tests/security/bpf_worker.c $(TEST_HELPERS)
+
+# In the qemu VM (tests/vm/, `make vmcheck`) the rig runs every program in
+# $(B)/vm/bpf/ (copied to /tests/bpf/): the BPF-LSM hook tests and the host
+# kill/audit tests again on the Debian kernel. Static: the initramfs has no
+# libc.
+VM_BPF_DIR := $(B)/vm/bpf
+VM_BPF_BINS := $(VM_BPF_DIR)/bpf_lsm_test $(VM_BPF_DIR)/bpf_guard_test
+GUARD_VM_SRCS := tests/security/bpf_worker.c userspace/sandbox/guard.c \
+	userspace/sandbox/guard_probe.c userspace/lib/err.c \
+	tests/harness/helpers.c
+$(VM_BPF_DIR)/bpf_lsm_test: $(patsubst %.c,$(B)/obj/%.o,\
+		tests/vm/bpf/bpf_lsm_test.c $(GUARD_VM_SRCS))
+$(VM_BPF_DIR)/bpf_guard_test: $(patsubst %.c,$(B)/obj/%.o,\
+		tests/security/bpf_guard_test.c $(GUARD_VM_SRCS))
+$(VM_BPF_BINS):
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^ -lbpf -lelf -lz
+.PHONY: vm-bpf
+vm-bpf: $(VM_BPF_BINS)

@@ -107,7 +107,7 @@ static int open_after_arming(void *arg)
 	return fd >= 0 ? 0 : 1;
 }
 
-TEST_F(guard, forbidden_openat_kills_worker_and_reports_event)
+TEST_F(guard, forbidden_openat_is_reported_and_killed_when_enforcing)
 {
 	const struct guard_violation *v;
 	char reason[512];
@@ -283,6 +283,12 @@ TEST_F(guard, violations_are_counted_per_syscall_and_function)
 	EXPECT_EQ(1, per_nr[SYS_openat]);
 	EXPECT_EQ(0, per_nr[SYS_read]);
 	EXPECT_EQ(1, per_hook[GUARD_HOOK_SOCK_CREATE]);
+	EXPECT_EQ(1, guard_fn_count(self->g, "hostile", SYS_openat,
+				    GUARD_HOOK_NONE));
+	EXPECT_EQ(1, guard_fn_count(self->g, "hostile", SYS_socket,
+				    GUARD_HOOK_SOCK_CREATE));
+	EXPECT_EQ(0, guard_fn_count(self->g, "other", SYS_openat,
+				    GUARD_HOOK_NONE));
 	EXPECT_EQ(0, guard_dropped(self->g));
 }
 

@@ -577,6 +577,19 @@ int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
 	return 0;
 }
 
+uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
+			enum guard_hook hook)
+{
+	struct guard_fn_key key = { .nr = nr, .hook = hook };
+	__u64 v;
+
+	snprintf(key.fn, sizeof(key.fn), "%s", fn ? fn : "");
+	if (bpf_map__lookup_elem(g->skel->maps.pith_fn_cnt, &key, sizeof(key),
+				 &v, sizeof(v), 0) < 0)
+		return 0;
+	return v;
+}
+
 size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max)
 {
 	struct bpf_program *p;

@@ -120,6 +120,10 @@ size_t guard_layers(const struct guard *g, struct guard_layer *layers,
 /* Violations per syscall (per_nr[GUARD_NR_MAX + 1], the last slot counts
  * numbers beyond) and per hook (per_hook[GUARD_HOOK_MAX]); either NULL. */
 int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook);
+/* Violations of the function named fn (as given to guard_worker_add(), ""
+ * for unnamed workers) at syscall nr / hook; 0 when none. */
+uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
+			enum guard_hook hook);
 /* Kernel ids of the loaded programs (for `bpftool prog show id N`);
  * returns how many were written. */
 size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max);
