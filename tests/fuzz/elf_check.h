@@ -50,6 +50,10 @@ static inline const char *elf_check_image(const struct elf_image *img)
 			return "segment not page-aligned";
 		if (g->memsz == 0)
 			return "empty segment";
+		if (g->filesz & pg)
+			return "file part not page-aligned";
+		if (g->filesz > g->memsz)
+			return "file part longer than the segment";
 		if (g->vaddr < PITH_IMAGE_MIN || g->vaddr > PITH_IMAGE_MAX ||
 		    g->memsz > PITH_IMAGE_MAX - g->vaddr)
 			return "segment outside the image range";

@@ -114,8 +114,8 @@ static void t_elf_exec(struct t_elf *t)
 	t_elf_build(t, ET_EXEC, 0x400000);
 }
 
-/* Map the image the way the sandbox does, and jump to it in a child.
- * Returns the child's wait status. */
+/* Map the image as elf.h says (file pages from the memfd, bss anonymous)
+ * and jump to it in a child. Returns the child's wait status. */
 static int t_run_image(const struct elf_image *img)
 {
 	int status;
@@ -129,11 +129,23 @@ static int t_run_image(const struct elf_image *img)
 			const struct elf_segment *s = &img->segments[i];
 			void *p;
 
-			p = mmap((void *)s->vaddr, s->memsz, s->prot,
-				 MAP_PRIVATE | MAP_FIXED_NOREPLACE, img->fd,
-				 (off_t)s->file_off);
-			if (p != (void *)s->vaddr)
-				_exit(200);
+			void *bss = (void *)(s->vaddr + s->filesz);
+
+			if (s->filesz) {
+				p = mmap((void *)s->vaddr, s->filesz, s->prot,
+					 MAP_PRIVATE | MAP_FIXED_NOREPLACE,
+					 img->fd, (off_t)s->file_off);
+				if (p != (void *)s->vaddr)
+					_exit(200);
+			}
+			if (s->memsz > s->filesz) {
+				p = mmap(bss, s->memsz - s->filesz, s->prot,
+					 MAP_PRIVATE | MAP_ANONYMOUS |
+						 MAP_FIXED_NOREPLACE,
+					 -1, 0);
+				if (p != bss)
+					_exit(200);
+			}
 		}
 		((void (*)(void))img->entry)();
 		_exit(201);
@@ -163,8 +175,10 @@ TEST(valid_exec_image_loads_with_its_segments_and_entry)
 	EXPECT_EQ(0x1000, img->segments[0].memsz);
 	EXPECT_EQ(0, img->segments[0].file_off);
 	EXPECT_EQ(PROT_READ | PROT_EXEC, img->segments[0].prot);
+	EXPECT_EQ(0x1000, img->segments[0].filesz);
 	EXPECT_EQ(0x402000, img->segments[1].vaddr);
 	EXPECT_EQ(0x2000, img->segments[1].memsz);
+	EXPECT_EQ(0x1000, img->segments[1].filesz);
 	EXPECT_EQ(0x1000, img->segments[1].file_off);
 	EXPECT_EQ(PROT_READ | PROT_WRITE, img->segments[1].prot);
 	EXPECT_EQ(0x401000, img->lo);
@@ -256,6 +270,39 @@ TEST(exec_image_runs_when_mapped_from_the_memfd)
 	status = t_run_image(img);
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("wait status %#x", status);
 	EXPECT_EQ(T_EXIT, WEXITSTATUS(status));
+	elf_image_free(img);
+}
+
+TEST(running_an_image_allocates_no_memfd_page_for_its_bss)
+{
+	struct err e = { "" };
+	struct elf_image *img = NULL;
+	struct t_elf t;
+	struct stat st;
+
+	/* The code reads a bss page beyond the file pages. */
+	t_elf_exec(&t);
+	ASSERT_EQ(0, t_load(&t, &img, &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ(T_EXIT, WEXITSTATUS(t_run_image(img)));
+	ASSERT_EQ(0, fstat(img->fd, &st));
+	EXPECT_EQ(0x3000, st.st_size);
+	EXPECT_EQ(0x2000, st.st_blocks * 512);
+	elf_image_free(img);
+}
+
+TEST(segment_of_bss_only_has_no_file_pages)
+{
+	struct err e = { "" };
+	struct elf_image *img = NULL;
+	struct t_elf t;
+
+	t_elf_exec(&t);
+	ph(&t, 1)->p_filesz = 0;
+	ASSERT_EQ(0, t_load(&t, &img, &e)) TH_LOG("%s", e.msg);
+	EXPECT_EQ(0, img->segments[1].filesz);
+	EXPECT_EQ(0x2000, img->segments[1].memsz);
+	/* data[0] now reads as 0 */
+	EXPECT_EQ(0, WEXITSTATUS(t_run_image(img)));
 	elf_image_free(img);
 }
 

@@ -434,6 +434,10 @@ static int build_image(struct parse *p, struct elf_image *img, struct err *e)
 	}
 
 	fd = memfd_image();
+	if (fd == -EACCES)
+		return err_set(e, EACCES,
+			       "cannot create image memfd: %s (is sysctl vm.memfd_noexec 2?)",
+			       strerror(EACCES));
 	if (fd < 0)
 		return err_set(e, -fd, "cannot create image memfd: %s",
 			       strerror(-fd));
@@ -445,6 +449,10 @@ static int build_image(struct parse *p, struct elf_image *img, struct err *e)
 		s->memsz = l->pend - l->pstart;
 		s->file_off = off;
 		s->prot = prot_of(l->flags);
+		/* No overflow: start + filesz <= end, and pend did not. */
+		s->filesz = l->filesz ? PAGE_DOWN(l->start + l->filesz +
+						  PAGE_LOW) - l->pstart
+				      : 0;
 		r = pwrite_all(fd, p->data + l->offset, l->filesz,
 			       off + (l->start - l->pstart));
 		if (r < 0)

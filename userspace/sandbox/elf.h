@@ -25,6 +25,14 @@ struct elf_segment {
 	uint64_t memsz;	   /* page-aligned length of the mapping */
 	uint64_t file_off; /* page-aligned offset in the image memfd */
 	int prot;	   /* PROT_READ / PROT_WRITE / PROT_EXEC, never W+X */
+	/*
+	 * Page-aligned length, from vaddr, of the pages holding file bytes
+	 * (<= memsz). The memfd holds zeros for the whole memsz, but map only
+	 * these pages from it and the rest (bss) MAP_ANONYMOUS: a read fault
+	 * on a memfd hole allocates a shmem page that outlives the instance
+	 * and is shared by every user of the image.
+	 */
+	uint64_t filesz;
 };
 
 struct elf_image {
