@@ -294,6 +294,38 @@ TEST(returning_zero_publishes_forwarded_and_copied_items)
 	t_fn_done();
 }
 
+TEST(references_point_at_input_slices_and_arena_without_copying)
+{
+	static const struct t_item in[] = {
+		{ "first", false, 0, "[slice]" },
+		{ "second", true, 9, "found" },
+	};
+	const struct pith_set *fwd;
+	const struct pith_item *f;
+	const struct pith_item *src;
+	struct t_run run;
+
+	ASSERT_EQ(0, t_fn_run("ref", in, ARRAY_SIZE(in), 0, &run));
+	ASSERT_EQ(0, run.code);
+	fwd = t_output(&run, "fwd");
+	ASSERT_TRUE(fwd);
+	ASSERT_EQ(3, fwd->n_items);
+	f = t_at(fwd->items);
+	src = t_at(((const struct pith_set *)t_at(run.ctx->inputs))[1].items);
+	EXPECT_STREQ("slice", (char *)t_at(f[0].name));
+	EXPECT_EQ(src[0].data + 1, f[0].data);
+	EXPECT_EQ(5, f[0].len);
+	EXPECT_STREQ("arena", (char *)t_at(f[1].name));
+	EXPECT_GE(f[1].data, run.ctx->arena);
+	EXPECT_LT(f[1].data, run.ctx->arena + run.ctx->arena_size);
+	EXPECT_EQ(0, memcmp(t_at(f[1].data), "arena", 5));
+	EXPECT_STREQ("second", (char *)t_at(f[2].name));
+	EXPECT_EQ(src[1].data, f[2].data);
+	EXPECT_EQ(PITH_ITEM_KEYED, f[2].flags);
+	EXPECT_EQ(9, f[2].key);
+	t_fn_done();
+}
+
 TEST(snprintf_prints_what_libc_prints)
 {
 	_cleanup_free_ char *got = NULL;

@@ -47,6 +47,25 @@ static int cmd_echo(void)
 	return 0;
 }
 
+/* Zero-copy items: a slice of an input, arena memory, a found item. */
+static int cmd_ref(void)
+{
+	const struct pith_set *in = pith_input_at(1);
+	const struct pith_item *first = pith_set_item(in, 0);
+	const struct pith_item *found = pith_set_find(in, "second");
+	char *mem = pith_alloc(5);
+
+	if (!first || !found || pith_set_find(in, "nothing") ||
+	    pith_input_at(2) || strcmp(pith_set_name(in), "in"))
+		return 2;
+	pith_output_ref("fwd", "slice", (const char *)pith_item_data(first) + 1,
+			pith_item_len(first) - 2);
+	memcpy(mem, "arena", 5);
+	pith_output_ref("fwd", "arena", mem, 5);
+	pith_output_forward("fwd", found);
+	return 0;
+}
+
 static int cmd_fmt(void)
 {
 	struct pith_sb sb = { 0 };
@@ -240,6 +259,8 @@ int main(void)
 		return 1;
 	if (is(cmd, "echo"))
 		return cmd_echo();
+	if (is(cmd, "ref"))
+		return cmd_ref();
 	if (is(cmd, "fmt"))
 		return cmd_fmt();
 	if (is(cmd, "parse"))
