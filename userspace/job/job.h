@@ -107,6 +107,16 @@ struct job_parse_opts {
 /*
  * Parse and validate. On error, e->msg is one line
  * "<file>:<line>:<col>: <json path>: <what is wrong>".
+ * JSON syntax errors read "invalid JSON" in place of the path; errors about
+ * the file as a whole (cannot open, too large) are "<file>: <what>".
+ * Returns 0, -EINVAL for an invalid job, or another -errno (-ENOENT,
+ * -EFBIG, -ENOMEM, ...) with e->msg set.
+ *
+ * job_parse_file() reads `path` ("-": standard input, shown as "<stdin>");
+ * relative paths in the job resolve against its directory. With
+ * job_parse_string(), they resolve against `dir` (NULL: the working
+ * directory), and messages name the file `display_name` (NULL:
+ * "<string>"). job->dir is the absolute form of that directory.
  */
 int job_parse_file(const char *path, const struct job_parse_opts *opts,
 		   struct job **ret, struct err *e);

@@ -56,12 +56,13 @@ static int dup_str(const char *s, size_t len, char **ret)
 
 /* A string member that must be a name; *ret is a copy. */
 static int member_name(struct jctx *c, const struct jnode *obj,
-		       const char *key, char **ret, struct jnode *ret_node)
+		       const char *key, const char *what, char **ret,
+		       struct jnode *ret_node)
 {
 	const char *s;
 	int r;
 
-	r = jmember_typed(c, obj, key, JSON_STRING, "a string", true, ret_node);
+	r = jmember_typed(c, obj, key, JSON_STRING, what, true, ret_node);
 	if (r < 0)
 		return r;
 	s = json_string_value(ret_node->v);
@@ -502,7 +503,8 @@ static int parse_stage(struct build *b, const struct jnode *m,
 		return jerr(c, m, "expected a stage object");
 	r = jcheck_keys(c, m, stage_keys);
 	if (r >= 0)
-		r = member_name(c, m, "name", &st->name, &n);
+		r = member_name(c, m, "name", "a string", &st->name,
+				&n);
 	if (r < 0)
 		return r;
 	if (table_get(b->stages, st->name, strlen(st->name)) >= 0)
@@ -767,7 +769,8 @@ int job_build(struct jctx *c, json_t *root, struct job *j)
 		return ret;
 	ret = jcheck_keys(c, &r, root_keys);
 	if (ret >= 0)
-		ret = member_name(c, &r, "name", &j->name, &n);
+		ret = member_name(c, &r, "name", "a string", &j->name,
+				  &n);
 	if (ret < 0)
 		return ret;
 	b.functions = json_object();

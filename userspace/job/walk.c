@@ -235,8 +235,7 @@ int jmember_typed(const struct jctx *c, const struct jnode *obj,
 	}
 	/* All numbers are decoded as reals (keys can exceed INT64_MAX). */
 	if (json_typeof(ret->v) != type &&
-	    !(type == JSON_REAL && json_is_number(ret->v)) &&
-	    !(type == JSON_TRUE && json_is_boolean(ret->v)))
+	    !(type == JSON_REAL && json_is_number(ret->v)))
 		return jerr(c, ret, "expected %s", what);
 	return 0;
 }
