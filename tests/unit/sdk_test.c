@@ -76,9 +76,16 @@ static _Noreturn void t_child(const struct elf_image *img, uint64_t sp)
 	for (size_t i = 0; i < img->n_segments; i++) {
 		const struct elf_segment *s = &img->segments[i];
 
-		if (mmap(t_at(s->vaddr), s->memsz, s->prot,
+		/* File pages from the image, bss anonymous (see elf.h). */
+		if (s->filesz &&
+		    mmap(t_at(s->vaddr), s->filesz, s->prot,
 			 MAP_PRIVATE | MAP_FIXED_NOREPLACE, img->fd,
 			 s->file_off) == MAP_FAILED)
+			_exit(200);
+		if (s->memsz > s->filesz &&
+		    mmap(t_at(s->vaddr + s->filesz), s->memsz - s->filesz,
+			 s->prot, MAP_PRIVATE | MAP_ANONYMOUS |
+			 MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED)
 			_exit(200);
 	}
 	if (mprotect(t_at(PITH_INPUT_BASE), T_INPUT_MAX, PROT_READ))
