@@ -31,12 +31,17 @@ $(KMOD): $(KMOD_SRCS)
 TEST_PROGS += xfer_test
 xfer_test_SRCS := tests/kmod/xfer_test.c $(TEST_HELPERS)
 
+# The store's module backend (userspace/store/xfer.c), tested in the VM.
+TEST_PROGS += store_xfer_test
+store_xfer_test_SRCS := tests/kmod/store_xfer_test.c \
+	userspace/store/store.c userspace/store/xfer.c $(TEST_HELPERS)
+
 handoff_bench_SRCS := tools/bench/handoff_bench.c
 
 # ---- VM rig ----
 VM_DIR := $(B)/vm
 VM_KERNEL ?= /boot/vmlinuz-$(VM_KVER)
-VM_TEST_PROGS := xfer_test
+VM_TEST_PROGS := xfer_test store_xfer_test
 VM_TESTS := $(VM_TEST_PROGS:%=$(VM_DIR)/bin/%)
 VM_BENCH := $(VM_DIR)/bin/handoff_bench
 VM_INITRD := $(VM_DIR)/initramfs.cpio.gz

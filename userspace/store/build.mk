@@ -1,1 +1,1 @@
-LIB_SRCS += userspace/store/store.c
+LIB_SRCS += userspace/store/store.c userspace/store/xfer.c

@@ -8,6 +8,7 @@
 
 #include "lib/macro.h"
 #include "store/store.h"
+#include "store/xfer.h"
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL 0x0008U
@@ -34,17 +35,29 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret)
 {
 	_cleanup_close_ int fd = -1;
 	struct buffer *b;
+	bool xfer = false;
 
-	fd = memfd_new(name ? name : "pith");
-	if (fd < 0)
-		return fd;
-	if (size && ftruncate(fd, (off_t)size) < 0)
-		return negative_errno();
+	if (xfer_available()) {
+		fd = xfer_buffer_new(size);
+		xfer = fd >= 0;
+		if (fd == -EFBIG) /* above the module's limit */
+			fd = -1;
+		else if (fd < 0)
+			return fd;
+	}
+	if (!xfer) {
+		fd = memfd_new(name ? name : "pith");
+		if (fd < 0)
+			return fd;
+		if (size && ftruncate(fd, (off_t)size) < 0)
+			return negative_errno();
+	}
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	b->refs = 1;
 	b->fd = TAKE_FD(fd);
+	b->xfer = xfer;
 	b->size = size;
 	b->id = next_id++;
 	store_stats.buffers_created++;
@@ -78,11 +91,27 @@ int buffer_seal(struct buffer *b)
 {
 	if (b->sealed)
 		return 0;
-	if (fcntl(b->fd, F_ADD_SEALS,
-		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+	if (b->xfer) {
+		int r = xfer_buffer_seal(b->fd);
+
+		if (r < 0)
+			return r;
+	} else if (fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+					     F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
 		return negative_errno();
+	}
 	b->sealed = true;
 	return 0;
+}
+
+const char *store_backend(void)
+{
+	return xfer_available() ? "pith_xfer" : "memfd";
+}
+
+const char *store_backend_status(void)
+{
+	return xfer_status();
 }
 
 int buffer_data(struct buffer *b, const void **ret)

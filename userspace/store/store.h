@@ -18,6 +18,7 @@ struct buffer {
 	uint64_t size;
 	uint64_t id;	/* unique within the process, never reused */
 	bool sealed;
+	bool xfer;	/* fd is a /dev/pith_xfer buffer */
 	const void *map; /* read-only mapping in pith, made on first use */
 };
 
@@ -26,8 +27,10 @@ struct buffer {
 int buffer_new(const char *name, uint64_t size, struct buffer **ret);
 /* Copy bytes in before sealing (job inputs only: counts in store_stats). */
 int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
-/* Make the buffer immutable: no write, no resize, no unsealing. -EBUSY while
- * any process still maps it writable. Idempotent. */
+/* Make the buffer immutable: no write, no resize, no unsealing. Idempotent.
+ * memfd: -EBUSY while any process still maps it writable. pith_xfer: every
+ * writable mapping, in every process, is revoked (its next access raises
+ * SIGBUS), so unmap yours first, as with a memfd. */
 int buffer_seal(struct buffer *b);
 /* Read-only view of a sealed buffer in pith's address space. */
 int buffer_data(struct buffer *b, const void **ret);
@@ -57,6 +60,13 @@ int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 int set_add_item(struct set *s, const struct item *it);
 /* The bytes of an item (buffer must be sealed). */
 int item_data(const struct item *it, const void **ret);
+
+/* Where buffers come from: "pith_xfer" (the kernel module, see
+ * Documentation/kmod.md) or "memfd". Decided once per process. */
+const char *store_backend(void);
+/* One line for `pith doctor`: the backend and its details, or why the
+ * module is not used. */
+const char *store_backend_status(void);
 
 struct store_stats {
 	uint64_t buffers_created;
