@@ -19,6 +19,9 @@ $(HOSTILE_FN): tests/security/fn/hostile.c tests/security/hostile.h \
 ALL_TARGETS += $(HOSTILE_FN)
 
 SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
-TEST_PROGS += sandbox_test
+TEST_PROGS += sandbox_test sandbox_security_test
 sandbox_test_SRCS := tests/unit/sandbox_test.c $(SANDBOX_T_SRCS)
-$(B)/tests/sandbox_test: | $(HOSTILE_FN) $(B)/pith-worker
+sandbox_security_test_SRCS := tests/security/sandbox_security_test.c \
+	$(SANDBOX_T_SRCS)
+$(B)/tests/sandbox_test $(B)/tests/sandbox_security_test: | $(HOSTILE_FN) \
+	$(B)/pith-worker

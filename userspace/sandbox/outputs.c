@@ -79,7 +79,7 @@ static int item_name(const struct sandbox_proc *p, const struct pith_item *it,
 			       where, it->name_len, PITH_NAME_MAX);
 	if (resolve(p, it->name, it->name_len, &b, &off) < 0)
 		return err_set(e, EFAULT,
-			       "bad output descriptor: %s.name: %#" PRIx64 "+%" PRIu32 " outside the context and the inputs",
+			       "bad output descriptor: %s.name: 0x%" PRIx64 "+%" PRIu32 " outside the context and the inputs",
 			       where, (uint64_t)it->name, it->name_len);
 	r = bytes_of(b, off, &s);
 	if (r < 0)
@@ -122,7 +122,7 @@ static int collect_set(struct sandbox_proc *p, size_t j,
 	bytes = (uint64_t)ps->n_items * sizeof(struct pith_item);
 	if (resolve(p, ps->items, bytes, &b, &off) < 0 || b != p->ctx)
 		return err_set(e, EFAULT,
-			       "bad output descriptor: outputs[%zu].items: %#" PRIx64 "+%" PRIu64 " outside the context",
+			       "bad output descriptor: outputs[%zu].items: 0x%" PRIx64 "+%" PRIu64 " outside the context",
 			       j, (uint64_t)ps->items, bytes);
 	r = bytes_of(b, off, (const char **)&items);
 	if (r < 0)
@@ -147,7 +147,7 @@ static int collect_set(struct sandbox_proc *p, size_t j,
 		/* An empty item's address is not looked at. */
 		if (it.len && resolve(p, it.data, it.len, &db, &doff) < 0)
 			return err_set(e, EFAULT,
-				       "bad output descriptor: %s.data: %#" PRIx64 "+%" PRIu64 " outside the context and the inputs",
+				       "bad output descriptor: %s.data: 0x%" PRIx64 "+%" PRIu64 " outside the context and the inputs",
 				       where, (uint64_t)it.data, (uint64_t)it.len);
 		r = set_add(out, name, it.flags & PITH_ITEM_KEYED,
 			    it.flags & PITH_ITEM_KEYED ? it.key : 0, db, doff,

@@ -36,6 +36,11 @@ int sandbox_proc_fd(const struct sandbox_proc *p)
 	return p->epfd;
 }
 
+pid_t sandbox_proc_pid(const struct sandbox_proc *p)
+{
+	return p->pid;
+}
+
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p)
 {
 	return p->deadline_ns;
@@ -193,21 +198,21 @@ static void fault_reason(struct sandbox_proc *p, int sig)
 		if (!known)
 			set_reason(p, "segmentation fault");
 		else if (addr >= guard && addr - guard < CTX_PAGE)
-			set_reason(p, "stack overflow (segmentation fault at %#" PRIx64 ")",
+			set_reason(p, "stack overflow (segmentation fault at 0x%" PRIx64 ")",
 				   addr);
 		else
-			set_reason(p, "segmentation fault at %#" PRIx64, addr);
+			set_reason(p, "segmentation fault at 0x%" PRIx64, addr);
 		break;
 	case SIGBUS:
-		set_reason(p, known ? "bus error at %#" PRIx64 : "bus error",
+		set_reason(p, known ? "bus error at 0x%" PRIx64 : "bus error",
 			   addr);
 		break;
 	case SIGILL:
-		set_reason(p, known ? "illegal instruction at %#" PRIx64
+		set_reason(p, known ? "illegal instruction at 0x%" PRIx64
 				    : "illegal instruction", addr);
 		break;
 	case SIGFPE:
-		set_reason(p, known ? "arithmetic exception at %#" PRIx64
+		set_reason(p, known ? "arithmetic exception at 0x%" PRIx64
 				    : "arithmetic exception", addr);
 		break;
 	default:

@@ -93,6 +93,8 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 /* One fd to poll for POLLIN: readable when sandbox_proc_step() has progress
  * to make (a message, a forbidden syscall, the worker's exit). */
 int sandbox_proc_fd(const struct sandbox_proc *p);
+/* The worker's pid (for /proc readers, tracing and tests). */
+pid_t sandbox_proc_pid(const struct sandbox_proc *p);
 /* Absolute CLOCK_MONOTONIC deadline in ns. */
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
 /* Non-blocking: 0 still running, 1 finished (result ready), -errno. When the

@@ -248,9 +248,16 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 	case H_BAD_OUTPUT:
 		return bad_output(c, param);
 	case H_DIVIDE: {
-		volatile int zero = 0;
+		long q;
 
-		return 1 / zero;
+		__asm__ volatile("xor %%edx, %%edx\n\t"
+				 "xor %%ecx, %%ecx\n\t"
+				 "mov $1, %%eax\n\t"
+				 "div %%rcx"
+				 : "=a"(q)
+				 :
+				 : "rcx", "rdx");
+		return (int)q;
 	}
 	case H_CLOSE_FDS:
 		/* The handoff's allowed calls on fds that no longer exist. */

@@ -1,0 +1,633 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Death tests of the sandbox: a hostile function tries every class of
+ * forbidden system call, foreign ABIs, faults, a fork bomb and reads of
+ * pith's memory, and each attempt must end with its exact reason; a running
+ * worker is inspected through /proc; and the exported seccomp program is
+ * simulated for every syscall number, the x32 bit and a foreign arch.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pith/abi.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "sandbox/plan.h"
+#include "security/t_sandbox.h"
+
+/* ---- every class of forbidden system call ------------------------------ */
+
+FIXTURE(forbidden)
+{
+	struct sandbox *sb;
+	struct sandbox_proc *p;
+};
+
+FIXTURE_VARIANT(forbidden)
+{
+	long nr;
+	const char *name;
+};
+
+#define FORBID(n, nr_)                                  \
+	FIXTURE_VARIANT_ADD(forbidden, n)               \
+	{                                               \
+		.nr = nr_, .name = #n,                  \
+	}
+/* files */
+FORBID(openat, 257);
+FORBID(open, 2);
+FORBID(read, 0);
+FORBID(write, 1);
+FORBID(ioctl, 16);
+FORBID(dup, 32);
+FORBID(memfd_create, 319);
+/* network */
+FORBID(socket, 41);
+FORBID(connect, 42);
+/* processes and signals */
+FORBID(fork, 57);
+FORBID(vfork, 58);
+FORBID(clone, 56);
+FORBID(clone3, 435);
+FORBID(execve, 59);
+FORBID(execveat, 322);
+FORBID(kill, 62);
+FORBID(getppid, 110);
+FORBID(getpid, 39);
+FORBID(pidfd_open, 434);
+FORBID(rt_sigaction, 13);
+FORBID(sigaltstack, 131);
+FORBID(prctl, 157);
+FORBID(seccomp, 317);
+/* memory */
+FORBID(mmap, 9);
+FORBID(mprotect, 10);
+FORBID(munmap, 11);
+FORBID(brk, 12);
+FORBID(mremap, 25);
+FORBID(madvise, 28);
+FORBID(process_vm_readv, 310);
+/* kernel attack surface */
+FORBID(ptrace, 101);
+FORBID(io_uring_setup, 425);
+FORBID(bpf, 321);
+FORBID(userfaultfd, 323);
+FORBID(perf_event_open, 298);
+FORBID(keyctl, 250);
+FORBID(unshare, 272);
+/* time: the vDSO is gone, and so is the syscall */
+FORBID(clock_gettime, 228);
+FORBID(nanosleep, 35);
+
+FIXTURE_SETUP(forbidden)
+{
+	self->sb = t_sandbox(false);
+	self->p = NULL;
+}
+
+FIXTURE_TEARDOWN(forbidden)
+{
+	sandbox_proc_free(self->p);
+	sandbox_free(self->sb);
+}
+
+TEST_F(forbidden, call_kills_with_its_name_and_number)
+{
+	const struct sandbox_result *res;
+	char want[128];
+
+	self->p = t_run_hostile(self->sb, HOSTILE(H_SYSCALL, variant->nr),
+				T_MEMORY, T_TIMEOUT_MS, NULL);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	snprintf(want, sizeof(want), "killed: forbidden syscall %s (%ld)",
+		 variant->name, variant->nr);
+	EXPECT_EQ(SANDBOX_FAILED, res->status);
+	EXPECT_STREQ(want, res->reason);
+	EXPECT_EQ(variant->nr, res->syscall);
+	EXPECT_EQ(SIGKILL, res->signal);
+}
+
+/* ---- everything else a hostile function does --------------------------- */
+
+FIXTURE(hostile)
+{
+	struct sandbox *sb;
+	struct sandbox_proc *p;
+};
+
+FIXTURE_SETUP(hostile)
+{
+	self->sb = t_sandbox(false);
+	self->p = NULL;
+}
+
+FIXTURE_TEARDOWN(hostile)
+{
+	sandbox_proc_free(self->p);
+	sandbox_free(self->sb);
+}
+
+static const char *run(struct __th_data_hostile *self, uint64_t instance)
+{
+	self->p = t_run_hostile(self->sb, instance, T_MEMORY, T_TIMEOUT_MS,
+				NULL);
+	return self->p ? t_reason(self->p) : "(spawn failed)";
+}
+
+TEST_F(hostile, x32_syscall_is_killed_as_a_foreign_abi)
+{
+	EXPECT_STREQ("killed: syscall from a foreign ABI (int 0x80 or x32)",
+		     run(self, HOSTILE(H_X32, 0)));
+	EXPECT_EQ(SIGSYS, sandbox_proc_result(self->p)->signal);
+}
+
+TEST_F(hostile, int80_syscall_is_killed_as_a_foreign_abi)
+{
+	EXPECT_STREQ("killed: syscall from a foreign ABI (int 0x80 or x32)",
+		     run(self, HOSTILE(H_INT80, 0)));
+}
+
+TEST_F(hostile, fork_bomb_dies_at_the_first_fork)
+{
+	EXPECT_STREQ("killed: forbidden syscall fork (57)",
+		     run(self, HOSTILE(H_FORK_BOMB, 0)));
+}
+
+TEST_F(hostile, null_write_reports_a_segfault_at_0x0)
+{
+	EXPECT_STREQ("segmentation fault at 0x0", run(self, HOSTILE(H_WRITE, 0)));
+}
+
+TEST_F(hostile, wild_write_reports_the_address)
+{
+	EXPECT_STREQ("segmentation fault at 0x1234560008",
+		     run(self, HOSTILE(H_WRITE, 0x1234560008ull)));
+}
+
+TEST_F(hostile, write_to_an_input_faults)
+{
+	struct set *in = t_text_set("in", "x", "read only");
+
+	self->p = t_run_hostile(self->sb,
+				HOSTILE(H_WRITE, PITH_INPUT_BASE + 3),
+				T_MEMORY, T_TIMEOUT_MS, in);
+	ASSERT_NE(NULL, self->p);
+	EXPECT_STREQ("segmentation fault at 0x300000000003",
+		     t_reason(self->p));
+	set_free(in);
+}
+
+TEST_F(hostile, stack_overflow_hits_the_guard_page)
+{
+	const char *r = run(self, HOSTILE(H_STACK_OVERFLOW, 1ull << 40));
+	/* T_MEMORY 1 MiB: stack 256 KiB, the guard page just below it. */
+	char want[96];
+
+	snprintf(want, sizeof(want),
+		 "stack overflow (segmentation fault at 0x%llx)",
+		 PITH_CONTEXT_BASE + T_MEMORY - (256ull << 10) - 4096);
+	EXPECT_EQ(0, strncmp(r, want, strlen(want) - 4)) TH_LOG("%s", r);
+}
+
+TEST_F(hostile, illegal_instruction_reports_its_address)
+{
+	const char *r = run(self, HOSTILE(H_ILLEGAL, 0));
+	unsigned long long addr = 0;
+
+	ASSERT_EQ(1, sscanf(r, "illegal instruction at %llx", &addr))
+		TH_LOG("%s", r);
+	EXPECT_GE(addr, t_hostile()->lo);
+	EXPECT_LT(addr, t_hostile()->hi);
+}
+
+TEST_F(hostile, division_by_zero_reports_an_arithmetic_exception)
+{
+	const char *r = run(self, HOSTILE(H_DIVIDE, 0));
+
+	EXPECT_EQ(0, strncmp(r, "arithmetic exception at 0x4", 27))
+		TH_LOG("%s", r);
+}
+
+TEST_F(hostile, executing_the_context_faults)
+{
+	/* The context is RW, never X. */
+	EXPECT_STREQ("segmentation fault at 0x200000010000",
+		     run(self, HOSTILE(H_JUMP, PITH_CONTEXT_BASE + 0x10000)));
+}
+
+TEST_F(hostile, reentering_the_trampoline_only_reaches_a_forbidden_call)
+{
+	/* Its first call (munmap) is not allowed once seccomp is on. */
+	EXPECT_STREQ("killed: forbidden syscall munmap (11)",
+		     run(self, HOSTILE(H_JUMP, PLAN_TRAMPOLINE_BASE)));
+}
+
+static int pith_static_variable = 42;
+
+TEST_F(hostile, pith_memory_is_not_mapped_in_the_worker)
+{
+	int on_stack = 7;
+	void *on_heap = malloc(64);
+	uintptr_t addrs[] = { (uintptr_t)&pith_static_variable,
+			      (uintptr_t)&on_stack, (uintptr_t)on_heap,
+			      (uintptr_t)&sandbox_new };
+
+	for (size_t i = 0; i < ARRAY_SIZE(addrs); i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "segmentation fault at 0x%lx",
+			 (unsigned long)addrs[i]);
+		EXPECT_STREQ(want, run(self, HOSTILE(H_READ, addrs[i])));
+		sandbox_proc_free(self->p);
+		self->p = NULL;
+	}
+	free(on_heap);
+}
+
+TEST_F(hostile, handoff_calls_find_no_fd_to_act_on)
+{
+	/* close(0), close(1) and sendmsg(0) are allowed and must all fail
+	 * with EBADF: the function exits 0 only if they did. */
+	EXPECT_STREQ("", run(self, HOSTILE(H_CLOSE_FDS, 0)));
+	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(self->p)->status);
+}
+
+TEST(without_seccomp_a_call_runs_but_the_worker_still_has_no_fds)
+{
+	struct sandbox *sb = t_sandbox(true);
+	struct sandbox_proc *p;
+
+	/* getpid runs (the test-only mode the eBPF layer is tested in)... */
+	p = t_run_hostile(sb, HOSTILE(H_SYSCALL, 39), T_MEMORY, T_TIMEOUT_MS,
+			  NULL);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("exited with status 100", t_reason(p));
+	sandbox_proc_free(p);
+	/* ...and the fds are gone all the same. */
+	p = t_run_hostile(sb, HOSTILE(H_CLOSE_FDS, 0), T_MEMORY, T_TIMEOUT_MS,
+			  NULL);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+		TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
+	sandbox_free(sb);
+}
+
+/* ---- a running worker seen through /proc -------------------------------- */
+
+FIXTURE(running)
+{
+	struct sandbox *sb;
+	struct sandbox_proc *p;
+	pid_t pid;
+	char *status;
+};
+
+FIXTURE_SETUP(running)
+{
+	uint64_t end = 0;
+	struct timespec ts;
+	char path[64];
+
+	self->sb = t_sandbox(false);
+	self->p = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 10000);
+	ASSERT_NE(NULL, self->p);
+	self->pid = sandbox_proc_pid(self->p);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)self->pid);
+	/* Wait for the function to start: seccomp is on from then. */
+	for (;;) {
+		free(self->status);
+		self->status = t_read_file(path, NULL);
+		ASSERT_NE(NULL, self->status);
+		if (strstr(self->status, "Seccomp:\t2"))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (!end)
+			end = (uint64_t)ts.tv_sec + 5;
+		ASSERT_LT((uint64_t)ts.tv_sec, end) TH_LOG("never started");
+		usleep(1000);
+		sandbox_proc_step(self->p);
+	}
+}
+
+FIXTURE_TEARDOWN(running)
+{
+	free(self->status);
+	sandbox_proc_free(self->p);
+	sandbox_free(self->sb);
+}
+
+static void t_expect_line(const char *text, const char *line)
+{
+	EXPECT_NE(NULL, strstr(text, line)) TH_LOG("no '%s' in:\n%s", line,
+						   text);
+}
+
+TEST_F(running, status_shows_seccomp_no_new_privs_and_no_capabilities)
+{
+	t_expect_line(self->status, "Seccomp:\t2\n");
+	t_expect_line(self->status, "Seccomp_filters:\t1\n");
+	t_expect_line(self->status, "NoNewPrivs:\t1\n");
+	t_expect_line(self->status, "CapEff:\t0000000000000000\n");
+	t_expect_line(self->status, "CapPrm:\t0000000000000000\n");
+	t_expect_line(self->status, "CapInh:\t0000000000000000\n");
+	t_expect_line(self->status, "CapAmb:\t0000000000000000\n");
+	if (geteuid() != 0)
+		SKIP(return, "pith is not root: no uid switch to check");
+	t_expect_line(self->status, "CapBnd:\t0000000000000000\n");
+	t_expect_line(self->status,
+		      "Uid:\t65534\t65534\t65534\t65534\n");
+	t_expect_line(self->status,
+		      "Gid:\t65534\t65534\t65534\t65534\n");
+	/* No supplementary group: nothing but blanks after the tab. */
+	{
+		const char *g = strstr(self->status, "Groups:\t");
+
+		ASSERT_NE(NULL, g);
+		g += strlen("Groups:\t");
+		EXPECT_EQ(strcspn(g, "\n"), strspn(g, " \t"));
+	}
+}
+
+TEST_F(running, worker_has_no_file_descriptors)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)self->pid);
+	dir = opendir(path);
+	ASSERT_NE(NULL, dir);
+	while ((d = readdir(dir)))
+		if (d->d_name[0] != '.') {
+			n++;
+			TH_LOG("fd %s is open", d->d_name);
+		}
+	closedir(dir);
+	EXPECT_EQ(0, n);
+}
+
+TEST_F(running, maps_hold_only_image_context_inputs_and_trampoline)
+{
+	char path[64], *maps, *line, *save = NULL;
+	const struct elf_image *img = t_hostile();
+	int n_ctx = 0, n_tramp = 0, n_img = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)self->pid);
+	maps = t_read_file(path, NULL);
+	ASSERT_NE(NULL, maps);
+	TH_LOG("maps:\n%s", maps);
+	for (line = strtok_r(maps, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long lo, hi;
+		char perms[8];
+
+		ASSERT_EQ(3, sscanf(line, "%llx-%llx %7s", &lo, &hi, perms));
+		if (lo >= img->lo && hi <= img->hi) {
+			n_img++;
+			EXPECT_FALSE(perms[1] == 'w' && perms[2] == 'x');
+		} else if (lo >= PITH_CONTEXT_BASE &&
+			   hi <= PITH_CONTEXT_BASE + T_MEMORY) {
+			n_ctx++;
+			EXPECT_STREQ("rw-s", perms);
+		} else if (lo == PLAN_TRAMPOLINE_BASE &&
+			   hi == PLAN_TRAMPOLINE_BASE + 4096) {
+			n_tramp++;
+			EXPECT_STREQ("r-xp", perms);
+		} else if (strstr(line, "[vsyscall]")) {
+			/* The kernel's fixed page (execute-only emulation
+			 * here); it cannot be unmapped and holds no data. */
+			EXPECT_EQ(0xffffffffff600000ull, lo);
+		} else {
+			EXPECT_TRUE(false) TH_LOG("unexpected mapping: %s",
+						  line);
+		}
+	}
+	EXPECT_EQ(img->n_segments, n_img);
+	EXPECT_EQ(2, n_ctx); /* below and above the guard page */
+	EXPECT_EQ(1, n_tramp);
+	free(maps);
+}
+
+TEST_F(running, limits_hold_no_core_no_processes_and_the_cpu_time)
+{
+	char path[64], *limits;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)self->pid);
+	limits = t_read_file(path, NULL);
+	ASSERT_NE(NULL, limits);
+	t_expect_line(limits,
+		      "Max core file size        0                    0");
+	t_expect_line(limits,
+		      "Max processes             0                    0");
+	/* timeout 10 s: SIGXCPU at 10 s of CPU, SIGKILL at 11 s. */
+	t_expect_line(limits,
+		      "Max cpu time              10                   11");
+	free(limits);
+}
+
+TEST_F(running, worker_sits_in_the_workers_cgroup)
+{
+	const char *cg = sandbox_cgroup_path(self->sb);
+	char path[64], *text;
+
+	if (!cg)
+		SKIP(return, "no cgroup v2 leaf on this host");
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)self->pid);
+	text = t_read_file(path, NULL);
+	ASSERT_NE(NULL, text);
+	EXPECT_NE(NULL, strstr(text, "/workers\n")) TH_LOG("%s", text);
+	EXPECT_NE(NULL, strstr(cg, "/workers"));
+	free(text);
+}
+
+TEST(worker_dies_with_pith)
+{
+	int pfd[2];
+	pid_t child, worker = 0;
+	int pidfd;
+
+	ASSERT_EQ(0, pipe(pfd));
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (child == 0) {
+		/* A "pith" that starts a worker and dies without cleanup. */
+		struct sandbox *sb = t_sandbox(false);
+		struct sandbox_proc *p = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0),
+							 60000);
+		pid_t w = p ? sandbox_proc_pid(p) : 0;
+
+		if (write(pfd[1], &w, sizeof(w)) != sizeof(w))
+			_exit(2);
+		_exit(0);
+	}
+	close(pfd[1]);
+	ASSERT_EQ(sizeof(worker), read(pfd[0], &worker, sizeof(worker)));
+	close(pfd[0]);
+	ASSERT_GT(worker, 0);
+	pidfd = pidfd_open(worker, 0);
+	waitpid(child, NULL, 0);
+	if (pidfd >= 0) { /* still there: it must go away by itself */
+		struct pollfd p = { pidfd, POLLIN, 0 };
+
+		EXPECT_EQ(1, poll(&p, 1, 5000));
+		close(pidfd);
+	} else {
+		EXPECT_EQ(ESRCH, errno);
+	}
+}
+
+/* ---- the exported seccomp program, simulated --------------------------- */
+
+/* A cBPF interpreter for seccomp programs: the classic instructions
+ * libseccomp emits (ld abs, alu, jmp, ret). Returns the action or -1 for
+ * an instruction it does not know. */
+static int64_t t_bpf_run(const struct sock_filter *f, size_t n,
+			 const struct seccomp_data *d)
+{
+	uint32_t a = 0, x = 0, mem[BPF_MEMWORDS] = { 0 };
+
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct sock_filter *i = &f[pc];
+
+		switch (i->code) {
+		case BPF_LD | BPF_W | BPF_ABS:
+			if (i->k > sizeof(*d) - 4 || i->k % 4)
+				return -1;
+			memcpy(&a, (const char *)d + i->k, 4);
+			break;
+		case BPF_LD | BPF_IMM:
+			a = i->k;
+			break;
+		case BPF_LDX | BPF_IMM:
+			x = i->k;
+			break;
+		case BPF_LD | BPF_MEM:
+			a = mem[i->k % BPF_MEMWORDS];
+			break;
+		case BPF_ST:
+			mem[i->k % BPF_MEMWORDS] = a;
+			break;
+		case BPF_ALU | BPF_AND | BPF_K:
+			a &= i->k;
+			break;
+		case BPF_ALU | BPF_OR | BPF_K:
+			a |= i->k;
+			break;
+		case BPF_JMP | BPF_JA:
+			pc += i->k;
+			break;
+		case BPF_JMP | BPF_JEQ | BPF_K:
+			pc += a == i->k ? i->jt : i->jf;
+			break;
+		case BPF_JMP | BPF_JGT | BPF_K:
+			pc += a > i->k ? i->jt : i->jf;
+			break;
+		case BPF_JMP | BPF_JGE | BPF_K:
+			pc += a >= i->k ? i->jt : i->jf;
+			break;
+		case BPF_JMP | BPF_JSET | BPF_K:
+			pc += (a & i->k) ? i->jt : i->jf;
+			break;
+		case BPF_RET | BPF_K:
+			return i->k;
+		case BPF_RET | BPF_A:
+			return a;
+		case BPF_MISC | BPF_TAX:
+			x = a;
+			break;
+		case BPF_MISC | BPF_TXA:
+			a = x;
+			break;
+		default:
+			return -1;
+		}
+	}
+	return -1; /* fell off the end */
+}
+
+static int64_t t_sim(const struct sock_filter *f, size_t n, uint32_t arch,
+		     int nr, uint64_t a0, uint64_t a2)
+{
+	struct seccomp_data d = { .nr = nr, .arch = arch,
+				  .instruction_pointer = 0x401000 };
+
+	d.args[0] = a0;
+	d.args[2] = a2;
+	return t_bpf_run(f, n, &d);
+}
+
+TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
+{
+	struct sandbox *sb = t_sandbox(false);
+	const struct sock_filter *f;
+	const void *insns;
+	size_t n;
+	int allowed = 0;
+
+	ASSERT_EQ(0, sandbox_filter(sb, &insns, &n));
+	f = insns;
+	for (int nr = 0; nr < 1024; nr++) {
+		int64_t plain = t_sim(f, n, AUDIT_ARCH_X86_64, nr, 0, 0);
+		int64_t other = t_sim(f, n, AUDIT_ARCH_X86_64, nr, 5, 0);
+		int64_t x32 = t_sim(f, n, AUDIT_ARCH_X86_64, nr | 0x40000000,
+				    0, 0);
+		int64_t i386 = t_sim(f, n, AUDIT_ARCH_I386, nr, 0, 0);
+
+		switch (nr) {
+		case 60:  /* exit */
+		case 231: /* exit_group */
+		case 15:  /* rt_sigreturn */
+			EXPECT_EQ(SECCOMP_RET_ALLOW, plain) TH_LOG("nr %d", nr);
+			EXPECT_EQ(SECCOMP_RET_ALLOW, other) TH_LOG("nr %d", nr);
+			allowed++;
+			break;
+		case 3: /* close: fds 0 and 1 only */
+			EXPECT_EQ(SECCOMP_RET_ALLOW, plain);
+			EXPECT_EQ(SECCOMP_RET_ALLOW,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, 1, 0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other);
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr,
+					1ull << 32, 0));
+			break;
+		case 46: /* sendmsg: fd 0, flags 0 only */
+			EXPECT_EQ(SECCOMP_RET_ALLOW, plain);
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other);
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, 0, 0x40));
+			break;
+		default:
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, plain)
+				TH_LOG("nr %d: %#" PRIx64, nr, plain);
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other)
+				TH_LOG("nr %d", nr);
+		}
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS, x32) TH_LOG("x32 nr %d", nr);
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS, i386)
+			TH_LOG("i386 nr %d", nr);
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS,
+			  t_sim(f, n, AUDIT_ARCH_AARCH64, nr, 0, 0));
+	}
+	EXPECT_EQ(3, allowed);
+	sandbox_free(sb);
+}
+
+TEST_HARNESS_MAIN
