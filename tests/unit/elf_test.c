@@ -742,6 +742,30 @@ TEST_F(files, non_regular_files_are_refused_without_blocking)
 	EXPECT_NULL(img);
 }
 
+TEST_F(files, empty_file_is_refused_as_truncated)
+{
+	_cleanup_free_ char *path = t_strdupf("%s/empty", self->dir);
+	struct elf_image *img = NULL;
+	struct err e = { "" };
+
+	ASSERT_EQ(0, t_write_file(path, "", 0));
+	EXPECT_EQ(-ENOEXEC, elf_image_load(self->dirfd, "empty", &img, &e));
+	EXPECT_STREQ("truncated: 0 bytes, an ELF header needs 64", e.msg);
+	EXPECT_NULL(img);
+}
+
+TEST_F(files, file_longer_than_its_stat_size_is_refused)
+{
+	struct elf_image *img = NULL;
+	struct err e = { "" };
+
+	/* procfs files are regular, report size 0 and yield bytes. */
+	EXPECT_EQ(-EIO, elf_image_load(AT_FDCWD, "/proc/self/status", &img,
+				       &e));
+	EXPECT_STREQ("file grew while being read", e.msg);
+	EXPECT_NULL(img);
+}
+
 TEST_F(files, oversized_file_is_refused_before_reading)
 {
 	struct elf_image *img = NULL;

@@ -367,16 +367,17 @@ static int prot_of(uint32_t flags)
 
 static int memfd_image(void)
 {
-	static int exec_flag = MFD_EXEC;
+	static unsigned exec_flag = MFD_EXEC;
+	unsigned flag = __atomic_load_n(&exec_flag, __ATOMIC_RELAXED);
 	int fd;
 
 	/* The sandbox maps the image PROT_EXEC: never let the
 	 * vm.memfd_noexec sysctl make it MFD_NOEXEC_SEAL. */
-	fd = memfd_create("pith-image", MFD_CLOEXEC | MFD_ALLOW_SEALING |
-						exec_flag);
-	if (fd < 0 && errno == EINVAL && exec_flag) {
+	fd = memfd_create("pith-image",
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING | flag);
+	if (fd < 0 && errno == EINVAL && flag) {
 		/* Kernels before 6.3 do not know MFD_EXEC. */
-		exec_flag = 0;
+		__atomic_store_n(&exec_flag, 0, __ATOMIC_RELAXED);
 		fd = memfd_create("pith-image",
 				  MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	}
