@@ -199,11 +199,11 @@ static int read_all(int fd, char **ret, size_t *ret_len)
 	for (;;) {
 		ssize_t n;
 
+		if (len > JOB_FILE_MAX)
+			return -EFBIG;
 		if (len == cap) {
 			char *nb;
 
-			if (cap > JOB_FILE_MAX)
-				return -EFBIG;
 			cap = cap ? cap * 2 : 65536;
 			nb = realloc(buf, cap + 1);
 			if (!nb)

@@ -120,10 +120,13 @@ static int number_u64(struct jctx *c, const struct jnode *n, const char *what,
 {
 	size_t off = c->pos.v[n->t].off, len = pos_number_len(&c->pos, off);
 	const char *t = c->pos.text + off;
+	bool digits = len > 0;
 	char buf[24];
 	char *end;
 
-	if (!json_is_number(n->v) || strspn(t, "0123456789") < len || !len)
+	for (size_t i = 0; i < len; i++)
+		digits = digits && t[i] >= '0' && t[i] <= '9';
+	if (!json_is_number(n->v) || !digits)
 		return jerr(c, n, "expected %s", what);
 	if (len > 20)
 		goto range;
