@@ -7,6 +7,7 @@
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .SECONDARY:
+.DEFAULT_GOAL := all
 
 SAN ?= 0
 V ?= 0

@@ -113,7 +113,7 @@ static int cmd_run(int argc, char **argv)
 	struct err e = {};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "+o:j:h", opts, NULL)) >= 0) {
+	while ((c = getopt_long(argc, argv, "o:j:h", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'o':
 			out = optarg;
