@@ -14,3 +14,5 @@ TEST_PROGS += iofuncs_file_test
 iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)
 TEST_PROGS += iofuncs_http_test
 iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)
+TEST_PROGS += uring_test
+uring_test_SRCS := tests/unit/uring_test.c $(TEST_HELPERS)
