@@ -212,9 +212,6 @@ static int parse_function(struct build *b, const struct jiter *it,
 		r = jstring_plain(c, &n, "a binary path", &s);
 	if (r < 0)
 		return r;
-	r = check_file(c, &n, s, "binary");
-	if (r < 0)
-		return r;
 	r = dup_str(s, strlen(s), &f->binary);
 	if (r < 0)
 		return r;
@@ -289,9 +286,6 @@ static int item_source(struct jctx *c, const struct jnode *m,
 	switch (item->source) {
 	case JOB_SRC_FILE:
 		r = jstring_plain(c, &n, "a file path", &s);
-		if (r < 0)
-			return r;
-		r = check_file(c, &n, s, "file");
 		if (r < 0)
 			return r;
 		return dup_str(s, len, &item->path);
@@ -742,6 +736,47 @@ static int parse_outputs(struct build *b, const struct jnode *root)
 	return 0;
 }
 
+/*
+ * Last, once the whole document is known to be a valid job: whether the
+ * files it names exist depends on the machine, not on the file.
+ */
+static int check_files(struct build *b, const struct jnode *root)
+{
+	struct jctx *c = b->c;
+	struct jiter fi = {}, si = {};
+	struct jnode obj, m, n, e;
+	int r;
+
+	if (!c->opts || !c->opts->check_files)
+		return 0;
+	if (jnode_member(c, root, "functions", &obj) == 0) {
+		for (size_t i = 0; jnode_next(c, &obj, &fi, &m); i++) {
+			jnode_member(c, &m, "binary", &n);
+			r = check_file(c, &n, b->j->functions[i].binary,
+				       "binary");
+			if (r < 0)
+				return r;
+		}
+	}
+	if (jnode_member(c, root, "inputs", &obj) < 0)
+		return 0;
+	for (size_t i = 0; jnode_next(c, &obj, &si, &m); i++) {
+		struct jiter ii = {};
+
+		for (size_t k = 0; jnode_next(c, &m, &ii, &e); k++) {
+			const struct job_item *it = &b->j->inputs[i].items[k];
+
+			if (it->source != JOB_SRC_FILE)
+				continue;
+			jnode_member(c, &e, "file", &n);
+			r = check_file(c, &n, it->path, "file");
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
 static int check_version(struct jctx *c, const struct jnode *root)
 {
 	struct jnode n;
@@ -791,6 +826,8 @@ int job_build(struct jctx *c, json_t *root, struct job *j)
 		ret = job_graph_order(c, &stages, j);
 	if (ret >= 0)
 		ret = parse_outputs(&b, &r);
+	if (ret >= 0)
+		ret = check_files(&b, &r);
 
 	json_decref(b.functions);
 	json_decref(b.sets);
