@@ -15,6 +15,7 @@
 #define SIGKILL 9
 #define PROT_EXEC 0x4
 #define NR_SOCKET 41 /* x86-64 */
+#define TS_COMPAT 0x0002 /* arch/x86/include/asm/thread_info.h */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -154,10 +155,12 @@ event_new(__u32 tgid, __u32 tid, const struct guard_worker *w, __u32 kind,
 SEC("raw_tp/sys_enter")
 int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 {
+	struct task_struct *task;
 	__u64 id, now;
 	__u32 tgid, slot;
 	struct guard_worker *w;
 	struct guard_event *ev;
+	bool compat;
 
 	if (!in_worker_cgroup())
 		return 0;
@@ -171,7 +174,11 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 		}
 		return 0;
 	}
-	if (syscall_allowed(nr))
+	/* An i386 syscall (int $0x80) numbers differently: none is allowed,
+	 * or i386 chmod (15) would pass as rt_sigreturn. */
+	task = bpf_get_current_task_btf();
+	compat = BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	if (!compat && syscall_allowed(nr))
 		return 0;
 
 	/* Kill first: the signal is pending before the syscall body runs,
@@ -179,20 +186,30 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 	if (kill_syscalls)
 		bpf_send_signal(SIGKILL);
 
-	slot = nr >= 0 && nr < GUARD_NR_MAX ? nr : GUARD_NR_MAX;
+	slot = !compat && nr >= 0 && nr < GUARD_NR_MAX ? nr : GUARD_NR_MAX;
 	count(&slot, &pith_sys_cnt);
 	w = bpf_map_lookup_elem(&pith_workers, &tgid);
-	count_fn(w, nr, GUARD_HOOK_NONE);
+	count_fn(w, compat ? -1 : nr, GUARD_HOOK_NONE);
 	ev = event_new(tgid, (__u32)id, w, GUARD_KIND_SYSCALL, GUARD_HOOK_NONE,
 		       kill_syscalls ? GUARD_ACT_KILL : GUARD_ACT_AUDIT, 0, nr);
 	if (!ev)
 		return 0;
-	ev->args[0] = BPF_CORE_READ(regs, di);
-	ev->args[1] = BPF_CORE_READ(regs, si);
-	ev->args[2] = BPF_CORE_READ(regs, dx);
-	ev->args[3] = BPF_CORE_READ(regs, r10);
-	ev->args[4] = BPF_CORE_READ(regs, r8);
-	ev->args[5] = BPF_CORE_READ(regs, r9);
+	if (compat) {
+		ev->flags = GUARD_EV_COMPAT;
+		ev->args[0] = (__u32)BPF_CORE_READ(regs, bx);
+		ev->args[1] = (__u32)BPF_CORE_READ(regs, cx);
+		ev->args[2] = (__u32)BPF_CORE_READ(regs, dx);
+		ev->args[3] = (__u32)BPF_CORE_READ(regs, si);
+		ev->args[4] = (__u32)BPF_CORE_READ(regs, di);
+		ev->args[5] = (__u32)BPF_CORE_READ(regs, bp);
+	} else {
+		ev->args[0] = BPF_CORE_READ(regs, di);
+		ev->args[1] = BPF_CORE_READ(regs, si);
+		ev->args[2] = BPF_CORE_READ(regs, dx);
+		ev->args[3] = BPF_CORE_READ(regs, r10);
+		ev->args[4] = BPF_CORE_READ(regs, r8);
+		ev->args[5] = BPF_CORE_READ(regs, r9);
+	}
 	bpf_ringbuf_submit(ev, 0);
 	return 0;
 }

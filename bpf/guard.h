@@ -52,6 +52,9 @@ enum guard_hook {
 	GUARD_HOOK_MAX,
 };
 
+/* guard_event.flags */
+#define GUARD_EV_COMPAT 0x1 /* i386 syscall (int $0x80): nr is an i386 number */
+
 /* Value of pith_workers, keyed by the worker's tgid; written by pith. */
 struct guard_worker {
 	char fn[GUARD_FN_LEN];
@@ -74,6 +77,8 @@ struct guard_event {
 	__u32 action;	 /* enum guard_action */
 	__s32 err;	 /* errno of a denial (positive), else 0 */
 	__u32 stage;
+	__u32 flags;	 /* GUARD_EV_* */
+	__u32 pad;
 	char comm[GUARD_COMM_LEN];
 	char fn[GUARD_FN_LEN]; /* empty when pith had not named the worker */
 };

@@ -226,6 +226,40 @@ TEST_F(guard, kill_at_entry_does_not_undo_the_killed_mkdir)
 	free(path);
 }
 
+static int i386_chmod_after_arming(void *arg)
+{
+	long ret;
+
+	(void)arg;
+	t_arm();
+	/* i386 chmod(NULL, 0): 15 is rt_sigreturn in the x86-64 table. */
+	__asm__ volatile("int $0x80" : "=a"(ret) : "a"(15), "b"(0), "c"(0)
+			 : "memory");
+	return ret == -EFAULT ? 0 : 1;
+}
+
+TEST_F(guard, i386_syscall_is_not_read_as_an_allowed_x86_64_one)
+{
+	const struct guard_violation *v;
+	char reason[512];
+	int status = run_worker(self, i386_chmod_after_arming, NULL);
+
+	v = t_events_find(&self->ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	if (!v && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		SKIP(return, "kernel without IA-32 emulation (int $0x80)");
+	ASSERT_NE(NULL, v);
+	EXPECT_TRUE(v->compat);
+	EXPECT_EQ(15, v->nr);
+	EXPECT_NULL(v->syscall);
+	guard_violation_format(v, reason, sizeof(reason));
+	EXPECT_NE(NULL, strstr(reason, "forbidden syscall i386 15 "))
+		TH_LOG("%s", reason);
+	if (variant->mode == GUARD_ENFORCE)
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	else
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static int inet_socket_unarmed(void *arg)
 {
 	int fd;

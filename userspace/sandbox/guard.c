@@ -302,7 +302,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	v.action = ev->action;
 	v.err = ev->err;
 	v.nr = ev->nr;
-	v.syscall = guard_syscall_name(ev->nr);
+	v.compat = ev->flags & GUARD_EV_COMPAT;
+	v.syscall = v.compat ? NULL : guard_syscall_name(ev->nr);
 	memcpy(v.args, ev->args, sizeof(v.args));
 	memcpy(v.comm, ev->comm, sizeof(v.comm));
 	v.comm[sizeof(v.comm) - 1] = 0;
@@ -629,6 +630,8 @@ int guard_violation_format(const struct guard_violation *v, char *buf,
 
 	if (v->syscall)
 		snprintf(name, sizeof(name), "%s (%ld)", v->syscall, v->nr);
+	else if (v->compat)
+		snprintf(name, sizeof(name), "i386 %ld", v->nr);
 	else
 		snprintf(name, sizeof(name), "%ld", v->nr);
 	switch (v->kind) {

@@ -73,7 +73,8 @@ struct guard_violation {
 	enum guard_action action;
 	int err;	     /* errno of a denial, else 0 */
 	long nr;	     /* syscall number, -1 when unknown */
-	const char *syscall; /* its name, or NULL */
+	bool compat;	     /* nr is an i386 number (int $0x80) */
+	const char *syscall; /* its x86-64 name, or NULL */
 	uint64_t args[6];
 	char comm[GUARD_COMM_LEN];
 	char fn[GUARD_FN_LEN]; /* as given to guard_worker_add(), or "" */
@@ -121,7 +122,8 @@ size_t guard_layers(const struct guard *g, struct guard_layer *layers,
  * numbers beyond) and per hook (per_hook[GUARD_HOOK_MAX]); either NULL. */
 int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook);
 /* Violations of the function named fn (as given to guard_worker_add(), ""
- * for unnamed workers) at syscall nr / hook; 0 when none. */
+ * for unnamed workers) at syscall nr / hook; 0 when none. i386 syscalls
+ * count under nr -1. */
 uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
 			enum guard_hook hook);
 /* Kernel ids of the loaded programs (for `bpftool prog show id N`);
