@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Tests of the job file parser: structure, exact errors, corpora, order. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -626,6 +627,28 @@ TEST_F(ondisk, files_are_not_checked_unless_asked)
 	ASSERT_EQ(0, job_parse_file(self->job, NULL, &j, &e)) TH_LOG("%s", e.msg);
 	job_free(j);
 	free(p);
+}
+
+TEST(job_from_stdin_is_called_stdin_in_messages)
+{
+	char *dir = t_tmpdir(), *path;
+	struct job *j = NULL;
+	struct err e = {};
+	int fd;
+
+	ASSERT_NE(NULL, dir);
+	path = t_strdupf("%s/job.json", dir);
+	ASSERT_EQ(0, t_write_file(path, "{\"version\": 3}", 14));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, dup2(fd, STDIN_FILENO));
+	close(fd);
+	EXPECT_EQ(-EINVAL, job_parse_file("-", NULL, &j, &e));
+	EXPECT_STREQ("<stdin>:1:13: version: unsupported version 3 (this pith reads version 1)",
+		     e.msg);
+	t_rm_rf(dir);
+	free(path);
+	free(dir);
 }
 
 TEST(missing_job_file_says_so)
