@@ -260,20 +260,23 @@ static int item_source(struct jctx *c, const struct jnode *m,
 {
 	static const char *const sources[] = { "file", "data", "base64" };
 	const char *s = NULL;
-	struct jnode n;
+	struct jiter it = {};
+	struct jnode n, x;
 	size_t len, bad;
 	int found = -1, r;
 
-	for (size_t k = 0; k < ARRAY_SIZE(sources); k++) {
-		struct jnode x;
-
-		if (jnode_member(c, m, sources[k], &x) < 0)
-			continue;
-		if (found >= 0)
-			return jerr_key(c, &x, "an item has one source, and \"%s\" is already given",
-					sources[found]);
-		found = k;
-		n = x;
+	/* In file order, so that the second source given is the one blamed. */
+	while (jnode_next(c, m, &it, &x)) {
+		for (size_t k = 0; k < ARRAY_SIZE(sources); k++) {
+			if (strlen(sources[k]) != it.keylen ||
+			    memcmp(sources[k], it.key, it.keylen) != 0)
+				continue;
+			if (found >= 0)
+				return jerr_key(c, &x, "an item has one source, and \"%s\" is already given",
+						sources[found]);
+			found = k;
+			n = x;
+		}
 	}
 	if (found < 0)
 		return jerr(c, m, "an item needs one of \"file\", \"data\" or \"base64\"");
