@@ -447,6 +447,12 @@ FIXTURE_VARIANT_ADD(message, odd_keys_are_quoted_in_paths)
 		"\"inputs\": {\"a.b\\n\": []}}",
 	.msg = "job.json:3:12: inputs['a.b\\x0a']: invalid input set name 'a.b\\x0a': names are 1 to 64 characters from A-Z a-z 0-9 _ -",
 };
+FIXTURE_VARIANT_ADD(message, escaped_keys_are_found_at_their_position)
+{
+	/* The key is written as a surrogate pair and decodes to U+1F600. */
+	.json = HEAD "\"inputs\": {\"ok\": [], \"\\ud83d\\ude00\": []}}",
+	.msg = "job.json:2:22: inputs['\xf0\x9f\x98\x80']: invalid input set name '\xf0\x9f\x98\x80': names are 1 to 64 characters from A-Z a-z 0-9 _ -",
+};
 FIXTURE_VARIANT_ADD(message, nul_byte_in_the_file)
 {
 	.json = NULL, /* built in the test: a NUL cannot live in a C string */
