@@ -36,10 +36,16 @@ struct pith_buf {
 
 static struct vfsmount *pith_mnt;
 static atomic_long_t pith_buffers = ATOMIC_LONG_INIT(0);
+static atomic64_t pith_buffers_created = ATOMIC64_INIT(0);
 
 long pith_buf_count(void)
 {
 	return atomic_long_read(&pith_buffers);
+}
+
+u64 pith_buf_created(void)
+{
+	return atomic64_read(&pith_buffers_created);
 }
 
 static void pith_buf_free(struct pith_buf *buf)
@@ -360,6 +366,7 @@ static struct pith_buf *pith_buf_alloc(u64 size)
 			goto out_free_array;
 	}
 	atomic_long_inc(&pith_buffers);
+	atomic64_inc(&pith_buffers_created);
 	return buf;
 
 out_free_array:

@@ -59,10 +59,28 @@ $(VM_DIR)/bin/$(1): $$($(1)_SRCS:%.c=$(B)/obj/%.o)
 endef
 $(foreach t,$(VM_TEST_PROGS) handoff_bench,$(eval $(call vm_static_rule,$(t))))
 
-$(VM_INITRD): $(KMOD) $(VM_TESTS) $(VM_BENCH) $(VM_RIG) $(VM_BPF_TESTS)
+# A real job end to end: pith, its worker and the wordcount example laid out
+# under /pith as in the tree, with the outputs the host computes on memfd.
+VM_E2E_FNS := build/examples/wordcount/count build/examples/wordcount/merge
+VM_E2E_DEPS := $(B)/pith $(B)/pith-worker $(VM_E2E_FNS) tests/vm/e2e.sh \
+	examples/wordcount/job.json $(wildcard examples/wordcount/data/*)
+VM_E2E_EXPECTED := $(VM_DIR)/e2e-expected
+$(VM_E2E_EXPECTED): $(VM_E2E_DEPS)
+	$(call msg,RUN,$@)
+	$(Q)rm -rf $@ && PITH_STORE_BACKEND=memfd $(B)/pith run \
+		examples/wordcount/job.json -o $@ >/dev/null
+
+$(VM_INITRD): $(KMOD) $(VM_TESTS) $(VM_BENCH) $(VM_RIG) $(VM_BPF_TESTS) \
+		$(VM_E2E_DEPS) $(VM_E2E_EXPECTED)
 	$(call msg,CPIO,$@)
 	$(Q)tests/vm/mkinitramfs.sh -o $@ -m $(KMOD) $(VM_TESTS:%=-t %) \
-		-d tests/vm/bpf -p $(VM_BENCH)
+		-d tests/vm/bpf -p $(VM_BENCH) \
+		-p $(B)/pith:/pith/build/pith \
+		-p $(B)/pith-worker:/pith/build/pith-worker \
+		$(foreach f,$(VM_E2E_FNS),-p $(f):/pith/$(f)) \
+		-f examples/wordcount:/pith/examples/wordcount \
+		-f $(VM_E2E_EXPECTED):/pith/expected \
+		-f tests/vm/e2e.sh:/tests/e2e.sh
 
 vmcheck: $(VM_INITRD)
 	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \

@@ -3,6 +3,7 @@
  * pith_xfer: the misc device /dev/pith_xfer that creates buffer objects for
  * zero-copy page handoff between pith's stages (see Documentation/kmod.md).
  */
+#include <linux/device.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -82,6 +83,44 @@ static long pith_dev_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/*
+ * The same figures as PITH_XFER_IOC_VERSION, under
+ * /sys/class/misc/pith_xfer/, for shell scripts and monitoring.
+ */
+static ssize_t buffers_show(struct device *dev, struct device_attribute *attr,
+			    char *buf)
+{
+	return sysfs_emit(buf, "%ld\n", pith_buf_count());
+}
+static DEVICE_ATTR_RO(buffers);
+
+static ssize_t buffers_created_show(struct device *dev,
+				    struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%llu\n", pith_buf_created());
+}
+static DEVICE_ATTR_RO(buffers_created);
+
+static ssize_t pool_show(struct device *dev, struct device_attribute *attr,
+			 char *buf)
+{
+	struct pith_xfer_version v = { 0 };
+
+	pith_pool_stats(&v);
+	return sysfs_emit(buf, "pages %llu target %llu hits %llu misses %llu\n",
+			  v.pool_pages, v.pool_target, v.pool_hits,
+			  v.pool_misses);
+}
+static DEVICE_ATTR_RO(pool);
+
+static struct attribute *pith_dev_attrs[] = {
+	&dev_attr_buffers.attr,
+	&dev_attr_buffers_created.attr,
+	&dev_attr_pool.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(pith_dev);
+
 static const struct file_operations pith_dev_fops = {
 	.owner = THIS_MODULE,
 	.unlocked_ioctl = pith_dev_ioctl,
@@ -92,6 +131,7 @@ static struct miscdevice pith_dev = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "pith_xfer",
 	.fops = &pith_dev_fops,
+	.groups = pith_dev_groups,
 	.mode = 0600,
 };
 

@@ -66,5 +66,6 @@ void pith_buf_exit(void);
  * ERR_PTR(-ENOMEM / -EINTR). The file's last fput frees it. */
 struct file *pith_buf_new(u64 size);
 long pith_buf_count(void);
+u64 pith_buf_created(void);
 
 #endif

@@ -4,11 +4,12 @@
 # programs and (dynamically linked) pith with the libraries it needs.
 #
 #   mkinitramfs.sh -o OUT.cpio.gz [-m MODULE.ko] [-t TEST]... [-d TESTDIR]...
-#                  [-p PROG]... [-f SRC:DST]...
+#                  [-p PROG[:DST]]... [-f SRC:DST]...
 #
 # -t: a test program run in order under /tests/kmod (static or dynamic);
 # -d: every executable in TESTDIR, run under /tests/<basename of TESTDIR>;
-# -p: a program installed in /usr/bin; -f: any file or directory at DST.
+# -p PROG[:DST]: a program with its libraries, in /usr/bin or at DST;
+# -f SRC:DST: any file or directory at DST.
 set -eu
 
 out= module=
@@ -76,7 +77,10 @@ for d in $dirs; do
 	done
 done
 for p in $progs; do
-	install_prog "$p" "/usr/bin/$(basename "$p")"
+	case $p in
+	*:*) install_prog "${p%%:*}" "${p#*:}" ;;
+	*) install_prog "$p" "/usr/bin/$(basename "$p")" ;;
+	esac
 done
 for f in $files; do
 	src=${f%%:*} dst=${f#*:}
