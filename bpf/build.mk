@@ -58,3 +58,9 @@ $(VM_BPF_BINS):
 	$(Q)$(CC) $(LDFLAGS) -static -o $@ $^ -lbpf -lelf -lz
 .PHONY: vm-bpf
 vm-bpf: $(VM_BPF_BINS)
+
+# The eBPF layer alone under the real sandbox (seccomp off).
+TEST_PROGS += bpf_sandbox_test
+bpf_sandbox_test_SRCS = tests/security/bpf_sandbox_test.c \
+	tests/security/bpf_worker.c tests/security/t_sandbox.c $(TEST_HELPERS)
+$(B)/tests/bpf_sandbox_test: | $(B)/tests/fn/hostile $(B)/pith-worker

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The eBPF layer alone stops the hostile function under the real sandbox:
+ * seccomp off (test-only switch), pith in a fresh cgroup v2 leaf so its
+ * workers are there too, the guard armed by the trampoline's last syscall
+ * (close of the plan socket). Every forbidden call is killed at entry and
+ * reported; well-behaved instances are untouched.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "sandbox/plan.h"
+#include "security/bpf_worker.h"
+#include "security/t_sandbox.h"
+
+FIXTURE(alone)
+{
+	struct t_cgroup cg;
+	char *old_cgroup;
+	struct guard *g;
+	struct sandbox *sb;
+};
+
+FIXTURE_VARIANT(alone)
+{
+	unsigned long long instance;
+	long nr;	/* syscall the event names; -1: no event expected */
+	bool compat;
+	int exit_status; /* when no event is expected */
+	bool input;	 /* give it one input set */
+};
+
+#define FORBIDDEN(name, nr_) \
+	FIXTURE_VARIANT_ADD(alone, name) { \
+		.instance = HOSTILE(H_SYSCALL, nr_), .nr = nr_ }
+FORBIDDEN(openat, SYS_openat);
+FORBIDDEN(socket, SYS_socket);
+FORBIDDEN(execve, SYS_execve);
+FORBIDDEN(mmap, SYS_mmap);
+FORBIDDEN(mprotect, SYS_mprotect);
+FORBIDDEN(ptrace, SYS_ptrace);
+FORBIDDEN(kill, SYS_kill);
+FORBIDDEN(bpf, SYS_bpf);
+FORBIDDEN(perf_event_open, SYS_perf_event_open);
+FORBIDDEN(io_uring_setup, SYS_io_uring_setup);
+FORBIDDEN(userfaultfd, SYS_userfaultfd);
+FIXTURE_VARIANT_ADD(alone, fork_bomb) {
+	.instance = HOSTILE(H_FORK_BOMB, 0), .nr = SYS_fork };
+FIXTURE_VARIANT_ADD(alone, x32) {
+	.instance = HOSTILE(H_X32, 0), .nr = SYS_getpid | 0x40000000 };
+FIXTURE_VARIANT_ADD(alone, int80) {
+	.instance = HOSTILE(H_INT80, 0), .nr = 20, .compat = true };
+FIXTURE_VARIANT_ADD(alone, close_handoff_again) {
+	.instance = HOSTILE(H_CLOSE_FDS, 0), .nr = SYS_close };
+FIXTURE_VARIANT_ADD(alone, exit_status_passes) {
+	.instance = HOSTILE(H_EXIT, 3), .nr = -1, .exit_status = 3 };
+FIXTURE_VARIANT_ADD(alone, outputs_pass) {
+	.instance = HOSTILE(H_OUTPUTS, 0), .nr = -1, .input = true };
+
+FIXTURE_SETUP(alone)
+{
+	struct guard_opts o = {
+		.mode = GUARD_ENFORCE,
+		.no_lsm = true,
+		/* The trampoline's last syscall before the function. */
+		.arm_nr = SYS_close,
+		.arm_arg0 = PLAN_SOCK_FD,
+	};
+	struct err e = {};
+	int r;
+
+	self->g = NULL;
+	self->sb = NULL;
+	self->old_cgroup = NULL;
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	r = t_cgroup_new(&self->cg);
+	if (r == -ENOENT)
+		SKIP(return, "no cgroup v2 hierarchy mounted");
+	ASSERT_EQ(0, r);
+	o.cgroup_fd = self->cg.fd;
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, guard_hold(self->g, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, t_cgroup_enter(&self->cg, &self->old_cgroup));
+	self->sb = t_sandbox(true);
+}
+
+FIXTURE_TEARDOWN(alone)
+{
+	self->sb = sandbox_free(self->sb);
+	if (self->old_cgroup)
+		t_cgroup_leave(self->old_cgroup);
+	self->g = guard_free(self->g);
+	t_cgroup_done(&self->cg);
+}
+
+TEST_F(alone, ebpf_alone_stops_what_is_forbidden_and_only_that)
+{
+	struct t_events ev = {};
+	const struct sandbox_result *res;
+	const struct guard_violation *v;
+	struct set *in = NULL;
+	struct sandbox_proc *p;
+	char reason[512];
+
+	if (variant->input)
+		in = t_text_set("in", "a", "hello");
+	p = t_run_hostile(self->sb, variant->instance, T_MEMORY, T_TIMEOUT_MS,
+			  in);
+	set_free(in);
+	ASSERT_NE(NULL, p);
+	res = sandbox_proc_result(p);
+	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
+	v = t_events_find(&ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	if (variant->nr < 0) {
+		EXPECT_NULL(v) TH_LOG("unexpected event nr %ld", v->nr);
+		if (variant->exit_status) {
+			EXPECT_EQ(variant->exit_status, res->exit_status)
+				TH_LOG("%s", res->reason);
+		} else {
+			EXPECT_EQ(SANDBOX_OK, res->status)
+				TH_LOG("%s", res->reason);
+		}
+	} else {
+		EXPECT_EQ(SANDBOX_FAILED, res->status);
+		EXPECT_EQ(SIGKILL, res->signal) TH_LOG("%s", res->reason);
+		ASSERT_NE(NULL, v) TH_LOG("no event; sandbox says: %s",
+					  res->reason);
+		EXPECT_EQ(variant->nr, v->nr);
+		EXPECT_EQ(variant->compat, v->compat);
+		EXPECT_EQ(GUARD_ACT_KILL, v->action);
+		guard_violation_format(v, reason, sizeof(reason));
+		TH_LOG("%s", reason);
+	}
+	sandbox_proc_free(p);
+}
+
+/* The premise: with seccomp off and no guard, the same call goes through. */
+TEST(without_the_guard_the_forbidden_call_goes_through)
+{
+	struct sandbox *sb = t_sandbox(true);
+	struct sandbox_proc *p;
+
+	p = t_run_hostile(sb, HOSTILE(H_SYSCALL, SYS_getppid), T_MEMORY,
+			  T_TIMEOUT_MS, NULL);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(100, sandbox_proc_result(p)->exit_status)
+		TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
+	sandbox_free(sb);
+}
+
+TEST_HARNESS_MAIN
