@@ -7,7 +7,8 @@
 #          [-T SECONDS] [-b BENCH_ARGS]
 #
 # PITH_VM_ACCEL=tcg|kvm|auto (default auto: KVM only if a probe boot under
-# it finishes within 20 s; the answer is cached in OUTDIR/accel).
+# it finishes within 20 s; the answer is cached in OUTDIR/../accel, next to
+# the other runs' directories).
 set -u
 
 kernel= initrd= out= mode=check mem=1G secs=240 bench=
@@ -51,9 +52,10 @@ pith.bench=$bench" \
 }
 
 accel=${PITH_VM_ACCEL:-auto}
+cache=$(dirname "$out")/accel
 if [ "$accel" = auto ]; then
-	if [ -s "$out/accel" ]; then
-		accel=$(cat "$out/accel")
+	if [ -s "$cache" ]; then
+		accel=$(cat "$cache")
 	elif [ -w /dev/kvm ] && boot kvm probe 20 "$out/probe.tap" \
 		"$out/probe.log" && grep -q '^# pith-vm: done' "$out/probe.tap"
 	then
@@ -61,7 +63,7 @@ if [ "$accel" = auto ]; then
 	else
 		accel=tcg
 	fi
-	echo "$accel" >"$out/accel"
+	echo "$accel" >"$cache"
 fi
 
 echo "vm: booting $(basename "$kernel") under $accel ($mode, ${secs}s limit)"
