@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <linux/securebits.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -13,6 +14,13 @@
 /* Workers run as nobody:nogroup when pith is root (Documentation/security.md). */
 #define SANDBOX_WORKER_UID 65534
 #define SANDBOX_WORKER_GID 65534
+
+/* Locked: no root privilege for uid 0, capabilities cleared by the uid
+ * change and never kept, no ambient capability. */
+#define SANDBOX_SECUREBITS                                                  \
+	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED | \
+	 SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |               \
+	 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 #define CTX_PAGE 4096ull
 #define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
@@ -28,7 +36,6 @@ struct sandbox {
 	struct plan_filter_insn *filter;
 	size_t n_filter;	/* 0 when opts.no_seccomp */
 	bool drop_ids;		/* pith is root: switch to the worker uid */
-	int cap_last;		/* highest capability number */
 	int cgroup_fd;		/* the workers' leaf cgroup, or -1 */
 	char *cgroup_path;	/* .../pith-<pid>/workers */
 	char *cgroup_parent;	/* .../pith-<pid> */

@@ -179,17 +179,6 @@ static void setup_cgroup(struct sandbox *sb)
 		  sb->cgroup_path);
 }
 
-static int cap_last(void)
-{
-	_cleanup_(fclosep_) FILE *f =
-		fopen("/proc/sys/kernel/cap_last_cap", "re");
-	int v = 40; /* CAP_CHECKPOINT_RESTORE, the last one in 6.x */
-
-	if (f && fscanf(f, "%d", &v) != 1)
-		v = 40;
-	return v;
-}
-
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		struct err *e)
 {
@@ -227,9 +216,8 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		  "no_new_privs, no fds, not dumpable, RLIMIT_CORE 0");
 	sb->drop_ids = geteuid() == 0;
 	if (sb->drop_ids) {
-		sb->cap_last = cap_last();
 		layer_set(sb, LAYER_UID, true,
-			  "workers run as %d:%d with no supplementary groups and an empty capability bounding set",
+			  "workers run as %d:%d with no supplementary groups, no capabilities and locked securebits (noroot, no keep-caps, no ambient)",
 			  SANDBOX_WORKER_UID, SANDBOX_WORKER_GID);
 	} else {
 		layer_set(sb, LAYER_UID, false,

@@ -61,7 +61,6 @@ _Static_assert(SYS_clone3 == 435, "clone3 number");
 struct child_args {
 	int sock, loader_fd;
 	bool drop_ids;
-	int cap_last;
 	pid_t ppid;
 	struct rlimit core, cpu, nofile, nproc;
 	char *const *argv, *const *envp;
@@ -96,9 +95,12 @@ child_main(void *arg)
 	CHILD_TRY(a, "RLIMIT_NOFILE",
 		  raw_syscall4(SYS_prlimit64, 0, RLIMIT_NOFILE, &a->nofile, 0));
 	if (a->drop_ids) {
-		for (int c = 0; c <= a->cap_last; c++)
-			CHILD_TRY(a, "PR_CAPBSET_DROP",
-				  raw_syscall2(SYS_prctl, PR_CAPBSET_DROP, c));
+		/* One call instead of 41 PR_CAPBSET_DROPs (~25 us): uid 0
+		 * never means privilege again, the uid change below clears
+		 * every capability and nothing can keep or raise one. */
+		CHILD_TRY(a, "PR_SET_SECUREBITS",
+			  raw_syscall2(SYS_prctl, PR_SET_SECUREBITS,
+				       SANDBOX_SECUREBITS));
 		CHILD_TRY(a, "setgroups", raw_syscall2(SYS_setgroups, 0, 0));
 		CHILD_TRY(a, "setresgid",
 			  raw_syscall3(SYS_setresgid, SANDBOX_WORKER_GID,
@@ -237,7 +239,6 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 		.sock = child_sock,
 		.loader_fd = sb->loader_fd,
 		.drop_ids = sb->drop_ids,
-		.cap_last = sb->cap_last,
 		.ppid = sb->pid,
 		.core = { 0, 0 },
 		/* SIGXCPU at the soft limit names the reason; SIGKILL one

@@ -259,6 +259,8 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 				 : "rcx", "rdx");
 		return (int)q;
 	}
+	case H_SECUREBITS:
+		return (int)sys6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
 	case H_CLOSE_FDS:
 		/* The handoff's allowed calls on fds that no longer exist. */
 		if (sys6(3, 0, 0, 0, 0, 0, 0) != -9 ||

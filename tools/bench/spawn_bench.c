@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+/*
+ * spawn-bench: the cost of one sandboxed instance of a no-op function, end
+ * to end (spawn, run, collect, free), next to fork+exec, vfork+exec and
+ * posix_spawn of a static no-op binary, measured interleaved in the same
+ * run and reported as p50/p99 and as a ratio.
+ *
+ *   build/spawn-bench [-n INSTANCES] [-b BLOCK]
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/macro.h"
+#include "sandbox/elf.h"
+#include "sandbox/sandbox.h"
+
+extern char **environ;
+
+/* A complete static ELF: one R+X PT_LOAD at 0x400000 whose code is
+ * exit_group(0). Used as the function image and as the exec'd binary. */
+static const unsigned char noop_elf[] = {
+	/* Elf64_Ehdr */
+	0x7f, 'E', 'L', 'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	2, 0, 0x3e, 0, 1, 0, 0, 0,		/* ET_EXEC, x86-64, v1 */
+	0x78, 0x00, 0x40, 0, 0, 0, 0, 0,	/* e_entry 0x400078 */
+	0x40, 0, 0, 0, 0, 0, 0, 0,		/* e_phoff 64 */
+	0, 0, 0, 0, 0, 0, 0, 0,			/* e_shoff */
+	0, 0, 0, 0,				/* e_flags */
+	0x40, 0, 0x38, 0, 1, 0,			/* ehsize, phentsize, phnum */
+	0x40, 0, 0, 0, 0, 0,			/* shentsize, shnum, shstrndx */
+	/* Elf64_Phdr */
+	1, 0, 0, 0, 5, 0, 0, 0,			/* PT_LOAD, R+X */
+	0, 0, 0, 0, 0, 0, 0, 0,			/* p_offset 0 */
+	0, 0, 0x40, 0, 0, 0, 0, 0,		/* p_vaddr 0x400000 */
+	0, 0, 0x40, 0, 0, 0, 0, 0,		/* p_paddr */
+	0x81, 0, 0, 0, 0, 0, 0, 0,		/* p_filesz */
+	0x81, 0, 0, 0, 0, 0, 0, 0,		/* p_memsz */
+	0, 0x10, 0, 0, 0, 0, 0, 0,		/* p_align 4096 */
+	/* 0x78: mov $231, %eax; xor %edi, %edi; syscall */
+	0xb8, 0xe7, 0, 0, 0, 0x31, 0xff, 0x0f, 0x05,
+};
+_Static_assert(sizeof(noop_elf) == 0x81, "p_filesz");
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+enum { M_SANDBOX, M_FORK, M_VFORK, M_SPAWN, M_COUNT };
+static const char *const method_names[M_COUNT] = {
+	"pith sandbox, no-op function",
+	"fork+exec, static no-op",
+	"vfork+exec, static no-op",
+	"posix_spawn, static no-op",
+};
+
+struct samples {
+	uint64_t *ns;
+	size_t n;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(struct samples *s, double p)
+{
+	size_t i = (size_t)(p * (double)(s->n - 1) + 0.5);
+
+	return (double)s->ns[i] / 1000.0;
+}
+
+static int wait_ok(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -ECHILD;
+}
+
+static int run_exec(int method, const char *path)
+{
+	char *const argv[] = { (char *)path, NULL };
+	pid_t pid;
+
+	switch (method) {
+	case M_FORK:
+		pid = fork();
+		if (pid == 0) {
+			execve(path, argv, environ);
+			_exit(127);
+		}
+		break;
+	case M_VFORK:
+		pid = vfork();
+		if (pid == 0) {
+			execve(path, argv, environ);
+			_exit(127);
+		}
+		break;
+	default:
+		if (posix_spawn(&pid, path, NULL, NULL, argv, environ))
+			return -errno;
+	}
+	return pid < 0 ? -errno : wait_ok(pid);
+}
+
+static int run_sandbox(struct sandbox *sb, const struct elf_image *img,
+		       uint64_t *ret_spawn, uint64_t *ret_run)
+{
+	static const char *const outs[] = { "out" };
+	struct sandbox_request req = {
+		.image = img,
+		.limits = { .memory = 1 << 20, .timeout_ms = 10000 },
+		.outputs = outs,
+		.n_outputs = 1,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	const struct sandbox_result *res;
+	int r = sandbox_run(sb, &req, &p, &e);
+
+	if (r < 0) {
+		fprintf(stderr, "spawn-bench: %s\n", e.msg);
+		return r;
+	}
+	res = sandbox_proc_result(p);
+	if (res->status != SANDBOX_OK) {
+		fprintf(stderr, "spawn-bench: the no-op failed: %s\n",
+			res->reason);
+		r = -EIO;
+	}
+	*ret_spawn = res->spawn_ns;
+	*ret_run = res->run_ns;
+	sandbox_proc_free(p);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	size_t n = 10000, block = 250;
+	struct samples s[M_COUNT], phase[2];
+	struct sandbox *sb = NULL;
+	struct elf_image *img = NULL;
+	struct err e = { { 0 } };
+	char path[] = "/tmp/spawn-bench-noop-XXXXXX";
+	int opt, fd;
+
+	while ((opt = getopt(argc, argv, "n:b:")) != -1) {
+		if (opt == 'n')
+			n = strtoull(optarg, NULL, 10);
+		else if (opt == 'b')
+			block = strtoull(optarg, NULL, 10);
+		else {
+			fprintf(stderr, "usage: %s [-n INSTANCES] [-b BLOCK]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!n || !block)
+		return 2;
+	if (sandbox_new(NULL, &sb, &e) < 0 ||
+	    elf_image_load_mem(noop_elf, sizeof(noop_elf), &img, &e) < 0) {
+		fprintf(stderr, "spawn-bench: %s\n", e.msg);
+		return 1;
+	}
+	fd = mkstemp(path);
+	if (fd < 0 || write(fd, noop_elf, sizeof(noop_elf)) !=
+			      (ssize_t)sizeof(noop_elf) ||
+	    fchmod(fd, 0755) < 0 || close(fd) < 0) {
+		fprintf(stderr, "spawn-bench: %s: %m\n", path);
+		return 1;
+	}
+	for (int m = 0; m < M_COUNT; m++)
+		s[m] = (struct samples){ calloc(n, sizeof(uint64_t)), 0 };
+	for (int k = 0; k < 2; k++)
+		phase[k] = (struct samples){ calloc(n, sizeof(uint64_t)), 0 };
+
+	/* Warm-up, then blocks of each method in turn, so that drift in
+	 * the machine's load affects all of them alike. */
+	for (int m = 0; m < M_COUNT; m++)
+		for (int i = 0; i < 50; i++) {
+			uint64_t a, b;
+
+			if ((m == M_SANDBOX ? run_sandbox(sb, img, &a, &b)
+					    : run_exec(m, path)) < 0)
+				goto fail;
+		}
+	while (s[0].n < n) {
+		for (int m = 0; m < M_COUNT; m++) {
+			size_t end = MIN(s[m].n + block, n);
+
+			while (s[m].n < end) {
+				uint64_t t0 = now_ns(), sp = 0, rn = 0;
+				int r = m == M_SANDBOX
+						? run_sandbox(sb, img, &sp, &rn)
+						: run_exec(m, path);
+
+				if (r < 0)
+					goto fail;
+				s[m].ns[s[m].n++] = now_ns() - t0;
+				if (m == M_SANDBOX) {
+					phase[0].ns[phase[0].n++] = sp;
+					phase[1].ns[phase[1].n++] = rn;
+				}
+			}
+		}
+	}
+	unlink(path);
+
+	printf("spawn-bench: %zu instances per method, interleaved in blocks of %zu\n",
+	       n, block);
+	printf("%-32s %9s %9s %9s\n", "method", "p50 us", "p99 us", "min us");
+	for (int m = 0; m < M_COUNT; m++) {
+		qsort(s[m].ns, s[m].n, sizeof(uint64_t), cmp_u64);
+		printf("%-32s %9.1f %9.1f %9.1f\n", method_names[m],
+		       pct(&s[m], 0.5), pct(&s[m], 0.99), pct(&s[m], 0.0));
+	}
+	for (int k = 0; k < 2; k++)
+		qsort(phase[k].ns, phase[k].n, sizeof(uint64_t), cmp_u64);
+	printf("  sandbox phases: spawn to function start p50 %.1f us, function start to reaped p50 %.1f us\n",
+	       pct(&phase[0], 0.5), pct(&phase[1], 0.5));
+	for (int m = M_FORK; m < M_COUNT; m++)
+		printf("ratio %s / sandbox (p50): %.2fx\n", method_names[m],
+		       pct(&s[m], 0.5) / pct(&s[M_SANDBOX], 0.5));
+	elf_image_free(img);
+	sandbox_free(sb);
+	return 0;
+fail:
+	unlink(path);
+	fprintf(stderr, "spawn-bench: a run failed\n");
+	return 1;
+}
