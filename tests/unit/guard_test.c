@@ -56,6 +56,18 @@ TEST(violation_message_names_syscall_and_arguments)
 	EXPECT_EQ(0, strncmp(buf, "denied by BPF-LSM file_open: syscall "
 			     "openat (257)", 48)) TH_LOG("%s", buf);
 	EXPECT_NE(NULL, strstr(buf, ": EPERM"));
+	v.kind = GUARD_KIND_SYSCALL;
+	v.action = GUARD_ACT_KILL;
+	v.nr = SYS_getpid | 0x40000000;
+	v.syscall = NULL;
+	guard_violation_format(&v, buf, sizeof(buf));
+	EXPECT_EQ(0, strncmp(buf, "killed by eBPF: forbidden syscall x32 "
+			     "getpid (0x40000027) args", 57)) TH_LOG("%s", buf);
+	v.nr = 20;
+	v.compat = true;
+	guard_violation_format(&v, buf, sizeof(buf));
+	EXPECT_EQ(0, strncmp(buf, "killed by eBPF: forbidden syscall i386 20 "
+			     "args", 45)) TH_LOG("%s", buf);
 }
 
 TEST(probe_reads_lsm_list_or_says_why_not)

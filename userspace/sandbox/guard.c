@@ -20,6 +20,8 @@
 #include "sandbox/guard.h"
 #include "guard.skel.h"
 
+#define X32_SYSCALL_BIT 0x40000000L
+
 static const char *const syscall_names[] = {
 #include "guard_syscalls.h"
 };
@@ -632,6 +634,10 @@ int guard_violation_format(const struct guard_violation *v, char *buf,
 		snprintf(name, sizeof(name), "%s (%ld)", v->syscall, v->nr);
 	else if (v->compat)
 		snprintf(name, sizeof(name), "i386 %ld", v->nr);
+	else if (v->nr > 0 && (v->nr & X32_SYSCALL_BIT) &&
+		 guard_syscall_name(v->nr & ~X32_SYSCALL_BIT))
+		snprintf(name, sizeof(name), "x32 %s (%#lx)",
+			 guard_syscall_name(v->nr & ~X32_SYSCALL_BIT), v->nr);
 	else
 		snprintf(name, sizeof(name), "%ld", v->nr);
 	switch (v->kind) {

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cost of the eBPF guard: ns per getppid() of a process outside the worker
+ * cgroup, and the latency of a no-op sandboxed instance, without the guard,
+ * with it loaded but idle (syscall program detached) and with it attached;
+ * rounds interleaved, medians and ratios against the baseline of the same
+ * run. Needs root.
+ *
+ *   bpf_bench [-n CALLS] [-r ROUNDS] [-i INSTANCES] [-f FUNCTION]
+ *
+ * FUNCTION: the hostile test function (build/tests/fn/hostile), run as a
+ * well-behaved no-op (H_OUTPUTS); without it the instance part is skipped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/guard.h"
+#include "sandbox/plan.h"
+#include "sandbox/sandbox.h"
+#include "security/hostile.h"
+
+enum state { S_NONE, S_IDLE, S_ATTACHED, S_PER_INSTANCE, S_COUNT };
+static const char *const state_name[S_COUNT] = {
+	"no guard", "guard loaded, idle", "guard attached",
+	"attach per instance",
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return n ? v[n / 2] : 0;
+}
+
+static int cgroup2_mount(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024], mnt[512], fstype[64];
+	int r = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (!sep || sscanf(sep, " - %63s", fstype) != 1 ||
+		    strcmp(fstype, "cgroup2") ||
+		    sscanf(line, "%*s %*s %*s %*s %511s", mnt) != 1)
+			continue;
+		snprintf(buf, len, "%s", mnt);
+		r = 0;
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
+static int write_pid0(const char *dir)
+{
+	char path[600];
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "0\n", 2) != 2)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static struct guard *guard_up(const char *cgroup, bool hold)
+{
+	struct guard_opts o = {
+		.cgroup_path = cgroup,
+		.arm_nr = SYS_close,
+		.arm_arg0 = PLAN_SOCK_FD,
+	};
+	struct guard *g = NULL;
+	struct err e = {};
+
+	if (guard_new(&o, &g, &e) < 0 || (hold && guard_hold(g, &e) < 0)) {
+		fprintf(stderr, "bpf_bench: guard: %s\n", e.msg);
+		exit(1);
+	}
+	return g;
+}
+
+static uint64_t getppid_loop(long calls)
+{
+	uint64_t t0 = now_ns();
+
+	for (long i = 0; i < calls; i++)
+		syscall(SYS_getppid);
+	return (now_ns() - t0) * 1000 / calls; /* ps per call */
+}
+
+static struct set *one_item_set(void)
+{
+	struct buffer *b = NULL;
+	struct set *s = set_new("in");
+
+	if (!s || buffer_new("bench", 5, &b) < 0 ||
+	    buffer_write(b, 0, "hello", 5) < 0 || buffer_seal(b) < 0 ||
+	    set_add(s, "a", false, 0, b, 0, 5) < 0)
+		exit(1);
+	buffer_unref(b);
+	return s;
+}
+
+/* One no-op instance; returns its wall-clock latency in ns. */
+static uint64_t instance(struct sandbox *sb, const struct elf_image *img,
+			 struct set *in, struct guard *g)
+{
+	static const char *const outputs[] = { "out" };
+	struct set *inputs[] = { in };
+	struct sandbox_request req = {
+		.image = img,
+		.limits = { .memory = 1 << 20, .timeout_ms = 5000 },
+		.inputs = inputs, .n_inputs = 1,
+		.outputs = outputs, .n_outputs = 1,
+		.instance = HOSTILE(H_OUTPUTS, 0),
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = {};
+	uint64_t t0 = now_ns(), t;
+
+	if (g && guard_hold(g, &e) < 0)
+		exit(1);
+	if (sandbox_run(sb, &req, &p, &e) < 0) {
+		fprintf(stderr, "bpf_bench: sandbox_run: %s\n", e.msg);
+		exit(1);
+	}
+	if (g)
+		guard_release(g);
+	t = now_ns() - t0;
+	if (sandbox_proc_result(p)->status != SANDBOX_OK) {
+		fprintf(stderr, "bpf_bench: instance failed: %s\n",
+			sandbox_proc_result(p)->reason);
+		exit(1);
+	}
+	sandbox_proc_free(p);
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	long calls = 2000000, rounds = 7, instances = 100;
+	const char *fn_path = NULL;
+	char mnt[512], cgroup[600];
+	uint64_t *sys[S_COUNT], *inst[S_COUNT], hold_ns[50], rel_ns[50];
+	struct elf_image *img = NULL;
+	struct sandbox *sb = NULL;
+	struct err e = {};
+	struct set *in = NULL;
+	int c;
+
+	while ((c = getopt(argc, argv, "n:r:i:f:")) != -1) {
+		switch (c) {
+		case 'n': calls = atol(optarg); break;
+		case 'r': rounds = atol(optarg); break;
+		case 'i': instances = atol(optarg); break;
+		case 'f': fn_path = optarg; break;
+		default:
+			fprintf(stderr, "usage: bpf_bench [-n CALLS] [-r ROUNDS] "
+				"[-i INSTANCES] [-f FUNCTION]\n");
+			return 2;
+		}
+	}
+	if (calls <= 0 || rounds <= 0 || instances <= 0)
+		return 2;
+	if (cgroup2_mount(mnt, sizeof(mnt)) < 0) {
+		fprintf(stderr, "bpf_bench: no cgroup v2 hierarchy mounted\n");
+		return 1;
+	}
+	snprintf(cgroup, sizeof(cgroup), "%s/pith-bench-bpf-%d", mnt,
+		 getpid());
+	if (mkdir(cgroup, 0755) < 0) {
+		fprintf(stderr, "bpf_bench: mkdir %s: %m\n", cgroup);
+		return 1;
+	}
+	for (int s = 0; s < S_COUNT; s++) {
+		sys[s] = calloc(rounds, sizeof(uint64_t));
+		inst[s] = calloc(rounds * instances, sizeof(uint64_t));
+		if (!sys[s] || !inst[s])
+			return 1;
+	}
+
+	/* 1. getppid outside the worker cgroup (this process). */
+	for (long r = 0; r < rounds; r++) {
+		struct guard *g;
+
+		sys[S_NONE][r] = getppid_loop(calls);
+		g = guard_up(cgroup, false);
+		sys[S_IDLE][r] = getppid_loop(calls);
+		guard_hold(g, &e);
+		sys[S_ATTACHED][r] = getppid_loop(calls);
+		guard_free(g);
+	}
+	printf("getppid() outside the worker cgroup, %ld calls x %ld rounds "
+	       "(median ns/call, ratio to no guard):\n", calls, rounds);
+	uint64_t base = median(sys[S_NONE], rounds);
+	for (int s = S_NONE; s <= S_ATTACHED; s++) {
+		uint64_t m = median(sys[s], rounds);
+
+		printf("  %-22s %8.1f ns  %.3f\n", state_name[s], m / 1000.0,
+		       (double)m / base);
+	}
+
+	/* 2. Attaching and detaching the syscall program. */
+	{
+		struct guard *g = guard_up(cgroup, false);
+
+		for (size_t i = 0; i < 50; i++) {
+			uint64_t t0 = now_ns(), t1;
+
+			guard_hold(g, &e);
+			t1 = now_ns();
+			guard_release(g);
+			hold_ns[i] = t1 - t0;
+			rel_ns[i] = now_ns() - t1;
+		}
+		guard_free(g);
+		printf("attach (guard_hold) median %.1f us, detach "
+		       "(guard_release) median %.1f us, over 50\n",
+		       median(hold_ns, 50) / 1000.0,
+		       median(rel_ns, 50) / 1000.0);
+	}
+
+	/* 3. No-op instance latency, workers in the guarded cgroup. */
+	if (!fn_path) {
+		printf("no-op instance latency: skipped (no -f FUNCTION)\n");
+		goto out;
+	}
+	if (elf_image_load(AT_FDCWD, fn_path, &img, &e) < 0) {
+		fprintf(stderr, "bpf_bench: %s: %s\n", fn_path, e.msg);
+		return 1;
+	}
+	if (write_pid0(cgroup) < 0) {
+		fprintf(stderr, "bpf_bench: cannot enter %s\n", cgroup);
+		return 1;
+	}
+	if (sandbox_new(&(struct sandbox_opts){}, &sb, &e) < 0) {
+		fprintf(stderr, "bpf_bench: sandbox: %s\n", e.msg);
+		return 1;
+	}
+	in = one_item_set();
+	for (long i = 0; i < 20; i++) /* warm up caches and the image */
+		instance(sb, img, in, NULL);
+	for (long r = 0; r < rounds; r++) {
+		long base_i = r * instances;
+		struct guard *g;
+
+		for (long i = 0; i < instances; i++)
+			inst[S_NONE][base_i + i] = instance(sb, img, in, NULL);
+		g = guard_up(cgroup, true);
+		for (long i = 0; i < instances; i++)
+			inst[S_ATTACHED][base_i + i] = instance(sb, img, in,
+								NULL);
+		guard_release(g);
+		for (long i = 0; i < instances; i++)
+			inst[S_PER_INSTANCE][base_i + i] = instance(sb, img, in,
+								    g);
+		guard_free(g);
+	}
+	printf("no-op instance (seccomp on, workers in the guarded cgroup), "
+	       "%ld x %ld (median us, ratio to no guard):\n", instances,
+	       rounds);
+	base = median(inst[S_NONE], rounds * instances);
+	for (int s = S_NONE; s < S_COUNT; s++) {
+		uint64_t m;
+
+		if (s == S_IDLE)
+			continue;
+		m = median(inst[s], rounds * instances);
+		printf("  %-22s %8.1f us  %.3f\n", state_name[s], m / 1000.0,
+		       (double)m / base);
+	}
+	set_free(in);
+	sandbox_free(sb);
+	elf_image_free(img);
+	/* Back to the root cgroup so the leaf can go. */
+	{
+		char root[600];
+
+		snprintf(root, sizeof(root), "%s", mnt);
+		write_pid0(root);
+	}
+out:
+	rmdir(cgroup);
+	return 0;
+}
