@@ -170,7 +170,11 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 		/* The loader's last syscall before the function: arm. */
 		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0) {
 			now = bpf_ktime_get_ns();
-			bpf_map_update_elem(&pith_armed, &tgid, &now, BPF_ANY);
+			/* Fail closed: a worker that cannot be armed (map
+			 * full) never runs its function. */
+			if (bpf_map_update_elem(&pith_armed, &tgid, &now,
+						BPF_ANY) < 0 && kill_syscalls)
+				bpf_send_signal(SIGKILL);
 		}
 		return 0;
 	}

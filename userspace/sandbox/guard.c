@@ -363,6 +363,10 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 			return err_set(e, -r, "cannot load BPF programs: kernel "
 				       "has no BTF (/sys/kernel/btf/vmlinux): "
 				       "%s", why);
+		if (!strcmp(p->lockdown, "confidentiality"))
+			return err_set(e, -r, "cannot load BPF programs: kernel "
+				       "lockdown (confidentiality) forbids "
+				       "reading syscall arguments: %s", why);
 		return err_set(e, -r, "cannot load BPF programs: %s", why);
 	}
 
