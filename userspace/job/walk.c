@@ -77,37 +77,47 @@ const char *jquote(char *buf, size_t size, const char *s, size_t len,
 	return buf;
 }
 
-static void path_key(char *out, const char *parent, const char *key,
-		     size_t keylen)
+static size_t path_key(char *out, size_t o, const char *key, size_t keylen)
 {
 	char q[JQUOTE_MAX];
 	bool plain = keylen > 0;
-	int n;
 
 	for (size_t i = 0; i < keylen && plain; i++)
 		plain = name_char(key[i]);
 	if (plain)
-		n = snprintf(out, JPATH_MAX, "%s%s%.*s", parent,
-			     *parent ? "." : "", (int)keylen, key);
-	else
-		n = snprintf(out, JPATH_MAX, "%s[%s]", parent,
-			     jquote(q, sizeof(q), key, keylen, false));
-	if (n >= JPATH_MAX)
-		memcpy(out + JPATH_MAX - 4, "...", 4);
+		return o + snprintf(out + o, JPATH_MAX - o, "%s%.*s",
+				    o ? "." : "", (int)keylen, key);
+	return o + snprintf(out + o, JPATH_MAX - o, "[%s]",
+			    jquote(q, sizeof(q), key, keylen, false));
 }
 
-static void path_index(char *out, const char *parent, size_t i)
+/* Spell out the path of `n` into out[JPATH_MAX]; returns its length. */
+static size_t path_of(const struct jnode *n, char *out)
 {
-	if (snprintf(out, JPATH_MAX, "%s[%zu]", parent, i) >= JPATH_MAX)
+	size_t o;
+
+	if (!n->parent) {
+		out[0] = '\0';
+		return 0;
+	}
+	o = path_of(n->parent, out);
+	if (o >= JPATH_MAX - 1)
+		return o;
+	if (n->key)
+		o = path_key(out, o, n->key, n->keylen);
+	else
+		o += snprintf(out + o, JPATH_MAX - o, "[%zu]", n->index);
+	if (o >= JPATH_MAX - 1) {
 		memcpy(out + JPATH_MAX - 4, "...", 4);
+		o = JPATH_MAX - 1;
+	}
+	return o;
 }
 
 void jnode_root(const struct jctx *c, json_t *root, struct jnode *ret)
 {
 	(void)c;
-	ret->v = root;
-	ret->t = 0;
-	ret->path[0] = '\0';
+	*ret = (struct jnode){ .v = root };
 }
 
 bool jnode_next(const struct jctx *c, const struct jnode *parent,
@@ -119,8 +129,8 @@ bool jnode_next(const struct jctx *c, const struct jnode *parent,
 	if (json_is_array(parent->v)) {
 		if (it->i >= json_array_size(parent->v))
 			return false;
-		ret->v = json_array_get(parent->v, it->i);
-		path_index(ret->path, parent->path, it->i);
+		*ret = (struct jnode){ .v = json_array_get(parent->v, it->i),
+				       .parent = parent, .index = it->i };
 	} else if (json_is_object(parent->v)) {
 		if (it->i == 0)
 			it->oiter = json_object_iter(parent->v);
@@ -130,11 +140,12 @@ bool jnode_next(const struct jctx *c, const struct jnode *parent,
 			return false;
 		it->key = json_object_iter_key(it->oiter);
 		it->keylen = json_object_iter_key_len(it->oiter);
-		ret->v = json_object_iter_value(it->oiter);
+		*ret = (struct jnode){ .v = json_object_iter_value(it->oiter),
+				       .parent = parent, .key = it->key,
+				       .keylen = it->keylen };
 		/* jansson iterates in insertion (= file) order; be sure. */
 		if (!pos_key_is(p, t, it->key, it->keylen))
 			t = pos_member(p, parent->t, it->key, it->keylen);
-		path_key(ret->path, parent->path, it->key, it->keylen);
 	} else {
 		return false;
 	}
@@ -153,16 +164,15 @@ int jnode_member(const struct jctx *c, const struct jnode *obj, const char *key,
 	if (!v)
 		return -ENOENT;
 	t = pos_member(&c->pos, obj->t, key, len);
-	ret->v = v;
-	ret->t = t < c->pos.n ? t : 0;
-	path_key(ret->path, obj->path, key, len);
+	*ret = (struct jnode){ .v = v, .t = t < c->pos.n ? t : 0,
+			       .parent = obj, .key = key, .keylen = len };
 	return 0;
 }
 
 static int verr_at(const struct jctx *c, const struct jnode *n, bool at_key,
 		   const char *fmt, va_list ap)
 {
-	char what[ERR_MAX];
+	char what[ERR_MAX], path[JPATH_MAX];
 	const struct pos_entry *pe = &c->pos.v[n->t];
 	size_t off = at_key && pe->key_off != POS_NO_KEY ? pe->key_off : pe->off;
 	int line, col;
@@ -170,7 +180,7 @@ static int verr_at(const struct jctx *c, const struct jnode *n, bool at_key,
 	vsnprintf(what, sizeof(what), fmt, ap);
 	pos_line_col(c->pos.text, c->pos.len, off, &line, &col);
 	return err_set(c->e, EINVAL, "%s:%d:%d: %s: %s", c->file, line, col,
-		       n->path[0] ? n->path : "(root)", what);
+		       path_of(n, path) ? path : "(root)", what);
 }
 
 int jerr(const struct jctx *c, const struct jnode *n, const char *fmt, ...)

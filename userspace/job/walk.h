@@ -26,10 +26,17 @@ struct jctx {
 	struct err *e;
 };
 
+/*
+ * A value and where it is. The JSON path is only spelt out for a message,
+ * from the chain of parents: a node must not outlive its parent.
+ */
 struct jnode {
 	json_t *v;
 	size_t t;		/* entry in ctx->pos */
-	char path[JPATH_MAX];
+	const struct jnode *parent; /* NULL for the root */
+	const char *key;	/* member of an object: its key, else NULL */
+	size_t keylen;
+	size_t index;		/* element of an array: its index */
 };
 
 struct jiter {
