@@ -226,6 +226,59 @@ TEST_F(guard, kill_at_entry_does_not_undo_the_killed_mkdir)
 	free(path);
 }
 
+static int create_file_after_arming(void *arg)
+{
+	t_arm();
+	syscall(SYS_openat, AT_FDCWD, (const char *)arg,
+		O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	return 0;
+}
+
+TEST_F(guard, kill_at_entry_does_not_undo_the_killed_o_creat)
+{
+	char *path = t_strdupf("%s/created", self->tmp);
+	struct stat st;
+	int status;
+
+	ASSERT_NE(NULL, path);
+	status = run_worker(self, create_file_after_arming, path);
+	if (variant->mode == GUARD_ENFORCE)
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	EXPECT_EQ(0, stat(path, &st));
+	free(path);
+}
+
+static int write_after_arming(void *arg)
+{
+	int fd = *(int *)arg;
+
+	t_arm();
+	syscall(SYS_write, fd, "landed", 6);
+	return 0;
+}
+
+/* The other side: a write that checks for fatal signals never lands. */
+TEST_F(guard, killed_write_to_a_tmp_file_does_not_land)
+{
+	char *path = t_strdupf("%s/out", self->tmp);
+	struct stat st;
+	int fd, status;
+
+	ASSERT_NE(NULL, path);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	ASSERT_LE(0, fd);
+	status = run_worker(self, write_after_arming, &fd);
+	close(fd);
+	ASSERT_EQ(0, stat(path, &st));
+	if (variant->mode == GUARD_ENFORCE) {
+		EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+		EXPECT_EQ(0, st.st_size);
+	} else {
+		EXPECT_EQ(6, st.st_size);
+	}
+	free(path);
+}
+
 static int i386_chmod_after_arming(void *arg)
 {
 	long ret;
