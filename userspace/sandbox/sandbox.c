@@ -136,6 +136,8 @@ static char *own_cgroup(void)
 
 static void setup_cgroup(struct sandbox *sb)
 {
+	static unsigned counter;
+	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 	_cleanup_free_ char *mnt = cgroup2_mount(), *own = own_cgroup();
 	_cleanup_free_ char *parent = NULL, *leaf = NULL;
 	int fd;
@@ -153,7 +155,10 @@ static void setup_cgroup(struct sandbox *sb)
 	if (asprintf(&parent, "%s%s%spith-%d", mnt,
 		     strcmp(own, "/") ? own : "", "/", (int)sb->pid) < 0)
 		return;
-	if (asprintf(&leaf, "%s/workers", parent) < 0)
+	/* One leaf per sandbox: the first is "workers", later ones in the
+	 * same process "workers-N", so that freeing one leaves the others. */
+	if ((n ? asprintf(&leaf, "%s/workers-%u", parent, n)
+	       : asprintf(&leaf, "%s/workers", parent)) < 0)
 		return;
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
 		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
@@ -161,7 +166,7 @@ static void setup_cgroup(struct sandbox *sb)
 		return;
 	}
 	sb->cgroup_parent = TAKE_PTR(parent);
-	if (mkdir(leaf, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(leaf, 0755) < 0) {
 		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
 			  leaf);
 		return;

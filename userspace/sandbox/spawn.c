@@ -88,6 +88,10 @@ child_main(void *arg)
 {
 	struct child_args *a = arg;
 
+	/* The default persona, whatever pith runs under (execve of a 64-bit
+	 * ELF already drops READ_IMPLIES_EXEC; the other flags persist). */
+	CHILD_TRY(a, "personality",
+		  raw_syscall1(SYS_personality, 0 /* PER_LINUX */));
 	CHILD_TRY(a, "RLIMIT_CORE",
 		  raw_syscall4(SYS_prlimit64, 0, RLIMIT_CORE, &a->core, 0));
 	CHILD_TRY(a, "RLIMIT_CPU",
