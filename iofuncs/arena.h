@@ -14,6 +14,7 @@
 
 #define ARENA_CHUNK (64ull << 20)	/* shared chunk (sparse until touched) */
 #define ARENA_OWN_MIN (4ull << 20)	/* from here on an item gets its own */
+#define ARENA_POPULATE_MIN (64ull << 10) /* prefault reservations this big */
 
 struct arena_chunk {
 	struct buffer *buf;

@@ -16,3 +16,7 @@ TEST_PROGS += iofuncs_http_test
 iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)
 TEST_PROGS += uring_test
 uring_test_SRCS := tests/unit/uring_test.c $(TEST_HELPERS)
+
+# Benchmark driver for tools/bench/io_bench.sh (not installed).
+PROGS += io_bench
+io_bench_SRCS := tools/bench/io_bench.c
