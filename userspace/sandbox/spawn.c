@@ -183,8 +183,9 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 			.file_off = img->segments[i].file_off,
 			.prot = (uint32_t)img->segments[i].prot,
 		};
-	memcpy(plan + 1, sb->filter,
-	       sb->n_filter * sizeof(struct plan_filter_insn));
+	if (sb->n_filter)
+		memcpy(plan + 1, sb->filter,
+		       sb->n_filter * sizeof(struct plan_filter_insn));
 	in = (struct plan_input *)((char *)(plan + 1) +
 				   sb->n_filter * sizeof(struct plan_filter_insn));
 	fds[0] = img->fd;
