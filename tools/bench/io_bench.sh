@@ -21,6 +21,9 @@ done
 avail_kib=$(awk '/MemAvailable/ { print $2 }' /proc/meminfo)
 [ "$avail_kib" -gt 3500000 ] || { echo "need ~3.5 GiB of available RAM" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/pith-io-bench.XXXXXX")
+# A private copy: a concurrent `make` may relink build/io_bench under us.
+cp "$bench" "$work/io_bench"
+bench=$work/io_bench
 [ "$(df -Pk "$work" | awk 'NR == 2 { print $4 }')" -gt 1200000 ] ||
 	{ echo "need 1.2 GiB free in $work" >&2; rm -rf "$work"; exit 1; }
 cleanup() {
@@ -47,7 +50,11 @@ best_of() {
 }
 
 # pith_secs OUTPUT-LINE: the seconds= field of io_bench.
-pith_secs() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'; }
+pith_secs() {
+	s=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
+	[ -n "$s" ] || { echo "io_bench failed" >&2; exit 1; }
+	echo "$s"
+}
 
 row() { # name, pith seconds, baseline name, baseline seconds, units, amount
 	awk -v n="$1" -v p="$2" -v bn="$3" -v b="$4" -v u="$5" -v a="$6" 'BEGIN {
