@@ -12,6 +12,7 @@
 #include <linux/module.h>
 #include <linux/mount.h>
 #include <linux/pfn_t.h>
+#include <linux/pgtable.h>
 #include <linux/pseudo_fs.h>
 #include <linux/rwsem.h>
 #include <linux/sched/signal.h>
@@ -122,6 +123,41 @@ static const struct vm_operations_struct pith_buf_vm_ops = {
 	.mprotect = pith_buf_mprotect,
 };
 
+struct pith_fill {
+	struct mm_struct *mm;
+	struct page **pages;
+	pgprot_t prot;
+};
+
+static int pith_fill_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	struct pith_fill *f = data;
+
+	set_pte_at(f->mm, addr, pte,
+		   pte_mkspecial(mk_pte(*f->pages++, f->prot)));
+	return 0;
+}
+
+/*
+ * Map a whole range of a sealed buffer in one page-table walk. The PTEs are
+ * special, like those of the fault path and of remap_pfn_range(): no page
+ * refcount, mapcount or RSS update per page (the VMA's file reference keeps
+ * the pages alive), which is most of what vm_insert_pages() spends per
+ * page, and lockless GUP refuses them.
+ */
+static int pith_buf_fill(struct vm_area_struct *vma, struct page **pages)
+{
+	struct pith_fill f = {
+		.mm = vma->vm_mm,
+		.pages = pages,
+		.prot = vma->vm_page_prot,
+	};
+
+	return apply_to_page_range(vma->vm_mm, vma->vm_start,
+				   vma->vm_end - vma->vm_start, pith_fill_pte,
+				   &f);
+}
+
 /*
  * VM_IO keeps get_user_pages() (and so vmsplice, O_DIRECT, io_uring fixed
  * buffers, process_vm_writev, /proc/PID/mem) away from the pages: a pinned
@@ -133,7 +169,6 @@ static int pith_buf_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct pith_buf *buf = file->private_data;
 	unsigned long npages = vma_pages(vma);
-	unsigned long num;
 	bool sealed;
 	int err;
 
@@ -155,14 +190,12 @@ static int pith_buf_mmap(struct file *file, struct vm_area_struct *vma)
 
 	/*
 	 * A sealed buffer never changes again, so its pages go in all at
-	 * once, batched per page table: the consumer takes no fault. An
-	 * unsealed buffer is faulted in lazily, because this VMA is not yet
-	 * visible to SEAL's zap and must not hold PTEs before it is.
+	 * once: the consumer takes no fault. An unsealed buffer is faulted in
+	 * lazily, because this VMA is not yet visible to SEAL's zap and must
+	 * not hold PTEs before it is.
 	 */
 	if (sealed) {
-		num = npages;
-		err = vm_insert_pages(vma, vma->vm_start,
-				      buf->pages + vma->vm_pgoff, &num);
+		err = pith_buf_fill(vma, buf->pages + vma->vm_pgoff);
 		if (err)
 			return err;
 	}

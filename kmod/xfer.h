@@ -11,6 +11,11 @@
 
 #define PITH_XFER_FS_MAGIC 0x70697468 /* "pith" */
 
+/* Mappings are made of special PTEs (see buffer.c). */
+#ifndef CONFIG_ARCH_HAS_PTE_SPECIAL
+#error "pith_xfer needs an architecture with special PTEs (x86-64, arm64)"
+#endif
+
 /*
  * 6.3 made vm_area_struct.vm_flags const and added these helpers; on older
  * kernels the flags are assigned directly (we hold mmap_lock for writing

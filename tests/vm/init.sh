@@ -82,6 +82,9 @@ else
 	done
 	if [ -x /tests/e2e.sh ]; then
 		run_prog "e2e: a job through the module" 300 /tests/e2e.sh
+	else
+		result FAIL "e2e: a job through the module" \
+			"pith was not built on the host: see make's output"
 	fi
 	for t in /tests/bpf/*; do
 		[ -x "$t" ] && run_prog "bpf/${t##*/}" 300 "$t"

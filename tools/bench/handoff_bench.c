@@ -3,9 +3,10 @@
  * Handoff benchmark: a producer process writes an output buffer, then the
  * consumer gets it and reads every page. Compares the pith_xfer module
  * (SEAL + batched map), memfd (F_SEAL_WRITE + mmap) and a memcpy into the
- * consumer's own memory; prints medians, per-page costs and ratios.
+ * consumer's own memory; prints medians, per-page costs of each phase
+ * (seal or copy, map, read) and ratios.
  *
- *   handoff_bench [-s 4K,1M,64M,1G] [-r REPS] [-f]
+ *   handoff_bench [-s 4K,1M,64M,1G] [-r REPS] [-f]     (sizes: "," or "/")
  *
  * -f: the consumer reads every byte instead of one word per page.
  */
@@ -28,16 +29,22 @@
 
 #include "uapi/pith_xfer.h"
 
-enum method { M_MODULE, M_MEMFD, M_MEMCPY, M_COUNT };
-static const char *const method_name[M_COUNT] = { "module", "memfd",
-						  "memcpy" };
+/*
+ * module: the producer still maps its output writable and SEAL revokes it
+ * (what pith does); module-u: the producer unmapped first, as memfd needs.
+ */
+enum method { M_MODULE, M_MODULE_UNMAPPED, M_MEMFD, M_MEMCPY, M_COUNT };
+static const char *const method_name[M_COUNT] = { "module", "module-u",
+						  "memfd", "memcpy" };
 
 static long page_size;
 static bool full_read;
 static volatile uint64_t sink;
 
 struct sample {
-	uint64_t ns;
+	uint64_t ns;		/* handoff + first read */
+	uint64_t seal_ns;	/* seal (module, memfd) or memcpy */
+	uint64_t map_ns;	/* mmap */
 	long faults;
 };
 
@@ -148,14 +155,15 @@ static int memfd_new(size_t size)
 
 static struct sample run_once(enum method m, int dev, size_t size)
 {
+	bool module = m == M_MODULE || m == M_MODULE_UNMAPPED;
 	struct sample s;
 	int fd, done;
 	char *src = NULL, *dst;
-	uint64_t t0;
+	uint64_t t0, t1, t2;
 	long f0;
 	pid_t pid;
 
-	fd = m == M_MODULE ? xfer_create(dev, size) : memfd_new(size);
+	fd = module ? xfer_create(dev, size) : memfd_new(size);
 	pid = produce(fd, size, m == M_MODULE, &done);
 	wait_produced(done);
 	if (m == M_MEMCPY) {
@@ -169,29 +177,31 @@ static struct sample run_once(enum method m, int dev, size_t size)
 
 	f0 = minflt();
 	t0 = now_ns();
-	switch (m) {
-	case M_MODULE:
+	if (module) {
 		if (ioctl(fd, PITH_XFER_IOC_SEAL) < 0)
 			die("PITH_XFER_IOC_SEAL");
+		t1 = now_ns();
 		dst = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-		break;
-	case M_MEMFD:
+	} else if (m == M_MEMFD) {
 		if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 					   F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 			die("F_ADD_SEALS");
+		t1 = now_ns();
 		dst = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-		break;
-	default:
+	} else {
 		dst = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		t1 = now_ns();
 		if (dst != MAP_FAILED)
 			memcpy(dst, src, size);
-		break;
 	}
 	if (dst == MAP_FAILED)
 		die("mmap");
+	t2 = now_ns();
 	consume(dst, size);
 	s.ns = now_ns() - t0;
+	s.seal_ns = m == M_MEMCPY ? t2 - t1 : t1 - t0;
+	s.map_ns = m == M_MEMCPY ? t1 - t0 : t2 - t1;
 	s.faults = minflt() - f0;
 
 	munmap(dst, size);
@@ -266,12 +276,13 @@ int main(int argc, char **argv)
 	       " median of reps; %s\n",
 	       full_read ? "reads every byte" : "reads one word per page",
 	       dev >= 0 ? "module loaded" : "no module: memfd vs memcpy only");
-	printf("# %-6s %-7s %5s %12s %10s %8s\n", "size", "method", "reps",
-	       "median_us", "ns/page", "faults");
+	printf("# %-6s %-8s %4s %12s %9s %9s %9s %9s %7s\n", "size", "method",
+	       "reps", "median_us", "ns/page", "seal/cp", "map", "read",
+	       "faults");
 
 	list = strdup(sizes);
-	for (tok = strtok_r(list, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	for (tok = strtok_r(list, ",/", &save); tok;
+	     tok = strtok_r(NULL, ",/", &save)) {
 		size_t size = parse_size(tok), pages = size / page_size;
 		uint64_t med[M_COUNT] = { 0 };
 		int n = reps;
@@ -286,32 +297,50 @@ int main(int argc, char **argv)
 		if (!n)
 			n = size >= (256u << 20) ? 3 : size >= (16u << 20) ? 7 : 21;
 		for (int m = 0; m < M_COUNT; m++) {
+			struct sample *v = calloc((size_t)n, sizeof(*v));
 			uint64_t *ns = calloc((size_t)n, sizeof(*ns));
+			uint64_t seal = 0, map = 0;
 			long faults = 0;
 
-			if (m == M_MODULE && dev < 0)
+			if ((m == M_MODULE || m == M_MODULE_UNMAPPED) &&
+			    dev < 0)
 				continue;
 			run_once(m, dev, size); /* warm-up */
 			for (int i = 0; i < n; i++) {
-				struct sample s = run_once(m, dev, size);
-
-				ns[i] = s.ns;
-				faults = s.faults;
+				v[i] = run_once(m, dev, size);
+				ns[i] = v[i].ns;
 			}
 			qsort(ns, (size_t)n, sizeof(*ns), cmp_u64);
 			med[m] = ns[n / 2];
-			printf("  %-6s %-7s %5d %12.1f %10.1f %8ld\n", tok,
-			       method_name[m], n, (double)med[m] / 1e3,
-			       (double)med[m] / (double)pages, faults);
+			/* Phases of the run whose total is the median. */
+			for (int i = 0; i < n; i++) {
+				if (v[i].ns == med[m]) {
+					seal = v[i].seal_ns;
+					map = v[i].map_ns;
+					faults = v[i].faults;
+				}
+			}
+			printf("  %-6s %-8s %4d %12.1f %9.1f %9.1f %9.1f %9.1f %7ld\n",
+			       tok, method_name[m], n, (double)med[m] / 1e3,
+			       (double)med[m] / (double)pages,
+			       (double)seal / (double)pages,
+			       (double)map / (double)pages,
+			       (double)(med[m] - seal - map) / (double)pages,
+			       faults);
 			free(ns);
+			free(v);
 		}
 		if (med[M_MODULE])
-			printf("  %-6s ratio   memfd/module %.2f  memcpy/module %.2f  memfd/memcpy %.2f\n",
+			printf("  %-6s ratio    memfd/module %.2f  memcpy/module %.2f  memfd/module-u %.2f  memcpy/module-u %.2f  memfd/memcpy %.2f\n",
 			       tok, (double)med[M_MEMFD] / (double)med[M_MODULE],
 			       (double)med[M_MEMCPY] / (double)med[M_MODULE],
+			       (double)med[M_MEMFD] /
+				       (double)med[M_MODULE_UNMAPPED],
+			       (double)med[M_MEMCPY] /
+				       (double)med[M_MODULE_UNMAPPED],
 			       (double)med[M_MEMFD] / (double)med[M_MEMCPY]);
 		else
-			printf("  %-6s ratio   memfd/memcpy %.2f\n", tok,
+			printf("  %-6s ratio    memfd/memcpy %.2f\n", tok,
 			       (double)med[M_MEMFD] / (double)med[M_MEMCPY]);
 		fflush(stdout);
 	}
