@@ -14,6 +14,13 @@ void arena_init(struct arena *a, const char *label)
 	memset(a, 0, sizeof(*a));
 	snprintf(a->name, sizeof(a->name), "pith:%s", label ? label : "io");
 	a->open = -1;
+	if (strcmp(store_backend(), "memfd")) {
+		a->chunk = ARENA_XFER_CHUNK;
+		a->own_min = ARENA_XFER_OWN_MIN;
+	} else {
+		a->chunk = ARENA_CHUNK;
+		a->own_min = ARENA_OWN_MIN;
+	}
 }
 
 static int chunk_new(struct arena *a, uint64_t cap, bool populate,
@@ -75,15 +82,15 @@ int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
 	struct arena_chunk *c;
 	int r;
 
-	if (len >= ARENA_OWN_MIN) {
-		r = chunk_new(a, len, true, &c);
+	if (len >= a->own_min) {
+		r = chunk_new(a, len, a->prefault, &c);
 		if (r < 0)
 			return r;
 		c->used = len;
 	} else {
 		if (a->open < 0 ||
 		    a->chunks[a->open].cap - a->chunks[a->open].used < len) {
-			r = chunk_new(a, ARENA_CHUNK, false, &c);
+			r = chunk_new(a, a->chunk, false, &c);
 			if (r < 0)
 				return r;
 			a->open = (ssize_t)(a->n - 1);
@@ -94,7 +101,8 @@ int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
 	*ret_buf = c->buf;
 	*ret_off = c->used - len;
 	*ret_ptr = c->map ? c->map + *ret_off : NULL;
-	if (len >= ARENA_POPULATE_MIN && len < ARENA_OWN_MIN && c->map)
+	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
+	    c->map)
 		populate(c->map, *ret_off, len);
 	return 0;
 }
@@ -126,7 +134,7 @@ int arena_finish(struct arena *a)
 		int r;
 
 		chunk_unmap(c);
-		if (c->used < c->buf->size) {
+		if (c->used < c->buf->size && !c->buf->xfer) {
 			if (ftruncate(c->buf->fd, (off_t)c->used) < 0)
 				return negative_errno();
 			/* Not sealed yet: the size is still ours to set. */

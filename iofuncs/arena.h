@@ -12,8 +12,15 @@
 
 #include "store/store.h"
 
-#define ARENA_CHUNK (64ull << 20)	/* shared chunk (sparse until touched) */
+/*
+ * memfd chunks are sparse until touched and are shrunk to what was used;
+ * /dev/pith_xfer buffers get all their pages at creation and cannot shrink,
+ * so their chunks are small.
+ */
+#define ARENA_CHUNK (64ull << 20)	/* shared memfd chunk */
 #define ARENA_OWN_MIN (4ull << 20)	/* from here on an item gets its own */
+#define ARENA_XFER_CHUNK (1ull << 20)
+#define ARENA_XFER_OWN_MIN (256ull << 10)
 #define ARENA_POPULATE_MIN (64ull << 10) /* prefault reservations this big */
 
 struct arena_chunk {
@@ -27,6 +34,10 @@ struct arena {
 	struct arena_chunk *chunks;
 	size_t n, cap;
 	ssize_t open;	/* chunk taking small items, -1: none */
+	uint64_t chunk, own_min; /* by store backend, see above */
+	/* Fault reserved ranges in at once: only when the sizes are trusted
+	 * (file.read's statx), never for sizes a server claims. */
+	bool prefault;
 };
 
 void arena_init(struct arena *a, const char *label);

@@ -20,3 +20,10 @@ uring_test_SRCS := tests/unit/uring_test.c $(TEST_HELPERS)
 # Benchmark driver for tools/bench/io_bench.sh (not installed).
 PROGS += io_bench
 io_bench_SRCS := tools/bench/io_bench.c
+
+# examples/fetch-summary: compute -> http -> compute -> file.write. Its
+# functions are built by the pattern rule of examples/build.mk.
+FETCH_SUMMARY_FNS := build/examples/fetch-summary/requests \
+	build/examples/fetch-summary/summarise
+ALL_TARGETS += $(FETCH_SUMMARY_FNS)
+TEST_SCRIPTS += tests/integration/io_fetch_summary.sh

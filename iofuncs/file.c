@@ -599,6 +599,7 @@ static int file_start(struct iofunc_run *run, struct err *e)
 	if (!fs)
 		return err_set(e, ENOMEM, "out of memory");
 	run->impl = fs;
+	run->arena.prefault = !is_write(run);
 	fs->n_slots = MIN(run->n, (size_t)run->ctx.concurrency);
 	fs->slots = calloc(fs->n_slots ? fs->n_slots : 1, sizeof(*fs->slots));
 	if (is_write(run))

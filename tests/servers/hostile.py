@@ -25,6 +25,7 @@
 #   /cl-te           both Content-Length and Transfer-Encoding
 #   /bad-length      Content-Length: 12abc
 #   /interim         100 Continue, then 200
+#   /claim-big       Content-Length: 50000000, 10 bytes, then silence
 import os
 import socket
 import socketserver
@@ -160,6 +161,11 @@ class Handler(socketserver.BaseRequestHandler):
             return False
         if path == "/bad-length":
             send(s, b"HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nhello")
+            return False
+        if path == "/claim-big":
+            send(s, b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n"
+                 + b"0123456789")
+            time.sleep(60)
             return False
         if path == "/interim":
             return send(s, b"HTTP/1.1 100 Continue\r\n\r\n"

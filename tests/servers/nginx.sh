@@ -5,6 +5,7 @@
 # gzip (so chunked responses) under /gz/, listening on 127.0.0.1 only.
 #
 #   tests/servers/nginx.sh start DIR    prints the port once nginx accepts
+#                                       ($PITH_NGINX_PORT, or a free one)
 #   tests/servers/nginx.sh stop DIR     stops it and waits until it is gone
 set -eu
 
@@ -26,7 +27,7 @@ case "$1" in
 start)
 	command -v nginx >/dev/null || { echo "nginx not installed (tools/deps.sh test)" >&2; exit 1; }
 	mkdir -p "$dir/html" "$dir/tmp" "$dir/logs"
-	port=$(free_port)
+	port=${PITH_NGINX_PORT:-$(free_port)}
 	user=""
 	[ "$(id -u)" -ne 0 ] || user="user root;"
 	cat >"$dir/nginx.conf" <<EOF

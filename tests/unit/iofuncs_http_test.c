@@ -546,6 +546,22 @@ TEST_F(hostile_ok, concurrency_limit_bounds_requests_in_flight)
 	EXPECT_GT(2600, self->io.elapsed_ms);
 }
 
+TEST_F(hostile_ok, claimed_content_length_is_not_allocated_up_front)
+{
+	long rss0 = t_maxrss_kib();
+
+	/* 4 x 50 MB announced, 10 bytes sent: memory follows what arrives. */
+	for (int i = 0; i < 4; i++)
+		add_hostile(self->in, "big", self->port, "/claim-big");
+	self->ctx.read_timeout_ms = 300;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	EXPECT_EQ(4, iofunc_run_n_failed(self->io.run));
+	EXPECT_TRUE(ends_with(t_io_error(&self->io, 0), "no data for 300 ms"))
+		TH_LOG("%s", t_io_error(&self->io, 0));
+	EXPECT_LT(t_maxrss_kib() - rss0, 16 * 1024)
+		TH_LOG("peak RSS grew by %ld KiB", t_maxrss_kib() - rss0);
+}
+
 TEST_F(hostile_ok, cancel_stops_requests_in_flight)
 {
 	for (int i = 0; i < 4; i++)
