@@ -22,7 +22,7 @@ enum hostile {
 	H_JUMP,		   /* jump to address param */
 	H_BAD_OUTPUT,	   /* a malformed output descriptor, variant param */
 	H_DIVIDE,	   /* integer division by zero */
-	H_CLOSE_FDS,	   /* close(0), close(1), sendmsg(0): all must fail */
+	H_CLOSE_FDS,	   /* close(0), munmap(loader code at param): no effect */
 	H_SECUREBITS,	   /* exit with prctl(PR_GET_SECUREBITS) (no seccomp) */
 };
 

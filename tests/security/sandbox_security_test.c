@@ -26,6 +26,7 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "sandbox/internal.h"
 #include "sandbox/plan.h"
 #include "security/t_sandbox.h"
 
@@ -260,12 +261,26 @@ TEST_F(hostile, pith_memory_is_not_mapped_in_the_worker)
 	free(on_heap);
 }
 
-TEST_F(hostile, handoff_calls_find_no_fd_to_act_on)
+TEST_F(hostile, handoff_calls_find_nothing_to_act_on)
 {
-	/* close(0), close(1) and sendmsg(0) are allowed and must all fail
-	 * with EBADF: the function exits 0 only if they did. */
-	EXPECT_STREQ("", run(self, HOSTILE(H_CLOSE_FDS, 0)));
+	const struct code_range *lt = &self->sb->loader_text;
+	struct set *in = set_new("len");
+	struct buffer *b = NULL;
+
+	/* The trampoline's two allowed calls, made again by the function:
+	 * close(0) fails with EBADF, munmap of the loader's code unmaps
+	 * nothing (the function exits 0 only if both held, after reading
+	 * its image, context and stack again). */
+	ASSERT_EQ(0, buffer_new("t", 0, &b));
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, set_add(in, "len", true, lt->hi - lt->lo, b, 0, 0));
+	buffer_unref(b);
+	self->p = t_run_hostile(self->sb, HOSTILE(H_CLOSE_FDS, lt->lo),
+				T_MEMORY, T_TIMEOUT_MS, in);
+	ASSERT_NE(NULL, self->p);
+	EXPECT_STREQ("", t_reason(self->p));
 	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(self->p)->status);
+	set_free(in);
 }
 
 TEST(without_seccomp_a_call_runs_but_the_worker_still_has_no_fds)
@@ -331,20 +346,19 @@ FIXTURE_SETUP(running)
 	ASSERT_NE(NULL, self->p);
 	self->pid = sandbox_proc_pid(self->p);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)self->pid);
-	/* Wait for the function to start: seccomp is on from then. */
-	for (;;) {
-		free(self->status);
-		self->status = t_read_file(path, NULL);
-		ASSERT_NE(NULL, self->status);
-		if (strstr(self->status, "Seccomp:\t2"))
-			break;
+	/* Wait for the function to start: the loader said it was ready and
+	 * the trampoline closed the socket (its last call). */
+	while (!self->p->handed_off || self->p->sock >= 0) {
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (!end)
 			end = (uint64_t)ts.tv_sec + 5;
 		ASSERT_LT((uint64_t)ts.tv_sec, end) TH_LOG("never started");
-		usleep(1000);
-		sandbox_proc_step(self->p);
+		ASSERT_EQ(0, sandbox_proc_step(self->p))
+			TH_LOG("%s", t_reason(self->p));
+		usleep(200);
 	}
+	self->status = t_read_file(path, NULL);
+	ASSERT_NE(NULL, self->status);
 }
 
 FIXTURE_TEARDOWN(running)
@@ -583,20 +597,25 @@ static int64_t t_bpf_run(const struct sock_filter *f, size_t n,
 	return -1; /* fell off the end */
 }
 
+/* Where the hostile function's code is, as seen by the filter. */
+#define T_FN_IP 0x401000ull
+
 static int64_t t_sim(const struct sock_filter *f, size_t n, uint32_t arch,
-		     int nr, uint64_t a0, uint64_t a2)
+		     int nr, uint64_t ip, uint64_t a0, uint64_t a1)
 {
 	struct seccomp_data d = { .nr = nr, .arch = arch,
-				  .instruction_pointer = 0x401000 };
+				  .instruction_pointer = ip };
 
 	d.args[0] = a0;
-	d.args[2] = a2;
+	d.args[1] = a1;
 	return t_bpf_run(f, n, &d);
 }
 
 TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 {
 	struct sandbox *sb = t_sandbox(false);
+	const struct code_range lt = sb->loader_text, st = sb->spawn_text;
+	const uint64_t ll = lt.hi - lt.lo;
 	const struct sock_filter *f;
 	const void *insns;
 	size_t n;
@@ -605,11 +624,10 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 	ASSERT_EQ(0, sandbox_filter(sb, &insns, &n));
 	f = insns;
 	for (int nr = 0; nr < 1024; nr++) {
-		int64_t plain = t_sim(f, n, AUDIT_ARCH_X86_64, nr, 0, 0);
-		int64_t other = t_sim(f, n, AUDIT_ARCH_X86_64, nr, 5, 0);
-		int64_t x32 = t_sim(f, n, AUDIT_ARCH_X86_64, nr | 0x40000000,
-				    0, 0);
-		int64_t i386 = t_sim(f, n, AUDIT_ARCH_I386, nr, 0, 0);
+		int64_t plain = t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP, 0,
+				      0);
+		int64_t other = t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP, 5,
+				      0);
 
 		switch (nr) {
 		case 60:  /* exit */
@@ -619,20 +637,27 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 			EXPECT_EQ(SECCOMP_RET_ALLOW, other) TH_LOG("nr %d", nr);
 			allowed++;
 			break;
-		case 3: /* close: fds 0 and 1 only */
+		case 3: /* close: fd 0 only */
 			EXPECT_EQ(SECCOMP_RET_ALLOW, plain);
-			EXPECT_EQ(SECCOMP_RET_ALLOW,
-				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, 1, 0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP, 1,
+					0));
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other);
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
-				  t_sim(f, n, AUDIT_ARCH_X86_64, nr,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
 					1ull << 32, 0));
 			break;
-		case 46: /* sendmsg: fd 0, flags 0 only */
-			EXPECT_EQ(SECCOMP_RET_ALLOW, plain);
-			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other);
+		case 11: /* munmap: exactly the loader's code */
+			EXPECT_EQ(SECCOMP_RET_ALLOW,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					lt.lo, ll));
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
-				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, 0, 0x40));
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					lt.lo, ll + 4096));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					PITH_CONTEXT_BASE, ll));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, plain);
 			break;
 		default:
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, plain)
@@ -640,13 +665,82 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, other)
 				TH_LOG("nr %d", nr);
 		}
-		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS, x32) TH_LOG("x32 nr %d", nr);
-		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS, i386)
+		/* Trusted code: pith's spawn section and the loader. */
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim(f, n, AUDIT_ARCH_X86_64, nr, st.lo, 5, 0));
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim(f, n, AUDIT_ARCH_X86_64, nr, st.hi - 1, 5, 0));
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim(f, n, AUDIT_ARCH_X86_64, nr, lt.lo, 5, 0));
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim(f, n, AUDIT_ARCH_X86_64, nr, lt.hi - 1, 5, 0));
+		if (nr != 60 && nr != 231 && nr != 15 && nr != 3) {
+			/* Just outside them, in the trampoline page and in
+			 * the same 4 GiB block with another high word. */
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, lt.hi, 5,
+					0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, lt.lo - 1,
+					5, 0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, st.hi, 5,
+					0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, st.lo - 1,
+					5, 0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr,
+					PLAN_TRAMPOLINE_BASE, 5, 0));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr,
+					(lt.lo & 0xffffffffull) |
+						(1ull << 32),
+					5, 0));
+		}
+		/* Foreign ABIs, from anywhere. */
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS,
+			  t_sim(f, n, AUDIT_ARCH_X86_64, nr | 0x40000000,
+				T_FN_IP, 0, 0))
+			TH_LOG("x32 nr %d", nr);
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS,
+			  t_sim(f, n, AUDIT_ARCH_I386, nr, T_FN_IP, 0, 0))
 			TH_LOG("i386 nr %d", nr);
 		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS,
-			  t_sim(f, n, AUDIT_ARCH_AARCH64, nr, 0, 0));
+			  t_sim(f, n, AUDIT_ARCH_I386, nr, lt.lo, 0, 0));
+		EXPECT_EQ(SECCOMP_RET_KILL_PROCESS,
+			  t_sim(f, n, AUDIT_ARCH_AARCH64, nr, T_FN_IP, 0, 0));
 	}
 	EXPECT_EQ(3, allowed);
+	sandbox_free(sb);
+}
+
+TEST(one_listener_names_the_call_of_each_of_several_workers)
+{
+	struct sandbox *sb = t_sandbox(false);
+	const long nrs[] = { 39, 257, 41 };
+	struct sandbox_proc *p[3];
+	int done = 0;
+
+	/* One program, compiled once by the spawner, one listener shared by
+	 * every worker: notifications must reach the right proc. */
+	ASSERT_LE(0, sb->spawner.listener);
+	for (int i = 0; i < 3; i++) {
+		p[i] = t_spawn_hostile(sb, HOSTILE(H_SYSCALL, nrs[i]), 5000);
+		ASSERT_NE(NULL, p[i]);
+	}
+	for (int round = 0; done != 7 && round < 5000; round++) {
+		for (int i = 0; i < 3; i++)
+			if (sandbox_proc_step(p[i]) == 1)
+				done |= 1 << i;
+		usleep(1000);
+	}
+	ASSERT_EQ(7, done);
+	EXPECT_STREQ("killed: forbidden syscall getpid (39)", t_reason(p[0]));
+	EXPECT_STREQ("killed: forbidden syscall openat (257)", t_reason(p[1]));
+	EXPECT_STREQ("killed: forbidden syscall socket (41)", t_reason(p[2]));
+	for (int i = 0; i < 3; i++)
+		sandbox_proc_free(p[i]);
 	sandbox_free(sb);
 }
 

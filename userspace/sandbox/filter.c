@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * The workers' seccomp program, built once with libseccomp and exported as
- * cBPF for the trampoline to install: foreign ABIs are killed, the handful
- * of calls the handoff and a dying function need are allowed with pinned
- * arguments, and every other call is sent to pith as a user notification
- * so that pith can name it before killing the worker.
+ * cBPF, then installed once by the spawner thread, whose workers inherit
+ * it: calls from the two trusted code ranges (pith's pith_spawn section,
+ * the loader's text; neither exists once the function runs) are allowed;
+ * foreign ABIs are killed; the few calls the trampoline and a dying
+ * function need are allowed with pinned arguments; every other call is sent
+ * to pith as a user notification so that pith can name it before killing
+ * the worker.
  */
 #include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -29,24 +36,75 @@ static int allow(scmp_filter_ctx ctx, int nr, unsigned n,
 	return 0;
 }
 
-int filter_build(struct plan_filter_insn **ret, size_t *ret_n, struct err *e)
+#define INSN(c, jt_, jf_, k_) \
+	((struct plan_filter_insn){ .code = (c), .jt = (jt_), .jf = (jf_), \
+				    .k = (k_) })
+#define DATA_ARCH offsetof(struct seccomp_data, arch)
+#define DATA_IP_LO offsetof(struct seccomp_data, instruction_pointer)
+#define DATA_IP_HI (offsetof(struct seccomp_data, instruction_pointer) + 4)
+
+/*
+ * Before libseccomp's program: for x86-64 calls, allow when the instruction
+ * pointer lies in one of the ranges (each within one 4 GiB-aligned block);
+ * everything else falls through to libseccomp's program.
+ */
+static size_t prologue(const struct code_range *r, size_t n,
+		       struct plan_filter_insn *out)
+{
+	size_t len = 3 + 5 * n, tail = len, allow = len - 1, pc = 0;
+
+	out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_ARCH);
+	out[pc++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
+			 (uint8_t)(tail - 2), AUDIT_ARCH_X86_64);
+	for (size_t i = 0; i < n; i++) {
+		size_t next = i + 1 < n ? pc + 5 : tail;
+
+		out[pc] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_IP_HI);
+		pc++;
+		out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
+			       (uint8_t)(next - pc - 1),
+			       (uint32_t)(r[i].lo >> 32));
+		pc++;
+		out[pc] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_IP_LO);
+		pc++;
+		out[pc] = INSN(BPF_JMP | BPF_JGE | BPF_K, 0,
+			       (uint8_t)(next - pc - 1), (uint32_t)r[i].lo);
+		pc++;
+		out[pc] = INSN(BPF_JMP | BPF_JGE | BPF_K,
+			       (uint8_t)(next - pc - 1),
+			       (uint8_t)(allow - pc - 1), (uint32_t)r[i].hi);
+		pc++;
+	}
+	out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+	return pc;
+}
+
+int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
+		 size_t *ret_n, struct err *e)
 {
 	_cleanup_(seccomp_releasep) scmp_filter_ctx ctx = NULL;
 	_cleanup_close_ int fd = -1;
-	struct plan_filter_insn *insns;
-	const struct scmp_arg_cmp sock0[] = {
-		SCMP_A0(SCMP_CMP_EQ, PLAN_SOCK_FD),
-		SCMP_A2(SCMP_CMP_EQ, 0),
+	_cleanup_free_ struct plan_filter_insn *insns = NULL;
+	const struct code_range ranges[] = { sb->spawn_text, sb->loader_text };
+	const struct scmp_arg_cmp unmap_loader[] = {
+		SCMP_A0(SCMP_CMP_EQ, sb->loader_text.lo),
+		SCMP_A1(SCMP_CMP_EQ, sb->loader_text.hi - sb->loader_text.lo),
 	};
 	const struct scmp_arg_cmp close_sock[] = {
 		SCMP_A0(SCMP_CMP_EQ, PLAN_SOCK_FD),
 	};
-	const struct scmp_arg_cmp close_listener[] = {
-		SCMP_A0(SCMP_CMP_EQ, PLAN_LISTENER_FD),
-	};
+	size_t n_pro = 3 + 5 * ARRAY_SIZE(ranges), n;
 	off_t size;
 	int r;
 
+	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++)
+		if (ranges[i].lo >= ranges[i].hi ||
+		    ranges[i].lo >> 32 != (ranges[i].hi - 1) >> 32 ||
+		    (uint32_t)ranges[i].hi == 0)
+			return err_set(e, EINVAL,
+				       "trusted code range 0x%llx-0x%llx spans a 4 GiB boundary",
+				       (unsigned long long)ranges[i].lo,
+				       (unsigned long long)ranges[i].hi);
 	ctx = seccomp_init(SCMP_ACT_NOTIFY);
 	if (!ctx)
 		return err_set(e, ENOMEM, "seccomp_init failed");
@@ -56,7 +114,7 @@ int filter_build(struct plan_filter_insn **ret, size_t *ret_n, struct err *e)
 	if (r < 0)
 		return err_set(e, -r, "seccomp bad-arch action: %s",
 			       strerror(-r));
-	/* The caller sets no_new_privs itself; nothing is loaded here. */
+	/* The spawner sets no_new_privs itself; nothing is loaded here. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
 		return err_set(e, -r, "seccomp NNP attribute: %s",
@@ -64,9 +122,8 @@ int filter_build(struct plan_filter_insn **ret, size_t *ret_n, struct err *e)
 	if ((r = allow(ctx, SCMP_SYS(exit_group), 0, NULL, e)) < 0 ||
 	    (r = allow(ctx, SCMP_SYS(exit), 0, NULL, e)) < 0 ||
 	    (r = allow(ctx, SCMP_SYS(rt_sigreturn), 0, NULL, e)) < 0 ||
-	    (r = allow(ctx, SCMP_SYS(sendmsg), 2, sock0, e)) < 0 ||
-	    (r = allow(ctx, SCMP_SYS(close), 1, close_sock, e)) < 0 ||
-	    (r = allow(ctx, SCMP_SYS(close), 1, close_listener, e)) < 0)
+	    (r = allow(ctx, SCMP_SYS(munmap), 2, unmap_loader, e)) < 0 ||
+	    (r = allow(ctx, SCMP_SYS(close), 1, close_sock, e)) < 0)
 		return r;
 
 	fd = memfd_create("pith-seccomp", MFD_CLOEXEC);
@@ -77,18 +134,19 @@ int filter_build(struct plan_filter_insn **ret, size_t *ret_n, struct err *e)
 		return err_set(e, -r, "seccomp_export_bpf: %s", strerror(-r));
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(*insns) ||
-	    size / (off_t)sizeof(*insns) > PLAN_MAX_FILTER)
+	    (size_t)size / sizeof(*insns) + n_pro > PLAN_MAX_FILTER)
 		return err_set(e, EINVAL, "seccomp program of %lld bytes",
 			       (long long)size);
-	insns = malloc((size_t)size);
+	n = (size_t)size / sizeof(*insns);
+	insns = malloc((n_pro + n) * sizeof(*insns));
 	if (!insns)
 		return -ENOMEM;
-	if (pread(fd, insns, (size_t)size, 0) != size) {
-		free(insns);
+	if (prologue(ranges, ARRAY_SIZE(ranges), insns) != n_pro)
+		return err_set(e, EINVAL, "seccomp prologue length");
+	if (pread(fd, insns + n_pro, (size_t)size, 0) != size)
 		return err_set(e, EIO, "cannot read the seccomp program back");
-	}
-	*ret = insns;
-	*ret_n = (size_t)size / sizeof(*insns);
+	*ret = TAKE_PTR(insns);
+	*ret_n = n_pro + n;
 	return 0;
 }
 

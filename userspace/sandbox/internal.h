@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/securebits.h>
+#include <pthread.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -30,9 +31,36 @@
 enum { LAYER_ADDRESS_SPACE, LAYER_SECCOMP, LAYER_PRIVS, LAYER_UID,
        LAYER_RLIMITS, LAYER_CGROUP, LAYER_DEADLINE, LAYER_COUNT };
 
+/* An address range [lo, hi) of code trusted to make any system call. */
+struct code_range {
+	uint64_t lo, hi;
+};
+
+/*
+ * The spawner: a raw thread of pith (no libc in it) that installed the
+ * workers' seccomp program on itself once, so that every worker it clones
+ * inherits the compiled program instead of compiling its own. It runs only
+ * code from the pith_spawn section, which the program trusts.
+ */
+struct spawner {
+	uint32_t req, done;	/* futex words: requests made, served */
+	uint32_t stop;
+	pid_t tid;		/* cleared by the kernel when it exits */
+	void *args;		/* struct spawn_args of the current request */
+	long result;		/* clone3's return */
+	int listener;		/* the program's notification fd, or -errno */
+	const void *prog;	/* struct sock_fprog, NULL without seccomp */
+	void *stack;
+	size_t stack_size;
+	pthread_mutex_t lock;	/* one request at a time */
+	bool started;
+};
+
 struct sandbox {
 	struct sandbox_opts opts;
-	int loader_fd;		/* pith-worker, O_PATH, >= 3 */
+	int loader_fd;		/* pith-worker, O_RDONLY, >= 3 */
+	struct code_range loader_text; /* its executable segment, in workers */
+	struct code_range spawn_text;  /* the pith_spawn section, in pith */
 	struct plan_filter_insn *filter;
 	size_t n_filter;	/* 0 when opts.no_seccomp */
 	bool drop_ids;		/* pith is root: switch to the worker uid */
@@ -40,6 +68,14 @@ struct sandbox {
 	char *cgroup_path;	/* .../pith-<pid>/workers */
 	char *cgroup_parent;	/* .../pith-<pid> */
 	pid_t pid;
+	struct spawner spawner;
+	struct sandbox_proc *procs; /* live ones, to match notifications */
+	struct {
+		pid_t pid;
+		long nr;
+	} orphans[8];		/* notifications read before their proc knew
+				   its pid (another thread's step) */
+	unsigned n_orphans;
 	struct sandbox_layer layers[LAYER_COUNT];
 };
 
@@ -64,7 +100,8 @@ struct ctx_input {
 struct sandbox_proc {
 	struct sandbox *sb;
 	pid_t pid;
-	int pidfd, sock, listener, epfd;
+	int pidfd, sock, epfd;
+	struct sandbox_proc *next, **pprev; /* in sb->procs */
 	struct buffer *ctx;
 	struct ctx_layout layout;
 	struct ctx_input *inputs;	/* sorted by addr */
@@ -81,9 +118,14 @@ struct sandbox_proc {
 
 uint64_t sandbox_now_ns(void);
 
-/* filter.c */
-int filter_build(struct plan_filter_insn **ret, size_t *ret_n,
-		 struct err *e);
+/* filter.c: the program, trusting calls from the two code ranges. */
+int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
+		 size_t *ret_n, struct err *e);
+
+/* spawn.c */
+extern const char __start_pith_spawn[], __stop_pith_spawn[];
+int spawner_start(struct sandbox *sb, struct err *e);
+void spawner_stop(struct sandbox *sb);
 /* "openat" for 257; NULL-safe buffer in, never fails. */
 const char *filter_syscall_name(long nr, char *buf, size_t len);
 

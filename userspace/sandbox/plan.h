@@ -13,10 +13,9 @@
 #define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
 #define PLAN_VERSION 1
 
-/* The worker's fixed fd numbers: the socket to pith; the seccomp listener
- * is created by the trampoline as the lowest free fd, which is 1. */
+/* The worker's only fd: the socket to pith. Closing it is the last system
+ * call before the function's first instruction. */
 #define PLAN_SOCK_FD 0
-#define PLAN_LISTENER_FD 1
 
 /* The trampoline page: above the input range, below the loader's image. */
 #define PLAN_TRAMPOLINE_BASE 0x400000000000ull
@@ -45,14 +44,14 @@ struct plan_input {
 	__u32 pad;
 };
 
-struct plan_filter_insn { /* struct sock_filter */
+struct plan_filter_insn { /* struct sock_filter, for pith's filter.c */
 	__u16 code;
 	__u8 jt, jf;
 	__u32 k;
 };
 
 /*
- * Message 1: struct plan, then filter[n_filter], then inputs[n_inputs];
+ * Message 1: struct plan, then inputs[n_inputs];
  * fds 0 (image) and 1 (context) and the first input fds ride along as
  * SCM_RIGHTS, more in following messages (PLAN_FDS_PER_MSG each) until
  * n_fds have been sent.
@@ -61,9 +60,12 @@ struct plan {
 	__u32 magic, version;
 	__u32 n_fds;
 	__u32 n_segments;
-	__u32 n_filter;		/* 0: no seccomp (test-only mode) */
 	__u32 n_inputs;
+	__u32 pad;
 	__u64 entry;
+	/* The loader's executable segment: the trampoline unmaps exactly
+	 * this (the seccomp program allows no other munmap). */
+	__u64 loader_text, loader_text_len;
 	/* The context memfd maps at PITH_CONTEXT_BASE in two parts around a
 	 * one-page guard hole: [0, guard_off) and [guard_off + 4096, size). */
 	__u64 context_size;
@@ -74,20 +76,25 @@ struct plan {
 };
 
 /*
- * The block the loader leaves at the top of the context stack for the
- * trampoline, which zeroes it before jumping to the function.
+ * The block the loader leaves at the top of the context stack: its last
+ * code unmaps the unmap[] ranges (everything but what the function keeps
+ * and the loader's own code), then the trampoline unmaps the loader's code,
+ * closes fd 0 and zeroes the block before jumping to the function.
  */
 struct plan_handoff {
 	__u64 n_unmap;
 	__u64 entry;
 	__u64 stack_top;
-	__u64 n_filter;
-	__u64 filter;		/* address of the instructions */
+	__u64 loader_text;
+	__u64 loader_text_len;
 	__u64 block;		/* address of this block */
 	__u64 block_size;	/* bytes to zero, a multiple of 8 */
 	__u64 unmap[];		/* n_unmap pairs of (addr, len) */
 };
 
 #define PLAN_MAX_UNMAP (PLAN_MAX_SEGMENTS + 8)
+
+/* The loader says the function is about to start (one byte). */
+#define PLAN_READY 'R'
 
 #endif

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * A running instance: receives the seccomp listener from the trampoline,
- * turns a forbidden system call into a kill with the call's name, enforces
- * the wall-clock deadline, reaps the worker and states the exact reason it
+ * A running instance: hears from the loader when the function starts,
+ * turns a forbidden system call (a notification on the spawner's listener,
+ * shared by all workers) into a kill with the call's name, enforces the
+ * wall-clock deadline, reaps the worker and states the exact reason it
  * ended, then collects its outputs.
  */
 #include <errno.h>
@@ -51,16 +52,23 @@ const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p)
 	return &p->result;
 }
 
-/* After the kill only the pidfd matters: a dying worker's listener
- * reports POLLHUP, which would keep the proc's fd readable. */
 static void kill_worker(struct sandbox_proc *p)
 {
 	if (!p->killed && p->pidfd >= 0 && !p->finished) {
 		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
 		p->killed = true;
-		if (p->listener >= 0 && p->epfd >= 0)
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->listener, NULL);
 	}
+}
+
+static void unlink_proc(struct sandbox_proc *p)
+{
+	if (!p->pprev)
+		return;
+	*p->pprev = p->next;
+	if (p->next)
+		p->next->pprev = p->pprev;
+	p->next = NULL;
+	p->pprev = NULL;
 }
 
 static void drop_fd(struct sandbox_proc *p, int *fd)
@@ -72,7 +80,8 @@ static void drop_fd(struct sandbox_proc *p, int *fd)
 	*fd = safe_close(*fd);
 }
 
-/* Messages from the loader (a failure) and the trampoline (the listener). */
+/* Messages from the loader: a failure, or "ready" just before the jump to
+ * the trampoline. Then EOF, when the trampoline closes the socket. */
 static void read_socket(struct sandbox_proc *p)
 {
 	while (p->sock >= 0) {
@@ -83,7 +92,6 @@ static void read_socket(struct sandbox_proc *p)
 				    .msg_control = ctl,
 				    .msg_controllen = sizeof(ctl) };
 		struct cmsghdr *c;
-		int fd = -1;
 		ssize_t n;
 
 		n = recvmsg(p->sock, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
@@ -92,45 +100,29 @@ static void read_socket(struct sandbox_proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			/* EOF: the trampoline closed it, or the worker died. */
-			if (n == 0 && !p->sb->n_filter && !p->setup_error[0] &&
-			    !p->handed_off) {
-				p->handed_off = true;
-				p->handoff_ns = sandbox_now_ns();
-			}
 			drop_fd(p, &p->sock);
 			return;
 		}
-		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			size_t k;
+		/* The loader sends none; close whatever came. */
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (c->cmsg_len -
+							CMSG_LEN(0)) /
+							       sizeof(int);
+				     i++) {
+					int f;
 
-			if (c->cmsg_level != SOL_SOCKET ||
-			    c->cmsg_type != SCM_RIGHTS)
-				continue;
-			k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k; i++) {
-				int f;
-
-				memcpy(&f, CMSG_DATA(c) + i * sizeof(int),
-				       sizeof(int));
-				if (fd < 0 && k == 1)
-					fd = f;
-				else
+					memcpy(&f, CMSG_DATA(c) +
+							   i * sizeof(int),
+					       sizeof(int));
 					close(f);
+				}
+		if (n == 1 && data[0] == PLAN_READY && !p->setup_error[0]) {
+			if (!p->handed_off) {
+				p->handed_off = true;
+				p->handoff_ns = sandbox_now_ns();
 			}
-		}
-		if (fd >= 0 && n == 1 && data[0] == 'L' && p->listener < 0 &&
-		    !p->handed_off) {
-			struct epoll_event ev = { .events = EPOLLIN,
-						  .data.u32 = 'L' };
-
-			p->listener = fd;
-			p->handed_off = true;
-			p->handoff_ns = sandbox_now_ns();
-			if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-				kill_worker(p); /* cannot watch it: stop */
-		} else if (fd >= 0) {
-			close(fd);
 		} else if (!p->setup_error[0]) {
 			data[n] = 0;
 			snprintf(p->setup_error, sizeof(p->setup_error), "%s",
@@ -139,20 +131,53 @@ static void read_socket(struct sandbox_proc *p)
 	}
 }
 
-/* A forbidden call is pending in the worker: note it and kill. The call
- * never runs; the worker dies before returning to user mode. */
-static void read_listener(struct sandbox_proc *p)
+static void note_syscall(struct sandbox_proc *p, long nr)
 {
-	struct seccomp_notif n;
-
-	memset(&n, 0, sizeof(n));
-	if (ioctl(p->listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
-		return;
 	if (p->bad_syscall < 0)
-		p->bad_syscall = n.data.nr;
-	/* The listener stays open (closing it would fail the pending call
-	 * with ENOSYS) until the worker is reaped. */
+		p->bad_syscall = nr;
 	kill_worker(p);
+}
+
+/*
+ * A forbidden call is pending in some worker: note it on its proc and kill
+ * it. The call never runs; the worker dies before returning to user mode.
+ * The listener is shared by every worker of the sandbox; a notification
+ * for a pid no proc knows yet is kept for that proc's next step.
+ */
+static void read_listener(struct sandbox *sb)
+{
+	int fd = sb->spawner.listener;
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	while (fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+		struct seccomp_notif n;
+		struct sandbox_proc *q;
+
+		memset(&n, 0, sizeof(n));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+			return;
+		for (q = sb->procs; q; q = q->next)
+			if (q->pid == (pid_t)n.pid)
+				break;
+		if (q)
+			note_syscall(q, n.data.nr);
+		else if (sb->n_orphans < ARRAY_SIZE(sb->orphans))
+			sb->orphans[sb->n_orphans++] =
+				(typeof(sb->orphans[0])){ (pid_t)n.pid,
+							  n.data.nr };
+	}
+}
+
+static void take_orphan(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+
+	for (unsigned i = 0; i < sb->n_orphans; i++)
+		if (sb->orphans[i].pid == p->pid) {
+			note_syscall(p, sb->orphans[i].nr);
+			sb->orphans[i] = sb->orphans[--sb->n_orphans];
+			return;
+		}
 }
 
 static const char *signal_name(int sig, char *buf, size_t len)
@@ -278,9 +303,12 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	} else {
 		res->status = SANDBOX_OK;
 	}
-	drop_fd(p, &p->listener);
+	if (p->sb->spawner.listener >= 0)
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->sb->spawner.listener, NULL);
 	drop_fd(p, &p->sock);
 	drop_fd(p, &p->pidfd);
+	/* Reaped: the pid may be reused by another worker from now on. */
+	unlink_proc(p);
 }
 
 int sandbox_proc_step(struct sandbox_proc *p)
@@ -295,21 +323,14 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	n = epoll_wait(p->epfd, ev, ARRAY_SIZE(ev), 0);
 	if (n < 0 && errno != EINTR)
 		return negative_errno();
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++)
 		pid_ready |= ev[i].data.u32 == 'P';
-		/* Every task of the filter is gone: the exit is near. */
-		if (ev[i].data.u32 == 'L' && (ev[i].events & EPOLLHUP))
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->listener, NULL);
-	}
-	/* Socket before listener before exit: a message sent just before
-	 * the worker ended is still read. */
+	/* Socket and notifications before the exit: what happened just
+	 * before the worker ended is still read. */
 	read_socket(p);
-	if (p->listener >= 0) {
-		struct pollfd pfd = { p->listener, POLLIN, 0 };
-
-		if (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN))
-			read_listener(p);
-	}
+	read_listener(p->sb);
+	if (p->bad_syscall < 0 && p->sb->n_orphans)
+		take_orphan(p);
 	if (pid_ready) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
@@ -351,7 +372,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 		       errno == EINTR)
 			;
 	}
-	safe_close(p->listener);
+	unlink_proc(p);
 	safe_close(p->sock);
 	safe_close(p->pidfd);
 	safe_close(p->epfd);

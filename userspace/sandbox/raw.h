@@ -7,7 +7,7 @@
 #ifndef PITH_SANDBOX_RAW_H
 #define PITH_SANDBOX_RAW_H
 
-static inline long raw_syscall6(long nr, long a, long b, long c, long d,
+static inline __attribute__((always_inline)) long raw_syscall6(long nr, long a, long b, long c, long d,
 				long e, long f)
 {
 	register long r10 __asm__("r10") = d;

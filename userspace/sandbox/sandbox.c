@@ -5,6 +5,7 @@
  * of layers in force (each unavailable one says why).
  */
 #include <errno.h>
+#include <elf.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -74,7 +75,7 @@ static int open_loader(struct sandbox *sb, struct err *e)
 		}
 	}
 	for (size_t i = 0; i < n && fd < 0; i++)
-		fd = open(cands[i], O_PATH | O_CLOEXEC);
+		fd = open(cands[i], O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(e, ENOENT,
 			       "cannot find pith-worker (tried %s%s): build it with `make`, or set $PITH_WORKER",
@@ -90,6 +91,52 @@ static int open_loader(struct sandbox *sb, struct err *e)
 		fd = hi;
 	}
 	sb->loader_fd = fd;
+	return 0;
+}
+
+/* The loader's executable segment, page-rounded: the only code of it that
+ * runs in a worker, trusted by the seccomp program until the trampoline
+ * unmaps it. It must lie where no function mapping can. */
+static int loader_text(struct sandbox *sb, struct err *e)
+{
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph[16];
+	int n_x = 0;
+
+	if (pread(sb->loader_fd, &eh, sizeof(eh), 0) != sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_phnum > 16 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    pread(sb->loader_fd, ph, eh.e_phnum * sizeof(ph[0]),
+		  (off_t)eh.e_phoff) != (ssize_t)(eh.e_phnum * sizeof(ph[0])))
+		return err_set(e, ENOEXEC, "pith-worker is not an ELF file");
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		sb->loader_text.lo = ph[i].p_vaddr & ~(CTX_PAGE - 1);
+		sb->loader_text.hi = ALIGN_UP(ph[i].p_vaddr + ph[i].p_memsz,
+					      CTX_PAGE);
+		n_x++;
+	}
+	if (n_x != 1 || sb->loader_text.lo < PLAN_LOADER_BASE ||
+	    sb->loader_text.hi > PLAN_USER_TOP)
+		return err_set(e, ENOEXEC,
+			       "pith-worker: expected one executable segment above 0x%llx",
+			       PLAN_LOADER_BASE);
+	return 0;
+}
+
+/* The pith_spawn section: pith's code that the seccomp program trusts. It
+ * must not overlap anything a function can have mapped at that address. */
+static int spawn_text(struct sandbox *sb, struct err *e)
+{
+	sb->spawn_text.lo = (uintptr_t)__start_pith_spawn & ~(CTX_PAGE - 1);
+	sb->spawn_text.hi = ALIGN_UP((uintptr_t)__stop_pith_spawn, CTX_PAGE);
+	if (sb->spawn_text.lo < PLAN_TRAMPOLINE_BASE + PLAN_TRAMPOLINE_SIZE ||
+	    (sb->spawn_text.lo < sb->loader_text.hi &&
+	     sb->loader_text.lo < sb->spawn_text.hi))
+		return err_set(e, EINVAL,
+			       "pith's code at 0x%llx overlaps the sandbox's address layout: build pith as a position-independent executable",
+			       (unsigned long long)sb->spawn_text.lo);
 	return 0;
 }
 
@@ -197,8 +244,15 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		sb->opts = *opts;
 	sb->loader_fd = -1;
 	sb->cgroup_fd = -1;
+	sb->spawner.listener = -1;
 	sb->pid = getpid();
 	r = open_loader(sb, e);
+	if (r < 0)
+		goto fail;
+	r = loader_text(sb, e);
+	if (r < 0)
+		goto fail;
+	r = spawn_text(sb, e);
 	if (r < 0)
 		goto fail;
 
@@ -208,13 +262,13 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		layer_set(sb, LAYER_SECCOMP, false,
 			  "disabled by the test-only no_seccomp option");
 	} else {
-		r = filter_build(&sb->filter, &sb->n_filter, e);
+		r = filter_build(sb, &sb->filter, &sb->n_filter, e);
 		if (r < 0) {
 			err_prefix(e, r, "seccomp");
 			goto fail;
 		}
 		layer_set(sb, LAYER_SECCOMP, true,
-			  "%zu-instruction filter: exit, exit_group, rt_sigreturn allowed; foreign ABIs killed; any other call is named and killed",
+			  "%zu-instruction program, compiled once and inherited: exit, exit_group, rt_sigreturn allowed; foreign ABIs killed; any other call is named and killed",
 			  sb->n_filter);
 	}
 	layer_set(sb, LAYER_PRIVS, true,
@@ -232,6 +286,9 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	layer_set(sb, LAYER_RLIMITS, true,
 		  "RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE small, RLIMIT_CPU = timeout");
 	setup_cgroup(sb);
+	r = spawner_start(sb, e);
+	if (r < 0)
+		goto fail;
 	layer_set(sb, LAYER_DEADLINE, true,
 		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
 	*ret = sb;
@@ -245,6 +302,8 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 {
 	if (!sb)
 		return NULL;
+	/* Its workers get PDEATHSIG when it ends: free them first. */
+	spawner_stop(sb);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);
 	if (sb->cgroup_path)

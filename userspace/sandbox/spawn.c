@@ -1,19 +1,29 @@
 // SPDX-License-Identifier: MIT
 /*
- * Starting a worker: the plan and its fds go into a socketpair, then
- * clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP) runs a child on
- * a small stack of its own that, with raw system calls only (it shares
- * pith's memory), lowers its rlimits, drops every privilege and exec's the
- * static pith-worker loader with the socket as its only fd.
+ * Starting a worker: the plan and its fds go into a socketpair; the spawner
+ * thread (which carries the compiled seccomp program) runs
+ * clone3(CLONE_VM|CLONE_VFORK|CLONE_PIDFD|CLONE_INTO_CGROUP); the child, on
+ * a small stack of its own and with raw system calls only (it shares pith's
+ * memory), lowers its rlimits, drops every privilege and exec's the static
+ * pith-worker loader with the socket as its only fd.
+ *
+ * Every system call instruction the spawner and the child execute is in the
+ * pith_spawn section (SPAWN_TEXT): the seccomp program trusts calls from
+ * there, and pith's memory never exists in a worker after its execve.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -33,17 +43,21 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+#define SPAWN_TEXT                                                  \
+	__attribute__((section("pith_spawn"), noinline,              \
+		       no_sanitize("address", "undefined")))
+
 /* long pith_clone3(struct clone_args *, size_t, int (*fn)(void *), void *):
  * the child runs fn(arg) on the new stack and exits with its value. */
 long pith_clone3(struct clone_args *args, size_t size, int (*fn)(void *),
 		 void *arg);
-__asm__(".text\n"
+__asm__(".pushsection pith_spawn,\"ax\",@progbits\n"
 	".globl pith_clone3\n"
 	".type pith_clone3,@function\n"
 	"pith_clone3:\n"
 	"	mov %rdx, %r9\n"	/* fn: kept by the kernel in the child */
 	"	mov %rcx, %r8\n"	/* arg */
-	"	mov $" "435" ", %eax\n" /* __NR_clone3 */
+	"	mov $435, %eax\n"	/* __NR_clone3 */
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 1f\n"
@@ -51,11 +65,12 @@ __asm__(".text\n"
 	"	mov %r8, %rdi\n"
 	"	call *%r9\n"
 	"	mov %eax, %edi\n"
-	"	mov $60, %eax\n"	/* exit */
+	"	mov $60, %eax\n"	/* exit: this task only */
 	"	syscall\n"
 	"	ud2\n"
 	"1:	ret\n"
-	".size pith_clone3, .-pith_clone3\n");
+	".size pith_clone3, .-pith_clone3\n"
+	".popsection\n");
 _Static_assert(SYS_clone3 == 435, "clone3 number");
 
 struct child_args {
@@ -83,8 +98,7 @@ struct child_args {
  * Runs in the clone3 child, which shares pith's memory until execveat: raw
  * system calls only (no errno, no locks, no malloc), every signal blocked.
  */
-__attribute__((no_sanitize("address", "undefined"), noinline)) static int
-child_main(void *arg)
+SPAWN_TEXT static int child_main(void *arg)
 {
 	struct child_args *a = arg;
 
@@ -140,13 +154,162 @@ child_main(void *arg)
 	return 127;
 }
 
+/* What one request to the spawner carries. */
+struct spawn_args {
+	struct clone_args ca;
+	struct child_args child;
+};
+
+static inline __attribute__((always_inline)) long futex(uint32_t *word, int op, uint32_t val)
+{
+	return raw_syscall4(SYS_futex, word, op, val, 0);
+}
+
+/* The spawner thread: install the program once, then serve requests. */
+SPAWN_TEXT static int spawner_main(void *arg)
+{
+	struct spawner *s = arg;
+	uint32_t seen = 0;
+
+	if (s->prog) {
+		long r = raw_syscall5(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0,
+				      0);
+
+		if (r >= 0)
+			r = raw_syscall3(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+					 SECCOMP_FILTER_FLAG_NEW_LISTENER,
+					 s->prog);
+		s->listener = (int)r;
+	}
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	futex(&s->done, FUTEX_WAKE_PRIVATE, 1);
+	if (s->listener < 0 && s->prog)
+		return 0;
+	for (;;) {
+		uint32_t req = __atomic_load_n(&s->req, __ATOMIC_ACQUIRE);
+		struct spawn_args *a;
+
+		if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE))
+			return 0;
+		if (req == seen) {
+			futex(&s->req, FUTEX_WAIT_PRIVATE, seen);
+			continue;
+		}
+		seen = req;
+		a = s->args;
+		s->result = pith_clone3(&a->ca, sizeof(a->ca), child_main,
+					&a->child);
+		__atomic_store_n(&s->done, seen + 1, __ATOMIC_RELEASE);
+		futex(&s->done, FUTEX_WAKE_PRIVATE, 1);
+	}
+}
+
+static void wait_word(uint32_t *word, uint32_t want)
+{
+	uint32_t v;
+
+	while ((v = __atomic_load_n(word, __ATOMIC_ACQUIRE)) != want)
+		syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, v, NULL);
+}
+
+int spawner_start(struct sandbox *sb, struct err *e)
+{
+	struct spawner *s = &sb->spawner;
+	struct sock_fprog *prog = NULL;
+	sigset_t all, old;
+	long r;
+
+	s->stack_size = 64 << 10;
+	s->stack = mmap(NULL, s->stack_size, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (s->stack == MAP_FAILED) {
+		s->stack = NULL;
+		return err_set(e, errno, "cannot map the spawner's stack: %m");
+	}
+	if (sb->n_filter) {
+		prog = malloc(sizeof(*prog));
+		if (!prog)
+			return -ENOMEM;
+		prog->len = (unsigned short)sb->n_filter;
+		prog->filter = (struct sock_filter *)sb->filter;
+	}
+	s->prog = prog;
+	s->listener = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	/* A raw thread: every signal blocked (inherited from us, kept for
+	 * good, and passed on to the workers until their loader resets it). */
+	struct clone_args ca = {
+		.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+			 CLONE_THREAD | CLONE_SYSVSEM | CLONE_PARENT_SETTID |
+			 CLONE_CHILD_CLEARTID,
+		.parent_tid = (uintptr_t)&s->tid,
+		.child_tid = (uintptr_t)&s->tid,
+		.stack = (uintptr_t)s->stack,
+		.stack_size = s->stack_size,
+	};
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pith_clone3(&ca, sizeof(ca), spawner_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		return err_set(e, (int)-r, "cannot start the spawner thread: %s",
+			       strerror((int)-r));
+	s->started = true;
+	wait_word(&s->done, 1);
+	if (prog && s->listener < 0)
+		return err_set(e, -s->listener,
+			       "cannot install the seccomp program: %s",
+			       strerror(-s->listener));
+	return 0;
+}
+
+void spawner_stop(struct sandbox *sb)
+{
+	struct spawner *s = &sb->spawner;
+	pid_t tid;
+
+	if (s->started) {
+		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+		__atomic_add_fetch(&s->req, 1, __ATOMIC_RELEASE);
+		syscall(SYS_futex, &s->req, FUTEX_WAKE_PRIVATE, 1);
+		/* CLONE_CHILD_CLEARTID: 0 and a wake-up once it is gone. */
+		while ((tid = __atomic_load_n(&s->tid, __ATOMIC_ACQUIRE)))
+			syscall(SYS_futex, &s->tid, FUTEX_WAIT, tid, NULL);
+		pthread_mutex_destroy(&s->lock);
+		s->started = false;
+	}
+	if (s->stack)
+		munmap(s->stack, s->stack_size);
+	s->stack = NULL;
+	if (s->listener >= 0)
+		close(s->listener);
+	s->listener = -1;
+	free((void *)s->prog);
+	s->prog = NULL;
+}
+
+/* Have the spawner run clone3 for us; returns its result. */
+static long spawner_call(struct spawner *s, struct spawn_args *a)
+{
+	uint32_t seq;
+	long r;
+
+	pthread_mutex_lock(&s->lock);
+	s->args = a;
+	seq = __atomic_add_fetch(&s->req, 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &s->req, FUTEX_WAKE_PRIVATE, 1);
+	wait_word(&s->done, seq + 1);
+	r = s->result;
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
 static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		     int sock, struct err *e)
 {
 	const struct sandbox *sb = p->sb;
 	size_t n_fds = 2 + p->n_inputs, sent = 0;
 	size_t size = sizeof(struct plan) +
-		      sb->n_filter * sizeof(struct plan_filter_insn) +
 		      p->n_inputs * sizeof(struct plan_input);
 	_cleanup_free_ char *msg = calloc(1, size);
 	_cleanup_free_ int *fds = malloc(n_fds * sizeof(int));
@@ -164,7 +327,8 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.version = PLAN_VERSION,
 		.n_fds = (uint32_t)n_fds,
 		.n_segments = (uint32_t)img->n_segments,
-		.n_filter = (uint32_t)sb->n_filter,
+		.loader_text = sb->loader_text.lo,
+		.loader_text_len = sb->loader_text.hi - sb->loader_text.lo,
 		.n_inputs = (uint32_t)p->n_inputs,
 		.entry = img->entry,
 		.context_size = p->layout.size,
@@ -183,11 +347,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 			.file_off = img->segments[i].file_off,
 			.prot = (uint32_t)img->segments[i].prot,
 		};
-	if (sb->n_filter)
-		memcpy(plan + 1, sb->filter,
-		       sb->n_filter * sizeof(struct plan_filter_insn));
-	in = (struct plan_input *)((char *)(plan + 1) +
-				   sb->n_filter * sizeof(struct plan_filter_insn));
+	in = (struct plan_input *)(plan + 1);
 	fds[0] = img->fd;
 	fds[1] = p->ctx->fd;
 	for (size_t i = 0; i < p->n_inputs; i++) {
@@ -236,52 +396,51 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 	struct sandbox *sb = p->sb;
 	static char *const argv[] = { "pith-worker", NULL };
 	static char *const envp[] = { NULL };
-	/* The child's stack; the parent is suspended (CLONE_VFORK) while the
-	 * child uses it. */
+	/* The child's stack; the spawner is suspended (CLONE_VFORK) while the
+	 * child uses it, and we wait for the spawner. */
 	char stack[16384] __attribute__((aligned(64)));
 	rlim_t cpu = (rlim_t)((p->timeout_ms + 999) / 1000);
-	struct child_args a = {
-		.sock = child_sock,
-		.loader_fd = sb->loader_fd,
-		.drop_ids = sb->drop_ids,
-		.ppid = sb->pid,
-		.core = { 0, 0 },
-		/* SIGXCPU at the soft limit names the reason; SIGKILL one
-		 * second later if it is ignored. */
-		.cpu = { MAX(cpu, (rlim_t)1), MAX(cpu, (rlim_t)1) + 1 },
-		.nofile = { 2 + 2 + p->n_inputs, 2 + 2 + p->n_inputs },
-		.nproc = { 0, 0 },
-		.argv = argv,
-		.envp = envp,
+	struct spawn_args a = {
+		.ca = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
+			.pidfd = (uintptr_t)&p->pidfd,
+			/* No SIGCHLD: pith's handlers stay out of it. */
+			.exit_signal = 0,
+			.stack = (uintptr_t)stack,
+			.stack_size = sizeof(stack),
+		},
+		.child = {
+			.sock = child_sock,
+			.loader_fd = sb->loader_fd,
+			.drop_ids = sb->drop_ids,
+			.ppid = sb->pid,
+			.core = { 0, 0 },
+			/* SIGXCPU at the soft limit names the reason;
+			 * SIGKILL one second later if it is ignored. */
+			.cpu = { MAX(cpu, (rlim_t)1), MAX(cpu, (rlim_t)1) + 1 },
+			.nofile = { 2 + 2 + p->n_inputs, 2 + 2 + p->n_inputs },
+			.nproc = { 0, 0 },
+			.argv = argv,
+			.envp = envp,
+		},
 	};
-	struct clone_args ca = {
-		.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
-		.pidfd = (uintptr_t)&p->pidfd,
-		.exit_signal = 0, /* no SIGCHLD: pith's handlers stay out */
-		.stack = (uintptr_t)stack,
-		.stack_size = sizeof(stack),
-	};
-	sigset_t all, old;
 	long pid;
 
 	if (sb->cgroup_fd >= 0) {
-		ca.flags |= CLONE_INTO_CGROUP;
-		ca.cgroup = (uint64_t)sb->cgroup_fd;
+		a.ca.flags |= CLONE_INTO_CGROUP;
+		a.ca.cgroup = (uint64_t)sb->cgroup_fd;
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = pith_clone3(&ca, sizeof(ca), child_main, &a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pid = spawner_call(&sb->spawner, &a);
 	if (pid < 0)
 		return err_set(e, (int)-pid, "clone3: %s", strerror((int)-pid));
 	p->pid = (pid_t)pid;
-	if (a.step) {
+	if (a.child.step) {
 		siginfo_t si;
 
 		waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL);
 		p->finished = true; /* reaped */
-		return err_set(e, a.err, "cannot start the worker: %s: %s",
-			       a.step, strerror(a.err));
+		return err_set(e, a.child.err, "cannot start the worker: %s: %s",
+			       a.child.step, strerror(a.child.err));
 	}
 	return 0;
 }
@@ -297,7 +456,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	if (!p)
 		return -ENOMEM;
 	*p = (struct sandbox_proc){
-		.sb = sb, .pidfd = -1, .sock = -1, .listener = -1, .epfd = -1,
+		.sb = sb, .pidfd = -1, .sock = -1, .epfd = -1,
 		.bad_syscall = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = sandbox_now_ns(),
 	};
@@ -332,6 +491,12 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	r = send_plan(p, req, p->sock, e);
 	if (r < 0)
 		goto fail;
+	/* Known before the worker exists, so that its notifications find it. */
+	p->next = sb->procs;
+	if (p->next)
+		p->next->pprev = &p->next;
+	p->pprev = &sb->procs;
+	sb->procs = p;
 	r = start_worker(p, sv[1], e);
 	sv[1] = safe_close(sv[1]);
 	if (r < 0)
@@ -342,7 +507,9 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		goto fail;
 	}
 	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
-	    (r = epoll_add(p->epfd, p->sock, 'S')) < 0) {
+	    (r = epoll_add(p->epfd, p->sock, 'S')) < 0 ||
+	    (sb->spawner.listener >= 0 &&
+	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0)) {
 		r = err_set(e, -r, "epoll_ctl: %s", strerror(-r));
 		goto fail;
 	}

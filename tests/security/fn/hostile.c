@@ -261,13 +261,23 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 	}
 	case H_SECUREBITS:
 		return (int)sys6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
-	case H_CLOSE_FDS:
-		/* The handoff's allowed calls on fds that no longer exist. */
-		if (sys6(3, 0, 0, 0, 0, 0, 0) != -9 ||
-		    sys6(3, 1, 0, 0, 0, 0, 0) != -9 ||
-		    sys6(46, 0, 0, 0, 0, 0, 0) != -9)
+	case H_CLOSE_FDS: {
+		/* The trampoline's allowed calls: close(0) on an fd that no
+		 * longer exists, munmap of the loader's code (address in
+		 * param, length in the first input item's key). */
+		const struct pith_set *in = (const void *)(u64)c->inputs;
+		const struct pith_item *it =
+			c->n_inputs ? (const void *)(u64)in->items : 0;
+
+		if (sys6(3, 0, 0, 0, 0, 0, 0) != -9)
 			return 1;
-		return 0;
+		if (c->n_inputs == 1 &&
+		    sys6(11, (long)param, (long)it->key, 0, 0, 0, 0) != 0)
+			return 2;
+		/* Everything of ours is still there. */
+		return regs_at_entry[0] + *(volatile char *)c->arena +
+			       ((volatile char *)c->context_base)[4096 * 200];
+	}
 	}
 	return 99;
 }

@@ -93,7 +93,6 @@ void *memset(void *d, int c, size_t n)
 }
 
 #define MSG_MAX (sizeof(struct plan) + \
-		 PLAN_MAX_FILTER * sizeof(struct plan_filter_insn) + \
 		 PLAN_MAX_INPUTS * sizeof(struct plan_input))
 
 static union {
@@ -197,11 +196,9 @@ static void receive_plan(void)
 			if ((size_t)r < sizeof(*p) || p->magic != PLAN_MAGIC ||
 			    p->version != PLAN_VERSION ||
 			    p->n_segments > PLAN_MAX_SEGMENTS ||
-			    p->n_filter > PLAN_MAX_FILTER ||
 			    p->n_inputs > PLAN_MAX_INPUTS ||
 			    p->n_fds > 2 + PLAN_MAX_INPUTS ||
 			    (size_t)r != sizeof(*p) +
-				    p->n_filter * sizeof(struct plan_filter_insn) +
 				    p->n_inputs * sizeof(struct plan_input))
 				fail("pith-worker: malformed plan", 0, 0);
 		}
@@ -235,8 +232,7 @@ static void map_at(const char *what, __u64 addr, __u64 len, int prot,
 
 static void map_all(const struct plan *p)
 {
-	const struct plan_input *in = (const void *)((const char *)(p + 1) +
-		p->n_filter * sizeof(struct plan_filter_insn));
+	const struct plan_input *in = (const void *)(p + 1);
 	__u64 gend = p->guard_off + PAGE;
 
 	if (n_fds < 2)
@@ -325,7 +321,7 @@ struct range {
 /* The unmap list: the complement of what the function keeps. */
 static __u64 complement(const struct plan *p, __u64 *out)
 {
-	struct range keep[PLAN_MAX_SEGMENTS + 3];
+	struct range keep[PLAN_MAX_SEGMENTS + 4];
 	unsigned n = 0;
 	__u64 cur = 0, n_out = 0;
 
@@ -340,6 +336,9 @@ static __u64 complement(const struct plan *p, __u64 *out)
 	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
 				    PLAN_TRAMPOLINE_BASE +
 					    PLAN_TRAMPOLINE_SIZE };
+	/* Our own code, which runs the unmapping; the trampoline unmaps it. */
+	keep[n++] = (struct range){ p->loader_text,
+				    p->loader_text + p->loader_text_len };
 	for (unsigned i = 1; i < n; i++) { /* insertion sort by start */
 		struct range r = keep[i];
 		unsigned j = i;
@@ -367,11 +366,13 @@ static __u64 complement(const struct plan *p, __u64 *out)
 
 __attribute__((noreturn, used)) void worker_main(void)
 {
+	static const char ready = PLAN_READY;
 	const struct plan *p;
 	struct plan_handoff *h;
 	__u64 unmap[2 * PLAN_MAX_UNMAP];
 	__u64 n_unmap, size, top, block;
-	const struct plan_filter_insn *filter;
+	struct iovec iov = { (void *)&ready, 1 };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	long r;
 
 	receive_plan();
@@ -389,32 +390,24 @@ __attribute__((noreturn, used)) void worker_main(void)
 	map_trampoline();
 
 	n_unmap = complement(p, unmap);
-	filter = (const void *)(p + 1);
-	size = sizeof(*h) + n_unmap * 16 +
-	       p->n_filter * sizeof(struct plan_filter_insn);
-	size = (size + 15) & ~15ull;
+	size = (sizeof(*h) + n_unmap * 16 + 15) & ~15ull;
 	top = PITH_CONTEXT_BASE + p->context_size;
 	block = top - size;
 	h = (struct plan_handoff *)block;
 	h->n_unmap = n_unmap;
 	h->entry = p->entry;
 	h->stack_top = top;
-	h->n_filter = p->n_filter;
-	h->filter = block + sizeof(*h) + n_unmap * 16;
+	h->loader_text = p->loader_text;
+	h->loader_text_len = p->loader_text_len;
 	h->block = block;
 	h->block_size = size;
 	memcpy(h->unmap, unmap, n_unmap * 16);
-	memcpy((void *)h->filter, filter,
-	       p->n_filter * sizeof(struct plan_filter_insn));
 
-	__asm__ volatile("mov %0, %%rsp\n\t"
-			 "jmp *%1"
-			 :
-			 : "r"(block),
-			   "r"(PLAN_TRAMPOLINE_BASE +
-			       (unsigned long)(tramp_entry - tramp_start))
-			 : "memory");
-	__builtin_unreachable();
+	r = raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, 0);
+	if (r != 1)
+		fail("pith-worker: cannot report readiness", 0, r);
+	loader_handoff(h, PLAN_TRAMPOLINE_BASE +
+				  (unsigned long)(tramp_entry - tramp_start));
 }
 
 __asm__(".text\n"

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * Position-independent code of the trampoline page (see trampoline.h). It
- * runs on the context stack, after the loader's own image is gone, so it
- * uses no memory but the handoff block and the stack below it.
+ * Position-independent code of the trampoline page (see trampoline.h), and
+ * the loader's last code before it. The trampoline runs on the context
+ * stack, after the loader's data and stack are gone, so it uses no memory
+ * but the handoff block.
  */
 #include <stddef.h>
 
@@ -17,8 +18,9 @@
 _Static_assert(offsetof(struct plan_handoff, n_unmap) == 0, "handoff");
 _Static_assert(offsetof(struct plan_handoff, entry) == 8, "handoff");
 _Static_assert(offsetof(struct plan_handoff, stack_top) == 16, "handoff");
-_Static_assert(offsetof(struct plan_handoff, n_filter) == 24, "handoff");
-_Static_assert(offsetof(struct plan_handoff, filter) == 32, "handoff");
+_Static_assert(offsetof(struct plan_handoff, loader_text) == 24, "handoff");
+_Static_assert(offsetof(struct plan_handoff, loader_text_len) == 32,
+	       "handoff");
 _Static_assert(offsetof(struct plan_handoff, block) == 40, "handoff");
 _Static_assert(offsetof(struct plan_handoff, block_size) == 48, "handoff");
 _Static_assert(offsetof(struct plan_handoff, unmap) == 56, "handoff");
@@ -33,7 +35,7 @@ _Static_assert(ASM_CONTEXT_BASE == PITH_CONTEXT_BASE, "context base");
 _Static_assert(ASM_FAULT_REPORT == PITH_CONTEXT_BASE + RESERVED_OFF,
 	       "fault report");
 _Static_assert(ASM_FAULT_MAGIC == PLAN_FAULT_MAGIC, "fault magic");
-_Static_assert(PLAN_SOCK_FD == 0 && PLAN_LISTENER_FD == 1, "fd numbers");
+_Static_assert(PLAN_SOCK_FD == 0, "fd number");
 
 __asm__(
 	".pushsection .text.pith_trampoline,\"ax\",@progbits\n"
@@ -43,74 +45,20 @@ __asm__(
 
 	/*
 	 * Entry: %rsp = the handoff block (struct plan_handoff), at the top
-	 * of the context stack. %rbx keeps the block.
+	 * of the context stack; everything but the function's mappings, this
+	 * page and the loader's code is already unmapped. %rbx keeps the
+	 * block.
 	 */
 	".globl tramp_entry\n"
 	"tramp_entry:\n"
 	"	mov %rsp, %rbx\n"
-	"	mov 0(%rbx), %r12\n"		/* n_unmap */
-	"	lea 56(%rbx), %r13\n"		/* unmap[] */
-	"1:	test %r12, %r12\n"
-	"	jz 2f\n"
-	"	mov $11, %eax\n"		/* munmap(addr, len) */
-	"	mov 0(%r13), %rdi\n"
-	"	mov 8(%r13), %rsi\n"
+	"	mov $11, %eax\n"		/* munmap(loader code) */
+	"	mov 24(%rbx), %rdi\n"
+	"	mov 32(%rbx), %rsi\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 9f\n"
-	"	add $16, %r13\n"
-	"	dec %r12\n"
-	"	jmp 1b\n"
-	"2:	mov 24(%rbx), %rcx\n"		/* n_filter */
-	"	test %rcx, %rcx\n"
-	"	jz 4f\n"
-	/* struct sock_fprog { u16 len; struct sock_filter *filter; } */
-	"	sub $16, %rsp\n"
-	"	movq $0, 0(%rsp)\n"
-	"	mov %cx, 0(%rsp)\n"
-	"	mov 32(%rbx), %rax\n"
-	"	mov %rax, 8(%rsp)\n"
-	"	mov $317, %eax\n"		/* seccomp( */
-	"	mov $1, %edi\n"			/* SECCOMP_SET_MODE_FILTER, */
-	"	mov $8, %esi\n"			/* FLAG_NEW_LISTENER, &prog) */
-	"	mov %rsp, %rdx\n"
-	"	syscall\n"
-	"	cmp $" STR(PLAN_LISTENER_FD) ", %rax\n"
-	"	jne 9f\n"
-	/*
-	 * sendmsg(PLAN_SOCK_FD, &msg, 0) with SCM_RIGHTS [listener]:
-	 * msghdr at 0, iovec at 64, cmsghdr at 80, one data byte at 120.
-	 */
-	"	sub $128, %rsp\n"
-	"	movq $0, 0(%rsp)\n"		/* msg_name */
-	"	movq $0, 8(%rsp)\n"		/* msg_namelen */
-	"	lea 64(%rsp), %rax\n"
-	"	mov %rax, 16(%rsp)\n"		/* msg_iov */
-	"	movq $1, 24(%rsp)\n"		/* msg_iovlen */
-	"	lea 80(%rsp), %rax\n"
-	"	mov %rax, 32(%rsp)\n"		/* msg_control */
-	"	movq $24, 40(%rsp)\n"		/* msg_controllen */
-	"	movq $0, 48(%rsp)\n"		/* msg_flags */
-	"	lea 120(%rsp), %rax\n"
-	"	mov %rax, 64(%rsp)\n"		/* iov_base */
-	"	movq $1, 72(%rsp)\n"		/* iov_len */
-	"	movq $20, 80(%rsp)\n"		/* cmsg_len = CMSG_LEN(4) */
-	"	movl $1, 88(%rsp)\n"		/* SOL_SOCKET */
-	"	movl $1, 92(%rsp)\n"		/* SCM_RIGHTS */
-	"	movl $" STR(PLAN_LISTENER_FD) ", 96(%rsp)\n"
-	"	movl $0, 100(%rsp)\n"
-	"	movq $0x4c, 120(%rsp)\n"	/* 'L' */
-	"	mov $46, %eax\n"		/* sendmsg */
-	"	mov $" STR(PLAN_SOCK_FD) ", %edi\n"
-	"	mov %rsp, %rsi\n"
-	"	xor %edx, %edx\n"
-	"	syscall\n"
-	"	cmp $1, %rax\n"
-	"	jne 9f\n"
-	"	mov $3, %eax\n"			/* close(listener) */
-	"	mov $" STR(PLAN_LISTENER_FD) ", %edi\n"
-	"	syscall\n"
-	"4:	mov $3, %eax\n"			/* close(socket) */
+	"	mov $3, %eax\n"			/* close(socket): the last call */
 	"	mov $" STR(PLAN_SOCK_FD) ", %edi\n"
 	"	syscall\n"
 	/* Zero what we used: from %rsp to the end of the block. */
@@ -192,3 +140,34 @@ __asm__(
 	".globl tramp_end\n"
 	"tramp_end:\n"
 	".popsection\n");
+
+/*
+ * The loader's last code, in its own text: %rdi = the handoff block, %rsi =
+ * the trampoline's entry. It moves to the context stack, unmaps unmap[]
+ * (the loader's data, its stack, vDSO, vvar: everything but the function's
+ * mappings, the trampoline and this code) and jumps to the trampoline.
+ */
+__asm__(".text\n"
+	".globl loader_handoff\n"
+	"loader_handoff:\n"
+	"	mov %rdi, %rsp\n"
+	"	mov %rdi, %rbx\n"
+	"	mov %rsi, %rbp\n"
+	"	mov 0(%rbx), %r12\n"		/* n_unmap */
+	"	lea 56(%rbx), %r13\n"		/* unmap[] */
+	"1:	test %r12, %r12\n"
+	"	jz 2f\n"
+	"	mov $11, %eax\n"		/* munmap(addr, len) */
+	"	mov 0(%r13), %rdi\n"
+	"	mov 8(%r13), %rsi\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	"	add $16, %r13\n"
+	"	dec %r12\n"
+	"	jmp 1b\n"
+	"2:	jmp *%rbp\n"
+	"9:	mov $231, %eax\n"		/* exit_group(126) */
+	"	mov $126, %edi\n"
+	"	syscall\n"
+	"	ud2\n");

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The trampoline page's code, copied by pith-worker to PLAN_TRAMPOLINE_BASE:
- * the handoff (unmap everything else, install seccomp, hand the listener to
- * pith, close the last fds, clear registers, jump to the function) and the
- * fault handler that records a fault's address for pith.
+ * the handoff (unmap the loader's code, close the last fd, clear registers,
+ * jump to the function) and the fault handler that records a fault's
+ * address for pith.
  */
 #ifndef PITH_SANDBOX_WORKER_TRAMPOLINE_H
 #define PITH_SANDBOX_WORKER_TRAMPOLINE_H
 
 extern const char tramp_start[], tramp_entry[], tramp_handler[],
 	tramp_restorer[], tramp_end[];
+
+/* The loader's last code: unmap the block's list, jump to the trampoline. */
+void loader_handoff(void *block, unsigned long tramp_entry)
+	__attribute__((noreturn));
 
 #endif
