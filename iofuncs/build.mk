@@ -27,3 +27,5 @@ FETCH_SUMMARY_FNS := build/examples/fetch-summary/requests \
 	build/examples/fetch-summary/summarise
 ALL_TARGETS += $(FETCH_SUMMARY_FNS)
 TEST_SCRIPTS += tests/integration/io_fetch_summary.sh
+TEST_PROGS += iofuncs_parse_test
+iofuncs_parse_test_SRCS := tests/unit/iofuncs_parse_test.c $(TEST_HELPERS)
