@@ -62,8 +62,15 @@ static void kill_worker(struct sandbox_proc *p)
 
 static void unlink_proc(struct sandbox_proc *p)
 {
+	struct sandbox *sb = p->sb;
+
 	if (!p->pprev)
 		return;
+	for (unsigned i = 0; i < sb->n_orphans;)
+		if (sb->orphans[i].pid == p->pid)
+			sb->orphans[i] = sb->orphans[--sb->n_orphans];
+		else
+			i++;
 	*p->pprev = p->next;
 	if (p->next)
 		p->next->pprev = p->pprev;
