@@ -10,16 +10,13 @@ LIB_SRCS += userspace/lib/uring.c \
 INCLUDES += -I.
 
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
-TEST_PROGS += iofuncs_file_test
-iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)
-TEST_PROGS += iofuncs_http_test
-iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)
-TEST_PROGS += uring_test
+TEST_PROGS += uring_test iofuncs_parse_test iofuncs_file_test \
+	iofuncs_http_test
 uring_test_SRCS := tests/unit/uring_test.c $(TEST_HELPERS)
-
-# Benchmark driver for tools/bench/io_bench.sh (not installed).
-PROGS += io_bench
-io_bench_SRCS := tools/bench/io_bench.c
+iofuncs_parse_test_SRCS := tests/unit/iofuncs_parse_test.c \
+	$(TEST_HELPERS)
+iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)
+iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)
 
 # examples/fetch-summary: compute -> http -> compute -> file.write. Its
 # functions are built by the pattern rule of examples/build.mk.
@@ -27,5 +24,7 @@ FETCH_SUMMARY_FNS := build/examples/fetch-summary/requests \
 	build/examples/fetch-summary/summarise
 ALL_TARGETS += $(FETCH_SUMMARY_FNS)
 TEST_SCRIPTS += tests/integration/io_fetch_summary.sh
-TEST_PROGS += iofuncs_parse_test
-iofuncs_parse_test_SRCS := tests/unit/iofuncs_parse_test.c $(TEST_HELPERS)
+
+# Benchmark driver for tools/bench/io_bench.sh (not installed).
+PROGS += io_bench
+io_bench_SRCS := tools/bench/io_bench.c
