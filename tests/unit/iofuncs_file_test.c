@@ -105,9 +105,8 @@ TEST_F(root, read_gives_file_bytes_named_and_keyed_like_inputs)
 		EXPECT_TRUE(self->io.out[0]->items[i].buf->sealed);
 }
 
-TEST_F(root, read_of_large_file_is_exact)
+static void read_exact(FIXTURE_DATA(root) *self, size_t len)
 {
-	size_t len = 9 << 20;
 	char *data = malloc(len), *p = t_strdupf("%s/big", self->dir);
 	const void *got;
 
@@ -123,6 +122,17 @@ TEST_F(root, read_of_large_file_is_exact)
 	EXPECT_EQ(0, memcmp(data, got, len));
 	free(data);
 	free(p);
+}
+
+TEST_F(root, read_of_large_file_is_exact)
+{
+	read_exact(self, 9 << 20);
+}
+
+/* 40 MiB: read in segments (16 + 16 + 8 MiB) by io_uring's workers. */
+TEST_F(root, read_of_segmented_file_is_exact)
+{
+	read_exact(self, 40 << 20);
 }
 
 TEST_F(root, read_of_many_small_files_shares_few_fds)
