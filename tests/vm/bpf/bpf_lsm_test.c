@@ -113,6 +113,13 @@ static pid_t spawn_target(void)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
+		/* Never hold the runner's output pipe open. */
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
 		close(p[1]);
 		while (read(p[0], &c, 1) < 0)
 			;
@@ -126,10 +133,9 @@ static pid_t target;
 
 static int attach_target(void)
 {
-	if (ptrace(PTRACE_ATTACH, target, 0, 0) < 0)
-		return -1;
-	ptrace(PTRACE_DETACH, target, 0, 0);
-	return 0;
+	/* SEIZE, unlike ATTACH, does not stop the target: it carries on and
+	 * is untraced when the worker exits. */
+	return ptrace(PTRACE_SEIZE, target, 0, 0) < 0 ? -1 : 0;
 }
 
 static int signal_target(void)
