@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
  * spawn-bench: the cost of one sandboxed instance of a no-op function, end
- * to end (spawn, run, collect, free), next to fork+exec, vfork+exec and
- * posix_spawn of a static no-op binary, measured interleaved in the same
- * run and reported as p50/p99 and as a ratio.
+ * to end (spawn, run, collect, free) through sandbox_run() and through an
+ * engine-like blocking poll, next to fork+exec, vfork+exec and posix_spawn
+ * of a static no-op binary, measured interleaved in the same run and
+ * reported as p50/p99 and as ratios.
  *
  *   build/spawn-bench [-n INSTANCES] [-b BLOCK]
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +59,10 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-enum { M_SANDBOX, M_FORK, M_VFORK, M_SPAWN, M_COUNT };
+enum { M_SANDBOX, M_SANDBOX_POLL, M_FORK, M_VFORK, M_SPAWN, M_COUNT };
 static const char *const method_names[M_COUNT] = {
-	"pith sandbox, no-op function",
+	"pith sandbox, no-op (sandbox_run)",
+	"pith sandbox, no-op (poll, no spin)",
 	"fork+exec, static no-op",
 	"vfork+exec, static no-op",
 	"posix_spawn, static no-op",
@@ -121,8 +124,32 @@ static int run_exec(int method, const char *path)
 	return pid < 0 ? -errno : wait_ok(pid);
 }
 
+/* Like an engine: spawn, then block in poll(2) until the proc's fd says
+ * there is progress (sandbox_run looks again without sleeping for a short
+ * while first). */
+static int spawn_and_poll(struct sandbox *sb, const struct sandbox_request *req,
+			  struct sandbox_proc **ret, struct err *e)
+{
+	struct sandbox_proc *p = NULL;
+	int r = sandbox_spawn(sb, req, &p, e);
+
+	if (r < 0)
+		return r;
+	do {
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, 1, 10000);
+	} while ((r = sandbox_proc_step(p)) == 0);
+	if (r < 0) {
+		sandbox_proc_free(p);
+		return err_set(e, -r, "step: %s", strerror(-r));
+	}
+	*ret = p;
+	return 0;
+}
+
 static int run_sandbox(struct sandbox *sb, const struct elf_image *img,
-		       uint64_t *ret_spawn, uint64_t *ret_run)
+		       bool spin, uint64_t *ret_spawn, uint64_t *ret_run)
 {
 	static const char *const outs[] = { "out" };
 	struct sandbox_request req = {
@@ -134,7 +161,8 @@ static int run_sandbox(struct sandbox *sb, const struct elf_image *img,
 	struct sandbox_proc *p = NULL;
 	struct err e = { { 0 } };
 	const struct sandbox_result *res;
-	int r = sandbox_run(sb, &req, &p, &e);
+	int r = spin ? sandbox_run(sb, &req, &p, &e)
+		     : spawn_and_poll(sb, &req, &p, &e);
 
 	if (r < 0) {
 		fprintf(stderr, "spawn-bench: %s\n", e.msg);
@@ -198,8 +226,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < 50; i++) {
 			uint64_t a, b;
 
-			if ((m == M_SANDBOX ? run_sandbox(sb, img, &a, &b)
-					    : run_exec(m, path)) < 0)
+			if ((m <= M_SANDBOX_POLL
+				     ? run_sandbox(sb, img, m == M_SANDBOX, &a,
+						   &b)
+				     : run_exec(m, path)) < 0)
 				goto fail;
 		}
 	while (s[0].n < n) {
@@ -208,8 +238,10 @@ int main(int argc, char **argv)
 
 			while (s[m].n < end) {
 				uint64_t t0 = now_ns(), sp = 0, rn = 0;
-				int r = m == M_SANDBOX
-						? run_sandbox(sb, img, &sp, &rn)
+				int r = m <= M_SANDBOX_POLL
+						? run_sandbox(sb, img,
+							      m == M_SANDBOX,
+							      &sp, &rn)
 						: run_exec(m, path);
 
 				if (r < 0)
@@ -226,10 +258,10 @@ int main(int argc, char **argv)
 
 	printf("spawn-bench: %zu instances per method, interleaved in blocks of %zu\n",
 	       n, block);
-	printf("%-32s %9s %9s %9s\n", "method", "p50 us", "p99 us", "min us");
+	printf("%-36s %9s %9s %9s\n", "method", "p50 us", "p99 us", "min us");
 	for (int m = 0; m < M_COUNT; m++) {
 		qsort(s[m].ns, s[m].n, sizeof(uint64_t), cmp_u64);
-		printf("%-32s %9.1f %9.1f %9.1f\n", method_names[m],
+		printf("%-36s %9.1f %9.1f %9.1f\n", method_names[m],
 		       pct(&s[m], 0.5), pct(&s[m], 0.99), pct(&s[m], 0.0));
 	}
 	for (int k = 0; k < 2; k++)
@@ -237,8 +269,11 @@ int main(int argc, char **argv)
 	printf("  sandbox phases: spawn to function start p50 %.1f us, function start to reaped p50 %.1f us\n",
 	       pct(&phase[0], 0.5), pct(&phase[1], 0.5));
 	for (int m = M_FORK; m < M_COUNT; m++)
-		printf("ratio %s / sandbox (p50): %.2fx\n", method_names[m],
+		printf("ratio %s / sandbox_run (p50): %.2fx\n",
+		       method_names[m],
 		       pct(&s[m], 0.5) / pct(&s[M_SANDBOX], 0.5));
+	printf("ratio %s / poll (p50): %.2fx\n", method_names[M_FORK],
+	       pct(&s[M_FORK], 0.5) / pct(&s[M_SANDBOX_POLL], 0.5));
 	elf_image_free(img);
 	sandbox_free(sb);
 	return 0;

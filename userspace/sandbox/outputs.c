@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/macro.h"
 #include "sandbox/internal.h"
@@ -162,32 +163,32 @@ static int collect_set(struct sandbox_proc *p, size_t j,
 int outputs_collect(struct sandbox_proc *p, struct err *e)
 {
 	struct sandbox_result *res = &p->result;
-	const char *ctx;
+	_cleanup_free_ struct pith_set *sets = NULL;
+	size_t bytes = p->n_outputs * sizeof(*sets);
 	int r;
 
 	r = buffer_seal(p->ctx);
 	if (r < 0)
 		return err_set(e, -r, "cannot seal the context: %s",
 			       strerror(-r));
-	r = bytes_of(p->ctx, 0, &ctx);
-	if (r < 0)
-		return err_set(e, -r, "cannot map the context: %s",
-			       strerror(-r));
+	/* The table pith wrote, not the (writable) outputs pointer; read
+	 * without mapping the context, which only items need. */
+	sets = malloc(MAX(bytes, (size_t)1));
+	if (!sets)
+		return -ENOMEM;
+	if (bytes && pread(p->ctx->fd, sets, bytes,
+			   (off_t)p->layout.outputs_off) != (ssize_t)bytes)
+		return err_set(e, EIO, "cannot read the output sets: %m");
 	res->outputs = calloc(MAX(p->n_outputs, (size_t)1),
 			      sizeof(*res->outputs));
 	if (!res->outputs)
 		return -ENOMEM;
 	res->n_outputs = p->n_outputs;
 	for (size_t j = 0; j < p->n_outputs; j++) {
-		struct pith_set ps;
-
-		/* The table pith wrote, not the (writable) outputs pointer. */
-		memcpy(&ps, ctx + p->layout.outputs_off + j * sizeof(ps),
-		       sizeof(ps));
 		res->outputs[j] = set_new(p->output_names[j]);
 		if (!res->outputs[j])
 			return -ENOMEM;
-		r = collect_set(p, j, &ps, res->outputs[j], e);
+		r = collect_set(p, j, &sets[j], res->outputs[j], e);
 		if (r < 0)
 			return r;
 	}

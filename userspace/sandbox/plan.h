@@ -94,7 +94,13 @@ struct plan_handoff {
 
 #define PLAN_MAX_UNMAP (PLAN_MAX_SEGMENTS + 8)
 
-/* The loader says the function is about to start (one byte). */
-#define PLAN_READY 'R'
+/* The loader's last message before the trampoline: the function is about
+ * to start, at this CLOCK_MONOTONIC time. */
+#define PLAN_READY_MAGIC 0x59444552u /* "REDY" */
+struct plan_ready {
+	__u32 magic;
+	__u32 pad;
+	__u64 now_ns;
+};
 
 #endif

@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+#include <stddef.h>
 
 #include "lib/macro.h"
 #include "sandbox/internal.h"
@@ -78,17 +80,16 @@ static void unlink_proc(struct sandbox_proc *p)
 	p->pprev = NULL;
 }
 
-static void drop_fd(struct sandbox_proc *p, int *fd)
+/* Closing an fd takes it out of the proc's epoll set as well. */
+static void drop_fd(int *fd)
 {
-	if (*fd < 0)
-		return;
-	if (p->epfd >= 0)
-		epoll_ctl(p->epfd, EPOLL_CTL_DEL, *fd, NULL);
 	*fd = safe_close(*fd);
 }
 
-/* Messages from the loader: a failure, or "ready" just before the jump to
- * the trampoline. Then EOF, when the trampoline closes the socket. */
+/* Messages from the loader: a failure, or "ready" (with the time) just
+ * before the jump to the trampoline. Then EOF, when the trampoline closes
+ * the socket. Read without waking up for them: when the worker ends, or
+ * when a caller steps anyway. */
 static void read_socket(struct sandbox_proc *p)
 {
 	while (p->sock >= 0) {
@@ -107,7 +108,7 @@ static void read_socket(struct sandbox_proc *p)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			drop_fd(p, &p->sock);
+			drop_fd(&p->sock);
 			return;
 		}
 		/* The loader sends none; close whatever came. */
@@ -125,10 +126,14 @@ static void read_socket(struct sandbox_proc *p)
 					       sizeof(int));
 					close(f);
 				}
-		if (n == 1 && data[0] == PLAN_READY && !p->setup_error[0]) {
+		if (n == sizeof(struct plan_ready) && !p->setup_error[0] &&
+		    ((struct plan_ready *)data)->magic == PLAN_READY_MAGIC) {
+			uint64_t t = ((struct plan_ready *)data)->now_ns;
+
 			if (!p->handed_off) {
 				p->handed_off = true;
-				p->handoff_ns = sandbox_now_ns();
+				p->handoff_ns = t >= p->start_ns ? t
+								 : p->start_ns;
 			}
 		} else if (!p->setup_error[0]) {
 			data[n] = 0;
@@ -213,17 +218,16 @@ static void set_reason(struct sandbox_proc *p, const char *fmt, ...)
  * kernel reports. */
 static void fault_reason(struct sandbox_proc *p, int sig)
 {
-	const struct pith_context *c = NULL;
-	const void *base;
-	uint64_t addr = 0, guard;
-	bool known = false;
+	uint64_t rep[4] = { 0 }, addr, guard;
+	bool known;
 	char name[32];
 
-	if (buffer_seal(p->ctx) == 0 && buffer_data(p->ctx, &base) == 0) {
-		c = base;
-		known = c->reserved[0] == (PLAN_FAULT_MAGIC << 32 | (unsigned)sig);
-		addr = c->reserved[1];
-	}
+	/* reserved[0..3], written by the trampoline's handler. */
+	if (pread(p->ctx->fd, rep, sizeof(rep),
+		  offsetof(struct pith_context, reserved)) != sizeof(rep))
+		memset(rep, 0, sizeof(rep));
+	known = rep[0] == (PLAN_FAULT_MAGIC << 32 | (unsigned)sig);
+	addr = rep[1];
 	guard = PITH_CONTEXT_BASE + p->layout.guard_off;
 	switch (sig) {
 	case SIGSEGV:
@@ -312,8 +316,8 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	}
 	if (p->sb->spawner.listener >= 0)
 		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->sb->spawner.listener, NULL);
-	drop_fd(p, &p->sock);
-	drop_fd(p, &p->pidfd);
+	drop_fd(&p->sock);
+	drop_fd(&p->pidfd);
 	/* Reaped: the pid may be reused by another worker from now on. */
 	unlink_proc(p);
 }
@@ -321,7 +325,7 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 int sandbox_proc_step(struct sandbox_proc *p)
 {
 	struct epoll_event ev[4];
-	bool pid_ready = false;
+	bool pid_ready = false, notified = false;
 	siginfo_t si;
 	int n;
 
@@ -330,14 +334,17 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	n = epoll_wait(p->epfd, ev, ARRAY_SIZE(ev), 0);
 	if (n < 0 && errno != EINTR)
 		return negative_errno();
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		pid_ready |= ev[i].data.u32 == 'P';
-	/* Socket and notifications before the exit: what happened just
-	 * before the worker ended is still read. */
-	read_socket(p);
-	read_listener(p->sb);
+		notified |= ev[i].data.u32 == 'L';
+	}
+	/* Notifications before the exit: a call made just before the
+	 * worker was killed for another reason is still named. */
+	if (notified)
+		read_listener(p->sb);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
+	read_socket(p);
 	if (pid_ready) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
@@ -406,7 +413,7 @@ int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
 	r = sandbox_spawn(sb, req, &p, e);
 	if (r < 0)
 		return r;
-	while ((r = sandbox_proc_step(p)) == 0) {
+	do {
 		uint64_t now = sandbox_now_ns();
 		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
 		int ms = -1;
@@ -418,7 +425,7 @@ int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
 							1000000,
 						(uint64_t)INT32_MAX);
 		poll(&pfd, 1, ms);
-	}
+	} while ((r = sandbox_proc_step(p)) == 0);
 	if (r < 0) {
 		sandbox_proc_free(p);
 		return err_set(e, -r, "sandbox: %s", strerror(-r));

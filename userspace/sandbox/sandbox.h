@@ -91,7 +91,8 @@ struct sandbox_proc;
 int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		  struct sandbox_proc **ret, struct err *e);
 /* One fd to poll for POLLIN: readable when sandbox_proc_step() has progress
- * to make (a message, a forbidden syscall, the worker's exit). */
+ * to make (a forbidden syscall, the worker's exit); the deadline is
+ * sandbox_proc_deadline_ns(). */
 int sandbox_proc_fd(const struct sandbox_proc *p);
 /* The worker's pid (for /proc readers, tracing and tests). */
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);

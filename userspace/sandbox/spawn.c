@@ -506,8 +506,9 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		r = err_set(e, errno, "epoll_create1: %m");
 		goto fail;
 	}
+	/* Not the socket: its messages are read when the worker ends, so a
+	 * normal instance wakes pith once. */
 	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
-	    (r = epoll_add(p->epfd, p->sock, 'S')) < 0 ||
 	    (sb->spawner.listener >= 0 &&
 	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0)) {
 		r = err_set(e, -r, "epoll_ctl: %s", strerror(-r));

@@ -366,12 +366,13 @@ static __u64 complement(const struct plan *p, __u64 *out)
 
 __attribute__((noreturn, used)) void worker_main(void)
 {
-	static const char ready = PLAN_READY;
+	struct plan_ready ready = { .magic = PLAN_READY_MAGIC };
+	struct { long sec, nsec; } ts;
 	const struct plan *p;
 	struct plan_handoff *h;
 	__u64 unmap[2 * PLAN_MAX_UNMAP];
 	__u64 n_unmap, size, top, block;
-	struct iovec iov = { (void *)&ready, 1 };
+	struct iovec iov = { &ready, sizeof(ready) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	long r;
 
@@ -403,8 +404,12 @@ __attribute__((noreturn, used)) void worker_main(void)
 	h->block_size = size;
 	memcpy(h->unmap, unmap, n_unmap * 16);
 
+	r = raw_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	if (r < 0)
+		fail("pith-worker: clock_gettime", 0, r);
+	ready.now_ns = (__u64)ts.sec * 1000000000ull + (__u64)ts.nsec;
 	r = raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, 0);
-	if (r != 1)
+	if (r != sizeof(ready))
 		fail("pith-worker: cannot report readiness", 0, r);
 	loader_handoff(h, PLAN_TRAMPOLINE_BASE +
 				  (unsigned long)(tramp_entry - tramp_start));
