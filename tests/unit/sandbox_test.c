@@ -8,7 +8,9 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <pith/abi.h>
@@ -182,6 +184,38 @@ TEST_F(sb, step_kills_at_the_deadline_when_polled_with_the_proc_fd)
 	ASSERT_EQ(1, r);
 	EXPECT_STREQ("timed out after 100 ms",
 		     sandbox_proc_result(self->p)->reason);
+}
+
+TEST_F(sb, cpu_limit_is_the_reason_when_pith_does_not_step_in_time)
+{
+	struct pollfd pfd;
+
+	/* RLIMIT_CPU (1 s soft for a 1000 ms timeout) is the backstop for a
+	 * pith that stopped stepping: wait for the exit without stepping. */
+	self->p = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 1000);
+	ASSERT_NE(NULL, self->p);
+	pfd = (struct pollfd){ sandbox_proc_fd(self->p), POLLIN, 0 };
+	ASSERT_EQ(1, poll(&pfd, 1, 20000));
+	ASSERT_EQ(1, sandbox_proc_step(self->p));
+	EXPECT_STREQ("CPU time limit exceeded", t_reason(self->p));
+	EXPECT_EQ(SIGXCPU, sandbox_proc_result(self->p)->signal);
+}
+
+TEST_F(sb, signal_from_outside_is_named)
+{
+	int r;
+
+	self->p = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), T_TIMEOUT_MS);
+	ASSERT_NE(NULL, self->p);
+	usleep(20000);
+	ASSERT_EQ(0, kill(sandbox_proc_pid(self->p), SIGTERM));
+	do {
+		struct pollfd pfd = { sandbox_proc_fd(self->p), POLLIN, 0 };
+
+		poll(&pfd, 1, 1000);
+	} while ((r = sandbox_proc_step(self->p)) == 0);
+	ASSERT_EQ(1, r);
+	EXPECT_STREQ("killed by signal SIGTERM", t_reason(self->p));
 }
 
 TEST_F(sb, memory_below_the_minimum_is_refused)
