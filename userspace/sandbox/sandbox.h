@@ -33,7 +33,9 @@ struct sandbox_layer {
 	char detail[256];   /* why unavailable, or what is in force */
 };
 
-struct sandbox; /* process-wide state: loader, filter, cgroup, probes */
+/* Process-wide state: loader, filter, cgroup, the spawner thread. Use a
+ * sandbox and its procs from one thread at a time, and not across fork(). */
+struct sandbox;
 
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		struct err *e);

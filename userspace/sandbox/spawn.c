@@ -467,6 +467,12 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		r = err_set(e, EINVAL, "no function image");
 		goto fail;
 	}
+	/* The spawner thread exists only in the process that made it. */
+	if (getpid() != sb->pid) {
+		r = err_set(e, ECHILD,
+			    "a sandbox cannot be used after fork(): create one in this process");
+		goto fail;
+	}
 	if (req->n_outputs) {
 		p->output_names = calloc(req->n_outputs, sizeof(char *));
 		if (!p->output_names) {
