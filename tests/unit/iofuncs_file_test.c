@@ -135,6 +135,22 @@ TEST_F(root, read_of_segmented_file_is_exact)
 	read_exact(self, 40 << 20);
 }
 
+TEST_F(root, cancelled_segmented_read_fails_and_outputs_nothing)
+{
+	size_t len = 96 << 20;
+	char *data = calloc(1, len), *p = t_strdupf("%s/big", self->dir);
+
+	ASSERT_NE(NULL, data);
+	ASSERT_EQ(0, t_write_file(p, data, len));
+	ASSERT_EQ(0, t_set_add_str(self->in, "big", "big"));
+	ASSERT_EQ(0, t_io_run_cancel_after("file.read", &self->ctx, self->in,
+					   1, 1, &self->io));
+	EXPECT_STREQ("file.read: 'big': cancelled", t_io_error(&self->io, 0));
+	EXPECT_EQ(0, self->io.out[0]->n);
+	free(data);
+	free(p);
+}
+
 TEST_F(root, read_of_many_small_files_shares_few_fds)
 {
 	size_t n = 3000, before = count_fds();
