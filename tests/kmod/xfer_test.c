@@ -505,6 +505,19 @@ TEST_F(xfer, pages_cannot_be_pinned_or_reached_by_gup)
 	munmap(p, self->size);
 }
 
+/* /proc/self/fd/N would otherwise be a way to a second, fresh file on the
+ * buffer's inode, e.g. one that a sealed buffer's rules do not cover. */
+TEST_F(xfer, buffer_cannot_be_reopened_through_proc)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->fd);
+	EXPECT_EQ(-1, open(path, O_RDONLY | O_CLOEXEC));
+	EXPECT_EQ(ENXIO, errno);
+	EXPECT_EQ(-1, open(path, O_RDWR | O_CLOEXEC));
+	EXPECT_EQ(ENXIO, errno);
+}
+
 TEST_F(xfer, mapping_cannot_grow_with_mremap)
 {
 	char *p = t_map(self->fd, self->size / 2, PROT_READ);
