@@ -268,7 +268,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 			goto fail;
 		}
 		layer_set(sb, LAYER_SECCOMP, true,
-			  "%zu-instruction program, compiled once and inherited: exit, exit_group, rt_sigreturn allowed; foreign ABIs killed; any other call is named and killed",
+			  "%zu-instruction program, compiled once and inherited: exit, exit_group, rt_sigreturn and the trampoline's pinned munmap and close(0) allowed; foreign ABIs killed; any other call is named and killed",
 			  sb->n_filter);
 	}
 	layer_set(sb, LAYER_PRIVS, true,
