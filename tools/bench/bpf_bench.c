@@ -48,10 +48,55 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static uint64_t median(uint64_t *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_u64);
 	return n ? v[n / 2] : 0;
+}
+
+/*
+ * One line per measured state: the median of all samples, and the median
+ * over rounds of (median of the state's samples in the round / median of
+ * the baseline's in the same round). Pairing by round cancels most of the
+ * drift of a shared machine.
+ */
+static void print_states(uint64_t **v, long rounds, long per_round,
+			 double unit, const char *unit_name)
+{
+	double *ratio = calloc(rounds, sizeof(double));
+	uint64_t *tmp = calloc(rounds * per_round, sizeof(uint64_t));
+
+	if (!ratio || !tmp)
+		exit(1);
+	for (int s = 0; s < S_COUNT; s++) {
+		if (!v[s][0])
+			continue; /* state not measured here */
+		for (long r = 0; r < rounds; r++) {
+			uint64_t a, b;
+
+			memcpy(tmp, v[S_NONE] + r * per_round,
+			       per_round * sizeof(*tmp));
+			a = median(tmp, per_round);
+			memcpy(tmp, v[s] + r * per_round,
+			       per_round * sizeof(*tmp));
+			b = median(tmp, per_round);
+			ratio[r] = a ? (double)b / a : 0;
+		}
+		qsort(ratio, rounds, sizeof(double), cmp_double);
+		memcpy(tmp, v[s], rounds * per_round * sizeof(*tmp));
+		printf("  %-22s %10.1f %s  %.3f\n", state_name[s],
+		       median(tmp, rounds * per_round) / unit, unit_name,
+		       ratio[rounds / 2]);
+	}
+	free(ratio);
+	free(tmp);
 }
 
 static int cgroup2_mount(char *buf, size_t len)
@@ -168,7 +213,7 @@ static uint64_t instance(struct sandbox *sb, const struct elf_image *img,
 
 int main(int argc, char **argv)
 {
-	long calls = 2000000, rounds = 7, instances = 100;
+	long calls = 500000, rounds = 21, instances = 30;
 	const char *fn_path = NULL;
 	char mnt[512], cgroup[600];
 	uint64_t *sys[S_COUNT], *inst[S_COUNT], hold_ns[50], rel_ns[50];
@@ -221,14 +266,9 @@ int main(int argc, char **argv)
 		guard_free(g);
 	}
 	printf("getppid() outside the worker cgroup, %ld calls x %ld rounds "
-	       "(median ns/call, ratio to no guard):\n", calls, rounds);
-	uint64_t base = median(sys[S_NONE], rounds);
-	for (int s = S_NONE; s <= S_ATTACHED; s++) {
-		uint64_t m = median(sys[s], rounds);
-
-		printf("  %-22s %8.1f ns  %.3f\n", state_name[s], m / 1000.0,
-		       (double)m / base);
-	}
+	       "(median ns/call; median of the per-round ratios to no "
+	       "guard):\n", calls, rounds);
+	print_states(sys, rounds, 1, 1000.0, "ns");
 
 	/* 2. Attaching and detaching the syscall program. */
 	{
@@ -287,18 +327,9 @@ int main(int argc, char **argv)
 		guard_free(g);
 	}
 	printf("no-op instance (seccomp on, workers in the guarded cgroup), "
-	       "%ld x %ld (median us, ratio to no guard):\n", instances,
-	       rounds);
-	base = median(inst[S_NONE], rounds * instances);
-	for (int s = S_NONE; s < S_COUNT; s++) {
-		uint64_t m;
-
-		if (s == S_IDLE)
-			continue;
-		m = median(inst[s], rounds * instances);
-		printf("  %-22s %8.1f us  %.3f\n", state_name[s], m / 1000.0,
-		       (double)m / base);
-	}
+	       "%ld x %ld (median us; median of the per-round ratios to no "
+	       "guard):\n", instances, rounds);
+	print_states(inst, rounds, instances, 1000.0, "us");
 	set_free(in);
 	sandbox_free(sb);
 	elf_image_free(img);
