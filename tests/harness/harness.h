@@ -101,7 +101,8 @@ struct __test_metadata {
 
 static struct __fixture_metadata *__th_fixtures;
 static struct __fixture_metadata **__th_fixtures_tail = &__th_fixtures;
-static struct __fixture_metadata __th_fixture_global = { .name = "global" };
+static struct __fixture_metadata __th_fixture_global
+	__attribute__((unused)) = { .name = "global" };
 static struct __test_metadata *__th_current;
 static jmp_buf __th_jmp;
 
