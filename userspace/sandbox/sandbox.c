@@ -5,7 +5,9 @@
  * of layers in force (each unavailable one says why).
  */
 #include <errno.h>
+#include <dirent.h>
 #include <elf.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -45,6 +47,12 @@ static void fclosep_(FILE **f)
 {
 	if (*f)
 		fclose(*f);
+}
+
+static void closedirp_(DIR **d)
+{
+	if (*d)
+		closedir(*d);
 }
 
 /* opts.worker_path; else next to our executable, $PITH_WORKER, and one
@@ -181,6 +189,43 @@ static char *own_cgroup(void)
 	return ret;
 }
 
+/* Remove pith-<pid> cgroups left by processes that are gone (killed before
+ * sandbox_free()). Only empty cgroups can be removed; others stay. */
+static void remove_stale_cgroups(const char *dir)
+{
+	_cleanup_(closedirp_) DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end, path[4096];
+		long pid;
+		DIR *sub;
+		struct dirent *se;
+
+		if (strncmp(de->d_name, "pith-", 5))
+			continue;
+		pid = strtol(de->d_name + 5, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		sub = opendir(path);
+		while (sub && (se = readdir(sub))) {
+			char leaf[4352];
+
+			if (strncmp(se->d_name, "workers", 7))
+				continue;
+			snprintf(leaf, sizeof(leaf), "%s/%s", path, se->d_name);
+			rmdir(leaf);
+		}
+		if (sub)
+			closedir(sub);
+		rmdir(path);
+	}
+}
+
 static void setup_cgroup(struct sandbox *sb)
 {
 	static unsigned counter;
@@ -202,6 +247,11 @@ static void setup_cgroup(struct sandbox *sb)
 	if (asprintf(&parent, "%s%s%spith-%d", mnt,
 		     strcmp(own, "/") ? own : "", "/", (int)sb->pid) < 0)
 		return;
+	if (n == 0) {
+		*strrchr(parent, '/') = 0;
+		remove_stale_cgroups(parent);
+		parent[strlen(parent)] = '/';
+	}
 	/* One leaf per sandbox: the first is "workers", later ones in the
 	 * same process "workers-N", so that freeing one leaves the others. */
 	if ((n ? asprintf(&leaf, "%s/workers-%u", parent, n)
