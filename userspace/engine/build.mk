@@ -3,3 +3,15 @@ LIB_SRCS += userspace/engine/engine.c userspace/engine/distribute.c \
 	userspace/engine/ingest.c userspace/engine/output.c
 TEST_PROGS += distribute_test
 distribute_test_SRCS := tests/unit/distribute_test.c $(TEST_HELPERS)
+
+# Test functions for engine_test, built with the documented pith-cc.
+ENGINE_TEST_FNS := $(patsubst tests/engine/fn/%.c,$(B)/tests/fn/engine/%,\
+	$(wildcard tests/engine/fn/*.c))
+$(B)/tests/fn/engine/%: tests/engine/fn/%.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+TEST_PROGS += engine_test
+engine_test_SRCS := tests/unit/engine_test.c $(TEST_HELPERS)
+$(B)/tests/engine_test: | $(ENGINE_TEST_FNS) $(B)/pith-worker
