@@ -34,6 +34,7 @@ enum fstate {
 	F_WRITE,
 	F_FSYNC,
 	F_READ_SEGS,	/* segments in flight, see struct fseg */
+	F_CHECK_TARGET,	/* write: what the rename would replace */
 };
 
 struct fslot;
@@ -489,12 +490,23 @@ static void write_more(struct fslot *s)
 	slot_submit(s, sqe);
 }
 
+/*
+ * The temporary is on disk. Renaming it over a directory would fail only at
+ * the commit, after other items may have been renamed: look now, so that
+ * the commit is as close to all-or-nothing as rename(2) allows.
+ */
 static void write_synced(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
+	struct staged *st = &FS(run)->staged[s->idx];
+	struct io_uring_sqe *sqe = loop_sqe(run->loop, 1);
 
-	FS(run)->staged[s->idx].staged = true;
-	slot_end(s);
+	if (!sqe)
+		return slot_fail(s, -EBUSY, "cannot queue the statx");
+	s->state = F_CHECK_TARGET;
+	io_uring_prep_statx(sqe, st->dirfd, st->base, AT_SYMLINK_NOFOLLOW,
+			    STATX_TYPE, &s->stx);
+	slot_submit(s, sqe);
 }
 
 static void write_step(struct fslot *s, int res)
@@ -555,6 +567,13 @@ static void write_step(struct fslot *s, int res)
 		if (res < 0)
 			return slot_fail(s, res, iofunc_strerror(res));
 		return write_synced(s);
+	case F_CHECK_TARGET:
+		if (res == 0 && S_ISDIR(s->stx.stx_mode))
+			return slot_fail(s, -EISDIR, "is a directory");
+		if (res < 0 && res != -ENOENT)
+			return slot_fail(s, res, iofunc_strerror(res));
+		st->staged = true;
+		return slot_end(s);
 	default:
 		return slot_fail(s, -EINVAL, "internal state error");
 	}

@@ -392,6 +392,20 @@ TEST_F(root, failed_write_stage_leaves_no_file)
 	free(p);
 }
 
+TEST_F(root, write_over_a_directory_fails_before_any_rename)
+{
+	ASSERT_EQ(0, mkdir(t_strdupf("%s/taken", self->dir), 0755));
+	ASSERT_EQ(0, t_set_add_str(self->in, "a.txt", "aaaa"));
+	ASSERT_EQ(0, t_set_add_str(self->in, "taken", "tttt"));
+	ASSERT_EQ(0, t_io_run("file.write", &self->ctx, self->in, 0, &self->io));
+	EXPECT_STREQ("file.write: 'taken': is a directory",
+		     t_io_error(&self->io, 1));
+	EXPECT_EQ(2, iofunc_run_n_failed(self->io.run));
+	/* Only the directory: a.txt was not renamed into place. */
+	EXPECT_EQ(1, count_entries(self->dir));
+	EXPECT_EQ(0, count_entries(t_strdupf("%s/taken", self->dir)));
+}
+
 TEST_F(root, cancelled_write_leaves_no_file)
 {
 	size_t n = 200, len = 1 << 20;
