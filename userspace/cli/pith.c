@@ -14,6 +14,7 @@
 #include "iofuncs/iofuncs.h"
 #include "job/job.h"
 #include "lib/macro.h"
+#include "lib/uring.h"
 #include "sandbox/sandbox.h"
 
 enum { EXIT_FAILED = 1, EXIT_USAGE = 2 };
@@ -202,6 +203,30 @@ static int cmd_check(int argc, char **argv)
 	return 0;
 }
 
+/* The layers below the sandbox: the I/O loop and the store's backend. */
+static size_t doctor_io_layers(struct sandbox_layer *l, size_t max)
+{
+	_cleanup_loop_ struct loop *loop = NULL;
+	struct err e = {};
+
+	if (max < 2)
+		return 0;
+	l[0] = (struct sandbox_layer){ .name = "io_uring" };
+	if (loop_new(8, &loop, &e) < 0) {
+		snprintf(l[0].detail, sizeof(l[0].detail), "%.*s",
+			 (int)sizeof(l[0].detail) - 1, e.msg);
+	} else {
+		l[0].active = true;
+		snprintf(l[0].detail, sizeof(l[0].detail),
+			 "all trusted I/O on one ring (%s)",
+			 loop_features(loop)->mode);
+	}
+	l[1] = (struct sandbox_layer){ .name = "store" };
+	l[1].active = true;
+	snprintf(l[1].detail, sizeof(l[1].detail), "%s", store_backend_status());
+	return 2;
+}
+
 static int cmd_doctor(int argc, char **argv)
 {
 	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
@@ -222,6 +247,7 @@ static int cmd_doctor(int argc, char **argv)
 		return EXIT_FAILED;
 	}
 	n = sandbox_layers(sb, layers, ARRAY_SIZE(layers));
+	n += doctor_io_layers(layers + n, ARRAY_SIZE(layers) - n);
 	if (json) {
 		json_auto_t *root = json_object();
 		json_t *arr = json_array();
