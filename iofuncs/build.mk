@@ -28,3 +28,4 @@ TEST_SCRIPTS += tests/integration/io_fetch_summary.sh
 # Benchmark driver for tools/bench/io_bench.sh (not installed).
 PROGS += io_bench
 io_bench_SRCS := tools/bench/io_bench.c
+TEST_SCRIPTS += tests/integration/io_files.sh
