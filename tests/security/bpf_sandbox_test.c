@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * The eBPF layer alone stops the hostile function under the real sandbox:
- * seccomp off (test-only switch), pith in a fresh cgroup v2 leaf so its
- * workers are there too, the guard armed by the trampoline's last syscall
- * (close of the plan socket). Every forbidden call is killed at entry and
- * reported; well-behaved instances are untouched.
+ * seccomp off (test-only switch), the guard loaded on the sandbox's worker
+ * cgroup and armed by the trampoline's last syscall (close of the plan
+ * socket). Every forbidden call is killed at entry and reported;
+ * well-behaved instances are untouched.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -20,8 +20,6 @@
 
 FIXTURE(alone)
 {
-	struct t_cgroup cg;
-	char *old_cgroup;
 	struct guard *g;
 	struct sandbox *sb;
 };
@@ -72,31 +70,24 @@ FIXTURE_SETUP(alone)
 		.arm_arg0 = PLAN_SOCK_FD,
 	};
 	struct err e = {};
-	int r;
 
 	self->g = NULL;
 	self->sb = NULL;
-	self->old_cgroup = NULL;
 	if (geteuid() != 0)
 		SKIP(return, "needs root to load BPF programs and make cgroups");
-	r = t_cgroup_new(&self->cg);
-	if (r == -ENOENT)
-		SKIP(return, "no cgroup v2 hierarchy mounted");
-	ASSERT_EQ(0, r);
-	o.cgroup_fd = self->cg.fd;
+	self->sb = t_sandbox(true);
+	o.cgroup_path = sandbox_cgroup_path(self->sb);
+	if (!o.cgroup_path)
+		SKIP(return, "the sandbox has no worker cgroup (see pith "
+		     "doctor)");
 	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
 	ASSERT_EQ(0, guard_hold(self->g, &e)) TH_LOG("%s", e.msg);
-	ASSERT_EQ(0, t_cgroup_enter(&self->cg, &self->old_cgroup));
-	self->sb = t_sandbox(true);
 }
 
 FIXTURE_TEARDOWN(alone)
 {
-	self->sb = sandbox_free(self->sb);
-	if (self->old_cgroup)
-		t_cgroup_leave(self->old_cgroup);
 	self->g = guard_free(self->g);
-	t_cgroup_done(&self->cg);
+	self->sb = sandbox_free(self->sb);
 }
 
 TEST_F(alone, ebpf_alone_stops_what_is_forbidden_and_only_that)

@@ -83,56 +83,6 @@ void t_cgroup_done(struct t_cgroup *cg)
 	cg->path = NULL;
 }
 
-static int write_pid0(const char *cgroup_dir)
-{
-	char *path = NULL;
-	int fd, r = 0;
-
-	if (asprintf(&path, "%s/cgroup.procs", cgroup_dir) < 0)
-		return -ENOMEM;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return negative_errno();
-	if (write(fd, "0\n", 2) != 2)
-		r = negative_errno();
-	close(fd);
-	return r;
-}
-
-int t_cgroup_enter(const struct t_cgroup *cg, char **ret_old)
-{
-	_cleanup_(fclosep) FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024], mnt[512];
-	int r;
-
-	*ret_old = NULL;
-	if (!f)
-		return negative_errno();
-	r = cgroup2_mount(mnt, sizeof(mnt));
-	if (r < 0)
-		return r;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		if (asprintf(ret_old, "%s%s", mnt, line + 3) < 0)
-			return -ENOMEM;
-		break;
-	}
-	if (!*ret_old)
-		return -ENOENT;
-	return write_pid0(cg->path);
-}
-
-int t_cgroup_leave(char *old)
-{
-	int r = old ? write_pid0(old) : 0;
-
-	free(old);
-	return r;
-}
-
 int t_worker_spawn(int cgroup_fd, int (*fn)(void *), void *arg,
 		   struct t_worker *w)
 {

@@ -22,10 +22,6 @@ struct t_cgroup {
 int t_cgroup_new(struct t_cgroup *cg);
 void t_cgroup_done(struct t_cgroup *cg);
 
-/* Move this process into cg / back to where it was (malloc'd path). */
-int t_cgroup_enter(const struct t_cgroup *cg, char **ret_old);
-int t_cgroup_leave(char *old); /* frees old */
-
 struct t_worker {
 	pid_t pid;
 	int go_fd; /* write end: the child waits for one byte */

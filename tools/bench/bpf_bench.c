@@ -122,21 +122,6 @@ static int cgroup2_mount(char *buf, size_t len)
 	return r;
 }
 
-static int write_pid0(const char *dir)
-{
-	char path[600];
-	int fd, r = 0;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, "0\n", 2) != 2)
-		r = -errno;
-	close(fd);
-	return r;
-}
-
 static struct guard *guard_up(const char *cgroup, bool hold)
 {
 	struct guard_opts o = {
@@ -290,7 +275,7 @@ int main(int argc, char **argv)
 		       median(rel_ns, 50) / 1000.0);
 	}
 
-	/* 3. No-op instance latency, workers in the guarded cgroup. */
+	/* 3. No-op instance latency, workers in the sandbox's cgroup. */
 	if (!fn_path) {
 		printf("no-op instance latency: skipped (no -f FUNCTION)\n");
 		goto out;
@@ -299,12 +284,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bpf_bench: %s: %s\n", fn_path, e.msg);
 		return 1;
 	}
-	if (write_pid0(cgroup) < 0) {
-		fprintf(stderr, "bpf_bench: cannot enter %s\n", cgroup);
-		return 1;
-	}
 	if (sandbox_new(&(struct sandbox_opts){}, &sb, &e) < 0) {
 		fprintf(stderr, "bpf_bench: sandbox: %s\n", e.msg);
+		return 1;
+	}
+	if (!sandbox_cgroup_path(sb)) {
+		fprintf(stderr, "bpf_bench: the sandbox has no worker cgroup\n");
 		return 1;
 	}
 	in = one_item_set();
@@ -312,15 +297,20 @@ int main(int argc, char **argv)
 		instance(sb, img, in, NULL);
 	for (long r = 0; r < rounds; r++) {
 		long base_i = r * instances;
-		struct guard *g;
+		struct guard *g = NULL;
 
-		for (long i = 0; i < instances; i++)
-			inst[S_NONE][base_i + i] = instance(sb, img, in, NULL);
-		g = guard_up(cgroup, true);
-		for (long i = 0; i < instances; i++)
-			inst[S_ATTACHED][base_i + i] = instance(sb, img, in,
-								NULL);
-		guard_release(g);
+		/* Alternate which state goes first, against order effects. */
+		for (int k = 0; k < 2; k++) {
+			bool attached = (k + r) % 2;
+
+			if (attached)
+				g = guard_up(sandbox_cgroup_path(sb), true);
+			for (long i = 0; i < instances; i++)
+				inst[attached ? S_ATTACHED : S_NONE]
+				    [base_i + i] = instance(sb, img, in, NULL);
+			if (attached)
+				guard_release(g);
+		}
 		for (long i = 0; i < instances; i++)
 			inst[S_PER_INSTANCE][base_i + i] = instance(sb, img, in,
 								    g);
@@ -333,13 +323,6 @@ int main(int argc, char **argv)
 	set_free(in);
 	sandbox_free(sb);
 	elf_image_free(img);
-	/* Back to the root cgroup so the leaf can go. */
-	{
-		char root[600];
-
-		snprintf(root, sizeof(root), "%s", mnt);
-		write_pid0(root);
-	}
 out:
 	rmdir(cgroup);
 	return 0;
