@@ -23,6 +23,7 @@ enum hostile {
 	H_BAD_OUTPUT,	   /* a malformed output descriptor, variant param */
 	H_DIVIDE,	   /* integer division by zero */
 	H_CLOSE_FDS,	   /* close(0), munmap(loader code at param): no effect */
+	H_FORWARD_ALL,	   /* output every item of input set 0, unnamed */
 	H_SECUREBITS,	   /* exit with prctl(PR_GET_SECUREBITS) (no seccomp) */
 };
 

@@ -86,6 +86,56 @@ TEST_F(sb, outputs_reference_context_and_forwarded_input_without_copy)
 	free(outs);
 }
 
+TEST_F(sb, items_of_many_input_buffers_are_forwarded_to_their_own_buffer)
+{
+	struct set *in = set_new("many");
+	const struct sandbox_result *res;
+	struct set **outs;
+	size_t n;
+
+	/* Five buffers of different sizes (one empty), placed back to back
+	 * in the input range; each item forwarded must land on its own. */
+	for (int i = 0; i < 5; i++) {
+		struct buffer *b = NULL;
+		size_t len = i == 2 ? 0 : 1000 * (size_t)i + 5000;
+		char *data = malloc(len + 1);
+
+		ASSERT_NE(NULL, data);
+		memset(data, 'a' + i, len);
+		ASSERT_EQ(0, buffer_new("t", len, &b));
+		ASSERT_EQ(0, buffer_write(b, 0, data, len));
+		ASSERT_EQ(0, buffer_seal(b));
+		ASSERT_EQ(0, set_add(in, "x", false, 0, b, len ? 7 : 0,
+				     len ? len - 7 : 0));
+		buffer_unref(b);
+		free(data);
+	}
+	self->p = t_run_hostile(self->sb, HOSTILE(H_FORWARD_ALL, 0), T_MEMORY,
+				T_TIMEOUT_MS, in);
+	ASSERT_NE(NULL, self->p);
+	res = sandbox_proc_result(self->p);
+	ASSERT_EQ(SANDBOX_OK, res->status) TH_LOG("reason: %s", res->reason);
+	outs = sandbox_proc_take_outputs(self->p, &n);
+	ASSERT_EQ(5, outs[0]->n);
+	for (size_t i = 0; i < 5; i++) {
+		const struct item *o = &outs[0]->items[i];
+		char name[8];
+
+		snprintf(name, sizeof(name), "%zu", i);
+		EXPECT_STREQ(name, o->name);
+		EXPECT_EQ(in->items[i].len, o->len);
+		if (!o->len)
+			continue;
+		EXPECT_TRUE(o->buf == in->items[i].buf) TH_LOG("item %zu", i);
+		EXPECT_EQ(7, o->off);
+		EXPECT_EQ('a' + (int)i, ((const char *)t_item_bytes(o))[0]);
+	}
+	for (size_t i = 0; i < n; i++)
+		set_free(outs[i]);
+	free(outs);
+	set_free(in);
+}
+
 TEST_F(sb, function_starts_with_clear_registers_and_the_abi_stack)
 {
 	const struct sandbox_result *res;

@@ -238,7 +238,8 @@ int main(int argc, char **argv)
 	       pct(&phase[0], 0.5), pct(&phase[1], 0.5));
 	for (int m = M_FORK; m < M_COUNT; m++)
 		printf("ratio %s / sandbox (p50): %.2fx, (min): %.2fx\n",
-		       method_names[m], pct(&s[m], 0.5) / pct(&s[M_SANDBOX], 0.5),
+		       method_names[m],
+		       pct(&s[m], 0.5) / pct(&s[M_SANDBOX], 0.5),
 		       pct(&s[m], 0.0) / pct(&s[M_SANDBOX], 0.0));
 	elf_image_free(img);
 	sandbox_free(sb);

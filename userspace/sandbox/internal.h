@@ -12,15 +12,16 @@
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
 
-/* Workers run as nobody:nogroup when pith is root (Documentation/security.md). */
+/* Workers run as nobody:nogroup when pith is root (see security.md). */
 #define SANDBOX_WORKER_UID 65534
 #define SANDBOX_WORKER_GID 65534
 
 /* Locked: no root privilege for uid 0, capabilities cleared by the uid
  * change and never kept, no ambient capability. */
-#define SANDBOX_SECUREBITS                                                  \
-	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED | \
-	 SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |               \
+#define SANDBOX_SECUREBITS                                    \
+	(SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |                \
+	 SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED | \
+	 SECBIT_NO_CAP_AMBIENT_RAISE |                         \
 	 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 #define CTX_PAGE 4096ull
@@ -46,9 +47,9 @@ struct spawner {
 	uint32_t req, done;	/* futex words: requests made, served */
 	uint32_t stop;
 	pid_t tid;		/* cleared by the kernel when it exits */
-	void *args;		/* struct spawn_args of the current request */
+	void *args;		/* struct spawn_args of this request */
 	long result;		/* clone3's return */
-	int listener;		/* the program's notification fd, or -errno */
+	int listener;		/* notification fd, or -errno */
 	const void *prog;	/* struct sock_fprog, NULL without seccomp */
 	void *stack;
 	size_t stack_size;
@@ -63,7 +64,7 @@ struct sandbox {
 	struct code_range spawn_text;  /* the pith_spawn section, in pith */
 	struct plan_filter_insn *filter;
 	size_t n_filter;	/* 0 when opts.no_seccomp */
-	bool drop_ids;		/* pith is root: switch to the worker uid */
+	bool drop_ids;		/* pith is root: switch uids */
 	int cgroup_fd;		/* the workers' leaf cgroup, or -1 */
 	char *cgroup_path;	/* .../pith-<pid>/workers */
 	char *cgroup_parent;	/* .../pith-<pid> */
@@ -73,8 +74,8 @@ struct sandbox {
 	struct {
 		pid_t pid;
 		long nr;
-	} orphans[8];		/* notifications read before their proc knew
-				   its pid (another thread's step) */
+	} orphans[8];	/* notifications read before their proc knew
+			   its pid (another thread's step) */
 	unsigned n_orphans;
 	struct sandbox_layer layers[LAYER_COUNT];
 };

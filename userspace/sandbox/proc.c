@@ -315,7 +315,8 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 		res->status = SANDBOX_OK;
 	}
 	if (p->sb->spawner.listener >= 0)
-		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->sb->spawner.listener, NULL);
+		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->sb->spawner.listener,
+			  NULL);
 	drop_fd(&p->sock);
 	drop_fd(&p->pidfd);
 	/* Reaped: the pid may be reused by another worker from now on. */

@@ -7,8 +7,10 @@
 #ifndef PITH_SANDBOX_RAW_H
 #define PITH_SANDBOX_RAW_H
 
-static inline __attribute__((always_inline)) long raw_syscall6(long nr, long a, long b, long c, long d,
-				long e, long f)
+#define RAW_INLINE static inline __attribute__((always_inline))
+
+RAW_INLINE long raw_syscall6(long nr, long a, long b, long c, long d, long e,
+			     long f)
 {
 	register long r10 __asm__("r10") = d;
 	register long r8 __asm__("r8") = e;
@@ -31,8 +33,9 @@ static inline __attribute__((always_inline)) long raw_syscall6(long nr, long a, 
 	raw_syscall6(n, (long)(a), (long)(b), (long)(c), 0, 0, 0)
 #define raw_syscall4(n, a, b, c, d) \
 	raw_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
-#define raw_syscall5(n, a, b, c, d, e) \
-	raw_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+#define raw_syscall5(n, a, b, c, d, e)                                  \
+	raw_syscall6(n, (long)(a), (long)(b), (long)(c), (long)(d), \
+		     (long)(e), 0)
 
 static inline __attribute__((noreturn)) void raw_exit_group(int status)
 {

@@ -160,7 +160,7 @@ struct spawn_args {
 	struct child_args child;
 };
 
-static inline __attribute__((always_inline)) long futex(uint32_t *word, int op, uint32_t val)
+RAW_INLINE long futex(uint32_t *word, int op, uint32_t val)
 {
 	return raw_syscall4(SYS_futex, word, op, val, 0);
 }
@@ -336,10 +336,11 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.altstack_off = p->layout.altstack_off,
 		.altstack_size = CTX_ALTSTACK_SIZE,
 		.inputs_lo = PITH_INPUT_BASE,
-		.inputs_hi = p->n_inputs ? p->inputs[p->n_inputs - 1].addr +
-						   p->inputs[p->n_inputs - 1].maplen
-					 : PITH_INPUT_BASE,
+		.inputs_hi = PITH_INPUT_BASE,
 	};
+	if (p->n_inputs)
+		plan->inputs_hi = p->inputs[p->n_inputs - 1].addr +
+				  p->inputs[p->n_inputs - 1].maplen;
 	for (size_t i = 0; i < img->n_segments; i++)
 		plan->segments[i] = (struct plan_segment){
 			.vaddr = img->segments[i].vaddr,

@@ -259,6 +259,18 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 				 : "rcx", "rdx");
 		return (int)q;
 	}
+	case H_FORWARD_ALL: {
+		const struct pith_set *in = (const void *)(u64)c->inputs;
+		const struct pith_item *src = (const void *)(u64)in->items;
+		struct pith_item *it = (struct pith_item *)(u64)c->arena;
+
+		for (u64 i = 0; i < in->n_items; i++)
+			it[i] = (struct pith_item){ .data = src[i].data,
+						    .len = src[i].len };
+		output0(c)->items = (u64)it;
+		output0(c)->n_items = in->n_items;
+		return 0;
+	}
 	case H_SECUREBITS:
 		return (int)sys6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
 	case H_CLOSE_FDS: {
