@@ -225,7 +225,11 @@ static void read_start(struct fslot *s)
 	memcpy(s->path, p, it->len);
 	s->path[it->len] = '\0';
 	s->state = F_OPEN;
-	r = openat2_sqe(s, run->ctx.data_root_fd, s->path, O_RDONLY, 0);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused
+	 * after the statx); cleared again for regular files, whose reads
+	 * would otherwise fail with EAGAIN instead of waiting for the disk. */
+	r = openat2_sqe(s, run->ctx.data_root_fd, s->path,
+			O_RDONLY | O_NONBLOCK, 0);
 	if (r < 0)
 		slot_fail(s, r, "cannot queue the open");
 }
@@ -391,6 +395,9 @@ static void read_step(struct fslot *s, int res)
 					 S_ISDIR(s->stx.stx_mode) ?
 						 "is a directory" :
 						 "not a regular file");
+		if (fcntl(s->fd, F_SETFL, 0) < 0)
+			return slot_fail(s, negative_errno(),
+					 iofunc_strerror(errno));
 		s->size = s->stx.stx_size;
 		s->done = 0;
 		/* Segmented reads populate their own pages, in parallel. */

@@ -308,6 +308,9 @@ TEST_F(root, read_failure_names_path_and_reason)
 	ASSERT_EQ(0, t_set_add_str(self->in, "c", "ok"));
 	ASSERT_EQ(0, t_set_add_bytes(self->in, "d", false, 0, "o\0k", 3));
 	ASSERT_EQ(0, t_set_add_str(self->in, "e", ""));
+	ASSERT_EQ(0, mkfifo(t_strdupf("%s/fifo", self->dir), 0600));
+	/* Nobody writes to it: opening it must not wait. */
+	ASSERT_EQ(0, t_set_add_str(self->in, "f", "fifo"));
 	ASSERT_EQ(0, t_io_run("file.read", &self->ctx, self->in, 1, &self->io));
 	EXPECT_STREQ("file.read: 'missing.txt': no such file or directory",
 		     t_io_error(&self->io, 0));
@@ -317,7 +320,9 @@ TEST_F(root, read_failure_names_path_and_reason)
 	EXPECT_STREQ("file.read: 'o\\x00k': path contains a NUL byte",
 		     t_io_error(&self->io, 3));
 	EXPECT_STREQ("file.read: '': empty path", t_io_error(&self->io, 4));
-	EXPECT_EQ(4, iofunc_run_n_failed(self->io.run));
+	EXPECT_STREQ("file.read: 'fifo': not a regular file",
+		     t_io_error(&self->io, 5));
+	EXPECT_EQ(5, iofunc_run_n_failed(self->io.run));
 	/* Only the good item is in the output. */
 	ASSERT_EQ(1, self->io.out[0]->n);
 	EXPECT_STREQ("c", self->io.out[0]->items[0].name);
