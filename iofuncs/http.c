@@ -222,6 +222,14 @@ static void conn_recv(struct conn *c)
 		return conn_fail(c, -EBUSY, "%s: cannot queue the receive",
 				 c->where);
 	c->state = C_RECV;
+	if (c->rx_len == c->rx_cap && !(c->head_done && c->mode == B_LENGTH)) {
+		/* Only a header block can fill rx (bodies are consumed). */
+		io_uring_prep_nop(sqe);
+		loop_sqe_set_op(run->loop, sqe, NULL);
+		loop_sqe_set_op(run->loop, loop_sqe_next(run->loop, sqe), NULL);
+		return conn_fail(c, -E2BIG, "%s: response headers exceed %zu bytes",
+				 c->where, c->rx_cap);
+	}
 	if (c->head_done && c->mode == B_LENGTH)
 		io_uring_prep_recv(sqe, c->fd, c->dst + c->got,
 				   (size_t)MIN(c->want - c->got, (uint64_t)1 << 30),
