@@ -324,6 +324,60 @@ TEST_F(lsm, hook_denies_armed_worker_with_eperm_and_event)
 	TH_LOG("%s", reason);
 }
 
+static int unix_socket_after_arming(void *arg)
+{
+	(void)arg;
+	t_arm();
+	unix_socket();
+	return 0;
+}
+
+/* The default configuration: the hook refuses the socket (it never
+ * exists) and the syscall-entry program kills the worker. */
+TEST(default_enforce_denies_the_operation_and_kills_the_worker)
+{
+	struct t_cgroup cg;
+	struct guard_opts o = { .attach = GUARD_ATTACH_ALWAYS };
+	struct t_events ev = {};
+	struct guard *g = NULL;
+	struct t_worker w;
+	struct err e = {};
+	const struct guard_violation *v;
+	bool skip;
+	int r, status;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	r = t_cgroup_new(&cg);
+	if (r == -ENOENT)
+		SKIP(return, "no cgroup v2 hierarchy mounted");
+	ASSERT_EQ(0, r);
+	require_bpf_lsm(cg.path, &skip);
+	if (skip) {
+		t_cgroup_done(&cg);
+		SKIP(return, "kernel does not run BPF-LSM (see log)");
+	}
+	o.cgroup_fd = cg.fd;
+	ASSERT_EQ(0, guard_new(&o, &g, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, t_worker_spawn(cg.fd, unix_socket_after_arming, NULL,
+				    &w));
+	ASSERT_EQ(0, t_worker_go(&w));
+	status = t_worker_wait(&w);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("status %#x", status);
+	ev.pid = w.pid;
+	ASSERT_LE(0, guard_poll(g, t_events_collect, &ev));
+	v = t_events_find(&ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(SYS_socket, v->nr);
+	EXPECT_EQ(GUARD_ACT_KILL, v->action);
+	v = t_events_find(&ev, GUARD_KIND_LSM, GUARD_HOOK_SOCKET_CREATE);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(GUARD_ACT_DENY, v->action);
+	g = guard_free(g);
+	t_cgroup_done(&cg);
+}
+
 TEST(free_unloads_every_program_lsm_included)
 {
 	struct t_cgroup cg;
