@@ -67,7 +67,8 @@ struct guard_worker {
 struct guard_event {
 	__u64 ts_ns;	 /* CLOCK_MONOTONIC */
 	__u64 cgroup_id;
-	__u64 args[6];	 /* syscall arguments (sock_create: family,type,proto) */
+	__u64 args[6];	 /* syscall arguments; sock_create: family, type,
+			    protocol */
 	__u64 instance;
 	__u32 tgid;
 	__u32 tid;

@@ -200,7 +200,8 @@ TEST_F(loaded, free_unloads_every_program)
 	self->g = guard_free(self->g);
 	/* Tracing programs are released after an RCU grace period. */
 	for (size_t i = 0; i < n; i++) {
-		for (int ms = 0; ms < 5000 && t_prog_id_loaded(ids[i]); ms += 10)
+		for (int ms = 0; ms < 5000 && t_prog_id_loaded(ids[i]);
+		     ms += 10)
 			usleep(10000);
 		EXPECT_FALSE(t_prog_id_loaded(ids[i])) TH_LOG("id %u", ids[i]);
 	}

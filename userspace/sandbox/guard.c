@@ -212,8 +212,8 @@ static int attach_cgroup_progs(struct guard *g, struct err *e)
 	struct bpf_program *p;
 	size_t n = 0;
 
-	g->sock_link = bpf_program__attach_cgroup(g->skel->progs.pith_sock_create,
-						  g->cgroup_fd);
+	g->sock_link = bpf_program__attach_cgroup(
+		g->skel->progs.pith_sock_create, g->cgroup_fd);
 	if (!g->sock_link)
 		return err_set(e, errno, "cannot attach cgroup/sock_create: %m");
 	if (!g->lsm_active)

@@ -32,8 +32,10 @@ enum guard_attach {
 };
 
 struct guard_opts {
-	const char *cgroup_path; /* worker cgroup (v2), its subtree is covered */
-	int cgroup_fd;		 /* used when cgroup_path is NULL and fd > 0 */
+	/* The worker cgroup (v2); its whole subtree is covered. cgroup_fd is
+	 * used when cgroup_path is NULL and cgroup_fd > 0. */
+	const char *cgroup_path;
+	int cgroup_fd;
 	enum guard_mode mode;
 	enum guard_attach attach;
 	/* Enforce in the LSM and sock hooks but only record at syscall

@@ -174,7 +174,7 @@ FIXTURE_VARIANT(lsm)
 {
 	enum guard_hook hook;
 	int (*op)(void *);
-	bool control;	    /* run op before the marker too: it must pass */
+	bool control;	    /* op runs before the marker too, and passes */
 	bool needs_target;
 	long nr;	    /* syscall the event must name */
 };
@@ -313,7 +313,8 @@ TEST_F(lsm, hook_denies_armed_worker_with_eperm_and_event)
 	ev.pid = w.pid;
 	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
 	v = t_events_find(&ev, GUARD_KIND_LSM, variant->hook);
-	ASSERT_NE(NULL, v) TH_LOG("no %s event", guard_hook_name(variant->hook));
+	ASSERT_NE(NULL, v)
+		TH_LOG("no %s event", guard_hook_name(variant->hook));
 	EXPECT_EQ(GUARD_ACT_DENY, v->action);
 	EXPECT_EQ(EPERM, v->err);
 	EXPECT_EQ(variant->nr, v->nr);
