@@ -111,6 +111,19 @@ TEST(new_refuses_a_directory_that_is_not_cgroup2)
 	EXPECT_EQ(-EINVAL, guard_new(&o, &g, &e));
 }
 
+TEST(new_refuses_an_allow_list_entry_outside_the_table)
+{
+	static const int allow[] = { SYS_exit_group, 0x40000027 };
+	struct guard_opts o = { .cgroup_path = "/tmp", .allow = allow,
+				.n_allow = 2 };
+	struct guard *g = NULL;
+	struct err e = {};
+
+	EXPECT_EQ(-EINVAL, guard_new(&o, &g, &e));
+	EXPECT_STREQ("allow list: 1073741863 is not an x86-64 syscall number",
+		     e.msg);
+}
+
 FIXTURE(loaded)
 {
 	struct t_cgroup cg;

@@ -139,10 +139,9 @@ static void configure(struct guard_bpf *skel, const struct guard_opts *o,
 	struct bpf_program *p;
 	bool audit = o->mode == GUARD_AUDIT;
 
-	for (size_t i = 0; i < n; i++)
-		if (allow[i] >= 0 && allow[i] < GUARD_NR_MAX)
-			skel->rodata->allow_bits[allow[i] / 64] |=
-				1ull << (allow[i] % 64);
+	for (size_t i = 0; i < n; i++) /* checked by guard_new() */
+		skel->rodata->allow_bits[allow[i] / 64] |=
+			1ull << (allow[i] % 64);
 	if (o->arm_nr > 0) {
 		skel->rodata->arm_nr = o->arm_nr;
 		skel->rodata->arm_arg0 = o->arm_arg0;
@@ -326,6 +325,10 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 	char why[256] = "";
 	int r;
 
+	for (size_t i = 0; opts->allow && i < opts->n_allow; i++)
+		if (opts->allow[i] < 0 || opts->allow[i] >= GUARD_NR_MAX)
+			return err_set(e, EINVAL, "allow list: %d is not an "
+				       "x86-64 syscall number", opts->allow[i]);
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return -ENOMEM;
