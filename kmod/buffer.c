@@ -132,9 +132,12 @@ struct pith_fill {
 static int pith_fill_pte(pte_t *pte, unsigned long addr, void *data)
 {
 	struct pith_fill *f = data;
+	struct page *page = *f->pages++;
 
-	set_pte_at(f->mm, addr, pte,
-		   pte_mkspecial(mk_pte(*f->pages++, f->prot)));
+	/* POPULATE may find PTEs that faults installed already. */
+	if (pte_none(*pte))
+		set_pte_at(f->mm, addr, pte,
+			   pte_mkspecial(mk_pte(page, f->prot)));
 	return 0;
 }
 
@@ -203,6 +206,54 @@ static int pith_buf_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
+/*
+ * Unlike ->mmap, the VMA is linked (SEAL's zap reaches it), so PTEs may be
+ * installed before the seal too. The read side of buf->lock orders this
+ * against SEAL exactly as the fault handler is.
+ */
+static long pith_buf_populate(struct file *file, void __user *argp)
+{
+	struct pith_buf *buf = file->private_data;
+	struct mm_struct *mm = current->mm;
+	struct pith_xfer_populate p;
+	struct vm_area_struct *vma;
+	struct pith_fill f;
+	unsigned long len;
+	long err;
+
+	if (copy_from_user(&p, argp, sizeof(p)))
+		return -EFAULT;
+	if (!p.len || !PAGE_ALIGNED(p.addr) || p.len > TASK_SIZE ||
+	    p.addr > TASK_SIZE - PAGE_ALIGN(p.len))
+		return -EINVAL;
+	len = PAGE_ALIGN(p.len);
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	vma = vma_lookup(mm, p.addr);
+	err = -EINVAL;
+	if (!vma || vma->vm_ops != &pith_buf_vm_ops ||
+	    vma->vm_file->private_data != buf || len > vma->vm_end - p.addr)
+		goto out_unlock_mm;
+
+	down_read(&buf->lock);
+	if (buf->sealed && (vma->vm_flags & VM_WRITE)) {
+		err = -EPERM;
+	} else {
+		f = (struct pith_fill){
+			.mm = mm,
+			.pages = buf->pages + vma->vm_pgoff +
+				 ((p.addr - vma->vm_start) >> PAGE_SHIFT),
+			.prot = vma->vm_page_prot,
+		};
+		err = apply_to_page_range(mm, p.addr, len, pith_fill_pte, &f);
+	}
+	up_read(&buf->lock);
+out_unlock_mm:
+	mmap_read_unlock(mm);
+	return err;
+}
+
 static long pith_buf_seal(struct file *file)
 {
 	struct pith_buf *buf = file->private_data;
@@ -241,6 +292,8 @@ static long pith_buf_ioctl(struct file *file, unsigned int cmd,
 		return pith_buf_seal(file);
 	case PITH_XFER_IOC_INFO:
 		return pith_buf_info(file, (void __user *)arg);
+	case PITH_XFER_IOC_POPULATE:
+		return pith_buf_populate(file, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

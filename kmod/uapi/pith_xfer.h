@@ -57,6 +57,13 @@ struct pith_xfer_info {
 	__u64 mappings;		/* VMAs that map the buffer now */
 };
 
+/* Buffer fd: install PTEs for [addr, addr + len) of one of the caller's
+ * mappings of this buffer now, instead of one fault per page later. */
+struct pith_xfer_populate {
+	__u64 addr;		/* page-aligned, inside one mapping */
+	__u64 len;		/* bytes, rounded up to pages */
+};
+
 #define PITH_XFER_IOC_VERSION \
 	_IOR(PITH_XFER_IOC_MAGIC, PITH_XFER_NR(0), struct pith_xfer_version)
 #define PITH_XFER_IOC_CREATE \
@@ -70,5 +77,13 @@ struct pith_xfer_info {
 #define PITH_XFER_IOC_SEAL _IO(PITH_XFER_IOC_MAGIC, PITH_XFER_NR(16))
 #define PITH_XFER_IOC_INFO \
 	_IOR(PITH_XFER_IOC_MAGIC, PITH_XFER_NR(17), struct pith_xfer_info)
+/*
+ * For a producer about to fill its output: MAP_POPULATE cannot do it (the
+ * mapping refuses get_user_pages, see Documentation/kmod.md). EPERM on a
+ * writable mapping of a sealed buffer; EINVAL if the range is not inside
+ * one mapping of this buffer in the calling process.
+ */
+#define PITH_XFER_IOC_POPULATE \
+	_IOW(PITH_XFER_IOC_MAGIC, PITH_XFER_NR(18), struct pith_xfer_populate)
 
 #endif /* _UAPI_PITH_XFER_H */

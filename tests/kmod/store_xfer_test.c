@@ -7,10 +7,12 @@
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "harness/harness.h"
 #include "store/store.h"
+#include "store/xfer.h"
 #include "uapi/pith_xfer.h"
 
 #define REQUIRE_MODULE()                                              \
@@ -64,6 +66,27 @@ TEST(buffer_round_trip_through_the_module)
 	ASSERT_EQ(0, buffer_data(b, &data));
 	EXPECT_EQ(0, memcmp((const char *)data + 4090, msg, sizeof(msg)));
 	EXPECT_EQ(0, ((const char *)data)[0]);
+	buffer_unref(b);
+}
+
+TEST(producer_mapping_can_be_populated_up_front)
+{
+	struct rusage ru0, ru1;
+	struct buffer *b;
+	size_t size = 128 * 4096;
+	char *w;
+
+	REQUIRE_MODULE();
+	ASSERT_EQ(0, buffer_new("populate", size, &b));
+	w = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
+	ASSERT_NE(MAP_FAILED, w);
+	ASSERT_EQ(0, xfer_buffer_populate(b->fd, w, size));
+	getrusage(RUSAGE_SELF, &ru0);
+	memset(w, 'f', size);
+	getrusage(RUSAGE_SELF, &ru1);
+	EXPECT_GT(4, ru1.ru_minflt - ru0.ru_minflt);
+	munmap(w, size);
+	ASSERT_EQ(0, buffer_seal(b));
 	buffer_unref(b);
 }
 

@@ -77,6 +77,9 @@ TEST(uapi_layout_is_stable_and_encoded_in_ioctl_numbers)
 	EXPECT_EQ(PITH_XFER_API_VERSION, _IOC_NR(PITH_XFER_IOC_CREATE) >> 5);
 	EXPECT_EQ(PITH_XFER_API_VERSION, _IOC_NR(PITH_XFER_IOC_SEAL) >> 5);
 	EXPECT_EQ(_IOC_READ | _IOC_WRITE, _IOC_DIR(PITH_XFER_IOC_CREATE));
+	EXPECT_EQ(16, sizeof(struct pith_xfer_populate));
+	EXPECT_EQ(sizeof(struct pith_xfer_populate),
+		  _IOC_SIZE(PITH_XFER_IOC_POPULATE));
 }
 
 FIXTURE(xfer)
@@ -455,6 +458,88 @@ TEST_F(xfer, sealed_mapping_is_populated_without_page_faults)
 	EXPECT_EQ(0, sum);
 	munmap((void *)p, size);
 	close(fd);
+}
+
+static int t_populate(int fd, const void *addr, size_t len)
+{
+	struct pith_xfer_populate p = { (uintptr_t)addr, len };
+
+	return ioctl(fd, PITH_XFER_IOC_POPULATE, &p) < 0 ? -errno : 0;
+}
+
+/* A producer can have its whole output mapped up front, and sealing still
+ * revokes what POPULATE installed. */
+TEST_F(xfer, populate_lets_producer_write_without_faults_until_seal)
+{
+	size_t n = 256, size = n * page_size;
+	volatile char *w;
+	long before, faults;
+	pid_t pid;
+	int status, fd;
+
+	fd = t_create(self->dev, size, PITH_XFER_FD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	w = t_map(fd, size, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, w);
+	w[0] = 'a'; /* one PTE from a fault: POPULATE must keep it */
+	ASSERT_EQ(0, t_populate(fd, (void *)w, size));
+	before = t_minflt();
+	for (size_t i = 0; i < size; i += page_size)
+		w[i] = 'p';
+	faults = t_minflt() - before;
+	EXPECT_GT(4, faults) TH_LOG("%ld faults for %zu populated pages",
+				    faults, n);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *cw = t_map(fd, size, PROT_READ | PROT_WRITE);
+
+		if (!cw || t_populate(fd, cw, size))
+			_exit(2);
+		if (t_seal(fd))
+			_exit(3);
+		cw[size - 1] = 'x'; /* revoked: SIGBUS */
+		_exit(4);
+	}
+	status = t_wait(pid);
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("child status %#x", status);
+	EXPECT_EQ(-EPERM, t_populate(fd, (void *)w, size));
+	munmap((void *)w, size);
+	w = t_map(fd, size, PROT_READ);
+	ASSERT_NE(NULL, w);
+	EXPECT_EQ(0, t_populate(fd, (void *)w, size));
+	EXPECT_EQ('p', w[size - page_size]);
+	munmap((void *)w, size);
+	close(fd);
+}
+
+TEST_F(xfer, populate_refuses_ranges_outside_a_mapping_of_the_buffer)
+{
+	char *p = t_map(self->fd, self->size / 2, PROT_READ | PROT_WRITE);
+	char *anon = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int other = t_create(self->dev, page_size, PITH_XFER_FD_CLOEXEC);
+	char *q;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(MAP_FAILED, anon);
+	ASSERT_LE(0, other);
+	q = t_map(other, page_size, PROT_READ | PROT_WRITE);
+	ASSERT_NE(NULL, q);
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, p, 0));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, p + 1, page_size));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, p, self->size));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, anon, page_size));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, q, page_size));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, (void *)-4096L, page_size));
+	EXPECT_EQ(-EINVAL, t_populate(self->fd, NULL, SIZE_MAX));
+	EXPECT_EQ(0, t_populate(self->fd, p + page_size, page_size + 1));
+	munmap(p, self->size / 2);
+	munmap(anon, page_size);
+	munmap(q, page_size);
+	close(other);
 }
 
 TEST_F(xfer, forked_child_does_not_inherit_mapping)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,4 +77,11 @@ int xfer_buffer_new(uint64_t size)
 int xfer_buffer_seal(int fd)
 {
 	return ioctl(fd, PITH_XFER_IOC_SEAL) < 0 ? negative_errno() : 0;
+}
+
+int xfer_buffer_populate(int fd, void *addr, size_t len)
+{
+	struct pith_xfer_populate p = { .addr = (uintptr_t)addr, .len = len };
+
+	return ioctl(fd, PITH_XFER_IOC_POPULATE, &p) < 0 ? negative_errno() : 0;
 }

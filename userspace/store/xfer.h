@@ -21,5 +21,9 @@ const char *xfer_status(void);
 int xfer_buffer_new(uint64_t size);
 /* Revoke every writable mapping of the buffer and make it immutable. */
 int xfer_buffer_seal(int fd);
+/* Install the pages of [addr, addr + len), one of the caller's mappings of
+ * the buffer, right away: what MAP_POPULATE does for a memfd (which these
+ * mappings refuse). For a producer about to fill its output. */
+int xfer_buffer_populate(int fd, void *addr, size_t len);
 
 #endif
