@@ -239,6 +239,23 @@ TEST_F(hostile, reentering_the_trampoline_only_reaches_a_forbidden_call)
 		     run(self, HOSTILE(H_JUMP, PLAN_TRAMPOLINE_BASE)));
 }
 
+TEST_F(hostile, vsyscall_page_calls_are_named_and_killed_too)
+{
+	/* The one mapping the trampoline cannot remove: the kernel emulates
+	 * its three calls through seccomp like any other. The parameter is
+	 * 48 bits, sign-extended by the function. */
+	const uint64_t vsys = 0xffffffffff600000ull & 0xffffffffffffull;
+
+	EXPECT_STREQ("killed: forbidden syscall gettimeofday (96)",
+		     run(self, HOSTILE(H_JUMP, vsys)));
+	sandbox_proc_free(self->p);
+	EXPECT_STREQ("killed: forbidden syscall time (201)",
+		     run(self, HOSTILE(H_JUMP, vsys + 0x400)));
+	sandbox_proc_free(self->p);
+	EXPECT_STREQ("killed: forbidden syscall getcpu (309)",
+		     run(self, HOSTILE(H_JUMP, vsys + 0x800)));
+}
+
 static int pith_static_variable = 42;
 
 TEST_F(hostile, pith_memory_is_not_mapped_in_the_worker)

@@ -243,7 +243,8 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		__asm__ volatile("ud2");
 		return 104;
 	case H_JUMP:
-		((void (*)(void))param)();
+		/* 48-bit parameter, sign-extended: kernel-half addresses too. */
+		((void (*)(void))((long)(param << 16) >> 16))();
 		return 105;
 	case H_BAD_OUTPUT:
 		return bad_output(c, param);
