@@ -8,6 +8,7 @@
 # Paths:
 #   /ok[/N]          200, N body bytes (default 5: "hello"), keep-alive
 #   /count           200, body = number of TCP connections accepted so far
+#   /ok-then-close   200 that promises keep-alive, then closes the connection
 #   /chunked         a valid chunked body "hello world"
 #   /truncated       Content-Length 1000, 100 bytes, then close
 #   /truncated-chunk a chunked body cut in the middle of a chunk
@@ -87,6 +88,11 @@ class Handler(socketserver.BaseRequestHandler):
             body = (b"hello" * (n // 5 + 1))[:n]
             return send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
                         % len(body) + body)
+        if path == "/ok-then-close":
+            send(s, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            # Let the client take the connection back to its pool first.
+            time.sleep(0.05)
+            return False
         if path == "/count":
             body = b"%d" % accepted
             return send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"

@@ -512,6 +512,24 @@ TEST_F(hostile_ok, keep_alive_reuses_one_connection)
 	free(count);
 }
 
+TEST_F(hostile_ok, pooled_connection_closed_by_server_is_retried_once)
+{
+	char *count;
+
+	/* Each response promises keep-alive, then the server closes: every
+	 * next request finds its pooled connection dead and reconnects. */
+	for (int i = 0; i < 5; i++)
+		add_hostile(self->in, "r", self->port, "/ok-then-close");
+	add_hostile(self->in, "count", self->port, "/count");
+	self->ctx.concurrency = 1;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	ASSERT_EQ(0, iofunc_run_n_failed(self->io.run))
+		TH_LOG("%s", t_io_error(&self->io, 1));
+	count = t_io_out_str(&self->io, 1, 5, NULL);
+	EXPECT_STREQ("6", count);
+	free(count);
+}
+
 TEST_F(hostile_ok, interim_response_is_skipped_and_chunked_body_decoded)
 {
 	char *s;
