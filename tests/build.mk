@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+# Test programs of the harness itself and of the lower layers (lib, store).
+# Every C test links $(TEST_HELPERS): foo_test_SRCS := tests/foo_test.c $(TEST_HELPERS)
+
+TEST_HELPERS := tests/harness/helpers.c
+
+TEST_PROGS += lib_test store_test harness_test
+lib_test_SRCS := tests/unit/lib_test.c $(TEST_HELPERS)
+store_test_SRCS := tests/unit/store_test.c $(TEST_HELPERS)
+harness_test_SRCS := tests/unit/harness_test.c $(TEST_HELPERS)
+
+# A program whose tests fail on purpose (assertion, wrong signal, timeout,
+# skip); harness_test runs it and checks the TAP it prints. Never run by
+# `make check` directly.
+HARNESS_SAMPLE := $(B)/tests/harness_sample
+ALL_TARGETS += $(HARNESS_SAMPLE)
+$(HARNESS_SAMPLE): $(B)/obj/tests/harness/sample.o $(TEST_HELPERS:%.c=$(B)/obj/%.o)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+$(B)/tests/harness_test: | $(HARNESS_SAMPLE)

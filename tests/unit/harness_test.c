@@ -1,0 +1,526 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The harness can fail: runs harness_sample (tests that fail, die, hang and
+ * skip on purpose), tap.sh scripts and tests/run.sh, and checks what they
+ * report and how they exit.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+
+struct run {
+	char *out, *err;
+	int code;
+};
+
+static void run_done(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* harness_sample sits next to this binary. */
+static const char *sample_path(void)
+{
+	static char path[PATH_MAX];
+	char *slash;
+
+	if (path[0])
+		return path;
+	ASSERT_LT(0, readlink("/proc/self/exe", path, sizeof(path) - 32));
+	slash = strrchr(path, '/');
+	ASSERT_NE(NULL, slash);
+	strcpy(slash + 1, "harness_sample");
+	ASSERT_EQ(0, access(path, X_OK)) TH_LOG("%s: %s", path, strerror(errno));
+	return path;
+}
+
+/* Run harness_sample with up to 4 arguments. */
+static struct run sample(const char *a1, const char *a2, const char *a3,
+			 const char *a4)
+{
+	char *argv[] = { (char *)sample_path(), (char *)a1, (char *)a2,
+			 (char *)a3, (char *)a4, NULL };
+	struct run r = { 0 };
+	int status;
+
+	ASSERT_EQ(0, t_run(argv, &r.out, &r.err, &status));
+	r.code = t_exit_code(status);
+	return r;
+}
+
+static bool has(const char *haystack, const char *needle)
+{
+	return strstr(haystack, needle) != NULL;
+}
+
+static const char *last_line(char *s)
+{
+	size_t n = strlen(s);
+	char *nl;
+
+	while (n > 0 && s[n - 1] == '\n')
+		s[--n] = '\0';
+	nl = strrchr(s, '\n');
+	return nl ? nl + 1 : s;
+}
+
+TEST(passing_test_prints_exact_tap_and_exits_zero)
+{
+	struct run r = sample("-r", "global.passes", NULL, NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_STREQ("TAP version 13\n"
+		     "1..1\n"
+		     "# Starting 1 tests from 1 test cases.\n"
+		     "#  RUN           global.passes ...\n"
+		     "#            OK  global.passes\n"
+		     "ok 1 global.passes\n"
+		     "# PASSED: 1 / 1 tests passed.\n"
+		     "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0\n",
+		     r.out);
+	/* TH_LOG after an assertion that held stays silent. */
+	EXPECT_FALSE(has(r.err, "must-not-print")) TH_LOG("%s", r.err);
+	run_done(&r);
+}
+
+TEST(failed_assert_stops_test_and_shows_both_values)
+{
+	struct run r = sample("-r", "global.assert_fails", NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "\nnot ok 1 global.assert_fails\n"));
+	EXPECT_TRUE(has(r.out, "# Totals: pass:0 fail:1 xfail:0 xpass:0 skip:0 error:0\n"));
+	EXPECT_TRUE(has(r.err, "sample.c:")) TH_LOG("%s", r.err);
+	EXPECT_TRUE(has(r.err, ":assert_fails:Expected 0 (0) == r (-2)\n"))
+		TH_LOG("%s", r.err);
+	EXPECT_TRUE(has(r.err, "marker-after-assert r=-2\n"));
+	EXPECT_TRUE(has(r.err, "Test terminated by assertion"));
+	EXPECT_FALSE(has(r.err, "marker-not-reached"));
+	run_done(&r);
+}
+
+TEST(failed_expect_marks_failure_and_continues)
+{
+	struct run r = sample("-r", "global.expect_continues", NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.expect_continues\n"));
+	EXPECT_TRUE(has(r.err, "Expected \"a\" (\"a\") == \"b\" (\"b\")"))
+		TH_LOG("%s", r.err);
+	EXPECT_TRUE(has(r.err, "marker-after-expect"));
+	EXPECT_FALSE(has(r.err, "Test terminated by assertion"));
+	run_done(&r);
+}
+
+TEST(assert_in_called_function_ends_the_test)
+{
+	struct run r = sample("-r", "global.assert_in_helper_fails", NULL,
+			      NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.assert_in_helper_fails\n"));
+	EXPECT_TRUE(has(r.err, "Expected v (-5) > 0 (0)")) TH_LOG("%s", r.err);
+	EXPECT_FALSE(has(r.err, "marker-not-reached"));
+	run_done(&r);
+}
+
+TEST(skip_reports_reason_and_exits_zero)
+{
+	struct run r = sample("-r", "global.skips", NULL, NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "#      SKIP      no widget 7\n"));
+	EXPECT_TRUE(has(r.out, "\nok 1 global.skips # SKIP no widget 7\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0\n"));
+	EXPECT_FALSE(has(r.err, "marker-not-reached"));
+	run_done(&r);
+}
+
+TEST(skip_after_failed_assert_replaces_the_failure)
+{
+	struct run r = sample("-r", "global.assert_turned_into_skip", NULL,
+			      NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "ok 1 global.assert_turned_into_skip # SKIP feature missing\n"))
+		TH_LOG("%s", r.out);
+	run_done(&r);
+}
+
+TEST(signal_test_passes_when_killed_by_its_signal)
+{
+	struct run r = sample("-r", "global.dies_by_expected_signal", NULL,
+			      NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "\nok 1 global.dies_by_expected_signal\n"));
+	run_done(&r);
+}
+
+TEST(signal_test_fails_when_killed_by_another_signal)
+{
+	struct run r = sample("-r", "global.dies_by_wrong_signal", NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.dies_by_wrong_signal\n"));
+	EXPECT_TRUE(has(r.out, "signal 6")) TH_LOG("%s", r.out);
+	run_done(&r);
+}
+
+TEST(signal_test_fails_when_it_returns)
+{
+	struct run r = sample("-r", "global.returns_instead_of_dying", NULL,
+			      NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.returns_instead_of_dying\n"));
+	EXPECT_TRUE(has(r.out, "expected signal 11")) TH_LOG("%s", r.out);
+	run_done(&r);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+TEST(hanging_test_is_killed_at_its_timeout_and_fails)
+{
+	double start = now_s(), took;
+	struct run r = sample("-r", "global.hangs", NULL, NULL);
+
+	took = now_s() - start;
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "# global.hangs: timed out after 1 s\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.hangs\n"));
+	EXPECT_TRUE(took >= 0.9 && took < 10) TH_LOG("took %.2f s", took);
+	run_done(&r);
+}
+
+/* Gone, or a zombie waiting for init: either way no longer running. */
+static bool process_running(int pid)
+{
+	char path[64], *stat, *paren;
+	bool running;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	stat = t_read_file(path, NULL);
+	if (!stat)
+		return false;
+	paren = strrchr(stat, ')');
+	running = !(paren && paren[1] == ' ' && paren[2] == 'Z');
+	free(stat);
+	return running;
+}
+
+TEST(processes_left_by_a_test_are_killed)
+{
+	struct run r = sample("-r", "global.leaves_child_behind", NULL, NULL);
+	const char *p = strstr(r.out, "# stray pid ");
+	int pid, tries = 0;
+
+	ASSERT_EQ(0, r.code);
+	ASSERT_NE(NULL, p) TH_LOG("%s", r.out);
+	pid = atoi(p + strlen("# stray pid "));
+	ASSERT_LT(1, pid);
+	while (process_running(pid) && tries++ < 200)
+		usleep(10000);
+	EXPECT_FALSE(process_running(pid)) TH_LOG("pid %d still runs", pid);
+	run_done(&r);
+}
+
+TEST(teardown_runs_after_a_failed_assert)
+{
+	struct run r = sample("-r", "counter.two.is_one", NULL, NULL);
+	const char *bail, *teardown;
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "not ok 1 counter.two.is_one\n"));
+	bail = strstr(r.err, "Test terminated by assertion");
+	teardown = strstr(r.err, "teardown ran value=2");
+	ASSERT_NE(NULL, bail) TH_LOG("%s", r.err);
+	ASSERT_NE(NULL, teardown) TH_LOG("%s", r.err);
+	EXPECT_LT(bail, teardown);
+	run_done(&r);
+}
+
+TEST(fixture_state_reaches_teardown)
+{
+	struct run r = sample("-r", "counter.one.is_one", NULL, NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.err, "teardown ran value=10")) TH_LOG("%s", r.err);
+	run_done(&r);
+}
+
+TEST(skip_in_setup_skips_body_and_runs_teardown)
+{
+	struct run r = sample("-r", "unready.body", NULL, NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "ok 1 unready.body # SKIP setup cannot run here\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_FALSE(has(r.err, "marker-not-reached"));
+	EXPECT_TRUE(has(r.err, "unready teardown ran"));
+	run_done(&r);
+}
+
+TEST(list_names_every_fixture_variant_and_test_in_order)
+{
+	struct run r = sample("-l", NULL, NULL, NULL);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_STREQ("global.passes\n"
+		     "global.assert_fails\n"
+		     "global.expect_continues\n"
+		     "global.assert_in_helper_fails\n"
+		     "global.skips\n"
+		     "global.assert_turned_into_skip\n"
+		     "global.dies_by_expected_signal\n"
+		     "global.dies_by_wrong_signal\n"
+		     "global.returns_instead_of_dying\n"
+		     "global.hangs\n"
+		     "global.leaves_child_behind\n"
+		     "counter.one.is_one\n"
+		     "counter.one.is_positive\n"
+		     "counter.two.is_one\n"
+		     "counter.two.is_positive\n"
+		     "unready.body\n",
+		     r.out);
+	run_done(&r);
+}
+
+TEST(filters_select_by_test_fixture_and_variant)
+{
+	struct run r = sample("-l", "-t", "is_one", NULL);
+
+	EXPECT_STREQ("counter.one.is_one\ncounter.two.is_one\n", r.out);
+	run_done(&r);
+	r = sample("-l", "-f", "counter", "-V");
+	EXPECT_NE(0, r.code); /* -V needs an argument */
+	run_done(&r);
+	{
+		char *argv[] = { (char *)sample_path(), "-l", "-f", "counter",
+				 "-V", "two", "-T", "is_positive", NULL };
+		int status;
+
+		ASSERT_EQ(0, t_run(argv, &r.out, &r.err, &status));
+		EXPECT_EQ(0, t_exit_code(status));
+		EXPECT_STREQ("counter.one.is_one\n", r.out);
+		run_done(&r);
+	}
+	r = sample("-r", "counter.two.is_positive", NULL, NULL);
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "1..1\n"));
+	run_done(&r);
+}
+
+TEST(unknown_option_fails_with_usage)
+{
+	struct run r = sample("-Z", NULL, NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.err, "usage:"));
+	EXPECT_STREQ("", r.out);
+	run_done(&r);
+}
+
+TEST_TIMEOUT(whole_run_numbers_and_counts_every_result, 60)
+{
+	struct run r = sample(NULL, NULL, NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "TAP version 13\n1..16\n"));
+	EXPECT_TRUE(has(r.out, "\nnot ok 10 global.hangs\n"));
+	EXPECT_TRUE(has(r.out, "\nok 16 unready.body # SKIP"));
+	EXPECT_TRUE(has(r.out, "# FAILED: 9 / 16 tests passed.\n"));
+	EXPECT_STREQ("# Totals: pass:6 fail:7 xfail:0 xpass:0 skip:3 error:0",
+		     last_line(r.out));
+	run_done(&r);
+}
+
+/* ---- tap.sh and run.sh ---- */
+
+FIXTURE(scripts)
+{
+	char *dir;
+};
+
+FIXTURE_SETUP(scripts)
+{
+	static const struct {
+		const char *name, *body;
+	} scripts[] = {
+		{ "good.sh",
+		  "t_plan 3\n"
+		  "t_ok first\n"
+		  "t_check true_passes true\n"
+		  "t_skip needs_thing 'no thing here'\n"
+		  "t_done\n" },
+		{ "bad.sh",
+		  "t_plan 2\n"
+		  "t_check false_fails sh -c 'echo out-of-false; exit 3'\n"
+		  "t_fail explicit 'went wrong'\n"
+		  "t_done\n" },
+		{ "short.sh", "t_plan 3\nt_ok only_one\nt_done\n" },
+		{ "skipall.sh", "t_skip_all 'needs root'\n" },
+		{ "crash.sh", "t_plan 2\nt_ok before_crash\nkill -SEGV $$\n" },
+		{ "silent.sh", "echo 'ok 1 something'\n" },
+		{ "liar.sh", "t_plan 1\nt_ok fine\necho '# PASSED'\n"
+			     "echo '# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0'\n"
+			     "exit 5\n" },
+	};
+
+	self->dir = t_tmpdir();
+	ASSERT_NE(NULL, self->dir);
+	for (size_t i = 0; i < sizeof(scripts) / sizeof(scripts[0]); i++) {
+		char *path = t_strdupf("%s/%s", self->dir, scripts[i].name);
+		char *body = t_strdupf(". '%s/tests/harness/tap.sh'\n%s",
+				       t_repo_root(), scripts[i].body);
+
+		ASSERT_NE(NULL, path);
+		ASSERT_NE(NULL, body);
+		ASSERT_EQ(0, t_write_file(path, body, strlen(body)));
+		free(path);
+		free(body);
+	}
+}
+
+FIXTURE_TEARDOWN(scripts)
+{
+	if (self->dir)
+		t_rm_rf(self->dir);
+	free(self->dir);
+}
+
+static struct run script(const char *dir, const char *name)
+{
+	char *path = t_strdupf("%s/%s", dir, name);
+	char *argv[] = { "sh", path, NULL };
+	struct run r = { 0 };
+	int status;
+
+	ASSERT_EQ(0, t_run(argv, &r.out, &r.err, &status));
+	r.code = t_exit_code(status);
+	free(path);
+	return r;
+}
+
+TEST_F(scripts, tap_sh_prints_plan_results_and_totals)
+{
+	struct run r = script(self->dir, "good.sh");
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_STREQ("TAP version 13\n"
+		     "1..3\n"
+		     "ok 1 first\n"
+		     "ok 2 true_passes\n"
+		     "ok 3 needs_thing # SKIP no thing here\n"
+		     "# PASSED: 3 / 3 tests passed.\n"
+		     "# Totals: pass:2 fail:0 xfail:0 xpass:0 skip:1 error:0\n",
+		     r.out);
+	run_done(&r);
+}
+
+TEST_F(scripts, tap_sh_failure_shows_output_and_exits_one)
+{
+	struct run r = script(self->dir, "bad.sh");
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "# out-of-false\n")) TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "# false_fails: exit 3: sh -c"));
+	EXPECT_TRUE(has(r.out, "not ok 1 false_fails\n"));
+	EXPECT_TRUE(has(r.out, "# explicit: went wrong\nnot ok 2 explicit\n"));
+	EXPECT_STREQ("# Totals: pass:0 fail:2 xfail:0 xpass:0 skip:0 error:0",
+		     last_line(r.out));
+	run_done(&r);
+}
+
+TEST_F(scripts, tap_sh_unmet_plan_fails)
+{
+	struct run r = script(self->dir, "short.sh");
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "# Planned tests != run tests (3 != 1)\n"));
+	EXPECT_STREQ("# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0",
+		     last_line(r.out));
+	run_done(&r);
+}
+
+static struct run runner(const char *dir, const char *const names[])
+{
+	char *argv[16] = { 0 };
+	struct run r = { 0 };
+	int status, n = 0;
+
+	argv[n++] = t_strdupf("%s/tests/run.sh", t_repo_root());
+	for (; *names && n < 15; names++)
+		argv[n++] = (*names)[0] == '/' ? strdup(*names) :
+			    t_strdupf("%s/%s", dir, *names);
+	ASSERT_EQ(0, t_run(argv, &r.out, &r.err, &status));
+	r.code = t_exit_code(status);
+	for (int i = 0; i < n; i++)
+		free(argv[i]);
+	return r;
+}
+
+TEST_F(scripts, runner_sums_totals_and_passes_when_nothing_failed)
+{
+	const char *const names[] = { "good.sh", "skipall.sh", NULL };
+	struct run r = runner(self->dir, names);
+
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "good.sh: ok 2 true_passes\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "skipall.sh: 1..0 # SKIP needs root\n"));
+	EXPECT_STREQ("pith: 2 passed, 0 failed, 2 skipped", last_line(r.out));
+	run_done(&r);
+}
+
+TEST_F(scripts, runner_counts_crashes_and_missing_totals_as_failures)
+{
+	const char *const names[] = { "good.sh", "bad.sh", "crash.sh",
+				      "silent.sh", "liar.sh", "missing.sh",
+				      NULL };
+	struct run r = runner(self->dir, names);
+
+	EXPECT_EQ(1, r.code);
+	/* good 2+0, bad 0+2, crash 1, silent 1, liar 1+1, missing 1. */
+	EXPECT_STREQ("pith: 3 passed, 6 failed, 1 skipped", last_line(r.out))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "crash.sh: crashed: SEGV\n"));
+	EXPECT_TRUE(has(r.out, "silent.sh: printed no Totals line (exit 0)\n"));
+	EXPECT_TRUE(has(r.out, "liar.sh: exited 5 without a failed test\n"));
+	EXPECT_TRUE(has(r.out, "  bad.sh: not ok 1 false_fails\n"));
+	EXPECT_TRUE(has(r.out, "missing.sh: not found"));
+	run_done(&r);
+}
+
+TEST_F_TIMEOUT(scripts, runner_adds_c_harness_totals, 60)
+{
+	const char *const names[] = { sample_path(), "good.sh", NULL };
+	struct run r = runner(self->dir, names);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "harness_sample: not ok 10 global.hangs\n"));
+	EXPECT_STREQ("pith: 8 passed, 7 failed, 4 skipped", last_line(r.out))
+		TH_LOG("%s", r.out);
+	run_done(&r);
+}
+
+TEST_HARNESS_MAIN
