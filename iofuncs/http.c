@@ -281,6 +281,8 @@ static int heap_put(void *data, const char *p, size_t n)
 	struct conn *c = data;
 	uint64_t max = c->hs->run->ctx.max_body_bytes;
 
+	if (!n)
+		return 0;
 	if (c->heap_len + n > max)
 		return -E2BIG;
 	if (c->heap_len + n > c->heap_cap) {
