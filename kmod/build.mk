@@ -39,6 +39,7 @@ store_xfer_test_SRCS := tests/kmod/store_xfer_test.c \
 handoff_bench_SRCS := tools/bench/handoff_bench.c
 
 # ---- VM rig ----
+TEST_SCRIPTS += tests/vm/check_test.sh
 VM_DIR := $(B)/vm
 VM_KERNEL ?= /boot/vmlinuz-$(VM_KVER)
 VM_TEST_PROGS := xfer_test store_xfer_test

@@ -39,7 +39,8 @@ sub=$(grep -c -E '^# not ok [0-9]+' "$results.clean")
 pattern='BUG:|WARNING:|Oops|general protection|refcount_t|lockdep|'\
 'possible (circular|recursive) locking|inconsistent lock state|'\
 'blocked for more than|Kernel panic|soft lockup|hard LOCKUP|'\
-'UBSAN:|KASAN:|list_(add|del) corruption|Bad page (state|map)'
+'UBSAN:|KASAN:|list_(add|del) corruption|Bad page (state|map)|'\
+'\*\*\* DEADLOCK \*\*\*'
 reports=$( { tr -d '\r' <"$console" 2>/dev/null
 	     sed -n 's/^# dmesg: //p' "$results.clean"; } |
 	   grep -E "$pattern" | sort -u)
