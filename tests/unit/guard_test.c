@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -213,6 +214,44 @@ TEST_F(loaded, free_unloads_every_program)
 	self->g = guard_free(self->g);
 	/* Tracing programs are released after an RCU grace period. */
 	for (size_t i = 0; i < n; i++) {
+		for (int ms = 0; ms < 5000 && t_prog_id_loaded(ids[i]);
+		     ms += 10)
+			usleep(10000);
+		EXPECT_FALSE(t_prog_id_loaded(ids[i])) TH_LOG("id %u", ids[i]);
+	}
+}
+
+/* Links are fd-based: a pith that dies without guard_free() leaks nothing. */
+TEST_F(loaded, programs_vanish_when_pith_dies_without_cleanup)
+{
+	unsigned int ids[32];
+	ssize_t len;
+	int p[2], status;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe2(p, O_CLOEXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct guard_opts o = { .cgroup_path = self->cg.path,
+					.attach = GUARD_ATTACH_ALWAYS };
+		struct guard *g = NULL;
+		size_t n;
+
+		if (guard_new(&o, &g, NULL) < 0)
+			_exit(1);
+		n = guard_prog_ids(g, ids, ARRAY_SIZE(ids));
+		if (write(p[1], ids, n * sizeof(ids[0])) < 0)
+			_exit(2);
+		_exit(0); /* no guard_free() */
+	}
+	close(p[1]);
+	len = read(p[0], ids, sizeof(ids));
+	close(p[0]);
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, status);
+	ASSERT_LE(3 * sizeof(ids[0]), len);
+	for (size_t i = 0; i < len / sizeof(ids[0]); i++) {
 		for (int ms = 0; ms < 5000 && t_prog_id_loaded(ids[i]);
 		     ms += 10)
 			usleep(10000);
