@@ -601,6 +601,10 @@ static inline void __th_run_one(struct __test_metadata *t,
 		t->results = res;
 		t->trigger = 0;
 		t->jmp_armed = false;
+		/* A death test wants the default action, even where a
+		 * sanitizer installed a handler for its signal. */
+		if (t->termsig)
+			signal(t->termsig, SIG_DFL);
 		t->fn(t, v);
 		__th_finish_child();
 	}

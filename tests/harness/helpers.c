@@ -41,6 +41,7 @@ static int capture_read(struct capture *c)
 			return -ENOMEM;
 		c->buf = nbuf;
 		c->cap = ncap;
+		c->buf[c->len] = '\0';
 	}
 	n = read(c->fd, c->buf + c->len, c->cap - c->len - 1);
 	if (n < 0)
