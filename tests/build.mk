@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Test programs of the harness itself and of the lower layers (lib, store).
-# Every C test links $(TEST_HELPERS): foo_test_SRCS := tests/foo_test.c $(TEST_HELPERS)
-
-TEST_HELPERS := tests/harness/helpers.c
+# Every C test links $(TEST_HELPERS) (tests/harness/helpers.c, set in the
+# top Makefile so fragments read before this one see it):
+#   foo_test_SRCS := tests/unit/foo_test.c $(TEST_HELPERS)
 
 TEST_PROGS += lib_test store_test harness_test
 lib_test_SRCS := tests/unit/lib_test.c $(TEST_HELPERS)
