@@ -24,6 +24,9 @@
  * Assertions work in any function called from a test, not only in its body.
  *
  * Test names are fixture[.variant].test; TEST() tests belong to "global".
+ * Each test runs in its own process group and is killed (with anything it
+ * left running in that group) after its timeout, 30 s unless it says
+ * otherwise, times $PITH_TEST_TIMEOUT_SCALE when set.
  * Options: -l list names, -r NAME run exactly that test, -t/-T TEST,
  * -f/-F FIXTURE, -v/-V VARIANT include/exclude. Exit status 0 when every
  * selected test passed or was skipped, 1 otherwise.
@@ -568,6 +571,16 @@ static inline bool __th_wait_exit(pid_t pid, int timeout_ms)
 	}
 }
 
+/* $PITH_TEST_TIMEOUT_SCALE (a whole number >= 1) stretches every timeout,
+ * for slow machines, emulated VMs and sanitizer builds. */
+static inline int __th_timeout_scale(void)
+{
+	const char *s = getenv("PITH_TEST_TIMEOUT_SCALE");
+	int v = s ? atoi(s) : 1;
+
+	return v >= 1 && v <= 1000 ? v : 1;
+}
+
 static inline void __th_run_one(struct __test_metadata *t,
 				const struct __fixture_variant_metadata *v,
 				const char *full, unsigned int num,
@@ -575,7 +588,7 @@ static inline void __th_run_one(struct __test_metadata *t,
 {
 	struct __test_results *res;
 	bool timed_out = false;
-	int status = 0, result;
+	int status = 0, result, timeout;
 	char why[1024] = "";
 	pid_t pid;
 
@@ -609,7 +622,8 @@ static inline void __th_run_one(struct __test_metadata *t,
 		__th_finish_child();
 	}
 	setpgid(pid, pid);
-	if (!__th_wait_exit(pid, t->timeout * 1000))
+	timeout = t->timeout * __th_timeout_scale();
+	if (!__th_wait_exit(pid, timeout * 1000))
 		timed_out = true;
 	/* Kill the group while the zombie still pins its id: no strays. */
 	kill(-pid, SIGKILL);
@@ -619,7 +633,7 @@ static inline void __th_run_one(struct __test_metadata *t,
 	if (timed_out) {
 		result = __TH_FAIL;
 		snprintf(why, sizeof(why), "%s: timed out after %d s", full,
-			 t->timeout);
+			 timeout);
 	} else if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 

@@ -59,6 +59,12 @@ static struct run sample(const char *a1, const char *a2, const char *a3,
 	return r;
 }
 
+/* Tests run in their own process, so this only affects the current one. */
+static void unscaled(void)
+{
+	ASSERT_EQ(0, unsetenv("PITH_TEST_TIMEOUT_SCALE"));
+}
+
 static bool has(const char *haystack, const char *needle)
 {
 	return strstr(haystack, needle) != NULL;
@@ -200,8 +206,12 @@ static double now_s(void)
 
 TEST(hanging_test_is_killed_at_its_timeout_and_fails)
 {
-	double start = now_s(), took;
-	struct run r = sample("-r", "global.hangs", NULL, NULL);
+	double start, took;
+	struct run r;
+
+	unscaled();
+	start = now_s();
+	r = sample("-r", "global.hangs", NULL, NULL);
 
 	took = now_s() - start;
 	EXPECT_EQ(1, r.code);
@@ -209,6 +219,22 @@ TEST(hanging_test_is_killed_at_its_timeout_and_fails)
 		TH_LOG("%s", r.out);
 	EXPECT_TRUE(has(r.out, "not ok 1 global.hangs\n"));
 	EXPECT_TRUE(took >= 0.9 && took < 10) TH_LOG("took %.2f s", took);
+	run_done(&r);
+}
+
+TEST(timeout_scale_stretches_every_timeout)
+{
+	double start, took;
+	struct run r;
+
+	ASSERT_EQ(0, setenv("PITH_TEST_TIMEOUT_SCALE", "2", 1));
+	start = now_s();
+	r = sample("-r", "global.hangs", NULL, NULL);
+	took = now_s() - start;
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "# global.hangs: timed out after 2 s\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(took >= 1.9 && took < 10) TH_LOG("took %.2f s", took);
 	run_done(&r);
 }
 
@@ -342,7 +368,10 @@ TEST(unknown_option_fails_with_usage)
 
 TEST_TIMEOUT(whole_run_numbers_and_counts_every_result, 60)
 {
-	struct run r = sample(NULL, NULL, NULL, NULL);
+	struct run r;
+
+	unscaled();
+	r = sample(NULL, NULL, NULL, NULL);
 
 	EXPECT_EQ(1, r.code);
 	EXPECT_TRUE(has(r.out, "TAP version 13\n1..16\n"));
@@ -514,7 +543,10 @@ TEST_F(scripts, runner_counts_crashes_and_missing_totals_as_failures)
 TEST_F_TIMEOUT(scripts, runner_adds_c_harness_totals, 60)
 {
 	const char *const names[] = { sample_path(), "good.sh", NULL };
-	struct run r = runner(self->dir, names);
+	struct run r;
+
+	unscaled();
+	r = runner(self->dir, names);
 
 	EXPECT_EQ(1, r.code);
 	EXPECT_TRUE(has(r.out, "harness_sample: not ok 10 global.hangs\n"));
