@@ -206,6 +206,16 @@ static void explain_lsm(struct guard *g, const char *why)
 	snprintf(g->lsm_detail, sizeof(g->lsm_detail), "%s: %s", reason, why);
 }
 
+static void detach_lsm_progs(struct guard *g)
+{
+	for (size_t i = 0; i < g->n_lsm_links; i++)
+		bpf_link__destroy(g->lsm_links[i]);
+	free(g->lsm_links);
+	g->lsm_links = NULL;
+	g->n_lsm_links = 0;
+	g->lsm_active = false;
+}
+
 static int attach_cgroup_progs(struct guard *g, struct err *e)
 {
 	struct bpf_program *p;
@@ -228,9 +238,16 @@ static int attach_cgroup_progs(struct guard *g, struct err *e)
 		if (!is_lsm_prog(p))
 			continue;
 		l = bpf_program__attach_cgroup(p, g->cgroup_fd);
-		if (!l)
-			return err_set(e, errno, "cannot attach lsm_cgroup %s: %m",
-				       bpf_program__name(p));
+		if (!l) {
+			/* Degrade to the other layers, and say why: the
+			 * kernel has 10 lsm_cgroup slots for everyone. */
+			snprintf(g->lsm_detail, sizeof(g->lsm_detail),
+				 "cannot attach lsm_cgroup %s: %m (the kernel "
+				 "has 10 lsm_cgroup hook slots for all users)",
+				 bpf_program__name(p));
+			detach_lsm_progs(g);
+			return 0;
+		}
 		g->lsm_links[g->n_lsm_links++] = l;
 	}
 	return 0;
@@ -423,9 +440,7 @@ struct guard *guard_free(struct guard *g)
 		return NULL;
 	ring_buffer__free(g->rb);
 	detach_syscall_progs(g);
-	for (size_t i = 0; i < g->n_lsm_links; i++)
-		bpf_link__destroy(g->lsm_links[i]);
-	free(g->lsm_links);
+	detach_lsm_progs(g);
 	bpf_link__destroy(g->sock_link);
 	if (g->pin_dir && !g->keep_pins) {
 		for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++) {
