@@ -89,6 +89,8 @@ else
 	for t in /tests/bpf/*; do
 		[ -x "$t" ] && run_prog "bpf/${t##*/}" 300 "$t"
 	done
+	[ -e /tests/bpf.missing ] && result FAIL "bpf tests" \
+		"none were built on the host: see make's output"
 fi
 
 if rmmod pith_xfer; then

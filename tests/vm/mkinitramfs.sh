@@ -7,7 +7,8 @@
 #                  [-p PROG[:DST]]... [-f SRC:DST]...
 #
 # -t: a test program run in order under /tests/kmod (static or dynamic);
-# -d: every executable in TESTDIR, run under /tests/<basename of TESTDIR>;
+# -d: every executable in TESTDIR, run under /tests/<basename of TESTDIR>
+#     (none there: /init reports the directory's tests as missing);
 # -p PROG[:DST]: a program with its libraries, in /usr/bin or at DST;
 # -f SRC:DST: any file or directory at DST.
 set -eu
@@ -69,12 +70,15 @@ for t in $tests; do
 	mkdir -p "$root/tests/kmod"
 	install_prog "$t" "/tests/kmod/$(printf %02d $n)-$(basename "$t")"
 done
+# A -d directory without programs is recorded, so /init reports it.
 for d in $dirs; do
-	[ -d "$d" ] || continue
+	found=
 	for t in "$d"/*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
 		install_prog "$t" "/tests/$(basename "$d")/$(basename "$t")"
+		found=1
 	done
+	[ -n "$found" ] || : >"$root/tests/$(basename "$d").missing"
 done
 for p in $progs; do
 	case $p in
