@@ -479,6 +479,10 @@ static void conn_timeout(struct conn *c, const char *phase)
 		return conn_fail(c, -ETIMEDOUT,
 				 "connect %s: timed out after %llu ms",
 				 c->where, (unsigned long long)c->timer_ms);
+	if (c->state == C_SEND)
+		return conn_fail(c, -ETIMEDOUT,
+				 "send to %s: the server took nothing for %llu ms",
+				 c->where, (unsigned long long)c->timer_ms);
 	return conn_fail(c, -ETIMEDOUT, "%s %s: no data for %llu ms",
 			 phase, c->where, (unsigned long long)c->timer_ms);
 }

@@ -168,8 +168,8 @@ int http_request_parse(const void *data, size_t len, struct http_request *ret,
 	size_t n, mlen, ulen;
 	int rc;
 
-	if (memchr(p, '\0', len))
-		return err_set(e, EINVAL, "the request contains a NUL byte");
+	/* NUL bytes are refused in the head by the checks of each part, and
+	 * allowed in the body. */
 	if (!next_line(p, end, &n, &next))
 		return err_set(e, EINVAL,
 			       "the request has no line end after its request line");

@@ -20,6 +20,7 @@
 #   /endless-chunks  chunks forever
 #   /slow-drip       a valid response, one byte every 0.2 s
 #   /silent          reads the request, never answers
+#   /no-read         reads the request's head but never its body
 #   /reset           reads the request, resets the connection (RST)
 #   /close           reads the request, closes without a byte
 #   /garbage         something that is not HTTP
@@ -52,10 +53,11 @@ def read_request(f):
         name, _, value = h.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value.strip())
-    if length:
-        f.read(length)
     parts = line.split()
-    return parts[1].decode() if len(parts) > 1 else "/"
+    path = parts[1].decode() if len(parts) > 1 else "/"
+    if length and not path.endswith("/no-read"):
+        f.read(length)
+    return path
 
 
 def send(sock, data):
@@ -147,7 +149,7 @@ class Handler(socketserver.BaseRequestHandler):
                     break
                 time.sleep(0.2)
             return False
-        if path == "/silent":
+        if path == "/silent" or path == "/no-read":
             time.sleep(60)
             return False
         if path == "/reset":

@@ -580,6 +580,27 @@ TEST_F(hostile_ok, claimed_content_length_is_not_allocated_up_front)
 		TH_LOG("peak RSS grew by %ld KiB", t_maxrss_kib() - rss0);
 }
 
+TEST_F(hostile_ok, server_that_takes_no_body_times_the_send_out)
+{
+	size_t len = 32 << 20;
+	char *head = t_strdupf("PUT http://127.0.0.1:%u/no-read HTTP/1.1\r\n\r\n",
+			       self->port);
+	size_t hl = strlen(head);
+	char *req = calloc(1, hl + len), *want;
+
+	ASSERT_NE(NULL, req);
+	memcpy(req, head, hl);
+	ASSERT_EQ(0, t_set_add_bytes(self->in, "put", false, 0, req, hl + len));
+	self->ctx.read_timeout_ms = 300;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	want = t_strdupf("http: send to 127.0.0.1:%u: the server took nothing for 300 ms",
+			 self->port);
+	EXPECT_STREQ(want, t_io_error(&self->io, 0));
+	free(want);
+	free(req);
+	free(head);
+}
+
 TEST_F(hostile_ok, cancel_stops_requests_in_flight)
 {
 	for (int i = 0; i < 4; i++)

@@ -43,6 +43,22 @@ TEST(request_without_path_asks_for_root_and_keeps_given_host)
 	http_request_done(&r);
 }
 
+TEST(nul_is_refused_in_the_head_and_kept_in_the_body)
+{
+	static const char bad[] = "GET http://h/ HTTP/1.1\r\nX: a\0b\r\n\r\n";
+	static const char good[] = "PUT http://h/ HTTP/1.1\r\n\r\n\0\1\0";
+	struct http_request r;
+	struct err e = {};
+
+	EXPECT_EQ(-EINVAL, http_request_parse(bad, sizeof(bad) - 1, &r, &e));
+	EXPECT_STREQ("control character in a request header value", e.msg);
+	ASSERT_EQ(0, http_request_parse(good, sizeof(good) - 1, &r, &e));
+	ASSERT_LT(3, r.wire_len);
+	EXPECT_EQ(0, memcmp(r.wire + r.wire_len - 3, "\0\1\0", 3));
+	EXPECT_NE(NULL, strstr(r.wire, "Content-Length: 3\r\n"));
+	http_request_done(&r);
+}
+
 TEST(head_is_parsed_whole_or_asks_for_more)
 {
 	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n"
