@@ -15,6 +15,7 @@
 #include "iofuncs/hosts.h"
 #include "iofuncs/http_parse.h"
 #include "iofuncs/internal.h"
+#include "iofuncs/probes.h"
 
 #define RX_MIN (16u << 10)
 #define RX_MAX (16u << 20)
@@ -373,6 +374,8 @@ static bool conn_process(struct conn *c)
 			return true;
 		}
 		if (c->head.status >= 200) {
+			IO_PROBE3(http_response, c->where, (uint64_t)c->idx,
+				  c->head.status);
 			head_done(c);
 			if (c->state == C_IDLE) /* failed */
 				return true;
@@ -629,6 +632,7 @@ static void start_item(struct hstate *hs, size_t i)
 	c->deadline = loop_now_ms() + run->ctx.total_timeout_ms;
 	response_reset(c);
 	hs->active++;
+	IO_PROBE3(http_request, c->where, (uint64_t)i, (int)(c->fd >= 0));
 	if (c->fd >= 0)
 		conn_send(c);
 	else

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "iofuncs/internal.h"
+#include "iofuncs/probes.h"
 
 static const struct iofunc *const iofuncs[] = {
 	&iofunc_file_read,
@@ -129,6 +130,7 @@ void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
 	it->finished = true;
 	run->n_finished++;
 	run->n_failed++;
+	IO_PROBE4(io_item, run->fn->name, (uint64_t)i, it->err, (uint64_t)0);
 }
 
 void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
@@ -146,11 +148,16 @@ void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 void iofunc_item_ok(struct iofunc_run *run, size_t i)
 {
 	struct iofunc_item *it = &run->items[i];
+	uint64_t bytes = 0;
 
 	if (it->finished)
 		return;
 	it->finished = true;
 	run->n_finished++;
+	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++)
+		if (it->has_out[k])
+			bytes += it->out[k].len;
+	IO_PROBE4(io_item, run->fn->name, (uint64_t)i, 0, bytes);
 }
 
 static void fail_all(struct iofunc_run *run, int err, const char *why)
@@ -209,6 +216,8 @@ void iofunc_run_maybe_done(struct iofunc_run *run)
 	else
 		append_outputs(run);
 	run->done_posted = true;
+	IO_PROBE4(io_done, run->fn->name, (uint64_t)run->n,
+		  (uint64_t)run->n_failed, run->bytes);
 	run->done_op.cb = done_cb;
 	if (loop_post(run->loop, &run->done_op) < 0)
 		run->done(run, run->done_data);
@@ -246,6 +255,7 @@ int iofunc_start(struct loop *l, const struct iofunc *fn,
 		return err_set(e, ENOMEM, "out of memory");
 	arena_init(&run->arena, ctx->label ? ctx->label : fn->name);
 
+	IO_PROBE2(io_start, fn->name, (uint64_t)run->n);
 	run->in_start = true;
 	r = fn->start(run, e);
 	run->in_start = false;

@@ -450,4 +450,27 @@ TEST(unknown_function_and_bad_shapes_are_refused_by_check)
 	EXPECT_EQ(-EINVAL, iofuncs_check("file.read", 2, one, 1, &e));
 }
 
+/* The USDT probes of iofuncs/probes.h are in the binary for perf/bpftrace. */
+TEST(io_probes_are_in_the_binary)
+{
+	static const char *const names[] = { "io_start", "io_item", "io_done",
+					     "http_request", "http_response" };
+	char exe[PATH_MAX] = "";
+	char *argv[] = { "readelf", "-n", exe, NULL };
+	char *out = NULL, *want;
+	int status;
+
+	/* Our own path: in readelf, /proc/self/exe would be readelf. */
+	ASSERT_LT(0, readlink("/proc/self/exe", exe, sizeof(exe) - 1));
+	ASSERT_EQ(0, t_run(argv, &out, NULL, &status));
+	ASSERT_EQ(0, t_exit_code(status));
+	EXPECT_NE(NULL, strstr(out, "Provider: pith"));
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		want = t_strdupf("Name: %s\n", names[i]);
+		EXPECT_NE(NULL, strstr(out, want)) TH_LOG("no probe %s", names[i]);
+		free(want);
+	}
+	free(out);
+}
+
 TEST_HARNESS_MAIN
