@@ -193,4 +193,44 @@ TEST_F(engine, empty_input_gives_zero_instances_and_empty_outputs)
 	job_free(job);
 }
 
+/* Layer 5 alone: with seccomp off, the eBPF guard the sandbox loads kills
+ * the worker at its first forbidden call and the job reports it. */
+TEST(guard_alone_stops_a_forbidden_call_through_the_engine)
+{
+	struct sandbox_layer layers[16];
+	struct engine_report rep = {};
+	struct sandbox *sb = NULL;
+	struct err e = {};
+	struct job *job;
+	bool guarded = false;
+	size_t n;
+
+	ASSERT_EQ(0, sandbox_new(&(struct sandbox_opts){ .no_seccomp = true },
+				 &sb, &e)) TH_LOG("%s", e.msg);
+	n = sandbox_layers(sb, layers, 16);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(layers[i].name, "bpf-syscall"))
+			guarded = layers[i].active;
+	if (!guarded) {
+		sandbox_free(sb);
+		SKIP(return, "the eBPF guard is not loaded (needs root and BPF)");
+	}
+	job = job_from(
+		"{\"version\":1,\"name\":\"g\","
+		"\"functions\":{\"open\":{\"binary\":\"%1$s/opener\"}},"
+		"\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"1\"}]},"
+		"\"stages\":[{\"name\":\"peek\",\"function\":\"open\",\"inputs\":{\"in\":{\"from\":\"x\"}},\"outputs\":[\"o\"]}],"
+		"\"outputs\":{\"r\":\"peek.o\"}}");
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run(sb, job, 1, &rep));
+	EXPECT_FALSE(rep.ok);
+	EXPECT_EQ(0, strncmp(rep.error,
+			     "stage peek[0]: killed by eBPF: forbidden syscall openat (257)",
+			     strlen("stage peek[0]: killed by eBPF: forbidden syscall openat (257)")))
+		TH_LOG("error: %s", rep.error);
+	engine_report_done(&rep);
+	job_free(job);
+	sandbox_free(sb);
+}
+
 TEST_HARNESS_MAIN

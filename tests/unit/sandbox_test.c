@@ -340,7 +340,8 @@ TEST(layers_report_every_layer_with_a_detail)
 	struct sandbox_layer layers[16];
 	size_t n = sandbox_layers(sb, layers, 16);
 	const char *want[] = { "address-space", "seccomp", "no-new-privs",
-			       "uid", "rlimits", "cgroup", "deadline" };
+			       "uid", "rlimits", "cgroup", "deadline",
+			       "bpf-syscall", "bpf-sock", "bpf-lsm" };
 
 	ASSERT_EQ(ARRAY_SIZE(want), n);
 	for (size_t i = 0; i < n; i++) {

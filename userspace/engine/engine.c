@@ -70,6 +70,7 @@ struct run {
 	size_t running;		/* compute instances running */
 	size_t active;		/* instances + I/O runs not yet finished */
 	size_t stages_done;
+	bool held;		/* the sandbox's eBPF guard is attached */
 	bool failed;
 	int error;		/* -errno of an infrastructure error */
 	struct err *e;
@@ -237,6 +238,8 @@ static int spawn_instance(struct stage_run *st)
 		.outputs = (const char *const *)js->outputs,
 		.n_outputs = js->n_outputs,
 		.instance = index,
+		.fn_name = fn->name,
+		.stage = (uint32_t)st->s,
 	};
 	struct err se = {};
 	struct inst *in;
@@ -575,6 +578,8 @@ static void run_done(struct run *run)
 		for (size_t f = 0; f < job->n_functions; f++)
 			elf_image_free(run->images[f]);
 	free(run->images);
+	if (run->held)
+		sandbox_release(run->opts->sandbox);
 	safe_close(run->job_dirfd);
 	safe_close(run->data_rootfd);
 	loop_free(run->loop);
@@ -631,6 +636,14 @@ static int run_setup(struct run *run)
 	r = loop_new(256, &run->loop, run->e);
 	if (r < 0)
 		return r;
+	for (size_t s = 0; s < job->n_stages && !run->held; s++) {
+		if (job->stages[s].io || !run->opts->sandbox)
+			continue;
+		r = sandbox_hold(run->opts->sandbox, run->e);
+		if (r < 0)
+			return err_prefix(run->e, r, "sandbox");
+		run->held = true;
+	}
 	for (size_t i = 0; i < job->n_inputs; i++) {
 		r = ingest_input(run->job_dirfd, &job->inputs[i],
 				 &run->inputs[i], run->e);

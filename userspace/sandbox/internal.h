@@ -78,6 +78,8 @@ struct sandbox {
 			   its pid (another thread's step) */
 	unsigned n_orphans;
 	struct sandbox_layer layers[LAYER_COUNT];
+	struct guard *guard;	/* eBPF layer, NULL when unavailable */
+	char guard_error[256];	/* why guard_new() failed */
 };
 
 /* Where things are in the context buffer (offsets from its start). */
@@ -113,6 +115,8 @@ struct sandbox_proc {
 	uint64_t start_ns, handoff_ns, deadline_ns;
 	bool handed_off, timed_out, killed, finished;
 	long bad_syscall;		/* first user notification, or -1 */
+	long guard_nr;			/* syscall the eBPF guard killed, or -1 */
+	char guard_reason[ERR_MAX];	/* its event, formatted */
 	char setup_error[200];
 	struct sandbox_result result;
 };

@@ -24,6 +24,7 @@
 #include <stddef.h>
 
 #include "lib/macro.h"
+#include "sandbox/guard.h"
 #include "sandbox/internal.h"
 
 uint64_t sandbox_now_ns(void)
@@ -257,6 +258,22 @@ static void fault_reason(struct sandbox_proc *p, int sig)
 	}
 }
 
+/* A violation the eBPF guard saw: give it to the worker it names. */
+static int on_violation(const struct guard_violation *v, void *data)
+{
+	struct sandbox *sb = data;
+
+	for (struct sandbox_proc *q = sb->procs; q; q = q->next) {
+		if (q->pid != v->pid || q->guard_reason[0])
+			continue;
+		q->guard_nr = v->nr;
+		guard_violation_format(v, q->guard_reason,
+				       sizeof(q->guard_reason));
+		break;
+	}
+	return 0;
+}
+
 static void finish(struct sandbox_proc *p, const siginfo_t *si)
 {
 	struct sandbox_result *res = &p->result;
@@ -265,6 +282,11 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	struct err e = { { 0 } };
 	char name[64];
 
+	/* The guard's event is in its ring before the worker dies. */
+	if (p->sb->guard) {
+		guard_poll(p->sb->guard, on_violation, p->sb);
+		guard_worker_del(p->sb->guard, p->pid);
+	}
 	p->finished = true;
 	res->status = SANDBOX_FAILED;
 	res->exit_status = exited ? si->si_status : 0;
@@ -282,6 +304,9 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 			   filter_syscall_name(p->bad_syscall, name,
 					       sizeof(name)),
 			   p->bad_syscall);
+	} else if (p->guard_reason[0] && !exited) {
+		res->syscall = p->guard_nr;
+		set_reason(p, "%s", p->guard_reason);
 	} else if (p->timed_out && !exited) {
 		set_reason(p, "timed out after %" PRIu64 " ms", p->timeout_ms);
 	} else if (!p->handed_off) {

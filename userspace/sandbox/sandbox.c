@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/macro.h"
+#include "sandbox/guard.h"
 #include "sandbox/internal.h"
 
 static const char *const layer_names[LAYER_COUNT] = {
@@ -281,6 +283,41 @@ static void setup_cgroup(struct sandbox *sb)
 		  sb->cgroup_path);
 }
 
+/* Layer 5: load the eBPF guard for the worker cgroup (attached while a
+ * job holds it). Its absence is reported by sandbox_layers(), not fatal. */
+static void setup_guard(struct sandbox *sb)
+{
+	struct err ge = { { 0 } };
+
+	if (sb->opts.no_guard) {
+		snprintf(sb->guard_error, sizeof(sb->guard_error),
+			 "disabled by the no_guard option");
+		return;
+	}
+	if (sb->cgroup_fd < 0) {
+		snprintf(sb->guard_error, sizeof(sb->guard_error),
+			 "no worker cgroup to scope the programs to");
+		return;
+	}
+	if (guard_new(&(struct guard_opts){ .cgroup_fd = sb->cgroup_fd,
+					    .arm_nr = __NR_close,
+					    .arm_arg0 = PLAN_SOCK_FD },
+		      &sb->guard, &ge) < 0)
+		snprintf(sb->guard_error, sizeof(sb->guard_error), "%.*s",
+			 (int)sizeof(sb->guard_error) - 1, ge.msg);
+}
+
+int sandbox_hold(struct sandbox *sb, struct err *e)
+{
+	return sb->guard ? guard_hold(sb->guard, e) : 0;
+}
+
+void sandbox_release(struct sandbox *sb)
+{
+	if (sb->guard)
+		guard_release(sb->guard);
+}
+
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		struct err *e)
 {
@@ -336,6 +373,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	layer_set(sb, LAYER_RLIMITS, true,
 		  "RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE small, RLIMIT_CPU = timeout");
 	setup_cgroup(sb);
+	setup_guard(sb);
 	r = spawner_start(sb, e);
 	if (r < 0)
 		goto fail;
@@ -354,6 +392,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 		return NULL;
 	/* Its workers get PDEATHSIG when it ends: free them first. */
 	spawner_stop(sb);
+	guard_free(sb->guard);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);
 	if (sb->cgroup_path)
@@ -370,9 +409,22 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
 		      size_t max)
 {
-	size_t n = MIN(max, (size_t)LAYER_COUNT);
+	struct guard_layer gl[GUARD_N_LAYERS];
+	size_t n = MIN(max, (size_t)LAYER_COUNT), ng;
 
 	memcpy(layers, sb->layers, n * sizeof(*layers));
+	ng = guard_layers(sb->guard, gl, ARRAY_SIZE(gl));
+	for (size_t i = 0; i < ng && n < max; i++, n++) {
+		layers[n] = (struct sandbox_layer){ .name = gl[i].name,
+						    .active = gl[i].active };
+		if (!sb->guard && sb->guard_error[0])
+			snprintf(layers[n].detail, sizeof(layers[n].detail),
+				 "%.120s (%.120s)", sb->guard_error,
+				 gl[i].detail);
+		else
+			memcpy(layers[n].detail, gl[i].detail,
+			       sizeof(layers[n].detail));
+	}
 	return n;
 }
 

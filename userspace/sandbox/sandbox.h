@@ -21,6 +21,9 @@ struct sandbox_opts {
 	/* Test-only: run workers without the seccomp layer (issue: eBPF must
 	 * stand alone). Not reachable from job files or the release CLI. */
 	bool no_seccomp;
+	/* Do not load the eBPF guard (layer 5), e.g. for benchmarks that
+	 * measure the other layers alone. */
+	bool no_guard;
 	/* Where the pith-worker loader binary is; NULL: next to /proc/self/exe,
 	 * then $PITH_WORKER. */
 	const char *worker_path;
@@ -43,6 +46,15 @@ struct sandbox *sandbox_free(struct sandbox *sb); /* NULL-safe */
 /* Fill up to max layers; returns how many. */
 size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
 		      size_t max);
+/*
+ * Attach the eBPF guard's syscall-entry program for as long as a job runs
+ * (it costs every syscall on the host while attached; attaching takes
+ * milliseconds, so hold once per job, never per instance). Nested holds
+ * count. A no-op without a guard.
+ */
+int sandbox_hold(struct sandbox *sb, struct err *e);
+void sandbox_release(struct sandbox *sb);
+
 /* Path of the worker cgroup (cgroup v2), or NULL when unavailable. */
 const char *sandbox_cgroup_path(const struct sandbox *sb);
 /* The workers' seccomp program as exported cBPF (struct sock_filter[n]),
@@ -64,6 +76,9 @@ struct sandbox_request {
 	const char *const *outputs; /* output set names */
 	size_t n_outputs;
 	uint64_t instance;
+	/* Names in eBPF audit events and counters; may be NULL. */
+	const char *fn_name;
+	uint32_t stage;
 };
 
 enum sandbox_status {

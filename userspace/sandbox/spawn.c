@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
+#include "sandbox/guard.h"
 #include "sandbox/internal.h"
 #include "sandbox/raw.h"
 
@@ -458,7 +459,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		return -ENOMEM;
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .epfd = -1,
-		.bad_syscall = -1, .timeout_ms = req->limits.timeout_ms,
+		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = sandbox_now_ns(),
 	};
 	p->result.status = SANDBOX_RUNNING;
@@ -508,6 +509,10 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	sv[1] = safe_close(sv[1]);
 	if (r < 0)
 		goto fail;
+	if (sb->guard)
+		guard_worker_add(sb->guard, p->pid,
+				 req->fn_name ? req->fn_name : "", req->stage,
+				 req->instance);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0) {
 		r = err_set(e, errno, "epoll_create1: %m");
