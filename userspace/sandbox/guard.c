@@ -420,7 +420,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 			 "audits" : "kills",
 		 g->attach == GUARD_ATTACH_ALWAYS ?
 			 "attached for the guard's lifetime" :
-			 "attached while workers exist");
+			 "attached while a job runs");
 	snprintf(g->sock_detail, sizeof(g->sock_detail),
 		 "cgroup/sock_create %s inet sockets in the worker cgroup",
 		 opts->mode == GUARD_AUDIT ? "audits" : "denies");
