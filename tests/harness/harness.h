@@ -299,60 +299,147 @@ __th_log(const char *file, int line, const char *fmt, ...)
 
 #define TH_LOG(fmt, ...) __th_log(__FILE__, __LINE__, fmt, ##__VA_ARGS__)
 
-/* Signedness of the type of x, decided at compile time (pointers: no). */
-#define __TH_SIGNED(x)                                                  \
-	_Generic((x),                                                   \
-		char: CHAR_MIN < 0,                                     \
-		signed char: 1, short: 1, int: 1, long: 1, long long: 1, \
-		float: 1, double: 1, long double: 1,                    \
-		default: 0)
-#define __TH_BITS(x) \
-	(__TH_SIGNED(x) ? (uintmax_t)(intmax_t)(x) : (uintmax_t)(x))
+/*
+ * A value under comparison, captured once with its kind so that mixed
+ * signedness compares by value and floating point keeps its fraction.
+ */
+enum { __TH_UNSIGNED, __TH_SIGNED_INT, __TH_FLOAT, __TH_POINTER };
 
-/* -1, 0, 1: the mathematical order of two integers of any signedness. */
-static inline int __th_order(uintmax_t a, bool a_signed, uintmax_t b,
-			     bool b_signed)
+struct __th_value {
+	int kind;
+	uintmax_t bits;		/* integers and pointers */
+	long double f;		/* __TH_FLOAT */
+};
+
+static inline struct __th_value __th_v_signed(intmax_t v)
 {
-	bool a_neg = a_signed && (intmax_t)a < 0;
-	bool b_neg = b_signed && (intmax_t)b < 0;
-
-	if (a_neg != b_neg)
-		return a_neg ? -1 : 1;
-	if (a_neg)
-		return (intmax_t)a < (intmax_t)b ? -1 : (intmax_t)a > (intmax_t)b;
-	return a < b ? -1 : a > b;
+	return (struct __th_value){ .kind = __TH_SIGNED_INT,
+				    .bits = (uintmax_t)v };
 }
 
-static inline void __th_format(char *buf, size_t n, uintmax_t v, bool sgn)
+static inline struct __th_value __th_v_unsigned(uintmax_t v)
 {
-	if (sgn)
-		snprintf(buf, n, "%jd", (intmax_t)v);
-	else
-		snprintf(buf, n, "%ju", v);
+	return (struct __th_value){ .kind = __TH_UNSIGNED, .bits = v };
+}
+
+static inline struct __th_value __th_v_char(char c)
+{
+	return CHAR_MIN < 0 ? __th_v_signed(c) :
+			      __th_v_unsigned((unsigned char)c);
+}
+
+static inline struct __th_value __th_v_float(long double v)
+{
+	return (struct __th_value){ .kind = __TH_FLOAT, .f = v };
+}
+
+static inline struct __th_value __th_v_pointer(const volatile void *p)
+{
+	return (struct __th_value){ .kind = __TH_POINTER,
+				    .bits = (uintptr_t)p };
+}
+
+/*
+ * Integers (bit-fields too), enums, bool, floating point and pointers. The
+ * conditional applies the usual conversions, so bit-fields and small
+ * integers arrive promoted (with their value) and arrays as pointers.
+ */
+#define __TH_VALUE(x)                                                      \
+	_Generic((1 ? (x) : (x)),                                          \
+		char: __th_v_char,                                         \
+		signed char: __th_v_signed, short: __th_v_signed,          \
+		int: __th_v_signed, long: __th_v_signed,                   \
+		long long: __th_v_signed,                                  \
+		_Bool: __th_v_unsigned, unsigned char: __th_v_unsigned,    \
+		unsigned short: __th_v_unsigned,                           \
+		unsigned int: __th_v_unsigned,                             \
+		unsigned long: __th_v_unsigned,                            \
+		unsigned long long: __th_v_unsigned,                       \
+		float: __th_v_float, double: __th_v_float,                 \
+		long double: __th_v_float,                                 \
+		default: __th_v_pointer)(x)
+
+static inline long double __th_as_float(const struct __th_value *v)
+{
+	if (v->kind == __TH_FLOAT)
+		return v->f;
+	if (v->kind == __TH_SIGNED_INT)
+		return (long double)(intmax_t)v->bits;
+	return (long double)v->bits;
+}
+
+/* Whether `a op b` holds for the values, not for C's conversions. */
+static inline bool __th_holds(const struct __th_value *a, int op,
+			      const struct __th_value *b)
+{
+	bool a_neg = a->kind == __TH_SIGNED_INT && (intmax_t)a->bits < 0;
+	bool b_neg = b->kind == __TH_SIGNED_INT && (intmax_t)b->bits < 0;
+	bool lt, eq;
+
+	if (a->kind == __TH_FLOAT || b->kind == __TH_FLOAT) {
+		long double x = __th_as_float(a), y = __th_as_float(b);
+
+		/* Written out so that NaN compares unequal and unordered. */
+		switch (op) {
+		case __TH_EQ: return x == y;
+		case __TH_NE: return x != y;
+		case __TH_LT: return x < y;
+		case __TH_LE: return x <= y;
+		case __TH_GT: return x > y;
+		default: return x >= y;
+		}
+	}
+	if (a_neg != b_neg) {
+		lt = a_neg;
+		eq = false;
+	} else if (a_neg) {
+		lt = (intmax_t)a->bits < (intmax_t)b->bits;
+		eq = a->bits == b->bits;
+	} else {
+		lt = a->bits < b->bits;
+		eq = a->bits == b->bits;
+	}
+	switch (op) {
+	case __TH_EQ: return eq;
+	case __TH_NE: return !eq;
+	case __TH_LT: return lt;
+	case __TH_LE: return lt || eq;
+	case __TH_GT: return !lt && !eq;
+	default: return !lt;
+	}
+}
+
+static inline void __th_format(char *buf, size_t n,
+			       const struct __th_value *v)
+{
+	switch (v->kind) {
+	case __TH_SIGNED_INT:
+		snprintf(buf, n, "%jd", (intmax_t)v->bits);
+		break;
+	case __TH_FLOAT:
+		snprintf(buf, n, "%Lg", v->f);
+		break;
+	case __TH_POINTER:
+		snprintf(buf, n, "%#jx", v->bits);
+		break;
+	default:
+		snprintf(buf, n, "%ju", v->bits);
+		break;
+	}
 }
 
 /* Returns 1 (and reports) when the comparison failed. */
 static inline int __th_check_cmp(const char *file, int line, const char *e_str,
-				 uintmax_t e, bool e_signed, int op,
-				 const char *s_str, uintmax_t s, bool s_signed)
+				 struct __th_value e, int op,
+				 const char *s_str, struct __th_value s)
 {
 	static const char *const ops[] = { "==", "!=", "<", "<=", ">", ">=" };
-	int o = __th_order(e, e_signed, s, s_signed);
-	char ebuf[32], sbuf[32];
-	bool ok;
+	char ebuf[48], sbuf[48];
 
-	switch (op) {
-	case __TH_EQ: ok = o == 0; break;
-	case __TH_NE: ok = o != 0; break;
-	case __TH_LT: ok = o < 0; break;
-	case __TH_LE: ok = o <= 0; break;
-	case __TH_GT: ok = o > 0; break;
-	default: ok = o >= 0; break;
-	}
-	if (ok)
+	if (__th_holds(&e, op, &s))
 		return 0;
-	__th_format(ebuf, sizeof(ebuf), e, e_signed);
-	__th_format(sbuf, sizeof(sbuf), s, s_signed);
+	__th_format(ebuf, sizeof(ebuf), &e);
+	__th_format(sbuf, sizeof(sbuf), &s);
 	__th_log(file, line, "Expected %s (%s) %s %s (%s)", e_str, ebuf,
 		 ops[op], s_str, sbuf);
 	return 1;
@@ -406,11 +493,10 @@ static inline int __th_bail(bool is_assert)
 
 #define __TH_CMP(expected, seen, op, is_assert)                               \
 	for (__th_current->trigger = ({                                       \
-		     uintmax_t __th_e = __TH_BITS(expected);                  \
-		     uintmax_t __th_s = __TH_BITS(seen);                      \
+		     struct __th_value __th_e = __TH_VALUE(expected);         \
+		     struct __th_value __th_s = __TH_VALUE(seen);             \
 		     __th_check_cmp(__FILE__, __LINE__, #expected, __th_e,    \
-				    __TH_SIGNED(expected), op, #seen, __th_s, \
-				    __TH_SIGNED(seen));                       \
+				    op, #seen, __th_s);                       \
 	     });                                                              \
 	     __TH_HANDLER(is_assert)
 

@@ -36,6 +36,33 @@ TEST(passes)
 		ASSERT_EQ(0, one);
 }
 
+struct flags {
+	unsigned int small : 3;
+	int negative : 4;
+};
+
+TEST(values_of_every_kind_compare_by_value)
+{
+	struct flags f = { .small = 5, .negative = -3 };
+	double ratio = 2.5;
+	const char *s = "ab";
+
+	ASSERT_EQ(5, f.small);
+	ASSERT_EQ(-3, f.negative);
+	ASSERT_GT(ratio, 2.0);
+	ASSERT_LT(ratio, 3);
+	ASSERT_EQ(0.25, 0.25f);
+	ASSERT_LT(s, s + 1);
+	ASSERT_EQ('b', s[1]);
+}
+
+TEST(fractions_are_not_truncated)
+{
+	EXPECT_EQ(2, 2.5);
+	EXPECT_NE(__builtin_nan(""), 1.0);
+	EXPECT_EQ(__builtin_nan(""), __builtin_nan(""));
+}
+
 TEST(assert_fails)
 {
 	int r = -2;

@@ -100,6 +100,23 @@ TEST(passing_test_prints_exact_tap_and_exits_zero)
 	run_done(&r);
 }
 
+TEST(integers_bitfields_floats_and_pointers_compare_by_value)
+{
+	struct run r = sample("-r", "global.values_of_every_kind_compare_by_value",
+			      NULL, NULL);
+
+	EXPECT_EQ(0, r.code) TH_LOG("%s", r.err);
+	run_done(&r);
+	r = sample("-r", "global.fractions_are_not_truncated", NULL, NULL);
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.err, "Expected 2 (2) == 2.5 (2.5)\n"))
+		TH_LOG("%s", r.err);
+	EXPECT_FALSE(has(r.err, "!= 1.0")) TH_LOG("%s", r.err);
+	EXPECT_TRUE(has(r.err, "Expected __builtin_nan(\"\") (nan) == "
+			       "__builtin_nan(\"\") (nan)\n"));
+	run_done(&r);
+}
+
 TEST(failed_assert_stops_test_and_shows_both_values)
 {
 	struct run r = sample("-r", "global.assert_fails", NULL, NULL);
@@ -312,6 +329,8 @@ TEST(list_names_every_fixture_variant_and_test_in_order)
 
 	EXPECT_EQ(0, r.code);
 	EXPECT_STREQ("global.passes\n"
+		     "global.values_of_every_kind_compare_by_value\n"
+		     "global.fractions_are_not_truncated\n"
 		     "global.assert_fails\n"
 		     "global.expect_continues\n"
 		     "global.assert_in_helper_fails\n"
@@ -374,11 +393,11 @@ TEST_TIMEOUT(whole_run_numbers_and_counts_every_result, 60)
 	r = sample(NULL, NULL, NULL, NULL);
 
 	EXPECT_EQ(1, r.code);
-	EXPECT_TRUE(has(r.out, "TAP version 13\n1..16\n"));
-	EXPECT_TRUE(has(r.out, "\nnot ok 10 global.hangs\n"));
-	EXPECT_TRUE(has(r.out, "\nok 16 unready.body # SKIP"));
-	EXPECT_TRUE(has(r.out, "# FAILED: 9 / 16 tests passed.\n"));
-	EXPECT_STREQ("# Totals: pass:6 fail:7 xfail:0 xpass:0 skip:3 error:0",
+	EXPECT_TRUE(has(r.out, "TAP version 13\n1..18\n"));
+	EXPECT_TRUE(has(r.out, "\nnot ok 12 global.hangs\n"));
+	EXPECT_TRUE(has(r.out, "\nok 18 unready.body # SKIP"));
+	EXPECT_TRUE(has(r.out, "# FAILED: 10 / 18 tests passed.\n"));
+	EXPECT_STREQ("# Totals: pass:7 fail:8 xfail:0 xpass:0 skip:3 error:0",
 		     last_line(r.out));
 	run_done(&r);
 }
@@ -549,8 +568,8 @@ TEST_F_TIMEOUT(scripts, runner_adds_c_harness_totals, 60)
 	r = runner(self->dir, names);
 
 	EXPECT_EQ(1, r.code);
-	EXPECT_TRUE(has(r.out, "harness_sample: not ok 10 global.hangs\n"));
-	EXPECT_STREQ("pith: 8 passed, 7 failed, 4 skipped", last_line(r.out))
+	EXPECT_TRUE(has(r.out, "harness_sample: not ok 12 global.hangs\n"));
+	EXPECT_STREQ("pith: 9 passed, 8 failed, 4 skipped", last_line(r.out))
 		TH_LOG("%s", r.out);
 	run_done(&r);
 }
