@@ -59,7 +59,8 @@ typedef void (*iofunc_done_fn)(struct iofunc_run *run, void *data);
 
 /*
  * Start `fn` on every item of `input`, concurrently, on `l`. `outputs` holds
- * as many sets as iofuncs_check() accepted (created by the caller); when the
+ * as many sets as iofuncs_check() accepted (created by the caller), then a
+ * NULL (file.write without outputs: just the NULL); when the
  * run is done, the outputs of successful items have been appended to them in
  * input order, items named and keyed like their input items, every buffer
  * sealed. `done` is always called later from the loop, never from inside
