@@ -283,18 +283,32 @@ static inline const char *__th_basename(const char *file)
 	return s ? s + 1 : file;
 }
 
+/* One diagnostic; every line of a multi-line message starts with "# " so
+ * that captured output cannot pass for TAP. */
 static inline void __th_printf(3, 4)
 __th_log(const char *file, int line, const char *fmt, ...)
 {
+	char *msg = NULL, *p, *nl;
 	va_list ap;
 
 	fflush(stdout);
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
 	fprintf(stderr, "# %s:%d:%s:", __th_basename(file), line,
 		__th_current ? __th_current->name : "?");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
+	for (p = msg ? msg : "(out of memory)"; (nl = strchr(p, '\n'));
+	     p = nl + 1) {
+		fprintf(stderr, "%.*s\n", (int)(nl - p), p);
+		if (nl[1])
+			fputs("# ", stderr);
+		else
+			break;
+	}
+	if (!nl)
+		fprintf(stderr, "%s\n", p);
+	free(msg);
 }
 
 #define TH_LOG(fmt, ...) __th_log(__FILE__, __LINE__, fmt, ##__VA_ARGS__)
