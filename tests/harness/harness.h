@@ -878,6 +878,13 @@ static inline int __test_harness_run(int argc, char **argv)
 		return 0;
 	}
 	ntests = __th_walk(flt, nflt, __TH_COUNT, &ncases, NULL);
+	if (nflt && !ntests) {
+		/* A misspelt -r or -t must not look like a clean run. */
+		fprintf(stderr, "%s: no test matches the selection (see -l)\n",
+			argv[0]);
+		free(flt);
+		return 1;
+	}
 	printf("TAP version 13\n");
 	printf("1..%u\n", ntests);
 	printf("# Starting %u tests from %u test cases.\n", ntests, ncases);

@@ -377,6 +377,16 @@ TEST(filters_select_by_test_fixture_and_variant)
 	run_done(&r);
 }
 
+TEST(selection_matching_nothing_fails)
+{
+	struct run r = sample("-r", "global.no_such_test", NULL, NULL);
+
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.err, "no test matches")) TH_LOG("%s", r.err);
+	EXPECT_STREQ("", r.out);
+	run_done(&r);
+}
+
 TEST(unknown_option_fails_with_usage)
 {
 	struct run r = sample("-Z", NULL, NULL, NULL);
