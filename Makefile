@@ -37,7 +37,7 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=address,undefined
 endif
-INCLUDES := -Iuserspace -Itests -Iuserspace/sdk/include -Ikmod -I$(B)/gen
+INCLUDES := -I. -Iuserspace -Itests -Iuserspace/sdk/include -Ikmod -I$(B)/gen
 LIBS := -ljansson -lseccomp -luring -lbpf -lelf -lz
 
 # Filled in by the fragments.

@@ -4,7 +4,8 @@
 # name them by a path relative to the job file: ../../build/examples/...
 
 EXAMPLE_FNS := wordcount/count wordcount/merge matmul/multiply \
-	logstats/stats logstats/summary
+	logstats/stats logstats/summary fetch-summary/requests \
+	fetch-summary/summarise
 EXAMPLE_BINS := $(EXAMPLE_FNS:%=build/examples/%)
 PITH_CC := tools/pith-cc
 

@@ -6,9 +6,6 @@ LIB_SRCS += userspace/lib/uring.c \
 	iofuncs/iofuncs.c iofuncs/arena.c iofuncs/file.c iofuncs/hosts.c \
 	iofuncs/http_parse.c iofuncs/http.c
 
-# "iofuncs/iofuncs.h" for the engine and for our own files.
-INCLUDES += -I.
-
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
 TEST_PROGS += uring_test iofuncs_parse_test iofuncs_file_test \
 	iofuncs_http_test
@@ -18,11 +15,7 @@ iofuncs_parse_test_SRCS := tests/unit/iofuncs_parse_test.c \
 iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)
 iofuncs_http_test_SRCS := tests/unit/iofuncs_http_test.c $(IOFUNCS_TEST_UTIL)
 
-# examples/fetch-summary: compute -> http -> compute -> file.write. Its
-# functions are built by the pattern rule of examples/build.mk.
-FETCH_SUMMARY_FNS := build/examples/fetch-summary/requests \
-	build/examples/fetch-summary/summarise
-ALL_TARGETS += $(FETCH_SUMMARY_FNS)
+# examples/fetch-summary (compute -> http -> compute -> file.write).
 TEST_SCRIPTS += tests/integration/io_fetch_summary.sh
 
 # Benchmark driver for tools/bench/io_bench.sh (not installed).
