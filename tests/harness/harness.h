@@ -501,6 +501,16 @@ static inline int __th_bail(bool is_assert)
 	return 0;
 }
 
+/*
+ * An assertion is a `for` whose body is the statement written after it
+ * (usually just `;`). Followed by a `{ }` block, that reads to the compiler
+ * like the classic `for (...);` bug, so test files do without this warning.
+ */
+#pragma GCC diagnostic ignored "-Wmisleading-indentation"
+#ifdef __clang__
+#pragma clang diagnostic ignored "-Wempty-body"
+#endif
+
 #define __TH_HANDLER(is_assert)                 \
 	__th_current->trigger;                  \
 	__th_current->trigger = __th_bail(is_assert))

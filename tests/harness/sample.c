@@ -30,6 +30,12 @@ TEST(passes)
 	ASSERT_STREQ("pith", "pith");
 	ASSERT_STRNE("pith", NULL);
 	EXPECT_EQ(1, one);
+	/* A block right after an assertion compiles without warnings. */
+	{
+		int inner = 1;
+
+		ASSERT_EQ(1, inner);
+	}
 	if (one)
 		ASSERT_EQ(1, one);
 	else

@@ -414,6 +414,146 @@ TEST_TIMEOUT(whole_run_numbers_and_counts_every_result, 60)
 	run_done(&r);
 }
 
+/* ---- t_* helpers ---- */
+
+TEST(t_run_captures_stdout_stderr_and_exit_code)
+{
+	char *argv[] = { "sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	char *out, *err;
+	int status;
+
+	ASSERT_EQ(0, t_run(argv, &out, &err, &status));
+	EXPECT_STREQ("out\n", out);
+	EXPECT_STREQ("err\n", err);
+	EXPECT_EQ(3, t_exit_code(status));
+	free(out);
+	free(err);
+}
+
+TEST(t_run_reports_death_by_signal_like_a_shell)
+{
+	char *argv[] = { "sh", "-c", "kill -TERM $$", NULL };
+	int status;
+
+	ASSERT_EQ(0, t_run(argv, NULL, NULL, &status));
+	EXPECT_EQ(128 + SIGTERM, t_exit_code(status));
+}
+
+TEST(t_run_fails_with_enoent_for_a_missing_program)
+{
+	char *argv[] = { "/nonexistent/pith-no-such-program", NULL };
+	char *out = NULL;
+	int status;
+
+	EXPECT_EQ(-ENOENT, t_run(argv, &out, NULL, &status));
+	EXPECT_NULL(out);
+}
+
+TEST(t_run_full_streams_large_stdin_and_stdout_without_deadlock)
+{
+	char *argv[] = { "cat", NULL };
+	size_t len = 1 << 20;
+	char *in = malloc(len), *out;
+	int status;
+
+	ASSERT_NE(NULL, in);
+	for (size_t i = 0; i < len; i++)
+		in[i] = (char)('a' + i % 26);
+	ASSERT_EQ(0, t_run_full(argv, NULL, in, len, &out, NULL, &status));
+	EXPECT_EQ(0, t_exit_code(status));
+	EXPECT_EQ(len, strlen(out));
+	EXPECT_EQ(0, memcmp(in, out, len));
+	free(in);
+	free(out);
+}
+
+TEST(t_run_full_passes_the_given_environment)
+{
+	char *argv[] = { "sh", "-c", "echo \"$PITH_T\"", NULL };
+	char *envp[] = { "PITH_T=value", "PATH=/usr/bin:/bin", NULL };
+	char *out;
+	int status;
+
+	ASSERT_EQ(0, t_run_full(argv, envp, NULL, 0, &out, NULL, &status));
+	EXPECT_STREQ("value\n", out);
+	free(out);
+}
+
+TEST(file_helpers_round_trip_and_rm_rf_does_not_follow_symlinks)
+{
+	char *dir = t_tmpdir(), *keep = t_tmpdir();
+	char *a, *ab, *file, *kept, *link, *data;
+	struct stat st;
+	size_t len;
+
+	ASSERT_NE(NULL, dir);
+	ASSERT_NE(NULL, keep);
+	EXPECT_STRNE(dir, keep);
+	a = t_strdupf("%s/a", dir);
+	ab = t_strdupf("%s/a/b", dir);
+	file = t_strdupf("%s/a/b/f", dir);
+	kept = t_strdupf("%s/survives", keep);
+	link = t_strdupf("%s/a/outside", dir);
+	ASSERT_EQ(0, mkdir(a, 0755));
+	ASSERT_EQ(0, mkdir(ab, 0755));
+	ASSERT_EQ(0, t_write_file(file, "bytes\0more", 10));
+	ASSERT_EQ(0, t_write_file(kept, "keep", 4));
+	ASSERT_EQ(0, symlink(keep, link));
+
+	data = t_read_file(file, &len);
+	ASSERT_NE(NULL, data);
+	EXPECT_EQ(10, len);
+	EXPECT_EQ(0, memcmp(data, "bytes\0more", 11)); /* NUL-terminated */
+	free(data);
+	EXPECT_NULL(t_read_file("/nonexistent/pith", NULL));
+	EXPECT_EQ(ENOENT, errno);
+
+	EXPECT_EQ(0, t_rm_rf(dir));
+	EXPECT_EQ(-1, lstat(dir, &st));
+	EXPECT_EQ(0, lstat(kept, &st)) TH_LOG("rm_rf followed the symlink");
+	EXPECT_EQ(0, t_rm_rf(dir)); /* already gone */
+	EXPECT_EQ(0, t_rm_rf(keep));
+	free(a);
+	free(ab);
+	free(file);
+	free(kept);
+	free(link);
+	free(dir);
+	free(keep);
+}
+
+TEST(paths_come_from_the_repo_and_the_environment)
+{
+	char *version = t_strdupf("%s/VERSION", t_repo_root());
+
+	EXPECT_EQ('/', t_repo_root()[0]);
+	EXPECT_EQ(0, access(version, R_OK)) TH_LOG("%s", version);
+	free(version);
+	/* Each test is a fresh process: nothing is cached yet. */
+	ASSERT_EQ(0, setenv("B", "build/san", 1));
+	ASSERT_EQ(0, setenv("PITH_SHARED", "/srv/shared", 1));
+	{
+		char *want = t_strdupf("%s/build/san", t_repo_root());
+
+		EXPECT_STREQ(want, t_build_dir());
+		free(want);
+	}
+	EXPECT_STREQ("/srv/shared", t_shared_dir());
+}
+
+TEST(shared_dir_defaults_next_to_the_repo)
+{
+	char *want = t_strdupf("%s/../shared", t_repo_root());
+
+	ASSERT_EQ(0, unsetenv("PITH_SHARED"));
+	ASSERT_EQ(0, unsetenv("B"));
+	EXPECT_STREQ(want, t_shared_dir());
+	free(want);
+	want = t_strdupf("%s/build", t_repo_root());
+	EXPECT_STREQ(want, t_build_dir());
+	free(want);
+}
+
 /* ---- tap.sh and run.sh ---- */
 
 FIXTURE(scripts)
