@@ -162,20 +162,26 @@ int main(int argc, char **argv)
 	char path[] = "/tmp/spawn-bench-noop-XXXXXX";
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "n:b:")) != -1) {
-		if (opt == 'n')
+	struct sandbox_opts so = { 0 };
+
+	while ((opt = getopt(argc, argv, "n:b:G")) != -1) {
+		if (opt == 'G')
+			so.no_guard = true;
+		else if (opt == 'n')
 			n = strtoull(optarg, NULL, 10);
 		else if (opt == 'b')
 			block = strtoull(optarg, NULL, 10);
 		else {
-			fprintf(stderr, "usage: %s [-n INSTANCES] [-b BLOCK]\n",
+			fprintf(stderr,
+				"usage: %s [-n INSTANCES] [-b BLOCK] [-G]\n"
+				"  -G  without the eBPF guard (layer 5)\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (!n || !block)
 		return 2;
-	if (sandbox_new(NULL, &sb, &e) < 0 ||
+	if (sandbox_new(&so, &sb, &e) < 0 ||
 	    elf_image_load_mem(noop_elf, sizeof(noop_elf), &img, &e) < 0) {
 		fprintf(stderr, "spawn-bench: %s\n", e.msg);
 		return 1;
