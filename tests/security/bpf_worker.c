@@ -77,8 +77,13 @@ int t_cgroup_new(struct t_cgroup *cg)
 void t_cgroup_done(struct t_cgroup *cg)
 {
 	cg->fd = safe_close(cg->fd);
-	if (cg->path)
-		rmdir(cg->path);
+	/* A killed worker leaves the cgroup shortly after it is reaped:
+	 * retry for up to a second rather than leave a directory behind. */
+	for (int i = 0; cg->path && i < 1000; i++) {
+		if (rmdir(cg->path) == 0 || errno != EBUSY)
+			break;
+		usleep(1000);
+	}
 	free(cg->path);
 	cg->path = NULL;
 }
