@@ -91,17 +91,19 @@ static vm_fault_t pith_buf_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct pith_buf *buf = vma_buf(vma);
+	struct page *page;
 	vm_fault_t ret;
 
 	if (vmf->pgoff >= buf->nr_pages)
 		return VM_FAULT_SIGBUS;
+	page = buf->pages[vmf->pgoff];
 
 	down_read(&buf->lock);
 	if (buf->sealed && (vma->vm_flags & VM_WRITE))
 		ret = VM_FAULT_SIGBUS;
 	else
 		ret = vmf_insert_mixed(vma, vmf->address,
-				       pith_page_to_pfn(buf->pages[vmf->pgoff]));
+				       pith_page_to_pfn(page));
 	up_read(&buf->lock);
 	return ret;
 }
@@ -311,6 +313,7 @@ static ssize_t pith_buf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	loff_t pos = iocb->ki_pos;
 	ssize_t done = 0, err = 0;
 	size_t off, n, copied;
+	struct page *page;
 
 	while (iov_iter_count(from)) {
 		if (pos < 0 || pos >= buf->size) {
@@ -330,8 +333,8 @@ static ssize_t pith_buf_write_iter(struct kiocb *iocb, struct iov_iter *from)
 			err = -EPERM;
 			break;
 		}
-		copied = copy_page_from_iter_atomic(buf->pages[pos >> PAGE_SHIFT],
-						    off, n, from);
+		page = buf->pages[pos >> PAGE_SHIFT];
+		copied = copy_page_from_iter_atomic(page, off, n, from);
 		up_read(&buf->lock);
 		pos += copied;
 		done += copied;

@@ -741,7 +741,8 @@ TEST_F(xfer, create_over_memory_cgroup_limit_fails_with_enomem)
 	pid_t pid;
 	int status, fd;
 
-	fd = open("/sys/fs/cgroup/cgroup.subtree_control", O_WRONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "%s/cgroup.subtree_control", root);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, "+memory", 7) != 7)
 		SKIP(return, "no cgroup v2 memory controller at %s", root);
 	close(fd);
@@ -815,13 +816,14 @@ static void *race_writer(void *arg)
 	race_armed = 1;
 	for (unsigned int i = 0; !atomic_load(&r->stop); i++) {
 		size_t page = (size_t)rand_r(&seed) % npages;
+		volatile char *pw = w + page * page_size;
 
 		/* Several writes per page: after a fault that raced with
 		 * the seal, the next ones would go through its PTE. */
 		for (int k = 0; k < 8; k++) {
 			bool after = atomic_load(&r->sealed);
 
-			w[page * page_size + (size_t)rand_r(&seed) % page_size] =
+			pw[(size_t)rand_r(&seed) % page_size] =
 				(char)rand_r(&seed);
 			if (after)
 				atomic_fetch_add(&r->writes_after_seal_landed,

@@ -295,7 +295,8 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (!n)
-			n = size >= (256u << 20) ? 3 : size >= (16u << 20) ? 7 : 21;
+			n = size >= (256u << 20) ? 3 :
+			    size >= (16u << 20) ? 7 : 21;
 		for (int m = 0; m < M_COUNT; m++) {
 			struct sample *v = calloc((size_t)n, sizeof(*v));
 			uint64_t *ns = calloc((size_t)n, sizeof(*ns));
@@ -332,7 +333,8 @@ int main(int argc, char **argv)
 		}
 		if (med[M_MODULE])
 			printf("  %-6s ratio    memfd/module %.2f  memcpy/module %.2f  memfd/module-u %.2f  memcpy/module-u %.2f  memfd/memcpy %.2f\n",
-			       tok, (double)med[M_MEMFD] / (double)med[M_MODULE],
+			       tok,
+			       (double)med[M_MEMFD] / (double)med[M_MODULE],
 			       (double)med[M_MEMCPY] / (double)med[M_MODULE],
 			       (double)med[M_MEMFD] /
 				       (double)med[M_MODULE_UNMAPPED],

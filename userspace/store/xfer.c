@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Buffers on /dev/pith_xfer: probe, create, seal (see Documentation/kmod.md). */
+/* Buffers on /dev/pith_xfer: probe, create, seal (Documentation/kmod.md). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
