@@ -20,6 +20,8 @@
 #include "harness/harness.h"
 #include "uapi/pith_xfer.h"
 
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 static long page_size;
 
 static int t_create(int dev, uint64_t size, uint32_t flags)
@@ -235,6 +237,93 @@ TEST_F(xfer, ioctls_with_wrong_number_size_or_target_are_refused)
 	EXPECT_EQ(EFAULT, errno);
 	EXPECT_EQ(-1, ioctl(self->fd, PITH_XFER_IOC_INFO, (void *)-4096L));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+static bool t_known_cmd(unsigned long cmd)
+{
+	return cmd == PITH_XFER_IOC_VERSION || cmd == PITH_XFER_IOC_CREATE ||
+	       cmd == PITH_XFER_IOC_SEAL || cmd == PITH_XFER_IOC_INFO ||
+	       cmd == PITH_XFER_IOC_POPULATE;
+}
+
+/* Every other number in our magic, any direction and size, on both kinds of
+ * fd: ENOTTY, and nothing sealed or created on the way. */
+TEST_F(xfer, every_unknown_ioctl_is_refused)
+{
+	static const unsigned int sizes[] = { 0, 1, 8, 16, 32, 56, 64, 4095 };
+	static const unsigned int dirs[] = { _IOC_NONE, _IOC_READ, _IOC_WRITE,
+					     _IOC_READ | _IOC_WRITE };
+	struct pith_xfer_version before, after;
+	struct pith_xfer_info info;
+	char arg[4096] = { 0 };
+	unsigned long n = 0;
+
+	ASSERT_EQ(0, t_version(self->dev, &before));
+	for (unsigned int nr = 0; nr < 256; nr++)
+		for (size_t d = 0; d < ARRAY_SIZE(dirs); d++)
+			for (size_t z = 0; z < ARRAY_SIZE(sizes); z++) {
+				unsigned long cmd = _IOC(dirs[d],
+							 PITH_XFER_IOC_MAGIC,
+							 nr, sizes[z]);
+				int fds[2] = { self->dev, self->fd };
+
+				if (t_known_cmd(cmd))
+					continue;
+				for (int f = 0; f < 2; f++) {
+					errno = 0;
+					EXPECT_EQ(-1, ioctl(fds[f], cmd, arg));
+					EXPECT_EQ(ENOTTY, errno)
+						TH_LOG("cmd %#lx", cmd);
+					n++;
+				}
+			}
+	ASSERT_EQ(0, t_version(self->dev, &after));
+	EXPECT_EQ(before.buffers, after.buffers);
+	ASSERT_EQ(0, t_info(self->fd, &info));
+	EXPECT_EQ(0, info.flags);
+	EXPECT_LT(16000, n);
+}
+
+/* Garbage in the arguments of the real commands: refused or honoured, never
+ * harmful; every fd CREATE returns is a working buffer. */
+TEST_F_TIMEOUT(xfer, garbage_arguments_to_known_ioctls, 60)
+{
+	unsigned int seed = 12345;
+	int created = 0;
+
+	for (int i = 0; i < 5000; i++) {
+		uint64_t raw[8];
+		struct pith_xfer_create *c = (void *)raw;
+		int r;
+
+		for (size_t k = 0; k < ARRAY_SIZE(raw); k++)
+			raw[k] = ((uint64_t)rand_r(&seed) << 33) ^
+				 ((uint64_t)rand_r(&seed) << 11) ^
+				 (uint64_t)rand_r(&seed);
+		/* Sometimes plausible: small size, no reserved bits. */
+		if (i % 4 == 0) {
+			c->size %= 64 * page_size;
+			c->reserved[0] = c->reserved[1] = 0;
+			c->flags &= PITH_XFER_CREATE_FLAGS | (1U << 9);
+		}
+		r = ioctl(self->dev, PITH_XFER_IOC_CREATE, raw);
+		if (r == 0) {
+			struct pith_xfer_info info;
+
+			ASSERT_EQ(0, t_info(c->fd, &info));
+			EXPECT_EQ(c->size, info.size);
+			EXPECT_EQ(0, t_seal(c->fd));
+			close(c->fd);
+			created++;
+		} else {
+			EXPECT_TRUE(errno == EINVAL || errno == EFBIG)
+				TH_LOG("CREATE: %m");
+		}
+		r = ioctl(self->fd, PITH_XFER_IOC_POPULATE, raw);
+		EXPECT_EQ(-1, r);
+		EXPECT_EQ(EINVAL, errno);
+	}
+	EXPECT_LT(100, created);
 }
 
 /* CREATE reads its argument, then cannot write the fd back: no fd may leak
