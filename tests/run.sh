@@ -39,7 +39,7 @@ for t in "$@"; do
 	fi
 	: >"$totals_file"
 	timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null 2>&1 |
-		while IFS= read -r line; do
+		while IFS= read -r line || [ -n "$line" ]; do
 			printf '%s: %s\n' "$name" "$line"
 			case $line in
 			"# Totals: "*) printf '%s\n' "$line" >"$totals_file" ;;
@@ -48,7 +48,7 @@ for t in "$@"; do
 		done
 	rc=${PIPESTATUS[0]}
 	if [ -s "$totals_file.fail" ]; then
-		while IFS= read -r line; do
+		while IFS= read -r line || [ -n "$line" ]; do
 			problems+=("$name: $line")
 		done <"$totals_file.fail"
 		rm -f "$totals_file.fail"

@@ -579,6 +579,9 @@ FIXTURE_SETUP(scripts)
 		  "t_done\n" },
 		{ "short.sh", "t_plan 3\nt_ok only_one\nt_done\n" },
 		{ "skipall.sh", "t_skip_all 'needs root'\n" },
+		{ "nonewline.sh",
+		  "printf 'TAP version 13\\n1..1\\nok 1 last\\n"
+		  "# Totals: pass:1 fail:0 xfail:0 xpass:0 skip:0 error:0'\n" },
 		{ "crash.sh", "t_plan 2\nt_ok before_crash\nkill -SEGV $$\n" },
 		{ "silent.sh", "echo 'ok 1 something'\n" },
 		{ "liar.sh", "t_plan 1\nt_ok fine\necho '# PASSED'\n"
@@ -681,14 +684,17 @@ static struct run runner(const char *dir, const char *const names[])
 
 TEST_F(scripts, runner_sums_totals_and_passes_when_nothing_failed)
 {
-	const char *const names[] = { "good.sh", "skipall.sh", NULL };
+	const char *const names[] = { "good.sh", "skipall.sh", "nonewline.sh",
+				      NULL };
 	struct run r = runner(self->dir, names);
 
 	EXPECT_EQ(0, r.code);
 	EXPECT_TRUE(has(r.out, "good.sh: ok 2 true_passes\n"))
 		TH_LOG("%s", r.out);
 	EXPECT_TRUE(has(r.out, "skipall.sh: 1..0 # SKIP needs root\n"));
-	EXPECT_STREQ("pith: 2 passed, 0 failed, 2 skipped", last_line(r.out));
+	/* The last line counts even without its newline. */
+	EXPECT_STREQ("pith: 3 passed, 0 failed, 2 skipped", last_line(r.out))
+		TH_LOG("%s", r.out);
 	run_done(&r);
 }
 
