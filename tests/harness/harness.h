@@ -232,7 +232,9 @@ static inline void __th_register_test(struct __fixture_metadata *f,
 		struct __test_metadata *_metadata,                            \
 		const struct __fixture_variant_metadata *__v)                 \
 	{                                                                     \
-		FIXTURE_DATA(f) self;                                         \
+		/* Static: survives the longjmp() of a failed ASSERT (a  \
+		 * local would be indeterminate); one test per process. */ \
+		static FIXTURE_DATA(f) self;                                  \
 		const FIXTURE_VARIANT(f) *volatile variant =                  \
 			__v ? (const FIXTURE_VARIANT(f) *)__v->data : NULL;   \
 		struct __test_metadata *volatile md = _metadata;              \
