@@ -154,6 +154,9 @@ int t_run_full(char *const argv[], char *const envp[], const void *in,
 
 	close(inp[0]);
 	inp[0] = -1;
+	/* Never block feeding stdin while the child blocks on a full stdout:
+	 * our end only, the child's stdin stays blocking. */
+	fcntl(inp[1], F_SETFL, fcntl(inp[1], F_GETFL) | O_NONBLOCK);
 	close(report[1]);
 	report[1] = -1;
 	out.fd = outp[0];

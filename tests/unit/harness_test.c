@@ -452,7 +452,7 @@ TEST(t_run_fails_with_enoent_for_a_missing_program)
 TEST(t_run_full_streams_large_stdin_and_stdout_without_deadlock)
 {
 	char *argv[] = { "cat", NULL };
-	size_t len = 1 << 20;
+	size_t len = 8 << 20;
 	char *in = malloc(len), *out;
 	int status;
 
@@ -463,6 +463,26 @@ TEST(t_run_full_streams_large_stdin_and_stdout_without_deadlock)
 	EXPECT_EQ(0, t_exit_code(status));
 	EXPECT_EQ(len, strlen(out));
 	EXPECT_EQ(0, memcmp(in, out, len));
+	free(in);
+	free(out);
+}
+
+/* The child stops reading stdin to write a lot: feeding it must not block. */
+TEST_TIMEOUT(t_run_full_keeps_reading_output_while_stdin_is_full, 10)
+{
+	char *argv[] = { "sh", "-c",
+			 "dd bs=8192 count=1 of=/dev/null 2>/dev/null; "
+			 "head -c 1000000 /dev/zero | tr '\\0' a; "
+			 "cat >/dev/null",
+			 NULL };
+	size_t len = 1 << 20;
+	char *in = calloc(1, len), *out;
+	int status;
+
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, t_run_full(argv, NULL, in, len, &out, NULL, &status));
+	EXPECT_EQ(0, t_exit_code(status));
+	EXPECT_EQ(1000000, strlen(out));
 	free(in);
 	free(out);
 }
