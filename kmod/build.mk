@@ -78,6 +78,7 @@ vm-e2e: $(VM_E2E_STAMP)
 ifneq ($(VM_E2E_FROZEN),1)
 $(VM_E2E_STAMP): $(VM_E2E_DEPS)
 	$(call msg,RUN,$(VM_E2E_EXPECTED))
+	@mkdir -p $(@D)
 	$(Q)rm -rf $(VM_E2E_EXPECTED) $@ && PITH_STORE_BACKEND=memfd \
 		$(B)/pith run examples/wordcount/job.json \
 		-o $(VM_E2E_EXPECTED) >/dev/null && touch $@
