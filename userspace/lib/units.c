@@ -16,14 +16,25 @@ struct unit {
 static int parse_scaled(const char *s, const struct unit *units, size_t n,
 			double *ret)
 {
+	const char *p = s;
+	size_t digits = 0;
 	char *end;
 	double v;
 
-	if (!s || !*s || (*s != '.' && (*s < '0' || *s > '9')))
+	/* Plain decimals only: strtod alone would also take "0x10", "1e3",
+	 * "inf" and leading blanks. */
+	if (!s)
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++)
+		digits++;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			digits++;
+	if (!digits)
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v < 0)
+	if (errno || end != p || !isfinite(v) || v < 0)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
