@@ -3,7 +3,8 @@
  * file.read and file.write: paths resolved beneath the data root with
  * openat2(RESOLVE_BENEATH), every open, stat, read, write, fsync, rename and
  * unlink an io_uring operation. Writes are staged in temporary files and
- * renamed into place only once every item of the run is on disk.
+ * renamed into place only once every item of the run is on disk. The engine
+ * reuses both for its own files (iofunc_ctx: trusted_paths, create_new).
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -162,7 +163,9 @@ static int openat2_sqe(struct fslot *s, int dirfd, const char *path,
 	s->how = (struct open_how){
 		.flags = flags | O_CLOEXEC | O_NOCTTY,
 		.mode = mode,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = s->run->ctx.trusted_paths ?
+				   0 :
+				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	io_uring_prep_openat2(sqe, dirfd, path, &s->how);
 	slot_submit(s, sqe);
@@ -434,9 +437,15 @@ static void read_step(struct fslot *s, int res)
 
 /* ---- file.write ---- */
 
-static void tmp_name(struct staged *st)
+static void tmp_name(const struct iofunc_run *run, struct staged *st)
 {
 	uint32_t rnd[2] = { 0, 0 };
+
+	if (run->ctx.create_new) {
+		/* No temporary: the file itself (base fits, see write_start). */
+		snprintf(st->tmp, sizeof(st->tmp), "%s", st->base);
+		return;
+	}
 
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd[0] = (uint32_t)getpid(), rnd[1] = (uint32_t)loop_now_ms();
@@ -467,6 +476,8 @@ static void write_start(struct fslot *s)
 	st->base = slash ? slash + 1 : it->name;
 	if (!*st->base || !strcmp(st->base, ".") || !strcmp(st->base, ".."))
 		return slot_fail(s, -EINVAL, "not a file name");
+	if (run->ctx.create_new && strlen(st->base) > NAME_MAX)
+		return slot_fail(s, -ENAMETOOLONG, "file name too long");
 	if (slash) {
 		size_t dl = (size_t)(slash - it->name);
 
@@ -506,8 +517,14 @@ static void write_synced(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
 	struct staged *st = &FS(run)->staged[s->idx];
-	struct io_uring_sqe *sqe = loop_sqe(run->loop, 1);
+	struct io_uring_sqe *sqe;
 
+	if (run->ctx.create_new) {
+		/* Created with O_EXCL: nothing there to replace. */
+		st->staged = true;
+		return slot_end(s);
+	}
+	sqe = loop_sqe(run->loop, 1);
 	if (!sqe)
 		return slot_fail(s, -EBUSY, "cannot queue the statx");
 	s->state = F_CHECK_TARGET;
@@ -527,15 +544,17 @@ static void write_step(struct fslot *s, int res)
 		if (res < 0)
 			return slot_fail(s, res, path_error(res));
 		st->dirfd = res;
-		tmp_name(st);
+		tmp_name(run, st);
 		s->state = F_OPEN_TMP;
 		if (openat2_sqe(s, st->dirfd, st->tmp,
 				O_WRONLY | O_CREAT | O_EXCL, 0666) < 0)
 			return slot_fail(s, -EBUSY, "cannot queue the open");
 		return;
 	case F_OPEN_TMP:
+		if (res == -EEXIST && run->ctx.create_new)
+			return slot_fail(s, res, "exists");
 		if (res == -EEXIST) {
-			tmp_name(st);
+			tmp_name(run, st);
 			if (openat2_sqe(s, st->dirfd, st->tmp,
 					O_WRONLY | O_CREAT | O_EXCL, 0666) < 0)
 				return slot_fail(s, -EBUSY,
@@ -586,6 +605,22 @@ static void write_step(struct fslot *s, int res)
 	}
 }
 
+/* The item is in place (and, with fsync, on disk): record its output. */
+static void write_ok(struct iofunc_run *run, size_t i)
+{
+	const char *name = run->input->items[i].name;
+	struct buffer *buf;
+	uint64_t off;
+
+	if (run->n_outputs) {
+		if (arena_put(&run->arena, name, strlen(name), &buf, &off) < 0)
+			return item_fail(run, i, -ENOMEM,
+					 "written, but out of memory for its output");
+		iofunc_item_out(run, i, 0, buf, off, strlen(name));
+	}
+	iofunc_item_ok(run, i);
+}
+
 /*
  * Commit, once every item is staged or failed: rename all temporary files
  * into place when every item succeeded, else remove them all, so that a
@@ -595,8 +630,6 @@ static void staged_cb(struct loop_op *op, int res, uint32_t flags)
 {
 	struct staged *st = container_of(op, struct staged, op);
 	struct iofunc_run *run = st->run;
-	struct buffer *buf;
-	uint64_t off;
 
 	(void)flags;
 	run->ops--;
@@ -629,24 +662,11 @@ static void staged_cb(struct loop_op *op, int res, uint32_t flags)
 		st->tmp_exists = false;
 		goto out;
 	}
-	if (res < 0) {
+	if (res < 0)
 		item_fail(run, st->idx, res,
 			  "renamed into place, but the fsync of its directory failed");
-	} else {
-		const char *name = run->input->items[st->idx].name;
-
-		size_t len = strlen(name);
-
-		if (run->n_outputs &&
-		    arena_put(&run->arena, name, len, &buf, &off) < 0) {
-			item_fail(run, st->idx, -ENOMEM,
-				  "written, but out of memory for its output");
-			goto out;
-		}
-		if (run->n_outputs)
-			iofunc_item_out(run, st->idx, 0, buf, off, len);
-		iofunc_item_ok(run, st->idx);
-	}
+	else
+		write_ok(run, st->idx);
 out:
 	st->dirfd = safe_close(st->dirfd);
 	iofunc_run_maybe_done(run);
@@ -679,6 +699,11 @@ static void write_commit(struct iofunc_run *run)
 				 "not written because '%s' failed", first);
 			item_fail(run, i, -ECANCELED,
 				  run->cancelled ? "cancelled" : why);
+		}
+		if (all_ok && run->ctx.create_new && st->tmp_exists) {
+			/* Already under its own name: nothing to rename. */
+			st->tmp_exists = false;
+			write_ok(run, i);
 		}
 		if (!st->tmp_exists) {
 			st->dirfd = safe_close(st->dirfd);

@@ -32,6 +32,16 @@ struct iofunc_ctx {
 	uint64_t max_header_bytes;	/* http: 64 KiB of status + headers */
 	uint64_t max_body_bytes;	/* http: 64 MiB per body */
 	const char *hosts_path;		/* http: "/etc/hosts" */
+	/* For the engine's own files only, never for a job's I/O stages: */
+	bool trusted_paths;	/* file.*: paths as the job's author wrote
+				   them (absolute, '..', any symlink), not
+				   confined beneath data_root_fd (false) */
+	bool create_new;	/* file.write: each file created under its
+				   own name with O_EXCL (an existing one fails
+				   the item with -EEXIST), no temporary, no
+				   rename, no directory fsync: for a new
+				   directory the caller moves into place as a
+				   whole (false) */
 };
 
 #define IOFUNC_HTTP_CONCURRENCY 64

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* The engine end to end with real sandboxes: zero copy between stages,
  * failures, cancellation, deadlines, empty inputs. */
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "harness/harness.h"
@@ -190,6 +193,281 @@ TEST_F(engine, empty_input_gives_zero_instances_and_empty_outputs)
 	EXPECT_EQ(0, self->rep.stages[1].n_instances);
 	ASSERT_EQ(1, self->rep.n_outputs);
 	EXPECT_EQ(0, self->rep.outputs[0]->n);
+	job_free(job);
+}
+
+/* ---- inputs read and outputs written on the loop ---- */
+
+static int run_to(struct sandbox *sb, struct job *job, const char *out_dir,
+		  struct engine_report *rep, struct err *e)
+{
+	return engine_run(job,
+			  &(struct engine_opts){ .sandbox = sb,
+						 .parallel = 2,
+						 .out_dir = out_dir },
+			  rep, e);
+}
+
+/* The names in dir, sorted, each followed by a space. */
+static char *t_list_dir(const char *dir)
+{
+	struct dirent **ents;
+	char *s = strdup(""), *t;
+	int n = scandir(dir, &ents, NULL, alphasort);
+
+	if (n < 0) {
+		free(s);
+		return t_strdupf("(%s)", strerror(errno));
+	}
+	for (int i = 0; i < n; i++) {
+		if (strcmp(ents[i]->d_name, ".") &&
+		    strcmp(ents[i]->d_name, "..")) {
+			t = t_strdupf("%s%s ", s, ents[i]->d_name);
+			free(s);
+			s = t;
+		}
+		free(ents[i]);
+	}
+	free(ents);
+	return s;
+}
+
+static void expect_file(const char *dir, const char *name, const char *want)
+{
+	char *path = t_strdupf("%s/%s", dir, name);
+	size_t len = 0;
+	char *got = t_read_file(path, &len);
+
+	EXPECT_NE(NULL, got) TH_LOG("%s: %s", path, strerror(errno));
+	if (got)
+		EXPECT_STREQ(want, got);
+	free(got);
+	free(path);
+}
+
+/* One job output "result": the items of x, upper-cased, one each. */
+#define UPPER_JOB(items)                                                      \
+	"{\"version\":1,\"name\":\"w\","                                      \
+	"\"functions\":{\"upper\":{\"binary\":\"%1$s/upper\"}},"              \
+	"\"inputs\":{\"x\":[" items "]},"                                     \
+	"\"stages\":[{\"name\":\"up\",\"function\":\"upper\","                \
+	"\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"}},"             \
+	"\"outputs\":[\"out\"]}],"                                            \
+	"\"outputs\":{\"result\":\"up.out\"}}"
+
+TEST_F(engine, outputs_are_written_to_the_output_dir)
+{
+	struct job *job = job_from(UPPER_JOB(
+		"{\"name\":\"a\",\"data\":\"hello\"},{\"name\":\"b\",\"data\":\"\"}"));
+	char *dir = t_tmpdir(), *out = t_strdupf("%s/out", dir), *ls;
+	char *res = t_strdupf("%s/result", out);
+	struct err e = {};
+
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, job, out, &self->rep, &e))
+		TH_LOG("%s", e.msg);
+	ASSERT_TRUE(self->rep.ok) TH_LOG("%s", self->rep.error);
+	expect_file(res, "a", "HELLO");
+	expect_file(res, "b", "");
+	ls = t_list_dir(out);
+	EXPECT_STREQ("result ", ls); /* no temporary left */
+	free(ls);
+	ls = t_list_dir(res);
+	EXPECT_STREQ("a b ", ls);
+	free(ls);
+	t_rm_rf(dir);
+	free(res);
+	free(out);
+	free(dir);
+	job_free(job);
+}
+
+TEST_F(engine, failed_job_writes_nothing)
+{
+	struct job *job = job_from(
+		"{\"version\":1,\"name\":\"f\","
+		"\"functions\":{\"fail\":{\"binary\":\"%1$s/fail\"}},"
+		"\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"1\"},{\"name\":\"b\",\"data\":\"2\"}]},"
+		"\"stages\":[{\"name\":\"check\",\"function\":\"fail\",\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"r\":\"check.out\"}}");
+	char *dir = t_tmpdir(), *out = t_strdupf("%s/out", dir), *ls;
+	struct err e = {};
+
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, job, out, &self->rep, &e))
+		TH_LOG("%s", e.msg);
+	EXPECT_FALSE(self->rep.ok);
+	ls = t_list_dir(dir);
+	EXPECT_STREQ("", ls);
+	free(ls);
+	t_rm_rf(dir);
+	free(out);
+	free(dir);
+	job_free(job);
+}
+
+/* Two items named "a" in one output set: forward's input "in" (one item)
+ * crossed with "n" (two items) gives two instances that both forward it. */
+#define DUP_JOB                                                               \
+	"{\"version\":1,\"name\":\"d\","                                      \
+	"\"functions\":{\"upper\":{\"binary\":\"%1$s/upper\"},"               \
+	"\"forward\":{\"binary\":\"%1$s/forward\"}},"                          \
+	"\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"new\"}],"              \
+	"\"n\":[{\"name\":\"p\",\"data\":\"1\"},{\"name\":\"q\",\"data\":\"2\"}]}," \
+	"\"stages\":[{\"name\":\"up\",\"function\":\"upper\","                \
+	"\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"}},"             \
+	"\"outputs\":[\"out\"]},"                                             \
+	"{\"name\":\"twice\",\"function\":\"forward\","                        \
+	"\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"},"              \
+	"\"n\":{\"from\":\"n\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"  \
+	"\"outputs\":{\"result\":\"up.out\",\"dup\":\"twice.out\"}}"
+
+TEST_F(engine, duplicate_item_names_are_refused_and_the_previous_results_kept)
+{
+	struct job *first = job_from(UPPER_JOB("{\"name\":\"a\",\"data\":\"old\"}"));
+	struct job *job = job_from(DUP_JOB);
+	char *dir = t_tmpdir(), *res = t_strdupf("%s/result", dir), *ls, *want;
+	struct engine_report rep = {};
+	struct err e = {};
+
+	ASSERT_NE(NULL, first);
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, first, dir, &rep, &e)) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	engine_report_done(&rep);
+
+	EXPECT_EQ(-EEXIST, run_to(self->sb, job, dir, &self->rep, &e));
+	EXPECT_FALSE(self->rep.ok);
+	want = t_strdupf("%s: output dup: two items named 'a'; give items distinct names",
+			 dir);
+	EXPECT_STREQ(want, e.msg);
+	expect_file(res, "a", "OLD");
+	ls = t_list_dir(dir);
+	EXPECT_STREQ("result ", ls); /* no temporary, no half of dup */
+	free(ls);
+	t_rm_rf(dir);
+	free(want);
+	free(res);
+	free(dir);
+	job_free(first);
+	job_free(job);
+}
+
+TEST_F(engine, file_in_the_way_fails_the_write_and_keeps_the_previous_results)
+{
+	struct job *first = job_from(UPPER_JOB("{\"name\":\"a\",\"data\":\"old\"}"));
+	struct job *job = job_from(
+		"{\"version\":1,\"name\":\"w\","
+		"\"functions\":{\"upper\":{\"binary\":\"%1$s/upper\"}},"
+		"\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"new\"}]},"
+		"\"stages\":[{\"name\":\"up\",\"function\":\"upper\","
+		"\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"}},"
+		"\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"result\":\"up.out\",\"other\":\"up.out\"}}");
+	char *dir = t_tmpdir(), *res = t_strdupf("%s/result", dir), *ls, *want;
+	char *other = t_strdupf("%s/other", dir);
+	struct engine_report rep = {};
+	struct err e = {};
+
+	ASSERT_NE(NULL, first);
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, first, dir, &rep, &e)) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	engine_report_done(&rep);
+	ASSERT_EQ(0, t_write_file(other, "mine", 4));
+
+	EXPECT_EQ(-ENOTDIR, run_to(self->sb, job, dir, &self->rep, &e));
+	want = t_strdupf("%s: other: in the way: not a directory; move it away or write the outputs elsewhere",
+			 dir);
+	EXPECT_STREQ(want, e.msg);
+	expect_file(res, "a", "OLD");
+	expect_file(dir, "other", "mine");
+	ls = t_list_dir(dir);
+	EXPECT_STREQ("other result ", ls);
+	free(ls);
+	/* An output directory that is itself a file: nothing is touched. */
+	EXPECT_EQ(-ENOTDIR, run_to(self->sb, job, other, &self->rep, &e));
+	free(want);
+	want = t_strdupf("%s: Not a directory", other);
+	EXPECT_STREQ(want, e.msg);
+	expect_file(dir, "other", "mine");
+	t_rm_rf(dir);
+	free(want);
+	free(other);
+	free(res);
+	free(dir);
+	job_free(first);
+	job_free(job);
+}
+
+TEST_F(engine, input_files_are_read_by_the_paths_the_job_gives)
+{
+	char *dir = t_tmpdir(), *a = t_strdupf("%s/a.txt", dir), *rel, *fmt;
+	struct job *job;
+	struct err e = {};
+	const void *p;
+
+	ASSERT_EQ(0, t_write_file(a, "alpha", 5));
+	/* The job's directory is /tmp: "../" and absolute paths are the job
+	 * author's to give, unlike file.read's. */
+	rel = t_strdupf("..%s", a);
+	fmt = t_strdupf(
+		"{\"version\":1,\"name\":\"r\","
+		"\"functions\":{\"forward\":{\"binary\":\"%%1$s/forward\"}},"
+		"\"inputs\":{\"x\":[{\"name\":\"abs\",\"file\":\"%s\"},"
+		"{\"name\":\"mid\",\"data\":\"inline\",\"key\":7},"
+		"{\"name\":\"rel\",\"file\":\"%s\"}]},"
+		"\"stages\":[{\"name\":\"fwd\",\"function\":\"forward\","
+		"\"inputs\":{\"in\":{\"from\":\"x\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"r\":\"fwd.out\"}}",
+		a, rel);
+	job = job_from(fmt);
+	free(fmt);
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, job, NULL, &self->rep, &e))
+		TH_LOG("%s", e.msg);
+	ASSERT_TRUE(self->rep.ok) TH_LOG("%s", self->rep.error);
+	ASSERT_EQ(3, self->rep.outputs[0]->n);
+	EXPECT_STREQ("abs", self->rep.outputs[0]->items[0].name);
+	EXPECT_STREQ("mid", self->rep.outputs[0]->items[1].name);
+	EXPECT_STREQ("rel", self->rep.outputs[0]->items[2].name);
+	for (size_t i = 0; i < 3; i++) {
+		const struct item *it = &self->rep.outputs[0]->items[i];
+
+		ASSERT_EQ(0, item_data(it, &p));
+		EXPECT_EQ(i == 1 ? 6 : 5, it->len);
+		EXPECT_EQ(0, memcmp(p, i == 1 ? "inline" : "alpha", it->len));
+	}
+	t_rm_rf(dir);
+	free(rel);
+	free(a);
+	free(dir);
+	job_free(job);
+}
+
+TEST_F(engine, input_file_missing_at_run_time_is_named)
+{
+	char *dir = t_tmpdir(), *a = t_strdupf("%s/a.txt", dir), *want, *fmt;
+	struct job *job;
+	struct err e = {};
+
+	ASSERT_EQ(0, t_write_file(a, "alpha", 5));
+	/* Keep %1$s (the functions' directory) for job_from(). */
+	fmt = t_strdupf(UPPER_JOB("{\"name\":\"d\",\"data\":\"x\"},"
+				  "{\"name\":\"f\",\"file\":\"%2$s\"}"),
+			"%1$s", a);
+	job = job_from(fmt);
+	free(fmt);
+	ASSERT_NE(NULL, job); /* the file is there when the job is checked */
+	ASSERT_EQ(0, unlink(a));
+	EXPECT_EQ(-ENOENT, run_to(self->sb, job, NULL, &self->rep, &e));
+	want = t_strdupf("inputs.x[1]: '%s': no such file or directory", a);
+	EXPECT_STREQ(want, e.msg);
+	EXPECT_FALSE(self->rep.ok);
+	t_rm_rf(dir);
+	free(want);
+	free(a);
+	free(dir);
 	job_free(job);
 }
 

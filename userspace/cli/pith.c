@@ -162,10 +162,9 @@ static int cmd_run(int argc, char **argv)
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
 					      .parallel = parallel,
-					      .data_root = data_root },
+					      .data_root = data_root,
+					      .out_dir = out },
 		       &rep, &e);
-	if (r >= 0 && rep.ok)
-		r = engine_write_outputs(&rep, out, &e);
 	if (r < 0) {
 		rep.ok = false;
 		fprintf(stderr, "pith: %s\n", e.msg);

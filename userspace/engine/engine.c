@@ -15,6 +15,7 @@
 #include "engine/distribute.h"
 #include "engine/engine.h"
 #include "engine/ingest.h"
+#include "engine/output.h"
 #include "iofuncs/iofuncs.h"
 #include "lib/macro.h"
 #include "lib/uring.h"
@@ -644,13 +645,9 @@ static int run_setup(struct run *run)
 			return err_prefix(run->e, r, "sandbox");
 		run->held = true;
 	}
-	for (size_t i = 0; i < job->n_inputs; i++) {
-		r = ingest_input(run->job_dirfd, &job->inputs[i],
-				 &run->inputs[i], run->e);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	/* On the loop, like everything after it. */
+	return ingest_inputs(run->loop, run->job_dirfd, job, run->inputs,
+			     run->e);
 }
 
 static int run_job(struct run *run)
@@ -695,6 +692,8 @@ static int run_job(struct run *run)
 				return err_set(run->e, -r, "out of memory");
 		}
 	}
+	if (run->opts->out_dir)
+		return output_write(run->loop, rep, run->opts->out_dir, run->e);
 	return 0;
 }
 

@@ -21,6 +21,11 @@ struct engine_opts {
 	struct sandbox *sandbox; /* required when the job has compute stages */
 	unsigned parallel;	 /* instances running at once; 0: online CPUs */
 	const char *data_root;	 /* root of I/O functions' paths; NULL: job dir */
+	/* When the job succeeds, each job output set is written to
+	 * out_dir/<output>/<item name> before engine_run() returns,
+	 * replacing what a previous run left there only once every file is
+	 * complete; NULL: the sets are only in the report. */
+	const char *out_dir;
 };
 
 enum instance_state {
@@ -61,16 +66,11 @@ struct engine_report {
 
 /*
  * Run `job`. Returns 0 when the job ran (rep->ok says whether it succeeded),
- * or -errno when it could not run at all (e.g. an input file vanished), with
- * the reason in `e`.
+ * or -errno when it could not run at all (e.g. an input file vanished) or
+ * its outputs could not be written, with the reason in `e`.
  */
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e);
 void engine_report_done(struct engine_report *rep);
-
-/* Write each job output set to DIR/<output>/<item name>, replacing what a
- * previous run left there only once every file is complete. */
-int engine_write_outputs(const struct engine_report *rep, const char *dir,
-			 struct err *e);
 
 #endif
