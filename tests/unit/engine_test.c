@@ -282,6 +282,25 @@ TEST_F(engine, outputs_are_written_to_the_output_dir)
 	job_free(job);
 }
 
+TEST_F(engine, missing_parents_of_the_output_dir_are_created)
+{
+	struct job *job = job_from(UPPER_JOB("{\"name\":\"a\",\"data\":\"hi\"}"));
+	char *dir = t_tmpdir(), *out = t_strdupf("%s/new/deeper/out", dir);
+	char *res = t_strdupf("%s/result", out);
+	struct err e = {};
+
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run_to(self->sb, job, out, &self->rep, &e))
+		TH_LOG("%s", e.msg);
+	ASSERT_TRUE(self->rep.ok) TH_LOG("%s", self->rep.error);
+	expect_file(res, "a", "HI");
+	t_rm_rf(dir);
+	free(res);
+	free(out);
+	free(dir);
+	job_free(job);
+}
+
 TEST_F(engine, failed_job_writes_nothing)
 {
 	struct job *job = job_from(

@@ -389,6 +389,27 @@ static int commit(struct loop *l, int dirfd, struct out_run *o,
 	return r < 0 ? err_set(e, -r, "fsync: %s", strerror(-r)) : 0;
 }
 
+/* mkdir -p: DIR and every missing parent, like a user would expect of -o. */
+static int make_dirs(struct loop *l, const char *dir)
+{
+	_cleanup_free_ char *path = strdup(dir);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		r = ring_mkdirat(l, AT_FDCWD, path);
+		*p = '/';
+		if (r < 0 && r != -EEXIST)
+			return r;
+	}
+	r = ring_mkdirat(l, AT_FDCWD, path);
+	return r == -EEXIST ? 0 : r;
+}
+
 int output_write(struct loop *l, const struct engine_report *rep,
 		 const char *dir, struct err *e)
 {
@@ -407,8 +428,8 @@ int output_write(struct loop *l, const struct engine_report *rep,
 		snprintf(sets[i].tmp, sizeof(sets[i].tmp), ".%s.tmp-%d",
 			 rep->outputs[i]->name, (int)getpid());
 	}
-	r = ring_mkdirat(l, AT_FDCWD, dir);
-	if (r < 0 && r != -EEXIST)
+	r = make_dirs(l, dir);
+	if (r < 0)
 		return err_set(e, -r, "%s: %s", dir, strerror(-r));
 	dirfd = ring_open_dir(l, AT_FDCWD, dir, false);
 	if (dirfd < 0)
