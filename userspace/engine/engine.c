@@ -637,6 +637,12 @@ static int run_setup(struct run *run)
 	r = loop_new(256, &run->loop, run->e);
 	if (r < 0)
 		return r;
+	/* On the loop, like everything after it. */
+	r = ingest_inputs(run->loop, run->job_dirfd, job, run->inputs, run->e);
+	if (r < 0)
+		return r;
+	/* The eBPF guard taxes every syscall on the host while attached:
+	 * only from here, when workers may exist, to the end of the stages. */
 	for (size_t s = 0; s < job->n_stages && !run->held; s++) {
 		if (job->stages[s].io || !run->opts->sandbox)
 			continue;
@@ -645,9 +651,7 @@ static int run_setup(struct run *run)
 			return err_prefix(run->e, r, "sandbox");
 		run->held = true;
 	}
-	/* On the loop, like everything after it. */
-	return ingest_inputs(run->loop, run->job_dirfd, job, run->inputs,
-			     run->e);
+	return 0;
 }
 
 static int run_job(struct run *run)
@@ -672,6 +676,10 @@ static int run_job(struct run *run)
 					       strerror(-r)));
 	}
 	drain(run);
+	if (run->held) {
+		sandbox_release(run->opts->sandbox);
+		run->held = false;
+	}
 	if (run->error)
 		return run->error;
 	rep->ok = !run->failed;
