@@ -1,1 +1,2 @@
+# SPDX-License-Identifier: MIT
 LIB_SRCS += userspace/store/store.c userspace/store/xfer.c
