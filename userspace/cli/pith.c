@@ -93,6 +93,18 @@ static int parse_job(const char *path, struct job **ret)
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct job *, job_free);
+
+/* Say once per run which sandbox layers this host does not provide. */
+static void warn_missing_layers(const struct sandbox *sb)
+{
+	struct sandbox_layer layers[32];
+	size_t n = sandbox_layers(sb, layers, ARRAY_SIZE(layers));
+
+	for (size_t i = 0; i < n; i++)
+		if (!layers[i].active)
+			fprintf(stderr, "pith: note: sandbox layer %s unavailable: %s\n",
+				layers[i].name, layers[i].detail);
+}
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
 
 static int cmd_run(int argc, char **argv)
@@ -159,6 +171,7 @@ static int cmd_run(int argc, char **argv)
 			summary_print_json(stdout, job, NULL, NULL, e.msg);
 		return EXIT_FAILED;
 	}
+	warn_missing_layers(sb);
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
 					      .parallel = parallel,
