@@ -1,3 +1,4 @@
 # SPDX-License-Identifier: MIT
 PROGS += pith
 pith_SRCS := userspace/cli/pith.c userspace/cli/summary.c
+TEST_SCRIPTS += tests/integration/cli.sh
