@@ -10,8 +10,12 @@ KMOD_SRCS := $(wildcard kmod/*.c kmod/*.h kmod/uapi/*.h) kmod/Kbuild
 KMOD_OUT := $(B)/kmod
 KMOD := $(KMOD_OUT)/pith_xfer.ko
 
-.PHONY: kmod vmcheck vmbench
-kmod: $(KMOD)
+.PHONY: kmod vmcheck vmbench vm-check-run vm-bench-run
+# The kernel, its headers and qemu come from tools/deps.sh; the paths above
+# are read when make starts, so install first, then build in a new make.
+kmod vmcheck vmbench: | $(DEPS_STAMP)
+	$(Q)tools/deps.sh vm
+	$(Q)$(MAKE) --no-print-directory $(if $(filter kmod,$@),$(KMOD),$(@:vm%=vm-%-run))
 
 # Kbuild writes its objects next to the sources; build from a copy under
 # $(B)/ so the tree stays clean.
@@ -110,13 +114,13 @@ vm-initrd:
 			"the VM reports them missing" >&2; })
 	$(Q)$(MAKE) --no-print-directory VM_E2E_FROZEN=1 $(VM_INITRD)
 
-vmcheck: vm-initrd
+vm-check-run: vm-initrd
 	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \
 		-o $(VM_DIR)/check -m check -M 1G -T 240
 
 # Handoff benchmark in the VM (TCG figures; see Documentation/benchmarks.md).
 VM_BENCH_ARGS ?=
-vmbench: vm-initrd
+vm-bench-run: vm-initrd
 	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \
 		-o $(VM_DIR)/bench -m bench -M 3G -T 1500 -b "$(VM_BENCH_ARGS)"
 
