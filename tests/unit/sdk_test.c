@@ -111,8 +111,10 @@ static _Noreturn void t_child(const struct elf_image *img, uint64_t sp)
 static int t_fn_run(const char *cmd, const struct t_item *items,
 		    size_t n_items, unsigned skew, struct t_run *ret)
 {
-	_cleanup_free_ char *path = t_strdupf("%s/sdk/tests/probe",
-					      t_build_dir());
+	/* The SDK is always built into build/sdk, SAN=1 or not: functions
+	 * cannot carry sanitizers. */
+	_cleanup_free_ char *path = t_strdupf("%s/build/sdk/tests/probe",
+					      t_repo_root());
 	struct elf_image *img = NULL;
 	struct pith_context *ctx;
 	struct pith_set *sets;
