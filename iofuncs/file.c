@@ -134,8 +134,6 @@ static const char *path_error(int err)
 		return "outside the data root (absolute paths, '..' and symlinks leaving the root are refused)";
 	case -ELOOP:
 		return "too many symlinks, or a /proc magic link";
-	case -ECANCELED:
-		return "cancelled";
 	default:
 		return iofunc_strerror(err);
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The registry of I/O functions and the life cycle of a run. */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +78,9 @@ const char *iofunc_strerror(int err)
 {
 	static char buf[128];
 
+	/* Whichever operation a cancel reaches, the item says the same. */
+	if (err == -ECANCELED || err == ECANCELED)
+		return "cancelled";
 	snprintf(buf, sizeof(buf), "%s", strerror(err < 0 ? -err : err));
 	/* Keep acronyms ("I/O error") as they are. */
 	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
