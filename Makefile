@@ -95,8 +95,8 @@ check: all
 
 demo: all
 	$(Q)$(B)/pith run examples/wordcount/job.json -o $(B)/demo-out
-	@echo "--- $(B)/demo-out/result/total:"
-	@cat $(B)/demo-out/result/*
+	@echo "--- the 15 most frequent words ($(B)/demo-out/result/total has all $$(wc -l <$(B)/demo-out/result/total)):"
+	@head -n 15 $(B)/demo-out/result/total
 
 clean:
 	rm -rf build
