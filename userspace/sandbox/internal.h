@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <linux/securebits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/types.h>
 
 #include "sandbox/plan.h"
@@ -55,6 +56,14 @@ struct spawner {
 	size_t stack_size;
 	pthread_mutex_t lock;	/* one request at a time */
 	bool started;
+	/* CPU placement (see spawn.c): on when pith may use more than one
+	 * CPU and PITH_CPU_PLACEMENT is not "off". */
+	bool place;
+	int cpu;		/* the one CPU it is confined to, or -1 */
+	struct sandbox_proc *pinner; /* the lone instance keeping the
+					spawning thread on its CPU */
+	bool last_alone;	/* no other worker alive at the last spawn */
+	cpu_set_t allowed;	/* its CPUs otherwise: pith's, at creation */
 };
 
 struct sandbox {
@@ -119,6 +128,11 @@ struct sandbox_proc {
 	char guard_reason[ERR_MAX];	/* its event, formatted */
 	char setup_error[200];
 	struct sandbox_result result;
+	/* The thread that spawned it, kept on its CPU (pinned_cpu) until the
+	 * worker is reaped, and the affinity to give back; 0: none. */
+	pid_t pinned_tid;
+	int pinned_cpu;
+	cpu_set_t caller_mask;
 };
 
 uint64_t sandbox_now_ns(void);
@@ -131,6 +145,8 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
+/* Give the spawning thread its affinity back (idempotent). */
+void spawn_unpin_caller(struct sandbox_proc *p);
 /* "openat" for 257; NULL-safe buffer in, never fails. */
 const char *filter_syscall_name(long nr, char *buf, size_t len);
 

@@ -346,6 +346,8 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	drop_fd(&p->pidfd);
 	/* Reaped: the pid may be reused by another worker from now on. */
 	unlink_proc(p);
+	/* After sealing the context, whose LRU drain stays on this CPU. */
+	spawn_unpin_caller(p);
 }
 
 int sandbox_proc_step(struct sandbox_proc *p)
@@ -413,6 +415,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 			;
 	}
 	unlink_proc(p);
+	spawn_unpin_caller(p);
 	safe_close(p->sock);
 	safe_close(p->pidfd);
 	safe_close(p->epfd);

@@ -10,6 +10,26 @@
  * Every system call instruction the spawner and the child execute is in the
  * pith_spawn section (SPAWN_TEXT): the seccomp program trusts calls from
  * there, and pith's memory never exists in a worker after its execve.
+ *
+ * CPU placement: an instance that runs alone (no other worker of this
+ * sandbox alive, nor at the previous spawn: instances run one at a time)
+ * is kept on the CPU of the thread that spawns it. Left to the scheduler,
+ * the worker and the spawning thread end up on different CPUs (fork
+ * balancing sends the child to an idle CPU; with only the spawner and its
+ * child confined, the spawner's wake-up sends the waiting thread to the
+ * idle CPU instead), and the vfork completion, the exit and the LRU drain
+ * of sealing the context cross CPUs, which costs tens of microseconds on a
+ * VM. So, for a lone instance only: the spawner is confined to the
+ * caller's CPU, the child inherits that and execs there, the worker gets
+ * the spawner's full CPU set back once exec'd (pith's side does that: the
+ * child makes no extra call), and the calling thread stays on its CPU until
+ * the worker is reaped (or another instance is spawned), then gets its own
+ * affinity back. Otherwise the spawner has all of pith's CPUs and the
+ * kernel spreads the workers as before: a thread kept on the CPU of a
+ * running worker would wait there to spawn the next one. None of this is a
+ * security layer; the child makes the same calls as without it.
+ * PITH_CPU_PLACEMENT=off in the environment of sandbox_new() disables it
+ * (for benchmarks).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -236,6 +256,14 @@ int spawner_start(struct sandbox *sb, struct err *e)
 	}
 	s->prog = prog;
 	s->listener = -1;
+	s->cpu = -1;
+	/* The spawner inherits this thread's CPUs, and its workers do. */
+	if (sched_getaffinity(0, sizeof(s->allowed), &s->allowed) == 0) {
+		const char *v = secure_getenv("PITH_CPU_PLACEMENT");
+
+		s->place = CPU_COUNT(&s->allowed) > 1 &&
+			   !(v && !strcmp(v, "off"));
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	/* A raw thread: every signal blocked (inherited from us, kept for
 	 * good, and passed on to the workers until their loader resets it). */
@@ -289,13 +317,35 @@ void spawner_stop(struct sandbox *sb)
 	s->prog = NULL;
 }
 
-/* Have the spawner run clone3 for us; returns its result. */
-static long spawner_call(struct spawner *s, struct spawn_args *a)
+/* Confine the (sleeping) spawner to one CPU, or with cpu < 0 give it all
+ * of its CPUs back; its clones inherit that. */
+static void spawner_place(struct spawner *s, int cpu)
+{
+	cpu_set_t one;
+
+	if (cpu == s->cpu)
+		return;
+	CPU_ZERO(&one);
+	if (cpu >= 0)
+		CPU_SET(cpu, &one);
+	if (sched_setaffinity(s->tid, sizeof(one),
+			      cpu >= 0 ? &one : &s->allowed) == 0)
+		s->cpu = cpu;
+}
+
+/* Have the spawner run clone3 for us, its child starting on cpu (or where
+ * the kernel puts it, cpu < 0); returns clone3's result and, in *ret_cpu,
+ * the CPU the child was confined to (-1: none). */
+static long spawner_call(struct spawner *s, struct spawn_args *a, int cpu,
+			 int *ret_cpu)
 {
 	uint32_t seq;
 	long r;
 
 	pthread_mutex_lock(&s->lock);
+	if (s->place)
+		spawner_place(s, cpu);
+	*ret_cpu = s->cpu;
 	s->args = a;
 	seq = __atomic_add_fetch(&s->req, 1, __ATOMIC_RELEASE);
 	syscall(SYS_futex, &s->req, FUTEX_WAKE_PRIVATE, 1);
@@ -392,6 +442,47 @@ static int epoll_add(int epfd, int fd, uint32_t tag)
 							   : 0;
 }
 
+/* Keep this thread on its CPU until the worker is reaped; *ret_cpu is that
+ * CPU, or -1 when it cannot be pinned (then nothing is confined). */
+static void pin_caller(struct sandbox_proc *p, int *ret_cpu)
+{
+	int cpu = sched_getcpu();
+	cpu_set_t one;
+
+	*ret_cpu = -1;
+	if (cpu < 0 || sched_getaffinity(0, sizeof(p->caller_mask),
+					 &p->caller_mask) < 0 ||
+	    !CPU_ISSET(cpu, &p->caller_mask) ||
+	    CPU_COUNT(&p->caller_mask) < 2)
+		return;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+		return;
+	p->pinned_tid = gettid();
+	p->pinned_cpu = cpu;
+	p->sb->spawner.pinner = p;
+	*ret_cpu = cpu;
+}
+
+void spawn_unpin_caller(struct sandbox_proc *p)
+{
+	cpu_set_t now, one;
+
+	if (!p->pinned_tid)
+		return;
+	/* Unless the thread has changed its affinity since. */
+	CPU_ZERO(&one);
+	CPU_SET(p->pinned_cpu, &one);
+	if (sched_getaffinity(p->pinned_tid, sizeof(now), &now) == 0 &&
+	    CPU_EQUAL(&now, &one))
+		sched_setaffinity(p->pinned_tid, sizeof(p->caller_mask),
+				  &p->caller_mask);
+	p->pinned_tid = 0;
+	if (p->sb->spawner.pinner == p)
+		p->sb->spawner.pinner = NULL;
+}
+
 static int start_worker(struct sandbox_proc *p, int child_sock,
 			struct err *e)
 {
@@ -427,15 +518,33 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 		},
 	};
 	long pid;
+	int here = -1, confined;
+	bool alone;
 
 	if (sb->cgroup_fd >= 0) {
 		a.ca.flags |= CLONE_INTO_CGROUP;
 		a.ca.cgroup = (uint64_t)sb->cgroup_fd;
 	}
-	pid = spawner_call(&sb->spawner, &a);
+	/* Alone, and so was the previous one: this worker, the spawner and
+	 * this thread share our CPU (see the top of the file). Not alone:
+	 * the thread that a lone instance kept on its CPU is free again. */
+	alone = sb->procs == p && !p->next;
+	if (sb->spawner.place && alone && sb->spawner.last_alone)
+		pin_caller(p, &here);
+	else if (sb->spawner.pinner)
+		spawn_unpin_caller(sb->spawner.pinner);
+	sb->spawner.last_alone = alone;
+	pid = spawner_call(&sb->spawner, &a, here, &confined);
+	if (pid < 0 || confined != here)
+		spawn_unpin_caller(p);
 	if (pid < 0)
 		return err_set(e, (int)-pid, "clone3: %s", strerror((int)-pid));
 	p->pid = (pid_t)pid;
+	/* Exec'd (CLONE_VFORK) on its CPU: free to move from now on. A
+	 * failure leaves it on one CPU, which is safe. */
+	if (confined >= 0 && !a.child.step)
+		sched_setaffinity(p->pid, sizeof(sb->spawner.allowed),
+				  &sb->spawner.allowed);
 	if (a.child.step) {
 		siginfo_t si;
 
