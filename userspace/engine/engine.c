@@ -36,6 +36,7 @@ struct inst {
 	struct sandbox_proc *proc;
 	unsigned ops;	/* loop ops in flight: 1 poll, 2 timer */
 	bool finished;
+	bool cancelled;	/* killed because the job failed elsewhere */
 	struct inst *prev, *next; /* in run->live while running */
 };
 
@@ -161,7 +162,7 @@ static void inst_finish(struct inst *in, int step)
 
 		snprintf(why, sizeof(why), "sandbox: %s", strerror(-step));
 		fail_instance(run, st->s, in->index, why);
-	} else if (step == 0) {
+	} else if (in->cancelled) {
 		ir->state = INSTANCE_CANCELLED;
 	} else {
 		size_t n;
@@ -505,13 +506,12 @@ static void cancel_all(struct run *run)
 		if (st->io)
 			iofunc_run_cancel(st->io);
 	}
-	/* Running compute instances are killed when their loop ops are
-	 * released; their stage report says cancelled. */
-	while (run->live) {
-		struct inst *in = run->live;
-
-		inst_finish(in, 0);
-		inst_release(in);
+	/* Running compute instances are killed now and reaped by the loop
+	 * like any other exit, so nothing here waits; their stage report
+	 * says cancelled. */
+	for (struct inst *in = run->live; in; in = in->next) {
+		in->cancelled = true;
+		sandbox_proc_kill(in->proc);
 	}
 	for (size_t s = 0; s < run->job->n_stages; s++) {
 		struct stage_run *st = &run->stages[s];

@@ -391,6 +391,11 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	return 0;
 }
 
+void sandbox_proc_kill(struct sandbox_proc *p)
+{
+	kill_worker(p);
+}
+
 struct set **sandbox_proc_take_outputs(struct sandbox_proc *p, size_t *ret_n)
 {
 	struct set **s = p->result.outputs;

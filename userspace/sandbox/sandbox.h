@@ -119,6 +119,9 @@ uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
  * deadline has passed it kills the worker and finishes as timed out. */
 int sandbox_proc_step(struct sandbox_proc *p);
 const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p);
+/* Kill the worker now (its result will say how it died); keep stepping
+ * until sandbox_proc_step() returns 1 to reap it without blocking. */
+void sandbox_proc_kill(struct sandbox_proc *p);
 /* Move the output sets out of the result (caller frees them). */
 struct set **sandbox_proc_take_outputs(struct sandbox_proc *p, size_t *ret_n);
 struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p); /* kills if
