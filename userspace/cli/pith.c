@@ -102,7 +102,8 @@ static void warn_missing_layers(const struct sandbox *sb)
 
 	for (size_t i = 0; i < n; i++)
 		if (!layers[i].active)
-			fprintf(stderr, "pith: note: sandbox layer %s unavailable: %s\n",
+			fprintf(stderr,
+				"pith: note: sandbox layer %s unavailable: %s\n",
 				layers[i].name, layers[i].detail);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
@@ -143,9 +144,10 @@ static int cmd_run(int argc, char **argv)
 
 			if (*optarg < '0' || *optarg > '9' || *end || v < 1 ||
 			    v > 256)
-				return usage_error("run",
-						   "--parallel wants a number from 1 to 256, not '%s'",
-						   optarg);
+				return usage_error(
+					"run",
+					"--parallel wants a number from 1 to 256, not '%s'",
+					optarg);
 			parallel = (unsigned)v;
 			break;
 		}
@@ -199,13 +201,15 @@ static int cmd_check(int argc, char **argv)
 	_cleanup_(job_freep) struct job *job = NULL;
 	int r;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(usage_check, stdout);
 		return 0;
 	}
 	if (argc != 2)
 		return usage_error("check", "%s",
-				   argc < 2 ? "missing JOB.json" : "too many arguments");
+				   argc < 2 ? "missing JOB.json" :
+					      "too many arguments");
 	r = parse_job(argv[1], &job);
 	if (r)
 		return r;
@@ -268,12 +272,14 @@ static int cmd_doctor(int argc, char **argv)
 	struct err e = {};
 	bool all = true;
 
-	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc == 2 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(usage_doctor, stdout);
 		return 0;
 	}
 	if (argc > 2 || (argc == 2 && !json))
-		return usage_error("doctor", "unexpected argument '%s'", argv[1]);
+		return usage_error("doctor", "unexpected argument '%s'",
+				   argv[1]);
 	if (sandbox_new(&(struct sandbox_opts){}, &sb, &e) < 0) {
 		fprintf(stderr, "pith: sandbox: %s\n", e.msg);
 		return EXIT_FAILED;
@@ -287,9 +293,12 @@ static int cmd_doctor(int argc, char **argv)
 		for (size_t i = 0; i < n; i++) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "layer", json_string(layers[i].name));
-			json_object_set_new(o, "active", json_boolean(layers[i].active));
-			json_object_set_new(o, "detail", json_string(layers[i].detail));
+			json_object_set_new(o, "layer",
+					    json_string(layers[i].name));
+			json_object_set_new(o, "active",
+					    json_boolean(layers[i].active));
+			json_object_set_new(o, "detail",
+					    json_string(layers[i].detail));
 			json_array_append_new(arr, o);
 		}
 		json_object_set_new(root, "layers", arr);

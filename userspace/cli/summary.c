@@ -39,7 +39,8 @@ void summary_print_human(FILE *f, const struct job *job,
 		}
 		for (size_t i = 0; i < sr->n_instances; i++)
 			failed += sr->instances[i].state == INSTANCE_FAILED;
-		fprintf(f, "  stage %-12s %-4s %-12s %5zu instance%s %s %8.1f ms  %zu items, %llu bytes out\n",
+		fprintf(f,
+			"  stage %-12s %-4s %-12s %5zu instance%s %s %8.1f ms  %zu items, %llu bytes out\n",
 			sr->name, sr->io ? "io" : "fn", sr->function,
 			sr->n_instances, sr->n_instances == 1 ? " " : "s",
 			sr->ok ? "ok    " : "FAILED", ms(sr->elapsed_ns),
@@ -72,22 +73,31 @@ static json_t *stage_json(const struct stage_report *sr)
 	json_object_set_new(st, "name", json_string(sr->name));
 	json_object_set_new(st, "kind", json_string(sr->io ? "io" : "compute"));
 	json_object_set_new(st, "function", json_string(sr->function));
-	json_object_set_new(st, "status", json_string(!sr->ran ? "not-run" :
-						       sr->ok ? "ok" : "failed"));
+	json_object_set_new(st, "status",
+			    json_string(!sr->ran ? "not-run" :
+					sr->ok	 ? "ok" :
+						   "failed"));
 	json_object_set_new(st, "elapsed_ms", json_real(ms(sr->elapsed_ns)));
-	json_object_set_new(st, "instances", json_integer((json_int_t)sr->n_instances));
-	json_object_set_new(st, "items_out", json_integer((json_int_t)sr->items_out));
-	json_object_set_new(st, "bytes_out", json_integer((json_int_t)sr->bytes_out));
+	json_object_set_new(st, "instances",
+			    json_integer((json_int_t)sr->n_instances));
+	json_object_set_new(st, "items_out",
+			    json_integer((json_int_t)sr->items_out));
+	json_object_set_new(st, "bytes_out",
+			    json_integer((json_int_t)sr->bytes_out));
 	for (size_t i = 0; i < sr->n_instances; i++) {
 		const struct instance_report *ir = &sr->instances[i];
 		json_t *o = json_object();
 
 		json_object_set_new(o, "index", json_integer((json_int_t)i));
-		json_object_set_new(o, "status", json_string(state_name(ir->state)));
+		json_object_set_new(o, "status",
+				    json_string(state_name(ir->state)));
 		if (ir->state == INSTANCE_FAILED)
-			json_object_set_new(o, "reason", json_string(ir->reason));
-		json_object_set_new(o, "spawn_us", json_real((double)ir->spawn_ns / 1e3));
-		json_object_set_new(o, "run_us", json_real((double)ir->run_ns / 1e3));
+			json_object_set_new(o, "reason",
+					    json_string(ir->reason));
+		json_object_set_new(o, "spawn_us",
+				    json_real((double)ir->spawn_ns / 1e3));
+		json_object_set_new(o, "run_us",
+				    json_real((double)ir->run_ns / 1e3));
 		json_array_append_new(inst, o);
 	}
 	json_object_set_new(st, "instance_results", inst);
@@ -103,28 +113,44 @@ int summary_print_json(FILE *f, const struct job *job,
 
 	json_object_set_new(root, "job", json_string(job ? job->name : ""));
 	json_object_set_new(root, "status",
-			    json_string(rep && rep->ok && !error ? "ok" : "failed"));
+			    json_string(rep && rep->ok && !error ? "ok" :
+								   "failed"));
 	if (error || (rep && !rep->ok && rep->error[0]))
 		json_object_set_new(root, "error",
 				    json_string(error ? error : rep->error));
 	if (rep) {
-		json_object_set_new(root, "elapsed_ms", json_real(ms(rep->elapsed_ns)));
-		for (size_t o = 0; job && o < job->n_stages && o < rep->n_stages; o++)
-			json_array_append_new(stages,
-					      stage_json(&rep->stages[job->order[o]]));
+		json_object_set_new(root, "elapsed_ms",
+				    json_real(ms(rep->elapsed_ns)));
+		for (size_t o = 0;
+		     job && o < job->n_stages && o < rep->n_stages; o++)
+			json_array_append_new(
+				stages,
+				stage_json(&rep->stages[job->order[o]]));
 		for (size_t i = 0; i < rep->n_outputs; i++) {
 			const struct set *s = rep->outputs[i];
 			json_t *o = json_object(), *items = json_array();
 
 			if (out_dir)
-				json_object_set_new(o, "dir", json_sprintf("%s/%s", out_dir, s->name));
+				json_object_set_new(o, "dir",
+						    json_sprintf("%s/%s",
+								 out_dir,
+								 s->name));
 			for (size_t j = 0; j < s->n; j++) {
 				json_t *it = json_object();
 
-				json_object_set_new(it, "name", json_string(s->items[j].name));
+				json_object_set_new(
+					it, "name",
+					json_string(s->items[j].name));
 				if (s->items[j].keyed)
-					json_object_set_new(it, "key", json_integer((json_int_t)s->items[j].key));
-				json_object_set_new(it, "bytes", json_integer((json_int_t)s->items[j].len));
+					json_object_set_new(
+						it, "key",
+						json_integer(
+							(json_int_t)s->items[j]
+								.key));
+				json_object_set_new(
+					it, "bytes",
+					json_integer(
+						(json_int_t)s->items[j].len));
 				json_array_append_new(items, it);
 			}
 			json_object_set_new(o, "items", items);

@@ -29,7 +29,7 @@ static uint64_t item_key(const struct item *it)
 
 struct group {
 	size_t first; /* smallest item index with this key */
-	size_t a, b;  /* range in the sorted order */
+	size_t a, b; /* range in the sorted order */
 };
 
 static int cmp_key(const void *a, const void *b, void *arg)
@@ -88,7 +88,8 @@ static int make_shares(const struct set *s, enum job_mode mode,
 	for (size_t i = 0; i < n; i++) {
 		if (i == 0 || item_key(&s->items[order[i]]) !=
 				      item_key(&s->items[order[i - 1]]))
-			groups[ng++] = (struct group){ .first = order[i], .a = i };
+			groups[ng++] =
+				(struct group){ .first = order[i], .a = i };
 		groups[ng - 1].b = i + 1;
 	}
 	qsort(groups, ng, sizeof(*groups), cmp_group);
@@ -168,7 +169,8 @@ int distribute(const struct job_stage *stage, struct set *const *sets,
 			ret->instances[i][p] = s;
 			for (size_t k = sh[p].start[share];
 			     k < sh[p].start[share + 1]; k++) {
-				r = set_add_item(s, &sets[p]->items[sh[p].idx[k]]);
+				r = set_add_item(s,
+						 &sets[p]->items[sh[p].idx[k]]);
 				if (r < 0)
 					goto out;
 			}

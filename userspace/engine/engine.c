@@ -34,9 +34,9 @@ struct inst {
 	struct stage_run *st;
 	size_t index;
 	struct sandbox_proc *proc;
-	unsigned ops;	/* loop ops in flight: 1 poll, 2 timer */
+	unsigned ops; /* loop ops in flight: 1 poll, 2 timer */
 	bool finished;
-	bool cancelled;	/* killed because the job failed elsewhere */
+	bool cancelled; /* killed because the job failed elsewhere */
 	struct inst *prev, *next; /* in run->live while running */
 };
 
@@ -44,13 +44,13 @@ struct stage_run {
 	struct run *run;
 	size_t s;
 	enum stage_state state;
-	size_t deps_left;	/* input stages not yet done */
+	size_t deps_left; /* input stages not yet done */
 	uint64_t t0;
 	/* compute */
 	const struct elf_image *image;
 	struct distribution d;
 	size_t next, running, finished;
-	struct set ***outs;	/* per instance: n_outputs sets */
+	struct set ***outs; /* per instance: n_outputs sets */
 	/* I/O */
 	struct iofunc_run *io;
 	struct set **io_outs;
@@ -64,17 +64,17 @@ struct run {
 	struct iofunc_ctx ioctx;
 	int job_dirfd, data_rootfd;
 	unsigned parallel;
-	struct set **inputs;	   /* job input sets */
-	struct set ***stage_out;   /* per stage: n_outputs sets once done */
+	struct set **inputs; /* job input sets */
+	struct set ***stage_out; /* per stage: n_outputs sets once done */
 	struct elf_image **images; /* per function, loaded on first use */
 	struct stage_run *stages;
-	struct inst *live;	/* running compute instances */
-	size_t running;		/* compute instances running */
-	size_t active;		/* instances + I/O runs not yet finished */
+	struct inst *live; /* running compute instances */
+	size_t running; /* compute instances running */
+	size_t active; /* instances + I/O runs not yet finished */
 	size_t stages_done;
-	bool held;		/* the sandbox's eBPF guard is attached */
+	bool held; /* the sandbox's eBPF guard is attached */
 	bool failed;
-	int error;		/* -errno of an infrastructure error */
+	int error; /* -errno of an infrastructure error */
 	struct err *e;
 };
 
@@ -114,8 +114,8 @@ static void fail_instance(struct run *run, size_t s, size_t i,
 	struct stage_report *sr = &run->rep->stages[s];
 
 	sr->instances[i].state = INSTANCE_FAILED;
-	snprintf(sr->instances[i].reason, sizeof(sr->instances[i].reason),
-		 "%s", reason);
+	snprintf(sr->instances[i].reason, sizeof(sr->instances[i].reason), "%s",
+		 reason);
 	sr->ok = false;
 	if (!run->failed) {
 		snprintf(run->rep->error, sizeof(run->rep->error),
@@ -230,11 +230,13 @@ static int spawn_instance(struct stage_run *st)
 {
 	struct run *run = st->run;
 	const struct job_stage *js = &run->job->stages[st->s];
-	const struct job_function *fn = &run->job->functions[js->function_index];
+	const struct job_function *fn =
+		&run->job->functions[js->function_index];
 	size_t index = st->next++;
 	struct sandbox_request req = {
 		.image = st->image,
-		.limits = { .memory = fn->memory, .timeout_ms = fn->timeout_ms },
+		.limits = { .memory = fn->memory,
+			    .timeout_ms = fn->timeout_ms },
 		.inputs = st->d.instances[index],
 		.n_inputs = st->d.n_params,
 		.outputs = (const char *const *)js->outputs,
@@ -298,10 +300,10 @@ static void dispatch(struct run *run)
 			int r = spawn_instance(st);
 
 			if (r < 0) {
-				run_error(run, err_set(run->e, -r,
-						       "stage %s: %s",
-						       job->stages[st->s].name,
-						       strerror(-r)));
+				run_error(run,
+					  err_set(run->e, -r, "stage %s: %s",
+						  job->stages[st->s].name,
+						  strerror(-r)));
 				return;
 			}
 		}
@@ -416,8 +418,9 @@ static int start_io_stage(struct stage_run *st, struct set *input)
 	int r;
 
 	if (!fn)
-		return err_set(run->e, ENOENT, "stage %s: unknown I/O function '%s'",
-			       js->name, js->io);
+		return err_set(run->e, ENOENT,
+			       "stage %s: unknown I/O function '%s'", js->name,
+			       js->io);
 	st->io_outs = run->stage_out[st->s];
 	r = iofunc_start(run->loop, fn, &run->ioctx, input, st->io_outs,
 			 on_io_done, st, &st->io, &ie);
@@ -436,8 +439,8 @@ static int load_image(struct run *run, int fn, const struct elf_image **ret)
 		r = elf_image_load(run->job_dirfd, f->binary, &run->images[fn],
 				   run->e);
 		if (r < 0)
-			return err_prefix(run->e, r, "function %s: %s",
-					  f->name, f->binary);
+			return err_prefix(run->e, r, "function %s: %s", f->name,
+					  f->binary);
 	}
 	*ret = run->images[fn];
 	return 0;
@@ -476,7 +479,8 @@ static int stage_start_inner(struct stage_run *st)
 		return r;
 	r = distribute(js, sets, &st->d);
 	if (r < 0)
-		return err_set(run->e, -r, "stage %s: cannot distribute inputs: %s",
+		return err_set(run->e, -r,
+			       "stage %s: cannot distribute inputs: %s",
 			       js->name, strerror(-r));
 	sr->n_instances = st->d.n_instances;
 	sr->instances = calloc(st->d.n_instances + 1, sizeof(*sr->instances));
@@ -618,15 +622,16 @@ static int run_setup(struct run *run)
 		run->stages[s].run = run;
 		run->stages[s].s = s;
 		for (size_t p = 0; p < js->n_inputs; p++)
-			run->stages[s].deps_left += js->inputs[p].ref.stage >= 0;
+			run->stages[s].deps_left += js->inputs[p].ref.stage >=
+						    0;
 	}
 
 	run->job_dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (run->job_dirfd < 0)
 		return err_set(run->e, errno, "%s: %m", job->dir);
-	run->data_rootfd = open(run->opts->data_root ? run->opts->data_root :
-						       job->dir,
-				O_PATH | O_DIRECTORY | O_CLOEXEC);
+	run->data_rootfd =
+		open(run->opts->data_root ? run->opts->data_root : job->dir,
+		     O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (run->data_rootfd < 0)
 		return err_set(run->e, errno, "data root %s: %m",
 			       run->opts->data_root ? run->opts->data_root :
@@ -708,8 +713,12 @@ static int run_job(struct run *run)
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e)
 {
-	struct run run = { .job = job, .opts = opts, .rep = rep, .e = e,
-			   .job_dirfd = -1, .data_rootfd = -1 };
+	struct run run = { .job = job,
+			   .opts = opts,
+			   .rep = rep,
+			   .e = e,
+			   .job_dirfd = -1,
+			   .data_rootfd = -1 };
 	uint64_t t0 = now_ns();
 	int r;
 

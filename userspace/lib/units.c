@@ -48,9 +48,14 @@ static int parse_scaled(const char *s, const struct unit *units, size_t n,
 int parse_size(const char *s, uint64_t *ret_bytes)
 {
 	static const struct unit units[] = {
-		{ "", 1 },	     { "B", 1 },	{ "KiB", 1024.0 },
-		{ "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
-		{ "K", 1024.0 },     { "M", 1048576.0 }, { "G", 1073741824.0 },
+		{ "", 1 },
+		{ "B", 1 },
+		{ "KiB", 1024.0 },
+		{ "MiB", 1048576.0 },
+		{ "GiB", 1073741824.0 },
+		{ "K", 1024.0 },
+		{ "M", 1048576.0 },
+		{ "G", 1073741824.0 },
 	};
 	double v;
 	int r = parse_scaled(s, units, ARRAY_SIZE(units), &v);
@@ -68,7 +73,10 @@ int parse_size(const char *s, uint64_t *ret_bytes)
 int parse_duration_ms(const char *s, uint64_t *ret_ms)
 {
 	static const struct unit units[] = {
-		{ "ms", 1 }, { "s", 1000.0 }, { "us", 0.001 }, { "m", 60000.0 },
+		{ "ms", 1 },
+		{ "s", 1000.0 },
+		{ "us", 0.001 },
+		{ "m", 60000.0 },
 	};
 	double v;
 	int r = parse_scaled(s, units, ARRAY_SIZE(units), &v);

@@ -96,8 +96,9 @@ int buffer_seal(struct buffer *b)
 
 		if (r < 0)
 			return r;
-	} else if (fcntl(b->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
-					     F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+	} else if (fcntl(b->fd, F_ADD_SEALS,
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+				 F_SEAL_SEAL) < 0) {
 		return negative_errno();
 	}
 	b->sealed = true;
@@ -124,7 +125,8 @@ int buffer_data(struct buffer *b, const void **ret)
 		if (b->size == 0) {
 			b->map = "";
 		} else {
-			p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd, 0);
+			p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd,
+				 0);
 			if (p == MAP_FAILED)
 				return negative_errno();
 			b->map = p;
