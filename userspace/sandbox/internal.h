@@ -88,6 +88,10 @@ struct sandbox {
 	unsigned n_orphans;
 	struct sandbox_layer layers[LAYER_COUNT];
 	struct guard *guard;	/* eBPF layer, NULL when unavailable */
+	/* Left by a reaped instance for the next one (spawn.c): its plan
+	 * socketpair, drained both ways, and its epoll fd, empty. */
+	bool has_spare_sock, has_spare_epfd;
+	int spare_sock[2], spare_epfd;
 	char guard_error[256];	/* why guard_new() failed */
 };
 
@@ -113,6 +117,8 @@ struct sandbox_proc {
 	struct sandbox *sb;
 	pid_t pid;
 	int pidfd, sock, epfd;
+	int sock_peer;		/* the worker's end, kept for reuse; or -1 */
+	bool epfd_empty;	/* nothing registered in epfd any more */
 	struct sandbox_proc *next, **pprev; /* in sb->procs */
 	struct buffer *ctx;
 	struct ctx_layout layout;
@@ -145,6 +151,10 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
+/* The worker is reaped: keep its socketpair and epoll fd for the next
+ * instance if they hold nothing of it, else close them. */
+void spawn_release_sock(struct sandbox_proc *p);
+void spawn_release_epfd(struct sandbox_proc *p);
 /* Give the spawning thread its affinity back (idempotent). */
 void spawn_unpin_caller(struct sandbox_proc *p);
 /* "openat" for 257; NULL-safe buffer in, never fails. */

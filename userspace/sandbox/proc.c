@@ -90,8 +90,11 @@ static void drop_fd(int *fd)
 /* Messages from the loader: a failure, or "ready" (with the time) just
  * before the jump to the trampoline. Then EOF, when the trampoline closes
  * the socket. Read without waking up for them: when the worker ends, or
- * when a caller steps anyway. */
-static void read_socket(struct sandbox_proc *p)
+ * when a caller steps anyway. pith holds the worker's end too while the
+ * worker runs, to reuse the pair once it is reaped (spawn_release_sock());
+ * a caller that steps a running worker and reads a message gets EOF as
+ * before instead: pith lets go of that end, and that pair is not reused. */
+static void read_socket(struct sandbox_proc *p, bool reaped)
 {
 	while (p->sock >= 0) {
 		char data[sizeof(p->setup_error)];
@@ -112,6 +115,8 @@ static void read_socket(struct sandbox_proc *p)
 			drop_fd(&p->sock);
 			return;
 		}
+		if (!reaped)
+			drop_fd(&p->sock_peer);
 		/* The loader sends none; close whatever came. */
 		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
 			if (c->cmsg_level == SOL_SOCKET &&
@@ -339,10 +344,12 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	} else {
 		res->status = SANDBOX_OK;
 	}
-	if (p->sb->spawner.listener >= 0)
-		epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->sb->spawner.listener,
-			  NULL);
-	drop_fd(&p->sock);
+	p->epfd_empty = p->sb->spawner.listener < 0 ||
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL,
+				  p->sb->spawner.listener, NULL) == 0;
+	/* Read up to EAGAIN just before: kept for the next instance, or
+	 * closed. */
+	spawn_release_sock(p);
 	drop_fd(&p->pidfd);
 	/* Reaped: the pid may be reused by another worker from now on. */
 	unlink_proc(p);
@@ -372,18 +379,19 @@ int sandbox_proc_step(struct sandbox_proc *p)
 		read_listener(p->sb);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
-	read_socket(p);
 	if (pid_ready) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
 			   WEXITED | WNOHANG | __WALL) < 0)
 			return negative_errno();
 		if (si.si_pid) {
-			read_socket(p);
+			/* Everything it sent is queued by now. */
+			read_socket(p, true);
 			finish(p, &si);
 			return 1;
 		}
 	}
+	read_socket(p, false);
 	if (!p->killed && sandbox_now_ns() >= p->deadline_ns) {
 		p->timed_out = true;
 		kill_worker(p);
@@ -422,8 +430,9 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	unlink_proc(p);
 	spawn_unpin_caller(p);
 	safe_close(p->sock);
+	safe_close(p->sock_peer);
 	safe_close(p->pidfd);
-	safe_close(p->epfd);
+	spawn_release_epfd(p);
 	for (size_t i = 0; i < p->result.n_outputs; i++)
 		set_free(p->result.outputs[i]);
 	free(p->result.outputs);

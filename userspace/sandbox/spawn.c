@@ -313,6 +313,14 @@ void spawner_stop(struct sandbox *sb)
 	if (s->listener >= 0)
 		close(s->listener);
 	s->listener = -1;
+	if (sb->has_spare_sock) {
+		close(sb->spare_sock[0]);
+		close(sb->spare_sock[1]);
+		sb->has_spare_sock = false;
+	}
+	if (sb->has_spare_epfd)
+		close(sb->spare_epfd);
+	sb->has_spare_epfd = false;
 	free((void *)s->prog);
 	s->prog = NULL;
 }
@@ -560,14 +568,13 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		  struct sandbox_proc **ret, struct err *e)
 {
 	struct sandbox_proc *p;
-	int sv[2] = { -1, -1 };
 	int r;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	*p = (struct sandbox_proc){
-		.sb = sb, .pidfd = -1, .sock = -1, .epfd = -1,
+		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = sandbox_now_ns(),
 	};
@@ -600,11 +607,23 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		r = err_set(e, errno, "socketpair: %m");
-		goto fail;
+	/* The pair a reaped instance left, drained, or a new one; pith keeps
+	 * the worker's end too, to reuse the pair (spawn_release_sock()). */
+	if (sb->has_spare_sock) {
+		p->sock = sb->spare_sock[0];
+		p->sock_peer = sb->spare_sock[1];
+		sb->has_spare_sock = false;
+	} else {
+		int sv[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+			       sv) < 0) {
+			r = err_set(e, errno, "socketpair: %m");
+			goto fail;
+		}
+		p->sock = sv[0];
+		p->sock_peer = sv[1];
 	}
-	p->sock = sv[0];
 	r = send_plan(p, req, p->sock, e);
 	if (r < 0)
 		goto fail;
@@ -614,15 +633,19 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	r = start_worker(p, sv[1], e);
-	sv[1] = safe_close(sv[1]);
+	r = start_worker(p, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
 	if (sb->guard)
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
-	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sb->has_spare_epfd) {
+		p->epfd = sb->spare_epfd;
+		sb->has_spare_epfd = false;
+	} else {
+		p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	}
 	if (p->epfd < 0) {
 		r = err_set(e, errno, "epoll_create1: %m");
 		goto fail;
@@ -638,7 +661,52 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	*ret = p;
 	return 0;
 fail:
-	safe_close(sv[1]);
 	sandbox_proc_free(p);
 	return r;
+}
+
+/*
+ * Reuse of the plan socketpair. Once the worker is reaped, nothing but pith
+ * holds either end: the worker's fd 0 died with it (the trampoline closed
+ * it before the function's first instruction; only the loader, trusted
+ * code, ever used it), and the clone child closed its copies before exec.
+ * The pair carries nothing of the instance when both queues are empty:
+ * read_socket() read the worker's messages up to EAGAIN (p->sock is still
+ * open), and a peek at the worker's end finds no unread part of the plan
+ * (a loader that failed early leaves some, with its fds: such a pair is
+ * closed). The next instance then gets a pair in the state socketpair()
+ * gives, without creating and freeing two sockets per instance.
+ */
+void spawn_release_sock(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+	char c;
+
+	if (p->finished && p->sock >= 0 && p->sock_peer >= 0 &&
+	    !sb->has_spare_sock &&
+	    recv(p->sock_peer, &c, 1, MSG_DONTWAIT | MSG_PEEK) < 0 &&
+	    errno == EAGAIN) {
+		sb->spare_sock[0] = p->sock;
+		sb->spare_sock[1] = p->sock_peer;
+		sb->has_spare_sock = true;
+		p->sock = p->sock_peer = -1;
+		return;
+	}
+	p->sock = safe_close(p->sock);
+	p->sock_peer = safe_close(p->sock_peer);
+}
+
+/* The epoll fd, once finish() took the listener out of it and closed the
+ * pidfd (which removes it), is empty: the next instance can use it. */
+void spawn_release_epfd(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+
+	if (p->epfd >= 0 && p->epfd_empty && !sb->has_spare_epfd) {
+		sb->spare_epfd = p->epfd;
+		sb->has_spare_epfd = true;
+		p->epfd = -1;
+		return;
+	}
+	p->epfd = safe_close(p->epfd);
 }
