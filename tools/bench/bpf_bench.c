@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "sandbox/guard.h"
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
@@ -32,14 +33,6 @@ static const char *const state_name[S_COUNT] = {
 	"no guard", "guard loaded, idle", "guard attached",
 	"attach per instance",
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -141,11 +134,11 @@ static struct guard *guard_up(const char *cgroup, bool hold)
 
 static uint64_t getppid_loop(long calls)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 
 	for (long i = 0; i < calls; i++)
 		syscall(SYS_getppid);
-	return (now_ns() - t0) * 1000 / calls; /* ps per call */
+	return (clock_now_ns() - t0) * 1000 / calls; /* ps per call */
 }
 
 static struct set *one_item_set(void)
@@ -176,7 +169,7 @@ static uint64_t instance(struct sandbox *sb, const struct elf_image *img,
 	};
 	struct sandbox_proc *p = NULL;
 	struct err e = {};
-	uint64_t t0 = now_ns(), t;
+	uint64_t t0 = clock_now_ns(), t;
 
 	if (g && guard_hold(g, &e) < 0)
 		exit(1);
@@ -186,7 +179,7 @@ static uint64_t instance(struct sandbox *sb, const struct elf_image *img,
 	}
 	if (g)
 		guard_release(g);
-	t = now_ns() - t0;
+	t = clock_now_ns() - t0;
 	if (sandbox_proc_result(p)->status != SANDBOX_OK) {
 		fprintf(stderr, "bpf_bench: instance failed: %s\n",
 			sandbox_proc_result(p)->reason);
@@ -260,13 +253,13 @@ int main(int argc, char **argv)
 		struct guard *g = guard_up(cgroup, false);
 
 		for (size_t i = 0; i < 50; i++) {
-			uint64_t t0 = now_ns(), t1;
+			uint64_t t0 = clock_now_ns(), t1;
 
 			guard_hold(g, &e);
-			t1 = now_ns();
+			t1 = clock_now_ns();
 			guard_release(g);
 			hold_ns[i] = t1 - t0;
-			rel_ns[i] = now_ns() - t1;
+			rel_ns[i] = clock_now_ns() - t1;
 		}
 		guard_free(g);
 		printf("attach (guard_hold) median %.1f us, detach "

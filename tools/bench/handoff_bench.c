@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "uapi/pith_xfer.h"
 
 /*
@@ -47,14 +48,6 @@ struct sample {
 	uint64_t map_ns;	/* mmap */
 	long faults;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static long minflt(void)
 {
@@ -176,30 +169,30 @@ static struct sample run_once(enum method m, int dev, size_t size)
 	}
 
 	f0 = minflt();
-	t0 = now_ns();
+	t0 = clock_now_ns();
 	if (module) {
 		if (ioctl(fd, PITH_XFER_IOC_SEAL) < 0)
 			die("PITH_XFER_IOC_SEAL");
-		t1 = now_ns();
+		t1 = clock_now_ns();
 		dst = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	} else if (m == M_MEMFD) {
 		if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 					   F_SEAL_WRITE | F_SEAL_SEAL) < 0)
 			die("F_ADD_SEALS");
-		t1 = now_ns();
+		t1 = clock_now_ns();
 		dst = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 	} else {
 		dst = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		t1 = now_ns();
+		t1 = clock_now_ns();
 		if (dst != MAP_FAILED)
 			memcpy(dst, src, size);
 	}
 	if (dst == MAP_FAILED)
 		die("mmap");
-	t2 = now_ns();
+	t2 = clock_now_ns();
 	consume(dst, size);
-	s.ns = now_ns() - t0;
+	s.ns = clock_now_ns() - t0;
 	s.seal_ns = m == M_MEMCPY ? t2 - t1 : t1 - t0;
 	s.map_ns = m == M_MEMCPY ? t1 - t0 : t2 - t1;
 	s.faults = minflt() - f0;

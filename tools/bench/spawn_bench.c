@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/clock.h"
 #include "lib/macro.h"
 #include "sandbox/elf.h"
 #include "sandbox/sandbox.h"
@@ -59,14 +60,6 @@ static unsigned char noop_elf[] = {
 };
 _Static_assert(sizeof(noop_elf) == 0x8e, "p_filesz");
 #define SPIN_OFF 0x79
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 enum { M_SANDBOX, M_NOPLACE, M_FORK, M_VFORK, M_SPAWN, M_COUNT };
 static const char *const method_names[M_COUNT] = {
@@ -178,7 +171,7 @@ static int run_parallel(struct sandbox *sb, const struct elf_image *img,
 	struct sandbox_proc *ps[64] = { 0 };
 	struct pollfd pfd[64];
 	size_t started = 0, done = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	int r = 0;
 
 	while (done < total && r >= 0) {
@@ -219,7 +212,7 @@ static int run_parallel(struct sandbox *sb, const struct elf_image *img,
 	}
 	for (size_t i = 0; i < n_par; i++)
 		sandbox_proc_free(ps[i]);
-	*ret_ns = now_ns() - t0;
+	*ret_ns = clock_now_ns() - t0;
 	return r;
 }
 
@@ -342,14 +335,14 @@ int main(int argc, char **argv)
 			size_t end = MIN(s[m].n + block, n);
 
 			while (s[m].n < end) {
-				uint64_t t0 = now_ns(), sp = 0, rn = 0;
+				uint64_t t0 = clock_now_ns(), sp = 0, rn = 0;
 				int r = m <= M_NOPLACE
 						? run_sandbox(sbs[m], img, &sp, &rn)
 						: run_exec(m, path);
 
 				if (r < 0)
 					goto fail;
-				s[m].ns[s[m].n++] = now_ns() - t0;
+				s[m].ns[s[m].n++] = clock_now_ns() - t0;
 				if (m == M_SANDBOX) {
 					phase[0].ns[phase[0].n++] = sp;
 					phase[1].ns[phase[1].n++] = rn;

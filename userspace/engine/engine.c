@@ -17,6 +17,7 @@
 #include "engine/ingest.h"
 #include "engine/output.h"
 #include "iofuncs/iofuncs.h"
+#include "lib/clock.h"
 #include "lib/macro.h"
 #include "lib/uring.h"
 
@@ -77,14 +78,6 @@ struct run {
 	int error; /* -errno of an infrastructure error */
 	struct err *e;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct set *ref_set(struct run *run, const struct job_ref *ref)
 {
@@ -347,7 +340,7 @@ static void stage_complete(struct stage_run *st)
 		return; /* still waiting for instances to be reaped */
 	st->state = STAGE_DONE;
 	run->stages_done++;
-	sr->elapsed_ns = now_ns() - st->t0;
+	sr->elapsed_ns = clock_now_ns() - st->t0;
 	if (run->failed || !sr->ok)
 		return;
 	if (!st->io_outs) {
@@ -455,7 +448,7 @@ static int stage_start_inner(struct stage_run *st)
 	int r;
 
 	st->state = STAGE_RUNNING;
-	st->t0 = now_ns();
+	st->t0 = clock_now_ns();
 	sr->ran = true;
 	sr->ok = true;
 	sets = calloc(js->n_inputs + 1, sizeof(*sets));
@@ -719,13 +712,13 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 			   .e = e,
 			   .job_dirfd = -1,
 			   .data_rootfd = -1 };
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	int r;
 
 	*rep = (struct engine_report){};
 	r = run_job(&run);
 	run_done(&run);
-	rep->elapsed_ns = now_ns() - t0;
+	rep->elapsed_ns = clock_now_ns() - t0;
 	if (r < 0)
 		rep->ok = false;
 	return r;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/macro.h"
 #include "lib/uring.h"
 
@@ -25,10 +26,7 @@ static bool probed;
 
 uint64_t loop_now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return clock_now_ns() / 1000000;
 }
 
 /* The sysctl exists since 6.6: 0 allowed, 1 CAP_SYS_ADMIN/io_uring_group

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <sys/types.h>
 
+#include "lib/clock.h"
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
 
@@ -141,7 +142,6 @@ struct sandbox_proc {
 	cpu_set_t caller_mask;
 };
 
-uint64_t sandbox_now_ns(void);
 
 /* filter.c: the program, trusting calls from the two code ranges. */
 int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,

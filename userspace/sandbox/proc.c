@@ -27,14 +27,6 @@
 #include "sandbox/guard.h"
 #include "sandbox/internal.h"
 
-uint64_t sandbox_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 int sandbox_proc_fd(const struct sandbox_proc *p)
 {
 	return p->epfd;
@@ -282,7 +274,7 @@ static int on_violation(const struct guard_violation *v, void *data)
 static void finish(struct sandbox_proc *p, const siginfo_t *si)
 {
 	struct sandbox_result *res = &p->result;
-	uint64_t now = sandbox_now_ns();
+	uint64_t now = clock_now_ns();
 	bool exited = si->si_code == CLD_EXITED;
 	struct err e = { { 0 } };
 	char name[64];
@@ -392,7 +384,7 @@ int sandbox_proc_step(struct sandbox_proc *p)
 		}
 	}
 	read_socket(p, false);
-	if (!p->killed && sandbox_now_ns() >= p->deadline_ns) {
+	if (!p->killed && clock_now_ns() >= p->deadline_ns) {
 		p->timed_out = true;
 		kill_worker(p);
 	}
@@ -457,7 +449,7 @@ int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
 	if (r < 0)
 		return r;
 	do {
-		uint64_t now = sandbox_now_ns();
+		uint64_t now = clock_now_ns();
 		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
 		int ms = -1;
 

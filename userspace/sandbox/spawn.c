@@ -576,7 +576,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
-		.start_ns = sandbox_now_ns(),
+		.start_ns = clock_now_ns(),
 	};
 	p->result.status = SANDBOX_RUNNING;
 	p->result.syscall = -1;
