@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "iofuncs/arena.h"
+#include "lib/array.h"
 #include "lib/macro.h"
 
 void arena_init(struct arena *a, const char *label)
@@ -31,15 +32,8 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 	void *p = NULL;
 	int r;
 
-	if (a->n == a->cap) {
-		size_t ncap = a->cap ? a->cap * 2 : 4;
-		struct arena_chunk *n = realloc(a->chunks, ncap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		a->chunks = n;
-		a->cap = ncap;
-	}
+	if (ARRAY_GROW(a->chunks, a->cap, a->n, 4) < 0)
+		return -ENOMEM;
 	r = buffer_new(a->name, cap, &b);
 	if (r < 0)
 		return r;

@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "iofuncs/hosts.h"
+#include "lib/array.h"
 #include "lib/macro.h"
 
 #define HOSTS_MAX_BYTES (4 << 20)
@@ -45,15 +46,8 @@ static int add(struct hosts *h, const char *name, int family,
 {
 	struct hosts_entry *en;
 
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? h->cap * 2 : 16;
-		struct hosts_entry *nv = realloc(h->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		h->v = nv;
-		h->cap = cap;
-	}
+	if (ARRAY_GROW(h->v, h->cap, h->n, 16) < 0)
+		return -ENOMEM;
 	en = &h->v[h->n];
 	en->name = strdup(name);
 	if (!en->name)

@@ -6,6 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "lib/array.h"
 #include "lib/macro.h"
 #include "store/store.h"
 #include "store/xfer.h"
@@ -189,15 +190,8 @@ int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 
 	if (off > buf->size || len > buf->size - off)
 		return -ERANGE;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		struct item *n = realloc(s->items, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		s->items = n;
-		s->cap = cap;
-	}
+	if (ARRAY_GROW(s->items, s->cap, s->n, 8) < 0)
+		return -ENOMEM;
 	it = &s->items[s->n];
 	it->name = strdup(name ? name : "");
 	if (!it->name)
