@@ -6,11 +6,12 @@ HOSTILE_FN := $(B)/tests/fn/hostile
 HOSTILE_CFLAGS := -std=gnu11 -g -O1 $(WARN) -ffreestanding -fno-builtin \
 	-fno-stack-protector -fno-pie -fcf-protection=none -mgeneral-regs-only \
 	-fno-asynchronous-unwind-tables -DPITH_FREESTANDING \
-	-Iuserspace/sdk/include -Itests
+	-Iuserspace -Iuserspace/sdk/include -Itests
 HOSTILE_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
 	-Wl,-z,noexecstack
 
 $(HOSTILE_FN): tests/security/fn/hostile.c tests/security/hostile.h \
+		userspace/sandbox/raw.h \
 		userspace/sdk/include/pith/abi.h
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)

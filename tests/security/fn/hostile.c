@@ -7,6 +7,7 @@
  */
 #include <pith/abi.h>
 
+#include "sandbox/raw.h"
 #include "security/hostile.h"
 
 typedef unsigned long u64;
@@ -39,21 +40,6 @@ __asm__(".text\n"
 	"	mov $231, %eax\n"
 	"	syscall\n"
 	"	ud2\n");
-
-static long sys6(long nr, long a, long b, long c, long d, long e, long f)
-{
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
-			   "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
 
 static u64 strlen_(const char *s)
 {
@@ -166,31 +152,31 @@ static long forbidden(struct pith_context *c, long nr)
 {
 	switch (nr) {
 	case 257: /* openat(AT_FDCWD, "/etc/passwd", O_RDONLY) */
-		return sys6(nr, -100, (long)"/etc/passwd", 0, 0, 0, 0);
+		return raw_syscall6(nr, -100, (long)"/etc/passwd", 0, 0, 0, 0);
 	case 2: /* open */
-		return sys6(nr, (long)"/etc/passwd", 0, 0, 0, 0, 0);
+		return raw_syscall6(nr, (long)"/etc/passwd", 0, 0, 0, 0, 0);
 	case 0: /* read(0, ...) */
-		return sys6(nr, 0, (long)c->arena, 16, 0, 0, 0);
+		return raw_syscall6(nr, 0, (long)c->arena, 16, 0, 0, 0);
 	case 41: /* socket(AF_INET, SOCK_STREAM, 0) */
-		return sys6(nr, 2, 1, 0, 0, 0, 0);
+		return raw_syscall6(nr, 2, 1, 0, 0, 0, 0);
 	case 62: /* kill(-1, SIGKILL) */
-		return sys6(nr, -1, 9, 0, 0, 0, 0);
+		return raw_syscall6(nr, -1, 9, 0, 0, 0, 0);
 	case 9: /* mmap(NULL, 4096, RWX, MAP_PRIVATE|MAP_ANONYMOUS) */
-		return sys6(nr, 0, 4096, 7, 0x22, -1, 0);
+		return raw_syscall6(nr, 0, 4096, 7, 0x22, -1, 0);
 	case 10: /* mprotect(arena, 4096, PROT_READ|PROT_EXEC) */
-		return sys6(nr, (long)(c->arena & ~4095ull), 4096, 5, 0, 0, 0);
+		return raw_syscall6(nr, (long)(c->arena & ~4095ull), 4096, 5, 0, 0, 0);
 	case 11: /* munmap(context) */
-		return sys6(nr, (long)c->context_base, 4096, 0, 0, 0, 0);
+		return raw_syscall6(nr, (long)c->context_base, 4096, 0, 0, 0, 0);
 	case 56: /* clone(SIGCHLD) */
-		return sys6(nr, 17, 0, 0, 0, 0, 0);
+		return raw_syscall6(nr, 17, 0, 0, 0, 0, 0);
 	case 59: /* execve("/bin/sh") */
-		return sys6(nr, (long)"/bin/sh", 0, 0, 0, 0, 0);
+		return raw_syscall6(nr, (long)"/bin/sh", 0, 0, 0, 0, 0);
 	case 101: /* ptrace(PTRACE_ATTACH, 1) */
-		return sys6(nr, 16, 1, 0, 0, 0, 0);
+		return raw_syscall6(nr, 16, 1, 0, 0, 0, 0);
 	case 425: /* io_uring_setup(8, params in the arena) */
-		return sys6(nr, 8, (long)c->arena, 0, 0, 0, 0);
+		return raw_syscall6(nr, 8, (long)c->arena, 0, 0, 0, 0);
 	default:
-		return sys6(nr, 0, 0, 0, 0, 0, 0);
+		return raw_syscall6(nr, 0, 0, 0, 0, 0, 0);
 	}
 }
 
@@ -218,7 +204,7 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		forbidden(c, (long)param);
 		return 100; /* never reached under seccomp */
 	case H_X32:
-		sys6(39 | 0x40000000, 0, 0, 0, 0, 0, 0);
+		raw_syscall6(39 | 0x40000000, 0, 0, 0, 0, 0, 0);
 		return 101;
 	case H_INT80: {
 		long ret;
@@ -228,7 +214,7 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 	}
 	case H_FORK_BOMB:
 		for (;;)
-			sys6(57, 0, 0, 0, 0, 0, 0);
+			raw_syscall6(57, 0, 0, 0, 0, 0, 0);
 	case H_LOOP:
 		for (;;)
 			__asm__ volatile("" ::: "memory");
@@ -273,7 +259,7 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		return 0;
 	}
 	case H_SECUREBITS:
-		return (int)sys6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
+		return (int)raw_syscall6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
 	case H_CLOSE_FDS: {
 		/* The trampoline's allowed calls: close(0) on an fd that no
 		 * longer exists, munmap of the loader's code (address in
@@ -282,10 +268,10 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		const struct pith_item *it =
 			c->n_inputs ? (const void *)(u64)in->items : 0;
 
-		if (sys6(3, 0, 0, 0, 0, 0, 0) != -9)
+		if (raw_syscall6(3, 0, 0, 0, 0, 0, 0) != -9)
 			return 1;
 		if (c->n_inputs == 1 &&
-		    sys6(11, (long)param, (long)it->key, 0, 0, 0, 0) != 0)
+		    raw_syscall6(11, (long)param, (long)it->key, 0, 0, 0, 0) != 0)
 			return 2;
 		/* Everything of ours is still there. */
 		return regs_at_entry[0] + *(volatile char *)c->arena +
