@@ -31,14 +31,11 @@ void summary_print_human(FILE *f, const struct job *job,
 	for (size_t o = 0; o < job->n_stages; o++) {
 		size_t s = job->order[o];
 		const struct stage_report *sr = &rep->stages[s];
-		size_t failed = 0;
 
 		if (!sr->ran) {
 			fprintf(f, "  stage %-12s not run\n", sr->name);
 			continue;
 		}
-		for (size_t i = 0; i < sr->n_instances; i++)
-			failed += sr->instances[i].state == INSTANCE_FAILED;
 		fprintf(f,
 			"  stage %-12s %-4s %-12s %5zu instance%s %s %8.1f ms  %zu items, %llu bytes out\n",
 			sr->name, sr->io ? "io" : "fn", sr->function,
@@ -49,7 +46,6 @@ void summary_print_human(FILE *f, const struct job *job,
 			if (sr->instances[i].state == INSTANCE_FAILED)
 				fprintf(f, "    [%zu] %s\n", i,
 					sr->instances[i].reason);
-		(void)failed;
 	}
 	if (!rep->ok)
 		return;
