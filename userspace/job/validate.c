@@ -142,18 +142,6 @@ range:
 		    (unsigned long long)UINT64_MAX);
 }
 
-/* "16", "1.5", ".5" then a unit: what the format documents. (The units
- * parser also takes strtod() forms such as "1e3" and "0x10".) */
-static bool decimal_with_unit(const char *s)
-{
-	size_t digits = strspn(s, "0123456789");
-
-	if (s[digits] == '.')
-		digits += 1 + strspn(s + digits + 1, "0123456789");
-	return digits > 0 && strcmp(s, ".") != 0 &&
-	       strspn(s + digits, "BKMGiums") == strlen(s + digits);
-}
-
 static int parse_memory(struct jctx *c, const struct jnode *n, uint64_t *ret)
 {
 	char q[JQUOTE_MAX];
@@ -167,7 +155,7 @@ static int parse_memory(struct jctx *c, const struct jnode *n, uint64_t *ret)
 	} else if (!s) {
 		return jerr(c, n, "expected a size such as \"16MiB\"");
 	} else {
-		r = decimal_with_unit(s) ? parse_size(s, ret) : -EINVAL;
+		r = parse_size(s, ret);
 		if (r < 0 || strlen(s) != json_string_length(n->v))
 			return jerr(c, n,
 				    "invalid size %s (write e.g. \"64KiB\", \"16MiB\", \"1GiB\" or a number of bytes)",
@@ -191,7 +179,7 @@ static int parse_timeout(struct jctx *c, const struct jnode *n, uint64_t *ret)
 
 	if (!s)
 		return jerr(c, n, "expected a duration such as \"2s\"");
-	r = decimal_with_unit(s) ? parse_duration_ms(s, ret) : -EINVAL;
+	r = parse_duration_ms(s, ret);
 	if (r < 0 || strlen(s) != json_string_length(n->v))
 		return jerr(c, n, "invalid duration %s (write e.g. \"150ms\", \"2s\", \"1.5s\", \"1m\")",
 			    jquote(q, sizeof(q), s, json_string_length(n->v),
