@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Output arenas: memfd buffers filled through a writable mapping, sealed. */
+/* Output arenas: store buffers filled through pith's mapping, then sealed. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,33 +28,25 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 		     struct arena_chunk **ret)
 {
 	struct arena_chunk *c;
-	struct buffer *b = NULL;
-	void *p = NULL;
+	struct buffer *b;
+	void *p;
 	int r;
 
 	if (ARRAY_GROW(a->chunks, a->cap, a->n, 4) < 0)
 		return -ENOMEM;
-	r = buffer_new(a->name, cap, &b);
+	r = buffer_new_mapped(a->name, cap, BUFFER_UNZEROED, &b, &p);
 	if (r < 0)
 		return r;
-	if (cap) {
-		p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, b->fd, 0);
-		if (p == MAP_FAILED) {
-			r = negative_errno();
-			buffer_unref(b);
-			return r;
-		}
-		/*
-		 * Huge pages where the system allows them for shmem
-		 * (shmem_enabled=advise): fewer faults for bulk data. Then
-		 * prefault a buffer we are about to fill completely: one call
-		 * instead of a fault per page. Both best effort.
-		 */
-		if (cap >= (2u << 20))
-			(void)madvise(p, cap, MADV_HUGEPAGE);
-		if (populate)
-			(void)madvise(p, cap, MADV_POPULATE_WRITE);
-	}
+	/*
+	 * Huge pages where the system allows them for shmem
+	 * (shmem_enabled=advise): fewer faults for bulk data. Then prefault a
+	 * buffer we are about to fill completely: one call instead of a fault
+	 * per page (next to nothing for a recycled buffer). Both best effort.
+	 */
+	if (cap >= (2u << 20))
+		(void)madvise(p, cap, MADV_HUGEPAGE);
+	if (cap && populate)
+		(void)madvise(p, cap, MADV_POPULATE_WRITE);
 	c = &a->chunks[a->n++];
 	*c = (struct arena_chunk){ .buf = b, .map = p, .cap = cap };
 	*ret = c;
@@ -75,8 +67,8 @@ static void populate(char *map, uint64_t off, uint64_t len)
 		(void)madvise(map + start, end - start, MADV_POPULATE_WRITE);
 }
 
-int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
-		  uint64_t *ret_off, void **ret_ptr)
+/* A span of `len` bytes at the end of a chunk with room, or of its own. */
+static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 {
 	struct arena_chunk *c;
 	int r;
@@ -97,48 +89,75 @@ int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
 		c = &a->chunks[a->open];
 		c->used += len;
 	}
-	*ret_buf = c->buf;
-	*ret_off = c->used - len;
-	*ret_ptr = c->map ? c->map + *ret_off : NULL;
-	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
-	    c->map)
-		populate(c->map, *ret_off, len);
+	*ret = (struct arena_span){
+		.buf = c->buf,
+		.off = c->used - len,
+		.ptr = c->map ? c->map + c->used - len : NULL,
+		.chunk = (size_t)(c - a->chunks),
+		.len = len,
+	};
 	return 0;
+}
+
+int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret)
+{
+	int r;
+
+	if (ARRAY_GROW(a->pending, a->pending_cap, a->n_pending, 16) < 0)
+		return -ENOMEM;
+	r = span_new(a, len, ret);
+	if (r < 0)
+		return r;
+	ret->id = a->n_pending;
+	a->pending[a->n_pending++] = *ret;
+	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
+	    ret->ptr)
+		populate(a->chunks[ret->chunk].map, ret->off, len);
+	return 0;
+}
+
+void arena_keep(struct arena *a, const struct arena_span *s)
+{
+	a->pending[s->id].len = 0;
 }
 
 int arena_put(struct arena *a, const void *data, uint64_t len,
 	      struct buffer **ret_buf, uint64_t *ret_off)
 {
-	void *p;
-	int r = arena_reserve(a, len, ret_buf, ret_off, &p);
+	struct arena_span s;
+	int r = span_new(a, len, &s);
 
 	if (r < 0)
 		return r;
 	if (len)
-		memcpy(p, data, len);
+		memcpy(s.ptr, data, len);
+	*ret_buf = s.buf;
+	*ret_off = s.off;
 	return 0;
-}
-
-static void chunk_unmap(struct arena_chunk *c)
-{
-	if (c->map)
-		munmap(c->map, c->cap);
-	c->map = NULL;
 }
 
 int arena_finish(struct arena *a)
 {
+	/* A recycled buffer's old bytes where a failed item wrote less than
+	 * it reserved are nobody's to read. (Pages never touched are zero,
+	 * and stay unallocated.) */
+	for (size_t i = 0; i < a->n_pending; i++) {
+		const struct arena_span *s = &a->pending[i];
+		const struct arena_chunk *c = &a->chunks[s->chunk];
+
+		if (s->len && s->off < c->buf->stale)
+			memset(c->map + s->off, 0,
+			       MIN(s->len, c->buf->stale - s->off));
+	}
+	a->n_pending = 0;
 	for (size_t i = 0; i < a->n; i++) {
 		struct arena_chunk *c = &a->chunks[i];
 		int r;
 
-		chunk_unmap(c);
-		if (c->used < c->buf->size && !c->buf->xfer) {
-			if (ftruncate(c->buf->fd, (off_t)c->used) < 0)
-				return negative_errno();
-			/* Not sealed yet: the size is still ours to set. */
-			c->buf->size = c->used;
-		}
+		c->map = NULL;
+		r = buffer_shrink(c->buf, c->used);
+		if (r < 0)
+			return r;
 		r = buffer_seal(c->buf);
 		if (r < 0)
 			return r;
@@ -149,12 +168,12 @@ int arena_finish(struct arena *a)
 
 void arena_done(struct arena *a)
 {
-	for (size_t i = 0; i < a->n; i++) {
-		chunk_unmap(&a->chunks[i]);
+	for (size_t i = 0; i < a->n; i++)
 		buffer_unref(a->chunks[i].buf);
-	}
 	free(a->chunks);
+	free(a->pending);
 	a->chunks = NULL;
-	a->n = a->cap = 0;
+	a->pending = NULL;
+	a->n = a->cap = a->n_pending = a->pending_cap = 0;
 	a->open = -1;
 }

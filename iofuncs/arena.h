@@ -2,8 +2,9 @@
 /*
  * Output arenas: store buffers that I/O functions fill in place. Small items
  * share a memfd (one fd for thousands of files or responses), a large item
- * gets a buffer of its own; every buffer is written through a writable
- * mapping in pith, unmapped, shrunk to what was used, then sealed.
+ * gets a buffer of its own; every buffer is written through pith's mapping
+ * (buffer_new_mapped(), recycled when it can be), shrunk to what was used,
+ * then sealed.
  */
 #ifndef PITH_IOFUNCS_ARENA_H
 #define PITH_IOFUNCS_ARENA_H
@@ -25,14 +26,25 @@
 
 struct arena_chunk {
 	struct buffer *buf;
-	char *map;	/* writable mapping, NULL once finished */
+	char *map;	/* writable mapping (the store's), NULL once finished */
 	uint64_t cap, used;
+};
+
+/* Reserved bytes of an arena, to be filled by the I/O function. */
+struct arena_span {
+	struct buffer *buf;	/* no reference: the arena holds it until arena_done() */
+	uint64_t off;		/* in buf */
+	char *ptr;		/* writable until arena_finish() */
+	size_t chunk, id;	/* the arena's */
+	uint64_t len;
 };
 
 struct arena {
 	char name[64];	/* memfd name */
 	struct arena_chunk *chunks;
 	size_t n, cap;
+	struct arena_span *pending; /* reservations; len 0 once kept */
+	size_t n_pending, pending_cap;
 	ssize_t open;	/* chunk taking small items, -1: none */
 	uint64_t chunk, own_min; /* by store backend, see above */
 	/* Fault reserved ranges in at once: only when the sizes are trusted
@@ -42,16 +54,18 @@ struct arena {
 
 void arena_init(struct arena *a, const char *label);
 /*
- * `len` writable bytes at *ret_ptr, which will be bytes [*ret_off,
- * *ret_off + len) of *ret_buf (no reference taken: the arena holds it until
- * arena_done()). Valid until arena_finish().
+ * `len` writable bytes at ret->ptr, which will be bytes [ret->off, ret->off
+ * + len) of ret->buf. Buffers may be recycled (BUFFER_UNZEROED): until
+ * arena_keep() says the span was filled, arena_finish() zeroes it.
  */
-int arena_reserve(struct arena *a, uint64_t len, struct buffer **ret_buf,
-		  uint64_t *ret_off, void **ret_ptr);
+int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret);
+/* Every byte of the span was written: arena_finish() leaves it as is. */
+void arena_keep(struct arena *a, const struct arena_span *s);
 /* Copy `len` bytes in: arena_reserve() + memcpy. */
 int arena_put(struct arena *a, const void *data, uint64_t len,
 	      struct buffer **ret_buf, uint64_t *ret_off);
-/* Unmap, shrink each buffer to its used size and seal it. */
+/* Zero the spans never kept, shrink each buffer to its used size and seal
+ * it. */
 int arena_finish(struct arena *a);
 /* Unmap and drop the arena's references (items keep theirs). */
 void arena_done(struct arena *a);

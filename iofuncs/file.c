@@ -56,7 +56,7 @@ struct fslot {
 	int fd;
 	struct open_how how;
 	struct statx stx;
-	char *dst;		/* read: where the bytes go */
+	struct arena_span dst;	/* read: where the bytes go */
 	const char *src;	/* write: the item's bytes */
 	uint64_t size, done;
 	struct fseg *segs;
@@ -235,6 +235,14 @@ static void read_start(struct fslot *s)
 		slot_fail(s, r, "cannot queue the open");
 }
 
+/* Every byte of the file is in its place. */
+static void read_ok(struct fslot *s)
+{
+	arena_keep(&s->run->arena, &s->dst);
+	iofunc_item_ok(s->run, s->idx);
+	slot_end(s);
+}
+
 static void read_more(struct fslot *s)
 {
 	struct io_uring_sqe *sqe = loop_sqe(s->run->loop, 1);
@@ -243,7 +251,7 @@ static void read_more(struct fslot *s)
 	if (!sqe)
 		return slot_fail(s, -EBUSY, "cannot queue the read");
 	s->state = F_READ;
-	io_uring_prep_read(sqe, s->fd, s->dst + s->done, (unsigned)len,
+	io_uring_prep_read(sqe, s->fd, s->dst.ptr + s->done, (unsigned)len,
 			   s->done);
 	slot_submit(s, sqe);
 }
@@ -258,7 +266,7 @@ static void seg_read(struct fseg *g)
 		g->s->seg_err = -EBUSY;
 		return;
 	}
-	io_uring_prep_read(sqe, g->s->fd, g->s->dst + g->off + g->done,
+	io_uring_prep_read(sqe, g->s->fd, g->s->dst.ptr + g->off + g->done,
 			   (unsigned)len, g->off + g->done);
 	sqe->flags |= IOSQE_ASYNC;
 	loop_sqe_set_op(run->loop, sqe, &g->op);
@@ -279,8 +287,7 @@ static void seg_end(struct fslot *s)
 	else if (s->seg_err)
 		slot_fail(s, s->seg_err, path_error(s->seg_err));
 	else {
-		iofunc_item_ok(run, s->idx);
-		slot_end(s);
+		read_ok(s);
 	}
 	slot_start_next(s);
 	iofunc_run_maybe_done(run);
@@ -344,13 +351,13 @@ static void read_segments(struct fslot *s)
 			s->seg_err = -EBUSY;
 			break;
 		}
-		io_uring_prep_madvise(sqe, s->dst + g->off, (off_t)g->len,
+		io_uring_prep_madvise(sqe, s->dst.ptr + g->off, (off_t)g->len,
 				      MADV_POPULATE_WRITE);
 		sqe->flags |= IOSQE_IO_HARDLINK;
 		loop_sqe_set_op(run->loop, sqe, &g->pop);
 		g->pop_busy = true;
 		rd = loop_sqe_next(run->loop, sqe);
-		io_uring_prep_read(rd, s->fd, s->dst + g->off, (unsigned)g->len,
+		io_uring_prep_read(rd, s->fd, s->dst.ptr + g->off, (unsigned)g->len,
 				   g->off);
 		rd->flags |= IOSQE_ASYNC;
 		loop_sqe_set_op(run->loop, rd, &g->op);
@@ -369,9 +376,6 @@ static void read_step(struct fslot *s, int res)
 {
 	struct iofunc_run *run = s->run;
 	struct io_uring_sqe *sqe;
-	struct buffer *buf;
-	uint64_t off;
-	void *dst;
 	int r;
 
 	switch (s->state) {
@@ -403,15 +407,13 @@ static void read_step(struct fslot *s, int res)
 		s->done = 0;
 		/* Segmented reads populate their own pages, in parallel. */
 		run->arena.prefault = s->size < FILE_SEG_MIN;
-		r = arena_reserve(&run->arena, s->size, &buf, &off, &dst);
+		r = arena_reserve(&run->arena, s->size, &s->dst);
 		if (r < 0)
 			return slot_fail(s, r, "cannot allocate its buffer");
-		iofunc_item_out(run, s->idx, 0, buf, off, s->size);
-		if (s->size == 0) {
-			iofunc_item_ok(run, s->idx);
-			return slot_end(s);
-		}
-		s->dst = dst;
+		iofunc_item_out(run, s->idx, 0, s->dst.buf, s->dst.off,
+				s->size);
+		if (s->size == 0)
+			return read_ok(s);
 		if (s->size >= FILE_SEG_MIN)
 			return read_segments(s);
 		return read_more(s);
@@ -426,8 +428,7 @@ static void read_step(struct fslot *s, int res)
 		s->done += (uint64_t)res;
 		if (s->done < s->size)
 			return read_more(s);
-		iofunc_item_ok(run, s->idx);
-		return slot_end(s);
+		return read_ok(s);
 	default:
 		return slot_fail(s, -EINVAL, "internal state error");
 	}

@@ -53,10 +53,8 @@ struct conn {
 	int interim;
 	struct http_head head;
 	enum bmode mode;
-	char *dst;		/* B_LENGTH: the body's place in the arena */
+	struct arena_span body;	/* B_LENGTH: the body's place in the arena */
 	uint64_t want, got;
-	struct buffer *dst_buf;
-	uint64_t dst_off;
 	struct http_chunked ch;
 	char *heap;		/* B_CHUNKED, B_EOF: decoded body */
 	size_t heap_len, heap_cap;
@@ -100,9 +98,8 @@ static void response_reset(struct conn *c)
 	c->head_done = false;
 	c->interim = 0;
 	c->mode = B_NONE;
-	c->dst = NULL;
+	c->body = (struct arena_span){};
 	c->want = c->got = 0;
-	c->dst_buf = NULL;
 	memset(&c->ch, 0, sizeof(c->ch));
 	c->heap_len = 0;
 	c->sent = 0;
@@ -155,7 +152,9 @@ static void conn_ok(struct conn *c)
 	int r;
 
 	if (c->mode == B_LENGTH) {
-		iofunc_item_out(run, c->idx, 1, c->dst_buf, c->dst_off, c->want);
+		arena_keep(&run->arena, &c->body);
+		iofunc_item_out(run, c->idx, 1, c->body.buf, c->body.off,
+				c->want);
 	} else {
 		r = arena_put(&run->arena, c->heap, c->heap_len, &buf, &off);
 		if (r < 0)
@@ -232,7 +231,7 @@ static void conn_recv(struct conn *c)
 				 c->where, c->rx_cap);
 	}
 	if (c->head_done && c->mode == B_LENGTH)
-		io_uring_prep_recv(sqe, c->fd, c->dst + c->got,
+		io_uring_prep_recv(sqe, c->fd, c->body.ptr + c->got,
 				   (size_t)MIN(c->want - c->got, (uint64_t)1 << 30),
 				   0);
 	else
@@ -314,7 +313,6 @@ static void head_done(struct conn *c)
 	struct iofunc_run *run = c->hs->run;
 	struct buffer *buf;
 	uint64_t off;
-	void *p;
 	int r;
 
 	r = arena_put(&run->arena, c->rx, c->head.len, &buf, &off);
@@ -337,12 +335,10 @@ static void head_done(struct conn *c)
 					 (unsigned long long)run->ctx.max_body_bytes);
 		c->mode = B_LENGTH;
 		c->want = c->head.length;
-		r = arena_reserve(&run->arena, c->want, &c->dst_buf, &c->dst_off,
-				  &p);
+		r = arena_reserve(&run->arena, c->want, &c->body);
 		if (r < 0)
 			return conn_fail(c, r, "%s: out of memory for the body",
 					 c->where);
-		c->dst = p;
 	} else {
 		c->mode = B_EOF;
 	}
@@ -397,7 +393,7 @@ static bool conn_process(struct conn *c)
 	case B_LENGTH:
 		if (c->rx_len) {
 			n = (size_t)MIN((uint64_t)c->rx_len, c->want - c->got);
-			memcpy(c->dst + c->got, c->rx, n);
+			memcpy(c->body.ptr + c->got, c->rx, n);
 			c->got += n;
 			rx_consume(c, n);
 		}

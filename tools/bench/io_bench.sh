@@ -4,6 +4,9 @@
 # file.read of page-cached files against cat/dd, http GETs from a private
 # nginx at concurrency 64 against curl --parallel and wrk. Every figure is
 # the best of REPEAT runs; ratios are pith / baseline (higher is better).
+# pith's runs share one process, as in a long-lived pith: from the second
+# run on, output buffers come from the store's pool of released ones. The
+# first run, with the pool empty, is shown on its own ("first run").
 #
 #   make build/io_bench && tools/bench/io_bench.sh [REPEAT]
 #
@@ -49,11 +52,19 @@ best_of() {
 	awk -v ns="$best" 'BEGIN { printf "%.4f", ns / 1e9 }'
 }
 
-# pith_secs OUTPUT-LINE: the seconds= field of io_bench.
-pith_secs() {
-	s=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p')
-	[ -n "$s" ] || { echo "io_bench failed" >&2; exit 1; }
-	echo "$s"
+# field NAME LINE: the NAME= field of an io_bench output line.
+field() {
+	v=$(echo "$2" | tr ' ' '\n' | sed -n "s/^$1=//p")
+	[ -n "$v" ] || { echo "io_bench failed" >&2; exit 1; }
+	echo "$v"
+}
+
+# pith_run ARGS...: run io_bench; sets $p (best run) and $p1 (first run,
+# with the store's buffer pool still empty).
+pith_run() {
+	out=$("$bench" "$@") || { echo "io_bench $1 failed" >&2; exit 1; }
+	p=$(field seconds "$out")
+	p1=$(field first_seconds "$out")
 }
 
 row() { # name, pith seconds, baseline name, baseline seconds, units, amount
@@ -78,12 +89,14 @@ echo big >"$work/big.list"
 cat "$work/files/small/"* "$work/files/big" >/dev/null # into the page cache
 
 cd "$work/files"
-p=$("$bench" file.read "$work/files" "$work/small.list" "$repeat" | pith_secs)
+pith_run file.read "$work/files" "$work/small.list" "$repeat"
 b=$(best_of sh -c "xargs cat <'$work/small.list' >/dev/null")
 row "file.read 1KiB x 10000" "$p" "xargs cat >/dev/null" "$b" "MB/s" 10.24
-p=$("$bench" file.read "$work/files" "$work/big.list" "$repeat" | pith_secs)
+row "  first run, empty pool" "$p1" "xargs cat >/dev/null" "$b" "MB/s" 10.24
+pith_run file.read "$work/files" "$work/big.list" "$repeat"
 b=$(best_of dd if="$work/files/big" of=/dev/null bs=1M)
 row "file.read 1GiB" "$p" "dd bs=1M of=/dev/null" "$b" "MB/s" 1073.74
+row "  first run, empty pool" "$p1" "dd bs=1M of=/dev/null" "$b" "MB/s" 1073.74
 b=$(best_of cat "$work/files/big")
 row "file.read 1GiB" "$p" "cat >/dev/null" "$b" "MB/s" 1073.74
 b=$(best_of sh -c "cat '$work/files/big' >/dev/shm/pith-io-bench.$$")
@@ -112,9 +125,10 @@ for obj in k1:20000 m1:2000; do
 			"$url" $$ $i >>"$work/$name.shm.curl"
 		i=$((i + 1))
 	done
-	p=$("$bench" http "$work/$name.list" 64 "$repeat" | pith_secs)
+	pith_run http "$work/$name.list" 64 "$repeat"
 	b=$(best_of curl -s --parallel --parallel-max 64 -K "$work/$name.curl")
 	row "http GET $name x $n" "$p" "curl --parallel-max 64" "$b" "req/s" "$n"
+	row "  first run, empty pool" "$p1" "curl --parallel-max 64" "$b" "req/s" "$n"
 	mkdir -p /dev/shm/pith-io-bench.$$
 	b=$(best_of curl -s --parallel --parallel-max 64 -K "$work/$name.shm.curl")
 	rm -rf /dev/shm/pith-io-bench.$$

@@ -258,8 +258,8 @@ static size_t doctor_io_layers(struct sandbox_layer *l, size_t max)
 	}
 	l[1] = (struct sandbox_layer){ .name = "store" };
 	l[1].active = true;
-	snprintf(l[1].detail, sizeof(l[1].detail), "%.150s%.100s",
-		 store_backend_status(), shmem_thp_hint());
+	snprintf(l[1].detail, sizeof(l[1].detail), "%.150s; buffer pool %.80s%.100s",
+		 store_backend_status(), store_pool_status(), shmem_thp_hint());
 	return 2;
 }
 

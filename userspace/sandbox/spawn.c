@@ -414,7 +414,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		in[i] = (struct plan_input){ p->inputs[i].addr,
 					     p->inputs[i].maplen,
 					     (uint32_t)(2 + i) };
-		fds[2 + i] = p->inputs[i].buf->fd;
+		fds[2 + i] = buffer_share_fd(p->inputs[i].buf);
 	}
 
 	while (sent < n_fds) {

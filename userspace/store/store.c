@@ -2,12 +2,14 @@
 /* memfd-backed buffers, items and sets. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "lib/array.h"
 #include "lib/macro.h"
+#include "store/pool.h"
 #include "store/store.h"
 #include "store/xfer.h"
 
@@ -58,11 +60,86 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret)
 		return -ENOMEM;
 	b->refs = 1;
 	b->fd = TAKE_FD(fd);
+	b->ro_fd = -1;
 	b->xfer = xfer;
 	b->size = size;
 	b->id = next_id++;
 	store_stats.buffers_created++;
 	*ret = b;
+	return 0;
+}
+
+static void buffer_destroy(struct buffer *b)
+{
+	if (b->map && b->size && b->map != b->wmap)
+		munmap((void *)b->map, b->size);
+	if (b->wmap)
+		munmap(b->wmap, b->wcap);
+	safe_close(b->ro_fd);
+	safe_close(b->fd);
+	free(b);
+}
+
+int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
+		      struct buffer **ret, void **ret_map)
+{
+	struct buffer *b = NULL;
+	void *p;
+	int r;
+
+	if (size && !xfer_available())
+		b = pool_take(size);
+	if (b) {
+		/* Mapped read-write by pool_put(). Cutting it to `size` zeroes
+		 * the bytes past it, growing it adds zero pages. */
+		if (ftruncate(b->fd, (off_t)size) < 0) {
+			r = negative_errno();
+			buffer_destroy(b);
+			return r;
+		}
+		b->stale = MIN(b->size, size);
+		if (!(flags & BUFFER_UNZEROED)) {
+			memset(b->wmap, 0, b->stale);
+			b->stale = 0;
+		}
+		b->refs = 1;
+		b->size = size;
+		b->id = next_id++;
+		store_stats.buffers_created++;
+		store_stats.buffers_recycled++;
+	} else {
+		r = buffer_new(name, size, &b);
+		if (r < 0)
+			return r;
+		if (size) {
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				 b->fd, 0);
+			if (p == MAP_FAILED) {
+				r = negative_errno();
+				buffer_destroy(b);
+				return r;
+			}
+			b->wmap = p;
+			b->wcap = size;
+			b->pooled = !b->xfer && pool_enabled();
+		}
+	}
+	*ret = b;
+	*ret_map = b->wmap;
+	return 0;
+}
+
+int buffer_shrink(struct buffer *b, uint64_t size)
+{
+	if (b->sealed)
+		return -EPERM;
+	if (size > b->size)
+		return -ERANGE;
+	if (b->xfer || size == b->size)
+		return 0;
+	if (ftruncate(b->fd, (off_t)size) < 0)
+		return negative_errno();
+	b->size = size;
 	return 0;
 }
 
@@ -88,10 +165,46 @@ int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * A pooled buffer is made immutable without a kernel seal: pith's mapping
+ * becomes read-only and consumers get a read-only open file description, so
+ * no mapping of theirs can ever be writable.
+ */
+static int seal_pooled(struct buffer *b)
+{
+	char path[32];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	if (mprotect(b->wmap, b->wcap, PROT_READ) < 0) {
+		int r = negative_errno();
+
+		close(fd);
+		return r;
+	}
+	b->ro_fd = fd;
+	return 0;
+}
+
 int buffer_seal(struct buffer *b)
 {
 	if (b->sealed)
 		return 0;
+	if (b->pooled) {
+		if (seal_pooled(b) == 0) {
+			b->sealed = true;
+			return 0;
+		}
+		b->pooled = false; /* no /proc: the kernel seal, no reuse */
+	}
+	/* A writable mapping of our own would stop either seal. */
+	if (b->wmap) {
+		munmap(b->wmap, b->wcap);
+		b->wmap = NULL;
+	}
 	if (b->xfer) {
 		int r = xfer_buffer_seal(b->fd);
 
@@ -116,6 +229,11 @@ const char *store_backend_status(void)
 	return xfer_status();
 }
 
+const char *store_pool_status(void)
+{
+	return pool_status();
+}
+
 int buffer_data(struct buffer *b, const void **ret)
 {
 	void *p;
@@ -125,6 +243,8 @@ int buffer_data(struct buffer *b, const void **ret)
 	if (!b->map) {
 		if (b->size == 0) {
 			b->map = "";
+		} else if (b->wmap) {
+			b->map = b->wmap; /* pooled: read-only since the seal */
 		} else {
 			p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd,
 				 0);
@@ -135,6 +255,11 @@ int buffer_data(struct buffer *b, const void **ret)
 	}
 	*ret = b->map;
 	return 0;
+}
+
+int buffer_share_fd(const struct buffer *b)
+{
+	return b->ro_fd >= 0 ? b->ro_fd : b->fd;
 }
 
 struct buffer *buffer_ref(struct buffer *b)
@@ -148,10 +273,14 @@ struct buffer *buffer_unref(struct buffer *b)
 {
 	if (!b || --b->refs > 0)
 		return NULL;
-	if (b->map && b->size)
-		munmap((void *)b->map, b->size);
-	safe_close(b->fd);
-	free(b);
+	if (b->pooled && b->sealed) {
+		if (b->map && b->map != b->wmap)
+			munmap((void *)b->map, b->size);
+		b->map = NULL;
+		if (pool_put(b))
+			return NULL;
+	}
+	buffer_destroy(b);
 	return NULL;
 }
 

@@ -19,12 +19,37 @@ struct buffer {
 	uint64_t id;	/* unique within the process, never reused */
 	bool sealed;
 	bool xfer;	/* fd is a /dev/pith_xfer buffer */
+	bool pooled;	/* recycled, never F_SEAL_WRITE'd: see buffer_new_mapped() */
 	const void *map; /* read-only mapping in pith, made on first use */
+	char *wmap;	/* buffer_new_mapped(): pith's mapping, wcap bytes long */
+	uint64_t wcap;
+	uint64_t stale;	/* BUFFER_UNZEROED: bytes [0, stale) are a past use's */
+	int ro_fd;	/* pooled and sealed: a read-only reopening, else -1 */
 };
 
 /* A new writable buffer of `size` bytes (zero-filled). `name` is for
  * /proc/PID/fd readers only. */
 int buffer_new(const char *name, uint64_t size, struct buffer **ret);
+/*
+ * A new buffer of `size` bytes and, at *ret_map, a writable mapping of it in
+ * pith, for pith's own writers (the I/O functions), valid until
+ * buffer_seal(). On memfd it comes from a pool of released buffers when one
+ * fits, which keeps their pages and mapping: such a buffer is never
+ * F_SEAL_WRITE'd (that seal cannot be undone). Instead buffer_seal() makes
+ * pith's mapping read-only and consumers get buffer_share_fd(), a read-only
+ * reopening whose mappings can never be made writable; when the last
+ * reference goes, the buffer is kept for reuse.
+ *
+ * The buffer is zero-filled, unless flags has BUFFER_UNZEROED: then a
+ * recycled buffer keeps the bytes of its last use in [0, b->stale), and the
+ * caller must overwrite or zero them before sealing (what the arena does).
+ */
+#define BUFFER_UNZEROED 1u
+int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
+		      struct buffer **ret, void **ret_map);
+/* Cut an unsealed buffer to its first `size` bytes. /dev/pith_xfer buffers
+ * keep their size (items are slices of them). */
+int buffer_shrink(struct buffer *b, uint64_t size);
 /* Copy bytes in before sealing (job inputs only: counts in store_stats). */
 int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
 /* Make the buffer immutable: no write, no resize, no unsealing. Idempotent.
@@ -34,6 +59,9 @@ int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
 int buffer_seal(struct buffer *b);
 /* Read-only view of a sealed buffer in pith's address space. */
 int buffer_data(struct buffer *b, const void **ret);
+/* The descriptor to give a consumer of a sealed buffer: mappable read-only
+ * only. Owned by the buffer. */
+int buffer_share_fd(const struct buffer *b);
 struct buffer *buffer_ref(struct buffer *b);
 struct buffer *buffer_unref(struct buffer *b); /* NULL-safe, returns NULL */
 
@@ -67,10 +95,13 @@ const char *store_backend(void);
 /* One line for `pith doctor`: the backend and its details, or why the
  * module is not used. */
 const char *store_backend_status(void);
+/* One line for `pith doctor`: what the buffer pool keeps (PITH_STORE_POOL). */
+const char *store_pool_status(void);
 
 struct store_stats {
 	uint64_t buffers_created;
 	uint64_t bytes_written; /* by buffer_write(): ingestion, never stage to stage */
+	uint64_t buffers_recycled; /* buffer_new_mapped() served from the pool */
 };
 extern struct store_stats store_stats;
 

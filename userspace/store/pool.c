@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The pool of recycled buffers. A fresh shmem page costs a page allocation,
+ * a zeroing and a fault (on a VM also the host backing the page), several
+ * times what copying data into it costs; a recycled buffer keeps its pages
+ * and pith's mapping of them. See buffer_new_mapped() in store.h.
+ *
+ * PITH_STORE_POOL=SIZE bounds the bytes held by idle buffers (0: no pool);
+ * the default is an eighth of the RAM, at most 4 GiB.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/array.h"
+#include "lib/macro.h"
+#include "lib/units.h"
+#include "store/pool.h"
+
+#define POOL_DEFAULT_MAX (4ull << 30)
+#define POOL_MAX_BUFFERS 256 /* idle ones: each holds an fd and a mapping */
+
+static struct buffer **idle;
+static size_t n_idle, cap_idle;
+static uint64_t idle_bytes, max_bytes;
+static pthread_once_t probed = PTHREAD_ONCE_INIT;
+static char status[160];
+
+static void pool_probe(void)
+{
+	const char *env = getenv("PITH_STORE_POOL");
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+
+	if (env) {
+		if (parse_size(env, &max_bytes) < 0) {
+			max_bytes = 0;
+			snprintf(status, sizeof(status),
+				 "off (PITH_STORE_POOL=%.40s is not a size)", env);
+			return;
+		}
+	} else {
+		max_bytes = pages > 0 && psize > 0 ?
+				    (uint64_t)pages * (uint64_t)psize / 8 :
+				    0;
+		max_bytes = MIN(max_bytes, POOL_DEFAULT_MAX);
+	}
+	if (!max_bytes)
+		snprintf(status, sizeof(status), "off%s",
+			 env ? " (PITH_STORE_POOL=0)" : "");
+	else
+		snprintf(status, sizeof(status),
+			 "keeps up to %llu MiB of released I/O buffers%s",
+			 (unsigned long long)(max_bytes >> 20),
+			 env ? " (PITH_STORE_POOL)" : "");
+}
+
+bool pool_enabled(void)
+{
+	pthread_once(&probed, pool_probe);
+	return max_bytes > 0;
+}
+
+const char *pool_status(void)
+{
+	pthread_once(&probed, pool_probe);
+	return status;
+}
+
+struct buffer *pool_take(uint64_t size)
+{
+	size_t best = SIZE_MAX;
+	struct buffer *b;
+
+	for (size_t i = 0; i < n_idle; i++) {
+		uint64_t cap = idle[i]->wcap;
+
+		if (cap >= size && cap / 2 <= size &&
+		    (best == SIZE_MAX || cap < idle[best]->wcap))
+			best = i;
+	}
+	if (best == SIZE_MAX)
+		return NULL;
+	b = idle[best];
+	idle[best] = idle[--n_idle];
+	idle_bytes -= b->size;
+	return b;
+}
+
+bool pool_put(struct buffer *b)
+{
+	if (!pool_enabled() || n_idle >= POOL_MAX_BUFFERS ||
+	    b->size > max_bytes - MIN(idle_bytes, max_bytes) ||
+	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0)
+		return false;
+	/* Its consumers are gone: no process maps it but pith. */
+	if (mprotect(b->wmap, b->wcap, PROT_READ | PROT_WRITE) < 0)
+		return false;
+	b->ro_fd = safe_close(b->ro_fd);
+	b->sealed = false;
+	idle[n_idle++] = b;
+	idle_bytes += b->size;
+	return true;
+}

@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Recycled buffers for pith's own writers (store.c's buffer_new_mapped()).
+ * Internal to store/.
+ */
+#ifndef PITH_STORE_POOL_H
+#define PITH_STORE_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+/* Whether released buffers are kept for reuse (PITH_STORE_POOL). */
+bool pool_enabled(void);
+/* An idle buffer whose mapping holds `size` bytes without wasting more than
+ * half of it, mapped read-write, holding its last use's bytes (b->size of
+ * them); NULL when none fits. */
+struct buffer *pool_take(uint64_t size);
+/* Keep a sealed pooled buffer whose last reference is gone, mapped
+ * read-write again, for pool_take(); false when the pool is full or the
+ * mapping cannot be made writable (the caller frees it). */
+bool pool_put(struct buffer *b);
+/* For `pith doctor`. */
+const char *pool_status(void);
+
+#endif
