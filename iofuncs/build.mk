@@ -8,8 +8,9 @@ LIB_SRCS += userspace/lib/uring.c \
 
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
 TEST_PROGS += uring_test iofuncs_parse_test iofuncs_file_test \
-	iofuncs_http_test
+	iofuncs_http_test arena_test
 uring_test_SRCS := tests/unit/uring_test.c $(TEST_HELPERS)
+arena_test_SRCS := tests/unit/arena_test.c $(TEST_HELPERS)
 iofuncs_parse_test_SRCS := tests/unit/iofuncs_parse_test.c \
 	$(TEST_HELPERS)
 iofuncs_file_test_SRCS := tests/unit/iofuncs_file_test.c $(IOFUNCS_TEST_UTIL)

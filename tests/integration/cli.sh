@@ -14,7 +14,7 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 14
+t_plan 16
 
 # run CMD...: sets $out, $err and $rc.
 run() {
@@ -58,6 +58,11 @@ expect unknown_command_is_a_usage_error 2 "unknown command 'frobnicate'" \
 expect run_without_a_job_is_a_usage_error 2 'missing JOB.json' "$pith" run
 expect bad_parallel_is_a_usage_error 2 '--parallel wants a number' \
 	"$pith" run -j 0 "$tmp/ok.json"
+expect bad_PITH_STORE_POOL_is_a_usage_error 2 \
+	"PITH_STORE_POOL='lots' is not a size" \
+	env PITH_STORE_POOL=lots "$pith" run "$tmp/ok.json" -o "$tmp/o0"
+expect run_with_no_buffer_pool_succeeds 0 'job ok: ok' \
+	env PITH_STORE_POOL=0 "$pith" run "$tmp/ok.json" -o "$tmp/o00"
 expect help_run_shows_the_options 0 'Usage: pith run JOB.json.*--data-root' \
 	"$pith" help run
 expect invalid_job_names_file_line_column_and_path 2 \

@@ -25,6 +25,8 @@ enum hostile {
 	H_CLOSE_FDS,	   /* close(0), munmap(loader code at param): no effect */
 	H_FORWARD_ALL,	   /* output every item of input set 0, unnamed */
 	H_SECUREBITS,	   /* exit with prctl(PR_GET_SECUREBITS) (no seccomp) */
+	H_UNPROTECT,	   /* mprotect(param, 4096, RW) and a store there;
+			    * exits with the errno (no seccomp) */
 };
 
 /* Variants of H_BAD_OUTPUT. */

@@ -342,6 +342,36 @@ TEST(worker_securebits_lock_out_root_privilege)
 	sandbox_free(sb);
 }
 
+/*
+ * Without seccomp, a function may ask the kernel to make its input
+ * writable. The kernel must refuse for both kinds of input buffer: a sealed
+ * memfd (F_SEAL_WRITE) and a pooled one (mapped from a read-only open).
+ */
+static void unprotect_input(struct set *in)
+{
+	struct sandbox *sb = t_sandbox(true);
+	struct sandbox_proc *p;
+
+	p = t_run_hostile(sb, HOSTILE(H_UNPROTECT, PITH_INPUT_BASE), T_MEMORY,
+			  T_TIMEOUT_MS, in);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("exited with status 13", t_reason(p)) /* EACCES */
+		TH_LOG("the function made its input writable");
+	sandbox_proc_free(p);
+	sandbox_free(sb);
+	set_free(in);
+}
+
+TEST(sealed_input_cannot_be_made_writable_without_seccomp)
+{
+	unprotect_input(t_text_set("in", "x", "read only"));
+}
+
+TEST(pooled_input_cannot_be_made_writable_without_seccomp)
+{
+	unprotect_input(t_pooled_set("in", "x", "read only"));
+}
+
 /* ---- a running worker seen through /proc -------------------------------- */
 
 FIXTURE(running)

@@ -51,6 +51,23 @@ struct set *t_text_set(const char *name, const char *item, const char *data)
 	return s;
 }
 
+struct set *t_pooled_set(const char *name, const char *item, const char *data)
+{
+	struct buffer *b = NULL;
+	struct set *s = set_new(name);
+	size_t len = strlen(data);
+	void *map;
+
+	if (!s || buffer_new_mapped("t-pooled", len, 0, &b, &map) < 0 ||
+	    !b->pooled)
+		abort();
+	memcpy(map, data, len);
+	if (buffer_seal(b) < 0 || set_add(s, item, false, 0, b, 0, len) < 0)
+		abort();
+	buffer_unref(b);
+	return s;
+}
+
 static const char *const t_outputs[] = { "out" };
 
 static struct sandbox_proc *start(struct sandbox *sb, uint64_t instance,

@@ -18,6 +18,9 @@ struct sandbox *t_sandbox(bool no_seccomp);
 const struct elf_image *t_hostile(void);
 /* A sealed buffer holding `data`, as a one-item set named `name`. */
 struct set *t_text_set(const char *name, const char *item, const char *data);
+/* The same in a buffer of the store's pool (written by pith, not sealed by
+ * the kernel: see buffer_new_mapped()). */
+struct set *t_pooled_set(const char *name, const char *item, const char *data);
 /* Run the hostile function with `instance`; one input set (may be NULL)
  * and one output set "out". Returns the finished proc, or NULL with the
  * error printed. */

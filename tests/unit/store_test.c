@@ -2,6 +2,7 @@
 /* store: sealed memfd buffers, items as slices, sets holding references. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,3 +245,194 @@ TEST(set_grows_past_its_initial_capacity)
 }
 
 TEST_HARNESS_MAIN
+
+/* ---- the pool of released buffers (buffer_new_mapped) -------------------- */
+
+#define PAGE 4096
+
+/* A sealed pooled buffer of `size` bytes of `fill`, released at once. */
+static void release_filled(uint64_t size, int fill, char **ret_map)
+{
+	struct buffer *b;
+	void *map;
+
+	if (buffer_new_mapped("pool-test", size, 0, &b, &map) < 0)
+		abort();
+	memset(map, fill, size);
+	if (buffer_seal(b) < 0)
+		abort();
+	if (ret_map)
+		*ret_map = map;
+	buffer_unref(b);
+}
+
+static bool all_bytes(const char *p, uint64_t len, int c)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (p[i] != (char)c)
+			return false;
+	return true;
+}
+
+TEST(released_buffer_is_reused_zeroed_with_its_pages_and_mapping)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *b;
+	char *old;
+	void *map;
+
+	release_filled(64 * PAGE, 'o', &old);
+	ASSERT_EQ(0, buffer_new_mapped("again", 64 * PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled + 1, store_stats.buffers_recycled);
+	EXPECT_EQ(old, map) TH_LOG("not the released buffer's mapping");
+	EXPECT_EQ(64 * PAGE, b->size);
+	EXPECT_EQ(1, b->refs);
+	EXPECT_FALSE(b->sealed);
+	EXPECT_EQ(0, b->stale);
+	EXPECT_TRUE(all_bytes(map, 64 * PAGE, 0)) TH_LOG("old bytes left");
+	buffer_unref(b);
+}
+
+TEST(unzeroed_reuse_names_the_old_bytes_and_zeroes_past_its_size)
+{
+	const uint64_t size = 3 * PAGE + 100;
+	struct buffer *b;
+	const char *ro;
+	void *map;
+
+	release_filled(6 * PAGE, 'o', NULL);
+	ASSERT_EQ(0, buffer_new_mapped("dirty", size, BUFFER_UNZEROED, &b,
+				       &map));
+	EXPECT_EQ(size, b->stale);
+	EXPECT_TRUE(all_bytes(map, size, 'o'));
+	/* Cut to `size`: the rest of its last page is zero, for consumers
+	 * map whole pages. */
+	EXPECT_TRUE(all_bytes((char *)map + size, PAGE - 100, 0));
+	memset(map, 'n', size);
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, buffer_data(b, (const void **)&ro));
+	EXPECT_TRUE(all_bytes(ro, size, 'n'));
+	buffer_unref(b);
+}
+
+TEST(a_smaller_buffer_does_not_take_a_much_larger_one)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *b;
+	void *map;
+
+	release_filled(64 * PAGE, 'o', NULL);
+	ASSERT_EQ(0, buffer_new_mapped("small", 16 * PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled, store_stats.buffers_recycled);
+	buffer_unref(b);
+	ASSERT_EQ(0, buffer_new_mapped("large", 40 * PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled + 1, store_stats.buffers_recycled);
+	buffer_unref(b);
+}
+
+TEST(sealed_pooled_buffer_is_read_only_for_its_consumers)
+{
+	struct buffer *b;
+	int fd, sealfd;
+	void *map, *p;
+
+	ASSERT_EQ(0, buffer_new_mapped("consumed", 4 * PAGE, 0, &b, &map));
+	ASSERT_TRUE(b->pooled);
+	EXPECT_EQ(b->fd, buffer_share_fd(b)); /* unsealed: nothing to share */
+	memcpy(map, "data", 4);
+	ASSERT_EQ(0, buffer_seal(b));
+	fd = buffer_share_fd(b);
+	ASSERT_NE(b->fd, fd);
+	EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	/* A consumer cannot map it writable, nor make its mapping so. */
+	EXPECT_EQ(MAP_FAILED, mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+				   MAP_SHARED, fd, 0));
+	EXPECT_EQ(EACCES, errno);
+	p = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0, memcmp(p, "data", 4));
+	EXPECT_EQ(-1, mprotect(p, PAGE, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	munmap(p, PAGE);
+	EXPECT_EQ(-1, pwrite(fd, "x", 1, 0));
+	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(-1, ftruncate(fd, 0));
+	/* No kernel seal: the buffer goes back to the pool. */
+	sealfd = fcntl(b->fd, F_GET_SEALS);
+	EXPECT_EQ(0, sealfd & F_SEAL_WRITE);
+	buffer_unref(b);
+	EXPECT_FALSE(fd_open(fd)) TH_LOG("the consumers' fd outlived its use");
+}
+
+TEST_SIGNAL(pith_cannot_write_a_sealed_pooled_buffer, SIGSEGV)
+{
+	struct buffer *b;
+	void *map;
+
+	ASSERT_EQ(0, buffer_new_mapped("frozen", PAGE, 0, &b, &map));
+	ASSERT_EQ(0, buffer_seal(b));
+	*(volatile char *)map = 'x';
+}
+
+TEST(unsealed_buffer_is_not_kept)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *b;
+	void *map;
+
+	ASSERT_EQ(0, buffer_new_mapped("abandoned", 4 * PAGE, 0, &b, &map));
+	buffer_unref(b); /* never sealed: a writer gave up */
+	ASSERT_EQ(0, buffer_new_mapped("fresh", 4 * PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled, store_stats.buffers_recycled);
+	buffer_unref(b);
+}
+
+TEST(pool_keeps_no_more_than_PITH_STORE_POOL)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *a, *b;
+	void *map;
+
+	setenv("PITH_STORE_POOL", "96KiB", 1);
+	EXPECT_EQ(0, strncmp(store_pool_status(), "keeps up to 0 MiB", 17))
+		TH_LOG("%s", store_pool_status());
+	ASSERT_EQ(0, buffer_new_mapped("a", 16 * PAGE, 0, &a, &map));
+	ASSERT_EQ(0, buffer_new_mapped("b", 16 * PAGE, 0, &b, &map));
+	ASSERT_EQ(0, buffer_seal(a));
+	ASSERT_EQ(0, buffer_seal(b));
+	buffer_unref(a);
+	buffer_unref(b); /* 128 KiB: past the bound, freed */
+	ASSERT_EQ(0, buffer_new_mapped("a", 16 * PAGE, 0, &a, &map));
+	ASSERT_EQ(0, buffer_new_mapped("b", 16 * PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled + 1, store_stats.buffers_recycled);
+	buffer_unref(a);
+	buffer_unref(b);
+}
+
+TEST(PITH_STORE_POOL_0_seals_in_the_kernel_and_keeps_nothing)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *b;
+	void *map;
+
+	setenv("PITH_STORE_POOL", "0", 1);
+	EXPECT_STREQ("off (PITH_STORE_POOL=0)", store_pool_status());
+	ASSERT_EQ(0, buffer_new_mapped("kernel-sealed", PAGE, 0, &b, &map));
+	EXPECT_FALSE(b->pooled);
+	ASSERT_EQ(0, buffer_seal(b));
+	EXPECT_EQ(b->fd, buffer_share_fd(b));
+	EXPECT_NE(0, fcntl(b->fd, F_GET_SEALS) & F_SEAL_WRITE);
+	buffer_unref(b);
+	release_filled(PAGE, 'o', NULL);
+	ASSERT_EQ(0, buffer_new_mapped("again", PAGE, 0, &b, &map));
+	EXPECT_EQ(recycled, store_stats.buffers_recycled);
+	buffer_unref(b);
+}
+
+TEST(PITH_STORE_POOL_that_is_not_a_size_is_reported)
+{
+	setenv("PITH_STORE_POOL", "lots", 1);
+	EXPECT_STREQ("off (PITH_STORE_POOL=lots is not a size)",
+		     store_pool_status());
+}

@@ -162,6 +162,10 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("run", "%s",
 				   optind == argc ? "missing JOB.json" :
 						    "too many arguments");
+	if (store_pool_check() < 0)
+		return usage_error(NULL,
+				   "PITH_STORE_POOL='%s' is not a size (as 2GiB; 0 turns the buffer pool off)",
+				   getenv("PITH_STORE_POOL"));
 	r = parse_job(argv[optind], &job);
 	if (r)
 		return r;

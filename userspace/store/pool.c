@@ -25,6 +25,7 @@
 static struct buffer **idle;
 static size_t n_idle, cap_idle;
 static uint64_t idle_bytes, max_bytes;
+static bool bad_env;
 static pthread_once_t probed = PTHREAD_ONCE_INIT;
 static char status[160];
 
@@ -36,6 +37,7 @@ static void pool_probe(void)
 	if (env) {
 		if (parse_size(env, &max_bytes) < 0) {
 			max_bytes = 0;
+			bad_env = true;
 			snprintf(status, sizeof(status),
 				 "off (PITH_STORE_POOL=%.40s is not a size)", env);
 			return;
@@ -60,6 +62,12 @@ bool pool_enabled(void)
 {
 	pthread_once(&probed, pool_probe);
 	return max_bytes > 0;
+}
+
+bool pool_env_valid(void)
+{
+	pthread_once(&probed, pool_probe);
+	return !bad_env;
 }
 
 const char *pool_status(void)

@@ -23,5 +23,7 @@ struct buffer *pool_take(uint64_t size);
 bool pool_put(struct buffer *b);
 /* For `pith doctor`. */
 const char *pool_status(void);
+/* False when PITH_STORE_POOL is set to what is not a size. */
+bool pool_env_valid(void);
 
 #endif

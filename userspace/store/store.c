@@ -234,6 +234,11 @@ const char *store_pool_status(void)
 	return pool_status();
 }
 
+int store_pool_check(void)
+{
+	return pool_env_valid() ? 0 : -EINVAL;
+}
+
 int buffer_data(struct buffer *b, const void **ret)
 {
 	void *p;

@@ -95,8 +95,12 @@ const char *store_backend(void);
 /* One line for `pith doctor`: the backend and its details, or why the
  * module is not used. */
 const char *store_backend_status(void);
-/* One line for `pith doctor`: what the buffer pool keeps (PITH_STORE_POOL). */
+/* One line for `pith doctor`: what the buffer pool keeps (PITH_STORE_POOL,
+ * a size: "0" turns the pool off). */
 const char *store_pool_status(void);
+/* -EINVAL when PITH_STORE_POOL is set to what is not a size (the pool is
+ * off then). */
+int store_pool_check(void);
 
 struct store_stats {
 	uint64_t buffers_created;

@@ -260,6 +260,14 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 	}
 	case H_SECUREBITS:
 		return (int)raw_syscall6(157, 27 /* PR_GET_SECUREBITS */, 0, 0, 0, 0, 0);
+	case H_UNPROTECT: {
+		long r = raw_syscall6(10, (long)param, 4096, 3 /* RW */, 0, 0, 0);
+
+		if (r)
+			return (int)-r;
+		*(volatile char *)param = 'X';
+		return 0; /* the attack worked */
+	}
 	case H_CLOSE_FDS: {
 		/* The trampoline's allowed calls: close(0) on an fd that no
 		 * longer exists, munmap of the loader's code (address in

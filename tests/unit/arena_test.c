@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+/*
+ * I/O output arenas over recycled store buffers: what a failed item
+ * reserved but never filled must not show a past use's bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness/harness.h"
+#include "iofuncs/arena.h"
+
+static void __attribute__((constructor)) use_memfd_backend(void)
+{
+	setenv("PITH_STORE_BACKEND", "memfd", 1);
+}
+
+static bool all_bytes(const char *p, uint64_t len, int c)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (p[i] != (char)c)
+			return false;
+	return true;
+}
+
+/* Fill `len` bytes of an arena with `fill`, seal, release: the buffer goes
+ * back to the store's pool. */
+static void fill_and_release(uint64_t len, int fill)
+{
+	struct arena a;
+	struct arena_span s;
+
+	arena_init(&a, "old");
+	if (arena_reserve(&a, len, &s) < 0)
+		abort();
+	memset(s.ptr, fill, len);
+	arena_keep(&a, &s);
+	if (arena_finish(&a) < 0)
+		abort();
+	arena_done(&a);
+}
+
+TEST(span_a_failed_item_left_holds_no_old_bytes)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *buf;
+	struct arena a;
+	struct arena_span s;
+	const char *d;
+
+	fill_and_release(ARENA_OWN_MIN, 'o');
+	arena_init(&a, "new");
+	ASSERT_EQ(0, arena_reserve(&a, ARENA_OWN_MIN, &s));
+	EXPECT_EQ(recycled + 1, store_stats.buffers_recycled);
+	EXPECT_EQ(ARENA_OWN_MIN, s.buf->stale);
+	memset(s.ptr, 'n', ARENA_OWN_MIN / 2); /* then the item fails */
+	buf = buffer_ref(s.buf);
+	ASSERT_EQ(0, arena_finish(&a));
+	arena_done(&a);
+	ASSERT_EQ(0, buffer_data(buf, (const void **)&d));
+	EXPECT_TRUE(all_bytes(d, ARENA_OWN_MIN, 0));
+	buffer_unref(buf);
+}
+
+TEST(shared_chunk_keeps_kept_spans_and_zeroes_the_rest)
+{
+	struct buffer *buf, *b2;
+	struct arena a;
+	struct arena_span s;
+	uint64_t off, off2;
+	const char *d;
+
+	fill_and_release(1 << 20, 'o');
+	arena_init(&a, "new");
+	ASSERT_EQ(0, arena_put(&a, "abc", 3, &buf, &off));
+	EXPECT_EQ(1 << 20, buf->stale) TH_LOG("the shared chunk is not recycled");
+	ASSERT_EQ(0, arena_reserve(&a, 100, &s)); /* never filled */
+	ASSERT_EQ(0, arena_reserve(&a, 5, &s));
+	memcpy(s.ptr, "kept!", 5);
+	arena_keep(&a, &s);
+	ASSERT_EQ(0, arena_put(&a, "def", 3, &b2, &off2));
+	EXPECT_EQ(buf, b2);
+	buffer_ref(buf);
+	ASSERT_EQ(0, arena_finish(&a));
+	arena_done(&a);
+	EXPECT_EQ(111, buf->size);
+	ASSERT_EQ(0, buffer_data(buf, (const void **)&d));
+	EXPECT_EQ(0, memcmp(d, "abc", 3));
+	EXPECT_TRUE(all_bytes(d + 3, 100, 0));
+	EXPECT_EQ(0, memcmp(d + 103, "kept!def", 8));
+	/* Consumers map whole pages: the rest of this one is zero too. */
+	EXPECT_TRUE(all_bytes(d + 111, 4096 - 111, 0));
+	buffer_unref(buf);
+}
+
+TEST(fresh_buffer_span_never_filled_is_not_touched)
+{
+	struct arena a;
+	struct arena_span s;
+	struct buffer *buf;
+	char path[64];
+	struct stat st;
+
+	arena_init(&a, "claimed");
+	/* A server claims 256 MiB and sends nothing: no page is allocated,
+	 * not even to zero it. */
+	ASSERT_EQ(0, arena_reserve(&a, 256ull << 20, &s));
+	EXPECT_EQ(0, s.buf->stale);
+	buf = buffer_ref(s.buf);
+	ASSERT_EQ(0, arena_finish(&a));
+	arena_done(&a);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", buf->fd);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(256ull << 20, (uint64_t)st.st_size);
+	EXPECT_EQ(0, st.st_blocks) TH_LOG("%lld blocks", (long long)st.st_blocks);
+	buffer_unref(buf);
+}
+
+TEST_HARNESS_MAIN
