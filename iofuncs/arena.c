@@ -38,13 +38,12 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 	if (r < 0)
 		return r;
 	/*
-	 * Huge pages where the system allows them for shmem
-	 * (shmem_enabled=advise): fewer faults for bulk data. Then prefault a
-	 * buffer we are about to fill completely: one call instead of a fault
-	 * per page (next to nothing for a recycled buffer). Both best effort.
+	 * Prefault a buffer we are about to fill completely: one call instead
+	 * of a fault per page (next to nothing for a recycled buffer). Best
+	 * effort. No MADV_HUGEPAGE: with shmem_enabled=advise it made a 1 GiB
+	 * read into fresh memory 6x slower here, and recycled buffers gain
+	 * little from it (Documentation/benchmarks.md).
 	 */
-	if (cap >= (2u << 20))
-		(void)madvise(p, cap, MADV_HUGEPAGE);
 	if (cap && populate)
 		(void)madvise(p, cap, MADV_POPULATE_WRITE);
 	c = &a->chunks[a->n++];

@@ -55,6 +55,9 @@ static const char usage_run[] =
 	"                     leave it are refused\n"
 	"  -h, --help         show this help\n"
 	"\n"
+	"Environment: PITH_STORE_POOL=SIZE bounds the released I/O buffers kept\n"
+	"for reuse (0: none); more variables in pith(1).\n"
+	"\n"
 	"Exit status: 0 success, 1 a stage failed, 2 invalid job or usage.\n";
 
 static const char usage_check[] =
@@ -226,22 +229,6 @@ static int cmd_check(int argc, char **argv)
 /* Large store buffers ask for huge pages (MADV_HUGEPAGE); with shmem
  * THP "never" they get none and reading a large file into the store costs
  * about twice as much (Documentation/benchmarks.md). */
-static const char *shmem_thp_hint(void)
-{
-	char buf[128] = "";
-	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/shmem_enabled",
-			"re");
-
-	if (!f)
-		return "";
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = 0;
-	fclose(f);
-	if (strstr(buf, "[never]") || strstr(buf, "[deny]"))
-		return "; shmem huge pages off: transparent_hugepage/shmem_enabled=advise reads large files ~2x faster";
-	return "";
-}
-
 /* The layers below the sandbox: the I/O loop and the store's backend. */
 static size_t doctor_io_layers(struct sandbox_layer *l, size_t max)
 {
@@ -262,8 +249,8 @@ static size_t doctor_io_layers(struct sandbox_layer *l, size_t max)
 	}
 	l[1] = (struct sandbox_layer){ .name = "store" };
 	l[1].active = true;
-	snprintf(l[1].detail, sizeof(l[1].detail), "%.150s; buffer pool %.80s%.100s",
-		 store_backend_status(), store_pool_status(), shmem_thp_hint());
+	snprintf(l[1].detail, sizeof(l[1].detail), "%.150s; buffer pool %.80s",
+		 store_backend_status(), store_pool_status());
 	return 2;
 }
 

@@ -33,7 +33,7 @@ struct sandbox_opts {
 struct sandbox_layer {
 	const char *name;   /* "seccomp", "cgroup", "uid", ... */
 	bool active;
-	char detail[384];   /* why unavailable, or what is in force */
+	char detail[256];   /* why unavailable, or what is in force */
 };
 
 /* Process-wide state: loader, filter, cgroup, the spawner thread. Use a
