@@ -774,7 +774,8 @@ static void slot_start_next(struct fslot *s)
 				fs->n_stage_done++;
 			continue;
 		}
-		if (run->ctx.data_root_fd < 0) {
+		if (run->ctx.data_root_fd < 0 &&
+		    run->ctx.data_root_fd != AT_FDCWD) {
 			item_fail(run, s->idx, -EBADF, "no data root");
 			if (is_write(run))
 				fs->n_stage_done++;

@@ -2,7 +2,6 @@
 /* Host names to addresses without DNS: numeric hosts and /etc/hosts. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +11,7 @@
 #include "lib/array.h"
 #include "lib/macro.h"
 
-#define HOSTS_MAX_BYTES (4 << 20)
+#define HOSTS_MAX_BYTES (4 << 20) /* parsed; the rest is ignored */
 
 struct hosts_entry {
 	char *name;
@@ -89,53 +88,29 @@ static int parse_line(struct hosts *h, char *line)
 	return 0;
 }
 
-int hosts_load(const char *path, struct hosts **ret, struct err *e)
+int hosts_parse(const char *path, const char *text, size_t len,
+		struct hosts **ret, struct err *e)
 {
-	_cleanup_free_ char *text = NULL;
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *copy = NULL;
 	struct hosts *h;
-	size_t len = 0;
 	char *line, *save = NULL;
 	int r = 0;
 
+	len = MIN(len, (size_t)HOSTS_MAX_BYTES);
 	h = calloc(1, sizeof(*h));
-	if (!h || !(h->path = strdup(path))) {
-		free(h);
+	copy = malloc(len + 1);
+	if (!h || !copy || !(h->path = strdup(path))) {
+		hosts_free(h);
 		return err_set(e, ENOMEM, "out of memory");
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT) {
-		r = err_set(e, errno, "cannot open %s: %m", path);
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	for (line = strtok_r(copy, "\n", &save); line && r >= 0;
+	     line = strtok_r(NULL, "\n", &save))
+		r = parse_line(h, line);
+	if (r < 0) {
 		hosts_free(h);
-		return r;
-	}
-	if (fd >= 0) {
-		text = malloc(HOSTS_MAX_BYTES + 1);
-		if (!text) {
-			hosts_free(h);
-			return err_set(e, ENOMEM, "out of memory");
-		}
-		for (;;) {
-			ssize_t n = read(fd, text + len, HOSTS_MAX_BYTES - len);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				r = err_set(e, errno, "cannot read %s: %m", path);
-				hosts_free(h);
-				return r;
-			}
-			if (n == 0 || (len += (size_t)n) == HOSTS_MAX_BYTES)
-				break;
-		}
-		text[len] = '\0';
-		for (line = strtok_r(text, "\n", &save); line && r >= 0;
-		     line = strtok_r(NULL, "\n", &save))
-			r = parse_line(h, line);
-		if (r < 0) {
-			hosts_free(h);
-			return err_set(e, -r, "out of memory");
-		}
+		return err_set(e, -r, "out of memory");
 	}
 	*ret = h;
 	return 0;

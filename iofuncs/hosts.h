@@ -3,6 +3,7 @@
 #ifndef PITH_IOFUNCS_HOSTS_H
 #define PITH_IOFUNCS_HOSTS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -10,8 +11,10 @@
 
 struct hosts;
 
-/* Read and parse a hosts(5) file (a missing file is an empty table). */
-int hosts_load(const char *path, struct hosts **ret, struct err *e);
+/* Parse the text of a hosts(5) file (`path` names it in messages); parsing
+ * stops at a NUL byte or after 4 MiB. */
+int hosts_parse(const char *path, const char *text, size_t len,
+		struct hosts **ret, struct err *e);
 struct hosts *hosts_free(struct hosts *h); /* NULL-safe */
 
 /*

@@ -71,7 +71,11 @@ struct pool {
 
 struct hstate {
 	struct iofunc_run *run;
-	struct hosts *hosts;
+	struct hosts *hosts;	/* NULL until read */
+	struct iofunc_run *hosts_io; /* file.read of the hosts file */
+	struct set *hosts_in, *hosts_out;
+	int hosts_err;		/* it could not be read: why in hosts_e */
+	struct err hosts_e;
 	struct pool *pools;
 	struct conn *conns;
 	size_t next;
@@ -664,14 +668,95 @@ static void start_more(struct hstate *hs)
 {
 	struct iofunc_run *run = hs->run;
 
+	if (!hs->hosts && !hs->hosts_err && !run->cancelled)
+		return; /* the hosts file is still being read */
 	while (hs->active < run->ctx.concurrency && hs->next < run->n) {
 		size_t i = hs->next++;
 
 		if (run->cancelled)
 			iofunc_item_fail(run, i, -ECANCELED, "http: cancelled");
+		else if (hs->hosts_err)
+			iofunc_item_fail(run, i, hs->hosts_err, "http: %s",
+					 hs->hosts_e.msg);
 		else
 			start_item(hs, i);
 	}
+}
+
+static const char *hosts_path(const struct iofunc_run *run)
+{
+	return run->ctx.hosts_path ? run->ctx.hosts_path : "/etc/hosts";
+}
+
+/* The hosts file is in (or missing: an empty table): start the requests. */
+static void hosts_read(struct iofunc_run *io, void *data)
+{
+	struct hstate *hs = data;
+	struct iofunc_run *run = hs->run;
+	const char *text = "", *msg = NULL;
+	uint64_t len = 0;
+	struct err e = {};
+	int r = 0;
+
+	run->ops--;
+	if (iofunc_run_n_failed(io)) {
+		r = iofunc_run_item_error(io, 0, &msg);
+		if (r == -ENOENT)
+			r = 0;
+		else if (msg && !strncmp(msg, "file.read: ", 11))
+			err_set(&e, -r, "hosts file %s", msg + 11);
+		else
+			err_set(&e, -r, "hosts file '%s': %s", hosts_path(run),
+				iofunc_strerror(-r));
+	} else {
+		r = item_data(&hs->hosts_out->items[0], (const void **)&text);
+		len = hs->hosts_out->items[0].len;
+		if (r < 0)
+			err_set(&e, -r, "cannot map %s", hosts_path(run));
+	}
+	if (r >= 0)
+		r = hosts_parse(hosts_path(run), text, (size_t)len, &hs->hosts,
+				&e);
+	if (r < 0) {
+		hs->hosts_err = r;
+		hs->hosts_e = e;
+	}
+	start_more(hs);
+	iofunc_run_maybe_done(run);
+}
+
+/* Read the hosts file with file.read, on the loop like every other file. */
+static int hosts_start(struct hstate *hs, struct err *e)
+{
+	const char *path = hosts_path(hs->run);
+	struct set *const out[] = { hs->hosts_out = set_new("hosts"), NULL };
+	struct iofunc_ctx ctx;
+	struct buffer *b = NULL;
+	int r;
+
+	iofunc_ctx_init(&ctx);
+	ctx.data_root_fd = AT_FDCWD;
+	ctx.trusted_paths = true; /* the operator's file, not a job's path */
+	ctx.label = "hosts";
+	hs->hosts_in = set_new("path");
+	if (!hs->hosts_in || !hs->hosts_out)
+		return err_set(e, ENOMEM, "out of memory");
+	r = buffer_new("pith:hosts-path", strlen(path), &b);
+	if (r >= 0)
+		r = buffer_write(b, 0, path, strlen(path));
+	if (r >= 0)
+		r = buffer_seal(b);
+	if (r >= 0)
+		r = set_add(hs->hosts_in, "hosts", false, 0, b, 0, strlen(path));
+	buffer_unref(b);
+	if (r < 0)
+		return err_set(e, -r, "cannot queue the read of %s", path);
+	r = iofunc_start(hs->run->loop, iofunc_lookup("file.read"), &ctx,
+			 hs->hosts_in, out, hosts_read, hs, &hs->hosts_io, e);
+	if (r < 0)
+		return err_prefix(e, r, "cannot read %s", path);
+	hs->run->ops++;
+	return 0;
 }
 
 static int http_start(struct iofunc_run *run, struct err *e)
@@ -683,12 +768,9 @@ static int http_start(struct iofunc_run *run, struct err *e)
 		return err_set(e, ENOMEM, "out of memory");
 	run->impl = hs;
 	hs->run = run;
-	r = hosts_load(run->ctx.hosts_path ? run->ctx.hosts_path :
-					     "/etc/hosts",
-		       &hs->hosts, e);
+	r = hosts_start(hs, e);
 	if (r < 0)
 		return err_prefix(e, r, "http");
-	start_more(hs);
 	return 0;
 }
 
@@ -696,6 +778,8 @@ static void http_cancel(struct iofunc_run *run)
 {
 	struct hstate *hs = HS(run);
 
+	if (hs->hosts_io && !hs->hosts && !hs->hosts_err)
+		iofunc_run_cancel(hs->hosts_io);
 	for (struct conn *c = hs->conns; c; c = c->next_all)
 		if (c->busy)
 			loop_cancel(run->loop, &c->op);
@@ -725,6 +809,9 @@ static void http_free(struct iofunc_run *run)
 		free(p);
 	}
 	hosts_free(hs->hosts);
+	iofunc_run_free(hs->hosts_io);
+	set_free(hs->hosts_in);
+	set_free(hs->hosts_out);
 	free(hs);
 	run->impl = NULL;
 }

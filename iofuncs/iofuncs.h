@@ -20,8 +20,9 @@ struct iofunc_run;	/* one stage (or instance) being run */
 
 /* Settings of a run. iofunc_ctx_init() fills the defaults below. */
 struct iofunc_ctx {
-	int data_root_fd;	/* directory fd (O_PATH ok): file.* paths
-				   resolve beneath it; -1: file.* fail */
+	int data_root_fd;	/* directory fd (O_PATH ok) or AT_FDCWD:
+				   file.* paths resolve beneath it; -1:
+				   file.* fail */
 	const char *label;	/* names memfds ("pith:<label>"), may be NULL */
 	bool fsync;		/* file.write: fsync before rename (true) */
 	unsigned concurrency;	/* http: requests in flight (64); file.*:

@@ -226,6 +226,43 @@ TEST_F(nginx, host_name_comes_from_the_hosts_file)
 	free(hosts);
 }
 
+TEST_F(nginx, missing_hosts_file_leaves_numeric_hosts_working)
+{
+	char *hosts = t_strdupf("%s/no-such-hosts", self->dir), *req;
+
+	self->ctx.hosts_path = hosts;
+	req = t_strdupf("GET http://127.0.0.1:%u/small.txt HTTP/1.1\r\n\r\n",
+			self->port);
+	ASSERT_EQ(0, t_set_add_str(self->in, "numeric", req));
+	free(req);
+	ASSERT_EQ(0, t_set_add_str(self->in, "named",
+				   "GET http://pith-test-host/ HTTP/1.1\r\n\r\n"));
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	EXPECT_STREQ("", t_io_error(&self->io, 0));
+	req = t_strdupf("http: cannot resolve 'pith-test-host': not in %s (pith does no DNS)",
+			hosts);
+	EXPECT_STREQ(req, t_io_error(&self->io, 1));
+	free(req);
+	free(hosts);
+}
+
+TEST_F(nginx, unreadable_hosts_file_fails_every_request_with_its_reason)
+{
+	char *req, *want;
+
+	self->ctx.hosts_path = self->dir; /* a directory */
+	req = t_strdupf("GET http://127.0.0.1:%u/small.txt HTTP/1.1\r\n\r\n",
+			self->port);
+	ASSERT_EQ(0, t_set_add_str(self->in, "a", req));
+	ASSERT_EQ(0, t_set_add_str(self->in, "b", req));
+	free(req);
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	want = t_strdupf("http: hosts file '%s': is a directory", self->dir);
+	EXPECT_STREQ(want, t_io_error(&self->io, 0));
+	EXPECT_STREQ(want, t_io_error(&self->io, 1));
+	free(want);
+}
+
 TEST(refused_connection_names_address_and_reason)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
