@@ -73,7 +73,8 @@ struct hstate {
 	struct iofunc_run *run;
 	struct hosts *hosts;	/* NULL until read */
 	struct iofunc_run *hosts_io; /* file.read of the hosts file */
-	struct set *hosts_in, *hosts_out;
+	struct set *hosts_in;
+	struct set *hosts_out[2]; /* its output set, NULL */
 	int hosts_err;		/* it could not be read: why in hosts_e */
 	struct err hosts_e;
 	struct pool *pools;
@@ -709,8 +710,8 @@ static void hosts_read(struct iofunc_run *io, void *data)
 			err_set(&e, -r, "hosts file '%s': %s", hosts_path(run),
 				iofunc_strerror(-r));
 	} else {
-		r = item_data(&hs->hosts_out->items[0], (const void **)&text);
-		len = hs->hosts_out->items[0].len;
+		r = item_data(&hs->hosts_out[0]->items[0], (const void **)&text);
+		len = hs->hosts_out[0]->items[0].len;
 		if (r < 0)
 			err_set(&e, -r, "cannot map %s", hosts_path(run));
 	}
@@ -729,7 +730,6 @@ static void hosts_read(struct iofunc_run *io, void *data)
 static int hosts_start(struct hstate *hs, struct err *e)
 {
 	const char *path = hosts_path(hs->run);
-	struct set *const out[] = { hs->hosts_out = set_new("hosts"), NULL };
 	struct iofunc_ctx ctx;
 	struct buffer *b = NULL;
 	int r;
@@ -739,7 +739,8 @@ static int hosts_start(struct hstate *hs, struct err *e)
 	ctx.trusted_paths = true; /* the operator's file, not a job's path */
 	ctx.label = "hosts";
 	hs->hosts_in = set_new("path");
-	if (!hs->hosts_in || !hs->hosts_out)
+	hs->hosts_out[0] = set_new("hosts");
+	if (!hs->hosts_in || !hs->hosts_out[0])
 		return err_set(e, ENOMEM, "out of memory");
 	r = buffer_new("pith:hosts-path", strlen(path), &b);
 	if (r >= 0)
@@ -752,7 +753,8 @@ static int hosts_start(struct hstate *hs, struct err *e)
 	if (r < 0)
 		return err_set(e, -r, "cannot queue the read of %s", path);
 	r = iofunc_start(hs->run->loop, iofunc_lookup("file.read"), &ctx,
-			 hs->hosts_in, out, hosts_read, hs, &hs->hosts_io, e);
+			 hs->hosts_in, hs->hosts_out, hosts_read, hs,
+			 &hs->hosts_io, e);
 	if (r < 0)
 		return err_prefix(e, r, "cannot read %s", path);
 	hs->run->ops++;
@@ -811,7 +813,7 @@ static void http_free(struct iofunc_run *run)
 	hosts_free(hs->hosts);
 	iofunc_run_free(hs->hosts_io);
 	set_free(hs->hosts_in);
-	set_free(hs->hosts_out);
+	set_free(hs->hosts_out[0]);
 	free(hs);
 	run->impl = NULL;
 }
