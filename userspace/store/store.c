@@ -121,7 +121,10 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 			}
 			b->wmap = p;
 			b->wcap = size;
-			b->pooled = !b->xfer && pool_enabled();
+			/* Not with the module: its buffers are used
+			 * then, and a memfd here would never be. */
+			b->pooled = !b->xfer && !xfer_available() &&
+				    pool_enabled();
 		}
 	}
 	*ret = b;

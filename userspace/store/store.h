@@ -55,7 +55,9 @@ int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
 /* Make the buffer immutable: no write, no resize, no unsealing. Idempotent.
  * memfd: -EBUSY while any process still maps it writable. pith_xfer: every
  * writable mapping, in every process, is revoked (its next access raises
- * SIGBUS), so unmap yours first, as with a memfd. */
+ * SIGBUS), so unmap yours first, as with a memfd. The mapping of
+ * buffer_new_mapped() is dealt with here: unmapped, or for a pooled buffer
+ * made read-only. */
 int buffer_seal(struct buffer *b);
 /* Read-only view of a sealed buffer in pith's address space. */
 int buffer_data(struct buffer *b, const void **ret);
