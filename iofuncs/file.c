@@ -405,6 +405,15 @@ static void read_step(struct fslot *s, int res)
 					 iofunc_strerror(errno));
 		s->size = s->stx.stx_size;
 		s->done = 0;
+		if (run->ctx.max_file_bytes && s->size > run->ctx.max_file_bytes) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "file too large: %llu bytes, the limit is %llu",
+				 (unsigned long long)s->size,
+				 (unsigned long long)run->ctx.max_file_bytes);
+			return slot_fail(s, -EFBIG, why);
+		}
 		/* Segmented reads populate their own pages, in parallel. */
 		run->arena.prefault = s->size < FILE_SEG_MIN;
 		r = arena_reserve(&run->arena, s->size, &s->dst);

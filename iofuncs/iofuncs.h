@@ -32,6 +32,8 @@ struct iofunc_ctx {
 	uint64_t total_timeout_ms;	/* http: 30 s per request */
 	uint64_t max_header_bytes;	/* http: 64 KiB of status + headers */
 	uint64_t max_body_bytes;	/* http: 64 MiB per body */
+	uint64_t max_file_bytes;	/* file.read: larger files fail the
+					   item (0: no limit, the default) */
 	const char *hosts_path;		/* http: "/etc/hosts" */
 	/* For the engine's own files only, never for a job's I/O stages: */
 	bool trusted_paths;	/* file.*: paths as the job's author wrote

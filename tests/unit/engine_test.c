@@ -3,6 +3,7 @@
  * failures, cancellation, deadlines, empty inputs. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,6 +489,61 @@ TEST_F(engine, input_file_missing_at_run_time_is_named)
 	free(a);
 	free(dir);
 	job_free(job);
+}
+
+/*
+ * A function's binary is read with the job's input files, before any stage
+ * runs. Here it is gone, or has grown past the ELF limit, between the
+ * job's check and its run.
+ */
+static void binary_changed_at_run_time(struct sandbox *sb, bool grow,
+				       const char *want_why)
+{
+	char *dir = t_tmpdir(), *bin = t_strdupf("%s/fn", dir), *want, *text;
+	struct engine_report rep = {};
+	struct err e = {};
+	struct job *job;
+	int fd;
+
+	ASSERT_EQ(0, t_write_file(bin, "\177ELF", 4));
+	text = t_strdupf("{\"version\":1,\"name\":\"b\","
+			 "\"functions\":{\"f\":{\"binary\":\"%s\"}},"
+			 "\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"1\"}]},"
+			 "\"stages\":[{\"name\":\"s\",\"function\":\"f\",\"inputs\":{\"in\":{\"from\":\"x\"}},\"outputs\":[\"o\"]}],"
+			 "\"outputs\":{\"r\":\"s.o\"}}", bin);
+	job = job_from(text);
+	free(text);
+	ASSERT_NE(NULL, job);
+	if (grow) { /* sparse: nothing would be read before the refusal */
+		fd = open(bin, O_WRONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ftruncate(fd, 300ll << 20));
+		close(fd);
+	} else {
+		ASSERT_EQ(0, unlink(bin));
+	}
+	EXPECT_GT(0, run_to(sb, job, NULL, &rep, &e));
+	want = t_strdupf("function f: '%s': %s", bin, want_why);
+	EXPECT_STREQ(want, e.msg);
+	EXPECT_FALSE(rep.ok);
+	EXPECT_FALSE(rep.stages[0].ran);
+	engine_report_done(&rep);
+	t_rm_rf(dir);
+	free(want);
+	free(bin);
+	free(dir);
+	job_free(job);
+}
+
+TEST_F(engine, binary_missing_at_run_time_fails_before_any_stage)
+{
+	binary_changed_at_run_time(self->sb, false, "no such file or directory");
+}
+
+TEST_F(engine, binary_past_the_elf_limit_is_refused_unread)
+{
+	binary_changed_at_run_time(self->sb, true,
+				   "file too large: 314572800 bytes, the limit is 268435456");
 }
 
 /* Layer 5 alone: with seccomp off, the eBPF guard the sandbox loads kills

@@ -67,7 +67,7 @@ struct run {
 	unsigned parallel;
 	struct set **inputs; /* job input sets */
 	struct set ***stage_out; /* per stage: n_outputs sets once done */
-	struct elf_image **images; /* per function, loaded on first use */
+	struct elf_image **images; /* per function a stage runs (ingest_job) */
 	struct stage_run *stages;
 	struct inst *live; /* running compute instances */
 	size_t running; /* compute instances running */
@@ -423,22 +423,6 @@ static int start_io_stage(struct stage_run *st, struct set *input)
 	return 0;
 }
 
-static int load_image(struct run *run, int fn, const struct elf_image **ret)
-{
-	const struct job_function *f = &run->job->functions[fn];
-	int r;
-
-	if (!run->images[fn]) {
-		r = elf_image_load(run->job_dirfd, f->binary, &run->images[fn],
-				   run->e);
-		if (r < 0)
-			return err_prefix(run->e, r, "function %s: %s", f->name,
-					  f->binary);
-	}
-	*ret = run->images[fn];
-	return 0;
-}
-
 static int stage_start_inner(struct stage_run *st)
 {
 	struct run *run = st->run;
@@ -467,9 +451,7 @@ static int stage_start_inner(struct stage_run *st)
 
 	if (!run->opts->sandbox)
 		return err_set(run->e, EINVAL, "no sandbox for compute stages");
-	r = load_image(run, js->function_index, &st->image);
-	if (r < 0)
-		return r;
+	st->image = run->images[js->function_index]; /* read by ingest_job() */
 	r = distribute(js, sets, &st->d);
 	if (r < 0)
 		return err_set(run->e, -r,
@@ -636,7 +618,8 @@ static int run_setup(struct run *run)
 	if (r < 0)
 		return r;
 	/* On the loop, like everything after it. */
-	r = ingest_inputs(run->loop, run->job_dirfd, job, run->inputs, run->e);
+	r = ingest_job(run->loop, run->job_dirfd, job, run->inputs, run->images,
+		       run->e);
 	if (r < 0)
 		return r;
 	/* The eBPF guard taxes every syscall on the host while attached:

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Loading a job's input sets (files, inline text, base64) into the store. */
+/* Loading a job's input sets (files, inline text, base64) into the store,
+ * and its functions' images. */
 #include <errno.h>
 #include <string.h>
 
@@ -7,25 +8,55 @@
 #include "iofuncs/arena.h"
 #include "iofuncs/iofuncs.h"
 #include "lib/macro.h"
+#include "sandbox/elf.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct set *, set_free);
 
-static void on_read_done(struct iofunc_run *io, void *data)
-{
-	bool *done = data;
+/* One file.read run over the loop: the paths, what was read, its state. */
+struct fetch {
+	struct set *paths, *out[2];
+	struct iofunc_run *io;
+	bool done;
+};
 
+static void fetch_done(struct iofunc_run *io, void *data)
+{
 	(void)io;
-	*done = true;
+	((struct fetch *)data)->done = true;
 }
 
-static bool is_done(void *data)
+static bool fetches_done(void *data)
 {
-	return *(bool *)data;
+	const struct fetch *f = data;
+
+	return f[0].done && f[1].done;
 }
 
-/* Every file item's path, named and keyed like the item, in job order, in
- * one sealed buffer: file.read's input. */
-static int collect_paths(const struct job *job, struct set *paths)
+static void fetch_free(struct fetch *f)
+{
+	set_free(f->paths);
+	set_free(f->out[0]);
+	iofunc_run_free(f->io);
+}
+
+/* Add `path` to the paths of f, in the arena that holds them. */
+static int fetch_add(struct fetch *f, struct arena *a, const char *path,
+		     const char *name, bool keyed, uint64_t key)
+{
+	struct buffer *buf;
+	uint64_t off;
+	size_t len = strlen(path);
+	int r = arena_put(a, path, len, &buf, &off);
+
+	return r < 0 ? r : set_add(f->paths, name, keyed, key, buf, off, len);
+}
+
+/*
+ * What a job reads before it runs: f[0], every file item, in job order;
+ * f[1], the binary of every function a stage runs, in function order.
+ */
+static int collect_paths(const struct job *job, struct fetch *f,
+			 bool *used)
 {
 	struct arena a;
 	int r = 0;
@@ -36,19 +67,19 @@ static int collect_paths(const struct job *job, struct set *paths)
 
 		for (size_t j = 0; j < in->n_items && r >= 0; j++) {
 			const struct job_item *it = &in->items[j];
-			size_t len = it->source == JOB_SRC_FILE ?
-					     strlen(it->path) : 0;
-			struct buffer *buf;
-			uint64_t off;
 
-			if (it->source != JOB_SRC_FILE)
-				continue;
-			r = arena_put(&a, it->path, len, &buf, &off);
-			if (r >= 0)
-				r = set_add(paths, it->name, it->keyed, it->key,
-					    buf, off, len);
+			if (it->source == JOB_SRC_FILE)
+				r = fetch_add(&f[0], &a, it->path, it->name,
+					      it->keyed, it->key);
 		}
 	}
+	for (size_t s = 0; s < job->n_stages; s++)
+		if (!job->stages[s].io)
+			used[job->stages[s].function_index] = true;
+	for (size_t fn = 0; fn < job->n_functions && r >= 0; fn++)
+		if (used[fn])
+			r = fetch_add(&f[1], &a, job->functions[fn].binary,
+				      job->functions[fn].name, false, 0);
 	if (r >= 0)
 		r = arena_finish(&a);
 	arena_done(&a);
@@ -69,60 +100,120 @@ static void file_item_at(const struct job *job, size_t k, size_t *ret_input,
 			}
 }
 
-/*
- * Read every file item on the loop into `read`, in collect_paths' order.
- * The paths are the job author's, like the binaries': file.read resolves
- * them without confining them beneath a root (trusted_paths).
- */
-static int read_files(struct loop *l, int dirfd, const struct job *job,
-		      struct set *read, struct err *e)
+static int fetch_start(struct loop *l, int dirfd, const char *label,
+		       uint64_t max_bytes, struct fetch *f, struct err *e)
 {
-	_cleanup_(set_freep) struct set *paths = set_new("paths");
-	_cleanup_(iofunc_run_freep) struct iofunc_run *io = NULL;
-	struct set *outs[2] = { read, NULL };
 	struct iofunc_ctx ctx;
-	struct err ie = {};
-	bool done = false;
-	int r;
 
-	if (!paths)
-		return err_set(e, ENOMEM, "out of memory");
-	r = collect_paths(job, paths);
-	if (r < 0)
-		return err_set(e, -r, "inputs: cannot store the paths: %s",
-			       strerror(-r));
-	if (paths->n == 0)
+	if (f->paths->n == 0) {
+		f->done = true;
 		return 0;
+	}
 	iofunc_ctx_init(&ctx);
 	ctx.data_root_fd = dirfd;
 	ctx.trusted_paths = true;
-	ctx.label = job->name;
-	r = iofunc_start(l, iofunc_lookup("file.read"), &ctx, paths, outs,
-			 on_read_done, &done, &io, &ie);
-	if (r < 0)
-		return err_set(e, -r, "inputs: %s", ie.msg);
-	r = loop_run_until(l, is_done, &done);
-	if (r < 0)
-		return err_set(e, -r, "inputs: event loop: %s", strerror(-r));
-	for (size_t k = 0; k < paths->n; k++) {
-		const char *msg, *fn = iofunc_name(iofunc_lookup("file.read"));
-		size_t i = 0, j = 0, fl = strlen(fn);
+	ctx.label = label;
+	ctx.max_file_bytes = max_bytes;
+	return iofunc_start(l, iofunc_lookup("file.read"), &ctx, f->paths,
+			    f->out, fetch_done, f, &f->io, e);
+}
 
-		r = iofunc_run_item_error(io, k, &msg);
+/* The first failed item of f: its index and reason, without the
+ * "file.read: " of a stage the job does not have. */
+static int fetch_error(const struct fetch *f, size_t *ret_k,
+		       const char **ret_msg)
+{
+	const char *fn = iofunc_name(iofunc_lookup("file.read"));
+	size_t fl = strlen(fn);
+
+	for (size_t k = 0; f->io && k < f->paths->n; k++) {
+		const char *msg;
+		int r = iofunc_run_item_error(f->io, k, &msg);
+
 		if (r >= 0)
 			continue;
-		/* "file.read: 'a.txt': why": the job has no such stage. */
 		if (!strncmp(msg, fn, fl) && !strncmp(msg + fl, ": ", 2))
 			msg += fl + 2;
+		*ret_k = k;
+		*ret_msg = msg;
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Read every file item into f[0].out[0] and every used function's binary
+ * into f[1].out[0], on the loop, at once. The paths are the job author's:
+ * file.read resolves them without confining them beneath a root
+ * (trusted_paths). Then make each binary an image.
+ */
+static int read_files(struct loop *l, int dirfd, const struct job *job,
+		      struct fetch *f, struct elf_image **images,
+		      struct err *e)
+{
+	_cleanup_free_ bool *used = calloc(job->n_functions + 1, sizeof(*used));
+	const struct item *bin;
+	const char *msg;
+	struct err ie = {};
+	size_t k = 0, i = 0, j = 0;
+	int r;
+
+	if (!used)
+		return err_set(e, ENOMEM, "out of memory");
+	r = collect_paths(job, f, used);
+	if (r < 0)
+		return err_set(e, -r, "inputs: cannot store the paths: %s",
+			       strerror(-r));
+	r = fetch_start(l, dirfd, job->name, 0, &f[0], &ie);
+	if (r < 0)
+		return err_set(e, -r, "inputs: %s", ie.msg);
+	r = fetch_start(l, dirfd, "binaries", ELF_MAX_FILE_SIZE, &f[1], &ie);
+	if (r < 0) {
+		f[1].done = true;
+		if (f[0].io)
+			iofunc_run_cancel(f[0].io);
+	}
+	/* Both runs end before anything else happens to them. */
+	if (loop_run_until(l, fetches_done, f) < 0 && r >= 0)
+		return err_set(e, EIO, "inputs: the event loop failed");
+	if (r < 0)
+		return err_set(e, -r, "functions: %s", ie.msg);
+
+	r = fetch_error(&f[0], &k, &msg);
+	if (r < 0) {
 		file_item_at(job, k, &i, &j);
 		return err_set(e, -r, "inputs.%s[%zu]: %s", job->inputs[i].name,
 			       j, msg);
 	}
-	if (read->n != paths->n)
-		return err_set(e, EIO, "inputs: %zu of %zu files read", read->n,
-			       paths->n);
+	r = fetch_error(&f[1], &k, &msg);
+	if (r < 0)
+		return err_set(e, -r, "function %s: %s",
+			       f[1].paths->items[k].name, msg);
+	if (f[0].out[0]->n != f[0].paths->n || f[1].out[0]->n != f[1].paths->n)
+		return err_set(e, EIO, "inputs: %zu of %zu files read",
+			       f[0].out[0]->n + f[1].out[0]->n,
+			       f[0].paths->n + f[1].paths->n);
 	/* Ingestion, like the inline items' buffer_write(). */
-	store_stats.bytes_written += iofunc_run_bytes(io);
+	if (f[0].io)
+		store_stats.bytes_written += iofunc_run_bytes(f[0].io);
+
+	bin = f[1].out[0]->items;
+	for (size_t fn = 0; fn < job->n_functions; fn++) {
+		const void *data;
+
+		if (!used[fn])
+			continue;
+		r = item_data(bin, &data);
+		if (r >= 0)
+			r = elf_image_load_mem(data, bin->len, &images[fn], &ie);
+		else
+			err_set(&ie, -r, "cannot map it: %s", strerror(-r));
+		if (r < 0)
+			return err_set(e, -r, "function %s: '%s': %s",
+				       job->functions[fn].name,
+				       job->functions[fn].binary, ie.msg);
+		bin++;
+	}
 	return 0;
 }
 
@@ -142,18 +233,26 @@ static int inline_item(const struct job_item *it, struct set *s)
 	return r;
 }
 
-int ingest_inputs(struct loop *l, int dirfd, const struct job *job,
-		  struct set **ret, struct err *e)
+int ingest_job(struct loop *l, int dirfd, const struct job *job,
+	       struct set **ret, struct elf_image **images, struct err *e)
 {
-	_cleanup_(set_freep) struct set *read = set_new("files");
+	struct fetch f[2] = {
+		{ set_new("paths"), { set_new("files"), NULL } },
+		{ set_new("binaries"), { set_new("binaries"), NULL } },
+	};
+	struct set *read = f[0].out[0];
 	size_t next = 0;
-	int r;
+	int r = 0;
 
-	if (!read)
-		return err_set(e, ENOMEM, "out of memory");
-	r = read_files(l, dirfd, job, read, e);
-	if (r < 0)
-		return r;
+	if (!f[0].paths || !f[0].out[0] || !f[1].paths || !f[1].out[0])
+		r = err_set(e, ENOMEM, "out of memory");
+	if (r >= 0)
+		r = read_files(l, dirfd, job, f, images, e);
+	if (r < 0) {
+		for (size_t fn = 0; fn < job->n_functions; fn++)
+			images[fn] = elf_image_free(images[fn]);
+		goto out;
+	}
 	for (size_t i = 0; i < job->n_inputs; i++) {
 		const struct job_input *in = &job->inputs[i];
 		_cleanup_(set_freep) struct set *s = set_new(in->name);
@@ -174,9 +273,16 @@ int ingest_inputs(struct loop *l, int dirfd, const struct job *job,
 		if (r < 0) {
 			for (size_t k = 0; k < i; k++)
 				ret[k] = set_free(ret[k]);
-			return s ? r : err_set(e, ENOMEM, "out of memory");
+			for (size_t fn = 0; fn < job->n_functions; fn++)
+				images[fn] = elf_image_free(images[fn]);
+			if (!s)
+				r = err_set(e, ENOMEM, "out of memory");
+			goto out;
 		}
 		ret[i] = TAKE_PTR(s);
 	}
-	return 0;
+out:
+	fetch_free(&f[0]);
+	fetch_free(&f[1]);
+	return r;
 }
