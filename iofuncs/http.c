@@ -701,14 +701,11 @@ static void hosts_read(struct iofunc_run *io, void *data)
 
 	run->ops--;
 	if (iofunc_run_n_failed(io)) {
-		r = iofunc_run_item_error(io, 0, &msg);
+		r = iofunc_run_item_reason(io, 0, &msg);
 		if (r == -ENOENT)
 			r = 0;
-		else if (msg && !strncmp(msg, "file.read: ", 11))
-			err_set(&e, -r, "hosts file %s", msg + 11);
 		else
-			err_set(&e, -r, "hosts file '%s': %s", hosts_path(run),
-				iofunc_strerror(-r));
+			err_set(&e, -r, "hosts file %s", msg);
 	} else {
 		r = item_data(&hs->hosts_out[0]->items[0], (const void **)&text);
 		len = hs->hosts_out[0]->items[0].len;
@@ -770,6 +767,8 @@ static int http_start(struct iofunc_run *run, struct err *e)
 		return err_set(e, ENOMEM, "out of memory");
 	run->impl = hs;
 	hs->run = run;
+	if (!run->n) /* no request: no name to look up */
+		return hosts_parse(hosts_path(run), "", 0, &hs->hosts, e);
 	r = hosts_start(hs, e);
 	if (r < 0)
 		return err_prefix(e, r, "http");

@@ -302,6 +302,21 @@ int iofunc_run_item_error(const struct iofunc_run *run, size_t i,
 	return run->items[i].err;
 }
 
+int iofunc_run_item_reason(const struct iofunc_run *run, size_t i,
+			   const char **ret_msg)
+{
+	size_t fl = strlen(run->fn->name);
+	const char *msg = NULL;
+	int r = iofunc_run_item_error(run, i, &msg);
+
+	if (msg && !strncmp(msg, run->fn->name, fl) &&
+	    !strncmp(msg + fl, ": ", 2))
+		msg += fl + 2;
+	if (ret_msg)
+		*ret_msg = msg;
+	return r;
+}
+
 uint64_t iofunc_run_bytes(const struct iofunc_run *run)
 {
 	return run->bytes;

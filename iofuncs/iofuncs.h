@@ -96,6 +96,10 @@ size_t iofunc_run_n_items(const struct iofunc_run *run);
 size_t iofunc_run_n_failed(const struct iofunc_run *run);
 int iofunc_run_item_error(const struct iofunc_run *run, size_t i,
 			  const char **ret_msg);
+/* The same reason without the function's name ("'a.txt': no such file or
+ * directory"), for callers that run an I/O function for their own ends. */
+int iofunc_run_item_reason(const struct iofunc_run *run, size_t i,
+			   const char **ret_msg);
 uint64_t iofunc_run_bytes(const struct iofunc_run *run); /* bytes moved */
 
 /* Any time after done (also from inside it). NULL-safe. */

@@ -118,25 +118,18 @@ static int fetch_start(struct loop *l, int dirfd, const char *label,
 			    f->out, fetch_done, f, &f->io, e);
 }
 
-/* The first failed item of f: its index and reason, without the
- * "file.read: " of a stage the job does not have. */
+/* The first failed item of f: its index and reason (without the
+ * "file.read: " of a stage the job does not have). */
 static int fetch_error(const struct fetch *f, size_t *ret_k,
 		       const char **ret_msg)
 {
-	const char *fn = iofunc_name(iofunc_lookup("file.read"));
-	size_t fl = strlen(fn);
-
 	for (size_t k = 0; f->io && k < f->paths->n; k++) {
-		const char *msg;
-		int r = iofunc_run_item_error(f->io, k, &msg);
+		int r = iofunc_run_item_reason(f->io, k, ret_msg);
 
-		if (r >= 0)
-			continue;
-		if (!strncmp(msg, fn, fl) && !strncmp(msg + fl, ": ", 2))
-			msg += fl + 2;
-		*ret_k = k;
-		*ret_msg = msg;
-		return r;
+		if (r < 0) {
+			*ret_k = k;
+			return r;
+		}
 	}
 	return 0;
 }
