@@ -263,6 +263,25 @@ TEST_F(nginx, unreadable_hosts_file_fails_every_request_with_its_reason)
 	free(want);
 }
 
+TEST(empty_stage_is_done_without_reading_the_hosts_file)
+{
+	struct set *in = set_new("none");
+	struct iofunc_ctx ctx;
+	struct t_io io;
+	uint64_t buffers;
+
+	iofunc_ctx_init(&ctx);
+	buffers = store_stats.buffers_created;
+	ASSERT_EQ(0, t_io_run("http", &ctx, in, 2, &io));
+	/* Reading it takes a buffer for its path and one for its bytes. */
+	EXPECT_EQ(buffers, store_stats.buffers_created);
+	EXPECT_EQ(0, iofunc_run_n_items(io.run));
+	EXPECT_EQ(0, io.out[0]->n);
+	EXPECT_EQ(0, io.out[1]->n);
+	t_io_done(&io);
+	set_free(in);
+}
+
 TEST(refused_connection_names_address_and_reason)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
