@@ -226,10 +226,8 @@ static int cmd_check(int argc, char **argv)
 	return 0;
 }
 
-/* Large store buffers ask for huge pages (MADV_HUGEPAGE); with shmem
- * THP "never" they get none and reading a large file into the store costs
- * about twice as much (Documentation/benchmarks.md). */
-/* The layers below the sandbox: the I/O loop and the store's backend. */
+/* The layers below the sandbox: the I/O loop, the store's backend and its
+ * buffer pool. */
 static size_t doctor_io_layers(struct sandbox_layer *l, size_t max)
 {
 	_cleanup_loop_ struct loop *loop = NULL;
