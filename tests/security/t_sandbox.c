@@ -37,35 +37,40 @@ const struct elf_image *t_hostile(void)
 	return img;
 }
 
-struct set *t_text_set(const char *name, const char *item, const char *data)
+/* `name` holding one item `item`, all of the buffer b, which it seals. */
+static struct set *one_item_set(const char *name, const char *item,
+				struct buffer *b)
 {
-	struct buffer *b = NULL;
 	struct set *s = set_new(name);
-	size_t len = strlen(data);
 
-	if (!s || buffer_new("t-input", len, &b) < 0 ||
-	    buffer_write(b, 0, data, len) < 0 || buffer_seal(b) < 0 ||
-	    set_add(s, item, false, 0, b, 0, len) < 0)
+	if (!s || buffer_seal(b) < 0 ||
+	    set_add(s, item, false, 0, b, 0, b->size) < 0)
 		abort();
 	buffer_unref(b);
 	return s;
 }
 
+struct set *t_text_set(const char *name, const char *item, const char *data)
+{
+	struct buffer *b = NULL;
+	size_t len = strlen(data);
+
+	if (buffer_new("t-input", len, &b) < 0 ||
+	    buffer_write(b, 0, data, len) < 0)
+		abort();
+	return one_item_set(name, item, b);
+}
+
 struct set *t_pooled_set(const char *name, const char *item, const char *data)
 {
 	struct buffer *b = NULL;
-	struct set *s = set_new(name);
 	size_t len = strlen(data);
 	void *map;
 
-	if (!s || buffer_new_mapped("t-pooled", len, 0, &b, &map) < 0 ||
-	    !b->pooled)
+	if (buffer_new_mapped("t-pooled", len, 0, &b, &map) < 0 || !b->pooled)
 		abort();
 	memcpy(map, data, len);
-	if (buffer_seal(b) < 0 || set_add(s, item, false, 0, b, 0, len) < 0)
-		abort();
-	buffer_unref(b);
-	return s;
+	return one_item_set(name, item, b);
 }
 
 static const char *const t_outputs[] = { "out" };
