@@ -728,7 +728,6 @@ static int hosts_start(struct hstate *hs, struct err *e)
 {
 	const char *path = hosts_path(hs->run);
 	struct iofunc_ctx ctx;
-	struct buffer *b = NULL;
 	int r;
 
 	iofunc_ctx_init(&ctx);
@@ -739,14 +738,7 @@ static int hosts_start(struct hstate *hs, struct err *e)
 	hs->hosts_out[0] = set_new("hosts");
 	if (!hs->hosts_in || !hs->hosts_out[0])
 		return err_set(e, ENOMEM, "out of memory");
-	r = buffer_new("pith:hosts-path", strlen(path), &b);
-	if (r >= 0)
-		r = buffer_write(b, 0, path, strlen(path));
-	if (r >= 0)
-		r = buffer_seal(b);
-	if (r >= 0)
-		r = set_add(hs->hosts_in, "hosts", false, 0, b, 0, strlen(path));
-	buffer_unref(b);
+	r = set_add_copy(hs->hosts_in, "hosts", false, 0, path, strlen(path));
 	if (r < 0)
 		return err_set(e, -r, "cannot queue the read of %s", path);
 	r = iofunc_start(hs->run->loop, iofunc_lookup("file.read"), &ctx,

@@ -52,13 +52,11 @@ static struct set *one_item_set(const char *name, const char *item,
 
 struct set *t_text_set(const char *name, const char *item, const char *data)
 {
-	struct buffer *b = NULL;
-	size_t len = strlen(data);
+	struct set *s = set_new(name);
 
-	if (buffer_new("t-input", len, &b) < 0 ||
-	    buffer_write(b, 0, data, len) < 0)
+	if (!s || set_add_copy(s, item, false, 0, data, strlen(data)) < 0)
 		abort();
-	return one_item_set(name, item, b);
+	return s;
 }
 
 struct set *t_pooled_set(const char *name, const char *item, const char *data)

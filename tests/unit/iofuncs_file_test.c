@@ -79,7 +79,7 @@ TEST_F(root, read_gives_file_bytes_named_and_keyed_like_inputs)
 	put(self->dir, "empty", "");
 	ASSERT_EQ(0, mkdir(t_strdupf("%s/sub", self->dir), 0755));
 	put(self->dir, "sub/b.txt", "bravo");
-	ASSERT_EQ(0, t_set_add_bytes(self->in, "first", true, 7, "a.txt", 5));
+	ASSERT_EQ(0, set_add_copy(self->in, "first", true, 7, "a.txt", 5));
 	ASSERT_EQ(0, t_set_add_str(self->in, "second", "empty"));
 	ASSERT_EQ(0, t_set_add_str(self->in, "third", "sub/b.txt"));
 
@@ -306,7 +306,7 @@ TEST_F(root, read_failure_names_path_and_reason)
 	ASSERT_EQ(0, t_set_add_str(self->in, "a", "missing.txt"));
 	ASSERT_EQ(0, t_set_add_str(self->in, "b", "adir"));
 	ASSERT_EQ(0, t_set_add_str(self->in, "c", "ok"));
-	ASSERT_EQ(0, t_set_add_bytes(self->in, "d", false, 0, "o\0k", 3));
+	ASSERT_EQ(0, set_add_copy(self->in, "d", false, 0, "o\0k", 3));
 	ASSERT_EQ(0, t_set_add_str(self->in, "e", ""));
 	ASSERT_EQ(0, mkfifo(t_strdupf("%s/fifo", self->dir), 0600));
 	/* Nobody writes to it: opening it must not wait. */
@@ -421,8 +421,8 @@ TEST_F(root, cancelled_write_leaves_no_file)
 		char name[32];
 
 		snprintf(name, sizeof(name), "f%zu", i);
-		ASSERT_EQ(0, t_set_add_bytes(self->in, name, false, 0, data,
-					     len));
+		ASSERT_EQ(0, set_add_copy(self->in, name, false, 0, data,
+					  len));
 	}
 	self->ctx.concurrency = 4;
 	ASSERT_EQ(0, t_io_run_cancel_after("file.write", &self->ctx, self->in,

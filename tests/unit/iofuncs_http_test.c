@@ -91,8 +91,8 @@ TEST_F(nginx, get_gives_status_and_body_named_and_keyed_like_requests)
 			      self->port);
 	size_t len;
 
-	ASSERT_EQ(0, t_set_add_bytes(self->in, "small", true, 42, req,
-				     strlen(req)));
+	ASSERT_EQ(0, set_add_copy(self->in, "small", true, 42, req,
+				  strlen(req)));
 	add_get(self->in, "big", self->port, "/big.bin");
 	add_get(self->in, "missing", self->port, "/nope");
 	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
@@ -646,7 +646,7 @@ TEST_F(hostile_ok, server_that_takes_no_body_times_the_send_out)
 
 	ASSERT_NE(NULL, req);
 	memcpy(req, head, hl);
-	ASSERT_EQ(0, t_set_add_bytes(self->in, "put", false, 0, req, hl + len));
+	ASSERT_EQ(0, set_add_copy(self->in, "put", false, 0, req, hl + len));
 	self->ctx.read_timeout_ms = 300;
 	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
 	want = t_strdupf("http: send to 127.0.0.1:%u: the server took nothing for 300 ms",

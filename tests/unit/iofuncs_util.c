@@ -10,27 +10,9 @@
 #include "harness/helpers.h"
 #include "unit/iofuncs_util.h"
 
-int t_set_add_bytes(struct set *s, const char *name, bool keyed, uint64_t key,
-		    const void *data, size_t len)
-{
-	struct buffer *b = NULL;
-	int r;
-
-	r = buffer_new("t", len, &b);
-	if (r < 0)
-		return r;
-	r = buffer_write(b, 0, data, len);
-	if (r >= 0)
-		r = buffer_seal(b);
-	if (r >= 0)
-		r = set_add(s, name, keyed, key, b, 0, len);
-	buffer_unref(b);
-	return r;
-}
-
 int t_set_add_str(struct set *s, const char *name, const char *str)
 {
-	return t_set_add_bytes(s, name, false, 0, str, strlen(str));
+	return set_add_copy(s, name, false, 0, str, strlen(str));
 }
 
 static void t_done(struct iofunc_run *run, void *data)

@@ -7,10 +7,7 @@
 
 #include "iofuncs/iofuncs.h"
 
-/* Append an item holding `len` bytes of `data` in a sealed buffer of its
- * own. keyed: key = `key`. 0/-errno. */
-int t_set_add_bytes(struct set *s, const char *name, bool keyed, uint64_t key,
-		    const void *data, size_t len);
+/* set_add_copy() of a string, unkeyed. 0/-errno. */
 int t_set_add_str(struct set *s, const char *name, const char *str);
 
 /* A finished run of one I/O function. */

@@ -210,22 +210,6 @@ static int read_files(struct loop *l, int dirfd, const struct job *job,
 	return 0;
 }
 
-static int inline_item(const struct job_item *it, struct set *s)
-{
-	struct buffer *b = NULL;
-	int r;
-
-	r = buffer_new(it->name, it->len, &b);
-	if (r >= 0)
-		r = buffer_write(b, 0, it->data, it->len);
-	if (r >= 0)
-		r = buffer_seal(b);
-	if (r >= 0)
-		r = set_add(s, it->name, it->keyed, it->key, b, 0, b->size);
-	buffer_unref(b);
-	return r;
-}
-
 int ingest_job(struct loop *l, int dirfd, const struct job *job,
 	       struct set **ret, struct elf_image **images, struct err *e)
 {
@@ -258,7 +242,8 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 			if (it->source == JOB_SRC_FILE)
 				r = set_add_item(s, &read->items[next++]);
 			else
-				r = inline_item(it, s);
+				r = set_add_copy(s, it->name, it->keyed,
+						 it->key, it->data, it->len);
 			if (r < 0)
 				err_set(e, -r, "inputs.%s[%zu]: cannot store item: %s",
 					in->name, j, strerror(-r));

@@ -342,6 +342,22 @@ int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 	return 0;
 }
 
+int set_add_copy(struct set *s, const char *name, bool keyed, uint64_t key,
+		 const void *data, size_t len)
+{
+	struct buffer *b = NULL;
+	int r = buffer_new(name, len, &b);
+
+	if (r >= 0)
+		r = buffer_write(b, 0, data, len);
+	if (r >= 0)
+		r = buffer_seal(b);
+	if (r >= 0)
+		r = set_add(s, name, keyed, key, b, 0, len);
+	buffer_unref(b);
+	return r;
+}
+
 int set_add_item(struct set *s, const struct item *it)
 {
 	return set_add(s, it->name, it->keyed, it->key, it->buf, it->off,

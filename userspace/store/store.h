@@ -86,6 +86,10 @@ struct set *set_free(struct set *s); /* NULL-safe, returns NULL */
 /* Append an item referencing buf[off, off+len); takes a new reference. */
 int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 	    struct buffer *buf, uint64_t off, uint64_t len);
+/* Copy `len` bytes into a new sealed buffer (named `name` too) and append
+ * all of it as an item (job inputs only: counts in store_stats). */
+int set_add_copy(struct set *s, const char *name, bool keyed, uint64_t key,
+		 const void *data, size_t len);
 /* Append a copy of an item (same buffer, new reference). */
 int set_add_item(struct set *s, const struct item *it);
 /* The bytes of an item (buffer must be sealed). */
