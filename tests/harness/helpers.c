@@ -413,3 +413,13 @@ const char *t_shared_dir(void)
 		dir = t_strdupf("%s/../shared", t_repo_root());
 	return dir ? dir : "../shared";
 }
+
+bool t_all_bytes(const void *p, size_t len, int c)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != (unsigned char)c)
+			return false;
+	return true;
+}

@@ -3,6 +3,7 @@
 #ifndef PITH_TESTS_HARNESS_HELPERS_H
 #define PITH_TESTS_HARNESS_HELPERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -38,5 +39,8 @@ const char *t_repo_root(void);
 const char *t_build_dir(void);
 /* $PITH_SHARED or <repo>/../shared: design notes, seeds, test data. */
 const char *t_shared_dir(void);
+
+/* Whether all `len` bytes at p are `c`. */
+bool t_all_bytes(const void *p, size_t len, int c);
 
 #endif

@@ -9,19 +9,12 @@
 #include <sys/stat.h>
 
 #include "harness/harness.h"
+#include "harness/helpers.h"
 #include "iofuncs/arena.h"
 
 static void __attribute__((constructor)) use_memfd_backend(void)
 {
 	setenv("PITH_STORE_BACKEND", "memfd", 1);
-}
-
-static bool all_bytes(const char *p, uint64_t len, int c)
-{
-	for (uint64_t i = 0; i < len; i++)
-		if (p[i] != (char)c)
-			return false;
-	return true;
 }
 
 /* Fill `len` bytes of an arena with `fill`, seal, release: the buffer goes
@@ -59,7 +52,7 @@ TEST(span_a_failed_item_left_holds_no_old_bytes)
 	ASSERT_EQ(0, arena_finish(&a));
 	arena_done(&a);
 	ASSERT_EQ(0, buffer_data(buf, (const void **)&d));
-	EXPECT_TRUE(all_bytes(d, ARENA_OWN_MIN, 0));
+	EXPECT_TRUE(t_all_bytes(d, ARENA_OWN_MIN, 0));
 	buffer_unref(buf);
 }
 
@@ -87,10 +80,10 @@ TEST(shared_chunk_keeps_kept_spans_and_zeroes_the_rest)
 	EXPECT_EQ(111, buf->size);
 	ASSERT_EQ(0, buffer_data(buf, (const void **)&d));
 	EXPECT_EQ(0, memcmp(d, "abc", 3));
-	EXPECT_TRUE(all_bytes(d + 3, 100, 0));
+	EXPECT_TRUE(t_all_bytes(d + 3, 100, 0));
 	EXPECT_EQ(0, memcmp(d + 103, "kept!def", 8));
 	/* Consumers map whole pages: the rest of this one is zero too. */
-	EXPECT_TRUE(all_bytes(d + 111, 4096 - 111, 0));
+	EXPECT_TRUE(t_all_bytes(d + 111, 4096 - 111, 0));
 	buffer_unref(buf);
 }
 

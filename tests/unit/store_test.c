@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "harness/harness.h"
+#include "harness/helpers.h"
 #include "store/store.h"
 
 /*
@@ -266,14 +267,6 @@ static void release_filled(uint64_t size, int fill, char **ret_map)
 	buffer_unref(b);
 }
 
-static bool all_bytes(const char *p, uint64_t len, int c)
-{
-	for (uint64_t i = 0; i < len; i++)
-		if (p[i] != (char)c)
-			return false;
-	return true;
-}
-
 TEST(released_buffer_is_reused_zeroed_with_its_pages_and_mapping)
 {
 	uint64_t recycled = store_stats.buffers_recycled;
@@ -289,7 +282,7 @@ TEST(released_buffer_is_reused_zeroed_with_its_pages_and_mapping)
 	EXPECT_EQ(1, b->refs);
 	EXPECT_FALSE(b->sealed);
 	EXPECT_EQ(0, b->stale);
-	EXPECT_TRUE(all_bytes(map, 64 * PAGE, 0)) TH_LOG("old bytes left");
+	EXPECT_TRUE(t_all_bytes(map, 64 * PAGE, 0)) TH_LOG("old bytes left");
 	buffer_unref(b);
 }
 
@@ -304,14 +297,14 @@ TEST(unzeroed_reuse_names_the_old_bytes_and_zeroes_past_its_size)
 	ASSERT_EQ(0, buffer_new_mapped("dirty", size, BUFFER_UNZEROED, &b,
 				       &map));
 	EXPECT_EQ(size, b->stale);
-	EXPECT_TRUE(all_bytes(map, size, 'o'));
+	EXPECT_TRUE(t_all_bytes(map, size, 'o'));
 	/* Cut to `size`: the rest of its last page is zero, for consumers
 	 * map whole pages. */
-	EXPECT_TRUE(all_bytes((char *)map + size, PAGE - 100, 0));
+	EXPECT_TRUE(t_all_bytes((char *)map + size, PAGE - 100, 0));
 	memset(map, 'n', size);
 	ASSERT_EQ(0, buffer_seal(b));
 	ASSERT_EQ(0, buffer_data(b, (const void **)&ro));
-	EXPECT_TRUE(all_bytes(ro, size, 'n'));
+	EXPECT_TRUE(t_all_bytes(ro, size, 'n'));
 	buffer_unref(b);
 }
 
