@@ -144,6 +144,34 @@ TEST(example_parses_to_the_expected_structure)
 	job_free(j);
 }
 
+TEST(posix_keys_parse_to_args_env_seed_and_time)
+{
+	struct job *j = parse_ok(
+		"{\"version\": 1, \"name\": \"p\", \"functions\": {"
+		"\"f\": {\"binary\": \"f\", \"args\": [\"-v\", \"\", \"/in/x/y\"],"
+		" \"env\": {\"LANG\": \"C\", \"EMPTY\": \"\"},"
+		" \"seed\": 18446744073709551615, \"time\": 1700000000},"
+		"\"g\": {\"binary\": \"g\"}},"
+		"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"outputs\": [\"o\"]}]}",
+		&no_files);
+	struct job_function *f = &j->functions[0], *g = &j->functions[1];
+
+	ASSERT_EQ(3, f->n_args);
+	EXPECT_STREQ("-v", f->args[0]);
+	EXPECT_STREQ("", f->args[1]);
+	EXPECT_STREQ("/in/x/y", f->args[2]);
+	ASSERT_EQ(2, f->n_env);
+	EXPECT_STREQ("LANG=C", f->env[0]);
+	EXPECT_STREQ("EMPTY=", f->env[1]);
+	EXPECT_EQ(UINT64_MAX, f->seed);
+	EXPECT_EQ(1700000000ull * 1000000000ull, f->time_ns);
+	EXPECT_EQ(0, g->n_args);
+	EXPECT_EQ(0, g->n_env);
+	EXPECT_EQ(0, g->seed);
+	EXPECT_EQ(0, g->time_ns);
+	job_free(j);
+}
+
 TEST(mode_names_are_the_words_of_the_format)
 {
 	EXPECT_STREQ("all", job_mode_name(JOB_MODE_ALL));

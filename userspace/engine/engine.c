@@ -235,6 +235,12 @@ static int spawn_instance(struct stage_run *st)
 		.outputs = (const char *const *)js->outputs,
 		.n_outputs = js->n_outputs,
 		.instance = index,
+		.params = { .args = (const char *const *)fn->args,
+			    .n_args = fn->n_args,
+			    .env = (const char *const *)fn->env,
+			    .n_env = fn->n_env,
+			    .seed = fn->seed,
+			    .time_ns = fn->time_ns },
 		.fn_name = fn->name,
 		.stage = (uint32_t)st->s,
 	};

@@ -15,6 +15,8 @@
 
 #define JOB_DEFAULT_MEMORY (16ull << 20)
 #define JOB_DEFAULT_TIMEOUT_MS 10000ull
+#define JOB_ARGS_MAX 4096	/* "args" strings, "env" members */
+#define JOB_ARGS_BYTES (1u << 20) /* of "args" and "env" together */
 
 enum job_mode { JOB_MODE_ALL, JOB_MODE_EACH, JOB_MODE_KEYED };
 
@@ -42,6 +44,15 @@ struct job_function {
 	char *binary;	/* as written, relative to job->dir */
 	uint64_t memory;     /* bytes; JOB_DEFAULT_MEMORY when absent */
 	uint64_t timeout_ms; /* JOB_DEFAULT_TIMEOUT_MS when absent */
+	/* What a POSIX function (pith-cc --posix) sees besides its inputs;
+	 * Documentation/posix-functions.md. All optional. */
+	char **args;	/* "args": argv[1..] */
+	size_t n_args;
+	char **env;	/* "env": "NAME=value" strings, in file order */
+	size_t n_env;
+	uint64_t seed;	/* "seed": getrandom()'s seed; 0 when absent */
+	uint64_t time_ns; /* "time" (seconds since the epoch), in ns; 0 when
+			     absent */
 };
 
 /* Where a stage input comes from: a job input set or another stage's output. */

@@ -34,6 +34,12 @@ struct job *job_free(struct job *j)
 	for (size_t i = 0; j->functions && i < j->n_functions; i++) {
 		free(j->functions[i].name);
 		free(j->functions[i].binary);
+		for (size_t k = 0; k < j->functions[i].n_args; k++)
+			free(j->functions[i].args[k]);
+		free(j->functions[i].args);
+		for (size_t k = 0; k < j->functions[i].n_env; k++)
+			free(j->functions[i].env[k]);
+		free(j->functions[i].env);
 	}
 	free(j->functions);
 	for (size_t i = 0; j->inputs && i < j->n_inputs; i++) {

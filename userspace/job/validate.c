@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -18,7 +19,8 @@ static const char *const root_keys[] = { "version", "name",   "functions",
 					 "inputs",  "stages", "outputs",
 					 NULL };
 static const char *const function_keys[] = { "binary", "memory", "timeout",
-					      NULL };
+					      "args",	"env",	  "seed",
+					      "time",	NULL };
 static const char *const item_keys[] = { "name", "key",	   "file",
 					 "data", "base64", NULL };
 static const char *const stage_keys[] = { "name",   "function", "io",
@@ -189,6 +191,90 @@ static int parse_timeout(struct jctx *c, const struct jnode *n, uint64_t *ret)
 	return 0;
 }
 
+/* A string that may be empty but holds no NUL: an argument or a value. */
+static int arg_string(struct jctx *c, const struct jnode *n, const char *what,
+		      size_t *bytes, const char **ret)
+{
+	const char *s = json_string_value(n->v);
+	size_t len = json_string_length(n->v);
+
+	if (!s)
+		return jerr(c, n, "expected %s", what);
+	if (strlen(s) != len)
+		return jerr(c, n, "%s cannot contain a NUL character", what);
+	*bytes += len + 1;
+	if (*bytes > JOB_ARGS_BYTES)
+		return jerr(c, n, "\"args\" and \"env\" hold more than %u bytes",
+			    JOB_ARGS_BYTES);
+	*ret = s;
+	return 0;
+}
+
+/* "args": ["-v", "/in/data/x"], "env": {"LANG": "C"}. */
+static int parse_args_env(struct jctx *c, const struct jnode *m,
+			  struct job_function *f)
+{
+	struct jiter it = {};
+	struct jnode n, e;
+	size_t bytes = 0;
+	const char *s;
+	int r;
+
+	r = jmember_typed(c, m, "args", JSON_ARRAY,
+			  "an array of strings (argv[1], argv[2], ...)", false,
+			  &n);
+	if (r == 0) {
+		if (json_array_size(n.v) > JOB_ARGS_MAX)
+			return jerr(c, &n, "more than %u args", JOB_ARGS_MAX);
+		f->args = calloc(json_array_size(n.v) + 1, sizeof(char *));
+		if (!f->args)
+			return -ENOMEM;
+		while (jnode_next(c, &n, &it, &e)) {
+			r = arg_string(c, &e, "a string", &bytes, &s);
+			if (r < 0)
+				return r;
+			r = dup_str(s, strlen(s), &f->args[f->n_args]);
+			if (r < 0)
+				return r;
+			f->n_args++;
+		}
+	} else if (r != -ENOENT) {
+		return r;
+	}
+	r = jmember_typed(c, m, "env", JSON_OBJECT,
+			  "an object of strings such as {\"LANG\": \"C\"}",
+			  false, &n);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (json_object_size(n.v) > JOB_ARGS_MAX)
+		return jerr(c, &n, "more than %u env variables", JOB_ARGS_MAX);
+	f->env = calloc(json_object_size(n.v) + 1, sizeof(char *));
+	if (!f->env)
+		return -ENOMEM;
+	memset(&it, 0, sizeof(it));
+	while (jnode_next(c, &n, &it, &e)) {
+		char q[JQUOTE_MAX];
+
+		if (!it.keylen || memchr(it.key, '=', it.keylen) ||
+		    strlen(it.key) != it.keylen)
+			return jerr_key(c, &e,
+					"invalid variable name %s: not empty, no '=' and no NUL",
+					jquote(q, sizeof(q), it.key, it.keylen,
+					       false));
+		r = arg_string(c, &e, "a string", &bytes, &s);
+		if (r < 0)
+			return r;
+		bytes += it.keylen + 1;
+		if (asprintf(&f->env[f->n_env], "%.*s=%s", (int)it.keylen,
+			     it.key, s) < 0)
+			return -ENOMEM;
+		f->n_env++;
+	}
+	return 0;
+}
+
 static int parse_function(struct build *b, const struct jiter *it,
 			  const struct jnode *m, struct job_function *f)
 {
@@ -226,6 +312,26 @@ static int parse_function(struct build *b, const struct jiter *it,
 		r = parse_timeout(c, &n, &f->timeout_ms);
 		if (r < 0)
 			return r;
+	}
+	r = parse_args_env(c, m, f);
+	if (r < 0)
+		return r;
+	if (jnode_member(c, m, "seed", &n) == 0) {
+		r = number_u64(c, &n, "a seed (an unsigned 64-bit integer)",
+			       &f->seed);
+		if (r < 0)
+			return r;
+	}
+	if (jnode_member(c, m, "time", &n) == 0) {
+		uint64_t t;
+
+		r = number_u64(c, &n, "a time in seconds since the epoch", &t);
+		if (r < 0)
+			return r;
+		if (t > UINT64_MAX / 1000000000ull)
+			return jerr(c, &n, "time: %llu s is out of range",
+				    (unsigned long long)t);
+		f->time_ns = t * 1000000000ull;
 	}
 	return table_add(b->functions, f->name, f - b->j->functions);
 }

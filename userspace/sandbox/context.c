@@ -94,6 +94,16 @@ static bool add_size(uint64_t *acc, uint64_t v)
 	return !__builtin_add_overflow(*acc, v, acc);
 }
 
+/* Bytes of the args' and env's strings (their address arrays follow the
+ * item table). */
+static void items_params(const struct sandbox_request *req, uint64_t *names)
+{
+	for (size_t i = 0; i < req->params.n_args; i++)
+		*names += strlen(req->params.args[i]) + 1;
+	for (size_t i = 0; i < req->params.n_env; i++)
+		*names += strlen(req->params.env[i]) + 1;
+}
+
 static int layout(const struct sandbox_request *req, struct ctx_layout *l,
 		  uint64_t *ret_items_off, uint64_t *ret_names_off,
 		  struct err *e)
@@ -127,10 +137,13 @@ static int layout(const struct sandbox_request *req, struct ctx_layout *l,
 	}
 	for (size_t i = 0; i < req->n_outputs; i++)
 		names += strlen(req->outputs[i]) + 1;
+	items_params(req, &names);
 	l->outputs_off = hdr + req->n_inputs * sizeof(struct pith_set);
 	*ret_items_off = l->outputs_off + req->n_outputs * sizeof(struct pith_set);
 	*ret_names_off = *ret_items_off;
-	if (!add_size(ret_names_off, items * sizeof(struct pith_item)))
+	if (!add_size(ret_names_off, items * sizeof(struct pith_item)) ||
+	    !add_size(ret_names_off, (req->params.n_args + req->params.n_env) *
+					     sizeof(__u64)))
 		return -E2BIG;
 	l->hdr_size = *ret_names_off;
 	if (!add_size(&l->hdr_size, names))
@@ -154,6 +167,28 @@ static uint64_t put_name(char *desc, uint64_t *off, const char *name,
 	*off += len + 1;
 	*ret_len = (uint32_t)MIN(len, (size_t)UINT32_MAX);
 	return PITH_CONTEXT_BASE + at;
+}
+
+/* The args' and env's address arrays at *off, their strings at *names_off. */
+static void put_params(const struct sandbox_request *req, char *desc,
+		       struct pith_context *c, uint64_t off,
+		       uint64_t *names_off)
+{
+	const struct sandbox_params *pa = &req->params;
+	__u64 *a = (__u64 *)(desc + off);
+	uint32_t len;
+
+	c->n_args = (uint32_t)pa->n_args;
+	c->n_env = (uint32_t)pa->n_env;
+	c->args = pa->n_args ? PITH_CONTEXT_BASE + off : 0;
+	c->env = pa->n_env ? PITH_CONTEXT_BASE + off + pa->n_args * sizeof(*a)
+			   : 0;
+	c->seed = pa->seed;
+	c->time = pa->time_ns;
+	for (size_t i = 0; i < pa->n_args; i++)
+		*a++ = put_name(desc, names_off, pa->args[i], &len);
+	for (size_t i = 0; i < pa->n_env; i++)
+		*a++ = put_name(desc, names_off, pa->env[i], &len);
 }
 
 int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
@@ -222,6 +257,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 	for (size_t i = 0; i < req->n_outputs; i++)
 		sets[i].name = put_name(desc, &names_off, req->outputs[i],
 					&sets[i].name_len);
+	put_params(req, desc, c, (uint64_t)((char *)it - desc), &names_off);
 
 	r = buffer_new("pith-context", l->size, &p->ctx);
 	if (r < 0)

@@ -67,6 +67,17 @@ struct sandbox_limits {
 	uint64_t timeout_ms; /* wall clock, and CPU time */
 };
 
+/* The function's "args", "env", "seed", "time" (job-format.md), passed
+ * through the descriptor. All may be empty. */
+struct sandbox_params {
+	const char *const *args; /* argv[1..] */
+	size_t n_args;
+	const char *const *env;	 /* "NAME=value" */
+	size_t n_env;
+	uint64_t seed;
+	uint64_t time_ns;
+};
+
 /* What one instance gets. Input sets are named as the function sees them. */
 struct sandbox_request {
 	const struct elf_image *image;
@@ -76,6 +87,7 @@ struct sandbox_request {
 	const char *const *outputs; /* output set names */
 	size_t n_outputs;
 	uint64_t instance;
+	struct sandbox_params params;
 	/* Names in eBPF audit events and counters; may be NULL. */
 	const char *fn_name;
 	uint32_t stage;

@@ -77,6 +77,15 @@ struct pith_context {
 	__u64 outputs;		/* struct pith_set[n_outputs] */
 	__u64 instance;		/* index of this instance within its stage */
 	__u64 reserved[8];	/* pith's own use (fault reports); zero */
+	/* The function's "args", "env", "seed" and "time" from the job file,
+	 * for POSIX functions (Documentation/posix-functions.md). */
+	__u32 n_args;
+	__u32 n_env;
+	__u64 args;		/* __u64[n_args]: addresses of NUL-terminated
+				   strings, argv[1..] */
+	__u64 env;		/* __u64[n_env]: "NAME=value" strings */
+	__u64 seed;		/* 0 when the job sets none */
+	__u64 time;		/* ns since the epoch; 0 when the job sets none */
 };
 
 #endif
