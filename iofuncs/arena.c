@@ -109,6 +109,7 @@ int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret)
 		return r;
 	ret->id = a->n_pending;
 	a->pending[a->n_pending++] = *ret;
+	a->chunks[ret->chunk].inflight++;
 	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
 	    ret->ptr)
 		populate(a->chunks[ret->chunk].map, ret->off, len);
@@ -117,7 +118,12 @@ int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret)
 
 void arena_keep(struct arena *a, const struct arena_span *s)
 {
-	a->pending[s->id].len = 0;
+	struct arena_span *p = &a->pending[s->id];
+
+	if (p->buf) /* kept once */
+		a->chunks[s->chunk].inflight--;
+	p->len = 0;
+	p->buf = NULL;
 }
 
 int arena_put(struct arena *a, const void *data, uint64_t len,
@@ -144,7 +150,7 @@ int arena_finish(struct arena *a)
 		const struct arena_span *s = &a->pending[i];
 		const struct arena_chunk *c = &a->chunks[s->chunk];
 
-		if (s->len && s->off < c->buf->stale)
+		if (s->len && c->buf && s->off < c->buf->stale)
 			memset(c->map + s->off, 0,
 			       MIN(s->len, c->buf->stale - s->off));
 	}
@@ -153,6 +159,8 @@ int arena_finish(struct arena *a)
 		struct arena_chunk *c = &a->chunks[i];
 		int r;
 
+		if (c->sealed || !c->buf)
+			continue;
 		c->map = NULL;
 		r = buffer_shrink(c->buf, c->used);
 		if (r < 0)
@@ -160,9 +168,56 @@ int arena_finish(struct arena *a)
 		r = buffer_seal(c->buf);
 		if (r < 0)
 			return r;
+		c->sealed = true;
 	}
 	a->open = -1;
 	return 0;
+}
+
+ssize_t arena_chunk_of(const struct arena *a, const struct buffer *buf)
+{
+	for (size_t i = a->n; i-- > 0;)
+		if (a->chunks[i].buf == buf)
+			return (ssize_t)i;
+	return -1;
+}
+
+void arena_close_open(struct arena *a)
+{
+	a->open = -1;
+}
+
+int arena_seal_idle(struct arena *a)
+{
+	int n = 0;
+
+	/* From the oldest chunk not sealed yet: what lies before it was
+	 * sealed by earlier calls. */
+	while (a->sealed_upto < a->n && (a->chunks[a->sealed_upto].sealed ||
+					 !a->chunks[a->sealed_upto].buf))
+		a->sealed_upto++;
+	for (size_t i = a->sealed_upto; i < a->n; i++) {
+		struct arena_chunk *c = &a->chunks[i];
+		int r;
+
+		if (c->sealed || !c->buf || c->inflight ||
+		    (ssize_t)i == a->open)
+			continue;
+		c->map = NULL;
+		r = buffer_shrink(c->buf, c->used);
+		if (r >= 0)
+			r = buffer_seal(c->buf);
+		if (r < 0)
+			return r;
+		c->sealed = true;
+		n++;
+	}
+	return n;
+}
+
+void arena_chunk_drop(struct arena *a, size_t chunk)
+{
+	a->chunks[chunk].buf = buffer_unref(a->chunks[chunk].buf);
 }
 
 void arena_done(struct arena *a)
@@ -173,6 +228,6 @@ void arena_done(struct arena *a)
 	free(a->pending);
 	a->chunks = NULL;
 	a->pending = NULL;
-	a->n = a->cap = a->n_pending = a->pending_cap = 0;
+	a->n = a->cap = a->n_pending = a->pending_cap = a->sealed_upto = 0;
 	a->open = -1;
 }

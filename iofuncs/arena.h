@@ -9,7 +9,9 @@
 #ifndef PITH_IOFUNCS_ARENA_H
 #define PITH_IOFUNCS_ARENA_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "store/store.h"
 
@@ -25,9 +27,12 @@
 #define ARENA_POPULATE_MIN (64ull << 10) /* prefault reservations this big */
 
 struct arena_chunk {
-	struct buffer *buf;
+	struct buffer *buf;	/* NULL once given away (arena_chunk_drop()) */
 	char *map;	/* writable mapping (the store's), NULL once finished */
 	uint64_t cap, used;
+	size_t inflight;	/* reservations not kept yet */
+	size_t users;		/* streaming: outputs in it not delivered yet */
+	bool sealed;
 };
 
 /* Reserved bytes of an arena, to be filled by the I/O function. */
@@ -46,6 +51,7 @@ struct arena {
 	struct arena_span *pending; /* reservations; len 0 once kept */
 	size_t n_pending, pending_cap;
 	ssize_t open;	/* chunk taking small items, -1: none */
+	size_t sealed_upto; /* chunks before it are sealed (arena_seal_idle) */
 	uint64_t chunk, own_min; /* by store backend, see above */
 	/* Fault reserved ranges in at once: only when the sizes are trusted
 	 * (file.read's statx), never for sizes a server claims. */
@@ -67,6 +73,17 @@ int arena_put(struct arena *a, const void *data, uint64_t len,
 /* Zero the spans never kept, shrink each buffer to its used size and seal
  * it. */
 int arena_finish(struct arena *a);
+/*
+ * Streaming (items handed on one by one): the chunk holding buf (searched
+ * from the newest), or -1; stop filling the open shared chunk, so it can be
+ * sealed once its reservations are kept; seal every chunk that takes no
+ * more bytes and has no reservation in flight (returns how many were
+ * sealed, or -errno); drop the arena's reference to a sealed chunk.
+ */
+ssize_t arena_chunk_of(const struct arena *a, const struct buffer *buf);
+void arena_close_open(struct arena *a);
+int arena_seal_idle(struct arena *a);
+void arena_chunk_drop(struct arena *a, size_t chunk);
 /* Unmap and drop the arena's references (items keep theirs). */
 void arena_done(struct arena *a);
 

@@ -775,7 +775,8 @@ static void slot_start_next(struct fslot *s)
 	struct iofunc_run *run = s->run;
 	struct fstate_run *fs = FS(run);
 
-	while (s->state == F_IDLE && fs->next < run->n) {
+	while (s->state == F_IDLE && fs->next < run->n &&
+	       iofunc_may_start(run)) {
 		s->idx = fs->next++;
 		if (run->cancelled) {
 			item_fail(run, s->idx, -ECANCELED, "cancelled");
@@ -852,6 +853,14 @@ static void file_cancel(struct iofunc_run *run)
 		write_commit(run);
 }
 
+static void file_resume(struct iofunc_run *run)
+{
+	struct fstate_run *fs = FS(run);
+
+	for (size_t i = 0; i < fs->n_slots; i++)
+		slot_start_next(&fs->slots[i]);
+}
+
 static void file_free(struct iofunc_run *run)
 {
 	struct fstate_run *fs = FS(run);
@@ -878,6 +887,7 @@ const struct iofunc iofunc_file_read = {
 	.start = file_start,
 	.cancel = file_cancel,
 	.free = file_free,
+	.resume = file_resume,
 };
 
 const struct iofunc iofunc_file_write = {
@@ -887,4 +897,5 @@ const struct iofunc iofunc_file_write = {
 	.start = file_start,
 	.cancel = file_cancel,
 	.free = file_free,
+	.resume = file_resume,
 };

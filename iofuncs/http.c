@@ -671,7 +671,8 @@ static void start_more(struct hstate *hs)
 
 	if (!hs->hosts && !hs->hosts_err && !run->cancelled)
 		return; /* the hosts file is still being read */
-	while (hs->active < run->ctx.concurrency && hs->next < run->n) {
+	while (hs->active < run->ctx.concurrency && hs->next < run->n &&
+	       iofunc_may_start(run)) {
 		size_t i = hs->next++;
 
 		if (run->cancelled)
@@ -779,6 +780,11 @@ static void http_cancel(struct iofunc_run *run)
 	start_more(hs); /* fails what has not started */
 }
 
+static void http_resume(struct iofunc_run *run)
+{
+	start_more(HS(run));
+}
+
 static void http_free(struct iofunc_run *run)
 {
 	struct hstate *hs = HS(run);
@@ -816,4 +822,5 @@ const struct iofunc iofunc_http = {
 	.start = http_start,
 	.cancel = http_cancel,
 	.free = http_free,
+	.resume = http_resume,
 };

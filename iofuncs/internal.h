@@ -12,6 +12,7 @@ struct iofunc_item {
 	int err;	/* 0 or -errno once finished */
 	char *msg;	/* reason when err < 0 */
 	bool finished;
+	bool delivered;	/* streaming: handed to ctx.item */
 	struct {
 		struct buffer *buf; /* the arena's: no reference of its own */
 		uint64_t off, len;
@@ -26,6 +27,9 @@ struct iofunc {
 	int (*start)(struct iofunc_run *run, struct err *e);
 	void (*cancel)(struct iofunc_run *run);
 	void (*free)(struct iofunc_run *run);
+	/* Start the items iofunc_may_start() held back (may be NULL when the
+	 * function never asks). */
+	void (*resume)(struct iofunc_run *run);
 };
 
 struct iofunc_run {
@@ -47,6 +51,12 @@ struct iofunc_run {
 	bool in_start;		/* finishing must wait for start to return */
 	struct loop_op done_op;
 	struct arena arena;
+	/* streaming (ctx.item): items finished ok and not yet delivered */
+	size_t *ready;
+	size_t n_ready, ready_cap;
+	struct loop_op stream_op;
+	bool stream_posted;
+	bool in_flush;		/* delivering: done must wait */
 	void *impl;		/* the function's own state */
 };
 
@@ -62,6 +72,11 @@ void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 /* Check whether every item finished; if so seal the arena, append the
  * outputs and post `done`. Called by the functions after each finish. */
 void iofunc_run_maybe_done(struct iofunc_run *run);
+
+/* Whether the next item may start now (ctx.may_start; always when there is
+ * none or the run is cancelled). When it says no, the function waits for
+ * its resume op. */
+bool iofunc_may_start(struct iofunc_run *run);
 
 /* "Connection refused" -> "connection refused", in a static buffer. */
 const char *iofunc_strerror(int err);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "iofuncs/internal.h"
+#include "lib/array.h"
 #include "iofuncs/probes.h"
 
 static const struct iofunc *const iofuncs[] = {
@@ -147,6 +148,151 @@ void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 	it->out[k].len = len;
 	it->has_out[k] = true;
 	run->bytes += len;
+	if (run->ctx.item) {
+		ssize_t c = arena_chunk_of(&run->arena, buf);
+
+		if (c >= 0)
+			run->arena.chunks[c].users++;
+	}
+}
+
+static void stream_cb(struct loop_op *op, int res, uint32_t flags);
+
+/* Streaming: hand item i on once its outputs are sealed (from the loop). */
+static void stream_ready(struct iofunc_run *run, size_t i)
+{
+	if (ARRAY_GROW(run->ready, run->ready_cap, run->n_ready, 64) < 0) {
+		iofunc_item_fail(run, i, -ENOMEM, "%s: out of memory",
+				 run->fn->name);
+		return;
+	}
+	run->ready[run->n_ready++] = i;
+	if (run->stream_posted)
+		return;
+	run->stream_op.cb = stream_cb;
+	if (loop_post(run->loop, &run->stream_op) >= 0) {
+		run->stream_posted = true;
+		run->ops++;
+	}
+	/* else: delivered with the rest when the run is done */
+}
+
+static bool item_sealed(struct iofunc_run *run, size_t i)
+{
+	const struct iofunc_item *it = &run->items[i];
+
+	for (size_t k = 0; k < run->n_outputs; k++)
+		if (it->has_out[k] && !it->out[k].buf->sealed)
+			return false;
+	return true;
+}
+
+static void deliver(struct iofunc_run *run, size_t i)
+{
+	struct iofunc_item *it = &run->items[i];
+
+	it->delivered = true;
+	run->ctx.item(run, i, run->ctx.stream_data);
+	/* The callee took its references: the arena lets go of a chunk whose
+	 * items have all been handed on. */
+	for (size_t k = 0; k < run->n_outputs; k++) {
+		ssize_t c;
+
+		if (!it->has_out[k])
+			continue;
+		c = arena_chunk_of(&run->arena, it->out[k].buf);
+		if (c >= 0 && --run->arena.chunks[c].users == 0 &&
+		    run->arena.chunks[c].sealed)
+			arena_chunk_drop(&run->arena, (size_t)c);
+	}
+}
+
+/* Seal what can be sealed and deliver the items whose outputs are. */
+static void stream_flush(struct iofunc_run *run)
+{
+	size_t w = 0, n = run->n_ready;
+	int r;
+
+	/* An item waiting for the open chunk closes it: new items go to a
+	 * new one, and it is sealed once the reservations in it are kept. */
+	for (size_t j = 0; j < n && run->arena.open >= 0; j++) {
+		const struct iofunc_item *it = &run->items[run->ready[j]];
+
+		for (size_t k = 0; k < run->n_outputs; k++)
+			if (it->has_out[k] &&
+			    it->out[k].buf ==
+				    run->arena.chunks[run->arena.open].buf) {
+				arena_close_open(&run->arena);
+				break;
+			}
+	}
+	r = arena_seal_idle(&run->arena);
+	if (r < 0) {
+		for (size_t j = 0; j < n; j++)
+			iofunc_item_fail(run, run->ready[j], r,
+					 "%s: cannot seal output buffers",
+					 run->fn->name);
+		run->n_ready = 0;
+		return;
+	}
+	run->in_flush = true;
+	for (size_t j = 0; j < n; j++) {
+		size_t i = run->ready[j];
+
+		if (run->items[i].err < 0)
+			continue;
+		if (!item_sealed(run, i))
+			run->ready[w++] = i;
+		else
+			deliver(run, i);
+	}
+	run->in_flush = false;
+	/* Items made ready by the callbacks (a resume) stay queued. */
+	memmove(run->ready + w, run->ready + n,
+		(run->n_ready - n) * sizeof(*run->ready));
+	run->n_ready = w + run->n_ready - n;
+}
+
+static void stream_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct iofunc_run *run =
+		container_of(op, struct iofunc_run, stream_op);
+
+	(void)res;
+	(void)flags;
+	run->ops--;
+	run->stream_posted = false;
+	stream_flush(run);
+	iofunc_run_maybe_done(run);
+}
+
+bool iofunc_may_start(struct iofunc_run *run)
+{
+	return !run->ctx.may_start || run->cancelled ||
+	       run->ctx.may_start(run->ctx.stream_data);
+}
+
+void iofunc_run_resume(struct iofunc_run *run)
+{
+	if (!run || run->done_posted || run->cancelled || !run->fn->resume)
+		return;
+	run->fn->resume(run);
+	iofunc_run_maybe_done(run);
+}
+
+bool iofunc_run_item_output(const struct iofunc_run *run, size_t i, size_t k,
+			    struct buffer **ret_buf, uint64_t *ret_off,
+			    uint64_t *ret_len)
+{
+	const struct iofunc_item *it = &run->items[i];
+
+	if (i >= run->n || k >= run->n_outputs || !it->has_out[k] ||
+	    it->err < 0)
+		return false;
+	*ret_buf = it->out[k].buf;
+	*ret_off = it->out[k].off;
+	*ret_len = it->out[k].len;
+	return true;
 }
 
 void iofunc_item_ok(struct iofunc_run *run, size_t i)
@@ -162,6 +308,8 @@ void iofunc_item_ok(struct iofunc_run *run, size_t i)
 		if (it->has_out[k])
 			bytes += it->out[k].len;
 	IO_PROBE4(io_item, run->fn->name, (uint64_t)i, 0, bytes);
+	if (run->ctx.item)
+		stream_ready(run, i);
 }
 
 static void fail_all(struct iofunc_run *run, int err, const char *why)
@@ -204,6 +352,8 @@ static void done_cb(struct loop_op *op, int res, uint32_t flags)
 
 	(void)res;
 	(void)flags;
+	if (run->ctx.item)
+		stream_flush(run); /* every buffer is sealed now */
 	run->done(run, run->done_data);
 }
 
@@ -211,13 +361,13 @@ void iofunc_run_maybe_done(struct iofunc_run *run)
 {
 	int r;
 
-	if (run->done_posted || run->in_start || run->n_finished < run->n ||
-	    run->ops)
+	if (run->done_posted || run->in_start || run->in_flush ||
+	    run->n_finished < run->n || run->ops)
 		return;
 	r = arena_finish(&run->arena);
 	if (r < 0)
 		fail_all(run, r, "cannot seal output buffers");
-	else
+	else if (!run->ctx.item)
 		append_outputs(run);
 	run->done_posted = true;
 	IO_PROBE4(io_done, run->fn->name, (uint64_t)run->n,
@@ -332,6 +482,7 @@ struct iofunc_run *iofunc_run_free(struct iofunc_run *run)
 	for (size_t i = 0; i < run->n && run->items; i++)
 		free(run->items[i].msg);
 	free(run->items);
+	free(run->ready);
 	free(run);
 	return NULL;
 }

@@ -45,6 +45,19 @@ struct iofunc_ctx {
 				   rename, no directory fsync: for a new
 				   directory the caller moves into place as a
 				   whole (false) */
+	/*
+	 * Streaming (the engine's stages), both optional. `item`: called
+	 * from the loop for every item that succeeded, as soon as its outputs
+	 * are sealed, in any order; iofunc_run_item_output() gives them for
+	 * the callee to reference (set_add); they are not appended to
+	 * `outputs` at the end, and the run drops its own references to them.
+	 * `may_start`: asked before each item starts (the engine's prefetch
+	 * window); false holds the items not started yet until
+	 * iofunc_run_resume().
+	 */
+	void (*item)(struct iofunc_run *run, size_t i, void *data);
+	bool (*may_start)(void *data);
+	void *stream_data;
 };
 
 #define IOFUNC_HTTP_CONCURRENCY 64
@@ -84,6 +97,14 @@ int iofunc_start(struct loop *l, const struct iofunc *fn,
 		 const struct iofunc_ctx *ctx, const struct set *input,
 		 struct set *const *outputs, iofunc_done_fn done, void *data,
 		 struct iofunc_run **ret, struct err *e);
+
+/* Output k of item i, in the `item` callback: its bytes (no reference of
+ * its own: take one), and false when the item has no such output. */
+bool iofunc_run_item_output(const struct iofunc_run *run, size_t i, size_t k,
+			    struct buffer **ret_buf, uint64_t *ret_off,
+			    uint64_t *ret_len);
+/* `may_start` may say yes again: start the items held back. */
+void iofunc_run_resume(struct iofunc_run *run);
 
 /* Stop early (the job failed elsewhere): in-flight operations are
  * cancelled, temporary files removed; `done` still follows, with every

@@ -15,3 +15,6 @@ $(B)/tests/fn/engine/%: tests/engine/fn/%.c tools/pith-cc build/sdk/crt.o \
 TEST_PROGS += engine_test
 engine_test_SRCS := tests/unit/engine_test.c $(TEST_HELPERS)
 $(B)/tests/engine_test: | $(ENGINE_TEST_FNS) $(B)/pith-worker
+TEST_PROGS += iofuncs_stream_test
+iofuncs_stream_test_SRCS := tests/unit/iofuncs_stream_test.c \
+	tests/unit/iofuncs_util.c $(TEST_HELPERS)
