@@ -14,7 +14,7 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 16
+t_plan 33
 
 # run CMD...: sets $out, $err and $rc.
 run() {
@@ -56,6 +56,17 @@ expect no_command_is_a_usage_error 2 'Usage: pith COMMAND' "$pith"
 expect unknown_command_is_a_usage_error 2 "unknown command 'frobnicate'" \
 	"$pith" frobnicate
 expect run_without_a_job_is_a_usage_error 2 'missing JOB.json' "$pith" run
+run "$pith" run "$tmp/ok.json" --bogus
+if [ "$rc" -eq 2 ] && [ "$(printf '%s\n' "$err" | wc -l)" -eq 1 ] &&
+	printf '%s' "$err" | grep -q "unknown option '--bogus'"; then
+	t_ok unknown_option_is_one_error_line
+else
+	t_fail unknown_option_is_one_error_line "rc=$rc: $err"
+fi
+expect help_of_an_unknown_command_is_a_usage_error 2 \
+	"no command named 'bogus'" "$pith" help bogus
+expect option_of_another_command_is_refused 2 "does not apply to 'pith doctor'" \
+	"$pith" doctor -o "$tmp/x"
 expect bad_parallel_is_a_usage_error 2 '--parallel wants a number' \
 	"$pith" run -j 0 "$tmp/ok.json"
 expect bad_PITH_STORE_POOL_is_a_usage_error 2 \
@@ -69,6 +80,43 @@ expect invalid_job_names_file_line_column_and_path 2 \
 	"bad\.json:3:30: stages\[0\]\.functon: unknown key 'functon'" \
 	"$pith" run "$tmp/bad.json" -o "$tmp/o1"
 expect check_accepts_a_valid_job 0 "valid job 'ok'" "$pith" check "$tmp/ok.json"
+
+# Binaries pith cannot load are an invalid job for check and run alike,
+# found before anything runs, with the way to build a pith function.
+printf '#include <stdio.h>\nint main(void) { printf("hi\\n"); return 0; }\n' \
+	>"$tmp/hello.c"
+printf '#!/bin/sh\necho hi\n' >"$tmp/script.sh"
+chmod +x "$tmp/script.sh"
+gcc -static -o "$tmp/static" "$tmp/hello.c" 2>/dev/null || : >"$tmp/static"
+gcc -o "$tmp/dynamic" "$tmp/hello.c"
+for b in static dynamic script.sh; do
+	sed -e "s|$fn/upper|$tmp/$b|" "$tmp/ok.json" >"$tmp/bin-$b.json"
+done
+if [ -s "$tmp/static" ]; then
+	expect check_refuses_a_libc_static_binary 2 \
+		"functions\.up\.binary: .*PT_TLS.*tools/pith-cc" \
+		"$pith" check "$tmp/bin-static.json"
+else
+	t_skip check_refuses_a_libc_static_binary "no static libc (libc6-dev) to build one"
+fi
+expect check_refuses_a_dynamic_binary 2 \
+	"bin-dynamic\.json:2:[0-9]+: functions\.up\.binary: .*dynamically linked.*tools/pith-cc" \
+	"$pith" check "$tmp/bin-dynamic.json"
+expect check_refuses_a_script 2 "functions\.up\.binary: .*tools/pith-cc" \
+	"$pith" check "$tmp/bin-script.sh.json"
+expect run_refuses_a_script_as_an_invalid_job 2 \
+	"functions\.up\.binary: .*tools/pith-cc" \
+	"$pith" run "$tmp/bin-script.sh.json" -o "$tmp/o-script"
+expect pith_cc_names_a_libc_header 1 "includes <stdio\.h>, a C library header" \
+	"$root/tools/pith-cc" "$tmp/hello.c" -o "$tmp/hello"
+: >"$tmp/afile"
+expect output_that_is_a_file_is_refused_before_running 2 \
+	"afile is not a directory" "$pith" run "$tmp/ok.json" -o "$tmp/afile/sub"
+if [ -n "$(printf '%s' "$out" | grep 'job ok')" ]; then
+	t_fail output_is_checked_before_the_job_runs "the job ran: $out"
+else
+	t_ok output_is_checked_before_the_job_runs
+fi
 expect run_succeeds_and_writes_outputs 0 'job ok: ok' \
 	"$pith" run "$tmp/ok.json" -o "$tmp/o2"
 if [ "$(cat "$tmp/o2/r/a" 2>/dev/null)" = ABC ]; then
@@ -109,4 +157,61 @@ for want in ("seccomp", "address-space", "cgroup", "deadline", "io_uring"):
 else
 	t_fail doctor_lists_every_layer "$out $err"
 fi
+# --require: doctor's exit status tells required-present from missing.
+expect doctor_without_requirements_is_healthy 0 'seccomp +active' "$pith" doctor
+expect doctor_requiring_an_unknown_layer_is_a_usage_error 2 \
+	"no sandbox layer named 'nope'" "$pith" doctor --require nope
+missing=$("$pith" doctor --json | python3 -c '
+import json, sys
+print(" ".join(l["layer"] for l in json.load(sys.stdin)["layers"] if not l["active"]))')
+if [ -n "$missing" ]; then
+	m=${missing%% *}
+	expect doctor_fails_when_a_required_layer_is_missing 1 \
+		"required sandbox layer unavailable: $m" "$pith" doctor --require "$m"
+	expect run_refuses_when_a_required_layer_is_missing 1 \
+		"required sandbox layer unavailable: $m" \
+		"$pith" run "$tmp/ok.json" -o "$tmp/o-req" --require "$m"
+else
+	expect doctor_fails_when_a_required_layer_is_missing 0 'active' \
+		"$pith" doctor --require all
+	expect run_refuses_when_a_required_layer_is_missing 0 'job ok' \
+		"$pith" run "$tmp/ok.json" -o "$tmp/o-req" --require all
+fi
+run "$pith" run -q "$tmp/ok.json" -o "$tmp/o-q"
+if [ "$rc" -eq 0 ] && [ -z "$err" ]; then
+	t_ok quiet_run_prints_nothing_on_stderr
+else
+	t_fail quiet_run_prints_nothing_on_stderr "rc=$rc: $err"
+fi
+
+# SIGTERM and SIGINT: workers killed and reaped, cgroup removed, nothing
+# written, said on stderr, 128 + the signal.
+sed -e 's|/upper"|/spin"|' -e 's|"2s"|"60s"|' "$tmp/ok.json" >"$tmp/spin.json"
+for sig in TERM INT; do
+	"$pith" run "$tmp/spin.json" -o "$tmp/o-$sig" >"$tmp/out-$sig" 2>"$tmp/err-$sig" &
+	p=$!
+	for _ in $(seq 100); do
+		pgrep -P "$p" >/dev/null 2>&1 && break
+		grep -q . /sys/fs/cgroup/unified/pith-$p/workers/cgroup.procs 2>/dev/null && break
+		grep -q . /sys/fs/cgroup/pith-$p/workers/cgroup.procs 2>/dev/null && break
+		sleep 0.05
+	done
+	sleep 0.2
+	kill -$sig $p
+	wait $p
+	rc=$?
+	want=$((128 + $(kill -l $sig)))
+	left=$(ls -d /sys/fs/cgroup/pith-$p /sys/fs/cgroup/unified/pith-$p 2>/dev/null)
+	if [ "$rc" -ne "$want" ]; then
+		t_fail sig${sig}_stops_the_run_cleanly "exit $rc, wanted $want: $(cat "$tmp/err-$sig")"
+	elif ! grep -q "interrupted by SIG$sig" "$tmp/err-$sig"; then
+		t_fail sig${sig}_stops_the_run_cleanly "no message: $(cat "$tmp/err-$sig")"
+	elif [ -n "$left" ]; then
+		t_fail sig${sig}_stops_the_run_cleanly "cgroup left: $left"
+	elif [ -e "$tmp/o-$sig" ]; then
+		t_fail sig${sig}_stops_the_run_cleanly "output written"
+	else
+		t_ok sig${sig}_stops_the_run_cleanly
+	fi
+done
 t_done

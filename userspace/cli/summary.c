@@ -1,8 +1,73 @@
 // SPDX-License-Identifier: MIT
-/* Human and JSON summaries of a job run. */
+/* Human and JSON summaries of a job run (JSON: Documentation/json-output.md). */
+#include <signal.h>
+#include <string.h>
+
 #include <jansson.h>
 
+#include <pith/fn.h>
+
 #include "cli/summary.h"
+
+/* Version of the JSON documents; bumped when a field changes meaning. */
+#define SUMMARY_JSON_VERSION 1
+
+static const struct {
+	int status;
+	const char *name, *what;
+} sdk_exits[] = {
+	{ PITH_EXIT_NOMEM, "PITH_EXIT_NOMEM",
+	  "the function's arena is exhausted (raise the function's \"memory\")" },
+	{ PITH_EXIT_NO_OUTPUT, "PITH_EXIT_NO_OUTPUT",
+	  "the function wrote to an output set the stage does not declare" },
+	{ PITH_EXIT_LIMIT, "PITH_EXIT_LIMIT",
+	  "an item name over 255 bytes, or over 1000000 items in one output set" },
+	{ PITH_EXIT_BAD_ARG, "PITH_EXIT_BAD_ARG",
+	  "an SDK call was given a pointer outside the function's memory" },
+	{ PITH_EXIT_BAD_CONTEXT, "PITH_EXIT_BAD_CONTEXT",
+	  "the function was built for another ABI version (rebuild it with tools/pith-cc)" },
+};
+
+const char *summary_sdk_exit(int status, const char **ret_name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sdk_exits); i++) {
+		if (sdk_exits[i].status == status) {
+			if (ret_name)
+				*ret_name = sdk_exits[i].name;
+			return sdk_exits[i].what;
+		}
+	}
+	return NULL;
+}
+
+static bool exited(const struct instance_report *ir)
+{
+	return ir->exit_status &&
+	       !strncmp(ir->reason, "exited with status ", 19);
+}
+
+static const char *instance_hint(const struct instance_report *ir,
+				 const char **ret_name)
+{
+	if (ir->state != INSTANCE_FAILED || !exited(ir))
+		return NULL;
+	return summary_sdk_exit(ir->exit_status, ret_name);
+}
+
+const char *summary_first_failure_hint(const struct engine_report *rep)
+{
+	for (size_t s = 0; s < rep->n_stages; s++) {
+		const struct stage_report *sr = &rep->stages[s];
+
+		for (size_t i = 0; i < sr->n_instances; i++) {
+			const struct instance_report *ir = &sr->instances[i];
+
+			if (ir->state == INSTANCE_FAILED)
+				return sr->io ? NULL : instance_hint(ir, NULL);
+		}
+	}
+	return NULL;
+}
 
 static const char *state_name(enum instance_state s)
 {
@@ -21,6 +86,13 @@ static const char *state_name(enum instance_state s)
 static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
+}
+
+/* A measurement (>= 0) as JSON: three decimals are below what it can
+ * resolve. */
+static json_t *json_fixed(double v)
+{
+	return json_real((double)(int64_t)(v * 1000.0 + 0.5) / 1000.0);
 }
 
 void summary_print_human(FILE *f, const struct job *job,
@@ -42,10 +114,15 @@ void summary_print_human(FILE *f, const struct job *job,
 			sr->n_instances, sr->n_instances == 1 ? " " : "s",
 			sr->ok ? "ok    " : "FAILED", ms(sr->elapsed_ns),
 			sr->items_out, (unsigned long long)sr->bytes_out);
-		for (size_t i = 0; i < sr->n_instances; i++)
-			if (sr->instances[i].state == INSTANCE_FAILED)
-				fprintf(f, "    [%zu] %s\n", i,
-					sr->instances[i].reason);
+		for (size_t i = 0; i < sr->n_instances; i++) {
+			const struct instance_report *ir = &sr->instances[i];
+			const char *hint = sr->io ? NULL : instance_hint(ir, NULL);
+
+			if (ir->state == INSTANCE_FAILED)
+				fprintf(f, "    [%zu] %s%s%s%s\n", i, ir->reason,
+					hint ? " (" : "", hint ? hint : "",
+					hint ? ")" : "");
+		}
 	}
 	if (!rep->ok)
 		return;
@@ -62,6 +139,45 @@ void summary_print_human(FILE *f, const struct job *job,
 	}
 }
 
+/* The structured form of a failed instance's reason. */
+static void failure_json(json_t *o, const struct stage_report *sr,
+			 const struct instance_report *ir)
+{
+	const char *name = NULL, *hint;
+	const char *kind = "other";
+
+	json_object_set_new(o, "reason", json_string(ir->reason));
+	if (sr->io) {
+		kind = "io";
+	} else if (!strncmp(ir->reason, "timed out", 9)) {
+		kind = "timeout";
+	} else if (ir->syscall >= 0) {
+		kind = "syscall";
+		json_object_set_new(o, "syscall",
+				    json_integer((json_int_t)ir->syscall));
+	} else if (ir->signal) {
+		kind = "signal";
+	} else if (exited(ir)) {
+		hint = instance_hint(ir, &name);
+		kind = hint ? "sdk" : "exit";
+		if (hint) {
+			json_object_set_new(o, "sdk_error", json_string(name));
+			json_object_set_new(o, "explanation", json_string(hint));
+		}
+	}
+	if (!sr->io && exited(ir))
+		json_object_set_new(o, "exit_status",
+				    json_integer(ir->exit_status));
+	if (!sr->io && ir->signal) {
+		json_object_set_new(o, "signal", json_integer(ir->signal));
+		if (sigabbrev_np(ir->signal))
+			json_object_set_new(o, "signal_name",
+					    json_sprintf("SIG%s",
+							 sigabbrev_np(ir->signal)));
+	}
+	json_object_set_new(o, "failure", json_string(kind));
+}
+
 static json_t *stage_json(const struct stage_report *sr)
 {
 	json_t *st = json_object(), *inst = json_array();
@@ -73,7 +189,7 @@ static json_t *stage_json(const struct stage_report *sr)
 			    json_string(!sr->ran ? "not-run" :
 					sr->ok	 ? "ok" :
 						   "failed"));
-	json_object_set_new(st, "elapsed_ms", json_real(ms(sr->elapsed_ns)));
+	json_object_set_new(st, "elapsed_ms", json_fixed(ms(sr->elapsed_ns)));
 	json_object_set_new(st, "instances",
 			    json_integer((json_int_t)sr->n_instances));
 	json_object_set_new(st, "items_out",
@@ -88,74 +204,121 @@ static json_t *stage_json(const struct stage_report *sr)
 		json_object_set_new(o, "status",
 				    json_string(state_name(ir->state)));
 		if (ir->state == INSTANCE_FAILED)
-			json_object_set_new(o, "reason",
-					    json_string(ir->reason));
+			failure_json(o, sr, ir);
 		json_object_set_new(o, "spawn_us",
-				    json_real((double)ir->spawn_ns / 1e3));
+				    json_fixed((double)ir->spawn_ns / 1e3));
 		json_object_set_new(o, "run_us",
-				    json_real((double)ir->run_ns / 1e3));
+				    json_fixed((double)ir->run_ns / 1e3));
 		json_array_append_new(inst, o);
 	}
 	json_object_set_new(st, "instance_results", inst);
 	return st;
 }
 
-int summary_print_json(FILE *f, const struct job *job,
+static json_t *outputs_json(const struct engine_report *rep,
+			    const char *out_dir)
+{
+	json_t *outs = json_object();
+
+	for (size_t i = 0; i < rep->n_outputs; i++) {
+		const struct set *s = rep->outputs[i];
+		json_t *o = json_object(), *items = json_array();
+
+		if (out_dir)
+			json_object_set_new(o, "dir",
+					    json_sprintf("%s/%s", out_dir,
+							 s->name));
+		for (size_t j = 0; j < s->n; j++) {
+			const struct item *item = &s->items[j];
+			json_t *it = json_object();
+
+			json_object_set_new(it, "name", json_string(item->name));
+			if (item->keyed)
+				json_object_set_new(
+					it, "key",
+					json_integer((json_int_t)item->key));
+			json_object_set_new(it, "bytes",
+					    json_integer((json_int_t)item->len));
+			json_array_append_new(items, it);
+		}
+		json_object_set_new(o, "items", items);
+		json_object_set_new(outs, s->name, o);
+	}
+	return outs;
+}
+
+static json_t *error_json(const struct summary_error *err)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "message", json_string(err->message));
+	if (err->file)
+		json_object_set_new(o, "file", json_string(err->file));
+	if (err->at && err->at->line) {
+		json_object_set_new(o, "line", json_integer(err->at->line));
+		json_object_set_new(o, "column",
+				    json_integer(err->at->column));
+	}
+	if (err->at && err->at->path[0])
+		json_object_set_new(o, "path", json_string(err->at->path));
+	if (err->at && err->at->message[0])
+		json_object_set_new(o, "reason",
+				    json_string(err->at->message));
+	if (err->signal) {
+		json_object_set_new(o, "signal", json_integer(err->signal));
+		json_object_set_new(o, "signal_name",
+				    json_sprintf("SIG%s",
+						 sigabbrev_np(err->signal)));
+	}
+	return o;
+}
+
+int summary_print_json(FILE *f, const char *command, const struct job *job,
 		       const struct engine_report *rep, const char *out_dir,
-		       const char *error)
+		       const struct summary_error *err)
 {
 	json_auto_t *root = json_object();
-	json_t *stages = json_array(), *outs = json_object();
+	const char *status;
 
-	json_object_set_new(root, "job", json_string(job ? job->name : ""));
-	json_object_set_new(root, "status",
-			    json_string(rep && rep->ok && !error ? "ok" :
-								   "failed"));
-	if (error || (rep && !rep->ok && rep->error[0]))
-		json_object_set_new(root, "error",
-				    json_string(error ? error : rep->error));
-	if (rep) {
-		json_object_set_new(root, "elapsed_ms",
-				    json_real(ms(rep->elapsed_ns)));
-		for (size_t o = 0;
-		     job && o < job->n_stages && o < rep->n_stages; o++)
-			json_array_append_new(
-				stages,
-				stage_json(&rep->stages[job->order[o]]));
-		for (size_t i = 0; i < rep->n_outputs; i++) {
-			const struct set *s = rep->outputs[i];
-			json_t *o = json_object(), *items = json_array();
+	if (err)
+		status = err->status;
+	else
+		status = rep && rep->ok ? "ok" : "failed";
+	json_object_set_new(root, "version", json_integer(SUMMARY_JSON_VERSION));
+	json_object_set_new(root, "command", json_string(command));
+	json_object_set_new(root, "job", job ? json_string(job->name) :
+					       json_null());
+	json_object_set_new(root, "status", json_string(status));
+	if (err && err->message) {
+		json_object_set_new(root, "error", error_json(err));
+	} else if (rep && !rep->ok && rep->error[0]) {
+		struct summary_error fe = { .message = rep->error };
 
-			if (out_dir)
-				json_object_set_new(o, "dir",
-						    json_sprintf("%s/%s",
-								 out_dir,
-								 s->name));
-			for (size_t j = 0; j < s->n; j++) {
-				json_t *it = json_object();
-
-				json_object_set_new(
-					it, "name",
-					json_string(s->items[j].name));
-				if (s->items[j].keyed)
-					json_object_set_new(
-						it, "key",
-						json_integer(
-							(json_int_t)s->items[j]
-								.key));
-				json_object_set_new(
-					it, "bytes",
-					json_integer(
-						(json_int_t)s->items[j].len));
-				json_array_append_new(items, it);
-			}
-			json_object_set_new(o, "items", items);
-			json_object_set_new(outs, s->name, o);
-		}
+		json_object_set_new(root, "error", error_json(&fe));
 	}
-	json_object_set_new(root, "stages", stages);
-	json_object_set_new(root, "outputs", outs);
-	if (json_dumpf(root, f, JSON_INDENT(2)) < 0)
+	if (job && !strcmp(command, "check")) {
+		json_object_set_new(root, "stages",
+				    json_integer((json_int_t)job->n_stages));
+		json_object_set_new(root, "outputs",
+				    json_integer((json_int_t)job->n_outputs));
+	} else if (!strcmp(command, "run")) {
+		json_t *stages = json_array();
+
+		if (rep) {
+			json_object_set_new(root, "elapsed_ms",
+					    json_fixed(ms(rep->elapsed_ns)));
+			for (size_t o = 0;
+			     job && o < job->n_stages && o < rep->n_stages; o++)
+				json_array_append_new(
+					stages,
+					stage_json(&rep->stages[job->order[o]]));
+		}
+		json_object_set_new(root, "stages", stages);
+		json_object_set_new(root, "outputs",
+				    rep ? outputs_json(rep, out_dir) :
+					  json_object());
+	}
+	if (json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) < 0)
 		return -EIO;
 	fputc('\n', f);
 	return 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Human and JSON summaries of a job run. */
+/* Human and JSON summaries of a job run (JSON: Documentation/json-output.md). */
 #ifndef PITH_CLI_SUMMARY_H
 #define PITH_CLI_SUMMARY_H
 
@@ -8,11 +8,32 @@
 #include "engine/engine.h"
 #include "job/job.h"
 
+/* Why a command did not run the job to the end. */
+struct summary_error {
+	/* "invalid", "refused", "failed", "interrupted"; or "valid" for a
+	 * `pith check` that passed (then nothing else is set) */
+	const char *status;
+	const char *message;	    /* the line printed on stderr */
+	const char *file;	    /* invalid job: the job file */
+	const struct job_error *at; /* invalid job: where in it */
+	int signal;		    /* interrupted: by which signal */
+};
+
 void summary_print_human(FILE *f, const struct job *job,
 			 const struct engine_report *rep, const char *out_dir);
-/* One JSON object; `error` is set when the job could not run at all. */
-int summary_print_json(FILE *f, const struct job *job,
+/*
+ * One JSON object for `pith <command> --json`. rep is NULL when the job did
+ * not run; err is NULL when nothing went wrong outside the job's own stages.
+ */
+int summary_print_json(FILE *f, const char *command, const struct job *job,
 		       const struct engine_report *rep, const char *out_dir,
-		       const char *error);
+		       const struct summary_error *err);
+/*
+ * What an SDK exit status (PITH_EXIT_* in <pith/fn.h>) means, as
+ * "PITH_EXIT_NOMEM: ..."; NULL for a function's own status.
+ */
+const char *summary_sdk_exit(int status, const char **ret_name);
+/* The first failed instance's meaning of its SDK exit, or NULL. */
+const char *summary_first_failure_hint(const struct engine_report *rep);
 
 #endif

@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/eventfd.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +76,8 @@ struct run {
 	size_t active; /* instances + I/O runs not yet finished */
 	size_t stages_done;
 	bool held; /* the sandbox's eBPF guard is attached */
+	struct loop_op cancel_op; /* polls cancel_fd */
+	bool cancel_armed;
 	bool failed;
 	int error; /* -errno of an infrastructure error */
 	struct err *e;
@@ -99,6 +103,58 @@ static void run_error(struct run *run, int r)
 		run->failed = true;
 		cancel_all(run);
 	}
+}
+
+/* engine_cancel(): a flag for a run not started yet, an eventfd the running
+ * one polls. */
+static volatile sig_atomic_t cancel_requested;
+static volatile int cancel_fd = -1;
+
+void engine_cancel(void)
+{
+	int saved = errno;
+	uint64_t one = 1;
+
+	cancel_requested = 1;
+	if (cancel_fd >= 0 && write(cancel_fd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the run is woken. */
+	}
+	errno = saved;
+}
+
+static void on_cancel(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, cancel_op);
+
+	run->cancel_armed = false;
+	if (res >= 0 || cancel_requested)
+		run_error(run, err_set(run->e, ECANCELED,
+				       "interrupted: instances killed, nothing written"));
+}
+
+/* Arm the cancel poll: a cancellation fails the run with -ECANCELED. */
+static int cancel_arm(struct run *run)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int r;
+
+	if (fd < 0)
+		return err_errno(run->e, errno, "cannot create an eventfd");
+	cancel_fd = fd;
+	run->cancel_op.cb = on_cancel;
+	r = loop_poll(run->loop, &run->cancel_op, fd, POLLIN);
+	if (r < 0)
+		return err_errno(run->e, r, "cannot poll the cancel eventfd");
+	run->cancel_armed = true;
+	if (cancel_requested)
+		engine_cancel();
+	return 0;
+}
+
+static void cancel_disarm(struct run *run)
+{
+	if (run->cancel_armed)
+		loop_cancel(run->loop, &run->cancel_op);
 }
 
 static void fail_instance(struct run *run, size_t s, size_t i,
@@ -162,6 +218,9 @@ static void inst_finish(struct inst *in, int step)
 
 		ir->spawn_ns = res->spawn_ns;
 		ir->run_ns = res->run_ns;
+		ir->exit_status = res->exit_status;
+		ir->signal = res->signal;
+		ir->syscall = res->syscall;
 		if (res->status != SANDBOX_OK) {
 			fail_instance(run, st->s, in->index, res->reason);
 		} else {
@@ -385,6 +444,8 @@ static void on_io_done(struct iofunc_run *io, void *data)
 	if (!sr->instances) {
 		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
 	} else {
+		for (size_t i = 0; i < n; i++)
+			sr->instances[i].syscall = -1;
 		for (size_t i = 0; i < n; i++) {
 			const char *msg = NULL;
 
@@ -468,6 +529,8 @@ static int stage_start_inner(struct stage_run *st)
 	st->outs = calloc(st->d.n_instances + 1, sizeof(*st->outs));
 	if (!sr->instances || !st->outs)
 		return err_set(run->e, ENOMEM, "out of memory");
+	for (size_t i = 0; i < st->d.n_instances; i++)
+		sr->instances[i].syscall = -1;
 	if (st->d.n_instances == 0)
 		stage_complete(st); /* empty input: empty outputs */
 	return 0;
@@ -568,7 +631,16 @@ static void run_done(struct run *run)
 		sandbox_release(run->opts->sandbox);
 	safe_close(run->job_dirfd);
 	safe_close(run->data_rootfd);
+	cancel_disarm(run);
+	while (run->cancel_armed && loop_run_once(run->loop, 100) >= 0)
+		;
 	loop_free(run->loop);
+	if (cancel_fd >= 0) {
+		int fd = cancel_fd;
+
+		cancel_fd = -1;
+		close(fd);
+	}
 }
 
 static int run_setup(struct run *run)
@@ -623,6 +695,9 @@ static int run_setup(struct run *run)
 	r = loop_new(256, &run->loop, run->e);
 	if (r < 0)
 		return r;
+	r = cancel_arm(run);
+	if (r < 0)
+		return r;
 	/* On the loop, like everything after it. */
 	r = ingest_job(run->loop, run->job_dirfd, job, run->inputs, run->images,
 		       run->e);
@@ -650,6 +725,8 @@ static int run_job(struct run *run)
 	r = run_setup(run);
 	if (r < 0)
 		return r;
+	if (run->error)
+		return run->error;
 	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
 		struct stage_run *st = &run->stages[job->order[o]];
 
@@ -662,6 +739,7 @@ static int run_job(struct run *run)
 			run_error(run, err_set(run->e, -r, "event loop: %s",
 					       strerror(-r)));
 	}
+	cancel_disarm(run);
 	drain(run);
 	if (run->held) {
 		sandbox_release(run->opts->sandbox);

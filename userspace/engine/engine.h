@@ -38,6 +38,10 @@ enum instance_state {
 struct instance_report {
 	enum instance_state state;
 	char reason[ERR_MAX];
+	/* How a failed instance ended, from the sandbox's result: */
+	int exit_status; /* its status when it exited, else 0 */
+	int signal;	 /* the signal that killed it, else 0 */
+	long syscall;	 /* the forbidden syscall it was killed for, or -1 */
 	uint64_t spawn_ns, run_ns;
 };
 
@@ -72,5 +76,13 @@ struct engine_report {
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e);
 void engine_report_done(struct engine_report *rep);
+
+/*
+ * Stop the running engine_run() (or the next one) as soon as possible:
+ * async-signal-safe, for SIGINT/SIGTERM handlers. Running instances are
+ * killed and reaped, nothing is written, and engine_run() returns
+ * -ECANCELED with the message "interrupted: ...".
+ */
+void engine_cancel(void);
 
 #endif

@@ -109,10 +109,27 @@ typedef int (*job_io_check_fn)(const char *io, size_t n_inputs,
 			       char *const *outputs, size_t n_outputs,
 			       struct err *e);
 
+/*
+ * Checks a function's binary (opened relative to dirfd) is one the sandbox
+ * will run: supplied by the caller, as io_check is, so that this layer needs
+ * no knowledge of sandbox/. Returns 0 or a -errno with a message; the
+ * message is placed after the position of the function's "binary".
+ */
+typedef int (*job_binary_check_fn)(int dirfd, const char *path, struct err *e);
+
+/* An invalid job's error in parts, for machine-readable reports. */
+struct job_error {
+	int line, column; /* from 1; 0: the error is about the whole file */
+	char path[160];	  /* JSON path ("stages[1].inputs"), "" when none */
+	char message[ERR_MAX]; /* what is wrong, without file, position, path */
+};
+
 struct job_parse_opts {
 	job_io_check_fn io_check; /* NULL: any "io" stage is refused */
 	bool check_files;	  /* stat() file inputs and binaries (default on
 				     in pith run) */
+	job_binary_check_fn binary_check; /* with check_files; NULL: none */
+	struct job_error *error; /* filled on failure when not NULL */
 };
 
 /*

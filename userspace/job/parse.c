@@ -85,7 +85,7 @@ struct job *job_free(struct job *j)
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct job *, job_free);
 
 /* Keep jansson's message on one printable line (it may quote raw bytes). */
-static void syntax_error(struct err *e, const char *file,
+static void syntax_error(struct err *e, struct job_error *ret, const char *file,
 			 const json_error_t *je, const char *text, size_t len)
 {
 	char clean[sizeof(je->text) * 4 + 1];
@@ -107,6 +107,12 @@ static void syntax_error(struct err *e, const char *file,
 			     &col);
 	err_set(e, EINVAL, "%s:%d:%d: invalid JSON: %s", file, line, col,
 		clean);
+	if (ret) {
+		ret->line = line;
+		ret->column = col;
+		err_copy(ret->message, sizeof(ret->message), "invalid JSON: ");
+		err_copy(ret->message + 14, sizeof(ret->message) - 14, clean);
+	}
 }
 
 static bool only_space(const char *text, size_t len)
@@ -117,9 +123,55 @@ static bool only_space(const char *text, size_t len)
 	return true;
 }
 
+/*
+ * The errors that are not at a value (the file as a whole, the few syntax
+ * checks before jansson's) as a job_error: "<file>:<line>:<col>: <what>" or
+ * "<file>: <what>".
+ */
+static int error_parts(const struct job_parse_opts *opts, const char *file,
+		       const struct err *e, int r)
+{
+	struct job_error *je = opts ? opts->error : NULL;
+	size_t n = strlen(file);
+	const char *p = e->msg;
+	int line = 0, col = 0, used = 0;
+
+	if (r >= 0 || !je || je->message[0])
+		return r;
+	if (!strncmp(p, file, n) && p[n] == ':') {
+		p += n + 1;
+		if (sscanf(p, "%d:%d:%n", &line, &col, &used) == 2 && used) {
+			p += used;
+			je->line = line;
+			je->column = col;
+		}
+		p += *p == ' ';
+	}
+	snprintf(je->message, sizeof(je->message), "%s", p);
+	return r;
+}
+
+static int parse_string(const char *text, size_t len, const char *display_name,
+			const char *dir, const struct job_parse_opts *opts,
+			struct job **ret, struct err *e);
+
 int job_parse_string(const char *text, size_t len, const char *display_name,
 		     const char *dir, const struct job_parse_opts *opts,
 		     struct job **ret, struct err *e)
+{
+	struct err own = {};
+	int r;
+
+	if (opts && opts->error)
+		*opts->error = (struct job_error){};
+	r = parse_string(text, len, display_name, dir, opts, ret, e ? e : &own);
+	return error_parts(opts, display_name ? display_name : "<string>",
+			   e ? e : &own, r);
+}
+
+static int parse_string(const char *text, size_t len, const char *display_name,
+			const char *dir, const struct job_parse_opts *opts,
+			struct job **ret, struct err *e)
 {
 	static const struct job_parse_opts no_opts = {};
 	_cleanup_(job_freep) struct job *j = NULL;
@@ -161,19 +213,19 @@ int job_parse_string(const char *text, size_t len, const char *display_name,
 				  JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
 			  &je);
 	if (!root) {
-		syntax_error(e, file, &je, text, len);
+		syntax_error(e, opts ? opts->error : NULL, file, &je, text, len);
 		return -EINVAL;
 	}
 
 	j = calloc(1, sizeof(*j));
 	if (!j)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "%s: out of memory", file);
 	j->path = strdup("-");
 	j->dir = realpath(dir ? dir : ".", NULL);
 	if (!j->dir)
 		j->dir = strdup(dir ? dir : ".");
 	if (!j->path || !j->dir)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "%s: out of memory", file);
 	c.dir = j->dir;
 	if (c.opts->check_files) {
 		dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -231,13 +283,31 @@ static int read_all(int fd, char **ret, size_t *ret_len)
 	return 0;
 }
 
+static int parse_file(const char *path, const char *file, bool is_stdin,
+		      const struct job_parse_opts *opts, struct job **ret,
+		      struct err *e);
+
 int job_parse_file(const char *path, const struct job_parse_opts *opts,
 		   struct job **ret, struct err *e)
 {
-	_cleanup_free_ char *text = NULL, *dir = NULL;
-	_cleanup_close_ int fd = -1;
 	bool is_stdin = strcmp(path, "-") == 0;
 	const char *file = is_stdin ? "<stdin>" : path;
+	struct err own = {};
+
+	if (opts && opts->error)
+		*opts->error = (struct job_error){};
+	if (!e)
+		e = &own;
+	return error_parts(opts, file, e,
+			   parse_file(path, file, is_stdin, opts, ret, e));
+}
+
+static int parse_file(const char *path, const char *file, bool is_stdin,
+		      const struct job_parse_opts *opts, struct job **ret,
+		      struct err *e)
+{
+	_cleanup_free_ char *text = NULL, *dir = NULL;
+	_cleanup_close_ int fd = -1;
 	const char *slash = strrchr(path, '/');
 	struct job *j = NULL;
 	size_t len;
@@ -262,15 +332,15 @@ int job_parse_file(const char *path, const struct job_parse_opts *opts,
 	else
 		dir = strndup(path, slash - path);
 	if (!dir)
-		return -ENOMEM;
-	r = job_parse_string(text, len, file, dir, opts, &j, e);
+		return err_set(e, ENOMEM, "%s: out of memory", file);
+	r = parse_string(text, len, file, dir, opts, &j, e);
 	if (r < 0)
 		return r;
 	free(j->path);
 	j->path = strdup(path);
 	if (!j->path) {
 		job_free(j);
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "%s: out of memory", file);
 	}
 	*ret = j;
 	return 0;

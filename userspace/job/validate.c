@@ -116,6 +116,23 @@ static int check_file(struct jctx *c, const struct jnode *n, const char *path,
 	return 0;
 }
 
+static int check_binary(struct jctx *c, const struct jnode *n,
+			const char *path)
+{
+	struct err be = {};
+	char q[JQUOTE_MAX];
+	int r;
+
+	if (!c->opts->binary_check)
+		return 0;
+	r = c->opts->binary_check(c->dirfd, path, &be);
+	if (r < 0)
+		return jerr(c, n, "%s: %s",
+			    jquote(q, sizeof(q), path, strlen(path), false),
+			    be.msg);
+	return 0;
+}
+
 /* A JSON number written as a plain unsigned integer that fits in 64 bits. */
 static int number_u64(struct jctx *c, const struct jnode *n, const char *what,
 		      uint64_t *ret)
@@ -863,6 +880,9 @@ static int check_files(struct build *b, const struct jnode *root)
 			jnode_member(c, &m, "binary", &n);
 			r = check_file(c, &n, b->j->functions[i].binary,
 				       "binary");
+			if (r < 0)
+				return r;
+			r = check_binary(c, &n, b->j->functions[i].binary);
 			if (r < 0)
 				return r;
 		}

@@ -179,8 +179,18 @@ static int verr_at(const struct jctx *c, const struct jnode *n, bool at_key,
 
 	vsnprintf(what, sizeof(what), fmt, ap);
 	pos_line_col(c->pos.text, c->pos.len, off, &line, &col);
+	if (!path_of(n, path))
+		snprintf(path, sizeof(path), "(root)");
+	if (c->opts->error) {
+		struct job_error *je = c->opts->error;
+
+		je->line = line;
+		je->column = col;
+		snprintf(je->path, sizeof(je->path), "%s", path);
+		snprintf(je->message, sizeof(je->message), "%s", what);
+	}
 	return err_set(c->e, EINVAL, "%s:%d:%d: %s: %s", c->file, line, col,
-		       path_of(n, path) ? path : "(root)", what);
+		       path, what);
 }
 
 int jerr(const struct jctx *c, const struct jnode *n, const char *fmt, ...)

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the commands of `pith` share: the parsed command line, the table of
+ * commands and the exit statuses. One command per file (run.c, doctor.c,
+ * ...); pith.c parses options for all of them from one table.
+ */
+#ifndef PITH_CLI_CLI_H
+#define PITH_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lib/macro.h"
+
+enum {
+	EXIT_FAILED = 1,   /* a stage failed, or a required thing is missing */
+	EXIT_USAGE = 2,	   /* invalid job or bad usage */
+	EXIT_SIGINT = 130, /* 128 + SIGINT */
+	EXIT_SIGTERM = 143,
+};
+
+/* One bit per option of the table in pith.c: what a command accepts. */
+enum cli_opt {
+	OPT_OUTPUT = 1u << 0,
+	OPT_JSON = 1u << 1,
+	OPT_PARALLEL = 1u << 2,
+	OPT_DATA_ROOT = 1u << 3,
+	OPT_REQUIRE = 1u << 4,
+};
+
+#define CLI_REQUIRE_MAX 16
+
+/* The command line after parsing. */
+struct cli {
+	const struct cli_cmd *cmd;
+	char **args; /* positional arguments */
+	size_t n_args;
+	int verbosity; /* -1: -q, 0, 1: -v */
+	bool json;
+	const char *out_dir; /* -o; "out" when not given */
+	unsigned parallel;   /* -j; 0: online CPUs */
+	const char *data_root;
+	const char *require[CLI_REQUIRE_MAX]; /* --require LAYER, repeated */
+	size_t n_require;
+};
+
+struct cli_cmd {
+	const char *name;
+	const char *summary; /* one line in `pith --help` */
+	const char *usage;   /* `pith help NAME` */
+	unsigned opts;	     /* enum cli_opt bits it accepts; -q -v -h always */
+	size_t min_args, max_args;
+	int (*run)(const struct cli *c);
+};
+
+/* "pith CMD: <message> (see 'pith CMD --help')" on one line; returns
+ * EXIT_USAGE. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+	_printf_(2, 3);
+/* A note on stderr unless -q. */
+void cli_note(const struct cli *c, const char *fmt, ...) _printf_(2, 3);
+
+int cmd_run(const struct cli *c);
+int cmd_check(const struct cli *c);
+int cmd_doctor(const struct cli *c);
+extern const char usage_run[], usage_check[], usage_doctor[];
+
+#endif

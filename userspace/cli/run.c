@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: MIT
+/* `pith run` and `pith check`: every check of a job before a stage starts,
+ * then the run itself. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/layers.h"
+#include "cli/summary.h"
+#include "engine/engine.h"
+#include "iofuncs/iofuncs.h"
+#include "job/job.h"
+#include "sandbox/elf.h"
+#include "sandbox/sandbox.h"
+
+const char usage_run[] =
+	"Usage: pith run JOB.json [-o DIR] [--json] [-j N] [--data-root DIR]\n"
+	"                [--require LAYER]... [-q|-v]\n"
+	"\n"
+	"Validate JOB.json, run it, write each job output set to\n"
+	"DIR/<output>/<item name> and print a summary.\n"
+	"\n"
+	"Options:\n"
+	"  -o, --output DIR   where results go (default: ./out); each output\n"
+	"                     directory is replaced only once all its files are\n"
+	"                     written, and nothing is written when the job fails\n"
+	"      --json         print a machine-readable summary on stdout\n"
+	"                     (Documentation/json-output.md)\n"
+	"  -j, --parallel N   instances running at once (default: online CPUs)\n"
+	"      --data-root DIR\n"
+	"                     where paths of file.read and file.write resolve\n"
+	"                     (default: the job file's directory); paths that\n"
+	"                     leave it are refused\n"
+	"      --require LAYER\n"
+	"                     refuse to run unless sandbox layer LAYER (as\n"
+	"                     'pith doctor' names it) is active; repeatable;\n"
+	"                     'all' means every layer\n"
+	"  -q, --quiet        no notes and no progress, only errors and the summary\n"
+	"  -v, --verbose      the detail of each unavailable layer\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Environment: PITH_STORE_POOL=SIZE bounds the released I/O buffers kept\n"
+	"for reuse (0: none); more variables in pith(1).\n"
+	"\n"
+	"Exit status: 0 success, 1 a stage failed or a required layer is\n"
+	"missing, 2 invalid job or usage, 130/143 interrupted.\n";
+
+const char usage_check[] =
+	"Usage: pith check JOB.json [--json] [-q|-v]\n"
+	"\n"
+	"Run every check 'pith run' makes before a stage starts: the job's\n"
+	"structure, names, cycles, that its files exist and that every\n"
+	"function binary is one pith can load. Exit 0 when the job is valid,\n"
+	"2 with the first error otherwise.\n"
+	"\n"
+	"Options:\n"
+	"      --json         print the result as JSON on stdout\n"
+	"  -q, --quiet        print nothing when the job is valid\n";
+
+/* A binary must pass the sandbox's ELF loader, as at `pith run`. */
+static int check_binary(int dirfd, const char *path, struct err *e)
+{
+	struct elf_image *img = NULL;
+	int r = elf_image_load(dirfd, path, &img, e);
+
+	elf_image_free(img);
+	if (r == -ENOEXEC)
+		err_append(e,
+			   "; not a pith function: build functions with tools/pith-cc (Documentation/function-abi.md)");
+	return r;
+}
+
+/* Parse and check the job; on error print it (stderr, and as JSON with
+ * --json) and return EXIT_USAGE. */
+static int load_job(const struct cli *c, const char *path, struct job **ret)
+{
+	struct job_error at = {};
+	struct job_parse_opts po = { .io_check = iofuncs_check,
+				     .check_files = true,
+				     .binary_check = check_binary,
+				     .error = &at };
+	struct err e = {};
+	int r = job_parse_file(path, &po, ret, &e);
+
+	if (r >= 0)
+		return 0;
+	fprintf(stderr, "pith: %s\n", e.msg);
+	if (c->json)
+		summary_print_json(stdout, c->cmd->name, NULL, NULL, NULL,
+				   &(struct summary_error){
+					   .status = "invalid",
+					   .message = e.msg,
+					   .file = strcmp(path, "-") ? path :
+								       "<stdin>",
+					   .at = &at });
+	return EXIT_USAGE;
+}
+
+/*
+ * The output directory must be a writable directory, or not exist yet below
+ * a writable directory (the engine creates it and its missing parents):
+ * found out before the job runs, not after.
+ */
+static int check_out_dir(const char *dir, struct err *e)
+{
+	_cleanup_free_ char *p = strdup(dir);
+	struct stat st;
+	char *slash;
+
+	if (!p)
+		return err_set(e, ENOMEM, "out of memory");
+	for (;;) {
+		if (stat(p, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return err_set(e, ENOTDIR,
+					       "output directory %s: %s is not a directory",
+					       dir, p);
+			if (access(p, W_OK | X_OK) < 0)
+				return err_errno(e, errno,
+						 "output directory %s: %s is not writable",
+						 dir, p);
+			return 0;
+		}
+		if (errno != ENOENT && errno != ENOTDIR)
+			return err_errno(e, errno, "output directory %s: %s",
+					 dir, p);
+		/* Missing (the engine will create it in its parent), or below
+		 * a file (which the walk up finds). */
+		while ((slash = strrchr(p, '/')) && slash[1] == '\0' &&
+		       slash != p)
+			*slash = '\0';
+		slash = strrchr(p, '/');
+		if (!slash) {
+			p[0] = '.';
+			p[1] = '\0';
+		} else if (slash == p) {
+			p[1] = '\0';
+		} else {
+			*slash = '\0';
+		}
+	}
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct job *, job_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
+
+int cmd_check(const struct cli *c)
+{
+	_cleanup_(job_freep) struct job *job = NULL;
+	int r = load_job(c, c->args[0], &job);
+
+	if (r)
+		return r;
+	if (c->json)
+		return summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
+					  &(struct summary_error){
+						  .status = "valid" }) < 0 ?
+			       EXIT_FAILED :
+			       0;
+	if (c->verbosity >= 0)
+		printf("%s: valid job '%s': %zu stage%s, %zu output%s\n",
+		       c->args[0], job->name, job->n_stages,
+		       job->n_stages == 1 ? "" : "s", job->n_outputs,
+		       job->n_outputs == 1 ? "" : "s");
+	return 0;
+}
+
+/* SIGINT/SIGTERM during a run: stop the engine, which kills and reaps the
+ * instances and writes nothing; the sandbox is freed on the way out. */
+static volatile sig_atomic_t interrupted_by;
+
+static void on_signal(int sig)
+{
+	interrupted_by = sig;
+	engine_cancel();
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* No SA_RESTART: the engine's wait returns to notice. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static void print_failure(const struct engine_report *rep, const char *msg)
+{
+	const char *hint = summary_first_failure_hint(rep);
+
+	fprintf(stderr, "pith: %s%s%s%s\n", msg, hint ? " (" : "",
+		hint ? hint : "", hint ? ")" : "");
+}
+
+int cmd_run(const struct cli *c)
+{
+	_cleanup_(job_freep) struct job *job = NULL;
+	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
+	struct engine_report rep = {};
+	struct err e = {};
+	int r, ret;
+
+	if (store_pool_check() < 0)
+		return cli_usage_error(
+			c->cmd,
+			"PITH_STORE_POOL='%s' is not a size (as 2GiB; 0 turns the buffer pool off)",
+			getenv("PITH_STORE_POOL"));
+	r = load_job(c, c->args[0], &job);
+	if (r)
+		return r;
+	r = check_out_dir(c->out_dir, &e);
+	if (r < 0) {
+		fprintf(stderr, "pith: %s\n", e.msg);
+		if (c->json)
+			summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
+					   &(struct summary_error){
+						   .status = "invalid",
+						   .message = e.msg });
+		return EXIT_USAGE;
+	}
+
+	/* From here on there is a cgroup to remove and workers to reap. */
+	catch_signals();
+	r = sandbox_new(&(struct sandbox_opts){}, &sb, &e);
+	if (r < 0) {
+		err_prefix(&e, r, "sandbox");
+		fprintf(stderr, "pith: %s\n", e.msg);
+		if (c->json)
+			summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
+					   &(struct summary_error){
+						   .status = "failed",
+						   .message = e.msg });
+		return EXIT_FAILED;
+	}
+	ret = layers_enforce(c, sb, &e);
+	if (ret == EXIT_USAGE)
+		return cli_usage_error(c->cmd, "%s", e.msg);
+	if (ret) {
+		fprintf(stderr, "pith: %s\n", e.msg);
+		if (c->json)
+			summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
+					   &(struct summary_error){
+						   .status = "refused",
+						   .message = e.msg });
+		return ret;
+	}
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = sb,
+					      .parallel = c->parallel,
+					      .data_root = c->data_root,
+					      .out_dir = c->out_dir },
+		       &rep, &e);
+	if (interrupted_by) {
+		int sig = interrupted_by;
+		char msg[ERR_MAX];
+
+		snprintf(msg, sizeof(msg),
+			 "interrupted by SIG%s: %s", sigabbrev_np(sig),
+			 rep.ok ? "the job had finished; its outputs are written" :
+				  "instances killed, sandbox removed, no output written");
+		fprintf(stderr, "pith: %s\n", msg);
+		if (c->json)
+			summary_print_json(stdout, c->cmd->name, job, &rep,
+					   rep.ok ? c->out_dir : NULL,
+					   &(struct summary_error){
+						   .status = "interrupted",
+						   .message = msg,
+						   .signal = sig });
+		engine_report_done(&rep);
+		return sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
+	}
+	if (r < 0) {
+		rep.ok = false;
+		fprintf(stderr, "pith: %s\n", e.msg);
+	} else if (!rep.ok) {
+		print_failure(&rep, rep.error);
+	}
+	if (c->json)
+		summary_print_json(stdout, c->cmd->name, job, &rep,
+				   rep.ok ? c->out_dir : NULL,
+				   r < 0 ? &(struct summary_error){
+						   .status = "failed",
+						   .message = e.msg } :
+					   NULL);
+	else
+		summary_print_human(stdout, job, &rep,
+				    rep.ok ? c->out_dir : NULL);
+	ret = rep.ok ? 0 : EXIT_FAILED;
+	engine_report_done(&rep);
+	return ret;
+}
