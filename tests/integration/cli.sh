@@ -14,7 +14,7 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 33
+t_plan 37
 
 # run CMD...: sets $out, $err and $rc.
 run() {
@@ -157,6 +157,34 @@ for want in ("seccomp", "address-space", "cgroup", "deadline", "io_uring"):
 else
 	t_fail doctor_lists_every_layer "$out $err"
 fi
+# SDK: a set the stage does not have is a failure with its meaning, unless
+# the function asked for it as optional.
+sed -e 's|"in": {|"text": {|' "$tmp/ok.json" >"$tmp/noinput.json"
+expect missing_input_set_fails_with_the_reason 1 \
+	'stage s\[[01]\]: exited with status 125 \(the function asked for an input set the stage does not have' \
+	"$pith" run "$tmp/noinput.json" -o "$tmp/o-noinput"
+run "$pith" run "$tmp/noinput.json" -o "$tmp/o-noinput" --json
+if [ "$rc" -eq 1 ] && printf '%s' "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+i = [i for i in d["stages"][0]["instance_results"] if i["status"] == "failed"][0]
+assert d["status"] == "failed", d
+assert i["failure"] == "sdk" and i["exit_status"] == 125, i
+assert i["sdk_error"] == "PITH_EXIT_NO_INPUT", i
+'; then
+	t_ok json_names_the_sdk_exit
+else
+	t_fail json_names_the_sdk_exit "rc=$rc: $out"
+fi
+sed -e 's|/upper"|/optional"|' "$tmp/ok.json" >"$tmp/optional.json"
+expect optional_input_may_be_absent 0 'job ok: ok' \
+	"$pith" run "$tmp/optional.json" -o "$tmp/o-opt"
+if [ "$(cat "$tmp/o-opt/r/a" 2>/dev/null)" = "1 (no extra)" ]; then
+	t_ok optional_input_is_null_when_absent
+else
+	t_fail optional_input_is_null_when_absent "$(cat "$tmp/o-opt/r/a" 2>&1)"
+fi
+
 # --require: doctor's exit status tells required-present from missing.
 expect doctor_without_requirements_is_healthy 0 'seccomp +active' "$pith" doctor
 expect doctor_requiring_an_unknown_layer_is_a_usage_error 2 \

@@ -26,6 +26,8 @@ static const struct {
 	  "an SDK call was given a pointer outside the function's memory" },
 	{ PITH_EXIT_BAD_CONTEXT, "PITH_EXIT_BAD_CONTEXT",
 	  "the function was built for another ABI version (rebuild it with tools/pith-cc)" },
+	{ PITH_EXIT_NO_INPUT, "PITH_EXIT_NO_INPUT",
+	  "the function asked for an input set the stage does not have (check the stage's \"inputs\" names; pith_input_optional() for a set it can do without)" },
 };
 
 const char *summary_sdk_exit(int status, const char **ret_name)

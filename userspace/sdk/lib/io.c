@@ -74,7 +74,7 @@ static bool name_is(const struct pith_set *s, const char *name, size_t len)
 	return s->name_len == len && !memcmp(pith_set_name(s), name, len);
 }
 
-const struct pith_set *pith_input(const char *name)
+const struct pith_set *pith_input_optional(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -82,6 +82,15 @@ const struct pith_set *pith_input(const char *name)
 		if (name_is(sets_at(ctx->inputs) + i, name, len))
 			return sets_at(ctx->inputs) + i;
 	return NULL;
+}
+
+const struct pith_set *pith_input(const char *name)
+{
+	const struct pith_set *s = pith_input_optional(name);
+
+	if (!s)
+		pith_abort(PITH_EXIT_NO_INPUT);
+	return s;
 }
 
 const struct pith_item *pith_set_find(const struct pith_set *s,

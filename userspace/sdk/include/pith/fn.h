@@ -34,6 +34,7 @@
 #define PITH_EXIT_LIMIT 122	  /* name too long, too many items */
 #define PITH_EXIT_BAD_ARG 123	  /* an SDK call was given a bad pointer */
 #define PITH_EXIT_BAD_CONTEXT 124 /* the descriptor is not ABI v1 */
+#define PITH_EXIT_NO_INPUT 125	  /* pith_input() of a set the stage lacks */
 
 /* Negative error codes returned by the parsing helpers. */
 #define PITH_EINVAL 22
@@ -46,8 +47,14 @@ const struct pith_context *pith_context(void);
 /* Index of this instance within its stage (0-based). */
 uint64_t pith_instance(void);
 
-/* The input set the stage calls `name`, or NULL when there is none. */
+/*
+ * The input set the stage calls `name`. A stage without it is a mistake in
+ * the job or the function: the function ends with PITH_EXIT_NO_INPUT, which
+ * pith reports as such, instead of computing on an empty set.
+ */
 const struct pith_set *pith_input(const char *name);
+/* The same for a set the function can do without: NULL when absent. */
+const struct pith_set *pith_input_optional(const char *name);
 size_t pith_input_count(void);
 const struct pith_set *pith_input_at(size_t i);
 /* The first item of `s` named `name`, or NULL. */
