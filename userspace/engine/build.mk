@@ -18,3 +18,6 @@ $(B)/tests/engine_test: | $(ENGINE_TEST_FNS) $(B)/pith-worker
 TEST_PROGS += iofuncs_stream_test
 iofuncs_stream_test_SRCS := tests/unit/iofuncs_stream_test.c \
 	tests/unit/iofuncs_util.c $(TEST_HELPERS)
+TEST_PROGS += engine_stream_test
+engine_stream_test_SRCS := tests/unit/engine_stream_test.c $(TEST_HELPERS)
+$(B)/tests/engine_stream_test: | $(ENGINE_TEST_FNS) $(B)/pith-worker

@@ -8,14 +8,6 @@
 #include "engine/distribute.h"
 #include "lib/macro.h"
 
-/* One parameter's shares: share s holds the item indices idx[start[s] ..
- * start[s+1]). */
-struct shares {
-	size_t n;
-	size_t *start;
-	size_t *idx;
-};
-
 static void shares_done(struct shares *sh)
 {
 	free(sh->start);
@@ -118,68 +110,124 @@ void distribution_done(struct distribution *d)
 	d->instances = NULL;
 }
 
+void dist_done(struct dist *d)
+{
+	for (size_t p = 0; d->sh && p < d->np; p++)
+		shares_done(&d->sh[p]);
+	free(d->sh);
+	*d = (struct dist){};
+}
+
+int dist_prepare(const struct job_stage *stage, struct set *const *sets,
+		 struct dist *d)
+{
+	size_t np = stage->n_inputs;
+	int r;
+
+	*d = (struct dist){ .np = np, .per_item = 1 };
+	d->each0 = np && stage->inputs[0].mode == JOB_MODE_EACH;
+	d->sh = calloc(np ? np : 1, sizeof(*d->sh));
+	if (!d->sh)
+		return -ENOMEM;
+	for (size_t p = 0; p < np; p++) {
+		if (p == 0 && d->each0)
+			continue;
+		r = make_shares(sets[p], stage->inputs[p].mode, &d->sh[p]);
+		if (r < 0) {
+			dist_done(d);
+			return r;
+		}
+		if (sets[p]->n == 0)
+			d->sh[p].n = 0; /* an empty set: no instance */
+		if (p == 0)
+			continue;
+		if (d->sh[p].n && d->per_item > SIZE_MAX / d->sh[p].n) {
+			dist_done(d);
+			return -E2BIG;
+		}
+		d->per_item *= d->sh[p].n;
+	}
+	return 0;
+}
+
+int dist_count(const struct dist *d, size_t n0, size_t *ret)
+{
+	size_t shares0 = d->np == 0 ? 1 : d->each0 ? n0 : d->sh[0].n;
+
+	if (d->per_item && shares0 > SIZE_MAX / d->per_item)
+		return -E2BIG;
+	*ret = shares0 * d->per_item;
+	return 0;
+}
+
+int dist_instance(const struct dist *d, const struct job_stage *stage,
+		  struct set *const *sets, size_t i, struct set **ret)
+{
+	size_t rest = i % d->per_item;
+	int r = 0;
+
+	for (size_t p = 0; p < d->np; p++)
+		ret[p] = NULL;
+	for (size_t p = d->np; p-- > 0 && r >= 0;) {
+		size_t share, a, b;
+		const size_t *idx;
+		struct set *s = set_new(stage->inputs[p].param);
+
+		if (!s) {
+			r = -ENOMEM;
+			break;
+		}
+		ret[p] = s;
+		if (p == 0) {
+			share = i / d->per_item;
+		} else {
+			share = rest % d->sh[p].n;
+			rest /= d->sh[p].n;
+		}
+		if (p == 0 && d->each0) {
+			r = set_add_item(s, &sets[0]->items[share]);
+			continue;
+		}
+		idx = d->sh[p].idx;
+		a = d->sh[p].start[share];
+		b = d->sh[p].start[share + 1];
+		for (size_t k = a; k < b && r >= 0; k++)
+			r = set_add_item(s, &sets[p]->items[idx[k]]);
+	}
+	if (r < 0)
+		for (size_t p = 0; p < d->np; p++)
+			ret[p] = set_free(ret[p]);
+	return r;
+}
+
 int distribute(const struct job_stage *stage, struct set *const *sets,
 	       struct distribution *ret)
 {
-	size_t np = stage->n_inputs, total = 1;
-	struct shares *sh;
-	int r = 0;
+	size_t np = stage->n_inputs, total;
+	struct dist d;
+	int r;
 
 	*ret = (struct distribution){ .n_params = np };
-	sh = calloc(np ? np : 1, sizeof(*sh));
-	if (!sh)
-		return -ENOMEM;
-	for (size_t p = 0; p < np && total; p++) {
-		if (sets[p]->n == 0) {
-			total = 0;
-			break;
-		}
-		r = make_shares(sets[p], stage->inputs[p].mode, &sh[p]);
-		if (r < 0)
-			goto out;
-		if (sh[p].n && total > SIZE_MAX / sh[p].n) {
-			r = -E2BIG;
-			goto out;
-		}
-		total *= sh[p].n;
-	}
-	ret->instances = calloc(total ? total : 1, sizeof(*ret->instances));
-	if (!ret->instances) {
-		r = -ENOMEM;
-		goto out;
-	}
-	ret->n_instances = total;
-	for (size_t i = 0; i < total; i++) {
-		size_t rest = i;
-
-		ret->instances[i] = calloc(np ? np : 1, sizeof(struct set *));
-		if (!ret->instances[i]) {
+	r = dist_prepare(stage, sets, &d);
+	if (r < 0)
+		return r;
+	r = dist_count(&d, np ? sets[0]->n : 0, &total);
+	if (r >= 0) {
+		ret->instances = calloc(total ? total : 1,
+					sizeof(*ret->instances));
+		if (!ret->instances)
 			r = -ENOMEM;
-			goto out;
-		}
-		for (size_t p = np; p-- > 0;) {
-			size_t share = rest % sh[p].n;
-			struct set *s = set_new(stage->inputs[p].param);
-
-			rest /= sh[p].n;
-			if (!s) {
-				r = -ENOMEM;
-				goto out;
-			}
-			ret->instances[i][p] = s;
-			for (size_t k = sh[p].start[share];
-			     k < sh[p].start[share + 1]; k++) {
-				r = set_add_item(s,
-						 &sets[p]->items[sh[p].idx[k]]);
-				if (r < 0)
-					goto out;
-			}
-		}
 	}
-out:
-	for (size_t p = 0; p < np; p++)
-		shares_done(&sh[p]);
-	free(sh);
+	for (size_t i = 0; r >= 0 && i < total; i++) {
+		ret->n_instances = i + 1;
+		ret->instances[i] = calloc(np ? np : 1, sizeof(struct set *));
+		if (!ret->instances[i])
+			r = -ENOMEM;
+		else
+			r = dist_instance(&d, stage, sets, i,
+					  ret->instances[i]);
+	}
+	dist_done(&d);
 	if (r < 0)
 		distribution_done(ret);
 	return r;

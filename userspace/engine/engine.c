@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: MIT
 /*
- * Running a job's DAG on the io_uring event loop: a stage starts as soon as
- * all its input sets are complete; I/O stages run on the loop, compute
- * instances in sandboxes, at most `parallel` at once across all stages.
+ * Running a job's DAG on the io_uring event loop as a stream: an instance
+ * starts as soon as the items it takes exist (an `each` instance when its
+ * item does; `all` and `keyed` when their sets are complete); compute
+ * instances run in sandboxes, at most `parallel` at once; I/O stages run on
+ * the loop and fetch ahead within a byte window. A stage's outputs grow in
+ * instance order whatever the order of completion, and an item's buffer is
+ * let go as soon as no consumer will take it and it is not a job output.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/eventfd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +25,7 @@
 #include "engine/ingest.h"
 #include "engine/output.h"
 #include "iofuncs/iofuncs.h"
+#include "lib/array.h"
 #include "lib/clock.h"
 #include "lib/macro.h"
 #include "lib/uring.h"
@@ -26,10 +33,37 @@
 #define PARALLEL_MAX 256
 /* Slack after a deadline before the ring timer asks the sandbox to kill. */
 #define DEADLINE_SLACK_MS 1
+/* Before an I/O stage's first item arrives, each item in flight counts as
+ * this part of the window. */
+#define WINDOW_FIRST_GUESS 16
 
 enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE };
 
 struct run;
+struct stage_run;
+
+/* A stage parameter that reads a stream. */
+struct consumer {
+	struct stage_run *st;
+	size_t param;
+};
+
+/*
+ * A set that grows item by item: a job input (complete from the start) or
+ * a stage output (the outputs of its instances, in instance order, as far
+ * as every earlier instance has been collected).
+ */
+struct stream {
+	struct set *set;
+	bool complete;
+	bool job_output;  /* kept until the end: never released */
+	bool windowed;	  /* an I/O stage's: unconsumed bytes count in the window */
+	uint32_t *claims; /* per item: consumer parameters that may take it */
+	size_t claims_cap;
+	struct consumer *consumers;
+	size_t n_consumers, consumers_cap;
+	size_t n_released;
+};
 
 /* One compute instance, alive until both its loop ops have completed. */
 struct inst {
@@ -37,26 +71,45 @@ struct inst {
 	struct stage_run *st;
 	size_t index;
 	struct sandbox_proc *proc;
+	struct set **inputs; /* np sets: its references to the items it reads */
 	unsigned ops; /* loop ops in flight: 1 poll, 2 timer */
 	bool finished;
 	bool cancelled; /* killed because the job failed elsewhere */
 	struct inst *prev, *next; /* in run->live while running */
 };
 
+/* An instance's outputs on their way into its slot (the shuffle hook). */
+struct deferred {
+	struct loop_op op;
+	struct stage_run *st;
+	size_t index;
+	struct set **outs;
+	unsigned hops;
+};
+
 struct stage_run {
 	struct run *run;
 	size_t s;
 	enum stage_state state;
-	size_t deps_left; /* input stages not yet done */
 	uint64_t t0;
+	struct stream **in;  /* per parameter */
+	struct stream **out; /* per output */
+	struct set **in_sets;
+	size_t *passed;	/* per parameter: items of in[p] it no longer takes */
+	/* instances */
+	struct dist d;
+	bool closed;	/* n_instances is final */
+	size_t n_instances; /* known so far */
+	size_t next, running, collected;
+	struct set ***slots; /* per instance: its outputs until they join */
+	size_t slots_cap, visible; /* instances [0, visible) are in `out` */
 	/* compute */
 	const struct elf_image *image;
-	struct distribution d;
-	size_t next, running, finished;
-	struct set ***outs; /* per instance: n_outputs sets */
 	/* I/O */
 	struct iofunc_run *io;
-	struct set **io_outs;
+	struct set **io_sink; /* outputs iofunc_start() wants: stay empty */
+	bool io_windowed, io_blocked;
+	size_t io_inflight; /* started, not yet delivered */
 };
 
 struct run {
@@ -67,15 +120,20 @@ struct run {
 	struct iofunc_ctx ioctx;
 	int job_dirfd, data_rootfd;
 	unsigned parallel;
-	struct set **inputs; /* job input sets */
-	struct set ***stage_out; /* per stage: n_outputs sets once done */
-	struct elf_image **images; /* per function a stage runs (ingest_job) */
+	struct set **inputs;	    /* job input sets (ingest) */
+	struct stream *in_streams;  /* per job input */
+	struct elf_image **images;  /* per function a stage runs (ingest_job) */
 	struct stage_run *stages;
+	size_t *dispatch_order; /* deeper stages first, then job order */
 	struct inst *live; /* running compute instances */
-	size_t running; /* compute instances running */
-	size_t active; /* instances + I/O runs not yet finished */
+	size_t running;	   /* compute instances running */
+	size_t active;	   /* instances, I/O runs, deferred completions */
 	size_t stages_done;
-	bool held; /* the sandbox's eBPF guard is attached */
+	/* the prefetch window */
+	uint64_t window, held; /* bytes of windowed items not consumed */
+	uint64_t io_bytes, io_items; /* delivered by windowed stages */
+	uint32_t shuffle;	     /* test hook state (0: off) */
+	bool held_guard; /* the sandbox's eBPF guard is attached */
 	struct loop_op cancel_op; /* polls cancel_fd */
 	bool cancel_armed;
 	bool failed;
@@ -83,16 +141,20 @@ struct run {
 	struct err *e;
 };
 
-static struct set *ref_set(struct run *run, const struct job_ref *ref)
+static struct stream *ref_stream(struct run *run, const struct job_ref *ref)
 {
 	if (ref->stage < 0)
-		return run->inputs[ref->index];
-	return run->stage_out[ref->stage][ref->index];
+		return &run->in_streams[ref->index];
+	return run->stages[ref->stage].out[ref->index];
 }
 
-static void dispatch(struct run *run);
-static void stage_complete(struct stage_run *st);
+static const struct job_stage *stage_of(const struct stage_run *st)
+{
+	return &st->run->job->stages[st->s];
+}
+
 static void cancel_all(struct run *run);
+static void progress(struct run *run);
 
 /* An infrastructure error: the job cannot go on. */
 static void run_error(struct run *run, int r)
@@ -174,10 +236,226 @@ static void fail_instance(struct run *run, size_t s, size_t i,
 	}
 }
 
+/* Room for instances [0, n) in the stage's report and slots. */
+static int stage_reserve(struct stage_run *st, size_t n)
+{
+	struct stage_report *sr = &st->run->rep->stages[st->s];
+	size_t cap = st->slots_cap;
+
+	if (n > sr->n_instances)
+		sr->n_instances = n;
+	if (n <= cap)
+		return 0;
+	cap = MAX(MAX(cap * 2, n), (size_t)16);
+	if (cap > SIZE_MAX / sizeof(*sr->instances))
+		return -ENOMEM;
+	void *a = realloc(sr->instances, cap * sizeof(*sr->instances));
+
+	if (!a)
+		return -ENOMEM;
+	sr->instances = a;
+	memset(sr->instances + st->slots_cap, 0,
+	       (cap - st->slots_cap) * sizeof(*sr->instances));
+	for (size_t i = st->slots_cap; i < cap; i++)
+		sr->instances[i].syscall = -1;
+	a = realloc(st->slots, cap * sizeof(*st->slots));
+	if (!a)
+		return -ENOMEM;
+	st->slots = a;
+	memset(st->slots + st->slots_cap, 0,
+	       (cap - st->slots_cap) * sizeof(*st->slots));
+	st->slots_cap = cap;
+	return 0;
+}
+
+/* ---- streams: items in instance order, released when nobody takes them */
+
+static void release_item(struct run *run, struct stream *x, size_t j)
+{
+	struct item *it = &x->set->items[j];
+
+	if (x->windowed)
+		run->held -= it->len;
+	if (!x->job_output)
+		it->buf = buffer_unref(it->buf);
+	x->n_released++;
+}
+
+static void unclaim(struct run *run, struct stream *x, size_t j)
+{
+	if (--x->claims[j] == 0)
+		release_item(run, x, j);
+}
+
+static int stream_add(struct run *run, struct stream *x, const struct item *it)
+{
+	size_t j = x->set->n;
+	int r = ARRAY_GROW(x->claims, x->claims_cap, j, 64);
+
+	if (r < 0)
+		return r;
+	r = set_add_item(x->set, it);
+	if (r < 0)
+		return r;
+	x->claims[j] = (uint32_t)x->n_consumers;
+	if (x->windowed)
+		run->held += it->len;
+	if (x->n_consumers == 0)
+		release_item(run, x, j);
+	return 0;
+}
+
+/* Whether the stage will never again start an instance. */
+static bool stage_exhausted(const struct stage_run *st)
+{
+	if (st->state == STAGE_DONE)
+		return true;
+	return st->state == STAGE_RUNNING && !stage_of(st)->io &&
+	       ((st->closed && st->next >= st->n_instances) ||
+		st->d.per_item == 0);
+}
+
+/* Give up the stage's claims on the items no instance to come takes. */
+static void advance_passes(struct stage_run *st)
+{
+	const struct job_stage *js = stage_of(st);
+	bool all = stage_exhausted(st);
+
+	if (st->state == STAGE_WAITING)
+		return;
+	for (size_t p = 0; p < js->n_inputs; p++) {
+		struct stream *x = st->in[p];
+		size_t upto = st->passed[p];
+
+		if (all)
+			upto = x->set->n;
+		else if (p == 0 && !js->io && st->d.each0)
+			upto = MAX(upto, MIN(st->next / st->d.per_item,
+					     x->set->n));
+		while (st->passed[p] < upto)
+			unclaim(st->run, x, st->passed[p]++);
+	}
+}
+
+/* New items in x: consumers that pass everything pass them too. */
+static void stream_grew(struct stream *x)
+{
+	for (size_t c = 0; c < x->n_consumers; c++)
+		advance_passes(x->consumers[c].st);
+}
+
+/* ---- slots: instance outputs joining the stage's sets in order */
+
+static void free_outs(struct set **outs, size_t n)
+{
+	if (!outs)
+		return;
+	for (size_t k = 0; k < n; k++)
+		set_free(outs[k]);
+	free(outs);
+}
+
+static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = stage_of(st);
+	struct stage_report *sr = &run->rep->stages[st->s];
+	size_t first = st->visible;
+
+	st->slots[i] = outs;
+	st->collected++;
+	sr->instances[i].end_ns = clock_now_ns();
+	while (st->visible < st->slots_cap && st->slots[st->visible]) {
+		struct set **o = st->slots[st->visible];
+
+		for (size_t k = 0; k < js->n_outputs; k++) {
+			for (size_t j = 0; o[k] && j < o[k]->n; j++) {
+				int r = stream_add(run, st->out[k],
+						   &o[k]->items[j]);
+
+				if (r < 0)
+					return r;
+				sr->bytes_out += o[k]->items[j].len;
+			}
+			sr->items_out += o[k] ? o[k]->n : 0;
+		}
+		free_outs(o, js->n_outputs);
+		/* Not NULL: the slot is taken (its outputs moved on). */
+		st->slots[st->visible++] = (struct set **)st->slots;
+	}
+	if (st->visible > first)
+		for (size_t k = 0; k < js->n_outputs; k++)
+			stream_grew(st->out[k]);
+	return 0;
+}
+
+static void deferred_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct deferred *df = container_of(op, struct deferred, op);
+	struct stage_run *st = df->st;
+	struct run *run = st->run;
+	int r;
+
+	(void)res;
+	(void)flags;
+	if (df->hops && !run->failed) {
+		df->hops--;
+		if (loop_post(run->loop, op) >= 0)
+			return;
+	}
+	run->active--;
+	if (run->failed) {
+		free_outs(df->outs, stage_of(st)->n_outputs);
+	} else {
+		r = slot_fill(st, df->index, df->outs);
+		if (r < 0)
+			run_error(run, err_set(run->e, -r, "out of memory"));
+	}
+	free(df);
+	progress(run);
+}
+
+static uint32_t shuffle_next(struct run *run)
+{
+	uint32_t x = run->shuffle;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return run->shuffle = x;
+}
+
+/* Instance i finished with these outputs. The test hook (shuffle) holds
+ * them back for a random number of loop turns, so instances are collected
+ * in an order unrelated to their numbering. */
+static void collect(struct stage_run *st, size_t i, struct set **outs)
+{
+	struct run *run = st->run;
+	struct deferred *df;
+	int r;
+
+	if (run->shuffle && (df = calloc(1, sizeof(*df)))) {
+		*df = (struct deferred){ .op.cb = deferred_cb, .st = st,
+					 .index = i, .outs = outs,
+					 .hops = shuffle_next(run) % 8 };
+		if (loop_post(run->loop, &df->op) >= 0) {
+			run->active++;
+			return;
+		}
+		free(df);
+	}
+	r = slot_fill(st, i, outs);
+	if (r < 0)
+		run_error(run, err_set(run->e, -r, "out of memory"));
+}
+
+/* ---- compute instances */
+
 static void inst_release(struct inst *in)
 {
 	if (in->ops == 0 && in->finished) {
 		sandbox_proc_free(in->proc);
+		free_outs(in->inputs, stage_of(in->st)->n_inputs);
 		free(in);
 	}
 }
@@ -201,7 +479,6 @@ static void inst_finish(struct inst *in, int step)
 	run->running--;
 	run->active--;
 	st->running--;
-	st->finished++;
 	if (in->ops) {
 		loop_cancel(run->loop, &in->poll_op);
 		loop_cancel(run->loop, &in->timer_op);
@@ -225,13 +502,11 @@ static void inst_finish(struct inst *in, int step)
 			fail_instance(run, st->s, in->index, res->reason);
 		} else {
 			ir->state = INSTANCE_OK;
-			st->outs[in->index] =
-				sandbox_proc_take_outputs(in->proc, &n);
+			collect(st, in->index,
+				sandbox_proc_take_outputs(in->proc, &n));
 		}
 	}
-	if (st->finished == st->d.n_instances || run->failed)
-		stage_complete(st);
-	dispatch(run);
+	progress(run);
 }
 
 static void inst_step(struct inst *in)
@@ -281,16 +556,15 @@ static void on_inst_timer(struct loop_op *op, int res, uint32_t flags)
 static int spawn_instance(struct stage_run *st)
 {
 	struct run *run = st->run;
-	const struct job_stage *js = &run->job->stages[st->s];
+	const struct job_stage *js = stage_of(st);
 	const struct job_function *fn =
 		&run->job->functions[js->function_index];
-	size_t index = st->next++;
+	size_t index = st->next;
 	struct sandbox_request req = {
 		.image = st->image,
 		.limits = { .memory = fn->memory,
 			    .timeout_ms = fn->timeout_ms },
-		.inputs = st->d.instances[index],
-		.n_inputs = st->d.n_params,
+		.n_inputs = js->n_inputs,
 		.outputs = (const char *const *)js->outputs,
 		.n_outputs = js->n_outputs,
 		.instance = index,
@@ -307,20 +581,37 @@ static int spawn_instance(struct stage_run *st)
 	struct inst *in;
 	int r;
 
+	r = stage_reserve(st, index + 1);
+	if (r < 0)
+		return r;
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;
+	in->inputs = calloc(js->n_inputs + 1, sizeof(*in->inputs));
+	if (!in->inputs) {
+		free(in);
+		return -ENOMEM;
+	}
+	for (size_t p = 0; p < js->n_inputs; p++)
+		st->in_sets[p] = st->in[p]->set;
+	r = dist_instance(&st->d, js, st->in_sets, index, in->inputs);
+	if (r < 0) {
+		free(in->inputs);
+		free(in);
+		return r;
+	}
+	st->next++;
+	run->rep->stages[st->s].instances[index].start_ns = clock_now_ns();
+	req.inputs = in->inputs;
 	in->st = st;
 	in->index = index;
 	in->poll_op.cb = on_inst_poll;
 	in->timer_op.cb = on_inst_timer;
 	r = sandbox_spawn(run->opts->sandbox, &req, &in->proc, &se);
 	if (r < 0) {
+		free_outs(in->inputs, js->n_inputs);
 		free(in);
-		st->finished++;
 		fail_instance(run, st->s, index, se.msg);
-		if (st->finished == st->d.n_instances || run->failed)
-			stage_complete(st);
 		return 0;
 	}
 	in->next = run->live;
@@ -343,92 +634,136 @@ static int spawn_instance(struct stage_run *st)
 	return 0;
 }
 
-/* Start compute instances while cores are free, earlier stages first. */
+/* Instances of a running compute stage whose inputs exist. */
+static size_t stage_available(const struct stage_run *st)
+{
+	size_t n;
+
+	if (st->closed)
+		return st->n_instances;
+	if (dist_count(&st->d, st->in[0]->set->n, &n) < 0)
+		return st->next;
+	return n;
+}
+
+/* Start compute instances while cores are free: deeper stages first, so
+ * what was made is consumed (and released) before more is made. */
 static void dispatch(struct run *run)
 {
 	const struct job *job = run->job;
 
 	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
-		struct stage_run *st = &run->stages[job->order[o]];
+		struct stage_run *st = &run->stages[run->dispatch_order[o]];
+		size_t avail;
 
-		if (st->state != STAGE_RUNNING || st->io)
+		if (st->state != STAGE_RUNNING || stage_of(st)->io)
 			continue;
+		avail = stage_available(st);
 		while (!run->failed && run->running < run->parallel &&
-		       st->next < st->d.n_instances) {
+		       st->next < avail) {
 			int r = spawn_instance(st);
 
 			if (r < 0) {
 				run_error(run,
 					  err_set(run->e, -r, "stage %s: %s",
-						  job->stages[st->s].name,
+						  stage_of(st)->name,
 						  strerror(-r)));
 				return;
 			}
 		}
+		advance_passes(st);
 	}
 }
 
-/* Concatenate instance outputs, in instance order, into the stage's sets. */
-static int gather_outputs(struct stage_run *st)
+/* ---- I/O stages */
+
+static uint64_t window_guess(const struct run *run)
 {
-	struct run *run = st->run;
-	const struct job_stage *js = &run->job->stages[st->s];
-	struct stage_report *sr = &run->rep->stages[st->s];
-	struct set **sets = run->stage_out[st->s];
-
-	for (size_t k = 0; k < js->n_outputs; k++) {
-		for (size_t i = 0; i < st->d.n_instances; i++) {
-			const struct set *o = st->outs[i][k];
-
-			for (size_t j = 0; j < o->n; j++) {
-				int r = set_add_item(sets[k], &o->items[j]);
-
-				if (r < 0)
-					return r;
-				sr->bytes_out += o->items[j].len;
-			}
-			sr->items_out += o->n;
-		}
-	}
-	return 0;
+	return run->io_items ? run->io_bytes / run->io_items :
+			       run->window / WINDOW_FIRST_GUESS;
 }
 
-static void stage_start(struct stage_run *st);
-
-static void stage_complete(struct stage_run *st)
+static bool window_open(const struct run *run, size_t inflight)
 {
-	struct run *run = st->run;
-	const struct job *job = run->job;
-	struct stage_report *sr = &run->rep->stages[st->s];
+	if (run->held == 0 && inflight == 0)
+		return true; /* one item at a time, however large */
+	return run->held + (inflight + 1) * window_guess(run) <= run->window;
+}
 
-	if (st->state == STAGE_DONE || st->running || st->io)
-		return; /* still waiting for instances to be reaped */
-	st->state = STAGE_DONE;
-	run->stages_done++;
-	sr->elapsed_ns = clock_now_ns() - st->t0;
-	if (run->failed || !sr->ok)
-		return;
-	if (!st->io_outs) {
-		int r = gather_outputs(st);
+static size_t io_inflight(const struct run *run)
+{
+	size_t n = 0;
 
-		if (r < 0) {
-			run_error(run, err_set(run->e, -r, "out of memory"));
-			return;
-		}
+	for (size_t s = 0; s < run->job->n_stages; s++)
+		n += run->stages[s].io_inflight;
+	return n;
+}
+
+/* The credit of a windowed I/O stage: fetch ahead only while the bytes
+ * fetched and not consumed, and those on their way, fit the window. */
+static bool io_may_start(void *data)
+{
+	struct stage_run *st = data;
+
+	if (!window_open(st->run, io_inflight(st->run))) {
+		st->io_blocked = true;
+		return false;
 	}
-	/* Start every stage that was waiting only for this one. */
-	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
-		struct stage_run *next = &run->stages[job->order[o]];
-		const struct job_stage *js = &job->stages[next->s];
+	st->io_inflight++;
+	return true;
+}
 
-		if (next->state != STAGE_WAITING)
+static void resume_io(struct run *run)
+{
+	for (size_t s = 0; s < run->job->n_stages && !run->failed; s++) {
+		struct stage_run *st = &run->stages[s];
+
+		if (!st->io || !st->io_blocked ||
+		    !window_open(run, io_inflight(run)))
 			continue;
-		for (size_t p = 0; p < js->n_inputs; p++)
-			if (js->inputs[p].ref.stage == (int)st->s)
-				next->deps_left--;
-		if (next->deps_left == 0)
-			stage_start(next);
+		st->io_blocked = false;
+		iofunc_run_resume(st->io);
 	}
+}
+
+static void on_io_item(struct iofunc_run *io, size_t i, void *data)
+{
+	struct stage_run *st = data;
+	struct run *run = st->run;
+	const struct job_stage *js = stage_of(st);
+	const struct item *in = &st->in[0]->set->items[i];
+	struct set **outs;
+	uint64_t bytes = 0;
+	int r = 0;
+
+	if (st->io_windowed && st->io_inflight) {
+		st->io_inflight--;
+		run->io_items++;
+	}
+	if (run->failed)
+		return;
+	outs = calloc(js->n_outputs + 1, sizeof(*outs));
+	for (size_t k = 0; outs && k < js->n_outputs && r >= 0; k++) {
+		struct buffer *buf;
+		uint64_t off, len;
+
+		outs[k] = set_new(js->outputs[k]);
+		if (!outs[k])
+			r = -ENOMEM;
+		else if (iofunc_run_item_output(io, i, k, &buf, &off, &len))
+			r = set_add(outs[k], in->name, in->keyed, in->key, buf,
+				    off, len), bytes += len;
+	}
+	if (!outs || r < 0) {
+		free_outs(outs, js->n_outputs);
+		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
+		return;
+	}
+	if (st->io_windowed)
+		run->io_bytes += bytes;
+	run->rep->stages[st->s].instances[i].state = INSTANCE_OK;
+	collect(st, i, outs);
+	progress(run);
 }
 
 static void on_io_done(struct iofunc_run *io, void *data)
@@ -439,41 +774,58 @@ static void on_io_done(struct iofunc_run *io, void *data)
 	size_t n = iofunc_run_n_items(io);
 
 	run->active--;
-	sr->n_instances = n;
-	sr->instances = calloc(n ? n : 1, sizeof(*sr->instances));
-	if (!sr->instances) {
-		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
-	} else {
-		for (size_t i = 0; i < n; i++)
-			sr->instances[i].syscall = -1;
-		for (size_t i = 0; i < n; i++) {
-			const char *msg = NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *msg = NULL;
 
-			iofunc_run_item_error(io, i, &msg);
-			if (msg && msg[0])
-				fail_instance(run, st->s, i, msg);
-			else
-				sr->instances[i].state =
-					run->failed ? INSTANCE_CANCELLED :
-						      INSTANCE_OK;
-		}
+		iofunc_run_item_error(io, i, &msg);
+		if (msg && msg[0])
+			fail_instance(run, st->s, i, msg);
+		else if (run->failed &&
+			 sr->instances[i].state != INSTANCE_FAILED)
+			sr->instances[i].state = INSTANCE_CANCELLED;
 	}
-	for (size_t k = 0; k < run->job->stages[st->s].n_outputs; k++) {
-		sr->items_out += st->io_outs[k]->n;
-		for (size_t j = 0; j < st->io_outs[k]->n; j++)
-			sr->bytes_out += st->io_outs[k]->items[j].len;
-	}
-	st->io = NULL; /* freed below, after the stage is complete */
-	stage_complete(st);
+	st->io = NULL;
+	st->io_inflight = 0;
 	iofunc_run_free(io);
-	dispatch(run);
+	progress(run);
 }
 
-static int start_io_stage(struct stage_run *st, struct set *input)
+/*
+ * An I/O stage fetches ahead within the window when the window cannot
+ * starve its consumers: each of its outputs is read only as the `each`
+ * first parameter of compute stages whose other inputs are the job's (an
+ * `all` consumer needs everything at once, so its producer is not held
+ * back).
+ */
+static bool io_windowable(struct run *run, const struct stage_run *st)
+{
+	const struct job_stage *js = stage_of(st);
+
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		const struct stream *x = st->out[k];
+
+		for (size_t c = 0; c < x->n_consumers; c++) {
+			const struct stage_run *cs = x->consumers[c].st;
+			const struct job_stage *cj = stage_of(cs);
+
+			if (cj->io || x->consumers[c].param != 0 ||
+			    cj->inputs[0].mode != JOB_MODE_EACH)
+				return false;
+			for (size_t p = 1; p < cj->n_inputs; p++)
+				if (cj->inputs[p].ref.stage >= 0)
+					return false;
+		}
+	}
+	(void)run;
+	return true;
+}
+
+static int start_io_stage(struct stage_run *st)
 {
 	struct run *run = st->run;
-	const struct job_stage *js = &run->job->stages[st->s];
+	const struct job_stage *js = stage_of(st);
 	const struct iofunc *fn = iofunc_lookup(js->io);
+	struct iofunc_ctx ctx = run->ioctx;
 	struct err ie = {};
 	int r;
 
@@ -481,8 +833,26 @@ static int start_io_stage(struct stage_run *st, struct set *input)
 		return err_set(run->e, ENOENT,
 			       "stage %s: unknown I/O function '%s'", js->name,
 			       js->io);
-	st->io_outs = run->stage_out[st->s];
-	r = iofunc_start(run->loop, fn, &run->ioctx, input, st->io_outs,
+	st->io_sink = calloc(js->n_outputs + 1, sizeof(*st->io_sink));
+	if (!st->io_sink)
+		return err_set(run->e, ENOMEM, "out of memory");
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		st->io_sink[k] = set_new(js->outputs[k]);
+		if (!st->io_sink[k])
+			return err_set(run->e, ENOMEM, "out of memory");
+	}
+	st->closed = true;
+	st->n_instances = st->in[0]->set->n;
+	r = stage_reserve(st, st->n_instances);
+	if (r < 0)
+		return err_set(run->e, -r, "out of memory");
+	for (size_t i = 0; i < st->n_instances; i++)
+		run->rep->stages[st->s].instances[i].start_ns = st->t0;
+	ctx.item = on_io_item;
+	ctx.stream_data = st;
+	if (st->io_windowed)
+		ctx.may_start = io_may_start;
+	r = iofunc_start(run->loop, fn, &ctx, st->in[0]->set, st->io_sink,
 			 on_io_done, st, &st->io, &ie);
 	if (r < 0)
 		return err_set(run->e, -r, "stage %s: %s", js->name, ie.msg);
@@ -490,60 +860,120 @@ static int start_io_stage(struct stage_run *st, struct set *input)
 	return 0;
 }
 
-static int stage_start_inner(struct stage_run *st)
+/* ---- stages */
+
+static bool stage_can_start(const struct stage_run *st)
+{
+	const struct job_stage *js = stage_of(st);
+
+	for (size_t p = 0; p < js->n_inputs; p++)
+		if (!st->in[p]->complete &&
+		    !(p == 0 && !js->io && js->inputs[0].mode == JOB_MODE_EACH))
+			return false;
+	return true;
+}
+
+static void stage_close(struct stage_run *st)
+{
+	size_t n = stage_available(st);
+	int r = stage_reserve(st, n);
+
+	if (r < 0) {
+		run_error(st->run, err_set(st->run->e, -r, "out of memory"));
+		return;
+	}
+	st->n_instances = n;
+	st->closed = true;
+}
+
+static int stage_start(struct stage_run *st)
 {
 	struct run *run = st->run;
-	const struct job_stage *js = &run->job->stages[st->s];
+	const struct job_stage *js = stage_of(st);
 	struct stage_report *sr = &run->rep->stages[st->s];
-	_cleanup_free_ struct set **sets = NULL;
 	int r;
 
 	st->state = STAGE_RUNNING;
 	st->t0 = clock_now_ns();
 	sr->ran = true;
 	sr->ok = true;
-	sets = calloc(js->n_inputs + 1, sizeof(*sets));
-	run->stage_out[st->s] = calloc(js->n_outputs + 1, sizeof(struct set *));
-	if (!sets || !run->stage_out[st->s])
-		return err_set(run->e, ENOMEM, "out of memory");
-	for (size_t k = 0; k < js->n_outputs; k++) {
-		run->stage_out[st->s][k] = set_new(js->outputs[k]);
-		if (!run->stage_out[st->s][k])
-			return err_set(run->e, ENOMEM, "out of memory");
-	}
-	for (size_t p = 0; p < js->n_inputs; p++)
-		sets[p] = ref_set(run, &js->inputs[p].ref);
 	if (js->io)
-		return start_io_stage(st, sets[0]);
-
+		return start_io_stage(st);
 	if (!run->opts->sandbox)
 		return err_set(run->e, EINVAL, "no sandbox for compute stages");
 	st->image = run->images[js->function_index]; /* read by ingest_job() */
-	r = distribute(js, sets, &st->d);
+	for (size_t p = 0; p < js->n_inputs; p++)
+		st->in_sets[p] = st->in[p]->set;
+	r = dist_prepare(js, st->in_sets, &st->d);
 	if (r < 0)
 		return err_set(run->e, -r,
 			       "stage %s: cannot distribute inputs: %s",
 			       js->name, strerror(-r));
-	sr->n_instances = st->d.n_instances;
-	sr->instances = calloc(st->d.n_instances + 1, sizeof(*sr->instances));
-	st->outs = calloc(st->d.n_instances + 1, sizeof(*st->outs));
-	if (!sr->instances || !st->outs)
-		return err_set(run->e, ENOMEM, "out of memory");
-	for (size_t i = 0; i < st->d.n_instances; i++)
-		sr->instances[i].syscall = -1;
-	if (st->d.n_instances == 0)
-		stage_complete(st); /* empty input: empty outputs */
 	return 0;
 }
 
-static void stage_start(struct stage_run *st)
+static bool stage_finished(const struct stage_run *st)
 {
-	int r = stage_start_inner(st);
+	return st->closed && st->collected == st->n_instances &&
+	       st->running == 0 && !st->io;
+}
 
-	if (r < 0)
-		run_error(st->run, r);
-	else
-		dispatch(st->run);
+static void stage_complete(struct stage_run *st)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = stage_of(st);
+	struct stage_report *sr = &run->rep->stages[st->s];
+
+	st->state = STAGE_DONE;
+	run->stages_done++;
+	sr->elapsed_ns = clock_now_ns() - st->t0;
+	for (size_t k = 0; k < js->n_outputs; k++)
+		st->out[k]->complete = true;
+	advance_passes(st);
+}
+
+/*
+ * After every event: start the stages whose inputs are ready, close those
+ * whose instance count became final, complete those that are done (in
+ * topological order, repeated while anything changed: no recursion along
+ * the graph), then fetch and compute what the window and the cores allow.
+ */
+static void progress(struct run *run)
+{
+	const struct job *job = run->job;
+	bool again = true;
+
+	while (again && !run->failed) {
+		again = false;
+		for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
+			struct stage_run *st = &run->stages[job->order[o]];
+			int r;
+
+			if (st->state == STAGE_WAITING && stage_can_start(st)) {
+				r = stage_start(st);
+				if (r < 0) {
+					run_error(run, r);
+					break;
+				}
+				again = true;
+			}
+			if (st->state != STAGE_RUNNING)
+				continue;
+			if (!st->closed && (stage_of(st)->n_inputs == 0 ||
+					    st->in[0]->complete)) {
+				stage_close(st);
+				again = true;
+			}
+			if (stage_finished(st)) {
+				stage_complete(st);
+				again = true;
+			}
+		}
+	}
+	if (run->failed)
+		return;
+	dispatch(run);
+	resume_io(run);
 }
 
 static void cancel_all(struct run *run)
@@ -560,13 +990,6 @@ static void cancel_all(struct run *run)
 	for (struct inst *in = run->live; in; in = in->next) {
 		in->cancelled = true;
 		sandbox_proc_kill(in->proc);
-	}
-	for (size_t s = 0; s < run->job->n_stages; s++) {
-		struct stage_run *st = &run->stages[s];
-
-		for (size_t i = st->next; i < st->d.n_instances; i++)
-			st->finished++;
-		st->next = st->d.n_instances;
 	}
 }
 
@@ -586,18 +1009,11 @@ static void drain(struct run *run)
 			break;
 }
 
-static void free_outs(struct stage_run *st, size_t n_out)
+static void stream_done(struct stream *x)
 {
-	if (!st->outs)
-		return;
-	for (size_t i = 0; i < st->d.n_instances; i++) {
-		if (!st->outs[i])
-			continue;
-		for (size_t k = 0; k < n_out; k++)
-			set_free(st->outs[i][k]);
-		free(st->outs[i]);
-	}
-	free(st->outs);
+	set_free(x->set);
+	free(x->claims);
+	free(x->consumers);
 }
 
 static void run_done(struct run *run)
@@ -605,29 +1021,38 @@ static void run_done(struct run *run)
 	const struct job *job = run->job;
 
 	for (size_t s = 0; run->stages && s < job->n_stages; s++) {
-		free_outs(&run->stages[s], job->stages[s].n_outputs);
-		distribution_done(&run->stages[s].d);
+		struct stage_run *st = &run->stages[s];
+		const struct job_stage *js = &job->stages[s];
+
+		for (size_t i = st->visible; i < st->slots_cap; i++)
+			free_outs(st->slots[i], js->n_outputs);
+		free(st->slots);
+		dist_done(&st->d);
+		for (size_t k = 0; st->out && k < js->n_outputs; k++) {
+			if (st->out[k])
+				stream_done(st->out[k]);
+			free(st->out[k]);
+		}
+		free(st->out);
+		free(st->in);
+		free(st->in_sets);
+		free(st->passed);
+		free_outs(st->io_sink, js->n_outputs);
 	}
 	free(run->stages);
-	if (run->inputs)
+	free(run->dispatch_order);
+	for (size_t i = 0; run->in_streams && i < job->n_inputs; i++)
+		stream_done(&run->in_streams[i]); /* frees run->inputs[i] */
+	if (!run->in_streams && run->inputs)
 		for (size_t i = 0; i < job->n_inputs; i++)
 			set_free(run->inputs[i]);
+	free(run->in_streams);
 	free(run->inputs);
-	if (run->stage_out) {
-		for (size_t s = 0; s < job->n_stages; s++) {
-			if (!run->stage_out[s])
-				continue;
-			for (size_t k = 0; k < job->stages[s].n_outputs; k++)
-				set_free(run->stage_out[s][k]);
-			free(run->stage_out[s]);
-		}
-	}
-	free(run->stage_out);
 	if (run->images)
 		for (size_t f = 0; f < job->n_functions; f++)
 			elf_image_free(run->images[f]);
 	free(run->images);
-	if (run->held)
+	if (run->held_guard)
 		sandbox_release(run->opts->sandbox);
 	safe_close(run->job_dirfd);
 	safe_close(run->data_rootfd);
@@ -643,6 +1068,125 @@ static void run_done(struct run *run)
 	}
 }
 
+/* Stages by their depth in the graph (longest path from the job's
+ * inputs), deepest first; equal depths in topological order. */
+static int dispatch_order_setup(struct run *run)
+{
+	const struct job *job = run->job;
+	_cleanup_free_ size_t *depth = calloc(job->n_stages + 1, sizeof(size_t));
+	size_t max = 0, k = 0;
+
+	run->dispatch_order = calloc(job->n_stages + 1, sizeof(size_t));
+	if (!depth || !run->dispatch_order)
+		return -ENOMEM;
+	for (size_t o = 0; o < job->n_stages; o++) {
+		const struct job_stage *js = &job->stages[job->order[o]];
+		size_t d = 0;
+
+		for (size_t p = 0; p < js->n_inputs; p++)
+			if (js->inputs[p].ref.stage >= 0)
+				d = MAX(d, depth[js->inputs[p].ref.stage] + 1);
+		depth[job->order[o]] = d;
+		max = MAX(max, d);
+	}
+	for (size_t d = max + 1; d-- > 0;)
+		for (size_t o = 0; o < job->n_stages; o++)
+			if (depth[job->order[o]] == d)
+				run->dispatch_order[k++] = job->order[o];
+	return 0;
+}
+
+static int consumer_add(struct stream *x, struct stage_run *st, size_t p)
+{
+	if (ARRAY_GROW(x->consumers, x->consumers_cap, x->n_consumers, 4) < 0)
+		return -ENOMEM;
+	x->consumers[x->n_consumers++] = (struct consumer){ st, p };
+	return 0;
+}
+
+/* The streams and who reads them; job inputs complete, their items
+ * claimed by their consumers. */
+static int streams_setup(struct run *run)
+{
+	const struct job *job = run->job;
+
+	run->in_streams = calloc(job->n_inputs + 1, sizeof(*run->in_streams));
+	if (!run->in_streams || dispatch_order_setup(run) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < job->n_inputs; i++) {
+		run->in_streams[i].set = run->inputs[i];
+		run->in_streams[i].complete = true;
+	}
+	for (size_t s = 0; s < job->n_stages; s++) {
+		const struct job_stage *js = &job->stages[s];
+		struct stage_run *st = &run->stages[s];
+
+		st->out = calloc(js->n_outputs + 1, sizeof(*st->out));
+		st->in = calloc(js->n_inputs + 1, sizeof(*st->in));
+		st->in_sets = calloc(js->n_inputs + 1, sizeof(*st->in_sets));
+		st->passed = calloc(js->n_inputs + 1, sizeof(*st->passed));
+		if (!st->out || !st->in || !st->in_sets || !st->passed)
+			return -ENOMEM;
+		for (size_t k = 0; k < js->n_outputs; k++) {
+			st->out[k] = calloc(1, sizeof(*st->out[k]));
+			if (!st->out[k])
+				return -ENOMEM;
+			st->out[k]->set = set_new(js->outputs[k]);
+			if (!st->out[k]->set)
+				return -ENOMEM;
+		}
+	}
+	for (size_t s = 0; s < job->n_stages; s++) {
+		const struct job_stage *js = &job->stages[s];
+		struct stage_run *st = &run->stages[s];
+
+		for (size_t p = 0; p < js->n_inputs; p++) {
+			st->in[p] = ref_stream(run, &js->inputs[p].ref);
+			if (consumer_add(st->in[p], st, p) < 0)
+				return -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < job->n_outputs; i++)
+		ref_stream(run, &job->outputs[i].ref)->job_output = true;
+	for (size_t s = 0; s < job->n_stages; s++) {
+		struct stage_run *st = &run->stages[s];
+
+		st->io_windowed = job->stages[s].io && io_windowable(run, st);
+		for (size_t k = 0; k < job->stages[s].n_outputs; k++)
+			st->out[k]->windowed = st->io_windowed;
+	}
+	for (size_t i = 0; i < job->n_inputs; i++) {
+		struct stream *x = &run->in_streams[i];
+
+		x->claims = calloc(x->set->n + 1, sizeof(*x->claims));
+		if (!x->claims)
+			return -ENOMEM;
+		x->claims_cap = x->set->n + 1;
+		for (size_t j = 0; j < x->set->n; j++) {
+			x->claims[j] = (uint32_t)x->n_consumers;
+			if (!x->n_consumers)
+				release_item(run, x, j);
+		}
+	}
+	return 0;
+}
+
+/* Many buffers, sockets and files at once are normal for a job: the soft
+ * limit of descriptors goes up to the hard one, once. */
+static void raise_nofile(void)
+{
+	static bool done;
+	struct rlimit rl;
+
+	if (done)
+		return;
+	done = true;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int run_setup(struct run *run)
 {
 	const struct job *job = run->job;
@@ -650,20 +1194,23 @@ static int run_setup(struct run *run)
 	long ncpu;
 	int r;
 
+	raise_nofile();
 	run->parallel = run->opts->parallel;
 	if (!run->parallel) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		run->parallel = ncpu > 0 ? (unsigned)ncpu : 1;
 	}
 	run->parallel = MIN(run->parallel, PARALLEL_MAX);
+	run->window = run->opts->window ? run->opts->window :
+					  ENGINE_WINDOW_DEFAULT;
+	run->shuffle = run->opts->test_shuffle_seed;
 	run->inputs = calloc(job->n_inputs + 1, sizeof(*run->inputs));
-	run->stage_out = calloc(job->n_stages + 1, sizeof(*run->stage_out));
 	run->images = calloc(job->n_functions + 1, sizeof(*run->images));
 	run->stages = calloc(job->n_stages + 1, sizeof(*run->stages));
 	rep->stages = calloc(job->n_stages + 1, sizeof(*rep->stages));
 	rep->outputs = calloc(job->n_outputs + 1, sizeof(*rep->outputs));
-	if (!run->inputs || !run->stage_out || !run->images || !run->stages ||
-	    !rep->stages || !rep->outputs)
+	if (!run->inputs || !run->images || !run->stages || !rep->stages ||
+	    !rep->outputs)
 		return err_set(run->e, ENOMEM, "out of memory");
 	rep->n_stages = job->n_stages;
 	for (size_t s = 0; s < job->n_stages; s++) {
@@ -674,9 +1221,6 @@ static int run_setup(struct run *run)
 		rep->stages[s].function = js->io ? js->io : js->function;
 		run->stages[s].run = run;
 		run->stages[s].s = s;
-		for (size_t p = 0; p < js->n_inputs; p++)
-			run->stages[s].deps_left += js->inputs[p].ref.stage >=
-						    0;
 	}
 
 	run->job_dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -703,15 +1247,18 @@ static int run_setup(struct run *run)
 		       run->e);
 	if (r < 0)
 		return r;
+	r = streams_setup(run);
+	if (r < 0)
+		return err_set(run->e, -r, "out of memory");
 	/* The eBPF guard taxes every syscall on the host while attached:
 	 * only from here, when workers may exist, to the end of the stages. */
-	for (size_t s = 0; s < job->n_stages && !run->held; s++) {
+	for (size_t s = 0; s < job->n_stages && !run->held_guard; s++) {
 		if (job->stages[s].io || !run->opts->sandbox)
 			continue;
 		r = sandbox_hold(run->opts->sandbox, run->e);
 		if (r < 0)
 			return err_prefix(run->e, r, "sandbox");
-		run->held = true;
+		run->held_guard = true;
 	}
 	return 0;
 }
@@ -727,12 +1274,7 @@ static int run_job(struct run *run)
 		return r;
 	if (run->error)
 		return run->error;
-	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
-		struct stage_run *st = &run->stages[job->order[o]];
-
-		if (st->state == STAGE_WAITING && st->deps_left == 0)
-			stage_start(st);
-	}
+	progress(run);
 	if (!run_finished(run)) {
 		r = loop_run_until(run->loop, run_finished, run);
 		if (r < 0 && !run->error)
@@ -741,9 +1283,9 @@ static int run_job(struct run *run)
 	}
 	cancel_disarm(run);
 	drain(run);
-	if (run->held) {
+	if (run->held_guard) {
 		sandbox_release(run->opts->sandbox);
-		run->held = false;
+		run->held_guard = false;
 	}
 	if (run->error)
 		return run->error;
@@ -753,7 +1295,8 @@ static int run_job(struct run *run)
 
 	rep->n_outputs = job->n_outputs;
 	for (size_t i = 0; i < job->n_outputs; i++) {
-		const struct set *src = ref_set(run, &job->outputs[i].ref);
+		const struct set *src =
+			ref_stream(run, &job->outputs[i].ref)->set;
 		struct set *dst = set_new(job->outputs[i].name);
 
 		if (!dst)

@@ -26,7 +26,16 @@ struct engine_opts {
 	 * replacing what a previous run left there only once every file is
 	 * complete; NULL: the sets are only in the report. */
 	const char *out_dir;
+	/* Bytes an I/O stage may fetch ahead of its consumers; 0: the
+	 * default. */
+	uint64_t window;
+	/* Test hook: nonzero seeds a random delay of each collected
+	 * instance's outputs, so collection order differs from instance
+	 * order; the results must not. */
+	uint32_t test_shuffle_seed;
 };
+
+#define ENGINE_WINDOW_DEFAULT (64ull << 20)
 
 enum instance_state {
 	INSTANCE_PENDING,   /* never started (an earlier failure stopped the stage) */
@@ -43,6 +52,9 @@ struct instance_report {
 	int signal;	 /* the signal that killed it, else 0 */
 	long syscall;	 /* the forbidden syscall it was killed for, or -1 */
 	uint64_t spawn_ns, run_ns;
+	/* CLOCK_MONOTONIC: started (spawned, or I/O item begun with its
+	 * stage), collected (its outputs taken; 0 when never) */
+	uint64_t start_ns, end_ns;
 };
 
 struct stage_report {
