@@ -29,6 +29,11 @@ const volatile bool deny_sock = true;
 /* Bit (1 << enum guard_hook) set: that LSM hook is enforced/audited. */
 const volatile __u32 lsm_hooks = ~0u;
 
+/* Calls allowed at one address each: ip is the address after the syscall
+ * instruction (pt_regs->ip at entry); 0: unused slot. */
+const volatile __u64 pinned_ip[GUARD_MAX_PINNED] = {};
+const volatile __s64 pinned_nr[GUARD_MAX_PINNED] = {};
+
 /* Events the ring buffer had no room for. */
 __u64 dropped = 0;
 
@@ -96,6 +101,16 @@ static __always_inline bool syscall_allowed(long nr)
 	if (nr < 0 || n >= GUARD_NR_MAX)
 		return false;
 	return allow_bits[n / 64] & (1ull << (n % 64));
+}
+
+static __always_inline bool pinned_allowed(struct pt_regs *regs, long nr)
+{
+	__u64 ip = BPF_CORE_READ(regs, ip);
+
+	for (int i = 0; i < GUARD_MAX_PINNED; i++)
+		if (pinned_ip[i] && ip == pinned_ip[i] && nr == pinned_nr[i])
+			return true;
+	return false;
 }
 
 static __always_inline void count(__u32 *slot, void *map)
@@ -182,7 +197,7 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 	 * or i386 chmod (15) would pass as rt_sigreturn. */
 	task = bpf_get_current_task_btf();
 	compat = BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
-	if (!compat && syscall_allowed(nr))
+	if (!compat && (syscall_allowed(nr) || pinned_allowed(regs, nr)))
 		return 0;
 
 	/* Kill first: the signal is pending before the syscall body runs,

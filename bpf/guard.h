@@ -20,6 +20,9 @@
 
 /* Syscall numbers the allow bitmap covers; anything above is forbidden. */
 #define GUARD_NR_MAX 512
+/* Calls allowed only at one instruction pointer each (the warm reset path
+ * of pith's trampoline). */
+#define GUARD_MAX_PINNED 8
 #define GUARD_FN_LEN 32
 #define GUARD_COMM_LEN 16
 

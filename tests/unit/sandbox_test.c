@@ -341,6 +341,7 @@ TEST(layers_report_every_layer_with_a_detail)
 	size_t n = sandbox_layers(sb, layers, 16);
 	const char *want[] = { "address-space", "seccomp", "no-new-privs",
 			       "uid", "rlimits", "cgroup", "deadline",
+			       "warm-workers",
 			       "bpf-syscall", "bpf-sock", "bpf-lsm" };
 
 	ASSERT_EQ(ARRAY_SIZE(want), n);

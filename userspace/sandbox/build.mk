@@ -7,7 +7,8 @@ LIB_SRCS += userspace/sandbox/guard.c userspace/sandbox/guard_probe.c
 # The sandbox (everything here but elf.c).
 LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/context.c userspace/sandbox/spawn.c \
-	userspace/sandbox/proc.c userspace/sandbox/outputs.c
+	userspace/sandbox/proc.c userspace/sandbox/outputs.c \
+	userspace/sandbox/warm.c userspace/sandbox/worker/trampoline.c
 
 # pith-worker: the static freestanding loader exec'd for each instance,
 # linked far above the function image range (position-independent code so

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/macro.h"
@@ -43,21 +44,43 @@ static int allow(scmp_filter_ctx ctx, int nr, unsigned n,
 #define DATA_IP_LO offsetof(struct seccomp_data, instruction_pointer)
 #define DATA_IP_HI (offsetof(struct seccomp_data, instruction_pointer) + 4)
 
+#define DATA_NR offsetof(struct seccomp_data, nr)
+#define DATA_ARG(i) (offsetof(struct seccomp_data, args) + 8 * (i))
+
+/* A call allowed at one instruction pointer only, with pinned arguments
+ * (the warm reset path of the trampoline; see security.md). */
+struct pinned {
+	uint64_t ip;
+	uint32_t nr;
+	unsigned n_args;
+	struct {
+		unsigned idx;
+		uint64_t val;
+	} args[6];
+};
+
 /*
- * Before libseccomp's program: for x86-64 calls, allow when the instruction
- * pointer lies in one of the ranges (each within one 4 GiB-aligned block);
- * everything else falls through to libseccomp's program.
+ * Before libseccomp's program, for x86-64 calls: allow when the instruction
+ * pointer lies in one of the ranges (each within one 4 GiB-aligned block),
+ * or when the call is one of the pinned ones, at its address with its
+ * arguments; everything else falls through to libseccomp's program.
  */
 static size_t prologue(const struct code_range *r, size_t n,
+		       const struct pinned *pin, size_t n_pin,
 		       struct plan_filter_insn *out)
 {
-	size_t len = 3 + 5 * n, tail = len, allow = len - 1, pc = 0;
+	size_t len = 2 + 5 * n + 1, allow, pc = 0;
 
+	for (size_t i = 0; i < n_pin; i++)
+		len += 7 + 4 * pin[i].n_args;
+	allow = 2 + 5 * n;
 	out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_ARCH);
-	out[pc++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
-			 (uint8_t)(tail - 2), AUDIT_ARCH_X86_64);
+	out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(len - pc - 1),
+		       AUDIT_ARCH_X86_64);
+	pc++;
 	for (size_t i = 0; i < n; i++) {
-		size_t next = i + 1 < n ? pc + 5 : tail;
+		/* A miss goes to the next range, or past the allow. */
+		size_t next = i + 1 < n ? pc + 5 : allow + 1;
 
 		out[pc] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_IP_HI);
 		pc++;
@@ -76,8 +99,39 @@ static size_t prologue(const struct code_range *r, size_t n,
 		pc++;
 	}
 	out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+	for (size_t i = 0; i < n_pin; i++) {
+		size_t next = pc + 7 + 4 * pin[i].n_args;
+		struct { uint32_t off, k; } cmp[2 + 1 + 12];
+		size_t nc = 0;
+
+		cmp[nc++] = (typeof(cmp[0])){ DATA_IP_LO, (uint32_t)pin[i].ip };
+		cmp[nc++] = (typeof(cmp[0])){ DATA_IP_HI,
+					      (uint32_t)(pin[i].ip >> 32) };
+		cmp[nc++] = (typeof(cmp[0])){ DATA_NR, pin[i].nr };
+		for (unsigned a = 0; a < pin[i].n_args; a++) {
+			uint64_t v = pin[i].args[a].val;
+
+			cmp[nc++] = (typeof(cmp[0])){
+				(uint32_t)DATA_ARG(pin[i].args[a].idx),
+				(uint32_t)v };
+			cmp[nc++] = (typeof(cmp[0])){
+				(uint32_t)DATA_ARG(pin[i].args[a].idx) + 4,
+				(uint32_t)(v >> 32) };
+		}
+		for (size_t c = 0; c < nc; c++) {
+			out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0,
+					 cmp[c].off);
+			out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
+				       (uint8_t)(next - pc - 1), cmp[c].k);
+			pc++;
+		}
+		out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+	}
 	return pc;
 }
+
+#define MAP_WARM (MAP_SHARED | MAP_FIXED_NOREPLACE)
+#define RANGE (PLAN_TRAMPOLINE_BASE - PITH_CONTEXT_BASE)
 
 int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e)
@@ -93,10 +147,31 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	const struct scmp_arg_cmp close_sock[] = {
 		SCMP_A0(SCMP_CMP_EQ, PLAN_SOCK_FD),
 	};
-	size_t n_pro = 3 + 5 * ARRAY_SIZE(ranges), n;
+	/* The warm reset path (worker/trampoline.c), call by call. */
+	const struct pinned pin[] = {
+		{ sb->tramp_ip[TRAMP_EXIT_UNMAP], __NR_munmap, 2,
+		  { { 0, PITH_CONTEXT_BASE }, { 1, RANGE } } },
+		{ sb->tramp_ip[TRAMP_UNMAP], __NR_munmap, 2,
+		  { { 0, PITH_CONTEXT_BASE }, { 1, RANGE } } },
+		{ sb->tramp_ip[TRAMP_MADVISE], __NR_madvise, 1,
+		  { { 2, MADV_DONTNEED } } },
+		{ sb->tramp_ip[TRAMP_MAP_CTX1], __NR_mmap, 5,
+		  { { 0, PITH_CONTEXT_BASE }, { 2, PROT_READ | PROT_WRITE },
+		    { 3, MAP_WARM }, { 4, PLAN_WARM_CTX_FD }, { 5, 0 } } },
+		{ sb->tramp_ip[TRAMP_MAP_CTX2], __NR_mmap, 3,
+		  { { 2, PROT_READ | PROT_WRITE }, { 3, MAP_WARM },
+		    { 4, PLAN_WARM_CTX_FD } } },
+		{ sb->tramp_ip[TRAMP_MAP_INPUT], __NR_mmap, 2,
+		  { { 2, PROT_READ }, { 3, MAP_WARM } } },
+		{ sb->tramp_ip[TRAMP_CLOSE], __NR_close_range, 3,
+		  { { 0, 1 }, { 1, 0xffffffffu }, { 2, 0 } } },
+	};
+	size_t n_pro = 2 + 5 * ARRAY_SIZE(ranges) + 1, n;
 	off_t size;
 	int r;
 
+	for (size_t i = 0; i < ARRAY_SIZE(pin); i++)
+		n_pro += 7 + 4 * pin[i].n_args;
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++)
 		if (ranges[i].lo >= ranges[i].hi ||
 		    ranges[i].lo >> 32 != (ranges[i].hi - 1) >> 32 ||
@@ -141,7 +216,8 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	insns = malloc((n_pro + n) * sizeof(*insns));
 	if (!insns)
 		return -ENOMEM;
-	if (prologue(ranges, ARRAY_SIZE(ranges), insns) != n_pro)
+	if (prologue(ranges, ARRAY_SIZE(ranges), pin, ARRAY_SIZE(pin),
+		     insns) != n_pro)
 		return err_set(e, EINVAL, "seccomp prologue length");
 	if (pread(fd, insns + n_pro, (size_t)size, 0) != size)
 		return err_set(e, EIO, "cannot read the seccomp program back");

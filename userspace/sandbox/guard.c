@@ -146,6 +146,10 @@ static void configure(struct guard_bpf *skel, const struct guard_opts *o,
 		skel->rodata->arm_nr = o->arm_nr;
 		skel->rodata->arm_arg0 = o->arm_arg0;
 	}
+	for (size_t i = 0; i < o->n_pinned && i < GUARD_MAX_PINNED; i++) {
+		skel->rodata->pinned_ip[i] = o->pinned[i].ip;
+		skel->rodata->pinned_nr[i] = o->pinned[i].nr;
+	}
 	skel->rodata->kill_syscalls = !audit && !o->syscall_audit_only;
 	skel->rodata->deny_lsm = !audit;
 	skel->rodata->deny_sock = !audit;

@@ -51,6 +51,13 @@ struct guard_opts {
 	 * marker and selects GUARD_ARM_NR_DEFAULT/GUARD_ARM_ARG0_DEFAULT. */
 	long arm_nr;
 	uint64_t arm_arg0;
+	/* Calls an armed worker may make at one address each (the warm
+	 * reset path): the instruction pointer after the syscall. */
+	struct {
+		uint64_t ip;
+		long nr;
+	} pinned[GUARD_MAX_PINNED];
+	size_t n_pinned;
 	/* Pin the counter maps in this bpffs directory (created if needed);
 	 * removed by guard_free() unless keep_pins. */
 	const char *pin_dir;

@@ -32,7 +32,8 @@
 #define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
 
 enum { LAYER_ADDRESS_SPACE, LAYER_SECCOMP, LAYER_PRIVS, LAYER_UID,
-       LAYER_RLIMITS, LAYER_CGROUP, LAYER_DEADLINE, LAYER_COUNT };
+       LAYER_RLIMITS, LAYER_CGROUP, LAYER_DEADLINE, LAYER_WARM,
+       LAYER_COUNT };
 
 /* An address range [lo, hi) of code trusted to make any system call. */
 struct code_range {
@@ -67,6 +68,24 @@ struct spawner {
 	cpu_set_t allowed;	/* its CPUs otherwise: pith's, at creation */
 };
 
+/* An idle warm worker: parked in its trampoline's park call (a pending
+ * seccomp notification), holding no context, input or descriptor. */
+struct warm_worker {
+	struct warm_worker *next;
+	struct elf_image *image;	/* holds a reference */
+	uint64_t memory;		/* its context size */
+	uint32_t owner;
+	pid_t pid;
+	int pidfd;
+	uint64_t park_id;		/* the pending notification */
+	uint64_t cpu_soft;		/* its RLIMIT_CPU soft limit, s */
+};
+
+/* The trampoline's warm path, in workers (see worker/trampoline.c). */
+enum { TRAMP_EXIT_UNMAP, TRAMP_PARK, TRAMP_UNMAP, TRAMP_MADVISE,
+       TRAMP_MAP_CTX1, TRAMP_MAP_CTX2, TRAMP_MAP_INPUT, TRAMP_CLOSE,
+       TRAMP_N_IP };
+
 struct sandbox {
 	struct sandbox_opts opts;
 	int loader_fd;		/* pith-worker, O_RDONLY, >= 3 */
@@ -84,6 +103,9 @@ struct sandbox {
 	struct {
 		pid_t pid;
 		long nr;
+		bool park;
+		uint64_t id;
+		int status;
 	} orphans[8];	/* notifications read before their proc knew
 			   its pid (another thread's step) */
 	unsigned n_orphans;
@@ -94,6 +116,15 @@ struct sandbox {
 	bool has_spare_sock, has_spare_epfd;
 	int spare_sock[2], spare_epfd;
 	char guard_error[256];	/* why guard_new() failed */
+	/* Warm workers (warm.c): on when seccomp notifications work and
+	 * PITH_WARM is not "off". */
+	bool warm;
+	bool fsgsbase;		/* user code can write fs/gs base */
+	uint64_t tramp_exit;	/* pith_context.exit for warm instances */
+	uint64_t tramp_ip[TRAMP_N_IP]; /* after each syscall of the path */
+	struct warm_worker *idle; /* most recently parked first */
+	unsigned n_idle, max_idle;
+	uint64_t warm_reused, warm_started; /* instances, for tests */
 };
 
 /* Where things are in the context buffer (offsets from its start). */
@@ -135,6 +166,15 @@ struct sandbox_proc {
 	char guard_reason[ERR_MAX];	/* its event, formatted */
 	char setup_error[200];
 	struct sandbox_result result;
+	/* Warm workers: the worker may park at the end (warm), it did
+	 * (parked: park_id is its pending notification), it served an
+	 * earlier instance (reused). */
+	bool warm, parked, reused;
+	uint64_t park_id;
+	int park_status;
+	uint64_t cpu_soft;		/* warm: the worker's RLIMIT_CPU, s */
+	struct elf_image *image;	/* warm: a reference, for the pool */
+	uint32_t owner;
 	/* The thread that spawned it, kept on its CPU (pinned_cpu) until the
 	 * worker is reaped, and the affinity to give back; 0: none. */
 	pid_t pinned_tid;
@@ -159,6 +199,22 @@ void spawn_release_epfd(struct sandbox_proc *p);
 void spawn_unpin_caller(struct sandbox_proc *p);
 /* "openat" for 257; NULL-safe buffer in, never fails. */
 const char *filter_syscall_name(long nr, char *buf, size_t len);
+
+/* warm.c */
+/* Compute the trampoline's addresses and decide whether warm workers run. */
+void warm_init(struct sandbox *sb);
+/* Start p's instance in an idle worker of its (image, memory, owner):
+ * 1 started, 0 none idle (or it died: spawn a fresh one), -errno. */
+int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
+	       struct err *e);
+/* Write the warm exit address into p's new context. */
+int warm_prepare(struct sandbox_proc *p);
+/* p's worker parked cleanly: keep it idle (takes its pidfd). */
+void warm_put(struct sandbox_proc *p);
+/* Kill every idle worker. */
+void warm_flush(struct sandbox *sb);
+/* The notification is a park from the trampoline's park call. */
+bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 
 /* context.c: lay out and write the descriptor into a new context buffer. */
 int context_new(const struct sandbox_request *req, struct sandbox_proc *p,

@@ -11,7 +11,7 @@
 #include "pith/abi.h"
 
 #define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
-#define PLAN_VERSION 1
+#define PLAN_VERSION 2
 
 /* The worker's only fd: the socket to pith. Closing it is the last system
  * call before the function's first instruction. */
@@ -72,8 +72,51 @@ struct plan {
 	__u64 guard_off;
 	__u64 altstack_off, altstack_size;
 	__u64 inputs_lo, inputs_hi; /* the range the inputs occupy */
+	__u32 flags;		/* PLAN_F_* */
+	__u32 pad2;
 	struct plan_segment segments[PLAN_MAX_SEGMENTS];
 };
+
+/* plan.flags */
+#define PLAN_F_WARM 0x1u	/* the worker may serve more instances */
+#define PLAN_F_FSGSBASE 0x2u	/* the CPU lets user code write fs/gs base */
+
+/*
+ * Warm workers (see Documentation/security.md, "Warm workers"). The loader
+ * leaves this block at PLAN_TRAMP_DATA in the trampoline page before the
+ * page becomes read-only and executable: everything the reset path needs
+ * that must not come from memory the function can write.
+ */
+#define PLAN_TRAMP_DATA 0xc00ull
+struct plan_tramp_data {
+	__u64 flags;		/* PLAN_F_* */
+	__u64 ctx_len1;		/* [PITH_CONTEXT_BASE, + ctx_len1): descriptor..altstack */
+	__u64 ctx_addr2, ctx_len2, ctx_off2; /* the stack part, above the guard */
+	__u64 frame;		/* the rt_sigreturn frame pith writes per instance */
+	__u64 n_wseg;		/* writable image segments, reset to the file */
+	struct { __u64 addr, len; } wseg[PLAN_MAX_SEGMENTS];
+};
+
+/*
+ * What pith writes into a fresh context for a warm worker's next instance,
+ * besides the descriptor: the input mappings (in the arena, zeroed by the
+ * trampoline after use; address and count in reserved[] slots below) and an
+ * rt_sigreturn frame at the top of the stack that starts the function with
+ * every register zero, the initial FPU/vector state, an empty signal mask
+ * and the fault handler's signal stack.
+ */
+#define PLAN_RES_INMAP 4	/* pith_context.reserved[4]: table address */
+#define PLAN_RES_NINMAP 5	/* reserved[5]: entries */
+struct plan_inmap {
+	__u64 addr, len, off, fd;
+};
+#define PLAN_FRAME_SIZE 320ull	/* struct ucontext (304) rounded to 16 */
+/* fds pith adds to a parked warm worker: the context, then the inputs. */
+#define PLAN_WARM_CTX_FD 1
+#define PLAN_WARM_INPUT_FD 2
+/* The call that ends an instance of a warm worker and parks it: a user
+ * notification (never allowed) at the trampoline's park address. */
+#define PLAN_PARK_NR 34		/* pause */
 
 /*
  * The block the loader leaves at the top of the context stack: its last

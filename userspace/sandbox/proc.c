@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
@@ -141,6 +142,22 @@ static void read_socket(struct sandbox_proc *p, bool reaped)
 	}
 }
 
+/* The instance ended through the trampoline's exit path: its worker is
+ * parked, holding nothing of it, until pith answers (warm.c). A park from
+ * an instance that is not warm, or a second one, is a violation. */
+static void note_park(struct sandbox_proc *p, uint64_t id, int status)
+{
+	if (!p->warm || p->parked || p->killed) {
+		if (p->bad_syscall < 0)
+			p->bad_syscall = PLAN_PARK_NR;
+		kill_worker(p);
+		return;
+	}
+	p->parked = true;
+	p->park_id = id;
+	p->park_status = status;
+}
+
 static void note_syscall(struct sandbox_proc *p, long nr)
 {
 	if (p->bad_syscall < 0)
@@ -166,15 +183,23 @@ static void read_listener(struct sandbox *sb)
 		memset(&n, 0, sizeof(n));
 		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
 			return;
+		bool park = n.data.arch == AUDIT_ARCH_X86_64 &&
+			    warm_is_park(sb, n.data.nr,
+					 n.data.instruction_pointer);
+		int status = (int)(n.data.args[0] & 0xff);
+
 		for (q = sb->procs; q; q = q->next)
 			if (q->pid == (pid_t)n.pid)
 				break;
-		if (q)
+		if (q && park)
+			note_park(q, n.id, status);
+		else if (q)
 			note_syscall(q, n.data.nr);
 		else if (sb->n_orphans < ARRAY_SIZE(sb->orphans))
 			sb->orphans[sb->n_orphans++] =
 				(typeof(sb->orphans[0])){ (pid_t)n.pid,
-							  n.data.nr };
+							  n.data.nr, park,
+							  n.id, status };
 	}
 }
 
@@ -184,7 +209,11 @@ static void take_orphan(struct sandbox_proc *p)
 
 	for (unsigned i = 0; i < sb->n_orphans; i++)
 		if (sb->orphans[i].pid == p->pid) {
-			note_syscall(p, sb->orphans[i].nr);
+			if (sb->orphans[i].park)
+				note_park(p, sb->orphans[i].id,
+					  sb->orphans[i].status);
+			else
+				note_syscall(p, sb->orphans[i].nr);
 			sb->orphans[i] = sb->orphans[--sb->n_orphans];
 			return;
 		}
@@ -279,10 +308,12 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	struct err e = { { 0 } };
 	char name[64];
 
-	/* The guard's event is in its ring before the worker dies. */
+	/* The guard's event is in its ring before the worker dies. A
+	 * parked worker stays known (and armed) for its next instance. */
 	if (p->sb->guard) {
 		guard_poll(p->sb->guard, on_violation, p->sb);
-		guard_worker_del(p->sb->guard, p->pid);
+		if (!p->parked)
+			guard_worker_del(p->sb->guard, p->pid);
 	}
 	p->finished = true;
 	res->status = SANDBOX_FAILED;
@@ -339,11 +370,17 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	p->epfd_empty = p->sb->spawner.listener < 0 ||
 			epoll_ctl(p->epfd, EPOLL_CTL_DEL,
 				  p->sb->spawner.listener, NULL) == 0;
+	/* A parked worker keeps its pidfd (for the pool): out of the set. */
+	if (p->parked && p->pidfd >= 0 &&
+	    epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->pidfd, NULL) < 0)
+		p->epfd_empty = false;
 	/* Read up to EAGAIN just before: kept for the next instance, or
 	 * closed. */
 	spawn_release_sock(p);
-	drop_fd(&p->pidfd);
-	/* Reaped: the pid may be reused by another worker from now on. */
+	if (!p->parked)
+		drop_fd(&p->pidfd);
+	/* Reaped (or parked): the pid may be another worker's from now on,
+	 * or this worker's next instance's. */
 	unlink_proc(p);
 	/* After sealing the context, whose LRU drain stays on this CPU. */
 	spawn_unpin_caller(p);
@@ -371,6 +408,17 @@ int sandbox_proc_step(struct sandbox_proc *p)
 		read_listener(p->sb);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
+	/* Parked: the worker ended the instance through the trampoline and
+	 * waits, with nothing of it mapped, for a next one. Unless it was
+	 * killed meanwhile (the deadline): then its exit says why. */
+	if (p->parked && !p->killed) {
+		memset(&si, 0, sizeof(si));
+		si.si_code = CLD_EXITED;
+		si.si_status = p->park_status;
+		read_socket(p, false);
+		finish(p, &si);
+		return 1;
+	}
 	if (pid_ready) {
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
@@ -410,6 +458,21 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 {
 	if (!p)
 		return NULL;
+	/* Ended through the reset path: its worker goes back to the pool
+	 * (warm_put() takes the pidfd), else it dies below. */
+	if (p->finished && p->parked && p->pidfd >= 0)
+		warm_put(p);
+	if (p->finished && p->pidfd >= 0) {
+		siginfo_t si;
+
+		if (p->sb->guard)
+			guard_worker_del(p->sb->guard, p->pid);
+		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) <
+			       0 &&
+		       errno == EINTR)
+			;
+	}
 	if (!p->finished && p->pidfd >= 0) {
 		siginfo_t si;
 
@@ -435,6 +498,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 		buffer_unref(p->inputs[i].buf);
 	free(p->inputs);
 	buffer_unref(p->ctx);
+	elf_image_free(p->image);
 	free(p);
 	return NULL;
 }

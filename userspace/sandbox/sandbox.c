@@ -28,6 +28,7 @@ static const char *const layer_names[LAYER_COUNT] = {
 	[LAYER_RLIMITS] = "rlimits",
 	[LAYER_CGROUP] = "cgroup",
 	[LAYER_DEADLINE] = "deadline",
+	[LAYER_WARM] = "warm-workers",
 };
 
 static void layer_set(struct sandbox *sb, int id, bool active,
@@ -299,10 +300,23 @@ static void setup_guard(struct sandbox *sb)
 			 "no worker cgroup to scope the programs to");
 		return;
 	}
-	if (guard_new(&(struct guard_opts){ .cgroup_fd = sb->cgroup_fd,
-					    .arm_nr = __NR_close,
-					    .arm_arg0 = PLAN_SOCK_FD },
-		      &sb->guard, &ge) < 0)
+	/* The warm reset path's calls, each at its own address. */
+	static const long tramp_nr[TRAMP_N_IP] = {
+		[TRAMP_EXIT_UNMAP] = __NR_munmap, [TRAMP_PARK] = PLAN_PARK_NR,
+		[TRAMP_UNMAP] = __NR_munmap, [TRAMP_MADVISE] = __NR_madvise,
+		[TRAMP_MAP_CTX1] = __NR_mmap, [TRAMP_MAP_CTX2] = __NR_mmap,
+		[TRAMP_MAP_INPUT] = __NR_mmap, [TRAMP_CLOSE] = __NR_close_range,
+	};
+	struct guard_opts go = { .cgroup_fd = sb->cgroup_fd,
+				 .arm_nr = __NR_close,
+				 .arm_arg0 = PLAN_SOCK_FD };
+
+	for (size_t i = 0; i < TRAMP_N_IP && i < GUARD_MAX_PINNED; i++) {
+		go.pinned[i].ip = sb->tramp_ip[i];
+		go.pinned[i].nr = tramp_nr[i];
+		go.n_pinned++;
+	}
+	if (guard_new(&go, &sb->guard, &ge) < 0)
 		snprintf(sb->guard_error, sizeof(sb->guard_error), "%.*s",
 			 (int)sizeof(sb->guard_error) - 1, ge.msg);
 }
@@ -342,6 +356,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	r = spawn_text(sb, e);
 	if (r < 0)
 		goto fail;
+	warm_init(sb);
 
 	layer_set(sb, LAYER_ADDRESS_SPACE, true,
 		  "fresh process per instance; only the image, context, inputs and a trampoline page are mapped");
@@ -379,6 +394,16 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		goto fail;
 	layer_set(sb, LAYER_DEADLINE, true,
 		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
+	if (sb->warm && sb->spawner.listener >= 0)
+		layer_set(sb, LAYER_WARM, true,
+			  "default: warm workers, reused by instances of the same function and reset in between (registers, vector state, fs/gs base, memory, signal state, CPU limit); \"fresh\": true on a function gives a new process per instance");
+	else
+		layer_set(sb, LAYER_WARM, false,
+			  "every instance gets a new process: %s",
+			  sb->spawner.listener < 0
+				  ? "warm workers park in a seccomp notification, and seccomp is off"
+				  : "PITH_WARM=off");
+	sb->warm = sb->warm && sb->spawner.listener >= 0;
 	*ret = sb;
 	return 0;
 fail:
@@ -391,6 +416,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	if (!sb)
 		return NULL;
 	/* Its workers get PDEATHSIG when it ends: free them first. */
+	warm_flush(sb);
 	spawner_stop(sb);
 	guard_free(sb->guard);
 	safe_close(sb->loader_fd);

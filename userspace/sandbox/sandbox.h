@@ -91,6 +91,12 @@ struct sandbox_request {
 	/* Names in eBPF audit events and counters; may be NULL. */
 	const char *fn_name;
 	uint32_t stage;
+	/* A process of its own for this instance, never a warm worker
+	 * ("fresh": true in the job). */
+	bool fresh;
+	/* Warm workers serve one owner (the daemon's job submitter); 0 for
+	 * `pith run`. */
+	uint32_t owner;
 };
 
 enum sandbox_status {

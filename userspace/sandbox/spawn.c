@@ -396,6 +396,8 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.altstack_size = CTX_ALTSTACK_SIZE,
 		.inputs_lo = PITH_INPUT_BASE,
 		.inputs_hi = PITH_INPUT_BASE,
+		.flags = (p->warm ? PLAN_F_WARM : 0) |
+			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
 	if (p->n_inputs)
 		plan->inputs_hi = p->inputs[p->n_inputs - 1].addr +
@@ -519,6 +521,8 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 			/* SIGXCPU at the soft limit names the reason;
 			 * SIGKILL one second later if it is ignored. */
 			.cpu = { MAX(cpu, (rlim_t)1), MAX(cpu, (rlim_t)1) + 1 },
+			/* A warm worker gets its next instances' fds from
+			 * pith (warm.c) and its CPU limit raised for each. */
 			.nofile = { 2 + 2 + p->n_inputs, 2 + 2 + p->n_inputs },
 			.nproc = { 0, 0 },
 			.argv = argv,
@@ -529,6 +533,15 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 	int here = -1, confined;
 	bool alone;
 
+	if (p->warm) {
+		/* One second of slack: the instances it serves share it
+		 * (warm.c, check_cpu_budget()). */
+		a.child.cpu.rlim_cur++;
+		a.child.cpu.rlim_max++;
+		p->cpu_soft = a.child.cpu.rlim_cur;
+		a.child.nofile.rlim_cur = a.child.nofile.rlim_max =
+			PLAN_WARM_INPUT_FD + 2 + PLAN_MAX_INPUTS;
+	}
 	if (sb->cgroup_fd >= 0) {
 		a.ca.flags |= CLONE_INTO_CGROUP;
 		a.ca.cgroup = (uint64_t)sb->cgroup_fd;
@@ -607,6 +620,23 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;
+	/* Warm unless the job says fresh: the function may end through the
+	 * trampoline and its worker serve the next instance. */
+	p->warm = sb->warm && !req->fresh;
+	if (p->warm) {
+		p->image = elf_image_ref((struct elf_image *)req->image);
+		p->owner = req->owner;
+		r = warm_prepare(p);
+		if (r < 0) {
+			r = err_set(e, -r, "cannot write the context");
+			goto fail;
+		}
+		r = warm_start(p, req, e);
+		if (r < 0)
+			goto fail;
+		if (r > 0)
+			goto started;
+	}
 	/* The pair a reaped instance left, drained, or a new one; pith keeps
 	 * the worker's end too, to reuse the pair (spawn_release_sock()). */
 	if (sb->has_spare_sock) {
@@ -636,10 +666,13 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	r = start_worker(p, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
+	if (p->warm)
+		sb->warm_started++;
 	if (sb->guard)
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
+started:
 	if (sb->has_spare_epfd) {
 		p->epfd = sb->spare_epfd;
 		sb->has_spare_epfd = false;

@@ -297,17 +297,47 @@ static void setup_signals(const struct plan *p)
 	raw_syscall4(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
 }
 
-static void map_trampoline(void)
+/* What the warm reset path reads, in the page it runs from (read-only for
+ * the function): the context's two parts, the frame's place and the
+ * writable image segments. */
+_Static_assert(PLAN_TRAMP_DATA + sizeof(struct plan_tramp_data) <=
+		       PLAN_TRAMPOLINE_SIZE,
+	       "the warm data block fits in the trampoline page");
+
+static void write_tramp_data(const struct plan *p)
+{
+	struct plan_tramp_data *d =
+		(void *)(PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA);
+	__u64 gend = p->guard_off + PAGE;
+
+	d->flags = p->flags;
+	d->ctx_len1 = p->guard_off;
+	d->ctx_addr2 = PITH_CONTEXT_BASE + gend;
+	d->ctx_len2 = p->context_size - gend;
+	d->ctx_off2 = gend;
+	d->frame = PITH_CONTEXT_BASE + p->context_size - PLAN_FRAME_SIZE;
+	d->n_wseg = 0;
+	for (__u32 i = 0; i < p->n_segments; i++)
+		if (p->segments[i].prot & PROT_WRITE) {
+			d->wseg[d->n_wseg].addr = p->segments[i].vaddr;
+			d->wseg[d->n_wseg].len = p->segments[i].memsz;
+			d->n_wseg++;
+		}
+}
+
+static void map_trampoline(const struct plan *p)
 {
 	size_t len = (size_t)(tramp_end - tramp_start);
 	long r;
 
-	if (len > PLAN_TRAMPOLINE_SIZE)
+	if (len > PLAN_TRAMP_DATA)
 		fail("pith-worker: trampoline too large", 0, 0);
 	map_at("pith-worker: cannot map the trampoline", PLAN_TRAMPOLINE_BASE,
 	       PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
 	       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy((void *)PLAN_TRAMPOLINE_BASE, tramp_start, len);
+	if (p->flags & PLAN_F_WARM)
+		write_tramp_data(p);
 	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
 			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC);
 	if (r < 0)
@@ -388,7 +418,7 @@ __attribute__((noreturn, used)) void worker_main(void)
 	if (r < 0)
 		fail("pith-worker: close_range", 0, r);
 	setup_signals(p);
-	map_trampoline();
+	map_trampoline(p);
 
 	n_unmap = complement(p, unmap);
 	size = (sizeof(*h) + n_unmap * 16 + 15) & ~15ull;

@@ -36,6 +36,26 @@ _Static_assert(ASM_FAULT_REPORT == PITH_CONTEXT_BASE + RESERVED_OFF,
 	       "fault report");
 _Static_assert(ASM_FAULT_MAGIC == PLAN_FAULT_MAGIC, "fault magic");
 _Static_assert(PLAN_SOCK_FD == 0, "fd number");
+/* The warm path's constants, checked the same way. */
+#define ASM_RANGE 0x200000000000	/* context + inputs, up to the trampoline */
+#define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
+#define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
+_Static_assert(ASM_RANGE == PLAN_TRAMPOLINE_BASE - PITH_CONTEXT_BASE, "range");
+_Static_assert(ASM_DATA == PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA, "data");
+_Static_assert(ASM_INMAP == PITH_CONTEXT_BASE + RESERVED_OFF +
+	       8 * PLAN_RES_INMAP, "inmap");
+_Static_assert(PLAN_RES_NINMAP == PLAN_RES_INMAP + 1, "inmap count");
+_Static_assert(offsetof(struct plan_tramp_data, flags) == 0, "data");
+_Static_assert(offsetof(struct plan_tramp_data, ctx_len1) == 8, "data");
+_Static_assert(offsetof(struct plan_tramp_data, ctx_addr2) == 16, "data");
+_Static_assert(offsetof(struct plan_tramp_data, ctx_len2) == 24, "data");
+_Static_assert(offsetof(struct plan_tramp_data, ctx_off2) == 32, "data");
+_Static_assert(offsetof(struct plan_tramp_data, frame) == 40, "data");
+_Static_assert(offsetof(struct plan_tramp_data, n_wseg) == 48, "data");
+_Static_assert(offsetof(struct plan_tramp_data, wseg) == 56, "data");
+_Static_assert(sizeof(struct plan_inmap) == 32, "inmap");
+_Static_assert(PLAN_PARK_NR == 34 && PLAN_WARM_CTX_FD == 1 &&
+	       PLAN_F_FSGSBASE == 2, "warm constants");
 
 __asm__(
 	".pushsection .text.pith_trampoline,\"ax\",@progbits\n"
@@ -135,6 +155,153 @@ __asm__(
 	".globl tramp_restorer\n"
 	"tramp_restorer:\n"
 	"	mov $15, %eax\n"		/* rt_sigreturn */
+	"	syscall\n"
+	"	ud2\n"
+
+	/*
+	 * Warm workers. The crt jumps here (pith_context.exit) with %edi =
+	 * the status; a hostile function may jump to any instruction below
+	 * with any registers. Every system call here is allowed only at its
+	 * own address (seccomp and the eBPF guard check the instruction
+	 * pointer) and with pinned arguments, and control never leaves this
+	 * page for the function's code except through the rt_sigreturn at
+	 * the end, whose frame pith wrote into a fresh context.
+	 */
+	".globl tramp_exit\n"
+	"tramp_exit:\n"
+	"	mov %edi, %r12d\n"
+	/* Drop the context and the inputs, so that pith can seal them. */
+	"	mov $11, %eax\n"
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
+	"	movabs $" STR(ASM_RANGE) ", %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_exit_unmap\n"
+	"tramp_ip_exit_unmap:\n"
+	/* Park: a user notification carrying the status. pith answers when
+	 * it has a next instance, having added its context as fd 1 (the
+	 * answer) and its inputs from fd 2; anything else ends the worker. */
+	"	mov $" STR(PLAN_PARK_NR) ", %eax\n"
+	"	mov %r12d, %edi\n"
+	"	syscall\n"
+	".globl tramp_ip_park\n"
+	"tramp_ip_park:\n"
+	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rax\n"
+	"	jne 19f\n"
+	/* From here on nothing the function left is trusted: unmap again
+	 * (a function that jumped to the park kept its mappings). */
+	"	mov $11, %eax\n"
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
+	"	movabs $" STR(ASM_RANGE) ", %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_unmap\n"
+	"tramp_ip_unmap:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	/* Writable image segments back to the image: MADV_DONTNEED drops
+	 * the private copies of a MAP_PRIVATE file mapping. */
+	"	movabs $" STR(ASM_DATA) ", %rbx\n"
+	"	mov 48(%rbx), %r12\n"
+	"	lea 56(%rbx), %r13\n"
+	"11:	test %r12, %r12\n"
+	"	jz 12f\n"
+	"	mov $28, %eax\n"
+	"	mov 0(%r13), %rdi\n"
+	"	mov 8(%r13), %rsi\n"
+	"	mov $4, %edx\n"		/* MADV_DONTNEED */
+	"	syscall\n"
+	".globl tramp_ip_madvise\n"
+	"tramp_ip_madvise:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	"	add $16, %r13\n"
+	"	dec %r12\n"
+	"	jmp 11b\n"
+	/* The new context, around its guard page, from fd 1. */
+	"12:	mov $9, %eax\n"
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
+	"	mov 8(%rbx), %rsi\n"
+	"	mov $3, %edx\n"		/* PROT_READ|PROT_WRITE */
+	"	mov $0x100001, %r10d\n"	/* MAP_SHARED|MAP_FIXED_NOREPLACE */
+	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
+	"	xor %r9d, %r9d\n"
+	"	syscall\n"
+	".globl tramp_ip_map_ctx1\n"
+	"tramp_ip_map_ctx1:\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 19f\n"
+	"	mov $9, %eax\n"
+	"	mov 16(%rbx), %rdi\n"
+	"	mov 24(%rbx), %rsi\n"
+	"	mov $3, %edx\n"
+	"	mov $0x100001, %r10d\n"
+	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
+	"	mov 32(%rbx), %r9\n"
+	"	syscall\n"
+	".globl tramp_ip_map_ctx2\n"
+	"tramp_ip_map_ctx2:\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 19f\n"
+	/* The inputs, from the table pith wrote into the new context (the
+	 * function has not run in it yet). */
+	"	movabs $" STR(ASM_INMAP) ", %r14\n"
+	"	mov 0(%r14), %r13\n"
+	"	mov 8(%r14), %r12\n"
+	"	mov %r12, %r15\n"
+	"13:	test %r12, %r12\n"
+	"	jz 14f\n"
+	"	mov $9, %eax\n"
+	"	mov 0(%r13), %rdi\n"
+	"	mov 8(%r13), %rsi\n"
+	"	mov $1, %edx\n"		/* PROT_READ */
+	"	mov $0x100001, %r10d\n"
+	"	mov 24(%r13), %r8\n"
+	"	mov 16(%r13), %r9\n"
+	"	syscall\n"
+	".globl tramp_ip_map_input\n"
+	"tramp_ip_map_input:\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 19f\n"
+	"	add $32, %r13\n"
+	"	dec %r12\n"
+	"	jmp 13b\n"
+	/* Zero the table and its slots: the arena starts zero-filled. */
+	"14:	mov 0(%r14), %rdi\n"
+	"	lea (,%r15,4), %rcx\n"
+	"	xor %eax, %eax\n"
+	"	cld\n"
+	"	rep stosq\n"
+	"	movq $0, 0(%r14)\n"
+	"	movq $0, 8(%r14)\n"
+	/* No descriptor survives into the function. */
+	"	mov $436, %eax\n"		/* close_range(1, ~0U, 0) */
+	"	mov $1, %edi\n"
+	"	mov $0xffffffff, %esi\n"
+	"	xor %edx, %edx\n"
+	"	syscall\n"
+	".globl tramp_ip_close\n"
+	"tramp_ip_close:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	/* Null data segment selectors, then fs/gs bases 0 (the function may
+	 * have written them with WRFSBASE/WRGSBASE). */
+	"	xor %eax, %eax\n"
+	"	mov %eax, %ds\n"
+	"	mov %eax, %es\n"
+	"	mov %eax, %fs\n"
+	"	mov %eax, %gs\n"
+	"	testb $" STR(PLAN_F_FSGSBASE) ", 0(%rbx)\n"
+	"	jz 15f\n"
+	"	wrfsbase %rax\n"
+	"	wrgsbase %rax\n"
+	/* Every general register, the flags, %rip = entry, %rsp = stack
+	 * top, %rdi = the context, the signal mask and signal stack, and
+	 * (fpstate NULL) the initial FPU/SSE/AVX state: one rt_sigreturn
+	 * from pith's frame. */
+	"15:	mov 40(%rbx), %rsp\n"
+	"	mov $15, %eax\n"
+	"	syscall\n"
+	"19:	mov $231, %eax\n"		/* exit_group(126) */
+	"	mov $126, %edi\n"
 	"	syscall\n"
 	"	ud2\n"
 	".globl tramp_end\n"

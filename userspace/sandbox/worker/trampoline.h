@@ -10,6 +10,12 @@
 
 extern const char tramp_start[], tramp_entry[], tramp_handler[],
 	tramp_restorer[], tramp_end[];
+/* Warm workers: where the crt jumps to end an instance, and the address
+ * after each system call of the reset path (the instruction pointer
+ * seccomp and the eBPF guard see). */
+extern const char tramp_exit[], tramp_ip_exit_unmap[], tramp_ip_park[],
+	tramp_ip_unmap[], tramp_ip_madvise[], tramp_ip_map_ctx1[],
+	tramp_ip_map_ctx2[], tramp_ip_map_input[], tramp_ip_close[];
 
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
 void loader_handoff(void *block, unsigned long tramp_entry)

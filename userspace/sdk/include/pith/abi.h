@@ -20,6 +20,14 @@ typedef unsigned long long __u64;
 
 #define PITH_ABI_MAGIC 0x48544950u /* "PITH" little-endian */
 #define PITH_ABI_VERSION 1
+/*
+ * Minor revisions grow struct pith_context at its end (header_size says how
+ * far it goes) and never move a field: a binary built for 1.0 runs on a
+ * pith that writes 1.1.
+ *   1.1: pith_context.n_args .. time (job "args", "env", "seed", "time")
+ *        and pith_context.exit
+ */
+#define PITH_ABI_MINOR 1
 
 /*
  * Fixed layout of a sandbox's address space (x86-64). Everything else is
@@ -86,6 +94,14 @@ struct pith_context {
 	__u64 env;		/* __u64[n_env]: "NAME=value" strings */
 	__u64 seed;		/* 0 when the job sets none */
 	__u64 time;		/* ns since the epoch; 0 when the job sets none */
+	/* 1.1 (header_size >= PITH_CONTEXT_SIZE_1_1): where to jump (not
+	 * call) to end the instance, with the status in %edi, after writing
+	 * the outputs; 0: end with exit_group(status) as in 1.0. Ending this
+	 * way lets pith run the next instance in the same, reset, worker. */
+	__u64 exit;
 };
+
+#define PITH_CONTEXT_SIZE_1_0 144u
+#define PITH_CONTEXT_SIZE_1_1 192u
 
 #endif
