@@ -14,7 +14,7 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 37
+t_plan 40
 
 # run CMD...: sets $out, $err and $rc.
 run() {
@@ -183,6 +183,35 @@ if [ "$(cat "$tmp/o-opt/r/a" 2>/dev/null)" = "1 (no extra)" ]; then
 	t_ok optional_input_is_null_when_absent
 else
 	t_fail optional_input_is_null_when_absent "$(cat "$tmp/o-opt/r/a" 2>&1)"
+fi
+
+# Progress: one redrawn line on a terminal, erased before the summary;
+# nothing without a terminal or with -q.
+if command -v script >/dev/null; then
+	script -qec "'$pith' run '$tmp/ok.json' -o '$tmp/o-tty'" /dev/null \
+		>"$tmp/tty" 2>&1
+	if grep -aq "instances (" "$tmp/tty" &&
+		grep -aq "$(printf '\r\033\\[K')job ok: ok" "$tmp/tty"; then
+		t_ok progress_line_on_a_terminal
+	else
+		t_fail progress_line_on_a_terminal "$(od -c "$tmp/tty" | head)"
+	fi
+	script -qec "'$pith' run -q '$tmp/ok.json' -o '$tmp/o-tty'" /dev/null \
+		>"$tmp/tty-q" 2>&1
+	if grep -aq "instances (" "$tmp/tty-q"; then
+		t_fail no_progress_with_quiet "$(cat "$tmp/tty-q")"
+	else
+		t_ok no_progress_with_quiet
+	fi
+else
+	t_skip progress_line_on_a_terminal "no script(1) to make a terminal"
+	t_skip no_progress_with_quiet "no script(1) to make a terminal"
+fi
+run "$pith" run "$tmp/ok.json" -o "$tmp/o-notty"
+if printf '%s' "$err" | grep -q "instances ("; then
+	t_fail no_progress_without_a_terminal "$err"
+else
+	t_ok no_progress_without_a_terminal
 fi
 
 # --require: doctor's exit status tells required-present from missing.

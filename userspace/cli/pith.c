@@ -18,7 +18,7 @@ static const char usage_main[] =
 	"  help [COMMAND]   show help for a command\n"
 	"\n"
 	"Options of every command:\n"
-	"  -q, --quiet      print only errors (and the summary or --json)\n"
+	"  -q, --quiet      no notes, no progress: errors, the summary, --json\n"
 	"  -v, --verbose    print more detail (e.g. each unavailable layer)\n"
 	"  -h, --help       show the command's help\n"
 	"  -V, --version    show the version (as the only argument)\n"

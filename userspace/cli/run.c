@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/layers.h"
+#include "cli/progress.h"
 #include "cli/summary.h"
 #include "engine/engine.h"
 #include "iofuncs/iofuncs.h"
@@ -204,6 +205,7 @@ int cmd_run(const struct cli *c)
 	_cleanup_(job_freep) struct job *job = NULL;
 	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
 	struct engine_report rep = {};
+	struct progress progress;
 	struct err e = {};
 	int r, ret;
 
@@ -251,12 +253,16 @@ int cmd_run(const struct cli *c)
 						   .message = e.msg });
 		return ret;
 	}
+	progress_init(&progress, c);
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
 					      .parallel = c->parallel,
 					      .data_root = c->data_root,
-					      .out_dir = c->out_dir },
+					      .out_dir = c->out_dir,
+					      .progress = progress_update,
+					      .progress_data = &progress },
 		       &rep, &e);
+	progress_clear(&progress);
 	if (interrupted_by) {
 		int sig = interrupted_by;
 		char msg[ERR_MAX];

@@ -932,6 +932,29 @@ static void stage_complete(struct stage_run *st)
 	advance_passes(st);
 }
 
+/* engine_opts.progress: O(stages) per event, only when asked for. */
+static void report_progress(struct run *run)
+{
+	struct engine_progress p = { .n_stages = run->job->n_stages,
+				     .stages_done = run->stages_done };
+
+	if (!run->opts->progress)
+		return;
+	for (size_t o = 0; o < run->job->n_stages; o++) {
+		size_t s = run->job->order[o];
+		const struct stage_run *st = &run->stages[s];
+
+		if (st->state == STAGE_WAITING)
+			continue;
+		p.stage = run->job->stages[s].name;
+		p.instances_done += st->collected;
+		p.instances_total += MAX(st->n_instances,
+					 run->rep->stages[s].n_instances);
+		p.bytes_out += run->rep->stages[s].bytes_out;
+	}
+	run->opts->progress(run->opts->progress_data, &p);
+}
+
 /*
  * After every event: start the stages whose inputs are ready, close those
  * whose instance count became final, complete those that are done (in
@@ -974,6 +997,7 @@ static void progress(struct run *run)
 		return;
 	dispatch(run);
 	resume_io(run);
+	report_progress(run);
 }
 
 static void cancel_all(struct run *run)

@@ -17,6 +17,15 @@
 #include "sandbox/sandbox.h"
 #include "store/store.h"
 
+/* Where a run is, for a progress display. Counts cover started stages. */
+struct engine_progress {
+	size_t stages_done, n_stages;
+	const char *stage;	/* the latest stage started */
+	size_t instances_done;	/* collected instances (compute and I/O items) */
+	size_t instances_total; /* instances of the stages started so far */
+	uint64_t bytes_out;	/* bytes of the outputs collected */
+};
+
 struct engine_opts {
 	struct sandbox *sandbox; /* required when the job has compute stages */
 	unsigned parallel;	 /* instances running at once; 0: online CPUs */
@@ -33,6 +42,10 @@ struct engine_opts {
 	 * instance's outputs, so collection order differs from instance
 	 * order; the results must not. */
 	uint32_t test_shuffle_seed;
+	/* Called on the loop after each event (a stage started, instances
+	 * ended); must not block (the CLI redraws its progress line). */
+	void (*progress)(void *data, const struct engine_progress *p);
+	void *progress_data;
 };
 
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
