@@ -200,4 +200,103 @@ TEST_F(stream, each_instance_starts_while_its_producer_stage_still_runs)
 	job_free(job);
 }
 
+/* Peak RSS of this process since the last reset, in KiB. */
+static long peak_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[256];
+	long v = -1;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return v;
+}
+
+static bool reset_peak(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+	bool ok = fd >= 0 && write(fd, "5", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+#define BIG_MIB 8
+#define BIG_READS 256 /* 2 GiB in all */
+
+/*
+ * file.read streams 256 reads of an 8 MiB file (2 GiB) into an `each`
+ * stage that keeps nothing: pith's peak RSS stays within the window plus
+ * what the running instances and the items in flight hold, however much
+ * passes through.
+ */
+TEST_F(stream, two_gib_pass_through_a_64_mib_window_in_bounded_memory)
+{
+	char *dir = t_tmpdir(), *path, *items, *text;
+	size_t cap = BIG_READS * 48 + 16, o = 0;
+	struct engine_report rep;
+	struct job *job;
+	struct err e = {};
+	long before, peak;
+	char *data;
+	int r;
+
+	ASSERT_NE(NULL, dir);
+	/* First byte '@' (64 % 4 == 0): split emits nothing. */
+	data = malloc(BIG_MIB << 20);
+	memset(data, '@', BIG_MIB << 20);
+	path = t_strdupf("%s/big.bin", dir);
+	ASSERT_EQ(0, t_write_file(path, data, BIG_MIB << 20));
+	free(data);
+	items = malloc(cap);
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < BIG_READS; i++)
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"r%zu\",\"data\":\"big.bin\"}",
+				      i ? "," : "", i);
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"big\","
+		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"}},"
+		"\"inputs\":{\"paths\":%s},"
+		"\"stages\":["
+		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
+		"{\"name\":\"eat\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"none\":\"eat.out\"}}",
+		items);
+	job = job_in(dir, text);
+	ASSERT_NE(NULL, job);
+	if (!reset_peak())
+		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
+	before = peak_kib();
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = self->sb,
+					      .parallel = 2,
+					      .window = 64ull << 20 },
+		       &rep, &e);
+	peak = peak_kib();
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	EXPECT_EQ((uint64_t)BIG_READS * (BIG_MIB << 20),
+		  rep.stages[0].bytes_out);
+	TH_LOG("2 GiB through a 64 MiB window: peak RSS %ld MiB above the %ld MiB before",
+	       (peak - before) >> 10, before >> 10);
+	/* The bound of Documentation/architecture.md: the window (fetched
+	 * and in flight) + the items of the running instances (2 * 8 MiB)
+	 * + 16 MiB for everything else (rings, tables, pool slack). */
+	EXPECT_LT(peak - before, (64 + 2 * BIG_MIB + 16) << 10);
+	engine_report_done(&rep);
+out:
+	job_free(job);
+	free(text);
+	free(items);
+	free(path);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 TEST_HARNESS_MAIN

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/macro.h"
 
@@ -26,6 +27,7 @@ enum cli_opt {
 	OPT_PARALLEL = 1u << 2,
 	OPT_DATA_ROOT = 1u << 3,
 	OPT_REQUIRE = 1u << 4,
+	OPT_WINDOW = 1u << 5,
 };
 
 #define CLI_REQUIRE_MAX 16
@@ -39,6 +41,7 @@ struct cli {
 	bool json;
 	const char *out_dir; /* -o; "out" when not given */
 	unsigned parallel;   /* -j; 0: online CPUs */
+	uint64_t window;     /* --window; 0: the engine's default */
 	const char *data_root;
 	const char *require[CLI_REQUIRE_MAX]; /* --require LAYER, repeated */
 	size_t n_require;

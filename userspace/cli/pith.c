@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "lib/units.h"
 
 static const char usage_main[] =
 	"Usage: pith COMMAND [OPTIONS]\n"
@@ -37,7 +38,8 @@ static int cmd_help(const struct cli *c);
 /* The commands. A new command is one row here and its own file. */
 static const struct cli_cmd commands[] = {
 	{ "run", "validate and run a job file", usage_run,
-	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE,
+	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE |
+		  OPT_WINDOW,
 	  1, 1, cmd_run },
 	{ "check", "validate a job file without running it", usage_check,
 	  OPT_JSON, 1, 1, cmd_check },
@@ -78,6 +80,15 @@ static int opt_parallel(struct cli *c, const char *arg)
 			c->cmd, "--parallel wants a number from 1 to 256, not '%s'",
 			arg);
 	c->parallel = (unsigned)v;
+	return 0;
+}
+
+static int opt_window(struct cli *c, const char *arg)
+{
+	if (parse_size(arg, &c->window) < 0 || c->window < (1u << 20))
+		return cli_usage_error(
+			c->cmd, "--window wants a size of at least 1MiB, not '%s'",
+			arg);
 	return 0;
 }
 
@@ -123,6 +134,7 @@ static const struct cli_option {
 	{ "json", 0, NULL, OPT_JSON, opt_json },
 	{ "parallel", 'j', "N", OPT_PARALLEL, opt_parallel },
 	{ "data-root", 0, "DIR", OPT_DATA_ROOT, opt_data_root },
+	{ "window", 0, "SIZE", OPT_WINDOW, opt_window },
 	{ "require", 0, "LAYER", OPT_REQUIRE, opt_require },
 	{ "quiet", 'q', NULL, 0, opt_quiet },
 	{ "verbose", 'v', NULL, 0, opt_verbose },

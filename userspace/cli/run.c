@@ -34,6 +34,8 @@ const char usage_run[] =
 	"      --json         print a machine-readable summary on stdout\n"
 	"                     (Documentation/json-output.md)\n"
 	"  -j, --parallel N   instances running at once (default: online CPUs)\n"
+	"      --window SIZE  bytes I/O stages may fetch ahead of the stages\n"
+	"                     that consume them (default: 64MiB)\n"
 	"      --data-root DIR\n"
 	"                     where paths of file.read and file.write resolve\n"
 	"                     (default: the job file's directory); paths that\n"
@@ -257,6 +259,7 @@ int cmd_run(const struct cli *c)
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
 					      .parallel = c->parallel,
+					      .window = c->window,
 					      .data_root = c->data_root,
 					      .out_dir = c->out_dir,
 					      .progress = progress_update,

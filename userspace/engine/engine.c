@@ -35,7 +35,7 @@
 #define DEADLINE_SLACK_MS 1
 /* Before an I/O stage's first item arrives, each item in flight counts as
  * this part of the window. */
-#define WINDOW_FIRST_GUESS 16
+#define WINDOW_FIRST_GUESS 4
 
 enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE };
 
