@@ -26,3 +26,16 @@ sandbox_security_test_SRCS := tests/security/sandbox_security_test.c \
 	$(SANDBOX_T_SRCS)
 $(B)/tests/sandbox_test $(B)/tests/sandbox_security_test: | $(HOSTILE_FN) \
 	$(B)/pith-worker
+
+# The data-isolation test function (SDK, tools/pith-cc) and its script.
+SNOOP_FN := $(B)/tests/fn/snoop
+$(SNOOP_FN): tests/security/fn/snoop.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+ALL_TARGETS += $(SNOOP_FN)
+TEST_SCRIPTS += tests/security/isolation.sh
+TEST_PROGS += isolation_test
+isolation_test_SRCS := tests/security/isolation_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/isolation_test: | $(SNOOP_FN) $(B)/pith-worker

@@ -245,7 +245,6 @@ TEST(set_grows_past_its_initial_capacity)
 	set_free(s);
 }
 
-TEST_HARNESS_MAIN
 
 /* ---- the pool of released buffers (buffer_new_mapped) -------------------- */
 
@@ -429,3 +428,32 @@ TEST(PITH_STORE_POOL_that_is_not_a_size_is_reported)
 	EXPECT_STREQ("off (PITH_STORE_POOL=lots is not a size)",
 		     store_pool_status());
 }
+
+TEST(store_limit_refuses_a_buffer_and_names_the_limit)
+{
+	uint64_t held = store_stats.bytes_held;
+	struct buffer *a = NULL, *b = NULL, *c = NULL;
+	void *map;
+
+	store_set_limit(held + (1 << 20));
+	ASSERT_EQ(0, buffer_new("limit-a", 768 << 10, &a));
+	EXPECT_EQ(held + (768 << 10), store_stats.bytes_held);
+	/* 768 KiB + 512 KiB > 1 MiB: refused, through either constructor. */
+	EXPECT_EQ(-ENOBUFS, buffer_new("limit-b", 512 << 10, &b));
+	EXPECT_EQ(-ENOBUFS, buffer_new_mapped("limit-b", 512 << 10, 0, &b, &map));
+	EXPECT_NE(NULL, strstr(store_strerror(-ENOBUFS), "--max-store"))
+		TH_LOG("%s", store_strerror(-ENOBUFS));
+	EXPECT_EQ(held + (768 << 10), store_stats.bytes_held);
+	/* Giving bytes back makes room again. */
+	buffer_unref(a);
+	EXPECT_EQ(held, store_stats.bytes_held);
+	ASSERT_EQ(0, buffer_new("limit-c", 512 << 10, &c));
+	buffer_set_charge(c, 4096);
+	EXPECT_EQ(held + 4096, store_stats.bytes_held);
+	buffer_unref(c);
+	EXPECT_EQ(held, store_stats.bytes_held);
+	store_set_limit(0);
+	EXPECT_LT(held + (1 << 20), store_limit());
+}
+
+TEST_HARNESS_MAIN

@@ -28,6 +28,7 @@ enum cli_opt {
 	OPT_DATA_ROOT = 1u << 3,
 	OPT_REQUIRE = 1u << 4,
 	OPT_WINDOW = 1u << 5,
+	OPT_LIMITS = 1u << 6, /* --max-store, --max-output-* */
 };
 
 #define CLI_REQUIRE_MAX 16
@@ -45,6 +46,8 @@ struct cli {
 	const char *data_root;
 	const char *require[CLI_REQUIRE_MAX]; /* --require LAYER, repeated */
 	size_t n_require;
+	/* pith's own bounds (security.md); 0: the defaults */
+	uint64_t max_store, max_output_items, max_output_bytes, max_output_names;
 };
 
 struct cli_cmd {

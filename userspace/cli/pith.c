@@ -39,7 +39,7 @@ static int cmd_help(const struct cli *c);
 static const struct cli_cmd commands[] = {
 	{ "run", "validate and run a job file", usage_run,
 	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE |
-		  OPT_WINDOW,
+		  OPT_WINDOW | OPT_LIMITS,
 	  1, 1, cmd_run },
 	{ "check", "validate a job file without running it", usage_check,
 	  OPT_JSON, 1, 1, cmd_check },
@@ -98,6 +98,36 @@ static int opt_data_root(struct cli *c, const char *arg)
 	return 0;
 }
 
+/* A bound: a number or a size (2GiB), above 0. */
+static int opt_limit(struct cli *c, const char *name, const char *arg,
+		     uint64_t *ret)
+{
+	if (parse_size(arg, ret) < 0 || !*ret)
+		return cli_usage_error(c->cmd, "--%s wants a number above 0, not '%s'",
+				       name, arg);
+	return 0;
+}
+
+static int opt_max_store(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-store", arg, &c->max_store);
+}
+
+static int opt_max_output_items(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-output-items", arg, &c->max_output_items);
+}
+
+static int opt_max_output_bytes(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-output-bytes", arg, &c->max_output_bytes);
+}
+
+static int opt_max_output_names(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-output-names", arg, &c->max_output_names);
+}
+
 static int opt_require(struct cli *c, const char *arg)
 {
 	if (c->n_require == CLI_REQUIRE_MAX)
@@ -136,6 +166,10 @@ static const struct cli_option {
 	{ "data-root", 0, "DIR", OPT_DATA_ROOT, opt_data_root },
 	{ "window", 0, "SIZE", OPT_WINDOW, opt_window },
 	{ "require", 0, "LAYER", OPT_REQUIRE, opt_require },
+	{ "max-store", 0, "SIZE", OPT_LIMITS, opt_max_store },
+	{ "max-output-items", 0, "N", OPT_LIMITS, opt_max_output_items },
+	{ "max-output-bytes", 0, "SIZE", OPT_LIMITS, opt_max_output_bytes },
+	{ "max-output-names", 0, "SIZE", OPT_LIMITS, opt_max_output_names },
 	{ "quiet", 'q', NULL, 0, opt_quiet },
 	{ "verbose", 'v', NULL, 0, opt_verbose },
 	{ "help", 'h', NULL, 0, NULL },

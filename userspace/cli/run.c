@@ -44,6 +44,13 @@ const char usage_run[] =
 	"                     refuse to run unless sandbox layer LAYER (as\n"
 	"                     'pith doctor' names it) is active; repeatable;\n"
 	"                     'all' means every layer\n"
+	"      --max-store SIZE\n"
+	"                     bytes the store may hold (default: half the RAM)\n"
+	"      --max-output-items N, --max-output-bytes SIZE,\n"
+	"      --max-output-names SIZE\n"
+	"                     bounds on one instance's outputs, aliases counted\n"
+	"                     (default: memory / 40 items, 4 x (memory + input\n"
+	"                     bytes), memory bytes of names)\n"
 	"  -q, --quiet        no notes and no progress, only errors and the summary\n"
 	"  -v, --verbose      the detail of each unavailable layer\n"
 	"  -h, --help         show this help\n"
@@ -263,7 +270,11 @@ int cmd_run(const struct cli *c)
 					      .data_root = c->data_root,
 					      .out_dir = c->out_dir,
 					      .progress = progress_update,
-					      .progress_data = &progress },
+					      .progress_data = &progress,
+					      .max_store = c->max_store,
+					      .max_output_items = c->max_output_items,
+					      .max_output_bytes = c->max_output_bytes,
+					      .max_output_names = c->max_output_names },
 		       &rep, &e);
 	progress_clear(&progress);
 	if (interrupted_by) {

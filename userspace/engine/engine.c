@@ -563,7 +563,10 @@ static int spawn_instance(struct stage_run *st)
 	struct sandbox_request req = {
 		.image = st->image,
 		.limits = { .memory = fn->memory,
-			    .timeout_ms = fn->timeout_ms },
+			    .timeout_ms = fn->timeout_ms,
+			    .output_items = run->opts->max_output_items,
+			    .output_bytes = run->opts->max_output_bytes,
+			    .output_names = run->opts->max_output_names },
 		.n_inputs = js->n_inputs,
 		.outputs = (const char *const *)js->outputs,
 		.n_outputs = js->n_outputs,
@@ -1350,6 +1353,7 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 	int r;
 
 	*rep = (struct engine_report){};
+	store_set_limit(opts->max_store);
 	r = run_job(&run);
 	run_done(&run);
 	rep->elapsed_ns = clock_now_ns() - t0;

@@ -46,6 +46,12 @@ struct engine_opts {
 	 * ended); must not block (the CLI redraws its progress line). */
 	void (*progress)(void *data, const struct engine_progress *p);
 	void *progress_data;
+	/* Bounds on one instance's outputs, aliases counted (--max-output-*);
+	 * 0: the defaults, proportional to the instance (struct
+	 * sandbox_limits). */
+	uint64_t max_output_items, max_output_bytes, max_output_names;
+	/* Bytes the store may hold (--max-store); 0: half of the RAM. */
+	uint64_t max_store;
 };
 
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)

@@ -3,7 +3,8 @@
  * The context of one instance: a new buffer of limits.memory bytes holding
  * the descriptor (struct pith_context, set and item tables, names) at its
  * start, the arena, a signal stack, a guard page and the stack at its top;
- * and the placement of every distinct input buffer in the input range.
+ * and the placement of the items the instance is given in the input range:
+ * the pages of large items that own them, and a copy of all others.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,79 +15,257 @@
 #include "lib/macro.h"
 #include "sandbox/internal.h"
 
-static int cmp_buf(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(struct buffer *const *)a;
-	uintptr_t y = (uintptr_t)*(struct buffer *const *)b;
+/* One reference of the request to an item's bytes, before placement. */
+struct want {
+	struct buffer *buf;
+	uint64_t off, len;
+	uint64_t addr;	/* where the instance sees the bytes */
+	bool map;
+};
 
-	return x < y ? -1 : x > y;
+static int cmp_want(const void *a, const void *b)
+{
+	const struct want *x = *(struct want *const *)a;
+	const struct want *y = *(struct want *const *)b;
+	uintptr_t bx = (uintptr_t)x->buf, by = (uintptr_t)y->buf;
+
+	if (bx != by)
+		return bx < by ? -1 : 1;
+	if (x->off != y->off)
+		return x->off < y->off ? -1 : 1;
+	return x->len < y->len ? -1 : x->len > y->len;
 }
 
-/* p->inputs is sorted by buffer address and by sandbox address alike. */
-static const struct ctx_input *find_input(const struct sandbox_proc *p,
-					  const struct buffer *b)
+/*
+ * Does the item own the pages it lies in, so that mapping them shows the
+ * consumer its bytes and nothing else? It must start on a page and the
+ * rest of its last page must be zero (past the buffer's end it reads as
+ * zero anyway). Whatever produced the buffer, this is checked on the bytes.
+ */
+bool context_owns_pages(const char *data, uint64_t size, uint64_t off,
+			uint64_t len)
 {
-	const struct ctx_input *by_buf = p->inputs;
-	size_t lo = 0, hi = p->n_inputs;
+	uint64_t end = off + len, tail_end;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if ((uintptr_t)by_buf[mid].buf < (uintptr_t)b)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < p->n_inputs && by_buf[lo].buf == b ? &by_buf[lo] : NULL;
+	if (len < PITH_PAGE_ITEM_MIN || off % CTX_PAGE)
+		return false;
+	tail_end = MIN(ALIGN_UP(end, CTX_PAGE), size);
+	for (uint64_t i = end; i < tail_end; i++)
+		if (data[i])
+			return false;
+	return true;
 }
 
-/* Distinct input buffers, each placed once, back to back from
- * PITH_INPUT_BASE (so all of them form one range for the worker). */
-static int place_inputs(const struct sandbox_request *req,
-			struct sandbox_proc *p, struct err *e)
+static bool owns_pages(struct buffer *b, uint64_t off, uint64_t len)
 {
-	_cleanup_free_ struct buffer **all = NULL;
-	size_t n = 0, total = 0, k = 0;
-	uint64_t addr = PITH_INPUT_BASE;
+	const char *data;
 
-	for (size_t i = 0; i < req->n_inputs; i++)
-		total += req->inputs[i]->n;
+	if (len < PITH_PAGE_ITEM_MIN || off % CTX_PAGE)
+		return false;
+	if (buffer_data(b, (const void **)&data) < 0)
+		return false;
+	return context_owns_pages(data, b->size, off, len);
+}
+
+static int add_input(struct sandbox_proc *p, struct buffer *b, uint64_t addr,
+		     uint64_t maplen, uint64_t file_off)
+{
+	uint32_t slot = (uint32_t)p->n_input_fds;
+
+	if (p->n_inputs && p->inputs[p->n_inputs - 1].buf == b)
+		slot = p->inputs[p->n_inputs - 1].fd_slot;
+	else
+		p->n_input_fds++;
+	p->inputs[p->n_inputs++] = (struct ctx_input){
+		buffer_ref(b), addr, maplen, file_off, slot
+	};
+	return 0;
+}
+
+/*
+ * Place every item the instance is given, in the input range: items that
+ * own their pages (owns_pages()) are mapped there, page range by page
+ * range, at most PLAN_MAX_INPUTS - 1 of them; all others are copied into
+ * one copy area, a buffer of this instance's own, mapped last. So the
+ * instance can read exactly the bytes of its items, at page granularity:
+ * never the rest of a buffer they share, whatever wrote it. Identical
+ * items (same buffer, offset and length) are placed once. want[] gets
+ * each item's address in request order.
+ */
+static int place_inputs(struct sandbox_proc *p, struct want *want,
+			size_t total, struct err *e)
+{
+	_cleanup_free_ struct want **by = NULL;
+	struct buffer *copy = NULL;
+	uint64_t addr = PITH_INPUT_BASE, copy_len = 0;
+	size_t n_map = 0, n_copy = 0, k = 0;
+	char *cmap = NULL;
+	int r;
+
 	if (!total)
 		return 0;
-	all = malloc(total * sizeof(*all));
-	if (!all)
+	by = malloc(total * sizeof(*by));
+	if (!by)
 		return -ENOMEM;
-	for (size_t i = 0; i < req->n_inputs; i++)
-		for (size_t j = 0; j < req->inputs[i]->n; j++)
-			all[n++] = req->inputs[i]->items[j].buf;
-	qsort(all, n, sizeof(*all), cmp_buf);
-	for (size_t i = 0; i < n; i++)
-		if (i == 0 || all[i] != all[i - 1])
-			all[k++] = all[i];
-	if (k > PLAN_MAX_INPUTS)
-		return err_set(e, E2BIG,
-			       "inputs come from %zu buffers, more than the %u an instance can map",
-			       k, PLAN_MAX_INPUTS);
-	p->inputs = calloc(k, sizeof(*p->inputs));
-	if (!p->inputs)
-		return -ENOMEM;
-	for (size_t i = 0; i < k; i++) {
-		struct buffer *b = all[i];
-		uint64_t len = ALIGN_UP(b->size, CTX_PAGE);
-
-		if (!b->sealed)
+	for (size_t i = 0; i < total; i++) {
+		if (!want[i].buf->sealed)
 			return err_set(e, EINVAL,
 				       "input buffer %" PRIu64 " is not sealed",
-				       b->id);
+				       want[i].buf->id);
+		by[i] = &want[i];
+	}
+	qsort(by, total, sizeof(*by), cmp_want);
+
+	/* Decide, once per distinct item; duplicates follow their first. */
+	for (size_t i = 0; i < total; i++) {
+		struct want *w = by[i];
+
+		if (i && !cmp_want(&by[i - 1], &by[i])) {
+			w->map = by[i - 1]->map;
+			continue;
+		}
+		w->map = n_map < PLAN_MAX_INPUTS - 1 &&
+			 owns_pages(w->buf, w->off, w->len);
+		if (w->map) {
+			n_map++;
+		} else {
+			copy_len = ALIGN_UP(copy_len, 16) + w->len;
+			n_copy++;
+		}
+	}
+	p->inputs = calloc(n_map + 1, sizeof(*p->inputs));
+	p->copies = calloc(MAX(n_copy, (size_t)1), sizeof(*p->copies));
+	if (!p->inputs || !p->copies)
+		return -ENOMEM;
+
+	for (size_t i = 0; i < total; i++) {
+		struct want *w = by[i];
+		uint64_t len = ALIGN_UP(w->len, CTX_PAGE);
+
+		if (!w->map)
+			continue;
+		if (i && !cmp_want(&by[i - 1], &by[i])) {
+			w->addr = by[i - 1]->addr;
+			continue;
+		}
 		if (len > PITH_INPUT_MAX - addr)
 			return err_set(e, E2BIG,
 				       "inputs exceed the %llu GiB input range",
 				       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
-		p->inputs[i] = (struct ctx_input){ buffer_ref(b), addr, len };
-		p->n_inputs++;
+		w->addr = addr;
+		add_input(p, w->buf, addr, len, w->off);
 		addr += len;
 	}
+	if (!n_copy)
+		return 0;
+
+	if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
+		return err_set(e, E2BIG,
+			       "inputs exceed the %llu GiB input range",
+			       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
+	r = buffer_new_mapped("pith-inputs", copy_len, 0, &copy,
+			      (void **)&cmap);
+	if (r < 0)
+		return err_set(e, -r, "cannot create the input copy area: %s",
+			       store_strerror(r));
+	for (size_t i = 0; i < total; i++) {
+		struct want *w = by[i];
+		const void *src;
+
+		if (w->map)
+			continue;
+		if (i && !cmp_want(&by[i - 1], &by[i])) {
+			w->addr = by[i - 1]->addr;
+			continue;
+		}
+		k = ALIGN_UP(k, 16);
+		w->addr = addr + k;
+		if (w->len) {
+			r = buffer_data(w->buf, &src);
+			if (r < 0) {
+				buffer_unref(copy);
+				return err_set(e, -r,
+					       "cannot read an input buffer: %s",
+					       strerror(-r));
+			}
+			memcpy(cmap + k, (const char *)src + w->off, w->len);
+			store_stats.bytes_copied += w->len;
+		}
+		p->copies[p->n_copies++] = (struct ctx_copy){
+			w->addr, w->len, buffer_ref(w->buf), w->off
+		};
+		k += w->len;
+	}
+	r = buffer_seal(copy);
+	if (r >= 0)
+		r = add_input(p, copy, addr, ALIGN_UP(copy_len, CTX_PAGE), 0);
+	buffer_unref(copy);
+	if (r < 0)
+		return err_set(e, -r, "cannot seal the input copy area: %s",
+			       strerror(-r));
 	return 0;
+}
+
+int context_resolve_input(const struct sandbox_proc *p, uint64_t addr,
+			  uint64_t len, struct buffer **ret_buf,
+			  uint64_t *ret_off)
+{
+	size_t lo = 0, hi = p->n_copies;
+	const struct ctx_input *in = NULL;
+	uint64_t off;
+
+	/* A copied item's bytes: its origin. */
+	while (lo < hi) { /* last copy starting at or below addr */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->copies[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0) {
+		const struct ctx_copy *c = &p->copies[lo - 1];
+
+		if (addr - c->addr <= c->len && len <= c->len - (addr - c->addr)) {
+			*ret_buf = c->buf;
+			*ret_off = c->off + (addr - c->addr);
+			return 0;
+		}
+	}
+	for (lo = 0, hi = p->n_inputs; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->inputs[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -ERANGE;
+	in = &p->inputs[lo - 1];
+	off = addr - in->addr;
+	if (off > in->maplen || len > in->maplen - off)
+		return -ERANGE;
+	off += in->file_off;
+	if (off > in->buf->size || len > in->buf->size - off)
+		return -ERANGE;
+	*ret_buf = in->buf;
+	*ret_off = off;
+	return 0;
+}
+
+void context_done(struct sandbox_proc *p)
+{
+	for (size_t i = 0; i < p->n_inputs; i++)
+		buffer_unref(p->inputs[i].buf);
+	free(p->inputs);
+	p->inputs = NULL;
+	p->n_inputs = p->n_input_fds = 0;
+	for (size_t i = 0; i < p->n_copies; i++)
+		buffer_unref(p->copies[i].buf);
+	free(p->copies);
+	p->copies = NULL;
+	p->n_copies = 0;
 }
 
 static bool add_size(uint64_t *acc, uint64_t v)
@@ -195,19 +374,35 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		struct err *e)
 {
 	_cleanup_free_ char *desc = NULL;
+	_cleanup_free_ struct want *want = NULL;
 	struct ctx_layout *l = &p->layout;
 	uint64_t items_off = 0, names_off = 0;
 	struct pith_context *c;
 	struct pith_set *sets;
 	struct pith_item *it;
 	const char *w;
-	size_t left;
+	size_t left, total = 0, k = 0;
 	int r;
 
 	r = layout(req, l, &items_off, &names_off, e);
 	if (r < 0)
 		return r;
-	r = place_inputs(req, p, e);
+	for (size_t i = 0; i < req->n_inputs; i++)
+		total += req->inputs[i]->n;
+	want = calloc(MAX(total, (size_t)1), sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	for (size_t i = 0; i < req->n_inputs; i++)
+		for (size_t j = 0; j < req->inputs[i]->n; j++) {
+			const struct item *src = &req->inputs[i]->items[j];
+
+			want[k++] = (struct want){ .buf = src->buf,
+						   .off = src->off,
+						   .len = src->len };
+			p->input_bytes += src->len;
+		}
+	p->limits = req->limits;
+	r = place_inputs(p, want, total, e);
 	if (r < 0)
 		return r;
 	desc = calloc(1, l->hdr_size);
@@ -232,6 +427,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 	};
 	sets = (struct pith_set *)(desc + sizeof(*c));
 	it = (struct pith_item *)(desc + items_off);
+	k = 0;
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		const struct set *s = req->inputs[i];
 
@@ -242,14 +438,12 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 				(uint64_t)((char *)it - desc);
 		for (size_t j = 0; j < s->n; j++, it++) {
 			const struct item *src = &s->items[j];
-			const struct ctx_input *in =
-				find_input(p, src->buf);
 
 			it->name = put_name(desc, &names_off, src->name,
 					    &it->name_len);
 			it->flags = src->keyed ? PITH_ITEM_KEYED : 0;
 			it->key = src->keyed ? src->key : 0;
-			it->data = in->addr + src->off;
+			it->data = want[k++].addr;
 			it->len = src->len;
 		}
 	}
@@ -262,7 +456,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 	r = buffer_new("pith-context", l->size, &p->ctx);
 	if (r < 0)
 		return err_set(e, -r, "cannot create the context buffer: %s",
-			       strerror(-r));
+			       store_strerror(r));
 	/* Not buffer_write(): this is the descriptor, not ingested data. */
 	for (w = desc, left = l->hdr_size; left;) {
 		ssize_t n = pwrite(p->ctx->fd, w, left, w - desc);

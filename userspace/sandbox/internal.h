@@ -138,11 +138,22 @@ struct ctx_layout {
 	uint64_t outputs_off;	/* struct pith_set[n_outputs] */
 };
 
-/* One distinct input buffer and where the worker maps it. */
+/* One mapping of the input range: the pages of an item that owns them,
+ * or the copy area holding the instance's other items (context.c). */
 struct ctx_input {
 	struct buffer *buf;	/* holds a reference */
 	uint64_t addr;		/* in the sandbox */
-	uint64_t maplen;	/* page-rounded size, 0 for an empty buffer */
+	uint64_t maplen;	/* page-rounded, 0: nothing to map */
+	uint64_t file_off;	/* page-aligned offset in buf */
+	uint32_t fd_slot;	/* index among the distinct buffers mapped */
+};
+
+/* An item copied into the copy area, and where its bytes came from (an
+ * output forwarding it references the origin, not the copy area). */
+struct ctx_copy {
+	uint64_t addr, len;	/* in the sandbox */
+	struct buffer *buf;	/* the origin; holds a reference */
+	uint64_t off;
 };
 
 struct sandbox_proc {
@@ -156,6 +167,11 @@ struct sandbox_proc {
 	struct ctx_layout layout;
 	struct ctx_input *inputs;	/* sorted by addr */
 	size_t n_inputs;
+	size_t n_input_fds;		/* distinct buffers among inputs */
+	struct ctx_copy *copies;	/* sorted by addr */
+	size_t n_copies;
+	uint64_t input_bytes;		/* of the items given, aliases counted */
+	struct sandbox_limits limits;	/* as requested */
 	char **output_names;
 	size_t n_outputs;
 	uint64_t timeout_ms;
@@ -216,9 +232,21 @@ void warm_flush(struct sandbox *sb);
 /* The notification is a park from the trampoline's park call. */
 bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 
-/* context.c: lay out and write the descriptor into a new context buffer. */
+/* context.c: lay out and write the descriptor into a new context buffer,
+ * and place the inputs (mapped pages or the copy area). */
 int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		struct err *e);
+/* Where [addr, addr + len) of the input range came from: the item's own
+ * buffer for a mapped or copied item. -ERANGE when outside every input. */
+int context_resolve_input(const struct sandbox_proc *p, uint64_t addr,
+			  uint64_t len, struct buffer **ret_buf,
+			  uint64_t *ret_off);
+/* Does the item at [off, off + len) of a buffer of `size` bytes (`data`)
+ * own its pages: large, page-aligned, the rest of its last page zero? */
+bool context_owns_pages(const char *data, uint64_t size, uint64_t off,
+			uint64_t len);
+/* Drop the input placement's references. */
+void context_done(struct sandbox_proc *p);
 
 /* outputs.c: validate the function's output sets and build them. */
 int outputs_collect(struct sandbox_proc *p, struct err *e);

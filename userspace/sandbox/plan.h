@@ -27,7 +27,8 @@
 
 #define PLAN_MAX_SEGMENTS 16
 #define PLAN_MAX_FILTER 1024	/* cBPF instructions (BPF_MAXINSNS: 4096) */
-#define PLAN_MAX_INPUTS 4096	/* distinct input buffers per instance */
+#define PLAN_MAX_INPUTS 4096	/* input mappings per instance (more items
+				   are copied; see context.c) */
 #define PLAN_FDS_PER_MSG 250	/* below SCM_MAX_FD (253) */
 
 /* Signals whose handler records the fault in pith_context.reserved[]. */
@@ -42,6 +43,7 @@ struct plan_input {
 	__u64 addr, len; /* page-aligned; len 0: nothing to map */
 	__u32 fd_index;	 /* index into the fds received after the plan */
 	__u32 pad;
+	__u64 file_off;	 /* page-aligned offset in that fd */
 };
 
 struct plan_filter_insn { /* struct sock_filter, for pith's filter.c */

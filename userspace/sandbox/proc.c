@@ -494,9 +494,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	for (size_t i = 0; i < p->n_outputs; i++)
 		free(p->output_names[i]);
 	free(p->output_names);
-	for (size_t i = 0; i < p->n_inputs; i++)
-		buffer_unref(p->inputs[i].buf);
-	free(p->inputs);
+	context_done(p);
 	buffer_unref(p->ctx);
 	elf_image_free(p->image);
 	free(p);

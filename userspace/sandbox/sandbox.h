@@ -65,6 +65,12 @@ int sandbox_filter(const struct sandbox *sb, const void **ret_insns,
 struct sandbox_limits {
 	uint64_t memory;     /* bytes of writable context, stack included */
 	uint64_t timeout_ms; /* wall clock, and CPU time */
+	/* Bounds on what one instance's outputs may make pith hold, over all
+	 * its output sets, aliases counted; 0: the default, proportional to
+	 * the instance (security.md, "Output bounds"). */
+	uint64_t output_items;	/* default memory / 40 */
+	uint64_t output_bytes;	/* default 4 x (memory + input bytes) */
+	uint64_t output_names;	/* bytes of item names; default memory */
 };
 
 /* The function's "args", "env", "seed", "time" (job-format.md), passed

@@ -367,7 +367,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		     int sock, struct err *e)
 {
 	const struct sandbox *sb = p->sb;
-	size_t n_fds = 2 + p->n_inputs, sent = 0;
+	size_t n_fds = 2 + p->n_input_fds, sent = 0;
 	size_t size = sizeof(struct plan) +
 		      p->n_inputs * sizeof(struct plan_input);
 	_cleanup_free_ char *msg = calloc(1, size);
@@ -413,10 +413,14 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 	fds[0] = img->fd;
 	fds[1] = p->ctx->fd;
 	for (size_t i = 0; i < p->n_inputs; i++) {
-		in[i] = (struct plan_input){ p->inputs[i].addr,
-					     p->inputs[i].maplen,
-					     (uint32_t)(2 + i) };
-		fds[2 + i] = buffer_share_fd(p->inputs[i].buf);
+		in[i] = (struct plan_input){
+			.addr = p->inputs[i].addr,
+			.len = p->inputs[i].maplen,
+			.fd_index = 2 + p->inputs[i].fd_slot,
+			.file_off = p->inputs[i].file_off,
+		};
+		fds[2 + p->inputs[i].fd_slot] =
+			buffer_share_fd(p->inputs[i].buf);
 	}
 
 	while (sent < n_fds) {
@@ -523,7 +527,8 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 			.cpu = { MAX(cpu, (rlim_t)1), MAX(cpu, (rlim_t)1) + 1 },
 			/* A warm worker gets its next instances' fds from
 			 * pith (warm.c) and its CPU limit raised for each. */
-			.nofile = { 2 + 2 + p->n_inputs, 2 + 2 + p->n_inputs },
+			.nofile = { 2 + 2 + p->n_input_fds,
+				    2 + 2 + p->n_input_fds },
 			.nproc = { 0, 0 },
 			.argv = argv,
 			.envp = envp,

@@ -214,8 +214,9 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
 			t[n++] = (struct plan_inmap){
 				.addr = p->inputs[i].addr,
 				.len = p->inputs[i].maplen,
-				.off = 0,
-				.fd = PLAN_WARM_INPUT_FD + i,
+				.off = p->inputs[i].file_off,
+				.fd = PLAN_WARM_INPUT_FD +
+				      p->inputs[i].fd_slot,
 			};
 	if (n * sizeof(*t) > l->arena_size)
 		return -E2BIG;
@@ -323,11 +324,15 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
 	r = check_cpu_budget(p, w->cpu_soft);
+	/* One fd per distinct buffer (context.c places an item's pages at
+	 * a file offset; entries of one buffer are adjacent). */
 	for (size_t i = 0; i < p->n_inputs && r >= 0; i++)
-		if (p->inputs[i].maplen)
+		if (p->inputs[i].maplen &&
+		    (i == 0 || p->inputs[i].fd_slot != p->inputs[i - 1].fd_slot))
 			r = addfd(listener, w->park_id,
 				  buffer_share_fd(p->inputs[i].buf),
-				  PLAN_WARM_INPUT_FD + (int)i, false);
+				  PLAN_WARM_INPUT_FD + (int)p->inputs[i].fd_slot,
+				  false);
 	p->handoff_ns = clock_now_ns();
 	if (r >= 0)
 		r = addfd(listener, w->park_id, p->ctx->fd, PLAN_WARM_CTX_FD,

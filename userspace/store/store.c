@@ -19,6 +19,65 @@
 
 struct store_stats store_stats;
 static uint64_t next_id = 1;
+static uint64_t limit_bytes; /* 0: not set yet */
+static char limit_msg[160];
+
+void store_set_limit(uint64_t bytes)
+{
+	limit_bytes = bytes;
+}
+
+uint64_t store_limit(void)
+{
+	if (!limit_bytes) {
+		long pages = sysconf(_SC_PHYS_PAGES);
+		long psize = sysconf(_SC_PAGESIZE);
+
+		limit_bytes = pages > 0 && psize > 0 ?
+				      (uint64_t)pages * (uint64_t)psize / 2 :
+				      UINT64_MAX;
+	}
+	return limit_bytes;
+}
+
+const char *store_strerror(int r)
+{
+	if (r == -ENOBUFS && limit_msg[0])
+		return limit_msg;
+	return strerror(-r);
+}
+
+/* Count `size` more bytes as held, or refuse them. */
+static int charge(uint64_t size)
+{
+	uint64_t max = store_limit();
+
+	if (size > max - MIN(store_stats.bytes_held, max)) {
+		store_stats.limit_refusals++;
+		snprintf(limit_msg, sizeof(limit_msg),
+			 "the store would hold %llu bytes, more than its limit of %llu (--max-store; default half of the RAM)",
+			 (unsigned long long)(store_stats.bytes_held + size),
+			 (unsigned long long)max);
+		return -ENOBUFS;
+	}
+	store_stats.bytes_held += size;
+	store_stats.bytes_held_peak = MAX(store_stats.bytes_held_peak,
+					  store_stats.bytes_held);
+	return 0;
+}
+
+static void uncharge(struct buffer *b)
+{
+	store_stats.bytes_held -= MIN(b->charged, store_stats.bytes_held);
+	b->charged = 0;
+}
+
+void buffer_set_charge(struct buffer *b, uint64_t bytes)
+{
+	uncharge(b);
+	store_stats.bytes_held += bytes; /* less than before: never refused */
+	b->charged = bytes;
+}
 
 static int memfd_new(const char *name)
 {
@@ -34,7 +93,7 @@ static int memfd_new(const char *name)
 	return fd < 0 ? negative_errno() : fd;
 }
 
-int buffer_new(const char *name, uint64_t size, struct buffer **ret)
+static int buffer_create(const char *name, uint64_t size, struct buffer **ret)
 {
 	_cleanup_close_ int fd = -1;
 	struct buffer *b;
@@ -69,8 +128,24 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret)
 	return 0;
 }
 
+int buffer_new(const char *name, uint64_t size, struct buffer **ret)
+{
+	int r = charge(size);
+
+	if (r < 0)
+		return r;
+	r = buffer_create(name, size, ret);
+	if (r < 0) {
+		store_stats.bytes_held -= size;
+		return r;
+	}
+	(*ret)->charged = size;
+	return 0;
+}
+
 static void buffer_destroy(struct buffer *b)
 {
+	uncharge(b);
 	if (b->map && b->size && b->map != b->wmap)
 		munmap((void *)b->map, b->size);
 	if (b->wmap)
@@ -89,7 +164,12 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 
 	if (size && !xfer_available())
 		b = pool_take(size);
+	if (b && (r = charge(size)) < 0) {
+		buffer_destroy(b);
+		return r;
+	}
 	if (b) {
+		b->charged = size;
 		/* Mapped read-write by pool_put(). Cutting it to `size` zeroes
 		 * the bytes past it, growing it adds zero pages. */
 		if (ftruncate(b->fd, (off_t)size) < 0) {
@@ -143,6 +223,8 @@ int buffer_shrink(struct buffer *b, uint64_t size)
 	if (ftruncate(b->fd, (off_t)size) < 0)
 		return negative_errno();
 	b->size = size;
+	if (b->charged > size)
+		buffer_set_charge(b, size);
 	return 0;
 }
 
@@ -282,6 +364,7 @@ struct buffer *buffer_unref(struct buffer *b)
 	if (!b || --b->refs > 0)
 		return NULL;
 	if (b->pooled && b->sealed) {
+		uncharge(b); /* the pool bounds its idle bytes itself */
 		if (b->map && b->map != b->wmap)
 			munmap((void *)b->map, b->size);
 		b->map = NULL;

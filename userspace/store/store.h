@@ -24,6 +24,7 @@ struct buffer {
 	char *wmap;	/* buffer_new_mapped(): pith's mapping, wcap bytes long */
 	uint64_t wcap;
 	uint64_t stale;	/* BUFFER_UNZEROED: bytes [0, stale) are a past use's */
+	uint64_t charged; /* bytes counted in store_stats.bytes_held */
 	int ro_fd;	/* pooled and sealed: a read-only reopening, else -1 */
 };
 
@@ -64,6 +65,9 @@ int buffer_data(struct buffer *b, const void **ret);
 /* The descriptor to give a consumer of a sealed buffer: mappable read-only
  * only. Owned by the buffer. */
 int buffer_share_fd(const struct buffer *b);
+/* After pages of an unsealed buffer were given back (holes punched): count
+ * only `bytes` of it as held from now on. */
+void buffer_set_charge(struct buffer *b, uint64_t bytes);
 struct buffer *buffer_ref(struct buffer *b);
 struct buffer *buffer_unref(struct buffer *b); /* NULL-safe, returns NULL */
 
@@ -108,10 +112,27 @@ const char *store_pool_status(void);
  * off then). */
 int store_pool_check(void);
 
+/*
+ * The bytes all live buffers may hold together (their sizes; a buffer whose
+ * pages were partly released counts what it keeps). Creating a buffer past
+ * it fails with -ENOBUFS; store_strerror() names the limit then. Default:
+ * half of the RAM; 0 sets the default again.
+ */
+void store_set_limit(uint64_t bytes);
+uint64_t store_limit(void);
+/* strerror(-r), except for -ENOBUFS from the store's limit: "the store
+ * holds N bytes, the limit is M (--max-store)". */
+const char *store_strerror(int r);
+
 struct store_stats {
 	uint64_t buffers_created;
 	uint64_t bytes_written; /* by buffer_write(): ingestion, never stage to stage */
 	uint64_t buffers_recycled; /* buffer_new_mapped() served from the pool */
+	uint64_t bytes_copied;	/* small items copied by the sandbox: into
+				   input copy areas, out of contexts */
+	uint64_t bytes_held;	/* by live buffers, see store_set_limit() */
+	uint64_t bytes_held_peak;
+	uint64_t limit_refusals; /* buffers refused by the limit */
 };
 extern struct store_stats store_stats;
 

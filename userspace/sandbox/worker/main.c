@@ -256,7 +256,7 @@ static void map_all(const struct plan *p)
 			fail("pith-worker: bad input fd index", 0, 0);
 		map_at("pith-worker: cannot map an input", in[i].addr,
 		       in[i].len, PROT_READ, MAP_SHARED,
-		       fds[in[i].fd_index], 0);
+		       fds[in[i].fd_index], in[i].file_off);
 	}
 }
 

@@ -62,6 +62,25 @@ void *pith_try_realloc(void *ptr, size_t n)
 	return q;
 }
 
+/*
+ * A block that starts on a page and fills whole pages, its padding zeroed:
+ * an output that owns its pages, which pith hands to consumers by mapping
+ * (PITH_PAGE_ITEM_MIN in <pith/abi.h>). NULL when that does not fit.
+ */
+void *pith__alloc_pages(size_t n)
+{
+	uintptr_t p = (cur + PITH_PAGE_SIZE - 1) & ~(uintptr_t)(PITH_PAGE_SIZE - 1);
+	size_t padded = (n + PITH_PAGE_SIZE - 1) & ~(size_t)(PITH_PAGE_SIZE - 1);
+
+	if (p > end || padded < n || padded > end - p)
+		return NULL;
+	last = p;
+	cur = p + padded;
+	/* The arena starts zeroed, but a freed block may have been here. */
+	memset((char *)p + n, 0, padded - n);
+	return (void *)p;
+}
+
 void *pith_alloc(size_t n)
 {
 	void *p = pith_try_alloc(n);

@@ -8,6 +8,8 @@
 void pith__arena_init(void *base, size_t size);
 /* Does [p, p+len) lie inside arena memory handed out so far? */
 bool pith__arena_holds(uintptr_t p, size_t len);
+/* n bytes on whole pages of their own (padding zeroed); NULL when full. */
+void *pith__alloc_pages(size_t n);
 /* Add an output item referring to data without copying (checked). */
 void pith__output_ref(const char *set, const char *name, bool keyed,
 		      uint64_t key, const void *data, size_t len);

@@ -161,10 +161,19 @@ static void set_key(struct pith_item *it, uint64_t key)
 	it->key = key;
 }
 
+/* An output's bytes: large ones on whole pages of their own, so that they
+ * are handed on by mapping; when that no longer fits, anywhere. */
+static void *out_bytes(size_t len)
+{
+	void *buf = len >= PITH_PAGE_ITEM_MIN ? pith__alloc_pages(len) : NULL;
+
+	return buf ? buf : pith_alloc(len);
+}
+
 void *pith_output_new(const char *set, const char *name, size_t len)
 {
 	struct pith_item *it = out_item_named(set, name);
-	void *buf = pith_alloc(len);
+	void *buf = out_bytes(len);
 
 	it->data = (uintptr_t)buf;
 	it->len = len;
@@ -175,7 +184,7 @@ void *pith_output_new_keyed(const char *set, const char *name, uint64_t key,
 			    size_t len)
 {
 	struct pith_item *it = out_item_named(set, name);
-	void *buf = pith_alloc(len);
+	void *buf = out_bytes(len);
 
 	set_key(it, key);
 	it->data = (uintptr_t)buf;

@@ -42,6 +42,15 @@ typedef unsigned long long __u64;
 
 #define PITH_NAME_MAX 255	/* bytes of an item or set name, NUL excluded */
 #define PITH_OUTPUT_ITEMS_MAX 1000000u /* items per output set */
+/*
+ * Items of at least this many bytes that start on a page and are alone in
+ * their pages (the rest of the last page is zero) are handed to consumers by
+ * mapping those pages; smaller ones, and any item sharing a page with other
+ * bytes, are copied into the consumer. The SDK allocates outputs of this
+ * size page-aligned and padded to whole pages.
+ */
+#define PITH_PAGE_SIZE 4096ull
+#define PITH_PAGE_ITEM_MIN (64ull << 10)
 
 /* pith_item.flags */
 #define PITH_ITEM_KEYED 0x1u

@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What lives on of an instance after its collection, and how its outputs
+ * reach a consumer: small outputs are copied out of the context, large
+ * ones keep only their own pages of it and are mapped, not copied, into
+ * the next instance. Run with the snoop function (tests/security/fn/).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "security/t_sandbox.h"
+
+#define MEMORY (16ull << 20)
+
+static const struct elf_image *snoop(void)
+{
+	static struct elf_image *img;
+	struct err e = { { 0 } };
+	char *path;
+
+	if (img)
+		return img;
+	path = t_strdupf("%s/tests/fn/snoop", t_build_dir());
+	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
+		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
+		abort();
+	}
+	free(path);
+	return img;
+}
+
+/* Run snoop with one input set (may be NULL) and one output set, whose
+ * name picks what it does; returns that output set. */
+static struct set *run(struct sandbox *sb, const char *mode, struct set *in)
+{
+	struct set *inputs[1] = { in };
+	const char *outputs[1] = { mode };
+	struct sandbox_request req = {
+		.image = snoop(),
+		.limits = { .memory = MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.inputs = inputs,
+		.n_inputs = in ? 1 : 0,
+		.outputs = outputs,
+		.n_outputs = 1,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	struct set **sets, *s;
+	size_t n;
+
+	if (sandbox_run(sb, &req, &p, &e) < 0) {
+		fprintf(stderr, "# sandbox_run: %s\n", e.msg);
+		return NULL;
+	}
+	if (sandbox_proc_result(p)->status != SANDBOX_OK) {
+		fprintf(stderr, "# %s: %s\n", mode, t_reason(p));
+		sandbox_proc_free(p);
+		return NULL;
+	}
+	sets = sandbox_proc_take_outputs(p, &n);
+	sandbox_proc_free(p); /* the outputs must not need it */
+	s = sets[0];
+	free(sets);
+	return s;
+}
+
+static const struct item *find(const struct set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->items[i].name, name))
+			return &s->items[i];
+	return NULL;
+}
+
+/* Bytes of memory the buffer's pages take. */
+static uint64_t resident(const struct buffer *b)
+{
+	struct stat st;
+
+	return fstat(b->fd, &st) < 0 ? UINT64_MAX : (uint64_t)st.st_blocks * 512;
+}
+
+FIXTURE(iso)
+{
+	struct sandbox *sb;
+};
+
+FIXTURE_SETUP(iso)
+{
+	self->sb = t_sandbox(false);
+}
+
+FIXTURE_TEARDOWN(iso)
+{
+	sandbox_free(self->sb);
+}
+
+TEST_F(iso, small_outputs_do_not_keep_the_context)
+{
+	struct set *s = run(self->sb, "fan", NULL);
+	const void *d;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(100000, s->n);
+	for (size_t i = 0; i < s->n; i++) {
+		/* One buffer of the instance's small outputs, not its
+		 * 16 MiB context. */
+		ASSERT_EQ(s->items[0].buf, s->items[i].buf);
+		ASSERT_EQ(10, s->items[i].len);
+	}
+	EXPECT_GE(2ull << 20, s->items[0].buf->size);
+	EXPECT_TRUE(s->items[0].buf->sealed);
+	ASSERT_EQ(0, item_data(&s->items[99999], &d));
+	EXPECT_EQ(0, memcmp(d, "0123456789", 10));
+	set_free(s);
+}
+
+TEST_F(iso, large_output_keeps_only_its_pages)
+{
+	struct set *s = run(self->sb, "secrets", NULL);
+	const struct item *big, *small, *crafted;
+	int seals;
+
+	ASSERT_NE(NULL, s);
+	big = find(s, "big");
+	small = find(s, "small");
+	crafted = find(s, "crafted");
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, small);
+	ASSERT_NE(NULL, crafted);
+	/* The SDK put it on pages of its own: it stays in the context... */
+	EXPECT_EQ(MEMORY, big->buf->size);
+	EXPECT_EQ(0, big->off % 4096);
+	seals = fcntl(big->buf->fd, F_GET_SEALS);
+	EXPECT_TRUE(seals >= 0 && (seals & F_SEAL_WRITE));
+	/* ...which keeps only those pages (25 of them); the arena with the
+	 * secrets, the stack and the descriptor are given back. */
+	EXPECT_GE(25 * 4096, resident(big->buf))
+		TH_LOG("the context keeps %llu bytes",
+		       (unsigned long long)resident(big->buf));
+	/* The hand-made item shares its last page with a secret: copied out,
+	 * with the small ones, into a buffer of their own. */
+	EXPECT_NE(big->buf, crafted->buf);
+	EXPECT_EQ(small->buf, crafted->buf);
+	EXPECT_EQ(0, crafted->off % 4096); /* large: mappable downstream */
+	set_free(s);
+}
+
+TEST_F(iso, large_input_is_mapped_and_small_input_copied)
+{
+	struct set *s = run(self->sb, "secrets", NULL);
+	struct set *one = set_new("in"), *count;
+	uint64_t copied;
+	const void *d;
+
+	ASSERT_NE(NULL, s);
+	ASSERT_EQ(0, set_add_item(one, find(s, "big")));
+	copied = store_stats.bytes_copied;
+	count = run(self->sb, "count", one);
+	ASSERT_NE(NULL, count);
+	/* Mapped, not copied: the only bytes copied are the 9 of the count's
+	 * own small output ("1 100003\n"), out of its context. */
+	EXPECT_EQ(copied + 9, store_stats.bytes_copied);
+	ASSERT_EQ(0, item_data(&count->items[0], &d));
+	EXPECT_EQ(0, memcmp(d, "1 100003\n", 9));
+	set_free(count);
+	set_free(one);
+
+	one = set_new("in");
+	ASSERT_EQ(0, set_add_item(one, find(s, "small")));
+	copied = store_stats.bytes_copied;
+	count = run(self->sb, "count", one);
+	ASSERT_NE(NULL, count);
+	/* 12 bytes into the copy area, and the count's "1 12\n" out. */
+	EXPECT_EQ(copied + 12 + 5, store_stats.bytes_copied);
+	set_free(count);
+	set_free(one);
+	set_free(s);
+}
+
+TEST_HARNESS_MAIN
