@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "iofuncs/internal.h"
+#include "lib/probe.h"
 
 #define FILE_IO_CHUNK (1u << 30) /* bytes per read/write SQE */
 /*
@@ -778,6 +779,7 @@ static void slot_start_next(struct fslot *s)
 	while (s->state == F_IDLE && fs->next < run->n &&
 	       iofunc_may_start(run)) {
 		s->idx = fs->next++;
+		PROBE_IO_ITEM_START(run, run->fn->name, s->idx, run->ctx.stage);
 		if (run->cancelled) {
 			item_fail(run, s->idx, -ECANCELED, "cancelled");
 			if (is_write(run))

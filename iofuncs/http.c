@@ -15,7 +15,7 @@
 #include "iofuncs/hosts.h"
 #include "iofuncs/http_parse.h"
 #include "iofuncs/internal.h"
-#include "iofuncs/probes.h"
+#include "lib/probe.h"
 
 #define RX_MIN (16u << 10)
 #define RX_MAX (16u << 20)
@@ -272,11 +272,12 @@ static void conn_connect(struct conn *c)
 }
 
 /* A reused connection the server had closed: one more try on a new one. */
-static bool conn_retry(struct conn *c)
+static bool conn_retry(struct conn *c, int err)
 {
 	if (!c->reused || c->retried || c->rx_total)
 		return false;
 	c->retried = true;
+	PROBE_IO_RETRY(c->hs->run, c->hs->run->fn->name, c->idx, 1, err);
 	conn_close(c);
 	response_reset(c);
 	conn_connect(c);
@@ -400,8 +401,7 @@ static bool conn_process(struct conn *c)
 			return true;
 		}
 		if (c->head.status >= 200) {
-			IO_PROBE3(http_response, c->where, (uint64_t)c->idx,
-				  c->head.status);
+			PROBE_HTTP_RESPONSE(c->where, c->idx, c->head.status);
 			head_done(c);
 			if (c->state == C_IDLE) /* failed */
 				return true;
@@ -483,7 +483,7 @@ static void conn_eof(struct conn *c)
 		c->head.keep_alive = false;
 		return conn_ok(c);
 	default:
-		if (conn_retry(c))
+		if (conn_retry(c, -EPIPE))
 			return;
 		if (!c->rx_total)
 			return conn_fail(c, -EPIPE,
@@ -524,7 +524,7 @@ static void conn_step(struct conn *c, int res)
 
 	if (res == -ECANCELED)
 		return conn_timeout(c, phase);
-	if (res < 0 && (res == -EPIPE || res == -ECONNRESET) && conn_retry(c))
+	if (res < 0 && (res == -EPIPE || res == -ECONNRESET) && conn_retry(c, res))
 		return;
 	if (res < 0)
 		return conn_fail(c, res, "%s %s: %s", phase, c->where,
@@ -658,7 +658,7 @@ static void start_item(struct hstate *hs, size_t i)
 	c->deadline = loop_now_ms() + run->ctx.total_timeout_ms;
 	response_reset(c);
 	hs->active++;
-	IO_PROBE3(http_request, c->where, (uint64_t)i, (int)(c->fd >= 0));
+	PROBE_HTTP_REQUEST(c->where, i, c->fd >= 0);
 	if (c->fd >= 0)
 		conn_send(c);
 	else
@@ -675,6 +675,7 @@ static void start_more(struct hstate *hs)
 	       iofunc_may_start(run)) {
 		size_t i = hs->next++;
 
+		PROBE_IO_ITEM_START(run, run->fn->name, i, run->ctx.stage);
 		if (run->cancelled)
 			iofunc_item_fail(run, i, -ECANCELED, "http: cancelled");
 		else if (hs->hosts_err)
@@ -735,6 +736,7 @@ static int hosts_start(struct hstate *hs, struct err *e)
 	ctx.data_root_fd = AT_FDCWD;
 	ctx.trusted_paths = true; /* the operator's file, not a job's path */
 	ctx.label = "hosts";
+	ctx.stage = PROBE_IO_HOSTS;
 	hs->hosts_in = set_new("path");
 	hs->hosts_out[0] = set_new("hosts");
 	if (!hs->hosts_in || !hs->hosts_out[0])

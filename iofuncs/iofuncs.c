@@ -8,7 +8,7 @@
 
 #include "iofuncs/internal.h"
 #include "lib/array.h"
-#include "iofuncs/probes.h"
+#include "lib/probe.h"
 
 static const struct iofunc *const iofuncs[] = {
 	&iofunc_file_read,
@@ -20,6 +20,7 @@ void iofunc_ctx_init(struct iofunc_ctx *ctx)
 {
 	*ctx = (struct iofunc_ctx){
 		.data_root_fd = -1,
+		.stage = PROBE_IO_OWN,
 		.fsync = true,
 		.connect_timeout_ms = 5000,
 		.read_timeout_ms = 10000,
@@ -135,7 +136,7 @@ void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
 	it->finished = true;
 	run->n_finished++;
 	run->n_failed++;
-	IO_PROBE4(io_item, run->fn->name, (uint64_t)i, it->err, (uint64_t)0);
+	PROBE_IO_ITEM_END(run, run->fn->name, i, run->ctx.stage, it->err, 0);
 }
 
 void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
@@ -307,7 +308,7 @@ void iofunc_item_ok(struct iofunc_run *run, size_t i)
 	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++)
 		if (it->has_out[k])
 			bytes += it->out[k].len;
-	IO_PROBE4(io_item, run->fn->name, (uint64_t)i, 0, bytes);
+	PROBE_IO_ITEM_END(run, run->fn->name, i, run->ctx.stage, 0, bytes);
 	if (run->ctx.item)
 		stream_ready(run, i);
 }
@@ -370,8 +371,7 @@ void iofunc_run_maybe_done(struct iofunc_run *run)
 	else if (!run->ctx.item)
 		append_outputs(run);
 	run->done_posted = true;
-	IO_PROBE4(io_done, run->fn->name, (uint64_t)run->n,
-		  (uint64_t)run->n_failed, run->bytes);
+	PROBE_IO_DONE(run, run->fn->name, run->n, run->n_failed, run->bytes, run->ctx.stage);
 	run->done_op.cb = done_cb;
 	if (loop_post(run->loop, &run->done_op) < 0)
 		run->done(run, run->done_data);
@@ -409,7 +409,7 @@ int iofunc_start(struct loop *l, const struct iofunc *fn,
 		return err_set(e, ENOMEM, "out of memory");
 	arena_init(&run->arena, ctx->label ? ctx->label : fn->name);
 
-	IO_PROBE2(io_start, fn->name, (uint64_t)run->n);
+	PROBE_IO_START(run, fn->name, run->n, run->ctx.job, run->ctx.stage);
 	run->in_start = true;
 	r = fn->start(run, e);
 	run->in_start = false;

@@ -35,6 +35,12 @@ struct iofunc_ctx {
 	uint64_t max_file_bytes;	/* file.read: larger files fail the
 					   item (0: no limit, the default) */
 	const char *hosts_path;		/* http: "/etc/hosts" */
+	/* Named in the I/O probes (lib/probe.h): the engine's job id and
+	 * the job's I/O stage, or for pith's own reads and writes one of
+	 * PROBE_IO_INPUTS, _BINARIES, _HOSTS, _OUTPUTS (PROBE_IO_OWN: the
+	 * default). */
+	uint64_t job;
+	int stage;
 	/* For the engine's own files only, never for a job's I/O stages: */
 	bool trusted_paths;	/* file.*: paths as the job's author wrote
 				   them (absolute, '..', any symlink), not

@@ -450,10 +450,12 @@ TEST(unknown_function_and_bad_shapes_are_refused_by_check)
 	EXPECT_EQ(-EINVAL, iofuncs_check("file.read", 2, one, 1, &e));
 }
 
-/* The USDT probes of iofuncs/probes.h are in the binary for perf/bpftrace. */
+/* The I/O layer's USDT probes (lib/probe.h) are in the binary for perf and
+ * bpftrace. */
 TEST(io_probes_are_in_the_binary)
 {
-	static const char *const names[] = { "io_start", "io_item", "io_done",
+	static const char *const names[] = { "io_start", "io_item_start",
+					     "io_item_end", "io_done", "io_retry",
 					     "http_request", "http_response" };
 	char exe[PATH_MAX] = "";
 	char *argv[] = { "readelf", "-n", exe, NULL };

@@ -29,6 +29,7 @@ enum cli_opt {
 	OPT_REQUIRE = 1u << 4,
 	OPT_WINDOW = 1u << 5,
 	OPT_LIMITS = 1u << 6, /* --max-store, --max-output-* */
+	OPT_TRACE = 1u << 7,
 };
 
 #define CLI_REQUIRE_MAX 16
@@ -48,6 +49,7 @@ struct cli {
 	size_t n_require;
 	/* pith's own bounds (security.md); 0: the defaults */
 	uint64_t max_store, max_output_items, max_output_bytes, max_output_names;
+	const char *trace; /* --trace FILE (Documentation/tracing.md) */
 };
 
 struct cli_cmd {

@@ -39,7 +39,7 @@ static int cmd_help(const struct cli *c);
 static const struct cli_cmd commands[] = {
 	{ "run", "validate and run a job file", usage_run,
 	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE |
-		  OPT_WINDOW | OPT_LIMITS,
+		  OPT_WINDOW | OPT_LIMITS | OPT_TRACE,
 	  1, 1, cmd_run },
 	{ "check", "validate a job file without running it", usage_check,
 	  OPT_JSON, 1, 1, cmd_check },
@@ -137,6 +137,12 @@ static int opt_require(struct cli *c, const char *arg)
 	return 0;
 }
 
+static int opt_trace(struct cli *c, const char *arg)
+{
+	c->trace = arg;
+	return 0;
+}
+
 static int opt_quiet(struct cli *c, _unused_ const char *arg)
 {
 	c->verbosity = -1;
@@ -170,6 +176,7 @@ static const struct cli_option {
 	{ "max-output-items", 0, "N", OPT_LIMITS, opt_max_output_items },
 	{ "max-output-bytes", 0, "SIZE", OPT_LIMITS, opt_max_output_bytes },
 	{ "max-output-names", 0, "SIZE", OPT_LIMITS, opt_max_output_names },
+	{ "trace", 0, "FILE", OPT_TRACE, opt_trace },
 	{ "quiet", 'q', NULL, 0, opt_quiet },
 	{ "verbose", 'v', NULL, 0, opt_verbose },
 	{ "help", 'h', NULL, 0, NULL },

@@ -17,12 +17,13 @@
 #include "engine/engine.h"
 #include "iofuncs/iofuncs.h"
 #include "job/job.h"
+#include "lib/trace.h"
 #include "sandbox/elf.h"
 #include "sandbox/sandbox.h"
 
 const char usage_run[] =
 	"Usage: pith run JOB.json [-o DIR] [--json] [-j N] [--data-root DIR]\n"
-	"                [--require LAYER]... [-q|-v]\n"
+	"                [--require LAYER]... [--trace FILE] [-q|-v]\n"
 	"\n"
 	"Validate JOB.json, run it, write each job output set to\n"
 	"DIR/<output>/<item name> and print a summary.\n"
@@ -51,6 +52,8 @@ const char usage_run[] =
 	"                     bounds on one instance's outputs, aliases counted\n"
 	"                     (default: memory / 40 items, 4 x (memory + input\n"
 	"                     bytes), memory bytes of names)\n"
+	"      --trace FILE   write the job's timeline to FILE (Chrome\n"
+	"                     trace-event JSON, for Perfetto)\n"
 	"  -q, --quiet        no notes and no progress, only errors and the summary\n"
 	"  -v, --verbose      the detail of each unavailable layer\n"
 	"  -h, --help         show this help\n"
@@ -215,7 +218,7 @@ int cmd_run(const struct cli *c)
 	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
 	struct engine_report rep = {};
 	struct progress progress;
-	struct err e = {};
+	struct err e = {}, te = {};
 	int r, ret;
 
 	if (store_pool_check() < 0)
@@ -263,6 +266,10 @@ int cmd_run(const struct cli *c)
 		return ret;
 	}
 	progress_init(&progress, c);
+	if (c->trace && trace_open(c->trace, &e) < 0) {
+		fprintf(stderr, "pith: %s\n", e.msg);
+		return EXIT_FAILED;
+	}
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = sb,
 					      .parallel = c->parallel,
@@ -277,6 +284,8 @@ int cmd_run(const struct cli *c)
 					      .max_output_names = c->max_output_names },
 		       &rep, &e);
 	progress_clear(&progress);
+	if (c->trace && trace_close(&te) < 0)
+		fprintf(stderr, "pith: %s\n", te.msg);
 	if (interrupted_by) {
 		int sig = interrupted_by;
 		char msg[ERR_MAX];
@@ -312,7 +321,7 @@ int cmd_run(const struct cli *c)
 	else
 		summary_print_human(stdout, job, &rep,
 				    rep.ok ? c->out_dir : NULL);
-	ret = rep.ok ? 0 : EXIT_FAILED;
+	ret = rep.ok && !te.msg[0] ? 0 : EXIT_FAILED;
 	engine_report_done(&rep);
 	return ret;
 }

@@ -28,6 +28,7 @@
 #include "lib/array.h"
 #include "lib/clock.h"
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "lib/uring.h"
 
 #define PARALLEL_MAX 256
@@ -105,6 +106,8 @@ struct stage_run {
 	size_t slots_cap, visible; /* instances [0, visible) are in `out` */
 	/* compute */
 	const struct elf_image *image;
+	const char *fn_name; /* for the probes */
+	size_t queued;	     /* instances [0, queued) were probed ready */
 	/* I/O */
 	struct iofunc_run *io;
 	struct set **io_sink; /* outputs iofunc_start() wants: stay empty */
@@ -139,6 +142,7 @@ struct run {
 	bool failed;
 	int error; /* -errno of an infrastructure error */
 	struct err *e;
+	uint64_t id; /* job id in the probes (lib/probe.h) */
 };
 
 static struct stream *ref_stream(struct run *run, const struct job_ref *ref)
@@ -460,6 +464,17 @@ static void inst_release(struct inst *in)
 	}
 }
 
+/* Bytes of an instance's items in and out, for the inst_bytes probe. */
+static uint64_t sets_bytes(struct set *const *sets, size_t n)
+{
+	uint64_t b = 0;
+
+	for (size_t k = 0; sets && k < n; k++)
+		for (size_t j = 0; sets[k] && j < sets[k]->n; j++)
+			b += sets[k]->items[j].len;
+	return b;
+}
+
 /* The instance ended (or was cancelled): record it, free its slot. */
 static void inst_finish(struct inst *in, int step)
 {
@@ -487,9 +502,12 @@ static void inst_finish(struct inst *in, int step)
 		char why[ERR_MAX];
 
 		snprintf(why, sizeof(why), "sandbox: %s", strerror(-step));
+		PROBE_INST_FAILED(run->id, st->s, in->index, st->fn_name, why, -1);
+		PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_FAILED, PROBE_REASON_SETUP, 0);
 		fail_instance(run, st->s, in->index, why);
 	} else if (in->cancelled) {
 		ir->state = INSTANCE_CANCELLED;
+		PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_CANCELLED, PROBE_REASON_CANCELLED, res->run_ns);
 	} else {
 		size_t n;
 
@@ -499,11 +517,16 @@ static void inst_finish(struct inst *in, int step)
 		ir->signal = res->signal;
 		ir->syscall = res->syscall;
 		if (res->status != SANDBOX_OK) {
+			PROBE_INST_FAILED(run->id, st->s, in->index, st->fn_name, res->reason, res->syscall);
+			PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_FAILED, res->probe_reason, res->run_ns);
 			fail_instance(run, st->s, in->index, res->reason);
 		} else {
+			struct set **outs = sandbox_proc_take_outputs(in->proc, &n);
+
 			ir->state = INSTANCE_OK;
-			collect(st, in->index,
-				sandbox_proc_take_outputs(in->proc, &n));
+			PROBE_INST_BYTES(run->id, st->s, in->index, sets_bytes(in->inputs, stage_of(st)->n_inputs), sets_bytes(outs, n));
+			PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_OK, PROBE_REASON_OK, res->run_ns);
+			collect(st, in->index, outs);
 		}
 	}
 	progress(run);
@@ -612,11 +635,14 @@ static int spawn_instance(struct stage_run *st)
 	in->timer_op.cb = on_inst_timer;
 	r = sandbox_spawn(run->opts->sandbox, &req, &in->proc, &se);
 	if (r < 0) {
+		PROBE_INST_FAILED(run->id, st->s, index, fn->name, se.msg, -1);
+		PROBE_INST_EXITED(run->id, st->s, index, PROBE_FAILED, PROBE_REASON_SPAWN, 0);
 		free_outs(in->inputs, js->n_inputs);
 		free(in);
 		fail_instance(run, st->s, index, se.msg);
 		return 0;
 	}
+	PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid(in->proc), sandbox_proc_warm(in->proc));
 	in->next = run->live;
 	if (run->live)
 		run->live->prev = in;
@@ -662,6 +688,8 @@ static void dispatch(struct run *run)
 		if (st->state != STAGE_RUNNING || stage_of(st)->io)
 			continue;
 		avail = stage_available(st);
+		for (; st->queued < avail; st->queued++)
+			PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
 		while (!run->failed && run->running < run->parallel &&
 		       st->next < avail) {
 			int r = spawn_instance(st);
@@ -830,6 +858,8 @@ static int start_io_stage(struct stage_run *st)
 	const struct iofunc *fn = iofunc_lookup(js->io);
 	struct iofunc_ctx ctx = run->ioctx;
 	struct err ie = {};
+
+	ctx.stage = (int)st->s;
 	int r;
 
 	if (!fn)
@@ -851,6 +881,7 @@ static int start_io_stage(struct stage_run *st)
 		return err_set(run->e, -r, "out of memory");
 	for (size_t i = 0; i < st->n_instances; i++)
 		run->rep->stages[st->s].instances[i].start_ns = st->t0;
+	PROBE_STAGE_START(run->id, st->s, js->name, js->io, 1, st->n_instances);
 	ctx.item = on_io_item;
 	ctx.stream_data = st;
 	if (st->io_windowed)
@@ -905,6 +936,8 @@ static int stage_start(struct stage_run *st)
 	if (!run->opts->sandbox)
 		return err_set(run->e, EINVAL, "no sandbox for compute stages");
 	st->image = run->images[js->function_index]; /* read by ingest_job() */
+	st->fn_name = run->job->functions[js->function_index].name;
+	PROBE_STAGE_START(run->id, st->s, js->name, st->fn_name, 0, st->n_instances);
 	for (size_t p = 0; p < js->n_inputs; p++)
 		st->in_sets[p] = st->in[p]->set;
 	r = dist_prepare(js, st->in_sets, &st->d);
@@ -930,6 +963,7 @@ static void stage_complete(struct stage_run *st)
 	st->state = STAGE_DONE;
 	run->stages_done++;
 	sr->elapsed_ns = clock_now_ns() - st->t0;
+	PROBE_STAGE_END(run->id, st->s, sr->name, sr->ok ? PROBE_OK : PROBE_FAILED, sr->items_out, sr->bytes_out);
 	for (size_t k = 0; k < js->n_outputs; k++)
 		st->out[k]->complete = true;
 	advance_passes(st);
@@ -1261,6 +1295,7 @@ static int run_setup(struct run *run)
 			       run->opts->data_root ? run->opts->data_root :
 						      job->dir);
 	iofunc_ctx_init(&run->ioctx);
+	run->ioctx.job = run->id;
 	run->ioctx.data_root_fd = run->data_rootfd;
 	run->ioctx.label = job->name;
 	r = loop_new(256, &run->loop, run->e);
@@ -1310,6 +1345,9 @@ static int run_job(struct run *run)
 	}
 	cancel_disarm(run);
 	drain(run);
+	for (size_t s = 0; s < job->n_stages; s++) /* ended by a failure */
+		if (run->stages[s].state == STAGE_RUNNING)
+			PROBE_STAGE_END(run->id, s, rep->stages[s].name, rep->stages[s].ok ? PROBE_CANCELLED : PROBE_FAILED, rep->stages[s].items_out, rep->stages[s].bytes_out);
 	if (run->held_guard) {
 		sandbox_release(run->opts->sandbox);
 		run->held_guard = false;
@@ -1349,16 +1387,20 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 			   .e = e,
 			   .job_dirfd = -1,
 			   .data_rootfd = -1 };
+	static uint64_t job_seq;
 	uint64_t t0 = clock_now_ns();
 	int r;
 
 	*rep = (struct engine_report){};
 	store_set_limit(opts->max_store);
+	run.id = __atomic_add_fetch(&job_seq, 1, __ATOMIC_RELAXED);
+	PROBE_JOB_START(run.id, job->name, job->n_stages);
 	r = run_job(&run);
 	run_done(&run);
 	rep->elapsed_ns = clock_now_ns() - t0;
 	if (r < 0)
 		rep->ok = false;
+	PROBE_JOB_END(run.id, job->name, r < 0 ? r : rep->ok ? PROBE_OK : PROBE_FAILED, rep->elapsed_ns);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #include "iofuncs/arena.h"
 #include "iofuncs/iofuncs.h"
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "sandbox/elf.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct set *, set_free);
@@ -101,7 +102,8 @@ static void file_item_at(const struct job *job, size_t k, size_t *ret_input,
 }
 
 static int fetch_start(struct loop *l, int dirfd, const char *label,
-		       uint64_t max_bytes, struct fetch *f, struct err *e)
+		       uint64_t max_bytes, int probe_stage, struct fetch *f,
+		       struct err *e)
 {
 	struct iofunc_ctx ctx;
 
@@ -114,6 +116,7 @@ static int fetch_start(struct loop *l, int dirfd, const char *label,
 	ctx.trusted_paths = true;
 	ctx.label = label;
 	ctx.max_file_bytes = max_bytes;
+	ctx.stage = probe_stage;
 	return iofunc_start(l, iofunc_lookup("file.read"), &ctx, f->paths,
 			    f->out, fetch_done, f, &f->io, e);
 }
@@ -157,10 +160,11 @@ static int read_files(struct loop *l, int dirfd, const struct job *job,
 	if (r < 0)
 		return err_set(e, -r, "inputs: cannot store the paths: %s",
 			       strerror(-r));
-	r = fetch_start(l, dirfd, job->name, 0, &f[0], &ie);
+	r = fetch_start(l, dirfd, job->name, 0, PROBE_IO_INPUTS, &f[0], &ie);
 	if (r < 0)
 		return err_set(e, -r, "inputs: %s", ie.msg);
-	r = fetch_start(l, dirfd, "binaries", ELF_MAX_FILE_SIZE, &f[1], &ie);
+	r = fetch_start(l, dirfd, "binaries", ELF_MAX_FILE_SIZE, PROBE_IO_BINARIES, &f[1],
+			&ie);
 	if (r < 0) {
 		f[1].done = true;
 		if (f[0].io)

@@ -17,6 +17,7 @@
 #include "engine/output.h"
 #include "iofuncs/iofuncs.h"
 #include "lib/macro.h"
+#include "lib/probe.h"
 
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
 
@@ -281,6 +282,7 @@ static int set_start(struct loop *l, int dirfd, struct out_set *os,
 	ctx.data_root_fd = os->fd;
 	ctx.create_new = true;
 	ctx.label = s->name;
+	ctx.stage = PROBE_IO_OUTPUTS;
 	r = iofunc_start(l, iofunc_lookup("file.write"), &ctx, s, no_outputs,
 			 on_write_done, os, &os->io, &ie);
 	if (r < 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "sandbox/internal.h"
 
 /* One reference of the request to an item's bytes, before placement. */
@@ -154,6 +155,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 				       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
 		w->addr = addr;
 		add_input(p, w->buf, addr, len, w->off);
+		PROBE_BUFFER_MAP(w->buf, w->len, PROBE_BACKEND_OF(w->buf));
 		addr += len;
 	}
 	if (!n_copy)
@@ -190,6 +192,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 			}
 			memcpy(cmap + k, (const char *)src + w->off, w->len);
 			store_stats.bytes_copied += w->len;
+			PROBE_BUFFER_COPY(w->buf, w->len);
 		}
 		p->copies[p->n_copies++] = (struct ctx_copy){
 			w->addr, w->len, buffer_ref(w->buf), w->off

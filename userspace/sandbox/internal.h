@@ -191,6 +191,10 @@ struct sandbox_proc {
 	uint64_t cpu_soft;		/* warm: the worker's RLIMIT_CPU, s */
 	struct elf_image *image;	/* warm: a reference, for the pool */
 	uint32_t owner;
+	/* Named in the USDT probes (lib/probe.h). */
+	char fn_name[64];
+	uint32_t stage;
+	uint64_t instance;
 	/* The thread that spawned it, kept on its CPU (pinned_cpu) until the
 	 * worker is reaped, and the affinity to give back; 0: none. */
 	pid_t pinned_tid;

@@ -25,6 +25,7 @@
 #include <stddef.h>
 
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "sandbox/guard.h"
 #include "sandbox/internal.h"
 
@@ -36,6 +37,11 @@ int sandbox_proc_fd(const struct sandbox_proc *p)
 pid_t sandbox_proc_pid(const struct sandbox_proc *p)
 {
 	return p->pid;
+}
+
+bool sandbox_proc_warm(const struct sandbox_proc *p)
+{
+	return p->reused;
 }
 
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p)
@@ -133,6 +139,7 @@ static void read_socket(struct sandbox_proc *p, bool reaped)
 				p->handed_off = true;
 				p->handoff_ns = t >= p->start_ns ? t
 								 : p->start_ns;
+				PROBE_INST_STARTED(p->pid, p->stage, p->instance, p->fn_name, p->handoff_ns, p->handoff_ns - p->start_ns);
 			}
 		} else if (!p->setup_error[0]) {
 			data[n] = 0;
@@ -162,6 +169,7 @@ static void note_syscall(struct sandbox_proc *p, long nr)
 {
 	if (p->bad_syscall < 0)
 		p->bad_syscall = nr;
+	PROBE_GUARD_KILL(p->pid, nr, 0, p->fn_name);
 	kill_worker(p);
 }
 
@@ -293,6 +301,7 @@ static int on_violation(const struct guard_violation *v, void *data)
 		if (q->pid != v->pid || q->guard_reason[0])
 			continue;
 		q->guard_nr = v->nr;
+		PROBE_GUARD_KILL(q->pid, v->nr, 1, q->fn_name);
 		guard_violation_format(v, q->guard_reason,
 				       sizeof(q->guard_reason));
 		break;
@@ -328,16 +337,20 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 
 	if (p->bad_syscall >= 0) {
 		res->syscall = p->bad_syscall;
+		res->probe_reason = PROBE_REASON_SECCOMP;
 		set_reason(p, "killed: forbidden syscall %s (%ld)",
 			   filter_syscall_name(p->bad_syscall, name,
 					       sizeof(name)),
 			   p->bad_syscall);
 	} else if (p->guard_reason[0] && !exited) {
 		res->syscall = p->guard_nr;
+		res->probe_reason = PROBE_REASON_GUARD;
 		set_reason(p, "%s", p->guard_reason);
 	} else if (p->timed_out && !exited) {
+		res->probe_reason = PROBE_REASON_TIMEOUT;
 		set_reason(p, "timed out after %" PRIu64 " ms", p->timeout_ms);
 	} else if (!p->handed_off) {
+		res->probe_reason = PROBE_REASON_SETUP;
 		if (p->setup_error[0])
 			set_reason(p, "sandbox setup failed: %s",
 				   p->setup_error);
@@ -349,6 +362,9 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 				   signal_name(si->si_status, name,
 					       sizeof(name)));
 	} else if (!exited) {
+		res->probe_reason = si->si_status == SIGSYS ? PROBE_REASON_SECCOMP :
+				    si->si_status == SIGXCPU ? PROBE_REASON_TIMEOUT :
+							       PROBE_REASON_SIGNAL;
 		if (si->si_status == SIGSYS)
 			set_reason(p, "killed: syscall from a foreign ABI (int 0x80 or x32)");
 		else if (si->si_status == SIGXCPU)
@@ -356,8 +372,10 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 		else
 			fault_reason(p, si->si_status);
 	} else if (si->si_status != 0) {
+		res->probe_reason = PROBE_REASON_EXIT;
 		set_reason(p, "exited with status %d", si->si_status);
 	} else if (outputs_collect(p, &e) < 0) {
+		res->probe_reason = PROBE_REASON_OUTPUT;
 		set_reason(p, "%s", e.msg[0] ? e.msg : "cannot collect outputs");
 		for (size_t i = 0; i < res->n_outputs; i++)
 			set_free(res->outputs[i]);

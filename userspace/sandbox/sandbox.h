@@ -124,6 +124,7 @@ struct sandbox_result {
 				 sandbox_proc_take_outputs() */
 	size_t n_outputs;
 	uint64_t spawn_ns, run_ns; /* time to set up, time running */
+	int probe_reason;     /* enum probe_reason (lib/probe.h) */
 };
 
 struct sandbox_proc;
@@ -137,6 +138,8 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 int sandbox_proc_fd(const struct sandbox_proc *p);
 /* The worker's pid (for /proc readers, tracing and tests). */
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);
+/* Whether a warm worker of an earlier instance runs it (for tracing). */
+bool sandbox_proc_warm(const struct sandbox_proc *p);
 /* Absolute CLOCK_MONOTONIC deadline in ns. */
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
 /* Non-blocking: 0 still running, 1 finished (result ready), -errno. When the

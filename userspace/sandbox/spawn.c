@@ -598,6 +598,9 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	};
 	p->result.status = SANDBOX_RUNNING;
 	p->result.syscall = -1;
+	snprintf(p->fn_name, sizeof(p->fn_name), "%s", req->fn_name ? req->fn_name : "");
+	p->stage = req->stage;
+	p->instance = req->instance;
 	p->deadline_ns = p->start_ns + req->limits.timeout_ms * 1000000ull;
 	if (!req->image || req->image->fd < 0) {
 		r = err_set(e, EINVAL, "no function image");

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "sandbox/guard.h"
 #include "sandbox/internal.h"
 #include "sandbox/worker/trampoline.h"
@@ -356,11 +357,14 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 			p->next->pprev = p->pprev;
 		p->next = NULL;
 		p->pprev = NULL;
+		PROBE_WARM_RESET(p->pid, p->fn_name, 0, 0);
 		p->pid = 0;
 		p->reused = false;
 		return 0;
 	}
 	p->handed_off = true;
 	sb->warm_reused++;
+	PROBE_WARM_RESET(p->pid, p->fn_name, p->handoff_ns - p->start_ns, 1);
+	PROBE_INST_STARTED(p->pid, p->stage, p->instance, p->fn_name, p->handoff_ns, p->handoff_ns - p->start_ns);
 	return 1;
 }

@@ -9,6 +9,7 @@
 
 #include "lib/array.h"
 #include "lib/macro.h"
+#include "lib/probe.h"
 #include "store/pool.h"
 #include "store/store.h"
 #include "store/xfer.h"
@@ -124,6 +125,7 @@ static int buffer_create(const char *name, uint64_t size, struct buffer **ret)
 	b->size = size;
 	b->id = next_id++;
 	store_stats.buffers_created++;
+	PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_OF(b));
 	*ret = b;
 	return 0;
 }
@@ -187,6 +189,7 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 		b->id = next_id++;
 		store_stats.buffers_created++;
 		store_stats.buffers_recycled++;
+		PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_POOLED);
 	} else {
 		r = buffer_new(name, size, &b);
 		if (r < 0)
@@ -222,6 +225,7 @@ int buffer_shrink(struct buffer *b, uint64_t size)
 		return 0;
 	if (ftruncate(b->fd, (off_t)size) < 0)
 		return negative_errno();
+	PROBE_BUFFER_RESIZE(b, b->size, size);
 	b->size = size;
 	if (b->charged > size)
 		buffer_set_charge(b, size);
@@ -281,6 +285,7 @@ int buffer_seal(struct buffer *b)
 	if (b->pooled) {
 		if (seal_pooled(b) == 0) {
 			b->sealed = true;
+			PROBE_BUFFER_SEAL(b, b->size, PROBE_BACKEND_POOLED);
 			return 0;
 		}
 		b->pooled = false; /* no /proc: the kernel seal, no reuse */
@@ -301,6 +306,7 @@ int buffer_seal(struct buffer *b)
 		return negative_errno();
 	}
 	b->sealed = true;
+	PROBE_BUFFER_SEAL(b, b->size, PROBE_BACKEND_OF(b));
 	return 0;
 }
 
@@ -363,6 +369,7 @@ struct buffer *buffer_unref(struct buffer *b)
 {
 	if (!b || --b->refs > 0)
 		return NULL;
+	PROBE_BUFFER_RELEASE(b, b->size, PROBE_BACKEND_OF(b));
 	if (b->pooled && b->sealed) {
 		uncharge(b); /* the pool bounds its idle bytes itself */
 		if (b->map && b->map != b->wmap)
