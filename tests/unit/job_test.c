@@ -172,6 +172,22 @@ TEST(posix_keys_parse_to_args_env_seed_and_time)
 	job_free(j);
 }
 
+TEST(fresh_is_false_unless_the_function_says_true)
+{
+	struct job *j = parse_ok(
+		"{\"version\": 1, \"name\": \"p\", \"functions\": {"
+		"\"f\": {\"binary\": \"f\", \"fresh\": true},"
+		"\"g\": {\"binary\": \"g\", \"fresh\": false},"
+		"\"h\": {\"binary\": \"h\"}},"
+		"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"outputs\": [\"o\"]}]}",
+		&no_files);
+
+	EXPECT_TRUE(j->functions[0].fresh);
+	EXPECT_FALSE(j->functions[1].fresh);
+	EXPECT_FALSE(j->functions[2].fresh);
+	job_free(j);
+}
+
 TEST(mode_names_are_the_words_of_the_format)
 {
 	EXPECT_STREQ("all", job_mode_name(JOB_MODE_ALL));

@@ -602,6 +602,7 @@ static int spawn_instance(struct stage_run *st)
 			    .time_ns = fn->time_ns },
 		.fn_name = fn->name,
 		.stage = (uint32_t)st->s,
+		.fresh = fn->fresh,
 	};
 	struct err se = {};
 	struct inst *in;

@@ -44,6 +44,7 @@ struct job_function {
 	char *binary;	/* as written, relative to job->dir */
 	uint64_t memory;     /* bytes; JOB_DEFAULT_MEMORY when absent */
 	uint64_t timeout_ms; /* JOB_DEFAULT_TIMEOUT_MS when absent */
+	bool fresh;	/* "fresh": a new worker process per instance */
 	/* What a POSIX function (pith-cc --posix) sees besides its inputs;
 	 * Documentation/posix-functions.md. All optional. */
 	char **args;	/* "args": argv[1..] */

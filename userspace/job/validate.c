@@ -20,7 +20,7 @@ static const char *const root_keys[] = { "version", "name",   "functions",
 					 NULL };
 static const char *const function_keys[] = { "binary", "memory", "timeout",
 					      "args",	"env",	  "seed",
-					      "time",	NULL };
+					      "time",	"fresh",  NULL };
 static const char *const item_keys[] = { "name", "key",	   "file",
 					 "data", "base64", NULL };
 static const char *const stage_keys[] = { "name",   "function", "io",
@@ -329,6 +329,11 @@ static int parse_function(struct build *b, const struct jiter *it,
 		r = parse_timeout(c, &n, &f->timeout_ms);
 		if (r < 0)
 			return r;
+	}
+	if (jnode_member(c, m, "fresh", &n) == 0) {
+		if (!json_is_boolean(n.v))
+			return jerr(c, &n, "fresh must be true or false");
+		f->fresh = json_is_true(n.v);
 	}
 	r = parse_args_env(c, m, f);
 	if (r < 0)

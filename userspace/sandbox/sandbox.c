@@ -359,7 +359,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	warm_init(sb);
 
 	layer_set(sb, LAYER_ADDRESS_SPACE, true,
-		  "fresh process per instance; only the image, context, inputs and a trampoline page are mapped");
+		  "a new process per worker, reset between the instances it serves; only the image, context, inputs and a trampoline page are mapped");
 	if (sb->opts.no_seccomp) {
 		layer_set(sb, LAYER_SECCOMP, false,
 			  "disabled by the test-only no_seccomp option");
@@ -370,7 +370,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 			goto fail;
 		}
 		layer_set(sb, LAYER_SECCOMP, true,
-			  "%zu-instruction program, compiled once and inherited: exit, exit_group, rt_sigreturn and the trampoline's pinned munmap and close(0) allowed; foreign ABIs killed; any other call is named and killed",
+			  "%zu-instruction program, compiled once and inherited: exit, exit_group, rt_sigreturn allowed, and the trampoline's calls (handoff, warm reset) only at their addresses with pinned arguments; foreign ABIs killed; any other call is named and killed",
 			  sb->n_filter);
 	}
 	layer_set(sb, LAYER_PRIVS, true,
