@@ -19,8 +19,19 @@ $(HOSTILE_FN): tests/security/fn/hostile.c tests/security/hostile.h \
 
 ALL_TARGETS += $(HOSTILE_FN)
 
+# The warm workers' reset probe (tests/security/warm_test.c).
+RESET_FN := $(B)/tests/fn/reset
+$(RESET_FN): tests/security/fn/reset.c userspace/sdk/include/pith/abi.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOSTILE_CFLAGS) $(HOSTILE_LDFLAGS) -o $@ $<
+
+ALL_TARGETS += $(RESET_FN)
+
 SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
-TEST_PROGS += sandbox_test sandbox_security_test
+TEST_PROGS += sandbox_test sandbox_security_test warm_test
+warm_test_SRCS := tests/security/warm_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/warm_test: | $(RESET_FN) $(B)/pith-worker
 sandbox_test_SRCS := tests/unit/sandbox_test.c $(SANDBOX_T_SRCS)
 sandbox_security_test_SRCS := tests/security/sandbox_security_test.c \
 	$(SANDBOX_T_SRCS)

@@ -234,6 +234,24 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
 	return 0;
 }
 
+/* Undo write_start() before the context goes to a fresh worker instead. */
+static void clear_start(struct sandbox_proc *p)
+{
+	static const char zero[4096];
+	const struct ctx_layout *l = &p->layout;
+	uint64_t n = MIN((uint64_t)(p->n_inputs * sizeof(struct plan_inmap)),
+			 l->arena_size);
+
+	for (uint64_t off = 0; off < n; off += sizeof(zero))
+		pwrite_all(p->ctx->fd, zero, MIN(sizeof(zero), n - off),
+			   l->arena + off);
+	pwrite_all(p->ctx->fd, zero, 16,
+		   offsetof(struct pith_context, reserved) +
+			   8 * PLAN_RES_INMAP);
+	pwrite_all(p->ctx->fd, zero, PLAN_FRAME_SIZE,
+		   l->size - PLAN_FRAME_SIZE);
+}
+
 /*
  * RLIMIT_CPU cannot follow the instances: raising a limit of a worker of
  * another uid needs CAP_SYS_RESOURCE, which pith may lack. A warm worker
@@ -242,16 +260,16 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
  * timeout; then it is retired (-EDQUOT) and the instance gets a fresh
  * worker. The deadline itself is pith's wall clock, as for any worker.
  */
-static int check_cpu_budget(struct sandbox_proc *p, uint64_t soft_s)
+static int check_cpu_budget(pid_t pid, uint64_t timeout_ms, uint64_t soft_s)
 {
 	struct timespec ts;
-	clockid_t clk = (clockid_t)((~(unsigned)p->pid << 3) | 2);
+	clockid_t clk = (clockid_t)((~(unsigned)pid << 3) | 2);
 	uint64_t used;
 
 	if (clock_gettime(clk, &ts) < 0)
 		return -errno;
 	used = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (used + p->timeout_ms * 1000000ull > soft_s * 1000000000ull)
+	if (used + timeout_ms * 1000000ull > soft_s * 1000000000ull)
 		return -EDQUOT;
 	return 0;
 }
@@ -301,12 +319,20 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	w = take(sb, req, p->layout.size);
 	if (!w)
 		return 0;
+	/* Spent its CPU slack: retire it, a fresh worker runs this one. */
+	if (check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) < 0) {
+		if (sb->guard)
+			guard_worker_del(sb->guard, w->pid);
+		worker_kill(w);
+		return 0;
+	}
 	r = write_start(p, req->image->entry);
 	if (r < 0) {
 		/* Keep the worker for an instance that fits. */
 		w->next = sb->idle;
 		sb->idle = w;
 		sb->n_idle++;
+		clear_start(p);
 		return r == -E2BIG ? 0 : err_set(e, -r, "cannot write the context: %s", strerror(-r));
 	}
 	p->pid = w->pid;
@@ -324,7 +350,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
-	r = check_cpu_budget(p, w->cpu_soft);
+	r = 0;
 	/* One fd per distinct buffer (context.c places an item's pages at
 	 * a file offset; entries of one buffer are adjacent). */
 	for (size_t i = 0; i < p->n_inputs && r >= 0; i++)
@@ -360,6 +386,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		PROBE_WARM_RESET(p->pid, p->fn_name, 0, 0);
 		p->pid = 0;
 		p->reused = false;
+		clear_start(p);
 		return 0;
 	}
 	p->handed_off = true;

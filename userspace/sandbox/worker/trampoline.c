@@ -93,8 +93,6 @@ __asm__(
 	"	cld\n"
 	"	rep stosq\n"
 	"	mov %r15, %rsp\n"
-	"	pushq $0\n"
-	"	popfq\n"
 	"	push %r14\n"
 	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
 	"	xor %eax, %eax\n"
@@ -127,6 +125,9 @@ __asm__(
 	"	pxor %xmm13, %xmm13\n"
 	"	pxor %xmm14, %xmm14\n"
 	"	pxor %xmm15, %xmm15\n"
+	/* Flags last: the xors above set ZF and PF. */
+	"	pushq $0\n"
+	"	popfq\n"
 	"	ret\n"
 	"9:	mov $231, %eax\n"		/* exit_group(126) */
 	"	mov $126, %edi\n"

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Warm workers, attacked: a probe function (tests/security/fn/reset.c)
+ * writes a secret into every place it can reach - .data, .bss, stack,
+ * context, general and vector registers, flags, MXCSR and the x87 control
+ * word, segment selectors, fs/gs base, signal mask and signal stack - and
+ * ends cleanly; the next instance in the same worker reports what it finds
+ * at entry, which must equal, byte for byte, what the first instance found
+ * in a fresh worker. Thousands of instances, with and without the eBPF
+ * guard. A worker whose instance crashes, times out or is killed is
+ * discarded; a function that jumps into the trampoline's reset path ends
+ * its worker.
+ */
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "sandbox/plan.h"
+#include "sandbox/worker/trampoline.h"
+#include "security/t_sandbox.h"
+
+#define PAIRS 1500 /* poison + check: 3,000 instances in one worker */
+
+static const struct elf_image *reset_fn(void)
+{
+	static struct elf_image *img;
+	struct err e = { { 0 } };
+	char *path;
+
+	if (img)
+		return img;
+	path = t_strdupf("%s/tests/fn/reset", t_build_dir());
+	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
+		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
+		abort();
+	}
+	free(path);
+	return img;
+}
+
+static bool fsgsbase(void)
+{
+	return getauxval(AT_HWCAP2) & (1 << 1);
+}
+
+static const char *const outs[] = { "out" };
+
+/* Run the probe in mode `mode` (see reset.c); the finished proc. */
+static struct sandbox_proc *probe(struct sandbox *sb, const char *mode,
+				  uint64_t timeout_ms, bool wait)
+{
+	char data[64];
+	struct set *in;
+	struct sandbox_request req = {
+		.image = reset_fn(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = timeout_ms },
+		.n_inputs = 1,
+		.outputs = outs,
+		.n_outputs = 1,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	int r;
+
+	snprintf(data, sizeof(data), "%c%c%s", mode[0],
+		 fsgsbase() ? 'F' : '-', mode + 1);
+	in = t_text_set("in", "mode", data);
+	req.inputs = &in;
+	r = wait ? sandbox_run(sb, &req, &p, &e)
+		 : sandbox_spawn(sb, &req, &p, &e);
+	set_free(in);
+	if (r < 0) {
+		fprintf(stderr, "# sandbox: %s\n", e.msg);
+		return NULL;
+	}
+	return p;
+}
+
+/* What a "c" instance found: its output item's bytes. */
+struct found {
+	char *bytes;
+	size_t len;
+	pid_t pid;
+	bool ok;
+	char reason[256];
+};
+
+static struct found check(struct sandbox *sb)
+{
+	struct sandbox_proc *p = probe(sb, "c", T_TIMEOUT_MS, true);
+	struct found f = { 0 };
+	struct set **sets;
+	size_t n = 0;
+
+	if (!p)
+		return f;
+	f.pid = sandbox_proc_pid(p);
+	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
+	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
+	sets = sandbox_proc_take_outputs(p, &n);
+	if (f.ok && n == 1 && sets[0]->n == 1) {
+		const struct item *it = &sets[0]->items[0];
+
+		f.len = it->len;
+		f.bytes = malloc(it->len);
+		if (f.bytes && pread(it->buf->fd, f.bytes, it->len,
+				     (off_t)it->off) != (ssize_t)it->len)
+			f.len = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		set_free(sets[i]);
+	free(sets);
+	sandbox_proc_free(p);
+	return f;
+}
+
+/* Layout of the probe's report (reset.c, struct state). */
+static const char *const fields[] = {
+	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
+	"r10", "r11", "r12", "r13", "r14", "r15", "rflags", "ds", "es", "fs",
+	"gs", "fs base", "gs base", ".data", ".bss words", "stack secrets",
+	"context secrets", "reserved[0]", "reserved[1]", "reserved[2]",
+	"reserved[3]", "reserved[4]", "reserved[5]", "reserved[6]",
+	"reserved[7]", "xsave bytes",
+};
+
+/* Empty when equal, else the first field that differs. */
+static void differ(const struct found *a, const struct found *b, char *out,
+		   size_t len)
+{
+	size_t n = sizeof(fields) / sizeof(fields[0]);
+
+	out[0] = 0;
+	if (a->len != b->len) {
+		snprintf(out, len, "report of %zu bytes, fresh %zu", b->len,
+			 a->len);
+		return;
+	}
+	for (size_t i = 0; i < a->len; i++)
+		if (a->bytes[i] != b->bytes[i]) {
+			uint64_t x = 0, y = 0;
+			size_t w = i / 8;
+
+			if (w < n) {
+				memcpy(&x, a->bytes + 8 * w, 8);
+				memcpy(&y, b->bytes + 8 * w, 8);
+				snprintf(out, len, "%s: 0x%llx, fresh 0x%llx",
+					 fields[w], (unsigned long long)y,
+					 (unsigned long long)x);
+			} else {
+				snprintf(out, len,
+					 "vector state byte %zu: 0x%02x, fresh 0x%02x",
+					 i - 8 * n, (unsigned char)b->bytes[i],
+					 (unsigned char)a->bytes[i]);
+			}
+			return;
+		}
+}
+
+static bool layer_active(struct sandbox *sb, const char *name)
+{
+	struct sandbox_layer l[32];
+	size_t n = sandbox_layers(sb, l, 32);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(l[i].name, name))
+			return l[i].active;
+	return false;
+}
+
+FIXTURE(reset)
+{
+	struct sandbox *sb;
+	bool held;
+	struct found fresh;
+};
+
+FIXTURE_VARIANT(reset)
+{
+	bool guard;
+};
+
+FIXTURE_VARIANT_ADD(reset, without_the_ebpf_guard) { .guard = false };
+FIXTURE_VARIANT_ADD(reset, with_the_ebpf_guard) { .guard = true };
+
+FIXTURE_SETUP(reset)
+{
+	struct sandbox_opts o = { .no_guard = !variant->guard };
+	struct err e = { { 0 } };
+
+	ASSERT_EQ(0, sandbox_new(&o, &self->sb, &e)) TH_LOG("%s", e.msg);
+	if (!layer_active(self->sb, "warm-workers"))
+		SKIP(return, "warm workers are off on this host");
+	if (variant->guard) {
+		if (!layer_active(self->sb, "bpf-syscall"))
+			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	/* The reference: what an instance finds in a fresh worker. */
+	self->fresh = check(self->sb);
+	ASSERT_TRUE(self->fresh.ok) TH_LOG("%s", self->fresh.reason);
+	ASSERT_LT(0, self->fresh.len);
+}
+
+FIXTURE_TEARDOWN(reset)
+{
+	free(self->fresh.bytes);
+	if (self->held)
+		sandbox_release(self->sb);
+	sandbox_free(self->sb);
+}
+
+/* Poison, then check, PAIRS times: every check equals the fresh worker's,
+ * and workers were reused (a fresh one only after a retirement). */
+TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
+{
+	pid_t first = self->fresh.pid;
+	unsigned workers = 1;
+
+	for (int i = 0; i < PAIRS; i++) {
+		struct sandbox_proc *p = probe(self->sb, "p", T_TIMEOUT_MS,
+					       true);
+		struct found f;
+		char why[160];
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("poison %d: %s", i, t_reason(p));
+		if (sandbox_proc_pid(p) != first) {
+			workers++;
+			first = sandbox_proc_pid(p);
+		}
+		sandbox_proc_free(p);
+		f = check(self->sb);
+		ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
+		if (f.pid != first) {
+			workers++;
+			first = f.pid;
+		}
+		differ(&self->fresh, &f, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("check %d after a poisoned instance", i);
+		free(f.bytes);
+		if (why[0])
+			break;
+	}
+	/* A worker is retired when its second of CPU slack is spent (the
+	 * probe scans its whole context: ~1 ms per instance). */
+	TH_LOG("%d instances in %u workers", 2 * PAIRS + 1, workers);
+	EXPECT_GE(2 * PAIRS / 100, workers);
+}
+
+/* The same function without the exit path (ABI 1.0-style exit_group) is
+ * covered by every hostile test; here: "fresh" gives a new worker each. */
+TEST_F(reset, fresh_requests_never_reuse_a_worker)
+{
+	struct sandbox_request req = {
+		.image = reset_fn(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.n_inputs = 1,
+		.outputs = outs,
+		.n_outputs = 1,
+		.fresh = true,
+	};
+	struct set *in = t_text_set("in", "mode", "c-");
+	pid_t last = 0;
+
+	req.inputs = &in;
+	for (int i = 0; i < 5; i++) {
+		struct sandbox_proc *p = NULL;
+		struct err e = { { 0 } };
+
+		ASSERT_EQ(0, sandbox_run(self->sb, &req, &p, &e)) TH_LOG("%s", e.msg);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status);
+		EXPECT_NE(last, sandbox_proc_pid(p));
+		EXPECT_NE(self->fresh.pid, sandbox_proc_pid(p));
+		last = sandbox_proc_pid(p);
+		sandbox_proc_free(p);
+	}
+	set_free(in);
+}
+
+static void expect_clean_new_worker(FIXTURE_DATA(reset) *self, pid_t dead)
+{
+	struct found f = check(self->sb);
+	char why[160];
+
+	ASSERT_TRUE(f.ok) TH_LOG("%s", f.reason);
+	EXPECT_NE(dead, f.pid) TH_LOG("the worker of the failed instance was reused");
+	differ(&self->fresh, &f, why, sizeof(why));
+	EXPECT_STREQ("", why);
+	free(f.bytes);
+}
+
+TEST_F(reset, a_crash_mid_instance_discards_the_worker)
+{
+	struct sandbox_proc *p = probe(self->sb, "s", T_TIMEOUT_MS, true);
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(self->fresh.pid, sandbox_proc_pid(p));
+	/* It blocked every signal first: no fault report, the plain signal. */
+	EXPECT_STREQ("segmentation fault", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	expect_clean_new_worker(self, pid);
+}
+
+TEST_F(reset, a_timeout_mid_instance_discards_the_worker)
+{
+	struct sandbox_proc *p = probe(self->sb, "t", 300, true);
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("timed out after 300 ms", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	expect_clean_new_worker(self, pid);
+}
+
+TEST_F(reset, a_kill_mid_instance_discards_the_worker)
+{
+	struct sandbox_proc *p = probe(self->sb, "t", T_TIMEOUT_MS, false);
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	pid_t pid;
+	int r;
+
+	ASSERT_NE(NULL, p);
+	nanosleep(&ts, NULL);
+	sandbox_proc_kill(p);
+	while ((r = sandbox_proc_step(p)) == 0)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	ASSERT_EQ(1, r);
+	EXPECT_STREQ("killed by signal SIGKILL", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	expect_clean_new_worker(self, pid);
+}
+
+/* The poisoned instance blocked every signal and disabled its signal
+ * stack; the next one's faults are still reported with their address,
+ * which only the trampoline's handler on its signal stack can do. */
+TEST_F(reset, signal_mask_and_signal_stack_are_reset)
+{
+	static const char *const modes[] = { "f", "o" };
+	static const char *const want[] = {
+		"segmentation fault at 0x1234", "stack overflow (segmentation fault at 0x",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		struct sandbox_proc *p = probe(self->sb, "p", T_TIMEOUT_MS, true);
+		pid_t pid;
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status);
+		pid = sandbox_proc_pid(p);
+		sandbox_proc_free(p);
+		p = probe(self->sb, modes[i], T_TIMEOUT_MS, true);
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(pid, sandbox_proc_pid(p)) TH_LOG("not the warm worker");
+		EXPECT_EQ(0, strncmp(t_reason(p), want[i], strlen(want[i])))
+			TH_LOG("%s", t_reason(p));
+		sandbox_proc_free(p);
+	}
+}
+
+/* A function jumping to the park without the exit path's unmap ends its
+ * instance (its status is whatever %r12 held); the reset unmaps again. */
+TEST_F(reset, jumping_to_the_park_ends_the_instance_and_resets_anyway)
+{
+	char mode[32];
+	struct sandbox_proc *p;
+	struct found f;
+	char why[160];
+
+	snprintf(mode, sizeof(mode), "j%llx",
+		 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
+				      (tramp_ip_exit_unmap - tramp_start)));
+	p = probe(self->sb, mode, T_TIMEOUT_MS, true);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(SANDBOX_FAILED, sandbox_proc_result(p)->status);
+	EXPECT_STREQ("exited with status 199", t_reason(p));
+	sandbox_proc_free(p);
+	f = check(self->sb);
+	ASSERT_TRUE(f.ok) TH_LOG("%s", f.reason);
+	differ(&self->fresh, &f, why, sizeof(why));
+	EXPECT_STREQ("", why);
+	free(f.bytes);
+}
+
+/* Jumping past the park into the reset path, at each of its calls: the
+ * worker ends (status 126) and the next instance gets a clean one. */
+TEST_F(reset, jumping_into_the_reset_path_ends_the_worker)
+{
+	const char *const at[] = { tramp_ip_park, tramp_ip_unmap,
+				   tramp_ip_madvise, tramp_ip_map_ctx1,
+				   tramp_ip_map_ctx2, tramp_ip_map_input,
+				   tramp_ip_close };
+
+	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		char mode[32];
+		struct sandbox_proc *p;
+		pid_t pid;
+
+		snprintf(mode, sizeof(mode), "j%llx",
+			 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
+					      (at[i] - tramp_start)));
+		p = probe(self->sb, mode, T_TIMEOUT_MS, true);
+		ASSERT_NE(NULL, p);
+		EXPECT_STREQ("exited with status 126", t_reason(p))
+			TH_LOG("jump %zu", i);
+		pid = sandbox_proc_pid(p);
+		sandbox_proc_free(p);
+		expect_clean_new_worker(self, pid);
+	}
+}
+
+TEST_HARNESS_MAIN
