@@ -30,6 +30,8 @@ enum cli_opt {
 	OPT_WINDOW = 1u << 5,
 	OPT_LIMITS = 1u << 6, /* --max-store, --max-output-* */
 	OPT_TRACE = 1u << 7,
+	OPT_SOCKET = 1u << 8, /* pithd's clients (client.c) */
+	OPT_WAIT = 1u << 9,
 };
 
 #define CLI_REQUIRE_MAX 16
@@ -50,6 +52,8 @@ struct cli {
 	/* pith's own bounds (security.md); 0: the defaults */
 	uint64_t max_store, max_output_items, max_output_bytes, max_output_names;
 	const char *trace; /* --trace FILE (Documentation/tracing.md) */
+	const char *socket; /* --socket: pithd's; NULL: $PITH_SOCKET or default */
+	bool wait;	    /* submit --wait */
 };
 
 struct cli_cmd {

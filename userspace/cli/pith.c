@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "lib/units.h"
+#include "cli/client.h"
 
 static const char usage_main[] =
 	"Usage: pith COMMAND [OPTIONS]\n"
@@ -45,6 +46,14 @@ static const struct cli_cmd commands[] = {
 	  OPT_JSON, 1, 1, cmd_check },
 	{ "doctor", "show which sandbox layers this host provides",
 	  usage_doctor, OPT_JSON | OPT_REQUIRE, 0, 0, cmd_doctor },
+	{ "submit", "send a job to pithd (--wait: like run)", usage_submit,
+	  OPT_OUTPUT | OPT_JSON | OPT_SOCKET | OPT_WAIT, 1, 1, cmd_submit },
+	{ "status", "list your pithd jobs, or show one", usage_status,
+	  OPT_JSON | OPT_SOCKET, 0, 1, cmd_status },
+	{ "result", "fetch a pithd job's outputs", usage_result,
+	  OPT_OUTPUT | OPT_JSON | OPT_SOCKET, 0, 1, cmd_result },
+	{ "cancel", "cancel a pithd job", usage_cancel, OPT_JSON | OPT_SOCKET,
+	  0, 1, cmd_cancel },
 	{ "help", NULL, usage_help, 0, 0, 1, cmd_help },
 };
 
@@ -143,6 +152,18 @@ static int opt_trace(struct cli *c, const char *arg)
 	return 0;
 }
 
+static int opt_socket(struct cli *c, const char *arg)
+{
+	c->socket = arg;
+	return 0;
+}
+
+static int opt_wait(struct cli *c, _unused_ const char *arg)
+{
+	c->wait = true;
+	return 0;
+}
+
 static int opt_quiet(struct cli *c, _unused_ const char *arg)
 {
 	c->verbosity = -1;
@@ -177,6 +198,8 @@ static const struct cli_option {
 	{ "max-output-bytes", 0, "SIZE", OPT_LIMITS, opt_max_output_bytes },
 	{ "max-output-names", 0, "SIZE", OPT_LIMITS, opt_max_output_names },
 	{ "trace", 0, "FILE", OPT_TRACE, opt_trace },
+	{ "socket", 0, "PATH", OPT_SOCKET, opt_socket },
+	{ "wait", 'w', NULL, OPT_WAIT, opt_wait },
 	{ "quiet", 'q', NULL, 0, opt_quiet },
 	{ "verbose", 'v', NULL, 0, opt_verbose },
 	{ "help", 'h', NULL, 0, NULL },
