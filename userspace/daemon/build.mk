@@ -13,3 +13,15 @@ ALL_TARGETS += $(B)/pithd
 $(B)/pithd: $(PITHD_SRCS:%.c=$(B)/obj/%.o) $(B)/libpith.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(PITHD_LIBS)
+
+# Tests: the API examples of Documentation/api.md run verbatim, ownership,
+# crash recovery, quotas; the soak; the systemd units.
+PITHD_TEST_FNS := $(patsubst tests/daemon/fn/%.c,$(B)/tests/fn/daemon/%,\
+	$(wildcard tests/daemon/fn/*.c))
+$(B)/tests/fn/daemon/%: tests/daemon/fn/%.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+ALL_TARGETS += $(PITHD_TEST_FNS)
+TEST_SCRIPTS += tests/integration/pithd.sh
