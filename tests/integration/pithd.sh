@@ -99,7 +99,7 @@ fi
 
 # --- 2. submit --wait behaves like run.
 mkjob "$tmp/ok.json" "$fn/upper" abc d xyz
-norm() { sed -E 's/[0-9]+\.[0-9]+ ms/T ms/g; s|-> [^ ]*/([a-z]+)/$|-> DIR/\1/|'; }
+norm() { sed -E 's/ +[0-9]+\.[0-9]+ ms/ T ms/g; s|-> [^ ]*/([a-z]+)/$|-> DIR/\1/|'; }
 "$pith" run "$tmp/ok.json" -o "$tmp/run-out" 2>/dev/null | norm >"$tmp/run.txt"
 run_rc=${PIPESTATUS[0]}
 "$pith" submit --wait "$tmp/ok.json" -o "$tmp/sub-out" 2>/dev/null | norm \

@@ -25,3 +25,6 @@ $(B)/tests/fn/daemon/%: tests/daemon/fn/%.c tools/pith-cc build/sdk/crt.o \
 	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
 ALL_TARGETS += $(PITHD_TEST_FNS)
 TEST_SCRIPTS += tests/integration/pithd.sh
+TEST_PROGS += pithd_test
+pithd_test_SRCS := tests/unit/pithd_test.c userspace/daemon/http.c \
+	userspace/daemon/config.c $(TEST_HELPERS)
