@@ -239,7 +239,7 @@ else
 		t_ok kill9_mid_job_then_restart_completes_it
 	else
 		t_fail kill9_mid_job_then_restart_completes_it \
-			"state $(state_of "$slow_id"), workers left $left: $(cat "$tmp/st.json")"
+			"state $(state_of "$slow_id"), workers left $left: $(cat "$tmp/st.json" "$tmp/pithd.log")"
 	fi
 fi
 if "$pith" result "$id" -o "$tmp/res2" >/dev/null &&
@@ -322,7 +322,7 @@ while time.time() < end and not ("READY=1" in seen and seen.count("WATCHDOG=1") 
 print("\n".join(seen))
 PY
 listener=$!
-sleep 0.3
+for _ in $(seq 100); do [ -S "$tmp/notify.sock" ] && break; sleep 0.05; done
 NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=200000 start_pithd
 wait $listener
 stop_pithd
