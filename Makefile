@@ -62,6 +62,9 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
 all: $(LIB) $(PROGS:%=$(B)/%) $(TEST_PROGS:%=$(B)/tests/%) $(ALL_TARGETS)
 
 deps: $(DEPS_STAMP)
+# Generated headers run tools the deps install (bpftool for vmlinux.h): with
+# make -j they must wait for it too.
+$(GEN_HEADERS): | $(DEPS_STAMP)
 $(DEPS_STAMP): tools/deps.sh
 	$(Q)tools/deps.sh build
 	@mkdir -p $(@D) && touch $@
@@ -92,7 +95,7 @@ $(foreach t,$(TEST_PROGS),$(eval $(call test_rule,$(t))))
 
 check: all
 	$(Q)tools/deps.sh test
-	$(Q)B=$(B) tests/run.sh $(TEST_PROGS:%=$(B)/tests/%) $(TEST_SCRIPTS)
+	$(Q)B=$(B) V=$(V) tests/run.sh $(TEST_PROGS:%=$(B)/tests/%) $(TEST_SCRIPTS)
 
 demo: all
 	$(Q)$(B)/pith run examples/wordcount/job.json -o $(B)/demo-out

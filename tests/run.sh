@@ -1,14 +1,21 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Run test programs and scripts, stream their TAP prefixed with their name,
-# add up their "# Totals:" lines and end with one summary line:
+# Run test programs and scripts and print one line per program:
+#   lib_test                    41 passed, 0 failed, 0 skipped
+# then, for each program that failed, its whole TAP output; then the skip
+# reasons grouped with their counts, and one summary line:
 #   pith: N passed, N failed, N skipped
+# (.ci/run parses that last line: keep its shape). V=1 streams every
+# program's TAP, prefixed with its name, as it runs.
+#
 # A program that crashes, hangs, exits non-zero without reporting a failed
 # test, or prints no Totals line counts as one failure. Exit 1 if any failed.
 #
 #   tests/run.sh build/tests/lib_test tests/integration/cli.sh ...
 #
-# PITH_TEST_PROG_TIMEOUT (seconds, default 900) bounds each program.
+# PITH_TEST_PROG_TIMEOUT (seconds, default 900) bounds each program. Copies
+# of every `pith --json` document the programs print are collected for the
+# schema test (tests/integration/json_schema.sh, run last).
 set -u
 
 if [ $# -eq 0 ]; then
@@ -17,17 +24,23 @@ if [ $# -eq 0 ]; then
 fi
 
 limit=${PITH_TEST_PROG_TIMEOUT:-900}
+verbose=${V:-0}
 pass=0
 fail=0
 skip=0
+failed_logs=()
 problems=()
-totals_file=$(mktemp "${TMPDIR:-/tmp}/pith-run.XXXXXX")
-trap 'rm -f "$totals_file"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/pith-run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir "$work/json"
+export PITH_TEST_JSON_DIR=$work/json PITH_SUITE_JSON_DIR=$work/json
+: >"$work/skips"
 
 for t in "$@"; do
 	name=${t##*/}
+	log=$work/$name.log
 	if [ ! -f "$t" ]; then
-		echo "$name: not found: $t"
+		printf '%-28s not found: %s\n' "$name" "$t"
 		fail=$((fail + 1))
 		problems+=("$name: not found (not built?)")
 		continue
@@ -37,24 +50,16 @@ for t in "$@"; do
 	else
 		cmd=(bash "$t")
 	fi
-	: >"$totals_file"
-	timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null 2>&1 |
-		while IFS= read -r line || [ -n "$line" ]; do
-			printf '%s: %s\n' "$name" "$line"
-			case $line in
-			"# Totals: "*) printf '%s\n' "$line" >"$totals_file" ;;
-			"not ok "*) printf '%s\n' "$line" >>"$totals_file.fail" ;;
-			esac
-		done
-	rc=${PIPESTATUS[0]}
-	if [ -s "$totals_file.fail" ]; then
-		while IFS= read -r line || [ -n "$line" ]; do
-			problems+=("$name: $line")
-		done <"$totals_file.fail"
-		rm -f "$totals_file.fail"
+	if [ "$verbose" = 1 ]; then
+		timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null 2>&1 |
+			tee "$log" | sed -u "s|^|$name: |"
+		rc=${PIPESTATUS[0]}
+	else
+		timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null >"$log" 2>&1
+		rc=$?
 	fi
 
-	totals=$(cat "$totals_file")
+	totals=$(grep -a '^# Totals: ' "$log" | tail -n 1)
 	if [[ $totals =~ pass:([0-9]+)\ fail:([0-9]+)\ xfail:([0-9]+)\ xpass:([0-9]+)\ skip:([0-9]+)\ error:([0-9]+) ]]; then
 		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[5]}
 		f=$((f + BASH_REMATCH[6] + BASH_REMATCH[4]))
@@ -62,9 +67,12 @@ for t in "$@"; do
 	else
 		p=0 f=0 s=0
 	fi
+	grep -a -e '^ok .* # SKIP ' -e '^1\.\.0 # SKIP' "$log" |
+		sed -e "s|^ok [0-9]* [^#]*# SKIP *|$name	|" \
+			-e "s|^1\.\.0 # SKIP *|$name	|" >>"$work/skips"
 
 	why=
-	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ] && [ -z "$totals" ]; then
+	if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ -z "$totals" ]; then
 		why="timed out or killed (exit $rc)"
 	elif [ "$rc" -gt 128 ]; then
 		why="crashed: $(kill -l $((rc - 128)) 2>/dev/null || echo "exit $rc")"
@@ -76,16 +84,39 @@ for t in "$@"; do
 		why="reported $f failed but exited 0"
 	fi
 	if [ -n "$why" ]; then
-		echo "$name: $why"
 		problems+=("$name: $why")
 		[ "$f" -eq 0 ] && f=1
 	fi
+	while IFS= read -r line; do
+		problems+=("$name: $line")
+	done < <(grep -a '^not ok ' "$log")
+	printf '%-28s %4d passed, %d failed, %d skipped%s\n' "$name" "$p" "$f" \
+		"$s" "${why:+ ($why)}"
+	[ "$f" -ne 0 ] && failed_logs+=("$name")
 	pass=$((pass + p))
 	fail=$((fail + f))
 	skip=$((skip + s))
 done
-rm -f "$totals_file.fail"
 
+if [ "$verbose" != 1 ]; then
+	for name in "${failed_logs[@]}"; do
+		echo "--- $name (full output)"
+		cat "$work/$name.log"
+		echo "--- end of $name"
+	done
+fi
+if [ -s "$work/skips" ]; then
+	echo "skipped, by reason:"
+	# "prog<TAB>reason" -> "  N  reason (prog, prog)"
+	sort -t '	' -k2 "$work/skips" | awk -F '\t' '
+		function flush() {
+			if (n) printf "  %4d  %s (%s)\n", n, reason, progs
+		}
+		$2 != reason { flush(); reason = $2; n = 0; progs = "" }
+		{ n++; if (index(", " progs ", ", ", " $1 ", ") == 0)
+			progs = progs ? progs ", " $1 : $1 }
+		END { flush() }'
+fi
 if [ ${#problems[@]} -gt 0 ]; then
 	echo "failures:"
 	for p in "${problems[@]}"; do

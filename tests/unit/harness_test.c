@@ -709,9 +709,14 @@ TEST_F(scripts, runner_sums_totals_and_passes_when_nothing_failed)
 	struct run r = runner(self->dir, names);
 
 	EXPECT_EQ(0, r.code);
-	EXPECT_TRUE(has(r.out, "good.sh: ok 2 true_passes\n"))
+	/* One line per program, no TAP, skip reasons grouped. */
+	EXPECT_TRUE(has(r.out, "good.sh ") &&
+		    has(r.out, " 2 passed, 0 failed, 1 skipped\n"))
 		TH_LOG("%s", r.out);
-	EXPECT_TRUE(has(r.out, "skipall.sh: 1..0 # SKIP needs root\n"));
+	EXPECT_FALSE(has(r.out, "ok 2 true_passes"));
+	EXPECT_TRUE(has(r.out, "skipped, by reason:\n"));
+	EXPECT_TRUE(has(r.out, "     1  needs root (skipall.sh)\n"))
+		TH_LOG("%s", r.out);
 	/* The last line counts even without its newline. */
 	EXPECT_STREQ("pith: 3 passed, 0 failed, 2 skipped", last_line(r.out))
 		TH_LOG("%s", r.out);
@@ -734,6 +739,25 @@ TEST_F(scripts, runner_counts_crashes_and_missing_totals_as_failures)
 	EXPECT_TRUE(has(r.out, "liar.sh: exited 5 without a failed test\n"));
 	EXPECT_TRUE(has(r.out, "  bad.sh: not ok 1 false_fails\n"));
 	EXPECT_TRUE(has(r.out, "missing.sh: not found"));
+	/* A failed program's whole output, a passing one's not. */
+	EXPECT_TRUE(has(r.out, "--- bad.sh (full output)\n"));
+	EXPECT_TRUE(has(r.out, "not ok 2 "));
+	EXPECT_FALSE(has(r.out, "--- good.sh"));
+	run_done(&r);
+}
+
+TEST_F(scripts, runner_with_V_1_streams_every_line)
+{
+	const char *const names[] = { "good.sh", NULL };
+	struct run r;
+
+	setenv("V", "1", 1);
+	r = runner(self->dir, names);
+	unsetenv("V");
+	EXPECT_EQ(0, r.code);
+	EXPECT_TRUE(has(r.out, "good.sh: ok 2 true_passes\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_STREQ("pith: 2 passed, 0 failed, 1 skipped", last_line(r.out));
 	run_done(&r);
 }
 
