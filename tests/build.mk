@@ -19,3 +19,6 @@ $(HARNESS_SAMPLE): $(B)/obj/tests/harness/sample.o $(TEST_HELPERS:%.c=$(B)/obj/%
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 $(B)/tests/harness_test: | $(HARNESS_SAMPLE)
+
+# Last, so that it sees the --json documents of every test before it.
+TEST_SCRIPTS += tests/integration/json_schema.sh

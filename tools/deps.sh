@@ -37,6 +37,8 @@ curl
 wrk
 hyperfine
 python3
+python3-jsonschema
+bsdutils
 coreutils
 "
 

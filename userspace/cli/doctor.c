@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/layers.h"
+#include "cli/summary.h"
 
 const char usage_doctor[] =
 	"Usage: pith doctor [--json] [--require LAYER]... [-q|-v]\n"
@@ -24,9 +25,11 @@ const char usage_doctor[] =
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
 
-static void print_json(const struct layers *ls, const char *error)
+/* status: "ok", "missing" (a required layer), "failed" (no sandbox) */
+static void print_json(const struct layers *ls, const char *status,
+		       const char *error)
 {
-	json_auto_t *root = json_object();
+	json_auto_t *root = summary_new("doctor");
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < ls->n; i++) {
@@ -41,13 +44,13 @@ static void print_json(const struct layers *ls, const char *error)
 				    json_string(ls->l[i].detail));
 		json_array_append_new(arr, o);
 	}
-	json_object_set_new(root, "status",
-			    json_string(error ? "missing" : "ok"));
+	json_object_set_new(root, "status", json_string(status));
 	if (error)
-		json_object_set_new(root, "error", json_string(error));
+		json_object_set_new(root, "error",
+				    summary_error_json(&(struct summary_error){
+					    .message = error }));
 	json_object_set_new(root, "layers", arr);
-	json_dumpf(root, stdout, JSON_INDENT(2));
-	putchar('\n');
+	summary_emit(stdout, root);
 }
 
 int cmd_doctor(const struct cli *c)
@@ -62,7 +65,7 @@ int cmd_doctor(const struct cli *c)
 		err_prefix(&e, r, "sandbox");
 		fprintf(stderr, "pith: %s\n", e.msg);
 		if (c->json)
-			print_json(&ls, e.msg);
+			print_json(&ls, "failed", e.msg);
 		return EXIT_FAILED;
 	}
 	layers_collect(sb, true, &ls);
@@ -70,7 +73,7 @@ int cmd_doctor(const struct cli *c)
 		return cli_usage_error(c->cmd, "%s", e.msg);
 	r = layers_missing_required(&ls, &e);
 	if (c->json)
-		print_json(&ls, r < 0 ? e.msg : NULL);
+		print_json(&ls, r < 0 ? "missing" : "ok", r < 0 ? e.msg : NULL);
 	else if (c->verbosity >= 0)
 		for (size_t i = 0; i < ls.n; i++)
 			printf("%-14s %-12s%s %s\n", ls.l[i].name,

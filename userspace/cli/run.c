@@ -204,12 +204,15 @@ static void catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-static void print_failure(const struct engine_report *rep, const char *msg)
+/* The first failure, with the meaning of an SDK exit status. */
+static void failure_message(const struct engine_report *rep,
+			    struct err *ret)
 {
 	const char *hint = summary_first_failure_hint(rep);
 
-	fprintf(stderr, "pith: %s%s%s%s\n", msg, hint ? " (" : "",
-		hint ? hint : "", hint ? ")" : "");
+	err_set(ret, EIO, "%s", rep->error);
+	if (hint)
+		err_append(ret, " (%s)", hint);
 }
 
 int cmd_run(const struct cli *c)
@@ -305,19 +308,19 @@ int cmd_run(const struct cli *c)
 		engine_report_done(&rep);
 		return sig == SIGINT ? EXIT_SIGINT : EXIT_SIGTERM;
 	}
-	if (r < 0) {
+	if (r >= 0 && !rep.ok)
+		failure_message(&rep, &e);
+	if (r < 0 || !rep.ok) {
 		rep.ok = false;
 		fprintf(stderr, "pith: %s\n", e.msg);
-	} else if (!rep.ok) {
-		print_failure(&rep, rep.error);
 	}
 	if (c->json)
 		summary_print_json(stdout, c->cmd->name, job, &rep,
 				   rep.ok ? c->out_dir : NULL,
-				   r < 0 ? &(struct summary_error){
-						   .status = "failed",
-						   .message = e.msg } :
-					   NULL);
+				   rep.ok ? NULL :
+					    &(struct summary_error){
+						    .status = "failed",
+						    .message = e.msg });
 	else
 		summary_print_human(stdout, job, &rep,
 				    rep.ok ? c->out_dir : NULL);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* Human and JSON summaries of a job run (JSON: Documentation/json-output.md). */
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -17,7 +19,7 @@ static const struct {
 	const char *name, *what;
 } sdk_exits[] = {
 	{ PITH_EXIT_NOMEM, "PITH_EXIT_NOMEM",
-	  "the function's arena is exhausted (raise the function's \"memory\")" },
+	  "the function's arena is exhausted: raise the function's \"memory\"" },
 	{ PITH_EXIT_NO_OUTPUT, "PITH_EXIT_NO_OUTPUT",
 	  "the function wrote to an output set the stage does not declare" },
 	{ PITH_EXIT_LIMIT, "PITH_EXIT_LIMIT",
@@ -25,9 +27,9 @@ static const struct {
 	{ PITH_EXIT_BAD_ARG, "PITH_EXIT_BAD_ARG",
 	  "an SDK call was given a pointer outside the function's memory" },
 	{ PITH_EXIT_BAD_CONTEXT, "PITH_EXIT_BAD_CONTEXT",
-	  "the function was built for another ABI version (rebuild it with tools/pith-cc)" },
+	  "the function was built for another ABI version: rebuild it with tools/pith-cc" },
 	{ PITH_EXIT_NO_INPUT, "PITH_EXIT_NO_INPUT",
-	  "the function asked for an input set the stage does not have (check the stage's \"inputs\" names; pith_input_optional() for a set it can do without)" },
+	  "the function asked for an input set the stage does not have: check the names in the stage's \"inputs\", or use pith_input_optional() for a set it can do without" },
 };
 
 const char *summary_sdk_exit(int status, const char **ret_name)
@@ -249,7 +251,7 @@ static json_t *outputs_json(const struct engine_report *rep,
 	return outs;
 }
 
-static json_t *error_json(const struct summary_error *err)
+json_t *summary_error_json(const struct summary_error *err)
 {
 	json_t *o = json_object();
 
@@ -279,24 +281,22 @@ int summary_print_json(FILE *f, const char *command, const struct job *job,
 		       const struct engine_report *rep, const char *out_dir,
 		       const struct summary_error *err)
 {
-	json_auto_t *root = json_object();
+	json_auto_t *root = summary_new(command);
 	const char *status;
 
 	if (err)
 		status = err->status;
 	else
 		status = rep && rep->ok ? "ok" : "failed";
-	json_object_set_new(root, "version", json_integer(SUMMARY_JSON_VERSION));
-	json_object_set_new(root, "command", json_string(command));
 	json_object_set_new(root, "job", job ? json_string(job->name) :
 					       json_null());
 	json_object_set_new(root, "status", json_string(status));
 	if (err && err->message) {
-		json_object_set_new(root, "error", error_json(err));
+		json_object_set_new(root, "error", summary_error_json(err));
 	} else if (rep && !rep->ok && rep->error[0]) {
 		struct summary_error fe = { .message = rep->error };
 
-		json_object_set_new(root, "error", error_json(&fe));
+		json_object_set_new(root, "error", summary_error_json(&fe));
 	}
 	if (job && !strcmp(command, "check")) {
 		json_object_set_new(root, "stages",
@@ -320,8 +320,40 @@ int summary_print_json(FILE *f, const char *command, const struct job *job,
 				    rep ? outputs_json(rep, out_dir) :
 					  json_object());
 	}
+	return summary_emit(f, root);
+}
+
+json_t *summary_new(const char *command)
+{
+	json_t *root = json_object();
+
+	json_object_set_new(root, "version", json_integer(SUMMARY_JSON_VERSION));
+	json_object_set_new(root, "command", json_string(command));
+	return root;
+}
+
+/*
+ * The suite's hook: with PITH_TEST_JSON_DIR set (tests/run.sh sets it), a
+ * copy of every document goes there too, and the last test validates them
+ * all against Documentation/json-output.schema.json.
+ */
+static void test_copy(const json_t *root)
+{
+	const char *dir = getenv("PITH_TEST_JSON_DIR");
+	static unsigned n;
+	char path[4096];
+
+	if (!dir || !*dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%d-%u.json", dir, (int)getpid(), n++);
+	json_dump_file(root, path, JSON_REAL_PRECISION(15));
+}
+
+int summary_emit(FILE *f, const json_t *root)
+{
+	test_copy(root);
 	if (json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) < 0)
 		return -EIO;
 	fputc('\n', f);
-	return 0;
+	return fflush(f) ? -EIO : 0;
 }

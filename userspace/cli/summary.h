@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "engine/engine.h"
 #include "job/job.h"
 
@@ -28,6 +30,12 @@ void summary_print_human(FILE *f, const struct job *job,
 int summary_print_json(FILE *f, const char *command, const struct job *job,
 		       const struct engine_report *rep, const char *out_dir,
 		       const struct summary_error *err);
+/* A document's first members: {"version": 1, "command": command}. */
+json_t *summary_new(const char *command);
+/* {"message": ..., "file": ..., "line": ...} */
+json_t *summary_error_json(const struct summary_error *err);
+/* Print a document (and give the suite its copy); -EIO. */
+int summary_emit(FILE *f, const json_t *root);
 /*
  * What an SDK exit status (PITH_EXIT_* in <pith/fn.h>) means, as
  * "PITH_EXIT_NOMEM: ..."; NULL for a function's own status.
