@@ -40,6 +40,8 @@ python3
 python3-jsonschema
 bsdutils
 coreutils
+bpftrace
+linux-perf
 "
 
 # Booting a test kernel for `make vmcheck`.

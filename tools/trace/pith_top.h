@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/* Types shared by pith_top.bpf.c and pith_top.c (tools/trace/). */
+#ifndef PITH_TOOLS_TRACE_PITH_TOP_H
+#define PITH_TOOLS_TRACE_PITH_TOP_H
+
+#define TOP_FN_LEN 32
+/* Log-linear latency buckets: 4 per power of two of nanoseconds, up to
+ * 2^48 ns (three days). */
+#define TOP_SUB 4
+#define TOP_BUCKETS (48 * TOP_SUB)
+
+/* kind of a row */
+#define TOP_COMPUTE 0
+#define TOP_IO 1 /* a job's I/O stage; < 0: pith's own I/O (PROBE_IO_*) */
+
+struct top_key {
+	char fn[TOP_FN_LEN];
+	__s32 kind;
+	__u32 pad;
+};
+
+struct top_stats {
+	__u64 instances;  /* compute: exited after a spawn; I/O: items ended */
+	__u64 failures;	  /* compute: inst_failed; I/O: items with an error */
+	__u64 cancelled;
+	__u64 warm;	  /* spawned on a reused warm worker */
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u64 lat_sum;	  /* ns */
+	__u32 hist[TOP_BUCKETS];
+};
+
+#endif
