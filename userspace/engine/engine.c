@@ -136,6 +136,7 @@ struct run {
 	uint64_t window, held; /* bytes of windowed items not consumed */
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
 	uint32_t shuffle;	     /* test hook state (0: off) */
+	struct output_writer *writer; /* opts->out_dir: job outputs spilled */
 	bool held_guard; /* the sandbox's eBPF guard is attached */
 	struct loop_op cancel_op; /* polls cancel_fd */
 	bool cancel_armed;
@@ -280,7 +281,8 @@ static void release_item(struct run *run, struct stream *x, size_t j)
 
 	if (x->windowed)
 		run->held -= it->len;
-	if (!x->job_output)
+	/* A job output stays unless it was written out (spilled). */
+	if (!x->job_output || run->writer)
 		it->buf = buffer_unref(it->buf);
 	x->n_released++;
 }
@@ -289,6 +291,34 @@ static void unclaim(struct run *run, struct stream *x, size_t j)
 {
 	if (--x->claims[j] == 0)
 		release_item(run, x, j);
+}
+
+/* Item j of x joined its set: hand it to the writer for each job output
+ * that names x (one claim each until it is on disk), and release it if
+ * nobody claims it. */
+static int stream_spill(struct run *run, struct stream *x, size_t j)
+{
+	const struct job *job = run->job;
+
+	for (size_t i = 0; run->writer && x->job_output && i < job->n_outputs;
+	     i++) {
+		int r;
+
+		if (ref_stream(run, &job->outputs[i].ref) != x)
+			continue;
+		r = output_put(run->writer, i, &x->set->items[j], x, j);
+		if (r < 0)
+			return r;
+		x->claims[j]++;
+	}
+	if (x->claims[j] == 0)
+		release_item(run, x, j);
+	return 0;
+}
+
+static void on_written(void *data, void *owner, uint64_t tag)
+{
+	unclaim(data, owner, (size_t)tag);
 }
 
 static int stream_add(struct run *run, struct stream *x, const struct item *it)
@@ -304,9 +334,7 @@ static int stream_add(struct run *run, struct stream *x, const struct item *it)
 	x->claims[j] = (uint32_t)x->n_consumers;
 	if (x->windowed)
 		run->held += it->len;
-	if (x->n_consumers == 0)
-		release_item(run, x, j);
-	return 0;
+	return stream_spill(run, x, j);
 }
 
 /* Whether the stage will never again start an instance. */
@@ -1082,6 +1110,9 @@ static void run_done(struct run *run)
 {
 	const struct job *job = run->job;
 
+	/* First: its last callbacks still reach the streams. */
+	run->writer = output_free(run->writer);
+
 	for (size_t s = 0; run->stages && s < job->n_stages; s++) {
 		struct stage_run *st = &run->stages[s];
 		const struct job_stage *js = &job->stages[s];
@@ -1225,9 +1256,12 @@ static int streams_setup(struct run *run)
 			return -ENOMEM;
 		x->claims_cap = x->set->n + 1;
 		for (size_t j = 0; j < x->set->n; j++) {
+			int r;
+
 			x->claims[j] = (uint32_t)x->n_consumers;
-			if (!x->n_consumers)
-				release_item(run, x, j);
+			r = stream_spill(run, x, j);
+			if (r < 0)
+				return r;
 		}
 	}
 	return 0;
@@ -1310,6 +1344,20 @@ static int run_setup(struct run *run)
 		       run->e);
 	if (r < 0)
 		return r;
+	if (run->opts->out_dir) {
+		_cleanup_free_ const char **names =
+			calloc(job->n_outputs + 1, sizeof(*names));
+
+		if (!names)
+			return err_set(run->e, ENOMEM, "out of memory");
+		for (size_t i = 0; i < job->n_outputs; i++)
+			names[i] = job->outputs[i].name;
+		r = output_begin(run->loop, run->opts->out_dir, names,
+				 job->n_outputs, on_written, run, &run->writer,
+				 run->e);
+		if (r < 0)
+			return r;
+	}
 	r = streams_setup(run);
 	if (r < 0)
 		return err_set(run->e, -r, "out of memory");
@@ -1323,6 +1371,25 @@ static int run_setup(struct run *run)
 			return err_prefix(run->e, r, "sandbox");
 		run->held_guard = true;
 	}
+	return 0;
+}
+
+/* An output item for the report; a spilled one has no bytes (buf NULL):
+ * they are in the output directory. */
+static int report_item_add(struct set *s, const struct item *it)
+{
+	struct item *d;
+
+	if (it->buf)
+		return set_add_item(s, it);
+	if (ARRAY_GROW(s->items, s->cap, s->n, 8) < 0)
+		return -ENOMEM;
+	d = &s->items[s->n];
+	*d = *it;
+	d->name = strdup(it->name);
+	if (!d->name)
+		return -ENOMEM;
+	s->n++;
 	return 0;
 }
 
@@ -1369,13 +1436,17 @@ static int run_job(struct run *run)
 			return err_set(run->e, ENOMEM, "out of memory");
 		rep->outputs[i] = dst;
 		for (size_t j = 0; j < src->n; j++) {
-			r = set_add_item(dst, &src->items[j]);
+			r = report_item_add(dst, &src->items[j]);
 			if (r < 0)
 				return err_set(run->e, -r, "out of memory");
 		}
 	}
-	if (run->opts->out_dir)
-		return output_write(run->loop, rep, run->opts->out_dir, run->e);
+	if (run->writer) {
+		r = output_commit(run->writer, run->opts->out_dir, run->e);
+		if (r < 0)
+			rep->ok = false;
+		return r;
+	}
 	return 0;
 }
 

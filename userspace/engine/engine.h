@@ -30,10 +30,13 @@ struct engine_opts {
 	struct sandbox *sandbox; /* required when the job has compute stages */
 	unsigned parallel;	 /* instances running at once; 0: online CPUs */
 	const char *data_root;	 /* root of I/O functions' paths; NULL: job dir */
-	/* When the job succeeds, each job output set is written to
-	 * out_dir/<output>/<item name> before engine_run() returns,
+	/* Each job output set is written to out_dir/<output>/<item name>:
+	 * every item as it is made, under a temporary directory, then (when
+	 * the job succeeds) moved into place before engine_run() returns,
 	 * replacing what a previous run left there only once every file is
-	 * complete; NULL: the sets are only in the report. */
+	 * complete; a failed job leaves nothing. The report's output items
+	 * then have no bytes (buf NULL). NULL: the sets are only in the
+	 * report, with their bytes. */
 	const char *out_dir;
 	/* Bytes an I/O stage may fetch ahead of its consumers; 0: the
 	 * default. */

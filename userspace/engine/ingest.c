@@ -214,9 +214,50 @@ static int read_files(struct loop *l, int dirfd, const struct job *job,
 	return 0;
 }
 
+/* Where inline item j of job input i went: its place in the arena. */
+struct placed {
+	struct buffer *buf;
+	uint64_t off;
+};
+
+/*
+ * Copy every inline item into shared buffers (an arena: many items per
+ * memfd, so a job of 100,000 inline items holds a handful of descriptors,
+ * not one per item), sealed before any stage reads them.
+ */
+static int place_inline(const struct job *job, struct arena *a,
+			struct placed **ret, struct err *e)
+{
+	for (size_t i = 0; i < job->n_inputs; i++) {
+		const struct job_input *in = &job->inputs[i];
+
+		ret[i] = calloc(in->n_items + 1, sizeof(**ret));
+		if (!ret[i])
+			return err_set(e, ENOMEM, "out of memory");
+		for (size_t j = 0; j < in->n_items; j++) {
+			const struct job_item *it = &in->items[j];
+			int r;
+
+			if (it->source == JOB_SRC_FILE)
+				continue;
+			r = arena_put(a, it->data, it->len, &ret[i][j].buf,
+				      &ret[i][j].off);
+			if (r < 0)
+				return err_set(e, -r,
+					       "inputs.%s[%zu]: cannot store item: %s",
+					       in->name, j, strerror(-r));
+			store_stats.bytes_written += it->len;
+		}
+	}
+	return 0;
+}
+
 int ingest_job(struct loop *l, int dirfd, const struct job *job,
 	       struct set **ret, struct elf_image **images, struct err *e)
 {
+	_cleanup_free_ struct placed **placed =
+		calloc(job->n_inputs + 1, sizeof(*placed));
+	struct arena inline_arena;
 	struct fetch f[2] = {
 		{ set_new("paths"), { set_new("files"), NULL } },
 		{ set_new("binaries"), { set_new("binaries"), NULL } },
@@ -225,8 +266,17 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 	size_t next = 0;
 	int r = 0;
 
-	if (!f[0].paths || !f[0].out[0] || !f[1].paths || !f[1].out[0])
+	arena_init(&inline_arena, job->name);
+	if (!f[0].paths || !f[0].out[0] || !f[1].paths || !f[1].out[0] ||
+	    !placed)
 		r = err_set(e, ENOMEM, "out of memory");
+	if (r >= 0)
+		r = place_inline(job, &inline_arena, placed, e);
+	if (r >= 0) {
+		r = arena_finish(&inline_arena);
+		if (r < 0)
+			err_set(e, -r, "inputs: cannot seal: %s", strerror(-r));
+	}
 	if (r >= 0)
 		r = read_files(l, dirfd, job, f, images, e);
 	if (r < 0) {
@@ -246,8 +296,9 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 			if (it->source == JOB_SRC_FILE)
 				r = set_add_item(s, &read->items[next++]);
 			else
-				r = set_add_copy(s, it->name, it->keyed,
-						 it->key, it->data, it->len);
+				r = set_add(s, it->name, it->keyed, it->key,
+					    placed[i][j].buf, placed[i][j].off,
+					    it->len);
 			if (r < 0)
 				err_set(e, -r, "inputs.%s[%zu]: cannot store item: %s",
 					in->name, j, strerror(-r));
@@ -266,5 +317,8 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 out:
 	fetch_free(&f[0]);
 	fetch_free(&f[1]);
+	arena_done(&inline_arena); /* the items keep their references */
+	for (size_t i = 0; placed && i < job->n_inputs; i++)
+		free(placed[i]);
 	return r;
 }

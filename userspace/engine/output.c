@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * Writing a job's output sets to DIR/<output>/<item name>, all or nothing,
- * on the event loop: the files by file.write (create_new), the directories
- * made, synced, renamed and removed with io_uring operations.
+ * on the event loop, by the engine's own trusted writer: each item is
+ * written (and fsynced) under the output's temporary directory as soon as
+ * it joins its set, so its buffer can go; the directories are made, synced,
+ * renamed and removed with io_uring operations at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,11 +18,12 @@
 #include <unistd.h>
 
 #include "engine/output.h"
-#include "iofuncs/iofuncs.h"
+#include "lib/array.h"
 #include "lib/macro.h"
-#include "lib/probe.h"
 
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
+#define OUT_FILES_IN_FLIGHT 64 /* so at most 64 descriptors */
+#define OUT_IO_CHUNK (1u << 30)
 
 struct ring_wait {
 	struct loop_op op;
@@ -226,135 +230,380 @@ static int remove_tree(struct loop *l, int dirfd, const char *name)
 	return r < 0 ? r : wait_run(l, &w);
 }
 
-struct out_set {
-	const struct set *set;
+
+/* One output: its temporary directory and name. */
+struct out_dir {
+	const char *name;
 	char tmp[OUT_NAME_MAX];
 	int fd;		/* the temporary directory */
 	bool made;	/* the temporary directory exists */
-	bool done;	/* file.write finished */
-	struct iofunc_run *io;
 };
 
-struct out_run {
-	struct out_set *sets;
+enum file_state { F_FREE, F_OPEN, F_WRITE, F_SYNC, F_CLOSE };
+
+/* An item queued or being written. */
+struct out_item {
+	size_t k;
+	const char *name; /* the set's: lives as long as the run */
+	struct buffer *buf; /* a reference of the writer's */
+	uint64_t off, len;
+	void *owner;
+	uint64_t tag;
+};
+
+struct out_file {
+	struct loop_op op;
+	struct output_writer *w;
+	enum file_state state;
+	struct out_item it;
+	const char *src;
+	uint64_t done;
+	int fd, closing;
+	struct open_how how;
+};
+
+struct output_writer {
+	struct loop *l;
+	int dirfd;
+	struct out_dir *dirs;
 	size_t n;
+	char made_dirs[8][PATH_MAX]; /* DIR and parents created, outermost first */
+	size_t n_made;
+	struct out_file files[OUT_FILES_IN_FLIGHT];
+	unsigned busy;
+	struct out_item *queue;
+	size_t q_head, q_n, q_cap;
+	output_written_fn written;
+	void *data;
+	int err;	/* the first failure, its message in msg */
+	char msg[ERR_MAX];
 };
 
-static void on_write_done(struct iofunc_run *io, void *data)
-{
-	struct out_set *os = data;
+static void file_cb(struct loop_op *op, int res, uint32_t flags);
+static void writer_pump(struct output_writer *w);
 
-	(void)io;
-	os->done = true;
+static void writer_fail(struct output_writer *w, int err, const char *fmt,
+			...) _printf_(3, 4);
+static void writer_fail(struct output_writer *w, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (w->err)
+		return;
+	w->err = err < 0 ? err : -EIO;
+	va_start(ap, fmt);
+	vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+	va_end(ap);
 }
 
-static bool all_written(void *data)
+/* The item is done with (written, or failed): its buffer may go. */
+static void file_end(struct out_file *f)
 {
-	const struct out_run *o = data;
+	struct output_writer *w = f->w;
+	struct out_item it = f->it;
 
-	for (size_t i = 0; i < o->n; i++)
-		if (o->sets[i].io && !o->sets[i].done)
-			return false;
+	if (f->fd >= 0)
+		close(f->fd); /* only after a failure: the ring closes it */
+	f->fd = -1;
+	f->state = F_FREE;
+	f->it.buf = buffer_unref(f->it.buf);
+	w->busy--;
+	if (w->written)
+		w->written(w->data, it.owner, it.tag);
+}
+
+static void file_error(struct out_file *f, int err)
+{
+	struct output_writer *w = f->w;
+	const char *out = w->dirs[f->it.k].name;
+
+	if (err == -EEXIST)
+		writer_fail(w, err,
+			    "output %s: two items named '%s'; give items distinct names",
+			    out, f->it.name);
+	else
+		writer_fail(w, err, "output %s: '%s': %s", out, f->it.name,
+			    strerror(-err));
+	file_end(f);
+}
+
+static bool file_submit(struct out_file *f, struct io_uring_sqe *sqe)
+{
+	if (!sqe) {
+		file_error(f, -EBUSY);
+		return false;
+	}
+	f->op.cb = file_cb;
+	loop_sqe_set_op(f->w->l, sqe, &f->op);
 	return true;
 }
 
-/* Make the set's temporary directory and start writing its files. */
-static int set_start(struct loop *l, int dirfd, struct out_set *os,
-		     struct err *e)
+static void file_step(struct out_file *f)
 {
-	static struct set *const no_outputs[] = { NULL };
-	const struct set *s = os->set;
-	struct iofunc_ctx ctx;
-	struct err ie = {};
+	struct loop *l = f->w->l;
+	struct io_uring_sqe *sqe;
+
+	switch (f->state) {
+	case F_WRITE:
+		if (f->done < f->it.len) {
+			sqe = loop_sqe(l, 1);
+			if (sqe)
+				io_uring_prep_write(
+					sqe, f->fd, f->src + f->done,
+					(unsigned)MIN(f->it.len - f->done,
+						      (uint64_t)OUT_IO_CHUNK),
+					f->done);
+			file_submit(f, sqe);
+			return;
+		}
+		f->state = F_SYNC;
+		sqe = loop_sqe(l, 1);
+		if (sqe)
+			io_uring_prep_fsync(sqe, f->fd, 0);
+		file_submit(f, sqe);
+		return;
+	case F_SYNC:
+		f->state = F_CLOSE;
+		sqe = loop_sqe(l, 1);
+		if (sqe) {
+			io_uring_prep_close(sqe, f->fd);
+			f->closing = f->fd;
+			f->fd = -1;
+		}
+		file_submit(f, sqe);
+		return;
+	default:
+		return;
+	}
+}
+
+static void file_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct out_file *f = container_of(op, struct out_file, op);
+	struct output_writer *w = f->w;
+
+	(void)flags;
+	if (res < 0 && !(f->state == F_CLOSE && res == -EINVAL)) {
+		file_error(f, res);
+	} else if (f->state == F_OPEN) {
+		f->fd = res;
+		f->state = F_WRITE;
+		file_step(f);
+	} else if (f->state == F_WRITE) {
+		if (res == 0)
+			return file_error(f, -EIO);
+		f->done += (uint64_t)res;
+		file_step(f);
+	} else if (f->state == F_SYNC) {
+		file_step(f);
+	} else { /* F_CLOSE */
+		if (res < 0) /* -EINVAL: no IORING_OP_CLOSE (5.6+) */
+			close(f->closing);
+		file_end(f);
+	}
+	writer_pump(w);
+}
+
+/* A file name of its own in the output directory, nothing else. */
+static bool name_ok(const char *name)
+{
+	return name[0] && !strchr(name, '/') && strcmp(name, ".") &&
+	       strcmp(name, "..") && strlen(name) <= NAME_MAX;
+}
+
+static void file_start(struct out_file *f, const struct out_item *it)
+{
+	struct output_writer *w = f->w;
+	struct io_uring_sqe *sqe;
+	const void *p = NULL;
 	int r;
 
-	/* A leftover of a crashed run that had our PID. */
-	(void)remove_tree(l, dirfd, os->tmp);
-	r = ring_mkdirat(l, dirfd, os->tmp);
+	f->it = *it;
+	f->done = 0;
+	f->fd = -1;
+	f->state = F_OPEN;
+	w->busy++;
+	if (w->err)
+		return file_end(f); /* the job's output fails anyway */
+	if (!name_ok(it->name)) {
+		writer_fail(w, EINVAL,
+			    "output %s: item name '%s' is not a file name (no '/', not '.' or '..', at most %d bytes)",
+			    w->dirs[it->k].name, it->name, NAME_MAX);
+		return file_end(f);
+	}
+	r = it->len ? item_data(&(struct item){ .buf = it->buf,
+						 .off = it->off,
+						 .len = it->len },
+				&p) :
+		      0;
 	if (r < 0)
-		return err_set(e, -r, "%s: %s", os->tmp, strerror(-r));
-	os->made = true;
-	os->fd = ring_open_dir(l, dirfd, os->tmp, true);
-	if (os->fd < 0)
-		return err_set(e, -os->fd, "%s: %s", os->tmp,
-			       strerror(-os->fd));
-	iofunc_ctx_init(&ctx);
-	ctx.data_root_fd = os->fd;
-	ctx.create_new = true;
-	ctx.label = s->name;
-	ctx.stage = PROBE_IO_OUTPUTS;
-	r = iofunc_start(l, iofunc_lookup("file.write"), &ctx, s, no_outputs,
-			 on_write_done, os, &os->io, &ie);
-	if (r < 0)
-		return err_set(e, -r, "output %s: %s", s->name, ie.msg);
+		return file_error(f, r);
+	f->src = p;
+	f->how = (struct open_how){
+		.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		.mode = 0644,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	if (!loop_features(w->l)->op_openat2) {
+		/* The kernel has no IORING_OP_OPENAT2: openat(2). */
+		int fd = openat(w->dirs[it->k].fd, it->name, (int)f->how.flags,
+				0644);
+
+		if (fd < 0)
+			return file_error(f, negative_errno());
+		f->fd = fd;
+		f->state = F_WRITE;
+		return file_step(f);
+	}
+	sqe = loop_sqe(w->l, 1);
+	if (sqe)
+		io_uring_prep_openat2(sqe, w->dirs[it->k].fd, it->name, &f->how);
+	file_submit(f, sqe);
+}
+
+/* Start queued items while files are free. */
+static void writer_pump(struct output_writer *w)
+{
+	for (size_t i = 0; i < OUT_FILES_IN_FLIGHT && w->q_n; i++) {
+		struct out_file *f = &w->files[i];
+
+		if (f->state != F_FREE)
+			continue;
+		struct out_item it = w->queue[w->q_head];
+
+		w->q_head = (w->q_head + 1) % w->q_cap;
+		w->q_n--;
+		file_start(f, &it);
+	}
+}
+
+int output_put(struct output_writer *w, size_t k, const struct item *it,
+	       void *owner, uint64_t tag)
+{
+	struct out_item q = { .k = k, .name = it->name, .buf = it->buf,
+			      .off = it->off, .len = it->len,
+			      .owner = owner, .tag = tag };
+
+	if (w->q_n == w->q_cap) {
+		/* Grow the ring, unrolled so the queue starts at 0. */
+		size_t cap = w->q_cap ? w->q_cap * 2 : 256;
+		struct out_item *nq = calloc(cap, sizeof(*nq));
+
+		if (!nq)
+			return -ENOMEM;
+		for (size_t i = 0; i < w->q_n; i++)
+			nq[i] = w->queue[(w->q_head + i) % w->q_cap];
+		free(w->queue);
+		w->queue = nq;
+		w->q_cap = cap;
+		w->q_head = 0;
+	}
+	buffer_ref(q.buf);
+	w->queue[(w->q_head + w->q_n) % w->q_cap] = q;
+	w->q_n++;
+	writer_pump(w);
 	return 0;
 }
 
-/* Why the set's writing failed: its first item that failed by itself
- * (the others say "not written because ..."). */
-static int set_error(const struct out_set *os, struct err *e)
+static bool writer_idle(void *data)
 {
-	const char *fn = iofunc_name(iofunc_lookup("file.write"));
-	const char *msg = NULL, *m;
-	size_t fl = strlen(fn), at = 0;
-	int r = 0, ri;
+	const struct output_writer *w = data;
 
-	for (size_t i = 0; i < iofunc_run_n_items(os->io); i++) {
-		ri = iofunc_run_item_error(os->io, i, &m);
-		if (ri >= 0)
-			continue;
-		if (r >= 0 || (r == -ECANCELED && ri != -ECANCELED))
-			r = ri, msg = m, at = i;
-	}
-	if (r >= 0)
-		return 0;
-	if (r == -EEXIST)
-		return err_set(e, EEXIST,
-			       "output %s: two items named '%s'; give items distinct names",
-			       os->set->name, os->set->items[at].name);
-	/* "file.write: 'x': why": the job has no such stage. */
-	if (!strncmp(msg, fn, fl) && !strncmp(msg + fl, ": ", 2))
-		msg += fl + 2;
-	return err_set(e, -r, "output %s: %s", os->set->name, msg);
+	return w->busy == 0 && w->q_n == 0;
 }
 
-/* Every set complete and on disk under its temporary name. */
-static int write_sets(struct loop *l, int dirfd, struct out_run *o,
-		      struct err *e)
+/* mkdir -p: DIR and every missing parent, like a user would expect of -o;
+ * what was made is remembered, to be removed again if the job fails. */
+static int make_dirs(struct output_writer *w, const char *dir)
 {
-	int r = 0;
+	_cleanup_free_ char *path = strdup(dir);
+	int r;
 
-	for (size_t i = 0; i < o->n && r >= 0; i++)
-		r = set_start(l, dirfd, &o->sets[i], e);
-	/* Even after a failure: the runs started must finish. */
-	if (!all_written(o)) {
-		int rl = loop_run_until(l, all_written, o);
+	if (!path)
+		return -ENOMEM;
+	for (char *p = path + 1;; p++) {
+		bool end = !*p;
 
-		if (rl < 0 && r >= 0)
-			r = err_set(e, -rl, "event loop: %s", strerror(-rl));
+		if (*p && *p != '/')
+			continue;
+		*p = 0;
+		r = ring_mkdirat(w->l, AT_FDCWD, path);
+		if (r >= 0 && w->n_made < ARRAY_SIZE(w->made_dirs))
+			snprintf(w->made_dirs[w->n_made++], PATH_MAX, "%s",
+				 path);
+		if (end)
+			return r == -EEXIST ? 0 : r;
+		*p = '/';
+		if (r < 0 && r != -EEXIST)
+			return r;
 	}
-	for (size_t i = 0; i < o->n && r >= 0; i++)
-		r = set_error(&o->sets[i], e);
-	for (size_t i = 0; i < o->n && r >= 0; i++) {
-		r = ring_fsync(l, o->sets[i].fd);
+}
+
+int output_begin(struct loop *l, const char *dir, const char *const *names,
+		 size_t n, output_written_fn written, void *data,
+		 struct output_writer **ret, struct err *e)
+{
+	struct output_writer *w = calloc(1, sizeof(*w));
+	int r;
+
+	if (!w)
+		return err_set(e, ENOMEM, "out of memory");
+	*ret = w;
+	w->l = l;
+	w->dirfd = -1;
+	w->written = written;
+	w->data = data;
+	w->n = n;
+	w->dirs = calloc(n + 1, sizeof(*w->dirs));
+	if (!w->dirs)
+		return err_set(e, ENOMEM, "out of memory");
+	for (size_t i = 0; i < OUT_FILES_IN_FLIGHT; i++) {
+		w->files[i].w = w;
+		w->files[i].fd = -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		w->dirs[i].name = names[i];
+		w->dirs[i].fd = -1;
+		snprintf(w->dirs[i].tmp, sizeof(w->dirs[i].tmp), ".%s.tmp-%d",
+			 names[i], (int)getpid());
+	}
+	r = make_dirs(w, dir);
+	if (r < 0)
+		return err_set(e, -r, "%s: %s", dir, strerror(-r));
+	w->dirfd = ring_open_dir(l, AT_FDCWD, dir, false);
+	if (w->dirfd < 0)
+		return err_set(e, -w->dirfd, "%s: %s", dir, strerror(-w->dirfd));
+	for (size_t i = 0; i < n; i++) {
+		struct out_dir *od = &w->dirs[i];
+
+		/* A leftover of a crashed run that had our PID. */
+		(void)remove_tree(l, w->dirfd, od->tmp);
+		r = ring_mkdirat(l, w->dirfd, od->tmp);
 		if (r < 0)
-			err_set(e, -r, "%s: fsync: %s", o->sets[i].tmp,
-				strerror(-r));
+			return err_set(e, -r, "%s/%s: %s", dir, od->tmp,
+				       strerror(-r));
+		od->made = true;
+		od->fd = ring_open_dir(l, w->dirfd, od->tmp, true);
+		if (od->fd < 0)
+			return err_set(e, -od->fd, "%s/%s: %s", dir, od->tmp,
+				       strerror(-od->fd));
 	}
-	return r;
+	return 0;
 }
 
 /* Each set moved into place, the previous run's removed. */
-static int commit(struct loop *l, int dirfd, struct out_run *o,
-		  struct err *e)
+static int commit(struct output_writer *w, struct err *e)
 {
+	struct loop *l = w->l;
+	int dirfd = w->dirfd;
 	char old[OUT_NAME_MAX];
 	int r;
 
 	/* A file in the way would fail its rename only after earlier sets
 	 * were replaced: look first. */
-	for (size_t i = 0; i < o->n; i++) {
-		const char *name = o->sets[i].set->name;
+	for (size_t i = 0; i < w->n; i++) {
+		const char *name = w->dirs[i].name;
 
 		r = ring_type(l, dirfd, name);
 		if (r == -ENOENT || r == S_IFDIR)
@@ -365,9 +614,9 @@ static int commit(struct loop *l, int dirfd, struct out_run *o,
 			       "%s: in the way: not a directory; move it away or write the outputs elsewhere",
 			       name);
 	}
-	for (size_t i = 0; i < o->n; i++) {
-		struct out_set *os = &o->sets[i];
-		const char *name = os->set->name;
+	for (size_t i = 0; i < w->n; i++) {
+		struct out_dir *od = &w->dirs[i];
+		const char *name = od->name;
 		bool had_old;
 
 		snprintf(old, sizeof(old), ".%s.old-%d", name, (int)getpid());
@@ -376,14 +625,14 @@ static int commit(struct loop *l, int dirfd, struct out_run *o,
 		if (r < 0 && r != -ENOENT)
 			return err_set(e, -r, "%s: %s", name, strerror(-r));
 		had_old = r >= 0;
-		r = ring_rename(l, dirfd, os->tmp, name);
+		r = ring_rename(l, dirfd, od->tmp, name);
 		if (r < 0) {
 			/* Put the previous results back. */
 			if (had_old)
 				(void)ring_rename(l, dirfd, old, name);
 			return err_set(e, -r, "%s: %s", name, strerror(-r));
 		}
-		os->made = false;
+		od->made = false;
 		if (had_old)
 			(void)remove_tree(l, dirfd, old);
 	}
@@ -391,62 +640,53 @@ static int commit(struct loop *l, int dirfd, struct out_run *o,
 	return r < 0 ? err_set(e, -r, "fsync: %s", strerror(-r)) : 0;
 }
 
-/* mkdir -p: DIR and every missing parent, like a user would expect of -o. */
-static int make_dirs(struct loop *l, const char *dir)
+int output_commit(struct output_writer *w, const char *dir, struct err *e)
 {
-	_cleanup_free_ char *path = strdup(dir);
-	int r;
+	int r = 0;
 
-	if (!path)
-		return -ENOMEM;
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		r = ring_mkdirat(l, AT_FDCWD, path);
-		*p = '/';
-		if (r < 0 && r != -EEXIST)
-			return r;
+	if (!writer_idle(w)) {
+		r = loop_run_until(w->l, writer_idle, w);
+		if (r < 0)
+			return err_set(e, -r, "%s: event loop: %s", dir,
+				       strerror(-r));
 	}
-	r = ring_mkdirat(l, AT_FDCWD, path);
-	return r == -EEXIST ? 0 : r;
-}
-
-int output_write(struct loop *l, const struct engine_report *rep,
-		 const char *dir, struct err *e)
-{
-	_cleanup_close_ int dirfd = -1;
-	_cleanup_free_ struct out_set *sets = NULL;
-	struct out_run o = { .n = rep->n_outputs };
-	int r;
-
-	sets = calloc(o.n + 1, sizeof(*sets));
-	if (!sets)
-		return err_set(e, ENOMEM, "out of memory");
-	o.sets = sets;
-	for (size_t i = 0; i < o.n; i++) {
-		sets[i].set = rep->outputs[i];
-		sets[i].fd = -1;
-		snprintf(sets[i].tmp, sizeof(sets[i].tmp), ".%s.tmp-%d",
-			 rep->outputs[i]->name, (int)getpid());
-	}
-	r = make_dirs(l, dir);
-	if (r < 0)
-		return err_set(e, -r, "%s: %s", dir, strerror(-r));
-	dirfd = ring_open_dir(l, AT_FDCWD, dir, false);
-	if (dirfd < 0)
-		return err_set(e, -dirfd, "%s: %s", dir, strerror(-dirfd));
-
-	r = write_sets(l, dirfd, &o, e);
-	for (size_t i = 0; i < o.n; i++) {
-		sets[i].io = iofunc_run_free(sets[i].io);
-		sets[i].fd = safe_close(sets[i].fd);
+	if (w->err)
+		return err_set(e, -w->err, "%s: %s", dir, w->msg);
+	for (size_t i = 0; i < w->n && r >= 0; i++) {
+		r = ring_fsync(w->l, w->dirs[i].fd);
+		if (r < 0)
+			err_set(e, -r, "%s: fsync: %s", w->dirs[i].tmp,
+				strerror(-r));
 	}
 	if (r >= 0)
-		r = commit(l, dirfd, &o, e);
-	/* A failure leaves no temporary directory behind. */
-	for (size_t i = 0; i < o.n; i++)
-		if (sets[i].made)
-			(void)remove_tree(l, dirfd, sets[i].tmp);
-	return r < 0 ? err_prefix(e, r, "%s", dir) : 0;
+		r = commit(w, e);
+	if (r < 0)
+		return err_prefix(e, r, "%s", dir);
+	w->n_made = 0; /* the directories made stay: they hold the results */
+	return 0;
+}
+
+struct output_writer *output_free(struct output_writer *w)
+{
+	if (!w)
+		return NULL;
+	/* The files in flight end (and are removed with their directory). */
+	w->err = w->err ? w->err : -ECANCELED;
+	for (; w->q_n; w->q_n--, w->q_head = (w->q_head + 1) % w->q_cap)
+		buffer_unref(w->queue[w->q_head].buf);
+	if (w->busy)
+		(void)loop_run_until(w->l, writer_idle, w);
+	for (size_t i = 0; i < w->n; i++) {
+		safe_close(w->dirs[i].fd);
+		if (w->dirs[i].made && w->dirfd >= 0)
+			(void)remove_tree(w->l, w->dirfd, w->dirs[i].tmp);
+	}
+	safe_close(w->dirfd);
+	/* A failed job leaves no directory it made behind. */
+	for (size_t i = w->n_made; i-- > 0;)
+		(void)rmdir(w->made_dirs[i]);
+	free(w->queue);
+	free(w->dirs);
+	free(w);
+	return NULL;
 }

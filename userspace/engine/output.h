@@ -1,20 +1,41 @@
 /* SPDX-License-Identifier: MIT */
-/* Writing a job's output sets to DIR/<output>/<item name>, all or nothing. */
+/* Writing a job's output sets to DIR/<output>/<item name>, all or nothing,
+ * item by item as they are made. */
 #ifndef PITH_ENGINE_OUTPUT_H
 #define PITH_ENGINE_OUTPUT_H
 
-#include "engine/engine.h"
+#include "lib/err.h"
 #include "lib/uring.h"
+#include "store/store.h"
+
+struct output_writer;
+
+/* An item given to output_put() is on disk (or failed: the writer's error
+ * says why); the writer holds no reference to its buffer any more. */
+typedef void (*output_written_fn)(void *data, void *owner, uint64_t tag);
 
 /*
- * Write each output set of `rep` to dir/<output>/<item name> on `l`: every
- * set complete (files and directory fsynced) under .<output>.tmp-PID first,
- * then each renamed into place and the previous run's removed. On failure
- * no temporary directory is left and the previous results stay; `e` says
+ * Make DIR and its missing parents and, for each output name, an empty
+ * temporary directory DIR/.<name>.tmp-PID, on `l`.
+ */
+int output_begin(struct loop *l, const char *dir, const char *const *names,
+		 size_t n, output_written_fn written, void *data,
+		 struct output_writer **ret, struct err *e);
+/* Write `it` to the temporary directory of output k as <item name>
+ * (created new, written, fsynced, closed on the loop; at most 64 files at
+ * once), then call written(data, owner, tag). The item's name must live
+ * until then. */
+int output_put(struct output_writer *w, size_t k, const struct item *it,
+	       void *owner, uint64_t tag);
+/*
+ * Wait for every write, then move each output into place: every set
+ * complete (files and directory fsynced), each renamed to DIR/<name>, the
+ * previous run's removed. On failure the previous results stay; `e` says
  * why ("out: output result: two items named 'x'; give items distinct
  * names").
  */
-int output_write(struct loop *l, const struct engine_report *rep,
-		 const char *dir, struct err *e);
+int output_commit(struct output_writer *w, const char *dir, struct err *e);
+/* Free; unless committed, no temporary and no directory it made is left. */
+struct output_writer *output_free(struct output_writer *w);
 
 #endif
