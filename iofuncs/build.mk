@@ -2,9 +2,9 @@
 # The trusted I/O functions, and the io_uring event loop they run on
 # (userspace/lib/uring.c belongs to this part, so it is listed here rather
 # than in userspace/lib/build.mk).
-LIB_SRCS += userspace/lib/uring.c \
+LIB_SRCS += userspace/lib/uring.c userspace/lib/hostport.c \
 	iofuncs/iofuncs.c iofuncs/arena.c iofuncs/file.c iofuncs/hosts.c \
-	iofuncs/http_parse.c iofuncs/http.c
+	iofuncs/http_parse.c iofuncs/http.c iofuncs/policy.c
 
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)
 TEST_PROGS += uring_test iofuncs_parse_test iofuncs_file_test \
@@ -23,3 +23,4 @@ TEST_SCRIPTS += tests/integration/io_fetch_summary.sh
 PROGS += io_bench
 io_bench_SRCS := tools/bench/io_bench.c
 TEST_SCRIPTS += tests/integration/io_files.sh
+TEST_SCRIPTS += tests/security/io_policy.sh

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "iofuncs/internal.h"
 #include "lib/probe.h"
@@ -504,6 +505,19 @@ static void write_start(struct fslot *s)
 		slot_fail(s, r, "cannot queue the open");
 }
 
+/* The target is the job file, a function binary or an input (by identity:
+ * hard links and symlinks to them included). */
+static bool is_protected(const struct iofunc_run *run, const struct statx *x)
+{
+	uint64_t dev = makedev(x->stx_dev_major, x->stx_dev_minor);
+
+	for (size_t i = 0; i < run->ctx.n_protect; i++)
+		if (run->ctx.protect[i].dev == dev &&
+		    run->ctx.protect[i].ino == x->stx_ino)
+			return true;
+	return false;
+}
+
 static void write_more(struct fslot *s)
 {
 	struct io_uring_sqe *sqe = loop_sqe(s->run->loop, 1);
@@ -538,7 +552,7 @@ static void write_synced(struct fslot *s)
 		return slot_fail(s, -EBUSY, "cannot queue the statx");
 	s->state = F_CHECK_TARGET;
 	io_uring_prep_statx(sqe, st->dirfd, st->base, AT_SYMLINK_NOFOLLOW,
-			    STATX_TYPE, &s->stx);
+			    STATX_TYPE | STATX_INO, &s->stx);
 	slot_submit(s, sqe);
 }
 
@@ -605,6 +619,9 @@ static void write_step(struct fslot *s, int res)
 	case F_CHECK_TARGET:
 		if (res == 0 && S_ISDIR(s->stx.stx_mode))
 			return slot_fail(s, -EISDIR, "is a directory");
+		if (res == 0 && is_protected(run, &s->stx))
+			return slot_fail(s, -EPERM,
+					 "is one of the job's own files (the job file, a function binary or an input), never replaced");
 		if (res < 0 && res != -ENOENT)
 			return slot_fail(s, res, iofunc_strerror(res));
 		st->staged = true;

@@ -10,17 +10,20 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "iofuncs/hosts.h"
 #include "iofuncs/http_parse.h"
 #include "iofuncs/internal.h"
+#include "iofuncs/policy.h"
 #include "lib/probe.h"
 
 #define RX_MIN (16u << 10)
 #define RX_MAX (16u << 20)
+#define BACKOFF_MAX_MS 10000 /* the doubling stops here */
 
-enum cstate { C_IDLE, C_CONNECT, C_SEND, C_RECV };
+enum cstate { C_IDLE, C_CONNECT, C_SEND, C_RECV, C_BACKOFF };
 enum bmode { B_NONE, B_LENGTH, B_CHUNKED, B_EOF };
 
 struct pool;
@@ -34,7 +37,8 @@ struct conn {
 	enum cstate state;
 	bool busy;		/* an op is in flight */
 	bool reused;		/* carried a request before this one */
-	bool retried;
+	bool retried;		/* the one retry of a reused connection */
+	unsigned attempt;	/* 1 for the first, counting retries */
 	bool timer_total;	/* the linked timeout is the total deadline */
 	uint64_t timer_ms;
 	int rcvbuf;		/* SO_RCVBUF we set, 0: the kernel's autotuning */
@@ -77,6 +81,7 @@ struct hstate {
 	struct set *hosts_out[2]; /* its output set, NULL */
 	int hosts_err;		/* it could not be read: why in hosts_e */
 	struct err hosts_e;
+	struct netpolicy *net;	/* where requests may go */
 	struct pool *pools;
 	struct conn *conns;
 	size_t next;
@@ -145,7 +150,11 @@ static void _printf_(3, 4) conn_fail(struct conn *c, int err, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	iofunc_item_fail(run, c->idx, err, "http: %s", msg);
+	if (c->attempt > 1)
+		iofunc_item_fail(run, c->idx, err, "http: %s (%u attempts)",
+				 msg, c->attempt);
+	else
+		iofunc_item_fail(run, c->idx, err, "http: %s", msg);
 	request_end(c, false);
 }
 
@@ -250,8 +259,13 @@ static void conn_connect(struct conn *c)
 {
 	struct iofunc_run *run = c->hs->run;
 	struct io_uring_sqe *sqe;
+	struct err e = {};
 	int one = 1;
 
+	/* Every connection, retries included, goes where the policy says. */
+	if (netpolicy_check(c->hs->net, c->req.host, c->req.port,
+			    (const struct sockaddr *)&c->pool->addr, &e) < 0)
+		return conn_fail(c, -EACCES, "%s", e.msg);
 	c->fd = socket(c->pool->addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
 		       IPPROTO_TCP);
 	if (c->fd < 0)
@@ -282,6 +296,76 @@ static bool conn_retry(struct conn *c, int err)
 	response_reset(c);
 	conn_connect(c);
 	return true;
+}
+
+/* RFC 9110 9.2.2: a repeated idempotent request has the effect of one. */
+static bool idempotent(const char *method)
+{
+	static const char *const m[] = { "GET",	    "HEAD",  "PUT",
+					 "DELETE", "OPTIONS", "TRACE" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++)
+		if (!strcmp(method, m[i]))
+			return true;
+	return false;
+}
+
+/* Forget what an attempt recorded of the response (its head). */
+static void attempt_forget(struct conn *c)
+{
+	struct iofunc_item *it = &c->hs->run->items[c->idx];
+
+	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++) {
+		if (it->has_out[k])
+			c->hs->run->bytes -= it->out[k].len;
+		it->has_out[k] = false;
+	}
+}
+
+/*
+ * The attempt failed in a way another attempt may not (a connection
+ * failure, a reset, a close before the response was complete, a 5xx): when
+ * the request is idempotent and retries are left, close the connection and
+ * try again on a new one after the backoff. Returns true when it will.
+ */
+static bool conn_retry_later(struct conn *c, int why)
+{
+	struct iofunc_run *run = c->hs->run;
+	uint64_t delay = run->ctx.backoff_ms;
+	uint32_t rnd = 0;
+	int r;
+
+	if (run->cancelled || c->attempt > run->ctx.retries ||
+	    !idempotent(c->req.method))
+		return false;
+	for (unsigned i = 1; i < c->attempt && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	delay = MIN(delay, (uint64_t)BACKOFF_MAX_MS);
+	/* Jitter in [delay/2, delay]: retries of many requests that failed
+	 * together do not come back together. */
+	if (delay > 1 && getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) > 0)
+		delay = delay / 2 + rnd % (delay / 2 + 1);
+	PROBE_IO_RETRY(run, run->fn->name, c->idx, c->attempt + 1, why);
+	conn_close(c);
+	attempt_forget(c);
+	response_reset(c);
+	c->attempt++;
+	c->state = C_BACKOFF;
+	c->op.cb = conn_cb;
+	r = loop_timeout(run->loop, &c->op, delay ? delay : 1);
+	if (r < 0)
+		return false;
+	c->busy = true;
+	run->ops++;
+	return true;
+}
+
+/* Errors of a connection that a new connection may not have. */
+static bool retryable_errno(int err)
+{
+	return err == -ECONNREFUSED || err == -ECONNRESET || err == -EPIPE ||
+	       err == -ECONNABORTED || err == -EHOSTUNREACH ||
+	       err == -ENETUNREACH || err == -ENETDOWN;
 }
 
 static int heap_put(void *data, const char *p, size_t n)
@@ -402,6 +486,9 @@ static bool conn_process(struct conn *c)
 		}
 		if (c->head.status >= 200) {
 			PROBE_HTTP_RESPONSE(c->where, c->idx, c->head.status);
+			if (c->head.status >= 500 &&
+			    conn_retry_later(c, c->head.status))
+				return true;
 			head_done(c);
 			if (c->state == C_IDLE) /* failed */
 				return true;
@@ -469,6 +556,10 @@ static bool conn_process(struct conn *c)
 
 static void conn_eof(struct conn *c)
 {
+	if ((!c->head_done || c->mode == B_LENGTH || c->mode == B_CHUNKED) &&
+	    !(c->reused && !c->retried && !c->rx_total) &&
+	    conn_retry_later(c, -EPIPE))
+		return;
 	switch (c->head_done ? c->mode : B_NONE) {
 	case B_LENGTH:
 		return conn_fail(c, -EPIPE,
@@ -522,9 +613,18 @@ static void conn_step(struct conn *c, int res)
 			    c->state == C_SEND	  ? "send to" :
 						    "receive from";
 
+	if (c->state == C_BACKOFF) { /* the wait before a retry is over */
+		c->deadline = loop_now_ms() + c->hs->run->ctx.total_timeout_ms;
+		return conn_connect(c);
+	}
+	if (res == -ECANCELED && c->state == C_CONNECT && !c->timer_total &&
+	    conn_retry_later(c, -ETIMEDOUT))
+		return;
 	if (res == -ECANCELED)
 		return conn_timeout(c, phase);
 	if (res < 0 && (res == -EPIPE || res == -ECONNRESET) && conn_retry(c, res))
+		return;
+	if (res < 0 && retryable_errno(res) && conn_retry_later(c, res))
 		return;
 	if (res < 0)
 		return conn_fail(c, res, "%s %s: %s", phase, c->where,
@@ -635,6 +735,9 @@ static void start_item(struct hstate *hs, size_t i)
 	if (r < 0)
 		return iofunc_item_fail(run, i, r, "http: %s", e.msg);
 	r = hosts_resolve(hs->hosts, req.host, req.port, &addr, &alen, &e);
+	if (r >= 0) /* checked after resolution: the address is what counts */
+		r = netpolicy_check(hs->net, req.host, req.port,
+				    (const struct sockaddr *)&addr, &e);
 	if (r < 0) {
 		http_request_done(&req);
 		return iofunc_item_fail(run, i, r, "http: %s", e.msg);
@@ -649,6 +752,7 @@ static void start_item(struct hstate *hs, size_t i)
 	c->req = req;
 	c->idx = i;
 	c->retried = false;
+	c->attempt = 1;
 	if (strchr(req.host, ':'))
 		snprintf(c->where, sizeof(c->where), "[%s]:%u", req.host,
 			 req.port);
@@ -764,6 +868,10 @@ static int http_start(struct iofunc_run *run, struct err *e)
 	hs->run = run;
 	if (!run->n) /* no request: no name to look up */
 		return hosts_parse(hosts_path(run), "", 0, &hs->hosts, e);
+	r = netpolicy_new(run->ctx.allow_hosts, run->ctx.n_allow_hosts,
+			  &hs->net, e);
+	if (r < 0)
+		return err_prefix(e, r, "http");
 	r = hosts_start(hs, e);
 	if (r < 0)
 		return err_prefix(e, r, "http");
@@ -810,6 +918,7 @@ static void http_free(struct iofunc_run *run)
 		free(p);
 	}
 	hosts_free(hs->hosts);
+	netpolicy_free(hs->net);
 	iofunc_run_free(hs->hosts_io);
 	set_free(hs->hosts_in);
 	set_free(hs->hosts_out[0]);

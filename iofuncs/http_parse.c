@@ -240,14 +240,30 @@ int http_request_parse(const void *data, size_t len, struct http_request *ret,
 				       "control character in a request header value");
 		}
 		mlen = (size_t)(colon - p);
-		if (mlen == 4 && !strncasecmp(p, "host", 4))
+		if (mlen == 4 && !strncasecmp(p, "host", 4)) {
+			/* Two Hosts: which one a proxy or server takes is
+			 * anyone's guess (RFC 9112 3.2: a 400). */
+			if (has_host) {
+				free(w.p);
+				return err_set(e, EINVAL,
+					       "the request has two Host headers (ambiguous)");
+			}
 			has_host = true;
+		}
 		if (mlen == 17 && !strncasecmp(p, "transfer-encoding", 17)) {
 			free(w.p);
 			return err_set(e, EINVAL,
 				       "request bodies are sent with Content-Length (no Transfer-Encoding)");
 		}
 		if (mlen == 14 && !strncasecmp(p, "content-length", 14)) {
+			/* Even an equal second one: where the body ends must
+			 * be said once (request smuggling lives on the
+			 * difference between two readings). */
+			if (has_length) {
+				free(w.p);
+				return err_set(e, EINVAL,
+					       "the request has two Content-Length headers (ambiguous framing)");
+			}
 			if (!parse_u64(v, vl, &length)) {
 				free(w.p);
 				return err_set(e, EINVAL, "bad Content-Length in the request");

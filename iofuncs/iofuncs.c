@@ -25,6 +25,8 @@ void iofunc_ctx_init(struct iofunc_ctx *ctx)
 		.connect_timeout_ms = 5000,
 		.read_timeout_ms = 10000,
 		.total_timeout_ms = 30000,
+		.retries = 2,
+		.backoff_ms = 100,
 		.max_header_bytes = 64 << 10,
 		.max_body_bytes = 64 << 20,
 		.hosts_path = "/etc/hosts",

@@ -16,6 +16,11 @@
 #include "store/store.h"
 
 struct iofunc;		/* one per I/O function, static */
+
+/* A file by identity (st_dev, st_ino), as file.write's protected files. */
+struct iofunc_file_id {
+	uint64_t dev, ino;
+};
 struct iofunc_run;	/* one stage (or instance) being run */
 
 /* Settings of a run. iofunc_ctx_init() fills the defaults below. */
@@ -29,7 +34,21 @@ struct iofunc_ctx {
 				   items in flight (256) when 0 */
 	uint64_t connect_timeout_ms;	/* http: 5 s */
 	uint64_t read_timeout_ms;	/* http: 10 s without a byte */
-	uint64_t total_timeout_ms;	/* http: 30 s per request */
+	uint64_t total_timeout_ms;	/* http: 30 s per request (attempt) */
+	unsigned retries;	/* http: more attempts of an idempotent
+				   request after a connection failure, a
+				   reset or a 5xx (2) */
+	uint64_t backoff_ms;	/* http: before the first retry, doubled
+				   for each next one (100 ms) */
+	/* http: internal destinations (loopback, private, link-local, this
+	 * host's addresses) that may be reached, as "host[:port]"
+	 * (lib/hostport.h); every other internal address is refused */
+	const char *const *allow_hosts;
+	size_t n_allow_hosts;
+	/* file.write: files never replaced, whatever the item names (the
+	 * job file, function binaries, job inputs) */
+	const struct iofunc_file_id *protect;
+	size_t n_protect;
 	uint64_t max_header_bytes;	/* http: 64 KiB of status + headers */
 	uint64_t max_body_bytes;	/* http: 64 MiB per body */
 	uint64_t max_file_bytes;	/* file.read: larger files fail the

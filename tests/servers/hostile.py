@@ -28,6 +28,11 @@
 #   /bad-length      Content-Length: 12abc
 #   /interim         100 Continue, then 200
 #   /claim-big       Content-Length: 50000000, 10 bytes, then silence
+#   /flaky/HOW/K/F/N fails the first F requests for key K, then 200 with N
+#                    body bytes as /ok/N; HOW: reset (RST after reading the
+#                    request), close (no byte), 503 (a 503 with a body),
+#                    cut (headers and half the body, then close)
+#   /tries/K         200, body = requests seen so far for key K of /flaky
 import os
 import socket
 import socketserver
@@ -38,6 +43,7 @@ import time
 
 accepted = 0
 lock = threading.Lock()
+tries = {}  # /flaky key -> requests seen
 
 
 def read_request(f):
@@ -84,7 +90,38 @@ class Handler(socketserver.BaseRequestHandler):
             if not self.respond(s, path):
                 return
 
+    def reset(self, s):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        # Close now, before socketserver's shutdown(SHUT_WR) sends a FIN.
+        os.close(s.detach())
+        return False
+
     def respond(self, s, path):
+        if path.startswith("/flaky/"):
+            how, key, fails, n = path.split("/")[2:6]
+            with lock:
+                seen = tries.get(key, 0) + 1
+                tries[key] = seen
+            if seen > int(fails):
+                path = "/ok/" + n
+            elif how == "reset":
+                return self.reset(s)
+            elif how == "close":
+                return False
+            elif how == "503":
+                body = b"try again later"
+                return send(s, b"HTTP/1.1 503 Service Unavailable\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            elif how == "cut":
+                send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                     % int(n) + b"x" * (int(n) // 2))
+                return False
+        if path.startswith("/tries/"):
+            with lock:
+                body = b"%d" % tries.get(path[7:], 0)
+            return send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                        % len(body) + body)
         if path == "/ok" or path.startswith("/ok/"):
             n = int(path[4:]) if path.startswith("/ok/") else 5
             body = (b"hello" * (n // 5 + 1))[:n]
@@ -153,11 +190,7 @@ class Handler(socketserver.BaseRequestHandler):
             time.sleep(60)
             return False
         if path == "/reset":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                         struct.pack("ii", 1, 0))
-            # Close now, before socketserver's shutdown(SHUT_WR) sends a FIN.
-            os.close(s.detach())
-            return False
+            return self.reset(s)
         if path == "/close":
             return False
         if path == "/garbage":

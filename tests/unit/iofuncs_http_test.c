@@ -11,6 +11,15 @@
 
 #define BIG_LEN (3u << 20)
 
+/* The test servers listen on loopback, which http refuses unless allowed. */
+static const char *const loopback[] = { "127.0.0.1" };
+
+static void allow_loopback(struct iofunc_ctx *ctx)
+{
+	ctx->allow_hosts = loopback;
+	ctx->n_allow_hosts = 1;
+}
+
 static char *pattern(size_t len)
 {
 	char *p = malloc(len);
@@ -61,6 +70,7 @@ FIXTURE_SETUP(nginx)
 	ASSERT_EQ(0, t_nginx_start(self->dir, &self->port))
 		TH_LOG("cannot start nginx (tools/deps.sh test)");
 	iofunc_ctx_init(&self->ctx);
+	allow_loopback(&self->ctx);
 	self->in = set_new("requests");
 }
 
@@ -300,8 +310,11 @@ TEST(refused_connection_names_address_and_reason)
 			ntohs(a.sin_port));
 	ASSERT_EQ(0, t_set_add_str(in, "r", req));
 	iofunc_ctx_init(&ctx);
+	allow_loopback(&ctx);
+	ctx.backoff_ms = 1;
 	ASSERT_EQ(0, t_io_run("http", &ctx, in, 2, &io));
-	want = t_strdupf("http: connect 127.0.0.1:%u: connection refused",
+	/* Refused is a connection failure: a GET is tried 1 + 2 times. */
+	want = t_strdupf("http: connect 127.0.0.1:%u: connection refused (3 attempts)",
 			 ntohs(a.sin_port));
 	EXPECT_STREQ(want, t_io_error(&io, 0));
 	EXPECT_EQ(0, io.out[0]->n);
@@ -359,6 +372,26 @@ FIXTURE_VARIANT_ADD(badreq, length_mismatch)
 {
 	.text = "POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: 9\r\n\r\nabc",
 	.error = "http: the request's Content-Length (9) is not the size of its body (3)",
+};
+FIXTURE_VARIANT_ADD(badreq, equal_content_lengths)
+{
+	.text = "POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc",
+	.error = "http: the request has two Content-Length headers (ambiguous framing)",
+};
+FIXTURE_VARIANT_ADD(badreq, conflicting_content_lengths)
+{
+	.text = "POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 3\r\n\r\nabc",
+	.error = "http: the request has two Content-Length headers (ambiguous framing)",
+};
+FIXTURE_VARIANT_ADD(badreq, length_and_transfer_encoding)
+{
+	.text = "POST http://127.0.0.1/ HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\nabc",
+	.error = "http: request bodies are sent with Content-Length (no Transfer-Encoding)",
+};
+FIXTURE_VARIANT_ADD(badreq, two_hosts)
+{
+	.text = "GET http://127.0.0.1/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	.error = "http: the request has two Host headers (ambiguous)",
 };
 
 FIXTURE_SETUP(badreq)
@@ -480,6 +513,9 @@ FIXTURE_SETUP(hostile)
 	ASSERT_EQ(0, t_hostile_start(&self->pid, &self->port))
 		TH_LOG("cannot start tests/servers/hostile.py (python3)");
 	iofunc_ctx_init(&self->ctx);
+	allow_loopback(&self->ctx);
+	/* Each misbehaviour as it is, not retried away. */
+	self->ctx.retries = 0;
 	self->ctx.read_timeout_ms = 500;
 	self->ctx.total_timeout_ms = 1500;
 	self->ctx.max_body_bytes = 1 << 20;
@@ -542,6 +578,7 @@ FIXTURE_SETUP(hostile_ok)
 {
 	ASSERT_EQ(0, t_hostile_start(&self->pid, &self->port));
 	iofunc_ctx_init(&self->ctx);
+	allow_loopback(&self->ctx);
 	self->in = set_new("r");
 }
 
@@ -667,6 +704,125 @@ TEST_F(hostile_ok, cancel_stops_requests_in_flight)
 	EXPECT_TRUE(ends_with(t_io_error(&self->io, 3), ": cancelled"))
 		TH_LOG("%s", t_io_error(&self->io, 3));
 	EXPECT_GT(1000, self->io.elapsed_ms);
+}
+
+/* ---- retries ---- */
+
+/* How many requests the server saw for /flaky key `key`. */
+static long flaky_tries(const struct iofunc_ctx *ctx, unsigned port,
+			const char *key)
+{
+	struct set *in = set_new("t");
+	char *path = t_strdupf("/tries/%s", key), *s;
+	struct t_io io;
+	long n = -1;
+
+	add_hostile(in, "t", port, path);
+	if (t_io_run("http", ctx, in, 2, &io) == 0) {
+		s = t_io_out_str(&io, 1, 0, NULL);
+		if (s)
+			n = strtol(s, NULL, 10);
+		free(s);
+		t_io_done(&io);
+	}
+	set_free(in);
+	free(path);
+	return n;
+}
+
+TEST_F(hostile_ok, retried_requests_give_the_bytes_of_a_clean_run)
+{
+	static const char *const how[] = { "reset", "close", "503", "cut" };
+	char *clean_status, *clean_body, *p;
+	size_t clean_len;
+
+	/* One clean request, then one per way of failing the first attempt. */
+	add_hostile(self->in, "clean", self->port, "/ok/3000");
+	for (size_t i = 0; i < ARRAY_SIZE(how); i++) {
+		p = t_strdupf("/flaky/%s/%s/1/3000", how[i], how[i]);
+		add_hostile(self->in, how[i], self->port, p);
+		free(p);
+	}
+	self->ctx.backoff_ms = 1;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	ASSERT_EQ(0, iofunc_run_n_failed(self->io.run))
+		TH_LOG("%s", t_io_error(&self->io, 1));
+	clean_status = t_io_out_str(&self->io, 0, 0, NULL);
+	clean_body = t_io_out_str(&self->io, 1, 0, &clean_len);
+	ASSERT_EQ(3000, clean_len);
+	for (size_t i = 0; i < ARRAY_SIZE(how); i++) {
+		size_t len;
+		char *st = t_io_out_str(&self->io, 0, i + 1, NULL);
+		char *b = t_io_out_str(&self->io, 1, i + 1, &len);
+
+		EXPECT_STREQ(clean_status, st) TH_LOG("%s", how[i]);
+		EXPECT_EQ(clean_len, len) TH_LOG("%s", how[i]);
+		EXPECT_EQ(0, memcmp(clean_body, b, MIN(len, clean_len)));
+		/* Exactly one failed attempt, then the good one. */
+		EXPECT_EQ(2, flaky_tries(&self->ctx, self->port, how[i]))
+			TH_LOG("%s", how[i]);
+		free(st);
+		free(b);
+	}
+	/* Only the outputs of the good attempts were kept. */
+	EXPECT_EQ(5, self->io.out[0]->n);
+	EXPECT_EQ(5, self->io.out[1]->n);
+	free(clean_status);
+	free(clean_body);
+}
+
+TEST_F(hostile_ok, without_retries_the_first_reset_fails_the_item)
+{
+	add_hostile(self->in, "r", self->port, "/flaky/reset/k/1/10");
+	self->ctx.retries = 0;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	EXPECT_TRUE(ends_with(t_io_error(&self->io, 0),
+			      "connection reset by peer"))
+		TH_LOG("%s", t_io_error(&self->io, 0));
+	EXPECT_EQ(1, flaky_tries(&self->ctx, self->port, "k"));
+}
+
+TEST_F(hostile_ok, exhausted_retries_keep_the_last_5xx_as_data)
+{
+	char *s;
+
+	add_hostile(self->in, "r", self->port, "/flaky/503/k/9/10");
+	self->ctx.backoff_ms = 1;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	ASSERT_STREQ("", t_io_error(&self->io, 0));
+	s = t_io_out_str(&self->io, 0, 0, NULL);
+	EXPECT_TRUE(starts_with(s, "HTTP/1.1 503 ")) TH_LOG("%s", s);
+	free(s);
+	s = t_io_out_str(&self->io, 1, 0, NULL);
+	EXPECT_STREQ("try again later", s);
+	free(s);
+	EXPECT_EQ(3, flaky_tries(&self->ctx, self->port, "k"));
+}
+
+TEST_F(hostile_ok, post_is_not_retried)
+{
+	char *req = t_strdupf("POST http://127.0.0.1:%u/flaky/close/k/1/10 HTTP/1.1\r\n\r\nbody",
+			      self->port);
+
+	ASSERT_EQ(0, t_set_add_str(self->in, "post", req));
+	self->ctx.backoff_ms = 1;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	EXPECT_TRUE(ends_with(t_io_error(&self->io, 0),
+			      "connection closed without a response"))
+		TH_LOG("%s", t_io_error(&self->io, 0));
+	EXPECT_EQ(1, flaky_tries(&self->ctx, self->port, "k"));
+	free(req);
+}
+
+TEST_F(hostile_ok, retries_wait_a_doubling_backoff)
+{
+	/* Two failed attempts: waits in [50, 100] ms then [100, 200] ms. */
+	add_hostile(self->in, "r", self->port, "/flaky/close/k/2/10");
+	self->ctx.backoff_ms = 100;
+	ASSERT_EQ(0, t_io_run("http", &self->ctx, self->in, 2, &self->io));
+	ASSERT_STREQ("", t_io_error(&self->io, 0));
+	EXPECT_LE(150, self->io.elapsed_ms);
+	EXPECT_EQ(3, flaky_tries(&self->ctx, self->port, "k"));
 }
 
 TEST_HARNESS_MAIN

@@ -42,6 +42,8 @@ static int accept_file_read(const char *io, size_t n_inputs,
 			    struct err *e)
 {
 	(void)outputs;
+	if (!strcmp(io, "http"))
+		return 0;
 	if (strcmp(io, "file.read") != 0)
 		return err_set(e, ENOENT, "unknown I/O function '%s'", io);
 	if (n_inputs != 1 || n_outputs != 1)
@@ -49,8 +51,19 @@ static int accept_file_read(const char *io, size_t n_inputs,
 	return 0;
 }
 
+/* As pith's: http takes every policy key, file.read only "concurrency". */
+static int accept_policy(const char *io, const char *key, struct err *e)
+{
+	if (!strcmp(io, "http") || !strcmp(key, "concurrency"))
+		return 0;
+	return err_set(e, EINVAL, "%s takes no \"%s\"", io, key);
+}
+
 static const struct job_parse_opts no_files = {};
-static const struct job_parse_opts with_io = { .io_check = accept_file_read };
+static const struct job_parse_opts with_io = {
+	.io_check = accept_file_read,
+	.io_policy_check = accept_policy,
+};
 
 /* The error message of parsing `json` as "job.json", or NULL if it parsed. */
 static char *parse_error(const char *json, const struct job_parse_opts *o)
@@ -294,7 +307,7 @@ FIXTURE_VARIANT_ADD(message, duplicate_key_is_refused)
 FIXTURE_VARIANT_ADD(message, unknown_key_is_named_at_the_key)
 {
 	.json = HEAD "  \"stagez\": []}",
-	.msg = "job.json:2:3: stagez: unknown key 'stagez' (expected one of \"version\", \"name\", \"functions\", \"inputs\", \"stages\", \"outputs\")",
+	.msg = "job.json:2:3: stagez: unknown key 'stagez' (expected one of \"version\", \"name\", \"functions\", \"inputs\", \"stages\", \"outputs\", \"allow_hosts\")",
 };
 FIXTURE_VARIANT_ADD(message, wrong_type_is_named_at_the_value)
 {
@@ -460,6 +473,49 @@ FIXTURE_VARIANT_ADD(message, io_check_message_is_positioned)
 	.msg = "job.json:2:32: stages[0].io: unknown I/O function 'file.raed'",
 	.io = true,
 };
+FIXTURE_VARIANT_ADD(message, policy_key_on_a_compute_stage)
+{
+	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"retries\": 2}]}",
+	.msg = "job.json:3:43: stages[0].retries: \"retries\" is a key of I/O stages (\"io\"), not of compute stages",
+};
+FIXTURE_VARIANT_ADD(message, policy_key_the_io_function_does_not_take)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"file.read\", \"timeout\": \"1s\"}]}",
+	.msg = "job.json:2:45: stages[0].timeout: file.read takes no \"timeout\"",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, concurrency_has_bounds)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"http\", \"concurrency\": 0}]}",
+	.msg = "job.json:2:55: stages[0].concurrency: concurrency must be between 1 and 4096, not 0",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, retries_must_be_an_integer)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"http\", \"retries\": 1.5}]}",
+	.msg = "job.json:2:51: stages[0].retries: expected an integer",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, backoff_is_a_duration)
+{
+	.json = HEAD "\"stages\": [{\"name\": \"a\", \"io\": \"http\", \"backoff\": 100}]}",
+	.msg = "job.json:2:51: stages[0].backoff: expected a duration such as \"2s\"",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, allowed_host_with_a_bad_port)
+{
+	.json = HEAD "\"allow_hosts\": [\"localhost\", \"127.0.0.1:99999\"],\n"
+		"\"stages\": [{\"name\": \"a\", \"io\": \"http\"}]}",
+	.msg = "job.json:2:30: allow_hosts[1]: '127.0.0.1:99999': bad port (want 1 to 65535) (write \"host\", \"host:port\" or \"[v6]:port\")",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, allowed_host_must_be_a_string)
+{
+	.json = HEAD "\"allow_hosts\": [8080],\n"
+		"\"stages\": [{\"name\": \"a\", \"io\": \"http\"}]}",
+	.msg = "job.json:2:17: allow_hosts[0]: expected a string such as \"127.0.0.1:8080\" or \"localhost\"",
+	.io = true,
+};
 FIXTURE_VARIANT_ADD(message, job_output_must_name_a_stage_output)
 {
 	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
@@ -542,6 +598,31 @@ TEST(largest_u64_key_is_kept_exactly)
 	EXPECT_STREQ("file.read", j->stages[0].io);
 	EXPECT_NULL(j->stages[0].function);
 	EXPECT_EQ(JOB_MODE_KEYED, j->stages[0].inputs[0].mode);
+	job_free(j);
+}
+
+TEST(io_policy_and_allowed_hosts_are_kept_as_written)
+{
+	struct job *j = parse_ok(HEAD "\"allow_hosts\": [\"127.0.0.1:8080\", \"LocalHost\", \"[::1]:80\", \"::1\"],\n"
+				 "\"stages\": [{\"name\": \"a\", \"io\": \"http\", \"concurrency\": 8, "
+				 "\"retries\": 0, \"timeout\": \"1.5s\", \"backoff\": \"20ms\"},"
+				 "{\"name\": \"b\", \"io\": \"http\"}]}",
+				 &with_io);
+
+	ASSERT_EQ(4, j->n_allow_hosts);
+	EXPECT_STREQ("127.0.0.1:8080", j->allow_hosts[0]);
+	EXPECT_STREQ("LocalHost", j->allow_hosts[1]);
+	EXPECT_STREQ("::1", j->allow_hosts[3]);
+	EXPECT_EQ(8, j->stages[0].policy.concurrency);
+	EXPECT_TRUE(j->stages[0].policy.has_retries);
+	EXPECT_EQ(0, j->stages[0].policy.retries);
+	EXPECT_EQ(1500, j->stages[0].policy.timeout_ms);
+	EXPECT_EQ(20, j->stages[0].policy.backoff_ms);
+	/* Absent: the I/O function's defaults. */
+	EXPECT_EQ(0, j->stages[1].policy.concurrency);
+	EXPECT_FALSE(j->stages[1].policy.has_retries);
+	EXPECT_EQ(0, j->stages[1].policy.timeout_ms);
+	EXPECT_EQ(0, j->stages[1].policy.backoff_ms);
 	job_free(j);
 }
 

@@ -32,9 +32,12 @@ enum cli_opt {
 	OPT_TRACE = 1u << 7,
 	OPT_SOCKET = 1u << 8, /* pithd's clients (client.c) */
 	OPT_WAIT = 1u << 9,
+	OPT_WRITE_ROOT = 1u << 10,
+	OPT_ALLOW_HOST = 1u << 11,
 };
 
 #define CLI_REQUIRE_MAX 16
+#define CLI_ALLOW_HOSTS_MAX 64
 
 /* The command line after parsing. */
 struct cli {
@@ -47,6 +50,9 @@ struct cli {
 	unsigned parallel;   /* -j; 0: online CPUs */
 	uint64_t window;     /* --window; 0: the engine's default */
 	const char *data_root;
+	const char *write_root; /* --write-root; NULL: see engine_opts */
+	const char *allow_hosts[CLI_ALLOW_HOSTS_MAX]; /* --allow-host, repeated */
+	size_t n_allow_hosts;
 	const char *require[CLI_REQUIRE_MAX]; /* --require LAYER, repeated */
 	size_t n_require;
 	/* pith's own bounds (security.md); 0: the defaults */

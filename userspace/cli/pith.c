@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "lib/hostport.h"
 #include "lib/units.h"
 #include "cli/client.h"
 
@@ -40,7 +41,8 @@ static int cmd_help(const struct cli *c);
 static const struct cli_cmd commands[] = {
 	{ "run", "validate and run a job file", usage_run,
 	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE |
-		  OPT_WINDOW | OPT_LIMITS | OPT_TRACE,
+		  OPT_WINDOW | OPT_LIMITS | OPT_TRACE | OPT_WRITE_ROOT |
+		  OPT_ALLOW_HOST,
 	  1, 1, cmd_run },
 	{ "check", "validate a job file without running it", usage_check,
 	  OPT_JSON, 1, 1, cmd_check },
@@ -137,6 +139,30 @@ static int opt_max_output_names(struct cli *c, const char *arg)
 	return opt_limit(c, "max-output-names", arg, &c->max_output_names);
 }
 
+static int opt_write_root(struct cli *c, const char *arg)
+{
+	c->write_root = arg;
+	return 0;
+}
+
+static int opt_allow_host(struct cli *c, const char *arg)
+{
+	char host[HOSTPORT_HOST_MAX];
+	uint16_t port;
+	const char *why = hostport_parse(arg, strlen(arg), host, &port);
+
+	if (why)
+		return cli_usage_error(
+			c->cmd,
+			"--allow-host wants HOST, HOST:PORT or [V6]:PORT, not '%s': %s",
+			arg, why);
+	if (c->n_allow_hosts == CLI_ALLOW_HOSTS_MAX)
+		return cli_usage_error(c->cmd, "at most %d --allow-host options",
+				       CLI_ALLOW_HOSTS_MAX);
+	c->allow_hosts[c->n_allow_hosts++] = arg;
+	return 0;
+}
+
 static int opt_require(struct cli *c, const char *arg)
 {
 	if (c->n_require == CLI_REQUIRE_MAX)
@@ -192,6 +218,8 @@ static const struct cli_option {
 	{ "parallel", 'j', "N", OPT_PARALLEL, opt_parallel },
 	{ "data-root", 0, "DIR", OPT_DATA_ROOT, opt_data_root },
 	{ "window", 0, "SIZE", OPT_WINDOW, opt_window },
+	{ "write-root", 0, "DIR", OPT_WRITE_ROOT, opt_write_root },
+	{ "allow-host", 0, "HOST[:PORT]", OPT_ALLOW_HOST, opt_allow_host },
 	{ "require", 0, "LAYER", OPT_REQUIRE, opt_require },
 	{ "max-store", 0, "SIZE", OPT_LIMITS, opt_max_store },
 	{ "max-output-items", 0, "N", OPT_LIMITS, opt_max_output_items },

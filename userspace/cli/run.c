@@ -16,6 +16,7 @@
 #include "cli/summary.h"
 #include "engine/engine.h"
 #include "iofuncs/iofuncs.h"
+#include "iofuncs/policy.h"
 #include "job/job.h"
 #include "lib/trace.h"
 #include "sandbox/elf.h"
@@ -23,6 +24,7 @@
 
 const char usage_run[] =
 	"Usage: pith run JOB.json [-o DIR] [--json] [-j N] [--data-root DIR]\n"
+	"                [--write-root DIR] [--allow-host HOST[:PORT]]...\n"
 	"                [--require LAYER]... [--trace FILE] [-q|-v]\n"
 	"\n"
 	"Validate JOB.json, run it, write each job output set to\n"
@@ -41,6 +43,14 @@ const char usage_run[] =
 	"                     where paths of file.read and file.write resolve\n"
 	"                     (default: the job file's directory); paths that\n"
 	"                     leave it are refused\n"
+	"      --write-root DIR\n"
+	"                     where file.write writes (default: the data root\n"
+	"                     when given, else the output directory); the job\n"
+	"                     file, its binaries and inputs are never replaced\n"
+	"      --allow-host HOST[:PORT]\n"
+	"                     let http reach this internal destination\n"
+	"                     (loopback, private, link-local and this host's\n"
+	"                     addresses are refused otherwise); repeatable\n"
 	"      --require LAYER\n"
 	"                     refuse to run unless sandbox layer LAYER (as\n"
 	"                     'pith doctor' names it) is active; repeatable;\n"
@@ -95,6 +105,7 @@ static int load_job(const struct cli *c, const char *path, struct job **ret)
 {
 	struct job_error at = {};
 	struct job_parse_opts po = { .io_check = iofuncs_check,
+				     .io_policy_check = iofuncs_check_policy,
 				     .check_files = true,
 				     .binary_check = check_binary,
 				     .error = &at };
@@ -278,6 +289,9 @@ int cmd_run(const struct cli *c)
 					      .parallel = c->parallel,
 					      .window = c->window,
 					      .data_root = c->data_root,
+					      .write_root = c->write_root,
+					      .allow_hosts = c->allow_hosts,
+					      .n_allow_hosts = c->n_allow_hosts,
 					      .out_dir = c->out_dir,
 					      .progress = progress_update,
 					      .progress_data = &progress,

@@ -23,6 +23,7 @@
 #include "engine/distribute.h"
 #include "engine/engine.h"
 #include "engine/ingest.h"
+#include "engine/iopolicy.h"
 #include "engine/output.h"
 #include "iofuncs/iofuncs.h"
 #include "lib/array.h"
@@ -121,6 +122,7 @@ struct run {
 	struct engine_report *rep;
 	struct loop *loop;
 	struct iofunc_ctx ioctx;
+	struct iopolicy iopol; /* per-stage settings, hosts, write root */
 	int job_dirfd, data_rootfd;
 	unsigned parallel;
 	struct set **inputs;	    /* job input sets (ingest) */
@@ -910,6 +912,7 @@ static int start_io_stage(struct stage_run *st)
 		return err_set(run->e, -r, "out of memory");
 	for (size_t i = 0; i < st->n_instances; i++)
 		run->rep->stages[st->s].instances[i].start_ns = st->t0;
+	iopolicy_stage_ctx(&run->iopol, js, &ctx);
 	PROBE_STAGE_START(run->id, st->s, js->name, js->io, 1, st->n_instances);
 	ctx.item = on_io_item;
 	ctx.stream_data = st;
@@ -1147,6 +1150,7 @@ static void run_done(struct run *run)
 	free(run->images);
 	if (run->held_guard)
 		sandbox_release(run->opts->sandbox);
+	iopolicy_done(&run->iopol);
 	safe_close(run->job_dirfd);
 	safe_close(run->data_rootfd);
 	cancel_disarm(run);
@@ -1333,6 +1337,10 @@ static int run_setup(struct run *run)
 	run->ioctx.job = run->id;
 	run->ioctx.data_root_fd = run->data_rootfd;
 	run->ioctx.label = job->name;
+	r = iopolicy_init(&run->iopol, job, run->opts, run->job_dirfd,
+			  run->data_rootfd, run->e);
+	if (r < 0)
+		return r;
 	r = loop_new(256, &run->loop, run->e);
 	if (r < 0)
 		return r;
@@ -1457,6 +1465,7 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 			   .opts = opts,
 			   .rep = rep,
 			   .e = e,
+			   .iopol = { .write_rootfd = -1 },
 			   .job_dirfd = -1,
 			   .data_rootfd = -1 };
 	static uint64_t job_seq;

@@ -30,6 +30,15 @@ struct engine_opts {
 	struct sandbox *sandbox; /* required when the job has compute stages */
 	unsigned parallel;	 /* instances running at once; 0: online CPUs */
 	const char *data_root;	 /* root of I/O functions' paths; NULL: job dir */
+	/* Root of file.write's paths; NULL: data_root when given, else
+	 * out_dir (created when missing), never the job's directory. Whatever
+	 * the root, file.write never replaces the job file, a function binary
+	 * or an input file. */
+	const char *write_root;
+	/* Internal HTTP destinations allowed on top of the job's
+	 * "allow_hosts", as "host[:port]" */
+	const char *const *allow_hosts;
+	size_t n_allow_hosts;
 	/* Each job output set is written to out_dir/<output>/<item name>:
 	 * every item as it is made, under a temporary directory, then (when
 	 * the job succeeds) moved into place before engine_run() returns,

@@ -69,6 +69,16 @@ struct job_stage_input {
 	enum job_mode mode;
 };
 
+/* I/O policy of an I/O stage, as written; 0 (retries: !has_retries): the
+ * I/O function's default. */
+struct job_io_policy {
+	unsigned concurrency;	/* items in flight */
+	bool has_retries;
+	unsigned retries;	/* extra attempts of an idempotent request */
+	uint64_t timeout_ms;	/* per request (attempt) */
+	uint64_t backoff_ms;	/* before the first retry, doubled each time */
+};
+
 struct job_stage {
 	char *name;
 	char *function;	/* compute stage: name of a job function, else NULL */
@@ -78,6 +88,7 @@ struct job_stage {
 	size_t n_inputs;
 	char **outputs;
 	size_t n_outputs;
+	struct job_io_policy policy; /* I/O stages only */
 };
 
 struct job_output {
@@ -99,6 +110,10 @@ struct job {
 	size_t *order;	/* stage indices in a topological order */
 	struct job_output *outputs;
 	size_t n_outputs;
+	/* "allow_hosts": internal HTTP destinations the job may reach,
+	 * "host", "host:port", "[v6]" or "[v6]:port" as written */
+	char **allow_hosts;
+	size_t n_allow_hosts;
 };
 
 /*
@@ -125,8 +140,17 @@ struct job_error {
 	char message[ERR_MAX]; /* what is wrong, without file, position, path */
 };
 
+/*
+ * Checks that I/O function `io` takes the policy key `key` ("concurrency",
+ * "retries", "timeout", "backoff"); 0 or -EINVAL with a message like
+ * "file.read takes no \"retries\" (only http retries requests)".
+ */
+typedef int (*job_io_policy_check_fn)(const char *io, const char *key,
+				      struct err *e);
+
 struct job_parse_opts {
 	job_io_check_fn io_check; /* NULL: any "io" stage is refused */
+	job_io_policy_check_fn io_policy_check; /* NULL: any key is taken */
 	bool check_files;	  /* stat() file inputs and binaries (default on
 				     in pith run) */
 	job_binary_check_fn binary_check; /* with check_files; NULL: none */

@@ -75,6 +75,9 @@ struct job *job_free(struct job *j)
 		free(j->outputs[i].from);
 	}
 	free(j->outputs);
+	for (size_t i = 0; i < j->n_allow_hosts; i++)
+		free(j->allow_hosts[i]);
+	free(j->allow_hosts);
 	free(j->order);
 	free(j->name);
 	free(j->dir);

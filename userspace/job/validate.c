@@ -8,23 +8,32 @@
 #include <sys/stat.h>
 
 #include "job/walk.h"
+#include "lib/hostport.h"
 #include "lib/units.h"
 
 #define NAME_RULE "names are 1 to 64 characters from A-Z a-z 0-9 _ -"
 #define MEMORY_MIN (64ull << 10)
 #define MEMORY_MAX (4ull << 30)
 #define TIMEOUT_MAX_MS 3600000ull
+#define CONCURRENCY_MAX 4096
+#define RETRIES_MAX 10
+#define ALLOW_HOSTS_MAX 1024
 
 static const char *const root_keys[] = { "version", "name",   "functions",
 					 "inputs",  "stages", "outputs",
-					 NULL };
+					 "allow_hosts", NULL };
 static const char *const function_keys[] = { "binary", "memory", "timeout",
 					      "args",	"env",	  "seed",
 					      "time",	"fresh",  NULL };
 static const char *const item_keys[] = { "name", "key",	   "file",
 					 "data", "base64", NULL };
-static const char *const stage_keys[] = { "name",   "function", "io",
-					  "inputs", "outputs",	NULL };
+static const char *const stage_keys[] = { "name",	  "function", "io",
+					  "inputs",	  "outputs",  "concurrency",
+					  "retries",	  "timeout",  "backoff",
+					  NULL };
+/* The I/O policy keys of a stage, in stage_keys. */
+static const char *const policy_keys[] = { "concurrency", "retries", "timeout",
+					   "backoff", NULL };
 static const char *const stage_input_keys[] = { "from", "mode", NULL };
 
 /* Name tables (name -> index), so that lookups stay cheap in big jobs. */
@@ -190,7 +199,8 @@ static int parse_memory(struct jctx *c, const struct jnode *n, uint64_t *ret)
 	return 0;
 }
 
-static int parse_timeout(struct jctx *c, const struct jnode *n, uint64_t *ret)
+static int parse_timeout(struct jctx *c, const struct jnode *n,
+			 const char *what, uint64_t *ret)
 {
 	char q[JQUOTE_MAX];
 	const char *s = json_string_value(n->v);
@@ -204,7 +214,7 @@ static int parse_timeout(struct jctx *c, const struct jnode *n, uint64_t *ret)
 			    jquote(q, sizeof(q), s, json_string_length(n->v),
 				   false));
 	if (*ret < 1 || *ret > TIMEOUT_MAX_MS)
-		return jerr(c, n, "timeout must be between 1ms and 1h (60m)");
+		return jerr(c, n, "%s must be between 1ms and 1h (60m)", what);
 	return 0;
 }
 
@@ -326,7 +336,7 @@ static int parse_function(struct build *b, const struct jiter *it,
 	}
 	f->timeout_ms = JOB_DEFAULT_TIMEOUT_MS;
 	if (jnode_member(c, m, "timeout", &n) == 0) {
-		r = parse_timeout(c, &n, &f->timeout_ms);
+		r = parse_timeout(c, &n, "timeout", &f->timeout_ms);
 		if (r < 0)
 			return r;
 	}
@@ -614,6 +624,106 @@ static int parse_stage_outputs(struct build *b, const struct jnode *m,
 	return 0;
 }
 
+/* A JSON number written as a plain integer in [min, max]. */
+static int number_in(struct jctx *c, const struct jnode *n, const char *what,
+		     uint64_t min, uint64_t max, uint64_t *ret)
+{
+	int r = number_u64(c, n, "an integer", ret);
+
+	if (r < 0)
+		return r;
+	if (*ret < min || *ret > max)
+		return jerr(c, n, "%s must be between %llu and %llu, not %llu",
+			    what, (unsigned long long)min,
+			    (unsigned long long)max, (unsigned long long)*ret);
+	return 0;
+}
+
+/* "concurrency", "retries", "timeout", "backoff": I/O stages only, and only
+ * the keys their I/O function takes. */
+static int parse_stage_policy(struct jctx *c, const struct jnode *m,
+			      struct job_stage *st)
+{
+	struct job_io_policy *p = &st->policy;
+	struct jnode n;
+	uint64_t v;
+	int r;
+
+	for (size_t k = 0; policy_keys[k]; k++) {
+		struct err pe = {};
+
+		if (jnode_member(c, m, policy_keys[k], &n) < 0)
+			continue;
+		if (!st->io)
+			return jerr_key(c, &n, "\"%s\" is a key of I/O stages (\"io\"), not of compute stages",
+					policy_keys[k]);
+		if (c->opts && c->opts->io_policy_check &&
+		    c->opts->io_policy_check(st->io, policy_keys[k], &pe) < 0)
+			return jerr_key(c, &n, "%s", pe.msg);
+		switch (k) {
+		case 0:
+			r = number_in(c, &n, "concurrency", 1, CONCURRENCY_MAX,
+				      &v);
+			p->concurrency = (unsigned)v;
+			break;
+		case 1:
+			r = number_in(c, &n, "retries", 0, RETRIES_MAX, &v);
+			p->retries = (unsigned)v;
+			p->has_retries = true;
+			break;
+		case 2:
+			r = parse_timeout(c, &n, "timeout", &p->timeout_ms);
+			break;
+		default:
+			r = parse_timeout(c, &n, "backoff", &p->backoff_ms);
+			break;
+		}
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* "allow_hosts": ["127.0.0.1:8080", "localhost", "[::1]:80"]. */
+static int parse_allow_hosts(struct build *b, const struct jnode *root)
+{
+	struct jctx *c = b->c;
+	struct jiter it = {};
+	struct jnode arr, n;
+	char q[JQUOTE_MAX], host[HOSTPORT_HOST_MAX];
+	int r;
+
+	r = jmember_typed(c, root, "allow_hosts", JSON_ARRAY,
+			  "an array of \"host\" or \"host:port\" strings",
+			  false, &arr);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (json_array_size(arr.v) > ALLOW_HOSTS_MAX)
+		return jerr(c, &arr, "more than %d allowed hosts",
+			    ALLOW_HOSTS_MAX);
+	b->j->allow_hosts = calloc(json_array_size(arr.v) + 1, sizeof(char *));
+	if (!b->j->allow_hosts)
+		return -ENOMEM;
+	while (jnode_next(c, &arr, &it, &n)) {
+		const char *s = json_string_value(n.v), *why;
+		size_t len = json_string_length(n.v);
+		uint16_t port;
+
+		if (!s)
+			return jerr(c, &n, "expected a string such as \"127.0.0.1:8080\" or \"localhost\"");
+		why = hostport_parse(s, len, host, &port);
+		if (why)
+			return jerr(c, &n, "%s: %s (write \"host\", \"host:port\" or \"[v6]:port\")",
+				    jquote(q, sizeof(q), s, len, false), why);
+		r = dup_str(s, len, &b->j->allow_hosts[b->j->n_allow_hosts++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Pass 1: the shape of a stage and its own names. */
 static int parse_stage(struct build *b, const struct jnode *m,
 		       struct job_stage *st)
@@ -663,6 +773,9 @@ static int parse_stage(struct build *b, const struct jnode *m,
 					       "an I/O function name", &s);
 	if (r >= 0)
 		r = dup_str(s, strlen(s), has_fn ? &st->function : &st->io);
+	if (r < 0)
+		return r;
+	r = parse_stage_policy(c, m, st);
 	if (r < 0)
 		return r;
 
@@ -960,6 +1073,8 @@ int job_build(struct jctx *c, json_t *root, struct job *j)
 		ret = job_graph_order(c, &stages, j);
 	if (ret >= 0)
 		ret = parse_outputs(&b, &r);
+	if (ret >= 0)
+		ret = parse_allow_hosts(&b, &r);
 	if (ret >= 0)
 		ret = check_files(&b, &r);
 
