@@ -423,3 +423,12 @@ bool t_all_bytes(const void *p, size_t len, int c)
 			return false;
 	return true;
 }
+
+bool t_err_filled(int r, const char *msg)
+{
+	if (r >= 0 || (msg && msg[0]))
+		return true;
+	printf("# returned %d (%s) with an empty error message\n", r,
+	       strerror(-r));
+	return false;
+}

@@ -29,6 +29,13 @@ int t_rm_rf(const char *path);
 char *t_read_file(const char *path, size_t *ret_len);
 /* Create or truncate path with mode 0644 and write data. 0/-errno. */
 int t_write_file(const char *path, const void *data, size_t len);
+/*
+ * Every failure says why: true when r >= 0 or msg (a struct err's msg) is
+ * not empty; otherwise prints a TAP comment naming r and returns false.
+ *   r = job_parse_file(path, &o, &j, &e);
+ *   EXPECT_TRUE(t_err_filled(r, e.msg));
+ */
+bool t_err_filled(int r, const char *msg);
 /* asprintf() that returns the string (NULL on out-of-memory). */
 char *t_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

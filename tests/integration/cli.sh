@@ -14,13 +14,14 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 40
+t_plan 41
 
 # run CMD...: sets $out, $err and $rc.
 run() {
 	out=$("$@" 2>"$tmp/err")
 	rc=$?
 	err=$(cat "$tmp/err")
+	cat "$tmp/err" >>"$tmp/all-err"
 }
 
 # expect NAME RC PATTERN(stdout+stderr, grep -E) CMD...
@@ -271,4 +272,10 @@ for sig in TERM INT; do
 		t_ok sig${sig}_stops_the_run_cleanly
 	fi
 done
+# Every error line says something after its last colon.
+if grep -nE '^pith.*:[[:space:]]*$' "$tmp/all-err"; then
+	t_fail no_error_message_is_empty "$(grep -nE '^pith.*:[[:space:]]*$' "$tmp/all-err")"
+else
+	t_ok no_error_message_is_empty
+fi
 t_done

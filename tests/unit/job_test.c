@@ -77,6 +77,7 @@ static char *parse_error(const char *json, const struct job_parse_opts *o)
 		job_free(j);
 		return NULL;
 	}
+	ASSERT_TRUE(t_err_filled(r, e.msg));
 	ASSERT_EQ(-EINVAL, r) TH_LOG("%s", e.msg);
 	ASSERT_NULL(j);
 	ASSERT_NULL(strchr(e.msg, '\n'));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness/harness.h"
+#include "harness/helpers.h"
 #include "lib/err.h"
 #include "lib/units.h"
 
@@ -158,6 +159,51 @@ TEST(err_messages_are_truncated_not_overrun)
 	err_prefix(&e, 0, "prefix");
 	EXPECT_EQ(ERR_MAX - 1, strlen(e.msg));
 	EXPECT_EQ(0, strncmp(e.msg, "prefix: aaa", 11));
+}
+
+TEST(err_errno_names_the_call_and_the_errno_either_way_round)
+{
+	struct err e = { { 0 } };
+
+	EXPECT_EQ(-ENOENT, err_errno(&e, ENOENT, "cannot open %s", "x.json"));
+	EXPECT_STREQ("cannot open x.json: No such file or directory", e.msg);
+	EXPECT_EQ(-EACCES, err_errno(&e, -EACCES, "cannot map"));
+	EXPECT_STREQ("cannot map: Permission denied", e.msg);
+	EXPECT_EQ(-EIO, err_errno(&e, 0, "lost"));
+	EXPECT_STREQ("lost: Input/output error", e.msg);
+}
+
+TEST(cut_messages_end_in_an_ellipsis)
+{
+	struct err e = { { 0 } };
+	char longs[2 * ERR_MAX], small[8];
+
+	memset(longs, 'a', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	err_set(&e, EINVAL, "%s", longs);
+	EXPECT_EQ(0, strcmp(e.msg + ERR_MAX - 4, "..."));
+	err_set(&e, EINVAL, "short");
+	err_append(&e, ": %s", longs);
+	EXPECT_EQ(ERR_MAX - 1, strlen(e.msg));
+	EXPECT_EQ(0, strncmp(e.msg, "short: aaa", 10));
+	EXPECT_EQ(0, strcmp(e.msg + ERR_MAX - 4, "..."));
+	err_errno(&e, EPERM, "%s", longs);
+	EXPECT_EQ(0, strcmp(e.msg + ERR_MAX - 4, "..."));
+	err_copy(small, sizeof(small), "reason too long");
+	EXPECT_STREQ("reas...", small);
+	err_copy(small, sizeof(small), "fits");
+	EXPECT_STREQ("fits", small);
+}
+
+TEST(err_prefix_never_leaves_an_empty_message)
+{
+	struct err e = { { 0 } };
+
+	EXPECT_EQ(-EPERM, err_prefix(&e, -EPERM, "sandbox"));
+	EXPECT_STREQ("sandbox: Operation not permitted", e.msg);
+	EXPECT_TRUE(t_err_filled(-EPERM, e.msg));
+	EXPECT_FALSE(t_err_filled(-EPERM, ""));
+	EXPECT_TRUE(t_err_filled(0, ""));
 }
 
 TEST_HARNESS_MAIN

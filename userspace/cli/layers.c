@@ -18,8 +18,7 @@ static size_t io_layers(struct sandbox_layer *l, size_t max)
 		return 0;
 	l[0] = (struct sandbox_layer){ .name = "io_uring" };
 	if (loop_new(8, &loop, &e) < 0) {
-		snprintf(l[0].detail, sizeof(l[0].detail), "%.*s",
-			 (int)sizeof(l[0].detail) - 1, e.msg);
+		err_copy(l[0].detail, sizeof(l[0].detail), e.msg);
 	} else {
 		l[0].active = true;
 		snprintf(l[0].detail, sizeof(l[0].detail),

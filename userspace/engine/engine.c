@@ -232,12 +232,14 @@ static void fail_instance(struct run *run, size_t s, size_t i,
 	struct stage_report *sr = &run->rep->stages[s];
 
 	sr->instances[i].state = INSTANCE_FAILED;
-	snprintf(sr->instances[i].reason, sizeof(sr->instances[i].reason), "%s",
+	err_copy(sr->instances[i].reason, sizeof(sr->instances[i].reason),
 		 reason);
 	sr->ok = false;
 	if (!run->failed) {
-		snprintf(run->rep->error, sizeof(run->rep->error),
-			 "stage %s[%zu]: %s", sr->name, i, reason);
+		struct err first;
+
+		err_set(&first, EIO, "stage %s[%zu]: %s", sr->name, i, reason);
+		err_copy(run->rep->error, sizeof(run->rep->error), first.msg);
 		run->failed = true;
 		cancel_all(run);
 	}

@@ -233,15 +233,17 @@ static int parse_string(const char *text, size_t len, const char *display_name,
 	if (c.opts->check_files) {
 		dirfd = open(j->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 		if (dirfd < 0)
-			return err_set(e, errno, "%s: cannot open the job's directory %s: %m",
-				       file, j->dir);
+			return err_errno(e, errno,
+					 "%s: cannot open the job's directory %s",
+					 file, j->dir);
 		c.dirfd = dirfd;
 	}
 
 	r = pos_index_build(text, len, &c.pos);
 	if (r < 0)
-		return err_set(e, -r, "%s: cannot index the positions of JSON values: %s",
-			       file, strerror(-r));
+		return err_errno(e, r,
+				 "%s: cannot index the positions of JSON values",
+				 file);
 	r = job_build(&c, root, j);
 	pos_index_done(&c.pos);
 	if (r == -ENOMEM)
@@ -319,15 +321,14 @@ static int parse_file(const char *path, const char *file, bool is_stdin,
 	if (!is_stdin) {
 		fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
 		if (fd < 0)
-			return err_set(e, errno, "%s: cannot open: %m", file);
+			return err_errno(e, errno, "%s: cannot open", file);
 	}
 	r = read_all(is_stdin ? STDIN_FILENO : fd, &text, &len);
 	if (r == -EFBIG)
 		return err_set(e, EFBIG, "%s: job file too large (at most %u MiB; put data in \"file\" inputs)",
 			       file, JOB_FILE_MAX >> 20);
 	if (r < 0)
-		return err_set(e, -r, "%s: cannot read: %s", file,
-			       strerror(-r));
+		return err_errno(e, r, "%s: cannot read", file);
 	if (is_stdin || !slash)
 		dir = strdup(".");
 	else if (slash == path)

@@ -62,6 +62,9 @@ int err_prefix(struct err *e, int r, const char *fmt, ...)
 
 	if (!e)
 		return r;
+	/* A caller's bug must not print "sandbox: " and nothing after. */
+	if (!e->msg[0] && r < 0)
+		err_copy(e->msg, sizeof(e->msg), strerror(-r));
 	va_start(ap, fmt);
 	vformat(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);

@@ -30,7 +30,8 @@ int err_set(struct err *e, int errnum, const char *fmt, ...) _printf_(3, 4);
  * errnum may be given either way round (errno or a -errno return).
  */
 int err_errno(struct err *e, int errnum, const char *fmt, ...) _printf_(3, 4);
-/* Prepend "prefix: " to e->msg; returns r unchanged. */
+/* Prepend "prefix: " to e->msg (strerror(-r) when e->msg is empty);
+ * returns r unchanged. */
 int err_prefix(struct err *e, int r, const char *fmt, ...) _printf_(3, 4);
 /* Append text to e->msg (cut visibly when it does not fit). */
 void err_append(struct err *e, const char *fmt, ...) _printf_(2, 3);

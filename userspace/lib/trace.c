@@ -115,7 +115,7 @@ int trace_open(const char *path, struct err *e)
 		return err_set(e, EBUSY, "trace: already recording");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return err_set(e, errno, "trace: %s: %m", path);
+		return err_errno(e, errno, "trace: %s", path);
 	pthread_mutex_lock(&tr.lock);
 	tr.f = fdopen(fd, "w");
 	if (!tr.f) {
@@ -123,7 +123,7 @@ int trace_open(const char *path, struct err *e)
 
 		pthread_mutex_unlock(&tr.lock);
 		close(fd);
-		return err_set(e, r, "trace: %s: %s", path, strerror(r));
+		return err_errno(e, r, "trace: %s", path);
 	}
 	setvbuf(tr.f, NULL, _IOFBF, 1 << 16);
 	tr.t0 = clock_now_ns();
@@ -160,8 +160,7 @@ int trace_close(struct err *e)
 	tr.n_runs = tr.cap_runs = 0;
 	pthread_mutex_unlock(&tr.lock);
 	if (r < 0)
-		return err_set(e, -r, "trace: cannot write the trace file: %s",
-			       strerror(-r));
+		return err_errno(e, r, "trace: cannot write the trace file");
 	return 0;
 }
 

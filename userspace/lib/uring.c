@@ -66,8 +66,7 @@ static int explain_setup_error(int r, struct err *e)
 	if (r == -ENOMEM)
 		return err_set(e, ENOMEM,
 			       "io_uring: cannot allocate the ring (RLIMIT_MEMLOCK too low?)");
-	return err_set(e, -r, "io_uring: cannot set up a ring: %s",
-		       strerror(-r));
+	return err_errno(e, r, "io_uring: cannot set up a ring");
 }
 
 static const struct {
@@ -114,7 +113,7 @@ int loop_new(unsigned entries, struct loop **ret, struct err *e)
 		entries = 8;
 	l = calloc(1, sizeof(*l));
 	if (!l)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "io_uring: out of memory");
 	if (probed) {
 		r = ring_init(l, entries, features.setup_flags);
 	} else {
@@ -146,7 +145,7 @@ int loop_new(unsigned entries, struct loop **ret, struct err *e)
 	l->sq_entries = l->ring.sq.ring_entries;
 	l->ts = calloc(l->sq_entries, sizeof(*l->ts));
 	if (!l->ts)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "io_uring: out of memory");
 	*ret = TAKE_PTR(l);
 	return 0;
 }
