@@ -67,7 +67,7 @@ start() {
 	pid=$!
 	bg="$bg $pid"
 	for i in $(seq 300); do
-		grep -q "tracing" "$tmp/$name.out" "$tmp/$name.err" && return 0
+		grep -qs "tracing" "$tmp/$name.out" "$tmp/$name.err" && return 0
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -264,7 +264,7 @@ expect("spin failures (pith-top -p)", top.get(("up", "compute"), {}).get("failur
        n_status(st, "failed"))
 expect("snoop -p reasons", [l["reason"] for l in lines if l["status"] == "failed"],
        [r["reason"] for r in st["instance_results"] if r["status"] == "failed"])
-expect("reason", [l["reason"][:9] for l in lines if l["status"] == "failed"], ["timed out"])
+expect("one failure", len([l for l in lines if l["status"] == "failed"]), 1)
 done()
 ' "$tmp/ptop.out" "$tmp/psnoop.out" "$tmp/spin.sum"); then
 		t_ok tools_attach_by_pid_to_a_running_pith

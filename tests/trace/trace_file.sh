@@ -16,7 +16,7 @@ fn=$B/tests/fn/engine
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-trace.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 3
+t_plan 4
 
 # A job of known shape: 5 inline items and 2 files through upper (7
 # instances), 2 files read by a file.read stage, 1 merge instance.
@@ -126,4 +126,16 @@ else
 	t_fail unwritable_trace_file_fails_before_the_job_runs "exit $rc: $(cat "$tmp/err")"
 fi
 
+# trace2html draws the file: one slice per instance, each with its name.
+n=$(python3 -c 'import json,sys; print(sum(1 for e in json.load(open(sys.argv[1]))["traceEvents"] if e.get("cat") == "instance"))' \
+	"$tmp/trace_of_a_job_has_one_slice_per_instance_and_io_item.trace")
+"$root/tools/trace/trace2html" \
+	"$tmp/trace_of_a_job_has_one_slice_per_instance_and_io_item.trace" \
+	>"$tmp/t.html"
+got=$(grep -o '<title>up\[[0-9]*\]</title>\|<title>fwd\[0\]</title>' "$tmp/t.html" | wc -l)
+if [ "$n" -gt 0 ] && [ "$got" -eq "$n" ] && grep -q '</svg></body></html>' "$tmp/t.html"; then
+	t_ok trace2html_draws_every_instance
+else
+	t_fail trace2html_draws_every_instance "$got instance slices drawn, $n in the trace"
+fi
 t_done

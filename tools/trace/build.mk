@@ -28,3 +28,11 @@ pith-top_SRCS := tools/trace/pith_top.c tools/trace/usdt_target.c
 pith-snoop_SRCS := tools/trace/pith_snoop.c tools/trace/usdt_target.c
 
 TEST_SCRIPTS += tests/trace/trace_file.sh tests/trace/tools.sh
+
+# The no-op function of tools/trace/overhead_bench.sh, built with pith-cc.
+ALL_TARGETS += $(B)/tools/trace/noop
+$(B)/tools/trace/noop: tools/trace/noop.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<

@@ -13,27 +13,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct inst_key {
-	__u64 job, stage, instance;
-};
-
-struct inst_val {
-	__u64 t;
-	char fn[TOP_FN_LEN];
-};
-
 struct io_key {
 	__u64 run, index;
 };
-
-/* Instances queued, until they exit (LRU: one cancelled before its spawn
- * never exits). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct inst_key);
-	__type(value, struct inst_val);
-} starts SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -88,95 +70,31 @@ static __always_inline void add_latency(struct top_stats *s, __u64 ns)
 		__sync_fetch_and_add(&s->hist[b], 1);
 }
 
+/* One hit per instance: everything is in struct probe_inst. */
 SEC("usdt")
-int BPF_USDT(inst_queued, __u64 job, __u32 stage, __u64 instance,
-	     const char *fn)
+int BPF_USDT(inst_done, const void *ptr)
 {
-	struct inst_key k = { job, stage, instance };
-	struct inst_val v = { .t = bpf_ktime_get_ns() };
-
-	bpf_probe_read_user_str(v.fn, sizeof(v.fn), fn);
-	bpf_map_update_elem(&starts, &k, &v, BPF_ANY);
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(inst_spawned, __u64 job, __u32 stage, __u64 instance,
-	     const char *fn, int pid, int warm)
-{
-	struct inst_key k = { job, stage, instance };
-	struct inst_val v = { .t = bpf_ktime_get_ns() };
+	struct top_probe_inst info;
 	struct top_key rk = {};
 	struct top_stats *s;
 
-	/* Queued before tracing began: count it from here. */
-	if (!bpf_map_lookup_elem(&starts, &k)) {
-		bpf_probe_read_user_str(v.fn, sizeof(v.fn), fn);
-		bpf_map_update_elem(&starts, &k, &v, BPF_NOEXIST);
-	}
-	if (warm) {
-		bpf_probe_read_user_str(rk.fn, sizeof(rk.fn), fn);
-		s = row(&rk);
-		if (s)
-			__sync_fetch_and_add(&s->warm, 1);
-	}
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(inst_bytes, __u64 job, __u32 stage, __u64 instance,
-	     __u64 bytes_in, __u64 bytes_out)
-{
-	struct inst_key k = { job, stage, instance };
-	struct inst_val *v = bpf_map_lookup_elem(&starts, &k);
-	struct top_key rk = {};
-	struct top_stats *s;
-
-	if (!v)
+	if (bpf_probe_read_user(&info, sizeof(info), ptr) < 0)
 		return 0;
-	__builtin_memcpy(rk.fn, v->fn, sizeof(rk.fn));
+	bpf_probe_read_user_str(rk.fn, sizeof(rk.fn), (const void *)info.function);
 	s = row(&rk);
-	if (s) {
-		__sync_fetch_and_add(&s->bytes_in, bytes_in);
-		__sync_fetch_and_add(&s->bytes_out, bytes_out);
-	}
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(inst_failed, __u64 job, __u32 stage, __u64 instance,
-	     const char *fn)
-{
-	struct top_key rk = {};
-	struct top_stats *s;
-
-	bpf_probe_read_user_str(rk.fn, sizeof(rk.fn), fn);
-	s = row(&rk);
-	if (s)
+	if (!s)
+		return 0;
+	__sync_fetch_and_add(&s->instances, 1);
+	if (info.status == 1)
 		__sync_fetch_and_add(&s->failures, 1);
-	return 0;
-}
-
-SEC("usdt")
-int BPF_USDT(inst_exited, __u64 job, __u32 stage, __u64 instance, int status)
-{
-	struct inst_key k = { job, stage, instance };
-	struct inst_val *v = bpf_map_lookup_elem(&starts, &k);
-	__u64 now = bpf_ktime_get_ns();
-	struct top_key rk = {};
-	struct top_stats *s;
-
-	if (!v)
-		return 0; /* never spawned */
-	__builtin_memcpy(rk.fn, v->fn, sizeof(rk.fn));
-	s = row(&rk);
-	if (s) {
-		__sync_fetch_and_add(&s->instances, 1);
-		if (status == 2)
-			__sync_fetch_and_add(&s->cancelled, 1);
-		add_latency(s, now - v->t);
-	}
-	bpf_map_delete_elem(&starts, &k);
+	else if (info.status == 2)
+		__sync_fetch_and_add(&s->cancelled, 1);
+	if (info.warm)
+		__sync_fetch_and_add(&s->warm, 1);
+	__sync_fetch_and_add(&s->bytes_in, info.bytes_in);
+	__sync_fetch_and_add(&s->bytes_out, info.bytes_out);
+	if (info.start_ns)
+		add_latency(s, bpf_ktime_get_ns() - info.start_ns);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  * Documentation/tracing.md.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <linux/types.h>
@@ -20,11 +21,26 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/guard.h"
+#include "lib/probe.h"
 #include "pith_top.skel.h"
 #include "tools/trace/pith_top.h"
 #include "tools/trace/usdt_target.h"
 
 #define TOOL "pith-top"
+
+#define SAME_FIELD(f)                                                      \
+	_Static_assert(offsetof(struct probe_inst, f) ==                   \
+			       offsetof(struct top_probe_inst, f),         \
+		       "struct probe_inst changed: update pith_top.h")
+SAME_FIELD(stage);
+SAME_FIELD(status);
+SAME_FIELD(start_ns);
+SAME_FIELD(bytes_out);
+SAME_FIELD(warm);
+SAME_FIELD(function);
+SAME_FIELD(text);
+_Static_assert(sizeof(struct probe_inst) == sizeof(struct top_probe_inst),
+	       "struct probe_inst changed: update pith_top.h");
 #define MAX_ROWS 1024
 #define MAX_GUARD 4096
 
@@ -377,16 +393,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, TOOL ": cannot load the BPF programs: %m\n");
 		return 1;
 	}
-	if (usdt_target_attach(&t, TOOL, skel->progs.inst_queued,
-			       "inst_queued", &skel->links.inst_queued) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_spawned,
-			       "inst_spawned", &skel->links.inst_spawned) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_bytes, "inst_bytes",
-			       &skel->links.inst_bytes) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_failed,
-			       "inst_failed", &skel->links.inst_failed) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_exited,
-			       "inst_exited", &skel->links.inst_exited) < 0 ||
+	if (usdt_target_attach(&t, TOOL, skel->progs.inst_done, "inst_done",
+			       &skel->links.inst_done) < 0 ||
 	    usdt_target_attach(&t, TOOL, skel->progs.io_item_start,
 			       "io_item_start", &skel->links.io_item_start) < 0 ||
 	    usdt_target_attach(&t, TOOL, skel->progs.io_item_end,

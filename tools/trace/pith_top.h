@@ -13,6 +13,26 @@
 #define TOP_COMPUTE 0
 #define TOP_IO 1 /* a job's I/O stage; < 0: pith's own I/O (PROBE_IO_*) */
 
+/* struct probe_inst of userspace/lib/probe.h (the inst_done probe), in BPF
+ * types; pith_top.c checks that the layouts agree. */
+struct top_probe_inst {
+	__u64 job;
+	__u64 instance;
+	__u32 stage;
+	__s32 status;
+	__s32 reason;
+	__s32 pid;
+	__s64 syscall;
+	__u64 start_ns;
+	__u64 spawn_ns;
+	__u64 run_ns;
+	__u64 bytes_in, bytes_out;
+	__u32 warm;
+	__u32 pad;
+	__u64 function; /* const char * in pith */
+	__u64 text;
+};
+
 struct top_key {
 	char fn[TOP_FN_LEN];
 	__s32 kind;
@@ -20,8 +40,8 @@ struct top_key {
 };
 
 struct top_stats {
-	__u64 instances;  /* compute: exited after a spawn; I/O: items ended */
-	__u64 failures;	  /* compute: inst_failed; I/O: items with an error */
+	__u64 instances;  /* compute: inst_done; I/O: items ended */
+	__u64 failures;	  /* failed instances, I/O items with an error */
 	__u64 cancelled;
 	__u64 warm;	  /* spawned on a reused warm worker */
 	__u64 bytes_in;

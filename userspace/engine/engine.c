@@ -507,6 +507,42 @@ static uint64_t sets_bytes(struct set *const *sets, size_t n)
 	return b;
 }
 
+/* The probes of an instance's end (lib/probe.h), in one place. proc is
+ * NULL when it could not be spawned; outs are a collected one's outputs. */
+static void probe_inst_end(struct stage_run *st, size_t i,
+			   struct sandbox_proc *proc, int status, int reason,
+			   const char *text, struct set **outs, size_t n_outs,
+			   struct set *const *inputs)
+{
+	const struct sandbox_result *res =
+		proc ? sandbox_proc_result(proc) : NULL;
+	struct probe_inst info = {
+		.job = st->run->id,
+		.instance = i,
+		.stage = (uint32_t)st->s,
+		.status = status,
+		.reason = reason,
+		.pid = proc ? sandbox_proc_pid(proc) : 0,
+		.syscall = res && status == PROBE_FAILED ? res->syscall : -1,
+		.start_ns = st->run->rep->stages[st->s].instances[i].start_ns,
+		.spawn_ns = res ? res->spawn_ns : 0,
+		.run_ns = res ? res->run_ns : 0,
+		.warm = proc && sandbox_proc_warm(proc),
+		.function = st->fn_name,
+		.text = text,
+	};
+
+	if (status == PROBE_OK) {
+		info.bytes_in = sets_bytes(inputs, stage_of(st)->n_inputs);
+		info.bytes_out = sets_bytes(outs, n_outs);
+		PROBE_INST_BYTES(info.job, info.stage, i, info.bytes_in, info.bytes_out);
+	} else if (status == PROBE_FAILED) {
+		PROBE_INST_FAILED(info.job, info.stage, i, info.function, text, info.syscall);
+	}
+	PROBE_INST_EXITED(info.job, info.stage, i, status, reason, info.run_ns);
+	PROBE_INST_DONE(&info);
+}
+
 /* The instance ended (or was cancelled): record it, free its slot. */
 static void inst_finish(struct inst *in, int step)
 {
@@ -534,12 +570,11 @@ static void inst_finish(struct inst *in, int step)
 		char why[ERR_MAX];
 
 		snprintf(why, sizeof(why), "sandbox: %s", strerror(-step));
-		PROBE_INST_FAILED(run->id, st->s, in->index, st->fn_name, why, -1);
-		PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_FAILED, PROBE_REASON_SETUP, 0);
+		probe_inst_end(st, in->index, in->proc, PROBE_FAILED, PROBE_REASON_SETUP, why, NULL, 0, NULL);
 		fail_instance(run, st->s, in->index, why);
 	} else if (in->cancelled) {
 		ir->state = INSTANCE_CANCELLED;
-		PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_CANCELLED, PROBE_REASON_CANCELLED, res->run_ns);
+		probe_inst_end(st, in->index, in->proc, PROBE_CANCELLED, PROBE_REASON_CANCELLED, NULL, NULL, 0, NULL);
 	} else {
 		size_t n;
 
@@ -549,15 +584,13 @@ static void inst_finish(struct inst *in, int step)
 		ir->signal = res->signal;
 		ir->syscall = res->syscall;
 		if (res->status != SANDBOX_OK) {
-			PROBE_INST_FAILED(run->id, st->s, in->index, st->fn_name, res->reason, res->syscall);
-			PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_FAILED, res->probe_reason, res->run_ns);
+			probe_inst_end(st, in->index, in->proc, PROBE_FAILED, res->probe_reason, res->reason, NULL, 0, NULL);
 			fail_instance(run, st->s, in->index, res->reason);
 		} else {
 			struct set **outs = sandbox_proc_take_outputs(in->proc, &n);
 
 			ir->state = INSTANCE_OK;
-			PROBE_INST_BYTES(run->id, st->s, in->index, sets_bytes(in->inputs, stage_of(st)->n_inputs), sets_bytes(outs, n));
-			PROBE_INST_EXITED(run->id, st->s, in->index, PROBE_OK, PROBE_REASON_OK, res->run_ns);
+			probe_inst_end(st, in->index, in->proc, PROBE_OK, PROBE_REASON_OK, NULL, outs, n, in->inputs);
 			collect(st, in->index, outs);
 		}
 	}
@@ -668,8 +701,7 @@ static int spawn_instance(struct stage_run *st)
 	in->timer_op.cb = on_inst_timer;
 	r = sandbox_spawn(run->opts->sandbox, &req, &in->proc, &se);
 	if (r < 0) {
-		PROBE_INST_FAILED(run->id, st->s, index, fn->name, se.msg, -1);
-		PROBE_INST_EXITED(run->id, st->s, index, PROBE_FAILED, PROBE_REASON_SPAWN, 0);
+		probe_inst_end(st, index, NULL, PROBE_FAILED, PROBE_REASON_SPAWN, se.msg, NULL, 0, NULL);
 		free_outs(in->inputs, js->n_inputs);
 		free(in);
 		fail_instance(run, st->s, index, se.msg);

@@ -29,6 +29,27 @@
 #define STAP_SDT_ARG_CONSTRAINT r
 #include <sys/sdt.h>
 
+#ifdef PITH_NO_PROBES
+/* Benchmarks only (tools/trace/overhead_bench.sh): the baseline binary
+ * without any probe. Arguments are named, not evaluated. */
+#undef STAP_PROBE1
+#undef STAP_PROBE2
+#undef STAP_PROBE3
+#undef STAP_PROBE4
+#undef STAP_PROBE5
+#undef STAP_PROBE6
+#define PROBE_NONE_(x) ((void)sizeof(x))
+#define STAP_PROBE1(p, n, a) PROBE_NONE_(a)
+#define STAP_PROBE2(p, n, a, b) (PROBE_NONE_(a), PROBE_NONE_(b))
+#define STAP_PROBE3(p, n, a, b, c) (STAP_PROBE2(p, n, a, b), PROBE_NONE_(c))
+#define STAP_PROBE4(p, n, a, b, c, d)                                     \
+	(STAP_PROBE3(p, n, a, b, c), PROBE_NONE_(d))
+#define STAP_PROBE5(p, n, a, b, c, d, e)                                  \
+	(STAP_PROBE4(p, n, a, b, c, d), PROBE_NONE_(e))
+#define STAP_PROBE6(p, n, a, b, c, d, e, f)                               \
+	(STAP_PROBE5(p, n, a, b, c, d, e), PROBE_NONE_(f))
+#endif
+
 #include "lib/trace.h"
 
 /* `status` of job_end, stage_end and inst_exited. Negative: -errno of an
@@ -72,11 +93,15 @@ enum probe_backend {
 #define PROBE_IO_HOSTS (-4)    /* http reading /etc/hosts */
 #define PROBE_IO_OUTPUTS (-5)  /* writing the job's outputs (-o DIR) */
 
+#ifdef PITH_NO_PROBES
+#define PROBE_TRACE_(fn, ...) ((void)0)
+#else
 #define PROBE_TRACE_(fn, ...)                                             \
 	do {                                                              \
 		if (__builtin_expect(trace_on, 0))                        \
 			fn(__VA_ARGS__);                                  \
 	} while (0)
+#endif
 
 /* --- jobs and stages ---------------------------------------------------- */
 
@@ -199,6 +224,31 @@ enum probe_backend {
 			     (stage), (instance), (function), 0, 0, 0, 0,  \
 			     0, 0, (text));                                \
 	} while (0)
+
+/* inst_done(info): all of inst_failed, inst_bytes and inst_exited in one
+ * probe, for tools that want one uprobe hit per instance (pith-top): a
+ * pointer to this struct, valid during the probe. Fields are only ever
+ * appended. */
+struct probe_inst {
+	uint64_t job;
+	uint64_t instance;
+	uint32_t stage;
+	int32_t status;	   /* enum probe_status */
+	int32_t reason;	   /* enum probe_reason */
+	int32_t pid;	   /* the worker; 0 if none was spawned */
+	int64_t syscall;   /* the forbidden syscall, or -1 */
+	uint64_t start_ns; /* CLOCK_MONOTONIC when sandbox_spawn() began */
+	uint64_t spawn_ns; /* from there to the first instruction */
+	uint64_t run_ns;   /* from there until pith reaped the worker */
+	uint64_t bytes_in, bytes_out; /* of a collected instance */
+	uint32_t warm;	   /* it ran on a reused warm worker */
+	uint32_t pad;
+	const char *function;
+	const char *text;  /* a failed instance's reason, else NULL */
+};
+
+#define PROBE_INST_DONE(info)                                              \
+	STAP_PROBE1(pith, inst_done, (const struct probe_inst *)(info))
 
 /* warm_reset(pid, function, reset_ns, ok): a warm worker was reset for its
  * next instance (ok 1) or ended because the reset failed (ok 0). */
