@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t_plan 8
+t_plan 9
 [ "$(id -u)" -eq 0 ] || t_skip_all "needs root (CAP_BPF, CAP_PERFMON)"
 [ -e /sys/bus/event_source/devices/uprobe/type ] ||
 	t_skip_all "the kernel has no uprobes (CONFIG_UPROBE_EVENTS)"
@@ -273,6 +273,64 @@ done()
 	fi
 else
 	t_fail tools_attach_by_pid_to_a_running_pith "$why"
+fi
+
+# --- against pithd: pith-top -p the daemon, a job submitted to it
+if [ ! -x "$B/pithd" ]; then
+	t_skip tools_trace_jobs_run_by_pithd "no $B/pithd"
+else
+	cp "$B/pithd" "$tmp/pithd"
+	chmod 755 "$tmp"
+	"$tmp/pithd" --socket "$tmp/d.sock" --state-dir "$tmp/state" \
+		>"$tmp/pithd.log" 2>&1 &
+	dpid=$!
+	bg="$bg $dpid"
+	for _ in $(seq 200); do
+		curl -sf --unix-socket "$tmp/d.sock" http://pith/v1/health \
+			>/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	# pithd takes no file.read: inline items only
+	cat >"$tmp/djob.json" <<JSON
+{ "version": 1, "name": "daemon",
+  "functions": { "up": { "binary": "$fn/upper", "timeout": "5s" },
+                 "fwd": { "binary": "$fn/forward", "timeout": "5s" } },
+  "inputs": { "x": [ { "name": "a", "data": "abc" }, { "name": "b", "data": "d" },
+                     { "name": "c", "data": "ef" } ] },
+  "stages": [ { "name": "s", "function": "up",
+                "inputs": { "in": { "from": "x", "mode": "each" } },
+                "outputs": ["out"] },
+              { "name": "m", "function": "fwd",
+                "inputs": { "in": { "from": "s.out", "mode": "all" } },
+                "outputs": ["out"] } ],
+  "outputs": { "r": "m.out" } }
+JSON
+	if start dtop "$B/pith-top" -p "$dpid" --json -i 0.2; then
+		PITH_SOCKET=$tmp/d.sock "$pith" submit --wait "$tmp/djob.json" \
+			-o "$tmp/dout" >/dev/null 2>"$tmp/submit.err"
+		src=$?
+		finish "$pid"
+		run dref "$tmp/djob.json"
+		if [ $src -ne 0 ]; then
+			t_fail tools_trace_jobs_run_by_pithd "submit: $(cat "$tmp/submit.err" "$tmp/pithd.log")"
+		elif why=$(check "$COMMON"'
+top = {(f["function"], f["kind"]): f for f in json.load(open(sys.argv[1]))["functions"]}
+ok = summary(sys.argv[2])
+expect("up instances", top.get(("up", "compute"), {}).get("instances"), stage(ok, "s")["instances"])
+expect("up bytes_out", top.get(("up", "compute"), {}).get("bytes_out"), stage(ok, "s")["bytes_out"])
+expect("fwd instances", top.get(("fwd", "compute"), {}).get("instances"), stage(ok, "m")["instances"])
+expect("fwd bytes_in", top.get(("fwd", "compute"), {}).get("bytes_in"), stage(ok, "s")["bytes_out"])
+done()
+' "$tmp/dtop.out" "$tmp/dref.sum"); then
+			t_ok tools_trace_jobs_run_by_pithd
+		else
+			t_fail tools_trace_jobs_run_by_pithd "$why"
+		fi
+	else
+		t_fail tools_trace_jobs_run_by_pithd "$why"
+	fi
+	kill -TERM "$dpid" 2>/dev/null
+	wait "$dpid" 2>/dev/null
 fi
 
 # --- pith-lat (bpftrace)
