@@ -14,6 +14,9 @@
  *             held secrets and was freed
  *   fan       100,000 items of 10 bytes
  *   count     one item "total": "<items> <bytes>" over every input item
+ *   big64     one 64 MiB item (the handoff benchmark's producer)
+ *   touch     one item "pages": a byte of every page of every input item
+ *             read, their sum (the handoff benchmark's consumer)
  *   alias     one 1 MiB block output 64 times (aliases, no copy)
  *   namebomb  100,000 items whose 200-byte names all alias one string
  *   names     one empty item per input item, named by the item's bytes
@@ -148,6 +151,29 @@ static void count(void)
 	pith_sb_output(&sb, "count", "total");
 }
 
+static void big64(void)
+{
+	char *p = pith_output_new("big64", "b", 64ul << 20);
+
+	memset(p, 'b', 64ul << 20);
+}
+
+static void touch(void)
+{
+	uint64_t sum = 0;
+	struct pith_sb sb = { 0 };
+
+	for (size_t s = 0; s < pith_input_count(); s++)
+		pith_set_foreach(it, pith_input_at(s)) {
+			const volatile unsigned char *d = pith_item_data(it);
+
+			for (size_t i = 0; i < pith_item_len(it); i += PAGE)
+				sum += d[i];
+		}
+	pith_sb_printf(&sb, "%llu\n", (unsigned long long)sum);
+	pith_sb_output(&sb, "touch", "pages");
+}
+
 static void alias(void)
 {
 	char *block = pith_alloc(1 << 20);
@@ -206,6 +232,10 @@ int main(void)
 		fan();
 	else if (!strcmp(mode, "count"))
 		count();
+	else if (!strcmp(mode, "big64"))
+		big64();
+	else if (!strcmp(mode, "touch"))
+		touch();
 	else if (!strcmp(mode, "alias"))
 		alias();
 	else if (!strcmp(mode, "namebomb"))
