@@ -16,12 +16,15 @@
 #include "lib/probe.h"
 #include "sandbox/internal.h"
 
+/* How an item reaches the instance (see place_inputs()). */
+enum placement { PLACE_COPY, PLACE_MAP, PLACE_SPLIT };
+
 /* One reference of the request to an item's bytes, before placement. */
 struct want {
 	struct buffer *buf;
 	uint64_t off, len;
 	uint64_t addr;	/* where the instance sees the bytes */
-	bool map;
+	enum placement how;
 };
 
 static int cmp_want(const void *a, const void *b)
@@ -43,8 +46,8 @@ static int cmp_want(const void *a, const void *b)
  * rest of its last page must be zero (past the buffer's end it reads as
  * zero anyway). Whatever produced the buffer, this is checked on the bytes.
  */
-bool context_owns_pages(const char *data, uint64_t size, uint64_t off,
-			uint64_t len)
+static bool context_owns_pages(const char *data, uint64_t size,
+			       uint64_t off, uint64_t len)
 {
 	uint64_t end = off + len, tail_end;
 
@@ -57,50 +60,70 @@ bool context_owns_pages(const char *data, uint64_t size, uint64_t off,
 	return true;
 }
 
-static bool owns_pages(struct buffer *b, uint64_t off, uint64_t len)
+static enum placement decide(struct want *w, size_t n_map)
 {
 	const char *data;
 
-	if (len < PITH_PAGE_ITEM_MIN || off % CTX_PAGE)
-		return false;
-	if (buffer_data(b, (const void **)&data) < 0)
-		return false;
-	return context_owns_pages(data, b->size, off, len);
+	if (w->len < PITH_PAGE_ITEM_MIN || n_map + 3 > PLAN_MAX_INPUTS - 1 ||
+	    buffer_data(w->buf, (const void **)&data) < 0)
+		return PLACE_COPY;
+	return context_owns_pages(data, w->buf->size, w->off, w->len) ?
+		       PLACE_MAP : PLACE_SPLIT;
 }
 
-static int add_input(struct sandbox_proc *p, struct buffer *b, uint64_t addr,
-		     uint64_t maplen, uint64_t file_off)
-{
-	uint32_t slot = (uint32_t)p->n_input_fds;
+/* Buffers get fd slots in order of first use; the edge buffer its own. */
+struct slots {
+	struct buffer *last;
+	uint32_t last_slot;
+};
 
-	if (p->n_inputs && p->inputs[p->n_inputs - 1].buf == b)
-		slot = p->inputs[p->n_inputs - 1].fd_slot;
-	else
-		p->n_input_fds++;
+static void add_input(struct sandbox_proc *p, struct slots *sl,
+		      struct buffer *b, uint64_t addr, uint64_t maplen,
+		      uint64_t file_off)
+{
+	if (b != sl->last) {
+		sl->last = b;
+		sl->last_slot = (uint32_t)p->n_input_fds++;
+	}
 	p->inputs[p->n_inputs++] = (struct ctx_input){
-		buffer_ref(b), addr, maplen, file_off, slot
+		buffer_ref(b), addr, maplen, file_off, sl->last_slot
 	};
-	return 0;
+}
+
+static void add_origin(struct sandbox_proc *p, const struct want *w)
+{
+	p->copies[p->n_copies++] = (struct ctx_copy){
+		w->addr, w->len, buffer_ref(w->buf), w->off
+	};
 }
 
 /*
- * Place every item the instance is given, in the input range: items that
- * own their pages (owns_pages()) are mapped there, page range by page
- * range, at most PLAN_MAX_INPUTS - 1 of them; all others are copied into
- * one copy area, a buffer of this instance's own, mapped last. So the
- * instance can read exactly the bytes of its items, at page granularity:
- * never the rest of a buffer they share, whatever wrote it. Identical
- * items (same buffer, offset and length) are placed once. want[] gets
- * each item's address in request order.
+ * Place every item the instance is given, in the input range, so that it
+ * can read exactly the bytes of its items, at page granularity: never the
+ * rest of a buffer they share, whatever wrote it.
+ *
+ * - PLACE_MAP: an item that owns its pages (context_owns_pages()) is
+ *   mapped, its page range at its file offset.
+ * - PLACE_SPLIT: a large item that does not: its whole pages are mapped,
+ *   and its partial first and last pages are copied, each alone on a zeroed
+ *   page of the instance's edge buffer mapped right before and after them,
+ *   so the item is contiguous and not a byte beside it is visible.
+ * - PLACE_COPY: everything else is copied into one copy area, a buffer of
+ *   the instance's own, mapped last.
+ *
+ * At most PLAN_MAX_INPUTS - 1 mappings besides the copy area; items past
+ * that are copied. Identical items (same buffer, offset and length) are
+ * placed once. want[] gets each item's address in request order.
  */
 static int place_inputs(struct sandbox_proc *p, struct want *want,
 			size_t total, struct err *e)
 {
 	_cleanup_free_ struct want **by = NULL;
-	struct buffer *copy = NULL;
-	uint64_t addr = PITH_INPUT_BASE, copy_len = 0;
-	size_t n_map = 0, n_copy = 0, k = 0;
-	char *cmap = NULL;
+	struct buffer *copy = NULL, *edges = NULL;
+	struct slots sl = { 0 }, esl = { 0 };
+	uint64_t addr = PITH_INPUT_BASE, copy_len = 0, edge_pages = 0, ek = 0;
+	size_t n_map = 0, n_origin = 0, k = 0;
+	char *cmap = NULL, *emap = NULL;
 	int r;
 
 	if (!total)
@@ -122,59 +145,119 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 		struct want *w = by[i];
 
 		if (i && !cmp_want(&by[i - 1], &by[i])) {
-			w->map = by[i - 1]->map;
+			w->how = by[i - 1]->how;
 			continue;
 		}
-		w->map = n_map < PLAN_MAX_INPUTS - 1 &&
-			 owns_pages(w->buf, w->off, w->len);
-		if (w->map) {
+		w->how = decide(w, n_map);
+		if (w->how == PLACE_MAP) {
 			n_map++;
+		} else if (w->how == PLACE_SPLIT) {
+			n_map += 3;
+			n_origin++;
+			edge_pages += (w->off % CTX_PAGE != 0) +
+				      ((w->off + w->len) % CTX_PAGE != 0);
 		} else {
 			copy_len = ALIGN_UP(copy_len, 16) + w->len;
-			n_copy++;
+			n_origin++;
 		}
 	}
 	p->inputs = calloc(n_map + 1, sizeof(*p->inputs));
-	p->copies = calloc(MAX(n_copy, (size_t)1), sizeof(*p->copies));
+	p->copies = calloc(MAX(n_origin, (size_t)1), sizeof(*p->copies));
 	if (!p->inputs || !p->copies)
 		return -ENOMEM;
+	if (edge_pages) {
+		r = buffer_new_mapped("pith-input-edges", edge_pages * CTX_PAGE,
+				      0, &edges, (void **)&emap);
+		if (r < 0)
+			return err_set(e, -r,
+				       "cannot create the input edge pages: %s",
+				       store_strerror(r));
+	}
 
 	for (size_t i = 0; i < total; i++) {
 		struct want *w = by[i];
-		uint64_t len = ALIGN_UP(w->len, CTX_PAGE);
+		uint64_t len = ALIGN_UP(w->off + w->len, CTX_PAGE) -
+			       (w->off & ~(CTX_PAGE - 1));
+		uint64_t head = w->off % CTX_PAGE, ia, ie;
+		const char *src;
 
-		if (!w->map)
+		if (w->how == PLACE_COPY)
 			continue;
 		if (i && !cmp_want(&by[i - 1], &by[i])) {
 			w->addr = by[i - 1]->addr;
 			continue;
 		}
-		if (len > PITH_INPUT_MAX - addr)
+		if (len > PITH_INPUT_MAX - addr) {
+			buffer_unref(edges);
 			return err_set(e, E2BIG,
 				       "inputs exceed the %llu GiB input range",
 				       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
-		w->addr = addr;
-		add_input(p, w->buf, addr, len, w->off);
-		PROBE_BUFFER_MAP(w->buf, w->len, PROBE_BACKEND_OF(w->buf));
-		addr += len;
+		}
+		w->addr = addr + head;
+		if (w->how == PLACE_MAP) {
+			add_input(p, &sl, w->buf, addr, len, w->off);
+			PROBE_BUFFER_MAP(w->buf, w->len,
+					 PROBE_BACKEND_OF(w->buf));
+			addr += len;
+			continue;
+		}
+		/* Split: [head page][whole pages][tail page]. */
+		ia = ALIGN_UP(w->off, CTX_PAGE);
+		ie = (w->off + w->len) & ~(CTX_PAGE - 1);
+		(void)buffer_data(w->buf, (const void **)&src); /* decide() */
+		if (head) {
+			memcpy(emap + ek * CTX_PAGE + head, src + w->off,
+			       ia - w->off);
+			add_input(p, &esl, edges, addr, CTX_PAGE,
+				  ek++ * CTX_PAGE);
+			addr += CTX_PAGE;
+		}
+		add_input(p, &sl, w->buf, addr, ie - ia, ia);
+		PROBE_BUFFER_MAP(w->buf, ie - ia, PROBE_BACKEND_OF(w->buf));
+		addr += ie - ia;
+		if (ie < w->off + w->len) {
+			memcpy(emap + ek * CTX_PAGE, src + ie,
+			       w->off + w->len - ie);
+			add_input(p, &esl, edges, addr, CTX_PAGE,
+				  ek++ * CTX_PAGE);
+			addr += CTX_PAGE;
+		}
+		store_stats.bytes_copied += (ia - w->off) +
+					    (w->off + w->len - ie);
+		if (ia - w->off + (w->off + w->len - ie))
+			PROBE_BUFFER_COPY(w->buf, (ia - w->off) +
+						   (w->off + w->len - ie));
+		add_origin(p, w);
 	}
-	if (!n_copy)
+	if (edges) {
+		r = buffer_seal(edges);
+		buffer_unref(edges); /* the mappings hold it */
+		if (r < 0)
+			return err_set(e, -r,
+				       "cannot seal the input edge pages: %s",
+				       strerror(-r));
+	}
+	if (copy_len == 0 && p->n_copies == n_origin)
 		return 0;
 
+	/* Empty items alone need no copy area, only an address. */
 	if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
 		return err_set(e, E2BIG,
 			       "inputs exceed the %llu GiB input range",
 			       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
-	r = buffer_new_mapped("pith-inputs", copy_len, 0, &copy,
-			      (void **)&cmap);
-	if (r < 0)
-		return err_set(e, -r, "cannot create the input copy area: %s",
-			       store_strerror(r));
+	if (copy_len) {
+		r = buffer_new_mapped("pith-inputs", copy_len, 0, &copy,
+				      (void **)&cmap);
+		if (r < 0)
+			return err_set(e, -r,
+				       "cannot create the input copy area: %s",
+				       store_strerror(r));
+	}
 	for (size_t i = 0; i < total; i++) {
 		struct want *w = by[i];
 		const void *src;
 
-		if (w->map)
+		if (w->how != PLACE_COPY)
 			continue;
 		if (i && !cmp_want(&by[i - 1], &by[i])) {
 			w->addr = by[i - 1]->addr;
@@ -194,14 +277,14 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 			store_stats.bytes_copied += w->len;
 			PROBE_BUFFER_COPY(w->buf, w->len);
 		}
-		p->copies[p->n_copies++] = (struct ctx_copy){
-			w->addr, w->len, buffer_ref(w->buf), w->off
-		};
+		add_origin(p, w);
 		k += w->len;
 	}
+	if (!copy)
+		return 0;
 	r = buffer_seal(copy);
 	if (r >= 0)
-		r = add_input(p, copy, addr, ALIGN_UP(copy_len, CTX_PAGE), 0);
+		add_input(p, &sl, copy, addr, ALIGN_UP(copy_len, CTX_PAGE), 0);
 	buffer_unref(copy);
 	if (r < 0)
 		return err_set(e, -r, "cannot seal the input copy area: %s",

@@ -245,10 +245,6 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 int context_resolve_input(const struct sandbox_proc *p, uint64_t addr,
 			  uint64_t len, struct buffer **ret_buf,
 			  uint64_t *ret_off);
-/* Does the item at [off, off + len) of a buffer of `size` bytes (`data`)
- * own its pages: large, page-aligned, the rest of its last page zero? */
-bool context_owns_pages(const char *data, uint64_t size, uint64_t off,
-			uint64_t len);
 /* Drop the input placement's references. */
 void context_done(struct sandbox_proc *p);
 

@@ -6,11 +6,12 @@
  * is used, and the totals are bounded (items, bytes and name bytes, aliases
  * counted), so its outputs cannot make pith grow.
  *
- * What lives on of the context: the pages of outputs that own them (see
- * context_owns_pages()), kept in the context buffer, which is then sealed;
- * every other output in the context is copied into one pooled buffer of
- * the instance's, and the rest of the context is released (holes punched),
- * so one output byte never pins a whole context. A context no output
+ * What lives on of the context: the pages of large outputs (at least
+ * PITH_PAGE_ITEM_MIN bytes), kept in the context buffer, which is then
+ * sealed (a consumer maps only an item's whole pages and gets copies of
+ * partial ones: context.c); every smaller output is copied into one pooled
+ * buffer of the instance's, and the rest of the context is released (holes
+ * punched), so one output byte never pins a whole context. A context no output
  * references is not sealed at all: it can be reused. Outputs that lie in an
  * input reference the input's own buffer: no copy.
  */
@@ -33,7 +34,7 @@ struct pending {
 	struct set *set;	/* the item: set->items[idx], holding a */
 	size_t idx;		/* reference to p->ctx until placed */
 	uint64_t off, len;
-	bool keep;		/* owns its pages: stays in the context */
+	bool keep;		/* large: its pages stay in the context */
 	uint64_t out_off;	/* else: where it goes in the output buffer */
 };
 
@@ -278,7 +279,7 @@ static int punch_holes(struct collect *c, size_t n_keep)
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_pend; i++)
 		if (c->pend[i].keep) {
-			r[2 * k] = c->pend[i].off;
+			r[2 * k] = c->pend[i].off & ~(CTX_PAGE - 1);
 			r[2 * k + 1] = ALIGN_UP(c->pend[i].off + c->pend[i].len,
 						CTX_PAGE);
 			k++;
@@ -302,9 +303,9 @@ static int punch_holes(struct collect *c, size_t n_keep)
 }
 
 /*
- * Place the outputs that lie in the context: those that own their pages
- * stay (the rest of the context is released), the others are copied into
- * one buffer, large ones page-aligned so that consumers can map them.
+ * Place the outputs that lie in the context: the pages of large ones stay
+ * (the rest of the context is released), small ones are copied into one
+ * buffer.
  */
 static int place_outputs(struct collect *c, struct err *e)
 {
@@ -318,19 +319,15 @@ static int place_outputs(struct collect *c, struct err *e)
 	for (size_t i = 0; i < c->n_pend; i++) {
 		struct pending *pd = &c->pend[i];
 
-		pd->keep = context_owns_pages(c->ctx, p->layout.size, pd->off,
-					      pd->len);
+		pd->keep = pd->len >= PITH_PAGE_ITEM_MIN;
 		if (pd->keep) {
 			n_keep++;
 			continue;
 		}
 		n_copy++;
-		len = ALIGN_UP(len, pd->len >= PITH_PAGE_ITEM_MIN ? CTX_PAGE
-								  : 16);
+		len = ALIGN_UP(len, 16);
 		pd->out_off = len;
 		len += pd->len;
-		if (pd->len >= PITH_PAGE_ITEM_MIN)
-			len = ALIGN_UP(len, CTX_PAGE);
 	}
 	if (n_copy) {
 		r = buffer_new_mapped("pith-outputs", len, 0, &out,

@@ -43,11 +43,11 @@ typedef unsigned long long __u64;
 #define PITH_NAME_MAX 255	/* bytes of an item or set name, NUL excluded */
 #define PITH_OUTPUT_ITEMS_MAX 1000000u /* items per output set */
 /*
- * Items of at least this many bytes that start on a page and are alone in
- * their pages (the rest of the last page is zero) are handed to consumers by
- * mapping those pages; smaller ones, and any item sharing a page with other
- * bytes, are copied into the consumer. The SDK allocates outputs of this
- * size page-aligned and padded to whole pages.
+ * Items of at least this many bytes are handed to consumers by mapping
+ * their pages (a first or last page shared with other bytes is copied,
+ * alone, instead); smaller ones are copied into the consumer. The SDK
+ * allocates outputs of this size page-aligned and padded to whole pages,
+ * so that no page of theirs needs a copy.
  */
 #define PITH_PAGE_SIZE 4096ull
 #define PITH_PAGE_ITEM_MIN (64ull << 10)
