@@ -56,7 +56,7 @@ const char usage_run[] =
 	"                     'pith doctor' names it) is active; repeatable;\n"
 	"                     'all' means every layer\n"
 	"      --max-store SIZE\n"
-	"                     bytes the store may hold (default: half the RAM)\n"
+	"                     bytes the store may hold (default: 3/4 of the RAM)\n"
 	"      --max-output-items N, --max-output-bytes SIZE,\n"
 	"      --max-output-names SIZE\n"
 	"                     bounds on one instance's outputs, aliases counted\n"

@@ -62,7 +62,7 @@ struct engine_opts {
 	 * 0: the defaults, proportional to the instance (struct
 	 * sandbox_limits). */
 	uint64_t max_output_items, max_output_bytes, max_output_names;
-	/* Bytes the store may hold (--max-store); 0: half of the RAM. */
+	/* Bytes the store may hold (--max-store); 0: three quarters of the RAM. */
 	uint64_t max_store;
 };
 

@@ -35,7 +35,7 @@ uint64_t store_limit(void)
 		long psize = sysconf(_SC_PAGESIZE);
 
 		limit_bytes = pages > 0 && psize > 0 ?
-				      (uint64_t)pages * (uint64_t)psize / 2 :
+				      (uint64_t)pages * (uint64_t)psize / 4 * 3 :
 				      UINT64_MAX;
 	}
 	return limit_bytes;
@@ -56,7 +56,7 @@ static int charge(uint64_t size)
 	if (size > max - MIN(store_stats.bytes_held, max)) {
 		store_stats.limit_refusals++;
 		snprintf(limit_msg, sizeof(limit_msg),
-			 "the store would hold %llu bytes, more than its limit of %llu (--max-store; default half of the RAM)",
+			 "the store would hold %llu bytes, more than its limit of %llu (--max-store; default three quarters of the RAM)",
 			 (unsigned long long)(store_stats.bytes_held + size),
 			 (unsigned long long)max);
 		return -ENOBUFS;

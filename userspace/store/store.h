@@ -116,7 +116,7 @@ int store_pool_check(void);
  * The bytes all live buffers may hold together (their sizes; a buffer whose
  * pages were partly released counts what it keeps). Creating a buffer past
  * it fails with -ENOBUFS; store_strerror() names the limit then. Default:
- * half of the RAM; 0 sets the default again.
+ * three quarters of the RAM; 0 sets the default again.
  */
 void store_set_limit(uint64_t bytes);
 uint64_t store_limit(void);
