@@ -85,6 +85,8 @@ const char *iofunc_strerror(int err)
 	/* Whichever operation a cancel reaches, the item says the same. */
 	if (err == -ECANCELED || err == ECANCELED)
 		return "cancelled";
+	if (err == -ENOBUFS || err == ENOBUFS) /* maybe the store's limit */
+		return store_strerror(-ENOBUFS);
 	snprintf(buf, sizeof(buf), "%s", strerror(err < 0 ? -err : err));
 	/* Keep acronyms ("I/O error") as they are. */
 	if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))

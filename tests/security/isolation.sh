@@ -18,7 +18,7 @@ snoop=$B/tests/fn/snoop
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-isolation.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 11
+t_plan 12
 
 # job NAME MEMORY INPUTS STAGES OUTPUTS: write $tmp/NAME.json.
 job() {
@@ -141,7 +141,16 @@ else
 	t_fail aliased_output_names_are_bounded_and_the_limit_is_named "$(cat "$tmp/namebomb.log")"
 fi
 
-# 10-11: names round-trip to --json, or are refused.
+# 10: the store's bound: a 200 MiB context under --max-store 100MiB.
+job store 200MiB "" "$(stage make seed all secrets)" '"s": "make.secrets"'
+if ! run store --max-store 100MiB && grep -q -- "--max-store" "$tmp/store.log" &&
+	[ ! -e "$tmp/store.out" ] && run store --max-store 300MiB; then
+	t_ok store_limit_fails_the_job_and_names_the_limit
+else
+	t_fail store_limit_fails_the_job_and_names_the_limit "$(cat "$tmp/store.log")"
+fi
+
+# 11-12: names round-trip to --json, or are refused.
 job badname 4MiB ', "names": [ { "name": "n", "base64": "/2E=" } ]' \
 	"$(stage name names all names)" '"named": "name.names"'
 if ! run badname --json && grep -q "not valid UTF-8" "$tmp/badname.log" &&

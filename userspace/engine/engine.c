@@ -763,7 +763,7 @@ static void dispatch(struct run *run)
 				run_error(run,
 					  err_set(run->e, -r, "stage %s: %s",
 						  stage_of(st)->name,
-						  strerror(-r)));
+						  store_strerror(r)));
 				return;
 			}
 		}

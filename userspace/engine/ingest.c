@@ -159,7 +159,7 @@ static int read_files(struct loop *l, int dirfd, const struct job *job,
 	r = collect_paths(job, f, used);
 	if (r < 0)
 		return err_set(e, -r, "inputs: cannot store the paths: %s",
-			       strerror(-r));
+			       store_strerror(r));
 	r = fetch_start(l, dirfd, job->name, 0, PROBE_IO_INPUTS, &f[0], &ie);
 	if (r < 0)
 		return err_set(e, -r, "inputs: %s", ie.msg);
@@ -301,7 +301,7 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 					    it->len);
 			if (r < 0)
 				err_set(e, -r, "inputs.%s[%zu]: cannot store item: %s",
-					in->name, j, strerror(-r));
+					in->name, j, store_strerror(r));
 		}
 		if (r < 0) {
 			for (size_t k = 0; k < i; k++)
