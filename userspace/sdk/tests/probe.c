@@ -173,6 +173,16 @@ static int cmd_alloc(void)
 	CHECK(9, !strcmp(q, "hello"));
 	q = pith_strndup("hello", 3);
 	CHECK(10, !strcmp(q, "hel"));
+	/* Large outputs own whole pages, the rest of the last one zero even
+	 * over bytes of a freed block. */
+	p = pith_alloc(3 * PITH_PAGE_ITEM_MIN);
+	memset(p, 'x', 3 * PITH_PAGE_ITEM_MIN);
+	pith_free(p);
+	q = pith_output_new("meta", "paged", PITH_PAGE_ITEM_MIN + 10);
+	CHECK(11, ((uintptr_t)q & (PITH_PAGE_SIZE - 1)) == 0);
+	for (size_t i = PITH_PAGE_ITEM_MIN + 10; i % PITH_PAGE_SIZE; i++)
+		CHECK(12, q[i] == 0);
+	CHECK(13, (char *)pith_alloc(1) >= q + PITH_PAGE_ITEM_MIN + PITH_PAGE_SIZE);
 	return 0;
 }
 
