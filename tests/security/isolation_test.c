@@ -242,4 +242,35 @@ TEST_F(iso, copy_area_from_the_pool_shows_no_past_bytes)
 	set_free(in);
 }
 
+TEST_F(iso, items_from_5000_buffers_run_in_one_instance)
+{
+	struct set *in = set_new("in"), *count;
+	const void *d;
+
+	/* 100,000 items of 10 bytes, 20 in each of 5,000 buffers: more
+	 * buffers than an instance may map, all copied into one area. */
+	for (int b = 0; b < 5000; b++) {
+		struct buffer *buf = NULL;
+
+		ASSERT_EQ(0, buffer_new("t-many", 200, &buf));
+		ASSERT_EQ(0, buffer_write(buf, 0,
+					  "01234567890123456789012345678901234567890123456789"
+					  "01234567890123456789012345678901234567890123456789"
+					  "01234567890123456789012345678901234567890123456789"
+					  "01234567890123456789012345678901234567890123456789",
+					  200));
+		ASSERT_EQ(0, buffer_seal(buf));
+		for (int i = 0; i < 20; i++)
+			ASSERT_EQ(0, set_add(in, "", false, 0, buf, 10 * i, 10));
+		buffer_unref(buf);
+	}
+	count = run(self->sb, "count", in);
+	ASSERT_NE(NULL, count);
+	ASSERT_EQ(0, item_data(&count->items[0], &d));
+	EXPECT_EQ(0, memcmp(d, "100000 1000000\n", 15))
+		TH_LOG("%.*s", (int)count->items[0].len, (const char *)d);
+	set_free(count);
+	set_free(in);
+}
+
 TEST_HARNESS_MAIN

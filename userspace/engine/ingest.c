@@ -245,7 +245,7 @@ static int place_inline(const struct job *job, struct arena *a,
 			if (r < 0)
 				return err_set(e, -r,
 					       "inputs.%s[%zu]: cannot store item: %s",
-					       in->name, j, strerror(-r));
+					       in->name, j, store_strerror(r));
 			store_stats.bytes_written += it->len;
 		}
 	}
