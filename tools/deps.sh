@@ -8,7 +8,8 @@
 # To add a package, append it to the list of the mode that needs it.
 set -eu
 
-# Compilers, libraries and headers for `make`.
+# Compilers, libraries and headers for `make`. dpkg-dev: `apt-get source`
+# of musl for POSIX functions (tools/debsrc.sh adds the deb-src line).
 BUILD="
 gcc
 binutils
@@ -25,6 +26,7 @@ libjansson-dev
 libsystemd-dev
 systemtap-sdt-dev
 pkg-config
+dpkg-dev
 "
 
 # Extra programs `make check` runs. On Debian 12 the `nginx` package is the
