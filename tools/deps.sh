@@ -29,12 +29,18 @@ pkg-config
 dpkg-dev
 "
 
-# Extra programs `make check` runs. On Debian 12 the `nginx` package is the
+# Extra programs `make check` runs. lua5.4, sqlite3, gzip: the host's
+# builds the POSIX example programs are compared with; tcl: SQLite's build
+# generates its amalgamation with tclsh. On Debian 12 the `nginx` package is the
 # server itself (nginx-core/-light are transitional) and has
 # ngx_http_dav_module (PUT, DELETE, MKCOL) built in; libnginx-mod-http-dav-ext
 # only adds PROPFIND/OPTIONS, which pith does not use.
 TEST="
 nginx
+lua5.4
+sqlite3
+gzip
+tcl
 curl
 wrk
 hyperfine

@@ -67,4 +67,4 @@ $(POSIX_DIR)/tests/%: tests/posix/fn/%.c tools/pith-cc $(POSIX_DIR)/crt.o \
 	@mkdir -p $(@D)
 	$(Q)tools/pith-cc --posix -Wall -Wextra -Werror -o $@ $<
 
-TEST_SCRIPTS += tests/integration/posix.sh
+TEST_SCRIPTS += tests/integration/posix.sh tests/integration/posix_programs.sh

@@ -13,6 +13,7 @@
 #define ARGV0 "pith"
 
 struct pith_context *rt_ctx;
+uintptr_t __pith_exit_addr; /* crt.S: pith's exit address, or 0 */
 
 int main(int, char **, char **);
 int __libc_start_main(int (*)(int, char **, char **), int, char **,
@@ -31,6 +32,8 @@ void __pith_posix_start(struct pith_context *ctx)
 	    ctx->header_size < sizeof(*ctx))
 		__pith_exit_group(RT_EXIT_BAD_CONTEXT);
 	rt_ctx = ctx;
+	if (ctx->header_size >= PITH_CONTEXT_SIZE_1_1)
+		__pith_exit_addr = ctx->exit;
 	mem_init(ctx->arena, ctx->arena_size);
 	rt_random_init(ctx->seed, ctx->instance);
 	fs_init();
