@@ -1,0 +1,279 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The thesis benchmark (issue 9): fetch N access logs of ~64 KiB over HTTP,
+# parse each, merge the reports; pith against the usual ways of doing it.
+#
+#   pith      the job fetch (http, "concurrency" P) -> parse (stats, each)
+#             -> merge (summary) with examples/logstats' functions, in
+#             sandboxes
+#   opaque    one process per request: a static C program doing its own
+#             blocking GET and the same parse code, run by xargs -P C at the
+#             best C of a calibration run, then the same merge code
+#   threads   one unsandboxed process, 64 threads, kept-alive connections,
+#             the same parse and merge code
+#
+# A private nginx on 127.0.0.1 serves the logs; for a latency L > 0 a small
+# proxy (thesis-delay-proxy) holds every request L ms before passing it on,
+# so each response comes L ms late (no netem: this kernel has no sch_netem,
+# and the shared loopback device is not ours to slow down). Each run of a
+# contender is in cgroup v1 cpuacct and memory groups of its own (the
+# cgroup2 mount has no controllers here): CPU seconds are cpuacct.usage,
+# peak memory is memory.max_usage_in_bytes (page cache its writes cause
+# included), wall time from the clock. Contenders alternate within each
+# round; every output is compared with the reference the generator tallied.
+#
+#   tools/bench/thesis/thesis.sh [-n "500 2000 10000"] [-l "0 20"] [-r 3]
+#                                [-c "16 64 256"] [-p 256] [-o RESULTS.tsv]
+#   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
+#
+# Needs: make (build/pith, build/examples/logstats), nginx, cc, root (for
+# the cgroups). Everything it starts is stopped, everything it makes removed.
+set -u
+
+ns="500 2000 10000"
+lats="0 20"
+rounds=3
+concs="16 64 256"
+pconc=256
+tsv= sum=
+while getopts n:l:r:c:p:o:s: opt; do
+	case $opt in
+	n) ns=$OPTARG ;;
+	l) lats=$OPTARG ;;
+	r) rounds=$OPTARG ;;
+	c) concs=$OPTARG ;;
+	p) pconc=$OPTARG ;;
+	o) tsv=$OPTARG ;;
+	s) sum=$OPTARG ;;
+	*) sed -n '2,29p' "$0" >&2; exit 2 ;;
+	esac
+done
+
+# summary RESULTS.tsv: medians per (latency, N, contender), then pith's
+# ratios, as markdown tables.
+summary() {
+	awk -F'\t' '
+NR == 1 { next }
+{ k = $1 SUBSEP $2 SUBSEP $4; n[k]++; w[k, n[k]] = $6; c[k, n[k]] = $7; m[k, n[k]] = $8
+  conc[k] = $5; if ($10 != "ok" || $9 != 0) bad[k]++; keys[$1 SUBSEP $2] = 1 }
+function med(a, k, cnt,   i, j, t, v) {
+	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
+	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+	return cnt % 2 ? v[(cnt + 1) / 2] : (v[cnt / 2] + v[cnt / 2 + 1]) / 2
+}
+END {
+	print ""
+	print "| latency | N | contender | wall s | CPU s | peak MiB | logs/s | logs/CPU-s | outputs |"
+	print "|---|---|---|---|---|---|---|---|---|"
+	nk = 0
+	for (lk in keys) order[++nk] = lk
+	for (i = 1; i <= nk; i++) for (j = i + 1; j <= nk; j++) {
+		split(order[i], a, SUBSEP); split(order[j], b, SUBSEP)
+		if (a[1] + 0 > b[1] + 0 || (a[1] == b[1] && a[2] + 0 > b[2] + 0)) { t = order[i]; order[i] = order[j]; order[j] = t }
+	}
+	for (i = 1; i <= nk; i++) {
+		split(order[i], a, SUBSEP)
+		for (ci = 1; ci <= 3; ci++) {
+			who = ci == 1 ? "pith" : ci == 2 ? "threads" : "opaque"
+			k = a[1] SUBSEP a[2] SUBSEP who
+			if (!n[k]) continue
+			W[who] = med(w, k, n[k]); C[who] = med(c, k, n[k]); M[who] = med(m, k, n[k])
+			printf "| %s ms | %d | %s%s | %.2f | %.2f | %.0f | %.0f | %.0f | %s |\n", a[1], a[2], who,
+				who == "opaque" ? " (-P " conc[k] ")" : "", W[who], C[who], M[who],
+				a[2] / W[who], a[2] / C[who], bad[k] ? bad[k] " of " n[k] " FAILED or wrong" : "all " n[k] " identical"
+			B[who] = bad[k]
+		}
+		if (B["pith"] || B["opaque"] || B["threads"])
+			ratio[i] = sprintf("| %s ms | %d | runs failed: no ratio | | | |", a[1], a[2])
+		else
+			ratio[i] = sprintf("| %s ms | %d | %.2fx | %.2fx | %.2fx | %.2fx |", a[1], a[2],
+				C["opaque"] / C["pith"], C["threads"] / C["pith"], W["opaque"] / W["pith"],
+				M["pith"] / M["opaque"])
+	}
+	print ""
+	print "| latency | N | pith logs/CPU-s vs opaque | vs threads | pith logs/s vs opaque | pith peak / opaque peak |"
+	print "|---|---|---|---|---|---|"
+	for (i = 1; i <= nk; i++) print ratio[i]
+}' "$1"
+}
+
+[ -z "$sum" ] || { summary "$sum"; exit; }
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../../.." && pwd)
+B=${B:-$root/build}
+die() { echo "thesis: $*" >&2; exit 1; }
+for f in "$B/pith" "$B/examples/logstats/stats" "$B/examples/logstats/summary"; do
+	[ -x "$f" ] || die "$f missing: run make"
+done
+command -v nginx >/dev/null || die "nginx not installed (tools/deps.sh test)"
+cpu_root=/sys/fs/cgroup/cpuacct
+mem_root=/sys/fs/cgroup/memory
+[ -w "$cpu_root" ] && [ -w "$mem_root" ] ||
+	die "needs writable cgroup v1 cpuacct and memory hierarchies (root)"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-thesis.XXXXXX")
+cg=pith-thesis-$$
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	"$root/tests/servers/nginx.sh" stop "$tmp/nginx" >/dev/null 2>&1
+	for r in "$cpu_root" "$mem_root"; do
+		[ -d "$r/$cg" ] || continue
+		rmdir "$r/$cg"/* 2>/dev/null
+		rmdir "$r/$cg" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$cpu_root/$cg" "$mem_root/$cg" "$tmp/bin" "$tmp/nginx/html"
+
+# ---- build the contenders and the tools ----
+cflags="-O2 -Wall -Wextra -Werror"
+cc $cflags -o "$tmp/bin/gen" "$here/gen.c" &&
+	cc $cflags -o "$tmp/bin/proxy" "$here/delay_proxy.c" &&
+	cc $cflags -static -I"$here/shim" -o "$tmp/bin/opaque" "$here/opaque.c" &&
+	cc $cflags -I"$here/shim" -o "$tmp/bin/merge" "$here/merge.c" &&
+	cc $cflags -pthread -I"$here/shim" -o "$tmp/bin/threads" "$here/threads.c" ||
+	die "cannot build the contenders"
+
+# ---- data, reference, server ----
+max=0
+for n in $ns; do [ "$n" -gt "$max" ] && max=$n; done
+"$tmp/bin/gen" "$tmp/nginx/html" "$max" || die "cannot generate the logs"
+for n in $ns; do
+	mkdir -p "$tmp/ref/$n"
+	"$tmp/bin/gen" "$tmp/ref/$n" "$n" ref || die "cannot tally the reference"
+done
+port0=$("$root/tests/servers/nginx.sh" start "$tmp/nginx") || die "nginx did not start"
+declare -A port
+for l in $lats; do
+	if [ "$l" -eq 0 ]; then
+		port[$l]=$port0
+		continue
+	fi
+	"$tmp/bin/proxy" "$port0" "$l" >"$tmp/proxy.$l" &
+	pids="$pids $!"
+	for _ in $(seq 100); do [ -s "$tmp/proxy.$l" ] && break; sleep 0.02; done
+	port[$l]=$(cat "$tmp/proxy.$l")
+	[ -n "${port[$l]}" ] || die "the delay proxy did not start"
+done
+
+# job N PORT: the pith job for N logs behind PORT.
+job() {
+	python3 - "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples/logstats" "$pconc" <<'EOF'
+import json, sys
+path, n, port, fns = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+conc = int(sys.argv[5])
+req = "GET http://127.0.0.1:%s/logs/%%05d.log HTTP/1.1\r\n\r\n" % port
+job = {"version": 1, "name": "thesis",
+       "allow_hosts": ["127.0.0.1:%s" % port],
+       "functions": {"stats": {"binary": fns + "/stats", "memory": "8MiB"},
+                     "summary": {"binary": fns + "/summary", "memory": "64MiB"}},
+       "inputs": {"requests": [{"name": "%05d.log" % i, "data": req % i}
+                               for i in range(n)]},
+       "stages": [{"name": "fetch", "io": "http", "concurrency": conc,
+                   "inputs": {"r": {"from": "requests", "mode": "each"}},
+                   "outputs": ["status", "body"]},
+                  {"name": "parse", "function": "stats",
+                   "inputs": {"logs": {"from": "fetch.body", "mode": "each"}},
+                   "outputs": ["stats"]},
+                  {"name": "merge", "function": "summary",
+                   "inputs": {"stats": {"from": "parse.stats", "mode": "all"}},
+                   "outputs": ["summary"]}],
+       "outputs": {"summary": "merge.summary"}}
+json.dump(job, open(path, "w"))
+EOF
+	echo "$tmp/job-$1-$2.json"
+}
+
+# measure NAME OUTFILE CMD...: run CMD in fresh cgroups; prints
+# "wall_s cpu_s peak_mib".
+measure() {
+	local name=$1 out=$2 t0 t1 cpu mem
+	shift 2
+	rmdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" 2>/dev/null
+	mkdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" || return 1
+	t0=$(date +%s%N)
+	sh -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" && shift 2 && exec "$@"' \
+		sh "$cpu_root/$cg/$name" "$mem_root/$cg/$name" "$@" >"$out" 2>"$out.err"
+	local rc=$?
+	t1=$(date +%s%N)
+	cpu=$(cat "$cpu_root/$cg/$name/cpuacct.usage")
+	mem=$(cat "$mem_root/$cg/$name/memory.max_usage_in_bytes")
+	rmdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" 2>/dev/null
+	[ $rc -eq 0 ] || { echo "thesis: $name failed (exit $rc):" >&2; tail -3 "$out.err" >&2; }
+	awk -v w=$((t1 - t0)) -v c="$cpu" -v m="$mem" -v rc=$rc \
+		'BEGIN { printf "%.3f %.3f %.1f %d\n", w / 1e9, c / 1e9, m / 1048576, rc }'
+}
+
+# opaque N PORT C OUT: the process-per-request pipeline (a script run in
+# the measured cgroups: xargs, N processes, the merge).
+cat >"$tmp/bin/opaque.sh" <<'EOF'
+#!/bin/sh
+n=$1 port=$2 c=$3 dir=$4 bin=$5
+rm -rf "$dir" && mkdir -p "$dir" || exit 1
+seq -f %05g 0 $((n - 1)) | xargs -P "$c" -I{} "$bin/opaque" "$port" {}.log "$dir/{}" || exit 1
+exec "$bin/merge" "$dir"
+EOF
+chmod +x "$tmp/bin/opaque.sh"
+
+run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
+	local who=$1 n=$2 l=$3 c=${4:-} res ok
+	case $who in
+	pith)
+		rm -rf "$tmp/pout"
+		res=$(measure pith "$tmp/pith.log" "$B/pith" run "$(job "$n" "${port[$l]}")" \
+			-o "$tmp/pout" -q)
+		cp "$tmp/pout/summary/summary" "$tmp/out.pith" 2>/dev/null || : >"$tmp/out.pith"
+		;;
+	threads)
+		res=$(measure threads "$tmp/out.threads" "$tmp/bin/threads" "${port[$l]}" "$n" 64) ;;
+	opaque)
+		res=$(measure opaque "$tmp/out.opaque" "$tmp/bin/opaque.sh" "$n" "${port[$l]}" "$c" \
+			"$tmp/opaque-out" "$tmp/bin") ;;
+	esac
+	ok=DIFF
+	if cmp -s "$tmp/out.$who" "$tmp/ref/$n/reference"; then
+		ok=ok
+	else
+		diff "$tmp/ref/$n/reference" "$tmp/out.$who" | head -5 | sed 's/^/# differs: /' >&2
+	fi
+	echo "$res $ok"
+}
+
+echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)"
+echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; opaque concurrency from: $concs; pith fetch concurrency $pconc"
+printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
+for l in $lats; do
+	# The opaque contender at its best concurrency for this latency,
+	# found on 1,000 logs (at most) to keep the run short.
+	best= bestw= cn=$((max < 1000 ? max : 1000))
+	[ -d "$tmp/ref/$cn" ] || { mkdir -p "$tmp/ref/$cn" && "$tmp/bin/gen" "$tmp/ref/$cn" "$cn" ref; }
+	for c in $concs; do
+		set -- $(run opaque "$cn" "$l" "$c")
+		echo "# calibration L=$l N=$cn opaque -P $c: ${1}s wall" >&2
+		if [ "$4" -eq 0 ] && { [ -z "$best" ] || awk -v a="$1" -v b="$bestw" 'BEGIN { exit !(a < b) }'; }; then
+			best=$c bestw=$1
+		fi
+	done
+	[ -n "$best" ] || die "opaque failed at every concurrency (L=$l)"
+	for n in $ns; do
+		order="pith threads opaque"
+		for r in $(seq "$rounds"); do
+			for who in $order; do
+				set -- $(run "$who" "$n" "$l" "$best")
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "$n" "$r" "$who" \
+					"$([ $who = opaque ] && echo "$best" || { [ $who = threads ] && echo 64 || echo "$pconc"; })" \
+					"$1" "$2" "$3" "$4" "$5" >>"$tmp/results"
+				echo "# L=$l N=$n round $r $who: ${1}s wall, ${2}s CPU, ${3} MiB peak, output $5" >&2
+			done
+			order="${order#* } ${order%% *}" # rotate: each goes first once
+		done
+	done
+done
+[ -n "$tsv" ] && cp "$tmp/results" "$tsv"
+summary "$tmp/results"
+exit 0
