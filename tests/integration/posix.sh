@@ -23,7 +23,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-posix.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 14
+t_plan 15
 
 # job NAME FUNCTION-EXTRA INPUTS STAGE-INPUTS OUTPUTS JOB-OUTPUTS
 job() {
@@ -194,5 +194,11 @@ if [ "$r1" = "exited with status 3" ] && [ "$r2" = "exited with status 134" ]; t
 	t_ok exit_and_abort_fail_the_instance_with_their_status
 else
 	t_fail exit_and_abort_fail_the_instance_with_their_status "exit: '$r1', abort: '$r2'"
+fi
+
+if "$pith" doctor 2>/dev/null | grep -q '^posix .*none reaches the kernel but the final exit_group'; then
+	t_ok doctor_says_what_posix_functions_get
+else
+	t_fail doctor_says_what_posix_functions_get "$("$pith" doctor 2>&1 | tail -3)"
 fi
 t_done

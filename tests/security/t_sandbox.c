@@ -28,7 +28,11 @@ const struct elf_image *t_hostile(void)
 
 	if (img)
 		return img;
-	path = t_strdupf("%s/tests/fn/hostile", t_build_dir());
+	/* PITH_TEST_HOSTILE: another build of the same function (the
+	 * --posix one, tests/security/posix_hostile.sh). */
+	path = getenv("PITH_TEST_HOSTILE")
+		       ? t_strdupf("%s", getenv("PITH_TEST_HOSTILE"))
+		       : t_strdupf("%s/tests/fn/hostile", t_build_dir());
 	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
 		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
 		abort();

@@ -25,6 +25,15 @@ const char usage_doctor[] =
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
 
+/* Not a layer of this host: what POSIX functions get, whatever the host
+ * (Documentation/posix-functions.md, security.md). */
+static const char posix_note[] =
+	"functions built with pith-cc --posix (musl, pith port) answer every "
+	"system call inside the sandbox: files of /in /out /tmp /dev, memory "
+	"from the arena, a fixed clock, seeded getrandom, EPERM for sockets, "
+	"fork, exec, ENOSYS otherwise; none reaches the kernel but the final "
+	"exit_group, and the layers above still hold";
+
 /* status: "ok", "missing" (a required layer), "failed" (no sandbox) */
 static void print_json(const struct layers *ls, const char *status,
 		       const char *error)
@@ -50,6 +59,7 @@ static void print_json(const struct layers *ls, const char *status,
 				    summary_error_json(&(struct summary_error){
 					    .message = error }));
 	json_object_set_new(root, "layers", arr);
+	json_object_set_new(root, "posix", json_string(posix_note));
 	summary_emit(stdout, root);
 }
 
@@ -79,6 +89,8 @@ int cmd_doctor(const struct cli *c)
 			printf("%-14s %-12s%s %s\n", ls.l[i].name,
 			       ls.l[i].active ? "active" : "unavailable",
 			       ls.required[i] ? "*" : " ", ls.l[i].detail);
+	if (!c->json && c->verbosity >= 0)
+		printf("%-14s %-12s  %s\n", "posix", "emulated", posix_note);
 	if (r < 0) {
 		if (c->verbosity >= 0 || c->json)
 			fprintf(stderr, "pith: %s\n", e.msg);

@@ -50,7 +50,7 @@ $(POSIX_DIR)/libpith_posix.a: $(POSIX_OBJS)
 # What needs the POSIX SDK is built by a sub-make, and only when musl is
 # there; POSIX_TARGETS is filled by examples and tests.
 POSIX_TARGETS := $(POSIX_DIR)/crt.o $(POSIX_DIR)/libpith_posix.a \
-	$(POSIX_DIR)/tests/probe
+	$(POSIX_DIR)/tests/probe $(POSIX_DIR)/tests/hostile
 .PHONY: posix posix-targets
 posix: $(POSIX_DIR)/musl.stamp
 	$(Q)if [ -f $(POSIX_MUSL)/lib/libc.a ]; then \
@@ -67,4 +67,20 @@ $(POSIX_DIR)/tests/%: tests/posix/fn/%.c tools/pith-cc $(POSIX_DIR)/crt.o \
 	@mkdir -p $(@D)
 	$(Q)tools/pith-cc --posix -Wall -Wextra -Werror -o $@ $<
 
+# The hostile test function as a POSIX function (-DHOSTILE_POSIX).
+$(POSIX_DIR)/tests/hostile: tests/security/fn/hostile.c tests/security/hostile.h \
+		userspace/sandbox/raw.h tools/pith-cc $(POSIX_DIR)/crt.o \
+		$(POSIX_DIR)/libpith_posix.a
+	$(call msg,PITHCC,$@ (--posix))
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc --posix -O1 -g -fno-builtin -fcf-protection=none \
+		-DHOSTILE_POSIX -DPITH_FREESTANDING -Iuserspace \
+		-Iuserspace/sdk/include -Itests -o $@ $<
+
+TEST_SCRIPTS += tests/security/posix_hostile.sh
+
+# Kernel system calls of a POSIX function, counted by the eBPF guard.
+TEST_PROGS += posix_syscalls_test
+posix_syscalls_test_SRCS := tests/posix/posix_syscalls_test.c \
+	tests/security/bpf_worker.c tests/security/t_sandbox.c $(TEST_HELPERS)
 TEST_SCRIPTS += tests/integration/posix.sh tests/integration/posix_programs.sh

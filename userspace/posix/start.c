@@ -73,6 +73,12 @@ void __pith_posix_start(struct pith_context *ctx)
 	__pith_exit_group(RT_EXIT_BAD_CONTEXT); /* not reached */
 }
 
+/* The raw descriptor, for POSIX functions that want pith's own view. */
+struct pith_context *pith_posix_context(void)
+{
+	return rt_ctx;
+}
+
 struct fill {
 	struct pith_item *items;
 	size_t n;

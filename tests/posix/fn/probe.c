@@ -106,7 +106,7 @@ static int files(void)
 		return 7;
 	printf("size of a.txt: %lld\n", (long long)st.st_size);
 	printf("cwd: %s\n", getcwd((char[64]){ 0 }, 64));
-	if (chdir("/in/data") || !fopen("b.txt", "r"))
+	if (chdir("/in/data") || !fopen("a.txt", "r"))
 		return 8;
 	printf("relative open after chdir: ok\n");
 	ls("/");

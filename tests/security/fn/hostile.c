@@ -15,6 +15,22 @@ typedef unsigned long u64;
 /* Registers as the trampoline left them, saved before anything runs. */
 u64 regs_at_entry[16];
 
+int hostile_main(struct pith_context *c);
+
+#ifdef HOSTILE_POSIX
+/*
+ * The same behaviours as a POSIX function (tools/pith-cc --posix, built by
+ * userspace/posix/build.mk): musl and pith's POSIX runtime start first,
+ * then main runs the behaviour and hands its status straight to
+ * exit_group, as _start does below. A POSIX function is no stronger.
+ */
+struct pith_context *pith_posix_context(void);
+
+int main(void)
+{
+	raw_exit_group(hostile_main(pith_posix_context()));
+}
+#else
 __asm__(".text\n"
 	".globl _start\n"
 	"_start:\n"
@@ -40,6 +56,8 @@ __asm__(".text\n"
 	"	mov $231, %eax\n"
 	"	syscall\n"
 	"	ud2\n");
+
+#endif
 
 static u64 strlen_(const char *s)
 {

@@ -1,0 +1,45 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The hostile-function suite against the --posix build of the hostile
+# function (tests/security/fn/hostile.c with -DHOSTILE_POSIX: musl and the
+# POSIX runtime run first): sandbox_security_test (seccomp, /proc, faults,
+# the filter) and bpf_sandbox_test (the eBPF guard alone) must pass as they
+# do for the freestanding build. A POSIX function is no stronger.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$root/$B ;; esac
+fn=$root/build/posix/tests/hostile
+
+if [ ! -x "$fn" ]; then
+	why="not built"
+	[ -f "$root/build/posix/unavailable" ] &&
+		why=$(cat "$root/build/posix/unavailable")
+	echo "TAP version 13"
+	echo "1..0 # SKIP POSIX SDK unavailable: $why"
+	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
+	exit 0
+fi
+pass=0 fail=0 skip=0 rc=0
+for t in sandbox_security_test bpf_sandbox_test; do
+	out=$(PITH_TEST_HOSTILE=$fn "$B/tests/$t" 2>&1) || rc=1
+	printf '%s\n' "$out" | sed "s/^/# $t: /"
+	totals=$(printf '%s\n' "$out" | grep '^# Totals:' | tail -n 1)
+	if [[ $totals =~ pass:([0-9]+)\ fail:([0-9]+).*skip:([0-9]+)\ error:([0-9]+) ]]; then
+		pass=$((pass + BASH_REMATCH[1]))
+		fail=$((fail + BASH_REMATCH[2] + BASH_REMATCH[4]))
+		skip=$((skip + BASH_REMATCH[3]))
+	else
+		fail=$((fail + 1))
+	fi
+done
+n=$((pass + fail + skip))
+echo "TAP version 13"
+echo "1..$n"
+i=0
+for _ in $(seq "$pass"); do i=$((i + 1)); echo "ok $i posix_hostile_passed"; done
+for _ in $(seq "$skip"); do i=$((i + 1)); echo "ok $i posix_hostile_skipped # SKIP see above"; done
+for _ in $(seq "$fail"); do i=$((i + 1)); echo "not ok $i posix_hostile_failed (see above)"; done
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+[ "$fail" -eq 0 ] && [ "$rc" -eq 0 ]
