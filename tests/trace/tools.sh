@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t_plan 9
+t_plan 10
 [ "$(id -u)" -eq 0 ] || t_skip_all "needs root (CAP_BPF, CAP_PERFMON)"
 [ -e /sys/bus/event_source/devices/uprobe/type ] ||
 	t_skip_all "the kernel has no uprobes (CONFIG_UPROBE_EVENTS)"
@@ -365,6 +365,47 @@ done()
 	fi
 else
 	t_fail pith_lat_histograms_count_every_instance_and_item "$why"
+fi
+
+# --- every probe site still fires: a job that reuses a warm worker, maps
+# a large item and copies small ones, has an I/O stage, and one killed for
+# a syscall. Only the HTTP probes and io_retry need a server: not here.
+if ! command -v bpftrace >/dev/null; then
+	t_skip every_probe_fires "no bpftrace"
+else
+	head -c 150000 /dev/zero | tr '\0' x >"$tmp/big"
+	cat >"$tmp/cov.json" <<JSON
+{ "version": 1, "name": "coverage",
+  "functions": { "up": { "binary": "$fn/upper", "timeout": "5s" } },
+  "inputs": { "x": [ { "name": "a", "data": "abc" }, { "name": "b", "data": "d" },
+                     { "name": "c", "data": "e" }, { "name": "big", "file": "big" } ],
+              "paths": [ { "name": "p", "data": "big" } ] },
+  "stages": [ { "name": "s", "function": "up",
+                "inputs": { "in": { "from": "x", "mode": "each" } },
+                "outputs": ["out"] },
+              { "name": "rd", "io": "file.read",
+                "inputs": { "paths": { "from": "paths", "mode": "each" } },
+                "outputs": ["data"] } ],
+  "outputs": { "r": "s.out", "d": "rd.data" } }
+JSON
+	if start cov bpftrace -e "BEGIN { printf(\"tracing\\n\"); }
+		usdt:$pith:pith:* { @[probe] = count(); }"; then
+		"$pith" run "$tmp/cov.json" -j 1 -o "$tmp/out" -q >/dev/null 2>&1
+		"$pith" run "$tmp/opener.json" -j 1 -o "$tmp/out" -q >/dev/null 2>&1
+		finish "$pid"
+		missing=
+		for p in $(readelf -n "$pith" | sed -n 's/^ *Name: //p' | sort -u); do
+			case $p in http_request | http_response | io_retry) continue ;; esac
+			grep -q "pith:$p\]: [1-9]" "$tmp/cov.out" || missing="$missing $p"
+		done
+		if [ -z "$missing" ]; then
+			t_ok every_probe_fires
+		else
+			t_fail every_probe_fires "never fired:$missing"
+		fi
+	else
+		t_fail every_probe_fires "$why"
+	fi
 fi
 
 # --- perf: perf list shows the probes, perf record + the table

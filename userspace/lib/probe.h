@@ -343,7 +343,9 @@ struct probe_inst {
 			     (bytes));                                     \
 	} while (0)
 
-/* io_retry(run, function, index, attempt, err): an item is tried again. */
+/* io_retry(run, function, index, attempt, err): an item is tried again as
+ * attempt number `attempt`; err is the -errno, or the HTTP status, that
+ * made it retry. */
 #define PROBE_IO_RETRY(run, function, index, attempt, err)                 \
 	STAP_PROBE5(pith, io_retry, (const void *)(run),                   \
 		    (const char *)(function), (uint64_t)(index),           \
