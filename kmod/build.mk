@@ -38,7 +38,8 @@ xfer_test_SRCS := tests/kmod/xfer_test.c $(TEST_HELPERS)
 # The store's module backend (userspace/store/xfer.c), tested in the VM.
 TEST_PROGS += store_xfer_test
 store_xfer_test_SRCS := tests/kmod/store_xfer_test.c \
-	userspace/store/store.c userspace/store/pool.c userspace/store/xfer.c userspace/lib/units.c $(TEST_HELPERS)
+	userspace/store/store.c userspace/store/pool.c userspace/store/xfer.c userspace/lib/units.c \
+	userspace/lib/trace.c userspace/lib/err.c $(TEST_HELPERS)
 
 handoff_bench_SRCS := tools/bench/handoff_bench.c
 
