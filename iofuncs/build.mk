@@ -24,3 +24,4 @@ PROGS += io_bench
 io_bench_SRCS := tools/bench/io_bench.c
 TEST_SCRIPTS += tests/integration/io_files.sh
 TEST_SCRIPTS += tests/security/io_policy.sh
+TEST_SCRIPTS += tests/integration/io_retries.sh
