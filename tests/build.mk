@@ -20,5 +20,19 @@ $(HARNESS_SAMPLE): $(B)/obj/tests/harness/sample.o $(TEST_HELPERS:%.c=$(B)/obj/%
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^
 $(B)/tests/harness_test: | $(HARNESS_SAMPLE)
 
+# Compute functions the tests run (tests/functions/*.c, one per file), built
+# with the documented pith-cc into $(B)/tests/functions/. Test programs that
+# run them depend on `test-functions` (order-only).
+TEST_FUNCTIONS := $(patsubst tests/functions/%.c,$(B)/tests/functions/%,\
+	$(wildcard tests/functions/*.c))
+$(B)/tests/functions/%: tests/functions/%.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+.PHONY: test-functions
+test-functions: $(TEST_FUNCTIONS)
+ALL_TARGETS += $(TEST_FUNCTIONS)
+
 # Last, so that it sees the --json documents of every test before it.
 TEST_SCRIPTS += tests/integration/json_schema.sh

@@ -13,7 +13,7 @@ root=$(cd "$here/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$root/$B ;; esac
 pith=$B/pith
-fn=$B/tests/fn/engine
+fn=$B/tests/functions
 schema=$root/Documentation/json-output.schema.json
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-json.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

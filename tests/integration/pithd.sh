@@ -13,7 +13,7 @@ B=${B:-build}
 case $B in /*) ;; *) B=$root/$B ;; esac
 pith=$B/pith
 pithd=$B/pithd
-fn=$B/tests/fn/engine
+fn=$B/tests/functions
 slowfn=$B/tests/fn/daemon/slow
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-pithd.XXXXXX")
 chmod 755 "$tmp"

@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$root/$B ;; esac
-fn=$B/tests/fn/engine
+fn=$B/tests/functions
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-tools.XXXXXX")
 bg=
 cleanup() {

@@ -12,7 +12,7 @@ root=$(cd "$here/../.." && pwd)
 B=${B:-build}
 case $B in /*) ;; *) B=$root/$B ;; esac
 pith=$B/pith
-fn=$B/tests/fn/engine
+fn=$B/tests/functions
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-trace.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 

@@ -27,7 +27,7 @@ static struct job *job_in(const char *dir, const char *fmt)
 
 	if (!realpath(t_build_dir(), fn))
 		return NULL;
-	strcat(fn, "/tests/fn/engine");
+	strcat(fn, "/tests/functions");
 	text = t_strdupf(fmt, fn);
 	if (job_parse_string(text, strlen(text), "test.json", dir, &po, &job,
 			     &e) < 0)

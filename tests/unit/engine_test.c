@@ -27,7 +27,7 @@ static struct job *job_from(const char *fmt)
 
 	if (!realpath(t_build_dir(), fn))
 		return NULL;
-	strcat(fn, "/tests/fn/engine");
+	strcat(fn, "/tests/functions");
 	/* The format names the function directory with %1$s. */
 	text = t_strdupf(fmt, fn);
 	if (job_parse_string(text, strlen(text), "test.json", "/tmp", &po,
