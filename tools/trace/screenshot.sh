@@ -27,8 +27,8 @@ for i in $(seq 8); do
 done
 cat >"$tmp/job.json" <<JSON
 { "version": 1, "name": "tracing-demo",
-  "functions": { "upper": { "binary": "$B/tests/fn/engine/upper", "timeout": "5s" },
-                 "forward": { "binary": "$B/tests/fn/engine/forward", "timeout": "5s" } },
+  "functions": { "upper": { "binary": "$B/tests/functions/upper", "timeout": "5s" },
+                 "forward": { "binary": "$B/tests/functions/forward", "timeout": "5s" } },
   "inputs": { "docs": [ ${items%,} ], "paths": [ ${paths%,} ] },
   "stages": [ { "name": "shout", "function": "upper",
                 "inputs": { "in": { "from": "docs", "mode": "each" } },
