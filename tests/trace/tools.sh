@@ -55,7 +55,7 @@ cat >"$tmp/job.json" <<JSON
 JSON
 sed -e 's|/upper"|/fail"|' "$tmp/job.json" >"$tmp/fail.json"
 sed -e 's|/upper"|/opener"|' "$tmp/job.json" >"$tmp/opener.json"
-sed -e 's|/upper", "timeout": "5s"|/spin", "timeout": "4s"|' "$tmp/job.json" \
+sed -e 's|/upper", "timeout": "5s"|/spin", "timeout": "6s"|' "$tmp/job.json" \
 	>"$tmp/spin.json"
 
 # start NAME CMD...: runs CMD in the background (stdout NAME.out, stderr

@@ -122,7 +122,9 @@ enum probe_backend {
 		PROBE_TRACE_(trace_job, (job), (name), false, (status));   \
 	} while (0)
 
-/* stage_start(job, stage, name, function, io, n_instances) */
+/* stage_start(job, stage, name, function, io, n_instances): n_instances
+ * of an I/O stage; 0 for a compute stage, whose count is known only once
+ * its inputs are complete. */
 #define PROBE_STAGE_START(job, stage, name, function, io, n_instances)     \
 	do {                                                               \
 		STAP_PROBE6(pith, stage_start, (uint64_t)(job),            \
