@@ -409,16 +409,21 @@ JSON
 fi
 
 # --- perf: perf list shows the probes, perf record + the table
+# The sdt_pith:* uprobe events are global kernel state (tracefs): this
+# replaces any the host had and removes them at the end, even on failure.
 perf_steps() {
 	export HOME=$tmp/home # perf's build-id cache: $HOME/.debug
 	mkdir -p "$HOME"
-	"$root/tools/trace/pith-perf" setup "$pith" >"$tmp/perf.setup" 2>&1 || exit 3
+	trap '"$root/tools/trace/pith-perf" clean >/dev/null 2>&1' EXIT
+	[ -e /sys/kernel/tracing/uprobe_events ] ||
+		mount -t tracefs nodev /sys/kernel/tracing 2>"$tmp/perf.setup" ||
+		exit 3
+	"$root/tools/trace/pith-perf" setup "$pith" >"$tmp/perf.setup" 2>&1 || exit 4
 	perf list sdt 2>/dev/null >"$tmp/perf.list"
 	"$root/tools/trace/pith-perf" record -o "$tmp/perf.data" -- \
 		"$pith" run "$tmp/job.json" -j 2 -o "$tmp/out" --json \
 		>"$tmp/perf.sum" 2>/dev/null
 	"$root/tools/trace/pith-perf" table -i "$tmp/perf.data"
-	"$root/tools/trace/pith-perf" clean >/dev/null 2>&1
 }
 export -f perf_steps
 export tmp root
@@ -429,8 +434,11 @@ else
 	out=$(unshare -m bash -c perf_steps)
 	rc=$?
 	if [ $rc -eq 3 ]; then
-		t_skip perf_lists_the_probes_after_setup "perf probe failed: $(tail -1 "$tmp/perf.setup")"
-		t_skip perf_record_table_has_one_line_per_instance "perf probe failed"
+		t_skip perf_lists_the_probes_after_setup "cannot mount tracefs: $(tail -1 "$tmp/perf.setup")"
+		t_skip perf_record_table_has_one_line_per_instance "cannot mount tracefs"
+	elif [ $rc -eq 4 ]; then
+		t_fail perf_lists_the_probes_after_setup "pith-perf setup: $(cat "$tmp/perf.setup")"
+		t_fail perf_record_table_has_one_line_per_instance "pith-perf setup failed"
 	else
 		missing=
 		for p in job_start job_end stage_start stage_end inst_queued \
