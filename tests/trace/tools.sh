@@ -410,7 +410,8 @@ fi
 
 # --- perf: perf list shows the probes, perf record + the table
 # The sdt_pith:* uprobe events are global kernel state (tracefs): this
-# replaces any the host had and removes them at the end, even on failure.
+# replaces any the host had and removes them at the end, even on failure;
+# a lock keeps two runs of this test (other checkouts) apart.
 perf_steps() {
 	export HOME=$tmp/home # perf's build-id cache: $HOME/.debug
 	mkdir -p "$HOME"
@@ -431,7 +432,9 @@ if ! command -v perf >/dev/null; then
 	t_skip perf_lists_the_probes_after_setup "no perf"
 	t_skip perf_record_table_has_one_line_per_instance "no perf"
 else
-	out=$(unshare -m bash -c perf_steps)
+	# One at a time on the host: the sdt_pith:* events are global, and
+	# every worktree's make check runs this test.
+	out=$(flock -w 600 /tmp/pith-perf-test.lock unshare -m bash -c perf_steps)
 	rc=$?
 	if [ $rc -eq 3 ]; then
 		t_skip perf_lists_the_probes_after_setup "cannot mount tracefs: $(tail -1 "$tmp/perf.setup")"
