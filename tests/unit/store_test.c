@@ -456,4 +456,32 @@ TEST(store_limit_refuses_a_buffer_and_names_the_limit)
 	EXPECT_LT(held + (1 << 20), store_limit());
 }
 
+TEST(store_limit_counts_items_and_their_names)
+{
+	struct buffer *b = NULL;
+	struct set *s = set_new("names");
+	uint64_t held;
+	char name[201];
+	int r = 0, n = 0;
+
+	ASSERT_EQ(0, buffer_new("names", 1, &b));
+	ASSERT_EQ(0, buffer_seal(b));
+	held = store_stats.bytes_held;
+	memset(name, 'n', 200);
+	name[200] = 0;
+	/* Each item costs its name (201 bytes) and its entry: 4 KiB holds
+	 * 10 to 16 of them, not the 100 asked for. */
+	store_set_limit(held + 4096);
+	while (n < 100 && (r = set_add(s, name, false, 0, b, 0, 1)) == 0)
+		n++;
+	EXPECT_EQ(-ENOBUFS, r);
+	EXPECT_LE(10, n) TH_LOG("%d items", n);
+	EXPECT_GE(16, n) TH_LOG("%d items", n);
+	EXPECT_LE(held + (uint64_t)n * 201, store_stats.bytes_held);
+	set_free(s);
+	EXPECT_EQ(held, store_stats.bytes_held);
+	store_set_limit(0);
+	buffer_unref(b);
+}
+
 TEST_HARNESS_MAIN

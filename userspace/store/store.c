@@ -404,6 +404,7 @@ struct set *set_free(struct set *s)
 		free(s->items[i].name);
 		buffer_unref(s->items[i].buf);
 	}
+	store_stats.bytes_held -= MIN(s->charged, store_stats.bytes_held);
 	free(s->items);
 	free(s->name);
 	free(s);
@@ -413,16 +414,24 @@ struct set *set_free(struct set *s)
 int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 	    struct buffer *buf, uint64_t off, uint64_t len)
 {
+	uint64_t cost = sizeof(struct item) + strlen(name ? name : "") + 1;
 	struct item *it;
+	int r;
 
 	if (off > buf->size || len > buf->size - off)
 		return -ERANGE;
 	if (ARRAY_GROW(s->items, s->cap, s->n, 8) < 0)
 		return -ENOMEM;
+	r = charge(cost);
+	if (r < 0)
+		return r;
 	it = &s->items[s->n];
 	it->name = strdup(name ? name : "");
-	if (!it->name)
+	if (!it->name) {
+		store_stats.bytes_held -= cost;
 		return -ENOMEM;
+	}
+	s->charged += cost;
 	it->keyed = keyed;
 	it->key = key;
 	it->buf = buffer_ref(buf);

@@ -83,11 +83,13 @@ struct set {
 	char *name;
 	struct item *items;
 	size_t n, cap;
+	uint64_t charged; /* of store_stats.bytes_held: its items and names */
 };
 
 struct set *set_new(const char *name);
 struct set *set_free(struct set *s); /* NULL-safe, returns NULL */
-/* Append an item referencing buf[off, off+len); takes a new reference. */
+/* Append an item referencing buf[off, off+len); takes a new reference.
+ * The item and its name count as held bytes (-ENOBUFS past the limit). */
 int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 	    struct buffer *buf, uint64_t off, uint64_t len);
 /* Copy `len` bytes into a new sealed buffer (named `name` too) and append
@@ -114,7 +116,8 @@ int store_pool_check(void);
 
 /*
  * The bytes all live buffers may hold together (their sizes; a buffer whose
- * pages were partly released counts what it keeps). Creating a buffer past
+ * pages were partly released counts what it keeps), with the items of sets
+ * and their names. Creating a buffer past
  * it fails with -ENOBUFS; store_strerror() names the limit then. Default:
  * three quarters of the RAM; 0 sets the default again.
  */
