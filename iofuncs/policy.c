@@ -278,6 +278,6 @@ int netpolicy_check(const struct netpolicy *p, const char *host,
 	snprintf(hp, sizeof(hp), "%s%s%s:%u", v6 ? "[" : "", host,
 		 v6 ? "]" : "", port);
 	return err_set(e, EACCES,
-		       "%s: refused: %s is %s (internal addresses are denied; allow it with \"allow_hosts\": [\"%s\"] in the job or --allow-host %s)",
+		       "%s: refused: %s is %s; internal addresses need \"allow_hosts\": [\"%s\"] in the job or --allow-host %s",
 		       hp, addr, what, hp, hp);
 }

@@ -284,6 +284,35 @@ TEST_F(escape, write_refuses_name_leaving_root_and_creates_nothing)
 	EXPECT_EQ(3, count_entries(self->dir));
 }
 
+TEST_F(root, write_never_replaces_a_protected_file_nor_a_hard_link_to_it)
+{
+	char *job = t_strdupf("%s/job.json", self->dir);
+	char *alias = t_strdupf("%s/alias", self->dir), *s;
+	struct iofunc_file_id id;
+	struct stat st;
+
+	put(self->dir, "job.json", "the job");
+	ASSERT_EQ(0, link(job, alias));
+	ASSERT_EQ(0, stat(job, &st));
+	id = (struct iofunc_file_id){ .dev = st.st_dev, .ino = st.st_ino };
+	self->ctx.protect = &id;
+	self->ctx.n_protect = 1;
+	ASSERT_EQ(0, t_set_add_str(self->in, "job.json", "owned"));
+	ASSERT_EQ(0, t_set_add_str(self->in, "alias", "owned"));
+	ASSERT_EQ(0, t_set_add_str(self->in, "other", "fine"));
+	ASSERT_EQ(0, t_io_run("file.write", &self->ctx, self->in, 0, &self->io));
+	EXPECT_STREQ("file.write: 'job.json': is one of the job's own files (the job file, a function binary or an input), never replaced",
+		     t_io_error(&self->io, 0));
+	EXPECT_NE(NULL, strstr(t_io_error(&self->io, 1), "'alias': is one of the job's own files"));
+	s = t_read_file(job, NULL);
+	EXPECT_STREQ("the job", s);
+	free(s);
+	/* The stage failed: nothing of it is left, "other" included. */
+	EXPECT_EQ(2, count_entries(self->dir));
+	free(job);
+	free(alias);
+}
+
 TEST_F(root, read_symlink_inside_root_is_followed)
 {
 	char *s, *l = t_strdupf("%s/link", self->dir);

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* The HTTP parsers on their own: requests, heads, chunked bodies, mutations. */
+#include <arpa/inet.h>
+
 #include "harness/harness.h"
 #include "iofuncs/http_parse.h"
+#include "iofuncs/policy.h"
 
 static int sink(void *data, const char *p, size_t n)
 {
@@ -185,6 +188,96 @@ TEST(mutated_responses_stay_within_bounds)
 		ASSERT_LE(used, len - h.len);
 		ASSERT_LE(strlen(out), len);
 	}
+}
+
+/* ---- where requests may go (iofuncs/policy.c) ---- */
+
+static struct sockaddr_storage addr_of(const char *s, uint16_t port)
+{
+	struct sockaddr_storage a = {};
+	struct sockaddr_in *a4 = (struct sockaddr_in *)&a;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a;
+
+	if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons(port);
+	}
+	return a;
+}
+
+TEST(internal_ranges_are_known_by_address)
+{
+	static const struct {
+		const char *addr;
+		const char *what; /* NULL: public */
+	} cases[] = {
+		{ "127.0.0.1", "a loopback address (127.0.0.0/8)" },
+		{ "127.255.0.9", "a loopback address (127.0.0.0/8)" },
+		{ "169.254.169.254", "a link-local address (169.254.0.0/16)" },
+		{ "10.0.0.1", "a private address (10.0.0.0/8)" },
+		{ "172.16.0.1", "a private address (172.16.0.0/12)" },
+		{ "172.31.255.255", "a private address (172.16.0.0/12)" },
+		{ "192.168.1.1", "a private address (192.168.0.0/16)" },
+		{ "100.64.0.1", "a shared address (100.64.0.0/10)" },
+		{ "0.0.0.0", "a 'this network' address (0.0.0.0/8)" },
+		{ "224.0.0.1", "a multicast address (224.0.0.0/4)" },
+		{ "255.255.255.255", "a reserved address (240.0.0.0/4)" },
+		{ "::1", "a loopback address (::1)" },
+		{ "::", "the unspecified address (::)" },
+		{ "::ffff:127.0.0.1", "a loopback address (127.0.0.0/8)" },
+		{ "::ffff:169.254.169.254", "a link-local address (169.254.0.0/16)" },
+		{ "64:ff9b::10.0.0.1", "a private address (10.0.0.0/8)" },
+		{ "2002:7f00:1::", "a loopback address (127.0.0.0/8)" },
+		{ "fd00::1", "a unique local address (fc00::/7)" },
+		{ "fe80::1", "a link-local address (fe80::/10)" },
+		{ "ff02::1", "a multicast address (ff00::/8)" },
+		{ "93.184.216.34", NULL },
+		{ "172.32.0.1", NULL },
+		{ "100.128.0.1", NULL },
+		{ "2606:4700::1111", NULL },
+		{ "::ffff:8.8.8.8", NULL },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct sockaddr_storage a = addr_of(cases[i].addr, 80);
+		const char *what = NULL;
+		bool internal = netaddr_internal((struct sockaddr *)&a, &what);
+
+		EXPECT_EQ(cases[i].what != NULL, internal) TH_LOG("%s", cases[i].addr);
+		if (cases[i].what && what)
+			EXPECT_STREQ(cases[i].what, what) TH_LOG("%s", cases[i].addr);
+	}
+}
+
+TEST(allow_list_opens_by_name_or_address_and_port)
+{
+	static const char *const allow[] = { "127.0.0.1:8080", "LocalHost",
+					     "[::1]:80" };
+	struct netpolicy *p = NULL;
+	struct err e = {};
+	struct sockaddr_storage lo = addr_of("127.0.0.1", 8080);
+	struct sockaddr_storage lo9 = addr_of("127.0.0.1", 9);
+	struct sockaddr_storage v6 = addr_of("::1", 80);
+	struct sockaddr_storage pub = addr_of("93.184.216.34", 80);
+
+	ASSERT_EQ(0, netpolicy_new(allow, ARRAY_SIZE(allow), &p, &e));
+	EXPECT_EQ(0, netpolicy_check(p, "127.0.0.1", 8080, (struct sockaddr *)&lo, &e));
+	/* A name as written in the URL, any port: */
+	EXPECT_EQ(0, netpolicy_check(p, "localhost", 9, (struct sockaddr *)&lo9, &e));
+	EXPECT_EQ(0, netpolicy_check(p, "::1", 80, (struct sockaddr *)&v6, &e));
+	EXPECT_EQ(0, netpolicy_check(p, "example.test", 80, (struct sockaddr *)&pub, &e));
+	/* The address on another port, or under another name: */
+	EXPECT_EQ(-EACCES, netpolicy_check(p, "127.0.0.1", 9, (struct sockaddr *)&lo9, &e));
+	EXPECT_STREQ("127.0.0.1:9: refused: 127.0.0.1 is a loopback address (127.0.0.0/8); internal addresses need \"allow_hosts\": [\"127.0.0.1:9\"] in the job or --allow-host 127.0.0.1:9",
+		     e.msg);
+	EXPECT_EQ(-EACCES, netpolicy_check(p, "db.internal", 8081,
+					   (struct sockaddr *)&lo, &e));
+	netpolicy_free(p);
+	ASSERT_EQ(-EINVAL, netpolicy_new((const char *const[]){ "a:0" }, 1, &p, &e));
+	EXPECT_STREQ("allowed host 'a:0': bad port (want 1 to 65535)", e.msg);
 }
 
 TEST_HARNESS_MAIN
