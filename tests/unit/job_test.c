@@ -308,7 +308,7 @@ FIXTURE_VARIANT_ADD(message, duplicate_key_is_refused)
 FIXTURE_VARIANT_ADD(message, unknown_key_is_named_at_the_key)
 {
 	.json = HEAD "  \"stagez\": []}",
-	.msg = "job.json:2:3: stagez: unknown key 'stagez' (expected one of \"version\", \"name\", \"functions\", \"inputs\", \"stages\", \"outputs\", \"allow_hosts\")",
+	.msg = "job.json:2:3: stagez: unknown key 'stagez' (expected one of \"version\", \"name\", \"functions\", \"inputs\", \"stages\", \"outputs\", \"allow_hosts\", \"require\")",
 };
 FIXTURE_VARIANT_ADD(message, wrong_type_is_named_at_the_value)
 {
@@ -515,6 +515,13 @@ FIXTURE_VARIANT_ADD(message, allowed_host_must_be_a_string)
 	.json = HEAD "\"allow_hosts\": [8080],\n"
 		"\"stages\": [{\"name\": \"a\", \"io\": \"http\"}]}",
 	.msg = "job.json:2:17: allow_hosts[0]: expected a string such as \"127.0.0.1:8080\" or \"localhost\"",
+	.io = true,
+};
+FIXTURE_VARIANT_ADD(message, required_layer_is_a_layer_name)
+{
+	.json = HEAD "\"require\": [\"seccomp\", \"BPF LSM\"],\n"
+		"\"stages\": [{\"name\": \"a\", \"io\": \"http\"}]}",
+	.msg = "job.json:2:24: require[1]: expected a layer name as 'pith doctor' shows it, such as \"bpf-lsm\", or \"all\"",
 	.io = true,
 };
 FIXTURE_VARIANT_ADD(message, job_output_must_name_a_stage_output)

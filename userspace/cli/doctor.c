@@ -79,7 +79,7 @@ int cmd_doctor(const struct cli *c)
 		return EXIT_FAILED;
 	}
 	layers_collect(sb, true, &ls);
-	if (layers_mark_required(c, &ls, &e) < 0)
+	if (layers_mark_required(c, NULL, &ls, &e) < 0)
 		return cli_usage_error(c->cmd, "%s", e.msg);
 	r = layers_missing_required(&ls, &e);
 	if (c->json)

@@ -40,11 +40,13 @@ void layers_collect(const struct sandbox *sb, bool io, struct layers *ret)
 		ret->n += io_layers(ret->l + ret->n, LAYERS_MAX - ret->n);
 }
 
-int layers_mark_required(const struct cli *c, struct layers *ls,
-			 struct err *e)
+/* Mark the layers in names[0..n) required; `what` names the list in the
+ * error ("--require", "the job's \"require\""). */
+static int mark(struct layers *ls, const char *const *names, size_t n,
+		const char *what, struct err *e)
 {
-	for (size_t k = 0; k < c->n_require; k++) {
-		const char *want = c->require[k];
+	for (size_t k = 0; k < n; k++) {
+		const char *want = names[k];
 		bool found = false;
 
 		for (size_t i = 0; i < ls->n; i++) {
@@ -55,20 +57,30 @@ int layers_mark_required(const struct cli *c, struct layers *ls,
 			}
 		}
 		if (!found) {
-			char names[512];
+			char all[512];
 			size_t o = 0;
 
-			names[0] = '\0';
-			for (size_t i = 0; i < ls->n && o < sizeof(names); i++)
-				o += (size_t)snprintf(names + o,
-						      sizeof(names) - o, " %s",
-						      ls->l[i].name);
+			all[0] = '\0';
+			for (size_t i = 0; i < ls->n && o < sizeof(all); i++)
+				o += (size_t)snprintf(all + o, sizeof(all) - o,
+						      " %s", ls->l[i].name);
 			return err_set(e, EINVAL,
-				       "--require: no sandbox layer named '%s' (layers:%s, or all)",
-				       want, names);
+				       "%s: no sandbox layer named '%s' (layers:%s, or all)",
+				       what, want, all);
 		}
 	}
 	return 0;
+}
+
+int layers_mark_required(const struct cli *c, const struct job *job,
+			 struct layers *ls, struct err *e)
+{
+	int r = mark(ls, c->require, c->n_require, "--require", e);
+
+	if (r >= 0 && job)
+		r = mark(ls, (const char *const *)job->require, job->n_require,
+			 "the job's \"require\"", e);
+	return r;
 }
 
 int layers_missing_required(const struct layers *ls, struct err *e)
@@ -93,15 +105,15 @@ int layers_missing_required(const struct layers *ls, struct err *e)
 		       n == 1 ? "" : "s", names);
 }
 
-int layers_enforce(const struct cli *c, const struct sandbox *sb,
-		   struct err *e)
+int layers_enforce(const struct cli *c, const struct job *job,
+		   const struct sandbox *sb, struct err *e)
 {
 	struct layers ls;
 	char names[256];
 	size_t o = 0, n = 0;
 
 	layers_collect(sb, false, &ls);
-	if (layers_mark_required(c, &ls, e) < 0)
+	if (layers_mark_required(c, job, &ls, e) < 0)
 		return EXIT_USAGE;
 	if (layers_missing_required(&ls, e) < 0)
 		return EXIT_FAILED;

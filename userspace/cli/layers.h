@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "cli/cli.h"
+#include "job/job.h"
 #include "lib/err.h"
 #include "sandbox/sandbox.h"
 
@@ -21,10 +22,11 @@ struct layers {
 
 /* The sandbox's layers, and with io the I/O loop and the store after them. */
 void layers_collect(const struct sandbox *sb, bool io, struct layers *ret);
-/* Mark the layers named by --require ("all": every one). -EINVAL with a
- * message for a name no layer has. */
-int layers_mark_required(const struct cli *c, struct layers *ls,
-			 struct err *e);
+/* Mark the layers named by --require and by the job's "require" (job may
+ * be NULL; "all": every one). -EINVAL with a message for a name no layer
+ * has. */
+int layers_mark_required(const struct cli *c, const struct job *job,
+			 struct layers *ls, struct err *e);
 /* Whether every required layer is active; else a message naming them. */
 int layers_missing_required(const struct layers *ls, struct err *e);
 /*
@@ -33,7 +35,7 @@ int layers_missing_required(const struct layers *ls, struct err *e);
  * are unavailable (each with its reason under -v; nothing under -q).
  * Returns 0 or the exit status, the error printed.
  */
-int layers_enforce(const struct cli *c, const struct sandbox *sb,
-		   struct err *e);
+int layers_enforce(const struct cli *c, const struct job *job,
+		   const struct sandbox *sb, struct err *e);
 
 #endif

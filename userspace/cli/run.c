@@ -267,15 +267,17 @@ int cmd_run(const struct cli *c)
 						   .message = e.msg });
 		return EXIT_FAILED;
 	}
-	ret = layers_enforce(c, sb, &e);
-	if (ret == EXIT_USAGE)
-		return cli_usage_error(c->cmd, "%s", e.msg);
+	ret = layers_enforce(c, job, sb, &e);
 	if (ret) {
+		/* EXIT_USAGE: a name no layer has, on the command line or in
+		 * the job; EXIT_FAILED: a required layer is missing. */
 		fprintf(stderr, "pith: %s\n", e.msg);
 		if (c->json)
 			summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
 					   &(struct summary_error){
-						   .status = "refused",
+						   .status = ret == EXIT_USAGE ?
+								     "invalid" :
+								     "refused",
 						   .message = e.msg });
 		return ret;
 	}

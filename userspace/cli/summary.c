@@ -303,7 +303,7 @@ int summary_print_json(FILE *f, const char *command, const struct job *job,
 				    json_integer((json_int_t)job->n_stages));
 		json_object_set_new(root, "outputs",
 				    json_integer((json_int_t)job->n_outputs));
-	} else if (!strcmp(command, "run")) {
+	} else if (strcmp(command, "check")) { /* run, submit --wait, result */
 		json_t *stages = json_array();
 
 		if (rep) {

@@ -15,6 +15,7 @@
 
 #define JOB_DEFAULT_MEMORY (16ull << 20)
 #define JOB_DEFAULT_TIMEOUT_MS 10000ull
+#define JOB_REQUIRE_MAX 32
 #define JOB_ARGS_MAX 4096	/* "args" strings, "env" members */
 #define JOB_ARGS_BYTES (1u << 20) /* of "args" and "env" together */
 
@@ -114,6 +115,10 @@ struct job {
 	 * "host", "host:port", "[v6]" or "[v6]:port" as written */
 	char **allow_hosts;
 	size_t n_allow_hosts;
+	/* "require": sandbox layers (names as `pith doctor` shows them, or
+	 * "all") without which pith refuses to run the job */
+	char **require;
+	size_t n_require;
 };
 
 /*

@@ -78,6 +78,9 @@ struct job *job_free(struct job *j)
 	for (size_t i = 0; i < j->n_allow_hosts; i++)
 		free(j->allow_hosts[i]);
 	free(j->allow_hosts);
+	for (size_t i = 0; i < j->n_require; i++)
+		free(j->require[i]);
+	free(j->require);
 	free(j->order);
 	free(j->name);
 	free(j->dir);

@@ -21,7 +21,7 @@
 
 static const char *const root_keys[] = { "version", "name",   "functions",
 					 "inputs",  "stages", "outputs",
-					 "allow_hosts", NULL };
+					 "allow_hosts", "require", NULL };
 static const char *const function_keys[] = { "binary", "memory", "timeout",
 					      "args",	"env",	  "seed",
 					      "time",	"fresh",  NULL };
@@ -724,6 +724,49 @@ static int parse_allow_hosts(struct build *b, const struct jnode *root)
 	return 0;
 }
 
+/*
+ * "require": sandbox layers that must be active for this job to run, by
+ * the names `pith doctor` shows; which exist is the host's business, so
+ * pith run checks the names, this layer only their spelling.
+ */
+static int parse_require(struct build *b, const struct jnode *root)
+{
+	struct jctx *c = b->c;
+	struct jiter it = {};
+	struct jnode arr, n;
+	int r;
+
+	r = jmember_typed(c, root, "require", JSON_ARRAY,
+			  "an array of sandbox layer names such as [\"bpf-lsm\"]",
+			  false, &arr);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	if (json_array_size(arr.v) > JOB_REQUIRE_MAX)
+		return jerr(c, &arr, "more than %d required layers",
+			    JOB_REQUIRE_MAX);
+	b->j->require = calloc(json_array_size(arr.v) + 1, sizeof(char *));
+	if (!b->j->require)
+		return -ENOMEM;
+	while (jnode_next(c, &arr, &it, &n)) {
+		const char *s = json_string_value(n.v);
+		size_t len = json_string_length(n.v);
+		bool ok = s && len > 0 && len <= 32;
+
+		for (size_t i = 0; ok && i < len; i++)
+			ok = (s[i] >= 'a' && s[i] <= 'z') ||
+			     (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+			     s[i] == '_';
+		if (!ok)
+			return jerr(c, &n, "expected a layer name as 'pith doctor' shows it, such as \"bpf-lsm\", or \"all\"");
+		r = dup_str(s, len, &b->j->require[b->j->n_require++]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Pass 1: the shape of a stage and its own names. */
 static int parse_stage(struct build *b, const struct jnode *m,
 		       struct job_stage *st)
@@ -1075,6 +1118,8 @@ int job_build(struct jctx *c, json_t *root, struct job *j)
 		ret = parse_outputs(&b, &r);
 	if (ret >= 0)
 		ret = parse_allow_hosts(&b, &r);
+	if (ret >= 0)
+		ret = parse_require(&b, &r);
 	if (ret >= 0)
 		ret = check_files(&b, &r);
 
