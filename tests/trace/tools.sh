@@ -168,6 +168,10 @@ expect("file.read items", io.get("instances"), stage(ok, "rd")["instances"])
 expect("file.read bytes", io.get("bytes_out"), stage(ok, "rd")["bytes_out"])
 fwd = top.get(("fwd", "compute"), {})
 expect("fwd bytes_in", fwd.get("bytes_in"), stage(ok, "s")["bytes_out"])
+outs = [i for o in ok["outputs"].values() for i in o["items"]]
+wr = top.get(("file.write", "pith:outputs"), {})
+expect("output files written", wr.get("instances"), len(outs))
+expect("output bytes written", wr.get("bytes_out"), sum(i["bytes"] for i in outs))
 done()
 ' "$tmp/top2.out" "$tmp/ok2.sum"); then
 		t_ok pith_top_bytes_in_and_out_are_the_items_bytes

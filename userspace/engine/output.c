@@ -20,6 +20,7 @@
 #include "engine/output.h"
 #include "lib/array.h"
 #include "lib/macro.h"
+#include "lib/probe.h"
 
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
 #define OUT_FILES_IN_FLIGHT 64 /* so at most 64 descriptors */
@@ -302,6 +303,7 @@ static void file_end(struct out_file *f)
 	struct output_writer *w = f->w;
 	struct out_item it = f->it;
 
+	PROBE_IO_ITEM_END(f, "file.write", it.k, PROBE_IO_OUTPUTS, f->done == it.len && !w->err ? 0 : w->err ? w->err : -EIO, f->done);
 	if (f->fd >= 0)
 		close(f->fd); /* only after a failure: the ring closes it */
 	f->fd = -1;
@@ -423,6 +425,7 @@ static void file_start(struct out_file *f, const struct out_item *it)
 	f->fd = -1;
 	f->state = F_OPEN;
 	w->busy++;
+	PROBE_IO_ITEM_START(f, "file.write", it->k, PROBE_IO_OUTPUTS);
 	if (w->err)
 		return file_end(f); /* the job's output fails anyway */
 	if (!name_ok(it->name)) {

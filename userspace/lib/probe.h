@@ -156,8 +156,7 @@ enum probe_backend {
 			    (uint32_t)(stage), (uint64_t)(instance),       \
 			    (const char *)(function));                     \
 		PROBE_TRACE_(trace_inst, TRACE_INST_QUEUED, (job),         \
-			     (stage), (instance), (function), 0, 0, 0, 0,  \
-			     0, 0, NULL);                                  \
+			     (stage), (instance), (function), 0, 0);       \
 	} while (0)
 
 /* inst_spawned(job, stage, instance, function, pid, warm): sandbox_spawn()
@@ -170,7 +169,7 @@ enum probe_backend {
 			    (int)(warm));                                  \
 		PROBE_TRACE_(trace_inst, TRACE_INST_SPAWNED, (job),        \
 			     (stage), (instance), (function), (pid),       \
-			     (warm), 0, 0, 0, 0, NULL);                    \
+			     (warm));                                      \
 	} while (0)
 
 /* inst_started(pid, stage, instance, function, start_ns, spawn_ns): the
@@ -185,9 +184,6 @@ enum probe_backend {
 			    (uint32_t)(stage), (uint64_t)(instance),       \
 			    (const char *)(function), (uint64_t)(start_ns),\
 			    (uint64_t)(spawn_ns));                         \
-		PROBE_TRACE_(trace_inst, TRACE_INST_STARTED, 0, (stage),   \
-			     (instance), (function), (pid), 0, 0, 0,       \
-			     (spawn_ns), 0, NULL);                         \
 	} while (0)
 
 /* inst_exited(job, stage, instance, status, reason, run_ns): the instance
@@ -200,9 +196,6 @@ enum probe_backend {
 			    (uint32_t)(stage), (uint64_t)(instance),       \
 			    (int)(status), (int)(reason),                  \
 			    (uint64_t)(run_ns));                           \
-		PROBE_TRACE_(trace_inst, TRACE_INST_EXITED, (job),         \
-			     (stage), (instance), NULL, 0, 0, (status),    \
-			     (reason), 0, (run_ns), NULL);                 \
 	} while (0)
 
 /* inst_bytes(job, stage, instance, bytes_in, bytes_out): the bytes of the
@@ -222,9 +215,6 @@ enum probe_backend {
 			    (uint32_t)(stage), (uint64_t)(instance),       \
 			    (const char *)(function), (const char *)(text),\
 			    (long)(syscall));                              \
-		PROBE_TRACE_(trace_inst, TRACE_INST_FAILED, (job),         \
-			     (stage), (instance), (function), 0, 0, 0, 0,  \
-			     0, 0, (text));                                \
 	} while (0)
 
 /* inst_done(info): all of inst_failed, inst_bytes and inst_exited in one
@@ -250,7 +240,11 @@ struct probe_inst {
 };
 
 #define PROBE_INST_DONE(info)                                              \
-	STAP_PROBE1(pith, inst_done, (const struct probe_inst *)(info))
+	do {                                                               \
+		STAP_PROBE1(pith, inst_done,                               \
+			    (const struct probe_inst *)(info));            \
+		PROBE_TRACE_(trace_inst_done, (info));                     \
+	} while (0)
 
 /* warm_reset(pid, function, reset_ns, ok): a warm worker was reset for its
  * next instance (ok 1) or ended because the reset failed (ok 0). */

@@ -31,9 +31,7 @@ struct lane {
 	uint64_t instance;
 	uint64_t t_spawned;
 	int pid, warm;
-	uint64_t spawn_ns;
 	char function[64];
-	char text[160]; /* failure reason, from inst_failed */
 };
 
 static struct {
@@ -249,43 +247,69 @@ static const char *status_name(int status)
 	return "?";
 }
 
-static void inst_exited(struct lane *l, int status, int reason,
-			uint64_t run_ns, uint64_t t)
+static void phase(struct lane *l, uint64_t tid, const char *name, uint64_t a,
+		  uint64_t b)
+{
+	if (b <= a)
+		return;
+	ev_begin("X", "phase", l->job, tid, a);
+	fprintf(tr.f, ",\"dur\":%.3f,\"name\":\"%s\"}", (double)(b - a) / 1000.0,
+		name);
+}
+
+/* The instance's slice, from when sandbox_spawn() began to now (it is
+ * collected), with its phases: start (to the first instruction), run (to
+ * the reaping), collect. */
+static void inst_done(struct lane *l, const struct probe_inst *info,
+		      uint64_t t)
 {
 	uint64_t tid = (uint64_t)(l - tr.lanes) + 1;
-	uint64_t t_run = t - run_ns;
+	uint64_t t0 = info->start_ns && info->start_ns <= l->t_spawned ?
+			      info->start_ns : l->t_spawned;
+	uint64_t t_run = MIN(t0 + info->spawn_ns, t);
+	uint64_t t_end = MIN(t_run + info->run_ns, t);
 
 	if (l->named_job != l->job) {
 		meta("thread_name", l->job, tid, "worker slot %2$" PRIu64 "%1$s",
 		     "", tid - 1);
 		l->named_job = l->job;
 	}
-	ev_begin("X", "instance", l->job, tid, l->t_spawned);
+	ev_begin("X", "instance", l->job, tid, t0);
 	fprintf(tr.f, ",\"dur\":%.3f,\"name\":\"%s[%" PRIu64 "]\"",
-		(double)(t - l->t_spawned) / 1000.0, l->function, l->instance);
+		(double)(t - t0) / 1000.0, l->function, l->instance);
 	fprintf(tr.f, ",\"args\":{\"stage\":%" PRIu32 ",\"instance\":%" PRIu64
 		      ",\"pid\":%d,\"warm\":%d,\"status\":\"%s\",\"reason\":%d"
 		      ",\"spawn_us\":%.3f,\"run_us\":%.3f,\"error\":",
-		l->stage, l->instance, l->pid, l->warm, status_name(status),
-		reason, (double)l->spawn_ns / 1000.0, (double)run_ns / 1000.0);
-	put_str(l->text);
+		l->stage, l->instance, l->pid, l->warm,
+		status_name(info->status), info->reason,
+		(double)info->spawn_ns / 1000.0, (double)info->run_ns / 1000.0);
+	put_str(info->text);
 	fputs("}}", tr.f);
-	/* Phases inside the slice: spawned to first instruction, then the
-	 * function until pith reaped it. */
-	if (run_ns && t_run > l->t_spawned && t_run < t) {
-		ev_begin("X", "phase", l->job, tid, l->t_spawned);
-		fprintf(tr.f, ",\"dur\":%.3f,\"name\":\"start\"}",
-			(double)(t_run - l->t_spawned) / 1000.0);
-		ev_begin("X", "phase", l->job, tid, t_run);
-		fprintf(tr.f, ",\"dur\":%.3f,\"name\":\"run\"}",
-			(double)run_ns / 1000.0);
+	if (info->run_ns) {
+		phase(l, tid, "start", t0, t_run);
+		phase(l, tid, "run", t_run, t_end);
+		phase(l, tid, "collect", t_end, t);
 	}
 }
 
+void trace_inst_done(const struct probe_inst *info)
+{
+	uint64_t t = clock_now_ns();
+	struct lane *l;
+
+	pthread_mutex_lock(&tr.lock);
+	if (tr.f) {
+		l = lane_find(info->job, info->stage, info->instance);
+		if (l) { /* else never spawned */
+			inst_done(l, info, t);
+			l->busy = false;
+		}
+	}
+	pthread_mutex_unlock(&tr.lock);
+}
+
 void trace_inst(enum trace_inst_event ev, uint64_t job, uint32_t stage,
-		uint64_t instance, const char *function, int pid, int warm,
-		int status, int reason, uint64_t spawn_ns, uint64_t run_ns,
-		const char *text)
+		uint64_t instance, const char *function, int pid, int warm)
 {
 	uint64_t t = clock_now_ns();
 	struct lane *l;
@@ -311,28 +335,8 @@ void trace_inst(enum trace_inst_event ev, uint64_t job, uint32_t stage,
 		l->t_spawned = t;
 		l->pid = pid;
 		l->warm = warm;
-		l->text[0] = 0;
-		l->spawn_ns = 0;
 		snprintf(l->function, sizeof(l->function), "%s",
 			 function ? function : "?");
-		break;
-	case TRACE_INST_STARTED:
-		for (size_t i = 0; i < tr.n_lanes; i++)
-			if (tr.lanes[i].busy && tr.lanes[i].pid == pid)
-				tr.lanes[i].spawn_ns = spawn_ns;
-		break;
-	case TRACE_INST_FAILED:
-		l = lane_find(job, stage, instance);
-		if (l)
-			snprintf(l->text, sizeof(l->text), "%s",
-				 text ? text : "");
-		break;
-	case TRACE_INST_EXITED:
-		l = lane_find(job, stage, instance);
-		if (!l)
-			break; /* never spawned */
-		inst_exited(l, status, reason, run_ns, t);
-		l->busy = false;
 		break;
 	}
 out:

@@ -30,9 +30,6 @@ int trace_close(struct err *e);
 enum trace_inst_event {
 	TRACE_INST_QUEUED,
 	TRACE_INST_SPAWNED,
-	TRACE_INST_STARTED,
-	TRACE_INST_FAILED,
-	TRACE_INST_EXITED,
 };
 
 /* Hooks of the probe macros (lib/probe.h). */
@@ -41,15 +38,15 @@ void trace_stage(uint64_t job, uint32_t stage, const char *name,
 		 const char *function, bool start, int status,
 		 uint64_t items_out, uint64_t bytes_out);
 void trace_inst(enum trace_inst_event ev, uint64_t job, uint32_t stage,
-		uint64_t instance, const char *function, int pid, int warm,
-		int status, int reason, uint64_t spawn_ns, uint64_t run_ns,
-		const char *text);
+		uint64_t instance, const char *function, int pid, int warm);
 enum trace_io_event {
 	TRACE_IO_RUN,
 	TRACE_IO_ITEM_START,
 	TRACE_IO_ITEM_END,
 	TRACE_IO_DONE,
 };
+struct probe_inst;
+void trace_inst_done(const struct probe_inst *info);
 void trace_io(enum trace_io_event ev, const void *run, const char *function,
 	      uint64_t job, int stage, uint64_t index, int err, uint64_t bytes);
 void trace_buffer(int d_buffers, int64_t d_bytes);
