@@ -254,8 +254,19 @@ else
 fi
 
 # SIGTERM and SIGINT: workers killed and reaped, cgroup removed, nothing
-# written, said on stderr, 128 + the signal.
-sed -e 's|/upper"|/spin"|' -e 's|"2s"|"60s"|' "$tmp/ok.json" >"$tmp/spin.json"
+# written (not even the outputs of the stage that finished), said on
+# stderr, 128 + the signal.
+cat >"$tmp/spin.json" <<JSON
+{ "version": 1, "name": "spin",
+  "functions": { "up": { "binary": "$fn/upper", "timeout": "5s" },
+                 "spin": { "binary": "$fn/spin", "timeout": "60s" } },
+  "inputs": { "x": [ { "name": "a", "data": "abc" }, { "name": "b", "data": "d" } ] },
+  "stages": [ { "name": "s", "function": "up",
+                "inputs": { "in": { "from": "x", "mode": "each" } }, "outputs": ["out"] },
+              { "name": "t", "function": "spin",
+                "inputs": { "in": { "from": "x", "mode": "each" } }, "outputs": ["out"] } ],
+  "outputs": { "done": "s.out", "never": "t.out" } }
+JSON
 for sig in TERM INT; do
 	"$pith" run "$tmp/spin.json" -o "$tmp/o-$sig" >"$tmp/out-$sig" 2>"$tmp/err-$sig" &
 	p=$!
