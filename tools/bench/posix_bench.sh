@@ -3,20 +3,26 @@
 # POSIX functions vs the same programs natively: Lua 5.4, zlib's minigzip
 # and the sqlite3 shell, each built from Debian's sources twice by
 # examples/posix/build.sh (pith-posix-cc on musl; gcc on glibc, same flags),
-# on workloads of tens to hundreds of milliseconds. Each pith figure is a
-# whole `pith run` of a one-instance job (parse, ingest, sandbox, output
-# written); each native one is the program reading a file and writing
-# /dev/null. Both come from one hyperfine run per program.
+# on workloads of a hundred milliseconds and more. A pith figure is a whole
+# `pith run` of a one-instance job (parse, ingest, sandbox, output
+# written); a native one is the program reading the file from stdin and
+# writing /dev/null; `empty` is `pith run` of a POSIX function that exits
+# at once, given the same input (pith's fixed cost: parse, ingest, sandbox,
+# guard, musl start). Runs are interleaved (native, pith, empty,
+# native, ...) so that the machine's drift hits each alike; the table
+# gives medians of wall time and of CPU time (user+system of the process
+# and its reaped children: pith's workers included), and two ratios:
+# wall of pith run / native, and the function's own CPU (pith - empty) /
+# native.
 #
-#   tools/bench/posix_bench.sh [RUNS]     # default 10
+#   tools/bench/posix_bench.sh [RUNS]     # default 11
 set -eu
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-runs=${1:-10}
+runs=${1:-11}
 pith=$root/build/pith
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-posix-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-command -v hyperfine >/dev/null || { echo "needs hyperfine" >&2; exit 1; }
 
 declare -A pbin nbin
 for p in lua zlib sqlite; do
@@ -54,27 +60,55 @@ JOB
 job lua "${pbin[lua]}" '["/in/script/wordfreq.lua"]' "$tmp/text4"
 job zlib "${pbin[zlib]}" '[]' "$tmp/text16"
 job sqlite "${pbin[sqlite]}" '[":memory:"]' "$tmp/bench.sql"
+job empty-lua "$root/build/posix/tests/probe" '["exit", "0"]' "$tmp/text4"
+job empty-zlib "$root/build/posix/tests/probe" '["exit", "0"]' "$tmp/text16"
+job empty-sqlite "$root/build/posix/tests/probe" '["exit", "0"]' "$tmp/bench.sql"
 
-native_lua="${nbin[lua]} $root/examples/lua/wordfreq.lua < $tmp/text4 > /dev/null"
-native_zlib="${nbin[zlib]} < $tmp/text16 > /dev/null"
-native_sqlite="${nbin[sqlite]} :memory: < $tmp/bench.sql > /dev/null"
+python3 - "$runs" "$tmp" "$pith" "${nbin[lua]}" "${nbin[zlib]}" \
+	"${nbin[sqlite]}" "$root/examples/lua/wordfreq.lua" <<'PY'
+import resource, subprocess, sys, time
+runs, tmp, pith = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+lua, zlib, sqlite, script = sys.argv[4:8]
+progs = [
+    ("lua", "wordfreq.lua over 4.2 MiB of text",
+     f"{lua} {script} < {tmp}/text4 > /dev/null"),
+    ("zlib", "minigzip of 16.9 MiB of text",
+     f"{zlib} < {tmp}/text16 > /dev/null"),
+    ("sqlite", "200,000 inserts, an index, a join (:memory:)",
+     f"{sqlite} :memory: < {tmp}/bench.sql > /dev/null"),
+]
 
-printf '| program | workload | native (ms) | pith (ms) | ratio |\n'
-printf '| --- | --- | ---: | ---: | ---: |\n'
-for p in lua zlib sqlite; do
-	case $p in
-	lua) native=$native_lua what="wordfreq.lua over 4.2 MiB of text" ;;
-	zlib) native=$native_zlib what="minigzip of 16.9 MiB of text" ;;
-	sqlite) native=$native_sqlite what="200,000 inserts, an index, a join (:memory:)" ;;
-	esac
-	hyperfine -N --warmup 2 --runs "$runs" --export-json "$tmp/$p.h.json" \
-		--command-name native "sh -c '$native'" \
-		--command-name pith "$pith run -q -o $tmp/out-$p $tmp/$p.json" \
-		>/dev/null 2>&1 || { echo "$p: hyperfine failed" >&2; exit 1; }
-	python3 - "$tmp/$p.h.json" "$p" "$what" <<'PY'
-import json, sys
-r = {x["command"]: x for x in json.load(open(sys.argv[1]))["results"]}
-n, p = r["native"]["mean"] * 1e3, r["pith"]["mean"] * 1e3
-print(f"| {sys.argv[2]} | {sys.argv[3]} | {n:.1f} ± {r['native']['stddev']*1e3:.1f} | {p:.1f} ± {r['pith']['stddev']*1e3:.1f} | {p / n:.2f}x |")
+def once(cmd):
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode:
+        sys.exit(f"{cmd}: exit {r.returncode}: {r.stderr}")
+    t1 = time.monotonic()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return (t1 - t0) * 1e3, cpu * 1e3
+
+def med(v):
+    v = sorted(v)
+    return v[len(v) // 2]
+
+print("| program | workload | native wall / CPU (ms) | pith run wall / CPU (ms) | empty CPU (ms) | wall ratio | function CPU ratio |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for name, what, native in progs:
+    pcmd = f"{pith} run -q -o {tmp}/out-{name} {tmp}/{name}.json"
+    ecmd = f"{pith} run -q -o {tmp}/out-empty {tmp}/empty-{name}.json"
+    m = {"n": [], "p": [], "e": []}
+    for cmd in (native, pcmd, ecmd):   # warm-up
+        once(cmd)
+    for _ in range(runs):
+        m["n"].append(once(native))
+        m["p"].append(once(pcmd))
+        m["e"].append(once(ecmd))
+    nw, nc = med([w for w, _ in m["n"]]), med([c for _, c in m["n"]])
+    pw, pc = med([w for w, _ in m["p"]]), med([c for _, c in m["p"]])
+    ec = med([c for _, c in m["e"]])
+    print(f"| {name} | {what} | {nw:.0f} / {nc:.0f} | {pw:.0f} / {pc:.0f} | "
+          f"{ec:.0f} | {pw / nw:.2f}x | {(pc - ec) / nc:.2f}x |")
 PY
-done
