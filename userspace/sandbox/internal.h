@@ -77,6 +77,8 @@ struct warm_worker {
 	uint32_t owner;
 	pid_t pid;
 	int pidfd;
+	int epfd;			/* its pidfd and the listener: what a
+					   proc of it polls (sandbox_proc_fd) */
 	uint64_t park_id;		/* the pending notification */
 	uint64_t cpu_soft;		/* its RLIMIT_CPU soft limit, s */
 };
@@ -229,8 +231,8 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	       struct err *e);
 /* Write the warm exit address into p's new context. */
 int warm_prepare(struct sandbox_proc *p);
-/* p's worker parked cleanly: keep it idle (takes its pidfd). */
-void warm_put(struct sandbox_proc *p);
+/* p's worker parked cleanly: keep it idle (takes its pidfd and epfd). */
+int warm_put(struct sandbox_proc *p);
 /* Kill every idle worker. */
 void warm_flush(struct sandbox *sb);
 /* The notification is a park from the trampoline's park call. */

@@ -385,18 +385,26 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	} else {
 		res->status = SANDBOX_OK;
 	}
-	p->epfd_empty = p->sb->spawner.listener < 0 ||
-			epoll_ctl(p->epfd, EPOLL_CTL_DEL,
-				  p->sb->spawner.listener, NULL) == 0;
-	/* A parked worker keeps its pidfd (for the pool): out of the set. */
-	if (p->parked && p->pidfd >= 0 &&
-	    epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->pidfd, NULL) < 0)
-		p->epfd_empty = false;
+	/* A parked worker goes back to the pool now, with its pidfd and
+	 * its epoll set, for the next instance (warm_put()). */
+	if (p->parked && warm_put(p) < 0) {
+		siginfo_t dead;
+
+		if (p->sb->guard)
+			guard_worker_del(p->sb->guard, p->pid);
+		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &dead,
+			      WEXITED | __WALL) < 0 && errno == EINTR)
+			;
+	}
+	if (p->epfd >= 0)
+		p->epfd_empty = p->sb->spawner.listener < 0 ||
+				epoll_ctl(p->epfd, EPOLL_CTL_DEL,
+					  p->sb->spawner.listener, NULL) == 0;
 	/* Read up to EAGAIN just before: kept for the next instance, or
 	 * closed. */
 	spawn_release_sock(p);
-	if (!p->parked)
-		drop_fd(&p->pidfd);
+	drop_fd(&p->pidfd);
 	/* Reaped (or parked): the pid may be another worker's from now on,
 	 * or this worker's next instance's. */
 	unlink_proc(p);
@@ -476,21 +484,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 {
 	if (!p)
 		return NULL;
-	/* Ended through the reset path: its worker goes back to the pool
-	 * (warm_put() takes the pidfd), else it dies below. */
-	if (p->finished && p->parked && p->pidfd >= 0)
-		warm_put(p);
-	if (p->finished && p->pidfd >= 0) {
-		siginfo_t si;
 
-		if (p->sb->guard)
-			guard_worker_del(p->sb->guard, p->pid);
-		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) <
-			       0 &&
-		       errno == EINTR)
-			;
-	}
 	if (!p->finished && p->pidfd >= 0) {
 		siginfo_t si;
 

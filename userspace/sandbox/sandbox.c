@@ -416,6 +416,10 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	if (!sb)
 		return NULL;
 	/* Its workers get PDEATHSIG when it ends: free them first. */
+	if (getenv("PITH_WARM_STATS"))
+		fprintf(stderr, "pith: warm workers: %llu instances reused one, %llu started one\n",
+			(unsigned long long)sb->warm_reused,
+			(unsigned long long)sb->warm_started);
 	warm_flush(sb);
 	spawner_stop(sb);
 	guard_free(sb->guard);

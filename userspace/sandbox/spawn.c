@@ -642,8 +642,11 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		r = warm_start(p, req, e);
 		if (r < 0)
 			goto fail;
-		if (r > 0)
-			goto started;
+		if (r > 0) {
+			/* Its epoll set, with its pidfd and the listener. */
+			*ret = p;
+			return 0;
+		}
 	}
 	/* The pair a reaped instance left, drained, or a new one; pith keeps
 	 * the worker's end too, to reuse the pair (spawn_release_sock()). */
@@ -680,7 +683,6 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
-started:
 	if (sb->has_spare_epfd) {
 		p->epfd = sb->spare_epfd;
 		sb->has_spare_epfd = false;

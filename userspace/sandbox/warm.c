@@ -91,11 +91,12 @@ static void worker_kill(struct warm_worker *w)
 	       errno == EINTR)
 		;
 	close(w->pidfd);
+	safe_close(w->epfd);
 	elf_image_free(w->image);
 	free(w);
 }
 
-void warm_put(struct sandbox_proc *p)
+int warm_put(struct sandbox_proc *p)
 {
 	struct sandbox *sb = p->sb;
 	struct warm_worker *w, **pp;
@@ -103,7 +104,7 @@ void warm_put(struct sandbox_proc *p)
 	w = calloc(1, sizeof(*w));
 	if (!w || !p->image) {
 		free(w);
-		return; /* the caller kills the worker */
+		return -ENOMEM; /* the caller kills the worker */
 	}
 	*w = (struct warm_worker){
 		.image = TAKE_PTR(p->image),
@@ -111,14 +112,16 @@ void warm_put(struct sandbox_proc *p)
 		.owner = p->owner,
 		.pid = p->pid,
 		.pidfd = p->pidfd,
+		.epfd = p->epfd,
 		.park_id = p->park_id,
 		.cpu_soft = p->cpu_soft,
 	};
 	p->pidfd = -1;
+	p->epfd = -1;
 	w->next = sb->idle;
 	sb->idle = w;
 	if (++sb->n_idle <= sb->max_idle)
-		return;
+		return 0;
 	/* Full: the least recently parked one goes. */
 	for (pp = &sb->idle; (*pp)->next; pp = &(*pp)->next)
 		;
@@ -128,6 +131,7 @@ void warm_put(struct sandbox_proc *p)
 	if (sb->guard)
 		guard_worker_del(sb->guard, w->pid);
 	worker_kill(w);
+	return 0;
 }
 
 void warm_flush(struct sandbox *sb)
@@ -337,7 +341,9 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	}
 	p->pid = w->pid;
 	p->pidfd = w->pidfd;
+	p->epfd = w->epfd;
 	w->pidfd = -1;
+	w->epfd = -1;
 	p->reused = true;
 	p->cpu_soft = w->cpu_soft;
 	/* Known before the worker runs, so that its notifications find it. */
@@ -378,6 +384,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		if (sb->guard)
 			guard_worker_del(sb->guard, p->pid);
 		p->pidfd = safe_close(p->pidfd);
+		p->epfd = safe_close(p->epfd);
 		*p->pprev = p->next;
 		if (p->next)
 			p->next->pprev = p->pprev;
