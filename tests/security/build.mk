@@ -50,3 +50,4 @@ TEST_SCRIPTS += tests/security/isolation.sh
 TEST_PROGS += isolation_test
 isolation_test_SRCS := tests/security/isolation_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/isolation_test: | $(SNOOP_FN) $(B)/pith-worker
+TEST_SCRIPTS += tests/security/memory_budget.sh

@@ -155,8 +155,11 @@ TEST_F(sb, function_starts_with_clear_registers_and_the_abi_stack)
 	for (int i = 0; i < 16; i++) {
 		if (i == 5) /* %rdi: the descriptor */
 			EXPECT_EQ(PITH_CONTEXT_BASE, regs[i]);
-		else if (i == 7) /* %rsp: the top of the context */
-			EXPECT_EQ(PITH_CONTEXT_BASE + T_MEMORY, regs[i]);
+		else if (i == 7) /* %rsp: the top of the context, which
+				    is the memory the image's data leaves */
+			EXPECT_EQ(PITH_CONTEXT_BASE + T_MEMORY -
+					  elf_image_writable_size(t_hostile()),
+				  regs[i]);
 		else
 			EXPECT_EQ(0, regs[i]) TH_LOG("register %d", i);
 	}
@@ -281,8 +284,8 @@ TEST_F(sb, memory_below_the_minimum_is_refused)
 	};
 	struct err e = { { 0 } };
 
-	EXPECT_EQ(-EINVAL, sandbox_spawn(self->sb, &req, &self->p, &e));
-	EXPECT_NE(NULL, strstr(e.msg, "limits.memory: 4096 bytes"))
+	EXPECT_EQ(-E2BIG, sandbox_spawn(self->sb, &req, &self->p, &e));
+	EXPECT_NE(NULL, strstr(e.msg, "of its memory of 4096 for the context, which needs at least 64 KiB"))
 		TH_LOG("%s", e.msg);
 }
 
@@ -293,7 +296,10 @@ TEST_F(sb, context_descriptor_that_does_not_fit_is_refused)
 	const char *outputs[] = { "out" };
 	struct sandbox_request req = {
 		.image = t_hostile(),
-		.limits = { .memory = 64 << 10, .timeout_ms = 1000 },
+		/* 64 KiB of context, after the image's writable pages. */
+		.limits = { .memory = (64 << 10) +
+				      elf_image_writable_size(t_hostile()),
+			    .timeout_ms = 1000 },
 		.inputs = inputs,
 		.n_inputs = 1,
 		.outputs = outputs,
@@ -381,7 +387,7 @@ FIXTURE_VARIANT_ADD(bad, items_array_wrapping_around)
 FIXTURE_VARIANT_ADD(bad, data_past_the_context_end)
 {
 	.variant = BAD_DATA_OUTSIDE,
-	.reason = "bad output descriptor: outputs[0].items[0].data: 0x200000100000+4 outside the context and the inputs",
+	.reason = "bad output descriptor: outputs[0].items[0].data: 0x2000000ff000+4 outside the context and the inputs", /* 1 MiB less the image's data page */
 };
 FIXTURE_VARIANT_ADD(bad, length_wrapping_around)
 {

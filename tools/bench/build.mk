@@ -4,3 +4,19 @@
 PROGS += spawn-bench
 spawn-bench_SRCS := tools/bench/spawn_bench.c
 $(B)/spawn-bench: | $(B)/pith-worker
+
+# instance-bench (tools/bench/instance_bench.sh): its baselines and the
+# benchmark functions.
+PROGS += instance-driver
+instance-driver_SRCS := tools/bench/instance_driver.c
+$(B)/bench/noop-static: tools/bench/noop_static.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -nostdlib -fno-pie -no-pie -o $@ $<
+BENCH_FNS := $(B)/bench/fn/noop $(B)/bench/fn/spin $(B)/bench/fn/touch
+$(B)/bench/fn/%: tools/bench/fn/%.c tools/bench/fn/spin.h $(B)/sdk/crt.o \
+		$(B)/sdk/libpith_fn.a
+	$(call msg,PITH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)PITH_SDK=$(B)/sdk tools/pith-cc -O2 $< -o $@
+ALL_TARGETS += $(B)/bench/noop-static $(BENCH_FNS)

@@ -86,12 +86,16 @@ const char usage_check[] =
 	"      --json         print the result as JSON on stdout\n"
 	"  -q, --quiet        print nothing when the job is valid\n";
 
-/* A binary must pass the sandbox's ELF loader, as at `pith run`. */
-static int check_binary(int dirfd, const char *path, struct err *e)
+/* A binary must pass the sandbox's ELF loader, as at `pith run`, and fit
+ * in the function's memory. */
+static int check_binary(int dirfd, const char *path, uint64_t memory,
+			struct err *e)
 {
 	struct elf_image *img = NULL;
 	int r = elf_image_load(dirfd, path, &img, e);
 
+	if (r >= 0)
+		r = elf_image_check_memory(img, memory, e);
 	elf_image_free(img);
 	if (r == -ENOEXEC)
 		err_append(e,

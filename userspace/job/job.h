@@ -132,11 +132,13 @@ typedef int (*job_io_check_fn)(const char *io, size_t n_inputs,
 
 /*
  * Checks a function's binary (opened relative to dirfd) is one the sandbox
- * will run: supplied by the caller, as io_check is, so that this layer needs
- * no knowledge of sandbox/. Returns 0 or a -errno with a message; the
- * message is placed after the position of the function's "binary".
+ * will run with the function's declared memory: supplied by the caller, as
+ * io_check is, so that this layer needs no knowledge of sandbox/. Returns 0
+ * or a -errno with a message; the message is placed after the position of
+ * the function's "binary".
  */
-typedef int (*job_binary_check_fn)(int dirfd, const char *path, struct err *e);
+typedef int (*job_binary_check_fn)(int dirfd, const char *path,
+				   uint64_t memory, struct err *e);
 
 /* An invalid job's error in parts, for machine-readable reports. */
 struct job_error {

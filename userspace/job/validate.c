@@ -126,7 +126,7 @@ static int check_file(struct jctx *c, const struct jnode *n, const char *path,
 }
 
 static int check_binary(struct jctx *c, const struct jnode *n,
-			const char *path)
+			const char *path, uint64_t memory)
 {
 	struct err be = {};
 	char q[JQUOTE_MAX];
@@ -134,7 +134,7 @@ static int check_binary(struct jctx *c, const struct jnode *n,
 
 	if (!c->opts->binary_check)
 		return 0;
-	r = c->opts->binary_check(c->dirfd, path, &be);
+	r = c->opts->binary_check(c->dirfd, path, memory, &be);
 	if (r < 0)
 		return jerr(c, n, "%s: %s",
 			    jquote(q, sizeof(q), path, strlen(path), false),
@@ -1043,7 +1043,8 @@ static int check_files(struct build *b, const struct jnode *root)
 				       "binary");
 			if (r < 0)
 				return r;
-			r = check_binary(c, &n, b->j->functions[i].binary);
+			r = check_binary(c, &n, b->j->functions[i].binary,
+					 b->j->functions[i].memory);
 			if (r < 0)
 				return r;
 		}

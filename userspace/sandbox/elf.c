@@ -589,6 +589,29 @@ int elf_image_load(int dirfd, const char *path, struct elf_image **ret,
 	return load_fd(fd, &st, ret, e);
 }
 
+uint64_t elf_image_writable_size(const struct elf_image *img)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < img->n_segments; i++)
+		if (img->segments[i].prot & PROT_WRITE)
+			n += img->segments[i].memsz;
+	return n;
+}
+
+int elf_image_check_memory(const struct elf_image *img, uint64_t memory,
+			   struct err *e)
+{
+	uint64_t w = elf_image_writable_size(img);
+
+	if (w <= memory && memory - w >= ELF_CONTEXT_MIN)
+		return 0;
+	return err_set(e, E2BIG,
+		       "its writable segments (.data and .bss: %" PRIu64 " bytes) leave %" PRIu64 " bytes of its memory of %" PRIu64 " for the context, which needs at least %llu KiB: raise \"memory\", or allocate big arrays from the arena (pith_alloc) instead of declaring them static",
+		       w, w < memory ? memory - w : 0, memory,
+		       ELF_CONTEXT_MIN >> 10);
+}
+
 struct elf_image *elf_image_ref(struct elf_image *img)
 {
 	if (img)

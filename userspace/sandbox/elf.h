@@ -50,6 +50,16 @@ int elf_image_load(int dirfd, const char *path, struct elf_image **ret,
 /* Same, from bytes in memory (tests, fuzzing). */
 int elf_image_load_mem(const void *data, size_t len, struct elf_image **ret,
 		       struct err *e);
+/*
+ * The declared memory of a function is the whole budget of an instance: its
+ * writable image segments (.data, .bss, page-rounded) and its context, stack
+ * included. The context gets what the segments leave; -E2BIG, with a
+ * message, when that is less than ELF_CONTEXT_MIN.
+ */
+#define ELF_CONTEXT_MIN (64ull << 10)
+uint64_t elf_image_writable_size(const struct elf_image *img);
+int elf_image_check_memory(const struct elf_image *img, uint64_t memory,
+			   struct err *e);
 /* Drop a reference; the last one closes the memfd. NULL-safe. */
 struct elf_image *elf_image_free(struct elf_image *img);
 struct elf_image *elf_image_ref(struct elf_image *img);

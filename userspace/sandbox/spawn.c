@@ -585,6 +585,7 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		  struct sandbox_proc **ret, struct err *e)
 {
+	struct sandbox_request budget;
 	struct sandbox_proc *p;
 	int r;
 
@@ -625,6 +626,16 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 				goto fail;
 			}
 	}
+	/* The declared memory is the whole budget: the context gets what the
+	 * image's writable segments leave of it. */
+	r = elf_image_check_memory(req->image, req->limits.memory, e);
+	if (r < 0) {
+		err_prefix(e, r, "function image");
+		goto fail;
+	}
+	budget = *req;
+	budget.limits.memory -= elf_image_writable_size(req->image);
+	req = &budget;
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;

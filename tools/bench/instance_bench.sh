@@ -1,0 +1,143 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The cost of an instance, black box: wall time of a whole `pith run` of an
+# N-instance job minus that of a 1-instance job, over N - 1, next to the
+# sandboxes a user would pick instead, all in one run (ratios against
+# fork+exec of a static no-op from a small C driver, build/instance-driver).
+#
+#   make && tools/bench/instance_bench.sh [-q]     (-q: smaller N, quicker)
+#
+# Needs bwrap, crun and node for their rows (a missing one is reported, not
+# fatal); crun 1.8 refuses a hybrid cgroup layout, so it runs in a private
+# mount namespace with a pure cgroup2 mount at /sys/fs/cgroup and
+# --cgroup-manager=disabled (root only).
+set -eu
+
+B=${B:-build}
+PITH=$(realpath "$B/pith")
+DRV=$(realpath "$B/instance-driver")
+FN=$(realpath "$B/bench/fn")
+NOOP=$(realpath "$B/bench/noop-static")
+N_WARM=20000 N_FRESH=2000 N_TOUCH=300 N_SPIN=1000 N_EXEC=2000 N_BWRAP=200
+N_CRUN=50 REPS=3
+if [ "${1:-}" = -q ]; then
+	N_WARM=5000 N_FRESH=500 N_TOUCH=100 N_SPIN=300 N_EXEC=500 N_BWRAP=50
+	N_CRUN=20
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+echo x >"$tmp/x.txt"
+
+# job NAME FUNCTION N MEMORY FRESH(true|false) ITEM_FILE
+job() {
+	python3 - "$@" <<'PY'
+import json, sys
+name, fn, n, mem, fresh, item = sys.argv[1:7]
+j = {"version": 1, "name": name,
+     "functions": {"f": {"binary": fn, "memory": mem, "timeout": "10s",
+                         "fresh": fresh == "true"}},
+     "inputs": {"n": [{"name": "i%d" % i, "file": item} for i in range(int(n))]},
+     "stages": [{"name": "s", "function": "f",
+                 "inputs": {"n": {"from": "n", "mode": "each"}},
+                 "outputs": ["o"]}],
+     "outputs": {"o": "s.o"}}
+print(json.dumps(j))
+PY
+}
+
+# wall ns of one pith run (extra arguments before the job), median of REPS
+wall() {
+	local j=$1 ts=()
+	shift
+	for _ in $(seq "$REPS"); do
+		local s e
+		s=$(date +%s%N)
+		"$@" "$PITH" run -q "$j" -o "$tmp/out" >/dev/null
+		e=$(date +%s%N)
+		ts+=($((e - s)))
+	done
+	printf '%s\n' "${ts[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p"
+}
+
+# per-instance us: (T_N - T_1) / (N - 1)
+per() { # FN N MEMORY FRESH ITEM [prefix command...]
+	local fn=$1 n=$2 mem=$3 fresh=$4 item=$5
+	shift 5
+	job b1 "$fn" 1 "$mem" "$fresh" "$item" >"$tmp/j1.json"
+	job bn "$fn" "$n" "$mem" "$fresh" "$item" >"$tmp/jn.json"
+	local t1 tn
+	t1=$(wall "$tmp/j1.json" "$@")
+	tn=$(wall "$tmp/jn.json" "$@")
+	python3 -c "print('%.2f' % (($tn - $t1) / 1000 / ($n - 1)))"
+}
+
+ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
+
+# ~1 ms of the spin loop natively (the fastest of 5 calibrations)
+iters=400000
+us=$(for _ in 1 2 3 4 5; do "$DRV" spin 50 $iters; done | sort -n | head -1)
+iters=$(python3 -c "print(int($iters * 1000 / $us))")
+echo "$iters" >"$tmp/spin.txt"
+
+fe=$("$DRV" exec "$N_EXEC" "$NOOP")
+warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
+fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
+touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
+touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
+spin_native=$(for _ in 1 2 3; do "$DRV" spin 50 "$iters"; done | sort -n | head -1)
+spin1=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0)
+spin2=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0,1)
+fe=$(python3 -c "print('%.2f' % (($fe + $fe2) / 2))")
+
+bw=n/a
+if command -v bwrap >/dev/null; then
+	"$DRV" seccomp "$tmp/filter.bpf"
+	bw=$("$DRV" exec "$N_BWRAP" --fd10 "$tmp/filter.bpf" "$(command -v bwrap)" \
+		--unshare-all --die-with-parent --ro-bind "$NOOP" /noop \
+		--seccomp 10 /noop) || bw=failed
+fi
+cr=n/a
+if command -v crun >/dev/null && [ "$(id -u)" = 0 ]; then
+	mkdir -p "$tmp/bundle/rootfs"
+	cp "$NOOP" "$tmp/bundle/rootfs/noop"
+	(cd "$tmp/bundle" && crun spec >/dev/null 2>&1 || true)
+	python3 - "$tmp/bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"]["args"] = ["/noop"]
+c["process"]["terminal"] = False
+c["root"] = {"path": "rootfs", "readonly": True}
+json.dump(c, open(sys.argv[1], "w"))
+PY
+	cr=$(unshare -m sh -c "mount -t cgroup2 none /sys/fs/cgroup &&
+		cd '$tmp/bundle' && '$DRV' exec $N_CRUN '$(command -v crun)' \
+		--cgroup-manager=disabled run bench") || cr=failed
+fi
+wa=n/a
+if command -v node >/dev/null; then
+	wa=$(node -e '
+const b = new Uint8Array([0,97,115,109,1,0,0,0, 1,4,1,96,0,0, 3,2,1,0,
+  5,3,1,0,1, 7,5,1,1,102,0,0, 10,4,1,2,0,11]);
+const m = new WebAssembly.Module(b), N = 20000;
+for (let i = 0; i < 1000; i++) new WebAssembly.Instance(m);
+const t = process.hrtime.bigint();
+for (let i = 0; i < N; i++) new WebAssembly.Instance(m);
+console.log((Number(process.hrtime.bigint() - t) / 1000 / N).toFixed(2));')
+fi
+
+tput1=$(python3 -c "print('%.0f' % (1e6 / $spin1))")
+tput2=$(python3 -c "print('%.0f' % (1e6 / $spin2))")
+cat <<EOF2
+| figure | per instance | ratio | target |
+|---|---|---|---|
+| fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
+| pith warm no-op, $N_WARM-instance job | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
+| pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
+| bwrap --unshare-all with a seccomp filter | $bw us | $( [ "$bw" = n/a ] || [ "$bw" = failed ] && echo - || ratio "$bw" "$fe") x fork+exec | |
+| crun run of an OCI bundle | $cr us | $( [ "$cr" = n/a ] || [ "$cr" = failed ] && echo - || ratio "$cr" "$fe") x fork+exec | |
+| node: new WebAssembly.Instance, no-op module, 64 KiB memory | $wa us | $( [ "$wa" = n/a ] && echo - || ratio "$wa" "$fe") x fork+exec | |
+| pith: a function writing 8 MiB of its context, $N_TOUCH instances | $touch_pith us | $(ratio "$touch_pith" "$touch_native") x native ($touch_native us: mmap, write, munmap) | <= 1.5x |
+| pith: ~1 ms CPU-bound function ($spin_native us natively), 1 CPU (taskset -c 0) | $spin1 us ($tput1/s) | | |
+| the same on 2 CPUs (taskset -c 0,1) | $spin2 us ($tput2/s) | $(ratio "$spin1" "$spin2") x the instances/s of 1 CPU | >= 1.8x |
+EOF2
