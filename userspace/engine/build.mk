@@ -14,3 +14,5 @@ iofuncs_stream_test_SRCS := tests/unit/iofuncs_stream_test.c \
 TEST_PROGS += engine_stream_test
 engine_stream_test_SRCS := tests/unit/engine_stream_test.c $(TEST_HELPERS)
 $(B)/tests/engine_stream_test: | test-functions $(B)/pith-worker
+# 100,000 instances, and an `all` over 100,000 items, under ulimit -n 1024.
+TEST_SCRIPTS += tests/integration/engine_scale.sh

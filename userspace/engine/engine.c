@@ -38,6 +38,9 @@
 /* Before an I/O stage's first item arrives, each item in flight counts as
  * this part of the window. */
 #define WINDOW_FIRST_GUESS 4
+/* Job output items given to the writer and not written yet, past which no
+ * compute instance starts. */
+#define ENGINE_WRITE_BACKLOG 128
 
 enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE };
 
@@ -322,7 +325,12 @@ static int stream_spill(struct run *run, struct stream *x, size_t j)
 
 static void on_written(void *data, void *owner, uint64_t tag)
 {
-	unclaim(data, owner, (size_t)tag);
+	struct run *run = data;
+
+	unclaim(run, owner, (size_t)tag);
+	/* The writer caught up: compute may go on (dispatch()). */
+	if (output_backlog(run->writer) == ENGINE_WRITE_BACKLOG / 2)
+		progress(run);
 }
 
 static int stream_add(struct run *run, struct stream *x, const struct item *it)
@@ -746,6 +754,10 @@ static void dispatch(struct run *run)
 {
 	const struct job *job = run->job;
 
+	/* Spilled outputs hold their buffers (a descriptor each, often)
+	 * until written: compute waits while the writer is behind. */
+	if (output_backlog(run->writer) > ENGINE_WRITE_BACKLOG)
+		return;
 	for (size_t o = 0; o < job->n_stages && !run->failed; o++) {
 		struct stage_run *st = &run->stages[run->dispatch_order[o]];
 		size_t avail;

@@ -240,7 +240,7 @@ struct out_dir {
 	bool made;	/* the temporary directory exists */
 };
 
-enum file_state { F_FREE, F_OPEN, F_WRITE, F_SYNC, F_CLOSE };
+enum file_state { F_FREE, F_OPEN, F_WRITE, F_CLOSE };
 
 /* An item queued or being written. */
 struct out_item {
@@ -358,13 +358,7 @@ static void file_step(struct out_file *f)
 			file_submit(f, sqe);
 			return;
 		}
-		f->state = F_SYNC;
-		sqe = loop_sqe(l, 1);
-		if (sqe)
-			io_uring_prep_fsync(sqe, f->fd, 0);
-		file_submit(f, sqe);
-		return;
-	case F_SYNC:
+		/* On disk at the end: one syncfs for all (output_commit). */
 		f->state = F_CLOSE;
 		sqe = loop_sqe(l, 1);
 		if (sqe) {
@@ -395,8 +389,6 @@ static void file_cb(struct loop_op *op, int res, uint32_t flags)
 		if (res == 0)
 			return file_error(f, -EIO);
 		f->done += (uint64_t)res;
-		file_step(f);
-	} else if (f->state == F_SYNC) {
 		file_step(f);
 	} else { /* F_CLOSE */
 		if (res < 0) /* -EINVAL: no IORING_OP_CLOSE (5.6+) */
@@ -507,6 +499,11 @@ int output_put(struct output_writer *w, size_t k, const struct item *it,
 	w->q_n++;
 	writer_pump(w);
 	return 0;
+}
+
+size_t output_backlog(const struct output_writer *w)
+{
+	return w ? w->q_n + w->busy : 0;
 }
 
 static bool writer_idle(void *data)
@@ -655,12 +652,10 @@ int output_commit(struct output_writer *w, const char *dir, struct err *e)
 	}
 	if (w->err)
 		return err_set(e, -w->err, "%s: %s", dir, w->msg);
-	for (size_t i = 0; i < w->n && r >= 0; i++) {
-		r = ring_fsync(w->l, w->dirs[i].fd);
-		if (r < 0)
-			err_set(e, -r, "%s: fsync: %s", w->dirs[i].tmp,
-				strerror(-r));
-	}
+	/* Every file and directory written, on disk before the renames:
+	 * one syncfs (io_uring has none) instead of an fsync per file. */
+	if (w->dirfd >= 0 && syncfs(w->dirfd) < 0)
+		return err_set(e, errno, "%s: syncfs: %m", dir);
 	if (r >= 0)
 		r = commit(w, e);
 	if (r < 0)

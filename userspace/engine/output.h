@@ -22,14 +22,16 @@ int output_begin(struct loop *l, const char *dir, const char *const *names,
 		 size_t n, output_written_fn written, void *data,
 		 struct output_writer **ret, struct err *e);
 /* Write `it` to the temporary directory of output k as <item name>
- * (created new, written, fsynced, closed on the loop; at most 64 files at
- * once), then call written(data, owner, tag). The item's name must live
- * until then. */
+ * (created new, written, closed on the loop; at most 64 files at once),
+ * then call written(data, owner, tag). The item's name must live until
+ * then. */
 int output_put(struct output_writer *w, size_t k, const struct item *it,
 	       void *owner, uint64_t tag);
+/* Items given and not written yet (0 for NULL). */
+size_t output_backlog(const struct output_writer *w);
 /*
  * Wait for every write, then move each output into place: every set
- * complete (files and directory fsynced), each renamed to DIR/<name>, the
+ * complete and on disk (one syncfs), each renamed to DIR/<name>, the
  * previous run's removed. On failure the previous results stay; `e` says
  * why ("out: output result: two items named 'x'; give items distinct
  * names").

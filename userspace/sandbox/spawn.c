@@ -507,6 +507,7 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 	 * child uses it, and we wait for the spawner. */
 	char stack[16384] __attribute__((aligned(64)));
 	rlim_t cpu = (rlim_t)((p->timeout_ms + 999) / 1000);
+	struct rlimit nofile_max;
 	struct spawn_args a = {
 		.ca = {
 			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
@@ -547,6 +548,12 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 		a.child.nofile.rlim_cur = a.child.nofile.rlim_max =
 			PLAN_WARM_INPUT_FD + 2 + PLAN_MAX_INPUTS;
 	}
+	/* Never above pith's own hard limit: raising it needs a privilege the
+	 * child has dropped, and the spawn would fail (ulimit -n 1024). */
+	if (getrlimit(RLIMIT_NOFILE, &nofile_max) == 0 &&
+	    a.child.nofile.rlim_max > nofile_max.rlim_max)
+		a.child.nofile.rlim_cur = a.child.nofile.rlim_max =
+			nofile_max.rlim_max;
 	if (sb->cgroup_fd >= 0) {
 		a.ca.flags |= CLONE_INTO_CGROUP;
 		a.ca.cgroup = (uint64_t)sb->cgroup_fd;

@@ -1,0 +1,55 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# No ceilings: a job of 100,000 instances and an `all` instance over 100,000
+# items both run under `ulimit -n 1024` (no descriptor per item), and so
+# does a job writing 10,000 output files.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../harness/tap.sh"
+
+root=$(cd "$here/../.." && pwd)
+B=${B:-build}
+case $B in /*) ;; *) B=$root/$B ;; esac
+pith=$B/pith
+fn=$B/tests/functions
+N=${PITH_SCALE_N:-100000}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-scale.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+N_OUT=$((N / 10))
+
+t_plan 3
+
+# job NAME N MODE DATA: N inline items "i<k>" = "<DATA><k>" into one split
+# stage; split turns "a..." into one item "i<k>.0", "x..." into none.
+job() {
+	awk -v n="$2" -v name="$1" -v mode="$3" -v c="$4" -v f=split -v dir="$fn" 'BEGIN {
+		printf "{\"version\":1,\"name\":\"%s\",", name
+		printf "\"functions\":{\"f\":{\"binary\":\"%s/%s\",\"memory\":\"64MiB\",\"timeout\":\"60s\"}},", dir, f
+		printf "\"inputs\":{\"docs\":["
+		for (k = 0; k < n; k++)
+			printf "%s{\"name\":\"i%d\",\"data\":\"%s%d\"}", k ? "," : "", k, c, k
+		printf "]},\"stages\":[{\"name\":\"s\",\"function\":\"f\","
+		printf "\"inputs\":{\"in\":{\"from\":\"docs\",\"mode\":\"%s\"}},", mode
+		printf "\"outputs\":[\"out\"]}],\"outputs\":{\"r\":\"s.out\"}}\n"
+	}' >"$tmp/$1.json"
+}
+
+# run NAME WANT_FILES: pith run under a hard descriptor limit of 1024.
+run() {
+	local out
+	if out=$(ulimit -n 1024 && "$pith" run -q "$tmp/$1.json" -o "$tmp/out-$1" 2>&1) &&
+		[ "$(ls "$tmp/out-$1/r" | wc -l)" -eq "$2" ]; then
+		t_ok "$1"
+	else
+		t_fail "$1" "$(printf '%s\n' "$out" | grep -v '^    \[' | head -5)"
+	fi
+}
+
+job each_job_of_100000_instances_runs_under_ulimit_n_1024 "$N" each x
+run each_job_of_100000_instances_runs_under_ulimit_n_1024 0
+job all_instance_over_100000_items_runs_under_ulimit_n_1024 "$N" all x
+run all_instance_over_100000_items_runs_under_ulimit_n_1024 0
+job job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT" each a
+run job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT"
+t_done
