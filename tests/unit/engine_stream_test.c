@@ -15,7 +15,7 @@
 #include "harness/helpers.h"
 #include "iofuncs/iofuncs.h"
 
-/* Parse a job whose binaries are the test functions in build/tests/fn
+/* Parse a job whose binaries are the test functions in build/tests/functions
  * (named with %1$s in the format), relative to dir. */
 static struct job *job_in(const char *dir, const char *fmt)
 {

@@ -11,7 +11,7 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$root/build}
 pith=$B/pith
-fn=$B/tests/fn/engine/split
+fn=$B/tests/functions/split
 rounds=${1:-3}
 [ -x "$pith" ] && [ -x "$fn" ] || { echo "build first: make" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-scale-bench.XXXXXX")
