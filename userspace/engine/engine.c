@@ -602,6 +602,10 @@ static void inst_finish(struct inst *in, int step)
 			collect(st, in->index, outs);
 		}
 	}
+	/* The worker goes back to the sandbox's pool before the next
+	 * instance starts, so that one is served warm (the loop ops still
+	 * in flight only find in->finished). */
+	in->proc = sandbox_proc_free(in->proc);
 	progress(run);
 }
 
