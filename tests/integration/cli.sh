@@ -14,7 +14,7 @@ fn=$B/tests/functions
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 43
+t_plan 45
 
 # run CMD...: sets $out, $err and $rc.
 run() {
@@ -234,18 +234,25 @@ if [ -n "$missing" ]; then
 	expect job_requiring_a_missing_layer_is_refused 1 \
 		"required sandbox layer unavailable: $m" \
 		"$pith" run "$tmp/req.json" -o "$tmp/o-req"
+	expect check_says_a_required_layer_is_missing 1 \
+		"required sandbox layer unavailable: $m" \
+		"$pith" check "$tmp/req.json"
 else
 	expect doctor_fails_when_a_required_layer_is_missing 0 'active' \
 		"$pith" doctor --require all
 	expect run_refuses_when_a_required_layer_is_missing 0 'job ok' \
 		"$pith" run "$tmp/ok.json" -o "$tmp/o-req" --require all
 	t_skip job_requiring_a_missing_layer_is_refused "every layer is active here"
+	t_skip check_says_a_required_layer_is_missing "every layer is active here"
 fi
 sed -e 's|"name": "ok",|"name": "ok", "require": ["no-such-layer"],|' \
 	"$tmp/ok.json" >"$tmp/req-bad.json"
 expect job_requiring_an_unknown_layer_is_invalid 2 \
 	"the job's \"require\": no sandbox layer named 'no-such-layer'" \
 	"$pith" run "$tmp/req-bad.json" -o "$tmp/o-req-bad"
+expect check_refuses_an_unknown_required_layer 2 \
+	"the job's \"require\": no sandbox layer named 'no-such-layer'" \
+	"$pith" check "$tmp/req-bad.json"
 run "$pith" run -q "$tmp/ok.json" -o "$tmp/o-q"
 if [ "$rc" -eq 0 ] && [ -z "$err" ]; then
 	t_ok quiet_run_prints_nothing_on_stderr

@@ -79,8 +79,9 @@ const char usage_check[] =
 	"\n"
 	"Run every check 'pith run' makes before a stage starts: the job's\n"
 	"structure, names, cycles, that its files exist and that every\n"
-	"function binary is one pith can load. Exit 0 when the job is valid,\n"
-	"2 with the first error otherwise.\n"
+	"function binary is one pith can load, and that the layers the job\n"
+	"requires are active here. Exit 0 when the job is valid, 2 with the\n"
+	"first error otherwise, 1 when a required layer is missing.\n"
 	"\n"
 	"Options:\n"
 	"      --json         print the result as JSON on stdout\n"
@@ -181,10 +182,36 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct sandbox *, sandbox_free);
 int cmd_check(const struct cli *c)
 {
 	_cleanup_(job_freep) struct job *job = NULL;
+	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
+	struct err e = {};
 	int r = load_job(c, c->args[0], &job);
 
 	if (r)
 		return r;
+	/* The job's "require" names layers of this host: as pith run would,
+	 * refuse a name no layer has (invalid) and a missing layer. */
+	if (job->n_require) {
+		r = sandbox_new(&(struct sandbox_opts){}, &sb, &e);
+		if (r < 0) {
+			err_prefix(&e, r, "sandbox");
+			r = EXIT_FAILED;
+		} else {
+			r = layers_enforce(&(struct cli){ .verbosity = -1 }, job,
+					   sb, &e);
+		}
+		if (r) {
+			fprintf(stderr, "pith: %s\n", e.msg);
+			if (c->json)
+				summary_print_json(
+					stdout, c->cmd->name, job, NULL, NULL,
+					&(struct summary_error){
+						.status = r == EXIT_USAGE ?
+								  "invalid" :
+								  "refused",
+						.message = e.msg });
+			return r;
+		}
+	}
 	if (c->json)
 		return summary_print_json(stdout, c->cmd->name, job, NULL, NULL,
 					  &(struct summary_error){
