@@ -23,7 +23,7 @@ POSIX_CFLAGS := -std=gnu11 -O2 -g $(WARN) -nostdinc \
 
 # musl: fetched and built once (about a minute); cached until the port
 # changes.
-$(POSIX_DIR)/musl.stamp: $(POSIX_PORT) tools/debsrc.sh
+$(POSIX_DIR)/musl.stamp: $(POSIX_PORT) tools/debsrc.sh | $(B)/.deps-ok
 	$(call msg,MUSL,$(POSIX_MUSL))
 	@mkdir -p $(@D) && rm -f $(POSIX_DIR)/unavailable
 	$(Q)src=$$(tools/debsrc.sh musl build/debsrc 2>$(POSIX_DIR)/debsrc.log) || { \

@@ -197,7 +197,7 @@ int main(int argc, char **argv)
 		signal(SIGUSR1, on_usr1);
 		raise(SIGUSR1);
 		printf("handled signal %d\n", (int)got);
-		return 0;
+		return got == SIGUSR1 ? 0 : 1;
 	}
 	if (!strcmp(m, "mmap-exec"))
 		return mmap(NULL, 4096, PROT_READ | PROT_EXEC,
