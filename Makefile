@@ -52,7 +52,7 @@ TEST_HELPERS := tests/harness/helpers.c # linked into every C test
 include $(sort $(wildcard userspace/*/build.mk)) \
 	$(wildcard iofuncs/build.mk bpf/build.mk kmod/build.mk) \
 	$(wildcard examples/build.mk tools/build.mk tools/bench/build.mk \
-	tools/trace/build.mk tests/build.mk)
+	tools/trace/build.mk tools/systemd/build.mk tests/build.mk)
 
 DEPS_STAMP := $(B)/.deps-ok
 LIB := $(B)/libpith.a

@@ -555,28 +555,6 @@ static struct job_entry *pick(struct daemon *d)
 	return best;
 }
 
-static const char *worker_path(void)
-{
-	static char path[4200];
-	char exe[4096];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (getenv("PITH_WORKER") || n <= 0)
-		return NULL;
-	exe[n] = 0;
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return NULL;
-	*slash = 0;
-	snprintf(path, sizeof(path), "%s/pith-worker", exe);
-	if (access(path, X_OK) == 0)
-		return path;
-	/* Installed: PREFIX/sbin/pithd and PREFIX/libexec/pith/pith-worker. */
-	snprintf(path, sizeof(path), "%s/../libexec/pith/pith-worker", exe);
-	return access(path, X_OK) == 0 ? path : NULL;
-}
-
 struct runner {
 	struct daemon *d;
 	struct sandbox *sb;
@@ -644,9 +622,7 @@ static enum jstate run_one(struct runner *rn, const char *id, uid_t uid,
 	if (rn->sb && rn->sb_uid != uid)
 		rn->sb = sandbox_free(rn->sb); /* no warm worker across uids */
 	if (!rn->sb) {
-		r = sandbox_new(&(struct sandbox_opts){ .worker_path =
-								worker_path() },
-				&rn->sb, &e);
+		r = sandbox_new(&(struct sandbox_opts){}, &rn->sb, &e);
 		if (r < 0) {
 			snprintf(error, error_size, "sandbox: %s", e.msg);
 			goto out;

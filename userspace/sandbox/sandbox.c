@@ -62,8 +62,8 @@ static void closedirp_(DIR **d)
  * directory up (tests and tools live below the build's programs). */
 static int open_loader(struct sandbox *sb, struct err *e)
 {
-	char exe[4096], next[4200], up[4200];
-	const char *cands[3];
+	char exe[4096], next[4200], up[4200], libexec[4200];
+	const char *cands[4];
 	size_t n = 0;
 	ssize_t len;
 	int fd = -1;
@@ -83,6 +83,10 @@ static int open_loader(struct sandbox *sb, struct err *e)
 		if (len > 0) {
 			snprintf(up, sizeof(up), "%s/../pith-worker", exe);
 			cands[n++] = up;
+			/* Installed: PREFIX/{bin,sbin}/ and PREFIX/libexec/pith/. */
+			snprintf(libexec, sizeof(libexec),
+				 "%s/../libexec/pith/pith-worker", exe);
+			cands[n++] = libexec;
 		}
 	}
 	for (size_t i = 0; i < n && fd < 0; i++)
