@@ -268,7 +268,8 @@ if [ "$(state_of "$b")" = queued ] &&
 	[ ! -e "$tmp/never" ]; then
 	t_ok a_queued_job_cancels_and_never_runs
 else
-	t_fail a_queued_job_cancels_and_never_runs "a $a, b $b: $(state_of "$b")"
+	t_fail a_queued_job_cancels_and_never_runs \
+		"b $b: $(state_of "$b"); a: $("$pith" status "$a" 2>&1)"
 fi
 c=$("$pith" submit "$tmp/ok.json" 2>&1) # the second unfinished job
 "$pith" submit "$tmp/ok.json" >/dev/null 2>"$tmp/err"
@@ -298,7 +299,7 @@ if wait_state "$a" cancelled 900 && wait_state "$d" done 300 &&
 	[ "$(state_of "$c")" = done ]; then
 	t_ok a_running_job_cancelled_keeps_no_result
 else
-	t_fail a_running_job_cancelled_keeps_no_result "$(state_of "$a")"
+	t_fail a_running_job_cancelled_keeps_no_result "$("$pith" status "$a" 2>&1)"
 fi
 curl -s --unix-socket "$sock" http://pith/metrics >"$tmp/metrics"
 if grep -Eq '^pithd_jobs_rejected_total\{reason="quota"\} [1-9]' "$tmp/metrics" &&

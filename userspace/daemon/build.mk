@@ -24,7 +24,7 @@ $(B)/tests/fn/daemon/%: tests/daemon/fn/%.c tools/pith-cc build/sdk/crt.o \
 	@mkdir -p $(@D)
 	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
 ALL_TARGETS += $(PITHD_TEST_FNS)
-TEST_SCRIPTS += tests/integration/pithd.sh
+TEST_SCRIPTS += tests/integration/pithd.sh tests/integration/pithd_soak.sh
 TEST_PROGS += pithd_test
 pithd_test_SRCS := tests/unit/pithd_test.c userspace/daemon/http.c \
 	userspace/daemon/config.c $(TEST_HELPERS)

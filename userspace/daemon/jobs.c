@@ -555,6 +555,8 @@ static struct job_entry *pick(struct daemon *d)
 	return best;
 }
 
+static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct runner {
 	struct daemon *d;
 	struct sandbox *sb;
@@ -633,11 +635,15 @@ static enum jstate run_one(struct runner *rn, const char *id, uid_t uid,
 	snprintf(final, sizeof(final), "results/%s", id);
 	snprintf(out, sizeof(out), "%s/%s", d->cfg.state_dir, tmp);
 	rm_rf_at(d->state_fd, tmp);
+	/* engine_run() is not reentrant yet (its cancel eventfd is one global
+	 * that a second run overwrites and closes): one run at a time. */
+	pthread_mutex_lock(&engine_lock);
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = rn->sb,
 					      .parallel = d->cfg.parallel,
 					      .out_dir = out },
 		       &rep, &e);
+	pthread_mutex_unlock(&engine_lock);
 	if (r < 0) {
 		snprintf(error, error_size, "%s", e.msg);
 	} else if (!rep.ok) {
