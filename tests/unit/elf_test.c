@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* Tests of the ELF loader: valid images, each refusal, real binaries, the
- * cache, and random mutations of a valid image. */
+/* Tests of the ELF loader: valid images, each refusal, real binaries
+ * and random mutations of a valid image. */
 #include <elf.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -610,14 +609,6 @@ FIXTURE_TEARDOWN(files)
 	free(self->dir);
 }
 
-static void t_write_elf(const char *dir, const char *name, struct t_elf *t)
-{
-	_cleanup_free_ char *path = t_strdupf("%s/%s", dir, name);
-
-	ASSERT_NE(NULL, path);
-	ASSERT_EQ(0, t_write_file(path, t->buf, t->len));
-}
-
 /* Compile src with cc and the extra flags into dir/name. */
 static void t_cc(const char *dir, const char *name, const char *src,
 		 const char *const *flags)
@@ -779,183 +770,6 @@ TEST_F(files, oversized_file_is_refused_before_reading)
 	EXPECT_STREQ("file too large: 268435457 bytes, the limit is 268435456",
 		     e.msg);
 	EXPECT_NULL(img);
-}
-
-TEST_F(files, cache_prepares_a_file_once)
-{
-	struct elf_image *a = NULL, *b = NULL, *c = NULL;
-	struct elf_cache *cache = NULL;
-	struct err e = { "" };
-	struct t_elf t;
-
-	t_elf_exec(&t);
-	t_write_elf(self->dir, "fn", &t);
-	ASSERT_EQ(0, linkat(self->dirfd, "fn", self->dirfd, "alias", 0));
-	ASSERT_EQ(0, elf_cache_new(&cache));
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &a, &e))
-		TH_LOG("%s", e.msg);
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &b, &e));
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "alias", &c, &e));
-	EXPECT_EQ(a, b);
-	EXPECT_EQ(a, c);
-	EXPECT_EQ(0x401000, a->entry);
-	elf_image_free(a);
-	elf_image_free(b);
-	elf_image_free(c);
-	elf_cache_free(cache);
-}
-
-TEST_F(files, cache_prepares_a_changed_file_again)
-{
-	struct elf_image *a = NULL, *b = NULL, *c = NULL;
-	struct elf_cache *cache = NULL;
-	struct err e = { "" };
-	struct timespec later[2] = { { 0, UTIME_OMIT }, { 2000000000, 0 } };
-	struct t_elf t;
-
-	t_elf_exec(&t);
-	t_write_elf(self->dir, "fn", &t);
-	ASSERT_EQ(0, elf_cache_new(&cache));
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &a, &e))
-		TH_LOG("%s", e.msg);
-
-	/* Same size, new contents, and a different mtime. */
-	t_elf_build(&t, ET_DYN, 0);
-	t_write_elf(self->dir, "fn", &t);
-	ASSERT_EQ(0, utimensat(self->dirfd, "fn", later, 0));
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &b, &e))
-		TH_LOG("%s", e.msg);
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn", &c, &e));
-	EXPECT_NE(a, b);
-	EXPECT_EQ(b, c);
-	EXPECT_EQ(0x401000, a->entry);
-	EXPECT_EQ(PITH_PIE_BASE + 0x1000, b->entry);
-	/* The cache forgot the old version; our reference still works. */
-	EXPECT_NULL(elf_check_image(a));
-	EXPECT_EQ(T_EXIT, WEXITSTATUS(t_run_image(a)));
-	elf_image_free(a);
-	elf_image_free(b);
-	elf_image_free(c);
-	elf_cache_free(cache);
-}
-
-TEST_F(files, cache_evicts_the_least_recently_used_image_when_full)
-{
-	struct elf_image *img[ELF_CACHE_MAX + 1] = { NULL }, *again = NULL;
-	struct elf_cache *cache = NULL;
-	struct err e = { "" };
-	char name[32];
-	struct t_elf t;
-
-	t_elf_exec(&t);
-	ASSERT_EQ(0, elf_cache_new(&cache));
-	for (int i = 0; i <= ELF_CACHE_MAX; i++) {
-		snprintf(name, sizeof(name), "fn%d", i);
-		t_write_elf(self->dir, name, &t);
-	}
-	for (int i = 0; i < ELF_CACHE_MAX; i++) {
-		snprintf(name, sizeof(name), "fn%d", i);
-		ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, name, &img[i],
-					   &e)) TH_LOG("%s", e.msg);
-	}
-	/* fn0 used again: fn1 is now the least recently used. */
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn0", &again, &e));
-	EXPECT_EQ(img[0], again);
-	elf_image_free(again);
-	snprintf(name, sizeof(name), "fn%d", ELF_CACHE_MAX);
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, name,
-				   &img[ELF_CACHE_MAX], &e));
-
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn0", &again, &e));
-	EXPECT_EQ(img[0], again);
-	elf_image_free(again);
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn2", &again, &e));
-	EXPECT_EQ(img[2], again);
-	elf_image_free(again);
-	/* We still hold the evicted image, so a new one has a new address. */
-	ASSERT_EQ(0, elf_cache_get(cache, self->dirfd, "fn1", &again, &e));
-	EXPECT_NE(img[1], again);
-	EXPECT_NULL(elf_check_image(img[1]));
-	elf_image_free(again);
-
-	for (int i = 0; i <= ELF_CACHE_MAX; i++)
-		elf_image_free(img[i]);
-	elf_cache_free(cache);
-}
-
-struct t_getter {
-	struct elf_cache *cache;
-	int dirfd;
-	struct elf_image *first;
-	int mismatches, errors;
-};
-
-static void *t_get_many(void *arg)
-{
-	struct t_getter *g = arg;
-
-	for (int i = 0; i < 2000; i++) {
-		struct elf_image *img = NULL;
-
-		if (elf_cache_get(g->cache, g->dirfd, "fn", &img, NULL) < 0) {
-			g->errors++;
-			continue;
-		}
-		if (!g->first)
-			g->first = elf_image_ref(img);
-		else if (img != g->first)
-			g->mismatches++;
-		elf_image_free(img);
-	}
-	return NULL;
-}
-
-TEST_F(files, cache_shared_by_threads_prepares_one_image)
-{
-	struct t_getter g[4];
-	pthread_t th[4];
-	struct elf_cache *cache = NULL;
-	struct t_elf t;
-
-	t_elf_exec(&t);
-	t_write_elf(self->dir, "fn", &t);
-	ASSERT_EQ(0, elf_cache_new(&cache));
-	for (int i = 0; i < 4; i++) {
-		g[i] = (struct t_getter){ .cache = cache, .dirfd = self->dirfd };
-		ASSERT_EQ(0, pthread_create(&th[i], NULL, t_get_many, &g[i]));
-	}
-	for (int i = 0; i < 4; i++)
-		ASSERT_EQ(0, pthread_join(th[i], NULL));
-	for (int i = 0; i < 4; i++) {
-		EXPECT_EQ(0, g[i].errors);
-		EXPECT_EQ(0, g[i].mismatches);
-		EXPECT_EQ(g[0].first, g[i].first);
-	}
-	/* The cache's reference and the four threads' own. */
-	EXPECT_EQ(5, g[0].first->refs);
-	for (int i = 0; i < 4; i++)
-		elf_image_free(g[i].first);
-	elf_cache_free(cache);
-}
-
-TEST_F(files, cache_passes_refusals_through)
-{
-	struct elf_image *a = NULL;
-	struct elf_cache *cache = NULL;
-	struct err e = { "" };
-	struct t_elf t;
-
-	t_elf_exec(&t);
-	ph(&t, 1)->p_flags |= PF_X;
-	t_write_elf(self->dir, "fn", &t);
-	ASSERT_EQ(0, elf_cache_new(&cache));
-	for (int i = 0; i < 2; i++) {
-		EXPECT_EQ(-ENOEXEC,
-			  elf_cache_get(cache, self->dirfd, "fn", &a, &e));
-		EXPECT_STREQ("segment 1: writable and executable", e.msg);
-		EXPECT_NULL(a);
-	}
-	elf_cache_free(cache);
 }
 
 /* ---- random mutations ---- */

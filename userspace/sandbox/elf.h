@@ -64,22 +64,4 @@ int elf_image_check_memory(const struct elf_image *img, uint64_t memory,
 struct elf_image *elf_image_free(struct elf_image *img);
 struct elf_image *elf_image_ref(struct elf_image *img);
 
-/*
- * Images keyed by the identity of the opened file (st_dev, st_ino, st_mtime,
- * st_ctime, st_size), so a binary used by many instances is validated and
- * prepared once. elf_cache_get() returns a new reference: drop it with
- * elf_image_free(). The cache forgets an image when a newer version of the
- * same file is loaded, or when it holds ELF_CACHE_MAX images and needs room
- * (least recently used first); references handed out stay valid. Refusals
- * are not cached. Thread-safe.
- */
-#define ELF_CACHE_MAX 64
-
-struct elf_cache;
-
-int elf_cache_new(struct elf_cache **ret);
-struct elf_cache *elf_cache_free(struct elf_cache *cache); /* NULL-safe */
-int elf_cache_get(struct elf_cache *cache, int dirfd, const char *path,
-		  struct elf_image **ret, struct err *e);
-
 #endif

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
+#include "sandbox/guard.h"
 #include "sandbox/internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(scmp_filter_ctx, seccomp_release)
@@ -226,14 +227,12 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	return 0;
 }
 
+/* The one table of syscall names: the eBPF guard's, generated from the
+ * kernel headers (bpf/build.mk), for both layers' reasons. */
 const char *filter_syscall_name(long nr, char *buf, size_t len)
 {
-	char *name = NULL;
+	const char *name = guard_syscall_name(nr);
 
-	if (nr >= 0 && nr <= INT32_MAX)
-		name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64,
-							(int)nr);
 	snprintf(buf, len, "%s", name ? name : "unknown");
-	free(name);
 	return buf;
 }
