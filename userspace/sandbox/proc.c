@@ -493,6 +493,10 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 			       0 &&
 		       errno == EINTR)
 			;
+		/* Reaped: its pid may be a new worker's, which must not find
+		 * itself armed in the guard. */
+		if (p->sb->guard)
+			guard_worker_del(p->sb->guard, p->pid);
 	}
 	unlink_proc(p);
 	spawn_unpin_caller(p);
