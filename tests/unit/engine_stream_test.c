@@ -55,16 +55,13 @@ static char *items_json(size_t n, size_t slow)
 	return s;
 }
 
-/* each -> each (variable outputs) -> all: every set as text. split runs
- * fresh: warm workers of it are killed by SIGKILL now and then (about 3
- * runs of 8 of the first test below; never fresh), a sandbox matter this
- * test of the engine's ordering keeps out of its way. */
+/* each -> each (variable outputs) -> all: every set as text. */
 static char *chain_job_text(size_t n, size_t slow)
 {
 	char *items = items_json(n, slow);
 	char *t = t_strdupf(
 		"{\"version\":1,\"name\":\"chain\","
-		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\",\"fresh\":true},"
+		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"},"
 		"\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"},"
 		"\"forward\":{\"binary\":\"%%1$s/forward\",\"memory\":\"4MiB\"}},"
 		"\"inputs\":{\"docs\":%s},"
