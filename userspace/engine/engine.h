@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The engine runs a validated job: it loads the job's inputs into the store,
- * runs stages as their inputs complete (compute instances in sandboxes, at
- * most `parallel` at once; I/O stages on the I/O layer), and collects the
- * job's outputs. It never prints: what happened is in the report.
+ * The engine runs a validated job as a stream: it loads the job's inputs
+ * into the store, starts each instance as soon as the items it takes exist
+ * (compute instances in sandboxes, at most `parallel` at once; I/O stages on
+ * the I/O layer, fetching ahead within `window` bytes), keeps every stage's
+ * outputs in instance order, releases buffers no consumer will take, and
+ * writes the job's outputs as they are made. It never prints: what happened
+ * is in the report.
  */
 #ifndef PITH_ENGINE_ENGINE_H
 #define PITH_ENGINE_ENGINE_H
