@@ -40,7 +40,7 @@
 #define WINDOW_FIRST_GUESS 4
 /* Job output items given to the writer and not written yet, past which no
  * compute instance starts. */
-#define ENGINE_WRITE_BACKLOG 128
+#define ENGINE_WRITE_BACKLOG 32
 
 enum stage_state { STAGE_WAITING, STAGE_RUNNING, STAGE_DONE };
 

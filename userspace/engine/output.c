@@ -23,7 +23,7 @@
 #include "lib/probe.h"
 
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
-#define OUT_FILES_IN_FLIGHT 64 /* so at most 64 descriptors */
+#define OUT_FILES_IN_FLIGHT 32 /* so at most 32 descriptors */
 #define OUT_IO_CHUNK (1u << 30)
 
 struct ring_wait {

@@ -22,7 +22,7 @@ int output_begin(struct loop *l, const char *dir, const char *const *names,
 		 size_t n, output_written_fn written, void *data,
 		 struct output_writer **ret, struct err *e);
 /* Write `it` to the temporary directory of output k as <item name>
- * (created new, written, closed on the loop; at most 64 files at once),
+ * (created new, written, closed on the loop; at most 32 files at once),
  * then call written(data, owner, tag). The item's name must live until
  * then. */
 int output_put(struct output_writer *w, size_t k, const struct item *it,
