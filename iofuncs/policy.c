@@ -213,8 +213,7 @@ int netpolicy_new(const char *const *allow, size_t n_allow,
 		}
 		freeifaddrs(ifa);
 	} else {
-		return err_set(e, errno,
-			       "cannot list this host's addresses: %m");
+		return err_errno(e, errno, "cannot list this host's addresses");
 	}
 	*ret = TAKE_PTR(p);
 	return 0;

@@ -1024,9 +1024,7 @@ static int stage_start(struct stage_run *st)
 		st->in_sets[p] = st->in[p]->set;
 	r = dist_prepare(js, st->in_sets, &st->d);
 	if (r < 0)
-		return err_set(run->e, -r,
-			       "stage %s: cannot distribute inputs: %s",
-			       js->name, strerror(-r));
+		return err_errno(run->e, r, "stage %s: cannot distribute inputs", js->name);
 	return 0;
 }
 
@@ -1375,13 +1373,12 @@ static int run_setup(struct run *run)
 
 	run->job_dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (run->job_dirfd < 0)
-		return err_set(run->e, errno, "%s: %m", job->dir);
+		return err_errno(run->e, errno, "%s", job->dir);
 	run->data_rootfd =
 		open(run->opts->data_root ? run->opts->data_root : job->dir,
 		     O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (run->data_rootfd < 0)
-		return err_set(run->e, errno, "data root %s: %m",
-			       run->opts->data_root ? run->opts->data_root :
+		return err_errno(run->e, errno, "data root %s", run->opts->data_root ? run->opts->data_root :
 						      job->dir);
 	iofunc_ctx_init(&run->ioctx);
 	run->ioctx.job = run->id;
@@ -1466,8 +1463,7 @@ static int run_job(struct run *run)
 	if (!run_finished(run)) {
 		r = loop_run_until(run->loop, run_finished, run);
 		if (r < 0 && !run->error)
-			run_error(run, err_set(run->e, -r, "event loop: %s",
-					       strerror(-r)));
+			run_error(run, err_errno(run->e, r, "event loop"));
 	}
 	cancel_disarm(run);
 	drain(run);

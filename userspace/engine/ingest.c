@@ -204,7 +204,7 @@ static int read_files(struct loop *l, int dirfd, const struct job *job,
 		if (r >= 0)
 			r = elf_image_load_mem(data, bin->len, &images[fn], &ie);
 		else
-			err_set(&ie, -r, "cannot map it: %s", strerror(-r));
+			err_errno(&ie, r, "cannot map it");
 		if (r < 0)
 			return err_set(e, -r, "function %s: '%s': %s",
 				       job->functions[fn].name,
@@ -275,7 +275,7 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 	if (r >= 0) {
 		r = arena_finish(&inline_arena);
 		if (r < 0)
-			err_set(e, -r, "inputs: cannot seal: %s", strerror(-r));
+			err_errno(e, r, "inputs: cannot seal");
 	}
 	if (r >= 0)
 		r = read_files(l, dirfd, job, f, images, e);

@@ -110,7 +110,7 @@ int iopolicy_init(struct iopolicy *p, const struct job *job,
 	if (!root && opts->data_root) {
 		p->write_rootfd = fcntl(data_rootfd, F_DUPFD_CLOEXEC, 3);
 		if (p->write_rootfd < 0)
-			return err_set(e, errno, "write root: %m");
+			return err_errno(e, errno, "write root");
 		return 0;
 	}
 	if (!root)
@@ -120,12 +120,11 @@ int iopolicy_init(struct iopolicy *p, const struct job *job,
 	if (!opts->write_root) {
 		r = mkdir_parents(root);
 		if (r < 0)
-			return err_set(e, -r, "write root %s: %s", root,
-				       strerror(-r));
+			return err_errno(e, r, "write root %s", root);
 	}
 	p->write_rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (p->write_rootfd < 0)
-		return err_set(e, errno, "write root %s: %m", root);
+		return err_errno(e, errno, "write root %s", root);
 	return 0;
 }
 

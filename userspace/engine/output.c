@@ -570,10 +570,10 @@ int output_begin(struct loop *l, const char *dir, const char *const *names,
 	}
 	r = make_dirs(w, dir);
 	if (r < 0)
-		return err_set(e, -r, "%s: %s", dir, strerror(-r));
+		return err_errno(e, r, "%s", dir);
 	w->dirfd = ring_open_dir(l, AT_FDCWD, dir, false);
 	if (w->dirfd < 0)
-		return err_set(e, -w->dirfd, "%s: %s", dir, strerror(-w->dirfd));
+		return err_errno(e, w->dirfd, "%s", dir);
 	for (size_t i = 0; i < n; i++) {
 		struct out_dir *od = &w->dirs[i];
 
@@ -581,13 +581,11 @@ int output_begin(struct loop *l, const char *dir, const char *const *names,
 		(void)remove_tree(l, w->dirfd, od->tmp);
 		r = ring_mkdirat(l, w->dirfd, od->tmp);
 		if (r < 0)
-			return err_set(e, -r, "%s/%s: %s", dir, od->tmp,
-				       strerror(-r));
+			return err_errno(e, r, "%s/%s", dir, od->tmp);
 		od->made = true;
 		od->fd = ring_open_dir(l, w->dirfd, od->tmp, true);
 		if (od->fd < 0)
-			return err_set(e, -od->fd, "%s/%s: %s", dir, od->tmp,
-				       strerror(-od->fd));
+			return err_errno(e, od->fd, "%s/%s", dir, od->tmp);
 	}
 	return 0;
 }
@@ -609,7 +607,7 @@ static int commit(struct output_writer *w, struct err *e)
 		if (r == -ENOENT || r == S_IFDIR)
 			continue;
 		if (r < 0)
-			return err_set(e, -r, "%s: %s", name, strerror(-r));
+			return err_errno(e, r, "%s", name);
 		return err_set(e, ENOTDIR,
 			       "%s: in the way: not a directory; move it away or write the outputs elsewhere",
 			       name);
@@ -623,21 +621,21 @@ static int commit(struct output_writer *w, struct err *e)
 		(void)remove_tree(l, dirfd, old); /* a crashed run's */
 		r = ring_rename(l, dirfd, name, old);
 		if (r < 0 && r != -ENOENT)
-			return err_set(e, -r, "%s: %s", name, strerror(-r));
+			return err_errno(e, r, "%s", name);
 		had_old = r >= 0;
 		r = ring_rename(l, dirfd, od->tmp, name);
 		if (r < 0) {
 			/* Put the previous results back. */
 			if (had_old)
 				(void)ring_rename(l, dirfd, old, name);
-			return err_set(e, -r, "%s: %s", name, strerror(-r));
+			return err_errno(e, r, "%s", name);
 		}
 		od->made = false;
 		if (had_old)
 			(void)remove_tree(l, dirfd, old);
 	}
 	r = ring_fsync(l, dirfd);
-	return r < 0 ? err_set(e, -r, "fsync: %s", strerror(-r)) : 0;
+	return r < 0 ? err_errno(e, r, "fsync") : 0;
 }
 
 int output_commit(struct output_writer *w, const char *dir, struct err *e)
@@ -647,15 +645,14 @@ int output_commit(struct output_writer *w, const char *dir, struct err *e)
 	if (!writer_idle(w)) {
 		r = loop_run_until(w->l, writer_idle, w);
 		if (r < 0)
-			return err_set(e, -r, "%s: event loop: %s", dir,
-				       strerror(-r));
+			return err_errno(e, r, "%s: event loop", dir);
 	}
 	if (w->err)
 		return err_set(e, -w->err, "%s: %s", dir, w->msg);
 	/* Every file and directory written, on disk before the renames:
 	 * one syncfs (io_uring has none) instead of an fsync per file. */
 	if (w->dirfd >= 0 && syncfs(w->dirfd) < 0)
-		return err_set(e, errno, "%s: syncfs: %m", dir);
+		return err_errno(e, errno, "%s: syncfs", dir);
 	if (r >= 0)
 		r = commit(w, e);
 	if (r < 0)

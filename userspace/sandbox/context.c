@@ -130,7 +130,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 		return 0;
 	by = malloc(total * sizeof(*by));
 	if (!by)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < total; i++) {
 		if (!want[i].buf->sealed)
 			return err_set(e, EINVAL,
@@ -164,7 +164,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	p->inputs = calloc(n_map + 1, sizeof(*p->inputs));
 	p->copies = calloc(MAX(n_origin, (size_t)1), sizeof(*p->copies));
 	if (!p->inputs || !p->copies)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	if (edge_pages) {
 		r = buffer_new_mapped("pith-input-edges", edge_pages * CTX_PAGE,
 				      0, &edges, (void **)&emap);
@@ -233,9 +233,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 		r = buffer_seal(edges);
 		buffer_unref(edges); /* the mappings hold it */
 		if (r < 0)
-			return err_set(e, -r,
-				       "cannot seal the input edge pages: %s",
-				       strerror(-r));
+			return err_errno(e, r, "cannot seal the input edge pages");
 	}
 	if (copy_len == 0 && p->n_copies == n_origin)
 		return 0;
@@ -269,9 +267,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 			r = buffer_data(w->buf, &src);
 			if (r < 0) {
 				buffer_unref(copy);
-				return err_set(e, -r,
-					       "cannot read an input buffer: %s",
-					       strerror(-r));
+				return err_errno(e, r, "cannot read an input buffer");
 			}
 			memcpy(cmap + k, (const char *)src + w->off, w->len);
 			store_stats.bytes_copied += w->len;
@@ -287,8 +283,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 		add_input(p, &sl, copy, addr, ALIGN_UP(copy_len, CTX_PAGE), 0);
 	buffer_unref(copy);
 	if (r < 0)
-		return err_set(e, -r, "cannot seal the input copy area: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot seal the input copy area");
 	return 0;
 }
 
@@ -477,7 +472,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		total += req->inputs[i]->n;
 	want = calloc(MAX(total, (size_t)1), sizeof(*want));
 	if (!want)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < req->n_inputs; i++)
 		for (size_t j = 0; j < req->inputs[i]->n; j++) {
 			const struct item *src = &req->inputs[i]->items[j];
@@ -493,7 +488,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		return r;
 	desc = calloc(1, l->hdr_size);
 	if (!desc)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 
 	c = (struct pith_context *)desc;
 	*c = (struct pith_context){

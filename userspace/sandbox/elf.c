@@ -439,8 +439,7 @@ static int build_image(struct parse *p, struct elf_image *img, struct err *e)
 			       "cannot create image memfd: %s (is sysctl vm.memfd_noexec 2?)",
 			       strerror(EACCES));
 	if (fd < 0)
-		return err_set(e, -fd, "cannot create image memfd: %s",
-			       strerror(-fd));
+		return err_errno(e, fd, "cannot create image memfd");
 	for (size_t a = 0; a < p->n_loads; a++) {
 		const struct load *l = &p->loads[a];
 		struct elf_segment *s = &img->segments[a];
@@ -456,19 +455,16 @@ static int build_image(struct parse *p, struct elf_image *img, struct err *e)
 		r = pwrite_all(fd, p->data + l->offset, l->filesz,
 			       off + (l->start - l->pstart));
 		if (r < 0)
-			return err_set(e, -r, "cannot write image memfd: %s",
-				       strerror(-r));
+			return err_errno(e, r, "cannot write image memfd");
 		off += s->memsz;
 	}
 	if (ftruncate(fd, (off_t)off) < 0) {
 		r = negative_errno();
-		return err_set(e, -r, "cannot size image memfd: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot size image memfd");
 	}
 	r = seal_all(fd);
 	if (r < 0)
-		return err_set(e, -r, "cannot seal image memfd: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot seal image memfd");
 
 	img->n_segments = p->n_loads;
 	img->lo = p->loads[0].pstart;
@@ -515,11 +511,11 @@ static int open_regular(int dirfd, const char *path, struct stat *st,
 	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = negative_errno();
-		return err_set(e, -r, "cannot open: %s", strerror(-r));
+		return err_errno(e, r, "cannot open");
 	}
 	if (fstat(fd, st) < 0) {
 		r = negative_errno();
-		return err_set(e, -r, "cannot stat: %s", strerror(-r));
+		return err_errno(e, r, "cannot stat");
 	}
 	if (!S_ISREG(st->st_mode))
 		return err_set(e, ENOEXEC, "not a regular file");
@@ -549,7 +545,7 @@ static int read_whole(int fd, size_t size, uint8_t **ret, struct err *e)
 		if (n < 0) {
 			int r = negative_errno();
 
-			return err_set(e, -r, "cannot read: %s", strerror(-r));
+			return err_errno(e, r, "cannot read");
 		}
 		if (n == 0)
 			return err_set(e, EIO, "file shrank while being read");

@@ -33,8 +33,7 @@ static int allow(scmp_filter_ctx ctx, int nr, unsigned n,
 	int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, n, cmp);
 
 	if (r < 0)
-		return err_set(e, -r, "seccomp rule for syscall %d: %s", nr,
-			       strerror(-r));
+		return err_errno(e, r, "seccomp rule for syscall %d", nr);
 	return 0;
 }
 
@@ -188,13 +187,11 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 			     SCMP_ACT_KILL_PROCESS);
 	if (r < 0)
-		return err_set(e, -r, "seccomp bad-arch action: %s",
-			       strerror(-r));
+		return err_errno(e, r, "seccomp bad-arch action");
 	/* The spawner sets no_new_privs itself; nothing is loaded here. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
 	if (r < 0)
-		return err_set(e, -r, "seccomp NNP attribute: %s",
-			       strerror(-r));
+		return err_errno(e, r, "seccomp NNP attribute");
 	if ((r = allow(ctx, SCMP_SYS(exit_group), 0, NULL, e)) < 0 ||
 	    (r = allow(ctx, SCMP_SYS(exit), 0, NULL, e)) < 0 ||
 	    (r = allow(ctx, SCMP_SYS(rt_sigreturn), 0, NULL, e)) < 0 ||
@@ -204,10 +201,10 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 
 	fd = memfd_create("pith-seccomp", MFD_CLOEXEC);
 	if (fd < 0)
-		return err_set(e, errno, "memfd_create: %m");
+		return err_errno(e, errno, "memfd_create");
 	r = seccomp_export_bpf(ctx, fd);
 	if (r < 0)
-		return err_set(e, -r, "seccomp_export_bpf: %s", strerror(-r));
+		return err_errno(e, r, "seccomp_export_bpf");
 	size = lseek(fd, 0, SEEK_END);
 	if (size <= 0 || size % (off_t)sizeof(*insns) ||
 	    (size_t)size / sizeof(*insns) + n_pro > PLAN_MAX_FILTER)
@@ -216,7 +213,7 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	n = (size_t)size / sizeof(*insns);
 	insns = malloc((n_pro + n) * sizeof(*insns));
 	if (!insns)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	if (prologue(ranges, ARRAY_SIZE(ranges), pin, ARRAY_SIZE(pin),
 		     insns) != n_pro)
 		return err_set(e, EINVAL, "seccomp prologue length");

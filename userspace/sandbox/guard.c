@@ -118,10 +118,9 @@ static int open_cgroup(const struct guard_opts *o, struct err *e)
 	else
 		return err_set(e, EINVAL, "no worker cgroup given");
 	if (fd < 0)
-		return err_set(e, errno, "cannot open cgroup %s: %m",
-			       o->cgroup_path ? o->cgroup_path : "(fd)");
+		return err_errno(e, errno, "cannot open cgroup %s", o->cgroup_path ? o->cgroup_path : "(fd)");
 	if (fstatfs(fd, &sfs) < 0)
-		return err_set(e, errno, "cannot stat cgroup: %m");
+		return err_errno(e, errno, "cannot stat cgroup");
 	if (sfs.f_type != CGROUP2_SUPER_MAGIC)
 		return err_set(e, ENOTDIR, "%s is not a cgroup v2 directory",
 			       o->cgroup_path ? o->cgroup_path : "(fd)");
@@ -228,14 +227,14 @@ static int attach_cgroup_progs(struct guard *g, struct err *e)
 	g->sock_link = bpf_program__attach_cgroup(
 		g->skel->progs.pith_sock_create, g->cgroup_fd);
 	if (!g->sock_link)
-		return err_set(e, errno, "cannot attach cgroup/sock_create: %m");
+		return err_errno(e, errno, "cannot attach cgroup/sock_create");
 	if (!g->lsm_active)
 		return 0;
 	bpf_object__for_each_program(p, g->skel->obj)
 		n += is_lsm_prog(p);
 	g->lsm_links = calloc(n, sizeof(*g->lsm_links));
 	if (!g->lsm_links)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	bpf_object__for_each_program(p, g->skel->obj) {
 		struct bpf_link *l;
 
@@ -286,15 +285,15 @@ static int pin_maps(struct guard *g, const char *dir, struct err *e)
 	struct statfs sfs;
 
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return err_set(e, errno, "cannot create %s: %m", dir);
+		return err_errno(e, errno, "cannot create %s", dir);
 	if (statfs(dir, &sfs) < 0)
-		return err_set(e, errno, "cannot stat %s: %m", dir);
+		return err_errno(e, errno, "cannot stat %s", dir);
 	if (sfs.f_type != BPF_FS_MAGIC)
 		return err_set(e, ENOTDIR, "%s is not on a bpf filesystem "
 			       "(mount -t bpf bpf /sys/fs/bpf)", dir);
 	g->pin_dir = strdup(dir);
 	if (!g->pin_dir)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < ARRAY_SIZE(pinned_maps); i++) {
 		struct bpf_map *m;
 		int r;
@@ -303,8 +302,7 @@ static int pin_maps(struct guard *g, const char *dir, struct err *e)
 		snprintf(path, sizeof(path), "%s/%s", dir, pinned_maps[i]);
 		r = m ? bpf_map__pin(m, path) : -ENOENT;
 		if (r < 0)
-			return err_set(e, -r, "cannot pin %s: %s", path,
-				       strerror(-r));
+			return err_errno(e, r, "cannot pin %s", path);
 	}
 	return 0;
 }
@@ -352,7 +350,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 				       "x86-64 syscall number", opts->allow[i]);
 	g = calloc(1, sizeof(*g));
 	if (!g)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	g->cgroup_fd = -1;
 	g->attach = opts->attach;
 	g->keep_pins = opts->keep_pins;
@@ -398,8 +396,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 				 sizeof(__u32), &g->cgroup_fd, sizeof(int),
 				 BPF_ANY);
 	if (r < 0)
-		return err_set(e, -r, "cannot set the worker cgroup: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot set the worker cgroup");
 	r = attach_cgroup_progs(g, e);
 	if (r < 0)
 		return r;
@@ -412,7 +409,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 	g->rb = ring_buffer__new(bpf_map__fd(g->skel->maps.pith_events),
 				 on_event, g, NULL);
 	if (!g->rb)
-		return err_set(e, errno, "cannot open the event ring: %m");
+		return err_errno(e, errno, "cannot open the event ring");
 	if (opts->pin_dir) {
 		r = pin_maps(g, opts->pin_dir, e);
 		if (r < 0)

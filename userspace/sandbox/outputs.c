@@ -135,8 +135,7 @@ static int item_name(const struct collect *c, const struct pith_item *it,
 			       where, (uint64_t)it->name, it->name_len);
 	r = bytes_of(c, in_ctx, b, off, &s);
 	if (r < 0)
-		return err_set(e, -r, "cannot map the output names: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot map the output names");
 	for (uint32_t i = 0; i < it->name_len;) {
 		unsigned char ch = (unsigned char)s[i];
 		size_t n;
@@ -246,12 +245,11 @@ static int collect_set(struct collect *c, size_t j, const struct pith_set *ps,
 			    it.flags & PITH_ITEM_KEYED ? it.key : 0, db, doff,
 			    it.len);
 		if (r < 0)
-			return err_set(e, -r, "cannot add an output item: %s",
-				       strerror(-r));
+			return err_errno(e, r, "cannot add an output item");
 		if (!dctx)
 			continue;
 		if (ARRAY_GROW(c->pend, c->cap_pend, c->n_pend, 64) < 0)
-			return -ENOMEM;
+			return err_set(e, ENOMEM, "out of memory");
 		c->pend[c->n_pend++] = (struct pending){
 			.set = out, .idx = out->n - 1, .off = doff,
 			.len = it.len
@@ -352,19 +350,16 @@ static int place_outputs(struct collect *c, struct err *e)
 		r = buffer_seal(out);
 		buffer_unref(out); /* the items hold it */
 		if (r < 0)
-			return err_set(e, -r, "cannot seal the output buffer: %s",
-				       strerror(-r));
+			return err_errno(e, r, "cannot seal the output buffer");
 	}
 	if (!n_keep || p->ctx->sealed)
 		return 0;
 	r = punch_holes(c, n_keep);
 	if (r < 0)
-		return err_set(e, -r, "cannot release the context: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot release the context");
 	r = buffer_seal(p->ctx);
 	if (r < 0)
-		return err_set(e, -r, "cannot seal the context: %s",
-			       strerror(-r));
+		return err_errno(e, r, "cannot seal the context");
 	return 0;
 }
 
@@ -412,15 +407,14 @@ int outputs_collect(struct sandbox_proc *p, struct err *e)
 		if (r >= 0)
 			r = buffer_data(p->ctx, &d);
 		if (r < 0)
-			return err_set(e, -r, "cannot seal the context: %s",
-				       strerror(-r));
+			return err_errno(e, r, "cannot seal the context");
 		c.ctx = d;
 	} else {
 		/* Private: a shared view would hold off F_SEAL_WRITE. */
 		view = mmap(NULL, p->layout.size, PROT_READ, MAP_PRIVATE,
 			    p->ctx->fd, 0);
 		if (view == MAP_FAILED)
-			return err_set(e, errno, "cannot map the context: %m");
+			return err_errno(e, errno, "cannot map the context");
 		c.ctx = view;
 	}
 	/* The table pith wrote, not the (writable) outputs pointer. */

@@ -541,7 +541,7 @@ int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
 	} while ((r = sandbox_proc_step(p)) == 0);
 	if (r < 0) {
 		sandbox_proc_free(p);
-		return err_set(e, -r, "sandbox: %s", strerror(-r));
+		return err_errno(e, r, "sandbox");
 	}
 	*ret = p;
 	return 0;

@@ -102,7 +102,7 @@ static int open_loader(struct sandbox *sb, struct err *e)
 
 		close(fd);
 		if (hi < 0)
-			return err_set(e, errno, "fcntl: %m");
+			return err_errno(e, errno, "fcntl");
 		fd = hi;
 	}
 	sb->loader_fd = fd;
@@ -344,7 +344,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 
 	sb = calloc(1, sizeof(*sb));
 	if (!sb)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	if (opts)
 		sb->opts = *opts;
 	sb->loader_fd = -1;

@@ -245,12 +245,12 @@ int spawner_start(struct sandbox *sb, struct err *e)
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (s->stack == MAP_FAILED) {
 		s->stack = NULL;
-		return err_set(e, errno, "cannot map the spawner's stack: %m");
+		return err_errno(e, errno, "cannot map the spawner's stack");
 	}
 	if (sb->n_filter) {
 		prog = malloc(sizeof(*prog));
 		if (!prog)
-			return -ENOMEM;
+			return err_set(e, ENOMEM, "out of memory");
 		prog->len = (unsigned short)sb->n_filter;
 		prog->filter = (struct sock_filter *)sb->filter;
 	}
@@ -281,14 +281,11 @@ int spawner_start(struct sandbox *sb, struct err *e)
 	r = pith_clone3(&ca, sizeof(ca), spawner_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r < 0)
-		return err_set(e, (int)-r, "cannot start the spawner thread: %s",
-			       strerror((int)-r));
+		return err_errno(e, (int)-r, "cannot start the spawner thread");
 	s->started = true;
 	wait_word(&s->done, 1);
 	if (prog && s->listener < 0)
-		return err_set(e, -s->listener,
-			       "cannot install the seccomp program: %s",
-			       strerror(-s->listener));
+		return err_errno(e, s->listener, "cannot install the seccomp program");
 	return 0;
 }
 
@@ -377,7 +374,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 	struct plan_input *in;
 
 	if (!msg || !fds)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	if (img->n_segments > PLAN_MAX_SEGMENTS)
 		return err_set(e, E2BIG, "image has %zu segments",
 			       img->n_segments);
@@ -442,7 +439,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		c->cmsg_len = CMSG_LEN(k * sizeof(int));
 		memcpy(CMSG_DATA(c), fds + sent, k * sizeof(int));
 		if (sendmsg(sock, &m, MSG_NOSIGNAL) < 0)
-			return err_set(e, errno, "cannot send the plan: %m");
+			return err_errno(e, errno, "cannot send the plan");
 		sent += k;
 	}
 	return 0;
@@ -571,7 +568,7 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 	if (pid < 0 || confined != here)
 		spawn_unpin_caller(p);
 	if (pid < 0)
-		return err_set(e, (int)-pid, "clone3: %s", strerror((int)-pid));
+		return err_errno(e, (int)-pid, "clone3");
 	p->pid = (pid_t)pid;
 	/* Exec'd (CLONE_VFORK) on its CPU: free to move from now on. A
 	 * failure leaves it on one CPU, which is safe. */
@@ -583,8 +580,7 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 
 		waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL);
 		p->finished = true; /* reaped */
-		return err_set(e, a.child.err, "cannot start the worker: %s: %s",
-			       a.child.step, strerror(a.child.err));
+		return err_errno(e, a.child.err, "cannot start the worker: %s", a.child.step);
 	}
 	return 0;
 }
@@ -598,7 +594,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
-		return -ENOMEM;
+		return err_set(e, ENOMEM, "out of memory");
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
@@ -677,7 +673,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
 			       sv) < 0) {
-			r = err_set(e, errno, "socketpair: %m");
+			r = err_errno(e, errno, "socketpair");
 			goto fail;
 		}
 		p->sock = sv[0];
@@ -708,7 +704,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	}
 	if (p->epfd < 0) {
-		r = err_set(e, errno, "epoll_create1: %m");
+		r = err_errno(e, errno, "epoll_create1");
 		goto fail;
 	}
 	/* Not the socket: its messages are read when the worker ends, so a
@@ -716,7 +712,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
 	    (sb->spawner.listener >= 0 &&
 	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0)) {
-		r = err_set(e, -r, "epoll_ctl: %s", strerror(-r));
+		r = err_errno(e, r, "epoll_ctl");
 		goto fail;
 	}
 	*ret = p;

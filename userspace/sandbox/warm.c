@@ -337,7 +337,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		sb->idle = w;
 		sb->n_idle++;
 		clear_start(p);
-		return r == -E2BIG ? 0 : err_set(e, -r, "cannot write the context: %s", strerror(-r));
+		return r == -E2BIG ? 0 : err_errno(e, r, "cannot write the context");
 	}
 	p->pid = w->pid;
 	p->pidfd = w->pidfd;
