@@ -274,4 +274,61 @@ TEST_F(iso, items_from_5000_buffers_run_in_one_instance)
 	set_free(in);
 }
 
+static bool warm_on(struct sandbox *sb)
+{
+	struct sandbox_layer l[32];
+	size_t n = sandbox_layers(sb, l, 32);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(l[i].name, "warm-workers"))
+			return l[i].active;
+	return false;
+}
+
+TEST_F(iso, warm_worker_gets_mapped_split_and_copied_inputs)
+{
+	struct set *s = run(self->sb, "secrets", NULL);
+	struct set *in = set_new("in");
+	struct set *inputs[1] = { in };
+	const char *outputs[1] = { "count" };
+	struct sandbox_request req = {
+		.image = snoop(),
+		.limits = { .memory = MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.inputs = inputs,
+		.n_inputs = 1,
+		.outputs = outputs,
+		.n_outputs = 1,
+	};
+
+	if (!warm_on(self->sb)) {
+		set_free(in);
+		set_free(s);
+		SKIP(return, "warm workers are off on this host");
+	}
+	ASSERT_NE(NULL, s);
+	/* Mapped (big), split (crafted: its last page copied), copied. */
+	ASSERT_EQ(0, set_add_item(in, find(s, "big")));
+	ASSERT_EQ(0, set_add_item(in, find(s, "crafted")));
+	ASSERT_EQ(0, set_add_item(in, find(s, "small")));
+	for (int i = 0; i < 3; i++) {
+		struct sandbox_proc *p = NULL;
+		struct err e = { { 0 } };
+		const struct set *out;
+		const void *d;
+
+		ASSERT_EQ(0, sandbox_run(self->sb, &req, &p, &e)) TH_LOG("%s", e.msg);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("%s", t_reason(p));
+		if (i)
+			EXPECT_TRUE(sandbox_proc_warm(p));
+		out = sandbox_proc_result(p)->outputs[0];
+		ASSERT_EQ(0, item_data(&out->items[0], &d));
+		EXPECT_EQ(0, memcmp(d, "3 170015\n", 9))
+			TH_LOG("%.*s", (int)out->items[0].len, (const char *)d);
+		sandbox_proc_free(p);
+	}
+	set_free(in);
+	set_free(s);
+}
+
 TEST_HARNESS_MAIN
