@@ -126,6 +126,25 @@ void arena_keep(struct arena *a, const struct arena_span *s)
 	p->buf = NULL;
 }
 
+void arena_abandon(struct arena *a, const struct arena_span *s)
+{
+	struct arena_span *p;
+	struct arena_chunk *c;
+
+	if (!s->buf || s->id >= a->n_pending)
+		return;
+	p = &a->pending[s->id];
+	if (p->buf != s->buf || p->off != s->off)
+		return;
+	c = &a->chunks[s->chunk];
+	/* What the failed attempt wrote, or a past use's bytes: nobody's. */
+	if (c->map && p->len)
+		memset(c->map + p->off, 0, p->len);
+	c->inflight--;
+	p->len = 0;
+	p->buf = NULL;
+}
+
 int arena_put(struct arena *a, const void *data, uint64_t len,
 	      struct buffer **ret_buf, uint64_t *ret_off)
 {

@@ -67,6 +67,10 @@ void arena_init(struct arena *a, const char *label);
 int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret);
 /* Every byte of the span was written: arena_finish() leaves it as is. */
 void arena_keep(struct arena *a, const struct arena_span *s);
+/* The span will not be filled after all (a failed attempt that is tried
+ * again): its bytes are zeroed now and it no longer holds its chunk open.
+ * A no-op for a span already kept or abandoned, or never reserved. */
+void arena_abandon(struct arena *a, const struct arena_span *s);
 /* Copy `len` bytes in: arena_reserve() + memcpy. */
 int arena_put(struct arena *a, const void *data, uint64_t len,
 	      struct buffer **ret_buf, uint64_t *ret_off);

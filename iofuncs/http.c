@@ -313,13 +313,10 @@ static bool idempotent(const char *method)
 /* Forget what an attempt recorded of the response (its head). */
 static void attempt_forget(struct conn *c)
 {
-	struct iofunc_item *it = &c->hs->run->items[c->idx];
-
-	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++) {
-		if (it->has_out[k])
-			c->hs->run->bytes -= it->out[k].len;
-		it->has_out[k] = false;
-	}
+	iofunc_item_forget(c->hs->run, c->idx);
+	/* A body reserved and not filled must not hold its chunk open (the
+	 * engine's streaming seals a chunk once nothing is in flight). */
+	arena_abandon(&c->hs->run->arena, &c->body);
 }
 
 /*

@@ -69,6 +69,8 @@ void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
 void iofunc_item_ok(struct iofunc_run *run, size_t i);
 void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 		     struct buffer *buf, uint64_t off, uint64_t len);
+/* Forget the outputs item i recorded (an attempt that is tried again). */
+void iofunc_item_forget(struct iofunc_run *run, size_t i);
 /* Check whether every item finished; if so seal the arena, append the
  * outputs and post `done`. Called by the functions after each finish. */
 void iofunc_run_maybe_done(struct iofunc_run *run);

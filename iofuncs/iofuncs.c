@@ -161,6 +161,24 @@ void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 	}
 }
 
+void iofunc_item_forget(struct iofunc_run *run, size_t i)
+{
+	struct iofunc_item *it = &run->items[i];
+
+	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++) {
+		if (!it->has_out[k])
+			continue;
+		run->bytes -= it->out[k].len;
+		if (run->ctx.item) {
+			ssize_t c = arena_chunk_of(&run->arena, it->out[k].buf);
+
+			if (c >= 0)
+				run->arena.chunks[c].users--;
+		}
+		it->has_out[k] = false;
+	}
+}
+
 static void stream_cb(struct loop_op *op, int res, uint32_t flags);
 
 /* Streaming: hand item i on once its outputs are sealed (from the loop). */

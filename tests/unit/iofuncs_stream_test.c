@@ -8,6 +8,7 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "iofuncs/arena.h"
 #include "unit/iofuncs_util.h"
 
 #define N_FILES 60
@@ -130,6 +131,35 @@ TEST(read_hands_each_file_on_sealed_once_within_the_credit)
 	loop_free(l);
 	t_rm_rf(dir);
 	free(dir);
+}
+
+/* A retried attempt abandons its reservation: the chunk must still seal
+ * (streaming delivers its other items) and hold none of those bytes. */
+TEST(abandoned_span_lets_its_chunk_seal_and_is_zeroed)
+{
+	struct arena a;
+	struct arena_span kept, gone;
+	const char *p;
+
+	arena_init(&a, "t");
+	ASSERT_EQ(0, arena_reserve(&a, 100, &kept));
+	ASSERT_EQ(0, arena_reserve(&a, 200, &gone));
+	ASSERT_EQ(kept.buf, gone.buf); /* one shared chunk */
+	memset(kept.ptr, 'k', 100);
+	memset(gone.ptr, 'g', 200);
+	arena_keep(&a, &kept);
+	arena_close_open(&a);
+	EXPECT_EQ(0, arena_seal_idle(&a)); /* gone is still in flight */
+	arena_abandon(&a, &gone);
+	arena_abandon(&a, &gone); /* twice: a no-op */
+	EXPECT_EQ(1, arena_seal_idle(&a));
+	ASSERT_TRUE(kept.buf->sealed);
+	ASSERT_EQ(0, item_data(&(struct item){ .buf = kept.buf, .len = 300 },
+			       (const void **)&p));
+	EXPECT_EQ('k', p[99]);
+	for (size_t i = 100; i < 300; i++)
+		ASSERT_EQ(0, p[i]);
+	arena_done(&a);
 }
 
 TEST_HARNESS_MAIN
