@@ -341,7 +341,10 @@ static int place_outputs(struct collect *c, struct err *e)
 				continue;
 			struct item *it = &pd->set->items[pd->idx];
 
-			memcpy(map + pd->out_off, c->ctx + pd->off, pd->len);
+			/* Empty items only: no bytes, and no mapping. */
+			if (pd->len)
+				memcpy(map + pd->out_off, c->ctx + pd->off,
+				       pd->len);
 			store_stats.bytes_copied += pd->len;
 			buffer_unref(it->buf);
 			it->buf = buffer_ref(out);
