@@ -126,6 +126,7 @@ struct sandbox {
 	uint64_t tramp_ip[TRAMP_N_IP]; /* after each syscall of the path */
 	struct warm_worker *idle; /* most recently parked first */
 	unsigned n_idle, max_idle;
+	unsigned holds;		/* sandbox_hold() - sandbox_release() */
 	uint64_t warm_reused, warm_started; /* instances, for tests */
 };
 

@@ -327,13 +327,22 @@ static void setup_guard(struct sandbox *sb)
 
 int sandbox_hold(struct sandbox *sb, struct err *e)
 {
-	return sb->guard ? guard_hold(sb->guard, e) : 0;
+	int r = sb->guard ? guard_hold(sb->guard, e) : 0;
+
+	if (r >= 0)
+		sb->holds++;
+	return r;
 }
 
+/* The last hold (a job) ends: its idle warm workers go too, so that a
+ * long-lived sandbox (pithd) keeps no worker, fd or image of a job that
+ * is over. */
 void sandbox_release(struct sandbox *sb)
 {
 	if (sb->guard)
 		guard_release(sb->guard);
+	if (sb->holds && --sb->holds == 0)
+		warm_flush(sb);
 }
 
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,

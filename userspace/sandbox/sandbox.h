@@ -50,7 +50,8 @@ size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
  * Attach the eBPF guard's syscall-entry program for as long as a job runs
  * (it costs every syscall on the host while attached; attaching takes
  * milliseconds, so hold once per job, never per instance). Nested holds
- * count. A no-op without a guard.
+ * count. When the last hold is released, idle warm workers are ended: they
+ * live for a job (or, without holds, for the sandbox).
  */
 int sandbox_hold(struct sandbox *sb, struct err *e);
 void sandbox_release(struct sandbox *sb);
