@@ -295,7 +295,7 @@ else
 	t_fail sighup_reloads_the_configuration "$d"
 fi
 "$pith" cancel "$a" >/dev/null
-if wait_state "$a" cancelled 900 && wait_state "$d" done 300 &&
+if wait_state "$a" cancelled 900 && wait_state "$d" done 900 &&
 	[ "$(state_of "$c")" = done ]; then
 	t_ok a_running_job_cancelled_keeps_no_result
 else
