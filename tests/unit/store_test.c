@@ -333,8 +333,11 @@ TEST(sealed_pooled_buffer_is_read_only_for_its_consumers)
 	EXPECT_EQ(b->fd, buffer_share_fd(b)); /* unsealed: nothing to share */
 	memcpy(map, "data", 4);
 	ASSERT_EQ(0, buffer_seal(b));
+	/* No second descriptor until a consumer maps it. */
+	EXPECT_EQ(-1, b->ro_fd);
 	fd = buffer_share_fd(b);
 	ASSERT_NE(b->fd, fd);
+	EXPECT_EQ(fd, buffer_share_fd(b)); /* opened once */
 	EXPECT_EQ(O_RDONLY, fcntl(fd, F_GETFL) & O_ACCMODE);
 	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	/* A consumer cannot map it writable, nor make its mapping so. */

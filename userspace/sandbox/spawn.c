@@ -416,8 +416,11 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 			.fd_index = 2 + p->inputs[i].fd_slot,
 			.file_off = p->inputs[i].file_off,
 		};
-		fds[2 + p->inputs[i].fd_slot] =
-			buffer_share_fd(p->inputs[i].buf);
+		int fd = buffer_share_fd(p->inputs[i].buf);
+
+		if (fd < 0)
+			return err_errno(e, -fd, "cannot share an input buffer");
+		fds[2 + p->inputs[i].fd_slot] = fd;
 	}
 
 	while (sent < n_fds) {

@@ -362,10 +362,17 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	for (size_t i = 0; i < p->n_inputs && r >= 0; i++)
 		if (p->inputs[i].maplen &&
 		    (i == 0 || p->inputs[i].fd_slot != p->inputs[i - 1].fd_slot))
-			r = addfd(listener, w->park_id,
-				  buffer_share_fd(p->inputs[i].buf),
-				  PLAN_WARM_INPUT_FD + (int)p->inputs[i].fd_slot,
-				  false);
+		{
+			int fd = buffer_share_fd(p->inputs[i].buf);
+
+			/* A failed share ends this worker (below); the
+			 * fresh one's spawn reports it. */
+			r = fd < 0 ? fd
+				   : addfd(listener, w->park_id, fd,
+					   PLAN_WARM_INPUT_FD +
+						   (int)p->inputs[i].fd_slot,
+					   false);
+		}
 	p->handoff_ns = clock_now_ns();
 	if (r >= 0)
 		r = addfd(listener, w->park_id, p->ctx->fd, PLAN_WARM_CTX_FD,

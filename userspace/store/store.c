@@ -256,25 +256,22 @@ int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len)
 
 /*
  * A pooled buffer is made immutable without a kernel seal: pith's mapping
- * becomes read-only and consumers get a read-only open file description, so
- * no mapping of theirs can ever be writable.
+ * becomes read-only and consumers get a read-only open file description
+ * (buffer_share_fd()), so no mapping of theirs can ever be writable. That
+ * reopening is made when a consumer first maps the buffer, not here: most
+ * pooled buffers hold small items that consumers get copies of, and one
+ * more descriptor per buffer is what ran 10,000-instance jobs out of them.
  */
 static int seal_pooled(struct buffer *b)
 {
-	char path[32];
-	int fd;
+	static int proc_fd = -1; /* /proc/self/fd present: 1, absent: 0 */
 
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (proc_fd < 0)
+		proc_fd = access("/proc/self/fd", F_OK) == 0;
+	if (!proc_fd)
+		return -ENOENT;
+	if (mprotect(b->wmap, b->wcap, PROT_READ) < 0)
 		return negative_errno();
-	if (mprotect(b->wmap, b->wcap, PROT_READ) < 0) {
-		int r = negative_errno();
-
-		close(fd);
-		return r;
-	}
-	b->ro_fd = fd;
 	return 0;
 }
 
@@ -353,9 +350,21 @@ int buffer_data(struct buffer *b, const void **ret)
 	return 0;
 }
 
-int buffer_share_fd(const struct buffer *b)
+int buffer_share_fd(struct buffer *b)
 {
-	return b->ro_fd >= 0 ? b->ro_fd : b->fd;
+	char path[32];
+	int fd;
+
+	if (!b->pooled || !b->sealed)
+		return b->fd;
+	if (b->ro_fd >= 0)
+		return b->ro_fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return negative_errno();
+	b->ro_fd = fd;
+	return fd;
 }
 
 struct buffer *buffer_ref(struct buffer *b)

@@ -63,8 +63,9 @@ int buffer_seal(struct buffer *b);
 /* Read-only view of a sealed buffer in pith's address space. */
 int buffer_data(struct buffer *b, const void **ret);
 /* The descriptor to give a consumer of a sealed buffer: mappable read-only
- * only. Owned by the buffer. */
-int buffer_share_fd(const struct buffer *b);
+ * only. Owned by the buffer; a pooled buffer opens it on first use, so this
+ * returns -errno when that fails. */
+int buffer_share_fd(struct buffer *b);
 /* After pages of an unsealed buffer were given back (holes punched): count
  * only `bytes` of it as held from now on. */
 void buffer_set_charge(struct buffer *b, uint64_t bytes);
