@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 
 struct t_cgroup {
 	char *path;

@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/plan.h"
 #include "sandbox/sandbox.h"
 #include "security/hostile.h"

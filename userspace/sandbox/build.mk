@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: MIT
 # ELF loader (elf.c) and the sandbox.
 LIB_SRCS += userspace/sandbox/elf.c
-# eBPF guard loader (guard.c) and its feature probes; programs in bpf/.
-LIB_SRCS += userspace/sandbox/guard.c userspace/sandbox/guard_probe.c
+# eBPF guard loader (bpf_guard.c) and its feature probes; programs in bpf/.
+LIB_SRCS += userspace/sandbox/bpf_guard.c userspace/sandbox/bpf_guard_probe.c
 
 # The sandbox (everything here but elf.c).
 LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/context.c userspace/sandbox/spawn.c \
-	userspace/sandbox/proc.c userspace/sandbox/outputs.c \
+	userspace/sandbox/proc.c userspace/sandbox/collect.c \
 	userspace/sandbox/warm.c userspace/sandbox/worker/trampoline.c
 
 # pith-worker: the static freestanding loader exec'd for each instance,

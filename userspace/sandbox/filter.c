@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(scmp_filter_ctx, seccomp_release)

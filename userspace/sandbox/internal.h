@@ -251,7 +251,7 @@ int context_resolve_input(const struct sandbox_proc *p, uint64_t addr,
 /* Drop the input placement's references. */
 void context_done(struct sandbox_proc *p);
 
-/* outputs.c: validate the function's output sets and build them. */
+/* collect.c: validate the function's output sets and build them. */
 int outputs_collect(struct sandbox_proc *p, struct err *e);
 
 #endif

@@ -26,7 +26,7 @@
 
 #include "lib/macro.h"
 #include "lib/probe.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 
 int sandbox_proc_fd(const struct sandbox_proc *p)

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 
 static const char *const layer_names[LAYER_COUNT] = {

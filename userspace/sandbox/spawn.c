@@ -53,7 +53,7 @@
 #include <unistd.h>
 
 #include "lib/macro.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 #include "sandbox/raw.h"
 

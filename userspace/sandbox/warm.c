@@ -27,7 +27,7 @@
 
 #include "lib/macro.h"
 #include "lib/probe.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 #include "sandbox/worker/trampoline.h"
 

@@ -10,7 +10,7 @@
 #include <zlib.h>
 
 #include "lib/macro.h"
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 
 #define CAP_SYS_ADMIN_BIT 21
 #define CAP_PERFMON_BIT 38

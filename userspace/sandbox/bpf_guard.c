@@ -17,7 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "sandbox/guard.h"
+#include "sandbox/bpf_guard.h"
 #include "guard.skel.h"
 
 #define X32_SYSCALL_BIT 0x40000000L

@@ -6,8 +6,8 @@
  * the kernel offers it, and delivers every violation as an event.
  * See Documentation/bpf.md.
  */
-#ifndef PITH_SANDBOX_GUARD_H
-#define PITH_SANDBOX_GUARD_H
+#ifndef PITH_SANDBOX_BPF_GUARD_H
+#define PITH_SANDBOX_BPF_GUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -142,7 +142,7 @@ size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max);
 uint64_t guard_dropped(const struct guard *g);
 
 /* What the kernel and our privileges allow, read once and cached
- * (guard_probe.c). The load attempt itself is the final word; these facts
+ * (bpf_guard_probe.c). The load attempt itself is the final word; these facts
  * explain a failure. */
 struct guard_probe {
 	bool privileged;   /* CAP_BPF+CAP_PERFMON, or CAP_SYS_ADMIN */
