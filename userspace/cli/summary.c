@@ -73,20 +73,6 @@ const char *summary_first_failure_hint(const struct engine_report *rep)
 	return NULL;
 }
 
-static const char *state_name(enum instance_state s)
-{
-	switch (s) {
-	case INSTANCE_OK:
-		return "ok";
-	case INSTANCE_FAILED:
-		return "failed";
-	case INSTANCE_CANCELLED:
-		return "cancelled";
-	default:
-		return "not-run";
-	}
-}
-
 static double ms(uint64_t ns)
 {
 	return (double)ns / 1e6;
@@ -206,7 +192,7 @@ static json_t *stage_json(const struct stage_report *sr)
 
 		json_object_set_new(o, "index", json_integer((json_int_t)i));
 		json_object_set_new(o, "status",
-				    json_string(state_name(ir->state)));
+				    json_string(instance_state_name(ir->state)));
 		if (ir->state == INSTANCE_FAILED)
 			failure_json(o, sr, ir);
 		json_object_set_new(o, "spawn_us",

@@ -165,20 +165,6 @@ void wire_sha256_hex(const void *data, size_t len, char hex[WIRE_SHA256_HEX])
 		snprintf(hex + 8 * i, 9, "%08x", h[i]);
 }
 
-const char *wire_instance_state_name(enum instance_state s)
-{
-	switch (s) {
-	case INSTANCE_OK:
-		return "ok";
-	case INSTANCE_FAILED:
-		return "failed";
-	case INSTANCE_CANCELLED:
-		return "cancelled";
-	default:
-		return "not-run";
-	}
-}
-
 static enum instance_state instance_state_parse(const char *s)
 {
 	if (!strcmp(s, "ok"))
@@ -212,7 +198,7 @@ json_t *wire_report_to_json(const struct job *job,
 			counts[ir->state]++;
 			json_object_set_new(
 				io, "state",
-				json_string(wire_instance_state_name(ir->state)));
+				json_string(instance_state_name(ir->state)));
 			if (ir->state == INSTANCE_FAILED)
 				json_object_set_new(io, "reason",
 						    json_string(ir->reason));

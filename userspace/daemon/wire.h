@@ -38,6 +38,5 @@ json_t *wire_report_to_json(const struct job *job,
 int wire_report_from_json(const json_t *o, const struct job *job,
 			  struct engine_report *rep);
 
-const char *wire_instance_state_name(enum instance_state s);
 
 #endif

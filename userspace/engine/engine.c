@@ -1531,6 +1531,20 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 	return r;
 }
 
+const char *instance_state_name(enum instance_state s)
+{
+	switch (s) {
+	case INSTANCE_OK:
+		return "ok";
+	case INSTANCE_FAILED:
+		return "failed";
+	case INSTANCE_CANCELLED:
+		return "cancelled";
+	default:
+		return "not-run";
+	}
+}
+
 void engine_report_done(struct engine_report *rep)
 {
 	for (size_t s = 0; s < rep->n_stages; s++)

@@ -78,6 +78,10 @@ enum instance_state {
 	INSTANCE_CANCELLED, /* killed because another instance failed */
 };
 
+/* "ok", "failed", "cancelled", "not-run": the names in --json and pithd's
+ * API. */
+const char *instance_state_name(enum instance_state s);
+
 struct instance_report {
 	enum instance_state state;
 	char reason[ERR_MAX];
