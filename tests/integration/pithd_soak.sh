@@ -48,7 +48,7 @@ printf '[Daemon]\nJobs=2\nMaxRunningJobsPerUser=2\nMaxJobsPerUser=100000\nMaxQue
 # The functions and jobs, readable by every uid.
 mkdir "$tmp/fn"
 for f in upper fail opener spin; do
-	cp "$B/tests/fn/engine/$f" "$tmp/fn/$f"
+	cp "$B/tests/functions/$f" "$tmp/fn/$f"
 done
 job() { # job NAME FUNCTION TIMEOUT DATA...
 	local name=$1 fn=$2 to=$3 items= i=0

@@ -20,7 +20,7 @@ tmp = tempfile.mkdtemp(prefix="pith-load.")
 job = os.path.join(tmp, "job.json")
 with open(job, "w") as f:
     f.write(f'''{{ "version": 1, "name": "small",
-  "functions": {{ "f": {{ "binary": "{build}/tests/fn/engine/upper", "timeout": "5s" }} }},
+  "functions": {{ "f": {{ "binary": "{build}/tests/functions/upper", "timeout": "5s" }} }},
   "inputs": {{ "x": [ {{ "name": "a", "data": "one" }}, {{ "name": "b", "data": "two" }} ] }},
   "stages": [ {{ "name": "s", "function": "f",
                 "inputs": {{ "in": {{ "from": "x", "mode": "each" }} }},
