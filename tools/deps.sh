@@ -3,7 +3,7 @@
 # The one list of Debian packages pith needs: check them, install what is
 # missing (as root on Debian), or print the apt-get line to run.
 #
-#   tools/deps.sh build|test|vm|all
+#   tools/deps.sh build|test|vm|bench|doc|all
 #
 # To add a package, append it to the list of the mode that needs it.
 set -eu
@@ -62,8 +62,20 @@ cpio
 kmod
 "
 
+# The baselines tools/bench/instance_bench.sh compares pith with.
+BENCH="
+bubblewrap
+crun
+nodejs
+"
+
+# tools/trace/screenshot.sh renders tracing.md's screenshot headless.
+DOC="
+chromium
+"
+
 usage() {
-	echo "usage: $0 build|test|vm|all" >&2
+	echo "usage: $0 build|test|vm|bench|doc|all" >&2
 	exit 2
 }
 
@@ -72,6 +84,8 @@ case "$1" in
 build) want=$BUILD ;;
 test) want=$TEST ;;
 vm) want=$VM ;;
+bench) want=$BENCH ;;
+doc) want=$DOC ;;
 all) want="$BUILD $TEST $VM" ;;
 *) usage ;;
 esac

@@ -7,11 +7,16 @@
 #
 #   make && tools/bench/instance_bench.sh [-q]     (-q: smaller N, quicker)
 #
-# Needs bwrap, crun and node for their rows (a missing one is reported, not
-# fatal); crun 1.8 refuses a hybrid cgroup layout, so it runs in a private
-# mount namespace with a pure cgroup2 mount at /sys/fs/cgroup and
-# --cgroup-manager=disabled (root only).
+# Needs bwrap, crun and node for their rows (tools/deps.sh bench installs
+# them; a missing one is reported, not fatal); crun 1.8 refuses a hybrid
+# cgroup layout, so it runs in a private mount namespace with a pure cgroup2
+# mount at /sys/fs/cgroup and --cgroup-manager=disabled (root only).
 set -eu
+
+# The baselines (bwrap, crun, node): installed when missing and pith may;
+# a row whose program is still missing is reported as such.
+"$(dirname "$0")/../deps.sh" bench ||
+	echo "instance_bench: some baselines are missing (tools/deps.sh bench)" >&2
 
 B=${B:-build}
 PITH=$(realpath "$B/pith")

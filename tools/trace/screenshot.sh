@@ -10,8 +10,9 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 B=${B:-$root/build}
 out=${1:-$root/Documentation/images/trace.png}
+"$root/tools/deps.sh" doc || exit 1
 command -v chromium >/dev/null || {
-	echo "screenshot: needs chromium (apt-get install chromium)" >&2
+	echo "screenshot: needs chromium (tools/deps.sh doc)" >&2
 	exit 1
 }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-shot.XXXXXX")
