@@ -8,7 +8,8 @@
 #	t_skip "needs_kmod" "/dev/pith_xfer missing"
 #	t_done
 #
-# t_skip_all REASON skips the whole script (missing feature or privilege).
+# t_skip_all REASON skips the whole script (missing feature or privilege);
+# t_bail REASON ends it as failed (a fixture it needs did not start).
 # t_done prints the "# Totals:" line and exits 0 when nothing failed and the
 # plan was met, 1 otherwise. Works in bash and POSIX sh.
 
@@ -82,4 +83,12 @@ t_skip_all() {
 	echo "1..0 # SKIP $1"
 	echo "# Totals: pass:0 fail:0 xfail:0 xpass:0 skip:1 error:0"
 	exit 0
+}
+
+# t_bail REASON: the test cannot go on (its fixture failed); counts as one
+# failure, never as a skip.
+t_bail() {
+	echo "Bail out! $1"
+	echo "# Totals: pass:$_t_pass fail:$_t_fail xfail:0 xpass:0 skip:$_t_skip error:1"
+	exit 1
 }

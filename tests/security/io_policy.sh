@@ -15,15 +15,13 @@ pith=$B/pith
 
 command -v python3 >/dev/null || { t_skip_all "python3 not installed (tools/deps.sh test)"; exit 0; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-io-policy.XXXXXX")
-srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+. "$root/tests/servers/hostile.sh"
+trap 'hostile_stop; rm -rf "$tmp"' EXIT
 
 t_plan 16
 
-python3 "$root/tests/servers/hostile.py" >"$tmp/port" 2>/dev/null &
-srv=$!
-for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-port=$(cat "$tmp/port")
+hostile_start "$tmp" || t_bail "tests/servers/hostile.py printed no port"
+port=$hostile_port
 
 # count: TCP connections the hostile server accepted so far.
 count() {

@@ -14,8 +14,10 @@ case $B in /*) ;; *) B=$root/$B ;; esac
 fn=$B/tests/functions
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-tools.XXXXXX")
 bg=
+. "$root/tests/servers/hostile.sh"
 cleanup() {
 	for p in $bg; do kill -KILL "$p" 2>/dev/null; done
+	hostile_stop
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -396,11 +398,8 @@ JSON
 		usdt:$pith:pith:* { @[probe] = count(); }"; then
 		"$pith" run "$tmp/cov.json" -j 1 -o "$tmp/out" -q >/dev/null 2>&1
 		"$pith" run "$tmp/opener.json" -j 1 -o "$tmp/out" -q >/dev/null 2>&1
-		python3 "$root/tests/servers/hostile.py" >"$tmp/port" 2>/dev/null &
-		srv=$!
-		bg="$bg $srv"
-		for _ in $(seq 100); do [ -s "$tmp/port" ] && break; sleep 0.05; done
-		port=$(cat "$tmp/port")
+		hostile_start "$tmp"
+		port=$hostile_port
 		cat >"$tmp/http.json" <<JSON
 { "version": 1, "name": "http", "allow_hosts": [ "127.0.0.1:$port" ],
   "inputs": { "req": [ { "name": "0",
@@ -411,7 +410,7 @@ JSON
   "outputs": { "status": "fetch.status", "body": "fetch.body" } }
 JSON
 		"$pith" run "$tmp/http.json" -o "$tmp/out" -q >/dev/null 2>&1
-		kill "$srv" 2>/dev/null
+		hostile_stop
 		finish "$pid"
 		missing=
 		for p in $(readelf -n "$pith" | sed -n 's/^ *Name: //p' | sort -u); do

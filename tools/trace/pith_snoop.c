@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 	struct pith_snoop_bpf *skel __attribute__((cleanup(skel_destroy))) =
 		NULL;
 	struct ring_buffer *rb __attribute__((cleanup(rb_free))) = NULL;
-	const char *pid_arg = NULL, *bin_arg = NULL, *why;
+	const char *pid_arg = NULL, *bin_arg = NULL;
 	struct usdt_target t;
 	int c, r;
 
@@ -155,11 +155,6 @@ int main(int argc, char **argv)
 	if (optind != argc || (pid_arg && bin_arg)) {
 		fputs(usage, stderr);
 		return 2;
-	}
-	why = usdt_target_unsupported();
-	if (why) {
-		fprintf(stderr, TOOL ": %s\n", why);
-		return 1;
 	}
 	if (usdt_target_init(&t, TOOL, pid_arg, bin_arg) < 0)
 		return 1;

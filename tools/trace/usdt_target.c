@@ -12,9 +12,14 @@
 int usdt_target_init(struct usdt_target *t, const char *tool,
 		     const char *pid_arg, const char *binary_arg)
 {
+	const char *why = usdt_target_unsupported();
 	char self[PATH_MAX], link[64];
 	ssize_t n;
 
+	if (why) {
+		fprintf(stderr, "%s: %s\n", tool, why);
+		return -EPERM;
+	}
 	t->pid = -1;
 	if (pid_arg) {
 		char *end;

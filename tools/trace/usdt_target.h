@@ -20,7 +20,8 @@ struct usdt_target {
 };
 
 /* From -p (pid_arg, may be NULL) and -b (binary_arg, may be NULL). Prints
- * the reason and returns -errno when the target does not exist. */
+ * the reason and returns -errno when the target does not exist or the tool
+ * cannot run here (usdt_target_unsupported()). */
 int usdt_target_init(struct usdt_target *t, const char *tool,
 		     const char *pid_arg, const char *binary_arg);
 
