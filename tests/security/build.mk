@@ -51,3 +51,4 @@ TEST_PROGS += isolation_test
 isolation_test_SRCS := tests/security/isolation_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/isolation_test: | $(SNOOP_FN) $(B)/pith-worker
 TEST_SCRIPTS += tests/security/memory_budget.sh
+TEST_SCRIPTS += tests/security/bounds.sh

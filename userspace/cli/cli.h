@@ -34,6 +34,7 @@ enum cli_opt {
 	OPT_WAIT = 1u << 9,
 	OPT_WRITE_ROOT = 1u << 10,
 	OPT_ALLOW_HOST = 1u << 11,
+	OPT_MAX_INSTANCES = 1u << 12, /* run and check */
 };
 
 #define CLI_REQUIRE_MAX 16
@@ -57,6 +58,7 @@ struct cli {
 	size_t n_require;
 	/* pith's own bounds (security.md); 0: the defaults */
 	uint64_t max_store, max_output_items, max_output_bytes, max_output_names;
+	uint64_t max_instances;
 	const char *trace; /* --trace FILE (Documentation/tracing.md) */
 	const char *socket; /* --socket: pithd's; NULL: $PITH_SOCKET or default */
 	bool wait;	    /* submit --wait */

@@ -42,10 +42,10 @@ static const struct cli_cmd commands[] = {
 	{ "run", "validate and run a job file", usage_run,
 	  OPT_OUTPUT | OPT_JSON | OPT_PARALLEL | OPT_DATA_ROOT | OPT_REQUIRE |
 		  OPT_WINDOW | OPT_LIMITS | OPT_TRACE | OPT_WRITE_ROOT |
-		  OPT_ALLOW_HOST,
+		  OPT_ALLOW_HOST | OPT_MAX_INSTANCES,
 	  1, 1, cmd_run },
 	{ "check", "validate a job file without running it", usage_check,
-	  OPT_JSON, 1, 1, cmd_check },
+	  OPT_JSON | OPT_MAX_INSTANCES, 1, 1, cmd_check },
 	{ "doctor", "show which sandbox layers this host provides",
 	  usage_doctor, OPT_JSON | OPT_REQUIRE, 0, 0, cmd_doctor },
 	{ "submit", "send a job to pithd (--wait: like run)", usage_submit,
@@ -122,6 +122,11 @@ static int opt_limit(struct cli *c, const char *name, const char *arg,
 static int opt_max_store(struct cli *c, const char *arg)
 {
 	return opt_limit(c, "max-store", arg, &c->max_store);
+}
+
+static int opt_max_instances(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-instances", arg, &c->max_instances);
 }
 
 static int opt_max_output_items(struct cli *c, const char *arg)
@@ -222,6 +227,7 @@ static const struct cli_option {
 	{ "allow-host", 0, "HOST[:PORT]", OPT_ALLOW_HOST, opt_allow_host },
 	{ "require", 0, "LAYER", OPT_REQUIRE, opt_require },
 	{ "max-store", 0, "SIZE", OPT_LIMITS, opt_max_store },
+	{ "max-instances", 0, "N", OPT_MAX_INSTANCES, opt_max_instances },
 	{ "max-output-items", 0, "N", OPT_LIMITS, opt_max_output_items },
 	{ "max-output-bytes", 0, "SIZE", OPT_LIMITS, opt_max_output_bytes },
 	{ "max-output-names", 0, "SIZE", OPT_LIMITS, opt_max_output_names },

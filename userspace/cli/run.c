@@ -57,6 +57,9 @@ const char usage_run[] =
 	"                     'all' means every layer\n"
 	"      --max-store SIZE\n"
 	"                     bytes the store may hold (default: 3/4 of the RAM)\n"
+	"      --max-instances N\n"
+	"                     instances one stage may have, counted before any\n"
+	"                     runs (default: one per 4 KiB of RAM)\n"
 	"      --max-output-items N, --max-output-bytes SIZE,\n"
 	"      --max-output-names SIZE\n"
 	"                     bounds on one instance's outputs, aliases counted\n"
@@ -75,7 +78,7 @@ const char usage_run[] =
 	"missing, 2 invalid job or usage, 130/143 interrupted.\n";
 
 const char usage_check[] =
-	"Usage: pith check JOB.json [--json] [-q|-v]\n"
+	"Usage: pith check JOB.json [--json] [--max-instances N] [-q|-v]\n"
 	"\n"
 	"Run every check 'pith run' makes before a stage starts: the job's\n"
 	"structure, names, cycles, that its files exist and that every\n"
@@ -85,6 +88,9 @@ const char usage_check[] =
 	"\n"
 	"Options:\n"
 	"      --json         print the result as JSON on stdout\n"
+	"      --max-instances N\n"
+	"                     refuse a stage whose instances, known from the\n"
+	"                     file, exceed N (default: one per 4 KiB of RAM)\n"
 	"  -q, --quiet        print nothing when the job is valid\n";
 
 /* A binary must pass the sandbox's ELF loader, as at `pith run`, and fit
@@ -113,7 +119,10 @@ static int load_job(const struct cli *c, const char *path, struct job **ret)
 				     .io_policy_check = iofuncs_check_policy,
 				     .check_files = true,
 				     .binary_check = check_binary,
-				     .error = &at };
+				     .error = &at,
+				     .max_instances = c->max_instances ?
+							      c->max_instances :
+							      engine_default_max_instances() };
 	struct err e = {};
 	int r = job_parse_file(path, &po, ret, &e);
 
@@ -329,6 +338,7 @@ int cmd_run(const struct cli *c)
 					      .progress = progress_update,
 					      .progress_data = &progress,
 					      .max_store = c->max_store,
+					      .max_instances = c->max_instances,
 					      .max_output_items = c->max_output_items,
 					      .max_output_bytes = c->max_output_bytes,
 					      .max_output_names = c->max_output_names },

@@ -101,7 +101,8 @@ void summary_print_human(FILE *f, const struct job *job,
 		fprintf(f,
 			"  stage %-12s %-4s %-12s %5zu instance%s %s %8.1f ms  %zu items, %llu bytes out\n",
 			sr->name, sr->io ? "io" : "fn", sr->function,
-			sr->n_instances, sr->n_instances == 1 ? " " : "s",
+			MAX(sr->n_counted, sr->n_instances),
+			MAX(sr->n_counted, sr->n_instances) == 1 ? " " : "s",
 			sr->ok ? "ok    " : "FAILED", ms(sr->elapsed_ns),
 			sr->items_out, (unsigned long long)sr->bytes_out);
 		for (size_t i = 0; i < sr->n_instances; i++) {
@@ -181,7 +182,8 @@ static json_t *stage_json(const struct stage_report *sr)
 						   "failed"));
 	json_object_set_new(st, "elapsed_ms", json_fixed(ms(sr->elapsed_ns)));
 	json_object_set_new(st, "instances",
-			    json_integer((json_int_t)sr->n_instances));
+			    json_integer((json_int_t)MAX(sr->n_counted,
+							 sr->n_instances)));
 	json_object_set_new(st, "items_out",
 			    json_integer((json_int_t)sr->items_out));
 	json_object_set_new(st, "bytes_out",

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -149,6 +150,7 @@ struct run {
 	int error; /* -errno of an infrastructure error */
 	struct err *e;
 	uint64_t id; /* job id in the probes (lib/probe.h) */
+	uint64_t max_instances; /* per stage */
 };
 
 static struct stream *ref_stream(struct run *run, const struct job_ref *ref)
@@ -256,6 +258,8 @@ static int stage_reserve(struct stage_run *st, size_t n)
 
 	if (n > sr->n_instances)
 		sr->n_instances = n;
+	if (n > sr->n_counted)
+		sr->n_counted = n;
 	if (n <= cap)
 		return 0;
 	cap = MAX(MAX(cap * 2, n), (size_t)16);
@@ -740,16 +744,51 @@ static int spawn_instance(struct stage_run *st)
 	return 0;
 }
 
-/* Instances of a running compute stage whose inputs exist. */
-static size_t stage_available(const struct stage_run *st)
+/* The limit of instances per stage fails the job, naming the limit. */
+static int instance_limit(struct stage_run *st, size_t n, bool overflow)
+{
+	struct run *run = st->run;
+	uint64_t max = run->max_instances;
+	char count[32];
+
+	if (!overflow && n <= max)
+		return 0;
+	if (overflow)
+		snprintf(count, sizeof(count), "more than %zu", SIZE_MAX);
+	else
+		snprintf(count, sizeof(count), "%zu", n);
+	run->rep->stages[st->s].ok = false;
+	run_error(run, err_set(run->e, E2BIG,
+			       "stage %s: %s instances exceed the limit of %" PRIu64
+			       " per stage (--max-instances; default one per 4 KiB of RAM)",
+			       stage_of(st)->name, count, max));
+	return -E2BIG;
+}
+
+/* Instances of a running compute stage whose inputs exist, counted (not
+ * materialised) and checked against the limit. */
+static int stage_count(struct stage_run *st, size_t *ret)
+{
+	size_t n = 0;
+	int r;
+
+	if (st->closed) {
+		*ret = st->n_instances;
+		return 0;
+	}
+	r = dist_count(&st->d, st->in[0]->set->n, &n);
+	r = instance_limit(st, n, r < 0);
+	if (r < 0)
+		return r;
+	*ret = n;
+	return 0;
+}
+
+static size_t stage_available(struct stage_run *st)
 {
 	size_t n;
 
-	if (st->closed)
-		return st->n_instances;
-	if (dist_count(&st->d, st->in[0]->set->n, &n) < 0)
-		return st->next;
-	return n;
+	return stage_count(st, &n) < 0 ? st->next : n;
 }
 
 /* Start compute instances while cores are free: deeper stages first, so
@@ -955,8 +994,12 @@ static int start_io_stage(struct stage_run *st)
 		if (!st->io_sink[k])
 			return err_set(run->e, ENOMEM, "out of memory");
 	}
+	r = instance_limit(st, st->in[0]->set->n, false);
+	if (r < 0)
+		return r;
 	st->closed = true;
 	st->n_instances = st->in[0]->set->n;
+	run->rep->stages[st->s].n_counted = st->n_instances;
 	r = stage_reserve(st, st->n_instances);
 	if (r < 0)
 		return err_set(run->e, -r, "out of memory");
@@ -989,16 +1032,16 @@ static bool stage_can_start(const struct stage_run *st)
 	return true;
 }
 
+/* The final count is known: nothing is reserved for the instances until
+ * they start (a cross product of 10^6 builds no state before running). */
 static void stage_close(struct stage_run *st)
 {
-	size_t n = stage_available(st);
-	int r = stage_reserve(st, n);
+	size_t n;
 
-	if (r < 0) {
-		run_error(st->run, err_set(st->run->e, -r, "out of memory"));
+	if (stage_count(st, &n) < 0)
 		return;
-	}
 	st->n_instances = n;
+	st->run->rep->stages[st->s].n_counted = n;
 	st->closed = true;
 }
 
@@ -1504,6 +1547,15 @@ static int run_job(struct run *run)
 	return 0;
 }
 
+uint64_t engine_default_max_instances(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+
+	if (pages <= 0 || size <= 0)
+		return 1u << 20;
+	return (uint64_t)pages * (uint64_t)size / 4096;
+}
+
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e)
 {
@@ -1520,6 +1572,8 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 
 	*rep = (struct engine_report){};
 	store_set_limit(opts->max_store);
+	run.max_instances = opts->max_instances ? opts->max_instances :
+						  engine_default_max_instances();
 	run.id = __atomic_add_fetch(&job_seq, 1, __ATOMIC_RELAXED);
 	PROBE_JOB_START(run.id, job->name, job->n_stages);
 	r = run_job(&run);

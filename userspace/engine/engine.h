@@ -67,7 +67,16 @@ struct engine_opts {
 	uint64_t max_output_items, max_output_bytes, max_output_names;
 	/* Bytes the store may hold (--max-store); 0: three quarters of the RAM. */
 	uint64_t max_store;
+	/* Instances of one stage (--max-instances), counted before any is
+	 * made (cross products too): past it the job fails, naming the
+	 * limit; 0: engine_default_max_instances(). */
+	uint64_t max_instances;
 };
+
+/* One instance per 4 KiB of RAM: the engine keeps some 600 bytes for each
+ * instance of a stage (its report entry and slot), a seventh of the RAM at
+ * the limit. */
+uint64_t engine_default_max_instances(void);
 
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 
@@ -101,6 +110,13 @@ struct stage_report {
 	const char *function; /* function or I/O function name */
 	bool ran;
 	bool ok;
+	/* Instances the stage counted (its inputs' distribution), and the
+	 * first n_instances of them, which have an entry in `instances`:
+	 * entries are made as instances start, so when a failure stopped
+	 * the stage the rest never ran and have none (a cross product of
+	 * 10^6 builds no state up front). n_instances == n_counted when
+	 * the stage ran to its end. */
+	size_t n_counted;
 	size_t n_instances;
 	struct instance_report *instances;
 	uint64_t elapsed_ns;

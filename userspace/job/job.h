@@ -162,6 +162,10 @@ struct job_parse_opts {
 				     in pith run) */
 	job_binary_check_fn binary_check; /* with check_files; NULL: none */
 	struct job_error *error; /* filled on failure when not NULL */
+	/* Instances per stage (--max-instances): a stage whose count is
+	 * known from the file (inputs `all`, or job input sets) and exceeds
+	 * it makes the job invalid; 0: not checked. */
+	uint64_t max_instances;
 };
 
 /*

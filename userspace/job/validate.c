@@ -1068,6 +1068,97 @@ static int check_files(struct build *b, const struct jnode *root)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Shares of a job input set under `mode`: 1, its items, or its distinct
+ * keys (items without a key count as key 0), as engine/distribute.c
+ * makes them. */
+static int input_shares(const struct job_input *in, enum job_mode mode,
+			size_t *ret)
+{
+	_cleanup_free_ uint64_t *keys = NULL;
+	size_t n = 0;
+
+	if (in->n_items == 0 || mode == JOB_MODE_ALL) {
+		*ret = in->n_items ? 1 : 0;
+		return 0;
+	}
+	if (mode == JOB_MODE_EACH) {
+		*ret = in->n_items;
+		return 0;
+	}
+	keys = calloc(in->n_items, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < in->n_items; i++)
+		keys[i] = in->items[i].keyed ? in->items[i].key : 0;
+	qsort(keys, in->n_items, sizeof(*keys), cmp_u64);
+	for (size_t i = 0; i < in->n_items; i++)
+		n += i == 0 || keys[i] != keys[i - 1];
+	*ret = n;
+	return 0;
+}
+
+/*
+ * The instances of a stage whose count is known before anything runs (every
+ * input `all` or a job input set) against opts->max_instances, as the
+ * engine would count them. A stage fed `each` or `keyed` from another
+ * stage is counted by the engine when it runs.
+ */
+static int check_instances(struct build *b, const struct jnode *stages)
+{
+	struct jctx *c = b->c;
+	struct jiter it = {};
+	struct jnode m;
+	uint64_t max = c->opts ? c->opts->max_instances : 0;
+
+	if (!max)
+		return 0;
+	for (size_t s = 0; jnode_next(c, stages, &it, &m); s++) {
+		const struct job_stage *st = &b->j->stages[s];
+		bool known = true, overflow = false;
+		size_t n = 1, k;
+		int r;
+
+		for (size_t p = 0; p < st->n_inputs && known; p++) {
+			const struct job_stage_input *in = &st->inputs[p];
+			/* An I/O stage runs one item at a time. */
+			enum job_mode mode = st->io ? JOB_MODE_EACH : in->mode;
+
+			if (st->io && p > 0)
+				break;
+			if (in->ref.stage >= 0) {
+				known = mode == JOB_MODE_ALL;
+				continue;
+			}
+			r = input_shares(&b->j->inputs[in->ref.index], mode,
+					 &k);
+			if (r < 0)
+				return r;
+			if (k == 0) {
+				n = 0;
+				overflow = false;
+				break;
+			}
+			if (__builtin_mul_overflow(n, k, &n))
+				overflow = true;
+		}
+		if (!known || (!overflow && n <= max))
+			continue;
+		if (overflow)
+			return jerr(c, &m, "more than %zu instances exceed the limit of %llu per stage (--max-instances; default one per 4 KiB of RAM)",
+				    SIZE_MAX, (unsigned long long)max);
+		return jerr(c, &m, "%zu instances exceed the limit of %llu per stage (--max-instances; default one per 4 KiB of RAM)",
+			    n, (unsigned long long)max);
+	}
+	return 0;
+}
+
 static int check_version(struct jctx *c, const struct jnode *root)
 {
 	struct jnode n;
@@ -1115,6 +1206,8 @@ int job_build(struct jctx *c, json_t *root, struct job *j)
 		ret = parse_stages(&b, &r, &stages);
 	if (ret >= 0)
 		ret = job_graph_order(c, &stages, j);
+	if (ret >= 0)
+		ret = check_instances(&b, &stages);
 	if (ret >= 0)
 		ret = parse_outputs(&b, &r);
 	if (ret >= 0)
