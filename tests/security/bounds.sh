@@ -5,7 +5,8 @@
 # product of millions builds no state up front; past --max-instances the
 # job fails naming the limit; `pith check` refuses counts the file shows);
 # a chain of 10,000 stages is checked and run under the default stack (no
-# recursion along the graph).
+# recursion along the graph); bytes written per job are bounded
+# (--max-disk) before any is written.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
@@ -18,7 +19,7 @@ fns=$B/tests/functions
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-bounds.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 7
+t_plan 10
 
 # measure OUT ERR CMD...: run CMD with stdout in OUT, stderr in ERR; print
 # its exit status and its peak RSS in KiB.
@@ -175,6 +176,59 @@ if "$pith" run "$tmp/chain.json" -o "$tmp/chain.out" -q >"$tmp/chain.log" 2>&1 &
 	t_ok chain_of_10000_stages_runs_under_the_default_stack
 else
 	t_fail chain_of_10000_stages_runs_under_the_default_stack "$(tail -c 600 "$tmp/chain.log")"
+fi
+
+# 8-10: bytes written to disk per job. Three 1 MiB files, forwarded to a
+# job output (aliased to a second output: 6 MiB written) and written by
+# file.write (3 MiB more).
+mkdir -p "$tmp/disk/data"
+for i in 1 2 3; do
+	head -c $((1 << 20)) /dev/zero | tr '\0' "$i" >"$tmp/disk/data/f$i"
+done
+cat >"$tmp/disk/job.json" <<JSON
+{ "version": 1, "name": "disk",
+  "functions": { "fwd": { "binary": "$fns/forward", "memory": "1MiB" } },
+  "inputs": { "files": [ { "name": "f1", "file": "data/f1" },
+                         { "name": "f2", "file": "data/f2" },
+                         { "name": "f3", "file": "data/f3" } ] },
+  "stages": [ { "name": "fwd", "function": "fwd",
+                "inputs": { "in": { "from": "files", "mode": "all" } },
+                "outputs": ["out"] } ],
+  "outputs": { "a": "fwd.out", "b": "fwd.out" } }
+JSON
+"$pith" run "$tmp/disk/job.json" -o "$tmp/disk/out" --max-disk 5MiB >"$tmp/disk.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ ! -e "$tmp/disk/out" ] &&
+	grep -q -- 'output [ab]: the job would write [0-9]*+ bytes, more than its limit of 5242880 (--max-disk' "$tmp/disk.log" &&
+	"$pith" run "$tmp/disk/job.json" -o "$tmp/disk/out" --max-disk 6MiB >"$tmp/disk.log" 2>&1 &&
+	cmp -s "$tmp/disk/out/b/f3" "$tmp/disk/data/f3"; then
+	t_ok job_outputs_over_max_disk_fail_the_job_and_write_nothing
+else
+	t_fail job_outputs_over_max_disk_fail_the_job_and_write_nothing "exit $rc: $(cat "$tmp/disk.log")"
+fi
+
+# file.write: charged whole before its first item is written.
+cat >"$tmp/disk/write.json" <<JSON
+{ "version": 1, "name": "write",
+  "inputs": { "files": [ { "name": "f1", "file": "data/f1" },
+                         { "name": "f2", "file": "data/f2" },
+                         { "name": "f3", "file": "data/f3" } ] },
+  "stages": [ { "name": "put", "io": "file.write",
+                "inputs": { "o": { "from": "files", "mode": "each" } } } ] }
+JSON
+"$pith" run "$tmp/disk/write.json" -o "$tmp/disk/wout" --max-disk 3000000 >"$tmp/write.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && [ -z "$(ls -A "$tmp/disk/wout" 2>/dev/null)" ] &&
+	grep -q -- 'stage put: the job would write 3145728+ bytes, more than its limit of 3000000 (--max-disk' "$tmp/write.log"; then
+	t_ok file_write_over_max_disk_writes_no_item
+else
+	t_fail file_write_over_max_disk_writes_no_item "exit $rc: $(cat "$tmp/write.log"; ls -A "$tmp/disk/wout")"
+fi
+if "$pith" run "$tmp/disk/write.json" -o "$tmp/disk/wout" --max-disk 3MiB >"$tmp/write.log" 2>&1 &&
+	cmp -s "$tmp/disk/wout/f2" "$tmp/disk/data/f2"; then
+	t_ok max_disk_flag_lets_the_job_write
+else
+	t_fail max_disk_flag_lets_the_job_write "$(cat "$tmp/write.log")"
 fi
 
 t_done

@@ -58,7 +58,7 @@ struct cli {
 	size_t n_require;
 	/* pith's own bounds (security.md); 0: the defaults */
 	uint64_t max_store, max_output_items, max_output_bytes, max_output_names;
-	uint64_t max_instances;
+	uint64_t max_instances, max_disk;
 	const char *trace; /* --trace FILE (Documentation/tracing.md) */
 	const char *socket; /* --socket: pithd's; NULL: $PITH_SOCKET or default */
 	bool wait;	    /* submit --wait */

@@ -129,6 +129,11 @@ static int opt_max_instances(struct cli *c, const char *arg)
 	return opt_limit(c, "max-instances", arg, &c->max_instances);
 }
 
+static int opt_max_disk(struct cli *c, const char *arg)
+{
+	return opt_limit(c, "max-disk", arg, &c->max_disk);
+}
+
 static int opt_max_output_items(struct cli *c, const char *arg)
 {
 	return opt_limit(c, "max-output-items", arg, &c->max_output_items);
@@ -228,6 +233,7 @@ static const struct cli_option {
 	{ "require", 0, "LAYER", OPT_REQUIRE, opt_require },
 	{ "max-store", 0, "SIZE", OPT_LIMITS, opt_max_store },
 	{ "max-instances", 0, "N", OPT_MAX_INSTANCES, opt_max_instances },
+	{ "max-disk", 0, "SIZE", OPT_LIMITS, opt_max_disk },
 	{ "max-output-items", 0, "N", OPT_LIMITS, opt_max_output_items },
 	{ "max-output-bytes", 0, "SIZE", OPT_LIMITS, opt_max_output_bytes },
 	{ "max-output-names", 0, "SIZE", OPT_LIMITS, opt_max_output_names },

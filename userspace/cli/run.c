@@ -60,6 +60,10 @@ const char usage_run[] =
 	"      --max-instances N\n"
 	"                     instances one stage may have, counted before any\n"
 	"                     runs (default: one per 4 KiB of RAM)\n"
+	"      --max-disk SIZE\n"
+	"                     bytes the job may write: its outputs and\n"
+	"                     file.write items (default: half the free space\n"
+	"                     of the output directory's filesystem)\n"
 	"      --max-output-items N, --max-output-bytes SIZE,\n"
 	"      --max-output-names SIZE\n"
 	"                     bounds on one instance's outputs, aliases counted\n"
@@ -339,6 +343,7 @@ int cmd_run(const struct cli *c)
 					      .progress_data = &progress,
 					      .max_store = c->max_store,
 					      .max_instances = c->max_instances,
+					      .max_disk = c->max_disk,
 					      .max_output_items = c->max_output_items,
 					      .max_output_bytes = c->max_output_bytes,
 					      .max_output_names = c->max_output_names },

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -151,6 +152,7 @@ struct run {
 	struct err *e;
 	uint64_t id; /* job id in the probes (lib/probe.h) */
 	uint64_t max_instances; /* per stage */
+	uint64_t max_disk, disk; /* bytes the job may write, and has charged */
 };
 
 static struct stream *ref_stream(struct run *run, const struct job_ref *ref)
@@ -304,6 +306,28 @@ static void unclaim(struct run *run, struct stream *x, size_t j)
 		release_item(run, x, j);
 }
 
+/*
+ * Charge `bytes` the job is about to write (a job output item, a file.write
+ * stage's items) against --max-disk, before a byte of it is written: past
+ * the limit the job fails naming it, and nothing it wrote stays.
+ */
+static bool disk_charge(struct run *run, uint64_t bytes, const char *kind,
+			const char *what)
+{
+	if (run->failed)
+		return false;
+	if (bytes > run->max_disk - run->disk) {
+		run_error(run, err_set(run->e, EFBIG,
+				       "%s %s: the job would write %" PRIu64 "+ bytes, more than its limit of %" PRIu64
+				       " (--max-disk; default half the free space of the output filesystem)",
+				       kind, what, run->disk + MIN(bytes, UINT64_MAX - run->disk),
+				       run->max_disk));
+		return false;
+	}
+	run->disk += bytes;
+	return true;
+}
+
 /* Item j of x joined its set: hand it to the writer for each job output
  * that names x (one claim each until it is on disk), and release it if
  * nobody claims it. */
@@ -317,6 +341,9 @@ static int stream_spill(struct run *run, struct stream *x, size_t j)
 
 		if (ref_stream(run, &job->outputs[i].ref) != x)
 			continue;
+		if (!disk_charge(run, x->set->items[j].len, "output",
+				 job->outputs[i].name))
+			break;
 		r = output_put(run->writer, i, &x->set->items[j], x, j);
 		if (r < 0)
 			return r;
@@ -986,6 +1013,18 @@ static int start_io_stage(struct stage_run *st)
 		return err_set(run->e, ENOENT,
 			       "stage %s: unknown I/O function '%s'", js->name,
 			       js->io);
+	if (!strcmp(js->io, "file.write")) {
+		/* Every item it will write is there: all charged first. */
+		const struct set *in = st->in[0]->set;
+		uint64_t bytes = 0;
+
+		for (size_t i = 0; i < in->n; i++)
+			bytes += in->items[i].len;
+		if (!disk_charge(run, bytes, "stage", js->name)) {
+			run->rep->stages[st->s].ok = false;
+			return -EFBIG;
+		}
+	}
 	st->io_sink = calloc(js->n_outputs + 1, sizeof(*st->io_sink));
 	if (!st->io_sink)
 		return err_set(run->e, ENOMEM, "out of memory");
@@ -1556,6 +1595,29 @@ uint64_t engine_default_max_instances(void)
 	return (uint64_t)pages * (uint64_t)size / 4096;
 }
 
+uint64_t engine_default_max_disk(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path && path[0] ? path : ".");
+	struct statvfs sv;
+
+	/* The directory may not exist yet: its nearest existing parent. */
+	while (p && statvfs(p, &sv) < 0) {
+		char *slash = strrchr(p, '/');
+
+		if (!strcmp(p, ".") || !strcmp(p, "/"))
+			return UINT64_MAX;
+		if (!slash)
+			strcpy(p, ".");
+		else if (slash == p)
+			p[1] = '\0';
+		else
+			*slash = '\0';
+	}
+	if (!p)
+		return UINT64_MAX;
+	return (uint64_t)sv.f_bavail * sv.f_frsize / 2;
+}
+
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e)
 {
@@ -1574,6 +1636,13 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 	store_set_limit(opts->max_store);
 	run.max_instances = opts->max_instances ? opts->max_instances :
 						  engine_default_max_instances();
+	run.max_disk = opts->max_disk ?
+			       opts->max_disk :
+			       engine_default_max_disk(
+				       opts->out_dir	  ? opts->out_dir :
+				       opts->write_root ? opts->write_root :
+				       opts->data_root	  ? opts->data_root :
+							    job->dir);
 	run.id = __atomic_add_fetch(&job_seq, 1, __ATOMIC_RELAXED);
 	PROBE_JOB_START(run.id, job->name, job->n_stages);
 	r = run_job(&run);

@@ -71,7 +71,18 @@ struct engine_opts {
 	 * made (cross products too): past it the job fails, naming the
 	 * limit; 0: engine_default_max_instances(). */
 	uint64_t max_instances;
+	/* Bytes the job may write to disk (--max-disk): its output items
+	 * (each time an output names them) and the items of its file.write
+	 * stages, charged before they are written; past it the job fails,
+	 * naming the limit, and its outputs are not written. 0:
+	 * engine_default_max_disk() of out_dir, else write_root, else
+	 * data_root, else the job's directory. */
+	uint64_t max_disk;
 };
+
+/* Half the space free to pith on the filesystem of `path` (or of its
+ * nearest existing parent); UINT64_MAX when none can be asked. */
+uint64_t engine_default_max_disk(const char *path);
 
 /* One instance per 4 KiB of RAM: the engine keeps some 600 bytes for each
  * instance of a stage (its report entry and slot), a seventh of the RAM at
