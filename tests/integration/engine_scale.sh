@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # No ceilings: a job of 100,000 instances and an `all` instance over 100,000
 # items both run under `ulimit -n 1024` (no descriptor per item), and so
-# does a job writing 10,000 output files.
+# do 100,000 instances' small outputs merged by an `all` stage (packed into
+# shared buffers while they wait for it) and a job writing 10,000 output
+# files.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
@@ -18,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 N_OUT=$((N / 10))
 
-t_plan 3
+t_plan 4
 
 # job NAME N MODE DATA: N inline items "i<k>" = "<DATA><k>" into one split
 # stage; split turns "a..." into one item "i<k>.0", "x..." into none.
@@ -50,6 +52,31 @@ job each_job_of_100000_instances_runs_under_ulimit_n_1024 "$N" each x
 run each_job_of_100000_instances_runs_under_ulimit_n_1024 0
 job all_instance_over_100000_items_runs_under_ulimit_n_1024 "$N" all x
 run all_instance_over_100000_items_runs_under_ulimit_n_1024 0
+# 100,000 `each` instances of split over "u<k>" make one small output each,
+# "u<k>0"; one `all` instance of count reads them all: "<items> <bytes>
+# <sum of k * 10>".
+awk -v n="$N" -v dir="$fn" 'BEGIN {
+	printf "{\"version\":1,\"name\":\"merge\",\"functions\":{"
+	printf "\"f\":{\"binary\":\"%s/split\",\"memory\":\"8MiB\"},", dir
+	printf "\"c\":{\"binary\":\"%s/count\",\"memory\":\"64MiB\",\"timeout\":\"60s\"}},", dir
+	printf "\"inputs\":{\"docs\":["
+	for (k = 0; k < n; k++)
+		printf "%s{\"name\":\"i%d\",\"data\":\"u%d\"}", k ? "," : "", k, k
+	printf "]},\"stages\":[{\"name\":\"s\",\"function\":\"f\","
+	printf "\"inputs\":{\"in\":{\"from\":\"docs\",\"mode\":\"each\"}},\"outputs\":[\"out\"]},"
+	printf "{\"name\":\"m\",\"function\":\"c\","
+	printf "\"inputs\":{\"in\":{\"from\":\"s.out\",\"mode\":\"all\"}},\"outputs\":[\"out\"]}],"
+	printf "\"outputs\":{\"r\":\"m.out\"}}\n"
+}' >"$tmp/merge.json"
+want=$(awk -v n="$N" 'BEGIN { b = 0; for (k = 0; k < n; k++) b += length("u" k "0")
+	printf "%d %d %.0f\n", n, b, 10 * n * (n - 1) / 2 }')
+name=small_outputs_of_100000_instances_merged_by_all_under_ulimit_n_1024
+if out=$(ulimit -n 1024 && "$pith" run -q "$tmp/merge.json" -o "$tmp/out-merge" 2>&1) &&
+	[ "$(cat "$tmp/out-merge/r/count" 2>/dev/null)" = "$want" ]; then
+	t_ok "$name"
+else
+	t_fail "$name" "want '$want', got '$(cat "$tmp/out-merge/r/count" 2>/dev/null)'; $(printf '%s\n' "$out" | grep -v '^    \[' | head -5)"
+fi
 job job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT" each a
 run job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT"
 t_done

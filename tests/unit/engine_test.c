@@ -107,15 +107,17 @@ TEST_F(engine, outputs_pass_between_stages_without_a_copy)
 		const struct item *it = &self->rep.outputs[0]->items[i];
 
 		/* The small outputs of the `up` instance that wrote them
-		 * were copied out of its context into a buffer of their own
-		 * (the context is released); `fwd` was given a copy and
-		 * forwarded the original, not its copy or its context. */
-		EXPECT_EQ(it->len, it->buf->size);
+		 * were copied out of its context into a packed buffer (the
+		 * context is released); `fwd` was given a copy and
+		 * forwarded the original, not its copy (a memfd mapped into
+		 * it) or its context. */
+		EXPECT_TRUE(it->buf->packed);
+		EXPECT_EQ(-1, it->buf->fd);
 		ASSERT_EQ(0, item_data(it, &p));
 		EXPECT_EQ(0, memcmp(p, i ? "ZERO COPY" : "HELLO", it->len));
 	}
-	EXPECT_NE(self->rep.outputs[0]->items[0].buf,
-		  self->rep.outputs[0]->items[1].buf);
+	EXPECT_NE(self->rep.outputs[0]->items[0].off,
+		  self->rep.outputs[0]->items[1].off);
 	job_free(job);
 }
 

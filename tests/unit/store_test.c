@@ -487,4 +487,92 @@ TEST(store_limit_counts_items_and_their_names)
 	buffer_unref(b);
 }
 
+static int count_fds(void)
+{
+	int n = 0;
+
+	for (int fd = 0; fd < 4096; fd++)
+		n += fd_open(fd);
+	return n;
+}
+
+TEST(packed_small_items_share_buffers_and_hold_no_descriptor)
+{
+	struct set *s = set_new("packed");
+	struct buffer *first = NULL;
+	int fds = count_fds();
+	uint64_t packed = store_stats.buffers_packed;
+
+	ASSERT_NE(NULL, s);
+	for (int i = 0; i < 10000; i++) {
+		struct buffer *b;
+		uint64_t off;
+		char *p;
+
+		ASSERT_EQ(0, buffer_pack(100, &b, &off, (void **)&p));
+		EXPECT_EQ(0, off % 16);
+		EXPECT_TRUE(b->sealed);
+		EXPECT_EQ(-1, b->fd);
+		memset(p, 'a' + i % 26, 100);
+		ASSERT_EQ(0, set_add(s, "x", false, 0, b, off, 100));
+		buffer_unref(b);
+		if (!first)
+			first = s->items[0].buf;
+	}
+	/* 10,000 items of 112 bytes: two 1 MiB buffers, no descriptor. */
+	EXPECT_GE(packed + 2, store_stats.buffers_packed);
+	EXPECT_EQ(fds, count_fds());
+	EXPECT_EQ(-EBADF, buffer_share_fd(first));
+	for (size_t i = 0; i < s->n; i++) {
+		const char *d;
+
+		ASSERT_EQ(0, item_data(&s->items[i], (const void **)&d));
+		ASSERT_EQ('a' + i % 26, d[0]);
+		ASSERT_EQ('a' + i % 26, d[99]);
+		if (i && s->items[i].buf == s->items[i - 1].buf)
+			ASSERT_LE(s->items[i - 1].off + 100, s->items[i].off);
+	}
+	set_free(s);
+}
+
+TEST(packed_buffer_goes_with_its_last_item)
+{
+	struct set *s = set_new("packed");
+	struct buffer *b;
+	uint64_t off, held, n = 0;
+	void *p;
+
+	ASSERT_NE(NULL, s);
+	/* Start a fresh packed buffer, fill it, and move on to the next. */
+	ASSERT_EQ(0, buffer_pack(STORE_PACK_MAX, &b, &off, &p));
+	buffer_unref(b);
+	held = store_stats.bytes_held;
+	ASSERT_EQ(0, buffer_pack(STORE_PACK_MAX, &b, &off, &p));
+	while (off != 0 || n == 0) {
+		ASSERT_EQ(0, set_add(s, "x", false, 0, b, off, 1));
+		buffer_unref(b);
+		n++;
+		ASSERT_EQ(0, buffer_pack(STORE_PACK_MAX, &b, &off, &p));
+	}
+	buffer_unref(b);
+	EXPECT_LT(1, n);
+	EXPECT_LE(held + n * STORE_PACK_MAX, store_stats.bytes_held);
+	/* The items were the last to hold the full buffer: it is gone. */
+	set_free(s);
+	EXPECT_GT(held + 2 * STORE_PACK_MAX, store_stats.bytes_held);
+	EXPECT_EQ(-E2BIG, buffer_pack(STORE_PACK_MAX + 1, &b, &off, &p));
+}
+
+TEST(store_limit_refuses_packed_room)
+{
+	struct buffer *b;
+	uint64_t off;
+	void *p;
+
+	store_set_limit(store_stats.bytes_held + 100);
+	EXPECT_EQ(-ENOBUFS, buffer_pack(200, &b, &off, &p));
+	EXPECT_NE(NULL, strstr(store_strerror(-ENOBUFS), "--max-store"));
+	store_set_limit(0);
+}
+
 TEST_HARNESS_MAIN

@@ -9,8 +9,10 @@
  * What lives on of the context: the pages of large outputs (at least
  * PITH_PAGE_ITEM_MIN bytes), kept in the context buffer, which is then
  * sealed (a consumer maps only an item's whole pages and gets copies of
- * partial ones: context.c); every smaller output is copied into one pooled
- * buffer of the instance's, and the rest of the context is released (holes
+ * partial ones: context.c); every smaller output is copied into a packed
+ * buffer shared with other instances' small outputs (buffer_pack(): no
+ * descriptor; an instance with more than STORE_PACK_MAX bytes of them gets
+ * a pooled buffer of its own), and the rest of the context is released (holes
  * punched), so one output byte never pins a whole context. A context no output
  * references is not sealed at all: it can be reused. Outputs that lie in an
  * input reference the input's own buffer: no copy.
@@ -328,8 +330,15 @@ static int place_outputs(struct collect *c, struct err *e)
 		len += pd->len;
 	}
 	if (n_copy) {
-		r = buffer_new_mapped("pith-outputs", len, 0, &out,
-				      (void **)&map);
+		uint64_t base = 0;
+
+		/* Packed with other instances' (no descriptor each), unless
+		 * they are many: then a buffer of the instance's own. */
+		if (len <= STORE_PACK_MAX)
+			r = buffer_pack(len, &out, &base, (void **)&map);
+		else
+			r = buffer_new_mapped("pith-outputs", len, 0, &out,
+					      (void **)&map);
 		if (r < 0)
 			return err_set(e, -r,
 				       "cannot create the output buffer: %s",
@@ -348,9 +357,9 @@ static int place_outputs(struct collect *c, struct err *e)
 			store_stats.bytes_copied += pd->len;
 			buffer_unref(it->buf);
 			it->buf = buffer_ref(out);
-			it->off = pd->out_off;
+			it->off = base + pd->out_off;
 		}
-		r = buffer_seal(out);
+		r = buffer_seal(out); /* a packed one is already */
 		buffer_unref(out); /* the items hold it */
 		if (r < 0)
 			return err_errno(e, r, "cannot seal the output buffer");

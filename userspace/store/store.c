@@ -215,6 +215,62 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 	return 0;
 }
 
+/* A packed buffer's size: a few pages per buffer, a few buffers per
+ * 10,000 small items. */
+#define PACK_SIZE (1ull << 20)
+
+static struct buffer *pack_cur; /* the packer's reference */
+static uint64_t pack_used;
+
+int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
+		void **ret_map)
+{
+	uint64_t off = ALIGN_UP(pack_used, 16);
+	struct buffer *b;
+	void *p;
+	int r;
+
+	if (len > STORE_PACK_MAX)
+		return -E2BIG;
+	if (!pack_cur || off + len > pack_cur->size) {
+		/* Anonymous memory: only the pages written are ever made. */
+		p = mmap(NULL, PACK_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return negative_errno();
+		b = calloc(1, sizeof(*b));
+		if (!b) {
+			munmap(p, PACK_SIZE);
+			return -ENOMEM;
+		}
+		b->refs = 1;
+		b->fd = -1;
+		b->ro_fd = -1;
+		b->packed = true;
+		b->sealed = true;
+		b->size = PACK_SIZE;
+		b->map = p;
+		b->id = next_id++;
+		store_stats.buffers_created++;
+		store_stats.buffers_packed++;
+		PROBE_BUFFER_ALLOC(b, PACK_SIZE, PROBE_BACKEND_MEMFD);
+		buffer_unref(pack_cur);
+		pack_cur = b;
+		off = 0;
+	}
+	/* The bytes given out count as held, until the buffer goes. */
+	r = charge(len);
+	if (r < 0)
+		return r;
+	pack_cur->charged += len;
+	pack_used = off + len;
+	store_stats.items_packed++;
+	*ret = buffer_ref(pack_cur);
+	*ret_off = off;
+	*ret_map = (char *)pack_cur->map + off;
+	return 0;
+}
+
 int buffer_shrink(struct buffer *b, uint64_t size)
 {
 	if (b->sealed)
@@ -355,6 +411,8 @@ int buffer_share_fd(struct buffer *b)
 	char path[32];
 	int fd;
 
+	if (b->packed)
+		return -EBADF;
 	if (!b->pooled || !b->sealed)
 		return b->fd;
 	if (b->ro_fd >= 0)

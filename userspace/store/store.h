@@ -26,6 +26,7 @@ struct buffer {
 	uint64_t stale;	/* BUFFER_UNZEROED: bytes [0, stale) are a past use's */
 	uint64_t charged; /* bytes counted in store_stats.bytes_held */
 	int ro_fd;	/* pooled and sealed: a read-only reopening, else -1 */
+	bool packed;	/* buffer_pack(): pith's memory, no descriptor (fd -1) */
 };
 
 /* A new writable buffer of `size` bytes (zero-filled). `name` is for
@@ -48,6 +49,21 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret);
 #define BUFFER_UNZEROED 1u
 int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 		      struct buffer **ret, void **ret_map);
+/*
+ * Small items of many producers packed into shared buffers: room for `len`
+ * bytes (at most STORE_PACK_MAX) at *ret_off of *ret (a new reference; the
+ * item made of it holds its own), writable at *ret_map until the caller
+ * returns to the event loop, 16-byte aligned. A packed buffer is pith's own
+ * memory, not a descriptor: a job of 100,000 small outputs holds a handful
+ * of them and no fd. Consumers never map items this small (they get copies
+ * of every item under PITH_PAGE_ITEM_MIN), and buffer_share_fd() refuses a
+ * packed buffer. It is born sealed: bytes once handed out are never written
+ * again. It is freed when its last item is, so items released together
+ * (a stage's outputs, consumed by the next) free their buffers together.
+ */
+#define STORE_PACK_MAX (64ull << 10)
+int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
+		void **ret_map);
 /* Cut an unsealed buffer to its first `size` bytes. /dev/pith_xfer buffers
  * keep their size (items are slices of them). */
 int buffer_shrink(struct buffer *b, uint64_t size);
@@ -64,7 +80,7 @@ int buffer_seal(struct buffer *b);
 int buffer_data(struct buffer *b, const void **ret);
 /* The descriptor to give a consumer of a sealed buffer: mappable read-only
  * only. Owned by the buffer; a pooled buffer opens it on first use, so this
- * returns -errno when that fails. */
+ * returns -errno when that fails; a packed buffer has none (-EBADF). */
 int buffer_share_fd(struct buffer *b);
 /* After pages of an unsealed buffer were given back (holes punched): count
  * only `bytes` of it as held from now on. */
@@ -132,6 +148,8 @@ struct store_stats {
 	uint64_t buffers_created;
 	uint64_t bytes_written; /* by buffer_write(): ingestion, never stage to stage */
 	uint64_t buffers_recycled; /* buffer_new_mapped() served from the pool */
+	uint64_t buffers_packed; /* packed buffers made (buffer_pack()) */
+	uint64_t items_packed;	 /* room given by buffer_pack() */
 	uint64_t bytes_copied;	/* small items copied by the sandbox: into
 				   input copy areas, out of contexts */
 	uint64_t bytes_held;	/* by live buffers, see store_set_limit() */
