@@ -366,6 +366,8 @@ static int place_outputs(struct collect *c, struct err *e)
 	}
 	if (!n_keep || p->ctx->sealed)
 		return 0;
+	/* Its parked worker and pith's view map it writable: no seal. */
+	warm_unshare_ctx(p);
 	r = punch_holes(c, n_keep);
 	if (r < 0)
 		return err_errno(e, r, "cannot release the context");
@@ -406,7 +408,7 @@ int outputs_collect(struct sandbox_proc *p, struct err *e)
 	int r;
 
 	/*
-	 * The worker is gone: nothing writes the context any more. A
+	 * The worker is gone or parked: nothing writes the context any more. A
 	 * pith_xfer buffer is sealed first (its seal revokes mappings, so the
 	 * pages cannot be released afterwards, and it is kept whole when an
 	 * output needs it); a memfd is read through a private view and sealed
@@ -421,6 +423,9 @@ int outputs_collect(struct sandbox_proc *p, struct err *e)
 		if (r < 0)
 			return err_errno(e, r, "cannot seal the context");
 		c.ctx = d;
+	} else if (p->ctx_map) {
+		/* pith's mapping of a warm worker's context (warm.c). */
+		c.ctx = p->ctx_map;
 	} else {
 		/* Private: a shared view would hold off F_SEAL_WRITE. */
 		view = mmap(NULL, p->layout.size, PROT_READ, MAP_PRIVATE,

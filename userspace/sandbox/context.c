@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * The context of one instance: a new buffer of limits.memory bytes holding
+ * The context of one instance: a buffer of limits.memory bytes (new, or a
+ * warm worker's own, zeroed: warm.c) holding
  * the descriptor (struct pith_context, set and item tables, names) at its
  * start, the arena, a signal stack, a guard page and the stack at its top;
  * and the placement of the items the instance is given in the input range:
@@ -534,6 +535,11 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 					&sets[i].name_len);
 	put_params(req, desc, c, (uint64_t)((char *)it - desc), &names_off);
 
+	/* A warm worker's context, zeroed when it parked: stores. */
+	if (p->ctx_map) {
+		memcpy(p->ctx_map, desc, l->hdr_size);
+		return 0;
+	}
 	r = buffer_new("pith-context", l->size, &p->ctx);
 	if (r < 0)
 		return err_set(e, -r, "cannot create the context buffer: %s",

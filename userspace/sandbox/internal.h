@@ -69,7 +69,8 @@ struct spawner {
 };
 
 /* An idle warm worker: parked in its trampoline's park call (a pending
- * seccomp notification), holding no context, input or descriptor. */
+ * seccomp notification), holding its context (zeroed: a hole punched over
+ * all of it when it parked) and nothing else of its instance. */
 struct warm_worker {
 	struct warm_worker *next;
 	struct elf_image *image;	/* holds a reference */
@@ -79,12 +80,19 @@ struct warm_worker {
 	int pidfd;
 	int epfd;			/* its pidfd and the listener: what a
 					   proc of it polls (sandbox_proc_fd) */
+	int wakefd;			/* in epfd, or -1 (proc.c's wake()) */
 	uint64_t park_id;		/* the pending notification */
 	uint64_t cpu_soft;		/* its RLIMIT_CPU soft limit, s */
+	/* The context it keeps mapped, and pith's read-write mapping of it;
+	 * NULL when its last one could not stay (kept outputs sealed it):
+	 * then the next instance adds a new one. */
+	struct buffer *ctx;
+	char *map;
+	bool in_mapped;			/* its last instance mapped inputs */
 };
 
 /* The trampoline's warm path, in workers (see worker/trampoline.c). */
-enum { TRAMP_EXIT_UNMAP, TRAMP_PARK, TRAMP_UNMAP, TRAMP_MADVISE,
+enum { TRAMP_PARK, TRAMP_UNMAP, TRAMP_MADVISE,
        TRAMP_MAP_CTX1, TRAMP_MAP_CTX2, TRAMP_MAP_INPUT, TRAMP_CLOSE,
        TRAMP_N_IP };
 
@@ -100,6 +108,7 @@ struct sandbox {
 	char *cgroup_path;	/* .../pith-<pid>/workers */
 	char *cgroup_parent;	/* .../pith-<pid> */
 	pid_t pid;
+	unsigned fork_gen;	/* sandbox_fork_gen() at creation */
 	struct spawner spawner;
 	struct sandbox_proc *procs; /* live ones, to match notifications */
 	struct {
@@ -163,6 +172,8 @@ struct sandbox_proc {
 	struct sandbox *sb;
 	pid_t pid;
 	int pidfd, sock, epfd;
+	int wakefd;		/* in epfd when another proc's step read a
+				   notification of this one, or -1 (proc.c) */
 	int sock_peer;		/* the worker's end, kept for reuse; or -1 */
 	bool epfd_empty;	/* nothing registered in epfd any more */
 	struct sandbox_proc *next, **pprev; /* in sb->procs */
@@ -194,6 +205,13 @@ struct sandbox_proc {
 	uint64_t cpu_soft;		/* warm: the worker's RLIMIT_CPU, s */
 	struct elf_image *image;	/* warm: a reference, for the pool */
 	uint32_t owner;
+	/* warm: the idle worker taken for this instance, until it starts it;
+	 * pith's read-write mapping of ctx, when ctx is a warm worker's
+	 * (recycled: written with stores, read in place by collect.c); the
+	 * instance has inputs mapped. */
+	struct warm_worker *ww;
+	char *ctx_map;
+	bool in_mapped;
 	/* Named in the USDT probes (lib/probe.h). */
 	char fn_name[64];
 	uint32_t stage;
@@ -211,6 +229,8 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e);
 
 /* spawn.c */
+/* Forks of this process so far (counted in the children). */
+unsigned sandbox_fork_gen(void);
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
@@ -226,14 +246,25 @@ const char *filter_syscall_name(long nr, char *buf, size_t len);
 /* warm.c */
 /* Compute the trampoline's addresses and decide whether warm workers run. */
 void warm_init(struct sandbox *sb);
-/* Start p's instance in an idle worker of its (image, memory, owner):
- * 1 started, 0 none idle (or it died: spawn a fresh one), -errno. */
+/* Take an idle worker of p's (image, memory, owner) for p, before its
+ * context is written: p gets the worker's context (p->ctx, p->ctx_map)
+ * when it has one. 1 taken, 0 none. */
+int warm_take(struct sandbox_proc *p, const struct sandbox_request *req,
+	      uint64_t size);
+/* Start p's instance in the worker warm_take() gave it: 1 started, 0 it
+ * died (spawn a fresh one, with p->ctx), -errno. */
 int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	       struct err *e);
+/* Kill a worker taken and not started (p is freed before its start). */
+void warm_drop(struct sandbox_proc *p);
 /* Write the warm exit address into p's new context. */
 int warm_prepare(struct sandbox_proc *p);
-/* p's worker parked cleanly: keep it idle (takes its pidfd and epfd). */
+/* p's worker parked cleanly: keep it idle (takes its pidfd and epfd, and
+ * its context when nothing sealed it). */
 int warm_put(struct sandbox_proc *p);
+/* Before p's context is sealed (outputs stay in it): no writable mapping
+ * may remain, so its parked worker is ended and pith's mapping dropped. */
+void warm_unshare_ctx(struct sandbox_proc *p);
 /* Kill every idle worker. */
 void warm_flush(struct sandbox *sb);
 /* The notification is a park from the trampoline's park call. */

@@ -100,20 +100,27 @@ struct plan_tramp_data {
 };
 
 /*
- * What pith writes into a fresh context for a warm worker's next instance,
+ * What pith writes into the context for a warm worker's next instance,
  * besides the descriptor: the input mappings (in the arena, zeroed by the
- * trampoline after use; address and count in reserved[] slots below) and an
- * rt_sigreturn frame at the top of the stack that starts the function with
- * every register zero, the initial FPU/vector state, an empty signal mask
- * and the fault handler's signal stack.
+ * trampoline after use; address and count in reserved[] slots below), the
+ * reset's flags and an rt_sigreturn frame at the top of the stack that
+ * starts the function with every register zero, the initial FPU/vector
+ * state, an empty signal mask and the fault handler's signal stack. The
+ * context is the worker's own, kept mapped across its instances: pith
+ * zeroes it (a hole punched over all of it) when the worker parks.
  */
 #define PLAN_RES_INMAP 4	/* pith_context.reserved[4]: table address */
 #define PLAN_RES_NINMAP 5	/* reserved[5]: entries */
+#define PLAN_RES_WFLAGS 6	/* reserved[6]: PLAN_WF_* */
+#define PLAN_WF_UNMAP_INPUTS 1	/* the last instance had inputs mapped */
 struct plan_inmap {
 	__u64 addr, len, off, fd;
 };
 #define PLAN_FRAME_SIZE 320ull	/* struct ucontext (304) rounded to 16 */
-/* fds pith adds to a parked warm worker: the context, then the inputs. */
+/* pith's answer to a park (the park call's return value): the same
+ * context and no fd added; a new context added as fd 1 (and inputs from
+ * fd 2); the same context and inputs added from fd 2. */
+#define PLAN_WARM_GO 0
 #define PLAN_WARM_CTX_FD 1
 #define PLAN_WARM_INPUT_FD 2
 /* The call that ends an instance of a warm worker and parks it: a user

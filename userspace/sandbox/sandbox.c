@@ -306,7 +306,7 @@ static void setup_guard(struct sandbox *sb)
 	}
 	/* The warm reset path's calls, each at its own address. */
 	static const long tramp_nr[TRAMP_N_IP] = {
-		[TRAMP_EXIT_UNMAP] = __NR_munmap, [TRAMP_PARK] = PLAN_PARK_NR,
+		[TRAMP_PARK] = PLAN_PARK_NR,
 		[TRAMP_UNMAP] = __NR_munmap, [TRAMP_MADVISE] = __NR_madvise,
 		[TRAMP_MAP_CTX1] = __NR_mmap, [TRAMP_MAP_CTX2] = __NR_mmap,
 		[TRAMP_MAP_INPUT] = __NR_mmap, [TRAMP_CLOSE] = __NR_close_range,
@@ -360,6 +360,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	sb->cgroup_fd = -1;
 	sb->spawner.listener = -1;
 	sb->pid = getpid();
+	sb->fork_gen = sandbox_fork_gen();
 	r = open_loader(sb, e);
 	if (r < 0)
 		goto fail;

@@ -588,6 +588,27 @@ static int start_worker(struct sandbox_proc *p, int child_sock,
 	return 0;
 }
 
+/* Forks seen by this process, counted in each child (pthread_atfork), so
+ * that sandbox_spawn() notices a fork without a getpid() per instance. */
+static unsigned fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void fork_child(void)
+{
+	fork_gen++;
+}
+
+static void fork_watch(void)
+{
+	pthread_atfork(NULL, NULL, fork_child);
+}
+
+unsigned sandbox_fork_gen(void)
+{
+	pthread_once(&fork_once, fork_watch);
+	return fork_gen;
+}
+
 int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		  struct sandbox_proc **ret, struct err *e)
 {
@@ -600,6 +621,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		return err_set(e, ENOMEM, "out of memory");
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
+		.wakefd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = clock_now_ns(),
 	};
@@ -614,7 +636,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		goto fail;
 	}
 	/* The spawner thread exists only in the process that made it. */
-	if (getpid() != sb->pid) {
+	if (sandbox_fork_gen() != sb->fork_gen) {
 		r = err_set(e, ECHILD,
 			    "a sandbox cannot be used after fork(): create one in this process");
 		goto fail;
@@ -642,15 +664,21 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	budget = *req;
 	budget.limits.memory -= elf_image_writable_size(req->image);
 	req = &budget;
-	r = context_new(req, p, e);
-	if (r < 0)
-		goto fail;
 	/* Warm unless the job says fresh: the function may end through the
-	 * trampoline and its worker serve the next instance. */
+	 * trampoline and its worker serve the next instance. An idle worker
+	 * of the function gives the instance its (zeroed) context. */
 	p->warm = sb->warm && !req->fresh;
 	if (p->warm) {
 		p->image = elf_image_ref((struct elf_image *)req->image);
 		p->owner = req->owner;
+		warm_take(p, req, ALIGN_UP(req->limits.memory, CTX_PAGE));
+	}
+	r = context_new(req, p, e);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < p->n_inputs; i++)
+		p->in_mapped |= p->inputs[i].maplen != 0;
+	if (p->warm) {
 		r = warm_prepare(p);
 		if (r < 0) {
 			r = err_set(e, -r, "cannot write the context");

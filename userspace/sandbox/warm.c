@@ -3,22 +3,27 @@
  * Warm workers: a worker whose function ended through the trampoline's exit
  * path is parked in a seccomp user notification (the park call), holding
  * nothing of its instance; the next instance of the same (image, memory,
- * owner) takes it: pith writes a fresh context (descriptor, input table,
- * an rt_sigreturn frame holding the initial register state), adds the
- * context and input fds to the worker and answers the notification. The
- * trampoline then resets everything the function could have changed and
- * enters the function again. The argument that this equals a fresh worker
+ * owner) takes it. The worker keeps its context mapped from one instance
+ * to the next; pith keeps a read-write mapping of it too, punches a hole
+ * over all of it when the worker parks (every page reads as zero again,
+ * in both mappings), and writes the next descriptor, input table and an
+ * rt_sigreturn frame holding the initial register state into it with
+ * plain stores. It adds the input fds, if any, and answers the
+ * notification. The trampoline then resets everything the function could
+ * have changed and enters the function again. The argument that this equals a fresh worker
  * is in Documentation/security.md, "Warm workers".
  */
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -52,7 +57,6 @@ void warm_init(struct sandbox *sb)
 	long n;
 
 	sb->tramp_exit = tramp_addr(tramp_exit);
-	sb->tramp_ip[TRAMP_EXIT_UNMAP] = tramp_addr(tramp_ip_exit_unmap);
 	sb->tramp_ip[TRAMP_PARK] = tramp_addr(tramp_ip_park);
 	sb->tramp_ip[TRAMP_UNMAP] = tramp_addr(tramp_ip_unmap);
 	sb->tramp_ip[TRAMP_MADVISE] = tramp_addr(tramp_ip_madvise);
@@ -72,14 +76,56 @@ bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip)
 	return nr == PLAN_PARK_NR && ip == sb->tramp_ip[TRAMP_PARK];
 }
 
+static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const char *b = buf;
+
+	while (len) {
+		ssize_t n = pwrite(fd, b, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		b += n, len -= (size_t)n, off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Into p's context: stores through pith's mapping when it has one (a
+ * worker's recycled context), else pwrite. NULL data: zeros. */
+static int ctx_write(struct sandbox_proc *p, uint64_t off, const void *data,
+		     size_t len)
+{
+	static const char zero[4096];
+
+	if (off > p->layout.size || len > p->layout.size - off)
+		return -EINVAL;
+	if (p->ctx_map) {
+		if (data)
+			memcpy(p->ctx_map + off, data, len);
+		else
+			memset(p->ctx_map + off, 0, len);
+		return 0;
+	}
+	if (data)
+		return pwrite_all(p->ctx->fd, data, len, off);
+	for (size_t at = 0; at < len; at += sizeof(zero)) {
+		int r = pwrite_all(p->ctx->fd, zero,
+				   MIN(sizeof(zero), len - at), off + at);
+
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int warm_prepare(struct sandbox_proc *p)
 {
 	uint64_t exit = p->sb->tramp_exit;
 
-	if (pwrite(p->ctx->fd, &exit, sizeof(exit),
-		   offsetof(struct pith_context, exit)) != sizeof(exit))
-		return -EIO;
-	return 0;
+	return ctx_write(p, offsetof(struct pith_context, exit), &exit,
+			 sizeof(exit));
 }
 
 static void worker_kill(struct warm_worker *w)
@@ -91,9 +137,50 @@ static void worker_kill(struct warm_worker *w)
 	       errno == EINTR)
 		;
 	close(w->pidfd);
+	safe_close(w->wakefd);
 	safe_close(w->epfd);
 	elf_image_free(w->image);
+	if (w->map)
+		munmap(w->map, w->memory);
+	buffer_unref(w->ctx);
 	free(w);
+}
+
+/*
+ * The worker keeps its context when nothing sealed it (an output that
+ * stays in it: then warm_unshare_ctx() ended the worker first; a
+ * pith_xfer buffer, sealed and revoked by collect.c: the worker keeps a
+ * dead mapping that the next instance's new context replaces). Its pages
+ * go back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees them
+ * and unmaps them from both mappings, and a later touch faults in a zero
+ * page. Nothing of the instance stays in memory while the worker idles.
+ */
+static void keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
+{
+	uint64_t size = p->layout.size;
+
+	if (!p->ctx || p->ctx->sealed || p->ctx->xfer)
+		goto drop;
+	if (!p->ctx_map) {
+		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       p->ctx->fd, 0);
+
+		if (m == MAP_FAILED)
+			goto drop;
+		p->ctx_map = m;
+	}
+	if (fallocate(p->ctx->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      0, (off_t)size) < 0)
+		goto drop;
+	w->ctx = buffer_ref(p->ctx);
+	w->map = TAKE_PTR(p->ctx_map);
+	/* Nothing held while idle; charged again when taken. */
+	buffer_set_charge(w->ctx, 0);
+	return;
+drop:
+	if (p->ctx_map)
+		munmap(p->ctx_map, size);
+	p->ctx_map = NULL;
 }
 
 int warm_put(struct sandbox_proc *p)
@@ -113,11 +200,15 @@ int warm_put(struct sandbox_proc *p)
 		.pid = p->pid,
 		.pidfd = p->pidfd,
 		.epfd = p->epfd,
+		.wakefd = p->wakefd,
 		.park_id = p->park_id,
 		.cpu_soft = p->cpu_soft,
+		.in_mapped = p->in_mapped,
 	};
+	keep_ctx(p, w);
 	p->pidfd = -1;
 	p->epfd = -1;
+	p->wakefd = -1;
 	w->next = sb->idle;
 	sb->idle = w;
 	if (++sb->n_idle <= sb->max_idle)
@@ -132,6 +223,24 @@ int warm_put(struct sandbox_proc *p)
 		guard_worker_del(sb->guard, w->pid);
 	worker_kill(w);
 	return 0;
+}
+
+void warm_unshare_ctx(struct sandbox_proc *p)
+{
+	siginfo_t si;
+
+	if (p->ctx_map)
+		munmap(p->ctx_map, p->layout.size);
+	p->ctx_map = NULL;
+	if (!p->parked || p->pidfd < 0)
+		return;
+	pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) < 0 &&
+	       errno == EINTR)
+		;
+	if (p->sb->guard)
+		guard_worker_del(p->sb->guard, p->pid);
+	p->parked = false;
 }
 
 void warm_flush(struct sandbox *sb)
@@ -173,29 +282,15 @@ _Static_assert(sizeof(struct warm_frame) == PLAN_FRAME_SIZE, "frame size");
 #define UC_SIGCONTEXT_SS 0x2
 #define UC_STRICT_RESTORE_SS 0x4
 
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
-{
-	const char *b = buf;
-
-	while (len) {
-		ssize_t n = pwrite(fd, b, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		b += n, len -= (size_t)n, off += (uint64_t)n;
-	}
-	return 0;
-}
-
-/* The input table, its slots in reserved[] and the frame, into p's new
- * context; -E2BIG when the table does not fit in the arena. */
-static int write_start(struct sandbox_proc *p, uint64_t entry)
+/* The input table, its slots in reserved[], the reset's flags and the
+ * frame, into p's context; -E2BIG when the table does not fit in the
+ * arena. */
+static int write_start(struct sandbox_proc *p, uint64_t entry,
+		       bool unmap_inputs)
 {
 	const struct ctx_layout *l = &p->layout;
 	_cleanup_free_ struct plan_inmap *t = NULL;
-	uint64_t res[2], n = 0;
+	uint64_t res[3], n = 0;
 	struct warm_frame f = {
 		.uc_flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
 		.ss_sp = PITH_CONTEXT_BASE + l->altstack_off,
@@ -227,13 +322,12 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
 		return -E2BIG;
 	res[0] = n ? PITH_CONTEXT_BASE + l->arena : 0;
 	res[1] = n;
-	if ((n && (r = pwrite_all(p->ctx->fd, t, n * sizeof(*t),
-				  l->arena)) < 0) ||
-	    (r = pwrite_all(p->ctx->fd, res, sizeof(res),
-			    offsetof(struct pith_context, reserved) +
-				    8 * PLAN_RES_INMAP)) < 0 ||
-	    (r = pwrite_all(p->ctx->fd, &f, sizeof(f),
-			    l->size - PLAN_FRAME_SIZE)) < 0)
+	res[2] = unmap_inputs ? PLAN_WF_UNMAP_INPUTS : 0;
+	if ((n && (r = ctx_write(p, l->arena, t, n * sizeof(*t))) < 0) ||
+	    (r = ctx_write(p, offsetof(struct pith_context, reserved) +
+				      8 * PLAN_RES_INMAP,
+			   res, sizeof(res))) < 0 ||
+	    (r = ctx_write(p, l->size - PLAN_FRAME_SIZE, &f, sizeof(f))) < 0)
 		return r;
 	return 0;
 }
@@ -241,19 +335,14 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
 /* Undo write_start() before the context goes to a fresh worker instead. */
 static void clear_start(struct sandbox_proc *p)
 {
-	static const char zero[4096];
 	const struct ctx_layout *l = &p->layout;
 	uint64_t n = MIN((uint64_t)(p->n_inputs * sizeof(struct plan_inmap)),
 			 l->arena_size);
 
-	for (uint64_t off = 0; off < n; off += sizeof(zero))
-		pwrite_all(p->ctx->fd, zero, MIN(sizeof(zero), n - off),
-			   l->arena + off);
-	pwrite_all(p->ctx->fd, zero, 16,
-		   offsetof(struct pith_context, reserved) +
-			   8 * PLAN_RES_INMAP);
-	pwrite_all(p->ctx->fd, zero, PLAN_FRAME_SIZE,
-		   l->size - PLAN_FRAME_SIZE);
+	ctx_write(p, l->arena, NULL, n);
+	ctx_write(p, offsetof(struct pith_context, reserved) +
+			     8 * PLAN_RES_INMAP, NULL, 24);
+	ctx_write(p, l->size - PLAN_FRAME_SIZE, NULL, PLAN_FRAME_SIZE);
 }
 
 /*
@@ -312,38 +401,117 @@ static int addfd(int listener, uint64_t id, int src, int newfd, bool send)
 	return r < 0 ? -errno : r;
 }
 
+static int answer(int listener, uint64_t id, int64_t val)
+{
+	struct seccomp_notif_resp a = { .id = id, .val = val };
+	int r;
+
+	do
+		r = ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &a);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : 0;
+}
+
+int warm_take(struct sandbox_proc *p, const struct sandbox_request *req,
+	      uint64_t size)
+{
+	struct sandbox *sb = p->sb;
+	struct warm_worker *w;
+
+	for (;;) {
+		w = take(sb, req, size);
+		if (!w)
+			return 0;
+		/* Spent its CPU slack: retire it. */
+		if (check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) >= 0)
+			break;
+		if (sb->guard)
+			guard_worker_del(sb->guard, w->pid);
+		worker_kill(w);
+	}
+	p->ww = w;
+	if (w->ctx) {
+		p->ctx = TAKE_PTR(w->ctx);
+		p->ctx_map = TAKE_PTR(w->map);
+		buffer_set_charge(p->ctx, size);
+	}
+	return 1;
+}
+
+void warm_drop(struct sandbox_proc *p)
+{
+	struct warm_worker *w = TAKE_PTR(p->ww);
+
+	if (!w)
+		return;
+	if (p->sb->guard)
+		guard_worker_del(p->sb->guard, w->pid);
+	worker_kill(w);
+}
+
+/* The inputs' fds, then the answer: the last add sends it when its fd is
+ * the one the answer names (the add's return value is the park's). */
+static int hand_over(struct sandbox_proc *p, int listener, uint64_t id,
+		     bool new_ctx)
+{
+	int send_fd = -1, r;
+
+	/* One fd per distinct buffer (context.c places an item's pages at
+	 * a file offset; entries of one buffer are adjacent). */
+	for (size_t i = 0; i < p->n_inputs; i++) {
+		int fd;
+
+		if (!p->inputs[i].maplen ||
+		    (i && p->inputs[i].fd_slot == p->inputs[i - 1].fd_slot))
+			continue;
+		fd = buffer_share_fd(p->inputs[i].buf);
+		if (fd < 0)
+			return fd;
+		if (!new_ctx && p->inputs[i].fd_slot == 0 && send_fd < 0) {
+			send_fd = fd;
+			continue;
+		}
+		r = addfd(listener, id, fd,
+			  PLAN_WARM_INPUT_FD + (int)p->inputs[i].fd_slot,
+			  false);
+		if (r < 0)
+			return r;
+	}
+	if (new_ctx)
+		return addfd(listener, id, p->ctx->fd, PLAN_WARM_CTX_FD, true);
+	if (send_fd >= 0)
+		return addfd(listener, id, send_fd, PLAN_WARM_INPUT_FD, true);
+	return answer(listener, id, p->n_input_fds ? PLAN_WARM_INPUT_FD
+						   : PLAN_WARM_GO);
+}
+
 int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	       struct err *e)
 {
 	struct sandbox *sb = p->sb;
 	int listener = sb->spawner.listener;
-	struct warm_worker *w;
+	struct warm_worker *w = TAKE_PTR(p->ww);
+	bool new_ctx = !p->ctx_map;
 	int r;
 
-	w = take(sb, req, p->layout.size);
 	if (!w)
 		return 0;
-	/* Spent its CPU slack: retire it, a fresh worker runs this one. */
-	if (check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) < 0) {
+	r = write_start(p, req->image->entry, w->in_mapped);
+	if (r < 0) {
+		/* It cannot run this one: a fresh worker does, in p->ctx. */
 		if (sb->guard)
 			guard_worker_del(sb->guard, w->pid);
 		worker_kill(w);
-		return 0;
-	}
-	r = write_start(p, req->image->entry);
-	if (r < 0) {
-		/* Keep the worker for an instance that fits. */
-		w->next = sb->idle;
-		sb->idle = w;
-		sb->n_idle++;
 		clear_start(p);
 		return r == -E2BIG ? 0 : err_errno(e, r, "cannot write the context");
 	}
 	p->pid = w->pid;
 	p->pidfd = w->pidfd;
 	p->epfd = w->epfd;
+	p->wakefd = w->wakefd;
 	w->pidfd = -1;
 	w->epfd = -1;
+	w->wakefd = -1;
 	p->reused = true;
 	p->cpu_soft = w->cpu_soft;
 	/* Known before the worker runs, so that its notifications find it. */
@@ -356,27 +524,8 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
-	r = 0;
-	/* One fd per distinct buffer (context.c places an item's pages at
-	 * a file offset; entries of one buffer are adjacent). */
-	for (size_t i = 0; i < p->n_inputs && r >= 0; i++)
-		if (p->inputs[i].maplen &&
-		    (i == 0 || p->inputs[i].fd_slot != p->inputs[i - 1].fd_slot))
-		{
-			int fd = buffer_share_fd(p->inputs[i].buf);
-
-			/* A failed share ends this worker (below); the
-			 * fresh one's spawn reports it. */
-			r = fd < 0 ? fd
-				   : addfd(listener, w->park_id, fd,
-					   PLAN_WARM_INPUT_FD +
-						   (int)p->inputs[i].fd_slot,
-					   false);
-		}
 	p->handoff_ns = clock_now_ns();
-	if (r >= 0)
-		r = addfd(listener, w->park_id, p->ctx->fd, PLAN_WARM_CTX_FD,
-			  true);
+	r = hand_over(p, listener, w->park_id, new_ctx);
 	elf_image_free(w->image);
 	free(w);
 	if (r < 0) {
@@ -391,6 +540,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		if (sb->guard)
 			guard_worker_del(sb->guard, p->pid);
 		p->pidfd = safe_close(p->pidfd);
+		p->wakefd = safe_close(p->wakefd);
 		p->epfd = safe_close(p->epfd);
 		*p->pprev = p->next;
 		if (p->next)

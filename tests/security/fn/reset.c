@@ -6,7 +6,8 @@
  * selectors and bases, x87/SSE/AVX state, its .data, .bss, stack and
  * context) as output item "state"; "p" writes a secret into every place it
  * can reach and ends cleanly; "s", "t" do the same and then fault or loop;
- * "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
+ * "b" poisons and gives the first 64 KiB of its arena (secrets) as its
+ * output, which stays in its context; "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
  * given in hex (the trampoline's park call) with its context still mapped.
  * The second character is 'F' when the host lets user code write fs/gs
  * base.
@@ -275,6 +276,8 @@ static void poison(struct pith_context *c, int fsgs)
 	fill(bss_area, sizeof(bss_area));
 	data_word = SECRET;
 	fill(arena, n & ~7ul);
+	/* and its last 64 KiB, next to the signal stack */
+	fill(arena + ((c->arena_size - n) & ~7ul), n & ~7ul);
 	c->reserved[6] = SECRET;
 	c->reserved[7] = SECRET;
 	stack_below(32768, 1);
@@ -380,6 +383,19 @@ __attribute__((noreturn, used)) void probe_main(struct pith_context *c)
 			for (;;)
 				;
 		break;
+	case 'b': { /* poisoned, then 64 KiB of it as the output: kept */
+		struct pith_set *out = (struct pith_set *)c->outputs;
+		struct pith_item *it =
+			(struct pith_item *)(c->arena + (64u << 10));
+
+		poison(c, fsgs);
+		*it = (struct pith_item){ .name = 0, .name_len = 0,
+					  .data = c->arena,
+					  .len = 64u << 10 };
+		out[0].n_items = 1;
+		out[0].items = (u64)it;
+		break;
+	}
 	case 'f':
 		*(volatile char *)0x1234 = 1;
 		break;

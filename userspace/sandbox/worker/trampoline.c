@@ -37,10 +37,17 @@ _Static_assert(ASM_FAULT_REPORT == PITH_CONTEXT_BASE + RESERVED_OFF,
 _Static_assert(ASM_FAULT_MAGIC == PLAN_FAULT_MAGIC, "fault magic");
 _Static_assert(PLAN_SOCK_FD == 0, "fd number");
 /* The warm path's constants, checked the same way. */
-#define ASM_RANGE 0x200000000000	/* context + inputs, up to the trampoline */
+#define ASM_INPUT_BASE 0x300000000000
+#define ASM_INPUT_LEN 0x100000000000	/* the input range, up to the trampoline */
+#define ASM_WFLAGS 0x200000000080	/* reserved[PLAN_RES_WFLAGS] */
 #define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
 #define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
-_Static_assert(ASM_RANGE == PLAN_TRAMPOLINE_BASE - PITH_CONTEXT_BASE, "range");
+_Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE, "input base");
+_Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - PITH_INPUT_BASE,
+	       "input range");
+_Static_assert(ASM_WFLAGS == PITH_CONTEXT_BASE + RESERVED_OFF +
+	       8 * PLAN_RES_WFLAGS, "warm flags");
+_Static_assert(PLAN_RES_WFLAGS == PLAN_RES_INMAP + 2, "warm flags slot");
 _Static_assert(ASM_DATA == PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA, "data");
 _Static_assert(ASM_INMAP == PITH_CONTEXT_BASE + RESERVED_OFF +
 	       8 * PLAN_RES_INMAP, "inmap");
@@ -54,8 +61,10 @@ _Static_assert(offsetof(struct plan_tramp_data, frame) == 40, "data");
 _Static_assert(offsetof(struct plan_tramp_data, n_wseg) == 48, "data");
 _Static_assert(offsetof(struct plan_tramp_data, wseg) == 56, "data");
 _Static_assert(sizeof(struct plan_inmap) == 32, "inmap");
-_Static_assert(PLAN_PARK_NR == 34 && PLAN_WARM_CTX_FD == 1 &&
-	       PLAN_F_FSGSBASE == 2, "warm constants");
+_Static_assert(PLAN_PARK_NR == 34 && PLAN_WARM_GO == 0 &&
+	       PLAN_WARM_CTX_FD == 1 && PLAN_WARM_INPUT_FD == 2 &&
+	       PLAN_F_FSGSBASE == 2 && PLAN_WF_UNMAP_INPUTS == 1,
+	       "warm constants");
 
 __asm__(
 	".pushsection .text.pith_trampoline,\"ax\",@progbits\n"
@@ -171,58 +180,35 @@ __asm__(
 	".globl tramp_exit\n"
 	"tramp_exit:\n"
 	"	mov %edi, %r12d\n"
-	/* Drop the context and the inputs, so that pith can seal them. */
-	"	mov $11, %eax\n"
-	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
-	"	movabs $" STR(ASM_RANGE) ", %rsi\n"
-	"	syscall\n"
-	".globl tramp_ip_exit_unmap\n"
-	"tramp_ip_exit_unmap:\n"
-	/* Park: a user notification carrying the status. pith answers when
-	 * it has a next instance, having added its context as fd 1 (the
-	 * answer) and its inputs from fd 2; anything else ends the worker. */
+	/* Park: a user notification carrying the status. The context stays
+	 * mapped (the function can neither unmap nor remap it: no allowed
+	 * call can) and pith reads the outputs through its own mapping while
+	 * the worker waits here. pith answers when it has a next instance,
+	 * with 0 (the same context, zeroed and rewritten by pith, no fd
+	 * added), 1 (a new context added as fd 1, inputs from fd 2) or 2
+	 * (the same context, inputs added from fd 2); anything else ends the
+	 * worker. */
+	".globl tramp_park\n"
+	"tramp_park:\n"
 	"	mov $" STR(PLAN_PARK_NR) ", %eax\n"
 	"	mov %r12d, %edi\n"
 	"	syscall\n"
 	".globl tramp_ip_park\n"
 	"tramp_ip_park:\n"
-	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rax\n"
-	"	jne 19f\n"
-	/* From here on nothing the function left is trusted: unmap again
-	 * (a function that jumped to the park kept its mappings). */
-	"	mov $11, %eax\n"
-	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
-	"	movabs $" STR(ASM_RANGE) ", %rsi\n"
-	"	syscall\n"
-	".globl tramp_ip_unmap\n"
-	"tramp_ip_unmap:\n"
-	"	test %rax, %rax\n"
-	"	jnz 19f\n"
-	/* Writable image segments back to the image: MADV_DONTNEED drops
-	 * the private copies of a MAP_PRIVATE file mapping. */
+	"	cmp $" STR(PLAN_WARM_INPUT_FD) ", %rax\n"
+	"	ja 19f\n"			/* unsigned: errors too */
+	/* From here on nothing the function left is trusted but the
+	 * context's place, which no call it may make can change. */
+	"	mov %rax, %rbp\n"
 	"	movabs $" STR(ASM_DATA) ", %rbx\n"
-	"	mov 48(%rbx), %r12\n"
-	"	lea 56(%rbx), %r13\n"
-	"11:	test %r12, %r12\n"
-	"	jz 12f\n"
-	"	mov $28, %eax\n"
-	"	mov 0(%r13), %rdi\n"
-	"	mov 8(%r13), %rsi\n"
-	"	mov $4, %edx\n"		/* MADV_DONTNEED */
-	"	syscall\n"
-	".globl tramp_ip_madvise\n"
-	"tramp_ip_madvise:\n"
-	"	test %rax, %rax\n"
-	"	jnz 19f\n"
-	"	add $16, %r13\n"
-	"	dec %r12\n"
-	"	jmp 11b\n"
-	/* The new context, around its guard page, from fd 1. */
-	"12:	mov $9, %eax\n"
+	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rbp\n"
+	"	jne 10f\n"
+	/* A new context, around its guard page, over the old one. */
+	"	mov $9, %eax\n"
 	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
 	"	mov 8(%rbx), %rsi\n"
 	"	mov $3, %edx\n"		/* PROT_READ|PROT_WRITE */
-	"	mov $0x100001, %r10d\n"	/* MAP_SHARED|MAP_FIXED_NOREPLACE */
+	"	mov $0x11, %r10d\n"	/* MAP_SHARED|MAP_FIXED */
 	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
 	"	xor %r9d, %r9d\n"
 	"	syscall\n"
@@ -234,7 +220,7 @@ __asm__(
 	"	mov 16(%rbx), %rdi\n"
 	"	mov 24(%rbx), %rsi\n"
 	"	mov $3, %edx\n"
-	"	mov $0x100001, %r10d\n"
+	"	mov $0x11, %r10d\n"
 	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
 	"	mov 32(%rbx), %r9\n"
 	"	syscall\n"
@@ -242,19 +228,50 @@ __asm__(
 	"tramp_ip_map_ctx2:\n"
 	"	cmp %rdi, %rax\n"
 	"	jne 19f\n"
-	/* The inputs, from the table pith wrote into the new context (the
+	/* The previous instance's inputs, when pith says it had some (a
+	 * flag in the context, which pith wrote after the function ended). */
+	"10:	movabs $" STR(ASM_WFLAGS) ", %r14\n"
+	"	testq $" STR(PLAN_WF_UNMAP_INPUTS) ", 0(%r14)\n"
+	"	jz 11f\n"
+	"	mov $11, %eax\n"
+	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
+	"	movabs $" STR(ASM_INPUT_LEN) ", %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_unmap\n"
+	"tramp_ip_unmap:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	/* Writable image segments back to the image: MADV_DONTNEED drops
+	 * the private copies of a MAP_PRIVATE file mapping. */
+	"11:	mov 48(%rbx), %r12\n"
+	"	lea 56(%rbx), %r13\n"
+	"12:	test %r12, %r12\n"
+	"	jz 13f\n"
+	"	mov $28, %eax\n"
+	"	mov 0(%r13), %rdi\n"
+	"	mov 8(%r13), %rsi\n"
+	"	mov $4, %edx\n"		/* MADV_DONTNEED */
+	"	syscall\n"
+	".globl tramp_ip_madvise\n"
+	"tramp_ip_madvise:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	"	add $16, %r13\n"
+	"	dec %r12\n"
+	"	jmp 12b\n"
+	/* The inputs, from the table pith wrote into the context (the
 	 * function has not run in it yet). */
-	"	movabs $" STR(ASM_INMAP) ", %r14\n"
+	"13:	movabs $" STR(ASM_INMAP) ", %r14\n"
 	"	mov 0(%r14), %r13\n"
 	"	mov 8(%r14), %r12\n"
 	"	mov %r12, %r15\n"
-	"13:	test %r12, %r12\n"
-	"	jz 14f\n"
+	"14:	test %r12, %r12\n"
+	"	jz 16f\n"
 	"	mov $9, %eax\n"
 	"	mov 0(%r13), %rdi\n"
 	"	mov 8(%r13), %rsi\n"
 	"	mov $1, %edx\n"		/* PROT_READ */
-	"	mov $0x100001, %r10d\n"
+	"	mov $0x100001, %r10d\n"	/* MAP_SHARED|MAP_FIXED_NOREPLACE */
 	"	mov 24(%r13), %r8\n"
 	"	mov 16(%r13), %r9\n"
 	"	syscall\n"
@@ -264,16 +281,21 @@ __asm__(
 	"	jne 19f\n"
 	"	add $32, %r13\n"
 	"	dec %r12\n"
-	"	jmp 13b\n"
-	/* Zero the table and its slots: the arena starts zero-filled. */
-	"14:	mov 0(%r14), %rdi\n"
+	"	jmp 14b\n"
+	/* Zero the table and the slots (table, count, flags): the arena
+	 * and reserved[] start zero-filled. */
+	"16:	mov 0(%r14), %rdi\n"
 	"	lea (,%r15,4), %rcx\n"
 	"	xor %eax, %eax\n"
 	"	cld\n"
 	"	rep stosq\n"
 	"	movq $0, 0(%r14)\n"
 	"	movq $0, 8(%r14)\n"
-	/* No descriptor survives into the function. */
+	"	movq $0, 16(%r14)\n"
+	/* No descriptor survives into the function: when pith added some,
+	 * close them all. */
+	"	test %rbp, %rbp\n"
+	"	jz 17f\n"
 	"	mov $436, %eax\n"		/* close_range(1, ~0U, 0) */
 	"	mov $1, %edi\n"
 	"	mov $0xffffffff, %esi\n"
@@ -285,20 +307,20 @@ __asm__(
 	"	jnz 19f\n"
 	/* Null data segment selectors, then fs/gs bases 0 (the function may
 	 * have written them with WRFSBASE/WRGSBASE). */
-	"	xor %eax, %eax\n"
+	"17:	xor %eax, %eax\n"
 	"	mov %eax, %ds\n"
 	"	mov %eax, %es\n"
 	"	mov %eax, %fs\n"
 	"	mov %eax, %gs\n"
 	"	testb $" STR(PLAN_F_FSGSBASE) ", 0(%rbx)\n"
-	"	jz 15f\n"
+	"	jz 18f\n"
 	"	wrfsbase %rax\n"
 	"	wrgsbase %rax\n"
 	/* Every general register, the flags, %rip = entry, %rsp = stack
 	 * top, %rdi = the context, the signal mask and signal stack, and
 	 * (fpstate NULL) the initial FPU/SSE/AVX state: one rt_sigreturn
 	 * from pith's frame. */
-	"15:	mov 40(%rbx), %rsp\n"
+	"18:	mov 40(%rbx), %rsp\n"
 	"	mov $15, %eax\n"
 	"	syscall\n"
 	"19:	mov $231, %eax\n"		/* exit_group(126) */

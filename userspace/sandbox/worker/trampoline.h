@@ -13,7 +13,7 @@ extern const char tramp_start[], tramp_entry[], tramp_handler[],
 /* Warm workers: where the crt jumps to end an instance, and the address
  * after each system call of the reset path (the instruction pointer
  * seccomp and the eBPF guard see). */
-extern const char tramp_exit[], tramp_ip_exit_unmap[], tramp_ip_park[],
+extern const char tramp_exit[], tramp_park[], tramp_ip_park[],
 	tramp_ip_unmap[], tramp_ip_madvise[], tramp_ip_map_ctx1[],
 	tramp_ip_map_ctx2[], tramp_ip_map_input[], tramp_ip_close[];
 
