@@ -46,7 +46,8 @@ bpf_guard_test_SRCS = tests/security/bpf_guard_test.c \
 VM_BPF_DIR := $(B)/vm/bpf
 VM_BPF_BINS := $(VM_BPF_DIR)/bpf_lsm_test $(VM_BPF_DIR)/bpf_guard_test
 GUARD_VM_SRCS := tests/security/bpf_worker.c userspace/sandbox/bpf_guard.c \
-	userspace/sandbox/bpf_guard_probe.c userspace/lib/err.c \
+	userspace/sandbox/bpf_guard_probe.c userspace/sandbox/bpf_btf.c \
+	userspace/lib/err.c \
 	tests/harness/helpers.c
 $(VM_BPF_DIR)/bpf_lsm_test: $(patsubst %.c,$(B)/obj/%.o,\
 		tests/vm/bpf/bpf_lsm_test.c $(GUARD_VM_SRCS))

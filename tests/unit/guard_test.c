@@ -4,7 +4,9 @@
  * the layers `pith doctor` shows, the attach policy, pinning, and that
  * guard_free() leaves no program behind.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sched.h>
@@ -13,6 +15,7 @@
 #include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
@@ -219,6 +222,79 @@ TEST_F(loaded, free_unloads_every_program)
 			usleep(10000);
 		EXPECT_FALSE(t_prog_id_loaded(ids[i])) TH_LOG("id %u", ids[i]);
 	}
+}
+
+/* The translated instructions of each program, with the 64-bit immediates
+ * (map ids, which differ between two loads) zeroed. */
+static int xlated(unsigned int id, struct bpf_insn **ret, __u32 *n)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+	struct bpf_insn *insns;
+	int fd = bpf_prog_get_fd_by_id(id), r;
+
+	if (fd < 0)
+		return fd;
+	r = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (r < 0 || !info.xlated_prog_len) {
+		close(fd);
+		return r < 0 ? r : -ENODATA;
+	}
+	*n = info.xlated_prog_len / sizeof(*insns);
+	insns = calloc(*n, sizeof(*insns));
+	info = (struct bpf_prog_info){ .xlated_prog_len = *n * sizeof(*insns),
+				       .xlated_prog_insns = (__u64)(uintptr_t)insns };
+	len = sizeof(info);
+	r = bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	if (r < 0) {
+		free(insns);
+		return r;
+	}
+	for (__u32 i = 0; i + 1 < *n; i++)
+		if (insns[i].code == (BPF_LD | BPF_IMM | BPF_DW)) {
+			insns[i].imm = insns[i + 1].imm = 0;
+			i++;
+		}
+	*ret = insns;
+	return 0;
+}
+
+/* bpf_btf.c's cut of the kernel BTF must give every CO-RE read the offset
+ * the whole BTF gives: the programs, as the kernel runs them, are the same
+ * instruction for instruction. */
+TEST_F(loaded, small_btf_relocates_like_the_whole_kernel_btf)
+{
+	struct guard_opts o = { .cgroup_path = self->cg.path };
+	struct guard_opts full = { .cgroup_path = self->cg.path,
+				   .full_btf = true };
+	unsigned int ids[32], full_ids[32];
+	struct guard *g2 = NULL;
+	struct err e = {};
+	size_t n, n2;
+
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	EXPECT_TRUE(guard_small_btf(self->g));
+	ASSERT_EQ(0, guard_new(&full, &g2, &e)) TH_LOG("%s", e.msg);
+	EXPECT_FALSE(guard_small_btf(g2));
+	n = guard_prog_ids(self->g, ids, ARRAY_SIZE(ids));
+	n2 = guard_prog_ids(g2, full_ids, ARRAY_SIZE(full_ids));
+	EXPECT_EQ(n, n2);
+	EXPECT_LE(3, n);
+	for (size_t i = 0; i < n && i < n2; i++) {
+		struct bpf_insn *a = NULL, *b = NULL;
+		__u32 na = 0, nb = 0;
+
+		ASSERT_EQ(0, xlated(ids[i], &a, &na));
+		ASSERT_EQ(0, xlated(full_ids[i], &b, &nb));
+		EXPECT_EQ(na, nb) TH_LOG("program %zu", i);
+		if (na == nb)
+			EXPECT_EQ(0, memcmp(a, b, na * sizeof(*a)))
+				TH_LOG("program %zu differs", i);
+		free(a);
+		free(b);
+	}
+	guard_free(g2);
 }
 
 /* Links are fd-based: a pith that dies without guard_free() leaks nothing. */

@@ -7,16 +7,21 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "sandbox/bpf_btf.h"
 #include "sandbox/bpf_guard.h"
 #include "guard.skel.h"
 
@@ -50,6 +55,8 @@ struct guard {
 	int cgroup_fd;
 	enum guard_attach attach;
 	bool lsm_active;
+	bool lsm_explain; /* lsm_detail is the why of a failed load */
+	bool small_btf;	  /* CO-RE resolved against bpf_btf.c's cut */
 	char lsm_detail[256];
 	char sys_detail[256];
 	char sock_detail[256];
@@ -159,15 +166,110 @@ static void configure(struct guard_bpf *skel, const struct guard_opts *o,
 			bpf_program__set_autoload(p, with_lsm);
 }
 
-/* Open, configure and load; with_lsm selects the lsm_cgroup programs. */
-static int load(const struct guard_opts *o, bool with_lsm,
-		struct guard_bpf **ret, char *why, size_t why_len)
+/*
+ * The small BTF of bpf_btf.c, cut once per process and kept as bytes; each
+ * load gets it in a memfd of its own, closed after the load.
+ */
+static struct {
+	pthread_mutex_t lock;
+	bool tried;
+	int err;
+	void *data;
+	size_t size;
+	uint32_t n_types, lsm_hook_id;
+} small_btf = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void small_btf_get(void)
 {
+	struct guard_btf b;
+	struct stat st;
+
+	pthread_mutex_lock(&small_btf.lock);
+	if (small_btf.tried)
+		goto out;
+	small_btf.tried = true;
+	small_btf.err = guard_btf_new(&b);
+	if (small_btf.err < 0)
+		goto out;
+	if (fstat(b.fd, &st) < 0 || !(small_btf.data = malloc(st.st_size)) ||
+	    pread(b.fd, small_btf.data, st.st_size, 0) != st.st_size) {
+		free(small_btf.data);
+		small_btf.data = NULL;
+		small_btf.err = -EIO;
+	} else {
+		small_btf.size = st.st_size;
+		small_btf.n_types = b.n_types;
+		small_btf.lsm_hook_id = b.lsm_hook_id;
+	}
+	guard_btf_free(&b);
+out:
+	pthread_mutex_unlock(&small_btf.lock);
+}
+
+static int small_btf_fd(void)
+{
+	int fd;
+
+	if (!small_btf.data)
+		return -ENOENT;
+	fd = memfd_create("pith-guard-btf", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, small_btf.data, small_btf.size) !=
+	    (ssize_t)small_btf.size) {
+		close(fd);
+		return -EIO;
+	}
+	return fd;
+}
+
+/*
+ * Whether lsm_cgroup programs load here, asked with a two-instruction one
+ * on bpf_lsm_file_open instead of loading (and verifying, and resolving
+ * against the whole kernel BTF) the guard's programs only to see the first
+ * LSM one refused. 0: they load; -errno: why not, in why.
+ */
+static int probe_lsm_cgroup(char *why, size_t why_len)
+{
+	static const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0,
+		  .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, po,
+		    .expected_attach_type = BPF_LSM_CGROUP,
+		    .attach_btf_id = small_btf.lsm_hook_id);
+	int fd;
+
+	if (!small_btf.lsm_hook_id) {
+		snprintf(why, why_len, "no BPF-LSM hooks (bpf_lsm_file_open) "
+			 "in the kernel BTF");
+		return -ENOENT;
+	}
+	fd = bpf_prog_load(BPF_PROG_TYPE_LSM, "pith_lsm_probe", "GPL", insns,
+			   ARRAY_SIZE(insns), &po);
+	if (fd < 0) {
+		snprintf(why, why_len, "lsm_cgroup probe program: %s",
+			 strerror(-fd));
+		return fd;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Open, configure and load; with_lsm selects the lsm_cgroup programs,
+ * btf_path (or NULL: the whole kernel BTF) what CO-RE reads resolve
+ * against. */
+static int load(const struct guard_opts *o, bool with_lsm,
+		const char *btf_path, struct guard_bpf **ret, char *why,
+		size_t why_len)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
 	struct guard_bpf *skel;
 	int r;
 
 	libbpf_last[0] = 0;
-	skel = guard_bpf__open();
+	skel = guard_bpf__open_opts(&oo);
 	if (!skel) {
 		r = negative_errno();
 		snprintf(why, why_len, "open: %s", strerror(-r));
@@ -185,8 +287,9 @@ static int load(const struct guard_opts *o, bool with_lsm,
 	return 0;
 }
 
-/* Turn a failed LSM load into the reason `pith doctor` shows. */
-static void explain_lsm(struct guard *g, const char *why)
+/* Turn a failed LSM load into the reason `pith doctor` shows (when it
+ * asks: the probes read the kernel config). */
+static void explain_lsm(char *out, size_t out_len, const char *why)
 {
 	const struct guard_probe *p = guard_probe();
 	const char *reason;
@@ -206,7 +309,7 @@ static void explain_lsm(struct guard *g, const char *why)
 	else
 		reason = "the kernel refused lsm_cgroup programs (needs "
 			 "kernel >= 6.0)";
-	snprintf(g->lsm_detail, sizeof(g->lsm_detail), "%s: %s", reason, why);
+	snprintf(out, out_len, "%s: %.120s", reason, why);
 }
 
 static void detach_lsm_progs(struct guard *g)
@@ -341,7 +444,8 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 {
 	_cleanup_(guard_freep) struct guard *g = NULL;
 	libbpf_print_fn_t old_print;
-	char why[256] = "";
+	char why[256] = "", btf_path[32] = "";
+	int btf_fd;
 	int r;
 
 	for (size_t i = 0; opts->allow && i < opts->n_allow; i++)
@@ -359,20 +463,51 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 		return r;
 	g->cgroup_fd = r;
 
+	/* CO-RE against the small BTF when it could be cut (libbpf then
+	 * reads the kernel's only for the BPF-LSM programs' hooks), against
+	 * the whole one when not or when that fails. */
+	btf_fd = -1;
+	if (!opts->full_btf) {
+		small_btf_get();
+		btf_fd = small_btf_fd();
+	}
+	if (btf_fd >= 0)
+		snprintf(btf_path, sizeof(btf_path), "/proc/self/fd/%d",
+			 btf_fd);
 	old_print = libbpf_set_print(libbpf_capture);
 	if (opts->no_lsm) {
 		snprintf(g->lsm_detail, sizeof(g->lsm_detail),
 			 "disabled by the caller");
+	} else if (btf_fd >= 0 && probe_lsm_cgroup(why, sizeof(why)) < 0) {
+		snprintf(g->lsm_detail, sizeof(g->lsm_detail), "%s", why);
+		g->lsm_explain = true;
 	} else {
-		r = load(opts, true, &g->skel, why, sizeof(why));
-		if (r == 0)
+		r = -ENOENT;
+		if (btf_fd >= 0)
+			r = load(opts, true, btf_path, &g->skel, why,
+				 sizeof(why));
+		g->small_btf = r == 0;
+		if (r < 0)
+			r = load(opts, true, NULL, &g->skel, why, sizeof(why));
+		if (r == 0) {
 			g->lsm_active = true;
-		else
-			explain_lsm(g, why);
+		} else {
+			snprintf(g->lsm_detail, sizeof(g->lsm_detail), "%s",
+				 why);
+			g->lsm_explain = true;
+		}
 	}
-	if (!g->skel)
-		r = load(opts, false, &g->skel, why, sizeof(why));
+	if (!g->skel) {
+		r = -ENOENT;
+		if (btf_fd >= 0)
+			r = load(opts, false, btf_path, &g->skel, why,
+				 sizeof(why));
+		g->small_btf = r == 0;
+		if (r < 0)
+			r = load(opts, false, NULL, &g->skel, why, sizeof(why));
+	}
 	libbpf_set_print(old_print);
+	safe_close(btf_fd);
 	if (r < 0) {
 		const struct guard_probe *p = guard_probe();
 
@@ -532,7 +667,7 @@ static void layer_set(struct guard_layer *l, const char *name, bool active,
 size_t guard_layers(const struct guard *g, struct guard_layer *layers,
 		    size_t max)
 {
-	const struct guard_probe *p = guard_probe();
+	const struct guard_probe *p;
 	struct guard_layer all[GUARD_N_LAYERS];
 	char why[256];
 	size_t n = MIN(max, ARRAY_SIZE(all));
@@ -540,8 +675,12 @@ size_t guard_layers(const struct guard *g, struct guard_layer *layers,
 	if (g) {
 		layer_set(&all[0], "bpf-syscall", true, g->sys_detail);
 		layer_set(&all[1], "bpf-sock", true, g->sock_detail);
-		layer_set(&all[2], "bpf-lsm", g->lsm_active, g->lsm_detail);
+		if (g->lsm_explain)
+			explain_lsm(why, sizeof(why), g->lsm_detail);
+		layer_set(&all[2], "bpf-lsm", g->lsm_active,
+			  g->lsm_explain ? why : g->lsm_detail);
 	} else {
+		p = guard_probe();
 		if (!p->privileged)
 			snprintf(why, sizeof(why), "missing privilege "
 				 "(CAP_BPF+CAP_PERFMON or CAP_SYS_ADMIN)");
@@ -633,6 +772,11 @@ size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max)
 		ids[n++] = info.id;
 	}
 	return n;
+}
+
+bool guard_small_btf(const struct guard *g)
+{
+	return g->small_btf;
 }
 
 uint64_t guard_dropped(const struct guard *g)

@@ -42,6 +42,9 @@ struct guard_opts {
 	 * entry, so a denial's errno can be observed (LSM tests). */
 	bool syscall_audit_only;
 	bool no_lsm; /* do not try BPF-LSM even where the kernel has it */
+	/* Resolve CO-RE reads against the whole kernel BTF (as libbpf does
+	 * alone) instead of bpf_btf.c's cut; tests compare the two. */
+	bool full_btf;
 	/* LSM hooks to act on, bits (1 << enum guard_hook); 0: all. */
 	uint32_t lsm_hooks;
 	/* The function's allow list; NULL: exit, exit_group, rt_sigreturn. */
@@ -138,6 +141,9 @@ uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
 /* Kernel ids of the loaded programs (for `bpftool prog show id N`);
  * returns how many were written. */
 size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max);
+/* Whether the programs' CO-RE reads were resolved against the few kernel
+ * structures bpf_btf.c cuts out (true) or the whole kernel BTF. */
+bool guard_small_btf(const struct guard *g);
 /* Events lost because the ring buffer was full. */
 uint64_t guard_dropped(const struct guard *g);
 
