@@ -23,7 +23,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-posix.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 15
+t_plan 16
 
 # job NAME FUNCTION-EXTRA INPUTS STAGE-INPUTS OUTPUTS JOB-OUTPUTS
 job() {
@@ -179,6 +179,14 @@ job mem ', "args": ["mem", "40"]' '"x": [ {"name": "a", "data": ""} ]' \
 sed -i 's/"32MiB"/"48MiB"/' "$tmp/mem.json"
 run mem
 same malloc_reuses_freed_memory_within_the_declared_memory "$tmp/mem/out/0" 'allocated 40 MiB
+'
+
+# The port's assembly memcpy/memmove, every size to 600 bytes at every
+# overlap within 80 bytes, against a byte-at-a-time reference.
+job memops ', "args": ["memops"], "timeout": "120s"' '"x": [ {"name": "a", "data": ""} ]' \
+	'"x": {"from": "x", "mode": "all"}' '"stdout"' '"out": "p.stdout"'
+run memops
+same memcpy_and_memmove_match_a_byte_reference "$tmp/memops/out/0" 'memops ok
 '
 
 # exit statuses: exit(3) fails the instance with that status; abort() is

@@ -8,6 +8,9 @@
 # each, then again) and the table gives medians.
 #
 #   make && tools/bench/startup.sh [RUNS]     # default 21
+#   OTHER=/path/to/another/build/pith tools/bench/startup.sh
+#       adds the no-op rows run by that pith (another tree's build, e.g.
+#       before a change), in the same interleaved run
 #
 # Rows: fork+exec of build/bench/noop-static (the baseline); bwrap
 # --unshare-all with a seccomp filter around it (tools/deps.sh bench);
@@ -58,6 +61,9 @@ rows+=(
 	"pith run, 1-instance job, no-op function (warm default)|$PITH run -q -o $tmp/out $tmp/noop.json"
 	"pith run, 1-instance job, no-op function, \"fresh\": true|$PITH run -q -o $tmp/out $tmp/fresh.json"
 )
+if [ -n "${OTHER:-}" ]; then
+	rows+=("the same, $OTHER|$OTHER run -q -o $tmp/out $tmp/noop.json")
+fi
 if [ -x "$PROBE" ]; then
 	job posix "$(realpath "$PROBE")" false '["exit", "0"]'
 	rows+=("pith run, 1-instance job, POSIX function exiting at once|$PITH run -q -o $tmp/out $tmp/posix.json")

@@ -50,6 +50,7 @@ struct raw {
 	uint32_t n;
 	uint32_t *map;	 /* raw id -> new id, 0 not yet */
 	uint32_t root[ARRAY_SIZE(guard_btf_roots)];
+	uint32_t lsm_hook;
 	struct btf *out;
 };
 
@@ -86,6 +87,31 @@ static size_t type_extra(const struct btf_type *t)
 static const char *name_of(const struct raw *r, uint32_t off)
 {
 	return off < r->str_len ? r->strs + off : NULL;
+}
+
+#define LSM_HOOK "bpf_lsm_file_open"
+
+/* The roots and the LSM hook are found on the way (their first letters
+ * first: most names differ there). */
+static void note_name(struct raw *r, const struct btf_type *t, uint32_t id)
+{
+	unsigned kind = BTF_INFO_KIND(t->info);
+	const char *s;
+
+	if (kind != BTF_KIND_STRUCT && kind != BTF_KIND_FUNC)
+		return;
+	s = name_of(r, t->name_off);
+	if (!s)
+		return;
+	if (kind == BTF_KIND_FUNC) {
+		if (s[0] == 'b' && !r->lsm_hook && !strcmp(s, LSM_HOOK))
+			r->lsm_hook = id;
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(guard_btf_roots); i++)
+		if (s[0] == guard_btf_roots[i][0] && !r->root[i] &&
+		    !strcmp(s, guard_btf_roots[i]))
+			r->root[i] = id;
 }
 
 /* Index the type section: one pointer per type, nothing copied. */
@@ -129,23 +155,10 @@ static int index_types(struct raw *r, const void *data, size_t size)
 		}
 		r->types[++r->n] = t;
 		p += sizeof(*t) + type_extra(t);
+		note_name(r, t, r->n);
 	}
 	r->map = calloc(r->n + 1, sizeof(*r->map));
 	return r->map ? 0 : -ENOMEM;
-}
-
-static uint32_t find(const struct raw *r, const char *name, unsigned kind)
-{
-	for (uint32_t i = 1; i <= r->n; i++) {
-		const char *s;
-
-		if (BTF_INFO_KIND(r->types[i]->info) != kind)
-			continue;
-		s = name_of(r, r->types[i]->name_off);
-		if (s && !strcmp(s, name))
-			return i;
-	}
-	return 0;
 }
 
 static bool is_root(const struct raw *r, uint32_t id)
@@ -333,12 +346,10 @@ static int build(struct raw *r, const void *data, size_t size,
 	err = index_types(r, data, size);
 	if (err < 0)
 		return err;
-	for (size_t i = 0; i < ARRAY_SIZE(guard_btf_roots); i++) {
-		r->root[i] = find(r, guard_btf_roots[i], BTF_KIND_STRUCT);
+	for (size_t i = 0; i < ARRAY_SIZE(guard_btf_roots); i++)
 		if (!r->root[i])
 			return -ENOENT;
-	}
-	ret->lsm_hook_id = find(r, "bpf_lsm_file_open", BTF_KIND_FUNC);
+	ret->lsm_hook_id = r->lsm_hook;
 	r->out = btf__new_empty();
 	if (!r->out)
 		return -errno;
