@@ -145,6 +145,8 @@ struct run {
 	uint32_t shuffle;	     /* test hook state (0: off) */
 	struct output_writer *writer; /* opts->out_dir: job outputs spilled */
 	bool held_guard; /* the sandbox's eBPF guard is attached */
+	struct loop_op pending_op; /* post_pending() */
+	bool pending_posted;
 	struct loop_op cancel_op; /* polls cancel_fd */
 	bool cancel_armed;
 	bool failed;
@@ -662,15 +664,61 @@ static void inst_step(struct inst *in)
 	}
 }
 
+/* The sandbox's seccomp listener is shared by its workers: one instance's
+ * step may read another's park, which wakes nothing of the other's (it
+ * used to wait for its deadline: 5 s stalls of 2-instance jobs). Step
+ * those now; each step finishes its instance, so this ends. */
+static void step_pending(struct run *run)
+{
+	struct inst *in;
+
+	do {
+		for (in = run->live; in; in = in->next)
+			if (!in->finished && sandbox_proc_pending(in->proc))
+				break;
+		if (in)
+			inst_step(in);
+	} while (in);
+}
+
+static void on_pending(struct loop_op *op, _unused_ int res,
+		       _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, pending_op);
+
+	run->pending_posted = false;
+	step_pending(run);
+}
+
+/* From inside dispatch(): step them from the loop, as a poll would, not
+ * by recursion (which spawned past the writer's backlog: EMFILE). */
+static void post_pending(struct run *run)
+{
+	struct inst *in;
+
+	if (run->pending_posted)
+		return;
+	for (in = run->live; in; in = in->next)
+		if (!in->finished && sandbox_proc_pending(in->proc))
+			break;
+	if (!in)
+		return;
+	run->pending_op.cb = on_pending;
+	if (loop_post(run->loop, &run->pending_op) >= 0)
+		run->pending_posted = true;
+}
+
 static void on_inst_poll(struct loop_op *op, int res, uint32_t flags)
 {
 	struct inst *in = container_of(op, struct inst, poll_op);
+	struct run *run = in->st->run;
 
 	(void)flags;
 	in->ops &= ~1u;
 	if (res != -ECANCELED)
 		inst_step(in);
 	inst_release(in);
+	step_pending(run);
 }
 
 static void on_inst_timer(struct loop_op *op, int res, uint32_t flags)
@@ -768,6 +816,7 @@ static int spawn_instance(struct stage_run *st)
 		return 0;
 	}
 	inst_release(in);
+	post_pending(run);
 	return 0;
 }
 

@@ -446,6 +446,11 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	spawn_unpin_caller(p);
 }
 
+bool sandbox_proc_pending(const struct sandbox_proc *p)
+{
+	return p && p->parked && !p->killed && !p->finished;
+}
+
 int sandbox_proc_step(struct sandbox_proc *p)
 {
 	struct epoll_event ev[4];

@@ -139,6 +139,10 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 int sandbox_proc_fd(const struct sandbox_proc *p);
 /* The worker's pid (for /proc readers, tracing and tests). */
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);
+/* A step of another proc of the same sandbox read this one's park from the
+ * shared seccomp listener: its fd will not turn readable for it, so step
+ * it now (the engine checks its live instances after each step). */
+bool sandbox_proc_pending(const struct sandbox_proc *p);
 /* Whether a warm worker of an earlier instance runs it (for tracing). */
 bool sandbox_proc_warm(const struct sandbox_proc *p);
 /* Absolute CLOCK_MONOTONIC deadline in ns. */
