@@ -148,7 +148,8 @@ struct run {
 	struct loop_op pending_op; /* post_pending() */
 	bool pending_posted;
 	struct loop_op cancel_op; /* polls cancel_fd */
-	bool cancel_armed;
+	struct loop_op stop_op;	  /* polls opts->stop */
+	bool cancel_armed, stop_armed;
 	bool failed;
 	int error; /* -errno of an infrastructure error */
 	struct err *e;
@@ -183,21 +184,52 @@ static void run_error(struct run *run, int r)
 	}
 }
 
-/* engine_cancel(): a flag for a run not started yet, an eventfd the running
- * one polls. */
+/* engine_cancel(): a flag for runs not started yet, and one eventfd, made
+ * by the first run and never closed, that every running one polls (a poll
+ * does not consume its count). engine_stop(): an eventfd of one run. */
 static volatile sig_atomic_t cancel_requested;
-static volatile int cancel_fd = -1;
+static int cancel_fd = -1;
 
 void engine_cancel(void)
+{
+	int saved = errno, fd = __atomic_load_n(&cancel_fd, __ATOMIC_ACQUIRE);
+	uint64_t one = 1;
+
+	cancel_requested = 1;
+	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
+		/* The counter is already non-zero: the runs are woken. */
+	}
+	errno = saved;
+}
+
+int engine_stop_init(struct engine_stop *s, struct err *e)
+{
+	s->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->fd < 0)
+		return err_errno(e, errno, "cannot create an eventfd");
+	return 0;
+}
+
+void engine_stop(struct engine_stop *s)
 {
 	int saved = errno;
 	uint64_t one = 1;
 
-	cancel_requested = 1;
-	if (cancel_fd >= 0 && write(cancel_fd, &one, sizeof(one)) < 0) {
-		/* The counter is already non-zero: the run is woken. */
+	if (s->fd >= 0 && write(s->fd, &one, sizeof(one)) < 0) {
+		/* Already non-zero: the run is woken. */
 	}
 	errno = saved;
+}
+
+void engine_stop_done(struct engine_stop *s)
+{
+	s->fd = safe_close(s->fd);
+}
+
+static void cancelled(struct run *run)
+{
+	run_error(run, err_set(run->e, ECANCELED,
+			       "interrupted: instances killed, nothing written"));
 }
 
 static void on_cancel(struct loop_op *op, int res, _unused_ uint32_t flags)
@@ -206,19 +238,38 @@ static void on_cancel(struct loop_op *op, int res, _unused_ uint32_t flags)
 
 	run->cancel_armed = false;
 	if (res >= 0 || cancel_requested)
-		run_error(run, err_set(run->e, ECANCELED,
-				       "interrupted: instances killed, nothing written"));
+		cancelled(run);
 }
 
-/* Arm the cancel poll: a cancellation fails the run with -ECANCELED. */
+static void on_stop(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, stop_op);
+
+	run->stop_armed = false;
+	if (res >= 0)
+		cancelled(run);
+}
+
+/* Arm the cancel polls: a cancellation fails the run with -ECANCELED. */
 static int cancel_arm(struct run *run)
 {
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd = __atomic_load_n(&cancel_fd, __ATOMIC_ACQUIRE);
 	int r;
 
-	if (fd < 0)
-		return err_errno(run->e, errno, "cannot create an eventfd");
-	cancel_fd = fd;
+	if (fd < 0) {
+		int expected = -1;
+
+		fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd < 0)
+			return err_errno(run->e, errno,
+					 "cannot create an eventfd");
+		if (!__atomic_compare_exchange_n(&cancel_fd, &expected, fd,
+						 false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			close(fd); /* another run made it first */
+			fd = expected;
+		}
+	}
 	run->cancel_op.cb = on_cancel;
 	r = loop_poll(run->loop, &run->cancel_op, fd, POLLIN);
 	if (r < 0)
@@ -226,6 +277,15 @@ static int cancel_arm(struct run *run)
 	run->cancel_armed = true;
 	if (cancel_requested)
 		engine_cancel();
+	if (run->opts->stop && run->opts->stop->fd >= 0) {
+		run->stop_op.cb = on_stop;
+		r = loop_poll(run->loop, &run->stop_op, run->opts->stop->fd,
+			      POLLIN);
+		if (r < 0)
+			return err_errno(run->e, r,
+					 "cannot poll the stop eventfd");
+		run->stop_armed = true;
+	}
 	return 0;
 }
 
@@ -233,6 +293,8 @@ static void cancel_disarm(struct run *run)
 {
 	if (run->cancel_armed)
 		loop_cancel(run->loop, &run->cancel_op);
+	if (run->stop_armed)
+		loop_cancel(run->loop, &run->stop_op);
 }
 
 static void fail_instance(struct run *run, size_t s, size_t i,
@@ -1333,15 +1395,10 @@ static void run_done(struct run *run)
 	safe_close(run->job_dirfd);
 	safe_close(run->data_rootfd);
 	cancel_disarm(run);
-	while (run->cancel_armed && loop_run_once(run->loop, 100) >= 0)
+	while ((run->cancel_armed || run->stop_armed) &&
+	       loop_run_once(run->loop, 100) >= 0)
 		;
 	loop_free(run->loop);
-	if (cancel_fd >= 0) {
-		int fd = cancel_fd;
-
-		cancel_fd = -1;
-		close(fd);
-	}
 }
 
 /* Stages by their depth in the graph (longest path from the job's

@@ -78,6 +78,9 @@ struct engine_opts {
 	 * engine_default_max_disk() of out_dir, else write_root, else
 	 * data_root, else the job's directory. */
 	uint64_t max_disk;
+	/* This run's own cancel (pithd stops one job of several running at
+	 * once); NULL: only engine_cancel(). */
+	struct engine_stop *stop;
 };
 
 /* Half the space free to pith on the filesystem of `path` (or of its
@@ -88,6 +91,20 @@ uint64_t engine_default_max_disk(const char *path);
  * instance of a stage (its report entry and slot), a seventh of the RAM at
  * the limit. */
 uint64_t engine_default_max_instances(void);
+
+/* One run's cancel: engine_stop() stops only the run given `s` in its
+ * engine_opts, like engine_cancel() stops every run. Several runs may go on
+ * at once, on different threads; each needs its own engine_opts.stop for
+ * engine_stop() to reach it alone. */
+struct engine_stop {
+	int fd; /* an eventfd, -1 when closed */
+};
+
+int engine_stop_init(struct engine_stop *s, struct err *e);
+/* From any thread, async-signal-safe; a stop before the run begins stops it
+ * as soon as it does. */
+void engine_stop(struct engine_stop *s);
+void engine_stop_done(struct engine_stop *s);
 
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 
@@ -155,10 +172,10 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 void engine_report_done(struct engine_report *rep);
 
 /*
- * Stop the running engine_run() (or the next one) as soon as possible:
- * async-signal-safe, for SIGINT/SIGTERM handlers. Running instances are
- * killed and reaped, nothing is written, and engine_run() returns
- * -ECANCELED with the message "interrupted: ...".
+ * Stop every running engine_run() (and every later one) as soon as
+ * possible: async-signal-safe, for SIGINT/SIGTERM handlers. Running
+ * instances are killed and reaped, nothing is written, and engine_run()
+ * returns -ECANCELED with the message "interrupted: ...".
  */
 void engine_cancel(void);
 

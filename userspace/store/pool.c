@@ -28,6 +28,8 @@ static uint64_t idle_bytes, max_bytes;
 static bool bad_env;
 static pthread_once_t probed = PTHREAD_ONCE_INIT;
 static char status[160];
+/* pithd runs several jobs at once, on threads, over the one pool. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void pool_probe(void)
 {
@@ -81,6 +83,7 @@ struct buffer *pool_take(uint64_t size)
 	size_t best = SIZE_MAX;
 	struct buffer *b;
 
+	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_idle; i++) {
 		uint64_t cap = idle[i]->wcap;
 
@@ -88,26 +91,35 @@ struct buffer *pool_take(uint64_t size)
 		    (best == SIZE_MAX || cap < idle[best]->wcap))
 			best = i;
 	}
-	if (best == SIZE_MAX)
+	if (best == SIZE_MAX) {
+		pthread_mutex_unlock(&lock);
 		return NULL;
+	}
 	b = idle[best];
 	idle[best] = idle[--n_idle];
 	idle_bytes -= b->size;
+	pthread_mutex_unlock(&lock);
 	return b;
 }
 
 bool pool_put(struct buffer *b)
 {
-	if (!pool_enabled() || n_idle >= POOL_MAX_BUFFERS ||
-	    b->size > max_bytes - MIN(idle_bytes, max_bytes) ||
-	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0)
+	if (!pool_enabled())
 		return false;
 	/* Its consumers are gone: no process maps it but pith. */
 	if (mprotect(b->wmap, b->wcap, PROT_READ | PROT_WRITE) < 0)
 		return false;
 	b->ro_fd = safe_close(b->ro_fd);
 	b->sealed = false;
+	pthread_mutex_lock(&lock);
+	if (n_idle >= POOL_MAX_BUFFERS ||
+	    b->size > max_bytes - MIN(idle_bytes, max_bytes) ||
+	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0) {
+		pthread_mutex_unlock(&lock);
+		return false;
+	}
 	idle[n_idle++] = b;
 	idle_bytes += b->size;
+	pthread_mutex_unlock(&lock);
 	return true;
 }

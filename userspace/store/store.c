@@ -21,7 +21,7 @@
 struct store_stats store_stats;
 static uint64_t next_id = 1;
 static uint64_t limit_bytes; /* 0: not set yet */
-static char limit_msg[160];
+static _Thread_local char limit_msg[160]; /* pithd runs jobs on threads */
 
 void store_set_limit(uint64_t bytes)
 {
@@ -48,35 +48,61 @@ const char *store_strerror(int r)
 	return strerror(-r);
 }
 
-/* Count `size` more bytes as held, or refuse them. */
+/* Count `size` more bytes as held, or refuse them. Atomic: pithd runs
+ * several jobs at once, on threads, over the one store. */
 static int charge(uint64_t size)
 {
 	uint64_t max = store_limit();
+	uint64_t held = __atomic_load_n(&store_stats.bytes_held,
+					__ATOMIC_RELAXED);
+	uint64_t peak;
 
-	if (size > max - MIN(store_stats.bytes_held, max)) {
-		store_stats.limit_refusals++;
-		snprintf(limit_msg, sizeof(limit_msg),
-			 "the store would hold %llu bytes, more than its limit of %llu (--max-store; default three quarters of the RAM)",
-			 (unsigned long long)(store_stats.bytes_held + size),
-			 (unsigned long long)max);
-		return -ENOBUFS;
-	}
-	store_stats.bytes_held += size;
-	store_stats.bytes_held_peak = MAX(store_stats.bytes_held_peak,
-					  store_stats.bytes_held);
+	do {
+		if (size > max - MIN(held, max)) {
+			__atomic_add_fetch(&store_stats.limit_refusals, 1,
+					   __ATOMIC_RELAXED);
+			snprintf(limit_msg, sizeof(limit_msg),
+				 "the store would hold %llu bytes, more than its limit of %llu (--max-store; default three quarters of the RAM)",
+				 (unsigned long long)(held + size),
+				 (unsigned long long)max);
+			return -ENOBUFS;
+		}
+	} while (!__atomic_compare_exchange_n(&store_stats.bytes_held, &held,
+					      held + size, true,
+					      __ATOMIC_RELAXED,
+					      __ATOMIC_RELAXED));
+	held += size;
+	peak = __atomic_load_n(&store_stats.bytes_held_peak, __ATOMIC_RELAXED);
+	while (peak < held &&
+	       !__atomic_compare_exchange_n(&store_stats.bytes_held_peak,
+					    &peak, held, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
 	return 0;
+}
+
+static void uncharge_bytes(uint64_t size)
+{
+	uint64_t held = __atomic_load_n(&store_stats.bytes_held,
+					__ATOMIC_RELAXED);
+
+	while (!__atomic_compare_exchange_n(&store_stats.bytes_held, &held,
+					    held - MIN(size, held), true,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 static void uncharge(struct buffer *b)
 {
-	store_stats.bytes_held -= MIN(b->charged, store_stats.bytes_held);
+	uncharge_bytes(b->charged);
 	b->charged = 0;
 }
 
 void buffer_set_charge(struct buffer *b, uint64_t bytes)
 {
 	uncharge(b);
-	store_stats.bytes_held += bytes; /* less than before: never refused */
+	/* less than before: never refused */
+	__atomic_add_fetch(&store_stats.bytes_held, bytes, __ATOMIC_RELAXED);
 	b->charged = bytes;
 }
 
@@ -123,7 +149,7 @@ static int buffer_create(const char *name, uint64_t size, struct buffer **ret)
 	b->ro_fd = -1;
 	b->xfer = xfer;
 	b->size = size;
-	b->id = next_id++;
+	b->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 	store_stats.buffers_created++;
 	PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_OF(b));
 	*ret = b;
@@ -138,7 +164,7 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret)
 		return r;
 	r = buffer_create(name, size, ret);
 	if (r < 0) {
-		store_stats.bytes_held -= size;
+		uncharge_bytes(size);
 		return r;
 	}
 	(*ret)->charged = size;
@@ -186,7 +212,7 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 		}
 		b->refs = 1;
 		b->size = size;
-		b->id = next_id++;
+		b->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 		store_stats.buffers_created++;
 		store_stats.buffers_recycled++;
 		PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_POOLED);
