@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t_plan 18
+t_plan 21
 
 sock=$tmp/pithd.sock
 state=$tmp/state
@@ -311,7 +311,64 @@ else
 fi
 stop_pithd
 
-# --- 7. sd_notify: READY=1 and WATCHDOG=1 on $NOTIFY_SOCKET.
+# --- 7. Jobs at once: two run together, one is cancelled mid-run (its
+# worker killed and reaped at once), the other finishes unaffected.
+cat >"$tmp/pithd2.conf" <<CONF
+[Daemon]
+Jobs=2
+MaxRunningJobsPerUser=2
+CONF
+start_pithd --config "$tmp/pithd2.conf"
+mkjob "$tmp/endless.json" "$slowfn" "400000000000 endless"
+mkjob "$tmp/other.json" "$slowfn" "2000000000 other"
+a=$("$pith" submit "$tmp/endless.json" 2>&1)
+b=$("$pith" submit "$tmp/other.json" 2>&1)
+both=no
+for _ in $(seq 600); do
+	[ "$(state_of "$a")" = running ] && [ "$(state_of "$b")" = running ] &&
+		both=yes && break
+	[ "$(state_of "$b")" = done ] && break
+	sleep 0.1
+done
+"$pith" status --json "$a" >"$tmp/a.json" 2>&1
+"$pith" status "$a" >"$tmp/a.txt" 2>&1
+if [ $both = yes ]; then
+	t_ok two_jobs_run_at_once
+else
+	t_fail two_jobs_run_at_once "a $(state_of "$a"), b $(state_of "$b")"
+fi
+if json "$tmp/a.json" 'd["progress"]["instances_total"], d["progress"]["stage"]' |
+	grep -qx '1 s' &&
+	grep -q '^  stage s  0/1 instances (0/1 stages)' "$tmp/a.txt"; then
+	t_ok status_shows_a_running_jobs_progress
+else
+	t_fail status_shows_a_running_jobs_progress "$(cat "$tmp/a.json" "$tmp/a.txt")"
+fi
+t0=$(date +%s%N)
+"$pith" cancel "$a" >/dev/null
+wait_state "$a" cancelled 150
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+wait_state "$b" done 900
+left=
+for _ in $(seq 50); do
+	left=$(pgrep -P "$pid")
+	[ -z "$left" ] && break
+	sleep 0.1
+done
+if [ "$(state_of "$a")" = cancelled ] && [ $ms -lt 15000 ] &&
+	json "$tmp/st.json" 'd["error"]' | grep -q 'instances were killed' &&
+	"$pith" result "$b" -o "$tmp/b-out" >/dev/null &&
+	[ "$(cat "$tmp/b-out/r/i0")" = "2000000000 OTHER" ] &&
+	! "$pith" result "$a" -o "$tmp/a-out" 2>/dev/null && [ -z "$left" ]; then
+	t_ok cancel_kills_one_running_job_others_go_on
+else
+	t_fail cancel_kills_one_running_job_others_go_on \
+		"cancel took $ms ms; a $(state_of "$a"), b $(state_of "$b"), children left: $left"
+fi
+stop_pithd
+
+# --- 8. sd_notify: READY=1 and WATCHDOG=1 on $NOTIFY_SOCKET.
 python3 - "$tmp/notify.sock" >"$tmp/notify.txt" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -206,12 +206,23 @@ TEST(config_reads_keys_over_defaults)
 	EXPECT_STREQ(PITHD_STATE_DIR, c.state_dir);
 }
 
+TEST(config_jobs_0_is_one_per_cpu)
+{
+	struct pithd_config c;
+	struct err e = {};
+
+	ASSERT_EQ(0, load_conf("[Daemon]\nJobs=0\n", &c, &e))
+		TH_LOG("%s", e.msg);
+	EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
+	EXPECT_EQ(0, c.max_running_per_user); /* Jobs - 1, at least 1 */
+}
+
 TEST(config_errors_name_the_line_and_change_nothing)
 {
 	static const struct {
 		const char *text, *want;
 	} bad[] = {
-		{ "[Daemon]\nJobs=0\n", ":2: bad value for Jobs" },
+		{ "[Daemon]\nJobs=257\n", ":2: bad value for Jobs" },
 		{ "[Daemon]\nJobs=4\nJbos=4\n", ":3: unknown key Jbos" },
 		{ "Jobs=4\n", ":1: key outside the [Daemon] section" },
 		{ "[Service]\n", ":1: unknown section [Service]" },
@@ -227,7 +238,8 @@ TEST(config_errors_name_the_line_and_change_nothing)
 		EXPECT_EQ(-EINVAL, load_conf(bad[i].text, &c, &e));
 		EXPECT_NE(NULL, strstr(e.msg, bad[i].want))
 			TH_LOG("'%s' gave '%s'", bad[i].text, e.msg);
-		EXPECT_EQ(2, c.jobs); /* the default: nothing applied */
+		/* the default, one per online CPU: nothing applied */
+		EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
 	}
 }
 

@@ -24,11 +24,13 @@
 
 #include "cli/cli.h"
 #include "cli/client.h"
+#include "cli/progress.h"
 #include "cli/summary.h"
 #include "daemon/wire.h"
 #include "engine/engine.h"
 #include "iofuncs/iofuncs.h"
 #include "job/job.h"
+#include "lib/clock.h"
 #include "lib/macro.h"
 
 #define DEFAULT_SOCKET "/run/pith/pithd.sock"
@@ -458,38 +460,83 @@ static bool settled(const char *s)
 	       !strcmp(s, "cancelled");
 }
 
-/* Wait until job `id` is finished; its status object, or NULL. */
+/* A running job's "progress" object as the engine's, for progress.c;
+ * false when it has none. `elapsed_ns`: since the job started. */
+static bool progress_of(json_t *st, struct engine_progress *ep,
+			uint64_t *elapsed_ns)
+{
+	json_t *p = json_object_get(st, "progress");
+	json_int_t started =
+		json_integer_value(json_object_get(st, "started_ms"));
+	struct timespec ts;
+	int64_t now;
+
+	if (!json_is_object(p))
+		return false;
+	*ep = (struct engine_progress){
+		.stages_done = (size_t)json_integer_value(
+			json_object_get(p, "stages_done")),
+		.n_stages = (size_t)json_integer_value(
+			json_object_get(p, "stages")),
+		.stage = json_string_value(json_object_get(p, "stage")),
+		.instances_done = (size_t)json_integer_value(
+			json_object_get(p, "instances_done")),
+		.instances_total = (size_t)json_integer_value(
+			json_object_get(p, "instances_total")),
+		.bytes_out = (uint64_t)json_integer_value(
+			json_object_get(p, "bytes_out")),
+	};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	*elapsed_ns = started > 0 && now > started ?
+			      (uint64_t)(now - started) * 1000000ull :
+			      0;
+	return true;
+}
+
+/* Wait until job `id` is finished; its status object, or NULL. On a
+ * terminal (without -q), the line `pith run` shows while it runs. */
 static json_t *wait_job(const struct cli *o, const char *id)
 {
-	bool tty = isatty(STDERR_FILENO);
+	struct progress pr;
 	time_t t0 = time(NULL);
 
+	progress_init(&pr, o);
 	for (;;) {
 		char path[128];
 		struct response r;
+		struct engine_progress ep;
+		uint64_t elapsed;
 		json_t *st;
 
 		snprintf(path, sizeof(path), "/v1/jobs/%s?wait=%d", id,
-			 tty ? 1 : 30);
-		if (request(o, "GET", path, "", 0, &r) < 0)
+			 pr.f ? 1 : 30);
+		if (request(o, "GET", path, "", 0, &r) < 0) {
+			progress_clear(&pr);
 			return NULL;
+		}
 		if (r.status != 200) {
+			progress_clear(&pr);
 			server_error(&r);
 			free(r.body);
 			return NULL;
 		}
 		st = response_json(&r);
 		free(r.body);
-		if (!st)
-			return NULL;
-		if (settled(state_of(st))) {
-			if (tty)
-				fprintf(stderr, "\r\033[K");
+		if (!st || settled(state_of(st))) {
+			progress_clear(&pr);
 			return st;
 		}
-		if (tty)
-			fprintf(stderr, "\rpith: job %s %s, %lds", id,
+		if (pr.f && progress_of(st, &ep, &elapsed)) {
+			/* Rates over the job's run, not the wait. */
+			pr.t0 = clock_now_ns() - elapsed;
+			pr.drawn = 0;
+			progress_update(&pr, &ep);
+		} else if (pr.f) {
+			fprintf(stderr, "\r\033[Kpith: job %s %s, %lds", id,
 				state_of(st), (long)(time(NULL) - t0));
+			pr.shown = true;
+		}
 		json_decref(st);
 	}
 }
@@ -666,6 +713,9 @@ static void print_status(json_t *st)
 {
 	json_t *stages = json_object_get(st, "stages"), *s;
 	const char *error = json_string_value(json_object_get(st, "error"));
+	struct engine_progress ep;
+	uint64_t elapsed;
+	char line[256];
 	size_t i;
 
 	printf("job %s (%s): %s", json_string_value(json_object_get(st, "id")),
@@ -673,6 +723,10 @@ static void print_status(json_t *st)
 	if (error)
 		printf(": %s", error);
 	printf("\n");
+	if (progress_of(st, &ep, &elapsed)) {
+		progress_format(line, sizeof(line), &ep, elapsed);
+		printf("  %s\n", line);
+	}
 	json_array_foreach(stages, i, s)
 	{
 		printf("  stage %-12s %-8s", json_string_value(json_object_get(s, "name")),

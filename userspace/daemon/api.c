@@ -74,8 +74,29 @@ static json_t *job_brief(const struct job_entry *j)
 	return o;
 }
 
+/* Under d->lock: a running job's progress, as `pith run` shows it. */
+static void put_progress(struct daemon *d, const struct job_entry *j,
+			 json_t *o)
+{
+	struct job_progress p;
+
+	pthread_mutex_lock(&d->progress_lock);
+	p = j->progress;
+	pthread_mutex_unlock(&d->progress_lock);
+	if (j->r.state != J_RUNNING || !p.valid)
+		return;
+	json_object_set_new(
+		o, "progress",
+		json_pack("{s:I,s:I,s:s,s:I,s:I,s:I}", "stages_done",
+			  (json_int_t)p.stages_done, "stages",
+			  (json_int_t)p.n_stages, "stage", p.stage,
+			  "instances_done", (json_int_t)p.instances_done,
+			  "instances_total", (json_int_t)p.instances_total,
+			  "bytes_out", (json_int_t)p.bytes_out));
+}
+
 /* Under d->lock. */
-static json_t *job_status(const struct job_entry *j)
+static json_t *job_status(struct daemon *d, const struct job_entry *j)
 {
 	json_t *o = job_brief(j), *stages = json_array(), *report = NULL;
 
@@ -120,6 +141,7 @@ static json_t *job_status(const struct job_entry *j)
 								  "not-run"));
 		json_decref(job);
 		json_object_set_new(o, "stages", stages);
+		put_progress(d, j, o);
 	}
 	return o;
 }
@@ -140,7 +162,7 @@ void api_job_status(struct daemon *d, uid_t uid, const char *id,
 	pthread_mutex_lock(&d->lock);
 	j = jobs_find(d, id);
 	if (j && may_see(uid, j))
-		answer_json(a, 200, job_status(j));
+		answer_json(a, 200, job_status(d, j));
 	else
 		api_error(a, 404, "no job %s", id);
 	pthread_mutex_unlock(&d->lock);
@@ -430,7 +452,7 @@ static void job_route(struct daemon *d, uid_t uid,
 			a->park_deadline_ms =
 				now_ms() + 1000 * (s < 0 ? 0 : s > 600 ? 600 : s);
 		} else {
-			answer_json(a, 200, job_status(j));
+			answer_json(a, 200, job_status(d, j));
 		}
 	} else if (!strcmp(sub, "result") && !strcmp(req->method, "GET")) {
 		job_result(d, j, a);

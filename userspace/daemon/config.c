@@ -6,17 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "daemon/config.h"
 #include "lib/units.h"
 
+/* Jobs= default: one running job per online CPU. */
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 256 ? 256 : (unsigned)n;
+}
+
 void config_defaults(struct pithd_config *c)
 {
 	*c = (struct pithd_config){
-		.jobs = 2,
+		.jobs = online_cpus(),
 		.max_queued = 1024,
 		.max_jobs_per_user = 256,
-		.max_running_per_user = 1,
+		.max_running_per_user = 0, /* Jobs - 1, at least 1 */
 		.max_bytes_per_user = 1ull << 30,
 		.max_request = 256ull << 20,
 		.max_connections = 256,
@@ -70,8 +79,13 @@ static int set_key(struct pithd_config *c, const char *k, const char *v)
 		snprintf(dst, sizeof(c->socket), "%s", v);
 		return 0;
 	}
-	if (!strcmp(k, "Jobs"))
-		return parse_uint(v, 1, 256, &c->jobs);
+	if (!strcmp(k, "Jobs")) {
+		int r = parse_uint(v, 0, 256, &c->jobs);
+
+		if (r == 0 && !c->jobs)
+			c->jobs = online_cpus();
+		return r;
+	}
 	if (!strcmp(k, "Parallel"))
 		return parse_uint(v, 0, 256, &c->parallel);
 	if (!strcmp(k, "MaxQueuedJobs"))
@@ -79,7 +93,7 @@ static int set_key(struct pithd_config *c, const char *k, const char *v)
 	if (!strcmp(k, "MaxJobsPerUser"))
 		return parse_uint(v, 1, 1000000, &c->max_jobs_per_user);
 	if (!strcmp(k, "MaxRunningJobsPerUser"))
-		return parse_uint(v, 1, 256, &c->max_running_per_user);
+		return parse_uint(v, 0, 256, &c->max_running_per_user);
 	if (!strcmp(k, "MaxConnections"))
 		return parse_uint(v, 1, 65536, &c->max_connections);
 	if (!strcmp(k, "MaxRuns"))

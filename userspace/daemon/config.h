@@ -18,11 +18,11 @@
 struct pithd_config {
 	char socket[256];
 	char state_dir[256];
-	unsigned jobs;		     /* jobs running at once */
+	unsigned jobs;		     /* jobs running at once; default: CPUs */
 	unsigned parallel;	     /* instances per job; 0: online CPUs */
 	unsigned max_queued;	     /* accepted but unfinished, all users */
 	unsigned max_jobs_per_user;  /* accepted but unfinished, one uid */
-	unsigned max_running_per_user;
+	unsigned max_running_per_user; /* 0: jobs - 1, at least 1 */
 	uint64_t max_bytes_per_user; /* stored job files, one uid */
 	uint64_t max_request;	     /* bytes of one request body */
 	unsigned max_connections;

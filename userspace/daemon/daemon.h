@@ -2,7 +2,8 @@
 /*
  * pithd's shared state: the job table (mirrored in SQLite), the runner
  * threads that run jobs with the engine, the counters behind /metrics.
- * One mutex guards all of it; runners hold it only between jobs.
+ * One mutex guards all of it; runners hold it only between jobs, and run
+ * their jobs at once (Jobs=), each on its own thread and engine loop.
  */
 #ifndef PITH_DAEMON_DAEMON_H
 #define PITH_DAEMON_DAEMON_H
@@ -16,9 +17,23 @@
 #include "daemon/db.h"
 #include "lib/err.h"
 
+/* A running job's progress, from the engine's callback (the runner's
+ * thread) to status requests: under daemon.progress_lock. */
+struct job_progress {
+	bool valid;
+	size_t stages_done, n_stages;
+	size_t instances_done, instances_total;
+	uint64_t bytes_out;
+	char stage[64]; /* the latest stage started */
+};
+
+struct engine_stop;
+
 struct job_entry {
 	struct jrec r;
 	bool cancel;	/* asked while running: discard its result */
+	struct engine_stop *stop; /* while running: engine_stop() ends it */
+	struct job_progress progress;
 };
 
 struct user_stat {
@@ -48,6 +63,7 @@ struct metrics {
 struct daemon {
 	struct pithd_config cfg;
 	pthread_mutex_t lock;
+	pthread_mutex_t progress_lock; /* job_entry.progress, never waits */
 	pthread_cond_t work;
 	struct db *db;
 	int state_fd;		/* the state directory */

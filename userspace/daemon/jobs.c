@@ -517,6 +517,8 @@ int jobs_cancel(struct daemon *d, struct job_entry *j)
 		return 409;
 	if (j->r.state == J_RUNNING) {
 		j->cancel = true;
+		if (j->stop) /* its instances are killed, nothing is written */
+			engine_stop(j->stop);
 		return 202;
 	}
 	j->r.state = J_CANCELLED;
@@ -537,6 +539,11 @@ static struct job_entry *pick(struct daemon *d)
 {
 	struct job_entry *best = NULL;
 	unsigned best_running = ~0u;
+	/* By default one runner stays free for another uid's job. */
+	unsigned per_user = d->cfg.max_running_per_user ?
+				    d->cfg.max_running_per_user :
+			    d->cfg.jobs > 1 ? d->cfg.jobs - 1 :
+					      1;
 
 	for (size_t i = 0; i < d->n_jobs; i++) {
 		struct job_entry *j = d->jobs[i];
@@ -545,7 +552,7 @@ static struct job_entry *pick(struct daemon *d)
 		if (j->r.state != J_QUEUED)
 			continue;
 		u = jobs_user(d, j->r.uid);
-		if (u->running >= d->cfg.max_running_per_user)
+		if (u->running >= per_user)
 			continue;
 		if (u->running < best_running) {
 			best = j;
@@ -554,8 +561,6 @@ static struct job_entry *pick(struct daemon *d)
 	}
 	return best;
 }
-
-static pthread_mutex_t engine_lock = PTHREAD_MUTEX_INITIALIZER;
 
 struct runner {
 	struct daemon *d;
@@ -575,6 +580,7 @@ static void finish(struct daemon *d, struct job_entry *j, enum jstate state,
 		state = J_CANCELLED;
 		snprintf(path, sizeof(path), "results/%s", j->r.id);
 		rm_rf_at(d->state_fd, path);
+		error = "cancelled while running: its instances were killed, nothing was written";
 	}
 	j->r.state = state;
 	j->r.finished_ms = now_ms();
@@ -600,11 +606,37 @@ static void finish(struct daemon *d, struct job_entry *j, enum jstate state,
 		log_msg(LOG_WARNING, "eventfd: %m");
 }
 
-/* Run one job (not under the lock): the outcome into state/error/report. */
-static enum jstate run_one(struct runner *rn, const char *id, uid_t uid,
+struct progress_ctx {
+	struct daemon *d;
+	struct job_entry *j;
+};
+
+/* The engine's progress callback, on the runner's thread. */
+static void on_progress(void *data, const struct engine_progress *p)
+{
+	struct progress_ctx *c = data;
+	struct job_progress *jp = &c->j->progress;
+
+	pthread_mutex_lock(&c->d->progress_lock);
+	jp->valid = true;
+	jp->stages_done = p->stages_done;
+	jp->n_stages = p->n_stages;
+	jp->instances_done = p->instances_done;
+	jp->instances_total = p->instances_total;
+	jp->bytes_out = p->bytes_out;
+	snprintf(jp->stage, sizeof(jp->stage), "%s", p->stage ? p->stage : "");
+	pthread_mutex_unlock(&c->d->progress_lock);
+}
+
+/* Run one job (not under the lock): the outcome into state/error/report.
+ * Runners run theirs at once, each engine_run() on its own loop; `stop`
+ * cancels this one alone. */
+static enum jstate run_one(struct runner *rn, struct job_entry *j,
+			   struct engine_stop *stop, const char *id, uid_t uid,
 			   const char *text, char *error, size_t error_size,
 			   char **ret_report)
 {
+	struct progress_ctx pc = { .d = rn->d, .j = j };
 	struct daemon *d = rn->d;
 	struct job *job = NULL;
 	struct engine_report rep = {};
@@ -635,15 +667,14 @@ static enum jstate run_one(struct runner *rn, const char *id, uid_t uid,
 	snprintf(final, sizeof(final), "results/%s", id);
 	snprintf(out, sizeof(out), "%s/%s", d->cfg.state_dir, tmp);
 	rm_rf_at(d->state_fd, tmp);
-	/* engine_run() is not reentrant yet (its cancel eventfd is one global
-	 * that a second run overwrites and closes): one run at a time. */
-	pthread_mutex_lock(&engine_lock);
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = rn->sb,
 					      .parallel = d->cfg.parallel,
-					      .out_dir = out },
+					      .out_dir = out,
+					      .stop = stop,
+					      .progress = on_progress,
+					      .progress_data = &pc },
 		       &rep, &e);
-	pthread_mutex_unlock(&engine_lock);
 	if (r < 0) {
 		snprintf(error, error_size, "%s", e.msg);
 	} else if (!rep.ok) {
@@ -696,6 +727,7 @@ static void *runner_main(void *arg)
 		enum jstate state;
 		struct err e = {};
 		struct user_stat *u;
+		struct engine_stop stop = { .fd = -1 };
 
 		while (!d->stopping && !(j = pick(d)))
 			pthread_cond_wait(&d->work, &d->lock);
@@ -720,12 +752,21 @@ static void *runner_main(void *arg)
 		memcpy(id, j->r.id, sizeof(id));
 		uid = j->r.uid;
 		text = strdup(j->r.job);
+		if (engine_stop_init(&stop, &e) < 0) {
+			log_msg(LOG_ERR, "job %s: %s", id, e.msg);
+			free(text);
+			text = NULL;
+		}
+		j->stop = &stop;
+		pthread_mutex_lock(&d->progress_lock);
+		j->progress = (struct job_progress){};
+		pthread_mutex_unlock(&d->progress_lock);
 		log_msg(LOG_INFO, "job %s: running '%s' for uid %u (run %u)",
 			id, j->r.name, (unsigned)uid, j->r.runs);
 		pthread_mutex_unlock(&d->lock);
 
 		if (text)
-			state = run_one(rn, id, uid, text, error,
+			state = run_one(rn, j, &stop, id, uid, text, error,
 					sizeof(error), &report);
 		else
 			state = J_FAILED, snprintf(error, sizeof(error),
@@ -734,6 +775,8 @@ static void *runner_main(void *arg)
 
 		pthread_mutex_lock(&d->lock);
 		/* Jobs are only deleted when finished: j is still ours. */
+		j->stop = NULL;
+		engine_stop_done(&stop);
 		finish(d, j, state, state == J_DONE ? NULL : error, report);
 	}
 	pthread_mutex_unlock(&d->lock);

@@ -513,6 +513,7 @@ int main(int argc, char **argv)
 		{}
 	};
 	static struct daemon d = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				   .progress_lock = PTHREAD_MUTEX_INITIALIZER,
 				   .work = PTHREAD_COND_INITIALIZER,
 				   .state_fd = -1,
 				   .done_efd = -1 };
