@@ -259,7 +259,8 @@ static void job_result(struct daemon *d, struct job_entry *j,
 		struct err e = {};
 
 		j->r.fetched_ms = now_ms();
-		if (db_update(d->db, &j->r, &e) < 0)
+		/* Lost to a power cut, it only keeps the result longer. */
+		if (db_update(d->db, &j->r, false, &e) < 0)
 			fprintf(stderr, "pithd: %s\n", e.msg);
 	}
 	answer_json(a, 200,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Job records in SQLite, WAL mode, every write synchronous. */
+/* Job records in SQLite, WAL mode: durable writes synchronous (db.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,9 +141,11 @@ int db_insert(struct db *db, const struct jrec *r, struct err *e)
 	return step_done(db, st, e, "insert");
 }
 
-int db_update(struct db *db, const struct jrec *r, struct err *e)
+int db_update(struct db *db, const struct jrec *r, bool durable,
+	      struct err *e)
 {
 	sqlite3_stmt *st;
+	int ret;
 
 	if (sqlite3_prepare_v2(db->h,
 			       "UPDATE jobs SET state=?, started=?, finished=?,"
@@ -158,7 +160,15 @@ int db_update(struct db *db, const struct jrec *r, struct err *e)
 	bind_opt_text(st, 6, r->error);
 	bind_opt_text(st, 7, r->report);
 	sqlite3_bind_text(st, 8, r->id, -1, SQLITE_STATIC);
-	return step_done(db, st, e, "update");
+	/* Under the caller's lock: no other statement runs in between. */
+	if (!durable && exec(db, "PRAGMA synchronous=NORMAL;", e) < 0) {
+		sqlite3_finalize(st);
+		return -EIO;
+	}
+	ret = step_done(db, st, e, "update");
+	if (!durable && exec(db, "PRAGMA synchronous=FULL;", e) < 0)
+		ret = -EIO;
+	return ret;
 }
 
 int db_delete(struct db *db, const char *id, struct err *e)

@@ -523,7 +523,7 @@ int jobs_cancel(struct daemon *d, struct job_entry *j)
 	}
 	j->r.state = J_CANCELLED;
 	j->r.finished_ms = now_ms();
-	if (db_update(d->db, &j->r, &e) < 0)
+	if (db_update(d->db, &j->r, true, &e) < 0)
 		log_msg(LOG_ERR, "job %s: %s", j->r.id, e.msg);
 	d->queued--;
 	jobs_user(d, j->r.uid)->unfinished--;
@@ -588,7 +588,12 @@ static void finish(struct daemon *d, struct job_entry *j, enum jstate state,
 	j->r.error = error ? strdup(error) : NULL;
 	free(j->r.report);
 	j->r.report = report;
-	if (db_update(d->db, &j->r, &e) < 0)
+	/* Lazy unless cancelled: a power cut may lose the outcome, and then
+	 * the job runs again (pure functions, the same result) and its
+	 * results directory, an orphan, is removed. The results themselves
+	 * were synced before their rename (output_commit), the rename before
+	 * this record, so a done record never names missing files. */
+	if (db_update(d->db, &j->r, state == J_CANCELLED, &e) < 0)
 		log_msg(LOG_ERR, "job %s: %s", j->r.id, e.msg);
 	d->running--;
 	u->running--;
@@ -740,7 +745,9 @@ static void *runner_main(void *arg)
 		d->queued--;
 		d->running++;
 		u->running++;
-		if (db_update(d->db, &j->r, &e) < 0)
+		/* Lazy: it survives a kill -9 (MaxRuns counts crashes); a
+		 * power cut may lose it, and the job is queued again anyway. */
+		if (db_update(d->db, &j->r, false, &e) < 0)
 			log_msg(LOG_ERR, "job %s: %s", j->r.id, e.msg);
 		if (j->r.runs > d->cfg.max_runs) {
 			snprintf(error, sizeof(error),
@@ -801,7 +808,7 @@ static void load_one(struct jrec *r, void *data)
 	if (j->r.state == J_RUNNING) {
 		/* pithd stopped while it ran: pure functions, run it again. */
 		j->r.state = J_QUEUED;
-		if (db_update(d->db, &j->r, &e) < 0)
+		if (db_update(d->db, &j->r, false, &e) < 0)
 			log_msg(LOG_ERR, "job %s: %s", j->r.id, e.msg);
 		log_msg(LOG_NOTICE, "job %s: was running when pithd stopped; queued again",
 			j->r.id);
