@@ -245,8 +245,10 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
  * 10,000 small items. */
 #define PACK_SIZE (1ull << 20)
 
-static struct buffer *pack_cur; /* the packer's reference */
-static uint64_t pack_used;
+/* Per thread: pithd runs jobs at once, each on its thread, and buffer
+ * references are not atomic; a packed buffer stays with one thread. */
+static _Thread_local struct buffer *pack_cur; /* the packer's reference */
+static _Thread_local uint64_t pack_used;
 
 int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
 		void **ret_map)
@@ -276,7 +278,7 @@ int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
 		b->sealed = true;
 		b->size = PACK_SIZE;
 		b->map = p;
-		b->id = next_id++;
+		b->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 		store_stats.buffers_created++;
 		store_stats.buffers_packed++;
 		PROBE_BUFFER_ALLOC(b, PACK_SIZE, PROBE_BACKEND_MEMFD);
