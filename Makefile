@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# pith top-level build: `make`, `make check`, `make demo`, `make vmcheck`.
+# pith top-level build: `make`, `make check`, `make demo`, `make vmcheck`,
+# `make systemdcheck`.
 #
 # Each part of the tree adds itself through a `build.mk` fragment that appends
 # to the variables below; this file holds only the shared rules.
@@ -52,7 +53,8 @@ TEST_HELPERS := tests/harness/helpers.c # linked into every C test
 include $(sort $(wildcard userspace/*/build.mk)) \
 	$(wildcard iofuncs/build.mk bpf/build.mk kmod/build.mk) \
 	$(wildcard examples/build.mk tools/build.mk tools/bench/build.mk \
-	tools/trace/build.mk tools/systemd/build.mk tests/build.mk)
+	tools/trace/build.mk tools/systemd/build.mk tests/build.mk \
+	tests/systemd/build.mk)
 
 DEPS_STAMP := $(B)/.deps-ok
 LIB := $(B)/libpith.a

@@ -3,7 +3,7 @@
 # The one list of Debian packages pith needs: check them, install what is
 # missing (as root on Debian), or print the apt-get line to run.
 #
-#   tools/deps.sh build|test|vm|bench|doc|all
+#   tools/deps.sh build|test|vm|systemd|bench|doc|all
 #
 # To add a package, append it to the list of the mode that needs it.
 set -eu
@@ -62,6 +62,13 @@ cpio
 kmod
 "
 
+# `make systemdcheck` (with the VM list): the Debian image it boots is
+# built by mmdebstrap and made an ext4 image by mke2fs -d.
+SYSTEMD="
+mmdebstrap
+e2fsprogs
+"
+
 # The baselines tools/bench/instance_bench.sh compares pith with.
 BENCH="
 bubblewrap
@@ -75,7 +82,7 @@ chromium
 "
 
 usage() {
-	echo "usage: $0 build|test|vm|bench|doc|all" >&2
+	echo "usage: $0 build|test|vm|systemd|bench|doc|all" >&2
 	exit 2
 }
 
@@ -84,9 +91,10 @@ case "$1" in
 build) want=$BUILD ;;
 test) want=$TEST ;;
 vm) want=$VM ;;
+systemd) want=$SYSTEMD ;;
 bench) want=$BENCH ;;
 doc) want=$DOC ;;
-all) want="$BUILD $TEST $VM" ;;
+all) want="$BUILD $TEST $VM $SYSTEMD" ;;
 *) usage ;;
 esac
 
