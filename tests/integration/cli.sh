@@ -162,7 +162,7 @@ fi
 # the function asked for it as optional.
 sed -e 's|"in": {|"text": {|' "$tmp/ok.json" >"$tmp/noinput.json"
 expect missing_input_set_fails_with_the_reason 1 \
-	'stage s\[[01]\]: exited with status 125 \(the function asked for an input set the stage does not have' \
+	'stage s\[[01]\]: exited with status 125: input set "in" is not given to the stage \(the function asked for an input set the stage does not have' \
 	"$pith" run "$tmp/noinput.json" -o "$tmp/o-noinput"
 run "$pith" run "$tmp/noinput.json" -o "$tmp/o-noinput" --json
 if [ "$rc" -eq 1 ] && printf '%s' "$out" | python3 -c '

@@ -52,3 +52,13 @@ isolation_test_SRCS := tests/security/isolation_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/isolation_test: | $(SNOOP_FN) $(B)/pith-worker
 TEST_SCRIPTS += tests/security/memory_budget.sh
 TEST_SCRIPTS += tests/security/bounds.sh
+
+# The SDK-note test function (tests/security/sdk_note.sh).
+NOTE_FN := $(B)/tests/fn/note
+$(NOTE_FN): tests/security/fn/note.c tools/pith-cc build/sdk/crt.o \
+		build/sdk/libpith_fn.a
+	$(call msg,PITHCC,$@)
+	@mkdir -p $(@D)
+	$(Q)tools/pith-cc -Wextra -Werror -o $@ $<
+ALL_TARGETS += $(NOTE_FN)
+TEST_SCRIPTS += tests/security/sdk_note.sh

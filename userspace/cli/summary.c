@@ -155,6 +155,26 @@ static void failure_json(json_t *o, const struct stage_report *sr,
 			json_object_set_new(o, "sdk_error", json_string(name));
 			json_object_set_new(o, "explanation", json_string(hint));
 		}
+		if (hint && ir->note && ir->note->status == ir->exit_status) {
+			json_t *n = json_object();
+
+			if (ir->note->set[0])
+				json_object_set_new(n, "set",
+						    json_string(ir->note->set));
+			else
+				json_object_set_new(
+					n, "asked_bytes",
+					json_integer((json_int_t)MIN(
+						ir->note->asked,
+						(uint64_t)INT64_MAX)));
+			if (!ir->note->set[0])
+				json_object_set_new(
+					n, "left_bytes",
+					json_integer((json_int_t)MIN(
+						ir->note->left,
+						(uint64_t)INT64_MAX)));
+			json_object_set_new(o, "sdk_note", n);
+		}
 	}
 	if (!sr->io && exited(ir))
 		json_object_set_new(o, "exit_status",

@@ -687,6 +687,9 @@ static void inst_finish(struct inst *in, int step)
 		ir->signal = res->signal;
 		ir->syscall = res->syscall;
 		if (res->status != SANDBOX_OK) {
+			if (res->note.valid && !ir->note &&
+			    (ir->note = malloc(sizeof(*ir->note))))
+				*ir->note = res->note;
 			probe_inst_end(st, in->index, in->proc, PROBE_FAILED, res->probe_reason, res->reason, NULL, 0, NULL);
 			fail_instance(run, st->s, in->index, res->reason);
 		} else {
@@ -1776,8 +1779,11 @@ const char *instance_state_name(enum instance_state s)
 
 void engine_report_done(struct engine_report *rep)
 {
-	for (size_t s = 0; s < rep->n_stages; s++)
+	for (size_t s = 0; s < rep->n_stages; s++) {
+		for (size_t i = 0; i < rep->stages[s].n_instances; i++)
+			free(rep->stages[s].instances[i].note);
 		free(rep->stages[s].instances);
+	}
 	free(rep->stages);
 	for (size_t i = 0; i < rep->n_outputs; i++)
 		set_free(rep->outputs[i]);

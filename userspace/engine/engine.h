@@ -126,6 +126,9 @@ struct instance_report {
 	int exit_status; /* its status when it exited, else 0 */
 	int signal;	 /* the signal that killed it, else 0 */
 	long syscall;	 /* the forbidden syscall it was killed for, or -1 */
+	/* What the SDK noted when it ended the instance (the set, the bytes
+	 * asked), checked by the sandbox; NULL when none (owned). */
+	struct sandbox_note *note;
 	uint64_t spawn_ns, run_ns;
 	/* CLOCK_MONOTONIC: started (spawned, or I/O item begun with its
 	 * stage), collected (its outputs taken; 0 when never) */

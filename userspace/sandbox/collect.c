@@ -26,6 +26,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <pith/fn.h>
+
 #include "lib/array.h"
 #include "lib/macro.h"
 #include "sandbox/internal.h"
@@ -460,4 +462,63 @@ out:
 		munmap(view, p->layout.size);
 	free(c.pend);
 	return r < 0 ? r : 0;
+}
+
+/*
+ * The SDK's note on why it ended the instance with `status` (struct
+ * pith_note, ABI 1.2): untrusted bytes of the function's, used only when
+ * its magic, version and status match, its name is at most PITH_NAME_MAX
+ * bytes of printable UTF-8 without quotes or backslashes, and `left` fits
+ * the instance's memory. Fills p->result.note and appends the detail to
+ * the reason ("exited with status 121: output set \"reslt\" is not
+ * declared by the stage").
+ */
+void outputs_note(struct sandbox_proc *p, int status)
+{
+	struct sandbox_result *res = &p->result;
+	struct sandbox_note *sn = &res->note;
+	struct pith_note n;
+	size_t len = strlen(res->reason);
+	bool named = status == PITH_EXIT_NO_OUTPUT ||
+		     status == PITH_EXIT_NO_INPUT || status == PITH_EXIT_LIMIT;
+
+	*sn = (struct sandbox_note){};
+	if (!named && status != PITH_EXIT_NOMEM)
+		return;
+	if (pread(p->ctx->fd, &n, sizeof(n),
+		  offsetof(struct pith_context, note)) != sizeof(n) ||
+	    n.magic != PITH_NOTE_MAGIC)
+		return; /* none: a function without the SDK, or an old one */
+	if (n.version != PITH_NOTE_VERSION || n.status != status ||
+	    n.name_len > PITH_NAME_MAX || (named && n.name_len == 0) ||
+	    (!named && (n.name_len || n.left > p->limits.memory)))
+		goto bad;
+	for (size_t i = 0, k; i < n.name_len; i += k) {
+		unsigned char c = (unsigned char)n.name[i];
+
+		k = utf8_seq((const unsigned char *)n.name + i, n.name_len - i);
+		if (!k || c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+			goto bad;
+	}
+	sn->valid = true;
+	sn->status = status;
+	memcpy(sn->set, n.name, n.name_len);
+	sn->set[n.name_len] = '\0';
+	if (!named) {
+		sn->asked = n.asked;
+		sn->left = n.left;
+		snprintf(res->reason + len, sizeof(res->reason) - len,
+			 ": out of memory: asked %" PRIu64 " bytes, %" PRIu64 " left",
+			 sn->asked, sn->left);
+	} else {
+		snprintf(res->reason + len, sizeof(res->reason) - len,
+			 status == PITH_EXIT_NO_OUTPUT ? ": output set \"%s\" is not declared by the stage" :
+			 status == PITH_EXIT_NO_INPUT  ? ": input set \"%s\" is not given to the stage" :
+							 ": an item of output set \"%s\" is over the limits (a name over 255 bytes, or over 1000000 items)",
+			 sn->set);
+	}
+	return;
+bad:
+	snprintf(res->reason + len, sizeof(res->reason) - len,
+		 ", with a malformed note (ignored)");
 }

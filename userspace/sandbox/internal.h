@@ -284,5 +284,7 @@ void context_done(struct sandbox_proc *p);
 
 /* collect.c: validate the function's output sets and build them. */
 int outputs_collect(struct sandbox_proc *p, struct err *e);
+/* An SDK exit status: read and check the function's note (collect.c). */
+void outputs_note(struct sandbox_proc *p, int status);
 
 #endif

@@ -408,6 +408,7 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	} else if (si->si_status != 0) {
 		res->probe_reason = PROBE_REASON_EXIT;
 		set_reason(p, "exited with status %d", si->si_status);
+		outputs_note(p, si->si_status);
 	} else if (outputs_collect(p, &e) < 0) {
 		res->probe_reason = PROBE_REASON_OUTPUT;
 		set_reason(p, "%s", e.msg[0] ? e.msg : "cannot collect outputs");

@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <pith/abi.h>
+
 #include "lib/err.h"
 #include "sandbox/elf.h"
 #include "store/store.h"
@@ -112,6 +114,16 @@ enum sandbox_status {
 	SANDBOX_FAILED,	  /* anything else; reason says what */
 };
 
+/* What the SDK noted before ending an instance with one of its exit
+ * statuses (struct pith_note, checked: see outputs_note()). */
+struct sandbox_note {
+	bool valid;
+	int status;		/* PITH_EXIT_* */
+	uint64_t asked, left;	/* PITH_EXIT_NOMEM: bytes */
+	char set[PITH_NAME_MAX + 1]; /* _NO_OUTPUT, _NO_INPUT, _LIMIT: the
+					set, printable UTF-8; else "" */
+};
+
 struct sandbox_result {
 	enum sandbox_status status;
 	char reason[ERR_MAX]; /* "killed: forbidden syscall openat (257)",
@@ -126,6 +138,7 @@ struct sandbox_result {
 	size_t n_outputs;
 	uint64_t spawn_ns, run_ns; /* time to set up, time running */
 	int probe_reason;     /* enum probe_reason (lib/probe.h) */
+	struct sandbox_note note; /* when exited with an SDK status */
 };
 
 struct sandbox_proc;

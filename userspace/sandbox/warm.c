@@ -43,8 +43,8 @@
 #define SECCOMP_ADDFD_FLAG_SEND (1UL << 1)
 #endif
 
-_Static_assert(sizeof(struct pith_context) == PITH_CONTEXT_SIZE_1_1,
-	       "ABI 1.1 descriptor size");
+_Static_assert(sizeof(struct pith_context) == PITH_CONTEXT_SIZE_1_2,
+	       "ABI 1.2 descriptor size");
 
 static uint64_t tramp_addr(const char *label)
 {

@@ -81,12 +81,19 @@ void *pith__alloc_pages(size_t n)
 	return (void *)p;
 }
 
+void pith__out_of_memory(uint64_t asked)
+{
+	uintptr_t p = (cur + ALIGNMENT - 1) & ~(uintptr_t)(ALIGNMENT - 1);
+
+	pith__note(PITH_EXIT_NOMEM, NULL, 0, asked, p < end ? end - p : 0);
+}
+
 void *pith_alloc(size_t n)
 {
 	void *p = pith_try_alloc(n);
 
 	if (!p)
-		pith_abort(PITH_EXIT_NOMEM);
+		pith__out_of_memory(n);
 	return p;
 }
 
@@ -95,7 +102,7 @@ void *pith_calloc(size_t n, size_t size)
 	void *p;
 
 	if (size && n > SIZE_MAX / size)
-		pith_abort(PITH_EXIT_NOMEM);
+		pith__out_of_memory(UINT64_MAX);
 	p = pith_alloc(n * size);
 	memset(p, 0, n * size);
 	return p;
@@ -106,7 +113,7 @@ void *pith_realloc(void *ptr, size_t n)
 	void *p = pith_try_realloc(ptr, n);
 
 	if (!p)
-		pith_abort(PITH_EXIT_NOMEM);
+		pith__out_of_memory(n);
 	return p;
 }
 

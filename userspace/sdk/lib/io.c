@@ -23,9 +23,10 @@ static const struct pith_set *sets_at(uint64_t addr)
 
 int pith__init(struct pith_context *c)
 {
+	/* 1.1 is enough: the note (1.2) is left out when pith has no room. */
 	if (!c || c->magic != PITH_ABI_MAGIC ||
 	    c->version != PITH_ABI_VERSION ||
-	    c->header_size < sizeof(*c))
+	    c->header_size < PITH_CONTEXT_SIZE_1_1)
 		return -PITH_EINVAL;
 	ctx = c;
 	pith__arena_init((void *)(uintptr_t)c->arena, c->arena_size);
@@ -84,12 +85,42 @@ const struct pith_set *pith_input_optional(const char *name)
 	return NULL;
 }
 
+void pith__note(int status, const char *name, size_t name_len,
+		uint64_t asked, uint64_t left)
+{
+	if (ctx && ctx->header_size >= PITH_CONTEXT_SIZE_1_2) {
+		struct pith_note *n = &ctx->note;
+
+		if (name_len > PITH_NAME_MAX)
+			name_len = PITH_NAME_MAX;
+		memset(n, 0, sizeof(*n));
+		memcpy(n->name, name, name_len);
+		n->name_len = (uint32_t)name_len;
+		n->asked = asked;
+		n->left = left;
+		n->status = (uint16_t)status;
+		n->version = PITH_NOTE_VERSION;
+		n->magic = PITH_NOTE_MAGIC;
+	}
+	pith_abort(status);
+}
+
+/* A caller's set name, up to one byte past what a note keeps. */
+static size_t name_len_max(const char *name)
+{
+	size_t n = 0;
+
+	while (n <= PITH_NAME_MAX && name[n])
+		n++;
+	return n;
+}
+
 const struct pith_set *pith_input(const char *name)
 {
 	const struct pith_set *s = pith_input_optional(name);
 
 	if (!s)
-		pith_abort(PITH_EXIT_NO_INPUT);
+		pith__note(PITH_EXIT_NO_INPUT, name, name_len_max(name), 0, 0);
 	return s;
 }
 
@@ -120,7 +151,7 @@ size_t pith_output_count(const char *set)
 	struct out_set *o = out_find(set);
 
 	if (!o)
-		pith_abort(PITH_EXIT_NO_OUTPUT);
+		pith__note(PITH_EXIT_NO_OUTPUT, set, name_len_max(set), 0, 0);
 	return o->n;
 }
 
@@ -132,9 +163,9 @@ static struct pith_item *out_item(const char *set, const char *name,
 	struct pith_item *it;
 
 	if (!o)
-		pith_abort(PITH_EXIT_NO_OUTPUT);
+		pith__note(PITH_EXIT_NO_OUTPUT, set, name_len_max(set), 0, 0);
 	if (name_len > PITH_NAME_MAX || o->n >= PITH_OUTPUT_ITEMS_MAX)
-		pith_abort(PITH_EXIT_LIMIT);
+		pith__note(PITH_EXIT_LIMIT, set, name_len_max(set), 0, 0);
 	if (o->n == o->cap) {
 		uint32_t cap = o->cap ? o->cap * 2 : 16;
 

@@ -21,7 +21,7 @@ void pith_sb_reserve(struct pith_sb *sb, size_t more)
 	if (sb->cap - sb->len >= more)
 		return;
 	if (more > SIZE_MAX / 2 - sb->len)
-		pith_abort(PITH_EXIT_NOMEM);
+		pith__out_of_memory(UINT64_MAX);
 	cap = sb->cap * 2 > sb->len + more ? sb->cap * 2 : sb->len + more;
 	/* Grows in place while the builder holds the newest arena block. */
 	sb->buf = pith_realloc(sb->buf, cap + 1);

@@ -26,8 +26,9 @@ typedef unsigned long long __u64;
  * pith that writes 1.1.
  *   1.1: pith_context.n_args .. time (job "args", "env", "seed", "time")
  *        and pith_context.exit
+ *   1.2: pith_context.note (why the SDK ended the instance)
  */
-#define PITH_ABI_MINOR 1
+#define PITH_ABI_MINOR 2
 
 /*
  * Fixed layout of a sandbox's address space (x86-64). Everything else is
@@ -74,6 +75,31 @@ struct pith_set {
 };
 
 /*
+ * The SDK's note on why it ended an instance with one of its exit statuses
+ * (<pith/fn.h>: PITH_EXIT_NOMEM, _NO_OUTPUT, _NO_INPUT, _LIMIT), written
+ * into pith_context.note (ABI 1.2) just before exit_group. pith zeroes it
+ * before each instance and reads it only when the instance exits with the
+ * status it names; it is the function's word, so pith treats it as
+ * untrusted: a wrong magic, version or status, a name_len over
+ * PITH_NAME_MAX, a name that is not UTF-8 or holds control bytes is
+ * ignored (the reason then says only the status). 288 bytes.
+ */
+#define PITH_NOTE_MAGIC 0x45544f4eu /* "NOTE" little-endian */
+#define PITH_NOTE_VERSION 1
+struct pith_note {
+	__u32 magic;	/* PITH_NOTE_MAGIC */
+	__u16 version;	/* PITH_NOTE_VERSION */
+	__u16 status;	/* the exit status it explains */
+	__u64 asked;	/* PITH_EXIT_NOMEM: bytes asked for */
+	__u64 left;	/* PITH_EXIT_NOMEM: bytes the arena had left */
+	__u32 name_len; /* bytes of name, at most PITH_NAME_MAX: the set that
+			   is not declared (_NO_OUTPUT, _LIMIT) or not given
+			   (_NO_INPUT); 0 for none */
+	__u32 pad;	/* zero */
+	char name[PITH_NAME_MAX + 1]; /* not NUL-terminated when full */
+};
+
+/*
  * The context descriptor, at PITH_CONTEXT_BASE. Input sets are filled by
  * pith; output sets have their names filled by pith, and the function sets
  * n_items and items before exit_group(0). Output items' names and data must
@@ -108,9 +134,13 @@ struct pith_context {
 	 * the outputs; 0: end with exit_group(status) as in 1.0. Ending this
 	 * way lets pith run the next instance in the same, reset, worker. */
 	__u64 exit;
+	/* 1.2 (header_size >= PITH_CONTEXT_SIZE_1_2): zero; the SDK's note
+	 * when it ends the instance with one of its exit statuses. */
+	struct pith_note note;
 };
 
 #define PITH_CONTEXT_SIZE_1_0 144u
 #define PITH_CONTEXT_SIZE_1_1 192u
+#define PITH_CONTEXT_SIZE_1_2 480u
 
 #endif

@@ -27,7 +27,10 @@
 
 /*
  * Exit statuses the SDK uses when it has to stop a function; 1..119 are the
- * function's own. A function's status is always 0..255.
+ * function's own. A function's status is always 0..255. Before it exits
+ * with 120, 121, 122 or 125 the SDK writes a note of why into the context
+ * (struct pith_note in <pith/abi.h>, ABI 1.2: the set, the bytes asked
+ * and left), which pith checks and puts in the instance's reason.
  */
 #define PITH_EXIT_NOMEM 120	  /* the arena is exhausted */
 #define PITH_EXIT_NO_OUTPUT 121	  /* no output set of that name */
