@@ -609,6 +609,37 @@ TEST(largest_u64_key_is_kept_exactly)
 	job_free(j);
 }
 
+/* Keys 7, 7, 0, 9: three shares; crossed with an `each` of two
+ * items, six instances; a stage fed by another stage's output `each` is
+ * not counted by the parser (the engine counts it). */
+#define COUNTED HEAD FN \
+	"\"inputs\": {\"d\": [{\"name\": \"a\", \"data\": \"\", \"key\": 7}," \
+	"{\"name\": \"b\", \"data\": \"\", \"key\": 7}," \
+	"{\"name\": \"c\", \"data\": \"\", \"key\": 0}," \
+	"{\"name\": \"e\", \"data\": \"\", \"key\": 9}]," \
+	"\"two\": [{\"name\": \"x\", \"data\": \"\"}, {\"name\": \"y\", \"data\": \"\"}]}," \
+	"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": {" \
+	"\"k\": {\"from\": \"d\", \"mode\": \"keyed\"}," \
+	"\"t\": {\"from\": \"two\", \"mode\": \"each\"}," \
+	"\"w\": {\"from\": \"d\", \"mode\": \"all\"}}, \"outputs\": [\"o\"]}," \
+	"{\"name\": \"u\", \"function\": \"f\", \"inputs\": {" \
+	"\"k\": {\"from\": \"s.o\", \"mode\": \"each\"}}}]}"
+
+TEST(instances_known_from_the_file_are_held_to_the_limit)
+{
+	struct job_parse_opts o = { .max_instances = 5 };
+	char *msg = parse_error(COUNTED, &o);
+
+	ASSERT_TRUE(msg != NULL);
+	EXPECT_TRUE(strstr(msg, "stages[0]: 6 instances exceed the limit of 5 per stage (--max-instances") != NULL)
+		TH_LOG("%s", msg);
+	free(msg);
+	o.max_instances = 6;
+	job_free(parse_ok(COUNTED, &o));
+	o.max_instances = 0; /* not checked */
+	job_free(parse_ok(COUNTED, &o));
+}
+
 TEST(io_policy_and_allowed_hosts_are_kept_as_written)
 {
 	struct job *j = parse_ok(HEAD "\"allow_hosts\": [\"127.0.0.1:8080\", \"LocalHost\", \"[::1]:80\", \"::1\"],\n"
