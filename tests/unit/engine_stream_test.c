@@ -299,4 +299,77 @@ out:
 	free(dir);
 }
 
+#define MID_KIB 128
+#define MID_READS 2048 /* 256 MiB in all */
+
+/*
+ * Without --window the window is what compute can absorb: 32 items per
+ * instance slot at their average size (here 2 * 32 * 128 KiB = 8 MiB),
+ * not the 64 MiB cap, and the buffer pool keeps no more than it: 256 MiB
+ * of 128 KiB reads pass through an `each` stage with pith's peak RSS below
+ * twice the compute-sized window (fetched, and released for reuse) plus
+ * the running instances' items and the same 16 MiB for everything else.
+ */
+TEST_F(stream, default_window_is_sized_by_the_compute_slots)
+{
+	char *dir = t_tmpdir(), *path, *items, *text;
+	size_t cap = MID_READS * 48 + 16, o = 0;
+	struct engine_report rep;
+	struct job *job;
+	struct err e = {};
+	long before, peak;
+	char *data;
+	int r;
+
+	ASSERT_NE(NULL, dir);
+	data = malloc(MID_KIB << 10);
+	memset(data, '@', MID_KIB << 10);
+	path = t_strdupf("%s/mid.bin", dir);
+	ASSERT_EQ(0, t_write_file(path, data, MID_KIB << 10));
+	free(data);
+	items = malloc(cap);
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < MID_READS; i++)
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"r%zu\",\"data\":\"mid.bin\"}",
+				      i ? "," : "", i);
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"mid\","
+		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"}},"
+		"\"inputs\":{\"paths\":%s},"
+		"\"stages\":["
+		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
+		"{\"name\":\"eat\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"none\":\"eat.out\"}}",
+		items);
+	job = job_in(dir, text);
+	ASSERT_NE(NULL, job);
+	if (!reset_peak())
+		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
+	before = peak_kib();
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = self->sb,
+					      .parallel = 2 },
+		       &rep, &e);
+	peak = peak_kib();
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	EXPECT_EQ((uint64_t)MID_READS * (MID_KIB << 10),
+		  rep.stages[0].bytes_out);
+	TH_LOG("256 MiB of 128 KiB reads, default window: peak RSS %ld MiB above the %ld MiB before",
+	       (peak - before) >> 10, before >> 10);
+	EXPECT_LT(peak - before,
+		  2 * (2 * ENGINE_WINDOW_ITEMS_PER_SLOT * MID_KIB) +
+			  2 * MID_KIB + (16 << 10));
+	engine_report_done(&rep);
+out:
+	job_free(job);
+	free(text);
+	free(items);
+	free(path);
+	t_rm_rf(dir);
+	free(dir);
+}
+
 TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +143,7 @@ struct run {
 	/* the prefetch window */
 	uint64_t window, held; /* bytes of windowed items not consumed */
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
+	uint64_t pool_bound; /* what this run added to the pool's bound */
 	uint32_t shuffle;	     /* test hook state (0: off) */
 	struct output_writer *writer; /* opts->out_dir: job outputs spilled */
 	bool held_guard; /* the sandbox's eBPF guard is attached */
@@ -975,11 +977,31 @@ static uint64_t window_guess(const struct run *run)
 			       run->window / WINDOW_FIRST_GUESS;
 }
 
+/*
+ * The window in force. --window fixes it. By default it is what compute can
+ * absorb: ENGINE_WINDOW_ITEMS_PER_SLOT items per instance slot (parallel)
+ * at the average size of the items so far, within [ENGINE_WINDOW_MIN,
+ * ENGINE_WINDOW_DEFAULT]: I/O runs ahead of compute by a number of items
+ * that grows with the cores, not by a byte count that holds thousands of
+ * small ones (measured: docs/benchmarks.md, the thesis memory breakdown).
+ */
+static uint64_t window_now(const struct run *run)
+{
+	uint64_t w;
+
+	if (run->opts->window || !run->io_items)
+		return run->window;
+	w = MAX(window_guess(run), (uint64_t)1) * run->parallel *
+	    ENGINE_WINDOW_ITEMS_PER_SLOT;
+	return MIN(MAX(w, ENGINE_WINDOW_MIN), run->window);
+}
+
 static bool window_open(const struct run *run, size_t inflight)
 {
 	if (run->held == 0 && inflight == 0)
 		return true; /* one item at a time, however large */
-	return run->held + (inflight + 1) * window_guess(run) <= run->window;
+	return run->held + (inflight + 1) * window_guess(run) <=
+	       window_now(run);
 }
 
 static size_t io_inflight(const struct run *run)
@@ -1051,8 +1073,15 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
 		return;
 	}
-	if (st->io_windowed)
+	if (st->io_windowed) {
 		run->io_bytes += bytes;
+		/* Released I/O buffers are kept for reuse up to the window:
+		 * more would never be taken again while it holds. */
+		uint64_t w = window_now(run);
+
+		store_pool_bound_add((int64_t)(w - run->pool_bound));
+		run->pool_bound = w;
+	}
 	run->rep->stages[st->s].instances[i].state = INSTANCE_OK;
 	collect(st, i, outs);
 	progress(run);
@@ -1617,6 +1646,10 @@ static int run_setup(struct run *run)
 			return err_prefix(run->e, r, "sandbox");
 		run->held_guard = true;
 	}
+	/* Attaching the guard parsed the kernel's BTF: ~11 MiB of heap,
+	 * freed but below what the guard keeps, so never returned by free()
+	 * itself. Give those pages back before the job's memory grows. */
+	malloc_trim(0);
 	return 0;
 }
 
@@ -1756,6 +1789,7 @@ int engine_run(const struct job *job, const struct engine_opts *opts,
 	PROBE_JOB_START(run.id, job->name, job->n_stages);
 	r = run_job(&run);
 	run_done(&run);
+	store_pool_bound_add(-(int64_t)run.pool_bound);
 	rep->elapsed_ns = clock_now_ns() - t0;
 	if (r < 0)
 		rep->ok = false;

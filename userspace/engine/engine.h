@@ -50,8 +50,8 @@ struct engine_opts {
 	 * then have no bytes (buf NULL). NULL: the sets are only in the
 	 * report, with their bytes. */
 	const char *out_dir;
-	/* Bytes an I/O stage may fetch ahead of its consumers; 0: the
-	 * default. */
+	/* Bytes an I/O stage may fetch ahead of its consumers; 0: sized
+	 * from the compute capacity (ENGINE_WINDOW_ITEMS_PER_SLOT). */
 	uint64_t window;
 	/* Test hook: nonzero seeds a random delay of each collected
 	 * instance's outputs, so collection order differs from instance
@@ -106,7 +106,12 @@ int engine_stop_init(struct engine_stop *s, struct err *e);
 void engine_stop(struct engine_stop *s);
 void engine_stop_done(struct engine_stop *s);
 
+/* Without --window: ENGINE_WINDOW_ITEMS_PER_SLOT items per instance slot
+ * at their average size, at least ENGINE_WINDOW_MIN and at most
+ * ENGINE_WINDOW_DEFAULT bytes. */
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
+#define ENGINE_WINDOW_MIN (1ull << 20)
+#define ENGINE_WINDOW_ITEMS_PER_SLOT 32
 
 enum instance_state {
 	INSTANCE_PENDING,   /* never started (an earlier failure stopped the stage) */

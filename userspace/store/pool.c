@@ -25,6 +25,7 @@
 static struct buffer **idle;
 static size_t n_idle, cap_idle;
 static uint64_t idle_bytes, max_bytes;
+static uint64_t bound; /* pool_bound_add(): 0, none */
 static bool bad_env;
 static pthread_once_t probed = PTHREAD_ONCE_INIT;
 static char status[160];
@@ -102,8 +103,17 @@ struct buffer *pool_take(uint64_t size)
 	return b;
 }
 
+void pool_bound_add(int64_t bytes)
+{
+	pthread_mutex_lock(&lock);
+	bound = (uint64_t)((int64_t)bound + bytes);
+	pthread_mutex_unlock(&lock);
+}
+
 bool pool_put(struct buffer *b)
 {
+	uint64_t max;
+
 	if (!pool_enabled())
 		return false;
 	/* Its consumers are gone: no process maps it but pith. */
@@ -112,8 +122,9 @@ bool pool_put(struct buffer *b)
 	b->ro_fd = safe_close(b->ro_fd);
 	b->sealed = false;
 	pthread_mutex_lock(&lock);
+	max = bound ? MIN(bound, max_bytes) : max_bytes;
 	if (n_idle >= POOL_MAX_BUFFERS ||
-	    b->size > max_bytes - MIN(idle_bytes, max_bytes) ||
+	    b->size > max - MIN(idle_bytes, max) ||
 	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0) {
 		pthread_mutex_unlock(&lock);
 		return false;

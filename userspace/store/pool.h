@@ -21,6 +21,8 @@ struct buffer *pool_take(uint64_t size);
  * read-write again, for pool_take(); false when the pool is full or the
  * mapping cannot be made writable (the caller frees it). */
 bool pool_put(struct buffer *b);
+/* See store_pool_bound_add(). */
+void pool_bound_add(int64_t bytes);
 /* For `pith doctor`. */
 const char *pool_status(void);
 /* False when PITH_STORE_POOL is set to what is not a size. */

@@ -406,6 +406,11 @@ const char *store_pool_status(void)
 	return pool_status();
 }
 
+void store_pool_bound_add(int64_t bytes)
+{
+	pool_bound_add(bytes);
+}
+
 int store_pool_check(void)
 {
 	return pool_env_valid() ? 0 : -EINVAL;

@@ -127,6 +127,13 @@ const char *store_backend_status(void);
 /* One line for `pith doctor`: what the buffer pool keeps (PITH_STORE_POOL,
  * a size: "0" turns the pool off). */
 const char *store_pool_status(void);
+/* The pool keeps at most the sum of what its users declared (none: only
+ * PITH_STORE_POOL's bound): a recycled buffer saves its page faults only
+ * when it is taken again soon, so each running job's engine adds its
+ * prefetch window, the bytes of I/O buffers it has live at once, and takes
+ * it back when it ends (jobs run at once on pithd's threads). Buffers
+ * already idle stay until taken. */
+void store_pool_bound_add(int64_t bytes);
 /* -EINVAL when PITH_STORE_POOL is set to what is not a size (the pool is
  * off then). */
 int store_pool_check(void);
