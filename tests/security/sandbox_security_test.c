@@ -495,6 +495,10 @@ TEST_F(running, maps_hold_only_image_context_inputs_and_trampoline)
 			   hi <= PITH_CONTEXT_BASE + T_MEMORY) {
 			n_ctx++;
 			EXPECT_STREQ("rw-s", perms);
+		} else if (lo == PITH_INPUT_BASE &&
+			   hi == PITH_INPUT_BASE + PLAN_INPUT_AREA) {
+			/* A warm worker's input area: read-only. */
+			EXPECT_STREQ("r--s", perms);
 		} else if (lo == PLAN_TRAMPOLINE_BASE &&
 			   hi == PLAN_TRAMPOLINE_BASE + 4096) {
 			n_tramp++;

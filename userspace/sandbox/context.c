@@ -98,6 +98,39 @@ static void add_origin(struct sandbox_proc *p, const struct want *w)
 	};
 }
 
+static int cmp_copy(const void *a, const void *b)
+{
+	const struct ctx_copy *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Into the input area, at `off`: stores through pith's mapping of a warm
+ * worker's context, else pwrite into the new context memfd. */
+static int area_write(struct sandbox_proc *p, uint64_t off, const void *data,
+		      size_t len)
+{
+	uint64_t at = p->layout.size + off;
+
+	if (off > PLAN_INPUT_AREA || len > PLAN_INPUT_AREA - off)
+		return -EINVAL;
+	if (p->ctx_map) {
+		memcpy(p->ctx_map + at, data, len);
+		return 0;
+	}
+	while (len) {
+		ssize_t n = pwrite(p->ctx->fd, data, len, (off_t)at);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		data = (const char *)data + n, len -= (size_t)n;
+		at += (uint64_t)n;
+	}
+	return 0;
+}
+
 /*
  * Place every item the instance is given, in the input range, so that it
  * can read exactly the bytes of its items, at page granularity: never the
@@ -109,8 +142,9 @@ static void add_origin(struct sandbox_proc *p, const struct want *w)
  *   and its partial first and last pages are copied, each alone on a zeroed
  *   page of the instance's edge buffer mapped right before and after them,
  *   so the item is contiguous and not a byte beside it is visible.
- * - PLACE_COPY: everything else is copied into one copy area, a buffer of
- *   the instance's own, mapped last.
+ * - PLACE_COPY: everything else is copied: into a warm instance's input
+ *   area when it all fits, else into one copy area, a buffer of the
+ *   instance's own, mapped last.
  *
  * At most PLAN_MAX_INPUTS - 1 mappings besides the copy area; items past
  * that are copied. Identical items (same buffer, offset and length) are
@@ -122,7 +156,10 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	_cleanup_free_ struct want **by = NULL;
 	struct buffer *copy = NULL, *edges = NULL;
 	struct slots sl = { 0 }, esl = { 0 };
-	uint64_t addr = PITH_INPUT_BASE, copy_len = 0, edge_pages = 0, ek = 0;
+	/* A warm instance's input area comes first (plan.h). */
+	uint64_t addr = PITH_INPUT_BASE + (p->warm ? PLAN_INPUT_AREA : 0);
+	uint64_t copy_len = 0, edge_pages = 0, ek = 0;
+	bool in_area;
 	size_t n_map = 0, n_origin = 0, k = 0;
 	char *cmap = NULL, *emap = NULL;
 	int r;
@@ -238,6 +275,42 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	}
 	if (copy_len == 0 && p->n_copies == n_origin)
 		return 0;
+	/* Small items of a warm instance that fit: into its input area, in
+	 * the context memfd past the context (zero: new, or punched at the
+	 * park), which its worker maps read-only for good. */
+	in_area = p->warm && copy_len && copy_len <= PLAN_INPUT_AREA;
+	if (in_area) {
+		for (size_t i = 0; i < total; i++) {
+			struct want *w = by[i];
+			const void *src;
+
+			if (w->how != PLACE_COPY)
+				continue;
+			if (i && !cmp_want(&by[i - 1], &by[i])) {
+				w->addr = by[i - 1]->addr;
+				continue;
+			}
+			k = ALIGN_UP(k, 16);
+			w->addr = PITH_INPUT_BASE + k;
+			if (w->len) {
+				r = buffer_data(w->buf, &src);
+				if (r >= 0)
+					r = area_write(p, k, (const char *)src +
+							     w->off, w->len);
+				if (r < 0)
+					return err_errno(e, r, "cannot copy an input");
+				store_stats.bytes_copied += w->len;
+				PROBE_BUFFER_COPY(w->buf, w->len);
+			}
+			add_origin(p, w);
+			k += w->len;
+		}
+		/* add_origin() in address order: the area lies first. */
+		if (p->n_copies > 1)
+			qsort(p->copies, p->n_copies, sizeof(*p->copies),
+			      cmp_copy);
+		return 0;
+	}
 
 	/* Empty items alone need no copy area, only an address. */
 	if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
@@ -484,6 +557,16 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 			p->input_bytes += src->len;
 		}
 	p->limits = req->limits;
+	/* A warm worker's context, zeroed when it parked, or a new one (a
+	 * warm instance's with its input area past the context). */
+	if (!p->ctx) {
+		r = buffer_new("pith-context",
+			       l->size + (p->warm ? PLAN_INPUT_AREA : 0),
+			       &p->ctx);
+		if (r < 0)
+			return err_set(e, -r, "cannot create the context buffer: %s",
+				       store_strerror(r));
+	}
 	r = place_inputs(p, want, total, e);
 	if (r < 0)
 		return r;
@@ -535,15 +618,11 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 					&sets[i].name_len);
 	put_params(req, desc, c, (uint64_t)((char *)it - desc), &names_off);
 
-	/* A warm worker's context, zeroed when it parked: stores. */
+	/* A warm worker's context: stores. */
 	if (p->ctx_map) {
 		memcpy(p->ctx_map, desc, l->hdr_size);
 		return 0;
 	}
-	r = buffer_new("pith-context", l->size, &p->ctx);
-	if (r < 0)
-		return err_set(e, -r, "cannot create the context buffer: %s",
-			       store_strerror(r));
 	/* Not buffer_write(): this is the descriptor, not ingested data. */
 	for (w = desc, left = l->hdr_size; left;) {
 		ssize_t n = pwrite(p->ctx->fd, w, left, w - desc);

@@ -130,11 +130,9 @@ static size_t prologue(const struct code_range *r, size_t n,
 	return pc;
 }
 
-/* A new context replaces the old in place (only from fd 1, which only pith
- * adds); inputs never replace anything. */
-#define MAP_CTX (MAP_SHARED | MAP_FIXED)
+/* Inputs never replace anything; the input area stays. */
 #define MAP_INPUT (MAP_SHARED | MAP_FIXED_NOREPLACE)
-#define INPUT_RANGE (PLAN_TRAMPOLINE_BASE - PITH_INPUT_BASE)
+#define INPUT_RANGE (PLAN_TRAMPOLINE_BASE - PITH_INPUT_BASE - PLAN_INPUT_AREA)
 
 int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e)
@@ -153,15 +151,10 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	/* The warm reset path (worker/trampoline.c), call by call. */
 	const struct pinned pin[] = {
 		{ sb->tramp_ip[TRAMP_UNMAP], __NR_munmap, 2,
-		  { { 0, PITH_INPUT_BASE }, { 1, INPUT_RANGE } } },
+		  { { 0, PITH_INPUT_BASE + PLAN_INPUT_AREA },
+		    { 1, INPUT_RANGE } } },
 		{ sb->tramp_ip[TRAMP_MADVISE], __NR_madvise, 1,
 		  { { 2, MADV_DONTNEED } } },
-		{ sb->tramp_ip[TRAMP_MAP_CTX1], __NR_mmap, 5,
-		  { { 0, PITH_CONTEXT_BASE }, { 2, PROT_READ | PROT_WRITE },
-		    { 3, MAP_CTX }, { 4, PLAN_WARM_CTX_FD }, { 5, 0 } } },
-		{ sb->tramp_ip[TRAMP_MAP_CTX2], __NR_mmap, 3,
-		  { { 2, PROT_READ | PROT_WRITE }, { 3, MAP_CTX },
-		    { 4, PLAN_WARM_CTX_FD } } },
 		{ sb->tramp_ip[TRAMP_MAP_INPUT], __NR_mmap, 2,
 		  { { 2, PROT_READ }, { 3, MAP_INPUT } } },
 		{ sb->tramp_ip[TRAMP_CLOSE], __NR_close_range, 3,

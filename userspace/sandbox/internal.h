@@ -80,7 +80,6 @@ struct warm_worker {
 	int pidfd;
 	int epfd;			/* its pidfd and the listener: what a
 					   proc of it polls (sandbox_proc_fd) */
-	int wakefd;			/* in epfd, or -1 (proc.c's wake()) */
 	uint64_t park_id;		/* the pending notification */
 	uint64_t cpu_soft;		/* its RLIMIT_CPU soft limit, s */
 	/* The context it keeps mapped, and pith's read-write mapping of it;
@@ -93,7 +92,7 @@ struct warm_worker {
 
 /* The trampoline's warm path, in workers (see worker/trampoline.c). */
 enum { TRAMP_PARK, TRAMP_UNMAP, TRAMP_MADVISE,
-       TRAMP_MAP_CTX1, TRAMP_MAP_CTX2, TRAMP_MAP_INPUT, TRAMP_CLOSE,
+       TRAMP_MAP_INPUT, TRAMP_CLOSE,
        TRAMP_N_IP };
 
 struct sandbox {
@@ -172,8 +171,6 @@ struct sandbox_proc {
 	struct sandbox *sb;
 	pid_t pid;
 	int pidfd, sock, epfd;
-	int wakefd;		/* in epfd when another proc's step read a
-				   notification of this one, or -1 (proc.c) */
 	int sock_peer;		/* the worker's end, kept for reuse; or -1 */
 	bool epfd_empty;	/* nothing registered in epfd any more */
 	struct sandbox_proc *next, **pprev; /* in sb->procs */

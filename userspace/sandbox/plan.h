@@ -11,7 +11,7 @@
 #include "pith/abi.h"
 
 #define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
-#define PLAN_VERSION 2
+#define PLAN_VERSION 3
 
 /* The worker's only fd: the socket to pith. Closing it is the last system
  * call before the function's first instruction. */
@@ -118,11 +118,20 @@ struct plan_inmap {
 };
 #define PLAN_FRAME_SIZE 320ull	/* struct ucontext (304) rounded to 16 */
 /* pith's answer to a park (the park call's return value): the same
- * context and no fd added; a new context added as fd 1 (and inputs from
- * fd 2); the same context and inputs added from fd 2. */
+ * context and no fd added; the same context and inputs added from fd 2.
+ * (1, once a new context at fd 1, is no answer any more.) */
 #define PLAN_WARM_GO 0
 #define PLAN_WARM_CTX_FD 1
 #define PLAN_WARM_INPUT_FD 2
+/*
+ * A warm instance's input area: the context memfd holds PLAN_INPUT_AREA
+ * more bytes past the context, which the loader maps read-only at
+ * PITH_INPUT_BASE for the worker's whole life. pith copies an instance's
+ * small items there (when they fit) instead of into a buffer of their
+ * own: no fd, no mapping per instance. Zeroed with the context at the
+ * park. Mapped inputs start past it.
+ */
+#define PLAN_INPUT_AREA 0x10000ull
 /* The call that ends an instance of a warm worker and parks it: a user
  * notification (never allowed) at the trampoline's park address. */
 #define PLAN_PARK_NR 34		/* pause */

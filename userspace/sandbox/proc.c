@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/pidfd.h>
@@ -176,42 +175,12 @@ static void note_syscall(struct sandbox_proc *p, long nr)
 }
 
 /*
- * q's notification was read in another proc's step: q's own epoll set may
- * never report it (the listener is readable again only for the next
- * notification, and an io_uring poll that rechecks the set after the read
- * finds nothing, so the caller's poll of q would wait for the deadline).
- * An eventfd in q's set, made the first time this happens and kept with
- * the set, tells q's caller to step it.
- */
-static void wake(struct sandbox_proc *q)
-{
-	uint64_t one = 1;
-
-	if (q->epfd < 0)
-		return;
-	if (q->wakefd < 0) {
-		struct epoll_event ev = { .events = EPOLLIN,
-					  .data.u32 = 'W' };
-
-		q->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (q->wakefd < 0)
-			return;
-		if (epoll_ctl(q->epfd, EPOLL_CTL_ADD, q->wakefd, &ev) < 0) {
-			q->wakefd = safe_close(q->wakefd);
-			return;
-		}
-	}
-	(void)!write(q->wakefd, &one, sizeof(one));
-}
-
-/*
  * A forbidden call is pending in some worker: note it on its proc and kill
  * it. The call never runs; the worker dies before returning to user mode.
  * The listener is shared by every worker of the sandbox; a notification
- * for a pid no proc knows yet is kept for that proc's next step, one for
- * another proc than `self` wakes that proc's caller.
+ * for a pid no proc knows yet is kept for that proc's next step.
  */
-static void read_listener(struct sandbox *sb, struct sandbox_proc *self)
+static void read_listener(struct sandbox *sb)
 {
 	int fd = sb->spawner.listener;
 	struct pollfd pfd = { fd, POLLIN, 0 };
@@ -231,8 +200,6 @@ static void read_listener(struct sandbox *sb, struct sandbox_proc *self)
 		for (q = sb->procs; q; q = q->next)
 			if (q->pid == (pid_t)n.pid)
 				break;
-		if (q && q != self)
-			wake(q);
 		if (q && park)
 			note_park(q, n.id, status);
 		else if (q)
@@ -465,17 +432,13 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	if (n < 0 && errno != EINTR)
 		return negative_errno();
 	for (int i = 0; i < n; i++) {
-		uint64_t v;
-
 		pid_ready |= ev[i].data.u32 == 'P';
 		notified |= ev[i].data.u32 == 'L';
-		if (ev[i].data.u32 == 'W')
-			(void)!read(p->wakefd, &v, sizeof(v));
 	}
 	/* Notifications before the exit: a call made just before the
 	 * worker was killed for another reason is still named. */
 	if (notified)
-		read_listener(p->sb, p);
+		read_listener(p->sb);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
 	/* Parked: the worker ended the instance through the trampoline and
@@ -546,12 +509,10 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	spawn_unpin_caller(p);
 	warm_drop(p);
 	if (p->ctx_map)
-		munmap(p->ctx_map, p->layout.size);
+		munmap(p->ctx_map, p->ctx->size);
 	safe_close(p->sock);
 	safe_close(p->sock_peer);
 	safe_close(p->pidfd);
-	/* Closing it takes it out of the epoll set, which stays reusable. */
-	safe_close(p->wakefd);
 	spawn_release_epfd(p);
 	for (size_t i = 0; i < p->result.n_outputs; i++)
 		set_free(p->result.outputs[i]);

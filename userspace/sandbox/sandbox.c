@@ -308,7 +308,6 @@ static void setup_guard(struct sandbox *sb)
 	static const long tramp_nr[TRAMP_N_IP] = {
 		[TRAMP_PARK] = PLAN_PARK_NR,
 		[TRAMP_UNMAP] = __NR_munmap, [TRAMP_MADVISE] = __NR_madvise,
-		[TRAMP_MAP_CTX1] = __NR_mmap, [TRAMP_MAP_CTX2] = __NR_mmap,
 		[TRAMP_MAP_INPUT] = __NR_mmap, [TRAMP_CLOSE] = __NR_close_range,
 	};
 	struct guard_opts go = { .cgroup_fd = sb->cgroup_fd,

@@ -396,6 +396,8 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.flags = (p->warm ? PLAN_F_WARM : 0) |
 			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
+	if (p->warm)
+		plan->inputs_hi = PITH_INPUT_BASE + PLAN_INPUT_AREA;
 	if (p->n_inputs)
 		plan->inputs_hi = p->inputs[p->n_inputs - 1].addr +
 				  p->inputs[p->n_inputs - 1].maplen;
@@ -621,7 +623,6 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		return err_set(e, ENOMEM, "out of memory");
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
-		.wakefd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = clock_now_ns(),
 	};

@@ -60,8 +60,6 @@ void warm_init(struct sandbox *sb)
 	sb->tramp_ip[TRAMP_PARK] = tramp_addr(tramp_ip_park);
 	sb->tramp_ip[TRAMP_UNMAP] = tramp_addr(tramp_ip_unmap);
 	sb->tramp_ip[TRAMP_MADVISE] = tramp_addr(tramp_ip_madvise);
-	sb->tramp_ip[TRAMP_MAP_CTX1] = tramp_addr(tramp_ip_map_ctx1);
-	sb->tramp_ip[TRAMP_MAP_CTX2] = tramp_addr(tramp_ip_map_ctx2);
 	sb->tramp_ip[TRAMP_MAP_INPUT] = tramp_addr(tramp_ip_map_input);
 	sb->tramp_ip[TRAMP_CLOSE] = tramp_addr(tramp_ip_close);
 	sb->fsgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
@@ -137,78 +135,79 @@ static void worker_kill(struct warm_worker *w)
 	       errno == EINTR)
 		;
 	close(w->pidfd);
-	safe_close(w->wakefd);
 	safe_close(w->epfd);
 	elf_image_free(w->image);
 	if (w->map)
-		munmap(w->map, w->memory);
+		munmap(w->map, w->ctx->size);
 	buffer_unref(w->ctx);
 	free(w);
 }
 
 /*
- * The worker keeps its context when nothing sealed it (an output that
- * stays in it: then warm_unshare_ctx() ended the worker first; a
- * pith_xfer buffer, sealed and revoked by collect.c: the worker keeps a
- * dead mapping that the next instance's new context replaces). Its pages
- * go back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees them
- * and unmaps them from both mappings, and a later touch faults in a zero
- * page. Nothing of the instance stays in memory while the worker idles.
+ * The worker keeps its context (and the input area past it) when nothing
+ * sealed it; else it cannot serve again (an output that stays in it:
+ * warm_unshare_ctx() ended the worker already; a pith_xfer buffer, sealed
+ * and revoked by collect.c: -EBUSY, the caller ends it). Its pages go
+ * back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees them and
+ * unmaps them from both mappings, and a later touch faults in a zero page.
+ * Nothing of the instance stays in memory while the worker idles.
  */
-static void keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
+static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 {
-	uint64_t size = p->layout.size;
+	uint64_t size = p->ctx ? p->ctx->size : 0;
 
-	if (!p->ctx || p->ctx->sealed || p->ctx->xfer)
-		goto drop;
+	if (!p->ctx || p->ctx->sealed || p->ctx->xfer ||
+	    size != p->layout.size + PLAN_INPUT_AREA)
+		return -EBUSY;
 	if (!p->ctx_map) {
 		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			       p->ctx->fd, 0);
 
 		if (m == MAP_FAILED)
-			goto drop;
+			return -errno;
 		p->ctx_map = m;
 	}
 	if (fallocate(p->ctx->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      0, (off_t)size) < 0)
-		goto drop;
+		return -errno;
 	w->ctx = buffer_ref(p->ctx);
 	w->map = TAKE_PTR(p->ctx_map);
 	/* Nothing held while idle; charged again when taken. */
 	buffer_set_charge(w->ctx, 0);
-	return;
-drop:
-	if (p->ctx_map)
-		munmap(p->ctx_map, size);
-	p->ctx_map = NULL;
+	return 0;
 }
 
 int warm_put(struct sandbox_proc *p)
 {
 	struct sandbox *sb = p->sb;
 	struct warm_worker *w, **pp;
+	int r;
 
 	w = calloc(1, sizeof(*w));
 	if (!w || !p->image) {
 		free(w);
 		return -ENOMEM; /* the caller kills the worker */
 	}
+	r = keep_ctx(p, w);
+	if (r < 0) {
+		free(w);
+		return r; /* the caller kills the worker */
+	}
 	*w = (struct warm_worker){
+		.ctx = w->ctx,
+		.map = w->map,
 		.image = TAKE_PTR(p->image),
 		.memory = p->layout.size,
 		.owner = p->owner,
 		.pid = p->pid,
 		.pidfd = p->pidfd,
 		.epfd = p->epfd,
-		.wakefd = p->wakefd,
 		.park_id = p->park_id,
 		.cpu_soft = p->cpu_soft,
 		.in_mapped = p->in_mapped,
 	};
-	keep_ctx(p, w);
 	p->pidfd = -1;
 	p->epfd = -1;
-	p->wakefd = -1;
 	w->next = sb->idle;
 	sb->idle = w;
 	if (++sb->n_idle <= sb->max_idle)
@@ -230,17 +229,19 @@ void warm_unshare_ctx(struct sandbox_proc *p)
 	siginfo_t si;
 
 	if (p->ctx_map)
-		munmap(p->ctx_map, p->layout.size);
+		munmap(p->ctx_map, p->ctx->size);
 	p->ctx_map = NULL;
-	if (!p->parked || p->pidfd < 0)
-		return;
-	pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
-	while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) < 0 &&
-	       errno == EINTR)
-		;
-	if (p->sb->guard)
-		guard_worker_del(p->sb->guard, p->pid);
-	p->parked = false;
+	if (p->parked && p->pidfd >= 0) {
+		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		while (waitid(P_PIDFD, (id_t)p->pidfd, &si,
+			      WEXITED | __WALL) < 0 && errno == EINTR)
+			;
+		if (p->sb->guard)
+			guard_worker_del(p->sb->guard, p->pid);
+		p->parked = false;
+	}
+	/* The input area past the context: nobody's output. */
+	buffer_shrink(p->ctx, MIN(p->ctx->size, p->layout.size));
 }
 
 void warm_flush(struct sandbox *sb)
@@ -423,18 +424,17 @@ int warm_take(struct sandbox_proc *p, const struct sandbox_request *req,
 		if (!w)
 			return 0;
 		/* Spent its CPU slack: retire it. */
-		if (check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) >= 0)
+		if (w->ctx &&
+		    check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) >= 0)
 			break;
 		if (sb->guard)
 			guard_worker_del(sb->guard, w->pid);
 		worker_kill(w);
 	}
 	p->ww = w;
-	if (w->ctx) {
-		p->ctx = TAKE_PTR(w->ctx);
-		p->ctx_map = TAKE_PTR(w->map);
-		buffer_set_charge(p->ctx, size);
-	}
+	p->ctx = TAKE_PTR(w->ctx);
+	p->ctx_map = TAKE_PTR(w->map);
+	buffer_set_charge(p->ctx, p->ctx->size);
 	return 1;
 }
 
@@ -451,8 +451,7 @@ void warm_drop(struct sandbox_proc *p)
 
 /* The inputs' fds, then the answer: the last add sends it when its fd is
  * the one the answer names (the add's return value is the park's). */
-static int hand_over(struct sandbox_proc *p, int listener, uint64_t id,
-		     bool new_ctx)
+static int hand_over(struct sandbox_proc *p, int listener, uint64_t id)
 {
 	int send_fd = -1, r;
 
@@ -467,7 +466,7 @@ static int hand_over(struct sandbox_proc *p, int listener, uint64_t id,
 		fd = buffer_share_fd(p->inputs[i].buf);
 		if (fd < 0)
 			return fd;
-		if (!new_ctx && p->inputs[i].fd_slot == 0 && send_fd < 0) {
+		if (p->inputs[i].fd_slot == 0 && send_fd < 0) {
 			send_fd = fd;
 			continue;
 		}
@@ -477,8 +476,6 @@ static int hand_over(struct sandbox_proc *p, int listener, uint64_t id,
 		if (r < 0)
 			return r;
 	}
-	if (new_ctx)
-		return addfd(listener, id, p->ctx->fd, PLAN_WARM_CTX_FD, true);
 	if (send_fd >= 0)
 		return addfd(listener, id, send_fd, PLAN_WARM_INPUT_FD, true);
 	return answer(listener, id, p->n_input_fds ? PLAN_WARM_INPUT_FD
@@ -491,7 +488,6 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	struct sandbox *sb = p->sb;
 	int listener = sb->spawner.listener;
 	struct warm_worker *w = TAKE_PTR(p->ww);
-	bool new_ctx = !p->ctx_map;
 	int r;
 
 	if (!w)
@@ -508,10 +504,8 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	p->pid = w->pid;
 	p->pidfd = w->pidfd;
 	p->epfd = w->epfd;
-	p->wakefd = w->wakefd;
 	w->pidfd = -1;
 	w->epfd = -1;
-	w->wakefd = -1;
 	p->reused = true;
 	p->cpu_soft = w->cpu_soft;
 	/* Known before the worker runs, so that its notifications find it. */
@@ -525,7 +519,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
 	p->handoff_ns = clock_now_ns();
-	r = hand_over(p, listener, w->park_id, new_ctx);
+	r = hand_over(p, listener, w->park_id);
 	elf_image_free(w->image);
 	free(w);
 	if (r < 0) {
@@ -540,7 +534,6 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		if (sb->guard)
 			guard_worker_del(sb->guard, p->pid);
 		p->pidfd = safe_close(p->pidfd);
-		p->wakefd = safe_close(p->wakefd);
 		p->epfd = safe_close(p->epfd);
 		*p->pprev = p->next;
 		if (p->next)

@@ -334,6 +334,20 @@ static void report(struct pith_context *c, int fsgs)
 
 	/* The context before we write into it: arena and stack. */
 	ctx_hits = count_secret((void *)c->arena, c->arena_size & ~7ul);
+	/* The rest of the page its input item lies in (a warm worker's input
+	 * area, or the copy area): zero, nothing of an earlier instance's
+	 * (longer) item. */
+	{
+		const struct pith_set *ins = (const struct pith_set *)c->inputs;
+		const struct pith_item *item =
+			(const struct pith_item *)ins[0].items;
+		const volatile unsigned char *b =
+			(const unsigned char *)item->data;
+		u64 end = (item->data + item->len + 4095) & ~4095ul;
+
+		for (u64 i = item->len; i < end - item->data; i++)
+			ctx_hits += b[i] != 0;
+	}
 	for (int i = 0; i < 16; i++)
 		s->gpr[i] = entry_gpr[i];
 	s->flags = entry_flags;

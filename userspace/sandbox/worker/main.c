@@ -249,6 +249,12 @@ static void map_all(const struct plan *p)
 	map_at("pith-worker: cannot map the context stack",
 	       PITH_CONTEXT_BASE + gend, p->context_size - gend,
 	       PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], gend);
+	/* A warm worker's input area: the context memfd past the context,
+	 * read-only, for the worker's whole life (plan.h). */
+	if (p->flags & PLAN_F_WARM)
+		map_at("pith-worker: cannot map the input area",
+		       PITH_INPUT_BASE, PLAN_INPUT_AREA, PROT_READ, MAP_SHARED,
+		       fds[1], p->context_size);
 	for (__u32 i = 0; i < p->n_inputs; i++) {
 		if (!in[i].len)
 			continue;

@@ -37,13 +37,14 @@ _Static_assert(ASM_FAULT_REPORT == PITH_CONTEXT_BASE + RESERVED_OFF,
 _Static_assert(ASM_FAULT_MAGIC == PLAN_FAULT_MAGIC, "fault magic");
 _Static_assert(PLAN_SOCK_FD == 0, "fd number");
 /* The warm path's constants, checked the same way. */
-#define ASM_INPUT_BASE 0x300000000000
-#define ASM_INPUT_LEN 0x100000000000	/* the input range, up to the trampoline */
+#define ASM_INPUT_BASE 0x300000010000	/* past the input area */
+#define ASM_INPUT_LEN 0xfffffff0000	/* the rest of the input range */
 #define ASM_WFLAGS 0x200000000080	/* reserved[PLAN_RES_WFLAGS] */
 #define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
 #define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
-_Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE, "input base");
-_Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - PITH_INPUT_BASE,
+_Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE + PLAN_INPUT_AREA,
+	       "mapped inputs");
+_Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - ASM_INPUT_BASE,
 	       "input range");
 _Static_assert(ASM_WFLAGS == PITH_CONTEXT_BASE + RESERVED_OFF +
 	       8 * PLAN_RES_WFLAGS, "warm flags");
@@ -180,14 +181,13 @@ __asm__(
 	".globl tramp_exit\n"
 	"tramp_exit:\n"
 	"	mov %edi, %r12d\n"
-	/* Park: a user notification carrying the status. The context stays
-	 * mapped (the function can neither unmap nor remap it: no allowed
-	 * call can) and pith reads the outputs through its own mapping while
-	 * the worker waits here. pith answers when it has a next instance,
-	 * with 0 (the same context, zeroed and rewritten by pith, no fd
-	 * added), 1 (a new context added as fd 1, inputs from fd 2) or 2
-	 * (the same context, inputs added from fd 2); anything else ends the
-	 * worker. */
+	/* Park: a user notification carrying the status. The context and
+	 * its input area stay mapped (the function can neither unmap nor
+	 * remap them: no allowed call can) and pith reads the outputs
+	 * through its own mapping while the worker waits here. pith answers
+	 * when it has a next instance, with 0 (the same context, zeroed and
+	 * rewritten by pith, no fd added) or 2 (the same, and inputs added
+	 * from fd 2); anything else ends the worker. */
 	".globl tramp_park\n"
 	"tramp_park:\n"
 	"	mov $" STR(PLAN_PARK_NR) ", %eax\n"
@@ -202,35 +202,11 @@ __asm__(
 	"	mov %rax, %rbp\n"
 	"	movabs $" STR(ASM_DATA) ", %rbx\n"
 	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rbp\n"
-	"	jne 10f\n"
-	/* A new context, around its guard page, over the old one. */
-	"	mov $9, %eax\n"
-	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
-	"	mov 8(%rbx), %rsi\n"
-	"	mov $3, %edx\n"		/* PROT_READ|PROT_WRITE */
-	"	mov $0x11, %r10d\n"	/* MAP_SHARED|MAP_FIXED */
-	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
-	"	xor %r9d, %r9d\n"
-	"	syscall\n"
-	".globl tramp_ip_map_ctx1\n"
-	"tramp_ip_map_ctx1:\n"
-	"	cmp %rdi, %rax\n"
-	"	jne 19f\n"
-	"	mov $9, %eax\n"
-	"	mov 16(%rbx), %rdi\n"
-	"	mov 24(%rbx), %rsi\n"
-	"	mov $3, %edx\n"
-	"	mov $0x11, %r10d\n"
-	"	mov $" STR(PLAN_WARM_CTX_FD) ", %r8d\n"
-	"	mov 32(%rbx), %r9\n"
-	"	syscall\n"
-	".globl tramp_ip_map_ctx2\n"
-	"tramp_ip_map_ctx2:\n"
-	"	cmp %rdi, %rax\n"
-	"	jne 19f\n"
-	/* The previous instance's inputs, when pith says it had some (a
-	 * flag in the context, which pith wrote after the function ended). */
-	"10:	movabs $" STR(ASM_WFLAGS) ", %r14\n"
+	"	je 19f\n"			/* no longer an answer */
+	/* The previous instance's mapped inputs (not the input area), when
+	 * pith says it had some (a flag in the context, which pith wrote
+	 * after the function ended). */
+	"	movabs $" STR(ASM_WFLAGS) ", %r14\n"
 	"	testq $" STR(PLAN_WF_UNMAP_INPUTS) ", 0(%r14)\n"
 	"	jz 11f\n"
 	"	mov $11, %eax\n"
