@@ -46,13 +46,17 @@ static const char *const guard_btf_roots[] = {
 struct raw {
 	const char *strs;
 	uint32_t str_len;
-	const struct btf_type **types; /* [1..n] */
+	/* Every CHECK-th type's address ([k]: type k * CHECK + 1): a type is
+	 * found from the one before it, without an index of 150,000. */
+	const struct btf_type **check;
 	uint32_t n;
 	uint32_t *map;	 /* raw id -> new id, 0 not yet */
 	uint32_t root[ARRAY_SIZE(guard_btf_roots)];
 	uint32_t lsm_hook;
 	struct btf *out;
 };
+
+#define CHECK 32
 
 static size_t type_extra(const struct btf_type *t)
 {
@@ -119,7 +123,7 @@ static int index_types(struct raw *r, const void *data, size_t size)
 {
 	const struct btf_header *h = data;
 	const char *p, *end;
-	uint32_t cap = 1 << 17;
+	uint32_t cap = 1 << 12;
 
 	if (size < sizeof(*h) || h->magic != BTF_MAGIC || h->version != 1 ||
 	    h->hdr_len > size ||
@@ -133,10 +137,9 @@ static int index_types(struct raw *r, const void *data, size_t size)
 		return -EPROTO;
 	p = (const char *)data + h->hdr_len + h->type_off;
 	end = p + h->type_len;
-	r->types = malloc(cap * sizeof(*r->types));
-	if (!r->types)
+	r->check = malloc(cap * sizeof(*r->check));
+	if (!r->check)
 		return -ENOMEM;
-	r->types[0] = NULL;
 	while (p < end) {
 		const struct btf_type *t = (const void *)p;
 
@@ -144,21 +147,34 @@ static int index_types(struct raw *r, const void *data, size_t size)
 		    (size_t)(end - p) < sizeof(*t) + type_extra(t) ||
 		    BTF_INFO_KIND(t->info) > BTF_KIND_MAX)
 			return -EPROTO;
-		if (r->n + 1 == cap) {
-			const struct btf_type **n;
+		if (r->n % CHECK == 0) {
+			if (r->n / CHECK == cap) {
+				const struct btf_type **n;
 
-			cap *= 2;
-			n = realloc(r->types, cap * sizeof(*r->types));
-			if (!n)
-				return -ENOMEM;
-			r->types = n;
+				cap *= 2;
+				n = realloc(r->check, cap * sizeof(*r->check));
+				if (!n)
+					return -ENOMEM;
+				r->check = n;
+			}
+			r->check[r->n / CHECK] = t;
 		}
-		r->types[++r->n] = t;
+		r->n++;
 		p += sizeof(*t) + type_extra(t);
 		note_name(r, t, r->n);
 	}
 	r->map = calloc(r->n + 1, sizeof(*r->map));
 	return r->map ? 0 : -ENOMEM;
+}
+
+/* Type id (1..n), from the checkpoint at or before it. */
+static const struct btf_type *type_at(const struct raw *r, uint32_t id)
+{
+	const struct btf_type *t = r->check[(id - 1) / CHECK];
+
+	for (uint32_t k = (id - 1) % CHECK; k > 0; k--)
+		t = (const void *)((const char *)(t + 1) + type_extra(t));
+	return t;
 }
 
 static bool is_root(const struct raw *r, uint32_t id)
@@ -186,7 +202,7 @@ static int copy_ref(struct raw *r, int nid, uint32_t ref)
 
 static int copy_composite(struct raw *r, uint32_t id, bool deep)
 {
-	const struct btf_type *t = r->types[id];
+	const struct btf_type *t = type_at(r, id);
 	const struct btf_member *m = (const void *)(t + 1);
 	bool kflag = BTF_INFO_KFLAG(t->info);
 	uint16_t vlen = deep ? BTF_INFO_VLEN(t->info) : 0;
@@ -236,7 +252,7 @@ static int copy(struct raw *r, uint32_t id, bool deep)
 		return -EPROTO;
 	if (r->map[id])
 		return r->map[id];
-	t = r->types[id];
+	t = type_at(r, id);
 	name = name_of(r, t->name_off);
 	if (!name)
 		return -EPROTO;
@@ -426,7 +442,7 @@ int guard_btf_new(struct guard_btf *ret)
 		return err;
 	err = build(&r, data, size, ret);
 	btf__free(r.out);
-	free(r.types);
+	free(r.check);
 	free(r.map);
 	if (mapped)
 		munmap(data, size);
