@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -588,6 +589,31 @@ TEST(guard_alone_stops_a_forbidden_call_through_the_engine)
 	engine_report_done(&rep);
 	job_free(job);
 	sandbox_free(sb);
+}
+
+/* The defaults of --max-instances and --max-disk are the machine's: one
+ * instance per 4 KiB of RAM, half the free space of the output
+ * directory's filesystem, asked of its nearest existing parent while it
+ * does not exist. */
+TEST(limit_defaults_are_proportional_to_the_machine)
+{
+	char dir[] = "/tmp/pith-limits.XXXXXX", missing[PATH_MAX];
+	struct statvfs sv;
+	uint64_t half, got, ram;
+
+	ram = (uint64_t)sysconf(_SC_PHYS_PAGES) * (uint64_t)sysconf(_SC_PAGESIZE);
+	EXPECT_EQ(ram / 4096, engine_default_max_instances());
+	ASSERT_TRUE(mkdtemp(dir) != NULL);
+	snprintf(missing, sizeof(missing), "%s/not/yet", dir);
+	ASSERT_EQ(0, statvfs(dir, &sv));
+	half = (uint64_t)sv.f_bavail * sv.f_frsize / 2;
+	got = engine_default_max_disk(missing);
+	/* Other writers on the host move the free space a little. */
+	EXPECT_TRUE(got > half - half / 100 && got < half + half / 100)
+		TH_LOG("%llu, statvfs says half is %llu",
+		       (unsigned long long)got, (unsigned long long)half);
+	EXPECT_NE(UINT64_MAX, engine_default_max_disk("relative/missing"));
+	rmdir(dir);
 }
 
 TEST_HARNESS_MAIN
