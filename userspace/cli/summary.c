@@ -47,7 +47,7 @@ const char *summary_sdk_exit(int status, const char **ret_name)
 static bool exited(const struct instance_report *ir)
 {
 	return ir->exit_status &&
-	       !strncmp(ir->reason, "exited with status ", 19);
+	       !strncmp(instance_reason(ir), "exited with status ", 19);
 }
 
 static const char *instance_hint(const struct instance_report *ir,
@@ -110,7 +110,7 @@ void summary_print_human(FILE *f, const struct job *job,
 			const char *hint = sr->io ? NULL : instance_hint(ir, NULL);
 
 			if (ir->state == INSTANCE_FAILED)
-				fprintf(f, "    [%zu] %s%s%s%s\n", i, ir->reason,
+				fprintf(f, "    [%zu] %s%s%s%s\n", i, instance_reason(ir),
 					hint ? " (" : "", hint ? hint : "",
 					hint ? ")" : "");
 		}
@@ -137,10 +137,10 @@ static void failure_json(json_t *o, const struct stage_report *sr,
 	const char *name = NULL, *hint;
 	const char *kind = "other";
 
-	json_object_set_new(o, "reason", json_string(ir->reason));
+	json_object_set_new(o, "reason", json_string(instance_reason(ir)));
 	if (sr->io) {
 		kind = "io";
-	} else if (!strncmp(ir->reason, "timed out", 9)) {
+	} else if (!strncmp(instance_reason(ir), "timed out", 9)) {
 		kind = "timeout";
 	} else if (ir->syscall >= 0) {
 		kind = "syscall";

@@ -201,7 +201,7 @@ json_t *wire_report_to_json(const struct job *job,
 				json_string(instance_state_name(ir->state)));
 			if (ir->state == INSTANCE_FAILED)
 				json_object_set_new(io, "reason",
-						    json_string(ir->reason));
+						    json_string(instance_reason(ir)));
 			if (ir->state == INSTANCE_FAILED) {
 				json_object_set_new(
 					io, "exit_status",
@@ -325,9 +325,8 @@ int wire_report_from_json(const json_t *o, const struct job *job,
 
 			ir->state = instance_state_parse(st_name ? st_name :
 								   "");
-			if (reason)
-				snprintf(ir->reason, sizeof(ir->reason), "%s",
-					 reason);
+			if (reason && reason[0])
+				ir->reason = strndup(reason, ERR_MAX - 1);
 			ir->exit_status = (int)json_integer_value(
 				json_object_get(io, "exit_status"));
 			ir->signal = (int)json_integer_value(

@@ -304,9 +304,12 @@ static void fail_instance(struct run *run, size_t s, size_t i,
 {
 	struct stage_report *sr = &run->rep->stages[s];
 
+	char why[ERR_MAX];
+
 	sr->instances[i].state = INSTANCE_FAILED;
-	err_copy(sr->instances[i].reason, sizeof(sr->instances[i].reason),
-		 reason);
+	err_copy(why, sizeof(why), reason);
+	free(sr->instances[i].reason);
+	sr->instances[i].reason = strdup(why); /* NULL: "" (out of memory) */
 	sr->ok = false;
 	if (!run->failed) {
 		struct err first;
@@ -1646,9 +1649,9 @@ static int run_setup(struct run *run)
 			return err_prefix(run->e, r, "sandbox");
 		run->held_guard = true;
 	}
-	/* Attaching the guard parsed the kernel's BTF: ~11 MiB of heap,
-	 * freed but below what the guard keeps, so never returned by free()
-	 * itself. Give those pages back before the job's memory grows. */
+	/* What setting up freed below live allocations (ingest, the guard's
+	 * load) free() does not give back itself: give those pages back
+	 * before the job's memory grows. */
 	malloc_trim(0);
 	return 0;
 }
@@ -1814,8 +1817,10 @@ const char *instance_state_name(enum instance_state s)
 void engine_report_done(struct engine_report *rep)
 {
 	for (size_t s = 0; s < rep->n_stages; s++) {
-		for (size_t i = 0; i < rep->stages[s].n_instances; i++)
+		for (size_t i = 0; i < rep->stages[s].n_instances; i++) {
 			free(rep->stages[s].instances[i].note);
+			free(rep->stages[s].instances[i].reason);
+		}
 		free(rep->stages[s].instances);
 	}
 	free(rep->stages);

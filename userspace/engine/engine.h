@@ -126,7 +126,10 @@ const char *instance_state_name(enum instance_state s);
 
 struct instance_report {
 	enum instance_state state;
-	char reason[ERR_MAX];
+	/* Why it failed (at most ERR_MAX - 1 bytes), malloc'd; NULL when it
+	 * did not: a 100,000-instance stage holds no 512 bytes per instance
+	 * for reasons it never has. Read it with instance_reason(). */
+	char *reason;
 	/* How a failed instance ended, from the sandbox's result: */
 	int exit_status; /* its status when it exited, else 0 */
 	int signal;	 /* the signal that killed it, else 0 */
@@ -139,6 +142,12 @@ struct instance_report {
 	 * stage), collected (its outputs taken; 0 when never) */
 	uint64_t start_ns, end_ns;
 };
+
+/* The reason of an instance report, "" when it has none. */
+static inline const char *instance_reason(const struct instance_report *ir)
+{
+	return ir->reason ? ir->reason : "";
+}
 
 struct stage_report {
 	const char *name;

@@ -24,8 +24,13 @@
 #
 #   tools/bench/thesis/thesis.sh [-n "500 2000 10000"] [-l "0 20"] [-r 3]
 #                                [-c "16 64 256"] [-p 256] [-o RESULTS.tsv]
+#                                [-C "pith threads opaque"]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
+#   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
+#       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
+#       logs on disk); its table gives pith's peak memory against N's
 #
+# pith runs under `ulimit -n 1024`, soft and hard (no descriptor per item).
 # Needs: make (build/pith, build/examples/logstats), nginx, cc, root (for
 # the cgroups). Everything it starts is stopped, everything it makes removed.
 set -u
@@ -36,8 +41,11 @@ rounds=3
 concs="16 64 256"
 pconc=256
 tsv= sum=
-while getopts n:l:r:c:p:o:s: opt; do
+who_all="pith threads opaque"
+while getopts n:l:r:c:p:o:s:C:S opt; do
 	case $opt in
+	C) who_all=$OPTARG ;;
+	S) ns="10000 100000" lats=0 rounds=1 who_all=pith ;;
 	n) ns=$OPTARG ;;
 	l) lats=$OPTARG ;;
 	r) rounds=$OPTARG ;;
@@ -45,7 +53,7 @@ while getopts n:l:r:c:p:o:s: opt; do
 	p) pconc=$OPTARG ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,29p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,33p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -54,7 +62,7 @@ done
 summary() {
 	awk -F'\t' '
 NR == 1 { next }
-{ k = $1 SUBSEP $2 SUBSEP $4; n[k]++; w[k, n[k]] = $6; c[k, n[k]] = $7; m[k, n[k]] = $8
+{ k = $1 SUBSEP $2 SUBSEP $4; n[k]++; w[k, n[k]] = $6; c[k, n[k]] = $7; m[k, n[k]] = $8; m_all[k, n[k]] = $8
   conc[k] = $5; if ($10 != "ok" || $9 != 0) bad[k]++; keys[$1 SUBSEP $2] = 1 }
 function med(a, k, cnt,   i, j, t, v) {
 	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
@@ -89,6 +97,21 @@ END {
 			ratio[i] = sprintf("| %s ms | %d | %.2fx | %.2fx | %.2fx | %.2fx |", a[1], a[2],
 				C["opaque"] / C["pith"], C["threads"] / C["pith"], W["opaque"] / W["pith"],
 				M["pith"] / M["opaque"])
+	}
+	if (nk && (!n[order[1] SUBSEP "opaque"] || !n[order[1] SUBSEP "threads"])) {
+		# pith alone (-S, -C pith): its peak memory against N, per latency
+		print ""
+		print "| latency | N | pith peak MiB | against the smallest N | per 1,000 logs |"
+		print "|---|---|---|---|---|"
+		for (i = 1; i <= nk; i++) {
+			split(order[i], a, SUBSEP)
+			k = order[i] SUBSEP "pith"
+			if (!n[k]) continue
+			pk = med(m_all, k, n[k])
+			if (!(a[1] in base)) base[a[1]] = pk
+			printf "| %s ms | %d | %.0f | %.2fx | %.2f MiB |\n", a[1], a[2], pk, pk / base[a[1]], pk * 1000 / a[2]
+		}
+		exit
 	}
 	print ""
 	print "| latency | N | pith logs/CPU-s vs opaque | vs threads | pith logs/s vs opaque | pith peak / opaque peak |"
@@ -225,8 +248,9 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 	case $who in
 	pith)
 		rm -rf "$tmp/pout"
-		res=$(measure pith "$tmp/pith.log" "$B/pith" run "$(job "$n" "${port[$l]}")" \
-			-o "$tmp/pout" -q)
+		# Under `ulimit -n 1024` (soft and hard): no descriptor per item.
+		res=$(measure pith "$tmp/pith.log" sh -c 'ulimit -n 1024 && exec "$@"' sh \
+			"$B/pith" run "$(job "$n" "${port[$l]}")" -o "$tmp/pout" -q)
 		cp "$tmp/pout/summary/summary" "$tmp/out.pith" 2>/dev/null || : >"$tmp/out.pith"
 		;;
 	threads)
@@ -245,12 +269,13 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 }
 
 echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)"
-echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; opaque concurrency from: $concs; pith fetch concurrency $pconc"
+echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc"
 printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
 for l in $lats; do
 	# The opaque contender at its best concurrency for this latency,
 	# found on 1,000 logs (at most) to keep the run short.
 	best= bestw= cn=$((max < 1000 ? max : 1000))
+	case " $who_all " in *" opaque "*) ;; *) concs= best=- ;; esac
 	[ -d "$tmp/ref/$cn" ] || { mkdir -p "$tmp/ref/$cn" && "$tmp/bin/gen" "$tmp/ref/$cn" "$cn" ref; }
 	for c in $concs; do
 		set -- $(run opaque "$cn" "$l" "$c")
@@ -261,7 +286,7 @@ for l in $lats; do
 	done
 	[ -n "$best" ] || die "opaque failed at every concurrency (L=$l)"
 	for n in $ns; do
-		order="pith threads opaque"
+		order=$who_all
 		for r in $(seq "$rounds"); do
 			for who in $order; do
 				set -- $(run "$who" "$n" "$l" "$best")
@@ -270,7 +295,7 @@ for l in $lats; do
 					"$1" "$2" "$3" "$4" "$5" >>"$tmp/results"
 				echo "# L=$l N=$n round $r $who: ${1}s wall, ${2}s CPU, ${3} MiB peak, output $5" >&2
 			done
-			order="${order#* } ${order%% *}" # rotate: each goes first once
+			case $order in *" "*) order="${order#* } ${order%% *}" ;; esac # rotate: each goes first once
 		done
 	done
 done
