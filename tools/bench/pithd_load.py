@@ -41,6 +41,8 @@ def drive(cmd_of, label):
             dt = time.monotonic() - t0
             with lock:
                 (lat if r.returncode == 0 else fails).append(dt)
+                if r.returncode != 0 and len(fails) <= 3:
+                    print(f"{label}: exit {r.returncode}: {r.stderr.decode(errors='replace').strip()[:300]}", file=sys.stderr)
     t0 = time.monotonic()
     th = [threading.Thread(target=client, args=(c,)) for c in range(a.clients)]
     for t in th: t.start()

@@ -694,7 +694,7 @@ int cmd_submit(const struct cli *c)
 		return 0;
 	}
 	free(r.body);
-	if (!c->json)
+	if (!c->json && c->verbosity >= 0)
 		fprintf(stderr, "pith: job %s accepted\n", id);
 	return submit_wait(c, id, job);
 }

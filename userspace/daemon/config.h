@@ -18,7 +18,7 @@
 struct pithd_config {
 	char socket[256];
 	char state_dir[256];
-	unsigned jobs;		     /* jobs running at once; default: CPUs */
+	unsigned jobs;		     /* jobs running at once; 0: CPUs */
 	unsigned parallel;	     /* instances per job; 0: online CPUs */
 	unsigned max_queued;	     /* accepted but unfinished, all users */
 	unsigned max_jobs_per_user;  /* accepted but unfinished, one uid */
