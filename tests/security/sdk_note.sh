@@ -18,7 +18,7 @@ schema=$root/Documentation/json-output.schema.json
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-note.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 11
+t_plan 12
 
 # run CASE: a job whose stage "s" gives the function one item CASE in set
 # "in" and declares output "out"; --json in $tmp/CASE.json, stderr in
@@ -108,5 +108,25 @@ bad 121 g-ctl
 bad 121 g-status
 bad 120 g-left
 bad 121 g-random
+
+# 12: a note left by an earlier instance in the same worker (warm, -j 1)
+# is not read for a later one: pith zeroes it with each descriptor.
+cat >"$tmp/stale.job" <<JSON
+{ "version": 1, "name": "stale",
+  "functions": { "note": { "binary": "$note", "memory": "256KiB" } },
+  "inputs": { "seed": [ { "name": "a", "data": "plant" }, { "name": "b", "data": "plant" },
+                        { "name": "c", "data": "bare" } ] },
+  "stages": [ { "name": "s", "function": "note",
+                "inputs": { "in": { "from": "seed", "mode": "each" } },
+                "outputs": ["out"] } ] }
+JSON
+"$pith" run "$tmp/stale.job" -o "$tmp/stale.out" -j 1 >"$tmp/stale.log" 2>&1
+rc=$?
+if [ $rc = 1 ] && grep -qE 'stage s\[2\]: exited with status 121 \(' "$tmp/stale.log" &&
+	! grep -q planted "$tmp/stale.log"; then
+	t_ok note_of_an_earlier_instance_is_not_read_for_a_later_one
+else
+	t_fail note_of_an_earlier_instance_is_not_read_for_a_later_one "exit $rc: $(cat "$tmp/stale.log")"
+fi
 
 t_done

@@ -14,6 +14,9 @@
  *   g-status   a note for status 120 on exit 121
  *   g-left     status 120 with more bytes left than the instance has
  *   g-random   every byte of the note random (the magic too)
+ *   plant      writes a valid note for status 121 naming "planted" and
+ *              succeeds (a later instance must not inherit it)
+ *   bare       exits 121 without writing a note
  */
 #include <pith/fn.h>
 
@@ -74,6 +77,16 @@ int main(void)
 		hand_note(PITH_EXIT_NOMEM, "", 0, 0, PITH_EXIT_NO_OUTPUT);
 	if (is(it, "g-left"))
 		hand_note(PITH_EXIT_NOMEM, "", 0, 1ull << 40, PITH_EXIT_NOMEM);
+	if (is(it, "plant")) {
+		c->note.magic = PITH_NOTE_MAGIC;
+		c->note.version = PITH_NOTE_VERSION;
+		c->note.status = PITH_EXIT_NO_OUTPUT;
+		c->note.name_len = 7;
+		memcpy(c->note.name, "planted", 7);
+		return 0;
+	}
+	if (is(it, "bare"))
+		pith_abort(PITH_EXIT_NO_OUTPUT);
 	if (is(it, "g-random")) {
 		unsigned char *p = (unsigned char *)&c->note;
 		uint64_t x = 0x9e3779b97f4a7c15ull;
