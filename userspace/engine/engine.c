@@ -142,6 +142,9 @@ struct run {
 	size_t stages_done;
 	/* the prefetch window */
 	uint64_t window, held; /* bytes of windowed items not consumed */
+	/* bytes of windowed items delivered but waiting in their slots for
+	 * an earlier item: not in any set yet, but in memory all the same */
+	uint64_t slotted;
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
 	uint64_t pool_bound; /* what this run added to the pool's bound */
 	uint32_t shuffle;	     /* test hook state (0: off) */
@@ -517,6 +520,9 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 				int r = stream_add(run, st->out[k],
 						   &o[k]->items[j]);
 
+				if (st->io_windowed)
+					run->slotted -= MIN(run->slotted,
+							    o[k]->items[j].len);
 				if (r < 0)
 					return r;
 				sr->bytes_out += o[k]->items[j].len;
@@ -1001,9 +1007,9 @@ static uint64_t window_now(const struct run *run)
 
 static bool window_open(const struct run *run, size_t inflight)
 {
-	if (run->held == 0 && inflight == 0)
+	if (run->held == 0 && run->slotted == 0 && inflight == 0)
 		return true; /* one item at a time, however large */
-	return run->held + (inflight + 1) * window_guess(run) <=
+	return run->held + run->slotted + (inflight + 1) * window_guess(run) <=
 	       window_now(run);
 }
 
@@ -1078,6 +1084,7 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	}
 	if (st->io_windowed) {
 		run->io_bytes += bytes;
+		run->slotted += bytes; /* until slot_fill() moves them on */
 		/* Released I/O buffers are kept for reuse up to the window:
 		 * more would never be taken again while it holds. */
 		uint64_t w = window_now(run);
