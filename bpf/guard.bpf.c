@@ -94,6 +94,32 @@ static __always_inline bool in_worker_cgroup(void)
 	return bpf_current_task_under_cgroup(&pith_cgroup, 0) == 1;
 }
 
+/*
+ * Is the current process armed (running its function)? An entry made
+ * before this process started belongs to a dead process that had the same
+ * pid and whose exit this program did not see (the guard is attached only
+ * while a job holds it, and pids wrap at pid_max): it is dropped, or the
+ * new worker would be treated as armed in its loader and killed at its own
+ * arming call (seen as "forbidden syscall close" with pithd running jobs
+ * at once). A genuine entry is always younger than its process: the
+ * process's start time is fixed at fork and the entry made after it.
+ * Workers are single-threaded (clone is never allowed), so the current
+ * task's start time is the process's.
+ */
+static __always_inline bool armed(__u32 tgid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 *t = bpf_map_lookup_elem(&pith_armed, &tgid);
+
+	if (!t)
+		return false;
+	if (*t < BPF_CORE_READ(task, start_time)) {
+		bpf_map_delete_elem(&pith_armed, &tgid);
+		return false;
+	}
+	return true;
+}
+
 static __always_inline bool syscall_allowed(long nr)
 {
 	__u64 n = nr;
@@ -181,7 +207,7 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	tgid = id >> 32;
-	if (!bpf_map_lookup_elem(&pith_armed, &tgid)) {
+	if (!armed(tgid)) {
 		/* The loader's last syscall before the function: arm. */
 		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0) {
 			now = bpf_ktime_get_ns();
@@ -285,7 +311,7 @@ static __always_inline int lsm_verdict(__u32 hook)
 
 	if (!(lsm_hooks & (1u << hook)))
 		return 1;
-	if (!bpf_map_lookup_elem(&pith_armed, &tgid))
+	if (!armed(tgid))
 		return 1;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

@@ -91,6 +91,12 @@ void t_cgroup_done(struct t_cgroup *cg)
 int t_worker_spawn(int cgroup_fd, int (*fn)(void *), void *arg,
 		   struct t_worker *w)
 {
+	return t_worker_spawn_pid(cgroup_fd, 0, fn, arg, w);
+}
+
+int t_worker_spawn_pid(int cgroup_fd, pid_t want, int (*fn)(void *),
+		       void *arg, struct t_worker *w)
+{
 	struct clone_args args = {
 		.flags = CLONE_INTO_CGROUP,
 		.exit_signal = SIGCHLD,
@@ -99,6 +105,10 @@ int t_worker_spawn(int cgroup_fd, int (*fn)(void *), void *arg,
 	int p[2];
 	long pid;
 
+	if (want > 0) {
+		args.set_tid = (uintptr_t)&want;
+		args.set_tid_size = 1;
+	}
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return negative_errno();
 	pid = syscall(SYS_clone3, &args, sizeof(args));

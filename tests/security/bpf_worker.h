@@ -31,6 +31,10 @@ struct t_worker {
  * with fn(arg). */
 int t_worker_spawn(int cgroup_fd, int (*fn)(void *), void *arg,
 		   struct t_worker *w);
+/* The same with the child's pid chosen (clone3 set_tid; 0: any), to
+ * reuse a dead worker's pid on purpose; -EEXIST when it is taken. */
+int t_worker_spawn_pid(int cgroup_fd, pid_t pid, int (*fn)(void *),
+		       void *arg, struct t_worker *w);
 int t_worker_go(struct t_worker *w);
 /* waitpid; returns the raw status or -errno. */
 int t_worker_wait(struct t_worker *w);
