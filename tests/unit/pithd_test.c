@@ -206,14 +206,16 @@ TEST(config_reads_keys_over_defaults)
 	EXPECT_STREQ(PITHD_STATE_DIR, c.state_dir);
 }
 
-TEST(config_jobs_0_is_one_per_cpu)
+TEST(config_jobs_0_and_the_default_are_four_per_cpu)
 {
 	struct pithd_config c;
 	struct err e = {};
 
+	config_defaults(&c);
+	EXPECT_EQ(4 * sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
 	ASSERT_EQ(0, load_conf("[Daemon]\nJobs=0\n", &c, &e))
 		TH_LOG("%s", e.msg);
-	EXPECT_EQ(sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
+	EXPECT_EQ(4 * sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
 	EXPECT_EQ(0, c.max_running_per_user); /* Jobs - 1, at least 1 */
 }
 
@@ -238,7 +240,9 @@ TEST(config_errors_name_the_line_and_change_nothing)
 		EXPECT_EQ(-EINVAL, load_conf(bad[i].text, &c, &e));
 		EXPECT_NE(NULL, strstr(e.msg, bad[i].want))
 			TH_LOG("'%s' gave '%s'", bad[i].text, e.msg);
-		EXPECT_EQ(1, c.jobs); /* the default: nothing applied */
+		/* The default (not the Jobs=4 of a bad file): nothing
+		 * applied. */
+		EXPECT_EQ(4 * sysconf(_SC_NPROCESSORS_ONLN), (long)c.jobs);
 	}
 }
 

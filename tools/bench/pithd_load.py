@@ -6,7 +6,7 @@ same job as a process per job, C at once, in the same run. Prints jobs/s and
 p50/p99 latency of both, and their ratios (Documentation/benchmarks.md).
 
     tools/bench/pithd_load.py [--jobs 1000] [--clients 16] [--build build]
-                              [--pithd-jobs N]   # pithd's Jobs= (default: CPUs)
+                              [--pithd-jobs N]   # pithd's Jobs= (default: 4 x CPUs, pithd's own)
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
@@ -14,7 +14,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--jobs", type=int, default=1000)
 ap.add_argument("--clients", type=int, default=16)
 ap.add_argument("--build", default="build")
-ap.add_argument("--pithd-jobs", type=int, default=os.cpu_count())
+ap.add_argument("--pithd-jobs", type=int, default=4 * os.cpu_count())
 a = ap.parse_args()
 build = os.path.abspath(a.build)
 pith, pithd = f"{build}/pith", f"{build}/pithd"
