@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t_plan 21
+t_plan 22
 
 sock=$tmp/pithd.sock
 state=$tmp/state
@@ -126,6 +126,40 @@ if [ "$run_rc" -eq 1 ] && [ "$sub_rc" -eq 1 ] &&
 else
 	t_fail submit_wait_failed_job_exits_1_with_runs_reason \
 		"run $run_rc, submit $sub_rc; $(cat "$tmp/run.err" "$tmp/sub.err")"
+fi
+
+# A function writing to a set its stage does not declare: pithd's report
+# names the set (sdk_note) and counts the stage's instances (all of them,
+# started or not) as pith run --json does, and pith status --json too.
+mkjob "$tmp/noout.json" "$B/tests/fn/note" noout noout noout noout noout \
+	noout noout noout noout noout noout noout
+"$pith" run "$tmp/noout.json" -o "$tmp/x" --json >"$tmp/run.json" 2>/dev/null
+"$pith" submit --wait "$tmp/noout.json" -o "$tmp/y" --json \
+	>"$tmp/sub.json" 2>/dev/null
+sub_id=$("$pith" submit "$tmp/noout.json" 2>/dev/null)
+wait_state "$sub_id" failed
+"$pith" status --json "$sub_id" >"$tmp/nost.json" 2>/dev/null
+if python3 - "$tmp/run.json" "$tmp/sub.json" "$tmp/nost.json" <<'PY' 2>"$tmp/err"
+import json, sys
+run, sub, st = (json.load(open(f)) for f in sys.argv[1:4])
+def failed(d):
+    s = d["stages"][0]
+    return s["instances"], [i for i in s["instance_results"] if i["status"] == "failed"]
+n, f = failed(run)
+assert n == 12 and f and f[0]["sdk_note"] == {"set": "reslt"}, run
+assert sub["command"] == "submit" and sub["status"] == "failed", sub
+m, g = failed(sub)
+assert m == n, (m, n)
+assert g and g[0]["sdk_note"] == f[0]["sdk_note"], g
+assert g[0]["reason"] == f[0]["reason"] and g[0]["sdk_error"] == f[0]["sdk_error"], g
+assert st["state"] == "failed" and st["stages"][0]["instances"] == n, st
+assert st["report"]["stages"][0]["n_counted"] == n, st
+PY
+then
+	t_ok undeclared_output_set_is_named_through_pithd_as_through_run
+else
+	t_fail undeclared_output_set_is_named_through_pithd_as_through_run \
+		"$(cat "$tmp/err" "$tmp/run.json" "$tmp/sub.json" "$tmp/nost.json")"
 fi
 
 printf '{ "version": 1, "name": "bad", "stages": [ { "name": "s", "functon": "f" } ] }\n' \

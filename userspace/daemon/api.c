@@ -118,8 +118,14 @@ static json_t *job_status(struct daemon *d, const struct job_entry *j)
 					"ok" :
 					"failed",
 				"instances",
-				(json_int_t)json_array_size(
-					json_object_get(st, "instances")));
+				/* As pith run counts them: all of the
+				 * stage's, started or not. */
+				(json_int_t)MAX(
+					json_integer_value(json_object_get(
+						st, "n_counted")),
+					(json_int_t)json_array_size(
+						json_object_get(st,
+								"instances"))));
 
 			json_object_update(s, c);
 			json_array_append_new(stages, s);

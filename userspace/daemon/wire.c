@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "daemon/wire.h"
+#include "lib/macro.h"
+#include "sandbox/sandbox.h"
 
 static const char b64_alphabet[] =
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -176,6 +178,60 @@ static enum instance_state instance_state_parse(const char *s)
 	return INSTANCE_PENDING;
 }
 
+/* As `pith run --json` has it (cli/summary.c): {"set": ...} or
+ * {"asked_bytes": ..., "left_bytes": ...}. */
+static json_t *note_to_json(const struct sandbox_note *n)
+{
+	if (n->set[0])
+		return json_pack("{s:s}", "set", n->set);
+	return json_pack("{s:I,s:I}", "asked_bytes",
+			 (json_int_t)MIN(n->asked, (uint64_t)INT64_MAX),
+			 "left_bytes",
+			 (json_int_t)MIN(n->left, (uint64_t)INT64_MAX));
+}
+
+/*
+ * The note back, for an instance that exited with `status`: NULL unless it
+ * is one the sandbox could have checked (a set name of 1 to PITH_NAME_MAX
+ * bytes without control bytes, quotes or backslashes; or both byte counts).
+ */
+static struct sandbox_note *note_from_json(const json_t *o, int status)
+{
+	const char *set = json_string_value(json_object_get(o, "set"));
+	json_t *asked = json_object_get(o, "asked_bytes");
+	json_t *left = json_object_get(o, "left_bytes");
+	struct sandbox_note *n;
+
+	if (!json_is_object(o) || status <= 0)
+		return NULL;
+	if (set) {
+		size_t len = strlen(set);
+
+		if (!len || len > PITH_NAME_MAX)
+			return NULL;
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)set[i] < 0x20 || set[i] == 0x7f ||
+			    set[i] == '"' || set[i] == '\\')
+				return NULL;
+	} else if (!json_is_integer(asked) || !json_is_integer(left) ||
+		   json_integer_value(asked) < 0 ||
+		   json_integer_value(left) < 0) {
+		return NULL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->valid = true;
+	n->status = status;
+	if (set) {
+		memcpy(n->set, set, strlen(set) + 1);
+	} else {
+		n->asked = (uint64_t)json_integer_value(asked);
+		n->left = (uint64_t)json_integer_value(left);
+	}
+	return n;
+}
+
 json_t *wire_report_to_json(const struct job *job,
 			    const struct engine_report *rep)
 {
@@ -210,6 +266,10 @@ json_t *wire_report_to_json(const struct job *job,
 						    json_integer(ir->signal));
 				json_object_set_new(io, "syscall",
 						    json_integer(ir->syscall));
+				if (ir->note && ir->note->valid &&
+				    ir->note->status == ir->exit_status)
+					json_object_set_new(io, "sdk_note",
+							    note_to_json(ir->note));
 			}
 			json_object_set_new(
 				io, "spawn_ns",
@@ -220,6 +280,11 @@ json_t *wire_report_to_json(const struct job *job,
 		}
 		json_object_set_new(st, "name", json_string(job->stages[s].name));
 		json_object_set_new(st, "ran", json_boolean(sr->ran));
+		/* All the stage counted, its started ones in "instances". */
+		json_object_set_new(
+			st, "n_counted",
+			json_integer((json_int_t)MAX(sr->n_counted,
+						     sr->n_instances)));
 		json_object_set_new(st, "ok", json_boolean(sr->ok));
 		json_object_set_new(
 			st, "elapsed_ns",
@@ -308,6 +373,7 @@ int wire_report_from_json(const json_t *o, const struct job *job,
 		sr->elapsed_ns = u64_of(st, "elapsed_ns");
 		sr->items_out = (size_t)u64_of(st, "items_out");
 		sr->bytes_out = u64_of(st, "bytes_out");
+		sr->n_counted = (size_t)u64_of(st, "n_counted");
 		if (!json_is_array(inst))
 			return -EINVAL;
 		sr->n_instances = json_array_size(inst);
@@ -338,6 +404,10 @@ int wire_report_from_json(const json_t *o, const struct job *job,
 					      -1;
 			ir->spawn_ns = u64_of(io, "spawn_ns");
 			ir->run_ns = u64_of(io, "run_ns");
+			if (ir->state == INSTANCE_FAILED)
+				ir->note = note_from_json(
+					json_object_get(io, "sdk_note"),
+					ir->exit_status);
 		}
 	}
 	return 0;
