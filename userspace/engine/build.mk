@@ -16,3 +16,4 @@ engine_stream_test_SRCS := tests/unit/engine_stream_test.c $(TEST_HELPERS)
 $(B)/tests/engine_stream_test: | test-functions $(B)/pith-worker
 # 100,000 instances, and an `all` over 100,000 items, under ulimit -n 1024.
 TEST_SCRIPTS += tests/integration/engine_scale.sh
+TEST_SCRIPTS += tests/integration/placement.sh
