@@ -9,9 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
 . "$here/examples_lib.sh"
 
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 pith=$B/pith
 ex=$root/examples
 fns=$root/build/examples

@@ -6,9 +6,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 command -v systemd-analyze >/dev/null || t_skip_all "no systemd-analyze"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-units.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -10,9 +10,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
 
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 pith=$B/pith
 snoop=$B/tests/fn/snoop
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-isolation.XXXXXX")

@@ -9,9 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
 
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 pith=$B/pith
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-budget.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

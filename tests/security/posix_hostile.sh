@@ -7,9 +7,7 @@
 # do for the freestanding build. A POSIX function is no stronger.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 fn=$root/build/posix/tests/hostile
 
 if [ ! -x "$fn" ]; then

@@ -9,9 +9,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
 
-root=$(cd "$here/../.." && pwd)
-B=${B:-build}
-case $B in /*) ;; *) B=$root/$B ;; esac
+. "$here/../harness/paths.sh"
 pith=$B/pith
 note=$B/tests/fn/note
 schema=$root/Documentation/json-output.schema.json
