@@ -24,7 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-t_plan 22
+t_plan 23
 
 sock=$tmp/pithd.sock
 state=$tmp/state
@@ -349,11 +349,14 @@ fi
 stop_pithd
 
 # --- 7. Jobs at once: two run together, one is cancelled mid-run (its
-# worker killed and reaped at once), the other finishes unaffected.
+# worker killed and reaped at once), the other finishes unaffected. The
+# other's runner keeps its idle worker WarmIdleTime= (1 s here): none is
+# left within the 5 s looked at below.
 cat >"$tmp/pithd2.conf" <<CONF
 [Daemon]
 Jobs=2
 MaxRunningJobsPerUser=2
+WarmIdleTime=1s
 CONF
 start_pithd --config "$tmp/pithd2.conf"
 mkjob "$tmp/other.json" "$slowfn" "2000000000 other"
@@ -403,6 +406,41 @@ else
 		"cancel took $ms ms; a $(state_of "$a"), b $(state_of "$b"), children left: $left"
 fi
 stop_pithd
+
+# --- Warm workers across jobs: a runner keeps its idle workers for the
+# same uid's next job (the same function by content: each job loads its
+# own image), ends them WarmIdleTime= after its last job, and never gives
+# them to another uid's job (PITH_WARM_STATS: each sandbox's counts when it
+# is freed, at the uid change and at the stop).
+if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null || [ ! -e "$tmp/u/job.json" ]; then
+	t_skip warm_workers_serve_the_same_uids_next_job_then_end "needs root and setpriv"
+else
+	printf '[Daemon]\nJobs=1\nWarmIdleTime=1s\n' >"$tmp/warm.conf"
+	n0=$(wc -l <"$tmp/pithd.log")
+	PITH_WARM_STATS=1 start_pithd --config "$tmp/warm.conf"
+	mkjob "$tmp/one.json" "$fn/upper" one
+	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w1" >/dev/null 2>&1
+	idle1=$(pgrep -P "$pid" | wc -l)
+	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w2" >/dev/null 2>&1
+	sleep 2.5 # WarmIdleTime=1s
+	idle2=$(pgrep -P "$pid" | wc -l)
+	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w3" >/dev/null 2>&1
+	u_id=$(cd "$tmp/u" && as_nobody "$pith" submit job.json 2>&1)
+	wait_state "$u_id" done
+	stop_pithd
+	# (a sandbox that started no worker, pithd's layer probe, is left out)
+	stats=$(tail -n +"$((n0 + 1))" "$tmp/pithd.log" | grep 'warm workers:' |
+		grep -v ' 0 started one')
+	if [ "$idle1" -ge 1 ] && [ "$idle2" -eq 0 ] &&
+		[ "$(cat "$tmp/w3/r/i0")" = ONE ] &&
+		[ "$stats" = "pith: warm workers: 1 instances reused one, 2 started one
+pith: warm workers: 0 instances reused one, 1 started one" ]; then
+		t_ok warm_workers_serve_the_same_uids_next_job_then_end
+	else
+		t_fail warm_workers_serve_the_same_uids_next_job_then_end \
+			"idle after job 1: $idle1, after 2.5 s: $idle2; $stats"
+	fi
+fi
 
 # --- 8. sd_notify: READY=1 and WATCHDOG=1 on $NOTIFY_SOCKET.
 python3 - "$tmp/notify.sock" >"$tmp/notify.txt" <<'PY' &

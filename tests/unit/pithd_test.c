@@ -195,13 +195,15 @@ TEST(config_reads_keys_over_defaults)
 
 	ASSERT_EQ(0, load_conf("# comment\n; also\n\n[Daemon]\n Jobs = 4\n"
 			       "MaxBytesPerUser=2GiB\nResultTTL=60m\n"
-			       "LogLevel=debug\nSocket=/run/x.sock\n",
+			       "LogLevel=debug\nSocket=/run/x.sock\n"
+			       "WarmIdleTime=500ms\n",
 			       &c, &e))
 		TH_LOG("%s", e.msg);
 	EXPECT_EQ(4, c.jobs);
 	EXPECT_EQ(2ull << 30, c.max_bytes_per_user);
 	EXPECT_EQ(3600000, c.result_ttl_ms);
 	EXPECT_EQ(7, c.log_level);
+	EXPECT_EQ(500, c.warm_idle_ms);
 	EXPECT_STREQ("/run/x.sock", c.socket);
 	EXPECT_STREQ(PITHD_STATE_DIR, c.state_dir);
 }

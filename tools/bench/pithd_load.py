@@ -7,6 +7,7 @@ p50/p99 latency of both, and their ratios (Documentation/benchmarks.md).
 
     tools/bench/pithd_load.py [--jobs 1000] [--clients 16] [--build build]
                               [--pithd-jobs N]   # pithd's Jobs= (default: 4 x CPUs, pithd's own)
+                              [--warm-idle D]    # pithd's WarmIdleTime= (0s: idle warm workers end with each job)
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, threading, time
 
@@ -15,6 +16,7 @@ ap.add_argument("--jobs", type=int, default=1000)
 ap.add_argument("--clients", type=int, default=16)
 ap.add_argument("--build", default="build")
 ap.add_argument("--pithd-jobs", type=int, default=4 * os.cpu_count())
+ap.add_argument("--warm-idle", default=None)
 a = ap.parse_args()
 build = os.path.abspath(a.build)
 pith, pithd = f"{build}/pith", f"{build}/pithd"
@@ -58,6 +60,8 @@ conf = os.path.join(tmp, "pithd.conf")
 with open(conf, "w") as f:
     f.write(f"[Daemon]\nJobs={a.pithd_jobs}\nMaxRunningJobsPerUser={a.pithd_jobs}\n"
             f"MaxJobsPerUser={a.jobs}\nMaxQueuedJobs={a.jobs}\n")
+    if a.warm_idle is not None:
+        f.write(f"WarmIdleTime={a.warm_idle}\n")
 d = subprocess.Popen([pithd, "--socket", sock, "--state-dir", os.path.join(tmp, "state"),
                       "--config", conf], stderr=subprocess.DEVNULL)
 for _ in range(200):
@@ -71,7 +75,8 @@ finally:
     d.terminate(); d.wait()
 run = drive(lambda out: [pith, "run", "-q", job, "-o", out], "r")
 shutil.rmtree(tmp, ignore_errors=True)
-print(f"{a.jobs} jobs (2 instances each), {a.clients} clients, {os.cpu_count()} CPUs, pithd Jobs={a.pithd_jobs}")
+print(f"{a.jobs} jobs (2 instances each), {a.clients} clients, {os.cpu_count()} CPUs, pithd Jobs={a.pithd_jobs}"
+      + (f" WarmIdleTime={a.warm_idle}" if a.warm_idle is not None else ""))
 for name, r in (("pith submit --wait (pithd)", daemon), ("pith run per job", run)):
     print(f"{name:28s} {r['jobs_s']:7.1f} jobs/s  p50 {r['p50']:7.1f} ms  p99 {r['p99']:7.1f} ms  ({r['ok']} ok, {r['failed']} failed, {r['wall']:.1f} s)")
 print(f"ratio pithd/run: throughput {daemon['jobs_s'] / run['jobs_s']:.2f}x, p50 {daemon['p50'] / run['p50']:.2f}x, p99 {daemon['p99'] / run['p99']:.2f}x")

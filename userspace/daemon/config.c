@@ -40,6 +40,7 @@ void config_defaults(struct pithd_config *c)
 		.result_ttl_ms = 7ull * 24 * 3600 * 1000,
 		.fetched_ttl_ms = 10ull * 60 * 1000,
 		.max_runs = 3,
+		.warm_idle_ms = 10 * 1000,
 		.log_level = LOG_INFO,
 	};
 	snprintf(c->socket, sizeof(c->socket), "%s", PITHD_SOCKET_PATH);
@@ -114,6 +115,8 @@ static int set_key(struct pithd_config *c, const char *k, const char *v)
 		return parse_duration_ms(v, &c->result_ttl_ms);
 	if (!strcmp(k, "FetchedResultTTL"))
 		return parse_duration_ms(v, &c->fetched_ttl_ms);
+	if (!strcmp(k, "WarmIdleTime"))
+		return parse_duration_ms(v, &c->warm_idle_ms);
 	if (!strcmp(k, "LogLevel"))
 		return parse_level(v, &c->log_level);
 	return -ENOENT;

@@ -29,6 +29,8 @@ struct pithd_config {
 	uint64_t result_ttl_ms;	     /* finished, never fetched */
 	uint64_t fetched_ttl_ms;     /* after the first complete fetch */
 	unsigned max_runs;	     /* starts of one job across restarts */
+	uint64_t warm_idle_ms;	     /* a runner's idle warm workers, after
+					a job; 0: they end with the job */
 	int log_level;		     /* syslog priority, LOG_INFO default */
 };
 

@@ -566,6 +566,7 @@ struct runner {
 	struct daemon *d;
 	struct sandbox *sb;
 	uid_t sb_uid;	/* the owner whose jobs sb serves */
+	int64_t idle_since_ms; /* its last job's end (now_ms()) */
 };
 
 static void finish(struct daemon *d, struct job_entry *j, enum jstate state,
@@ -661,7 +662,12 @@ static enum jstate run_one(struct runner *rn, struct job_entry *j,
 	if (rn->sb && rn->sb_uid != uid)
 		rn->sb = sandbox_free(rn->sb); /* no warm worker across uids */
 	if (!rn->sb) {
-		r = sandbox_new(&(struct sandbox_opts){}, &rn->sb, &e);
+		/* Idle warm workers stay for the owner's next job on this
+		 * runner (matched by image content: each job loads its own),
+		 * at most WarmIdleTime=; never for another uid's. */
+		r = sandbox_new(&(struct sandbox_opts){ .keep_idle =
+								d->cfg.warm_idle_ms > 0 },
+				&rn->sb, &e);
 		if (r < 0) {
 			snprintf(error, error_size, "sandbox: %s", e.msg);
 			goto out;
@@ -734,8 +740,23 @@ static void *runner_main(void *arg)
 		struct user_stat *u;
 		struct engine_stop stop = { .fd = -1 };
 
-		while (!d->stopping && !(j = pick(d)))
-			pthread_cond_wait(&d->work, &d->lock);
+		while (!d->stopping && !(j = pick(d))) {
+			int64_t end = rn->idle_since_ms +
+				      (int64_t)d->cfg.warm_idle_ms;
+			struct timespec ts = { .tv_sec = end / 1000,
+					       .tv_nsec = end % 1000 * 1000000 };
+
+			if (!rn->sb || !sandbox_n_idle(rn->sb)) {
+				pthread_cond_wait(&d->work, &d->lock);
+			} else if (now_ms() >= end ||
+				   pthread_cond_timedwait(&d->work, &d->lock,
+							  &ts) == ETIMEDOUT) {
+				/* WarmIdleTime= without a job: they end. */
+				pthread_mutex_unlock(&d->lock);
+				sandbox_end_idle(rn->sb);
+				pthread_mutex_lock(&d->lock);
+			}
+		}
 		if (d->stopping)
 			break;
 		u = jobs_user(d, j->r.uid);
@@ -785,6 +806,7 @@ static void *runner_main(void *arg)
 		j->stop = NULL;
 		engine_stop_done(&stop);
 		finish(d, j, state, state == J_DONE ? NULL : error, report);
+		rn->idle_since_ms = now_ms();
 	}
 	pthread_mutex_unlock(&d->lock);
 	sandbox_free(rn->sb);

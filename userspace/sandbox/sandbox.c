@@ -340,8 +340,18 @@ void sandbox_release(struct sandbox *sb)
 {
 	if (sb->guard)
 		guard_release(sb->guard);
-	if (sb->holds && --sb->holds == 0)
+	if (sb->holds && --sb->holds == 0 && !sb->opts.keep_idle)
 		warm_flush(sb);
+}
+
+unsigned sandbox_n_idle(const struct sandbox *sb)
+{
+	return sb->n_idle;
+}
+
+void sandbox_end_idle(struct sandbox *sb)
+{
+	warm_flush(sb);
 }
 
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,

@@ -29,6 +29,10 @@ struct sandbox_opts {
 	/* Where the pith-worker loader binary is; NULL: next to /proc/self/exe,
 	 * then $PITH_WORKER. */
 	const char *worker_path;
+	/* Idle warm workers outlive the last hold (a job): the caller ends
+	 * them (sandbox_end_idle(), sandbox_free()). For pithd, whose runner
+	 * serves one owner's consecutive jobs. */
+	bool keep_idle;
 };
 
 /* One sandbox layer as `pith doctor` shows it. */
@@ -53,10 +57,13 @@ size_t sandbox_layers(const struct sandbox *sb, struct sandbox_layer *layers,
  * (it costs every syscall on the host while attached; attaching takes
  * milliseconds, so hold once per job, never per instance). Nested holds
  * count. When the last hold is released, idle warm workers are ended: they
- * live for a job (or, without holds, for the sandbox).
+ * live for a job (or, without holds, for the sandbox), unless keep_idle.
  */
 int sandbox_hold(struct sandbox *sb, struct err *e);
 void sandbox_release(struct sandbox *sb);
+/* Idle warm workers: how many, and end them all. */
+unsigned sandbox_n_idle(const struct sandbox *sb);
+void sandbox_end_idle(struct sandbox *sb);
 
 /* Path of the worker cgroup (cgroup v2), or NULL when unavailable. */
 const char *sandbox_cgroup_path(const struct sandbox *sb);

@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -370,6 +371,41 @@ static int check_cpu_budget(pid_t pid, uint64_t timeout_ms, uint64_t soft_s)
 	return 0;
 }
 
+/*
+ * The same function in another image (a later job loads its own): the same
+ * layout and the same prepared bytes, compared in full. The first instance
+ * of a job that finds such a worker pays one compare; the worker then
+ * holds the new image, so the job's next instances match by pointer.
+ */
+static bool image_same(const struct elf_image *a, const struct elf_image *b)
+{
+	struct stat sa, sb;
+	void *ma, *mb;
+	bool same;
+
+	if (a->entry != b->entry || a->lo != b->lo || a->hi != b->hi ||
+	    a->n_segments != b->n_segments ||
+	    memcmp(a->segments, b->segments,
+		   a->n_segments * sizeof(a->segments[0])) ||
+	    fstat(a->fd, &sa) < 0 || fstat(b->fd, &sb) < 0 ||
+	    sa.st_size != sb.st_size)
+		return false;
+	if (!sa.st_size)
+		return true;
+	ma = mmap(NULL, (size_t)sa.st_size, PROT_READ, MAP_SHARED, a->fd, 0);
+	if (ma == MAP_FAILED)
+		return false;
+	mb = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, b->fd, 0);
+	if (mb == MAP_FAILED) {
+		munmap(ma, (size_t)sa.st_size);
+		return false;
+	}
+	same = !memcmp(ma, mb, (size_t)sa.st_size);
+	munmap(ma, (size_t)sa.st_size);
+	munmap(mb, (size_t)sb.st_size);
+	return same;
+}
+
 static struct warm_worker *take(struct sandbox *sb,
 				const struct sandbox_request *req,
 				uint64_t memory)
@@ -377,8 +413,15 @@ static struct warm_worker *take(struct sandbox *sb,
 	for (struct warm_worker **pp = &sb->idle; *pp; pp = &(*pp)->next) {
 		struct warm_worker *w = *pp;
 
-		if (w->image == req->image && w->memory == memory &&
-		    w->owner == req->owner) {
+		if (w->memory != memory || w->owner != req->owner)
+			continue;
+		if (w->image != req->image && sb->opts.keep_idle &&
+		    image_same(w->image, req->image)) {
+			elf_image_free(w->image);
+			w->image = elf_image_ref(
+				(struct elf_image *)req->image);
+		}
+		if (w->image == req->image) {
 			*pp = w->next;
 			sb->n_idle--;
 			return w;
