@@ -303,8 +303,8 @@ out:
 #define MID_READS 2048 /* 256 MiB in all */
 
 /*
- * Without --window the window is what compute can absorb: 32 items per
- * instance slot at their average size (here 2 * 32 * 128 KiB = 8 MiB),
+ * Without --window the window is what compute can absorb: 48 items per
+ * instance slot at their average size (here 2 * 48 * 128 KiB = 12 MiB),
  * not the 64 MiB cap, and the buffer pool keeps no more than it: 256 MiB
  * of 128 KiB reads pass through an `each` stage with pith's peak RSS below
  * twice the compute-sized window (fetched, and released for reuse) plus

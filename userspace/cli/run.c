@@ -38,7 +38,7 @@ const char usage_run[] =
 	"                     (Documentation/json-output.md)\n"
 	"  -j, --parallel N   instances running at once (default: online CPUs)\n"
 	"      --window SIZE  bytes I/O stages may fetch ahead of the stages\n"
-	"                     that consume them (default: 32 items per -j\n"
+	"                     that consume them (default: 48 items per -j\n"
 	"                     slot at their average size, 1MiB to 64MiB)\n"
 	"      --data-root DIR\n"
 	"                     where paths of file.read and file.write resolve\n"

@@ -111,7 +111,7 @@ void engine_stop_done(struct engine_stop *s);
  * ENGINE_WINDOW_DEFAULT bytes. */
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 #define ENGINE_WINDOW_MIN (1ull << 20)
-#define ENGINE_WINDOW_ITEMS_PER_SLOT 32
+#define ENGINE_WINDOW_ITEMS_PER_SLOT 48
 
 enum instance_state {
 	INSTANCE_PENDING,   /* never started (an earlier failure stopped the stage) */
