@@ -8,6 +8,8 @@ LIB_SRCS += userspace/sandbox/bpf_guard.c userspace/sandbox/bpf_guard_probe.c \
 # The sandbox (everything here but elf.c).
 LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/context.c userspace/sandbox/spawn.c \
+	userspace/sandbox/spawner.c userspace/sandbox/place.c \
+	userspace/sandbox/reuse.c \
 	userspace/sandbox/proc.c userspace/sandbox/collect.c \
 	userspace/sandbox/warm.c userspace/sandbox/worker/trampoline.c
 

@@ -58,7 +58,7 @@ struct spawner {
 	size_t stack_size;
 	pthread_mutex_t lock;	/* one request at a time */
 	bool started;
-	/* CPU placement (see spawn.c): on when pith may use more than one
+	/* CPU placement (see place.c): on when pith may use more than one
 	 * CPU and PITH_CPU_PLACEMENT is not "off". */
 	bool place;
 	int cpu;		/* the one CPU it is confined to, or -1 */
@@ -124,7 +124,7 @@ struct sandbox {
 	unsigned n_orphans;
 	struct sandbox_layer layers[LAYER_COUNT];
 	struct guard *guard;	/* eBPF layer, NULL when unavailable */
-	/* Left by a reaped instance for the next one (spawn.c): its plan
+	/* Left by a reaped instance for the next one (reuse.c): its plan
 	 * socketpair, drained both ways, and its epoll fd, empty. */
 	bool has_spare_sock, has_spare_epfd;
 	int spare_sock[2], spare_epfd;
@@ -228,21 +228,52 @@ struct sandbox_proc {
 /* filter.c: the program, trusting calls from the two code ranges. */
 int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e);
+/* "openat" for 257; NULL-safe buffer in, never fails. */
+const char *filter_syscall_name(long nr, char *buf, size_t len);
 
 /* spawn.c */
 /* Forks of this process so far (counted in the children). */
 unsigned sandbox_fork_gen(void);
+
+/* spawner.c: the spawner thread and the clone child (the pith_spawn
+ * section). */
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
+/* Start p's worker, the loader reading its plan from child_sock. */
+int spawner_start_worker(struct sandbox_proc *p, int child_sock,
+			 struct err *e);
+
+/* place.c: CPU placement of a lone instance. */
+/* Decide whether placement is on and keep pith's CPUs (spawner_start). */
+void place_init(struct spawner *s);
+/* Confine the (sleeping) spawner to one CPU, or with cpu < 0 give it all
+ * of its CPUs back; its clones inherit that. No-op when placement is off;
+ * called with the spawner's lock held. */
+void place_spawner(struct spawner *s, int cpu);
+/* Before p's worker is cloned: the CPU to start it on (the calling thread
+ * then stays there until p is reaped), or -1. */
+int place_before_spawn(struct sandbox_proc *p);
+/* After the clone (pid: clone3's result; confined: the CPU the spawner was
+ * on; execd: the child reached execve): undo the pin if the child was not
+ * started where asked, and give an exec'd confined worker its CPUs back. */
+void place_after_spawn(struct sandbox_proc *p, long pid, int here,
+		       int confined, bool execd);
+/* Give the spawning thread its affinity back (idempotent). */
+void place_unpin_caller(struct sandbox_proc *p);
+
+/* reuse.c: the plan socketpair and the epoll fd of a fresh worker, kept
+ * from a reaped instance for the next one. */
+/* p->sock and p->sock_peer: the spare pair or a new one. */
+int reuse_take_sock(struct sandbox_proc *p, struct err *e);
+/* p->epfd: the spare epoll fd or a new one. */
+int reuse_take_epfd(struct sandbox_proc *p, struct err *e);
 /* The worker is reaped: keep its socketpair and epoll fd for the next
  * instance if they hold nothing of it, else close them. */
-void spawn_release_sock(struct sandbox_proc *p);
-void spawn_release_epfd(struct sandbox_proc *p);
-/* Give the spawning thread its affinity back (idempotent). */
-void spawn_unpin_caller(struct sandbox_proc *p);
-/* "openat" for 257; NULL-safe buffer in, never fails. */
-const char *filter_syscall_name(long nr, char *buf, size_t len);
+void reuse_release_sock(struct sandbox_proc *p);
+void reuse_release_epfd(struct sandbox_proc *p);
+/* Close the spares (sandbox_free). */
+void reuse_close(struct sandbox *sb);
 
 /* warm.c */
 /* Compute the trampoline's addresses and decide whether warm workers run. */

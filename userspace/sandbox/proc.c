@@ -91,7 +91,7 @@ static void drop_fd(int *fd)
  * before the jump to the trampoline. Then EOF, when the trampoline closes
  * the socket. Read without waking up for them: when the worker ends, or
  * when a caller steps anyway. pith holds the worker's end too while the
- * worker runs, to reuse the pair once it is reaped (spawn_release_sock());
+ * worker runs, to reuse the pair once it is reaped (reuse_release_sock());
  * a caller that steps a running worker and reads a message gets EOF as
  * before instead: pith lets go of that end, and that pair is not reused. */
 static void read_socket(struct sandbox_proc *p, bool reaped)
@@ -405,13 +405,13 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 					  p->sb->spawner.listener, NULL) == 0;
 	/* Read up to EAGAIN just before: kept for the next instance, or
 	 * closed. */
-	spawn_release_sock(p);
+	reuse_release_sock(p);
 	drop_fd(&p->pidfd);
 	/* Reaped (or parked): the pid may be another worker's from now on,
 	 * or this worker's next instance's. */
 	unlink_proc(p);
 	/* After sealing the context, whose LRU drain stays on this CPU. */
-	spawn_unpin_caller(p);
+	place_unpin_caller(p);
 }
 
 bool sandbox_proc_pending(const struct sandbox_proc *p)
@@ -506,14 +506,14 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 			guard_worker_del(p->sb->guard, p->pid);
 	}
 	unlink_proc(p);
-	spawn_unpin_caller(p);
+	place_unpin_caller(p);
 	warm_drop(p);
 	if (p->ctx_map)
 		munmap(p->ctx_map, p->ctx->size);
 	safe_close(p->sock);
 	safe_close(p->sock_peer);
 	safe_close(p->pidfd);
-	spawn_release_epfd(p);
+	reuse_release_epfd(p);
 	for (size_t i = 0; i < p->result.n_outputs; i++)
 		set_free(p->result.outputs[i]);
 	free(p->result.outputs);

@@ -445,6 +445,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 			(unsigned long long)sb->warm_started);
 	warm_flush(sb);
 	spawner_stop(sb);
+	reuse_close(sb);
 	guard_free(sb->guard);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);

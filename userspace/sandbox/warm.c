@@ -508,7 +508,7 @@ void warm_drop(struct sandbox_proc *p)
  * gains nothing from a CPU of its own and pays for the wake-up across CPUs
  * (20,000 no-op instances: 51 us each pinned, 45 us not); such a worker gets
  * all the allowed CPUs back. Not a security layer; off with
- * PITH_CPU_PLACEMENT=off, like spawn.c's.
+ * PITH_CPU_PLACEMENT=off, like place.c's.
  */
 #define WARM_SPREAD_NS (100 * 1000)
 
