@@ -87,7 +87,6 @@ struct warm_worker {
 	 * then the next instance adds a new one. */
 	struct buffer *ctx;
 	char *map;
-	bool in_mapped;			/* its last instance mapped inputs */
 	int cpu1;			/* 1 + the CPU warm_place() pinned it
 					   to; 0: not pinned */
 	uint64_t last_run_ns;		/* its last instance's run time */
@@ -211,7 +210,6 @@ struct sandbox_proc {
 	 * instance has inputs mapped. */
 	struct warm_worker *ww;
 	char *ctx_map;
-	bool in_mapped;
 	int cpu1;	/* warm: 1 + the CPU its worker runs on; 0: any */
 	/* Named in the USDT probes (lib/probe.h). */
 	char fn_name[64];

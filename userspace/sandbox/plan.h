@@ -111,8 +111,6 @@ struct plan_tramp_data {
  */
 #define PLAN_RES_INMAP 4	/* pith_context.reserved[4]: table address */
 #define PLAN_RES_NINMAP 5	/* reserved[5]: entries */
-#define PLAN_RES_WFLAGS 6	/* reserved[6]: PLAN_WF_* */
-#define PLAN_WF_UNMAP_INPUTS 1	/* the last instance had inputs mapped */
 struct plan_inmap {
 	__u64 addr, len, off, fd;
 };

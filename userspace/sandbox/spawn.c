@@ -203,8 +203,6 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;
-	for (size_t i = 0; i < p->n_inputs; i++)
-		p->in_mapped |= p->inputs[i].maplen != 0;
 	if (p->warm) {
 		r = warm_prepare(p);
 		if (r < 0) {

@@ -205,7 +205,6 @@ int warm_put(struct sandbox_proc *p)
 		.epfd = p->epfd,
 		.park_id = p->park_id,
 		.cpu_soft = p->cpu_soft,
-		.in_mapped = p->in_mapped,
 		.cpu1 = p->cpu1,
 		.last_run_ns = p->result.run_ns,
 	};
@@ -286,11 +285,9 @@ _Static_assert(sizeof(struct warm_frame) == PLAN_FRAME_SIZE, "frame size");
 #define UC_SIGCONTEXT_SS 0x2
 #define UC_STRICT_RESTORE_SS 0x4
 
-/* The input table, its slots in reserved[], the reset's flags and the
- * frame, into p's context; -E2BIG when the table does not fit in the
- * arena. */
-static int write_start(struct sandbox_proc *p, uint64_t entry,
-		       bool unmap_inputs)
+/* The input table, its slots in reserved[] and the frame, into p's
+ * context; -E2BIG when the table does not fit in the arena. */
+static int write_start(struct sandbox_proc *p, uint64_t entry)
 {
 	const struct ctx_layout *l = &p->layout;
 	_cleanup_free_ struct plan_inmap *t = NULL;
@@ -326,7 +323,7 @@ static int write_start(struct sandbox_proc *p, uint64_t entry,
 		return -E2BIG;
 	res[0] = n ? PITH_CONTEXT_BASE + l->arena : 0;
 	res[1] = n;
-	res[2] = unmap_inputs ? PLAN_WF_UNMAP_INPUTS : 0;
+	res[2] = 0; /* reserved[6]: unused since the park unmaps inputs */
 	if ((n && (r = ctx_write(p, l->arena, t, n * sizeof(*t))) < 0) ||
 	    (r = ctx_write(p, offsetof(struct pith_context, reserved) +
 				      8 * PLAN_RES_INMAP,
@@ -592,7 +589,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 
 	if (!w)
 		return 0;
-	r = write_start(p, req->image->entry, w->in_mapped);
+	r = write_start(p, req->image->entry);
 	if (r < 0) {
 		/* It cannot run this one: a fresh worker does, in p->ctx. */
 		if (sb->guard)

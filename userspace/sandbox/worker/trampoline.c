@@ -39,16 +39,12 @@ _Static_assert(PLAN_SOCK_FD == 0, "fd number");
 /* The warm path's constants, checked the same way. */
 #define ASM_INPUT_BASE 0x300000010000	/* past the input area */
 #define ASM_INPUT_LEN 0xfffffff0000	/* the rest of the input range */
-#define ASM_WFLAGS 0x200000000080	/* reserved[PLAN_RES_WFLAGS] */
 #define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
 #define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
 _Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE + PLAN_INPUT_AREA,
 	       "mapped inputs");
 _Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - ASM_INPUT_BASE,
 	       "input range");
-_Static_assert(ASM_WFLAGS == PITH_CONTEXT_BASE + RESERVED_OFF +
-	       8 * PLAN_RES_WFLAGS, "warm flags");
-_Static_assert(PLAN_RES_WFLAGS == PLAN_RES_INMAP + 2, "warm flags slot");
 _Static_assert(ASM_DATA == PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA, "data");
 _Static_assert(ASM_INMAP == PITH_CONTEXT_BASE + RESERVED_OFF +
 	       8 * PLAN_RES_INMAP, "inmap");
@@ -64,7 +60,7 @@ _Static_assert(offsetof(struct plan_tramp_data, wseg) == 56, "data");
 _Static_assert(sizeof(struct plan_inmap) == 32, "inmap");
 _Static_assert(PLAN_PARK_NR == 34 && PLAN_WARM_GO == 0 &&
 	       PLAN_WARM_CTX_FD == 1 && PLAN_WARM_INPUT_FD == 2 &&
-	       PLAN_F_FSGSBASE == 2 && PLAN_WF_UNMAP_INPUTS == 1,
+	       PLAN_F_FSGSBASE == 2,
 	       "warm constants");
 
 __asm__(
@@ -181,6 +177,20 @@ __asm__(
 	".globl tramp_exit\n"
 	"tramp_exit:\n"
 	"	mov %edi, %r12d\n"
+	/* The instance's mapped inputs (not the input area) go before the
+	 * park, in the worker's own time: an idle worker holds no item's
+	 * pages, and its death (pith ends idle workers with the job) unmaps
+	 * nothing large while pith waits for it. Unconditional: nothing the
+	 * function left is trusted here, and unmapping an empty range is a
+	 * no-op. */
+	"	mov $11, %eax\n"
+	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
+	"	movabs $" STR(ASM_INPUT_LEN) ", %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_unmap\n"
+	"tramp_ip_unmap:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
 	/* Park: a user notification carrying the status. The context and
 	 * its input area stay mapped (the function can neither unmap nor
 	 * remap them: no allowed call can) and pith reads the outputs
@@ -203,23 +213,9 @@ __asm__(
 	"	movabs $" STR(ASM_DATA) ", %rbx\n"
 	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rbp\n"
 	"	je 19f\n"			/* no longer an answer */
-	/* The previous instance's mapped inputs (not the input area), when
-	 * pith says it had some (a flag in the context, which pith wrote
-	 * after the function ended). */
-	"	movabs $" STR(ASM_WFLAGS) ", %r14\n"
-	"	testq $" STR(PLAN_WF_UNMAP_INPUTS) ", 0(%r14)\n"
-	"	jz 11f\n"
-	"	mov $11, %eax\n"
-	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
-	"	movabs $" STR(ASM_INPUT_LEN) ", %rsi\n"
-	"	syscall\n"
-	".globl tramp_ip_unmap\n"
-	"tramp_ip_unmap:\n"
-	"	test %rax, %rax\n"
-	"	jnz 19f\n"
 	/* Writable image segments back to the image: MADV_DONTNEED drops
 	 * the private copies of a MAP_PRIVATE file mapping. */
-	"11:	mov 48(%rbx), %r12\n"
+	"	mov 48(%rbx), %r12\n"
 	"	lea 56(%rbx), %r13\n"
 	"12:	test %r12, %r12\n"
 	"	jz 13f\n"
