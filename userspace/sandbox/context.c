@@ -158,7 +158,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	struct slots sl = { 0 }, esl = { 0 };
 	/* A warm instance's input area comes first (plan.h). */
 	uint64_t addr = PITH_INPUT_BASE + (p->warm ? PLAN_INPUT_AREA : 0);
-	uint64_t copy_len = 0, edge_pages = 0, ek = 0;
+	uint64_t copy_len = 0, edge_pages = 0, ek = 0, base;
 	bool in_area;
 	size_t n_map = 0, n_origin = 0, k = 0;
 	char *cmap = NULL, *emap = NULL;
@@ -277,54 +277,25 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 		return 0;
 	/* Small items of a warm instance that fit: into its input area, in
 	 * the context memfd past the context (zero: new, or punched at the
-	 * park), which its worker maps read-only for good. */
+	 * park), which its worker maps read-only for good. Otherwise into a
+	 * sealed copy area of their own, mapped at addr. */
 	in_area = p->warm && copy_len && copy_len <= PLAN_INPUT_AREA;
-	if (in_area) {
-		for (size_t i = 0; i < total; i++) {
-			struct want *w = by[i];
-			const void *src;
-
-			if (w->how != PLACE_COPY)
-				continue;
-			if (i && !cmp_want(&by[i - 1], &by[i])) {
-				w->addr = by[i - 1]->addr;
-				continue;
-			}
-			k = ALIGN_UP(k, 16);
-			w->addr = PITH_INPUT_BASE + k;
-			if (w->len) {
-				r = buffer_data(w->buf, &src);
-				if (r >= 0)
-					r = area_write(p, k, (const char *)src +
-							     w->off, w->len);
-				if (r < 0)
-					return err_errno(e, r, "cannot copy an input");
-				store_stats.bytes_copied += w->len;
-				PROBE_BUFFER_COPY(w->buf, w->len);
-			}
-			add_origin(p, w);
-			k += w->len;
+	if (!in_area) {
+		/* Empty items alone need no copy area, only an address. */
+		if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
+			return err_set(e, E2BIG,
+				       "inputs exceed the %llu GiB input range",
+				       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
+		if (copy_len) {
+			r = buffer_new_mapped("pith-inputs", copy_len, 0, &copy,
+					      (void **)&cmap);
+			if (r < 0)
+				return err_set(e, -r,
+					       "cannot create the input copy area: %s",
+					       store_strerror(r));
 		}
-		/* add_origin() in address order: the area lies first. */
-		if (p->n_copies > 1)
-			qsort(p->copies, p->n_copies, sizeof(*p->copies),
-			      cmp_copy);
-		return 0;
 	}
-
-	/* Empty items alone need no copy area, only an address. */
-	if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
-		return err_set(e, E2BIG,
-			       "inputs exceed the %llu GiB input range",
-			       (PITH_INPUT_MAX - PITH_INPUT_BASE) >> 30);
-	if (copy_len) {
-		r = buffer_new_mapped("pith-inputs", copy_len, 0, &copy,
-				      (void **)&cmap);
-		if (r < 0)
-			return err_set(e, -r,
-				       "cannot create the input copy area: %s",
-				       store_strerror(r));
-	}
+	base = in_area ? PITH_INPUT_BASE : addr;
 	for (size_t i = 0; i < total; i++) {
 		struct want *w = by[i];
 		const void *src;
@@ -336,19 +307,33 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 			continue;
 		}
 		k = ALIGN_UP(k, 16);
-		w->addr = addr + k;
+		w->addr = base + k;
 		if (w->len) {
 			r = buffer_data(w->buf, &src);
 			if (r < 0) {
 				buffer_unref(copy);
-				return err_errno(e, r, "cannot read an input buffer");
+				return err_errno(e, r, in_area ?
+						 "cannot copy an input" :
+						 "cannot read an input buffer");
 			}
-			memcpy(cmap + k, (const char *)src + w->off, w->len);
+			src = (const char *)src + w->off;
+			if (!in_area) {
+				memcpy(cmap + k, src, w->len);
+			} else if ((r = area_write(p, k, src, w->len)) < 0) {
+				return err_errno(e, r, "cannot copy an input");
+			}
 			store_stats.bytes_copied += w->len;
 			PROBE_BUFFER_COPY(w->buf, w->len);
 		}
 		add_origin(p, w);
 		k += w->len;
+	}
+	if (in_area) {
+		/* add_origin() in address order: the area lies first. */
+		if (p->n_copies > 1)
+			qsort(p->copies, p->n_copies, sizeof(*p->copies),
+			      cmp_copy);
+		return 0;
 	}
 	if (!copy)
 		return 0;
