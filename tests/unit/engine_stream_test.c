@@ -225,6 +225,50 @@ static bool reset_peak(void)
 	return ok;
 }
 
+/*
+ * A job in dir: a file of kib KiB of '@' (split emits nothing for it), read
+ * `reads` times by a file.read stage into an `each` stage of split that
+ * keeps nothing.
+ */
+static struct job *read_eat_job(const char *dir, const char *name,
+				size_t kib, size_t reads)
+{
+	size_t cap = reads * 48 + 16, o = 0;
+	char *path, *items, *text, *data;
+	struct job *job;
+
+	data = malloc(kib << 10);
+	memset(data, '@', kib << 10);
+	path = t_strdupf("%s/%s.bin", dir, name);
+	if (t_write_file(path, data, kib << 10) < 0) {
+		free(data);
+		free(path);
+		return NULL;
+	}
+	free(data);
+	items = malloc(cap);
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < reads; i++)
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"r%zu\",\"data\":\"%s.bin\"}",
+				      i ? "," : "", i, name);
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"%s\","
+		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"}},"
+		"\"inputs\":{\"paths\":%s},"
+		"\"stages\":["
+		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
+		"{\"name\":\"eat\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"none\":\"eat.out\"}}",
+		name, items);
+	job = job_in(dir, text);
+	free(text);
+	free(items);
+	free(path);
+	return job;
+}
+
 #define BIG_MIB 8
 #define BIG_READS 256 /* 2 GiB in all */
 
@@ -236,39 +280,15 @@ static bool reset_peak(void)
  */
 TEST_F(stream, two_gib_pass_through_a_64_mib_window_in_bounded_memory)
 {
-	char *dir = t_tmpdir(), *path, *items, *text;
-	size_t cap = BIG_READS * 48 + 16, o = 0;
+	char *dir = t_tmpdir();
 	struct engine_report rep;
 	struct job *job;
 	struct err e = {};
 	long before, peak;
-	char *data;
 	int r;
 
 	ASSERT_NE(NULL, dir);
-	/* First byte '@' (64 % 4 == 0): split emits nothing. */
-	data = malloc(BIG_MIB << 20);
-	memset(data, '@', BIG_MIB << 20);
-	path = t_strdupf("%s/big.bin", dir);
-	ASSERT_EQ(0, t_write_file(path, data, BIG_MIB << 20));
-	free(data);
-	items = malloc(cap);
-	o += (size_t)snprintf(items + o, cap - o, "[");
-	for (size_t i = 0; i < BIG_READS; i++)
-		o += (size_t)snprintf(items + o, cap - o,
-				      "%s{\"name\":\"r%zu\",\"data\":\"big.bin\"}",
-				      i ? "," : "", i);
-	snprintf(items + o, cap - o, "]");
-	text = t_strdupf(
-		"{\"version\":1,\"name\":\"big\","
-		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"}},"
-		"\"inputs\":{\"paths\":%s},"
-		"\"stages\":["
-		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
-		"{\"name\":\"eat\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
-		"\"outputs\":{\"none\":\"eat.out\"}}",
-		items);
-	job = job_in(dir, text);
+	job = read_eat_job(dir, "big", (size_t)BIG_MIB << 10, BIG_READS);
 	ASSERT_NE(NULL, job);
 	if (!reset_peak())
 		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
@@ -292,9 +312,6 @@ TEST_F(stream, two_gib_pass_through_a_64_mib_window_in_bounded_memory)
 	engine_report_done(&rep);
 out:
 	job_free(job);
-	free(text);
-	free(items);
-	free(path);
 	t_rm_rf(dir);
 	free(dir);
 }
@@ -312,38 +329,15 @@ out:
  */
 TEST_F(stream, default_window_is_sized_by_the_compute_slots)
 {
-	char *dir = t_tmpdir(), *path, *items, *text;
-	size_t cap = MID_READS * 48 + 16, o = 0;
+	char *dir = t_tmpdir();
 	struct engine_report rep;
 	struct job *job;
 	struct err e = {};
 	long before, peak;
-	char *data;
 	int r;
 
 	ASSERT_NE(NULL, dir);
-	data = malloc(MID_KIB << 10);
-	memset(data, '@', MID_KIB << 10);
-	path = t_strdupf("%s/mid.bin", dir);
-	ASSERT_EQ(0, t_write_file(path, data, MID_KIB << 10));
-	free(data);
-	items = malloc(cap);
-	o += (size_t)snprintf(items + o, cap - o, "[");
-	for (size_t i = 0; i < MID_READS; i++)
-		o += (size_t)snprintf(items + o, cap - o,
-				      "%s{\"name\":\"r%zu\",\"data\":\"mid.bin\"}",
-				      i ? "," : "", i);
-	snprintf(items + o, cap - o, "]");
-	text = t_strdupf(
-		"{\"version\":1,\"name\":\"mid\","
-		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\",\"timeout\":\"10s\"}},"
-		"\"inputs\":{\"paths\":%s},"
-		"\"stages\":["
-		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
-		"{\"name\":\"eat\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
-		"\"outputs\":{\"none\":\"eat.out\"}}",
-		items);
-	job = job_in(dir, text);
+	job = read_eat_job(dir, "mid", MID_KIB, MID_READS);
 	ASSERT_NE(NULL, job);
 	if (!reset_peak())
 		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
@@ -365,9 +359,6 @@ TEST_F(stream, default_window_is_sized_by_the_compute_slots)
 	engine_report_done(&rep);
 out:
 	job_free(job);
-	free(text);
-	free(items);
-	free(path);
 	t_rm_rf(dir);
 	free(dir);
 }
