@@ -29,9 +29,13 @@ $(RESET_FN): tests/security/fn/reset.c userspace/sdk/include/pith/abi.h
 ALL_TARGETS += $(RESET_FN)
 
 SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
-TEST_PROGS += sandbox_test sandbox_security_test warm_test
+TEST_PROGS += sandbox_test sandbox_security_test warm_test zygote_test
 warm_test_SRCS := tests/security/warm_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/warm_test: | $(RESET_FN) $(B)/pith-worker
+zygote_test_SRCS := tests/security/zygote_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/zygote_test: | $(RESET_FN) $(HOSTILE_FN) $(B)/pith-worker
+# The hostile suite with every instance forked by a zygote.
+TEST_SCRIPTS += tests/security/zygote_hostile.sh
 sandbox_test_SRCS := tests/unit/sandbox_test.c $(SANDBOX_T_SRCS)
 sandbox_security_test_SRCS := tests/security/sandbox_security_test.c \
 	$(SANDBOX_T_SRCS)

@@ -90,6 +90,9 @@ static struct sandbox_proc *start(struct sandbox *sb, uint64_t instance,
 		.outputs = t_outputs,
 		.n_outputs = 1,
 		.instance = instance,
+		/* tests/security/zygote_hostile.sh: every instance fresh,
+		 * forked by a zygote (PITH_ZYGOTE=always). */
+		.fresh = getenv("PITH_TEST_FRESH") != NULL,
 	};
 	struct sandbox_proc *p = NULL;
 	struct err e = { { 0 } };

@@ -11,7 +11,8 @@ LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/spawner.c userspace/sandbox/place.c \
 	userspace/sandbox/reuse.c \
 	userspace/sandbox/proc.c userspace/sandbox/collect.c \
-	userspace/sandbox/warm.c userspace/sandbox/worker/trampoline.c
+	userspace/sandbox/warm.c userspace/sandbox/zygote.c \
+	userspace/sandbox/worker/trampoline.c
 
 # pith-worker: the static freestanding loader exec'd for each instance,
 # linked far above the function image range (position-independent code so

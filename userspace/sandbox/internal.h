@@ -138,6 +138,14 @@ struct sandbox {
 	unsigned n_idle, max_idle;
 	unsigned holds;		/* sandbox_hold() - sandbox_release() */
 	uint64_t warm_reused, warm_started; /* instances, for tests */
+	/* Zygotes (zygote.c): on unless PITH_ZYGOTE=off; from a function's
+	 * first fresh instance with PITH_ZYGOTE=always (tests), else from
+	 * its second. */
+	bool zygote_on, zygote_first;
+	pthread_mutex_t zygote_lock;	/* spawns from several threads */
+	struct zygote *zygotes;
+	unsigned n_zygotes;
+	uint64_t zygote_forks;		/* instances forked, for tests */
 };
 
 /* Where things are in the context buffer (offsets from its start). */
@@ -238,9 +246,27 @@ unsigned sandbox_fork_gen(void);
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
-/* Start p's worker, the loader reading its plan from child_sock. */
-int spawner_start_worker(struct sandbox_proc *p, int child_sock,
+/* Start p's worker, the loader reading its plan from child_sock: forked
+ * by a zygote of its function (zygote.c) or started by the spawner. */
+int spawner_start_worker(struct sandbox_proc *p,
+			 const struct sandbox_request *req, int child_sock,
 			 struct err *e);
+/* Start a zygote, its loader reading its plan from sock. */
+int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
+			 int *ret_pidfd, struct err *e);
+
+/* zygote.c: fresh workers forked from a pre-loaded loader. */
+void zygote_init(struct sandbox *sb);
+/* Fork p's worker from the zygote of its (image, memory, owner): 1 done
+ * (p->pid, p->pidfd), 0 spawn it as before, -errno. */
+int zygote_spawn(struct sandbox_proc *p, const struct sandbox_request *req,
+		 int child_sock, struct err *e);
+/* End every zygote (the job is over). */
+void zygote_flush(struct sandbox *sb);
+/* The pid of zygote i (tests), 0 when it has none. */
+pid_t zygote_pid(const struct sandbox *sb, unsigned i);
+/* zygote_flush(), and no more zygotes (sandbox_free). */
+void zygote_stop(struct sandbox *sb);
 
 /* place.c: CPU placement of a lone instance. */
 /* Decide whether placement is on and keep pith's CPUs (spawner_start). */

@@ -82,6 +82,29 @@ struct plan {
 /* plan.flags */
 #define PLAN_F_WARM 0x1u	/* the worker may serve more instances */
 #define PLAN_F_FSGSBASE 0x2u	/* the CPU lets user code write fs/gs base */
+#define PLAN_F_ZYGOTE 0x4u	/* a zygote: load the image, then fork one
+				   fresh worker per request (below) */
+
+/*
+ * Zygotes (see Documentation/security.md, "Zygotes"). A zygote's plan is
+ * a fresh worker's plan with PLAN_F_ZYGOTE, no input and one fd (the
+ * image): the loader maps the image, the trampoline and the fault
+ * handlers, then serves requests on fd 0 until pith closes it. A request
+ * is one struct plan_zygote_req with one fd (the instance's plan socket);
+ * the zygote forks (clone(CLONE_PARENT): the child is pith's), closes its
+ * copy of the fd and answers with one struct plan_zygote_reply (the
+ * child's pid, or -errno). The child, still in the loader's code, makes
+ * that socket its fd 0 and goes on as a fresh worker from its plan.
+ */
+#define PLAN_ZYGOTE_MAGIC 0x4f47595au /* "ZYGO" */
+struct plan_zygote_req {
+	__u32 magic, pad;
+	__u64 cpu_cur, cpu_max;	/* the instance's RLIMIT_CPU */
+};
+struct plan_zygote_reply {
+	__u32 magic;
+	__s32 pid;		/* or -errno */
+};
 
 /*
  * Warm workers (see Documentation/security.md, "Warm workers"). The loader

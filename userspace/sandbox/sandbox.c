@@ -340,8 +340,11 @@ void sandbox_release(struct sandbox *sb)
 {
 	if (sb->guard)
 		guard_release(sb->guard);
-	if (sb->holds && --sb->holds == 0 && !sb->opts.keep_idle)
-		warm_flush(sb);
+	if (sb->holds && --sb->holds == 0) {
+		zygote_flush(sb);
+		if (!sb->opts.keep_idle)
+			warm_flush(sb);
+	}
 }
 
 unsigned sandbox_n_idle(const struct sandbox *sb)
@@ -351,6 +354,7 @@ unsigned sandbox_n_idle(const struct sandbox *sb)
 
 void sandbox_end_idle(struct sandbox *sb)
 {
+	zygote_flush(sb);
 	warm_flush(sb);
 }
 
@@ -419,7 +423,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
 	if (sb->warm && sb->spawner.listener >= 0)
 		layer_set(sb, LAYER_WARM, true,
-			  "default: warm workers, reused by instances of the same function and reset in between (registers, vector state, fs/gs base, memory, signal state, CPU limit); \"fresh\": true on a function gives a new process per instance");
+			  "default: warm workers, reused by instances of the same function and reset in between (registers, vector state, fs/gs base, memory, signal state, CPU limit); \"fresh\": true on a function gives a new process per instance (forked from a zygote of the function after its first; PITH_ZYGOTE=off: exec'd)");
 	else
 		layer_set(sb, LAYER_WARM, false,
 			  "every instance gets a new process: %s",

@@ -232,7 +232,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	r = spawner_start_worker(p, p->sock_peer, e);
+	r = spawner_start_worker(p, req, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
 	if (p->warm)

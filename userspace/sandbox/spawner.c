@@ -236,6 +236,7 @@ int spawner_start(struct sandbox *sb, struct err *e)
 	}
 	s->prog = prog;
 	s->listener = -1;
+	zygote_init(sb);
 	place_init(s);
 	pthread_mutex_init(&s->lock, NULL);
 	/* A raw thread: every signal blocked (inherited from us, kept for
@@ -267,6 +268,8 @@ void spawner_stop(struct sandbox *sb)
 	struct spawner *s = &sb->spawner;
 	pid_t tid;
 
+	/* Before the spawner ends: its end would PDEATHSIG them anyway. */
+	zygote_stop(sb);
 	if (s->started) {
 		__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
 		__atomic_add_fetch(&s->req, 1, __ATOMIC_RELEASE);
@@ -308,7 +311,76 @@ static long spawner_call(struct spawner *s, struct spawn_args *a, int cpu,
 	return r;
 }
 
-int spawner_start_worker(struct sandbox_proc *p, int child_sock,
+/* A clone child that failed before exec: reap it, say which step. */
+static int child_failed(int pidfd, const struct child_args *c, struct err *e)
+{
+	siginfo_t si;
+
+	waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL);
+	return err_errno(e, c->err, "cannot start the worker: %s", c->step);
+}
+
+/*
+ * A zygote (zygote.c) starts as a worker does, with the limits it needs to
+ * fork its children and hand them their plans: pith's own RLIMIT_CPU and
+ * RLIMIT_NPROC (a child sets its instance's CPU limit and RLIMIT_NPROC 0
+ * before anything else of it runs) and room for the most input fds a
+ * child receives (which it lowers to what it received).
+ */
+int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
+			 int *ret_pidfd, struct err *e)
+{
+	static char *const argv[] = { "pith-worker", NULL };
+	static char *const envp[] = { NULL };
+	char stack[16384] __attribute__((aligned(64)));
+	struct rlimit cpu, nproc, nofile_max;
+	rlim_t nofile = 2 + 2 + PLAN_MAX_INPUTS;
+	int pidfd = -1, confined;
+	long pid;
+
+	if (getrlimit(RLIMIT_CPU, &cpu) < 0 ||
+	    getrlimit(RLIMIT_NPROC, &nproc) < 0 ||
+	    getrlimit(RLIMIT_NOFILE, &nofile_max) < 0)
+		return err_errno(e, errno, "getrlimit");
+	nofile = MIN(nofile, nofile_max.rlim_max);
+	struct spawn_args a = {
+		.ca = {
+			.flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD,
+			.pidfd = (uintptr_t)&pidfd,
+			.exit_signal = 0,
+			.stack = (uintptr_t)stack,
+			.stack_size = sizeof(stack),
+		},
+		.child = {
+			.sock = sock,
+			.loader_fd = sb->loader_fd,
+			.drop_ids = sb->drop_ids,
+			.ppid = sb->pid,
+			.core = { 0, 0 },
+			.cpu = cpu,
+			.nofile = { nofile, nofile },
+			.nproc = nproc,
+			.argv = argv,
+			.envp = envp,
+		},
+	};
+
+	if (sb->cgroup_fd >= 0) {
+		a.ca.flags |= CLONE_INTO_CGROUP;
+		a.ca.cgroup = (uint64_t)sb->cgroup_fd;
+	}
+	pid = spawner_call(&sb->spawner, &a, -1, &confined);
+	if (pid < 0)
+		return err_errno(e, (int)-pid, "clone3");
+	if (a.child.step)
+		return child_failed(pidfd, &a.child, e);
+	*ret_pid = (pid_t)pid;
+	*ret_pidfd = pidfd;
+	return 0;
+}
+
+int spawner_start_worker(struct sandbox_proc *p,
+			 const struct sandbox_request *req, int child_sock,
 			 struct err *e)
 {
 	struct sandbox *sb = p->sb;
@@ -347,8 +419,12 @@ int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 		},
 	};
 	long pid;
-	int here, confined;
+	int here, confined, r;
 
+	/* Forked by a zygote of its function (its own limits). */
+	r = zygote_spawn(p, req, child_sock, e);
+	if (r)
+		return r < 0 ? r : 0;
 	if (p->warm) {
 		/* One second of slack: the instances it serves share it
 		 * (warm.c, check_cpu_budget()). */
@@ -376,11 +452,8 @@ int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 		return err_errno(e, (int)-pid, "clone3");
 	p->pid = (pid_t)pid;
 	if (a.child.step) {
-		siginfo_t si;
-
-		waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL);
 		p->finished = true; /* reaped */
-		return err_errno(e, a.child.err, "cannot start the worker: %s", a.child.step);
+		return child_failed(p->pidfd, &a.child, e);
 	}
 	return 0;
 }

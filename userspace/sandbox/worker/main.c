@@ -29,6 +29,12 @@
 #define SA_RESETHAND 0x80000000u
 #define SIG_DFL 0
 #define SIG_SETMASK 2
+#define SIGKILL 9
+#define CLONE_PARENT 0x00008000
+#define RLIMIT_CPU 0
+#define RLIMIT_NPROC 6
+#define RLIMIT_NOFILE 7
+#define MSG_NOSIGNAL 0x4000
 #define CLOSE_RANGE_ALL (~0u)
 #define PAGE 4096ull
 #define MSG_CTRUNC 0x8
@@ -230,13 +236,8 @@ static void map_at(const char *what, __u64 addr, __u64 len, int prot,
 		fail(what, addr, r < 0 ? r : -17 /* EEXIST */);
 }
 
-static void map_all(const struct plan *p)
+static void map_image(const struct plan *p)
 {
-	const struct plan_input *in = (const void *)(p + 1);
-	__u64 gend = p->guard_off + PAGE;
-
-	if (n_fds < 2)
-		fail("pith-worker: missing image or context fd", 0, 0);
 	for (__u32 i = 0; i < p->n_segments; i++) {
 		const struct plan_segment *s = &p->segments[i];
 
@@ -244,6 +245,23 @@ static void map_all(const struct plan *p)
 		       s->memsz, (int)s->prot, MAP_PRIVATE, fds[0],
 		       s->file_off);
 	}
+}
+
+/* A zygote's child: its parent mapped the image, the trampoline and the
+ * fault handlers (zygote() below); this copy of the zygote's plan is what
+ * the instance's plan must match. */
+static struct plan zygote_plan;
+static int zygote_child;
+
+static void map_all(const struct plan *p)
+{
+	const struct plan_input *in = (const void *)(p + 1);
+	__u64 gend = p->guard_off + PAGE;
+
+	if (n_fds < 2)
+		fail("pith-worker: missing image or context fd", 0, 0);
+	if (!zygote_child)
+		map_image(p);
 	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
 	       p->guard_off, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
 	map_at("pith-worker: cannot map the context stack",
@@ -400,6 +418,120 @@ static __u64 complement(const struct plan *p, __u64 *out)
 	return n_out;
 }
 
+/* The instance's plan asks for what the zygote prepared: the same image
+ * (entry and segments), the same fault handler stack, a fresh worker. */
+static void check_zygote_plan(const struct plan *p)
+{
+	const struct plan *z = &zygote_plan;
+	int same = p->entry == z->entry && p->n_segments == z->n_segments &&
+		   p->altstack_off == z->altstack_off &&
+		   p->altstack_size == z->altstack_size &&
+		   p->loader_text == z->loader_text &&
+		   p->loader_text_len == z->loader_text_len &&
+		   !(p->flags & (PLAN_F_WARM | PLAN_F_ZYGOTE));
+
+	for (__u32 i = 0; same && i < p->n_segments; i++)
+		same = p->segments[i].vaddr == z->segments[i].vaddr &&
+		       p->segments[i].memsz == z->segments[i].memsz &&
+		       p->segments[i].file_off == z->segments[i].file_off &&
+		       p->segments[i].prot == z->segments[i].prot;
+	if (!same)
+		fail("pith-worker: the plan does not match the zygote's image", 0,
+		     0);
+}
+
+/*
+ * A zygote: everything a fresh worker does before its plan's context and
+ * inputs that depends only on the image and the context's size (map the
+ * image, the trampoline, the fault handlers and their stack address), once;
+ * then one fork per request. Only this loader's code ever runs in a zygote:
+ * it never jumps to the trampoline, so no instruction of the function runs
+ * here. Returns in each child, with fd 0 the instance's plan socket.
+ */
+static void zygote(const struct plan *p)
+{
+	long ppid, r;
+
+	zygote_plan = *p;
+	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
+	if (r < 0)
+		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
+	if (n_fds != 1 || p->n_inputs || (p->flags & PLAN_F_WARM))
+		fail("pith-worker: malformed zygote plan", 0, 0);
+	map_image(p);
+	setup_signals(p);
+	map_trampoline(p);
+	/* The parent the spawner's checks found: pith. */
+	ppid = raw_syscall0(__NR_getppid);
+	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
+	if (r < 0)
+		fail("pith-worker: close_range", 0, r);
+	for (;;) {
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		struct plan_zygote_req req;
+		struct plan_zygote_reply rep = { .magic = PLAN_ZYGOTE_MAGIC };
+		struct iovec iov = { &req, sizeof(req) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+				    .msg_control = ctl.buf,
+				    .msg_controllen = sizeof(ctl.buf) };
+		struct { __u64 cur, max; } lim;
+		int fd;
+
+		r = raw_syscall3(__NR_recvmsg, PLAN_SOCK_FD, &m, 0);
+		if (r == 0)
+			raw_exit_group(0); /* pith closed it: the job is over */
+		if (r != sizeof(req) || req.magic != PLAN_ZYGOTE_MAGIC ||
+		    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+		    m.msg_controllen < CMSG_LEN(sizeof(int)) ||
+		    ctl.h.cmsg_level != SOL_SOCKET ||
+		    ctl.h.cmsg_type != SCM_RIGHTS ||
+		    ctl.h.cmsg_len != CMSG_LEN(sizeof(int)))
+			raw_exit_group(127);
+		fd = *(const int *)CMSG_DATA(&ctl.h);
+		/* Like fork(): no shared memory, no signal to the parent;
+		 * CLONE_PARENT makes the child pith's (its pidfd, its
+		 * waitid), with the zygote's exit signal, none. */
+		r = raw_syscall5(__NR_clone, CLONE_PARENT, 0, 0, 0, 0);
+		if (r == 0) {
+			/* The instance's socket is fd 0 from here on:
+			 * failures below are reported on it. */
+			r = raw_syscall3(__NR_dup3, fd, PLAN_SOCK_FD, 0);
+			if (r < 0)
+				raw_exit_group(127);
+			raw_syscall1(__NR_close, fd);
+			zygote_child = 1;
+			n_fds = 0;
+			/* Not inherited through fork. */
+			r = raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
+			if (r < 0)
+				fail("pith-worker: PR_SET_PDEATHSIG", 0, r);
+			if (raw_syscall0(__NR_getppid) != ppid)
+				fail("pith-worker: pith died", 0, 0);
+			lim.cur = req.cpu_cur;
+			lim.max = req.cpu_max;
+			r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
+			if (r < 0)
+				fail("pith-worker: RLIMIT_CPU", 0, r);
+			lim.cur = lim.max = 0;
+			r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim,
+					 0);
+			if (r < 0)
+				fail("pith-worker: RLIMIT_NPROC", 0, r);
+			return;
+		}
+		raw_syscall1(__NR_close, fd);
+		rep.pid = (__s32)r;
+		iov = (struct iovec){ &rep, sizeof(rep) };
+		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+		if (raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, MSG_NOSIGNAL) !=
+		    sizeof(rep))
+			raw_exit_group(0);
+	}
+}
+
 __attribute__((noreturn, used)) void worker_main(void)
 {
 	struct plan_ready ready = { .magic = PLAN_READY_MAGIC };
@@ -410,10 +542,21 @@ __attribute__((noreturn, used)) void worker_main(void)
 	__u64 n_unmap, size, top, block;
 	struct iovec iov = { &ready, sizeof(ready) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct { __u64 cur, max; } lim;
 	long r;
 
 	receive_plan();
 	p = &msg_buf.plan;
+	if (p->flags & PLAN_F_ZYGOTE) {
+		zygote(p);
+		/* A child of the zygote: its own plan, on its own socket. */
+		receive_plan();
+		check_zygote_plan(p);
+		lim.cur = lim.max = 2 + n_fds;
+		r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
+		if (r < 0)
+			fail("pith-worker: RLIMIT_NOFILE", 0, r);
+	}
 	/* Not ptrace-able, /proc files owned by root: other processes of
 	 * the same unprivileged uid cannot read the worker's memory. */
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
@@ -423,8 +566,10 @@ __attribute__((noreturn, used)) void worker_main(void)
 	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
 	if (r < 0)
 		fail("pith-worker: close_range", 0, r);
-	setup_signals(p);
-	map_trampoline(p);
+	if (!zygote_child) {
+		setup_signals(p);
+		map_trampoline(p);
+	}
 
 	n_unmap = complement(p, unmap);
 	size = (sizeof(*h) + n_unmap * 16 + 15) & ~15ull;

@@ -1,0 +1,400 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Zygotes (userspace/sandbox/zygote.c, security.md "Zygotes"): a fresh
+ * worker forked from a pre-loaded loader must start exactly as one exec'd
+ * for its instance, hold nothing of its siblings, be pith's child under
+ * the same filter and limits, never reach the zygote's fork, and the
+ * zygote must end with the job. The whole hostile suite also runs with
+ * every instance forked (zygote_hostile.sh).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pith/abi.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "sandbox/internal.h"
+#include "sandbox/plan.h"
+#include "security/t_sandbox.h"
+
+#define PAIRS 300 /* poison + check: 600 forked instances */
+
+static const struct elf_image *reset_fn(void)
+{
+	static struct elf_image *img;
+	struct err e = { { 0 } };
+	char *path;
+
+	if (img)
+		return img;
+	path = t_strdupf("%s/tests/fn/reset", t_build_dir());
+	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
+		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
+		abort();
+	}
+	free(path);
+	return img;
+}
+
+static const char *const outs[] = { "out" };
+
+/* A fresh instance of the reset probe (tests/security/fn/reset.c). */
+static struct sandbox_proc *probe(struct sandbox *sb, const char *mode)
+{
+	char data[64];
+	struct set *in;
+	struct sandbox_request req = {
+		.image = reset_fn(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.n_inputs = 1,
+		.outputs = outs,
+		.n_outputs = 1,
+		.fresh = true,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	int r;
+
+	snprintf(data, sizeof(data), "%c%c%s", mode[0],
+		 getauxval(AT_HWCAP2) & (1 << 1) ? 'F' : '-', mode + 1);
+	in = t_text_set("in", "mode", data);
+	req.inputs = &in;
+	r = sandbox_run(sb, &req, &p, &e);
+	set_free(in);
+	if (r < 0) {
+		fprintf(stderr, "# sandbox_run: %s\n", e.msg);
+		return NULL;
+	}
+	return p;
+}
+
+/* What a "c" probe found at entry: its report's bytes. */
+struct found {
+	char *bytes;
+	size_t len;
+	pid_t pid;
+	bool ok;
+	char reason[256];
+};
+
+static struct found check(struct sandbox *sb)
+{
+	struct sandbox_proc *p = probe(sb, "c");
+	struct found f = { 0 };
+	struct set **sets;
+	size_t n = 0;
+
+	if (!p)
+		return f;
+	f.pid = sandbox_proc_pid(p);
+	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
+	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
+	sets = sandbox_proc_take_outputs(p, &n);
+	if (f.ok && n == 1 && sets[0]->n == 1) {
+		const void *d;
+
+		f.len = sets[0]->items[0].len;
+		f.bytes = malloc(f.len);
+		if (!f.bytes || item_data(&sets[0]->items[0], &d) < 0)
+			f.len = 0;
+		else
+			memcpy(f.bytes, d, f.len);
+	}
+	for (size_t i = 0; i < n; i++)
+		set_free(sets[i]);
+	free(sets);
+	sandbox_proc_free(p);
+	return f;
+}
+
+/* The first byte where two reports differ, or "". */
+static void differ(const struct found *a, const struct found *b, char *out,
+		   size_t len)
+{
+	out[0] = 0;
+	if (a->len != b->len) {
+		snprintf(out, len, "report of %zu bytes, exec'd %zu", b->len,
+			 a->len);
+		return;
+	}
+	for (size_t i = 0; i < a->len; i++)
+		if (a->bytes[i] != b->bytes[i]) {
+			snprintf(out, len,
+				 "report byte %zu (word %zu): 0x%02x, exec'd 0x%02x",
+				 i, i / 8, (unsigned char)b->bytes[i],
+				 (unsigned char)a->bytes[i]);
+			return;
+		}
+}
+
+static bool layer_active(struct sandbox *sb, const char *name)
+{
+	struct sandbox_layer l[32];
+	size_t n = sandbox_layers(sb, l, 32);
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(l[i].name, name))
+			return l[i].active;
+	return false;
+}
+
+FIXTURE(zygote)
+{
+	struct sandbox *sb;
+	bool held;
+	struct found execd;
+};
+
+FIXTURE_VARIANT(zygote)
+{
+	bool guard;
+};
+
+FIXTURE_VARIANT_ADD(zygote, without_the_ebpf_guard) { .guard = false };
+FIXTURE_VARIANT_ADD(zygote, with_the_ebpf_guard) { .guard = true };
+
+FIXTURE_SETUP(zygote)
+{
+	struct sandbox_opts o = { .no_guard = !variant->guard };
+	struct err e = { { 0 } };
+
+	/* The default: a function's first fresh instance is exec'd, the
+	 * next ones are forked by its zygote. */
+	unsetenv("PITH_ZYGOTE");
+	ASSERT_EQ(0, sandbox_new(&o, &self->sb, &e)) TH_LOG("%s", e.msg);
+	if (variant->guard) {
+		if (!layer_active(self->sb, "bpf-syscall"))
+			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	/* The reference: what an instance finds in a worker exec'd for it. */
+	self->execd = check(self->sb);
+	ASSERT_TRUE(self->execd.ok) TH_LOG("%s", self->execd.reason);
+	ASSERT_LT(0, self->execd.len);
+	ASSERT_EQ(0, self->sb->zygote_forks);
+}
+
+FIXTURE_TEARDOWN(zygote)
+{
+	free(self->execd.bytes);
+	if (self->held)
+		sandbox_release(self->sb);
+	sandbox_free(self->sb);
+}
+
+/* Poison (every place the probe can write: .data, .bss, stack, context,
+ * registers, vector state, fs/gs base, signal mask), then check, PAIRS
+ * times, each in a new process forked by the zygote: every check equals
+ * the exec'd worker's, byte for byte. */
+TEST_F(zygote, forked_workers_start_as_an_execd_one_and_see_no_sibling)
+{
+	pid_t last = self->execd.pid;
+
+	for (int i = 0; i < PAIRS; i++) {
+		struct sandbox_proc *p = probe(self->sb,
+					       "p-a-long-item-whose-tail-must-not-survive");
+		struct found f;
+		char why[160];
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("poison %d: %s", i, t_reason(p));
+		EXPECT_NE(last, sandbox_proc_pid(p));
+		last = sandbox_proc_pid(p);
+		sandbox_proc_free(p);
+		f = check(self->sb);
+		ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
+		EXPECT_NE(last, f.pid);
+		last = f.pid;
+		differ(&self->execd, &f, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("check %d after a poisoned sibling", i);
+		free(f.bytes);
+		if (why[0])
+			break;
+	}
+	EXPECT_EQ(2 * PAIRS, self->sb->zygote_forks);
+	EXPECT_EQ(0, self->sb->warm_reused);
+}
+
+/* A zygote's clone, in the loader's text: the address of its syscall
+ * instruction, found in build/pith-worker (mov $56,%eax; mov
+ * $CLONE_PARENT,%edi; ...; syscall). */
+static uint64_t clone_gadget(void)
+{
+	static const unsigned char mov[] = { 0xb8, 56, 0, 0, 0,
+					     0xbf, 0x00, 0x80, 0, 0 };
+	char *path = t_strdupf("%s/pith-worker", t_build_dir());
+	size_t len = 0;
+	char *elf = t_read_file(path, &len);
+	const Elf64_Ehdr *eh = (const void *)elf;
+	uint64_t at = 0;
+
+	free(path);
+	if (!elf || len < sizeof(*eh))
+		return 0;
+	for (unsigned i = 0; i < eh->e_phnum && !at; i++) {
+		const Elf64_Phdr *ph = (const void *)(elf + eh->e_phoff +
+						      i * sizeof(*ph));
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) ||
+		    ph->p_offset + ph->p_filesz > len)
+			continue;
+		for (uint64_t o = 0; o + sizeof(mov) < ph->p_filesz && !at; o++) {
+			const unsigned char *c =
+				(const void *)(elf + ph->p_offset + o);
+
+			if (memcmp(c, mov, sizeof(mov)))
+				continue;
+			for (uint64_t k = sizeof(mov); k < 32 &&
+			     o + k + 1 < ph->p_filesz; k++)
+				if (c[k] == 0x0f && c[k + 1] == 0x05) {
+					at = ph->p_vaddr + o + k;
+					break;
+				}
+		}
+	}
+	free(elf);
+	return at;
+}
+
+/* A fresh instance of the hostile function, run to its end (wait) or
+ * not; the first one of a sandbox is exec'd, the next ones forked. */
+static struct sandbox_proc *hostile(struct sandbox *sb, uint64_t instance,
+				    bool wait)
+{
+	struct sandbox_proc *p;
+
+	setenv("PITH_TEST_FRESH", "1", 1);
+	p = wait ? t_run_hostile(sb, instance, T_MEMORY, T_TIMEOUT_MS, NULL)
+		 : t_spawn_hostile(sb, instance, 10000);
+	unsetenv("PITH_TEST_FRESH");
+	return p;
+}
+
+/* Its first instance, exec'd: the next ones are forked. */
+static void hostile_prime(struct sandbox *sb)
+{
+	struct sandbox_proc *p = hostile(sb, HOSTILE(H_EXIT, 0), true);
+
+	if (!p || sandbox_proc_result(p)->status != SANDBOX_OK)
+		abort();
+	sandbox_proc_free(p);
+}
+
+/* The zygote's one call a worker never makes lies in the loader's text,
+ * which every worker unmaps before the function's first instruction: a
+ * function that jumps to it faults there. */
+TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
+{
+	uint64_t gadget = clone_gadget();
+	struct sandbox_proc *p;
+	char want[80];
+
+	ASSERT_NE(0, gadget) TH_LOG("no clone(CLONE_PARENT) in pith-worker");
+	ASSERT_LE(self->sb->loader_text.lo, gadget);
+	ASSERT_GT(self->sb->loader_text.hi, gadget);
+	hostile_prime(self->sb);
+	p = hostile(self->sb, HOSTILE(H_JUMP, gadget), true);
+	ASSERT_NE(NULL, p);
+	snprintf(want, sizeof(want), "segmentation fault at 0x%llx",
+		 (unsigned long long)gadget);
+	EXPECT_STREQ(want, t_reason(p));
+	sandbox_proc_free(p);
+	/* And forking the usual way is named and killed. */
+	p = hostile(self->sb, HOSTILE(H_SYSCALL, 56), true);
+	ASSERT_NE(NULL, p);
+	EXPECT_STREQ("killed: forbidden syscall clone (56)", t_reason(p));
+	sandbox_proc_free(p);
+	EXPECT_EQ(2, self->sb->zygote_forks);
+}
+
+static bool proc_gone(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/* A forked worker is pith's child (pith reaps it), under the one filter,
+ * with a fresh worker's limits; its zygote maps no context and ends with
+ * the job. */
+TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
+{
+	struct sandbox_proc *p;
+	char path[64], want[64], *status, *limits, *maps;
+	pid_t zpid;
+	uint64_t end;
+
+	hostile_prime(self->sb);
+	p = hostile(self->sb, HOSTILE(H_LOOP, 0), false);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, self->sb->zygote_forks);
+	end = (uint64_t)time(NULL) + 5;
+	while (!p->handed_off || p->sock >= 0) {
+		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("never started");
+		ASSERT_EQ(0, sandbox_proc_step(p)) TH_LOG("%s", t_reason(p));
+		usleep(200);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)p->pid);
+	status = t_read_file(path, NULL);
+	ASSERT_NE(NULL, status);
+	snprintf(want, sizeof(want), "PPid:\t%d\n", (int)getpid());
+	EXPECT_NE(NULL, strstr(status, want)) TH_LOG("%s", status);
+	EXPECT_NE(NULL, strstr(status, "Seccomp_filters:\t1\n")) TH_LOG("%s", status);
+	EXPECT_NE(NULL, strstr(status, "NoNewPrivs:\t1\n"));
+	EXPECT_NE(NULL, strstr(status, "SigBlk:\t0000000000000000\n"));
+	EXPECT_NE(NULL, strstr(status, "SigPnd:\t0000000000000000\n"));
+	free(status);
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)p->pid);
+	limits = t_read_file(path, NULL);
+	ASSERT_NE(NULL, limits);
+	EXPECT_NE(NULL, strstr(limits, "Max processes             0                    0"))
+		TH_LOG("%s", limits);
+	EXPECT_NE(NULL, strstr(limits, "Max cpu time              10                   11"))
+		TH_LOG("%s", limits);
+	EXPECT_NE(NULL, strstr(limits, "Max open files            4                    4"))
+		TH_LOG("%s", limits);
+	free(limits);
+
+	/* The zygote: the image, the trampoline and the loader, no context. */
+	/* Two functions seen (the reference and this one), one zygote
+	 * started: this one's. */
+	ASSERT_EQ(2, self->sb->n_zygotes);
+	sandbox_proc_free(p);
+	zpid = zygote_pid(self->sb, 0) ? zygote_pid(self->sb, 0)
+				       : zygote_pid(self->sb, 1);
+	ASSERT_LT(0, zpid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)zpid);
+	maps = t_read_file(path, NULL);
+	if (maps) { /* not dumpable: root reads it */
+		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
+		EXPECT_NE(NULL, strstr(maps, "400000000000-400000001000 r-xp"))
+			TH_LOG("%s", maps);
+		free(maps);
+	}
+	/* The job ends: so does its zygote. */
+	if (!self->held) {
+		struct err e = { { 0 } };
+
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	sandbox_release(self->sb);
+	self->held = false;
+	EXPECT_TRUE(proc_gone(zpid));
+	EXPECT_EQ(0, self->sb->n_zygotes);
+	EXPECT_EQ(0, zygote_pid(self->sb, 0));
+	EXPECT_EQ(0, zygote_pid(self->sb, 1));
+}
+
+TEST_HARNESS_MAIN
