@@ -92,9 +92,9 @@ struct found {
 	char reason[256];
 };
 
-static struct found check(struct sandbox *sb)
+static struct found check_mode(struct sandbox *sb, const char *mode)
 {
-	struct sandbox_proc *p = probe(sb, "c", T_TIMEOUT_MS, true);
+	struct sandbox_proc *p = probe(sb, mode, T_TIMEOUT_MS, true);
 	struct found f = { 0 };
 	struct set **sets;
 	size_t n = 0;
@@ -123,6 +123,11 @@ static struct found check(struct sandbox *sb)
 	free(sets);
 	sandbox_proc_free(p);
 	return f;
+}
+
+static struct found check(struct sandbox *sb)
+{
+	return check_mode(sb, "c");
 }
 
 /* Layout of the probe's report (reset.c, struct state). */
@@ -262,6 +267,55 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 	 * probe scans its whole context: ~1 ms per instance). */
 	TH_LOG("%d instances in %u workers", 2 * PAIRS + 1, workers);
 	EXPECT_GE(2 * PAIRS / 100, workers);
+}
+
+/* The input area keeps its pages from one instance to the next (pith
+ * zeroes what it wrote at the park, instead of punching the pages out):
+ * an instance given an item that fills most of the 64 KiB area, then one
+ * given a short item, which reads every byte of the area past its item
+ * (reset.c's report, mode "cA") - all zero, as in a fresh worker. */
+TEST_F(reset, a_long_input_leaves_nothing_in_the_input_area)
+{
+	size_t len = (60u << 10) + 123;
+	char *data = malloc(len + 1);
+	struct sandbox_request req = {
+		.image = reset_fn(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.n_inputs = 1,
+		.outputs = outs,
+		.n_outputs = 1,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	struct set *in;
+	char why[160];
+
+	ASSERT_NE(NULL, data);
+	memset(data, 'X', len);
+	data[0] = 'p';
+	data[1] = fsgsbase() ? 'F' : '-';
+	data[len] = 0;
+	for (int i = 0; i < 50; i++) {
+		struct found f;
+
+		in = t_text_set("in", "mode", data);
+		ASSERT_NE(NULL, in);
+		req.inputs = &in;
+		ASSERT_EQ(0, sandbox_run(self->sb, &req, &p, &e)) TH_LOG("%s", e.msg);
+		set_free(in);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("long item %d: %s", i, t_reason(p));
+		sandbox_proc_free(p);
+		/* "cA": reads all of the input area, where its item lies */
+		f = check_mode(self->sb, "cA");
+		ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
+		differ(&self->fresh, &f, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("check %d after a 60 KiB item", i);
+		free(f.bytes);
+		if (why[0])
+			break;
+	}
+	free(data);
 }
 
 /* The same function without the exit path (ABI 1.0-style exit_group) is

@@ -114,6 +114,7 @@ static int area_write(struct sandbox_proc *p, uint64_t off, const void *data,
 
 	if (off > PLAN_INPUT_AREA || len > PLAN_INPUT_AREA - off)
 		return -EINVAL;
+	p->area_used = MAX(p->area_used, off + len); /* zeroed at the park */
 	if (p->ctx_map) {
 		memcpy(p->ctx_map + at, data, len);
 		return 0;

@@ -218,6 +218,7 @@ struct sandbox_proc {
 	 * instance has inputs mapped. */
 	struct warm_worker *ww;
 	char *ctx_map;
+	uint64_t area_used;	/* bytes of the input area pith wrote */
 	int cpu1;	/* warm: 1 + the CPU its worker runs on; 0: any */
 	/* Named in the USDT probes (lib/probe.h). */
 	char fn_name[64];

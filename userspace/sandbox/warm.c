@@ -149,9 +149,14 @@ static void worker_kill(struct warm_worker *w)
  * sealed it; else it cannot serve again (an output that stays in it:
  * warm_unshare_ctx() ended the worker already; a pith_xfer buffer, sealed
  * and revoked by collect.c: -EBUSY, the caller ends it). Its pages go
- * back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees them and
- * unmaps them from both mappings, and a later touch faults in a zero page.
- * Nothing of the instance stays in memory while the worker idles.
+ * back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees the
+ * context's and unmaps them from both mappings, and a later touch faults
+ * in a zero page. The input area is only ever written by pith (the worker
+ * maps it read-only), so pith zeroes the bytes it wrote there and keeps
+ * the pages: the next instance's small items are copied onto pages already
+ * there, instead of faulting in 16 fresh ones (a 64 KiB log: a quarter of
+ * pith's CPU per item in the thesis benchmark). Nothing of the instance
+ * stays in memory while the worker idles.
  */
 static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 {
@@ -169,12 +174,15 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 		p->ctx_map = m;
 	}
 	if (fallocate(p->ctx->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      0, (off_t)size) < 0)
+		      0, (off_t)p->layout.size) < 0)
 		return -errno;
+	memset(p->ctx_map + p->layout.size, 0,
+	       MIN(p->area_used, (uint64_t)PLAN_INPUT_AREA));
 	w->ctx = buffer_ref(p->ctx);
 	w->map = TAKE_PTR(p->ctx_map);
-	/* Nothing held while idle; charged again when taken. */
-	buffer_set_charge(w->ctx, 0);
+	/* Only the input area's zeroed pages are held while idle; charged
+	 * whole again when taken. */
+	buffer_set_charge(w->ctx, PLAN_INPUT_AREA);
 	return 0;
 }
 
