@@ -2,6 +2,7 @@
 /* The io_uring event loop: ring set-up with a one-time probe, dispatch. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -21,6 +22,11 @@ struct loop {
 	unsigned sq_entries;
 };
 
+/* Probed by the first loop_new() of the process, under probe_lock: pithd's
+ * runner threads each make their own loop, possibly at once. Written only
+ * under the lock, before probed is set; read by a thread only after its own
+ * loop_new() took the lock, so every reader sees the finished probe. */
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct loop_features features;
 static bool probed;
 
@@ -114,6 +120,7 @@ int loop_new(unsigned entries, struct loop **ret, struct err *e)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return err_set(e, ENOMEM, "io_uring: out of memory");
+	pthread_mutex_lock(&probe_lock);
 	if (probed) {
 		r = ring_init(l, entries, features.setup_flags);
 	} else {
@@ -137,6 +144,7 @@ int loop_new(unsigned entries, struct loop **ret, struct err *e)
 			probed = true;
 		}
 	}
+	pthread_mutex_unlock(&probe_lock);
 	if (r < 0)
 		return explain_setup_error(r, e);
 	l->ring_ok = true;
