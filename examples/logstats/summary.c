@@ -3,7 +3,9 @@
  * logstats, stage 2: add up every host's report (input `stats`, all items)
  * into one item `summary` of output `summary`: the number of hosts, the
  * totals, the statuses, and the paths by requests (most first, ties in byte
- * order).
+ * order). A summary among its inputs counts as the hosts it says, so a
+ * stage may fold (`"fold": B`): add B reports at a time to the summary so
+ * far.
  */
 #include <pith/fn.h>
 
@@ -28,10 +30,15 @@ int main(void)
 	if (!stats)
 		return 1;
 	tally_init(&t);
-	pith_set_foreach(it, stats)
+	pith_set_foreach(it, stats) {
+		uint64_t summaries = t.summaries;
+
 		if (!tally_read(&t, it))
 			return 2;
-	pith_sb_printf(&sb, "hosts\t%zu\n", pith_set_count(stats));
+		if (t.summaries == summaries)
+			t.hosts++; /* one host's report */
+	}
+	pith_sb_printf(&sb, "hosts\t%llu\n", (unsigned long long)t.hosts);
 	tally_write(&sb, &t);
 	v = tally_paths(&t);
 	pith_sort(v, t.n, sizeof(*v), by_requests);

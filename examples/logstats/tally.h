@@ -5,7 +5,8 @@
  *
  * Report: tab-separated lines, `requests N`, `bytes N`, `malformed N`, one
  * `status CODE N` per status seen (ascending) and one `path PATH N BYTES`
- * per path (order chosen by the writer).
+ * per path (order chosen by the writer). A summary is a report that starts
+ * with `hosts N`, the number of host reports added up in it.
  */
 #ifndef LOGSTATS_TALLY_H
 #define LOGSTATS_TALLY_H
@@ -23,6 +24,8 @@ struct path_stat {
 
 struct tally {
 	uint64_t requests, bytes, malformed;
+	uint64_t hosts;	    /* from the `hosts N` lines read */
+	uint64_t summaries; /* reports read that had one */
 	uint64_t status[STATUS_MAX];
 	struct path_stat *paths; /* open addressing, power-of-two capacity */
 	size_t cap, n;
@@ -146,7 +149,8 @@ static inline bool is(const char *f, size_t len, const char *word)
 }
 
 /* Add a report to t; false when a line is not understood. Lines other than
- * the tallies (like `host`) are skipped. */
+ * the tallies (like `host`) are skipped; a `hosts N` line (a summary's)
+ * adds N to t->hosts and counts the report in t->summaries. */
 static inline bool tally_read(struct tally *t, const struct pith_item *it)
 {
 	const char *p = pith_item_data(it), *end = p + pith_item_len(it);
@@ -167,6 +171,11 @@ static inline bool tally_read(struct tally *t, const struct pith_item *it)
 				return false;
 			*(f[0] == 'r' ? &t->requests
 			  : f[0] == 'b' ? &t->bytes : &t->malformed) += a;
+		} else if (is(f, len, "hosts")) {
+			if (!field_u64(&p, eol, &a))
+				return false;
+			t->hosts += a;
+			t->summaries++;
 		} else if (is(f, len, "status")) {
 			if (!field_u64(&p, eol, &a) || a >= STATUS_MAX ||
 			    !field_u64(&p, eol, &b))

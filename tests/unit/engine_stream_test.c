@@ -200,6 +200,80 @@ TEST_F(stream, each_instance_starts_while_its_producer_stage_still_runs)
 	job_free(job);
 }
 
+/* text with its first `from` replaced by `to` (a new string). */
+static char *replaced(const char *text, const char *from, const char *to)
+{
+	const char *at = strstr(text, from);
+	size_t a, lf = strlen(from), lt = strlen(to);
+	char *s;
+
+	if (!at)
+		return NULL;
+	a = (size_t)(at - text);
+	s = malloc(strlen(text) - lf + lt + 1);
+	memcpy(s, text, a);
+	memcpy(s + a, to, lt);
+	strcpy(s + a + lt, at + lf);
+	return s;
+}
+
+/*
+ * Stage c folds ("fold": B): each instance forwards what the last one
+ * forwarded and its B new items, so its output is `all`'s, item for item,
+ * whatever the completion order; and it starts before stage b has ended.
+ */
+TEST_F(stream, fold_gives_all_s_output_in_any_completion_order)
+{
+	char *text = chain_job_text(40, 39);
+	struct job *all = job_in("/tmp", text);
+	char *want = NULL, *got;
+	struct engine_report rep;
+
+	ASSERT_NE(NULL, all);
+	ASSERT_EQ(0, run_job(self->sb, all, 2, 0, &rep));
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	want = set_text(rep.outputs[1]);
+	engine_report_done(&rep);
+	job_free(all);
+	for (size_t b = 1; b <= 64; b *= 4) {
+		char to[64], *ftext;
+		struct job *job;
+
+		snprintf(to, sizeof(to), "\"from\":\"b.out\",\"mode\":\"all\",\"fold\":%zu", b);
+		ftext = replaced(text, "\"from\":\"b.out\",\"mode\":\"all\"", to);
+		ASSERT_NE(NULL, ftext);
+		job = job_in("/tmp", ftext);
+		ASSERT_NE(NULL, job);
+		for (uint32_t seed = 0; seed < 3; seed++) {
+			const struct stage_report *sb, *sc;
+			size_t n;
+
+			ASSERT_EQ(0, run_job(self->sb, job, 2,
+					     seed * 2654435761u, &rep));
+			ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+			got = set_text(rep.outputs[1]);
+			EXPECT_STREQ(want, got) TH_LOG("fold %zu, seed %u", b, seed);
+			free(got);
+			sb = &rep.stages[1];
+			sc = &rep.stages[2];
+			/* One instance per B items of b.out. */
+			n = sb->items_out / b + (sb->items_out % b != 0);
+			EXPECT_EQ(n, sc->n_instances);
+			EXPECT_EQ(sb->items_out, sc->items_out);
+			/* Item 39 is slow: folding began before it was in. */
+			if (sc->n_instances > 1)
+				EXPECT_LT(sc->instances[0].start_ns,
+					  rep.stages[0].instances[39].end_ns)
+					TH_LOG("fold %zu", b);
+			engine_report_done(&rep);
+		}
+		job_free(job);
+		free(ftext);
+	}
+	free(want);
+	free(text);
+}
+
 /* Peak RSS of this process since the last reset, in KiB. */
 static long peak_kib(void)
 {

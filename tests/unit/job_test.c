@@ -458,6 +458,37 @@ FIXTURE_VARIANT_ADD(message, unknown_mode)
 		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"mode\": \"any\"}}}]}",
 	.msg = "job.json:4:81: stages[0].inputs.p.mode: unknown mode 'any' (expected \"all\", \"each\" or \"keyed\")",
 };
+FIXTURE_VARIANT_ADD(message, fold_needs_mode_all)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"mode\": \"each\", \"fold\": 2}}}]}",
+	.msg = "job.json:4:89: stages[0].inputs.p.fold: \"fold\" folds an input of mode \"all\", not \"each\"",
+};
+FIXTURE_VARIANT_ADD(message, fold_is_a_positive_integer)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"fold\": 0}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:4:81: stages[0].inputs.p.fold: fold must be between 1 and 1073741824, not 0",
+};
+FIXTURE_VARIANT_ADD(message, fold_needs_one_output)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"fold\": 2}}, \"outputs\": [\"o\", \"q\"]}]}",
+	.msg = "job.json:4:73: stages[0].inputs.p.fold: \"fold\" needs a stage with exactly one output (each instance reads the last one's), and stage a has 2",
+};
+FIXTURE_VARIANT_ADD(message, fold_needs_the_only_input)
+{
+	.json = HEAD FN "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\", \"fold\": 2}, \"q\": {\"from\": \"d\"}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:4:73: stages[0].inputs.p.fold: \"fold\" needs the stage's only input, and stage a has 2",
+};
+FIXTURE_VARIANT_ADD(message, fold_is_not_for_io_stages)
+{
+	.io = true,
+	.json = HEAD "\"inputs\": {\"d\": []},\n"
+		"\"stages\": [{\"name\": \"a\", \"io\": \"file.read\", \"inputs\": {\"p\": {\"from\": \"d\", \"fold\": 2}}, \"outputs\": [\"o\"]}]}",
+	.msg = "job.json:3:75: stages[0].inputs.p.fold: \"fold\" is for compute stages: an I/O stage takes its items one by one",
+};
 FIXTURE_VARIANT_ADD(message, function_and_io_together)
 {
 	.json = HEAD FN "\"stages\": [{\"name\": \"a\", \"function\": \"f\", \"io\": \"file.read\"}]}",
@@ -638,6 +669,33 @@ TEST(instances_known_from_the_file_are_held_to_the_limit)
 	job_free(parse_ok(COUNTED, &o));
 	o.max_instances = 0; /* not checked */
 	job_free(parse_ok(COUNTED, &o));
+}
+
+/* "fold": B counts one instance per B items of a job input. */
+TEST(fold_is_kept_and_counts_one_instance_per_batch)
+{
+#define FOLDED(b) HEAD FN "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"\"}, " \
+	"{\"name\": \"y\", \"data\": \"\"}, {\"name\": \"z\", \"data\": \"\"}]}," \
+	"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": {" \
+	"\"p\": {\"from\": \"d\", \"fold\": " b "}}, \"outputs\": [\"o\"]}]}"
+	struct job_parse_opts o = { .max_instances = 1 };
+	struct job *j = parse_ok(FOLDED("3"), &o);
+	char *msg;
+
+	EXPECT_EQ(3u, j->stages[0].inputs[0].fold);
+	EXPECT_EQ(JOB_MODE_ALL, j->stages[0].inputs[0].mode);
+	job_free(j);
+	msg = parse_error(FOLDED("2"), &o); /* 2 instances: [x y] [z] */
+	ASSERT_TRUE(msg != NULL);
+	EXPECT_TRUE(strstr(msg, "stages[0]: 2 instances exceed the limit of 1 per stage") != NULL)
+		TH_LOG("%s", msg);
+	free(msg);
+	j = parse_ok(HEAD FN "\"inputs\": {\"d\": []}, \"stages\": [{\"name\": \"s\", "
+		     "\"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"d\"}}, "
+		     "\"outputs\": [\"o\"]}]}", &o);
+	EXPECT_EQ(0u, j->stages[0].inputs[0].fold); /* absent: not folded */
+	job_free(j);
+#undef FOLDED
 }
 
 TEST(io_policy_and_allowed_hosts_are_kept_as_written)

@@ -111,6 +111,11 @@ struct stage_run {
 	size_t next, running, collected;
 	struct set ***slots; /* per instance: its outputs until they join */
 	size_t slots_cap, visible; /* instances [0, visible) are in `out` */
+	/* A folding stage ("fold": B): instance k reads carry (instance
+	 * k-1's outputs), then items [kB, (k+1)B); the last one's outputs
+	 * join `out` when the stage completes. */
+	size_t fold;
+	struct set **carry;
 	/* compute */
 	const struct elf_image *image;
 	const char *fn_name; /* for the probes */
@@ -479,6 +484,8 @@ static void advance_passes(struct stage_run *st)
 		else if (p == 0 && !js->io && st->d.each0)
 			upto = MAX(upto, MIN(st->next / st->d.per_item,
 					     x->set->n));
+		else if (p == 0 && st->fold) /* the started instances' items */
+			upto = MAX(upto, MIN(st->next * st->fold, x->set->n));
 		while (st->passed[p] < upto)
 			unclaim(st->run, x, st->passed[p]++);
 	}
@@ -509,9 +516,17 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 	struct stage_report *sr = &run->rep->stages[st->s];
 	size_t first = st->visible;
 
-	st->slots[i] = outs;
 	st->collected++;
 	sr->instances[i].end_ns = clock_now_ns();
+	if (st->fold) {
+		/* Collected in order (instance i+1 starts only now): its
+		 * outputs wait for the next instance, or the stage's end. */
+		free_outs(st->carry, js->n_outputs);
+		st->carry = outs;
+		st->slots[st->visible++] = (struct set **)st->slots;
+		return 0;
+	}
+	st->slots[i] = outs;
 	while (st->visible < st->slots_cap && st->slots[st->visible]) {
 		struct set **o = st->slots[st->visible];
 
@@ -808,6 +823,32 @@ static void on_inst_timer(struct loop_op *op, int res, uint32_t flags)
 	inst_release(in);
 }
 
+/* A folding instance's input: the last instance's outputs, then its own
+ * B items. The carry's references move into it (the carry is freed). */
+static int fold_instance(struct stage_run *st, size_t k, struct set **ret)
+{
+	const struct job_stage *js = stage_of(st);
+	const struct set *in = st->in[0]->set;
+	size_t a = k * st->fold, b = MIN(a + st->fold, in->n);
+	struct set *s = set_new(js->inputs[0].param);
+	int r = 0;
+
+	if (!s)
+		return -ENOMEM;
+	for (size_t j = 0; st->carry && st->carry[0] && j < st->carry[0]->n &&
+			   r >= 0; j++)
+		r = set_add_item(s, &st->carry[0]->items[j]);
+	for (size_t j = a; j < b && r >= 0; j++)
+		r = set_add_item(s, &in->items[j]);
+	if (r < 0) {
+		set_free(s);
+		return r;
+	}
+	st->carry = (free_outs(st->carry, js->n_outputs), NULL);
+	ret[0] = s;
+	return 0;
+}
+
 static int spawn_instance(struct stage_run *st)
 {
 	struct run *run = st->run;
@@ -853,7 +894,10 @@ static int spawn_instance(struct stage_run *st)
 	}
 	for (size_t p = 0; p < js->n_inputs; p++)
 		st->in_sets[p] = st->in[p]->set;
-	r = dist_instance(&st->d, js, st->in_sets, index, in->inputs);
+	if (st->fold)
+		r = fold_instance(st, index, in->inputs);
+	else
+		r = dist_instance(&st->d, js, st->in_sets, index, in->inputs);
 	if (r < 0) {
 		free(in->inputs);
 		free(in);
@@ -928,6 +972,19 @@ static int stage_count(struct stage_run *st, size_t *ret)
 		*ret = st->n_instances;
 		return 0;
 	}
+	if (st->fold) {
+		/* Full batches as they come, the last one when the set is
+		 * complete: an empty set has no instance, as for `all`. */
+		size_t n0 = st->in[0]->set->n;
+
+		n = n0 / st->fold +
+		    (st->in[0]->complete && n0 % st->fold != 0);
+		r = instance_limit(st, n, false);
+		if (r < 0)
+			return r;
+		*ret = n;
+		return 0;
+	}
 	r = dist_count(&st->d, st->in[0]->set->n, &n);
 	r = instance_limit(st, n, r < 0);
 	if (r < 0)
@@ -940,7 +997,12 @@ static size_t stage_available(struct stage_run *st)
 {
 	size_t n;
 
-	return stage_count(st, &n) < 0 ? st->next : n;
+	if (stage_count(st, &n) < 0)
+		return st->next;
+	/* A folding instance reads its predecessor's outputs. */
+	if (st->fold && n > st->collected + 1)
+		n = st->collected + 1;
+	return n;
 }
 
 /* Start compute instances while cores are free: deeper stages first, so
@@ -1219,7 +1281,8 @@ static bool stage_can_start(const struct stage_run *st)
 
 	for (size_t p = 0; p < js->n_inputs; p++)
 		if (!st->in[p]->complete &&
-		    !(p == 0 && !js->io && js->inputs[0].mode == JOB_MODE_EACH))
+		    !(p == 0 && !js->io && (js->inputs[0].mode == JOB_MODE_EACH ||
+					    js->inputs[0].fold)))
 			return false;
 	return true;
 }
@@ -1255,6 +1318,10 @@ static int stage_start(struct stage_run *st)
 	st->image = run->images[js->function_index]; /* read by ingest_job() */
 	st->fn_name = run->job->functions[js->function_index].name;
 	PROBE_STAGE_START(run->id, st->s, js->name, st->fn_name, 0, st->n_instances);
+	if (st->fold) { /* numbered by fold_instance() */
+		st->d = (struct dist){ .np = js->n_inputs, .per_item = 1 };
+		return 0;
+	}
 	for (size_t p = 0; p < js->n_inputs; p++)
 		st->in_sets[p] = st->in[p]->set;
 	r = dist_prepare(js, st->in_sets, &st->d);
@@ -1275,6 +1342,29 @@ static void stage_complete(struct stage_run *st)
 	const struct job_stage *js = stage_of(st);
 	struct stage_report *sr = &run->rep->stages[st->s];
 
+	if (st->fold && st->carry) { /* the last instance's outputs */
+		struct set **o = st->carry;
+
+		st->carry = NULL;
+		for (size_t k = 0; k < js->n_outputs; k++) {
+			for (size_t j = 0; o[k] && j < o[k]->n; j++) {
+				int r = stream_add(run, st->out[k],
+						   &o[k]->items[j]);
+
+				if (r < 0) {
+					free_outs(o, js->n_outputs);
+					run_error(run, err_set(run->e, -r,
+							       "out of memory"));
+					return;
+				}
+				sr->bytes_out += o[k]->items[j].len;
+			}
+			sr->items_out += o[k] ? o[k]->n : 0;
+		}
+		free_outs(o, js->n_outputs);
+		for (size_t k = 0; k < js->n_outputs; k++)
+			stream_grew(st->out[k]);
+	}
 	st->state = STAGE_DONE;
 	run->stages_done++;
 	sr->elapsed_ns = clock_now_ns() - st->t0;
@@ -1406,6 +1496,7 @@ static void run_done(struct run *run)
 		for (size_t i = st->visible; i < st->slots_cap; i++)
 			free_outs(st->slots[i], js->n_outputs);
 		free(st->slots);
+		free_outs(st->carry, js->n_outputs);
 		dist_done(&st->d);
 		for (size_t k = 0; st->out && k < js->n_outputs; k++) {
 			if (st->out[k])
@@ -1599,6 +1690,7 @@ static int run_setup(struct run *run)
 		rep->stages[s].function = js->io ? js->io : js->function;
 		run->stages[s].run = run;
 		run->stages[s].s = s;
+		run->stages[s].fold = js->n_inputs ? js->inputs[0].fold : 0;
 	}
 
 	run->job_dirfd = open(job->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);

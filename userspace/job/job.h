@@ -18,6 +18,7 @@
 #define JOB_REQUIRE_MAX 32
 #define JOB_ARGS_MAX 4096	/* "args" strings, "env" members */
 #define JOB_ARGS_BYTES (1u << 20) /* of "args" and "env" together */
+#define JOB_FOLD_MAX (1u << 30)	/* "fold": items per instance */
 
 enum job_mode { JOB_MODE_ALL, JOB_MODE_EACH, JOB_MODE_KEYED };
 
@@ -68,6 +69,11 @@ struct job_stage_input {
 	char *from;	/* as written */
 	struct job_ref ref;
 	enum job_mode mode;
+	/* "fold": B on an `all` input (the stage's only input, one output):
+	 * instance k reads instance k-1's outputs, then items [kB, (k+1)B)
+	 * of the set, and the stage's output is its last instance's; 0: not
+	 * folded (one instance over the whole set). */
+	size_t fold;
 };
 
 /* I/O policy of an I/O stage, as written; 0 (retries: !has_retries): the

@@ -34,7 +34,7 @@ static const char *const stage_keys[] = { "name",	  "function", "io",
 /* The I/O policy keys of a stage, in stage_keys. */
 static const char *const policy_keys[] = { "concurrency", "retries", "timeout",
 					   "backoff", NULL };
-static const char *const stage_input_keys[] = { "from", "mode", NULL };
+static const char *const stage_input_keys[] = { "from", "mode", "fold", NULL };
 
 /* Name tables (name -> index), so that lookups stay cheap in big jobs. */
 struct build {
@@ -540,6 +540,30 @@ static int parse_inputs(struct build *b, const struct jnode *root)
 	return 0;
 }
 
+static int number_in(struct jctx *c, const struct jnode *n, const char *what,
+		     uint64_t min, uint64_t max, uint64_t *ret);
+
+/* "fold": B, items per instance of an `all` input that folds (the rest of
+ * what it needs, one input and one output, is checked by check_fold()). */
+static int parse_fold(struct jctx *c, const struct jnode *m,
+		      struct job_stage_input *si)
+{
+	struct jnode n;
+	uint64_t v;
+	int r;
+
+	if (jnode_member(c, m, "fold", &n) < 0)
+		return 0;
+	if (si->mode != JOB_MODE_ALL)
+		return jerr_key(c, &n, "\"fold\" folds an input of mode \"all\", not \"%s\"",
+				job_mode_name(si->mode));
+	r = number_in(c, &n, "fold", 1, JOB_FOLD_MAX, &v);
+	if (r < 0)
+		return r;
+	si->fold = (size_t)v;
+	return 0;
+}
+
 static int parse_stage_input(struct jctx *c, const struct jiter *it,
 			     const struct jnode *m, struct job_stage_input *si)
 {
@@ -570,7 +594,7 @@ static int parse_stage_input(struct jctx *c, const struct jiter *it,
 	r = jmember_typed(c, m, "mode", JSON_STRING,
 			  "\"all\", \"each\" or \"keyed\"", false, &n);
 	if (r == -ENOENT)
-		return 0;
+		return parse_fold(c, m, si);
 	if (r < 0)
 		return r;
 	s = json_string_value(n.v);
@@ -578,7 +602,7 @@ static int parse_stage_input(struct jctx *c, const struct jiter *it,
 		if (strcmp(s, modes[k]) == 0 &&
 		    strlen(modes[k]) == json_string_length(n.v)) {
 			si->mode = k;
-			return 0;
+			return parse_fold(c, m, si);
 		}
 	}
 	return jerr(c, &n, "unknown mode %s (expected \"all\", \"each\" or \"keyed\")",
@@ -907,6 +931,22 @@ static int check_keyed(struct build *b, const struct jnode *n,
 	return 0;
 }
 
+/* A folding input is a compute stage's only input, and the stage has one
+ * output: what instance k made is what instance k+1 reads first. */
+static int check_fold(struct build *b, const struct jnode *n,
+		      const struct job_stage *st)
+{
+	if (st->io)
+		return jerr_key(b->c, n, "\"fold\" is for compute stages: an I/O stage takes its items one by one");
+	if (st->n_inputs != 1)
+		return jerr_key(b->c, n, "\"fold\" needs the stage's only input, and stage %s has %zu",
+				st->name, st->n_inputs);
+	if (st->n_outputs != 1)
+		return jerr_key(b->c, n, "\"fold\" needs a stage with exactly one output (each instance reads the last one's), and stage %s has %zu",
+				st->name, st->n_outputs);
+	return 0;
+}
+
 /* Pass 2: what a stage refers to. */
 static int resolve_stage(struct build *b, const struct jnode *m,
 			 struct job_stage *st)
@@ -951,6 +991,11 @@ static int resolve_stage(struct build *b, const struct jnode *m,
 		r = check_keyed(b, &n, si);
 		if (r < 0)
 			return r;
+		if (si->fold && jnode_member(b->c, &p, "fold", &n) == 0) {
+			r = check_fold(b, &n, st);
+			if (r < 0)
+				return r;
+		}
 	}
 	return 0;
 }
@@ -1140,6 +1185,9 @@ static int check_instances(struct build *b, const struct jnode *stages)
 					 &k);
 			if (r < 0)
 				return r;
+			if (in->fold) /* one instance per B items */
+				k = b->j->inputs[in->ref.index].n_items / in->fold +
+				    (b->j->inputs[in->ref.index].n_items % in->fold != 0);
 			if (k == 0) {
 				n = 0;
 				overflow = false;

@@ -4,7 +4,8 @@
 # parse each, merge the reports; pith against the usual ways of doing it.
 #
 #   pith      the job fetch (http, "concurrency" P) -> parse (stats, each)
-#             -> merge (summary) with examples/logstats' functions, in
+#             -> merge (summary, all, "fold" F: F reports at a time added
+#             to the summary so far) with examples/logstats' functions, in
 #             sandboxes
 #   opaque    one process per request: a static C program doing its own
 #             blocking GET and the same parse code, run by xargs -P C at the
@@ -23,7 +24,8 @@
 # round; every output is compared with the reference the generator tallied.
 #
 #   tools/bench/thesis/thesis.sh [-n "500 2000 10000"] [-l "0 20"] [-r 3]
-#                                [-c "16 64 256"] [-p 256] [-o RESULTS.tsv]
+#                                [-c "16 64 256"] [-p 256] [-f 1000]
+#                                [-o RESULTS.tsv]
 #                                [-C "pith threads opaque"]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
@@ -40,9 +42,10 @@ lats="0 20"
 rounds=3
 concs="16 64 256"
 pconc=256
+fold=1000
 tsv= sum=
 who_all="pith threads opaque"
-while getopts n:l:r:c:p:o:s:C:S opt; do
+while getopts n:l:r:c:p:f:o:s:C:S opt; do
 	case $opt in
 	C) who_all=$OPTARG ;;
 	S) ns="10000 100000" lats=0 rounds=1 who_all=pith ;;
@@ -51,9 +54,10 @@ while getopts n:l:r:c:p:o:s:C:S opt; do
 	r) rounds=$OPTARG ;;
 	c) concs=$OPTARG ;;
 	p) pconc=$OPTARG ;;
+	f) fold=$OPTARG ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,33p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,35p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -186,10 +190,10 @@ done
 
 # job N PORT: the pith job for N logs behind PORT.
 job() {
-	python3 - "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples/logstats" "$pconc" <<'EOF'
+	python3 - "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples/logstats" "$pconc" "$fold" <<'EOF'
 import json, sys
 path, n, port, fns = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-conc = int(sys.argv[5])
+conc, fold = int(sys.argv[5]), int(sys.argv[6])
 req = "GET http://127.0.0.1:%s/logs/%%05d.log HTTP/1.1\r\n\r\n" % port
 job = {"version": 1, "name": "thesis",
        "allow_hosts": ["127.0.0.1:%s" % port],
@@ -204,7 +208,8 @@ job = {"version": 1, "name": "thesis",
                    "inputs": {"logs": {"from": "fetch.body", "mode": "each"}},
                    "outputs": ["stats"]},
                   {"name": "merge", "function": "summary",
-                   "inputs": {"stats": {"from": "parse.stats", "mode": "all"}},
+                   "inputs": {"stats": {"from": "parse.stats", "mode": "all",
+                                        "fold": fold}},
                    "outputs": ["summary"]}],
        "outputs": {"summary": "merge.summary"}}
 json.dump(job, open(path, "w"))
@@ -269,7 +274,7 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 }
 
 echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)"
-echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc"
+echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold"
 printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
 for l in $lats; do
 	# The opaque contender at its best concurrency for this latency,
