@@ -5,7 +5,10 @@ LIB_SRCS += userspace/engine/engine.c userspace/engine/distribute.c \
 TEST_PROGS += distribute_test
 distribute_test_SRCS := tests/unit/distribute_test.c $(TEST_HELPERS)
 
-TEST_PROGS += engine_test
+TEST_PROGS += engine_test ingest_test
+ingest_test_SRCS := tests/unit/ingest_test.c $(TEST_HELPERS)
+$(B)/tests/ingest_test: | test-functions
+TEST_SCRIPTS += tests/integration/ingest_scale.sh
 engine_test_SRCS := tests/unit/engine_test.c $(TEST_HELPERS)
 $(B)/tests/engine_test: | test-functions $(B)/pith-worker
 TEST_PROGS += iofuncs_stream_test

@@ -1,0 +1,519 @@
+// SPDX-License-Identifier: MIT
+/*
+ * pith's own reads of whole files it trusts the paths of: openat, statx,
+ * read (large files in segments that populate their pages in parallel)
+ * as io_uring operations, into an arena's buffers, a bounded number of
+ * files in flight.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "iofuncs/arena.h"
+#include "iofuncs/internal.h"
+#include "iofuncs/loadfile.h"
+#include "lib/probe.h"
+
+#define LF_CHUNK (1u << 30) /* bytes per read SQE */
+/* As file.read: large files are read in segments, each a chain "populate
+ * its pages, then read into them" run by io_uring's workers. */
+#define LF_SEG_MIN (32ull << 20)
+#define LF_SEG (16ull << 20)
+#define LF_FUNCTION "file.read" /* what the I/O probes call these reads */
+
+enum lf_state {
+	LF_IDLE,
+	LF_OPEN,
+	LF_STATX,
+	LF_READ,
+	LF_SEGS, /* segments in flight, see struct lf_seg */
+};
+
+struct lf_slot;
+
+struct lf_seg {
+	struct loop_op op;  /* the read */
+	struct loop_op pop; /* the populate before it */
+	struct lf_slot *s;
+	uint64_t off, len, done;
+	bool busy;
+};
+
+struct lf_slot {
+	struct loop_op op;
+	struct loadfile *lf;
+	enum lf_state state;
+	size_t idx;
+	int fd;
+	struct statx stx;
+	struct arena_span dst;
+	uint64_t size, done;
+	struct lf_seg *segs;
+	size_t n_segs, segs_busy;
+	int seg_err;
+};
+
+struct lf_file {
+	struct buffer *buf; /* the arena's */
+	uint64_t off, len;
+};
+
+struct loadfile {
+	struct loop *loop;
+	struct loadfile_opts o;
+	const char *const *paths;
+	size_t n, next;
+	struct lf_file *files;
+	struct lf_slot *slots;
+	size_t n_slots;
+	struct arena arena;
+	unsigned ops;		/* operations in flight */
+	bool stopped;		/* start no more files */
+	bool cancelled, in_start, done_posted;
+	int err;		/* the first failure in path order */
+	size_t err_idx;
+	char *err_msg;
+	uint64_t bytes;
+	loadfile_done_fn done;
+	void *data;
+	struct loop_op done_op;
+};
+
+static void slot_cb(struct loop_op *op, int res, uint32_t flags);
+
+static void record_error(struct loadfile *lf, size_t i, int err,
+			 const char *why)
+{
+	char path[256], *m = NULL;
+
+	if (lf->err < 0 && lf->err_idx < i)
+		return;
+	iofunc_quote(path, sizeof(path), lf->paths[i], strlen(lf->paths[i]));
+	if (asprintf(&m, "'%s': %s", path, why) < 0)
+		m = NULL;
+	free(lf->err_msg);
+	lf->err_msg = m;
+	lf->err = err < 0 ? err : -EIO;
+	lf->err_idx = i;
+}
+
+static void slot_release(struct lf_slot *s)
+{
+	free(s->segs);
+	s->segs = NULL;
+	s->n_segs = s->segs_busy = 0;
+	s->seg_err = 0;
+	s->fd = safe_close(s->fd);
+	s->state = LF_IDLE;
+}
+
+/* The file on s failed: no file after it is started. */
+static void slot_fail(struct lf_slot *s, int err, const char *why)
+{
+	struct loadfile *lf = s->lf;
+
+	record_error(lf, s->idx, err, why);
+	lf->stopped = true;
+	PROBE_IO_ITEM_END(lf, LF_FUNCTION, s->idx, lf->o.probe_stage,
+			  err < 0 ? err : -EIO, 0);
+	slot_release(s);
+}
+
+static void slot_ok(struct lf_slot *s)
+{
+	struct loadfile *lf = s->lf;
+
+	arena_keep(&lf->arena, &s->dst);
+	lf->files[s->idx] = (struct lf_file){ s->dst.buf, s->dst.off, s->size };
+	lf->bytes += s->size;
+	PROBE_IO_ITEM_END(lf, LF_FUNCTION, s->idx, lf->o.probe_stage, 0,
+			  s->size);
+	slot_release(s);
+}
+
+static bool slot_submit(struct lf_slot *s, struct io_uring_sqe *sqe)
+{
+	if (!sqe)
+		return false;
+	s->op.cb = slot_cb;
+	loop_sqe_set_op(s->lf->loop, sqe, &s->op);
+	s->lf->ops++;
+	return true;
+}
+
+static void slot_open(struct lf_slot *s)
+{
+	struct loadfile *lf = s->lf;
+	struct io_uring_sqe *sqe = loop_sqe(lf->loop, 1);
+
+	if (!sqe)
+		return slot_fail(s, -EBUSY, "cannot queue the open");
+	s->state = LF_OPEN;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is
+	 * refused after the statx); cleared again for regular files, whose
+	 * reads would otherwise fail with EAGAIN instead of waiting for the
+	 * disk. */
+	io_uring_prep_openat(sqe, lf->o.dirfd, lf->paths[s->idx],
+			     O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0);
+	slot_submit(s, sqe);
+}
+
+/* Start files on s until one is in flight or none is left. */
+static void slot_next(struct lf_slot *s)
+{
+	struct loadfile *lf = s->lf;
+
+	while (s->state == LF_IDLE && !lf->stopped && lf->next < lf->n) {
+		s->idx = lf->next++;
+		PROBE_IO_ITEM_START(lf, LF_FUNCTION, s->idx, lf->o.probe_stage);
+		slot_open(s);
+	}
+}
+
+static void read_more(struct lf_slot *s)
+{
+	struct io_uring_sqe *sqe = loop_sqe(s->lf->loop, 1);
+	uint64_t len = MIN(s->size - s->done, (uint64_t)LF_CHUNK);
+
+	if (!sqe)
+		return slot_fail(s, -EBUSY, "cannot queue the read");
+	s->state = LF_READ;
+	io_uring_prep_read(sqe, s->fd, s->dst.ptr + s->done, (unsigned)len,
+			   s->done);
+	slot_submit(s, sqe);
+}
+
+static void seg_read(struct lf_seg *g)
+{
+	struct loadfile *lf = g->s->lf;
+	struct io_uring_sqe *sqe = loop_sqe(lf->loop, 1);
+	uint64_t len = g->len - g->done;
+
+	if (!sqe) {
+		g->s->seg_err = -EBUSY;
+		return;
+	}
+	io_uring_prep_read(sqe, g->s->fd, g->s->dst.ptr + g->off + g->done,
+			   (unsigned)len, g->off + g->done);
+	sqe->flags |= IOSQE_ASYNC;
+	loop_sqe_set_op(lf->loop, sqe, &g->op);
+	lf->ops++;
+	g->busy = true;
+	g->s->segs_busy++;
+}
+
+static void maybe_done(struct loadfile *lf);
+
+/* A segment's read or populate completed: when none is left, the file. */
+static void seg_end(struct lf_slot *s)
+{
+	struct loadfile *lf = s->lf;
+
+	if (s->segs_busy)
+		return;
+	if (s->seg_err == -ENODATA)
+		slot_fail(s, -EIO, "file shrank while being read");
+	else if (s->seg_err)
+		slot_fail(s, s->seg_err, iofunc_strerror(s->seg_err));
+	else
+		slot_ok(s);
+	slot_next(s);
+	maybe_done(lf);
+}
+
+static void seg_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct lf_seg *g = container_of(op, struct lf_seg, op);
+	struct lf_slot *s = g->s;
+
+	(void)flags;
+	s->lf->ops--;
+	g->busy = false;
+	s->segs_busy--;
+	if (s->lf->cancelled && !s->seg_err)
+		s->seg_err = -ECANCELED;
+	if (res < 0 && res != -EAGAIN && res != -EINTR && !s->seg_err)
+		s->seg_err = res;
+	if (res == 0 && !s->seg_err)
+		s->seg_err = -ENODATA;
+	if (res > 0)
+		g->done += (uint64_t)res;
+	if (!s->seg_err && g->done < g->len)
+		seg_read(g);
+	seg_end(s);
+}
+
+/* A failed populate only means the read faults its pages in itself: it is
+ * hard-linked. */
+static void seg_pop_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct lf_seg *g = container_of(op, struct lf_seg, pop);
+
+	(void)res;
+	(void)flags;
+	g->s->lf->ops--;
+	g->s->segs_busy--;
+	seg_end(g->s);
+}
+
+static void read_segments(struct lf_slot *s)
+{
+	struct loadfile *lf = s->lf;
+
+	s->n_segs = (size_t)((s->size + LF_SEG - 1) / LF_SEG);
+	s->segs = calloc(s->n_segs, sizeof(*s->segs));
+	if (!s->segs)
+		return slot_fail(s, -ENOMEM, "out of memory");
+	s->state = LF_SEGS;
+	for (size_t i = 0; i < s->n_segs; i++) {
+		struct lf_seg *g = &s->segs[i];
+		struct io_uring_sqe *sqe = loop_sqe(lf->loop, 2), *rd;
+
+		g->s = s;
+		g->off = i * LF_SEG;
+		g->len = MIN(LF_SEG, s->size - g->off);
+		g->op.cb = seg_cb;
+		g->pop.cb = seg_pop_cb;
+		if (!sqe) {
+			s->seg_err = -EBUSY;
+			break;
+		}
+		io_uring_prep_madvise(sqe, s->dst.ptr + g->off, (off_t)g->len,
+				      MADV_POPULATE_WRITE);
+		sqe->flags |= IOSQE_IO_HARDLINK;
+		loop_sqe_set_op(lf->loop, sqe, &g->pop);
+		rd = loop_sqe_next(lf->loop, sqe);
+		io_uring_prep_read(rd, s->fd, s->dst.ptr + g->off,
+				   (unsigned)g->len, g->off);
+		rd->flags |= IOSQE_ASYNC;
+		loop_sqe_set_op(lf->loop, rd, &g->op);
+		lf->ops += 2;
+		g->busy = true;
+		s->segs_busy += 2; /* the read and its populate */
+	}
+	if (!s->segs_busy)
+		slot_fail(s, s->seg_err ? s->seg_err : -EBUSY,
+			  "cannot queue the reads");
+}
+
+static void slot_step(struct lf_slot *s, int res)
+{
+	struct loadfile *lf = s->lf;
+	struct io_uring_sqe *sqe;
+	int r;
+
+	switch (s->state) {
+	case LF_OPEN:
+		if (res < 0)
+			return slot_fail(s, res, iofunc_strerror(res));
+		s->fd = res;
+		sqe = loop_sqe(lf->loop, 1);
+		if (!sqe)
+			return slot_fail(s, -EBUSY, "cannot queue the statx");
+		s->state = LF_STATX;
+		io_uring_prep_statx(sqe, s->fd, "",
+				    AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
+				    STATX_TYPE | STATX_SIZE, &s->stx);
+		slot_submit(s, sqe);
+		return;
+	case LF_STATX:
+		if (res < 0)
+			return slot_fail(s, res, iofunc_strerror(res));
+		if (!S_ISREG(s->stx.stx_mode))
+			return slot_fail(s, -EINVAL,
+					 S_ISDIR(s->stx.stx_mode) ?
+						 "is a directory" :
+						 "not a regular file");
+		if (fcntl(s->fd, F_SETFL, 0) < 0)
+			return slot_fail(s, negative_errno(),
+					 iofunc_strerror(errno));
+		s->size = s->stx.stx_size;
+		s->done = 0;
+		if (lf->o.max_bytes && s->size > lf->o.max_bytes) {
+			char why[96];
+
+			snprintf(why, sizeof(why),
+				 "file too large: %llu bytes, the limit is %llu",
+				 (unsigned long long)s->size,
+				 (unsigned long long)lf->o.max_bytes);
+			return slot_fail(s, -EFBIG, why);
+		}
+		/* Segmented reads populate their own pages, in parallel. */
+		lf->arena.prefault = s->size < LF_SEG_MIN;
+		r = arena_reserve(&lf->arena, s->size, &s->dst);
+		if (r < 0)
+			return slot_fail(s, r, "cannot allocate its buffer");
+		if (s->size == 0)
+			return slot_ok(s);
+		if (s->size >= LF_SEG_MIN)
+			return read_segments(s);
+		return read_more(s);
+	case LF_READ:
+		if (res == -EAGAIN || res == -EINTR)
+			return read_more(s);
+		if (res < 0)
+			return slot_fail(s, res, iofunc_strerror(res));
+		if (res == 0)
+			return slot_fail(s, -EIO,
+					 "file shrank while being read");
+		s->done += (uint64_t)res;
+		if (s->done < s->size)
+			return read_more(s);
+		return slot_ok(s);
+	default:
+		return slot_fail(s, -EINVAL, "internal state error");
+	}
+}
+
+static void slot_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct lf_slot *s = container_of(op, struct lf_slot, op);
+	struct loadfile *lf = s->lf;
+
+	(void)flags;
+	lf->ops--;
+	if (lf->cancelled) {
+		if (s->state == LF_OPEN && res >= 0)
+			s->fd = res; /* opened just before the cancel */
+		slot_fail(s, -ECANCELED, "cancelled");
+	} else {
+		slot_step(s, res);
+	}
+	slot_next(s);
+	maybe_done(lf);
+}
+
+static void done_cb(struct loop_op *op, int res, uint32_t flags)
+{
+	struct loadfile *lf = container_of(op, struct loadfile, done_op);
+
+	(void)res;
+	(void)flags;
+	lf->done(lf, lf->data);
+}
+
+/* Every file in flight finished and none is left to start: seal the
+ * buffers and post `done`. */
+static void maybe_done(struct loadfile *lf)
+{
+	int r;
+
+	if (lf->done_posted || lf->in_start || lf->ops ||
+	    (!lf->stopped && lf->next < lf->n))
+		return;
+	if (lf->cancelled && lf->err == 0 && lf->next < lf->n)
+		record_error(lf, lf->next, -ECANCELED, "cancelled");
+	r = arena_finish(&lf->arena);
+	if (r < 0 && lf->err == 0) {
+		free(lf->err_msg);
+		lf->err_msg = NULL;
+		if (asprintf(&lf->err_msg, "cannot seal the buffers: %s",
+			     iofunc_strerror(r)) < 0)
+			lf->err_msg = NULL;
+		lf->err = r;
+		lf->err_idx = 0;
+	}
+	lf->done_posted = true;
+	PROBE_IO_DONE(lf, LF_FUNCTION, lf->n, lf->err < 0 ? 1 : 0, lf->bytes,
+		      lf->o.probe_stage);
+	lf->done_op.cb = done_cb;
+	if (loop_post(lf->loop, &lf->done_op) < 0)
+		lf->done(lf, lf->data);
+}
+
+int loadfile_start(struct loop *l, const struct loadfile_opts *o,
+		   const char *const *paths, size_t n, loadfile_done_fn done,
+		   void *data, struct loadfile **ret, struct err *e)
+{
+	_cleanup_(loadfile_freep) struct loadfile *lf = calloc(1, sizeof(*lf));
+
+	if (!lf)
+		return err_set(e, ENOMEM, "out of memory");
+	lf->loop = l;
+	lf->o = *o;
+	if (!lf->o.in_flight)
+		lf->o.in_flight = LOADFILE_IN_FLIGHT;
+	lf->paths = paths;
+	lf->n = n;
+	lf->done = done;
+	lf->data = data;
+	arena_init(&lf->arena, o->label ? o->label : "files");
+	lf->n_slots = MIN(n, (size_t)lf->o.in_flight);
+	lf->files = calloc(n ? n : 1, sizeof(*lf->files));
+	lf->slots = calloc(lf->n_slots ? lf->n_slots : 1, sizeof(*lf->slots));
+	if (!lf->files || !lf->slots)
+		return err_set(e, ENOMEM, "out of memory");
+	for (size_t i = 0; i < lf->n_slots; i++) {
+		lf->slots[i].lf = lf;
+		lf->slots[i].fd = -1;
+	}
+	PROBE_IO_START(lf, LF_FUNCTION, n, 0, o->probe_stage);
+	lf->in_start = true;
+	for (size_t i = 0; i < lf->n_slots; i++)
+		slot_next(&lf->slots[i]);
+	lf->in_start = false;
+	maybe_done(lf);
+	*ret = TAKE_PTR(lf);
+	return 0;
+}
+
+void loadfile_cancel(struct loadfile *lf)
+{
+	if (!lf || lf->cancelled || lf->done_posted)
+		return;
+	lf->cancelled = lf->stopped = true;
+	for (size_t i = 0; i < lf->n_slots; i++) {
+		struct lf_slot *s = &lf->slots[i];
+
+		if (s->state == LF_SEGS) {
+			for (size_t k = 0; k < s->n_segs; k++)
+				if (s->segs[k].busy)
+					loop_cancel(lf->loop, &s->segs[k].op);
+		} else if (s->state != LF_IDLE) {
+			loop_cancel(lf->loop, &s->op);
+		}
+	}
+	maybe_done(lf);
+}
+
+int loadfile_error(const struct loadfile *lf, size_t *ret_i,
+		   const char **ret_msg)
+{
+	if (lf->err < 0) {
+		*ret_i = lf->err_idx;
+		*ret_msg = lf->err_msg ? lf->err_msg : "out of memory";
+	}
+	return lf->err;
+}
+
+void loadfile_file(const struct loadfile *lf, size_t i, struct buffer **ret_buf,
+		   uint64_t *ret_off, uint64_t *ret_len)
+{
+	*ret_buf = lf->files[i].buf;
+	*ret_off = lf->files[i].off;
+	*ret_len = lf->files[i].len;
+}
+
+uint64_t loadfile_bytes(const struct loadfile *lf)
+{
+	return lf->bytes;
+}
+
+struct loadfile *loadfile_free(struct loadfile *lf)
+{
+	if (!lf)
+		return NULL;
+	for (size_t i = 0; lf->slots && i < lf->n_slots; i++) {
+		free(lf->slots[i].segs);
+		safe_close(lf->slots[i].fd);
+	}
+	arena_done(&lf->arena);
+	free(lf->slots);
+	free(lf->files);
+	free(lf->err_msg);
+	free(lf);
+	return NULL;
+}
