@@ -318,6 +318,41 @@ TEST_F(reset, a_long_input_leaves_nothing_in_the_input_area)
 	free(data);
 }
 
+/* Secrets on every other page of the arena: more pages and more separate
+ * runs of them than pith zeroes in place when the worker parks (warm.c,
+ * zero_ctx()), so the rest is punched out; nothing reaches the next
+ * instance either way, in the same worker. */
+TEST_F(reset, secrets_on_many_scattered_pages_never_reach_the_next)
+{
+	pid_t first = self->fresh.pid;
+	unsigned same = 0;
+
+	for (int i = 0; i < PAIRS / 10; i++) {
+		struct sandbox_proc *p = probe(self->sb, "z", T_TIMEOUT_MS,
+					       true);
+		pid_t pp;
+		struct found f;
+		char why[160];
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("poison %d: %s", i, t_reason(p));
+		pp = sandbox_proc_pid(p);
+		sandbox_proc_free(p);
+		f = check(self->sb);
+		ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
+		same += f.pid == pp && pp == first;
+		first = f.pid;
+		differ(&self->fresh, &f, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("check %d after a scattered poison", i);
+		free(f.bytes);
+		if (why[0])
+			break;
+	}
+	/* The checks ran in the poisoned worker: the warm path was taken. */
+	EXPECT_LE(PAIRS / 10 - 5, same);
+}
+
 /* The same function without the exit path (ABI 1.0-style exit_group) is
  * covered by every hostile test; here: "fresh" gives a new worker each. */
 TEST_F(reset, fresh_requests_never_reuse_a_worker)

@@ -4,9 +4,9 @@
  * path is parked in a seccomp user notification (the park call), holding
  * nothing of its instance; the next instance of the same (image, memory,
  * owner) takes it. The worker keeps its context mapped from one instance
- * to the next; pith keeps a read-write mapping of it too, punches a hole
- * over all of it when the worker parks (every page reads as zero again,
- * in both mappings), and writes the next descriptor, input table and an
+ * to the next; pith keeps a read-write mapping of it too, zeroes every
+ * byte of it when the worker parks (zero_ctx(): the pages the instance
+ * touched are zeroed in place or punched out), and writes the next descriptor, input table and an
  * rt_sigreturn frame holding the initial register state into it with
  * plain stores. It adds the input fds, if any, and answers the
  * notification. The trampoline then resets everything the function could
@@ -145,22 +145,78 @@ static void worker_kill(struct warm_worker *w)
 }
 
 /*
+ * Every byte of a parked worker's context back to zero, while it waits. Only what may be non-zero is touched: the
+ * memfd's data extents (lseek SEEK_DATA/SEEK_HOLE; a hole reads as zero,
+ * and shmem counts a swapped-out page as data). Small extents are zeroed
+ * in place with stores through pith's mapping: the pages stay, in both
+ * mappings, so neither pith's next writes nor the next instance's first
+ * touches fault (punching every page and faulting the same few back in
+ * was ~40% of pith's CPU per no-op instance). Past WARM_ZERO_MAX bytes,
+ * or WARM_ZERO_EXTENTS extents, the rest is punched
+ * (FALLOC_FL_PUNCH_HOLE frees the pages and unmaps them from both
+ * mappings): an idle worker holds at most WARM_ZERO_MAX bytes of zero
+ * pages, and a large instance's pages go back to the system as before.
+ * Returns the bytes kept (zeroed in place), or -errno.
+ */
+#define WARM_ZERO_MAX (256ull << 10)
+#define WARM_ZERO_EXTENTS 16
+
+static int64_t zero_ctx(int fd, char *map, uint64_t size)
+{
+	uint64_t at = 0, kept = 0;
+
+	for (unsigned n = 0; at < size; n++) {
+		uint64_t end = size;
+		off_t d, h;
+
+		if (n < WARM_ZERO_EXTENTS) {
+			d = lseek(fd, (off_t)at, SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				break; /* only holes from at on */
+			if (d < 0)
+				return -errno;
+			if ((uint64_t)d >= size)
+				break;
+			h = lseek(fd, d, SEEK_HOLE);
+			if (h < 0)
+				return -errno;
+			at = (uint64_t)d;
+			end = MIN((uint64_t)h, size);
+			if (end <= at)
+				return -EIO; /* cannot happen: data at d */
+			if (end - at <= WARM_ZERO_MAX - kept) {
+				memset(map + at, 0, end - at);
+				kept += end - at;
+				at = end;
+				continue;
+			}
+		}
+		/* Too large, or too many extents: punch [at, end). */
+		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)at, (off_t)(end - at)) < 0)
+			return -errno;
+		at = end;
+	}
+	return (int64_t)kept;
+}
+
+/*
  * The worker keeps its context (and the input area past it) when nothing
  * sealed it; else it cannot serve again (an output that stays in it:
  * warm_unshare_ctx() ended the worker already; a pith_xfer buffer, sealed
- * and revoked by collect.c: -EBUSY, the caller ends it). Its pages go
- * back to zero here, while it waits: FALLOC_FL_PUNCH_HOLE frees the
- * context's and unmaps them from both mappings, and a later touch faults
- * in a zero page. The input area is only ever written by pith (the worker
- * maps it read-only), so pith zeroes the bytes it wrote there and keeps
- * the pages: the next instance's small items are copied onto pages already
- * there, instead of faulting in 16 fresh ones (a 64 KiB log: a quarter of
- * pith's CPU per item in the thesis benchmark). Nothing of the instance
- * stays in memory while the worker idles.
+ * and revoked by collect.c: -EBUSY, the caller ends it). Its bytes go back
+ * to zero here, while it waits: the context's by zero_ctx(); the input
+ * area is only ever written by pith (the worker maps it read-only), so
+ * pith zeroes the bytes it wrote there and keeps the pages: the next
+ * instance's small items are copied onto pages already there, instead of
+ * faulting in 16 fresh ones (a 64 KiB log: a quarter of pith's CPU per
+ * item in the thesis benchmark). Nothing of the instance stays in memory
+ * while the worker idles.
  */
 static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 {
 	uint64_t size = p->ctx ? p->ctx->size : 0;
+	int64_t kept;
 
 	if (!p->ctx || p->ctx->sealed || p->ctx->xfer ||
 	    size != p->layout.size + PLAN_INPUT_AREA)
@@ -173,16 +229,19 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 			return -errno;
 		p->ctx_map = m;
 	}
-	if (fallocate(p->ctx->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      0, (off_t)p->layout.size) < 0)
-		return -errno;
+	/* The context proper; the input area past it is only ever written
+	 * by pith (the worker maps it read-only): pith zeroes the bytes it
+	 * copied there and keeps its pages. */
+	kept = zero_ctx(p->ctx->fd, p->ctx_map, p->layout.size);
+	if (kept < 0)
+		return (int)kept;
 	memset(p->ctx_map + p->layout.size, 0,
 	       MIN(p->area_used, (uint64_t)PLAN_INPUT_AREA));
 	w->ctx = buffer_ref(p->ctx);
 	w->map = TAKE_PTR(p->ctx_map);
-	/* Only the input area's zeroed pages are held while idle; charged
-	 * whole again when taken. */
-	buffer_set_charge(w->ctx, PLAN_INPUT_AREA);
+	/* What it holds while idle: zero pages (at most WARM_ZERO_MAX of the
+	 * context and the input area's); charged whole again when taken. */
+	buffer_set_charge(w->ctx, (uint64_t)kept + PLAN_INPUT_AREA);
 	return 0;
 }
 

@@ -6,8 +6,10 @@
  * selectors and bases, x87/SSE/AVX state, its .data, .bss, stack and
  * context) as output item "state"; "p" writes a secret into every place it
  * can reach and ends cleanly; "s", "t" do the same and then fault or loop;
- * "b" poisons and gives the first 64 KiB of its arena (secrets) as its
- * output, which stays in its context; "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
+ * "z" poisons and also writes a secret word on every other page of its
+ * whole arena (more pages and more separate runs of pages than pith zeroes
+ * in place: the rest is punched out); "b" poisons and gives the first 64
+ * KiB of its arena (secrets) as its output, which stays in its context; "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
  * given in hex (the trampoline's park call) with its context still mapped.
  * The second character is 'F' when the host lets user code write fs/gs
  * base.
@@ -395,6 +397,14 @@ __attribute__((noreturn, used)) void probe_main(struct pith_context *c)
 	case 'c':
 		report(c, fsgs);
 		break;
+	case 'z': { /* scattered: every other page of the arena */
+		char *a = (char *)((c->arena + 4095) & ~4095ul);
+		char *end = (char *)(c->arena + c->arena_size - 8);
+
+		for (; a < end; a += 8192)
+			*(volatile u64 *)a = SECRET;
+	}
+		/* fall through */
 	case 'p':
 	case 's':
 	case 't':
