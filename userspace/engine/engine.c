@@ -691,10 +691,12 @@ static void inst_finish(struct inst *in, int step)
 	run->running--;
 	run->active--;
 	st->running--;
-	if (in->ops) {
+	/* Only what is in flight: a cancel that finds nothing still searches
+	 * the ring's io-wq workers (IORING_ASYNC_CANCEL_ALL). */
+	if (in->ops & 1)
 		loop_cancel(run->loop, &in->poll_op);
+	if (in->ops & 2)
 		loop_cancel(run->loop, &in->timer_op);
-	}
 	if (step < 0) {
 		char why[ERR_MAX];
 
@@ -733,6 +735,23 @@ static void inst_finish(struct inst *in, int step)
 	progress(run);
 }
 
+/* Wait for the instance's fd (its poll is level-triggered: ready already,
+ * it completes at once). */
+static void inst_arm(struct inst *in)
+{
+	int r;
+
+	if (!(in->ops & 1)) {
+		r = loop_poll(in->st->run->loop, &in->poll_op,
+			      sandbox_proc_fd(in->proc), POLLIN);
+		if (r < 0) {
+			inst_finish(in, r);
+			return;
+		}
+		in->ops |= 1;
+	}
+}
+
 static void inst_step(struct inst *in)
 {
 	int r;
@@ -744,15 +763,7 @@ static void inst_step(struct inst *in)
 		inst_finish(in, r);
 		return;
 	}
-	if (!(in->ops & 1)) {
-		r = loop_poll(in->st->run->loop, &in->poll_op,
-			      sandbox_proc_fd(in->proc), POLLIN);
-		if (r < 0) {
-			inst_finish(in, r);
-			return;
-		}
-		in->ops |= 1;
-	}
+	inst_arm(in);
 }
 
 /* The sandbox's seccomp listener is shared by its workers: one instance's
@@ -930,7 +941,8 @@ static int spawn_instance(struct stage_run *st)
 			 fn->timeout_ms + DEADLINE_SLACK_MS);
 	if (r >= 0)
 		in->ops |= 2;
-	inst_step(in);
+	/* Just started: nothing to step yet, only its fd to wait for. */
+	inst_arm(in);
 	if (r < 0 && !in->finished) {
 		inst_finish(in, r);
 		return 0;

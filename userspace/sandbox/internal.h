@@ -82,6 +82,11 @@ struct warm_worker {
 					   proc of it polls (sandbox_proc_fd) */
 	uint64_t park_id;		/* the pending notification */
 	uint64_t cpu_soft;		/* its RLIMIT_CPU soft limit, s */
+	uint64_t cpu_ns;		/* its CPU time so far, at most */
+	/* What the guard's map names it as (guard_worker_add()): written
+	 * when the function or the stage changes, not per instance. */
+	char guard_fn[64];
+	uint32_t guard_stage;
 	/* The context it keeps mapped, and pith's read-write mapping of it;
 	 * NULL when its last one could not stay (kept outputs sealed it):
 	 * then the next instance adds a new one. */
@@ -210,6 +215,8 @@ struct sandbox_proc {
 	uint64_t park_id;
 	int park_status;
 	uint64_t cpu_soft;		/* warm: the worker's RLIMIT_CPU, s */
+	uint64_t cpu_ns;		/* warm, reused: its worker's CPU time
+					   before this instance, at most */
 	struct elf_image *image;	/* warm: a reference, for the pool */
 	uint32_t owner;
 	/* warm: the idle worker taken for this instance, until it starts it;

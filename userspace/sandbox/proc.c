@@ -179,19 +179,30 @@ static void note_syscall(struct sandbox_proc *p, long nr)
  * it. The call never runs; the worker dies before returning to user mode.
  * The listener is shared by every worker of the sandbox; a notification
  * for a pid no proc knows yet is kept for that proc's next step.
+ *
+ * ready: the caller's epoll_wait() just reported the listener readable, so
+ * the first RECV needs no poll: nothing else reads the listener in between
+ * (a sandbox is used by one thread), and the kernel counts a notification
+ * when it is queued, so RECV does not block even if its worker was killed
+ * since (it returns ENOENT then).
  */
-static void read_listener(struct sandbox *sb)
+static void read_listener(struct sandbox *sb, bool ready)
 {
 	int fd = sb->spawner.listener;
 	struct pollfd pfd = { fd, POLLIN, 0 };
 
-	while (fd >= 0 && poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)) {
+	while (fd >= 0 &&
+	       (ready || (poll(&pfd, 1, 0) > 0 && (pfd.revents & POLLIN)))) {
 		struct seccomp_notif n;
 		struct sandbox_proc *q;
 
+		ready = false;
 		memset(&n, 0, sizeof(n));
-		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
+			if (errno == ENOENT)
+				continue; /* its worker died meanwhile */
 			return;
+		}
 		bool park = n.data.arch == AUDIT_ARCH_X86_64 &&
 			    warm_is_park(sb, n.data.nr,
 					 n.data.instruction_pointer);
@@ -438,7 +449,7 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	/* Notifications before the exit: a call made just before the
 	 * worker was killed for another reason is still named. */
 	if (notified)
-		read_listener(p->sb);
+		read_listener(p->sb, true);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
 	/* Parked: the worker ended the instance through the trampoline and

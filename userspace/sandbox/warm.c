@@ -165,37 +165,39 @@ static int64_t zero_ctx(int fd, char *map, uint64_t size)
 {
 	uint64_t at = 0, kept = 0;
 
+	/* `at` is 0 or the start of an extent of data. Page 0 holds the
+	 * descriptor pith wrote, so the walk starts with its extent's end:
+	 * a no-op instance's context (descriptor; stack top and input area)
+	 * takes three calls. */
 	for (unsigned n = 0; at < size; n++) {
 		uint64_t end = size;
-		off_t d, h;
+		off_t h, d;
 
 		if (n < WARM_ZERO_EXTENTS) {
-			d = lseek(fd, (off_t)at, SEEK_DATA);
-			if (d < 0 && errno == ENXIO)
-				break; /* only holes from at on */
-			if (d < 0)
-				return -errno;
-			if ((uint64_t)d >= size)
-				break;
-			h = lseek(fd, d, SEEK_HOLE);
+			h = lseek(fd, (off_t)at, SEEK_HOLE);
 			if (h < 0)
 				return -errno;
-			at = (uint64_t)d;
 			end = MIN((uint64_t)h, size);
-			if (end <= at)
-				return -EIO; /* cannot happen: data at d */
-			if (end - at <= WARM_ZERO_MAX - kept) {
-				memset(map + at, 0, end - at);
-				kept += end - at;
-				at = end;
-				continue;
-			}
 		}
-		/* Too large, or too many extents: punch [at, end). */
-		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)at, (off_t)(end - at)) < 0)
+		if (end > at && (n >= WARM_ZERO_EXTENTS ||
+				 end - at > WARM_ZERO_MAX - kept)) {
+			/* Too large, or too many extents: punch [at, end). */
+			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE |
+					      FALLOC_FL_KEEP_SIZE,
+				      (off_t)at, (off_t)(end - at)) < 0)
+				return -errno;
+		} else if (end > at) {
+			memset(map + at, 0, end - at);
+			kept += end - at;
+		}
+		if (end >= size)
+			break;
+		d = lseek(fd, (off_t)end, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			break; /* only holes from end on */
+		if (d < 0)
 			return -errno;
-		at = end;
+		at = (uint64_t)d;
 	}
 	return (int64_t)kept;
 }
@@ -245,6 +247,8 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 	return 0;
 }
 
+static uint64_t cpu_bound(const struct sandbox_proc *p);
+
 int warm_put(struct sandbox_proc *p)
 {
 	struct sandbox *sb = p->sb;
@@ -272,9 +276,12 @@ int warm_put(struct sandbox_proc *p)
 		.epfd = p->epfd,
 		.park_id = p->park_id,
 		.cpu_soft = p->cpu_soft,
+		.cpu_ns = cpu_bound(p),
+		.guard_stage = p->stage,
 		.cpu1 = p->cpu1,
 		.last_run_ns = p->result.run_ns,
 	};
+	memcpy(w->guard_fn, p->fn_name, sizeof(w->guard_fn));
 	p->pidfd = -1;
 	p->epfd = -1;
 	w->next = sb->idle;
@@ -420,17 +427,39 @@ static void clear_start(struct sandbox_proc *p)
  * instance only while the rest of its soft limit still covers the whole
  * timeout; then it is retired (-EDQUOT) and the instance gets a fresh
  * worker. The deadline itself is pith's wall clock, as for any worker.
+ *
+ * Without a system call per instance: a worker is one thread, so its CPU
+ * time is at most the wall time in which it could run: from the start of
+ * its spawn to its first park, then from each answer to the park pith
+ * collects, plus WARM_CPU_SLACK_NS per instance for the kernel's last
+ * steps into the park after pith saw it (parked, it sleeps). Its CPU clock
+ * is read only when that bound no longer leaves room for the timeout, and
+ * the bound becomes the reading.
  */
-static int check_cpu_budget(pid_t pid, uint64_t timeout_ms, uint64_t soft_s)
-{
-	struct timespec ts;
-	clockid_t clk = (clockid_t)((~(unsigned)pid << 3) | 2);
-	uint64_t used;
+#define WARM_CPU_SLACK_NS (50 * 1000ull)
 
+static uint64_t cpu_bound(const struct sandbox_proc *p)
+{
+	uint64_t from = p->reused ? p->handoff_ns : p->start_ns;
+	uint64_t now = clock_now_ns();
+
+	return (p->reused ? p->cpu_ns : 0) + (now > from ? now - from : 0) +
+	       WARM_CPU_SLACK_NS;
+}
+
+static int check_cpu_budget(struct warm_worker *w, uint64_t timeout_ms)
+{
+	uint64_t soft = w->cpu_soft * 1000000000ull;
+	uint64_t need = timeout_ms * 1000000ull;
+	struct timespec ts;
+	clockid_t clk = (clockid_t)((~(unsigned)w->pid << 3) | 2);
+
+	if (w->cpu_ns <= soft && need <= soft - w->cpu_ns)
+		return 0;
 	if (clock_gettime(clk, &ts) < 0)
 		return -errno;
-	used = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (used + timeout_ms * 1000000ull > soft_s * 1000000000ull)
+	w->cpu_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	if (w->cpu_ns + need > soft)
 		return -EDQUOT;
 	return 0;
 }
@@ -533,8 +562,7 @@ int warm_take(struct sandbox_proc *p, const struct sandbox_request *req,
 		if (!w)
 			return 0;
 		/* Spent its CPU slack: retire it. */
-		if (w->ctx &&
-		    check_cpu_budget(w->pid, p->timeout_ms, w->cpu_soft) >= 0)
+		if (w->ctx && check_cpu_budget(w, p->timeout_ms) >= 0)
 			break;
 		if (sb->guard)
 			guard_worker_del(sb->guard, w->pid);
@@ -672,6 +700,7 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	w->epfd = -1;
 	p->reused = true;
 	p->cpu_soft = w->cpu_soft;
+	p->cpu_ns = w->cpu_ns;
 	warm_place(p, w);
 	/* Known before the worker runs, so that its notifications find it. */
 	p->next = sb->procs;
@@ -679,9 +708,12 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	if (sb->guard)
-		guard_worker_add(sb->guard, p->pid,
-				 req->fn_name ? req->fn_name : "", req->stage,
+	/* The guard's map names the worker for its events and counters;
+	 * its verdicts do not depend on it (security.md, layer 5). Written
+	 * again only when the name or the stage changes. */
+	if (sb->guard && (strcmp(w->guard_fn, p->fn_name) ||
+			  w->guard_stage != req->stage))
+		guard_worker_add(sb->guard, p->pid, p->fn_name, req->stage,
 				 req->instance);
 	p->handoff_ns = clock_now_ns();
 	r = hand_over(p, listener, w->park_id);
