@@ -120,7 +120,9 @@ void guard_release(struct guard *g);
 /* Whether the syscall-entry program is attached right now. */
 bool guard_attached(const struct guard *g);
 
-/* Name a worker in events and per-function counters; forget it at reap. */
+/* Name a worker in events and per-function counters; forget it at reap.
+ * pith names a warm worker again only when its function or stage changes:
+ * its events then carry the instance it was named with. */
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance);
 void guard_worker_del(struct guard *g, pid_t pid);
