@@ -182,6 +182,32 @@ TEST_F(engine, instance_is_killed_at_its_deadline)
 	job_free(job);
 }
 
+/* The run keeps one timer, for the earliest deadline of its running
+ * instances: an instance started after one with a later deadline moves it
+ * earlier. */
+TEST_F(engine, shorter_deadline_started_later_is_kept)
+{
+	struct job *job = job_from(
+		"{\"version\":1,\"name\":\"t2\","
+		"\"functions\":{\"long\":{\"binary\":\"%1$s/spin\",\"timeout\":\"20s\"},"
+		"\"short\":{\"binary\":\"%1$s/spin\",\"timeout\":\"150ms\"}},"
+		"\"inputs\":{\"x\":[{\"name\":\"a\",\"data\":\"1\"}]},"
+		"\"stages\":[{\"name\":\"slow\",\"function\":\"long\",\"inputs\":{\"in\":{\"from\":\"x\"}},\"outputs\":[\"o\"]},"
+		"{\"name\":\"quick\",\"function\":\"short\",\"inputs\":{\"in\":{\"from\":\"x\"}},\"outputs\":[\"o\"]}],"
+		"\"outputs\":{\"r\":\"slow.o\",\"q\":\"quick.o\"}}");
+	uint64_t t0 = now_ms(), took;
+
+	ASSERT_NE(NULL, job);
+	ASSERT_EQ(0, run(self->sb, job, 4, &self->rep));
+	took = now_ms() - t0;
+	EXPECT_FALSE(self->rep.ok);
+	EXPECT_STREQ("stage quick[0]: timed out after 150 ms", self->rep.error);
+	EXPECT_EQ(INSTANCE_CANCELLED, self->rep.stages[0].instances[0].state);
+	EXPECT_GE(took, 150);
+	EXPECT_LT(took, 5000);
+	job_free(job);
+}
+
 TEST_F(engine, empty_input_gives_zero_instances_and_empty_outputs)
 {
 	struct job *job = job_from(
