@@ -167,7 +167,7 @@ static int64_t zero_ctx(int fd, char *map, uint64_t size)
 
 	/* `at` is 0 or the start of an extent of data. Page 0 holds the
 	 * descriptor pith wrote, so the walk starts with its extent's end:
-	 * a no-op instance's context (descriptor; stack top and input area)
+	 * a no-op instance's context (the descriptor; the stack top)
 	 * takes three calls. */
 	for (unsigned n = 0; at < size; n++) {
 		uint64_t end = size;
