@@ -3,8 +3,9 @@
  * file.read and file.write: paths resolved beneath the data root with
  * openat2(RESOLVE_BENEATH), every open, stat, read, write, fsync, rename and
  * unlink an io_uring operation. Writes are staged in temporary files and
- * renamed into place only once every item of the run is on disk. The engine
- * reuses both for its own files (iofunc_ctx: trusted_paths, create_new).
+ * renamed into place only once every item of the run is on disk. One
+ * behaviour, for a job's stages only: pith reads and writes its own files
+ * with iofuncs/loadfile.c and engine/output.c.
  */
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -163,9 +164,7 @@ static int openat2_sqe(struct fslot *s, int dirfd, const char *path,
 	s->how = (struct open_how){
 		.flags = flags | O_CLOEXEC | O_NOCTTY,
 		.mode = mode,
-		.resolve = s->run->ctx.trusted_paths ?
-				   0 :
-				   RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	io_uring_prep_openat2(sqe, dirfd, path, &s->how);
 	slot_submit(s, sqe);
@@ -407,15 +406,6 @@ static void read_step(struct fslot *s, int res)
 					 iofunc_strerror(errno));
 		s->size = s->stx.stx_size;
 		s->done = 0;
-		if (run->ctx.max_file_bytes && s->size > run->ctx.max_file_bytes) {
-			char why[96];
-
-			snprintf(why, sizeof(why),
-				 "file too large: %llu bytes, the limit is %llu",
-				 (unsigned long long)s->size,
-				 (unsigned long long)run->ctx.max_file_bytes);
-			return slot_fail(s, -EFBIG, why);
-		}
 		/* Segmented reads populate their own pages, in parallel. */
 		run->arena.prefault = s->size < FILE_SEG_MIN;
 		r = arena_reserve(&run->arena, s->size, &s->dst);
@@ -447,15 +437,9 @@ static void read_step(struct fslot *s, int res)
 
 /* ---- file.write ---- */
 
-static void tmp_name(const struct iofunc_run *run, struct staged *st)
+static void tmp_name(struct staged *st)
 {
 	uint32_t rnd[2] = { 0, 0 };
-
-	if (run->ctx.create_new) {
-		/* No temporary: the file itself (base fits, see write_start). */
-		snprintf(st->tmp, sizeof(st->tmp), "%s", st->base);
-		return;
-	}
 
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) < 0)
 		rnd[0] = (uint32_t)getpid(), rnd[1] = (uint32_t)loop_now_ms();
@@ -486,8 +470,6 @@ static void write_start(struct fslot *s)
 	st->base = slash ? slash + 1 : it->name;
 	if (!*st->base || !strcmp(st->base, ".") || !strcmp(st->base, ".."))
 		return slot_fail(s, -EINVAL, "not a file name");
-	if (run->ctx.create_new && strlen(st->base) > NAME_MAX)
-		return slot_fail(s, -ENAMETOOLONG, "file name too long");
 	if (slash) {
 		size_t dl = (size_t)(slash - it->name);
 
@@ -540,14 +522,8 @@ static void write_synced(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
 	struct staged *st = &FS(run)->staged[s->idx];
-	struct io_uring_sqe *sqe;
+	struct io_uring_sqe *sqe = loop_sqe(run->loop, 1);
 
-	if (run->ctx.create_new) {
-		/* Created with O_EXCL: nothing there to replace. */
-		st->staged = true;
-		return slot_end(s);
-	}
-	sqe = loop_sqe(run->loop, 1);
 	if (!sqe)
 		return slot_fail(s, -EBUSY, "cannot queue the statx");
 	s->state = F_CHECK_TARGET;
@@ -567,17 +543,15 @@ static void write_step(struct fslot *s, int res)
 		if (res < 0)
 			return slot_fail(s, res, path_error(res));
 		st->dirfd = res;
-		tmp_name(run, st);
+		tmp_name(st);
 		s->state = F_OPEN_TMP;
 		if (openat2_sqe(s, st->dirfd, st->tmp,
 				O_WRONLY | O_CREAT | O_EXCL, 0666) < 0)
 			return slot_fail(s, -EBUSY, "cannot queue the open");
 		return;
 	case F_OPEN_TMP:
-		if (res == -EEXIST && run->ctx.create_new)
-			return slot_fail(s, res, "exists");
 		if (res == -EEXIST) {
-			tmp_name(run, st);
+			tmp_name(st);
 			if (openat2_sqe(s, st->dirfd, st->tmp,
 					O_WRONLY | O_CREAT | O_EXCL, 0666) < 0)
 				return slot_fail(s, -EBUSY,
@@ -725,11 +699,6 @@ static void write_commit(struct iofunc_run *run)
 				 "not written because '%s' failed", first);
 			item_fail(run, i, -ECANCELED,
 				  run->cancelled ? "cancelled" : why);
-		}
-		if (all_ok && run->ctx.create_new && st->tmp_exists) {
-			/* Already under its own name: nothing to rename. */
-			st->tmp_exists = false;
-			write_ok(run, i);
 		}
 		if (!st->tmp_exists) {
 			st->dirfd = safe_close(st->dirfd);

@@ -16,6 +16,7 @@
 #include "iofuncs/hosts.h"
 #include "iofuncs/http_parse.h"
 #include "iofuncs/internal.h"
+#include "iofuncs/loadfile.h"
 #include "iofuncs/policy.h"
 #include "lib/probe.h"
 
@@ -76,9 +77,8 @@ struct pool {
 struct hstate {
 	struct iofunc_run *run;
 	struct hosts *hosts;	/* NULL until read */
-	struct iofunc_run *hosts_io; /* file.read of the hosts file */
-	struct set *hosts_in;
-	struct set *hosts_out[2]; /* its output set, NULL */
+	struct loadfile *hosts_lf; /* pith's own read of the hosts file */
+	const char *hosts_paths[1];
 	int hosts_err;		/* it could not be read: why in hosts_e */
 	struct err hosts_e;
 	struct netpolicy *net;	/* where requests may go */
@@ -793,27 +793,30 @@ static const char *hosts_path(const struct iofunc_run *run)
 }
 
 /* The hosts file is in (or missing: an empty table): start the requests. */
-static void hosts_read(struct iofunc_run *io, void *data)
+static void hosts_read(struct loadfile *lf, void *data)
 {
 	struct hstate *hs = data;
 	struct iofunc_run *run = hs->run;
 	const char *text = "", *msg = NULL;
-	uint64_t len = 0;
+	struct buffer *buf;
+	uint64_t off, len = 0;
 	struct err e = {};
-	int r = 0;
+	size_t i;
+	int r;
 
 	run->ops--;
-	if (iofunc_run_n_failed(io)) {
-		r = iofunc_run_item_reason(io, 0, &msg);
-		if (r == -ENOENT)
-			r = 0;
-		else
-			err_set(&e, -r, "hosts file %s", msg);
+	r = loadfile_error(lf, &i, &msg);
+	if (r == -ENOENT) {
+		r = 0;
+	} else if (r < 0) {
+		err_set(&e, -r, "hosts file %s", msg);
 	} else {
-		r = item_data(&hs->hosts_out[0]->items[0], (const void **)&text);
-		len = hs->hosts_out[0]->items[0].len;
+		loadfile_file(lf, 0, &buf, &off, &len);
+		r = buffer_data(buf, (const void **)&text);
 		if (r < 0)
 			err_set(&e, -r, "cannot map %s", hosts_path(run));
+		else
+			text += off;
 	}
 	if (r >= 0)
 		r = hosts_parse(hosts_path(run), text, (size_t)len, &hs->hosts,
@@ -826,28 +829,23 @@ static void hosts_read(struct iofunc_run *io, void *data)
 	iofunc_run_maybe_done(run);
 }
 
-/* Read the hosts file with file.read, on the loop like every other file. */
+/*
+ * Read the hosts file on the loop like every other file, with pith's own
+ * reader: the operator's path, not a job's, so it is taken as written.
+ */
 static int hosts_start(struct hstate *hs, struct err *e)
 {
 	const char *path = hosts_path(hs->run);
-	struct iofunc_ctx ctx;
+	const struct loadfile_opts o = {
+		.dirfd = AT_FDCWD,
+		.label = "hosts",
+		.probe_stage = PROBE_IO_HOSTS,
+	};
 	int r;
 
-	iofunc_ctx_init(&ctx);
-	ctx.data_root_fd = AT_FDCWD;
-	ctx.trusted_paths = true; /* the operator's file, not a job's path */
-	ctx.label = "hosts";
-	ctx.stage = PROBE_IO_HOSTS;
-	hs->hosts_in = set_new("path");
-	hs->hosts_out[0] = set_new("hosts");
-	if (!hs->hosts_in || !hs->hosts_out[0])
-		return err_set(e, ENOMEM, "out of memory");
-	r = set_add_copy(hs->hosts_in, "hosts", false, 0, path, strlen(path));
-	if (r < 0)
-		return err_set(e, -r, "cannot queue the read of %s", path);
-	r = iofunc_start(hs->run->loop, iofunc_lookup("file.read"), &ctx,
-			 hs->hosts_in, hs->hosts_out, hosts_read, hs,
-			 &hs->hosts_io, e);
+	hs->hosts_paths[0] = path;
+	r = loadfile_start(hs->run->loop, &o, hs->hosts_paths, 1, hosts_read,
+			   hs, &hs->hosts_lf, e);
 	if (r < 0)
 		return err_prefix(e, r, "cannot read %s", path);
 	hs->run->ops++;
@@ -879,8 +877,8 @@ static void http_cancel(struct iofunc_run *run)
 {
 	struct hstate *hs = HS(run);
 
-	if (hs->hosts_io && !hs->hosts && !hs->hosts_err)
-		iofunc_run_cancel(hs->hosts_io);
+	if (hs->hosts_lf && !hs->hosts && !hs->hosts_err)
+		loadfile_cancel(hs->hosts_lf);
 	for (struct conn *c = hs->conns; c; c = c->next_all)
 		if (c->busy)
 			loop_cancel(run->loop, &c->op);
@@ -916,9 +914,7 @@ static void http_free(struct iofunc_run *run)
 	}
 	hosts_free(hs->hosts);
 	netpolicy_free(hs->net);
-	iofunc_run_free(hs->hosts_io);
-	set_free(hs->hosts_in);
-	set_free(hs->hosts_out[0]);
+	loadfile_free(hs->hosts_lf);
 	free(hs);
 	run->impl = NULL;
 }

@@ -51,25 +51,13 @@ struct iofunc_ctx {
 	size_t n_protect;
 	uint64_t max_header_bytes;	/* http: 64 KiB of status + headers */
 	uint64_t max_body_bytes;	/* http: 64 MiB per body */
-	uint64_t max_file_bytes;	/* file.read: larger files fail the
-					   item (0: no limit, the default) */
 	const char *hosts_path;		/* http: "/etc/hosts" */
 	/* Named in the I/O probes (lib/probe.h): the engine's job id and
-	 * the job's I/O stage, or for pith's own reads and writes one of
-	 * PROBE_IO_INPUTS, _BINARIES, _HOSTS, _OUTPUTS (PROBE_IO_OWN: the
-	 * default). */
+	 * the job's I/O stage (PROBE_IO_OWN, the default, for a run outside
+	 * a job; pith's own reads and writes are iofuncs/loadfile.c's and
+	 * engine/output.c's). */
 	uint64_t job;
 	int stage;
-	/* For the engine's own files only, never for a job's I/O stages: */
-	bool trusted_paths;	/* file.*: paths as the job's author wrote
-				   them (absolute, '..', any symlink), not
-				   confined beneath data_root_fd (false) */
-	bool create_new;	/* file.write: each file created under its
-				   own name with O_EXCL (an existing one fails
-				   the item with -EEXIST), no temporary, no
-				   rename, no directory fsync: for a new
-				   directory the caller moves into place as a
-				   whole (false) */
 	/*
 	 * Streaming (the engine's stages), both optional. `item`: called
 	 * from the loop for every item that succeeded, as soon as its outputs
