@@ -73,14 +73,13 @@ struct stream {
 	size_t n_released;
 };
 
-/* One compute instance, alive until its loop op has completed. */
+/* One compute instance. The run polls the sandbox's one fd for all of
+ * them (on_sandbox()), so an instance has no loop op of its own. */
 struct inst {
-	struct loop_op poll_op;
 	struct stage_run *st;
 	size_t index;
 	struct sandbox_proc *proc;
 	struct set **inputs; /* np sets: its references to the items it reads */
-	unsigned ops; /* loop ops in flight: 1 poll */
 	bool finished;
 	bool due; /* past its deadline: on_deadline() steps it */
 	bool cancelled; /* killed because the job failed elsewhere */
@@ -164,6 +163,12 @@ struct run {
 	struct loop_op deadline_op;
 	bool deadline_armed, deadline_moving, deadline_off;
 	uint64_t deadline_at; /* ns, CLOCK_MONOTONIC, of the armed timer */
+	/* One poll of sandbox_fd() for all running instances (a park, a
+	 * forbidden call, an exit), not one per instance: each park woke
+	 * every instance's poll (the listener is shared), and the polls of
+	 * instances another's step had finished were cancelled one by one. */
+	struct loop_op sb_op;
+	bool sb_armed, sb_off;
 	struct loop_op cancel_op; /* polls cancel_fd */
 	struct loop_op stop_op;	  /* polls opts->stop */
 	bool cancel_armed, stop_armed;
@@ -625,7 +630,7 @@ static void collect(struct stage_run *st, size_t i, struct set **outs)
 
 static void inst_release(struct inst *in)
 {
-	if (in->ops == 0 && in->finished) {
+	if (in->finished) {
 		sandbox_proc_free(in->proc);
 		free_outs(in->inputs, stage_of(in->st)->n_inputs);
 		free(in);
@@ -698,10 +703,6 @@ static void inst_finish(struct inst *in, int step)
 	run->running--;
 	run->active--;
 	st->running--;
-	/* Only what is in flight: a cancel that finds nothing still searches
-	 * the ring's io-wq workers (IORING_ASYNC_CANCEL_ALL). */
-	if (in->ops & 1)
-		loop_cancel(run->loop, &in->poll_op);
 	if (step < 0) {
 		char why[ERR_MAX];
 
@@ -734,47 +735,28 @@ static void inst_finish(struct inst *in, int step)
 		}
 	}
 	/* The worker goes back to the sandbox's pool before the next
-	 * instance starts, so that one is served warm (the loop ops still
-	 * in flight only find in->finished). */
+	 * instance starts, so that one is served warm. */
 	in->proc = sandbox_proc_free(in->proc);
 	progress(run);
 }
 
-/* Wait for the instance's fd (its poll is level-triggered: ready already,
- * it completes at once). */
-static void inst_arm(struct inst *in)
-{
-	int r;
-
-	if (!(in->ops & 1)) {
-		r = loop_poll(in->st->run->loop, &in->poll_op,
-			      sandbox_proc_fd(in->proc), POLLIN);
-		if (r < 0) {
-			inst_finish(in, r);
-			return;
-		}
-		in->ops |= 1;
-	}
-}
-
+/* Step an instance sandbox_poll() (or its deadline) says has progress to
+ * make; a finished one is freed: callers do not touch it afterwards. */
 static void inst_step(struct inst *in)
 {
 	int r;
 
 	if (in->finished)
 		return;
-	r = sandbox_proc_step(in->proc);
+	r = sandbox_proc_step_polled(in->proc);
 	if (r != 0) {
 		inst_finish(in, r);
-		return;
+		inst_release(in);
 	}
-	inst_arm(in);
 }
 
-/* The sandbox's seccomp listener is shared by its workers: one instance's
- * step may read another's park, which wakes nothing of the other's (it
- * used to wait for its deadline: 5 s stalls of 2-instance jobs). Step
- * those now; each step finishes its instance, so this ends. */
+/* Step every instance sandbox_poll() found progress for (a park, an exit);
+ * each such step finishes its instance, so this ends. */
 static void step_pending(struct run *run)
 {
 	struct inst *in;
@@ -815,17 +797,43 @@ static void post_pending(struct run *run)
 		run->pending_posted = true;
 }
 
-static void on_inst_poll(struct loop_op *op, int res, uint32_t flags)
-{
-	struct inst *in = container_of(op, struct inst, poll_op);
-	struct run *run = in->st->run;
+static void on_sandbox(struct loop_op *op, int res, uint32_t flags);
 
-	(void)flags;
-	in->ops &= ~1u;
-	if (res != -ECANCELED)
-		inst_step(in);
-	inst_release(in);
+/* Poll the sandbox's fd while instances run. */
+static int sandbox_arm(struct run *run)
+{
+	int r;
+
+	if (run->sb_armed || run->sb_off || !run->live)
+		return 0;
+	run->sb_op.cb = on_sandbox;
+	r = loop_poll(run->loop, &run->sb_op,
+		      sandbox_fd(run->opts->sandbox), POLLIN);
+	if (r < 0)
+		return r;
+	run->sb_armed = true;
+	return 0;
+}
+
+static void on_sandbox(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, sb_op);
+	int r = 0;
+
+	run->sb_armed = false;
+	if (res == -ECANCELED || run->sb_off)
+		return;
+	if (res < 0)
+		run_error(run, err_errno(run->e, res, "cannot poll the sandbox"));
+	else
+		r = sandbox_poll(run->opts->sandbox);
+	if (r < 0)
+		run_error(run, err_errno(run->e, r, "sandbox"));
 	step_pending(run);
+	/* Killed instances (a failed run) still end through it. */
+	r = sandbox_arm(run);
+	if (r < 0)
+		run_error(run, err_errno(run->e, r, "cannot poll the sandbox"));
 }
 
 static uint64_t inst_deadline(const struct inst *in)
@@ -877,6 +885,10 @@ static void on_deadline(struct loop_op *op, _unused_ int res,
 
 	run->deadline_armed = false;
 	run->deadline_moving = false;
+	/* What the sandbox has (also if its poll could not be armed). */
+	if (!run->sb_off)
+		(void)sandbox_poll(run->opts->sandbox);
+	step_pending(run);
 	for (in = run->live; in; in = in->next)
 		in->due = !in->finished && inst_deadline(in) <= now;
 	/* A step may finish instances and start new ones: from the top. */
@@ -979,7 +991,6 @@ static int spawn_instance(struct stage_run *st)
 	req.inputs = in->inputs;
 	in->st = st;
 	in->index = index;
-	in->poll_op.cb = on_inst_poll;
 	r = sandbox_spawn(run->opts->sandbox, &req, &in->proc, &se);
 	if (r < 0) {
 		probe_inst_end(st, index, NULL, PROBE_FAILED, PROBE_REASON_SPAWN, se.msg, NULL, 0, NULL);
@@ -997,8 +1008,8 @@ static int spawn_instance(struct stage_run *st)
 	run->active++;
 	st->running++;
 	r = deadline_arm(run);
-	/* Just started: nothing to step yet, only its fd to wait for. */
-	inst_arm(in);
+	if (r >= 0)
+		r = sandbox_arm(run);
 	if (r < 0 && !in->finished) {
 		inst_finish(in, r);
 		return 0;
@@ -1863,6 +1874,9 @@ static int run_job(struct run *run)
 	run->deadline_off = true;
 	if (run->deadline_armed && !run->deadline_moving)
 		loop_cancel(run->loop, &run->deadline_op);
+	run->sb_off = true;
+	if (run->sb_armed)
+		loop_cancel(run->loop, &run->sb_op);
 	drain(run);
 	for (size_t s = 0; s < job->n_stages; s++) /* ended by a failure */
 		if (run->stages[s].state == STAGE_RUNNING)

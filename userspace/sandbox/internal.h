@@ -117,6 +117,10 @@ struct sandbox {
 	unsigned fork_gen;	/* sandbox_fork_gen() at creation */
 	struct spawner spawner;
 	struct sandbox_proc *procs; /* live ones, to match notifications */
+	/* sandbox_fd(): one epoll set with the listener and the pidfd of
+	 * every worker (registered once, when it is created), so that the
+	 * engine waits on one fd for all its instances. */
+	int events;
 	struct {
 		pid_t pid;
 		long nr;
@@ -203,6 +207,7 @@ struct sandbox_proc {
 	uint64_t timeout_ms;
 	uint64_t start_ns, handoff_ns, deadline_ns;
 	bool handed_off, timed_out, killed, finished;
+	bool exit_seen;			/* sandbox_poll() saw its pidfd ready */
 	long bad_syscall;		/* first user notification, or -1 */
 	long guard_nr;			/* syscall the eBPF guard killed, or -1 */
 	char guard_reason[ERR_MAX];	/* its event, formatted */
@@ -244,6 +249,9 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e);
 /* "openat" for 257; NULL-safe buffer in, never fails. */
 const char *filter_syscall_name(long nr, char *buf, size_t len);
+
+/* sandbox.c: register a worker's pidfd in sb->events. */
+int sandbox_events_add(struct sandbox *sb, int fd);
 
 /* spawn.c */
 /* Forks of this process so far (counted in the children). */
@@ -331,6 +339,9 @@ int warm_put(struct sandbox_proc *p);
 void warm_unshare_ctx(struct sandbox_proc *p);
 /* Kill every idle worker. */
 void warm_flush(struct sandbox *sb);
+/* An idle worker whose pidfd is fd died: reap it and drop it from the
+ * pool. false when no idle worker has that pidfd. */
+bool warm_reap_idle(struct sandbox *sb, int fd);
 /* The notification is a park from the trampoline's park call. */
 bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 

@@ -427,14 +427,57 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 
 bool sandbox_proc_pending(const struct sandbox_proc *p)
 {
-	return p && p->parked && !p->killed && !p->finished;
+	return p && !p->finished &&
+	       ((p->parked && !p->killed) || p->exit_seen);
 }
+
+int sandbox_fd(const struct sandbox *sb)
+{
+	return sb->events;
+}
+
+/*
+ * What sb->events has: the listener's notifications (parks, forbidden
+ * calls: noted on their procs) and the pidfds of exited workers (their
+ * procs' exit_seen; an idle worker that died is reaped and dropped).
+ */
+int sandbox_poll(struct sandbox *sb)
+{
+	struct epoll_event ev[16];
+	bool notified = false;
+	int n;
+
+	n = epoll_wait(sb->events, ev, ARRAY_SIZE(ev), 0);
+	if (n < 0)
+		return errno == EINTR ? 0 : negative_errno();
+	for (int i = 0; i < n; i++) {
+		int fd = ev[i].data.fd;
+		struct sandbox_proc *q;
+
+		if (fd == sb->spawner.listener) {
+			notified = true;
+			continue;
+		}
+		for (q = sb->procs; q; q = q->next)
+			if (q->pidfd == fd)
+				break;
+		if (q)
+			q->exit_seen = true;
+		else if (!warm_reap_idle(sb, fd))
+			/* Nobody's (cannot happen): stop it waking us. */
+			epoll_ctl(sb->events, EPOLL_CTL_DEL, fd, NULL);
+	}
+	if (notified)
+		read_listener(sb, true);
+	return n;
+}
+
+static int step(struct sandbox_proc *p, bool pid_ready, bool notified);
 
 int sandbox_proc_step(struct sandbox_proc *p)
 {
 	struct epoll_event ev[4];
 	bool pid_ready = false, notified = false;
-	siginfo_t si;
 	int n;
 
 	if (p->finished)
@@ -446,6 +489,20 @@ int sandbox_proc_step(struct sandbox_proc *p)
 		pid_ready |= ev[i].data.u32 == 'P';
 		notified |= ev[i].data.u32 == 'L';
 	}
+	return step(p, pid_ready, notified);
+}
+
+int sandbox_proc_step_polled(struct sandbox_proc *p)
+{
+	if (p->finished)
+		return 1;
+	return step(p, p->exit_seen, false);
+}
+
+static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
+{
+	siginfo_t si;
+
 	/* Notifications before the exit: a call made just before the
 	 * worker was killed for another reason is still named. */
 	if (notified)

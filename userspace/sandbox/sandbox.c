@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -324,6 +325,17 @@ static void setup_guard(struct sandbox *sb)
 			 (int)sizeof(sb->guard_error) - 1, ge.msg);
 }
 
+/* Level-triggered: a readable pidfd stays so until pith reaps the worker
+ * and closes it (finish(), worker_kill()), which also unregisters it. */
+int sandbox_events_add(struct sandbox *sb, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (sb->events < 0)
+		return 0;
+	return epoll_ctl(sb->events, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 int sandbox_hold(struct sandbox *sb, struct err *e)
 {
 	int r = sb->guard ? guard_hold(sb->guard, e) : 0;
@@ -372,6 +384,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	sb->loader_fd = -1;
 	sb->cgroup_fd = -1;
 	sb->spawner.listener = -1;
+	sb->events = -1;
 	sb->pid = getpid();
 	sb->fork_gen = sandbox_fork_gen();
 	r = open_loader(sb, e);
@@ -419,6 +432,16 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	r = spawner_start(sb, e);
 	if (r < 0)
 		goto fail;
+	sb->events = epoll_create1(EPOLL_CLOEXEC);
+	if (sb->events < 0) {
+		r = err_errno(e, errno, "epoll_create1");
+		goto fail;
+	}
+	if (sb->spawner.listener >= 0 &&
+	    (r = sandbox_events_add(sb, sb->spawner.listener)) < 0) {
+		r = err_errno(e, r, "epoll_ctl");
+		goto fail;
+	}
 	layer_set(sb, LAYER_DEADLINE, true,
 		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
 	if (sb->warm && sb->spawner.listener >= 0)
@@ -450,6 +473,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	warm_flush(sb);
 	spawner_stop(sb);
 	reuse_close(sb);
+	safe_close(sb->events);
 	guard_free(sb->guard);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);

@@ -160,8 +160,9 @@ int sandbox_proc_fd(const struct sandbox_proc *p);
 /* The worker's pid (for /proc readers, tracing and tests). */
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);
 /* A step of another proc of the same sandbox read this one's park from the
- * shared seccomp listener: its fd will not turn readable for it, so step
- * it now (the engine checks its live instances after each step). */
+ * shared seccomp listener (its fd will not turn readable for it), or
+ * sandbox_poll() saw its park or its exit: step it now (the engine checks
+ * its live instances after each step and each poll). */
 bool sandbox_proc_pending(const struct sandbox_proc *p);
 /* Whether a warm worker of an earlier instance runs it (for tracing). */
 bool sandbox_proc_warm(const struct sandbox_proc *p);
@@ -178,6 +179,19 @@ void sandbox_proc_kill(struct sandbox_proc *p);
 struct set **sandbox_proc_take_outputs(struct sandbox_proc *p, size_t *ret_n);
 struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p); /* kills if
 								 running */
+
+/*
+ * One fd for all the running instances of sb (the engine's way): readable
+ * when some instance may have progress to make (its worker parked, made a
+ * forbidden call or exited). Then sandbox_poll() reads what is there and
+ * notes it on the procs, sandbox_proc_pending() says which to step, and
+ * sandbox_proc_step_polled() steps one without polling its own fd (also
+ * at its deadline). sandbox_proc_fd()/sandbox_proc_step() stay for callers
+ * that wait per instance.
+ */
+int sandbox_fd(const struct sandbox *sb);
+int sandbox_poll(struct sandbox *sb);
+int sandbox_proc_step_polled(struct sandbox_proc *p);
 
 /* Spawn and wait: convenience for tests and sequential callers. */
 int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,

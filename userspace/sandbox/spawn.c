@@ -248,7 +248,8 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * normal instance wakes pith once. */
 	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
 	    (sb->spawner.listener >= 0 &&
-	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0)) {
+	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0) ||
+	    (r = sandbox_events_add(sb, p->pidfd)) < 0) {
 		r = err_errno(e, r, "epoll_ctl");
 		goto fail;
 	}

@@ -145,8 +145,8 @@ static void worker_kill(struct warm_worker *w)
 }
 
 /*
- * Every byte of a parked worker's context back to zero, while it waits. Only what may be non-zero is touched: the
- * memfd's data extents (lseek SEEK_DATA/SEEK_HOLE; a hole reads as zero,
+ * Every byte of a parked worker's context back to zero, while it waits.
+ * Only what may be non-zero is touched: the memfd's data extents (lseek SEEK_DATA/SEEK_HOLE; a hole reads as zero,
  * and shmem counts a swapped-out page as data). Small extents are zeroed
  * in place with stores through pith's mapping: the pages stay, in both
  * mappings, so neither pith's next writes nor the next instance's first
@@ -161,43 +161,46 @@ static void worker_kill(struct warm_worker *w)
 #define WARM_ZERO_MAX (256ull << 10)
 #define WARM_ZERO_EXTENTS 16
 
-static int64_t zero_ctx(int fd, char *map, uint64_t size)
+static int64_t zero_ctx(int fd, char *map, uint64_t size, uint64_t lo)
 {
-	uint64_t at = 0, kept = 0;
+	uint64_t hi = size - CTX_PAGE, at = lo, kept = lo + CTX_PAGE;
 
-	/* `at` is 0 or the start of an extent of data. Page 0 holds the
-	 * descriptor pith wrote, so the walk starts with its extent's end:
-	 * a no-op instance's context (the descriptor; the stack top)
-	 * takes three calls. */
-	for (unsigned n = 0; at < size; n++) {
-		uint64_t end = size;
+	/* [0, lo) holds the descriptor pith wrote, the last page the frame:
+	 * pages that are there, zeroed without asking. Stores into a hole
+	 * would only fault in a zero page: the result is the same. So the
+	 * walk covers [lo, hi), and a no-op instance (nothing else touched)
+	 * costs one call. */
+	memset(map, 0, lo);
+	memset(map + hi, 0, CTX_PAGE);
+	for (unsigned n = 0; at < hi; n++) {
+		uint64_t end = hi;
 		off_t h, d;
 
+		d = lseek(fd, (off_t)at, SEEK_DATA);
+		if (d < 0 && errno == ENXIO)
+			break; /* only holes from at on */
+		if (d < 0)
+			return -errno;
+		if ((uint64_t)d >= hi)
+			break;
+		at = (uint64_t)d;
 		if (n < WARM_ZERO_EXTENTS) {
-			h = lseek(fd, (off_t)at, SEEK_HOLE);
+			h = lseek(fd, d, SEEK_HOLE);
 			if (h < 0)
 				return -errno;
-			end = MIN((uint64_t)h, size);
+			end = MIN((uint64_t)h, hi);
 		}
-		if (end > at && (n >= WARM_ZERO_EXTENTS ||
-				 end - at > WARM_ZERO_MAX - kept)) {
+		if (n >= WARM_ZERO_EXTENTS || end - at > WARM_ZERO_MAX - kept) {
 			/* Too large, or too many extents: punch [at, end). */
 			if (fallocate(fd, FALLOC_FL_PUNCH_HOLE |
 					      FALLOC_FL_KEEP_SIZE,
 				      (off_t)at, (off_t)(end - at)) < 0)
 				return -errno;
-		} else if (end > at) {
+		} else {
 			memset(map + at, 0, end - at);
 			kept += end - at;
 		}
-		if (end >= size)
-			break;
-		d = lseek(fd, (off_t)end, SEEK_DATA);
-		if (d < 0 && errno == ENXIO)
-			break; /* only holes from end on */
-		if (d < 0)
-			return -errno;
-		at = (uint64_t)d;
+		at = end;
 	}
 	return (int64_t)kept;
 }
@@ -234,7 +237,9 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 	/* The context proper; the input area past it is only ever written
 	 * by pith (the worker maps it read-only): pith zeroes the bytes it
 	 * copied there and keeps its pages. */
-	kept = zero_ctx(p->ctx->fd, p->ctx_map, p->layout.size);
+	kept = zero_ctx(p->ctx->fd, p->ctx_map, p->layout.size,
+			p->layout.hdr_size <= WARM_ZERO_MAX / 4 ?
+				ALIGN_UP(p->layout.hdr_size, CTX_PAGE) : 0);
 	if (kept < 0)
 		return (int)kept;
 	memset(p->ctx_map + p->layout.size, 0,
@@ -318,6 +323,23 @@ void warm_unshare_ctx(struct sandbox_proc *p)
 	}
 	/* The input area past the context: nobody's output. */
 	buffer_shrink(p->ctx, MIN(p->ctx->size, p->layout.size));
+}
+
+bool warm_reap_idle(struct sandbox *sb, int fd)
+{
+	for (struct warm_worker **pp = &sb->idle; *pp; pp = &(*pp)->next) {
+		struct warm_worker *w = *pp;
+
+		if (w->pidfd != fd)
+			continue;
+		*pp = w->next;
+		sb->n_idle--;
+		if (sb->guard)
+			guard_worker_del(sb->guard, w->pid);
+		worker_kill(w); /* already dead: reaped, its pidfd closed */
+		return true;
+	}
+	return false;
 }
 
 void warm_flush(struct sandbox *sb)
