@@ -260,8 +260,10 @@ TEST_F(stream, fold_gives_all_s_output_in_any_completion_order)
 			n = sb->items_out / b + (sb->items_out % b != 0);
 			EXPECT_EQ(n, sc->n_instances);
 			EXPECT_EQ(sb->items_out, sc->items_out);
-			/* Item 39 is slow: folding began before it was in. */
-			if (sc->n_instances > 1)
+			/* Item 39 is slow: folding began before it was in
+			 * (for small batches: a few b items are made while
+			 * it spins, however loaded the machine). */
+			if (b <= 4)
 				EXPECT_LT(sc->instances[0].start_ns,
 					  rep.stages[0].instances[39].end_ns)
 					TH_LOG("fold %zu", b);
