@@ -383,9 +383,13 @@ static void release_item(struct run *run, struct stream *x, size_t j)
 
 	if (x->windowed)
 		run->held -= it->len;
-	/* A job output stays unless it was written out (spilled). */
+	/* A job output stays unless it was written out (spilled); its name
+	 * stays for the report. Nobody reads a released item again: its
+	 * name goes too (an item's bytes of pith's heap are its entry). */
 	if (!x->job_output || run->writer)
 		it->buf = buffer_unref(it->buf);
+	if (!x->job_output)
+		it->name = (free(it->name), NULL);
 	x->n_released++;
 }
 
@@ -456,7 +460,15 @@ static void on_written(void *data, void *owner, uint64_t tag)
 static int stream_add(struct run *run, struct stream *x, const struct item *it)
 {
 	size_t j = x->set->n;
-	int r = ARRAY_GROW(x->claims, x->claims_cap, j, 64);
+	int r;
+
+	/* Read by no stage and not a job output (an http stage's unused
+	 * `status`): dropped as it arrives, without an entry in the set. */
+	if (x->n_consumers == 0 && !x->job_output) {
+		x->n_released++;
+		return 0;
+	}
+	r = ARRAY_GROW(x->claims, x->claims_cap, j, 64);
 
 	if (r < 0)
 		return r;
