@@ -22,6 +22,12 @@
 
 #define RX_MIN (16u << 10)
 #define RX_MAX (16u << 20)
+/* What one receive takes while the header block is not complete: the
+ * bytes past the headers in it are copied into the body's place, so a
+ * receive of all of rx (64 KiB) copied most of a 64 KiB body twice (kernel
+ * to rx, rx to the arena); the rest goes straight into the body. Larger
+ * header blocks take more receives, up to rx_cap. */
+#define RX_HEAD_READ (4u << 10)
 #define BACKOFF_MAX_MS 10000 /* the doubling stops here */
 
 enum cstate { C_IDLE, C_CONNECT, C_SEND, C_RECV, C_BACKOFF };
@@ -251,7 +257,10 @@ static void conn_recv(struct conn *c)
 				   0);
 	else
 		io_uring_prep_recv(sqe, c->fd, c->rx + c->rx_len,
-				   c->rx_cap - c->rx_len, 0);
+				   c->head_done ? c->rx_cap - c->rx_len :
+						  MIN(c->rx_cap - c->rx_len,
+						      (size_t)RX_HEAD_READ),
+				   0);
 	conn_submit(c, sqe, run->ctx.read_timeout_ms);
 }
 

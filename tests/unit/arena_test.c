@@ -82,8 +82,11 @@ TEST(shared_chunk_keeps_kept_spans_and_zeroes_the_rest)
 	EXPECT_EQ(0, memcmp(d, "abc", 3));
 	EXPECT_TRUE(t_all_bytes(d + 3, 100, 0));
 	EXPECT_EQ(0, memcmp(d + 103, "kept!def", 8));
-	/* Consumers map whole pages: the rest of this one is zero too. */
+	/* Consumers map whole pages: the rest of this one is zero too, and
+	 * so is the rest of the past use's MiB, whose pages the chunk keeps
+	 * (its file is not cut). */
 	EXPECT_TRUE(t_all_bytes(d + 111, 4096 - 111, 0));
+	EXPECT_TRUE(t_all_bytes(d + 111, (1 << 20) - 111, 0));
 	buffer_unref(buf);
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness/harness.h"
@@ -307,18 +308,96 @@ TEST(unzeroed_reuse_names_the_old_bytes_and_zeroes_past_its_size)
 	buffer_unref(b);
 }
 
-TEST(a_smaller_buffer_does_not_take_a_much_larger_one)
+/* Pages, not mapping sizes, meet: an arena chunk is mapped large and used
+ * for a few pages, and a smaller copy area may take those pages. What the
+ * taker may not see: any byte of the past use, in its size or past it
+ * (consumers map whole pages). */
+static char *release_chunk(uint64_t cap, uint64_t used, int fill)
 {
-	uint64_t recycled = store_stats.buffers_recycled;
 	struct buffer *b;
 	void *map;
 
-	release_filled(64 * PAGE, 'o', NULL);
-	ASSERT_EQ(0, buffer_new_mapped("small", 16 * PAGE, 0, &b, &map));
-	EXPECT_EQ(recycled, store_stats.buffers_recycled);
+	if (buffer_new_mapped("chunk", cap, BUFFER_UNZEROED, &b, &map) < 0)
+		abort();
+	memset(map, fill, used);
+	if (buffer_shrink(b, used) < 0 || buffer_seal(b) < 0)
+		abort();
 	buffer_unref(b);
-	ASSERT_EQ(0, buffer_new_mapped("large", 40 * PAGE, 0, &b, &map));
+	return map;
+}
+
+TEST(a_smaller_buffer_takes_a_chunks_pages_and_sees_none_of_its_bytes)
+{
+	uint64_t recycled = store_stats.buffers_recycled;
+	struct buffer *b;
+	char *old;
+	void *map;
+
+	old = release_chunk(256 * PAGE, 8 * PAGE + 7, 'o');
+	ASSERT_EQ(0, buffer_new_mapped("small", 16 * PAGE, 0, &b, &map));
 	EXPECT_EQ(recycled + 1, store_stats.buffers_recycled);
+	EXPECT_EQ(old, map) TH_LOG("not the released chunk's pages");
+	EXPECT_EQ(16 * PAGE, b->size);
+	EXPECT_EQ(0, b->stale);
+	EXPECT_TRUE(t_all_bytes(map, 256 * PAGE, 0)) TH_LOG("old bytes left");
+	buffer_unref(b);
+	/* Unzeroed and smaller than the past use: the old bytes it may
+	 * overwrite are named, and none past its size is left. */
+	old = release_chunk(256 * PAGE, 8 * PAGE + 7, 'o');
+	ASSERT_EQ(0, buffer_new_mapped("dirty", 6 * PAGE + 5, BUFFER_UNZEROED,
+				       &b, &map));
+	EXPECT_EQ(old, map);
+	EXPECT_EQ(6 * PAGE + 5, b->stale);
+	EXPECT_TRUE(t_all_bytes(map, 6 * PAGE + 5, 'o'));
+	EXPECT_TRUE(t_all_bytes((char *)map + 6 * PAGE + 5,
+				250 * PAGE - 5, 0)) TH_LOG("old bytes past it");
+	buffer_unref(b);
+	/* Not when zeroing the past use's bytes past the size costs more
+	 * than its pages save. */
+	old = release_chunk(256 * PAGE, 64 * PAGE, 'o');
+	ASSERT_EQ(0, buffer_new_mapped("tiny", 4 * PAGE, 0, &b, &map));
+	EXPECT_NE(old, map);
+	buffer_unref(b);
+}
+
+/* Cut to what was used, a recycled buffer keeps its pages (the next use
+ * faults none in) and shows zeros past its size; past a MiB more than it
+ * uses, the pages go. */
+TEST(cut_keeps_the_pages_and_zeroes_the_past_use_past_the_size)
+{
+	struct buffer *b;
+	const char *d;
+	char path[64];
+	struct stat st;
+	void *map;
+
+	release_filled(64 * PAGE, 'o', NULL);
+	ASSERT_EQ(0, buffer_new_mapped("cut", 64 * PAGE, BUFFER_UNZEROED, &b,
+				       &map));
+	memset(map, 'n', 100);
+	ASSERT_EQ(0, buffer_shrink(b, 100));
+	EXPECT_EQ(100, b->size);
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, buffer_data(b, (const void **)&d));
+	EXPECT_TRUE(t_all_bytes(d, 100, 'n'));
+	EXPECT_TRUE(t_all_bytes(d + 100, 64 * PAGE - 100, 0));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_LE(64 * PAGE, (uint64_t)st.st_blocks * 512) TH_LOG("pages freed");
+	buffer_unref(b);
+
+	release_filled(1024 * PAGE, 'o', NULL); /* 4 MiB */
+	ASSERT_EQ(0, buffer_new_mapped("trim", 1024 * PAGE, BUFFER_UNZEROED,
+				       &b, &map));
+	memset(map, 'n', 100);
+	ASSERT_EQ(0, buffer_shrink(b, 100));
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, buffer_data(b, (const void **)&d));
+	EXPECT_TRUE(t_all_bytes(d + 100, PAGE - 100, 0));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_GE(4 * PAGE, (uint64_t)st.st_blocks * 512) TH_LOG("pages kept");
+	EXPECT_TRUE(t_all_bytes(d + PAGE, 1023 * PAGE, 0));
 	buffer_unref(b);
 }
 

@@ -79,18 +79,37 @@ const char *pool_status(void)
 	return status;
 }
 
+/*
+ * What taking b for `size` bytes saves: the pages it has that the new use
+ * may write (each a fault and a zeroing less), less the past use's bytes
+ * past `size` that must be zeroed first. Pages, not mappings: an arena
+ * chunk is mapped 64 MiB and holds the few hundred KiB its last use wrote;
+ * an input copy area of 64 KiB may take it.
+ */
+static int64_t gain(const struct buffer *b, uint64_t size)
+{
+	return (int64_t)MIN(b->held, size) -
+	       (int64_t)(b->size > size ? b->size - size : 0);
+}
+
 struct buffer *pool_take(uint64_t size)
 {
 	size_t best = SIZE_MAX;
+	int64_t best_gain = 0;
 	struct buffer *b;
 
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_idle; i++) {
-		uint64_t cap = idle[i]->wcap;
+		int64_t g;
 
-		if (cap >= size && cap / 2 <= size &&
-		    (best == SIZE_MAX || cap < idle[best]->wcap))
-			best = i;
+		if (idle[i]->wcap < size)
+			continue;
+		g = gain(idle[i], size);
+		if (g < 0) /* more to zero than it saves */
+			continue;
+		if (best == SIZE_MAX || g > best_gain ||
+		    (g == best_gain && idle[i]->wcap < idle[best]->wcap))
+			best = i, best_gain = g;
 	}
 	if (best == SIZE_MAX) {
 		pthread_mutex_unlock(&lock);
@@ -98,7 +117,7 @@ struct buffer *pool_take(uint64_t size)
 	}
 	b = idle[best];
 	idle[best] = idle[--n_idle];
-	idle_bytes -= b->size;
+	idle_bytes -= b->held;
 	pthread_mutex_unlock(&lock);
 	return b;
 }
@@ -124,13 +143,13 @@ bool pool_put(struct buffer *b)
 	pthread_mutex_lock(&lock);
 	max = bound ? MIN(bound, max_bytes) : max_bytes;
 	if (n_idle >= POOL_MAX_BUFFERS ||
-	    b->size > max - MIN(idle_bytes, max) ||
+	    b->held > max - MIN(idle_bytes, max) ||
 	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0) {
 		pthread_mutex_unlock(&lock);
 		return false;
 	}
 	idle[n_idle++] = b;
-	idle_bytes += b->size;
+	idle_bytes += b->held;
 	pthread_mutex_unlock(&lock);
 	return true;
 }

@@ -13,9 +13,9 @@
 
 /* Whether released buffers are kept for reuse (PITH_STORE_POOL). */
 bool pool_enabled(void);
-/* An idle buffer whose mapping holds `size` bytes without wasting more than
- * half of it, mapped read-write, holding its last use's bytes (b->size of
- * them); NULL when none fits. */
+/* The idle buffer whose mapping holds `size` bytes and whose pages save
+ * the most (see pool.c), mapped read-write, holding its last use's bytes
+ * (b->size of them, zero past them); NULL when none fits. */
 struct buffer *pool_take(uint64_t size);
 /* Keep a sealed pooled buffer whose last reference is gone, mapped
  * read-write again, for pool_take(); false when the pool is full or the

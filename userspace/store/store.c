@@ -198,13 +198,12 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 	}
 	if (b) {
 		b->charged = size;
-		/* Mapped read-write by pool_put(). Cutting it to `size` zeroes
-		 * the bytes past it, growing it adds zero pages. */
-		if (ftruncate(b->fd, (off_t)size) < 0) {
-			r = negative_errno();
-			buffer_destroy(b);
-			return r;
-		}
+		/* Mapped read-write by pool_put(), its file as long as its
+		 * mapping (wcap), its pages kept: no ftruncate, which would
+		 * free them. Past its last size everything is zero already;
+		 * a past use's bytes past the new size are zeroed here. */
+		if (b->size > size)
+			memset(b->wmap + size, 0, b->size - size);
 		b->stale = MIN(b->size, size);
 		if (!(flags & BUFFER_UNZEROED)) {
 			memset(b->wmap, 0, b->stale);
@@ -299,6 +298,31 @@ int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
 	return 0;
 }
 
+/*
+ * A pooled buffer keeps its pages past a cut (they are what the next use
+ * saves in faults): the bytes a past use left past `size` are zeroed, with
+ * stores, or by punching the pages out when more than a MiB and more than
+ * `size` would be kept past it (a 64 MiB use followed by small ones should
+ * not pin 64 MiB).
+ */
+static void shrink_pooled(struct buffer *b, uint64_t size)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t edge = ALIGN_UP(size, page);
+
+	b->held = MAX(b->held, size);
+	if (b->held - size > MAX(size, 1ull << 20) &&
+	    fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)edge, (off_t)(b->held - MIN(edge, b->held))) == 0) {
+		if (b->stale > size)
+			memset(b->wmap + size, 0, MIN(b->stale, edge) - size);
+		b->held = MIN(edge, b->held);
+	} else if (b->stale > size) {
+		memset(b->wmap + size, 0, b->stale - size);
+	}
+	b->stale = MIN(b->stale, size);
+}
+
 int buffer_shrink(struct buffer *b, uint64_t size)
 {
 	if (b->sealed)
@@ -307,6 +331,14 @@ int buffer_shrink(struct buffer *b, uint64_t size)
 		return -ERANGE;
 	if (b->xfer || size == b->size)
 		return 0;
+	if (b->pooled) {
+		shrink_pooled(b, size);
+		PROBE_BUFFER_RESIZE(b, b->size, size);
+		b->size = size;
+		if (b->charged > MAX(size, b->held))
+			buffer_set_charge(b, MAX(size, b->held));
+		return 0;
+	}
 	if (ftruncate(b->fd, (off_t)size) < 0)
 		return negative_errno();
 	PROBE_BUFFER_RESIZE(b, b->size, size);
@@ -365,11 +397,16 @@ int buffer_seal(struct buffer *b)
 		return 0;
 	if (b->pooled) {
 		if (seal_pooled(b) == 0) {
+			b->held = MAX(b->held, b->size);
 			b->sealed = true;
 			PROBE_BUFFER_SEAL(b, b->size, PROBE_BACKEND_POOLED);
 			return 0;
 		}
 		b->pooled = false; /* no /proc: the kernel seal, no reuse */
+		/* Its file is as long as its mapping: cut it to its size. */
+		if (b->wmap && b->wcap != b->size &&
+		    ftruncate(b->fd, (off_t)b->size) < 0)
+			return negative_errno();
 	}
 	/* A writable mapping of our own would stop either seal. */
 	if (b->wmap) {

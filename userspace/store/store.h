@@ -24,6 +24,8 @@ struct buffer {
 	char *wmap;	/* buffer_new_mapped(): pith's mapping, wcap bytes long */
 	uint64_t wcap;
 	uint64_t stale;	/* BUFFER_UNZEROED: bytes [0, stale) are a past use's */
+	uint64_t held;	/* pooled: bytes [0, held) may have pages (every use
+			   wrote below it); past `size` they are all zero */
 	uint64_t charged; /* bytes counted in store_stats.bytes_held */
 	int ro_fd;	/* pooled and sealed: a read-only reopening, else -1 */
 	bool packed;	/* buffer_pack(): pith's memory, no descriptor (fd -1) */
@@ -64,8 +66,11 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 #define STORE_PACK_MAX (64ull << 10)
 int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
 		void **ret_map);
-/* Cut an unsealed buffer to its first `size` bytes. /dev/pith_xfer buffers
- * keep their size (items are slices of them). */
+/* Cut an unsealed buffer to its first `size` bytes; the bytes past it read
+ * as zero from then on. The caller wrote nothing past `size` (a pooled
+ * buffer keeps its pages: only a past use's bytes there are zeroed, and
+ * the descriptor's file keeps its length). /dev/pith_xfer buffers keep
+ * their size (items are slices of them). */
 int buffer_shrink(struct buffer *b, uint64_t size);
 /* Copy bytes in before sealing (job inputs only: counts in store_stats). */
 int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len);
