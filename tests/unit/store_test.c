@@ -439,14 +439,26 @@ TEST(sealed_pooled_buffer_is_read_only_for_its_consumers)
 	EXPECT_FALSE(fd_open(fd)) TH_LOG("the consumers' fd outlived its use");
 }
 
+/* pith reads a sealed pooled buffer through a read-only mapping of its
+ * own (the writer's mapping is not it), kept from one use to the next. */
 TEST_SIGNAL(pith_cannot_write_a_sealed_pooled_buffer, SIGSEGV)
 {
 	struct buffer *b;
+	const void *ro, *again;
 	void *map;
 
 	ASSERT_EQ(0, buffer_new_mapped("frozen", PAGE, 0, &b, &map));
+	memcpy(map, "old", 3);
 	ASSERT_EQ(0, buffer_seal(b));
-	*(volatile char *)map = 'x';
+	ASSERT_EQ(0, buffer_data(b, &ro));
+	ASSERT_NE(map, ro);
+	buffer_unref(b);
+	ASSERT_EQ(0, buffer_new_mapped("frozen", PAGE, 0, &b, &map));
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, buffer_data(b, &again));
+	ASSERT_EQ(ro, again) TH_LOG("the read-only mapping was not kept");
+	ASSERT_TRUE(t_all_bytes(again, PAGE, 0)); /* and zeroed */
+	*(volatile char *)again = 'x';
 }
 
 TEST(unsealed_buffer_is_not_kept)

@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "lib/array.h"
@@ -135,9 +134,8 @@ bool pool_put(struct buffer *b)
 
 	if (!pool_enabled())
 		return false;
-	/* Its consumers are gone: no process maps it but pith. */
-	if (mprotect(b->wmap, b->wcap, PROT_READ | PROT_WRITE) < 0)
-		return false;
+	/* Its consumers are gone: no process maps it but pith. Its
+	 * descriptor for them goes (none would ever be shared again). */
 	b->ro_fd = safe_close(b->ro_fd);
 	b->sealed = false;
 	pthread_mutex_lock(&lock);

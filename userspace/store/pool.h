@@ -17,9 +17,8 @@ bool pool_enabled(void);
  * the most (see pool.c), mapped read-write, holding its last use's bytes
  * (b->size of them, zero past them); NULL when none fits. */
 struct buffer *pool_take(uint64_t size);
-/* Keep a sealed pooled buffer whose last reference is gone, mapped
- * read-write again, for pool_take(); false when the pool is full or the
- * mapping cannot be made writable (the caller frees it). */
+/* Keep a sealed pooled buffer whose last reference is gone for
+ * pool_take(); false when the pool is full (the caller frees it). */
 bool pool_put(struct buffer *b);
 /* See store_pool_bound_add(). */
 void pool_bound_add(int64_t bytes);

@@ -174,8 +174,10 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret)
 static void buffer_destroy(struct buffer *b)
 {
 	uncharge(b);
-	if (b->map && b->size && b->map != b->wmap)
+	if (b->map && b->size && b->map != b->wmap && b->map != b->rmap)
 		munmap((void *)b->map, b->size);
+	if (b->rmap)
+		munmap((void *)b->rmap, b->wcap);
 	if (b->wmap)
 		munmap(b->wmap, b->wcap);
 	safe_close(b->ro_fd);
@@ -198,9 +200,9 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 	}
 	if (b) {
 		b->charged = size;
-		/* Mapped read-write by pool_put(), its file as long as its
-		 * mapping (wcap), its pages kept: no ftruncate, which would
-		 * free them. Past its last size everything is zero already;
+		/* Its writable mapping kept, its file as long as that
+		 * (wcap), its pages kept: no ftruncate, which would free
+		 * them. Past its last size everything is zero already;
 		 * a past use's bytes past the new size are zeroed here. */
 		if (b->size > size)
 			memset(b->wmap + size, 0, b->size - size);
@@ -371,23 +373,28 @@ int buffer_write(struct buffer *b, uint64_t off, const void *data, size_t len)
 }
 
 /*
- * A pooled buffer is made immutable without a kernel seal: pith's mapping
- * becomes read-only and consumers get a read-only open file description
- * (buffer_share_fd()), so no mapping of theirs can ever be writable. That
- * reopening is made when a consumer first maps the buffer, not here: most
- * pooled buffers hold small items that consumers get copies of, and one
- * more descriptor per buffer is what ran 10,000-instance jobs out of them.
+ * A pooled buffer is made immutable without a kernel seal: pith reads it
+ * through a read-only mapping of its own (buffer_data()), and consumers get
+ * a read-only open file description (buffer_share_fd()), so no mapping of
+ * theirs can ever be writable. No system call here: the writer's mapping
+ * stays writable, for the writer alone (it is told not to use it after the
+ * seal); making it read-only and writable again cost two mprotect calls
+ * per use, each over every page kept, with a TLB shootdown (5% of pith's
+ * CPU in the thesis benchmark, Documentation/security.md "Recycled I/O
+ * buffers"). The reopening is made when a consumer first maps the buffer,
+ * not here: most pooled buffers hold small items that consumers get copies
+ * of, and one more descriptor per buffer is what ran 10,000-instance jobs
+ * out of them.
  */
 static int seal_pooled(struct buffer *b)
 {
 	static int proc_fd = -1; /* /proc/self/fd present: 1, absent: 0 */
 
+	(void)b;
 	if (proc_fd < 0)
 		proc_fd = access("/proc/self/fd", F_OK) == 0;
 	if (!proc_fd)
 		return -ENOENT;
-	if (mprotect(b->wmap, b->wcap, PROT_READ) < 0)
-		return negative_errno();
 	return 0;
 }
 
@@ -462,8 +469,16 @@ int buffer_data(struct buffer *b, const void **ret)
 	if (!b->map) {
 		if (b->size == 0) {
 			b->map = "";
-		} else if (b->wmap) {
-			b->map = b->wmap; /* pooled: read-only since the seal */
+		} else if (b->pooled && b->wmap) {
+			/* Made once, kept while the buffer is recycled. */
+			if (!b->rmap) {
+				p = mmap(NULL, b->wcap, PROT_READ, MAP_SHARED,
+					 b->fd, 0);
+				if (p == MAP_FAILED)
+					return negative_errno();
+				b->rmap = p;
+			}
+			b->map = b->rmap;
 		} else {
 			p = mmap(NULL, b->size, PROT_READ, MAP_SHARED, b->fd,
 				 0);
@@ -509,9 +524,7 @@ struct buffer *buffer_unref(struct buffer *b)
 	PROBE_BUFFER_RELEASE(b, b->size, PROBE_BACKEND_OF(b));
 	if (b->pooled && b->sealed) {
 		uncharge(b); /* the pool bounds its idle bytes itself */
-		if (b->map && b->map != b->wmap)
-			munmap((void *)b->map, b->size);
-		b->map = NULL;
+		b->map = NULL; /* "" or rmap, which stays */
 		if (pool_put(b))
 			return NULL;
 	}

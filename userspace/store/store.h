@@ -21,6 +21,8 @@ struct buffer {
 	bool xfer;	/* fd is a /dev/pith_xfer buffer */
 	bool pooled;	/* recycled, never F_SEAL_WRITE'd: see buffer_new_mapped() */
 	const void *map; /* read-only mapping in pith, made on first use */
+	const void *rmap; /* pooled: pith's read-only mapping, wcap bytes long,
+			     kept from one use to the next */
 	char *wmap;	/* buffer_new_mapped(): pith's mapping, wcap bytes long */
 	uint64_t wcap;
 	uint64_t stale;	/* BUFFER_UNZEROED: bytes [0, stale) are a past use's */
@@ -39,10 +41,12 @@ int buffer_new(const char *name, uint64_t size, struct buffer **ret);
  * pith, for pith's own writers (the I/O functions), valid until
  * buffer_seal(). On memfd it comes from a pool of released buffers when one
  * fits, which keeps their pages and mapping: such a buffer is never
- * F_SEAL_WRITE'd (that seal cannot be undone). Instead buffer_seal() makes
- * pith's mapping read-only and consumers get buffer_share_fd(), a read-only
- * reopening whose mappings can never be made writable; when the last
- * reference goes, the buffer is kept for reuse.
+ * F_SEAL_WRITE'd (that seal cannot be undone). Instead pith reads it, once
+ * sealed, through a read-only mapping of its own (buffer_data()), and
+ * consumers get buffer_share_fd(), a read-only reopening whose mappings can
+ * never be made writable; *ret_map is the writer's alone, and is not to be
+ * used after buffer_seal(). When the last reference goes, the buffer is
+ * kept for reuse, with its pages and both mappings.
  *
  * The buffer is zero-filled, unless flags has BUFFER_UNZEROED: then a
  * recycled buffer keeps the bytes of its last use in [0, b->stale), and the
