@@ -361,7 +361,7 @@ TEST(a_smaller_buffer_takes_a_chunks_pages_and_sees_none_of_its_bytes)
 }
 
 /* Cut to what was used, a recycled buffer keeps its pages (the next use
- * faults none in) and shows zeros past its size; past a MiB more than it
+ * faults none in) and shows zeros past its size; past 8 MiB more than it
  * uses, the pages go. */
 TEST(cut_keeps_the_pages_and_zeroes_the_past_use_past_the_size)
 {
@@ -386,8 +386,8 @@ TEST(cut_keeps_the_pages_and_zeroes_the_past_use_past_the_size)
 	EXPECT_LE(64 * PAGE, (uint64_t)st.st_blocks * 512) TH_LOG("pages freed");
 	buffer_unref(b);
 
-	release_filled(1024 * PAGE, 'o', NULL); /* 4 MiB */
-	ASSERT_EQ(0, buffer_new_mapped("trim", 1024 * PAGE, BUFFER_UNZEROED,
+	release_filled(4096 * PAGE, 'o', NULL); /* 16 MiB */
+	ASSERT_EQ(0, buffer_new_mapped("trim", 4096 * PAGE, BUFFER_UNZEROED,
 				       &b, &map));
 	memset(map, 'n', 100);
 	ASSERT_EQ(0, buffer_shrink(b, 100));
@@ -397,7 +397,7 @@ TEST(cut_keeps_the_pages_and_zeroes_the_past_use_past_the_size)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
 	ASSERT_EQ(0, stat(path, &st));
 	EXPECT_GE(4 * PAGE, (uint64_t)st.st_blocks * 512) TH_LOG("pages kept");
-	EXPECT_TRUE(t_all_bytes(d + PAGE, 1023 * PAGE, 0));
+	EXPECT_TRUE(t_all_bytes(d + PAGE, 4095 * PAGE, 0));
 	buffer_unref(b);
 }
 

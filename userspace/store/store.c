@@ -303,17 +303,19 @@ int buffer_pack(uint64_t len, struct buffer **ret, uint64_t *ret_off,
 /*
  * A pooled buffer keeps its pages past a cut (they are what the next use
  * saves in faults): the bytes a past use left past `size` are zeroed, with
- * stores, or by punching the pages out when more than a MiB and more than
- * `size` would be kept past it (a 64 MiB use followed by small ones should
- * not pin 64 MiB).
+ * stores, or by punching the pages out when more than SHRINK_KEEP_MAX and
+ * more than `size` would be kept past it (a 64 MiB use followed by small
+ * ones should not pin 64 MiB). Pages past the last use's bytes are zero
+ * already: keeping them costs no stores.
  */
+#define SHRINK_KEEP_MAX (8ull << 20)
 static void shrink_pooled(struct buffer *b, uint64_t size)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	uint64_t edge = ALIGN_UP(size, page);
 
 	b->held = MAX(b->held, size);
-	if (b->held - size > MAX(size, 1ull << 20) &&
+	if (b->held - size > MAX(size, SHRINK_KEEP_MAX) &&
 	    fallocate(b->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 		      (off_t)edge, (off_t)(b->held - MIN(edge, b->held))) == 0) {
 		if (b->stale > size)
