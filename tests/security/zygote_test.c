@@ -332,7 +332,8 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 {
 	struct sandbox_proc *p;
 	char path[64], want[64], *status, *limits, *maps;
-	pid_t zpid;
+	pid_t zpid, spid;
+	unsigned zi;
 	uint64_t end;
 
 	hostile_prime(self->sb);
@@ -371,8 +372,16 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	 * started: this one's. */
 	ASSERT_EQ(2, self->sb->n_zygotes);
 	sandbox_proc_free(p);
-	zpid = zygote_pid(self->sb, 0) ? zygote_pid(self->sb, 0)
-				       : zygote_pid(self->sb, 1);
+	zi = zygote_pid(self->sb, 0, false) ? 0 : 1;
+	zpid = zygote_pid(self->sb, zi, false);
+	/* And the spare it forked for the next instance: pith's child. */
+	spid = zygote_pid(self->sb, zi, true);
+	ASSERT_LT(0, spid);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)spid);
+	status = t_read_file(path, NULL);
+	ASSERT_NE(NULL, status);
+	EXPECT_NE(NULL, strstr(status, want)) TH_LOG("%s", status);
+	free(status);
 	ASSERT_LT(0, zpid);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)zpid);
 	maps = t_read_file(path, NULL);
@@ -393,8 +402,9 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	self->held = false;
 	EXPECT_TRUE(proc_gone(zpid));
 	EXPECT_EQ(0, self->sb->n_zygotes);
-	EXPECT_EQ(0, zygote_pid(self->sb, 0));
-	EXPECT_EQ(0, zygote_pid(self->sb, 1));
+	EXPECT_TRUE(proc_gone(spid));
+	EXPECT_EQ(0, zygote_pid(self->sb, 0, false));
+	EXPECT_EQ(0, zygote_pid(self->sb, 1, false));
 }
 
 TEST_HARNESS_MAIN

@@ -13,6 +13,14 @@ $(B)/bench/noop-static: tools/bench/noop_static.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O2 -static -nostdlib -fno-pie -no-pie -o $@ $<
+# The floor of a process per instance without an exec: fork of a static
+# process about a zygote's size.
+$(B)/bench/fork-static: tools/bench/fork_static.c userspace/sandbox/raw.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O2 -static -nostdlib -fno-pie -no-pie -ffreestanding \
+		-fno-stack-protector -Iuserspace -o $@ $<
+ALL_TARGETS += $(B)/bench/fork-static
 BENCH_FNS := $(B)/bench/fn/noop $(B)/bench/fn/spin $(B)/bench/fn/touch
 $(B)/bench/fn/%: tools/bench/fn/%.c tools/bench/fn/spin.h $(B)/sdk/crt.o \
 		$(B)/sdk/libpith_fn.a

@@ -6,6 +6,11 @@
  *   instance-driver exec N [--fd10 FILE] PROGRAM [ARGS...]
  *       fork + exec PROGRAM N times, one at a time, and wait for each
  *       (FILE, when given, is opened as fd 10 in the child: bwrap --seccomp)
+ *   instance-driver fork N
+ *       fork N times, one at a time, the child exiting at once, and wait
+ *       for each: the floor of a new process per instance without an exec
+ *       (what a zygote's child costs at least; this driver is about the
+ *       size of a zygote: a few dozen mappings, a few touched pages)
  *   instance-driver touch N BYTES
  *       N times: map BYTES of fresh anonymous memory, write every byte,
  *       unmap (a native function touching that much of its context)
@@ -33,6 +38,7 @@ extern char **environ;
 static int usage(void)
 {
 	fprintf(stderr, "usage: instance-driver exec N [--fd10 FILE] PROGRAM [ARGS...]\n"
+			"       instance-driver fork N\n"
 			"       instance-driver touch N BYTES\n"
 			"       instance-driver spin N ITERATIONS\n"
 			"       instance-driver seccomp FILE\n");
@@ -78,6 +84,25 @@ static int run_exec(unsigned long n, char **argv)
 				argv[0], status);
 			return 1;
 		}
+	}
+	report(t0, n);
+	return 0;
+}
+
+static int run_fork(unsigned long n)
+{
+	uint64_t t0 = clock_now_ns();
+
+	for (unsigned long i = 0; i < n; i++) {
+		int status;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			return perror("fork"), 1;
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+			return perror("waitpid"), 1;
 	}
 	report(t0, n);
 	return 0;
@@ -153,6 +178,8 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "exec"))
 		return run_exec(n, argv + 3);
+	if (!strcmp(argv[1], "fork") && argc == 3)
+		return run_fork(n);
 	if (!strcmp(argv[1], "touch") && argc == 4)
 		return run_touch(n, strtoull(argv[3], NULL, 0));
 	if (!strcmp(argv[1], "spin") && argc == 4)

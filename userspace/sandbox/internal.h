@@ -262,25 +262,27 @@ unsigned sandbox_fork_gen(void);
 extern const char __start_pith_spawn[], __stop_pith_spawn[];
 int spawner_start(struct sandbox *sb, struct err *e);
 void spawner_stop(struct sandbox *sb);
-/* Start p's worker, the loader reading its plan from child_sock: forked
- * by a zygote of its function (zygote.c) or started by the spawner. */
-int spawner_start_worker(struct sandbox_proc *p,
-			 const struct sandbox_request *req, int child_sock,
+/* Start p's worker, the loader reading its plan from child_sock. */
+int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 			 struct err *e);
+/* A fresh worker's RLIMIT_CPU (soft, hard) for p's timeout. */
+void spawner_cpu_limit(const struct sandbox_proc *p, uint64_t lim[2]);
 /* Start a zygote, its loader reading its plan from sock. */
 int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 			 int *ret_pidfd, struct err *e);
 
 /* zygote.c: fresh workers forked from a pre-loaded loader. */
 void zygote_init(struct sandbox *sb);
-/* Fork p's worker from the zygote of its (image, memory, owner): 1 done
- * (p->pid, p->pidfd), 0 spawn it as before, -errno. */
-int zygote_spawn(struct sandbox_proc *p, const struct sandbox_request *req,
-		 int child_sock, struct err *e);
+/* Before p's plan is written: give p the spare forked by the zygote of
+ * its (image, memory, owner), waiting on its plan socket: 1 done (p->sock,
+ * p->sock_peer, p->pid, p->pidfd: the plan goes to that socket and the
+ * worker exists), 0 none (spawn it as before). */
+int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req);
 /* End every zygote (the job is over). */
 void zygote_flush(struct sandbox *sb);
-/* The pid of zygote i (tests), 0 when it has none. */
-pid_t zygote_pid(const struct sandbox *sb, unsigned i);
+/* The pid of zygote i or of its spare (tests; a spare asked for is waited
+ * for), 0 when it has none. */
+pid_t zygote_pid(struct sandbox *sb, unsigned i, bool spare);
 /* zygote_flush(), and no more zygotes (sandbox_free). */
 void zygote_stop(struct sandbox *sb);
 
@@ -306,6 +308,8 @@ void place_unpin_caller(struct sandbox_proc *p);
  * from a reaped instance for the next one. */
 /* p->sock and p->sock_peer: the spare pair or a new one. */
 int reuse_take_sock(struct sandbox_proc *p, struct err *e);
+/* The same as a pair of fds (a zygote's spare, zygote.c); -errno. */
+int reuse_take_pair(struct sandbox *sb, int sv[2]);
 /* p->epfd: the spare epoll fd or a new one. */
 int reuse_take_epfd(struct sandbox_proc *p, struct err *e);
 /* The worker is reaped: keep its socketpair and epoll fd for the next

@@ -11,7 +11,7 @@
 #include "pith/abi.h"
 
 #define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
-#define PLAN_VERSION 3
+#define PLAN_VERSION 4
 
 /* The worker's only fd: the socket to pith. Closing it is the last system
  * call before the function's first instruction. */
@@ -76,6 +76,9 @@ struct plan {
 	__u64 inputs_lo, inputs_hi; /* the range the inputs occupy */
 	__u32 flags;		/* PLAN_F_* */
 	__u32 pad2;
+	/* A fresh worker's RLIMIT_CPU (soft, hard): set by a zygote's child
+	 * itself (an exec'd worker's clone child set it already). */
+	__u64 cpu_cur, cpu_max;
 	struct plan_segment segments[PLAN_MAX_SEGMENTS];
 };
 
@@ -90,16 +93,18 @@ struct plan {
  * a fresh worker's plan with PLAN_F_ZYGOTE, no input and one fd (the
  * image): the loader maps the image, the trampoline and the fault
  * handlers, then serves requests on fd 0 until pith closes it. A request
- * is one struct plan_zygote_req with one fd (the instance's plan socket);
- * the zygote forks (clone(CLONE_PARENT): the child is pith's), closes its
- * copy of the fd and answers with one struct plan_zygote_reply (the
- * child's pid, or -errno). The child, still in the loader's code, makes
- * that socket its fd 0 and goes on as a fresh worker from its plan.
+ * is one struct plan_zygote_req with one fd, the worker's end of a plan
+ * socketpair: the zygote forks a spare (clone(CLONE_PARENT): pith's
+ * child), closes its copy of the fd and answers with one struct
+ * plan_zygote_reply (the spare's pid, or -errno). The spare, still in the
+ * loader's code, makes that socket its fd 0 and waits there for its plan
+ * (with its instance's CPU limit), which it reads as a fresh worker does
+ * (end of stream instead: it exits). pith asks for the next spare as soon
+ * as it gives one an instance, so a fork is never waited for.
  */
 #define PLAN_ZYGOTE_MAGIC 0x4f47595au /* "ZYGO" */
 struct plan_zygote_req {
 	__u32 magic, pad;
-	__u64 cpu_cur, cpu_max;	/* the instance's RLIMIT_CPU */
 };
 struct plan_zygote_reply {
 	__u32 magic;

@@ -13,19 +13,25 @@
 #include "lib/macro.h"
 #include "sandbox/internal.h"
 
-int reuse_take_sock(struct sandbox_proc *p, struct err *e)
+int reuse_take_pair(struct sandbox *sb, int sv[2])
 {
-	struct sandbox *sb = p->sb;
-	int sv[2];
-
 	if (sb->has_spare_sock) {
-		p->sock = sb->spare_sock[0];
-		p->sock_peer = sb->spare_sock[1];
+		sv[0] = sb->spare_sock[0];
+		sv[1] = sb->spare_sock[1];
 		sb->has_spare_sock = false;
 		return 0;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return err_errno(e, errno, "socketpair");
+		return negative_errno();
+	return 0;
+}
+
+int reuse_take_sock(struct sandbox_proc *p, struct err *e)
+{
+	int sv[2], r = reuse_take_pair(p->sb, sv);
+
+	if (r < 0)
+		return err_errno(e, -r, "socketpair");
 	p->sock = sv[0];
 	p->sock_peer = sv[1];
 	return 0;

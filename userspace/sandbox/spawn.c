@@ -54,6 +54,12 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.flags = (p->warm ? PLAN_F_WARM : 0) |
 			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
+	uint64_t cpu[2];
+
+	/* For a zygote's spare, which sets it itself (zygote.c). */
+	spawner_cpu_limit(p, cpu);
+	plan->cpu_cur = cpu[0];
+	plan->cpu_max = cpu[1];
 	if (p->warm)
 		plan->inputs_hi = PITH_INPUT_BASE + PLAN_INPUT_AREA;
 	if (p->n_inputs)
@@ -218,9 +224,13 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 			return 0;
 		}
 	}
-	/* The pair a reaped instance left, drained, or a new one; pith keeps
-	 * the worker's end too, to reuse the pair (reuse_release_sock()). */
-	r = reuse_take_sock(p, e);
+	/* A fresh worker forked ahead by the function's zygote, waiting on
+	 * its socket (zygote.c); else the pair a reaped instance left,
+	 * drained, or a new one. pith keeps the worker's end too, to reuse
+	 * the pair (reuse_release_sock()). */
+	r = p->warm ? 0 : zygote_take(p, req);
+	if (r == 0)
+		r = reuse_take_sock(p, e);
 	if (r < 0)
 		goto fail;
 	r = send_plan(p, req, p->sock, e);
@@ -232,7 +242,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	r = spawner_start_worker(p, req, p->sock_peer, e);
+	r = p->pid > 0 ? 0 : spawner_start_worker(p, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
 	if (p->warm)

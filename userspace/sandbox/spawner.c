@@ -311,6 +311,16 @@ static long spawner_call(struct spawner *s, struct spawn_args *a, int cpu,
 	return r;
 }
 
+void spawner_cpu_limit(const struct sandbox_proc *p, uint64_t lim[2])
+{
+	rlim_t cpu = (rlim_t)((p->timeout_ms + 999) / 1000);
+
+	/* SIGXCPU at the soft limit names the reason; SIGKILL one second
+	 * later if it is ignored. */
+	lim[0] = MAX(cpu, (rlim_t)1);
+	lim[1] = lim[0] + 1;
+}
+
 /* A clone child that failed before exec: reap it, say which step. */
 static int child_failed(int pidfd, const struct child_args *c, struct err *e)
 {
@@ -379,8 +389,7 @@ int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 	return 0;
 }
 
-int spawner_start_worker(struct sandbox_proc *p,
-			 const struct sandbox_request *req, int child_sock,
+int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 			 struct err *e)
 {
 	struct sandbox *sb = p->sb;
@@ -389,7 +398,7 @@ int spawner_start_worker(struct sandbox_proc *p,
 	/* The child's stack; the spawner is suspended (CLONE_VFORK) while the
 	 * child uses it, and we wait for the spawner. */
 	char stack[16384] __attribute__((aligned(64)));
-	rlim_t cpu = (rlim_t)((p->timeout_ms + 999) / 1000);
+	uint64_t cpu[2];
 	struct rlimit nofile_max;
 	struct spawn_args a = {
 		.ca = {
@@ -406,9 +415,7 @@ int spawner_start_worker(struct sandbox_proc *p,
 			.drop_ids = sb->drop_ids,
 			.ppid = sb->pid,
 			.core = { 0, 0 },
-			/* SIGXCPU at the soft limit names the reason;
-			 * SIGKILL one second later if it is ignored. */
-			.cpu = { MAX(cpu, (rlim_t)1), MAX(cpu, (rlim_t)1) + 1 },
+			/* .cpu: spawner_cpu_limit(), below */
 			/* A warm worker gets its next instances' fds from
 			 * pith (warm.c) and its CPU limit raised for each. */
 			.nofile = { 2 + 2 + p->n_input_fds,
@@ -419,12 +426,10 @@ int spawner_start_worker(struct sandbox_proc *p,
 		},
 	};
 	long pid;
-	int here, confined, r;
+	int here, confined;
 
-	/* Forked by a zygote of its function (its own limits). */
-	r = zygote_spawn(p, req, child_sock, e);
-	if (r)
-		return r < 0 ? r : 0;
+	spawner_cpu_limit(p, cpu);
+	a.child.cpu = (struct rlimit){ cpu[0], cpu[1] };
 	if (p->warm) {
 		/* One second of slack: the instances it serves share it
 		 * (warm.c, check_cpu_budget()). */

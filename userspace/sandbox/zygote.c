@@ -5,9 +5,11 @@
  * owner), from the second fresh instance on, one zygote: a worker started
  * by the spawner like any other, whose plan says PLAN_F_ZYGOTE; its loader
  * maps the image, the trampoline and the fault handlers, then forks one
- * child per request. The child is pith's (CLONE_PARENT), reads the
- * instance's plan from the instance's own socket and goes on exactly as a
- * fresh worker's loader does (worker/main.c). Zygotes end with the job
+ * spare per request, ahead of its instance: pith gives the waiting spare
+ * the next instance's plan socket and at once asks for the next spare, so
+ * it never waits for a fork. A spare is pith's child (CLONE_PARENT), reads
+ * the instance's plan from that socket and goes on exactly as a fresh
+ * worker's loader does (worker/main.c). Zygotes end with the job
  * (sandbox_release(), sandbox_end_idle(), sandbox_free()). The argument is
  * in Documentation/security.md, "Zygotes".
  */
@@ -36,6 +38,13 @@ struct zygote {
 	pid_t pid;
 	int pidfd, sock;		/* -1: not started, or ended */
 	bool failed;			/* cannot serve: spawn as before */
+	/* Its spare: forked, waiting for an instance on its socket, a plan
+	 * socketpair of which pith holds both ends (spare_sock[0], and [1]
+	 * which the spare has too); -1: none. */
+	pid_t spare_pid;
+	int spare_pidfd, spare_sock[2];
+	/* A spare asked for, its pid not read yet: its pair, or -1. */
+	int pending_sock[2];
 };
 
 void zygote_init(struct sandbox *sb)
@@ -48,19 +57,109 @@ void zygote_init(struct sandbox *sb)
 	pthread_mutex_init(&sb->zygote_lock, NULL);
 }
 
-static void zygote_end(struct zygote *z)
+/* `msg` with one fd on sock. */
+static int send_fd(int sock, const void *msg, size_t len, int fd)
+{
+	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { (void *)msg, len };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? negative_errno() : 0;
+}
+
+/* Ask the zygote for a spare; the worker's end of its plan socketpair
+ * (a spare one of reuse.c, or new) rides along. */
+static int ask_spare(struct sandbox *sb, struct zygote *z)
+{
+	const struct plan_zygote_req req = { .magic = PLAN_ZYGOTE_MAGIC };
+	int sv[2], r;
+
+	r = reuse_take_pair(sb, sv);
+	if (r < 0)
+		return r;
+	r = send_fd(z->sock, &req, sizeof(req), sv[1]);
+	if (r < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return r;
+	}
+	z->pending_sock[0] = sv[0];
+	z->pending_sock[1] = sv[1];
+	return 0;
+}
+
+static void close_pair(int sv[2])
+{
+	safe_close(sv[0]);
+	safe_close(sv[1]);
+	sv[0] = sv[1] = -1;
+}
+
+/* The zygote's answer to ask_spare(): the spare's pid, then its pidfd
+ * (pith's child, not reaped: the pid cannot have been reused). By then
+ * the zygote has closed its copy of the socket. */
+static int take_spare(struct zygote *z)
+{
+	struct plan_zygote_reply rep;
+	int r;
+	ssize_t n;
+
+	do
+		n = recv(z->sock, &rep, sizeof(rep), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != sizeof(rep) || rep.magic != PLAN_ZYGOTE_MAGIC || rep.pid <= 0) {
+		close_pair(z->pending_sock);
+		return n < 0 ? negative_errno() : rep.pid < 0 ? rep.pid : -EPIPE;
+	}
+	z->spare_pidfd = (int)syscall(SYS_pidfd_open, rep.pid, 0);
+	if (z->spare_pidfd < 0) {
+		siginfo_t si;
+
+		r = negative_errno();
+		kill(rep.pid, SIGKILL);
+		waitid(P_PID, (id_t)rep.pid, &si, WEXITED | __WALL);
+		close_pair(z->pending_sock);
+		return r;
+	}
+	z->spare_pid = rep.pid;
+	z->spare_sock[0] = z->pending_sock[0];
+	z->spare_sock[1] = z->pending_sock[1];
+	z->pending_sock[0] = z->pending_sock[1] = -1;
+	return 0;
+}
+
+static void kill_reap(int pidfd)
 {
 	siginfo_t si;
 
+	if (pidfd < 0)
+		return;
+	pidfd_send_signal(pidfd, SIGKILL, NULL, 0);
+	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED | __WALL) < 0 &&
+	       errno == EINTR)
+		;
+	close(pidfd);
+}
+
+/* End the zygote and its spare (reaped: both are pith's children). */
+static void zygote_end(struct zygote *z)
+{
+	/* A spare asked for: its pid, so that it can be reaped. */
+	if (z->pending_sock[0] >= 0)
+		take_spare(z);
+	kill_reap(z->spare_pidfd);
+	close_pair(z->spare_sock);
+	z->spare_pidfd = -1;
+	z->spare_pid = 0;
 	safe_close(z->sock);
 	z->sock = -1;
-	if (z->pidfd >= 0) {
-		pidfd_send_signal(z->pidfd, SIGKILL, NULL, 0);
-		while (waitid(P_PIDFD, (id_t)z->pidfd, &si,
-			      WEXITED | __WALL) < 0 && errno == EINTR)
-			;
-		close(z->pidfd);
-	}
+	kill_reap(z->pidfd);
 	z->pidfd = -1;
 }
 
@@ -79,11 +178,24 @@ void zygote_flush(struct sandbox *sb)
 	pthread_mutex_unlock(&sb->zygote_lock);
 }
 
-pid_t zygote_pid(const struct sandbox *sb, unsigned i)
+pid_t zygote_pid(struct sandbox *sb, unsigned i, bool spare)
 {
-	return i < sb->n_zygotes && sb->zygotes[i].pidfd >= 0
-		       ? sb->zygotes[i].pid
-		       : 0;
+	struct zygote *z = i < sb->n_zygotes ? &sb->zygotes[i] : NULL;
+	pid_t pid = 0;
+
+	if (!z)
+		return 0;
+	pthread_mutex_lock(&sb->zygote_lock);
+	if (spare && z->pending_sock[0] >= 0 && take_spare(z) < 0) {
+		zygote_end(z);
+		z->failed = true;
+	}
+	if (spare)
+		pid = z->spare_pidfd >= 0 ? z->spare_pid : 0;
+	else
+		pid = z->pidfd >= 0 ? z->pid : 0;
+	pthread_mutex_unlock(&sb->zygote_lock);
+	return pid;
 }
 
 void zygote_stop(struct sandbox *sb)
@@ -159,54 +271,10 @@ static int zygote_start(struct sandbox *sb, struct zygote *z,
 	return 0;
 }
 
-/* One fork: the instance's socket to the zygote, the child's pid back. */
-static int zygote_fork(struct zygote *z, const struct sandbox_proc *p,
-		       int child_sock, pid_t *ret_pid, bool *ret_sent)
-{
-	rlim_t cpu = (rlim_t)((p->timeout_ms + 999) / 1000);
-	struct plan_zygote_req req = {
-		.magic = PLAN_ZYGOTE_MAGIC,
-		/* As a fresh worker's (spawner.c): SIGXCPU at the soft
-		 * limit, SIGKILL one second later. */
-		.cpu_cur = MAX(cpu, (rlim_t)1),
-		.cpu_max = MAX(cpu, (rlim_t)1) + 1,
-	};
-	struct plan_zygote_reply rep;
-	char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { &req, sizeof(req) };
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	ssize_t n;
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &child_sock, sizeof(int));
-	if (sendmsg(z->sock, &m, MSG_NOSIGNAL) < 0)
-		return negative_errno();
-	*ret_sent = true;
-	do
-		n = recv(z->sock, &rep, sizeof(rep), 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return negative_errno();
-	if (n != sizeof(rep) || rep.magic != PLAN_ZYGOTE_MAGIC)
-		return -EPIPE;
-	if (rep.pid <= 0)
-		return rep.pid < 0 ? rep.pid : -EPROTO;
-	*ret_pid = rep.pid;
-	return 0;
-}
-
-int zygote_spawn(struct sandbox_proc *p, const struct sandbox_request *req,
-		 int child_sock, struct err *e)
+int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req)
 {
 	struct sandbox *sb = p->sb;
 	struct zygote *z = NULL;
-	bool sent = false;
-	pid_t pid = 0;
-	int r;
 
 	if (!sb->zygote_on || p->warm)
 		return 0;
@@ -229,43 +297,43 @@ int zygote_spawn(struct sandbox_proc *p, const struct sandbox_request *req,
 			.owner = req->owner,
 			.pidfd = -1,
 			.sock = -1,
+			.spare_pidfd = -1,
+			.spare_sock = { -1, -1 },
+			.pending_sock = { -1, -1 },
 		};
 	}
 	/* A function's first fresh instance starts as before: a job of one
 	 * instance pays for no zygote. */
 	if (z->failed || (z->seen++ == 0 && !sb->zygote_first))
 		goto none;
-	if (z->sock < 0 && zygote_start(sb, z, p) < 0) {
-		z->failed = true;
-		goto none;
-	}
-	r = zygote_fork(z, p, child_sock, &pid, &sent);
-	if (r < 0) {
+	if (z->sock < 0 &&
+	    (zygote_start(sb, z, p) < 0 || ask_spare(sb, z) < 0))
+		goto broken;
+	if (z->pending_sock[0] >= 0 && take_spare(z) < 0)
+		goto broken;
+	if (z->spare_pidfd < 0)
+		goto broken;
+	/* The spare is this instance's worker, waiting for its plan (which
+	 * spawn.c sends next), from here on p's to kill and reap: a spare
+	 * that died meanwhile fails the instance as a killed worker (its
+	 * unread plan keeps its pair from reuse). */
+	p->pid = z->spare_pid;
+	p->pidfd = z->spare_pidfd;
+	p->sock = z->spare_sock[0];
+	p->sock_peer = z->spare_sock[1];
+	z->spare_pidfd = z->spare_sock[0] = z->spare_sock[1] = -1;
+	z->spare_pid = 0;
+	sb->zygote_forks++;
+	/* The next instance's spare, forked while this one runs. */
+	if (ask_spare(sb, z) < 0) {
 		zygote_end(z);
 		z->failed = true;
-		/* Nothing reached it: the plan waits in the socket for a
-		 * worker spawned as before. */
-		if (!sent)
-			goto none;
-		/* It may have forked a child that reads the plan. */
-		pthread_mutex_unlock(&sb->zygote_lock);
-		return err_errno(e, -r, "the zygote of this function ended");
 	}
-	sb->zygote_forks++;
 	pthread_mutex_unlock(&sb->zygote_lock);
-	p->pid = pid;
-	p->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (p->pidfd < 0) {
-		siginfo_t si;
-
-		/* Our child, not reaped: the pid is still its. */
-		r = errno;
-		kill(pid, SIGKILL);
-		waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL);
-		p->finished = true;
-		return err_errno(e, r, "pidfd_open");
-	}
 	return 1;
+broken:
+	zygote_end(z);
+	z->failed = true;
 none:
 	pthread_mutex_unlock(&sb->zygote_lock);
 	return 0;

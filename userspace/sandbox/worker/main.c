@@ -107,6 +107,7 @@ static union {
 } msg_buf;
 static int fds[2 + PLAN_MAX_INPUTS];
 static unsigned int n_fds;
+static int zygote_child;	/* a spare forked by a zygote (below) */
 
 /* Failures before the handoff: one line to pith, then exit 127. */
 static char line[200];
@@ -192,6 +193,8 @@ static void receive_plan(void)
 				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
 		r = raw_syscall3(__NR_recvmsg, PLAN_SOCK_FD, &m, 0);
+		if (r == 0 && zygote_child)
+			raw_exit_group(0); /* a spare not needed: the job is over */
 		if (r <= 0)
 			fail("pith-worker: cannot receive the plan", 0, r);
 		if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
@@ -251,7 +254,6 @@ static void map_image(const struct plan *p)
  * fault handlers (zygote() below); this copy of the zygote's plan is what
  * the instance's plan must match. */
 static struct plan zygote_plan;
-static int zygote_child;
 
 static void map_all(const struct plan *p)
 {
@@ -440,6 +442,57 @@ static void check_zygote_plan(const struct plan *p)
 		     0);
 }
 
+/* One message of `size` bytes starting with `magic`, with exactly one fd,
+ * from `sock`: the fd; 0 at the end of the stream (pith closed it); -1
+ * for anything else. */
+static int recv_one_fd(int sock, void *msg, unsigned long size, __u32 magic)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { msg, size };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
+			    .msg_controllen = sizeof(ctl.buf) };
+	long r = raw_syscall3(__NR_recvmsg, sock, &m, 0);
+
+	if (r == 0)
+		return 0;
+	if (r != (long)size || *(const __u32 *)msg != magic ||
+	    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    m.msg_controllen < CMSG_LEN(sizeof(int)) ||
+	    ctl.h.cmsg_level != SOL_SOCKET || ctl.h.cmsg_type != SCM_RIGHTS ||
+	    ctl.h.cmsg_len != CMSG_LEN(sizeof(int)))
+		return -1;
+	return *(const int *)CMSG_DATA(&ctl.h);
+}
+
+/*
+ * A spare, just forked by the zygote, with the worker's end of its plan
+ * socketpair at fd `sock`: made pith's worker-to-be, with that socket as
+ * its fd 0, it returns to read its plan there as a fresh worker does.
+ */
+static void spare(int sock, long ppid)
+{
+	struct { __u64 cur, max; } lim = { 0, 0 };
+
+	zygote_child = 1;
+	n_fds = 0;
+	/* Failures are reported on the plan socket from here on (fd 0 was
+	 * the zygote's: a copy, gone with dup3). */
+	if (raw_syscall3(__NR_dup3, sock, PLAN_SOCK_FD, 0) < 0)
+		raw_exit_group(127);
+	raw_syscall1(__NR_close, sock);
+	/* Not inherited through fork; then pith must still be the parent. */
+	if (raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0)
+		fail("pith-worker: PR_SET_PDEATHSIG", 0, 0);
+	if (raw_syscall0(__NR_getppid) != ppid)
+		fail("pith-worker: pith died", 0, 0);
+	if (raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim, 0) < 0)
+		fail("pith-worker: RLIMIT_NPROC", 0, 0);
+}
+
 /*
  * A zygote: everything a fresh worker does before its plan's context and
  * inputs that depends only on the image and the context's size (map the
@@ -467,65 +520,25 @@ static void zygote(const struct plan *p)
 	if (r < 0)
 		fail("pith-worker: close_range", 0, r);
 	for (;;) {
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} ctl;
 		struct plan_zygote_req req;
 		struct plan_zygote_reply rep = { .magic = PLAN_ZYGOTE_MAGIC };
-		struct iovec iov = { &req, sizeof(req) };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
-				    .msg_control = ctl.buf,
-				    .msg_controllen = sizeof(ctl.buf) };
-		struct { __u64 cur, max; } lim;
-		int fd;
+		struct iovec iov = { &rep, sizeof(rep) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+		int fd = recv_one_fd(PLAN_SOCK_FD, &req, sizeof(req),
+				     PLAN_ZYGOTE_MAGIC);
 
-		r = raw_syscall3(__NR_recvmsg, PLAN_SOCK_FD, &m, 0);
-		if (r == 0)
-			raw_exit_group(0); /* pith closed it: the job is over */
-		if (r != sizeof(req) || req.magic != PLAN_ZYGOTE_MAGIC ||
-		    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-		    m.msg_controllen < CMSG_LEN(sizeof(int)) ||
-		    ctl.h.cmsg_level != SOL_SOCKET ||
-		    ctl.h.cmsg_type != SCM_RIGHTS ||
-		    ctl.h.cmsg_len != CMSG_LEN(sizeof(int)))
-			raw_exit_group(127);
-		fd = *(const int *)CMSG_DATA(&ctl.h);
+		if (fd <= 0) /* pith closed it: the job is over */
+			raw_exit_group(fd == 0 ? 0 : 127);
 		/* Like fork(): no shared memory, no signal to the parent;
 		 * CLONE_PARENT makes the child pith's (its pidfd, its
 		 * waitid), with the zygote's exit signal, none. */
 		r = raw_syscall5(__NR_clone, CLONE_PARENT, 0, 0, 0, 0);
 		if (r == 0) {
-			/* The instance's socket is fd 0 from here on:
-			 * failures below are reported on it. */
-			r = raw_syscall3(__NR_dup3, fd, PLAN_SOCK_FD, 0);
-			if (r < 0)
-				raw_exit_group(127);
-			raw_syscall1(__NR_close, fd);
-			zygote_child = 1;
-			n_fds = 0;
-			/* Not inherited through fork. */
-			r = raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL);
-			if (r < 0)
-				fail("pith-worker: PR_SET_PDEATHSIG", 0, r);
-			if (raw_syscall0(__NR_getppid) != ppid)
-				fail("pith-worker: pith died", 0, 0);
-			lim.cur = req.cpu_cur;
-			lim.max = req.cpu_max;
-			r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
-			if (r < 0)
-				fail("pith-worker: RLIMIT_CPU", 0, r);
-			lim.cur = lim.max = 0;
-			r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim,
-					 0);
-			if (r < 0)
-				fail("pith-worker: RLIMIT_NPROC", 0, r);
+			spare(fd, ppid);
 			return;
 		}
 		raw_syscall1(__NR_close, fd);
 		rep.pid = (__s32)r;
-		iov = (struct iovec){ &rep, sizeof(rep) };
-		m = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
 		if (raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, MSG_NOSIGNAL) !=
 		    sizeof(rep))
 			raw_exit_group(0);
@@ -549,9 +562,15 @@ __attribute__((noreturn, used)) void worker_main(void)
 	p = &msg_buf.plan;
 	if (p->flags & PLAN_F_ZYGOTE) {
 		zygote(p);
-		/* A child of the zygote: its own plan, on its own socket. */
+		/* A spare of the zygote: its own plan, on its own socket
+		 * (end of stream: not needed, the job is over). */
 		receive_plan();
 		check_zygote_plan(p);
+		lim.cur = p->cpu_cur;
+		lim.max = p->cpu_max;
+		r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
+		if (r < 0)
+			fail("pith-worker: RLIMIT_CPU", 0, r);
 		lim.cur = lim.max = 2 + n_fds;
 		r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
 		if (r < 0)
