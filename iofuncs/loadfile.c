@@ -344,8 +344,15 @@ static void slot_step(struct lf_slot *s, int res)
 		/* Segmented reads populate their own pages, in parallel. */
 		lf->arena.prefault = s->size < LF_SEG_MIN;
 		r = arena_reserve(&lf->arena, s->size, &s->dst);
-		if (r < 0)
-			return slot_fail(s, r, "cannot allocate its buffer");
+		if (r < 0) {
+			char why[256];
+
+			/* -ENOBUFS: the store's limit, named (--max-store). */
+			snprintf(why, sizeof(why),
+				 "cannot allocate its buffer: %s",
+				 iofunc_strerror(r));
+			return slot_fail(s, r, why);
+		}
 		if (s->size == 0)
 			return slot_ok(s);
 		if (s->size >= LF_SEG_MIN)

@@ -236,6 +236,29 @@ TEST_F(ingest, first_unreadable_input_in_job_order_is_named)
 		     EINVAL, "inputs.x[2]: 'd': is a directory");
 }
 
+/* An input past the store's limit names its place and the limit. */
+TEST_F(ingest, input_past_the_store_limit_names_the_limit)
+{
+	const char *want = "inputs.x[2]: 'big': cannot allocate its buffer: the store would hold ";
+	int fd;
+
+	put(self->dir, "a", "a");
+	fd = open(t_strdupf("%s/big", self->dir), O_WRONLY | O_CREAT | O_CLOEXEC,
+		  0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 200 << 20)); /* sparse */
+	close(fd);
+	/* Room for the shared 64 MiB chunks of small files and binaries,
+	 * whichever comes first, not for the big file's own buffer. */
+	store_set_limit(store_stats.bytes_held + (150 << 20));
+	EXPECT_EQ(-ENOBUFS, t_ingest(self, "a", "big", "a", "a", self->fn, "g"));
+	EXPECT_EQ(0, strncmp(want, self->e.msg, strlen(want)))
+		TH_LOG("%s", self->e.msg);
+	EXPECT_NE(NULL, strstr(self->e.msg, "(--max-store;"))
+		TH_LOG("%s", self->e.msg);
+	EXPECT_EQ(NULL, self->sets[0]);
+}
+
 TEST_F(ingest, binary_that_is_a_directory_is_refused)
 {
 	put(self->dir, "a", "a");

@@ -234,6 +234,27 @@ TEST_F(dir, file_past_the_limit_is_refused)
 	free(p);
 }
 
+/* A file past the store's limit (--max-store) fails naming the limit. */
+TEST_F(dir, file_past_the_store_limit_names_the_limit)
+{
+	const char *paths[] = { "big" }, *msg = NULL;
+	char *p = t_strdupf("%s/big", self->dir);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	size_t i = 99;
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, 8 << 20)); /* sparse */
+	close(fd);
+	store_set_limit(store_stats.bytes_held + (1 << 20));
+	ASSERT_EQ(0, t_load(&self->o, paths, 1, false, &self->t));
+	EXPECT_EQ(-ENOBUFS, loadfile_error(self->t.lf, &i, &msg));
+	EXPECT_EQ(0, strncmp(msg, "'big': cannot allocate its buffer: ",
+			     strlen("'big': cannot allocate its buffer: ")))
+		TH_LOG("%s", msg);
+	EXPECT_NE(NULL, strstr(msg, "(--max-store;")) TH_LOG("%s", msg);
+	free(p);
+}
+
 TEST_F(dir, unreadable_file_says_permission_denied)
 {
 	free(put(self->dir, "secret", "x"));

@@ -267,14 +267,12 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 			r = -ENOMEM;
 		for (size_t j = 0; s && j < in->n_items && r >= 0; j++) {
 			const struct job_item *it = &in->items[j];
-			struct buffer *buf;
-			uint64_t off, len;
+			struct buffer *buf = placed[i][j].buf;
+			uint64_t off = placed[i][j].off, len = it->len;
 
 			if (it->source == JOB_SRC_FILE)
-				loadfile_file(b[0].lf, next++, &buf, &off, &len);
-			else
-				buf = placed[i][j].buf, off = placed[i][j].off,
-				len = it->len;
+				loadfile_file(b[0].lf, next++, &buf, &off,
+					      &len);
 			r = set_add(s, it->name, it->keyed, it->key, buf, off,
 				    len);
 			if (r < 0)
