@@ -698,6 +698,25 @@ TEST(fold_is_kept_and_counts_one_instance_per_batch)
 #undef FOLDED
 }
 
+/* What pith run keeps of the inputs once the engine has them in its store. */
+TEST(dropped_input_items_leave_the_sets_names)
+{
+	struct job *j = parse_ok(HEAD FN "\"inputs\": {\"d\": [{\"name\": \"x\", \"data\": \"abc\"}, "
+				 "{\"name\": \"y\", \"data\": \"\"}], \"e\": []},"
+				 "\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": {"
+				 "\"p\": {\"from\": \"d\"}}, \"outputs\": [\"o\"]}]}", &no_files);
+
+	ASSERT_EQ(2u, j->inputs[0].n_items);
+	job_drop_input_items(j);
+	ASSERT_EQ(2u, j->n_inputs);
+	EXPECT_STREQ("d", j->inputs[0].name);
+	EXPECT_STREQ("e", j->inputs[1].name);
+	EXPECT_EQ(0u, j->inputs[0].n_items);
+	EXPECT_NULL(j->inputs[0].items);
+	job_drop_input_items(j); /* twice: nothing left to free */
+	job_free(j);
+}
+
 TEST(io_policy_and_allowed_hosts_are_kept_as_written)
 {
 	struct job *j = parse_ok(HEAD "\"allow_hosts\": [\"127.0.0.1:8080\", \"LocalHost\", \"[::1]:80\", \"::1\"],\n"

@@ -271,6 +271,13 @@ static void failure_message(const struct engine_report *rep,
 		err_append(ret, " (%s)", hint);
 }
 
+/* engine_opts.ingested: the engine holds the inputs now; the job keeps the
+ * sets' names for the summary, not a second copy of every item. */
+static void drop_inputs(void *job)
+{
+	job_drop_input_items(job);
+}
+
 int cmd_run(const struct cli *c)
 {
 	_cleanup_(job_freep) struct job *job = NULL;
@@ -342,6 +349,8 @@ int cmd_run(const struct cli *c)
 					      .out_dir = c->out_dir,
 					      .progress = progress_update,
 					      .progress_data = &progress,
+					      .ingested = drop_inputs,
+					      .ingested_data = job,
 					      .max_store = c->max_store,
 					      .max_instances = c->max_instances,
 					      .max_disk = c->max_disk,

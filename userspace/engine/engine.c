@@ -111,6 +111,7 @@ struct stage_run {
 	size_t next, running, collected;
 	struct set ***slots; /* per instance: its outputs until they join */
 	size_t slots_cap, visible; /* instances [0, visible) are in `out` */
+	size_t slots_n; /* slots and report entries set up: [0, slots_n) */
 	/* A folding stage ("fold": B): instance k reads carry (instance
 	 * k-1's outputs), then items [kB, (k+1)B); the last one's outputs
 	 * join `out` when the stage completes. */
@@ -351,27 +352,32 @@ static int stage_reserve(struct stage_run *st, size_t n)
 		sr->n_instances = n;
 	if (n > sr->n_counted)
 		sr->n_counted = n;
-	if (n <= cap)
-		return 0;
-	cap = MAX(MAX(cap * 2, n), (size_t)16);
-	if (cap > SIZE_MAX / sizeof(*sr->instances))
-		return -ENOMEM;
-	void *a = realloc(sr->instances, cap * sizeof(*sr->instances));
+	if (n > cap) {
+		cap = MAX(MAX(cap * 2, n), (size_t)16);
+		if (cap > SIZE_MAX / sizeof(*sr->instances))
+			return -ENOMEM;
+		void *a = realloc(sr->instances, cap * sizeof(*sr->instances));
 
-	if (!a)
-		return -ENOMEM;
-	sr->instances = a;
-	memset(sr->instances + st->slots_cap, 0,
-	       (cap - st->slots_cap) * sizeof(*sr->instances));
-	for (size_t i = st->slots_cap; i < cap; i++)
-		sr->instances[i].syscall = -1;
-	a = realloc(st->slots, cap * sizeof(*st->slots));
-	if (!a)
-		return -ENOMEM;
-	st->slots = a;
-	memset(st->slots + st->slots_cap, 0,
-	       (cap - st->slots_cap) * sizeof(*st->slots));
-	st->slots_cap = cap;
+		if (!a)
+			return -ENOMEM;
+		sr->instances = a;
+		a = realloc(st->slots, cap * sizeof(*st->slots));
+		if (!a)
+			return -ENOMEM;
+		st->slots = a;
+		st->slots_cap = cap;
+	}
+	/* Entries are set up as instances come, not for the whole capacity:
+	 * the doubling's spare half is never touched (pages pith holds). */
+	if (n > st->slots_n) {
+		memset(sr->instances + st->slots_n, 0,
+		       (n - st->slots_n) * sizeof(*sr->instances));
+		for (size_t i = st->slots_n; i < n; i++)
+			sr->instances[i].syscall = -1;
+		memset(st->slots + st->slots_n, 0,
+		       (n - st->slots_n) * sizeof(*st->slots));
+		st->slots_n = n;
+	}
 	return 0;
 }
 
@@ -551,7 +557,7 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 		return 0;
 	}
 	st->slots[i] = outs;
-	while (st->visible < st->slots_cap && st->slots[st->visible]) {
+	while (st->visible < st->slots_n && st->slots[st->visible]) {
 		struct set **o = st->slots[st->visible];
 
 		for (size_t k = 0; k < js->n_outputs; k++) {
@@ -1584,7 +1590,7 @@ static void run_done(struct run *run)
 		struct stage_run *st = &run->stages[s];
 		const struct job_stage *js = &job->stages[s];
 
-		for (size_t i = st->visible; i < st->slots_cap; i++)
+		for (size_t i = st->visible; i < st->slots_n; i++)
 			free_outs(st->slots[i], js->n_outputs);
 		free(st->slots);
 		free_outs(st->carry, js->n_outputs);
@@ -1812,6 +1818,8 @@ static int run_setup(struct run *run)
 		       run->e);
 	if (r < 0)
 		return r;
+	if (run->opts->ingested)
+		run->opts->ingested(run->opts->ingested_data);
 	if (run->opts->out_dir) {
 		_cleanup_free_ const char **names =
 			calloc(job->n_outputs + 1, sizeof(*names));

@@ -61,6 +61,11 @@ struct engine_opts {
 	 * ended); must not block (the CLI redraws its progress line). */
 	void (*progress)(void *data, const struct engine_progress *p);
 	void *progress_data;
+	/* Called once the job's inputs are in the store, before any stage
+	 * starts; the engine reads none of the job's input items after it
+	 * (the caller may job_drop_input_items()). NULL: none. */
+	void (*ingested)(void *data);
+	void *ingested_data;
 	/* Bounds on one instance's outputs, aliases counted (--max-output-*);
 	 * 0: the defaults, proportional to the instance (struct
 	 * sandbox_limits). */

@@ -194,6 +194,11 @@ int job_parse_string(const char *text, size_t len, const char *display_name,
 		     const char *dir, const struct job_parse_opts *opts,
 		     struct job **ret, struct err *e);
 struct job *job_free(struct job *j); /* NULL-safe, returns NULL */
+/* Free the items of the job's input sets (names, paths, bytes), keeping
+ * the sets' names: once the engine holds the inputs in its store
+ * (engine_opts.ingested), a job listing 100,000 of them need not keep a
+ * second copy for the rest of its run. The sets then have no items. */
+void job_drop_input_items(struct job *j);
 
 const char *job_mode_name(enum job_mode m);
 
