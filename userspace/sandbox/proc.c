@@ -185,8 +185,13 @@ static void note_syscall(struct sandbox_proc *p, long nr)
  * (a sandbox is used by one thread), and the kernel counts a notification
  * when it is queued, so RECV does not block even if its worker was killed
  * since (it returns ENOENT then).
+ *
+ * once: one notification only; sandbox_poll()'s caller polls sb->events
+ * again, which stays readable while more wait (the listener is
+ * level-triggered there, and polling an epoll fd checks its items): no
+ * poll(2) per park to find the queue empty.
  */
-static void read_listener(struct sandbox *sb, bool ready)
+static void read_listener(struct sandbox *sb, bool ready, bool once)
 {
 	int fd = sb->spawner.listener;
 	struct pollfd pfd = { fd, POLLIN, 0 };
@@ -199,7 +204,7 @@ static void read_listener(struct sandbox *sb, bool ready)
 		ready = false;
 		memset(&n, 0, sizeof(n));
 		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0) {
-			if (errno == ENOENT)
+			if (errno == ENOENT && !once)
 				continue; /* its worker died meanwhile */
 			return;
 		}
@@ -220,6 +225,8 @@ static void read_listener(struct sandbox *sb, bool ready)
 				(typeof(sb->orphans[0])){ (pid_t)n.pid,
 							  n.data.nr, park,
 							  n.id, status };
+		if (once)
+			return;
 	}
 }
 
@@ -468,7 +475,7 @@ int sandbox_poll(struct sandbox *sb)
 			epoll_ctl(sb->events, EPOLL_CTL_DEL, fd, NULL);
 	}
 	if (notified)
-		read_listener(sb, true);
+		read_listener(sb, true, true);
 	return n;
 }
 
@@ -506,7 +513,7 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 	/* Notifications before the exit: a call made just before the
 	 * worker was killed for another reason is still named. */
 	if (notified)
-		read_listener(p->sb, true);
+		read_listener(p->sb, true, false);
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
 	/* Parked: the worker ended the instance through the trampoline and
