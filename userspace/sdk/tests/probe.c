@@ -225,6 +225,26 @@ static int cmd_mem(void)
 	CHECK(9, memmem(hay, 22, "at", 2) == hay + 5);
 	CHECK(10, !strncmp("abcx", "abcy", 3) && strncmp("ab", "ac", 5) < 0);
 	CHECK(11, memrchr(hay, 'a', 22) == hay + 20);
+	/* memchr: every start, length and place of the byte (16 at a time
+	 * inside), never a byte past the length. */
+	{
+		void *(*volatile chr)(const void *, int, size_t) = memchr;
+		unsigned char buf[80];
+
+		for (int i = 0; i < 80; i++)
+			buf[i] = (unsigned char)(0x80 + i);
+		for (size_t off = 0; off < 17; off++)
+			for (size_t n = 0; off + n <= 64; n++) {
+				CHECK(14, chr(buf + off, 0xff, n) == NULL);
+				CHECK(15, chr(buf + off, 0x80 + 64, n) == NULL);
+				for (size_t at = 0; at < n; at++)
+					CHECK(16, chr(buf + off, 0x80 + (int)(off + at), n) ==
+							  buf + off + at);
+			}
+		buf[40] = buf[50] = 'x';
+		CHECK(17, chr(buf, 'x', 64) == buf + 40); /* the first */
+		CHECK(18, chr(buf, 'x' + 256, 64) == buf + 40); /* c as a byte */
+	}
 	CHECK(12, pith_hash("", 0) == 0xcbf29ce484222325ull);
 	CHECK(13, pith_hash("a", 1) == 0xaf63dc4c8601ec8cull);
 	return 0;
