@@ -11,6 +11,7 @@
  * discarded; a function that jumps into the trampoline's reset path ends
  * its worker.
  */
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -351,6 +352,31 @@ TEST_F(reset, secrets_on_many_scattered_pages_never_reach_the_next)
 	}
 	/* The checks ran in the poisoned worker: the warm path was taken. */
 	EXPECT_LE(PAIRS / 10 - 5, same);
+}
+
+/* An idle worker that dies (killed from outside) is reaped from the pool
+ * by sandbox_poll(): its pidfd is in the sandbox's one epoll set, and a
+ * dead worker left there would keep the set readable. The next instance
+ * gets a fresh worker. */
+TEST_F(reset, an_idle_worker_that_dies_is_reaped_by_sandbox_poll)
+{
+	pid_t pid = self->fresh.pid;
+	unsigned idle = sandbox_n_idle(self->sb);
+	struct pollfd pfd = { sandbox_fd(self->sb), POLLIN, 0 };
+	struct found f;
+
+	ASSERT_LE(1u, idle);
+	ASSERT_EQ(0, kill(pid, SIGKILL));
+	/* Its exit makes the set readable. */
+	ASSERT_EQ(1, poll(&pfd, 1, 5000));
+	ASSERT_LE(1, sandbox_poll(self->sb));
+	EXPECT_EQ(idle - 1, sandbox_n_idle(self->sb));
+	pfd.revents = 0;
+	EXPECT_EQ(0, poll(&pfd, 1, 0)) TH_LOG("the set stays readable");
+	f = check(self->sb);
+	ASSERT_TRUE(f.ok) TH_LOG("%s", f.reason);
+	EXPECT_NE(pid, f.pid);
+	free(f.bytes);
 }
 
 /* The same function without the exit path (ABI 1.0-style exit_group) is
