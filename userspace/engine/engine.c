@@ -74,7 +74,8 @@ struct stream {
 };
 
 /* One compute instance. The run polls the sandbox's one fd for all of
- * them (on_sandbox()), so an instance has no loop op of its own. */
+ * them (on_sandbox(), on_listener()), so an instance has no loop op of
+ * its own. */
 struct inst {
 	struct stage_run *st;
 	size_t index;
@@ -168,8 +169,8 @@ struct run {
 	 * forbidden call, an exit), not one per instance: each park woke
 	 * every instance's poll (the listener is shared), and the polls of
 	 * instances another's step had finished were cancelled one by one. */
-	struct loop_op sb_op;
-	bool sb_armed, sb_off;
+	struct loop_op sb_op, listen_op; /* sandbox_fd(), its listener */
+	bool sb_armed, listen_armed, sb_off;
 	struct loop_op cancel_op; /* polls cancel_fd */
 	struct loop_op stop_op;	  /* polls opts->stop */
 	bool cancel_armed, stop_armed;
@@ -816,33 +817,45 @@ static void post_pending(struct run *run)
 }
 
 static void on_sandbox(struct loop_op *op, int res, uint32_t flags);
+static void on_listener(struct loop_op *op, int res, uint32_t flags);
 
-/* Poll the sandbox's fd while instances run. */
+/* Poll the sandbox's fds while instances run: its workers' exits, and its
+ * seccomp listener (parks, forbidden calls) directly, so that a park costs
+ * no epoll_wait. */
 static int sandbox_arm(struct run *run)
 {
-	int r;
+	int fd = sandbox_listener_fd(run->opts->sandbox), r;
 
-	if (run->sb_armed || run->sb_off || !run->live)
+	if (run->sb_off || !run->live)
 		return 0;
-	run->sb_op.cb = on_sandbox;
-	r = loop_poll(run->loop, &run->sb_op,
-		      sandbox_fd(run->opts->sandbox), POLLIN);
-	if (r < 0)
-		return r;
-	run->sb_armed = true;
+	if (!run->sb_armed) {
+		run->sb_op.cb = on_sandbox;
+		r = loop_poll(run->loop, &run->sb_op,
+			      sandbox_fd(run->opts->sandbox), POLLIN);
+		if (r < 0)
+			return r;
+		run->sb_armed = true;
+	}
+	if (!run->listen_armed && fd >= 0) {
+		run->listen_op.cb = on_listener;
+		r = loop_poll(run->loop, &run->listen_op, fd, POLLIN);
+		if (r < 0)
+			return r;
+		run->listen_armed = true;
+	}
 	return 0;
 }
 
-static void on_sandbox(struct loop_op *op, int res, _unused_ uint32_t flags)
+static void sandbox_polled(struct run *run, int res, bool listener)
 {
-	struct run *run = container_of(op, struct run, sb_op);
 	int r = 0;
 
-	run->sb_armed = false;
 	if (res == -ECANCELED || run->sb_off)
 		return;
 	if (res < 0)
 		run_error(run, err_errno(run->e, res, "cannot poll the sandbox"));
+	else if (listener)
+		r = sandbox_poll_listener(run->opts->sandbox, res & POLLIN);
 	else
 		r = sandbox_poll(run->opts->sandbox);
 	if (r < 0)
@@ -852,6 +865,22 @@ static void on_sandbox(struct loop_op *op, int res, _unused_ uint32_t flags)
 	r = sandbox_arm(run);
 	if (r < 0)
 		run_error(run, err_errno(run->e, r, "cannot poll the sandbox"));
+}
+
+static void on_sandbox(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, sb_op);
+
+	run->sb_armed = false;
+	sandbox_polled(run, res, false);
+}
+
+static void on_listener(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, listen_op);
+
+	run->listen_armed = false;
+	sandbox_polled(run, res, true);
 }
 
 static uint64_t inst_deadline(const struct inst *in)
@@ -904,8 +933,10 @@ static void on_deadline(struct loop_op *op, _unused_ int res,
 	run->deadline_armed = false;
 	run->deadline_moving = false;
 	/* What the sandbox has (also if its poll could not be armed). */
-	if (!run->sb_off)
+	if (!run->sb_off) {
 		(void)sandbox_poll(run->opts->sandbox);
+		(void)sandbox_poll_listener(run->opts->sandbox, false);
+	}
 	step_pending(run);
 	for (in = run->live; in; in = in->next)
 		in->due = !in->finished && inst_deadline(in) <= now;
@@ -1897,6 +1928,8 @@ static int run_job(struct run *run)
 	run->sb_off = true;
 	if (run->sb_armed)
 		loop_cancel(run->loop, &run->sb_op);
+	if (run->listen_armed)
+		loop_cancel(run->loop, &run->listen_op);
 	drain(run);
 	for (size_t s = 0; s < job->n_stages; s++) /* ended by a failure */
 		if (run->stages[s].state == STAGE_RUNNING)

@@ -117,9 +117,9 @@ struct sandbox {
 	unsigned fork_gen;	/* sandbox_fork_gen() at creation */
 	struct spawner spawner;
 	struct sandbox_proc *procs; /* live ones, to match notifications */
-	/* sandbox_fd(): one epoll set with the listener and the pidfd of
-	 * every worker (registered once, when it is created), so that the
-	 * engine waits on one fd for all its instances. */
+	/* sandbox_fd(): one epoll set with the pidfd of every worker
+	 * (registered once, when it is created), so that the engine waits on
+	 * it and the listener for all its instances. */
 	int events;
 	struct {
 		pid_t pid;

@@ -443,15 +443,18 @@ int sandbox_fd(const struct sandbox *sb)
 	return sb->events;
 }
 
+int sandbox_listener_fd(const struct sandbox *sb)
+{
+	return sb->spawner.listener;
+}
+
 /*
- * What sb->events has: the listener's notifications (parks, forbidden
- * calls: noted on their procs) and the pidfds of exited workers (their
- * procs' exit_seen; an idle worker that died is reaped and dropped).
+ * What sb->events has: the pidfds of exited workers (their procs'
+ * exit_seen; an idle worker that died is reaped and dropped).
  */
 int sandbox_poll(struct sandbox *sb)
 {
 	struct epoll_event ev[16];
-	bool notified = false;
 	int n;
 
 	n = epoll_wait(sb->events, ev, ARRAY_SIZE(ev), 0);
@@ -461,10 +464,6 @@ int sandbox_poll(struct sandbox *sb)
 		int fd = ev[i].data.fd;
 		struct sandbox_proc *q;
 
-		if (fd == sb->spawner.listener) {
-			notified = true;
-			continue;
-		}
 		for (q = sb->procs; q; q = q->next)
 			if (q->pidfd == fd)
 				break;
@@ -474,9 +473,17 @@ int sandbox_poll(struct sandbox *sb)
 			/* Nobody's (cannot happen): stop it waking us. */
 			epoll_ctl(sb->events, EPOLL_CTL_DEL, fd, NULL);
 	}
-	if (notified)
-		read_listener(sb, true, true);
 	return n;
+}
+
+/* One notification of the listener, if one waits (a park, a forbidden
+ * call: noted on its proc); ready: a poll just said one does. The caller
+ * polls the listener again, which stays readable while more wait: no
+ * poll(2) per park to find the queue empty. */
+int sandbox_poll_listener(struct sandbox *sb, bool ready)
+{
+	read_listener(sb, ready, true);
+	return 0;
 }
 
 static int step(struct sandbox_proc *p, bool pid_ready, bool notified);

@@ -437,11 +437,6 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		r = err_errno(e, errno, "epoll_create1");
 		goto fail;
 	}
-	if (sb->spawner.listener >= 0 &&
-	    (r = sandbox_events_add(sb, sb->spawner.listener)) < 0) {
-		r = err_errno(e, r, "epoll_ctl");
-		goto fail;
-	}
 	layer_set(sb, LAYER_DEADLINE, true,
 		  "wall clock from spawn, SIGKILL through a pidfd; CPU time through RLIMIT_CPU");
 	if (sb->warm && sb->spawner.listener >= 0)

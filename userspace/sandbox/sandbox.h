@@ -181,16 +181,19 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p); /* kills if
 								 running */
 
 /*
- * One fd for all the running instances of sb (the engine's way): readable
- * when some instance may have progress to make (its worker parked, made a
- * forbidden call or exited). Then sandbox_poll() reads what is there and
- * notes it on the procs, sandbox_proc_pending() says which to step, and
+ * Two fds for all the running instances of sb (the engine's way):
+ * sandbox_fd() is readable when a worker exited, sandbox_listener_fd() (-1
+ * without seccomp) when one parked or made a forbidden call. Then
+ * sandbox_poll() / sandbox_poll_listener() read what is there and note it
+ * on the procs, sandbox_proc_pending() says which to step, and
  * sandbox_proc_step_polled() steps one without polling its own fd (also
  * at its deadline). sandbox_proc_fd()/sandbox_proc_step() stay for callers
  * that wait per instance.
  */
 int sandbox_fd(const struct sandbox *sb);
+int sandbox_listener_fd(const struct sandbox *sb);
 int sandbox_poll(struct sandbox *sb);
+int sandbox_poll_listener(struct sandbox *sb, bool ready);
 int sandbox_proc_step_polled(struct sandbox_proc *p);
 
 /* Spawn and wait: convenience for tests and sequential callers. */
