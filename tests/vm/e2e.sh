@@ -17,7 +17,7 @@ check() { # check STATUS DESCRIPTION
 	fi
 }
 
-echo "1..5"
+echo "1..7"
 before=$(cat $stats/buffers_created)
 build/pith run examples/wordcount/job.json -o /tmp/e2e-out
 check $? "pith run examples/wordcount/job.json exits 0"
@@ -28,6 +28,15 @@ diff -r /pith/expected /tmp/e2e-out
 check $? "outputs match the host's memfd run byte for byte"
 test "$(cat $stats/buffers)" -eq 0
 check $? "no buffer outlives the pith process"
+
+# Every instance fresh and forked by a zygote of its function, under the
+# BPF-LSM guard (the zygote is never armed: its fork is not refused; its
+# children arm themselves as exec'd workers do).
+PITH_WARM=off PITH_ZYGOTE=always build/pith run examples/wordcount/job.json \
+	-o /tmp/e2e-fresh
+check $? "the same job with every worker forked by a zygote exits 0"
+diff -r /pith/expected /tmp/e2e-fresh
+check $? "its outputs match the host's run byte for byte"
 
 doctor=$(build/pith doctor 2>&1)
 if echo "$doctor" | grep -q '^store'; then

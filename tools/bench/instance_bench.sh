@@ -23,6 +23,7 @@ PITH=$(realpath "$B/pith")
 DRV=$(realpath "$B/instance-driver")
 FN=$(realpath "$B/bench/fn")
 NOOP=$(realpath "$B/bench/noop-static")
+FORK=$(realpath "$B/bench/fork-static")
 N_WARM=20000 N_FRESH=2000 N_TOUCH=300 N_SPIN=1000 N_EXEC=2000 N_BWRAP=200
 N_CRUN=50 REPS=3
 if [ "${1:-}" = -q ]; then
@@ -87,6 +88,8 @@ echo "$iters" >"$tmp/spin.txt"
 fe=$("$DRV" exec "$N_EXEC" "$NOOP")
 warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
+fk=$("$FORK" "$N_EXEC")
 fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
 touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
 touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
@@ -139,6 +142,8 @@ cat <<EOF2
 | fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
 | pith warm no-op, $N_WARM-instance job | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
+| the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
+| fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
 | bwrap --unshare-all with a seccomp filter | $bw us | $( [ "$bw" = n/a ] || [ "$bw" = failed ] && echo - || ratio "$bw" "$fe") x fork+exec | |
 | crun run of an OCI bundle | $cr us | $( [ "$cr" = n/a ] || [ "$cr" = failed ] && echo - || ratio "$cr" "$fe") x fork+exec | |
 | node: new WebAssembly.Instance, no-op module, 64 KiB memory | $wa us | $( [ "$wa" = n/a ] && echo - || ratio "$wa" "$fe") x fork+exec | |
