@@ -4,7 +4,7 @@
 # items both run under `ulimit -n 1024` (no descriptor per item), and so
 # do 100,000 instances' small outputs merged by an `all` stage (packed into
 # shared buffers while they wait for it) and a job writing 10,000 output
-# files.
+# files, and the same merge folding (its inputs let go as it passes them).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 N_OUT=$((N / 10))
 
-t_plan 4
+t_plan 5
 
 # job NAME N MODE DATA: N inline items "i<k>" = "<DATA><k>" into one split
 # stage; split turns "a..." into one item "i<k>.0", "x..." into none.
@@ -74,6 +74,23 @@ if out=$(ulimit -n 1024 && "$pith" run -q "$tmp/merge.json" -o "$tmp/out-merge" 
 	t_ok "$name"
 else
 	t_fail "$name" "want '$want', got '$(cat "$tmp/out-merge/r/count" 2>/dev/null)'; $(printf '%s\n' "$out" | grep -v '^    \[' | head -5)"
+fi
+# The same merge folding ("fold": 1000): instance k of count reads the
+# last one's count item and outputs [1000k, 1000(k+1)) of s, in order,
+# while the fold lets the passed outputs go (their entries dropped). count
+# ends its line with a newline, so the carried item adds no number: the
+# last count is "1001 <bytes> <sum of the last 1,000 numbers>".
+sed 's/"from":"s.out","mode":"all"}/"from":"s.out","mode":"all","fold":1000}/' \
+	"$tmp/merge.json" >"$tmp/fold.json"
+want_fold=$(awk -v n="$N" 'BEGIN { s = 0; for (k = n - 1000; k < n; k++) s += 10 * k
+	printf "1001 %.0f\n", s }')
+name=small_outputs_of_100000_instances_folded_under_ulimit_n_1024
+if out=$(ulimit -n 1024 && "$pith" run -q "$tmp/fold.json" -o "$tmp/out-fold" 2>&1) &&
+	grep -q '"fold":1000' "$tmp/fold.json" &&
+	[ "$(cut -d' ' -f1,3 "$tmp/out-fold/r/count" 2>/dev/null)" = "$want_fold" ]; then
+	t_ok "$name"
+else
+	t_fail "$name" "want '$want_fold' (items, sum), got '$(cat "$tmp/out-fold/r/count" 2>/dev/null)'; $(printf '%s\n' "$out" | grep -v '^    \[' | head -5)"
 fi
 job job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT" each a
 run job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT"

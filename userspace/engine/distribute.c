@@ -161,7 +161,8 @@ int dist_count(const struct dist *d, size_t n0, size_t *ret)
 }
 
 int dist_instance(const struct dist *d, const struct job_stage *stage,
-		  struct set *const *sets, size_t i, struct set **ret)
+		  struct set *const *sets, size_t base0, size_t i,
+		  struct set **ret)
 {
 	size_t rest = i % d->per_item;
 	int r = 0;
@@ -185,7 +186,7 @@ int dist_instance(const struct dist *d, const struct job_stage *stage,
 			rest /= d->sh[p].n;
 		}
 		if (p == 0 && d->each0) {
-			r = set_add_item(s, &sets[0]->items[share]);
+			r = set_add_item(s, &sets[0]->items[share - base0]);
 			continue;
 		}
 		idx = d->sh[p].idx;
@@ -224,7 +225,7 @@ int distribute(const struct job_stage *stage, struct set *const *sets,
 		if (!ret->instances[i])
 			r = -ENOMEM;
 		else
-			r = dist_instance(&d, stage, sets, i,
+			r = dist_instance(&d, stage, sets, 0, i,
 					  ret->instances[i]);
 	}
 	dist_done(&d);

@@ -55,9 +55,12 @@ int dist_prepare(const struct job_stage *stage, struct set *const *sets,
 /* Instances there are when parameter 0 has n0 items (each0) or is
  * complete; -E2BIG when the count overflows. */
 int dist_count(const struct dist *d, size_t n0, size_t *ret);
-/* The np input sets of instance i (new sets; each item a new reference). */
+/* The np input sets of instance i (new sets; each item a new reference).
+ * With each0, sets[0] may hold the items of parameter 0 from item base0
+ * on (the engine drops the entries of a released prefix). */
 int dist_instance(const struct dist *d, const struct job_stage *stage,
-		  struct set *const *sets, size_t i, struct set **ret);
+		  struct set *const *sets, size_t base0, size_t i,
+		  struct set **ret);
 void dist_done(struct dist *d);
 
 #endif

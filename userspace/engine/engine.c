@@ -68,6 +68,9 @@ struct stream {
 	bool windowed;	  /* an I/O stage's: unconsumed bytes count in the window */
 	uint32_t *claims; /* per item: consumer parameters that may take it */
 	size_t claims_cap;
+	/* Items [0, base) were released and their entries dropped: set->items
+	 * and claims start at item `base` (stream_item(), stream_n()). */
+	size_t base;
 	struct consumer *consumers;
 	size_t n_consumers, consumers_cap;
 	size_t n_released;
@@ -384,9 +387,62 @@ static int stage_reserve(struct stage_run *st, size_t n)
 
 /* ---- streams: items in instance order, released when nobody takes them */
 
+/* Items the stream has had (its set holds those from x->base on). */
+static size_t stream_n(const struct stream *x)
+{
+	return x->base + x->set->n;
+}
+
+static struct item *stream_item(struct stream *x, size_t j)
+{
+	return &x->set->items[j - x->base];
+}
+
+/*
+ * Drop the entries of a released prefix of x once it is half the set (and
+ * 4,096 items at least): a released item is never read again, and every
+ * consumer reads a stream in item order, so what has passed is a prefix.
+ * Job outputs keep theirs (the report lists them); a stream an I/O stage
+ * reads is claimed by it whole until it is done, so nothing moves under
+ * it.
+ */
+#define STREAM_COMPACT_MIN 4096
+
+static void stream_compact(struct stream *x)
+{
+	struct set *s = x->set;
+	size_t k = 0;
+
+	if (x->job_output || s->n < STREAM_COMPACT_MIN)
+		return;
+	while (k < s->n && x->claims[k] == 0)
+		k++;
+	if (k < STREAM_COMPACT_MIN || 2 * k < s->n)
+		return;
+	for (size_t j = 0; j < k; j++)
+		free(s->items[j].name); /* NULL: freed at the release */
+	memmove(s->items, s->items + k, (s->n - k) * sizeof(*s->items));
+	memmove(x->claims, x->claims + k, (s->n - k) * sizeof(*x->claims));
+	s->n -= k;
+	x->base += k;
+	/* Give the room back (the arrays grow again by doubling). */
+	size_t cap = MAX(2 * s->n, (size_t)64);
+	void *a;
+
+	if (cap < s->cap && (a = realloc(s->items, cap * sizeof(*s->items)))) {
+		s->items = a;
+		s->cap = cap;
+	}
+	if (cap < x->claims_cap &&
+	    (a = realloc(x->claims, cap * sizeof(*x->claims)))) {
+		x->claims = a;
+		x->claims_cap = cap;
+	}
+}
+
 static void release_item(struct run *run, struct stream *x, size_t j)
 {
-	struct item *it = &x->set->items[j];
+	struct item *it = stream_item(x, j);
 
 	if (x->windowed)
 		run->held -= it->len;
@@ -402,7 +458,7 @@ static void release_item(struct run *run, struct stream *x, size_t j)
 
 static void unclaim(struct run *run, struct stream *x, size_t j)
 {
-	if (--x->claims[j] == 0)
+	if (--x->claims[j - x->base] == 0)
 		release_item(run, x, j);
 }
 
@@ -441,15 +497,15 @@ static int stream_spill(struct run *run, struct stream *x, size_t j)
 
 		if (ref_stream(run, &job->outputs[i].ref) != x)
 			continue;
-		if (!disk_charge(run, x->set->items[j].len, "output",
+		if (!disk_charge(run, stream_item(x, j)->len, "output",
 				 job->outputs[i].name))
 			break;
-		r = output_put(run->writer, i, &x->set->items[j], x, j);
+		r = output_put(run->writer, i, stream_item(x, j), x, j);
 		if (r < 0)
 			return r;
-		x->claims[j]++;
+		x->claims[j - x->base]++;
 	}
-	if (x->claims[j] == 0)
+	if (x->claims[j - x->base] == 0)
 		release_item(run, x, j);
 	return 0;
 }
@@ -466,7 +522,7 @@ static void on_written(void *data, void *owner, uint64_t tag)
 
 static int stream_add(struct run *run, struct stream *x, const struct item *it)
 {
-	size_t j = x->set->n;
+	size_t j = stream_n(x);
 	int r;
 
 	/* Read by no stage and not a job output (an http stage's unused
@@ -475,14 +531,13 @@ static int stream_add(struct run *run, struct stream *x, const struct item *it)
 		x->n_released++;
 		return 0;
 	}
-	r = ARRAY_GROW(x->claims, x->claims_cap, j, 64);
-
+	r = ARRAY_GROW(x->claims, x->claims_cap, x->set->n, 64);
 	if (r < 0)
 		return r;
+	x->claims[x->set->n] = (uint32_t)x->n_consumers;
 	r = set_add_item(x->set, it);
 	if (r < 0)
 		return r;
-	x->claims[j] = (uint32_t)x->n_consumers;
 	if (x->windowed)
 		run->held += it->len;
 	return stream_spill(run, x, j);
@@ -511,14 +566,15 @@ static void advance_passes(struct stage_run *st)
 		size_t upto = st->passed[p];
 
 		if (all)
-			upto = x->set->n;
+			upto = stream_n(x);
 		else if (p == 0 && !js->io && st->d.each0)
 			upto = MAX(upto, MIN(st->next / st->d.per_item,
-					     x->set->n));
+					     stream_n(x)));
 		else if (p == 0 && st->fold) /* the started instances' items */
-			upto = MAX(upto, MIN(st->next * st->fold, x->set->n));
+			upto = MAX(upto, MIN(st->next * st->fold, stream_n(x)));
 		while (st->passed[p] < upto)
 			unclaim(st->run, x, st->passed[p]++);
+		stream_compact(x);
 	}
 }
 
@@ -960,8 +1016,8 @@ static void on_deadline(struct loop_op *op, _unused_ int res,
 static int fold_instance(struct stage_run *st, size_t k, struct set **ret)
 {
 	const struct job_stage *js = stage_of(st);
-	const struct set *in = st->in[0]->set;
-	size_t a = k * st->fold, b = MIN(a + st->fold, in->n);
+	struct stream *in = st->in[0];
+	size_t a = k * st->fold, b = MIN(a + st->fold, stream_n(in));
 	struct set *s = set_new(js->inputs[0].param);
 	int r = 0;
 
@@ -971,7 +1027,7 @@ static int fold_instance(struct stage_run *st, size_t k, struct set **ret)
 			   r >= 0; j++)
 		r = set_add_item(s, &st->carry[0]->items[j]);
 	for (size_t j = a; j < b && r >= 0; j++)
-		r = set_add_item(s, &in->items[j]);
+		r = set_add_item(s, stream_item(in, j));
 	if (r < 0) {
 		set_free(s);
 		return r;
@@ -1029,7 +1085,8 @@ static int spawn_instance(struct stage_run *st)
 	if (st->fold)
 		r = fold_instance(st, index, in->inputs);
 	else
-		r = dist_instance(&st->d, js, st->in_sets, index, in->inputs);
+		r = dist_instance(&st->d, js, st->in_sets, st->in[0]->base,
+				  index, in->inputs);
 	if (r < 0) {
 		free(in->inputs);
 		free(in);
@@ -1103,7 +1160,7 @@ static int stage_count(struct stage_run *st, size_t *ret)
 	if (st->fold) {
 		/* Full batches as they come, the last one when the set is
 		 * complete: an empty set has no instance, as for `all`. */
-		size_t n0 = st->in[0]->set->n;
+		size_t n0 = stream_n(st->in[0]);
 
 		n = n0 / st->fold +
 		    (st->in[0]->complete && n0 % st->fold != 0);
@@ -1113,7 +1170,7 @@ static int stage_count(struct stage_run *st, size_t *ret)
 		*ret = n;
 		return 0;
 	}
-	r = dist_count(&st->d, st->in[0]->set->n, &n);
+	r = dist_count(&st->d, stream_n(st->in[0]), &n);
 	r = instance_limit(st, n, r < 0);
 	if (r < 0)
 		return r;
@@ -1244,7 +1301,7 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	struct stage_run *st = data;
 	struct run *run = st->run;
 	const struct job_stage *js = stage_of(st);
-	const struct item *in = &st->in[0]->set->items[i];
+	const struct item *in = stream_item(st->in[0], i);
 	struct set **outs;
 	uint64_t bytes = 0;
 	int r = 0;
