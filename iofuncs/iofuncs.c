@@ -141,6 +141,8 @@ void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
 	run->n_finished++;
 	run->n_failed++;
 	PROBE_IO_ITEM_END(run, run->fn->name, i, run->ctx.stage, it->err, 0);
+	if (run->ctx.item_failed)
+		run->ctx.item_failed(run, i, run->ctx.stream_data);
 }
 
 void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,

@@ -66,10 +66,15 @@ struct iofunc_ctx {
 	 * `outputs` at the end, and the run drops its own references to them.
 	 * `may_start`: asked before each item starts (the engine's prefetch
 	 * window); false holds the items not started yet until
-	 * iofunc_run_resume().
+	 * iofunc_run_resume(). `item_failed`: called once for every item
+	 * that failed, as it fails (possibly from inside the function's own
+	 * start loop: it must not call back into the run), so that a window
+	 * gets back the credit `may_start` gave the item; the function asks
+	 * `may_start` again before its next item.
 	 */
 	void (*item)(struct iofunc_run *run, size_t i, void *data);
 	bool (*may_start)(void *data);
+	void (*item_failed)(struct iofunc_run *run, size_t i, void *data);
 	void *stream_data;
 };
 

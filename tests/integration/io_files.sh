@@ -12,7 +12,7 @@ pith=$B/pith
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-io-files.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 6
+t_plan 7
 
 mkdir -p "$tmp/data/sub" "$tmp/job"
 printf 'alpha\n' >"$tmp/data/a.txt"
@@ -65,6 +65,22 @@ for c in dotdot:../secret absolute_path:/etc/passwd \
 		t_fail "$name" "exit $rc, want '$want' in: $out"
 	fi
 done
+
+# Failed items alone must not hold the stage: each gives back the prefetch
+# window's credit it took (300 missing files used to leave pith waiting
+# for ever once the first guess of the window was used up by failures).
+paths=
+for i in $(seq 300); do paths="$paths missing/$i"; done
+# shellcheck disable=SC2086
+job $paths
+out=$(timeout 60 "$pith" run "$tmp/job/job.json" -o "$tmp/out5" --data-root "$tmp/data" 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && printf '%s\n' "$out" |
+	grep -qF "stage read[0]: file.read: 'missing/1': no such file or directory"; then
+	t_ok "failed_reads_alone_end_the_stage"
+else
+	t_fail "failed_reads_alone_end_the_stage" "exit $rc (124: pith still waiting after 60 s): $(printf '%s\n' "$out" | head -3)"
+fi
 
 # file.write of job input items; the second is blocked by a directory.
 mkdir -p "$tmp/wroot/taken"

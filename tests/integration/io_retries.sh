@@ -15,7 +15,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-io-retries.XXXXXX")
 . "$root/tests/servers/hostile.sh"
 trap 'hostile_stop; rm -rf "$tmp"' EXIT
 
-t_plan 5
+t_plan 6
 
 hostile_start "$tmp" || t_bail "tests/servers/hostile.py printed no port"
 port=$hostile_port
@@ -72,6 +72,21 @@ if [ $? -ne 0 ] && printf '%s\n' "$out" |
 	t_ok "retries_1_makes_two_attempts_and_says_so"
 else
 	t_fail "retries_1_makes_two_attempts_and_says_so" "$out"
+fi
+
+# Requests that all fail must end the stage: each failure gives back the
+# prefetch window's credit it took (with more failures than the window's
+# first guess, pith used to wait for ever).
+paths=
+for i in $(seq 40); do paths="$paths /reset"; done
+# shellcheck disable=SC2086
+job allfail '{"retries": 0, "concurrency": 256}' $paths
+out=$(timeout 60 "$pith" run "$tmp/allfail/job.json" -o "$tmp/allfail/out" 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -qF "connection reset by peer"; then
+	t_ok "failed_requests_alone_end_the_stage"
+else
+	t_fail "failed_requests_alone_end_the_stage" "exit $rc (124: pith still waiting after 60 s): $(printf '%s\n' "$out" | head -3)"
 fi
 
 job slow '{"timeout": "300ms", "retries": 0}' /silent

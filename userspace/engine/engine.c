@@ -1344,6 +1344,19 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	progress(run);
 }
 
+/* A failed item is reported when its stage is done (on_io_done), but
+ * gives its window credit back now: otherwise failures alone could close
+ * the window for good, and the stage would never end. */
+static void on_io_item_failed(struct iofunc_run *io, size_t i, void *data)
+{
+	struct stage_run *st = data;
+
+	(void)io;
+	(void)i;
+	if (st->io_windowed && st->io_inflight)
+		st->io_inflight--;
+}
+
 static void on_io_done(struct iofunc_run *io, void *data)
 {
 	struct stage_run *st = data;
@@ -1447,6 +1460,7 @@ static int start_io_stage(struct stage_run *st)
 	iopolicy_stage_ctx(&run->iopol, js, &ctx);
 	PROBE_STAGE_START(run->id, st->s, js->name, js->io, 1, st->n_instances);
 	ctx.item = on_io_item;
+	ctx.item_failed = on_io_item_failed;
 	ctx.stream_data = st;
 	if (st->io_windowed)
 		ctx.may_start = io_may_start;
