@@ -41,7 +41,9 @@ int reuse_take_sock(struct sandbox_proc *p, struct err *e)
  * Reuse of the plan socketpair. Once the worker is reaped, nothing but pith
  * holds either end: the worker's fd 0 died with it (the trampoline closed
  * it before the function's first instruction; only the loader, trusted
- * code, ever used it), and the clone child closed its copies before exec.
+ * code, ever used it), and the clone child closed its copies before exec
+ * (a zygote closes its copy of a spare's end before it names the spare,
+ * and pith gives the pair to an instance only after that: zygote.c).
  * The pair carries nothing of the instance when both queues are empty:
  * read_socket() read the worker's messages up to EAGAIN (p->sock is still
  * open), and a peek at the worker's end finds no unread part of the plan
