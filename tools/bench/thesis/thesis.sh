@@ -25,12 +25,17 @@
 #
 #   tools/bench/thesis/thesis.sh [-n "500 2000 10000"] [-l "0 20"] [-r 3]
 #                                [-c "16 64 256"] [-p 256] [-f 1000]
-#                                [-o RESULTS.tsv]
+#                                [-g] [-o RESULTS.tsv]
 #                                [-C "pith threads opaque"]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
 #       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
 #       logs on disk); its table gives pith's peak memory against N's
+#
+#   -g: pith's requests are made by a stage (examples/fetch-summary's
+#       `requests`, from one item listing the N log names) instead of being
+#       N items written out in the job file, which then stays ~1 KiB plus
+#       the list whatever N (opaque and threads make theirs from the index)
 #
 # pith runs under `ulimit -n 1024`, soft and hard (no descriptor per item).
 # Needs: make (build/pith, build/examples/logstats), nginx, cc, root (for
@@ -43,9 +48,10 @@ rounds=3
 concs="16 64 256"
 pconc=256
 fold=1000
+gen=0
 tsv= sum=
 who_all="pith threads opaque"
-while getopts n:l:r:c:p:f:o:s:C:S opt; do
+while getopts n:l:r:c:p:f:go:s:C:S opt; do
 	case $opt in
 	C) who_all=$OPTARG ;;
 	S) ns="10000 100000" lats=0 rounds=1 who_all=pith ;;
@@ -55,9 +61,10 @@ while getopts n:l:r:c:p:f:o:s:C:S opt; do
 	c) concs=$OPTARG ;;
 	p) pconc=$OPTARG ;;
 	f) fold=$OPTARG ;;
+	g) gen=1 ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,35p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,40p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -190,10 +197,11 @@ done
 
 # job N PORT: the pith job for N logs behind PORT.
 job() {
-	python3 - "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples/logstats" "$pconc" "$fold" <<'EOF'
+	python3 - "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples" "$pconc" "$fold" "$gen" <<'EOF'
 import json, sys
-path, n, port, fns = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-conc, fold = int(sys.argv[5]), int(sys.argv[6])
+path, n, port, ex = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+conc, fold, gen = int(sys.argv[5]), int(sys.argv[6]), sys.argv[7] == "1"
+fns = ex + "/logstats"
 req = "GET http://127.0.0.1:%s/logs/%%05d.log HTTP/1.1\r\n\r\n" % port
 job = {"version": 1, "name": "thesis",
        "allow_hosts": ["127.0.0.1:%s" % port],
@@ -212,6 +220,19 @@ job = {"version": 1, "name": "thesis",
                                         "fold": fold}},
                    "outputs": ["summary"]}],
        "outputs": {"summary": "merge.summary"}}
+if gen:  # the requests from a stage
+    job["functions"]["requests"] = {"binary": ex + "/fetch-summary/requests",
+                                    "memory": "%dMiB" % (16 + n // 4000)}
+    job["inputs"] = {
+        "objects": [{"name": "logs", "data": "".join(
+            "%05d.log\n" % i for i in range(n))}],
+        "server": [{"name": "server",
+                    "data": "http://127.0.0.1:%s/logs" % port}]}
+    job["stages"].insert(0, {"name": "requests", "function": "requests",
+                             "inputs": {"objects": {"from": "objects", "mode": "all"},
+                                        "server": {"from": "server", "mode": "all"}},
+                             "outputs": ["requests"]})
+    job["stages"][1]["inputs"]["r"]["from"] = "requests.requests"
 json.dump(job, open(path, "w"))
 EOF
 	echo "$tmp/job-$1-$2.json"
