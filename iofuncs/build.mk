@@ -3,8 +3,8 @@
 # (userspace/lib/uring.c belongs to this part, so it is listed here rather
 # than in userspace/lib/build.mk).
 LIB_SRCS += userspace/lib/uring.c userspace/lib/hostport.c \
-	iofuncs/iofuncs.c iofuncs/arena.c iofuncs/file.c iofuncs/loadfile.c \
-	iofuncs/hosts.c \
+	iofuncs/iofuncs.c iofuncs/arena.c iofuncs/segread.c iofuncs/file.c \
+	iofuncs/loadfile.c iofuncs/hosts.c \
 	iofuncs/http_parse.c iofuncs/http.c iofuncs/policy.c
 
 IOFUNCS_TEST_UTIL := tests/unit/iofuncs_util.c $(TEST_HELPERS)

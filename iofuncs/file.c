@@ -12,22 +12,15 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
 #include "iofuncs/internal.h"
+#include "iofuncs/segread.h"
 #include "lib/probe.h"
 
 #define FILE_IO_CHUNK (1u << 30) /* bytes per read/write SQE */
-/*
- * Large files are read in segments, each a chain "populate its pages, then
- * read into them" run by io_uring's workers: faulting fresh pages in costs
- * more than copying into them, and segments do both on every CPU.
- */
-#define FILE_SEG_MIN (32ull << 20)
-#define FILE_SEG (16ull << 20)
 
 enum fstate {
 	F_IDLE,
@@ -37,18 +30,8 @@ enum fstate {
 	F_OPEN_TMP,
 	F_WRITE,
 	F_FSYNC,
-	F_READ_SEGS,	/* segments in flight, see struct fseg */
+	F_READ_SEGS,	/* segments in flight, see iofuncs/segread.h */
 	F_CHECK_TARGET,	/* write: what the rename would replace */
-};
-
-struct fslot;
-
-struct fseg {
-	struct loop_op op;	/* the read */
-	struct loop_op pop;	/* the populate before it */
-	struct fslot *s;
-	uint64_t off, len, done;
-	bool busy, pop_busy;
 };
 
 struct fslot {
@@ -62,9 +45,7 @@ struct fslot {
 	struct arena_span dst;	/* read: where the bytes go */
 	const char *src;	/* write: the item's bytes */
 	uint64_t size, done;
-	struct fseg *segs;
-	size_t n_segs, segs_busy;
-	int seg_err;
+	struct segread segs;	/* read: F_READ_SEGS */
 	char path[PATH_MAX];
 };
 
@@ -185,10 +166,7 @@ static const char *path_check(const char *p, size_t len)
 
 static void slot_release(struct fslot *s)
 {
-	free(s->segs);
-	s->segs = NULL;
-	s->n_segs = s->segs_busy = 0;
-	s->seg_err = 0;
+	segread_done(&s->segs);
 	s->fd = safe_close(s->fd);
 	s->state = F_IDLE;
 }
@@ -257,120 +235,43 @@ static void read_more(struct fslot *s)
 	slot_submit(s, sqe);
 }
 
-static void seg_read(struct fseg *g)
+/* Every segment's read and populate completed: the item. */
+static void segs_end(struct segread *sr, int err)
 {
-	struct iofunc_run *run = g->s->run;
-	struct io_uring_sqe *sqe = loop_sqe(run->loop, 1);
-	uint64_t len = g->len - g->done;
-
-	if (!sqe) {
-		g->s->seg_err = -EBUSY;
-		return;
-	}
-	io_uring_prep_read(sqe, g->s->fd, g->s->dst.ptr + g->off + g->done,
-			   (unsigned)len, g->off + g->done);
-	sqe->flags |= IOSQE_ASYNC;
-	loop_sqe_set_op(run->loop, sqe, &g->op);
-	run->ops++;
-	g->busy = true;
-	g->s->segs_busy++;
-}
-
-/* A segment's read or populate completed: when none is left, the item. */
-static void seg_end(struct fslot *s)
-{
+	struct fslot *s = container_of(sr, struct fslot, segs);
 	struct iofunc_run *run = s->run;
 
-	if (s->segs_busy)
-		return;
-	if (s->seg_err == -ENODATA)
+	if (err == -ENODATA)
 		slot_fail(s, -EIO, "file shrank while being read");
-	else if (s->seg_err)
-		slot_fail(s, s->seg_err, path_error(s->seg_err));
-	else {
+	else if (err)
+		slot_fail(s, err, path_error(err));
+	else
 		read_ok(s);
-	}
 	slot_start_next(s);
 	iofunc_run_maybe_done(run);
-}
-
-static void seg_cb(struct loop_op *op, int res, uint32_t flags)
-{
-	struct fseg *g = container_of(op, struct fseg, op);
-	struct fslot *s = g->s;
-
-	(void)flags;
-	s->run->ops--;
-	g->busy = false;
-	s->segs_busy--;
-	if (s->run->cancelled && !s->seg_err)
-		s->seg_err = -ECANCELED;
-	if (res < 0 && res != -EAGAIN && res != -EINTR && !s->seg_err)
-		s->seg_err = res;
-	if (res == 0 && !s->seg_err)
-		s->seg_err = -ENODATA;
-	if (res > 0)
-		g->done += (uint64_t)res;
-	if (!s->seg_err && g->done < g->len)
-		seg_read(g);
-	seg_end(s);
-}
-
-/* The populate failing (e.g. on a mapping that cannot be populated) only
- * means the read faults its pages in itself: it is hard-linked. */
-static void seg_pop_cb(struct loop_op *op, int res, uint32_t flags)
-{
-	struct fseg *g = container_of(op, struct fseg, pop);
-
-	(void)res;
-	(void)flags;
-	g->s->run->ops--;
-	g->pop_busy = false;
-	g->s->segs_busy--;
-	seg_end(g->s);
 }
 
 static void read_segments(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
+	int r;
 
-	s->n_segs = (size_t)((s->size + FILE_SEG - 1) / FILE_SEG);
-	s->segs = calloc(s->n_segs, sizeof(*s->segs));
-	if (!s->segs)
-		return slot_fail(s, -ENOMEM, "out of memory");
+	s->segs = (struct segread){
+		.loop = run->loop,
+		.ops = &run->ops,
+		.cancelled = &run->cancelled,
+		.end = segs_end,
+		.fd = s->fd,
+		.dst = s->dst.ptr,
+		.size = s->size,
+	};
 	s->state = F_READ_SEGS;
-	for (size_t i = 0; i < s->n_segs; i++) {
-		struct fseg *g = &s->segs[i];
-		struct io_uring_sqe *sqe = loop_sqe(run->loop, 2), *rd;
-
-		g->s = s;
-		g->off = i * FILE_SEG;
-		g->len = MIN(FILE_SEG, s->size - g->off);
-		g->op.cb = seg_cb;
-		g->pop.cb = seg_pop_cb;
-		if (!sqe) {
-			s->seg_err = -EBUSY;
-			break;
-		}
-		io_uring_prep_madvise(sqe, s->dst.ptr + g->off, (off_t)g->len,
-				      MADV_POPULATE_WRITE);
-		sqe->flags |= IOSQE_IO_HARDLINK;
-		loop_sqe_set_op(run->loop, sqe, &g->pop);
-		g->pop_busy = true;
-		rd = loop_sqe_next(run->loop, sqe);
-		io_uring_prep_read(rd, s->fd, s->dst.ptr + g->off, (unsigned)g->len,
-				   g->off);
-		rd->flags |= IOSQE_ASYNC;
-		loop_sqe_set_op(run->loop, rd, &g->op);
-		run->ops += 2;
-		g->busy = true;
-		s->segs_busy += 2; /* the read and its populate */
-	}
-	if (!s->segs_busy) {
-		/* Nothing queued: fail now (else the last completion does). */
-		s->seg_err = s->seg_err ? s->seg_err : -EBUSY;
-		slot_fail(s, s->seg_err, "cannot queue the reads");
-	}
+	r = segread_start(&s->segs);
+	/* Nothing queued: fail now (else the last completion does). */
+	if (r == -ENOMEM)
+		slot_fail(s, r, "out of memory");
+	else if (r < 0)
+		slot_fail(s, r, "cannot queue the reads");
 }
 
 static void read_step(struct fslot *s, int res)
@@ -407,7 +308,7 @@ static void read_step(struct fslot *s, int res)
 		s->size = s->stx.stx_size;
 		s->done = 0;
 		/* Segmented reads populate their own pages, in parallel. */
-		run->arena.prefault = s->size < FILE_SEG_MIN;
+		run->arena.prefault = s->size < SEGREAD_MIN;
 		r = arena_reserve(&run->arena, s->size, &s->dst);
 		if (r < 0)
 			return slot_fail(s, r, "cannot allocate its buffer");
@@ -415,7 +316,7 @@ static void read_step(struct fslot *s, int res)
 				s->size);
 		if (s->size == 0)
 			return read_ok(s);
-		if (s->size >= FILE_SEG_MIN)
+		if (s->size >= SEGREAD_MIN)
 			return read_segments(s);
 		return read_more(s);
 	case F_READ:
@@ -823,13 +724,10 @@ static void file_cancel(struct iofunc_run *run)
 	for (size_t i = 0; i < fs->n_slots; i++) {
 		struct fslot *sl = &fs->slots[i];
 
-		if (sl->state == F_READ_SEGS) {
-			for (size_t k = 0; k < sl->n_segs; k++)
-				if (sl->segs[k].busy)
-					loop_cancel(run->loop, &sl->segs[k].op);
-		} else if (sl->state != F_IDLE) {
+		if (sl->state == F_READ_SEGS)
+			segread_cancel(&sl->segs);
+		else if (sl->state != F_IDLE)
 			loop_cancel(run->loop, &sl->op);
-		}
 	}
 	/* Items not started yet fail now. */
 	while (fs->next < run->n) {
@@ -855,8 +753,10 @@ static void file_free(struct iofunc_run *run)
 
 	if (!fs)
 		return;
-	for (size_t i = 0; i < fs->n_slots; i++)
+	for (size_t i = 0; i < fs->n_slots; i++) {
+		segread_done(&fs->slots[i].segs);
 		safe_close(fs->slots[i].fd);
+	}
 	for (size_t i = 0; fs->staged && i < run->n; i++) {
 		if (fs->staged[i].tmp_exists && fs->staged[i].dirfd >= 0)
 			unlinkat(fs->staged[i].dirfd, fs->staged[i].tmp, 0);

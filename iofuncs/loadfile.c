@@ -9,19 +9,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include "iofuncs/arena.h"
 #include "iofuncs/internal.h"
 #include "iofuncs/loadfile.h"
+#include "iofuncs/segread.h"
 #include "lib/probe.h"
 
 #define LF_CHUNK (1u << 30) /* bytes per read SQE */
-/* As file.read: large files are read in segments, each a chain "populate
- * its pages, then read into them" run by io_uring's workers. */
-#define LF_SEG_MIN (32ull << 20)
-#define LF_SEG (16ull << 20)
 #define LF_FUNCTION "file.read" /* what the I/O probes call these reads */
 
 enum lf_state {
@@ -29,17 +25,7 @@ enum lf_state {
 	LF_OPEN,
 	LF_STATX,
 	LF_READ,
-	LF_SEGS, /* segments in flight, see struct lf_seg */
-};
-
-struct lf_slot;
-
-struct lf_seg {
-	struct loop_op op;  /* the read */
-	struct loop_op pop; /* the populate before it */
-	struct lf_slot *s;
-	uint64_t off, len, done;
-	bool busy;
+	LF_SEGS, /* segments in flight, see iofuncs/segread.h */
 };
 
 struct lf_slot {
@@ -51,9 +37,7 @@ struct lf_slot {
 	struct statx stx;
 	struct arena_span dst;
 	uint64_t size, done;
-	struct lf_seg *segs;
-	size_t n_segs, segs_busy;
-	int seg_err;
+	struct segread segs;
 };
 
 struct lf_file {
@@ -102,10 +86,7 @@ static void record_error(struct loadfile *lf, size_t i, int err,
 
 static void slot_release(struct lf_slot *s)
 {
-	free(s->segs);
-	s->segs = NULL;
-	s->n_segs = s->segs_busy = 0;
-	s->seg_err = 0;
+	segread_done(&s->segs);
 	s->fd = safe_close(s->fd);
 	s->state = LF_IDLE;
 }
@@ -186,117 +167,44 @@ static void read_more(struct lf_slot *s)
 	slot_submit(s, sqe);
 }
 
-static void seg_read(struct lf_seg *g)
-{
-	struct loadfile *lf = g->s->lf;
-	struct io_uring_sqe *sqe = loop_sqe(lf->loop, 1);
-	uint64_t len = g->len - g->done;
-
-	if (!sqe) {
-		g->s->seg_err = -EBUSY;
-		return;
-	}
-	io_uring_prep_read(sqe, g->s->fd, g->s->dst.ptr + g->off + g->done,
-			   (unsigned)len, g->off + g->done);
-	sqe->flags |= IOSQE_ASYNC;
-	loop_sqe_set_op(lf->loop, sqe, &g->op);
-	lf->ops++;
-	g->busy = true;
-	g->s->segs_busy++;
-}
-
 static void maybe_done(struct loadfile *lf);
 
-/* A segment's read or populate completed: when none is left, the file. */
-static void seg_end(struct lf_slot *s)
+/* Every segment's read and populate completed: the file. */
+static void segs_end(struct segread *sr, int err)
 {
+	struct lf_slot *s = container_of(sr, struct lf_slot, segs);
 	struct loadfile *lf = s->lf;
 
-	if (s->segs_busy)
-		return;
-	if (s->seg_err == -ENODATA)
+	if (err == -ENODATA)
 		slot_fail(s, -EIO, "file shrank while being read");
-	else if (s->seg_err)
-		slot_fail(s, s->seg_err, iofunc_strerror(s->seg_err));
+	else if (err)
+		slot_fail(s, err, iofunc_strerror(err));
 	else
 		slot_ok(s);
 	slot_next(s);
 	maybe_done(lf);
 }
 
-static void seg_cb(struct loop_op *op, int res, uint32_t flags)
-{
-	struct lf_seg *g = container_of(op, struct lf_seg, op);
-	struct lf_slot *s = g->s;
-
-	(void)flags;
-	s->lf->ops--;
-	g->busy = false;
-	s->segs_busy--;
-	if (s->lf->cancelled && !s->seg_err)
-		s->seg_err = -ECANCELED;
-	if (res < 0 && res != -EAGAIN && res != -EINTR && !s->seg_err)
-		s->seg_err = res;
-	if (res == 0 && !s->seg_err)
-		s->seg_err = -ENODATA;
-	if (res > 0)
-		g->done += (uint64_t)res;
-	if (!s->seg_err && g->done < g->len)
-		seg_read(g);
-	seg_end(s);
-}
-
-/* A failed populate only means the read faults its pages in itself: it is
- * hard-linked. */
-static void seg_pop_cb(struct loop_op *op, int res, uint32_t flags)
-{
-	struct lf_seg *g = container_of(op, struct lf_seg, pop);
-
-	(void)res;
-	(void)flags;
-	g->s->lf->ops--;
-	g->s->segs_busy--;
-	seg_end(g->s);
-}
-
 static void read_segments(struct lf_slot *s)
 {
 	struct loadfile *lf = s->lf;
+	int r;
 
-	s->n_segs = (size_t)((s->size + LF_SEG - 1) / LF_SEG);
-	s->segs = calloc(s->n_segs, sizeof(*s->segs));
-	if (!s->segs)
-		return slot_fail(s, -ENOMEM, "out of memory");
+	s->segs = (struct segread){
+		.loop = lf->loop,
+		.ops = &lf->ops,
+		.cancelled = &lf->cancelled,
+		.end = segs_end,
+		.fd = s->fd,
+		.dst = s->dst.ptr,
+		.size = s->size,
+	};
 	s->state = LF_SEGS;
-	for (size_t i = 0; i < s->n_segs; i++) {
-		struct lf_seg *g = &s->segs[i];
-		struct io_uring_sqe *sqe = loop_sqe(lf->loop, 2), *rd;
-
-		g->s = s;
-		g->off = i * LF_SEG;
-		g->len = MIN(LF_SEG, s->size - g->off);
-		g->op.cb = seg_cb;
-		g->pop.cb = seg_pop_cb;
-		if (!sqe) {
-			s->seg_err = -EBUSY;
-			break;
-		}
-		io_uring_prep_madvise(sqe, s->dst.ptr + g->off, (off_t)g->len,
-				      MADV_POPULATE_WRITE);
-		sqe->flags |= IOSQE_IO_HARDLINK;
-		loop_sqe_set_op(lf->loop, sqe, &g->pop);
-		rd = loop_sqe_next(lf->loop, sqe);
-		io_uring_prep_read(rd, s->fd, s->dst.ptr + g->off,
-				   (unsigned)g->len, g->off);
-		rd->flags |= IOSQE_ASYNC;
-		loop_sqe_set_op(lf->loop, rd, &g->op);
-		lf->ops += 2;
-		g->busy = true;
-		s->segs_busy += 2; /* the read and its populate */
-	}
-	if (!s->segs_busy)
-		slot_fail(s, s->seg_err ? s->seg_err : -EBUSY,
-			  "cannot queue the reads");
+	r = segread_start(&s->segs);
+	if (r == -ENOMEM)
+		slot_fail(s, r, "out of memory");
+	else if (r < 0)
+		slot_fail(s, r, "cannot queue the reads");
 }
 
 static void slot_step(struct lf_slot *s, int res)
@@ -342,7 +250,7 @@ static void slot_step(struct lf_slot *s, int res)
 			return slot_fail(s, -EFBIG, why);
 		}
 		/* Segmented reads populate their own pages, in parallel. */
-		lf->arena.prefault = s->size < LF_SEG_MIN;
+		lf->arena.prefault = s->size < SEGREAD_MIN;
 		r = arena_reserve(&lf->arena, s->size, &s->dst);
 		if (r < 0) {
 			char why[256];
@@ -355,7 +263,7 @@ static void slot_step(struct lf_slot *s, int res)
 		}
 		if (s->size == 0)
 			return slot_ok(s);
-		if (s->size >= LF_SEG_MIN)
+		if (s->size >= SEGREAD_MIN)
 			return read_segments(s);
 		return read_more(s);
 	case LF_READ:
@@ -475,13 +383,10 @@ void loadfile_cancel(struct loadfile *lf)
 	for (size_t i = 0; i < lf->n_slots; i++) {
 		struct lf_slot *s = &lf->slots[i];
 
-		if (s->state == LF_SEGS) {
-			for (size_t k = 0; k < s->n_segs; k++)
-				if (s->segs[k].busy)
-					loop_cancel(lf->loop, &s->segs[k].op);
-		} else if (s->state != LF_IDLE) {
+		if (s->state == LF_SEGS)
+			segread_cancel(&s->segs);
+		else if (s->state != LF_IDLE)
 			loop_cancel(lf->loop, &s->op);
-		}
 	}
 	maybe_done(lf);
 }
@@ -514,7 +419,7 @@ struct loadfile *loadfile_free(struct loadfile *lf)
 	if (!lf)
 		return NULL;
 	for (size_t i = 0; lf->slots && i < lf->n_slots; i++) {
-		free(lf->slots[i].segs);
+		segread_done(&lf->slots[i].segs);
 		safe_close(lf->slots[i].fd);
 	}
 	arena_done(&lf->arena);

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One file of known size read into one buffer in segments, each a chain
+ * "populate its pages, then read into them" run by io_uring's workers:
+ * faulting fresh pages in costs more than copying into them, and segments
+ * do both on every CPU. Shared by file.read (iofuncs/file.c) and pith's own
+ * reads (iofuncs/loadfile.c); each keeps its own slots and error wording.
+ */
+#ifndef PITH_IOFUNCS_SEGREAD_H
+#define PITH_IOFUNCS_SEGREAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/uring.h"
+
+#define SEGREAD_MIN (32ull << 20) /* files this large are read in segments */
+#define SEGREAD_SEG (16ull << 20) /* bytes per segment */
+
+struct segread;
+struct segread_seg;
+
+/*
+ * Every read and populate completed: err is 0 (every byte in place),
+ * -ENODATA (the file shrank while being read), -ECANCELED (*cancelled was
+ * set) or the first read's -errno. sr may be reused or released in it.
+ */
+typedef void (*segread_end_fn)(struct segread *sr, int err);
+
+struct segread {
+	/* Set by the caller before segread_start(): */
+	struct loop *loop;
+	unsigned *ops;		/* the owner's count of operations in flight */
+	const bool *cancelled;	/* the owner's: once set, no more reads */
+	segread_end_fn end;
+	int fd;
+	char *dst;
+	uint64_t size;
+	/* segread's own: */
+	struct segread_seg *segs;
+	size_t n_segs, busy;
+	int err;
+};
+
+/*
+ * Queue the segments' populates and reads. 0: some are in flight and
+ * sr->end will be called (with -EBUSY if not all could be queued);
+ * -ENOMEM, or -EBUSY when none could be queued (end is not called).
+ */
+int segread_start(struct segread *sr);
+/* Cancel the reads in flight; sr->end is called once they complete. */
+void segread_cancel(struct segread *sr);
+/* Free the segments (not the fd, not the buffer); sr can be started anew. */
+void segread_done(struct segread *sr);
+
+#endif
