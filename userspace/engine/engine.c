@@ -596,6 +596,30 @@ static void free_outs(struct set **outs, size_t n)
 	free(outs);
 }
 
+/* Append one instance's outputs `o` to the stage's output streams, in
+ * order, and count them in the report; `o` stays the caller's. */
+static int join_outs(struct stage_run *st, struct set **o)
+{
+	struct run *run = st->run;
+	const struct job_stage *js = stage_of(st);
+	struct stage_report *sr = &run->rep->stages[st->s];
+
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		for (size_t j = 0; o[k] && j < o[k]->n; j++) {
+			int r = stream_add(run, st->out[k], &o[k]->items[j]);
+
+			if (st->io_windowed)
+				run->slotted -= MIN(run->slotted,
+						    o[k]->items[j].len);
+			if (r < 0)
+				return r;
+			sr->bytes_out += o[k]->items[j].len;
+		}
+		sr->items_out += o[k] ? o[k]->n : 0;
+	}
+	return 0;
+}
+
 static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 {
 	struct run *run = st->run;
@@ -616,21 +640,10 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 	st->slots[i] = outs;
 	while (st->visible < st->slots_n && st->slots[st->visible]) {
 		struct set **o = st->slots[st->visible];
+		int r = join_outs(st, o);
 
-		for (size_t k = 0; k < js->n_outputs; k++) {
-			for (size_t j = 0; o[k] && j < o[k]->n; j++) {
-				int r = stream_add(run, st->out[k],
-						   &o[k]->items[j]);
-
-				if (st->io_windowed)
-					run->slotted -= MIN(run->slotted,
-							    o[k]->items[j].len);
-				if (r < 0)
-					return r;
-				sr->bytes_out += o[k]->items[j].len;
-			}
-			sr->items_out += o[k] ? o[k]->n : 0;
-		}
+		if (r < 0)
+			return r;
 		free_outs(o, js->n_outputs);
 		/* Not NULL: the slot is taken (its outputs moved on). */
 		st->slots[st->visible++] = (struct set **)st->slots;
@@ -1347,12 +1360,11 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 /* A failed item is reported when its stage is done (on_io_done), but
  * gives its window credit back now: otherwise failures alone could close
  * the window for good, and the stage would never end. */
-static void on_io_item_failed(struct iofunc_run *io, size_t i, void *data)
+static void on_io_item_failed(_unused_ struct iofunc_run *io,
+			      _unused_ size_t i, void *data)
 {
 	struct stage_run *st = data;
 
-	(void)io;
-	(void)i;
 	if (st->io_windowed && st->io_inflight)
 		st->io_inflight--;
 }
@@ -1543,24 +1555,14 @@ static void stage_complete(struct stage_run *st)
 
 	if (st->fold && st->carry) { /* the last instance's outputs */
 		struct set **o = st->carry;
+		int r = join_outs(st, o);
 
 		st->carry = NULL;
-		for (size_t k = 0; k < js->n_outputs; k++) {
-			for (size_t j = 0; o[k] && j < o[k]->n; j++) {
-				int r = stream_add(run, st->out[k],
-						   &o[k]->items[j]);
-
-				if (r < 0) {
-					free_outs(o, js->n_outputs);
-					run_error(run, err_set(run->e, -r,
-							       "out of memory"));
-					return;
-				}
-				sr->bytes_out += o[k]->items[j].len;
-			}
-			sr->items_out += o[k] ? o[k]->n : 0;
-		}
 		free_outs(o, js->n_outputs);
+		if (r < 0) {
+			run_error(run, err_set(run->e, -r, "out of memory"));
+			return;
+		}
 		for (size_t k = 0; k < js->n_outputs; k++)
 			stream_grew(st->out[k]);
 	}
