@@ -26,12 +26,21 @@ $(RESET_FN): tests/security/fn/reset.c userspace/sdk/include/pith/abi.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(HOSTILE_CFLAGS) $(HOSTILE_LDFLAGS) -o $@ $<
 
-ALL_TARGETS += $(RESET_FN)
+# The same with 160 KiB of .bss: the madvise reset of large writable
+# segments.
+RESET_BIG_FN := $(B)/tests/fn/reset-bigbss
+$(RESET_BIG_FN): tests/security/fn/reset.c userspace/sdk/include/pith/abi.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(HOSTILE_CFLAGS) $(HOSTILE_LDFLAGS) -DRESET_BSS_WORDS=20480 \
+		-o $@ $<
+
+ALL_TARGETS += $(RESET_FN) $(RESET_BIG_FN)
 
 SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
 TEST_PROGS += sandbox_test sandbox_security_test warm_test zygote_test
 warm_test_SRCS := tests/security/warm_test.c $(SANDBOX_T_SRCS)
-$(B)/tests/warm_test: | $(RESET_FN) $(B)/pith-worker
+$(B)/tests/warm_test: | $(RESET_FN) $(RESET_BIG_FN) $(B)/pith-worker
 zygote_test_SRCS := tests/security/zygote_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/zygote_test: | $(RESET_FN) $(HOSTILE_FN) $(B)/pith-worker
 # The hostile suite with every instance forked by a zygote.

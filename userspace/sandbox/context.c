@@ -547,7 +547,7 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 	 * warm instance's with its input area past the context). */
 	if (!p->ctx) {
 		r = buffer_new("pith-context",
-			       l->size + (p->warm ? PLAN_INPUT_AREA : 0),
+			       l->size + (p->warm ? warm_ctx_extra(p) : 0),
 			       &p->ctx);
 		if (r < 0)
 			return err_set(e, -r, "cannot create the context buffer: %s",

@@ -144,6 +144,7 @@ struct sandbox {
 	uint64_t tramp_exit;	/* pith_context.exit for warm instances */
 	uint64_t tramp_ip[TRAMP_N_IP]; /* after each syscall of the path */
 	struct warm_worker *idle; /* most recently parked first */
+	struct warm_worker *ww_spare; /* one freed, for the next park */
 	unsigned n_idle, max_idle;
 	unsigned holds;		/* sandbox_hold() - sandbox_release() */
 	uint64_t warm_reused, warm_started; /* instances, for tests */
@@ -231,6 +232,10 @@ struct sandbox_proc {
 	struct warm_worker *ww;
 	char *ctx_map;
 	uint64_t area_used;	/* bytes of the input area pith wrote */
+	/* warm: bytes of the image's writable segments kept in the context
+	 * memfd past the input area (PLAN_F_WSEG; 0: the worker resets them
+	 * with madvise): the worker's shared copy, then the pristine one. */
+	uint64_t wseg;
 	int cpu1;	/* warm: 1 + the CPU its worker runs on; 0: any */
 	/* Named in the USDT probes (lib/probe.h). */
 	char fn_name[64];
@@ -333,8 +338,12 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	       struct err *e);
 /* Kill a worker taken and not started (p is freed before its start). */
 void warm_drop(struct sandbox_proc *p);
-/* Write the warm exit address into p's new context. */
+/* Write the warm exit address into p's new context (and, into a new one,
+ * the image's writable segments when the context holds them). */
 int warm_prepare(struct sandbox_proc *p);
+/* Bytes a warm context's memfd holds past the context: the input area
+ * and the writable segments' two copies (p->wseg, set by warm_take()). */
+uint64_t warm_ctx_extra(const struct sandbox_proc *p);
 /* p's worker parked cleanly: keep it idle (takes its pidfd and epfd, and
  * its context when nothing sealed it). */
 int warm_put(struct sandbox_proc *p);

@@ -87,6 +87,8 @@ struct plan {
 #define PLAN_F_FSGSBASE 0x2u	/* the CPU lets user code write fs/gs base */
 #define PLAN_F_ZYGOTE 0x4u	/* a zygote: load the image, then fork one
 				   fresh worker per request (below) */
+#define PLAN_F_WSEG 0x8u	/* warm: the writable segments are in the
+				   context memfd (PLAN_WSEG_OFF) */
 
 /*
  * Zygotes (see Documentation/security.md, "Zygotes"). A zygote's plan is
@@ -158,6 +160,16 @@ struct plan_inmap {
  * park. Mapped inputs start past it.
  */
 #define PLAN_INPUT_AREA 0x10000ull
+/*
+ * With PLAN_F_WSEG, a warm worker maps its image's writable segments
+ * (.data, .bss) MAP_SHARED from the context memfd instead of MAP_PRIVATE
+ * from the image: the writable segments in address order, each its memsz,
+ * from PLAN_WSEG_OFF(context_size) on. pith keeps their pristine bytes
+ * right after them (never mapped by the worker) and copies those back over
+ * them at each park, as it zeroes the context: the reset path makes no
+ * madvise and the next instance's first stores take no fault.
+ */
+#define PLAN_WSEG_OFF(context_size) ((context_size) + PLAN_INPUT_AREA)
 /* The call that ends an instance of a warm worker and parks it: a user
  * notification (never allowed) at the trampoline's park address. */
 #define PLAN_PARK_NR 34		/* pause */

@@ -52,6 +52,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.inputs_lo = PITH_INPUT_BASE,
 		.inputs_hi = PITH_INPUT_BASE,
 		.flags = (p->warm ? PLAN_F_WARM : 0) |
+			 (p->warm && p->wseg ? PLAN_F_WSEG : 0) |
 			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
 	uint64_t cpu[2];

@@ -6,7 +6,9 @@
  * owner) takes it. The worker keeps its context mapped from one instance
  * to the next; pith keeps a read-write mapping of it too, zeroes every
  * byte of it when the worker parks (zero_ctx(): the pages the instance
- * touched are zeroed in place or punched out), and writes the next descriptor, input table and an
+ * touched are zeroed in place or punched out) and copies the initial bytes
+ * of its writable segments back over them when the memfd holds them
+ * (wseg_len()), and writes the next descriptor, input table and an
  * rt_sigreturn frame holding the initial register state into it with
  * plain stores. It adds the input fds, if any, and answers the
  * notification. The trampoline then resets everything the function could
@@ -119,10 +121,79 @@ static int ctx_write(struct sandbox_proc *p, uint64_t off, const void *data,
 	return 0;
 }
 
+/*
+ * The image's writable segments (.data, .bss), when small, live in the
+ * context memfd past the input area (plan.h, PLAN_F_WSEG): the worker maps
+ * them MAP_SHARED, pith keeps their pristine bytes right after them and
+ * copies those back at each park (keep_ctx()), with stores through its
+ * mapping of pages that stay. The worker's reset makes no madvise, and
+ * the next instance's first store into .data/.bss (the SDK's crt makes
+ * one) takes no fault: together ~40% of a warm no-op worker's CPU
+ * (benchmarks.md, "Where pith's CPU per warm instance goes"). Larger
+ * segments keep the madvise reset: copying them at every park would cost
+ * more than the faults of the pages an instance touches.
+ */
+#define WARM_WSEG_MAX (64ull << 10)
+
+static uint64_t wseg_len(const struct elf_image *img)
+{
+	uint64_t n = elf_image_writable_size(img);
+
+	return n <= WARM_WSEG_MAX ? n : 0;
+}
+
+uint64_t warm_ctx_extra(const struct sandbox_proc *p)
+{
+	return PLAN_INPUT_AREA + 2 * p->wseg;
+}
+
+/* Into a new context: both copies of the writable segments, from the
+ * image, in the order the worker maps them (plan.h). */
+static int wseg_fill(struct sandbox_proc *p)
+{
+	const struct elf_image *img = p->image;
+	_cleanup_free_ char *buf = malloc(p->wseg);
+	uint64_t at = 0, off = PLAN_WSEG_OFF(p->layout.size);
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < img->n_segments; i++) {
+		const struct elf_segment *s = &img->segments[i];
+
+		if (!(s->prot & PROT_WRITE))
+			continue;
+		if (s->memsz > p->wseg - at)
+			return -EINVAL;
+		for (uint64_t done = 0; done < s->memsz;) {
+			ssize_t n = pread(img->fd, buf + at + done,
+					  s->memsz - done,
+					  (off_t)(s->file_off + done));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			done += (uint64_t)n;
+		}
+		at += s->memsz;
+	}
+	if (at != p->wseg)
+		return -EINVAL;
+	if ((r = pwrite_all(p->ctx->fd, buf, p->wseg, off)) < 0 ||
+	    (r = pwrite_all(p->ctx->fd, buf, p->wseg, off + p->wseg)) < 0)
+		return r;
+	return 0;
+}
+
 int warm_prepare(struct sandbox_proc *p)
 {
 	uint64_t exit = p->sb->tramp_exit;
+	int r;
 
+	/* A recycled context (mapped by pith) holds them, restored. */
+	if (p->wseg && !p->ctx_map && (r = wseg_fill(p)) < 0)
+		return r;
 	return ctx_write(p, offsetof(struct pith_context, exit), &exit,
 			 sizeof(exit));
 }
@@ -224,7 +295,7 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 	int64_t kept;
 
 	if (!p->ctx || p->ctx->sealed || p->ctx->xfer ||
-	    size != p->layout.size + PLAN_INPUT_AREA)
+	    size != p->layout.size + warm_ctx_extra(p))
 		return -EBUSY;
 	if (!p->ctx_map) {
 		void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -244,11 +315,18 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 		return (int)kept;
 	memset(p->ctx_map + p->layout.size, 0,
 	       MIN(p->area_used, (uint64_t)PLAN_INPUT_AREA));
+	/* The writable segments back to their initial bytes, from the copy
+	 * the worker never maps. */
+	if (p->wseg)
+		memcpy(p->ctx_map + PLAN_WSEG_OFF(p->layout.size),
+		       p->ctx_map + PLAN_WSEG_OFF(p->layout.size) + p->wseg,
+		       p->wseg);
 	w->ctx = buffer_ref(p->ctx);
 	w->map = TAKE_PTR(p->ctx_map);
 	/* What it holds while idle: zero pages (at most WARM_ZERO_MAX of the
-	 * context and the input area's); charged whole again when taken. */
-	buffer_set_charge(w->ctx, (uint64_t)kept + PLAN_INPUT_AREA);
+	 * context and the input area's) and the writable segments' two
+	 * copies; charged whole again when taken. */
+	buffer_set_charge(w->ctx, (uint64_t)kept + warm_ctx_extra(p));
 	return 0;
 }
 
@@ -260,11 +338,13 @@ int warm_put(struct sandbox_proc *p)
 	struct warm_worker *w, **pp;
 	int r;
 
-	w = calloc(1, sizeof(*w));
+	/* The record warm_start() freed last: no malloc per instance. */
+	w = sb->ww_spare ? TAKE_PTR(sb->ww_spare) : calloc(1, sizeof(*w));
 	if (!w || !p->image) {
 		free(w);
 		return -ENOMEM; /* the caller kills the worker */
 	}
+	*w = (struct warm_worker){ 0 };
 	r = keep_ctx(p, w);
 	if (r < 0) {
 		free(w);
@@ -344,6 +424,7 @@ bool warm_reap_idle(struct sandbox *sb, int fd)
 
 void warm_flush(struct sandbox *sb)
 {
+	free(TAKE_PTR(sb->ww_spare));
 	while (sb->idle) {
 		struct warm_worker *w = sb->idle;
 
@@ -386,7 +467,8 @@ _Static_assert(sizeof(struct warm_frame) == PLAN_FRAME_SIZE, "frame size");
 static int write_start(struct sandbox_proc *p, uint64_t entry)
 {
 	const struct ctx_layout *l = &p->layout;
-	_cleanup_free_ struct plan_inmap *t = NULL;
+	_cleanup_free_ struct plan_inmap *big = NULL;
+	struct plan_inmap small[8], *t = small;
 	uint64_t res[3], n = 0;
 	struct warm_frame f = {
 		.uc_flags = UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
@@ -401,8 +483,9 @@ static int write_start(struct sandbox_proc *p, uint64_t entry)
 	};
 	int r;
 
-	if (p->n_inputs) {
-		t = calloc(p->n_inputs, sizeof(*t));
+	/* No malloc for the usual few inputs. */
+	if (p->n_inputs > ARRAY_SIZE(small)) {
+		t = big = calloc(p->n_inputs, sizeof(*t));
 		if (!t)
 			return -ENOMEM;
 	}
@@ -579,6 +662,8 @@ int warm_take(struct sandbox_proc *p, const struct sandbox_request *req,
 	struct sandbox *sb = p->sb;
 	struct warm_worker *w;
 
+	/* Before the context is made: it holds them (warm_ctx_extra()). */
+	p->wseg = wseg_len(req->image);
 	for (;;) {
 		w = take(sb, req, size);
 		if (!w)
@@ -740,7 +825,10 @@ int warm_start(struct sandbox_proc *p, const struct sandbox_request *req,
 	p->handoff_ns = clock_now_ns();
 	r = hand_over(p, listener, w->park_id);
 	elf_image_free(w->image);
-	free(w);
+	if (sb->ww_spare)
+		free(w);
+	else
+		sb->ww_spare = w;
 	if (r < 0) {
 		/* It died while idle (or pith could not add an fd): the
 		 * caller spawns a fresh worker for this instance. */

@@ -27,7 +27,13 @@ u64 entry_gpr[16];
 u64 entry_flags;
 u64 entry_sel[4];
 u64 data_word = 0x600d;		/* .data */
-static u64 bss_area[512];	/* .bss */
+#ifndef RESET_BSS_WORDS
+#define RESET_BSS_WORDS 512
+#endif
+/* .bss: 4 KiB; built with 20,480 words (160 KiB, reset-bigbss) its
+ * writable segments are too large to live in the context memfd, and its
+ * worker resets them with madvise (warm.c, WARM_WSEG_MAX). */
+static u64 bss_area[RESET_BSS_WORDS];
 static unsigned char xs[STATE_MAX] __attribute__((aligned(64)));
 
 __asm__(".text\n"

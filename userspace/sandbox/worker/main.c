@@ -239,11 +239,24 @@ static void map_at(const char *what, __u64 addr, __u64 len, int prot,
 		fail(what, addr, r < 0 ? r : -17 /* EEXIST */);
 }
 
+/* The image's segments, private copies of the sealed image; with
+ * PLAN_F_WSEG the writable ones shared from the context memfd instead,
+ * where pith wrote their initial bytes and restores them at each park
+ * (plan.h). */
 static void map_image(const struct plan *p)
 {
+	__u64 woff = PLAN_WSEG_OFF(p->context_size);
+
 	for (__u32 i = 0; i < p->n_segments; i++) {
 		const struct plan_segment *s = &p->segments[i];
 
+		if ((p->flags & PLAN_F_WSEG) && (s->prot & PROT_WRITE)) {
+			map_at("pith-worker: cannot map a writable segment",
+			       s->vaddr, s->memsz, (int)s->prot, MAP_SHARED,
+			       fds[1], woff);
+			woff += s->memsz;
+			continue;
+		}
 		map_at("pith-worker: cannot map an image segment", s->vaddr,
 		       s->memsz, (int)s->prot, MAP_PRIVATE, fds[0],
 		       s->file_off);
@@ -262,6 +275,8 @@ static void map_all(const struct plan *p)
 
 	if (n_fds < 2)
 		fail("pith-worker: missing image or context fd", 0, 0);
+	if ((p->flags & PLAN_F_WSEG) && !(p->flags & PLAN_F_WARM))
+		fail("pith-worker: shared writable segments, not warm", 0, 0);
 	if (!zygote_child)
 		map_image(p);
 	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
@@ -343,7 +358,8 @@ static void write_tramp_data(const struct plan *p)
 	d->ctx_off2 = gend;
 	d->frame = PITH_CONTEXT_BASE + p->context_size - PLAN_FRAME_SIZE;
 	d->n_wseg = 0;
-	for (__u32 i = 0; i < p->n_segments; i++)
+	/* Shared from the context memfd: pith restores them, no madvise. */
+	for (__u32 i = 0; !(p->flags & PLAN_F_WSEG) && i < p->n_segments; i++)
 		if (p->segments[i].prot & PROT_WRITE) {
 			d->wseg[d->n_wseg].addr = p->segments[i].vaddr;
 			d->wseg[d->n_wseg].len = p->segments[i].memsz;
@@ -430,7 +446,7 @@ static void check_zygote_plan(const struct plan *p)
 		   p->altstack_size == z->altstack_size &&
 		   p->loader_text == z->loader_text &&
 		   p->loader_text_len == z->loader_text_len &&
-		   !(p->flags & (PLAN_F_WARM | PLAN_F_ZYGOTE));
+		   !(p->flags & (PLAN_F_WARM | PLAN_F_ZYGOTE | PLAN_F_WSEG));
 
 	for (__u32 i = 0; same && i < p->n_segments; i++)
 		same = p->segments[i].vaddr == z->segments[i].vaddr &&
@@ -509,7 +525,8 @@ static void zygote(const struct plan *p)
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
 	if (r < 0)
 		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
-	if (n_fds != 1 || p->n_inputs || (p->flags & PLAN_F_WARM))
+	if (n_fds != 1 || p->n_inputs ||
+	    (p->flags & (PLAN_F_WARM | PLAN_F_WSEG)))
 		fail("pith-worker: malformed zygote plan", 0, 0);
 	map_image(p);
 	setup_signals(p);

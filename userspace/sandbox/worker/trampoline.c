@@ -214,7 +214,9 @@ __asm__(
 	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rbp\n"
 	"	je 19f\n"			/* no longer an answer */
 	/* Writable image segments back to the image: MADV_DONTNEED drops
-	 * the private copies of a MAP_PRIVATE file mapping. */
+	 * the private copies of a MAP_PRIVATE file mapping. None listed
+	 * when they are in the context memfd (PLAN_F_WSEG): pith copied
+	 * their initial bytes back before it answered. */
 	"	mov 48(%rbx), %r12\n"
 	"	lea 56(%rbx), %r13\n"
 	"12:	test %r12, %r12\n"
