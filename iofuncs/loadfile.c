@@ -50,6 +50,8 @@ struct loadfile {
 	struct loadfile_opts o;
 	const char *const *paths;
 	size_t n, next;
+	size_t *first;		/* the first index of each path (NULL: all
+				   distinct), see find_repeats() */
 	struct lf_file *files;
 	struct lf_slot *slots;
 	size_t n_slots;
@@ -149,6 +151,8 @@ static void slot_next(struct lf_slot *s)
 
 	while (s->state == LF_IDLE && !lf->stopped && lf->next < lf->n) {
 		s->idx = lf->next++;
+		if (lf->first && lf->first[s->idx] != s->idx)
+			continue; /* read once, as its first index */
 		PROBE_IO_ITEM_START(lf, LF_FUNCTION, s->idx, lf->o.probe_stage);
 		slot_open(s);
 	}
@@ -339,6 +343,53 @@ static void maybe_done(struct loadfile *lf)
 		lf->done(lf, lf->data);
 }
 
+static uint64_t path_hash(const char *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	for (; *p; p++)
+		h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * A path listed again (the same string, so the same file from the same
+ * dirfd) is read once: lf->first[i] is the first index of paths[i]'s
+ * string, and only first indices are opened. NULL when every path is
+ * distinct (or there is no memory for the table: then every path is read).
+ */
+static void find_repeats(struct loadfile *lf)
+{
+	size_t cap = 16, *tab, repeats = 0;
+
+	while (cap < lf->n * 2)
+		cap *= 2;
+	tab = calloc(cap, sizeof(*tab)); /* index + 1, 0: empty */
+	lf->first = calloc(lf->n ? lf->n : 1, sizeof(*lf->first));
+	if (!tab || !lf->first)
+		goto out;
+	for (size_t i = 0; i < lf->n; i++) {
+		size_t h = (size_t)path_hash(lf->paths[i]) & (cap - 1);
+
+		lf->first[i] = i;
+		for (; tab[h]; h = (h + 1) & (cap - 1))
+			if (!strcmp(lf->paths[tab[h] - 1], lf->paths[i]))
+				break;
+		if (tab[h]) {
+			lf->first[i] = tab[h] - 1;
+			repeats++;
+		} else {
+			tab[h] = i + 1;
+		}
+	}
+out:
+	if (!repeats) {
+		free(lf->first);
+		lf->first = NULL;
+	}
+	free(tab);
+}
+
 int loadfile_start(struct loop *l, const struct loadfile_opts *o,
 		   const char *const *paths, size_t n, loadfile_done_fn done,
 		   void *data, struct loadfile **ret, struct err *e)
@@ -356,6 +407,7 @@ int loadfile_start(struct loop *l, const struct loadfile_opts *o,
 	lf->done = done;
 	lf->data = data;
 	arena_init(&lf->arena, o->label ? o->label : "files");
+	find_repeats(lf);
 	lf->n_slots = MIN(n, (size_t)lf->o.in_flight);
 	lf->files = calloc(n ? n : 1, sizeof(*lf->files));
 	lf->slots = calloc(lf->n_slots ? lf->n_slots : 1, sizeof(*lf->slots));
@@ -404,6 +456,8 @@ int loadfile_error(const struct loadfile *lf, size_t *ret_i,
 void loadfile_file(const struct loadfile *lf, size_t i, struct buffer **ret_buf,
 		   uint64_t *ret_off, uint64_t *ret_len)
 {
+	if (lf->first)
+		i = lf->first[i];
 	*ret_buf = lf->files[i].buf;
 	*ret_off = lf->files[i].off;
 	*ret_len = lf->files[i].len;
@@ -425,6 +479,7 @@ struct loadfile *loadfile_free(struct loadfile *lf)
 	arena_done(&lf->arena);
 	free(lf->slots);
 	free(lf->files);
+	free(lf->first);
 	free(lf->err_msg);
 	free(lf);
 	return NULL;

@@ -38,8 +38,10 @@ typedef void (*loadfile_done_fn)(struct loadfile *lf, void *data);
  * Read paths[0..n) on `l`, in that order, at most o->in_flight at a time.
  * A failed file stops the batch: the files not started yet are not read,
  * the ones in flight finish, so the failure loadfile_error() reports is
- * the first in path order, whatever the completion order. `paths` must
- * outlive the batch. Returns 0 or -errno (nothing started).
+ * the first in path order, whatever the completion order. A path listed
+ * again (the same string) is opened and read once, at its first index:
+ * every index of it gets the same bytes. `paths` must outlive the batch.
+ * Returns 0 or -errno (nothing started).
  */
 int loadfile_start(struct loop *l, const struct loadfile_opts *o,
 		   const char *const *paths, size_t n, loadfile_done_fn done,

@@ -375,6 +375,51 @@ TEST_F(dir, descriptors_stay_bounded_by_the_files_in_flight)
 	free(paths);
 }
 
+/* A path the batch lists again is opened and read once, and every index
+ * of it has the same bytes (inotify counts the opens); another name of the
+ * same file (a hard link) is a path of its own. */
+TEST_F(dir, a_path_listed_again_is_read_once)
+{
+	enum { N = 1000 };
+	const char **paths = calloc(N, sizeof(*paths));
+	char *a = put(self->dir, "a", "aaa"), *b = put(self->dir, "b", "bb");
+	struct inotify_event *ev;
+	char buf[4096] __attribute__((aligned(8)));
+	int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	size_t opens = 0;
+	ssize_t len;
+
+	char *c = t_strdupf("%s/c", self->dir);
+
+	ASSERT_EQ(0, link(a, c));
+	ASSERT_LE(0, in);
+	ASSERT_LE(0, inotify_add_watch(in, self->dir, IN_OPEN));
+	for (size_t k = 0; k < N; k++)
+		paths[k] = k % 3 == 2 ? "b" : k == 1 ? "c" : "a";
+	ASSERT_EQ(0, t_load(&self->o, paths, N, false, &self->t));
+	ASSERT_EQ(0, loadfile_error(self->t.lf, &(size_t){ 0 }, &(const char *){ NULL }));
+	while ((len = read(in, buf, sizeof(buf))) > 0)
+		for (char *q = buf; q < buf + len; q += sizeof(*ev) + ev->len) {
+			ev = (struct inotify_event *)q;
+			opens += !!(ev->mask & IN_OPEN);
+		}
+	EXPECT_EQ(3, opens); /* "a", "c", "b" (inotify merges only repeats of
+				the event just before) */
+	EXPECT_EQ(3 + 3 + 2, loadfile_bytes(self->t.lf));
+	for (size_t k = 0; k < N; k++) {
+		char *got = t_file(&self->t, k, NULL);
+
+		ASSERT_NE(NULL, got);
+		EXPECT_STREQ(k % 3 == 2 ? "bb" : "aaa", got);
+		free(got);
+	}
+	close(in);
+	free(a);
+	free(b);
+	free(c);
+	free(paths);
+}
+
 TEST_F(dir, cancel_fails_the_batch_and_closes_everything)
 {
 	enum { N = 500 };
