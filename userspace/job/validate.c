@@ -1120,6 +1120,7 @@ static int check_files(struct build *b, const struct jnode *root)
 	struct jctx *c = b->c;
 	struct jiter fi = {}, si = {};
 	struct jnode obj, m, n, e;
+	const char *last = NULL;
 	int r;
 
 	if (!c->opts || !c->opts->check_files)
@@ -1147,10 +1148,15 @@ static int check_files(struct build *b, const struct jnode *root)
 
 			if (it->source != JOB_SRC_FILE)
 				continue;
+			/* The path just checked, listed again: no second
+			 * open (a job may list one file 20,000 times). */
+			if (last && !strcmp(last, it->path))
+				continue;
 			jnode_member(c, &e, "file", &n);
 			r = check_file(c, &n, it->path, "file");
 			if (r < 0)
 				return r;
+			last = it->path;
 		}
 	}
 	return 0;
