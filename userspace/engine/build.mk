@@ -20,3 +20,5 @@ $(B)/tests/engine_stream_test: | test-functions $(B)/pith-worker
 # 100,000 instances, and an `all` over 100,000 items, under ulimit -n 1024.
 TEST_SCRIPTS += tests/integration/engine_scale.sh
 TEST_SCRIPTS += tests/integration/placement.sh
+# Instances at once: per CPU, more when they are short, or -j.
+TEST_SCRIPTS += tests/integration/slots.sh

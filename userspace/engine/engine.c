@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,8 @@ struct stage_run {
 	struct set **carry;
 	/* compute */
 	const struct elf_image *image;
+	/* running average of its instances' run time (ns); 0: none ended */
+	uint64_t run_avg_ns;
 	const char *fn_name; /* for the probes */
 	size_t queued;	     /* instances [0, queued) were probed ready */
 	/* I/O */
@@ -140,7 +143,8 @@ struct run {
 	struct iofunc_ctx ioctx;
 	struct iopolicy iopol; /* per-stage settings, hosts, write root */
 	int job_dirfd, data_rootfd;
-	unsigned parallel;
+	unsigned parallel; /* compute instances in flight at most */
+	unsigned cpus;	   /* CPUs compute can use: min(parallel, affinity) */
 	struct set **inputs;	    /* job input sets (ingest) */
 	struct stream *in_streams;  /* per job input */
 	struct elf_image **images;  /* per function a stage runs (ingest_job) */
@@ -805,6 +809,9 @@ static void inst_finish(struct inst *in, int step)
 
 		ir->spawn_ns = res->spawn_ns;
 		ir->run_ns = res->run_ns;
+		st->run_avg_ns = st->run_avg_ns ?
+			(st->run_avg_ns * 7 + res->run_ns) / 8 :
+			MAX(res->run_ns, (uint64_t)1);
 		ir->exit_status = res->exit_status;
 		ir->signal = res->signal;
 		ir->syscall = res->syscall;
@@ -1203,6 +1210,27 @@ static size_t stage_available(struct stage_run *st)
 	return n;
 }
 
+/*
+ * Compute instances of this stage that may be in flight (over all stages).
+ * --parallel fixes it. By default one per CPU, and ENGINE_SLOTS_PER_CPU
+ * per CPU once the stage's instances are short (shorter than
+ * ENGINE_SHORT_NS on average): a warm worker then waits for the loop
+ * thread to collect it and answer it about as long as it runs, and with
+ * another one parked and ready a CPU need not idle meanwhile (20,000 no-op
+ * instances: ~0.7x the time each, Documentation/benchmarks.md "Slots and
+ * the window apart (round 5)"). Longer instances gain nothing from it and
+ * would only keep more workers' contexts in memory.
+ */
+static unsigned stage_slots(const struct stage_run *st)
+{
+	const struct run *run = st->run;
+
+	if (run->opts->parallel ||
+	    (st->run_avg_ns && st->run_avg_ns < ENGINE_SHORT_NS))
+		return run->parallel;
+	return run->cpus;
+}
+
 /* Start compute instances while cores are free: deeper stages first, so
  * what was made is consumed (and released) before more is made. */
 static void dispatch(struct run *run)
@@ -1222,7 +1250,7 @@ static void dispatch(struct run *run)
 		avail = stage_available(st);
 		for (; st->queued < avail; st->queued++)
 			PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
-		while (!run->failed && run->running < run->parallel &&
+		while (!run->failed && run->running < stage_slots(st) &&
 		       st->next < avail) {
 			int r = spawn_instance(st);
 
@@ -1248,8 +1276,9 @@ static uint64_t window_guess(const struct run *run)
 
 /*
  * The window in force. --window fixes it. By default it is what compute can
- * absorb: ENGINE_WINDOW_ITEMS_PER_SLOT items per instance slot (parallel)
- * at the average size of the items so far, within [ENGINE_WINDOW_MIN,
+ * absorb: ENGINE_WINDOW_ITEMS_PER_SLOT items per CPU compute may use
+ * (run->cpus: --parallel's slots beyond the CPUs absorb nothing more) at
+ * the average size of the items so far, within [ENGINE_WINDOW_MIN,
  * ENGINE_WINDOW_DEFAULT]: I/O runs ahead of compute by a number of items
  * that grows with the cores, not by a byte count that holds thousands of
  * small ones (measured: docs/benchmarks.md, the thesis memory breakdown).
@@ -1260,7 +1289,7 @@ static uint64_t window_now(const struct run *run)
 
 	if (run->opts->window || !run->io_items)
 		return run->window;
-	w = MAX(window_guess(run), (uint64_t)1) * run->parallel *
+	w = MAX(window_guess(run), (uint64_t)1) * run->cpus *
 	    ENGINE_WINDOW_ITEMS_PER_SLOT;
 	return MIN(MAX(w, ENGINE_WINDOW_MIN), run->window);
 }
@@ -1841,6 +1870,20 @@ static int streams_setup(struct run *run)
 	return 0;
 }
 
+/* The CPUs this process may run on: its affinity (`taskset`), else the
+ * online CPUs; at least 1. */
+static long cpus_usable(void)
+{
+	cpu_set_t set;
+	long n;
+
+	CPU_ZERO(&set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return MIN(CPU_COUNT(&set), PARALLEL_MAX);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? MIN(n, PARALLEL_MAX) : 1;
+}
+
 /* Many buffers, sockets and files at once are normal for a job: the soft
  * limit of descriptors goes up to the hard one, once. */
 static void raise_nofile(void)
@@ -1865,12 +1908,12 @@ static int run_setup(struct run *run)
 	int r;
 
 	raise_nofile();
+	ncpu = cpus_usable();
 	run->parallel = run->opts->parallel;
-	if (!run->parallel) {
-		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		run->parallel = ncpu > 0 ? (unsigned)ncpu : 1;
-	}
+	if (!run->parallel)
+		run->parallel = (unsigned)ncpu * ENGINE_SLOTS_PER_CPU;
 	run->parallel = MIN(run->parallel, PARALLEL_MAX);
+	run->cpus = MIN(run->parallel, (unsigned)ncpu);
 	run->window = run->opts->window ? run->opts->window :
 					  ENGINE_WINDOW_DEFAULT;
 	run->shuffle = run->opts->test_shuffle_seed;

@@ -111,12 +111,17 @@ int engine_stop_init(struct engine_stop *s, struct err *e);
 void engine_stop(struct engine_stop *s);
 void engine_stop_done(struct engine_stop *s);
 
-/* Without --window: ENGINE_WINDOW_ITEMS_PER_SLOT items per instance slot
- * at their average size, at least ENGINE_WINDOW_MIN and at most
- * ENGINE_WINDOW_DEFAULT bytes. */
+/* Without --window: ENGINE_WINDOW_ITEMS_PER_SLOT items per CPU compute
+ * may use (at most --parallel of them) at their average size, at least
+ * ENGINE_WINDOW_MIN and at most ENGINE_WINDOW_DEFAULT bytes. */
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 #define ENGINE_WINDOW_MIN (1ull << 20)
 #define ENGINE_WINDOW_ITEMS_PER_SLOT 48
+/* Without --parallel: compute instances in flight per usable CPU (its
+ * affinity), once a stage's instances run shorter than ENGINE_SHORT_NS on
+ * average; one per CPU before and otherwise. */
+#define ENGINE_SLOTS_PER_CPU 2
+#define ENGINE_SHORT_NS 500000ull
 
 enum instance_state {
 	INSTANCE_PENDING,   /* never started (an earlier failure stopped the stage) */

@@ -26,12 +26,13 @@
 #   tools/bench/thesis/thesis.sh [-n "500 2000 10000"] [-l "0 20"] [-r 3]
 #                                [-c "16 64 256"] [-p 256] [-f 1000]
 #                                [-g] [-o RESULTS.tsv]
-#                                [-C "pith threads opaque"]
+#                                [-C "pith threads opaque"] [-a "ARGS"]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
 #       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
 #       logs on disk); its table gives pith's peak memory against N's
 #
+#   -a: more arguments for `pith run` (e.g. "-j 4", "--window 8MiB")
 #   -g: pith's requests are made by a stage (examples/fetch-summary's
 #       `requests`, from one item listing the N log names) instead of being
 #       N items written out in the job file, which then stays ~1 KiB plus
@@ -51,8 +52,10 @@ fold=1000
 gen=0
 tsv= sum=
 who_all="pith threads opaque"
-while getopts n:l:r:c:p:f:go:s:C:S opt; do
+pargs=
+while getopts n:l:r:c:p:f:go:s:C:Sa: opt; do
 	case $opt in
+	a) pargs=$OPTARG ;;
 	C) who_all=$OPTARG ;;
 	S) ns="10000 100000" lats=0 rounds=1 who_all=pith ;;
 	n) ns=$OPTARG ;;
@@ -64,7 +67,7 @@ while getopts n:l:r:c:p:f:go:s:C:S opt; do
 	g) gen=1 ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,40p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,43p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -276,7 +279,7 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 		rm -rf "$tmp/pout"
 		# Under `ulimit -n 1024` (soft and hard): no descriptor per item.
 		res=$(measure pith "$tmp/pith.log" sh -c 'ulimit -n 1024 && exec "$@"' sh \
-			"$B/pith" run "$(job "$n" "${port[$l]}")" -o "$tmp/pout" -q)
+			"$B/pith" run "$(job "$n" "${port[$l]}")" -o "$tmp/pout" -q $pargs)
 		cp "$tmp/pout/summary/summary" "$tmp/out.pith" 2>/dev/null || : >"$tmp/out.pith"
 		;;
 	threads)
@@ -295,7 +298,7 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 }
 
 echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)"
-echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold"
+echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold${pargs:+, pith run $pargs}"
 printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
 for l in $lats; do
 	# The opaque contender at its best concurrency for this latency,
