@@ -26,11 +26,10 @@ enum fstate {
 	F_IDLE,
 	F_OPEN,		/* read: the file; write: its directory */
 	F_STATX,
-	F_READ,
 	F_OPEN_TMP,
 	F_WRITE,
 	F_FSYNC,
-	F_READ_SEGS,	/* segments in flight, see iofuncs/segread.h */
+	F_READ_SEGS,	/* read: in flight, see iofuncs/segread.h */
 	F_CHECK_TARGET,	/* write: what the rename would replace */
 };
 
@@ -222,20 +221,8 @@ static void read_ok(struct fslot *s)
 	slot_end(s);
 }
 
-static void read_more(struct fslot *s)
-{
-	struct io_uring_sqe *sqe = loop_sqe(s->run->loop, 1);
-	uint64_t len = MIN(s->size - s->done, (uint64_t)FILE_IO_CHUNK);
-
-	if (!sqe)
-		return slot_fail(s, -EBUSY, "cannot queue the read");
-	s->state = F_READ;
-	io_uring_prep_read(sqe, s->fd, s->dst.ptr + s->done, (unsigned)len,
-			   s->done);
-	slot_submit(s, sqe);
-}
-
-/* Every segment's read and populate completed: the item. */
+/* The file's read (or every segment's read and populate) completed: the
+ * item. */
 static void segs_end(struct segread *sr, int err)
 {
 	struct fslot *s = container_of(sr, struct fslot, segs);
@@ -251,7 +238,7 @@ static void segs_end(struct segread *sr, int err)
 	iofunc_run_maybe_done(run);
 }
 
-static void read_segments(struct fslot *s)
+static void read_file(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
 	int r;
@@ -316,21 +303,7 @@ static void read_step(struct fslot *s, int res)
 				s->size);
 		if (s->size == 0)
 			return read_ok(s);
-		if (s->size >= SEGREAD_MIN)
-			return read_segments(s);
-		return read_more(s);
-	case F_READ:
-		if (res == -EAGAIN || res == -EINTR)
-			return read_more(s);
-		if (res < 0)
-			return slot_fail(s, res, path_error(res));
-		if (res == 0)
-			return slot_fail(s, -EIO,
-					 "file shrank while being read");
-		s->done += (uint64_t)res;
-		if (s->done < s->size)
-			return read_more(s);
-		return read_ok(s);
+		return read_file(s);
 	default:
 		return slot_fail(s, -EINVAL, "internal state error");
 	}

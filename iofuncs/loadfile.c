@@ -17,15 +17,13 @@
 #include "iofuncs/segread.h"
 #include "lib/probe.h"
 
-#define LF_CHUNK (1u << 30) /* bytes per read SQE */
 #define LF_FUNCTION "file.read" /* what the I/O probes call these reads */
 
 enum lf_state {
 	LF_IDLE,
 	LF_OPEN,
 	LF_STATX,
-	LF_READ,
-	LF_SEGS, /* segments in flight, see iofuncs/segread.h */
+	LF_SEGS, /* the read in flight, see iofuncs/segread.h */
 };
 
 struct lf_slot {
@@ -36,7 +34,7 @@ struct lf_slot {
 	int fd;
 	struct statx stx;
 	struct arena_span dst;
-	uint64_t size, done;
+	uint64_t size;
 	struct segread segs;
 };
 
@@ -158,22 +156,9 @@ static void slot_next(struct lf_slot *s)
 	}
 }
 
-static void read_more(struct lf_slot *s)
-{
-	struct io_uring_sqe *sqe = loop_sqe(s->lf->loop, 1);
-	uint64_t len = MIN(s->size - s->done, (uint64_t)LF_CHUNK);
-
-	if (!sqe)
-		return slot_fail(s, -EBUSY, "cannot queue the read");
-	s->state = LF_READ;
-	io_uring_prep_read(sqe, s->fd, s->dst.ptr + s->done, (unsigned)len,
-			   s->done);
-	slot_submit(s, sqe);
-}
-
 static void maybe_done(struct loadfile *lf);
 
-/* Every segment's read and populate completed: the file. */
+/* The file's read (or every segment's read and populate) completed. */
 static void segs_end(struct segread *sr, int err)
 {
 	struct lf_slot *s = container_of(sr, struct lf_slot, segs);
@@ -189,7 +174,7 @@ static void segs_end(struct segread *sr, int err)
 	maybe_done(lf);
 }
 
-static void read_segments(struct lf_slot *s)
+static void read_file(struct lf_slot *s)
 {
 	struct loadfile *lf = s->lf;
 	int r;
@@ -243,7 +228,6 @@ static void slot_step(struct lf_slot *s, int res)
 			return slot_fail(s, negative_errno(),
 					 iofunc_strerror(errno));
 		s->size = s->stx.stx_size;
-		s->done = 0;
 		if (lf->o.max_bytes && s->size > lf->o.max_bytes) {
 			char why[96];
 
@@ -267,21 +251,7 @@ static void slot_step(struct lf_slot *s, int res)
 		}
 		if (s->size == 0)
 			return slot_ok(s);
-		if (s->size >= SEGREAD_MIN)
-			return read_segments(s);
-		return read_more(s);
-	case LF_READ:
-		if (res == -EAGAIN || res == -EINTR)
-			return read_more(s);
-		if (res < 0)
-			return slot_fail(s, res, iofunc_strerror(res));
-		if (res == 0)
-			return slot_fail(s, -EIO,
-					 "file shrank while being read");
-		s->done += (uint64_t)res;
-		if (s->done < s->size)
-			return read_more(s);
-		return slot_ok(s);
+		return read_file(s);
 	default:
 		return slot_fail(s, -EINVAL, "internal state error");
 	}

@@ -7,13 +7,10 @@
 #include "iofuncs/segread.h"
 #include "lib/macro.h"
 
-struct segread_seg {
-	struct loop_op op;	/* the read */
-	struct loop_op pop;	/* the populate before it */
-	struct segread *sr;
-	uint64_t off, len, done;
-	bool busy;		/* the read is in flight */
-};
+static bool is_small(const struct segread *sr)
+{
+	return sr->segs == &sr->one;
+}
 
 static void seg_read(struct segread_seg *g)
 {
@@ -27,7 +24,11 @@ static void seg_read(struct segread_seg *g)
 	}
 	io_uring_prep_read(sqe, sr->fd, sr->dst + g->off + g->done,
 			   (unsigned)len, g->off + g->done);
-	sqe->flags |= IOSQE_ASYNC;
+	/* A segment's pages are populated by a worker: read there too. A
+	 * small file's are prefaulted: the loop reads it inline when it is
+	 * cached. */
+	if (!is_small(sr))
+		sqe->flags |= IOSQE_ASYNC;
 	loop_sqe_set_op(sr->loop, sqe, &g->op);
 	(*sr->ops)++;
 	g->busy = true;
@@ -79,9 +80,18 @@ static void seg_pop_cb(struct loop_op *op, int res, uint32_t flags)
 
 int segread_start(struct segread *sr)
 {
-	sr->n_segs = (size_t)((sr->size + SEGREAD_SEG - 1) / SEGREAD_SEG);
 	sr->busy = 0;
 	sr->err = 0;
+	if (sr->size < SEGREAD_MIN) {
+		/* One read of the whole file, no populate. */
+		sr->n_segs = 1;
+		sr->segs = &sr->one;
+		sr->one = (struct segread_seg){ .sr = sr, .len = sr->size };
+		sr->one.op.cb = seg_cb;
+		seg_read(&sr->one);
+		return sr->busy ? 0 : sr->err;
+	}
+	sr->n_segs = (size_t)((sr->size + SEGREAD_SEG - 1) / SEGREAD_SEG);
 	sr->segs = calloc(sr->n_segs ? sr->n_segs : 1, sizeof(*sr->segs));
 	if (!sr->segs)
 		return -ENOMEM;
@@ -125,7 +135,8 @@ void segread_cancel(struct segread *sr)
 
 void segread_done(struct segread *sr)
 {
-	free(sr->segs);
+	if (!is_small(sr))
+		free(sr->segs);
 	sr->segs = NULL;
 	sr->n_segs = sr->busy = 0;
 	sr->err = 0;

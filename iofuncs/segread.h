@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One file of known size read into one buffer in segments, each a chain
+ * One file of known size read into one buffer: the one read step of
+ * file.read (iofuncs/file.c) and pith's own reads (iofuncs/loadfile.c),
+ * each of which keeps its own slots, cancellation and error wording.
+ * A small file (below SEGREAD_MIN) is one read, repeated for what a short
+ * read left, on the loop like any other operation (its pages were
+ * prefaulted by the arena). A large one is read in segments, each a chain
  * "populate its pages, then read into them" run by io_uring's workers:
  * faulting fresh pages in costs more than copying into them, and segments
- * do both on every CPU. Shared by file.read (iofuncs/file.c) and pith's own
- * reads (iofuncs/loadfile.c); each keeps its own slots and error wording.
+ * do both on every CPU.
  */
 #ifndef PITH_IOFUNCS_SEGREAD_H
 #define PITH_IOFUNCS_SEGREAD_H
@@ -19,7 +23,15 @@
 #define SEGREAD_SEG (16ull << 20) /* bytes per segment */
 
 struct segread;
-struct segread_seg;
+
+/* One segment (segread's own). */
+struct segread_seg {
+	struct loop_op op;	/* the read */
+	struct loop_op pop;	/* the populate before it */
+	struct segread *sr;
+	uint64_t off, len, done;
+	bool busy;		/* the read is in flight */
+};
 
 /*
  * Every read and populate completed: err is 0 (every byte in place),
@@ -38,20 +50,23 @@ struct segread {
 	char *dst;
 	uint64_t size;
 	/* segread's own: */
-	struct segread_seg *segs;
+	struct segread_seg *segs; /* &one for a small file */
+	struct segread_seg one;
 	size_t n_segs, busy;
 	int err;
 };
 
 /*
- * Queue the segments' populates and reads. 0: some are in flight and
- * sr->end will be called (with -EBUSY if not all could be queued);
- * -ENOMEM, or -EBUSY when none could be queued (end is not called).
+ * Queue the read (a small file) or the segments' populates and reads. 0:
+ * some are in flight and sr->end will be called (with -EBUSY if not all
+ * could be queued); -ENOMEM, or -EBUSY when none could be queued (end is
+ * not called). size must not be 0.
  */
 int segread_start(struct segread *sr);
 /* Cancel the reads in flight; sr->end is called once they complete. */
 void segread_cancel(struct segread *sr);
-/* Free the segments (not the fd, not the buffer); sr can be started anew. */
+/* Free the segments (not the fd, not the buffer); sr can be started anew.
+ * Harmless on a zeroed or already released sr. */
 void segread_done(struct segread *sr);
 
 #endif
