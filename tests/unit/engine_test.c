@@ -333,6 +333,72 @@ TEST_F(engine, missing_parents_of_the_output_dir_are_created)
 	job_free(job);
 }
 
+/* An upper job of n items "i<k>" holding "v<k>", as job_from()'s format. */
+static char *upper_job_of(size_t n)
+{
+	char *items = strdup(""), *t, *fmt;
+
+	for (size_t k = 0; k < n; k++) {
+		t = t_strdupf("%s%s{\"name\":\"i%zu\",\"data\":\"v%zu\"}", items,
+			      k ? "," : "", k, k);
+		free(items);
+		items = t;
+	}
+	fmt = t_strdupf(
+		"{\"version\":1,\"name\":\"w\","
+		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\"}},"
+		"\"inputs\":{\"x\":[%s]},"
+		"\"stages\":[{\"name\":\"up\",\"function\":\"upper\","
+		"\"inputs\":{\"in\":{\"from\":\"x\",\"mode\":\"each\"}},"
+		"\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"result\":\"up.out\"}}", items);
+	free(items);
+	return fmt;
+}
+
+/* Into an existing directory, a few files are fsynced one by one and past
+ * 16 the file system is synced once (engine/output.c sync_sets()): either
+ * way every set is complete and replaces the previous run's whole. */
+TEST_F(engine, small_and_large_output_sets_replace_the_previous_whole)
+{
+	static const size_t sizes[] = { 40, 3, 0, 17, 16 };
+	char *dir = t_tmpdir(), *res = t_strdupf("%s/result", dir);
+
+	for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
+		char *fmt = upper_job_of(sizes[r]), *ls;
+		size_t n = 0;
+		struct job *job = job_from(fmt);
+		struct err e = {};
+
+		ASSERT_NE(NULL, job);
+		engine_report_done(&self->rep);
+		self->rep = (struct engine_report){};
+		ASSERT_EQ(0, run_to(self->sb, job, dir, &self->rep, &e))
+			TH_LOG("%s", e.msg);
+		ASSERT_TRUE(self->rep.ok) TH_LOG("%s", self->rep.error);
+		for (size_t k = 0; k < sizes[r]; k++) {
+			char name[32], data[32];
+
+			snprintf(name, sizeof(name), "i%zu", k);
+			snprintf(data, sizeof(data), "V%zu", k);
+			expect_file(res, name, data);
+		}
+		ls = t_list_dir(res);
+		for (char *q = ls; *q; q++)
+			n += *q == ' ';
+		EXPECT_EQ(sizes[r], n) TH_LOG("run %zu: %s", r, ls);
+		free(ls);
+		ls = t_list_dir(dir);
+		EXPECT_STREQ("result ", ls); /* no temporary left */
+		free(ls);
+		free(fmt);
+		job_free(job);
+	}
+	t_rm_rf(dir);
+	free(res);
+	free(dir);
+}
+
 TEST_F(engine, failed_job_writes_nothing)
 {
 	struct job *job = job_from(

@@ -25,6 +25,9 @@
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
 #define OUT_FILES_IN_FLIGHT 32 /* so at most 32 descriptors */
 #define OUT_IO_CHUNK (1u << 30)
+/* A job writing at most this many files fsyncs each and its temporary
+ * directories; past it, one syncfs at the end (output_commit()). */
+#define OUT_FSYNC_MAX 16
 
 struct ring_wait {
 	struct loop_op op;
@@ -240,7 +243,7 @@ struct out_dir {
 	bool made;	/* the temporary directory exists */
 };
 
-enum file_state { F_FREE, F_OPEN, F_WRITE, F_CLOSE };
+enum file_state { F_FREE, F_OPEN, F_WRITE, F_SYNC, F_CLOSE };
 
 /* An item queued or being written. */
 struct out_item {
@@ -259,6 +262,7 @@ struct out_file {
 	struct out_item it;
 	const char *src;
 	uint64_t done;
+	bool sync;	/* fdatasync it before the close */
 	int fd, closing;
 	struct open_how how;
 };
@@ -272,6 +276,7 @@ struct output_writer {
 	size_t n_made;
 	struct out_file files[OUT_FILES_IN_FLIGHT];
 	unsigned busy;
+	size_t started;	/* files started so far */
 	struct out_item *queue;
 	size_t q_head, q_n, q_cap;
 	output_written_fn written;
@@ -358,7 +363,20 @@ static void file_step(struct out_file *f)
 			file_submit(f, sqe);
 			return;
 		}
-		/* On disk at the end: one syncfs for all (output_commit). */
+		/* On disk before the commit's renames: the first
+		 * OUT_FSYNC_MAX files each here, else one syncfs for all
+		 * (output_commit()). */
+		if (f->sync) {
+			f->sync = false;
+			f->state = F_SYNC;
+			sqe = loop_sqe(l, 1);
+			if (sqe)
+				io_uring_prep_fsync(sqe, f->fd, 0);
+			file_submit(f, sqe);
+			return;
+		}
+		__attribute__((fallthrough));
+	case F_SYNC:
 		f->state = F_CLOSE;
 		sqe = loop_sqe(l, 1);
 		if (sqe) {
@@ -390,6 +408,8 @@ static void file_cb(struct loop_op *op, int res, uint32_t flags)
 			return file_error(f, -EIO);
 		f->done += (uint64_t)res;
 		file_step(f);
+	} else if (f->state == F_SYNC) {
+		file_step(f);
 	} else { /* F_CLOSE */
 		if (res < 0) /* -EINVAL: no IORING_OP_CLOSE (5.6+) */
 			close(f->closing);
@@ -416,6 +436,7 @@ static void file_start(struct out_file *f, const struct out_item *it)
 	f->done = 0;
 	f->fd = -1;
 	f->state = F_OPEN;
+	f->sync = w->started++ < OUT_FSYNC_MAX && w->n_made == 0;
 	w->busy++;
 	PROBE_IO_ITEM_START(f, "file.write", it->k, PROBE_IO_OUTPUTS);
 	if (w->err)
@@ -638,6 +659,44 @@ static int commit(struct output_writer *w, struct err *e)
 	return r < 0 ? err_errno(e, r, "fsync") : 0;
 }
 
+/*
+ * Everything the renames will publish on disk first. A crash after a
+ * rename must find the whole set under the new name: each file's bytes and
+ * inode, and each temporary directory's entries. With at most
+ * OUT_FSYNC_MAX files written, and no directory made by this run (whose
+ * own entry in its parent only a sync of that parent would keep), each
+ * file was fsynced before its close (file_step()) and the temporary
+ * directories are fsynced here, together; otherwise one syncfs, which
+ * also writes back every other dirty file of the file system (a shared
+ * machine's) and so costs more than a few fsyncs. Either way the renames
+ * come only after this returns 0, and commit() fsyncs DIR after them.
+ */
+static int sync_sets(struct output_writer *w)
+{
+	struct ring_wait rw = {};
+	int r = 0;
+
+	if (w->started > OUT_FSYNC_MAX || w->n_made > 0)
+		return syncfs(w->dirfd) < 0 ? negative_errno() : 0;
+	for (size_t i = 0; i < w->n && r >= 0; i++) {
+		struct io_uring_sqe *sqe = loop_sqe(w->l, 1);
+
+		if (!sqe) {
+			r = -EBUSY;
+			break;
+		}
+		io_uring_prep_fsync(sqe, w->dirs[i].fd, 0);
+		wait_add(w->l, &rw, sqe);
+	}
+	/* Wait for what was queued, even after a failure to queue more. */
+	if (rw.pending) {
+		int rr = wait_run(w->l, &rw);
+
+		r = r < 0 ? r : rr;
+	}
+	return r < 0 ? r : 0;
+}
+
 int output_commit(struct output_writer *w, const char *dir, struct err *e)
 {
 	int r = 0;
@@ -649,10 +708,12 @@ int output_commit(struct output_writer *w, const char *dir, struct err *e)
 	}
 	if (w->err)
 		return err_set(e, -w->err, "%s: %s", dir, w->msg);
-	/* Every file and directory written, on disk before the renames:
-	 * one syncfs (io_uring has none) instead of an fsync per file. */
-	if (w->dirfd >= 0 && syncfs(w->dirfd) < 0)
-		return err_errno(e, errno, "%s: syncfs", dir);
+	/* Every file and directory written, on disk before the renames. */
+	if (w->dirfd >= 0) {
+		r = sync_sets(w);
+		if (r < 0)
+			return err_errno(e, r, "%s: sync", dir);
+	}
 	if (r >= 0)
 		r = commit(w, e);
 	if (r < 0)
