@@ -1085,6 +1085,350 @@ TEST(deep_nesting_is_refused_without_exhausting_the_stack)
 	free(text);
 }
 
+/* ---- input items one by one (parse.c) against the whole tree ---- */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool bytes_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+	return alen == blen && (!alen || !memcmp(a, b, alen)) && !a == !b;
+}
+
+/* Whether two parses made the same job; logs the first difference. */
+static bool jobs_equal(const struct job *a, const struct job *b)
+{
+#define SAME(x) \
+	do { if (!(x)) { TH_LOG("differ: %s", #x); return false; } } while (0)
+	SAME(str_eq(a->name, b->name) && str_eq(a->dir, b->dir) &&
+	     str_eq(a->path, b->path));
+	SAME(a->n_functions == b->n_functions && a->n_inputs == b->n_inputs &&
+	     a->n_stages == b->n_stages && a->n_outputs == b->n_outputs &&
+	     a->n_allow_hosts == b->n_allow_hosts &&
+	     a->n_require == b->n_require);
+	for (size_t i = 0; i < a->n_functions; i++) {
+		const struct job_function *f = &a->functions[i],
+					  *g = &b->functions[i];
+
+		SAME(str_eq(f->name, g->name) && str_eq(f->binary, g->binary) &&
+		     f->memory == g->memory && f->timeout_ms == g->timeout_ms &&
+		     f->fresh == g->fresh && f->n_args == g->n_args &&
+		     f->n_env == g->n_env && f->seed == g->seed &&
+		     f->time_ns == g->time_ns);
+	}
+	for (size_t i = 0; i < a->n_inputs; i++) {
+		const struct job_input *x = &a->inputs[i], *y = &b->inputs[i];
+
+		SAME(str_eq(x->name, y->name) && x->n_items == y->n_items);
+		for (size_t k = 0; k < x->n_items; k++) {
+			const struct job_item *p = &x->items[k],
+					      *q = &y->items[k];
+
+			SAME(str_eq(p->name, q->name) && p->keyed == q->keyed &&
+			     p->key == q->key && p->source == q->source &&
+			     str_eq(p->path, q->path) &&
+			     bytes_eq(p->data, p->len, q->data, q->len));
+		}
+	}
+	for (size_t i = 0; i < a->n_stages; i++) {
+		const struct job_stage *s = &a->stages[i], *t = &b->stages[i];
+
+		SAME(str_eq(s->name, t->name) &&
+		     str_eq(s->function, t->function) && str_eq(s->io, t->io) &&
+		     s->function_index == t->function_index &&
+		     s->n_inputs == t->n_inputs &&
+		     s->n_outputs == t->n_outputs && a->order[i] == b->order[i] &&
+		     !memcmp(&s->policy, &t->policy, sizeof(s->policy)));
+		for (size_t k = 0; k < s->n_inputs; k++)
+			SAME(str_eq(s->inputs[k].param, t->inputs[k].param) &&
+			     str_eq(s->inputs[k].from, t->inputs[k].from) &&
+			     s->inputs[k].ref.stage == t->inputs[k].ref.stage &&
+			     s->inputs[k].ref.index == t->inputs[k].ref.index &&
+			     s->inputs[k].mode == t->inputs[k].mode &&
+			     s->inputs[k].fold == t->inputs[k].fold);
+	}
+	for (size_t i = 0; i < a->n_outputs; i++)
+		SAME(str_eq(a->outputs[i].name, b->outputs[i].name) &&
+		     str_eq(a->outputs[i].from, b->outputs[i].from) &&
+		     a->outputs[i].ref.stage == b->outputs[i].ref.stage &&
+		     a->outputs[i].ref.index == b->outputs[i].ref.index);
+	return true;
+#undef SAME
+}
+
+/*
+ * Parse `text` (or the file `path` when text is NULL) both ways: the same
+ * result, message, error parts and job. `show` names the case in the log.
+ */
+static bool both_ways_agree(const char *text, size_t len, const char *path,
+			    const struct job_parse_opts *base, const char *show)
+{
+	struct job_error ea = {}, eb = {};
+	struct job_parse_opts oa = *base, ob = *base;
+	struct job *ja = NULL, *jb = NULL;
+	struct err e1 = {}, e2 = {};
+	int ra, rb;
+	bool same;
+
+	oa.error = &ea;
+	ob.error = &eb;
+	ob.whole_tree = true;
+	if (text) {
+		ra = job_parse_string(text, len, "job.json", ".", &oa, &ja, &e1);
+		rb = job_parse_string(text, len, "job.json", ".", &ob, &jb, &e2);
+	} else {
+		ra = job_parse_file(path, &oa, &ja, &e1);
+		rb = job_parse_file(path, &ob, &jb, &e2);
+	}
+	same = ra == rb && (ra == 0 || (!strcmp(e1.msg, e2.msg) &&
+					 !memcmp(&ea, &eb, sizeof(ea))));
+	if (!same)
+		TH_LOG("%s: %d '%s' (%d:%d '%s' '%s'), whole tree: %d '%s' (%d:%d '%s' '%s')",
+		       show, ra, e1.msg, ea.line, ea.column, ea.path, ea.message,
+		       rb, e2.msg, eb.line, eb.column, eb.path, eb.message);
+	if (same && ra == 0) {
+		same = jobs_equal(ja, jb);
+		if (!same)
+			TH_LOG("%s: the jobs differ", show);
+	}
+	job_free(ja);
+	job_free(jb);
+	return same;
+}
+
+/* Every byte of a job with items deleted, replaced and preceded by bytes
+ * that matter to JSON's structure: the same errors, positions and jobs. */
+TEST(items_one_by_one_and_whole_tree_agree_on_every_mutation)
+{
+	static const char base[] =
+		"{\"version\": 1, \"name\": \"m\",\n"
+		" \"functions\": {\"f\": {\"binary\": \"f\"}},\n"
+		" \"inputs\": {\"a\": [{\"name\": \"x\\u00e9\", \"data\": \"d\\n1\", \"key\": 3},\n"
+		"   {\"name\": \"y\", \"base64\": \"AAEC\"}, {\"name\": \"z\", \"file\": \"z.txt\"}],\n"
+		"  \"b\": [], \"c\": [ {\"name\": \"w\", \"data\": \"\"} ]},\n"
+		" \"stages\": [{\"name\": \"s\", \"function\": \"f\",\n"
+		"   \"inputs\": {\"p\": {\"from\": \"a\", \"mode\": \"each\"}}, \"outputs\": [\"o\"]}],\n"
+		" \"outputs\": {\"r\": \"s.o\"}}\n";
+	static const char bytes[] = "\"\\,[]{}: 1x\n\xc3\x01-";
+	size_t n = strlen(base), bad = 0, cases = 0;
+	char *buf = malloc(n + 2);
+
+	ASSERT_NE(NULL, buf);
+	ASSERT_TRUE(both_ways_agree(base, n, NULL, &with_io, "base"));
+	for (size_t i = 0; i < n; i++) {
+		/* deleted */
+		memcpy(buf, base, i);
+		memcpy(buf + i, base + i + 1, n - i - 1);
+		bad += !both_ways_agree(buf, n - 1, NULL, &with_io, "deleted");
+		cases++;
+		for (size_t k = 0; k < sizeof(bytes) - 1; k++) {
+			char show[64];
+
+			memcpy(buf, base, n);
+			buf[i] = bytes[k];
+			snprintf(show, sizeof(show), "byte %zu = 0x%02x", i,
+				 (unsigned char)bytes[k]);
+			bad += !both_ways_agree(buf, n, NULL, &with_io, show);
+			memcpy(buf, base, i);
+			buf[i] = bytes[k];
+			memcpy(buf + i + 1, base + i, n - i);
+			snprintf(show, sizeof(show), "0x%02x before byte %zu",
+				 (unsigned char)bytes[k], i);
+			bad += !both_ways_agree(buf, n + 1, NULL, &with_io, show);
+			cases += 2;
+		}
+	}
+	TH_LOG("%zu mutations", cases);
+	EXPECT_EQ(0u, bad);
+	free(buf);
+}
+
+/* What the scan of the item arrays could get wrong, spelt out. */
+TEST(items_one_by_one_and_whole_tree_agree_on_odd_shapes)
+{
+	static const char *const cases[] = {
+		/* "inputs" twice, or spelt with an escape */
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}]}, \"inputs\": {}}",
+		HEAD FN "\"\\u0069nputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}], \"a\": []}}",
+		/* duplicate names across and within elements, keys */
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}, {\"name\": \"x\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"name\": \"y\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\", \"key\": 18446744073709551615}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\", \"key\": 1e3}]}}",
+		/* elements that are not objects, brackets in strings */
+		HEAD FN "\"inputs\": {\"a\": [1, \"]\", [], {}, null]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"]}[{\", \"data\": \"\\\"]\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}}]}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"]]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"},]}}",
+		HEAD FN "\"inputs\": {\"a\": [,{\"name\": \"x\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"} {\"name\": \"y\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [tru, nul]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\\ud800\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\\u0000\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\\u0000\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\xff\"}]}}",
+		/* sets that are not arrays, arrays elsewhere */
+		HEAD FN "\"inputs\": {\"a\": {}, \"b\": [{\"name\": \"x\", \"data\": \"\"}]}}",
+		HEAD FN "\"inputs\": [[{\"name\": \"x\", \"data\": \"\"}]]}",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}]}} trailing",
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}]}",
+		/* a set no stage reads, and one read keyed without keys */
+		HEAD FN "\"inputs\": {\"a\": [{\"name\": \"x\", \"data\": \"\"}]},\n"
+		"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": {\"p\": {\"from\": \"a\", \"mode\": \"keyed\"}}, \"outputs\": [\"o\"]}]}",
+	};
+	size_t bad = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char show[32];
+
+		snprintf(show, sizeof(show), "case %zu", i);
+		bad += !both_ways_agree(cases[i], strlen(cases[i]), NULL,
+					&with_io, show);
+	}
+	EXPECT_EQ(0u, bad);
+}
+
+/* An item nested around jansson's depth limit (2048): refused as deep
+ * JSON by both ways, not accepted alone as an element. */
+TEST(items_one_by_one_and_whole_tree_agree_at_the_depth_limit)
+{
+	for (size_t depth = 2040; depth <= 2050; depth++) {
+		size_t n = 0, cap = 2 * depth + 256;
+		char *t = malloc(cap), show[32];
+
+		ASSERT_NE(NULL, t);
+		n += snprintf(t, cap, "{\"version\": 1, \"inputs\": {\"a\": [");
+		memset(t + n, '[', depth);
+		memset(t + n + depth, ']', depth);
+		n += 2 * depth;
+		n += snprintf(t + n, cap - n, "]}}");
+		snprintf(show, sizeof(show), "depth %zu", depth);
+		EXPECT_TRUE(both_ways_agree(t, n, NULL, &with_io, show));
+		free(t);
+	}
+}
+
+/* Every job pith ships or tests with, valid or not, checked as pith run
+ * checks it (files, binaries' presence). */
+TEST(items_one_by_one_and_whole_tree_agree_on_every_job_file)
+{
+	static const char *const dirs[] = { "tests/data/jobs" };
+	struct job_parse_opts o = { .check_files = true,
+				    .io_check = accept_file_read,
+				    .io_policy_check = accept_policy };
+	size_t bad = 0, files = 0;
+
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		char *dir = t_strdupf("%s/%s", t_repo_root(), dirs[d]);
+		char **names = NULL;
+		size_t n = list_dir(dir, ".json", &names);
+
+		for (size_t i = 0; i < n; i++) {
+			char *path = t_strdupf("%s/%s", dir, names[i]);
+
+			bad += !both_ways_agree(NULL, 0, path, &o, path);
+			files++;
+			free(path);
+			free(names[i]);
+		}
+		free(names);
+		free(dir);
+	}
+	for (const char *const *ex = (const char *const[]){
+		     "fetch-summary", "logstats", "lua", "matmul", "sqlite",
+		     "wordcount", "zlib", NULL };
+	     *ex; ex++) {
+		char *path = t_strdupf("%s/examples/%s/job.json", t_repo_root(),
+				       *ex);
+		struct stat st;
+
+		if (stat(path, &st) == 0) {
+			bad += !both_ways_agree(NULL, 0, path, &o, path);
+			files++;
+		}
+		free(path);
+	}
+	TH_LOG("%zu job files", files);
+	EXPECT_LT(80u, files);
+	EXPECT_EQ(0u, bad);
+}
+
+static long status_kib(const char *field)
+{
+	char *s = t_read_file("/proc/self/status", NULL), *p;
+	long v = -1;
+
+	if (!s)
+		return -1;
+	p = strstr(s, field);
+	if (p)
+		v = strtol(p + strlen(field) + 1, NULL, 10);
+	free(s);
+	return v;
+}
+
+/* The peak of parsing a job of 50,000 inline items, by VmHWM reset with
+ * clear_refs: items one by one take less than three times the text (the
+ * items made, ~150 bytes each, and their name table), the whole tree (as
+ * before them: ~560 bytes per item object) far more. */
+static long parse_peak_kib(const char *text, size_t len, bool whole_tree)
+{
+	struct job_parse_opts o = { .whole_tree = whole_tree };
+	struct job *j = NULL;
+	struct err e = {};
+	long before;
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "5", 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	before = status_kib("VmRSS:");
+	if (job_parse_string(text, len, "big.json", ".", &o, &j, &e) < 0) {
+		TH_LOG("%s", e.msg);
+		return -1;
+	}
+	if (j->inputs[0].n_items != 50000)
+		return -1;
+	job_free(j);
+	return status_kib("VmHWM:") - before;
+}
+
+TEST(items_one_by_one_keep_the_parse_peak_near_the_text)
+{
+	size_t cap = 50000 * 128 + 256, n = 0;
+	char *t = malloc(cap);
+	long cut, whole, text_kib;
+
+	ASSERT_NE(NULL, t);
+	n += snprintf(t, cap, "{\"version\": 1, \"name\": \"big\", \"inputs\": {\"requests\": [");
+	for (size_t i = 0; i < 50000; i++)
+		n += snprintf(t + n, cap - n, "%s{\"name\": \"%05zu.log\", \"data\": \"GET http://127.0.0.1:8080/logs/%05zu.log HTTP/1.1\\r\\n\\r\\n\"}",
+			      i ? ", " : "", i, i);
+	n += snprintf(t + n, cap - n, "]}, \"functions\": {\"f\": {\"binary\": \"f\"}}, "
+		      "\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": "
+		      "{\"r\": {\"from\": \"requests\", \"mode\": \"each\"}}, \"outputs\": [\"o\"]}]}");
+	text_kib = n / 1024;
+	/* One by one first: the whole tree's freed blocks would be reused. */
+	cut = parse_peak_kib(t, n, false);
+	whole = parse_peak_kib(t, n, true);
+	if (cut < 0 || whole < 0)
+		SKIP(free(t); return, "no /proc/self/clear_refs or VmHWM");
+	TH_LOG("text %ld KiB, peak growth one by one %ld KiB, whole tree %ld KiB",
+	       text_kib, cut, whole);
+#ifndef __SANITIZE_ADDRESS__ /* its redzones double small blocks */
+	EXPECT_LT(cut, 3 * text_kib);
+#endif
+	EXPECT_LT(2 * cut, whole);
+	free(t);
+}
+
 /* ---- documentation ---- */
 
 TEST(schema_is_valid_json_of_draft_2020_12)

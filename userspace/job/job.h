@@ -172,6 +172,10 @@ struct job_parse_opts {
 	 * known from the file (inputs `all`, or job input sets) and exceeds
 	 * it makes the job invalid; 0: not checked. */
 	uint64_t max_instances;
+	/* Parse the text as one jansson tree, never the input items one by
+	 * one (parse.c, "Input items one by one"): for tests comparing the
+	 * two ways; both give the same job and the same errors. */
+	bool whole_tree;
 };
 
 /*

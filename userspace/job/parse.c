@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "job/job.h"
@@ -221,6 +222,17 @@ static void jarena_free(void *p)
 	free(p);
 }
 
+void *job_json_mark(void)
+{
+	return jarena_cur ? jarena_cur->p : NULL;
+}
+
+void job_json_release(void *mark)
+{
+	if (jarena_cur && mark)
+		jarena_cur->p = mark;
+}
+
 static void jarena_hooks(void)
 {
 	json_set_alloc_funcs(jarena_malloc, jarena_free);
@@ -267,20 +279,11 @@ int job_parse_string(const char *text, size_t len, const char *display_name,
 			   e ? e : &own, r);
 }
 
-static int parse_tree(const char *text, size_t len, const char *display_name,
-		      const char *dir, const struct job_parse_opts *opts,
-		      struct job **ret, struct err *e)
+/* What is refused before jansson sees the text. */
+static int precheck(const char *text, size_t len, const char *file,
+		    struct err *e)
 {
-	static const struct job_parse_opts no_opts = {};
-	_cleanup_(job_freep) struct job *j = NULL;
-	json_auto_t *root = NULL;
-	_cleanup_close_ int dirfd = -1;
-	const char *file = display_name ? display_name : "<string>";
 	const char *nul;
-	struct jctx c = { .file = file, .opts = opts ? opts : &no_opts, .e = e,
-			  .dirfd = -1 };
-	json_error_t je;
-	int r;
 
 	if (len > JOB_FILE_MAX)
 		return err_set(e, EFBIG, "%s: job file too large (%zu bytes, at most %u MiB; put data in \"file\" inputs)",
@@ -306,10 +309,27 @@ static int parse_tree(const char *text, size_t len, const char *display_name,
 				       " (job files are UTF-8, not UTF-16)" :
 				       "");
 	}
-	root = json_loadb(text, len,
-			  JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
-				  JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL,
-			  &je);
+	return 0;
+}
+
+/* The job in text[0..len) (prechecked), parsed as one tree; with `cuts`,
+ * the text is the job's with those arrays emptied. */
+static int parse_tree(const char *text, size_t len, struct job_cuts *cuts,
+		      const char *display_name, const char *dir,
+		      const struct job_parse_opts *opts, struct job **ret,
+		      struct err *e)
+{
+	static const struct job_parse_opts no_opts = {};
+	_cleanup_(job_freep) struct job *j = NULL;
+	json_auto_t *root = NULL;
+	_cleanup_close_ int dirfd = -1;
+	const char *file = display_name ? display_name : "<string>";
+	struct jctx c = { .file = file, .opts = opts ? opts : &no_opts, .e = e,
+			  .dirfd = -1, .cuts = cuts };
+	json_error_t je;
+	int r;
+
+	root = json_loadb(text, len, JOB_JSON_FLAGS, &je);
 	if (!root) {
 		syntax_error(e, opts ? opts->error : NULL, file, &je, text, len);
 		return -EINVAL;
@@ -345,13 +365,70 @@ static int parse_tree(const char *text, size_t len, const char *display_name,
 		return err_set(e, ENOMEM, "%s: out of memory", file);
 	if (r < 0)
 		return r;
+	for (size_t i = 0; cuts && i < cuts->n; i++)
+		if (!cuts->v[i].used) /* an array the job did not read */
+			return err_set(e, EINVAL, "%s: array not read", file);
 	*ret = TAKE_PTR(j);
 	return 0;
 }
 
-/* parse_tree() with jansson's tree in an arena: every json_t of it is
- * freed when parse_tree() returns (root is scoped there; job_build()
- * frees its tables), before the arena goes. */
+/*
+ * Input items one by one. A job listing 100,000 requests is a 9 MB text
+ * whose tree would take ~56 MiB (jarena above) beside ~12 MiB of the items
+ * made from it. So the arrays of "inputs" are cut out of the text (their
+ * '[' and ']' kept: pos_item_arrays() finds them and checks the commas
+ * between their elements), the rest is parsed as a tree as before, and
+ * parse_input_set() decodes the elements one at a time from the whole
+ * text (validate.c, parse_cut_items()). Every piece of the text is checked
+ * by jansson with the same flags, so the job is accepted exactly when the
+ * whole tree would be, and makes the same struct job. Any error, which
+ * cannot be positioned in the whole text from there, returns 1: the
+ * caller parses the whole tree, whose error is the one reported, byte for
+ * byte as before. Also 1 when the text has no such arrays or is not shaped
+ * as pos_item_arrays() expects.
+ */
+static int parse_cut(const char *text, size_t len, const char *display_name,
+		     const char *dir, const struct job_parse_opts *opts,
+		     struct job **ret, struct err *e)
+{
+	_cleanup_free_ struct pos_cut *arrays = NULL;
+	_cleanup_free_ struct job_cut *v = NULL;
+	_cleanup_free_ char *tree = NULL;
+	struct job_cuts cuts = { .text = text };
+	size_t at = 0, o = 0, size = len;
+	int n, r;
+
+	n = pos_item_arrays(text, len, &arrays);
+	if (n <= 0)
+		return 1;
+	for (int i = 0; i < n; i++)
+		size -= arrays[i].close - arrays[i].open - 1;
+	v = calloc(n, sizeof(*v));
+	tree = malloc(size + 1);
+	if (!v || !tree)
+		return 1;
+	for (int i = 0; i < n; i++) {
+		size_t open = arrays[i].open;
+
+		memcpy(tree + o, text + at, open + 1 - at);
+		o += open + 1 - at;
+		v[i] = (struct job_cut){ .c = arrays[i], .tree_open = o - 1 };
+		at = arrays[i].close;
+	}
+	memcpy(tree + o, text + at, len - at);
+	o += len - at;
+	tree[o] = '\0';
+	cuts.v = v;
+	cuts.n = n;
+	r = parse_tree(tree, o, &cuts, display_name, dir, opts, ret, e);
+	pos_index_done(&cuts.pos);
+	return r < 0 ? 1 : r;
+}
+
+/* parse_cut(), or parse_tree() of the whole text, with jansson's trees in
+ * an arena: every json_t of them is freed when they return (root is
+ * scoped in parse_tree(); job_build() frees its tables), before the arena
+ * goes. */
 static int parse_string(const char *text, size_t len, const char *display_name,
 			const char *dir, const struct job_parse_opts *opts,
 			struct job **ret, struct err *e)
@@ -359,17 +436,35 @@ static int parse_string(const char *text, size_t len, const char *display_name,
 	struct jarena a;
 	int r;
 
+	r = precheck(text, len, display_name ? display_name : "<string>", e);
+	if (r < 0)
+		return r;
 	jarena_begin(&a, len);
-	r = parse_tree(text, len, display_name, dir, opts, ret, e);
+	r = opts && opts->whole_tree ?
+		    1 :
+		    parse_cut(text, len, display_name, dir, opts, ret, e);
+	if (r > 0) {
+		if (opts && opts->error)
+			*opts->error = (struct job_error){};
+		*e = (struct err){};
+		job_json_release(a.base);
+		r = parse_tree(text, len, NULL, display_name, dir, opts, ret,
+			       e);
+	}
 	jarena_end(&a);
 	return r;
 }
 
+/* The whole of fd: a regular file in one buffer of its size (and one byte
+ * to see its end), anything else in doubling ones. */
 static int read_all(int fd, char **ret, size_t *ret_len)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t len = 0, cap = 0;
+	size_t len = 0, cap = 0, first = 65536;
+	struct stat st;
 
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+		first = MIN((size_t)st.st_size, (size_t)JOB_FILE_MAX + 1) + 1;
 	for (;;) {
 		ssize_t n;
 
@@ -378,7 +473,7 @@ static int read_all(int fd, char **ret, size_t *ret_len)
 		if (len == cap) {
 			char *nb;
 
-			cap = cap ? cap * 2 : 65536;
+			cap = cap ? cap * 2 : first;
 			nb = realloc(buf, cap + 1);
 			if (!nb)
 				return -ENOMEM;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Position index of a JSON text: where each value and its key start. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +52,18 @@ static int push_entry(struct pos_entry **v, size_t *n, size_t *cap,
 	return 0;
 }
 
-int pos_index_build(const char *t, size_t len, struct pos_index *ret)
+/* Index t[0..len) into *v (capacity *cap, grown as needed); *ret_n entries. */
+static int index_text(const char *t, size_t len, struct pos_entry **pv,
+		      size_t *pcap, size_t *ret_n)
 {
-	_cleanup_free_ struct pos_entry *v = NULL;
 	_cleanup_free_ uint32_t *stack = NULL;
-	size_t n = 0, cap = 0, depth = 0, scap = 0;
+	uint32_t stack0[64];
+	struct pos_entry *v = *pv;
+	size_t n = 0, cap = *pcap, depth = 0, scap = ARRAY_SIZE(stack0);
+	uint32_t *st = stack0;
 	uint32_t key_off = POS_NO_KEY;
 	size_t i = skip_ws(t, len, 0);
-	int r;
+	int r = 0;
 
 	if (len >= UINT32_MAX)
 		return -EFBIG;
@@ -66,76 +71,115 @@ int pos_index_build(const char *t, size_t len, struct pos_index *ret)
 		bool opened = false;
 
 		if (i >= len)
-			return -EINVAL;
+			goto invalid;
 		r = push_entry(&v, &n, &cap, i, key_off);
 		if (r < 0)
-			return r;
-		if (n >= UINT32_MAX)
-			return -EFBIG;
+			goto out;
+		if (n >= UINT32_MAX) {
+			r = -EFBIG;
+			goto out;
+		}
 		if (t[i] == '{' || t[i] == '[') {
 			if (depth == scap) {
-				size_t c = scap ? scap * 2 : 64;
+				size_t c = scap * 2;
 				uint32_t *ns = reallocarray(stack, c,
 							    sizeof(*stack));
 
-				if (!ns)
-					return -ENOMEM;
-				stack = ns;
+				if (!ns) {
+					r = -ENOMEM;
+					goto out;
+				}
+				if (!stack)
+					memcpy(ns, stack0, sizeof(stack0));
+				stack = st = ns;
 				scap = c;
 			}
-			stack[depth++] = n - 1;
+			st[depth++] = n - 1;
 			opened = true;
 			i++;
 		} else if (t[i] == '"') {
 			i = skip_string(t, len, i);
 			if (i == SIZE_MAX)
-				return -EINVAL;
+				goto invalid;
 		} else {
 			size_t s = i;
 
 			while (i < len && scalar_char(t[i]))
 				i++;
 			if (i == s)
-				return -EINVAL;
+				goto invalid;
 		}
 		i = skip_ws(t, len, i);
 
 		/* Close every container that ends here. */
 		while (depth > 0) {
-			const struct pos_entry *top = &v[stack[depth - 1]];
+			const struct pos_entry *top = &v[st[depth - 1]];
 			char close = t[top->off] == '{' ? '}' : ']';
 
 			if (i >= len || t[i] != close)
 				break;
-			v[stack[--depth]].next = n;
+			v[st[--depth]].next = n;
 			opened = false;
 			i = skip_ws(t, len, i + 1);
 		}
 		if (depth == 0) {
 			if (i != len)
-				return -EINVAL;
+				goto invalid;
 			break;
 		}
 		if (!opened) {
 			if (i >= len || t[i] != ',')
-				return -EINVAL;
+				goto invalid;
 			i = skip_ws(t, len, i + 1);
 		}
 		key_off = POS_NO_KEY;
-		if (t[v[stack[depth - 1]].off] == '{') {
+		if (t[v[st[depth - 1]].off] == '{') {
 			if (i >= len || t[i] != '"')
-				return -EINVAL;
+				goto invalid;
 			key_off = i;
 			i = skip_ws(t, len, skip_string(t, len, i));
 			if (i >= len || t[i] != ':')
-				return -EINVAL;
+				goto invalid;
 			i = skip_ws(t, len, i + 1);
 		}
 	}
-	*ret = (struct pos_index){ .text = t, .len = len, .v = TAKE_PTR(v),
-				   .n = n };
+	*ret_n = n;
+	goto out;
+invalid:
+	r = -EINVAL;
+out:
+	*pv = v;
+	*pcap = cap;
+	return r;
+}
+
+int pos_index_build(const char *t, size_t len, struct pos_index *ret)
+{
+	struct pos_index p = {};
+	int r = pos_index_rebuild(&p, t, len);
+
+	if (r < 0) {
+		pos_index_done(&p);
+		return r;
+	}
+	*ret = p;
 	return 0;
 }
+
+int pos_index_rebuild(struct pos_index *p, const char *t, size_t len)
+{
+	size_t n = 0;
+	int r;
+
+	p->text = t;
+	p->len = len;
+	p->n = 0;
+	r = index_text(t, len, &p->v, &p->cap, &n);
+	if (r >= 0)
+		p->n = n;
+	return r;
+}
+
 
 void pos_index_done(struct pos_index *p)
 {
@@ -292,4 +336,206 @@ size_t pos_number_len(const struct pos_index *p, size_t off)
 	while (i < p->len && scalar_char(p->text[i]))
 		i++;
 	return i - off;
+}
+
+/* The offset after the value at t[i], or SIZE_MAX. Only its bounds are
+ * found: brackets are counted, not matched, and scalars not checked. */
+static size_t skip_value(const char *t, size_t len, size_t i)
+{
+	size_t depth = 0, s = i;
+
+	if (i >= len)
+		return SIZE_MAX;
+	if (t[i] == '"')
+		return skip_string(t, len, i);
+	if (t[i] != '{' && t[i] != '[') {
+		while (i < len && scalar_char(t[i]))
+			i++;
+		return i == s ? SIZE_MAX : i;
+	}
+	while (i < len) {
+		char c = t[i];
+
+		if (c == '"') {
+			i = skip_string(t, len, i);
+			if (i == SIZE_MAX)
+				return SIZE_MAX;
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				return i + 1;
+		}
+		i++;
+	}
+	return SIZE_MAX;
+}
+
+/* From the '[' at *pi: count the elements, check the commas between them;
+ * *pi is left at the ']'. */
+static int scan_array(const char *t, size_t len, size_t *pi, size_t *ret_n)
+{
+	size_t i = skip_ws(t, len, *pi + 1), n = 0;
+
+	if (i < len && t[i] == ']') {
+		*pi = i;
+		*ret_n = 0;
+		return 0;
+	}
+	for (;;) {
+		i = skip_value(t, len, i);
+		if (i == SIZE_MAX)
+			return -EINVAL;
+		n++;
+		i = skip_ws(t, len, i);
+		if (i < len && t[i] == ']')
+			break;
+		if (i >= len || t[i] != ',')
+			return -EINVAL;
+		i = skip_ws(t, len, i + 1);
+	}
+	*pi = i;
+	*ret_n = n;
+	return 0;
+}
+
+/* "key" ws ':' ws at *pi; *pi is left at the value. */
+static int scan_key(const char *t, size_t len, size_t *pi)
+{
+	size_t i = *pi;
+
+	if (i >= len || t[i] != '"')
+		return -EINVAL;
+	i = skip_ws(t, len, skip_string(t, len, i));
+	if (i >= len || t[i] != ':')
+		return -EINVAL;
+	*pi = skip_ws(t, len, i + 1);
+	return 0;
+}
+
+/* After a member's value at *pi: ws, then ',' ws (returns 1) or the
+ * object's '}' (returns 0, *pi after it). */
+static int scan_member_end(const char *t, size_t len, size_t *pi)
+{
+	size_t i = skip_ws(t, len, *pi);
+
+	if (i < len && t[i] == '}') {
+		*pi = i + 1;
+		return 0;
+	}
+	if (i >= len || t[i] != ',')
+		return -EINVAL;
+	*pi = skip_ws(t, len, i + 1);
+	return 1;
+}
+
+/* The members of the "inputs" object at *pi ('{'); *pi is left after it. */
+static int scan_sets(const char *t, size_t len, size_t *pi,
+		     struct pos_cut **v, size_t *n, size_t *cap)
+{
+	size_t i = skip_ws(t, len, *pi + 1);
+	int r;
+
+	if (i < len && t[i] == '}') {
+		*pi = i + 1;
+		return 0;
+	}
+	do {
+		r = scan_key(t, len, &i);
+		if (r < 0)
+			return r;
+		if (i < len && t[i] == '[') {
+			struct pos_cut cut = { .open = i };
+
+			r = scan_array(t, len, &i, &cut.n);
+			if (r < 0)
+				return r;
+			cut.close = i++;
+			if (*n == *cap) {
+				size_t c = *cap ? *cap * 2 : 8;
+				struct pos_cut *nv = reallocarray(*v, c,
+								  sizeof(**v));
+
+				if (!nv)
+					return -ENOMEM;
+				*v = nv;
+				*cap = c;
+			}
+			(*v)[(*n)++] = cut;
+		} else {
+			i = skip_value(t, len, i);
+			if (i == SIZE_MAX)
+				return -EINVAL;
+		}
+		r = scan_member_end(t, len, &i);
+		if (r < 0)
+			return r;
+	} while (r > 0);
+	*pi = i;
+	return 0;
+}
+
+int pos_item_arrays(const char *t, size_t len, struct pos_cut **ret)
+{
+	_cleanup_free_ struct pos_cut *v = NULL;
+	size_t n = 0, cap = 0, i = skip_ws(t, len, 0);
+	bool seen = false;
+	int r;
+
+	if (len >= UINT32_MAX || i >= len || t[i] != '{')
+		return -EINVAL;
+	i = skip_ws(t, len, i + 1);
+	if (i < len && t[i] == '}') {
+		i++;
+		r = 0;
+	} else {
+		r = 1;
+	}
+	while (r > 0) {
+		size_t k = i;
+		bool inputs;
+
+		r = scan_key(t, len, &i);
+		if (r < 0)
+			return r;
+		inputs = key_equals(t, len, k, "inputs", 6);
+		if (inputs && (seen || i >= len || t[i] != '{'))
+			return -EINVAL;
+		if (inputs) {
+			seen = true;
+			r = scan_sets(t, len, &i, &v, &n, &cap);
+			if (r < 0)
+				return r;
+		} else {
+			i = skip_value(t, len, i);
+			if (i == SIZE_MAX)
+				return -EINVAL;
+		}
+		r = scan_member_end(t, len, &i);
+		if (r < 0)
+			return r;
+	}
+	if (skip_ws(t, len, i) != len || n > INT_MAX)
+		return -EINVAL;
+	*ret = TAKE_PTR(v);
+	return (int)n;
+}
+
+bool pos_cut_next(const char *t, const struct pos_cut *cut, size_t *i,
+		  size_t *ret_off, size_t *ret_len)
+{
+	size_t j = skip_ws(t, cut->close, *i ? *i : (size_t)cut->open + 1), e;
+
+	if (j >= cut->close)
+		return false;
+	e = skip_value(t, cut->close, j);
+	if (e == SIZE_MAX) /* not an array pos_item_arrays() returned */
+		return false;
+	*ret_off = j;
+	*ret_len = e - j;
+	e = skip_ws(t, cut->close, e);
+	*i = e < cut->close && t[e] == ',' ? e + 1 : e;
+	return true;
 }

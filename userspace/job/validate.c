@@ -533,12 +533,72 @@ static int parse_item(struct jctx *c, const struct jnode *m,
 	return item_source(c, m, item);
 }
 
+/* The cut taken out of the empty array `m`, or NULL when it had none. */
+static struct job_cut *cut_of(const struct jctx *c, const struct jnode *m)
+{
+	size_t off = c->pos.v[m->t].off;
+
+	if (!c->cuts || json_array_size(m->v) != 0)
+		return NULL;
+	for (size_t i = 0; i < c->cuts->n; i++)
+		if (c->cuts->v[i].tree_open == off && !c->cuts->v[i].used)
+			return &c->cuts->v[i];
+	return NULL;
+}
+
+/*
+ * The elements of a cut array, each decoded alone from the whole text,
+ * made a job_item and freed before the next: jansson's tree of a big set
+ * (~560 bytes per item object) is never whole. Positions are in the
+ * element's own text, so an error here is only a signal: parse.c parses
+ * the whole tree again for the message.
+ */
+static int parse_cut_items(struct build *b, const struct jnode *m,
+			   struct job_cut *cut, struct seen_names *seen,
+			   struct job_input *in)
+{
+	struct job_cuts *cs = b->c->cuts;
+	struct jctx lc = *b->c;
+	size_t i = 0, off, len;
+	int r = 0;
+
+	cut->used = true;
+	while (r >= 0 && in->n_items < cut->c.n &&
+	       pos_cut_next(cs->text, &cut->c, &i, &off, &len)) {
+		void *mark = job_json_mark();
+		json_error_t je;
+		json_t *v = json_loadb(cs->text + off, len, JOB_JSON_FLAGS, &je);
+		struct jnode e;
+
+		if (!v) {
+			r = err_set(b->c->e, EINVAL, "%s: invalid JSON: %s",
+				    b->c->file, je.text);
+		} else {
+			r = pos_index_rebuild(&cs->pos, cs->text + off, len);
+			lc.pos = cs->pos;
+			e = (struct jnode){ .v = v, .parent = m,
+					    .index = in->n_items };
+			if (r >= 0)
+				r = parse_item(&lc, &e, seen,
+					       &in->items[in->n_items++]);
+			json_decref(v);
+		}
+		job_json_release(mark);
+	}
+	if (r >= 0 && in->n_items != cut->c.n)
+		r = err_set(b->c->e, EINVAL, "%s: %zu of %zu input items",
+			    b->c->file, in->n_items, cut->c.n);
+	return r;
+}
+
 static int parse_input_set(struct build *b, const struct jiter *it,
 			   const struct jnode *m, struct job_input *in)
 {
 	struct seen_names seen = {};
 	struct jiter ai = {};
+	struct job_cut *cut;
 	struct jnode e;
+	size_t n;
 	int r;
 
 	r = key_name(b->c, it, m, "input set", &in->name);
@@ -546,11 +606,15 @@ static int parse_input_set(struct build *b, const struct jiter *it,
 		return r;
 	if (!json_is_array(m->v))
 		return jerr(b->c, m, "expected an array of items");
-	in->items = calloc(json_array_size(m->v) + 1, sizeof(*in->items));
+	cut = cut_of(b->c, m);
+	n = cut ? cut->c.n : json_array_size(m->v);
+	in->items = calloc(n + 1, sizeof(*in->items));
 	if (!in->items)
 		return -ENOMEM;
-	r = seen_init(&seen, in->items, json_array_size(m->v));
-	while (r >= 0 && jnode_next(b->c, m, &ai, &e))
+	r = seen_init(&seen, in->items, n);
+	if (r >= 0 && cut)
+		r = parse_cut_items(b, m, cut, &seen, in);
+	while (r >= 0 && !cut && jnode_next(b->c, m, &ai, &e))
 		r = parse_item(b->c, &e, &seen, &in->items[in->n_items++]);
 	free(seen.slot);
 	if (r < 0)
@@ -1141,8 +1205,19 @@ static int check_files(struct build *b, const struct jnode *root)
 	if (jnode_member(c, root, "inputs", &obj) < 0)
 		return 0;
 	for (size_t i = 0; jnode_next(c, &obj, &si, &m); i++) {
+		const struct job_input *in = &b->j->inputs[i];
 		struct jiter ii = {};
 
+		/* Items decoded one by one have no node: an error sends the
+		 * parse back to the whole tree (parse_cut_items()). */
+		for (size_t k = 0; c->cuts && json_array_size(m.v) == 0 &&
+				   k < in->n_items; k++) {
+			if (in->items[k].source != JOB_SRC_FILE)
+				continue;
+			r = check_file(c, &m, in->items[k].path, "file");
+			if (r < 0)
+				return r;
+		}
 		for (size_t k = 0; jnode_next(c, &m, &ii, &e); k++) {
 			const struct job_item *it = &b->j->inputs[i].items[k];
 

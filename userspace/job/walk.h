@@ -17,9 +17,37 @@
 /* Longest JSON path kept for messages; longer ones end in "...". */
 #define JPATH_MAX 160
 
+/* How every job text is decoded (parse.c, and item by item below). */
+#define JOB_JSON_FLAGS                                                  \
+	(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | \
+	 JSON_ALLOW_NUL)
+
+/*
+ * The input item arrays cut out of the text jansson parsed as a tree
+ * (parse.c, "Input items one by one"): their elements are decoded one at a
+ * time from the whole text by parse_input_set(), which finds an array's cut
+ * by the offset of its (now empty) '[' in the parsed text.
+ */
+struct job_cut {
+	struct pos_cut c;	/* in the whole text */
+	size_t tree_open;	/* offset of its '[' in the text parsed whole */
+	bool used;
+};
+
+struct job_cuts {
+	const char *text;	/* the whole job text */
+	struct job_cut *v;
+	size_t n;
+	struct pos_index pos;	/* of the element at hand */
+};
+
 struct jctx {
 	const char *file;	/* display name for messages */
 	struct pos_index pos;
+	/* Not NULL: the tree lacks these arrays' elements, and an error is
+	 * not reported but makes parse.c parse the whole tree (whose message
+	 * and position are the ones given) */
+	struct job_cuts *cuts;
 	const struct job_parse_opts *opts;
 	int dirfd;		/* the job's directory when checking files */
 	const char *dir;
@@ -86,6 +114,11 @@ const char *jquote(char *buf, size_t size, const char *s, size_t len,
 bool job_name_valid(const char *s, size_t len);
 /* Why an item name cannot be a file name, or NULL when it can. */
 const char *job_item_name_problem(const char *s, size_t len);
+
+/* parse.c: jansson's allocations since job_json_mark(), all freed by now,
+ * are given back to the parse's arena at once (no-ops without one). */
+void *job_json_mark(void);
+void job_json_release(void *mark);
 
 /* validate.c: fill `j` (zeroed) from the document, checking everything. */
 int job_build(struct jctx *c, json_t *root, struct job *j);
