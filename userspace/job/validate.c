@@ -1212,11 +1212,13 @@ static int check_files(struct build *b, const struct jnode *root)
 		 * parse back to the whole tree (parse_cut_items()). */
 		for (size_t k = 0; c->cuts && json_array_size(m.v) == 0 &&
 				   k < in->n_items; k++) {
-			if (in->items[k].source != JOB_SRC_FILE)
+			if (in->items[k].source != JOB_SRC_FILE ||
+			    (last && !strcmp(last, in->items[k].path)))
 				continue;
 			r = check_file(c, &m, in->items[k].path, "file");
 			if (r < 0)
 				return r;
+			last = in->items[k].path;
 		}
 		for (size_t k = 0; jnode_next(c, &m, &ii, &e); k++) {
 			const struct job_item *it = &b->j->inputs[i].items[k];
