@@ -274,6 +274,7 @@ struct output_writer {
 	size_t n;
 	char made_dirs[8][PATH_MAX]; /* DIR and parents created, outermost first */
 	size_t n_made;
+	bool made_more;	/* more than made_dirs holds were made */
 	struct out_file files[OUT_FILES_IN_FLIGHT];
 	unsigned busy;
 	size_t started;	/* files started so far */
@@ -436,7 +437,7 @@ static void file_start(struct out_file *f, const struct out_item *it)
 	f->done = 0;
 	f->fd = -1;
 	f->state = F_OPEN;
-	f->sync = w->started++ < OUT_FSYNC_MAX && w->n_made == 0;
+	f->sync = w->started++ < OUT_FSYNC_MAX && !w->made_more;
 	w->busy++;
 	PROBE_IO_ITEM_START(f, "file.write", it->k, PROBE_IO_OUTPUTS);
 	if (w->err)
@@ -553,6 +554,8 @@ static int make_dirs(struct output_writer *w, const char *dir)
 		if (r >= 0 && w->n_made < ARRAY_SIZE(w->made_dirs))
 			snprintf(w->made_dirs[w->n_made++], PATH_MAX, "%s",
 				 path);
+		else if (r >= 0)
+			w->made_more = true;
 		if (end)
 			return r == -EEXIST ? 0 : r;
 		*p = '/';
@@ -659,41 +662,78 @@ static int commit(struct output_writer *w, struct err *e)
 	return r < 0 ? err_errno(e, r, "fsync") : 0;
 }
 
+/* Queue an fsync of fd on rw. */
+static int sync_add(struct loop *l, struct ring_wait *rw, int fd)
+{
+	struct io_uring_sqe *sqe = loop_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fsync(sqe, fd, 0);
+	wait_add(l, rw, sqe);
+	return 0;
+}
+
 /*
  * Everything the renames will publish on disk first. A crash after a
- * rename must find the whole set under the new name: each file's bytes and
- * inode, and each temporary directory's entries. With at most
- * OUT_FSYNC_MAX files written, and no directory made by this run (whose
- * own entry in its parent only a sync of that parent would keep), each
- * file was fsynced before its close (file_step()) and the temporary
- * directories are fsynced here, together; otherwise one syncfs, which
- * also writes back every other dirty file of the file system (a shared
- * machine's) and so costs more than a few fsyncs. Either way the renames
- * come only after this returns 0, and commit() fsyncs DIR after them.
+ * rename must find the whole set under the new name, reachable: each
+ * file's bytes and inode, each temporary directory's entries, and the
+ * entry of every directory this run made (DIR and its missing parents) in
+ * its parent. With at most OUT_FSYNC_MAX files written each file was
+ * fsynced before its close (file_step()); here the temporary directories,
+ * the parent of the outermost directory made and every made directory but
+ * DIR (whose entries commit() fsyncs after the renames) are fsynced, all
+ * at once. Past OUT_FSYNC_MAX files (or more directories made than
+ * made_dirs holds), one syncfs instead, which also writes back every other
+ * dirty file of the file system (a shared machine's) and so costs more
+ * than a few fsyncs. Either way the renames come only after this returns
+ * 0.
  */
 static int sync_sets(struct output_writer *w)
 {
 	struct ring_wait rw = {};
+	int fds[ARRAY_SIZE(w->made_dirs)];
+	size_t n_fds = 0;
 	int r = 0;
 
-	if (w->started > OUT_FSYNC_MAX || w->n_made > 0)
+	if (w->started > OUT_FSYNC_MAX || w->made_more)
 		return syncfs(w->dirfd) < 0 ? negative_errno() : 0;
-	for (size_t i = 0; i < w->n && r >= 0; i++) {
-		struct io_uring_sqe *sqe = loop_sqe(w->l, 1);
+	for (size_t i = 0; i < w->n_made && r >= 0; i++) {
+		/* made_dirs[0]'s parent, then made_dirs[0..n_made-2]. */
+		char parent[PATH_MAX];
+		const char *path = w->made_dirs[i];
 
-		if (!sqe) {
-			r = -EBUSY;
-			break;
+		if (i == 0) {
+			char *slash;
+
+			snprintf(parent, sizeof(parent), "%s", path);
+			slash = strrchr(parent, '/');
+			if (!slash)
+				strcpy(parent, ".");
+			else if (slash == parent)
+				strcpy(parent, "/");
+			else
+				*slash = '\0';
+			path = parent;
+		} else {
+			path = w->made_dirs[i - 1];
 		}
-		io_uring_prep_fsync(sqe, w->dirs[i].fd, 0);
-		wait_add(w->l, &rw, sqe);
+		r = ring_open_dir(w->l, AT_FDCWD, path, false);
+		if (r >= 0)
+			fds[n_fds++] = r;
 	}
+	for (size_t i = 0; i < n_fds && r >= 0; i++)
+		r = sync_add(w->l, &rw, fds[i]);
+	for (size_t i = 0; i < w->n && r >= 0; i++)
+		r = sync_add(w->l, &rw, w->dirs[i].fd);
 	/* Wait for what was queued, even after a failure to queue more. */
 	if (rw.pending) {
 		int rr = wait_run(w->l, &rw);
 
 		r = r < 0 ? r : rr;
 	}
+	for (size_t i = 0; i < n_fds; i++)
+		close(fds[i]);
 	return r < 0 ? r : 0;
 }
 
