@@ -75,9 +75,18 @@ start() {
 	return 1
 }
 
-# finish PID: SIGINT, and wait for it to print its totals.
+# finish PID: SIGINT, and wait for it to print its totals. bpftrace once
+# ignored a SIGINT that came while it was still attaching (the test hung):
+# the signal is repeated every 2 s, and after 30 s the tracer is killed, so
+# its check fails on what it printed instead of the test never ending.
 finish() {
-	kill -INT "$1" 2>/dev/null
+	local i
+	for i in $(seq 300); do
+		kill -0 "$1" 2>/dev/null || break
+		[ $((i % 20)) = 1 ] && kill -INT "$1" 2>/dev/null
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
 	wait "$1"
 }
 
