@@ -359,7 +359,7 @@ MaxRunningJobsPerUser=2
 WarmIdleTime=1s
 CONF
 start_pithd --config "$tmp/pithd2.conf"
-mkjob "$tmp/other.json" "$slowfn" "2000000000 other"
+mkjob "$tmp/other.json" "$slowfn" "5000000000 other"
 a=$("$pith" submit "$tmp/endless.json" 2>&1)
 b=$("$pith" submit "$tmp/other.json" 2>&1)
 both=no
@@ -398,7 +398,7 @@ done
 if [ "$(state_of "$a")" = cancelled ] && [ $ms -lt 15000 ] &&
 	json "$tmp/st.json" 'd["error"]' | grep -q 'instances were killed' &&
 	"$pith" result "$b" -o "$tmp/b-out" >/dev/null &&
-	[ "$(cat "$tmp/b-out/r/i0")" = "2000000000 OTHER" ] &&
+	[ "$(cat "$tmp/b-out/r/i0")" = "5000000000 OTHER" ] &&
 	! "$pith" result "$a" -o "$tmp/a-out" 2>/dev/null && [ -z "$left" ]; then
 	t_ok cancel_kills_one_running_job_others_go_on
 else
