@@ -315,6 +315,8 @@ void place_unpin_caller(struct sandbox_proc *p);
 int reuse_take_sock(struct sandbox_proc *p, struct err *e);
 /* The same as a pair of fds (a zygote's spare, zygote.c); -errno. */
 int reuse_take_pair(struct sandbox *sb, int sv[2]);
+/* p->epfd with p's pidfd and the listener, if not made yet (spawn.c). */
+int spawn_proc_epoll(struct sandbox_proc *p, struct err *e);
 /* p->epfd: the spare epoll fd or a new one. */
 int reuse_take_epfd(struct sandbox_proc *p, struct err *e);
 /* The worker is reaped: keep its socketpair and epoll fd for the next

@@ -30,9 +30,27 @@
 #include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
 
+/* Made on first use for a fresh instance (spawn_proc_epoll()); once the
+ * instance finished, an empty set, as its own would be by then. */
+static int proc_epoll(struct sandbox_proc *p)
+{
+	if (p->epfd >= 0)
+		return 0;
+	if (p->finished) {
+		int r = reuse_take_epfd(p, NULL);
+
+		p->epfd_empty = r >= 0;
+		return r;
+	}
+	return spawn_proc_epoll(p, NULL);
+}
+
 int sandbox_proc_fd(const struct sandbox_proc *p)
 {
-	return p->epfd;
+	/* Not const in effect: its set is made lazily. */
+	int r = proc_epoll((struct sandbox_proc *)p);
+
+	return r < 0 ? r : p->epfd;
 }
 
 pid_t sandbox_proc_pid(const struct sandbox_proc *p)
@@ -496,6 +514,9 @@ int sandbox_proc_step(struct sandbox_proc *p)
 
 	if (p->finished)
 		return 1;
+	n = proc_epoll(p);
+	if (n < 0)
+		return n;
 	n = epoll_wait(p->epfd, ev, ARRAY_SIZE(ev), 0);
 	if (n < 0 && errno != EINTR)
 		return negative_errno();

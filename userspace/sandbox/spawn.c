@@ -123,6 +123,32 @@ static int epoll_add(int epfd, int fd, uint32_t tag)
 							   : 0;
 }
 
+/* p's own epoll set (sandbox_proc_fd()): its pidfd and the listener. A
+ * fresh instance gets it only when a caller polls it per instance
+ * (sandbox_proc_fd(), sandbox_proc_step()); the engine polls sandbox_fd()
+ * and steps with sandbox_proc_step_polled(), and never needs one: three
+ * epoll_ctl calls per fresh instance fewer. A warm worker keeps its set
+ * across instances (warm.c), so it gets one when it starts. */
+int spawn_proc_epoll(struct sandbox_proc *p, struct err *e)
+{
+	int r;
+
+	if (p->epfd >= 0)
+		return 0;
+	if (!p->pprev || p->pidfd < 0)
+		return err_set(e, EINVAL, "the instance has no worker");
+	r = reuse_take_epfd(p, e);
+	if (r < 0)
+		return r;
+	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
+	    (p->sb->spawner.listener >= 0 &&
+	     (r = epoll_add(p->epfd, p->sb->spawner.listener, 'L')) < 0)) {
+		p->epfd = safe_close(p->epfd);
+		return err_errno(e, -r, "epoll_ctl");
+	}
+	return 0;
+}
+
 /* Forks seen by this process, counted in each child (pthread_atfork), so
  * that sandbox_spawn() notices a fork without a getpid() per instance. */
 static unsigned fork_gen;
@@ -252,16 +278,12 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
-	r = reuse_take_epfd(p, e);
-	if (r < 0)
-		goto fail;
 	/* Not the socket: its messages are read when the worker ends, so a
 	 * normal instance wakes pith once. */
-	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
-	    (sb->spawner.listener >= 0 &&
-	     (r = epoll_add(p->epfd, sb->spawner.listener, 'L')) < 0) ||
-	    (r = sandbox_events_add(sb, p->pidfd)) < 0) {
-		r = err_errno(e, r, "epoll_ctl");
+	if (p->warm && (r = spawn_proc_epoll(p, e)) < 0)
+		goto fail;
+	if ((r = sandbox_events_add(sb, p->pidfd)) < 0) {
+		r = err_errno(e, -r, "epoll_ctl");
 		goto fail;
 	}
 	*ret = p;
