@@ -223,6 +223,10 @@ TEST_F(zygote, forked_workers_start_as_an_execd_one_and_see_no_sibling)
 	}
 	EXPECT_EQ(2 * PAIRS, self->sb->zygote_forks);
 	EXPECT_EQ(0, self->sb->warm_reused);
+	/* Each in the context its sibling left, zeroed (reuse.c): the
+	 * checks above looked for the poison in all of its arena, its stack
+	 * and its reserved words. */
+	EXPECT_EQ(2 * PAIRS, self->sb->ctx_reused);
 }
 
 /* A zygote's clone, in the loader's text: the address of its syscall

@@ -27,6 +27,7 @@
 	 SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED)
 
 #define CTX_PAGE 4096ull
+#define REUSE_CTX_MAX 8		/* spare contexts of fresh instances */
 #define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
 #define CTX_STACK_MAX (1ull << 20)     /* stack: min(1 MiB, memory / 4) */
 #define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
@@ -136,6 +137,15 @@ struct sandbox {
 	 * socketpair, drained both ways, and its epoll fd, empty. */
 	bool has_spare_sock, has_spare_epfd;
 	int spare_sock[2], spare_epfd;
+	/* Contexts of reaped fresh instances, every byte zero, each with
+	 * pith's read-write mapping, for the next fresh instance of the same
+	 * context size (reuse.c). */
+	struct {
+		struct buffer *buf;
+		char *map;
+	} spare_ctx[REUSE_CTX_MAX];
+	unsigned n_spare_ctx;
+	uint64_t ctx_reused;	/* fresh instances given one, for tests */
 	char guard_error[256];	/* why guard_new() failed */
 	/* Warm workers (warm.c): on when seccomp notifications work and
 	 * PITH_WARM is not "off". */
@@ -323,10 +333,23 @@ int reuse_take_epfd(struct sandbox_proc *p, struct err *e);
  * instance if they hold nothing of it, else close them. */
 void reuse_release_sock(struct sandbox_proc *p);
 void reuse_release_epfd(struct sandbox_proc *p);
+/* A fresh instance's context: a spare one of `size` bytes, zero, with
+ * pith's mapping (p->ctx, p->ctx_map), if there is one. */
+void reuse_take_ctx(struct sandbox_proc *p, uint64_t size);
+/* The instance is over and its worker reaped: keep its context, zeroed,
+ * when nothing else holds it (sandbox_proc_free()). */
+void reuse_release_ctx(struct sandbox_proc *p);
+/* Free the spare contexts (the job's end, like its zygotes). */
+void reuse_flush_ctx(struct sandbox *sb);
 /* Close the spares (sandbox_free). */
 void reuse_close(struct sandbox *sb);
 
 /* warm.c */
+/* Every byte of a context memfd of `size` bytes, mapped read-write at
+ * `map`, back to zero, by stores where few pages were touched ([0, lo)
+ * always), else holes punched; no process may run in it meanwhile. The
+ * bytes kept (zero pages), or -errno. */
+int64_t warm_zero_ctx(int fd, char *map, uint64_t size, uint64_t lo);
 /* Compute the trampoline's addresses and decide whether warm workers run. */
 void warm_init(struct sandbox *sb);
 /* Take an idle worker of p's (image, memory, owner) for p, before its

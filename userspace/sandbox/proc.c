@@ -611,6 +611,8 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	unlink_proc(p);
 	place_unpin_caller(p);
 	warm_drop(p);
+	/* A fresh instance's context, zeroed, for the next one (reuse.c). */
+	reuse_release_ctx(p);
 	if (p->ctx_map)
 		munmap(p->ctx_map, p->ctx->size);
 	safe_close(p->sock);

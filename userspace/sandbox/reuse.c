@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Reuse of what a reaped fresh worker leaves: its plan socketpair and its
- * epoll fd, kept in the sandbox for the next instance when they hold
- * nothing of it (sb->spare_sock, sb->spare_epfd: nothing else touches
- * them).
+ * Reuse of what a reaped fresh worker leaves: its plan socketpair, its
+ * epoll fd and its context, kept in the sandbox for the next instance when
+ * they hold nothing of it (sb->spare_sock, sb->spare_epfd, sb->spare_ctx:
+ * nothing else touches them).
  */
 #include <errno.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -100,8 +101,89 @@ void reuse_release_epfd(struct sandbox_proc *p)
 	p->epfd = safe_close(p->epfd);
 }
 
+/*
+ * Contexts. A fresh instance's context is a memfd of exactly its context
+ * size, which its worker maps read-write. Once that worker is reaped, and
+ * when no output stays in the context (collect.c seals a context an output
+ * keeps pages of: a sealed one is never reused) and nothing else holds a
+ * reference (pith's own, the instance's, is the last), no process but
+ * pith maps it: its worker's address space went with its exit, the zygote
+ * and the spares never map a context before their plan, pith's private
+ * view for the collection is unmapped. Then every byte of it goes back to
+ * zero (warm_zero_ctx(), as for a parked warm worker: the memfd's data
+ * extents zeroed by stores or punched out), which is what a new memfd of
+ * that size reads as (security.md, "Zygotes"). The next fresh instance of
+ * the same size gets it, with pith's read-write mapping: its descriptor is
+ * written by stores (context.c), its outputs read through the mapping
+ * (collect.c), and no memfd_create, ftruncate, mmap, munmap or close per
+ * instance.
+ */
+void reuse_take_ctx(struct sandbox_proc *p, uint64_t size)
+{
+	struct sandbox *sb = p->sb;
+
+	for (unsigned i = 0; i < sb->n_spare_ctx; i++) {
+		if (sb->spare_ctx[i].buf->size != size)
+			continue;
+		p->ctx = sb->spare_ctx[i].buf;
+		p->ctx_map = sb->spare_ctx[i].map;
+		sb->spare_ctx[i] = sb->spare_ctx[--sb->n_spare_ctx];
+		/* Counted whole while an instance has it, as a new one. */
+		buffer_set_charge(p->ctx, size);
+		sb->ctx_reused++;
+		return;
+	}
+}
+
+void reuse_release_ctx(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+	struct buffer *b = p->ctx;
+	int64_t kept;
+
+	/* Reaped (finish() ran after waitid, never for a park of a fresh
+	 * instance: that kills it), and pith's alone. */
+	if (p->warm || !p->finished || p->parked || !b ||
+	    sb->n_spare_ctx == REUSE_CTX_MAX || b->refs != 1 || b->sealed ||
+	    b->xfer || b->pooled || b->packed || b->fd < 0 ||
+	    b->size != p->layout.size)
+		return;
+	if (!p->ctx_map) {
+		void *m = mmap(NULL, b->size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, b->fd, 0);
+
+		if (m == MAP_FAILED)
+			return;
+		p->ctx_map = m;
+	}
+	/* As a parked warm worker's: the few pages the instance touched
+	 * are zeroed and stay, so the next worker's first touches find them
+	 * (a hole punched over all of it was a tenth of pith's CPU per
+	 * fresh no-op instance, and each worker faulted new pages in). */
+	kept = warm_zero_ctx(b->fd, p->ctx_map, b->size,
+			     p->layout.hdr_size <= (64ull << 10) ?
+				     ALIGN_UP(p->layout.hdr_size, CTX_PAGE) :
+				     0);
+	if (kept < 0)
+		return; /* the caller unmaps and frees it */
+	buffer_set_charge(b, (uint64_t)kept);
+	sb->spare_ctx[sb->n_spare_ctx].buf = TAKE_PTR(p->ctx);
+	sb->spare_ctx[sb->n_spare_ctx].map = TAKE_PTR(p->ctx_map);
+	sb->n_spare_ctx++;
+}
+
+void reuse_flush_ctx(struct sandbox *sb)
+{
+	for (unsigned i = 0; i < sb->n_spare_ctx; i++) {
+		munmap(sb->spare_ctx[i].map, sb->spare_ctx[i].buf->size);
+		buffer_unref(sb->spare_ctx[i].buf);
+	}
+	sb->n_spare_ctx = 0;
+}
+
 void reuse_close(struct sandbox *sb)
 {
+	reuse_flush_ctx(sb);
 	if (sb->has_spare_sock) {
 		close(sb->spare_sock[0]);
 		close(sb->spare_sock[1]);

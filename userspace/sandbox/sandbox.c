@@ -354,6 +354,7 @@ void sandbox_release(struct sandbox *sb)
 		guard_release(sb->guard);
 	if (sb->holds && --sb->holds == 0) {
 		zygote_flush(sb);
+		reuse_flush_ctx(sb);
 		if (!sb->opts.keep_idle)
 			warm_flush(sb);
 	}
@@ -367,6 +368,7 @@ unsigned sandbox_n_idle(const struct sandbox *sb)
 void sandbox_end_idle(struct sandbox *sb)
 {
 	zygote_flush(sb);
+	reuse_flush_ctx(sb);
 	warm_flush(sb);
 }
 

@@ -233,6 +233,9 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->owner = req->owner;
 		warm_take(p, req, ALIGN_UP(req->limits.memory, CTX_PAGE));
 	}
+	/* A fresh instance: a zeroed context a reaped one left (reuse.c). */
+	if (!p->warm)
+		reuse_take_ctx(p, ALIGN_UP(req->limits.memory, CTX_PAGE));
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;

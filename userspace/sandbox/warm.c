@@ -232,7 +232,7 @@ static void worker_kill(struct warm_worker *w)
 #define WARM_ZERO_MAX (256ull << 10)
 #define WARM_ZERO_EXTENTS 16
 
-static int64_t zero_ctx(int fd, char *map, uint64_t size, uint64_t lo)
+int64_t warm_zero_ctx(int fd, char *map, uint64_t size, uint64_t lo)
 {
 	uint64_t hi = size - CTX_PAGE, at = lo, kept = lo + CTX_PAGE;
 
@@ -281,7 +281,7 @@ static int64_t zero_ctx(int fd, char *map, uint64_t size, uint64_t lo)
  * sealed it; else it cannot serve again (an output that stays in it:
  * warm_unshare_ctx() ended the worker already; a pith_xfer buffer, sealed
  * and revoked by collect.c: -EBUSY, the caller ends it). Its bytes go back
- * to zero here, while it waits: the context's by zero_ctx(); the input
+ * to zero here, while it waits: the context's by warm_zero_ctx(); the input
  * area is only ever written by pith (the worker maps it read-only), so
  * pith zeroes the bytes it wrote there and keeps the pages: the next
  * instance's small items are copied onto pages already there, instead of
@@ -308,7 +308,7 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 	/* The context proper; the input area past it is only ever written
 	 * by pith (the worker maps it read-only): pith zeroes the bytes it
 	 * copied there and keeps its pages. */
-	kept = zero_ctx(p->ctx->fd, p->ctx_map, p->layout.size,
+	kept = warm_zero_ctx(p->ctx->fd, p->ctx_map, p->layout.size,
 			p->layout.hdr_size <= WARM_ZERO_MAX / 4 ?
 				ALIGN_UP(p->layout.hdr_size, CTX_PAGE) : 0);
 	if (kept < 0)
