@@ -35,10 +35,15 @@ struct job_item {
 	size_t len;
 };
 
+struct job_strings;
+
 struct job_input {
 	char *name;
 	struct job_item *items;
 	size_t n_items;
+	/* Blocks holding the items' names, paths and bytes, freed together
+	 * (job_free(), job_drop_input_items()): no allocation per string. */
+	struct job_strings *strings;
 };
 
 struct job_function {

@@ -35,11 +35,8 @@ void job_drop_input_items(struct job *j)
 	for (size_t i = 0; j->inputs && i < j->n_inputs; i++) {
 		struct job_input *in = &j->inputs[i];
 
-		for (size_t k = 0; in->items && k < in->n_items; k++) {
-			free(in->items[k].name);
-			free(in->items[k].path);
-			free(in->items[k].data);
-		}
+		job_strings_free(in->strings);
+		in->strings = NULL;
 		free(in->items);
 		in->items = NULL;
 		in->n_items = 0;
@@ -64,11 +61,7 @@ struct job *job_free(struct job *j)
 	for (size_t i = 0; j->inputs && i < j->n_inputs; i++) {
 		struct job_input *in = &j->inputs[i];
 
-		for (size_t k = 0; in->items && k < in->n_items; k++) {
-			free(in->items[k].name);
-			free(in->items[k].path);
-			free(in->items[k].data);
-		}
+		job_strings_free(in->strings);
 		free(in->items);
 		free(in->name);
 	}

@@ -120,6 +120,9 @@ const char *job_item_name_problem(const char *s, size_t len);
 void *job_json_mark(void);
 void job_json_release(void *mark);
 
+/* validate.c: the blocks of job_input.strings, all freed (NULL-safe). */
+void job_strings_free(struct job_strings *s);
+
 /* validate.c: fill `j` (zeroed) from the document, checking everything. */
 int job_build(struct jctx *c, json_t *root, struct job *j);
 /* graph.c: j->order, or a cycle error positioned at `stages`. */
