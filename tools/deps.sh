@@ -69,11 +69,13 @@ mmdebstrap
 e2fsprogs
 "
 
-# The baselines tools/bench/instance_bench.sh compares pith with.
+# The baselines tools/bench/instance_bench.sh compares pith with; time:
+# /usr/bin/time, the peak RSS meter of scale.sh and thesis/jobparse.sh.
 BENCH="
 bubblewrap
 crun
 nodejs
+time
 "
 
 # tools/trace/screenshot.sh renders tracing.md's screenshot headless.
