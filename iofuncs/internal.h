@@ -8,16 +8,25 @@
 
 #define IOFUNC_MAX_OUTPUTS 2
 
-struct iofunc_item {
-	int err;	/* 0 or -errno once finished */
-	char *msg;	/* reason when err < 0 */
-	bool finished;
-	bool delivered;	/* streaming: handed to ctx.item */
+/* An item's outputs while it has them: from its first iofunc_item_out()
+ * until it is delivered (streaming), or until the run ends (not). */
+struct iofunc_outs {
 	struct {
 		struct buffer *buf; /* the arena's: no reference of its own */
 		uint64_t off, len;
 	} out[IOFUNC_MAX_OUTPUTS];
-	bool has_out[IOFUNC_MAX_OUTPUTS];
+	struct iofunc_outs *next_free; /* on the run's free list */
+};
+
+/* What a run keeps per item, for every item of a 100,000-item run: 24
+ * bytes, and the outputs only while the item holds them. */
+struct iofunc_item {
+	int err;	/* 0 or -errno once finished */
+	bool finished;
+	bool delivered;	/* streaming: handed to ctx.item */
+	uint8_t has_out; /* bit k: output k recorded (in outs) */
+	char *msg;	/* reason when err < 0 */
+	struct iofunc_outs *outs; /* NULL: none recorded, or delivered */
 };
 
 struct iofunc {
@@ -43,6 +52,7 @@ struct iofunc_run {
 	void *done_data;
 
 	struct iofunc_item *items;
+	struct iofunc_outs *outs_free; /* delivered items' blocks, for reuse */
 	size_t n, n_finished, n_failed;
 	uint64_t bytes;
 	unsigned ops;		/* the function's ops in flight */

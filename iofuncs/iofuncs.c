@@ -145,15 +145,52 @@ void iofunc_item_fail(struct iofunc_run *run, size_t i, int err,
 		run->ctx.item_failed(run, i, run->ctx.stream_data);
 }
 
+/* Item i's output block, made on its first output (from the run's free
+ * list when it can: a streaming run reuses the blocks of the items it
+ * delivered, so it holds about as many as items are in flight). */
+static struct iofunc_outs *item_outs(struct iofunc_run *run,
+				     struct iofunc_item *it)
+{
+	if (!it->outs) {
+		if (run->outs_free) {
+			it->outs = run->outs_free;
+			run->outs_free = it->outs->next_free;
+		} else {
+			it->outs = malloc(sizeof(*it->outs));
+		}
+	}
+	return it->outs;
+}
+
+/* Item i's outputs are no longer needed: its block goes back. */
+static void item_outs_put(struct iofunc_run *run, struct iofunc_item *it)
+{
+	if (!it->outs)
+		return;
+	it->outs->next_free = run->outs_free;
+	run->outs_free = it->outs;
+	it->outs = NULL;
+	it->has_out = 0;
+}
+
 void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 		     struct buffer *buf, uint64_t off, uint64_t len)
 {
 	struct iofunc_item *it = &run->items[i];
+	struct iofunc_outs *o;
 
-	it->out[k].buf = buf;
-	it->out[k].off = off;
-	it->out[k].len = len;
-	it->has_out[k] = true;
+	if (it->finished)
+		return;
+	o = item_outs(run, it);
+	if (!o) {
+		iofunc_item_fail(run, i, -ENOMEM, "%s: out of memory",
+				 run->fn->name);
+		return;
+	}
+	o->out[k].buf = buf;
+	o->out[k].off = off;
+	o->out[k].len = len;
+	it->has_out |= 1u << k;
 	run->bytes += len;
 	if (run->ctx.item) {
 		ssize_t c = arena_chunk_of(&run->arena, buf);
@@ -168,17 +205,18 @@ void iofunc_item_forget(struct iofunc_run *run, size_t i)
 	struct iofunc_item *it = &run->items[i];
 
 	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++) {
-		if (!it->has_out[k])
+		if (!(it->has_out & (1u << k)))
 			continue;
-		run->bytes -= it->out[k].len;
+		run->bytes -= it->outs->out[k].len;
 		if (run->ctx.item) {
-			ssize_t c = arena_chunk_of(&run->arena, it->out[k].buf);
+			ssize_t c = arena_chunk_of(&run->arena,
+						   it->outs->out[k].buf);
 
 			if (c >= 0)
 				run->arena.chunks[c].users--;
 		}
-		it->has_out[k] = false;
 	}
+	item_outs_put(run, it);
 }
 
 static void stream_cb(struct loop_op *op, int res, uint32_t flags);
@@ -207,7 +245,7 @@ static bool item_sealed(struct iofunc_run *run, size_t i)
 	const struct iofunc_item *it = &run->items[i];
 
 	for (size_t k = 0; k < run->n_outputs; k++)
-		if (it->has_out[k] && !it->out[k].buf->sealed)
+		if ((it->has_out & (1u << k)) && !it->outs->out[k].buf->sealed)
 			return false;
 	return true;
 }
@@ -223,13 +261,15 @@ static void deliver(struct iofunc_run *run, size_t i)
 	for (size_t k = 0; k < run->n_outputs; k++) {
 		ssize_t c;
 
-		if (!it->has_out[k])
+		if (!(it->has_out & (1u << k)))
 			continue;
-		c = arena_chunk_of(&run->arena, it->out[k].buf);
+		c = arena_chunk_of(&run->arena, it->outs->out[k].buf);
 		if (c >= 0 && --run->arena.chunks[c].users == 0 &&
 		    run->arena.chunks[c].sealed)
 			arena_chunk_drop(&run->arena, (size_t)c);
 	}
+	/* Delivered: nothing asks for its outputs again. */
+	item_outs_put(run, it);
 }
 
 /* Seal what can be sealed and deliver the items whose outputs are. */
@@ -244,8 +284,8 @@ static void stream_flush(struct iofunc_run *run)
 		const struct iofunc_item *it = &run->items[run->ready[j]];
 
 		for (size_t k = 0; k < run->n_outputs; k++)
-			if (it->has_out[k] &&
-			    it->out[k].buf ==
+			if ((it->has_out & (1u << k)) &&
+			    it->outs->out[k].buf ==
 				    run->arena.chunks[run->arena.open].buf) {
 				arena_close_open(&run->arena);
 				break;
@@ -311,12 +351,12 @@ bool iofunc_run_item_output(const struct iofunc_run *run, size_t i, size_t k,
 {
 	const struct iofunc_item *it = &run->items[i];
 
-	if (i >= run->n || k >= run->n_outputs || !it->has_out[k] ||
-	    it->err < 0)
+	if (i >= run->n || k >= run->n_outputs ||
+	    !(it->has_out & (1u << k)) || it->err < 0)
 		return false;
-	*ret_buf = it->out[k].buf;
-	*ret_off = it->out[k].off;
-	*ret_len = it->out[k].len;
+	*ret_buf = it->outs->out[k].buf;
+	*ret_off = it->outs->out[k].off;
+	*ret_len = it->outs->out[k].len;
 	return true;
 }
 
@@ -330,8 +370,8 @@ void iofunc_item_ok(struct iofunc_run *run, size_t i)
 	it->finished = true;
 	run->n_finished++;
 	for (size_t k = 0; k < IOFUNC_MAX_OUTPUTS; k++)
-		if (it->has_out[k])
-			bytes += it->out[k].len;
+		if (it->has_out & (1u << k))
+			bytes += it->outs->out[k].len;
 	PROBE_IO_ITEM_END(run, run->fn->name, i, run->ctx.stage, 0, bytes);
 	if (run->ctx.item)
 		stream_ready(run, i);
@@ -354,11 +394,11 @@ static void append_outputs(struct iofunc_run *run)
 		for (size_t k = 0; k < run->n_outputs; k++) {
 			int r;
 
-			if (!it->has_out[k])
+			if (!(it->has_out & (1u << k)))
 				continue;
 			r = set_add(run->outputs[k], in->name, in->keyed,
-				    in->key, it->out[k].buf, it->out[k].off,
-				    it->out[k].len);
+				    in->key, it->outs->out[k].buf,
+				    it->outs->out[k].off, it->outs->out[k].len);
 			if (r < 0) {
 				/* The item's outputs are incomplete. */
 				it->err = r;
@@ -368,6 +408,7 @@ static void append_outputs(struct iofunc_run *run)
 				break;
 			}
 		}
+		item_outs_put(run, it);
 	}
 }
 
@@ -503,8 +544,16 @@ struct iofunc_run *iofunc_run_free(struct iofunc_run *run)
 	if (run->fn->free)
 		run->fn->free(run);
 	arena_done(&run->arena);
-	for (size_t i = 0; i < run->n && run->items; i++)
+	for (size_t i = 0; i < run->n && run->items; i++) {
 		free(run->items[i].msg);
+		free(run->items[i].outs);
+	}
+	while (run->outs_free) {
+		struct iofunc_outs *o = run->outs_free;
+
+		run->outs_free = o->next_free;
+		free(o);
+	}
 	free(run->items);
 	free(run->ready);
 	free(run);

@@ -152,8 +152,8 @@ TEST_F(stream, outputs_keep_instance_order_whatever_the_completion_order)
 		/* The hook did reorder: some instance of stage b was collected
 		 * before an earlier one. */
 		for (size_t i = 1; seed && i < rep.stages[1].n_instances; i++)
-			reordered += rep.stages[1].instances[i].end_ns <
-				     rep.stages[1].instances[i - 1].end_ns;
+			reordered += instance_end_ns(&rep.stages[1], i) <
+				     instance_end_ns(&rep.stages[1], i - 1);
 		for (size_t k = 0; k < 2; k++) {
 			got = set_text(rep.outputs[k]);
 			if (!want[k])
@@ -191,10 +191,10 @@ TEST_F(stream, each_instance_starts_while_its_producer_stage_still_runs)
 	b = &rep.stages[1];
 	ASSERT_EQ(20, a->n_instances);
 	ASSERT_LT(0, b->n_instances);
-	EXPECT_LT(b->instances[0].start_ns, a->instances[19].end_ns);
+	EXPECT_LT(instance_start_ns(b, 0), instance_end_ns(a, 19));
 	/* ... and stage c (all) waited for the complete set. */
-	EXPECT_GE(rep.stages[2].instances[0].start_ns,
-		  b->instances[b->n_instances - 1].end_ns);
+	EXPECT_GE(instance_start_ns(&rep.stages[2], 0),
+		  instance_end_ns(b, b->n_instances - 1));
 	engine_report_done(&rep);
 	free(text);
 	job_free(job);
@@ -264,8 +264,8 @@ TEST_F(stream, fold_gives_all_s_output_in_any_completion_order)
 			 * (for small batches: a few b items are made while
 			 * it spins, however loaded the machine). */
 			if (b <= 4)
-				EXPECT_LT(sc->instances[0].start_ns,
-					  rep.stages[0].instances[39].end_ns)
+				EXPECT_LT(instance_start_ns(sc, 0),
+					  instance_end_ns(&rep.stages[0], 39))
 					TH_LOG("fold %zu", b);
 			engine_report_done(&rep);
 		}

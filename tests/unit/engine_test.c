@@ -135,7 +135,7 @@ TEST_F(engine, failed_instance_fails_the_job_with_its_reason)
 	ASSERT_EQ(0, run(self->sb, job, 1, &self->rep));
 	EXPECT_FALSE(self->rep.ok);
 	EXPECT_STREQ("stage check[1]: exited with status 3", self->rep.error);
-	EXPECT_EQ(INSTANCE_FAILED, self->rep.stages[0].instances[1].state);
+	EXPECT_EQ(INSTANCE_FAILED, instance_state(&self->rep.stages[0], 1));
 	EXPECT_EQ(0, self->rep.n_outputs);
 	job_free(job);
 }
@@ -157,7 +157,7 @@ TEST_F(engine, failure_cancels_running_instances_without_waiting)
 	ASSERT_EQ(0, run(self->sb, job, 4, &self->rep));
 	EXPECT_FALSE(self->rep.ok);
 	EXPECT_STREQ("stage fast[1]: exited with status 3", self->rep.error);
-	EXPECT_EQ(INSTANCE_CANCELLED, self->rep.stages[0].instances[0].state);
+	EXPECT_EQ(INSTANCE_CANCELLED, instance_state(&self->rep.stages[0], 0));
 	EXPECT_LT(now_ms() - t0, 5000);
 	job_free(job);
 }
@@ -202,7 +202,7 @@ TEST_F(engine, shorter_deadline_started_later_is_kept)
 	took = now_ms() - t0;
 	EXPECT_FALSE(self->rep.ok);
 	EXPECT_STREQ("stage quick[0]: timed out after 150 ms", self->rep.error);
-	EXPECT_EQ(INSTANCE_CANCELLED, self->rep.stages[0].instances[0].state);
+	EXPECT_EQ(INSTANCE_CANCELLED, instance_state(&self->rep.stages[0], 0));
 	EXPECT_GE(took, 150);
 	EXPECT_LT(took, 5000);
 	job_free(job);

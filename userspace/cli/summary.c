@@ -64,10 +64,12 @@ const char *summary_first_failure_hint(const struct engine_report *rep)
 		const struct stage_report *sr = &rep->stages[s];
 
 		for (size_t i = 0; i < sr->n_instances; i++) {
-			const struct instance_report *ir = &sr->instances[i];
+			struct instance_report ir;
 
-			if (ir->state == INSTANCE_FAILED)
-				return sr->io ? NULL : instance_hint(ir, NULL);
+			if (instance_state(sr, i) != INSTANCE_FAILED)
+				continue;
+			instance_get(sr, i, &ir);
+			return sr->io ? NULL : instance_hint(&ir, NULL);
 		}
 	}
 	return NULL;
@@ -106,13 +108,16 @@ void summary_print_human(FILE *f, const struct job *job,
 			sr->ok ? "ok    " : "FAILED", ms(sr->elapsed_ns),
 			sr->items_out, (unsigned long long)sr->bytes_out);
 		for (size_t i = 0; i < sr->n_instances; i++) {
-			const struct instance_report *ir = &sr->instances[i];
-			const char *hint = sr->io ? NULL : instance_hint(ir, NULL);
+			struct instance_report irv, *ir = &irv;
+			const char *hint;
 
-			if (ir->state == INSTANCE_FAILED)
-				fprintf(f, "    [%zu] %s%s%s%s\n", i, instance_reason(ir),
-					hint ? " (" : "", hint ? hint : "",
-					hint ? ")" : "");
+			if (instance_state(sr, i) != INSTANCE_FAILED)
+				continue;
+			instance_get(sr, i, ir);
+			hint = sr->io ? NULL : instance_hint(ir, NULL);
+			fprintf(f, "    [%zu] %s%s%s%s\n", i, instance_reason(ir),
+				hint ? " (" : "", hint ? hint : "",
+				hint ? ")" : "");
 		}
 	}
 	if (!rep->ok)
@@ -209,9 +214,10 @@ static json_t *stage_json(const struct stage_report *sr)
 	json_object_set_new(st, "bytes_out",
 			    json_integer((json_int_t)sr->bytes_out));
 	for (size_t i = 0; i < sr->n_instances; i++) {
-		const struct instance_report *ir = &sr->instances[i];
+		struct instance_report irv, *ir = &irv;
 		json_t *o = json_object();
 
+		instance_get(sr, i, ir);
 		json_object_set_new(o, "index", json_integer((json_int_t)i));
 		json_object_set_new(o, "status",
 				    json_string(instance_state_name(ir->state)));

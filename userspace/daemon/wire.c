@@ -248,9 +248,10 @@ json_t *wire_report_to_json(const struct job *job,
 		size_t counts[4] = {};
 
 		for (size_t i = 0; i < sr->n_instances; i++) {
-			const struct instance_report *ir = &sr->instances[i];
+			struct instance_report irv, *ir = &irv;
 			json_t *io = json_object();
 
+			instance_get(sr, i, ir);
 			counts[ir->state]++;
 			json_object_set_new(
 				io, "state",
@@ -377,37 +378,42 @@ int wire_report_from_json(const json_t *o, const struct job *job,
 		if (!json_is_array(inst))
 			return -EINVAL;
 		sr->n_instances = json_array_size(inst);
-		sr->instances = calloc(sr->n_instances ? sr->n_instances : 1,
-				       sizeof(*sr->instances));
-		if (!sr->instances)
+		if (instance_reserve(sr, sr->n_instances) < 0) {
+			sr->n_instances = 0;
 			return -ENOMEM;
+		}
 		for (size_t i = 0; i < sr->n_instances; i++) {
 			json_t *io = json_array_get(inst, i);
-			struct instance_report *ir = &sr->instances[i];
 			const char *st_name =
 				json_string_value(json_object_get(io, "state"));
 			const char *reason = json_string_value(
 				json_object_get(io, "reason"));
+			enum instance_state state =
+				instance_state_parse(st_name ? st_name : "");
 
-			ir->state = instance_state_parse(st_name ? st_name :
-								   "");
-			if (reason && reason[0])
-				ir->reason = strndup(reason, ERR_MAX - 1);
-			ir->exit_status = (int)json_integer_value(
-				json_object_get(io, "exit_status"));
-			ir->signal = (int)json_integer_value(
-				json_object_get(io, "signal"));
-			ir->syscall = json_object_get(io, "syscall") ?
-					      (long)json_integer_value(
-						      json_object_get(io,
-								      "syscall")) :
-					      -1;
-			ir->spawn_ns = u64_of(io, "spawn_ns");
-			ir->run_ns = u64_of(io, "run_ns");
-			if (ir->state == INSTANCE_FAILED)
-				ir->note = note_from_json(
-					json_object_get(io, "sdk_note"),
-					ir->exit_status);
+			instance_init(sr, i);
+			instance_set_times(sr, i, u64_of(io, "spawn_ns"),
+					   u64_of(io, "run_ns"));
+			if (state == INSTANCE_FAILED) {
+				int status = (int)json_integer_value(
+					json_object_get(io, "exit_status"));
+				struct sandbox_note *note = note_from_json(
+					json_object_get(io, "sdk_note"), status);
+
+				instance_set_failed(
+					sr, i, reason, status,
+					(int)json_integer_value(
+						json_object_get(io, "signal")),
+					json_object_get(io, "syscall") ?
+						(long)json_integer_value(
+							json_object_get(
+								io, "syscall")) :
+						-1,
+					note);
+				free(note);
+			} else {
+				instance_set_state(sr, i, state);
+			}
 		}
 	}
 	return 0;

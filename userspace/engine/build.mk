@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 LIB_SRCS += userspace/engine/engine.c userspace/engine/distribute.c \
 	userspace/engine/ingest.c userspace/engine/output.c \
-	userspace/engine/iopolicy.c
-TEST_PROGS += distribute_test
+	userspace/engine/iopolicy.c userspace/engine/report.c
+TEST_PROGS += distribute_test report_test
+report_test_SRCS := tests/unit/report_test.c $(TEST_HELPERS)
 distribute_test_SRCS := tests/unit/distribute_test.c $(TEST_HELPERS)
 
 TEST_PROGS += engine_test ingest_test

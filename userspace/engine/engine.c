@@ -328,17 +328,18 @@ static void cancel_disarm(struct run *run)
 		loop_cancel(run->loop, &run->stop_op);
 }
 
+/* Instance i failed: why, and how it ended when a sandbox ran it (res:
+ * its exit status, signal, syscall and note; NULL: none). */
 static void fail_instance(struct run *run, size_t s, size_t i,
-			  const char *reason)
+			  const char *reason, const struct sandbox_result *res)
 {
 	struct stage_report *sr = &run->rep->stages[s];
 
-	char why[ERR_MAX];
-
-	sr->instances[i].state = INSTANCE_FAILED;
-	err_copy(why, sizeof(why), reason);
-	free(sr->instances[i].reason);
-	sr->instances[i].reason = strdup(why); /* NULL: "" (out of memory) */
+	if (res)
+		instance_set_failed(sr, i, reason, res->exit_status,
+				    res->signal, res->syscall, &res->note);
+	else
+		instance_set_failed(sr, i, reason, 0, 0, -1, NULL);
 	sr->ok = false;
 	if (!run->failed) {
 		struct err first;
@@ -362,14 +363,11 @@ static int stage_reserve(struct stage_run *st, size_t n)
 		sr->n_counted = n;
 	if (n > cap) {
 		cap = MAX(MAX(cap * 2, n), (size_t)16);
-		if (cap > SIZE_MAX / sizeof(*sr->instances))
+		if (!sr->instances)
+			sr->t0_ns = st->t0 ? st->t0 : clock_now_ns();
+		if (instance_reserve(sr, cap) < 0)
 			return -ENOMEM;
-		void *a = realloc(sr->instances, cap * sizeof(*sr->instances));
-
-		if (!a)
-			return -ENOMEM;
-		sr->instances = a;
-		a = realloc(st->slots, cap * sizeof(*st->slots));
+		void *a = realloc(st->slots, cap * sizeof(*st->slots));
 		if (!a)
 			return -ENOMEM;
 		st->slots = a;
@@ -378,10 +376,8 @@ static int stage_reserve(struct stage_run *st, size_t n)
 	/* Entries are set up as instances come, not for the whole capacity:
 	 * the doubling's spare half is never touched (pages pith holds). */
 	if (n > st->slots_n) {
-		memset(sr->instances + st->slots_n, 0,
-		       (n - st->slots_n) * sizeof(*sr->instances));
 		for (size_t i = st->slots_n; i < n; i++)
-			sr->instances[i].syscall = -1;
+			instance_init(sr, i);
 		memset(st->slots + st->slots_n, 0,
 		       (n - st->slots_n) * sizeof(*st->slots));
 		st->slots_n = n;
@@ -632,7 +628,7 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 	size_t first = st->visible;
 
 	st->collected++;
-	sr->instances[i].end_ns = clock_now_ns();
+	instance_set_end(sr, i, clock_now_ns());
 	if (st->fold) {
 		/* Collected in order (instance i+1 starts only now): its
 		 * outputs wait for the next instance, or the stage's end. */
@@ -757,7 +753,7 @@ static void probe_inst_end(struct stage_run *st, size_t i,
 		.reason = reason,
 		.pid = proc ? sandbox_proc_pid(proc) : 0,
 		.syscall = res && status == PROBE_FAILED ? res->syscall : -1,
-		.start_ns = st->run->rep->stages[st->s].instances[i].start_ns,
+		.start_ns = instance_start_ns(&st->run->rep->stages[st->s], i),
 		.spawn_ns = res ? res->spawn_ns : 0,
 		.run_ns = res ? res->run_ns : 0,
 		.warm = proc && sandbox_proc_warm(proc),
@@ -781,8 +777,7 @@ static void inst_finish(struct inst *in, int step)
 {
 	struct stage_run *st = in->st;
 	struct run *run = st->run;
-	struct instance_report *ir =
-		&run->rep->stages[st->s].instances[in->index];
+	struct stage_report *sr = &run->rep->stages[st->s];
 	const struct sandbox_result *res = sandbox_proc_result(in->proc);
 
 	in->finished = true;
@@ -800,31 +795,24 @@ static void inst_finish(struct inst *in, int step)
 
 		snprintf(why, sizeof(why), "sandbox: %s", strerror(-step));
 		probe_inst_end(st, in->index, in->proc, PROBE_FAILED, PROBE_REASON_SETUP, why, NULL, 0, NULL);
-		fail_instance(run, st->s, in->index, why);
+		fail_instance(run, st->s, in->index, why, NULL);
 	} else if (in->cancelled) {
-		ir->state = INSTANCE_CANCELLED;
+		instance_set_state(sr, in->index, INSTANCE_CANCELLED);
 		probe_inst_end(st, in->index, in->proc, PROBE_CANCELLED, PROBE_REASON_CANCELLED, NULL, NULL, 0, NULL);
 	} else {
 		size_t n;
 
-		ir->spawn_ns = res->spawn_ns;
-		ir->run_ns = res->run_ns;
+		instance_set_times(sr, in->index, res->spawn_ns, res->run_ns);
 		st->run_avg_ns = st->run_avg_ns ?
 			(st->run_avg_ns * 7 + res->run_ns) / 8 :
 			MAX(res->run_ns, (uint64_t)1);
-		ir->exit_status = res->exit_status;
-		ir->signal = res->signal;
-		ir->syscall = res->syscall;
 		if (res->status != SANDBOX_OK) {
-			if (res->note.valid && !ir->note &&
-			    (ir->note = malloc(sizeof(*ir->note))))
-				*ir->note = res->note;
 			probe_inst_end(st, in->index, in->proc, PROBE_FAILED, res->probe_reason, res->reason, NULL, 0, NULL);
-			fail_instance(run, st->s, in->index, res->reason);
+			fail_instance(run, st->s, in->index, res->reason, res);
 		} else {
 			struct set **outs = sandbox_proc_take_outputs(in->proc, &n);
 
-			ir->state = INSTANCE_OK;
+			instance_set_state(sr, in->index, INSTANCE_OK);
 			probe_inst_end(st, in->index, in->proc, PROBE_OK, PROBE_REASON_OK, NULL, outs, n, in->inputs);
 			collect(st, in->index, outs);
 		}
@@ -1113,7 +1101,7 @@ static int spawn_instance(struct stage_run *st)
 		return r;
 	}
 	st->next++;
-	run->rep->stages[st->s].instances[index].start_ns = clock_now_ns();
+	instance_set_start(&run->rep->stages[st->s], index, clock_now_ns());
 	req.inputs = in->inputs;
 	in->st = st;
 	in->index = index;
@@ -1122,7 +1110,7 @@ static int spawn_instance(struct stage_run *st)
 		probe_inst_end(st, index, NULL, PROBE_FAILED, PROBE_REASON_SPAWN, se.msg, NULL, 0, NULL);
 		free_outs(in->inputs, js->n_inputs);
 		free(in);
-		fail_instance(run, st->s, index, se.msg);
+		fail_instance(run, st->s, index, se.msg, NULL);
 		return 0;
 	}
 	PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid(in->proc), sandbox_proc_warm(in->proc));
@@ -1381,7 +1369,7 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 		store_pool_bound_add((int64_t)(w - run->pool_bound));
 		run->pool_bound = w;
 	}
-	run->rep->stages[st->s].instances[i].state = INSTANCE_OK;
+	instance_set_state(&run->rep->stages[st->s], i, INSTANCE_OK);
 	collect(st, i, outs);
 	progress(run);
 }
@@ -1411,10 +1399,10 @@ static void on_io_done(struct iofunc_run *io, void *data)
 
 		iofunc_run_item_error(io, i, &msg);
 		if (msg && msg[0])
-			fail_instance(run, st->s, i, msg);
+			fail_instance(run, st->s, i, msg, NULL);
 		else if (run->failed &&
-			 sr->instances[i].state != INSTANCE_FAILED)
-			sr->instances[i].state = INSTANCE_CANCELLED;
+			 instance_state(sr, i) != INSTANCE_FAILED)
+			instance_set_state(sr, i, INSTANCE_CANCELLED);
 	}
 	st->io = NULL;
 	st->io_inflight = 0;
@@ -1497,7 +1485,7 @@ static int start_io_stage(struct stage_run *st)
 	if (r < 0)
 		return err_set(run->e, -r, "out of memory");
 	for (size_t i = 0; i < st->n_instances; i++)
-		run->rep->stages[st->s].instances[i].start_ns = st->t0;
+		instance_set_start(&run->rep->stages[st->s], i, st->t0);
 	iopolicy_stage_ctx(&run->iopol, js, &ctx);
 	PROBE_STAGE_START(run->id, st->s, js->name, js->io, 1, st->n_instances);
 	ctx.item = on_io_item;
@@ -2170,11 +2158,7 @@ const char *instance_state_name(enum instance_state s)
 void engine_report_done(struct engine_report *rep)
 {
 	for (size_t s = 0; s < rep->n_stages; s++) {
-		for (size_t i = 0; i < rep->stages[s].n_instances; i++) {
-			free(rep->stages[s].instances[i].note);
-			free(rep->stages[s].instances[i].reason);
-		}
-		free(rep->stages[s].instances);
+		instance_free_all(&rep->stages[s]);
 	}
 	free(rep->stages);
 	for (size_t i = 0; i < rep->n_outputs; i++)

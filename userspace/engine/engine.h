@@ -134,23 +134,41 @@ enum instance_state {
  * API. */
 const char *instance_state_name(enum instance_state s);
 
+/* One instance as the report's readers see it: instance_get() fills it
+ * from the stage's compact entry; `reason` and `note` are borrowed from
+ * the report (valid until engine_report_done()). */
 struct instance_report {
 	enum instance_state state;
-	/* Why it failed (at most ERR_MAX - 1 bytes), malloc'd; NULL when it
-	 * did not: a 100,000-instance stage holds no 512 bytes per instance
-	 * for reasons it never has. Read it with instance_reason(). */
+	/* Why it failed (at most ERR_MAX - 1 bytes); NULL when it did not.
+	 * Read it with instance_reason(). */
 	char *reason;
 	/* How a failed instance ended, from the sandbox's result: */
 	int exit_status; /* its status when it exited, else 0 */
 	int signal;	 /* the signal that killed it, else 0 */
 	long syscall;	 /* the forbidden syscall it was killed for, or -1 */
 	/* What the SDK noted when it ended the instance (the set, the bytes
-	 * asked), checked by the sandbox; NULL when none (owned). */
+	 * asked), checked by the sandbox; NULL when none. */
 	struct sandbox_note *note;
 	uint64_t spawn_ns, run_ns;
 	/* CLOCK_MONOTONIC: started (spawned, or I/O item begun with its
-	 * stage), collected (its outputs taken; 0 when never) */
+	 * stage; 0 when never), collected (its outputs taken; 0 when never) */
 	uint64_t start_ns, end_ns;
+};
+
+/* What a stage keeps per instance: 32 bytes, for every instance of a
+ * 100,000-instance stage. The failure details (reason, exit status,
+ * signal, syscall, note) live in a side block allocated only for the
+ * instances that failed, or whose times do not fit here (spawn or run
+ * time of 2^32 ns, 4.3 s, or more): an instance that ended well costs
+ * these 32 bytes and nothing else. Read with instance_get(), write with
+ * the instance_set_*() functions; never directly. */
+struct instance_detail;
+struct instance_entry {
+	struct instance_detail *detail; /* NULL: none */
+	/* ns after the stage report's t0_ns, plus 1 (0: never) */
+	uint64_t start : 56, state : 8;
+	uint64_t end : 56, spare : 8;
+	uint32_t spawn_ns, run_ns; /* when there is no detail */
 };
 
 /* The reason of an instance report, "" when it has none. */
@@ -173,7 +191,8 @@ struct stage_report {
 	 * the stage ran to its end. */
 	size_t n_counted;
 	size_t n_instances;
-	struct instance_report *instances;
+	struct instance_entry *instances; /* see instance_get() */
+	uint64_t t0_ns; /* the base of its entries' times */
 	uint64_t elapsed_ns;
 	size_t items_out;
 	uint64_t bytes_out;
@@ -197,6 +216,40 @@ struct engine_report {
 int engine_run(const struct job *job, const struct engine_opts *opts,
 	       struct engine_report *rep, struct err *e);
 void engine_report_done(struct engine_report *rep);
+
+/* ---- the instances of a stage report (report.c) */
+
+/* Instance i (< n_instances) as a full report. */
+void instance_get(const struct stage_report *sr, size_t i,
+		  struct instance_report *ret);
+static inline enum instance_state instance_state(const struct stage_report *sr,
+						 size_t i)
+{
+	return (enum instance_state)sr->instances[i].state;
+}
+uint64_t instance_start_ns(const struct stage_report *sr, size_t i);
+uint64_t instance_end_ns(const struct stage_report *sr, size_t i);
+
+/* Room for entries [0, cap): entries from sr->n_instances on are left
+ * uninitialised, instance_init() sets them up. -ENOMEM. */
+int instance_reserve(struct stage_report *sr, size_t cap);
+/* Entry i fresh: not run, no times, no details. */
+void instance_init(struct stage_report *sr, size_t i);
+void instance_set_state(struct stage_report *sr, size_t i,
+			enum instance_state state);
+void instance_set_start(struct stage_report *sr, size_t i, uint64_t ns);
+void instance_set_end(struct stage_report *sr, size_t i, uint64_t ns);
+void instance_set_times(struct stage_report *sr, size_t i, uint64_t spawn_ns,
+			uint64_t run_ns);
+/* The instance failed: state INSTANCE_FAILED, its reason (copied, cut at
+ * ERR_MAX - 1 bytes), how it ended (exit status, signal, syscall or -1)
+ * and its note (copied; NULL or not valid: none). Out of memory keeps
+ * the state and loses the details (the reason reads ""). */
+void instance_set_failed(struct stage_report *sr, size_t i,
+			 const char *reason, int exit_status, int signal,
+			 long syscall, const struct sandbox_note *note);
+/* Every entry's details, and the entries. */
+void instance_free_all(struct stage_report *sr);
 
 /*
  * Stop every running engine_run() (and every later one) as soon as
