@@ -88,7 +88,7 @@ static bool is_write(const struct iofunc_run *run)
 static const char *item_label(const struct iofunc_run *run, size_t i,
 			      char *buf, size_t size)
 {
-	const struct item *it = &run->input->items[i];
+	const struct item *it = iofunc_input(run, i);
 	const void *p = NULL;
 
 	if (is_write(run)) {
@@ -190,7 +190,7 @@ static void slot_fail(struct fslot *s, int err, const char *why)
 static void read_start(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
-	const struct item *it = &run->input->items[s->idx];
+	const struct item *it = iofunc_input(run, s->idx);
 	const void *p;
 	const char *bad;
 	int r;
@@ -324,7 +324,7 @@ static void tmp_name(struct staged *st)
 static void write_start(struct fslot *s)
 {
 	struct iofunc_run *run = s->run;
-	const struct item *it = &run->input->items[s->idx];
+	const struct item *it = iofunc_input(run, s->idx);
 	struct staged *st = &FS(run)->staged[s->idx];
 	const char *slash, *bad;
 	const void *p;
@@ -482,7 +482,7 @@ static void write_step(struct fslot *s, int res)
 /* The item is in place (and, with fsync, on disk): record its output. */
 static void write_ok(struct iofunc_run *run, size_t i)
 {
-	const char *name = run->input->items[i].name;
+	const char *name = iofunc_input(run, i)->name;
 	struct buffer *buf;
 	uint64_t off;
 

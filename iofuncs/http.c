@@ -724,7 +724,7 @@ static struct conn *conn_get(struct hstate *hs, struct pool *p)
 static void start_item(struct hstate *hs, size_t i)
 {
 	struct iofunc_run *run = hs->run;
-	const struct item *it = &run->input->items[i];
+	const struct item *it = iofunc_input(run, i);
 	struct http_request req;
 	struct sockaddr_storage addr;
 	socklen_t alen;

@@ -52,6 +52,7 @@ struct iofunc_run {
 	void *done_data;
 
 	struct iofunc_item *items;
+	size_t finished_prefix;	/* items [0, it) are finished */
 	struct iofunc_outs *outs_free; /* delivered items' blocks, for reuse */
 	size_t n, n_finished, n_failed;
 	uint64_t bytes;
@@ -69,6 +70,14 @@ struct iofunc_run {
 	bool in_flush;		/* delivering: done must wait */
 	void *impl;		/* the function's own state */
 };
+
+/* Input item i (an item not finished yet: see iofunc_ctx.input_base). */
+static inline const struct item *iofunc_input(const struct iofunc_run *run,
+					      size_t i)
+{
+	return &run->input->items[i - (run->ctx.input_base ?
+					       *run->ctx.input_base : 0)];
+}
 
 extern const struct iofunc iofunc_file_read, iofunc_file_write, iofunc_http;
 

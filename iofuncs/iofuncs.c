@@ -494,6 +494,21 @@ void iofunc_run_cancel(struct iofunc_run *run)
 	iofunc_run_maybe_done(run);
 }
 
+size_t iofunc_run_finished_prefix(struct iofunc_run *run)
+{
+	while (run->finished_prefix < run->n) {
+		const struct iofunc_item *it = &run->items[run->finished_prefix];
+
+		/* Streaming: an item that succeeded is done once delivered
+		 * (the callee reads its input's name then). */
+		if (!it->finished ||
+		    (run->ctx.item && it->err >= 0 && !it->delivered))
+			break;
+		run->finished_prefix++;
+	}
+	return run->finished_prefix;
+}
+
 size_t iofunc_run_n_items(const struct iofunc_run *run)
 {
 	return run->n;

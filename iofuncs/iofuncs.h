@@ -76,6 +76,11 @@ struct iofunc_ctx {
 	bool (*may_start)(void *data);
 	void (*item_failed)(struct iofunc_run *run, size_t i, void *data);
 	void *stream_data;
+	/* The input's items are indexed from *input_base (NULL: 0): the
+	 * engine drops the entries of the prefix the run has finished
+	 * (iofunc_run_finished_prefix()) while it runs; the run reads
+	 * input item i only until item i is finished. */
+	const size_t *input_base;
 };
 
 #define IOFUNC_HTTP_CONCURRENCY 64
@@ -121,6 +126,9 @@ int iofunc_start(struct loop *l, const struct iofunc *fn,
 bool iofunc_run_item_output(const struct iofunc_run *run, size_t i, size_t k,
 			    struct buffer **ret_buf, uint64_t *ret_off,
 			    uint64_t *ret_len);
+/* Items [0, n) are all finished (failed, or succeeded and, streaming,
+ * delivered): the run reads none of their inputs again. */
+size_t iofunc_run_finished_prefix(struct iofunc_run *run);
 /* `may_start` may say yes again: start the items held back. */
 void iofunc_run_resume(struct iofunc_run *run);
 

@@ -19,7 +19,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-io-fetch.XXXXXX")
 trap '"$root/tests/servers/nginx.sh" stop "$tmp/nginx" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-t_plan 6
+t_plan 7
 
 mkdir -p "$tmp/nginx/html" "$tmp/job/bin" "$tmp/job/data" "$tmp/root" "$tmp/root2"
 cp "$ex"/data/site/* "$tmp/nginx/html/"
@@ -84,6 +84,43 @@ if [ "$(ls -A "$tmp/root")" = "summary.txt" ]; then
 	t_ok "data_root_holds_only_the_summary"
 else
 	t_fail "data_root_holds_only_the_summary" "$(ls -A "$tmp/root")"
+fi
+
+# 10,000 requests made by a stage: the http run's input passes as it is
+# fetched, and the stream drops the passed prefix while the run goes on
+# (the run reads its requests from the stream's moving base): every body
+# still comes from its own request.
+mkdir -p "$tmp/many/html" "$tmp/many/job/bin" "$tmp/many/job/data" "$tmp/many/root"
+python3 - "$tmp/many" "$tmp/job/job.json" <<'EOF'
+import json, os, sys
+d = sys.argv[1]
+names = ["o%05d.txt" % i for i in range(10000)]
+for i, n in enumerate(names):
+    with open(os.path.join(d, "html", n), "w") as f:
+        f.write(("object %d\n" % i) * (1 + i % 3))
+with open(os.path.join(d, "job", "data", "objects.txt"), "w") as f:
+    f.write("".join(n + "\n" for n in names))
+job = json.load(open(sys.argv[2]))
+for f in job["functions"].values():
+    f["memory"] = "64MiB"
+    f["timeout"] = "30s"
+json.dump(job, open(os.path.join(d, "job", "job.json"), "w"), indent=1)
+EOF
+cp "$tmp/job/bin/"* "$tmp/many/job/bin/" 2>/dev/null
+cp "$tmp/many/html/"* "$tmp/nginx/html/" 2>/dev/null
+total= bad=
+if out=$("$pith" run "$tmp/many/job/job.json" -o "$tmp/many/out" \
+	--data-root "$tmp/many/root" 2>&1) &&
+	bad=$(cd "$tmp/many/html" && for f in o00000.txt o04095.txt o04096.txt o05000.txt o08191.txt o08192.txt o09999.txt; do
+		cmp -s "$f" "$tmp/many/out/bodies/$f" || echo "$f"; done) &&
+	[ -z "$bad" ] && [ "$(ls "$tmp/many/out/bodies" | wc -l)" = 10000 ] &&
+	total=$(tail -n 1 "$tmp/many/root/summary.txt") &&
+	[ "$total" = "$(printf 'total\t10000\t%s\t%s\t%s' \
+		$(cat "$tmp/many/html"/o*.txt | wc -c) $(cat "$tmp/many/html"/o*.txt | wc -l) \
+		$(cat "$tmp/many/html"/o*.txt | wc -w))" ]; then
+	t_ok "ten_thousand_requests_made_by_a_stage"
+else
+	t_fail "ten_thousand_requests_made_by_a_stage" "$out bad: $bad total: $total"
 fi
 
 # Server gone: the fetch stage fails with the exact reason, nothing written.

@@ -402,9 +402,9 @@ static struct item *stream_item(struct stream *x, size_t j)
  * Drop the entries of a released prefix of x once it is half the set (and
  * 4,096 items at least): a released item is never read again, and every
  * consumer reads a stream in item order, so what has passed is a prefix.
- * Job outputs keep theirs (the report lists them); a stream an I/O stage
- * reads is claimed by it whole until it is done, so nothing moves under
- * it.
+ * Job outputs keep theirs (the report lists them); an I/O stage passes
+ * the items its run is done with (iofunc_run_finished_prefix()), and the
+ * run reads its input from the stream's moving base (ctx.input_base).
  */
 #define STREAM_COMPACT_MIN 4096
 
@@ -414,6 +414,10 @@ static void stream_compact(struct stream *x)
 	size_t k = 0;
 
 	if (x->job_output || s->n < STREAM_COMPACT_MIN)
+		return;
+	/* Cheap test first (called for every item passed): the prefix is
+	 * long enough only if its last item is released. */
+	if (x->claims[MAX((size_t)STREAM_COMPACT_MIN, (s->n + 1) / 2) - 1])
 		return;
 	while (k < s->n && x->claims[k] == 0)
 		k++;
@@ -572,6 +576,9 @@ static void advance_passes(struct stage_run *st)
 					     stream_n(x)));
 		else if (p == 0 && st->fold) /* the started instances' items */
 			upto = MAX(upto, MIN(st->next * st->fold, stream_n(x)));
+		else if (p == 0 && js->io && st->io) /* the run is done with */
+			upto = MAX(upto, MIN(iofunc_run_finished_prefix(st->io),
+					     stream_n(x)));
 		while (st->passed[p] < upto)
 			unclaim(st->run, x, st->passed[p]++);
 		stream_compact(x);
@@ -1371,6 +1378,8 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	}
 	instance_set_state(&run->rep->stages[st->s], i, INSTANCE_OK);
 	collect(st, i, outs);
+	/* Its request is read no more: pass the run's finished prefix. */
+	advance_passes(st);
 	progress(run);
 }
 
@@ -1490,6 +1499,7 @@ static int start_io_stage(struct stage_run *st)
 	PROBE_STAGE_START(run->id, st->s, js->name, js->io, 1, st->n_instances);
 	ctx.item = on_io_item;
 	ctx.item_failed = on_io_item_failed;
+	ctx.input_base = &st->in[0]->base;
 	ctx.stream_data = st;
 	if (st->io_windowed)
 		ctx.may_start = io_may_start;
