@@ -578,13 +578,68 @@ TEST_F(reset, jumping_to_the_park_ends_the_instance_and_resets_anyway)
 	free(f.bytes);
 }
 
+/*
+ * A function that jumps straight to the park call skips the exit path's
+ * unmapping of its mapped inputs: a large item (its own pages, mapped, not
+ * copied) given to such an instance must still be gone in the next
+ * instance of the worker, which finds nothing mapped there (it faults).
+ */
+TEST_F(reset, a_mapped_input_never_reaches_the_next_instance)
+{
+	size_t len = 128u << 10;
+	struct buffer *b = NULL;
+	struct set *in;
+	void *mapv;
+	char *map;
+	struct sandbox_request req = {
+		.image = reset_fn(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
+		.n_inputs = 1,
+		.outputs = outs,
+		.n_outputs = 1,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	pid_t pid;
+
+	ASSERT_EQ(0, buffer_new_mapped("t-big", len, 0, &b, &mapv));
+	map = mapv;
+	memset(map, 0, len);
+	snprintf(map, 64, "j%c%llx", fsgsbase() ? 'F' : '-',
+		 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
+				      (tramp_park - tramp_start)));
+	memcpy(map + len - 8, "SECRET!!", 8);
+	in = set_new("in");
+	ASSERT_NE(NULL, in);
+	ASSERT_EQ(0, buffer_seal(b));
+	ASSERT_EQ(0, set_add(in, "mode", false, 0, b, 0, len));
+	buffer_unref(b);
+	req.inputs = &in;
+	ASSERT_EQ(0, sandbox_run(self->sb, &req, &p, &e)) TH_LOG("%s", e.msg);
+	set_free(in);
+	EXPECT_STREQ("exited with status 199", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	for (int i = 0; i < 2; i++) {
+		p = probe(self->sb, "r", T_TIMEOUT_MS, true);
+		ASSERT_NE(NULL, p);
+		/* Nothing there: a fault (the worker is discarded), in the
+		 * same worker or a new one. */
+		EXPECT_STREQ("segmentation fault at 0x300000010000",
+			     t_reason(p))
+			TH_LOG("instance %d, worker %s", i,
+			       sandbox_proc_pid(p) == pid ? "reused" : "new");
+		sandbox_proc_free(p);
+	}
+}
+
 /* Jumping past the park into the reset path, at each of its calls: the
  * worker ends (status 126) and the next instance gets a clean one. */
 TEST_F(reset, jumping_into_the_reset_path_ends_the_worker)
 {
 	const char *const at[] = { tramp_ip_park, tramp_ip_unmap,
 				   tramp_ip_madvise, tramp_ip_map_input,
-				   tramp_ip_close };
+				   tramp_ip_close, tramp_ip_unmap2 };
 
 	for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
 		char mode[32];

@@ -112,7 +112,7 @@ static int area_write(struct sandbox_proc *p, uint64_t off, const void *data,
 {
 	uint64_t at = p->layout.size + off;
 
-	if (off > PLAN_INPUT_AREA || len > PLAN_INPUT_AREA - off)
+	if (off > PLAN_INPUT_ITEMS || len > PLAN_INPUT_ITEMS - off)
 		return -EINVAL;
 	p->area_used = MAX(p->area_used, off + len); /* zeroed at the park */
 	if (p->ctx_map) {
@@ -280,7 +280,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	 * the context memfd past the context (zero: new, or punched at the
 	 * park), which its worker maps read-only for good. Otherwise into a
 	 * sealed copy area of their own, mapped at addr. */
-	in_area = p->warm && copy_len && copy_len <= PLAN_INPUT_AREA;
+	in_area = p->warm && copy_len && copy_len <= PLAN_INPUT_ITEMS;
 	if (!in_area) {
 		/* Empty items alone need no copy area, only an address. */
 		if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)

@@ -100,7 +100,7 @@ struct warm_worker {
 
 /* The trampoline's warm path, in workers (see worker/trampoline.c). */
 enum { TRAMP_PARK, TRAMP_UNMAP, TRAMP_MADVISE,
-       TRAMP_MAP_INPUT, TRAMP_CLOSE,
+       TRAMP_MAP_INPUT, TRAMP_CLOSE, TRAMP_UNMAP2,
        TRAMP_N_IP };
 
 struct sandbox {

@@ -160,6 +160,15 @@ struct plan_inmap {
  * park. Mapped inputs start past it.
  */
 #define PLAN_INPUT_AREA 0x10000ull
+/* Of it, items use at most PLAN_INPUT_ITEMS bytes; its last two words are
+ * the reset path's (worker/trampoline.c), which only pith writes:
+ * PLAN_INPUT_MAPPED non-zero when the running instance has mapped inputs
+ * (the exit path unmaps them before the park), PLAN_INPUT_UNMAP non-zero
+ * when the instance that parked had some (the reset unmaps them after the
+ * park, in case the function jumped to the park past the first unmapping). */
+#define PLAN_INPUT_ITEMS (PLAN_INPUT_AREA - 64)
+#define PLAN_INPUT_MAPPED (PLAN_INPUT_AREA - 8)
+#define PLAN_INPUT_UNMAP (PLAN_INPUT_AREA - 16)
 /*
  * With PLAN_F_WSEG, a warm worker maps its image's writable segments
  * (.data, .bss) MAP_SHARED from the context memfd instead of MAP_PRIVATE

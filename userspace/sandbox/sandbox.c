@@ -310,6 +310,7 @@ static void setup_guard(struct sandbox *sb)
 		[TRAMP_PARK] = PLAN_PARK_NR,
 		[TRAMP_UNMAP] = __NR_munmap, [TRAMP_MADVISE] = __NR_madvise,
 		[TRAMP_MAP_INPUT] = __NR_mmap, [TRAMP_CLOSE] = __NR_close_range,
+		[TRAMP_UNMAP2] = __NR_munmap,
 	};
 	struct guard_opts go = { .cgroup_fd = sb->cgroup_fd,
 				 .arm_nr = __NR_close,

@@ -65,6 +65,7 @@ void warm_init(struct sandbox *sb)
 	sb->tramp_ip[TRAMP_MADVISE] = tramp_addr(tramp_ip_madvise);
 	sb->tramp_ip[TRAMP_MAP_INPUT] = tramp_addr(tramp_ip_map_input);
 	sb->tramp_ip[TRAMP_CLOSE] = tramp_addr(tramp_ip_close);
+	sb->tramp_ip[TRAMP_UNMAP2] = tramp_addr(tramp_ip_unmap2);
 	sb->fsgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	sb->max_idle = (unsigned)MAX(32L, 8 * MAX(n, 1L));
@@ -188,12 +189,24 @@ static int wseg_fill(struct sandbox_proc *p)
 
 int warm_prepare(struct sandbox_proc *p)
 {
-	uint64_t exit = p->sb->tramp_exit;
+	uint64_t exit = p->sb->tramp_exit, mapped = 0;
+	uint64_t off = p->layout.size + PLAN_INPUT_MAPPED;
 	int r;
 
 	/* A recycled context (mapped by pith) holds them, restored. */
 	if (p->wseg && !p->ctx_map && (r = wseg_fill(p)) < 0)
 		return r;
+	/* Whether the exit path must unmap inputs before the park (plan.h:
+	 * the input area's last word; zero in a new or parked context). */
+	for (size_t i = 0; i < p->n_inputs && !mapped; i++)
+		mapped = p->inputs[i].maplen != 0;
+	if (mapped) {
+		if (p->ctx_map)
+			memcpy(p->ctx_map + off, &mapped, sizeof(mapped));
+		else if ((r = pwrite_all(p->ctx->fd, &mapped, sizeof(mapped),
+					 off)) < 0)
+			return r;
+	}
 	return ctx_write(p, offsetof(struct pith_context, exit), &exit,
 			 sizeof(exit));
 }
@@ -292,6 +305,7 @@ int64_t warm_zero_ctx(int fd, char *map, uint64_t size, uint64_t lo)
 static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 {
 	uint64_t size = p->ctx ? p->ctx->size : 0;
+	uint64_t *area;
 	int64_t kept;
 
 	if (!p->ctx || p->ctx->sealed || p->ctx->xfer ||
@@ -314,7 +328,14 @@ static int keep_ctx(struct sandbox_proc *p, struct warm_worker *w)
 	if (kept < 0)
 		return (int)kept;
 	memset(p->ctx_map + p->layout.size, 0,
-	       MIN(p->area_used, (uint64_t)PLAN_INPUT_AREA));
+	       MIN(p->area_used, (uint64_t)PLAN_INPUT_ITEMS));
+	/* Its mapped inputs, if any, are unmapped again after the park
+	 * (whether or not the function went through the exit path's
+	 * unmapping): the reset path reads PLAN_INPUT_UNMAP. Both words are
+	 * pith's: the worker maps the area read-only. */
+	area = (uint64_t *)(p->ctx_map + p->layout.size);
+	area[PLAN_INPUT_UNMAP / 8] = area[PLAN_INPUT_MAPPED / 8];
+	area[PLAN_INPUT_MAPPED / 8] = 0;
 	/* The writable segments back to their initial bytes, from the copy
 	 * the worker never maps. */
 	if (p->wseg)

@@ -10,7 +10,9 @@
  * whole arena (more pages and more separate runs of pages than pith zeroes
  * in place: the rest is punched out); "b" poisons and gives the first 64
  * KiB of its arena (secrets) as its output, which stays in its context; "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
- * given in hex (the trampoline's park call) with its context still mapped.
+ * given in hex (the trampoline's park call) with its context still mapped
+ * (and, given as a large item, that item); "r" reads the first word at
+ * 0x300000010000, where the first mapped input of an instance lies.
  * The second character is 'F' when the host lets user code write fs/gs
  * base.
  */
@@ -314,6 +316,8 @@ static u64 parse_hex(const char *s, u64 len)
 	for (u64 i = 0; i < len; i++) {
 		char ch = s[i];
 
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			break; /* a large item's padding */
 		v = v * 16 + (u64)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
 	}
 	return v;
@@ -443,6 +447,17 @@ __attribute__((noreturn, used)) void probe_main(struct pith_context *c)
 	case 'j':
 		poison(c, fsgs);
 		poison_exit(parse_hex(d + 2, item->len - 2));
+	case 'r': { /* read where a mapped input of an earlier instance was */
+		struct pith_set *out = (struct pith_set *)c->outputs;
+		struct pith_item *it = (struct pith_item *)c->arena;
+		u64 *word = (u64 *)(c->arena + 64);
+
+		*word = *(volatile u64 *)0x300000010000ul;
+		*it = (struct pith_item){ .data = (u64)word, .len = 8 };
+		out[0].n_items = 1;
+		out[0].items = (u64)it;
+		break;
+	}
 	}
 	if (exit)
 		poison_exit(exit);

@@ -41,11 +41,17 @@ _Static_assert(PLAN_SOCK_FD == 0, "fd number");
 #define ASM_INPUT_LEN 0xfffffff0000	/* the rest of the input range */
 #define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
 #define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
+#define ASM_INPUT_MAPPED 0x30000000fff8	/* the input area's last words */
+#define ASM_INPUT_UNMAP 0x30000000fff0
 _Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE + PLAN_INPUT_AREA,
 	       "mapped inputs");
 _Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - ASM_INPUT_BASE,
 	       "input range");
 _Static_assert(ASM_DATA == PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA, "data");
+_Static_assert(ASM_INPUT_MAPPED == PITH_INPUT_BASE + PLAN_INPUT_MAPPED,
+	       "mapped-inputs word");
+_Static_assert(ASM_INPUT_UNMAP == PITH_INPUT_BASE + PLAN_INPUT_UNMAP,
+	       "unmap word");
 _Static_assert(ASM_INMAP == PITH_CONTEXT_BASE + RESERVED_OFF +
 	       8 * PLAN_RES_INMAP, "inmap");
 _Static_assert(PLAN_RES_NINMAP == PLAN_RES_INMAP + 1, "inmap count");
@@ -180,9 +186,14 @@ __asm__(
 	/* The instance's mapped inputs (not the input area) go before the
 	 * park, in the worker's own time: an idle worker holds no item's
 	 * pages, and its death (pith ends idle workers with the job) unmaps
-	 * nothing large while pith waits for it. Unconditional: nothing the
-	 * function left is trusted here, and unmapping an empty range is a
-	 * no-op. */
+	 * nothing large while pith waits for it. Only when the instance has
+	 * any, which pith says in the input area's last word (the worker maps
+	 * the area read-only; only pith writes it): no call for the usual
+	 * instance with small items only. A function that skips this (it
+	 * jumps to the park) is caught after the park. */
+	"	movabs $" STR(ASM_INPUT_MAPPED) ", %rax\n"
+	"	cmpq $0, (%rax)\n"
+	"	je tramp_park\n"
 	"	mov $11, %eax\n"
 	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
 	"	movabs $" STR(ASM_INPUT_LEN) ", %rsi\n"
@@ -213,6 +224,22 @@ __asm__(
 	"	movabs $" STR(ASM_DATA) ", %rbx\n"
 	"	cmp $" STR(PLAN_WARM_CTX_FD) ", %rbp\n"
 	"	je 19f\n"			/* no longer an answer */
+	/* The parked instance's mapped inputs, if it had any (pith's word,
+	 * written at the park): gone whether or not the function went
+	 * through the unmapping above. Same range, same pinned arguments. */
+	"	movabs $" STR(ASM_INPUT_UNMAP) ", %rax\n"
+	"	cmpq $0, (%rax)\n"
+	"	je 11f\n"
+	"	mov $11, %eax\n"
+	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
+	"	movabs $" STR(ASM_INPUT_LEN) ", %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_unmap2\n"
+	"tramp_ip_unmap2:\n"
+	"	test %rax, %rax\n"
+	"	jnz 19f\n"
+	/* Again: a jump to the instruction above comes with any %rbx. */
+	"11:	movabs $" STR(ASM_DATA) ", %rbx\n"
 	/* Writable image segments back to the image: MADV_DONTNEED drops
 	 * the private copies of a MAP_PRIVATE file mapping. None listed
 	 * when they are in the context memfd (PLAN_F_WSEG): pith copied

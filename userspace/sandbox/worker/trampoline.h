@@ -15,7 +15,7 @@ extern const char tramp_start[], tramp_entry[], tramp_handler[],
  * seccomp and the eBPF guard see). */
 extern const char tramp_exit[], tramp_park[], tramp_ip_park[],
 	tramp_ip_unmap[], tramp_ip_madvise[], tramp_ip_map_input[],
-	tramp_ip_close[];
+	tramp_ip_close[], tramp_ip_unmap2[];
 
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
 void loader_handoff(void *block, unsigned long tramp_entry)
