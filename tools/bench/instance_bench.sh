@@ -51,14 +51,15 @@ print(json.dumps(j))
 PY
 }
 
-# wall ns of one pith run (extra arguments before the job), median of REPS
+# wall ns of one pith run (extra arguments before the job; PJ=N: -j N),
+# median of REPS
 wall() {
 	local j=$1 ts=()
 	shift
 	for _ in $(seq "$REPS"); do
 		local s e
 		s=$(date +%s%N)
-		"$@" "$PITH" run -q "$j" -o "$tmp/out" >/dev/null
+		"$@" "$PITH" run -q "$j" -o "$tmp/out" ${PJ:+-j "$PJ"} >/dev/null
 		e=$(date +%s%N)
 		ts+=($((e - s)))
 	done
@@ -87,6 +88,8 @@ echo "$iters" >"$tmp/spin.txt"
 
 fe=$("$DRV" exec "$N_EXEC" "$NOOP")
 warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
+ncpu=$(nproc)
+warm_cpu=$(PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 fk=$("$FORK" "$N_EXEC")
@@ -141,6 +144,7 @@ cat <<EOF2
 |---|---|---|---|
 | fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
 | pith warm no-op, $N_WARM-instance job | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
+| the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
