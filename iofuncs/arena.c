@@ -32,7 +32,7 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 	void *p;
 	int r;
 
-	if (ARRAY_GROW(a->chunks, a->cap, a->n, 4) < 0)
+	if (ARRAY_GROW(a->chunks, a->cap, a->n - a->base, 4) < 0)
 		return -ENOMEM;
 	r = buffer_new_mapped(a->name, cap, BUFFER_UNZEROED, &b, &p);
 	if (r < 0)
@@ -46,7 +46,7 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 	 */
 	if (cap && populate)
 		(void)madvise(p, cap, MADV_POPULATE_WRITE);
-	c = &a->chunks[a->n++];
+	c = &a->chunks[a->n++ - a->base];
 	*c = (struct arena_chunk){ .buf = b, .map = p, .cap = cap };
 	*ret = c;
 	return 0;
@@ -66,6 +66,37 @@ static void populate(char *map, uint64_t off, uint64_t len)
 		(void)madvise(map + start, end - start, MADV_POPULATE_WRITE);
 }
 
+/* Give back the room of an array of `cap` entries holding `n`. */
+static void shrink(void **arr, size_t *cap, size_t n, size_t size)
+{
+	size_t want = MAX(2 * n, (size_t)64);
+	void *p;
+
+	if (want < *cap && (p = realloc(*arr, want * size))) {
+		*arr = p;
+		*cap = want;
+	}
+}
+
+/* Drop the prefix of reservations kept or abandoned once it is half the
+ * array (their ids stay valid: arena_keep() and arena_abandon() of a
+ * dropped one do nothing, as for one done with). */
+static void pending_compact(struct arena *a)
+{
+	size_t k, live;
+
+	while (a->done_upto < a->n_pending &&
+	       !a->pending[a->done_upto - a->pending_base].buf)
+		a->done_upto++;
+	k = a->done_upto - a->pending_base;
+	live = a->n_pending - a->done_upto;
+	if (k < 1024 || k < live)
+		return;
+	memmove(a->pending, a->pending + k, live * sizeof(*a->pending));
+	a->pending_base += k;
+	shrink((void **)&a->pending, &a->pending_cap, live, sizeof(*a->pending));
+}
+
 /* A span of `len` bytes at the end of a chunk with room, or of its own. */
 static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 {
@@ -79,20 +110,21 @@ static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 		c->used = len;
 	} else {
 		if (a->open < 0 ||
-		    a->chunks[a->open].cap - a->chunks[a->open].used < len) {
+		    arena_chunk(a, (size_t)a->open)->cap -
+				    arena_chunk(a, (size_t)a->open)->used < len) {
 			r = chunk_new(a, a->chunk, false, &c);
 			if (r < 0)
 				return r;
 			a->open = (ssize_t)(a->n - 1);
 		}
-		c = &a->chunks[a->open];
+		c = arena_chunk(a, (size_t)a->open);
 		c->used += len;
 	}
 	*ret = (struct arena_span){
 		.buf = c->buf,
 		.off = c->used - len,
 		.ptr = c->map ? c->map + c->used - len : NULL,
-		.chunk = (size_t)(c - a->chunks),
+		.chunk = a->base + (size_t)(c - a->chunks),
 		.len = len,
 	};
 	return 0;
@@ -102,28 +134,33 @@ int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret)
 {
 	int r;
 
-	if (ARRAY_GROW(a->pending, a->pending_cap, a->n_pending, 16) < 0)
+	if (ARRAY_GROW(a->pending, a->pending_cap,
+		       a->n_pending - a->pending_base, 16) < 0)
 		return -ENOMEM;
 	r = span_new(a, len, ret);
 	if (r < 0)
 		return r;
 	ret->id = a->n_pending;
-	a->pending[a->n_pending++] = *ret;
-	a->chunks[ret->chunk].inflight++;
+	a->pending[a->n_pending++ - a->pending_base] = *ret;
+	arena_chunk(a, ret->chunk)->inflight++;
 	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
 	    ret->ptr)
-		populate(a->chunks[ret->chunk].map, ret->off, len);
+		populate(arena_chunk(a, ret->chunk)->map, ret->off, len);
 	return 0;
 }
 
 void arena_keep(struct arena *a, const struct arena_span *s)
 {
-	struct arena_span *p = &a->pending[s->id];
+	struct arena_span *p;
 
+	if (s->id < a->pending_base || s->id >= a->n_pending)
+		return; /* done with, and dropped */
+	p = &a->pending[s->id - a->pending_base];
 	if (p->buf) /* kept once */
-		a->chunks[s->chunk].inflight--;
+		arena_chunk(a, s->chunk)->inflight--;
 	p->len = 0;
 	p->buf = NULL;
+	pending_compact(a);
 }
 
 void arena_abandon(struct arena *a, const struct arena_span *s)
@@ -131,18 +168,19 @@ void arena_abandon(struct arena *a, const struct arena_span *s)
 	struct arena_span *p;
 	struct arena_chunk *c;
 
-	if (!s->buf || s->id >= a->n_pending)
+	if (!s->buf || s->id < a->pending_base || s->id >= a->n_pending)
 		return;
-	p = &a->pending[s->id];
+	p = &a->pending[s->id - a->pending_base];
 	if (p->buf != s->buf || p->off != s->off)
 		return;
-	c = &a->chunks[s->chunk];
+	c = arena_chunk(a, s->chunk);
 	/* What the failed attempt wrote, or a past use's bytes: nobody's. */
 	if (c->map && p->len)
 		memset(c->map + p->off, 0, p->len);
 	c->inflight--;
 	p->len = 0;
 	p->buf = NULL;
+	pending_compact(a);
 }
 
 int arena_put(struct arena *a, const void *data, uint64_t len,
@@ -165,16 +203,19 @@ int arena_finish(struct arena *a)
 	/* A recycled buffer's old bytes where a failed item wrote less than
 	 * it reserved are nobody's to read. (Pages never touched are zero,
 	 * and stay unallocated.) */
-	for (size_t i = 0; i < a->n_pending; i++) {
+	for (size_t i = 0; i < a->n_pending - a->pending_base; i++) {
 		const struct arena_span *s = &a->pending[i];
-		const struct arena_chunk *c = &a->chunks[s->chunk];
+		const struct arena_chunk *c;
 
-		if (s->len && c->buf && s->off < c->buf->stale)
+		if (!s->len)
+			continue; /* kept or abandoned: its chunk may be gone */
+		c = arena_chunk(a, s->chunk);
+		if (c->buf && s->off < c->buf->stale)
 			memset(c->map + s->off, 0,
 			       MIN(s->len, c->buf->stale - s->off));
 	}
-	a->n_pending = 0;
-	for (size_t i = 0; i < a->n; i++) {
+	a->n_pending = a->pending_base = a->done_upto = 0;
+	for (size_t i = 0; i < a->n - a->base; i++) {
 		struct arena_chunk *c = &a->chunks[i];
 		int r;
 
@@ -195,9 +236,9 @@ int arena_finish(struct arena *a)
 
 ssize_t arena_chunk_of(const struct arena *a, const struct buffer *buf)
 {
-	for (size_t i = a->n; i-- > 0;)
+	for (size_t i = a->n - a->base; i-- > 0;)
 		if (a->chunks[i].buf == buf)
-			return (ssize_t)i;
+			return (ssize_t)(a->base + i);
 	return -1;
 }
 
@@ -212,11 +253,14 @@ int arena_seal_idle(struct arena *a)
 
 	/* From the oldest chunk not sealed yet: what lies before it was
 	 * sealed by earlier calls. */
-	while (a->sealed_upto < a->n && (a->chunks[a->sealed_upto].sealed ||
-					 !a->chunks[a->sealed_upto].buf))
+	if (a->sealed_upto < a->base)
+		a->sealed_upto = a->base;
+	while (a->sealed_upto < a->n &&
+	       (arena_chunk(a, a->sealed_upto)->sealed ||
+		!arena_chunk(a, a->sealed_upto)->buf))
 		a->sealed_upto++;
 	for (size_t i = a->sealed_upto; i < a->n; i++) {
-		struct arena_chunk *c = &a->chunks[i];
+		struct arena_chunk *c = arena_chunk(a, i);
 		int r;
 
 		if (c->sealed || !c->buf || c->inflight ||
@@ -234,19 +278,40 @@ int arena_seal_idle(struct arena *a)
 	return n;
 }
 
+#define ARENA_COMPACT_MIN 1024
+
 void arena_chunk_drop(struct arena *a, size_t chunk)
 {
-	a->chunks[chunk].buf = buffer_unref(a->chunks[chunk].buf);
+	struct arena_chunk *c = arena_chunk(a, chunk);
+	size_t k, live;
+
+	c->buf = buffer_unref(c->buf);
+	/* Drop the entries of the given-away prefix once it is half the
+	 * array: nothing refers to a chunk given away (its reservations were
+	 * all kept or abandoned, its outputs delivered). */
+	if (a->dropped_upto < a->base)
+		a->dropped_upto = a->base;
+	while (a->dropped_upto < a->n && !arena_chunk(a, a->dropped_upto)->buf &&
+	       (ssize_t)a->dropped_upto != a->open)
+		a->dropped_upto++;
+	k = a->dropped_upto - a->base;
+	live = a->n - a->dropped_upto;
+	if (k < ARENA_COMPACT_MIN || k < live)
+		return;
+	memmove(a->chunks, a->chunks + k, live * sizeof(*a->chunks));
+	a->base += k;
+	shrink((void **)&a->chunks, &a->cap, live, sizeof(*a->chunks));
 }
 
 void arena_done(struct arena *a)
 {
-	for (size_t i = 0; i < a->n; i++)
+	for (size_t i = 0; i < a->n - a->base; i++)
 		buffer_unref(a->chunks[i].buf);
 	free(a->chunks);
 	free(a->pending);
 	a->chunks = NULL;
 	a->pending = NULL;
 	a->n = a->cap = a->n_pending = a->pending_cap = a->sealed_upto = 0;
+	a->base = a->dropped_upto = a->pending_base = a->done_upto = 0;
 	a->open = -1;
 }

@@ -44,12 +44,22 @@ struct arena_span {
 	uint64_t len;
 };
 
+/*
+ * Chunks and reservations are numbered from the arena's start; the arrays
+ * hold those from `base` and `pending_base` on: once half of them (1,024
+ * at least) is a prefix of chunks given away (arena_chunk_drop()), or of
+ * reservations kept or abandoned, the prefix goes. A streaming run of
+ * 100,000 items keeps the entries of the items in flight, not of every
+ * item it had.
+ */
 struct arena {
 	char name[64];	/* memfd name */
-	struct arena_chunk *chunks;
-	size_t n, cap;
+	struct arena_chunk *chunks; /* chunk i at chunks[i - base] */
+	size_t n, cap;	/* n: chunks made; cap: of the array */
+	size_t base, dropped_upto; /* chunks before dropped_upto: given away */
 	struct arena_span *pending; /* reservations; len 0 once kept */
-	size_t n_pending, pending_cap;
+	size_t n_pending, pending_cap; /* n_pending: made since the finish */
+	size_t pending_base, done_upto; /* before done_upto: kept/abandoned */
 	ssize_t open;	/* chunk taking small items, -1: none */
 	size_t sealed_upto; /* chunks before it are sealed (arena_seal_idle) */
 	uint64_t chunk, own_min; /* by store backend, see above */
@@ -59,6 +69,11 @@ struct arena {
 };
 
 void arena_init(struct arena *a, const char *label);
+/* Chunk i (from arena_chunk_of(), a span's .chunk, or .open). */
+static inline struct arena_chunk *arena_chunk(struct arena *a, size_t i)
+{
+	return &a->chunks[i - a->base];
+}
 /*
  * `len` writable bytes at ret->ptr, which will be bytes [ret->off, ret->off
  * + len) of ret->buf. Buffers may be recycled (BUFFER_UNZEROED): until

@@ -196,7 +196,7 @@ void iofunc_item_out(struct iofunc_run *run, size_t i, size_t k,
 		ssize_t c = arena_chunk_of(&run->arena, buf);
 
 		if (c >= 0)
-			run->arena.chunks[c].users++;
+			arena_chunk(&run->arena, (size_t)c)->users++;
 	}
 }
 
@@ -213,7 +213,7 @@ void iofunc_item_forget(struct iofunc_run *run, size_t i)
 						   it->outs->out[k].buf);
 
 			if (c >= 0)
-				run->arena.chunks[c].users--;
+				arena_chunk(&run->arena, (size_t)c)->users--;
 		}
 	}
 	item_outs_put(run, it);
@@ -264,8 +264,8 @@ static void deliver(struct iofunc_run *run, size_t i)
 		if (!(it->has_out & (1u << k)))
 			continue;
 		c = arena_chunk_of(&run->arena, it->outs->out[k].buf);
-		if (c >= 0 && --run->arena.chunks[c].users == 0 &&
-		    run->arena.chunks[c].sealed)
+		if (c >= 0 && --arena_chunk(&run->arena, (size_t)c)->users == 0 &&
+		    arena_chunk(&run->arena, (size_t)c)->sealed)
 			arena_chunk_drop(&run->arena, (size_t)c);
 	}
 	/* Delivered: nothing asks for its outputs again. */
@@ -286,7 +286,7 @@ static void stream_flush(struct iofunc_run *run)
 		for (size_t k = 0; k < run->n_outputs; k++)
 			if ((it->has_out & (1u << k)) &&
 			    it->outs->out[k].buf ==
-				    run->arena.chunks[run->arena.open].buf) {
+				    arena_chunk(&run->arena, (size_t)run->arena.open)->buf) {
 				arena_close_open(&run->arena);
 				break;
 			}
@@ -387,7 +387,7 @@ static void append_outputs(struct iofunc_run *run)
 {
 	for (size_t i = 0; i < run->n; i++) {
 		struct iofunc_item *it = &run->items[i];
-		const struct item *in = &run->input->items[i];
+		const struct item *in = iofunc_input(run, i);
 
 		if (it->err < 0)
 			continue;

@@ -113,4 +113,67 @@ TEST(fresh_buffer_span_never_filled_is_not_touched)
 	buffer_unref(buf);
 }
 
+/*
+ * A streaming run's arena: every item's output closes the chunk it is in,
+ * which is sealed and given away once delivered. The arena keeps the
+ * entries of the chunks and reservations still in use, not of every item
+ * it had; an item in flight holds back the prefix, and its span and chunk
+ * keep their numbers however many went before it.
+ */
+TEST(given_away_prefix_is_dropped)
+{
+	struct arena a;
+	struct arena_span held, s;
+	const char *d;
+	struct buffer *hb;
+
+	arena_init(&a, "stream");
+	ASSERT_EQ(0, arena_reserve(&a, 10, &held)); /* in flight throughout */
+	arena_close_open(&a);
+	for (int i = 0; i < 5000; i++) {
+		ssize_t c;
+
+		ASSERT_EQ(0, arena_reserve(&a, 8, &s));
+		memcpy(s.ptr, "itemitem", 8);
+		arena_keep(&a, &s);
+		arena_close_open(&a);
+		ASSERT_LE(0, arena_seal_idle(&a));
+		c = arena_chunk_of(&a, s.buf);
+		ASSERT_EQ((ssize_t)s.chunk, c);
+		ASSERT_TRUE(arena_chunk(&a, (size_t)c)->sealed);
+		arena_chunk_drop(&a, (size_t)c);
+	}
+	/* Held back by the item in flight. */
+	EXPECT_EQ(0, a.base);
+	EXPECT_EQ(0, a.pending_base);
+	memcpy(held.ptr, "0123456789", 10);
+	hb = buffer_ref(held.buf);
+	arena_keep(&a, &held);
+	ASSERT_LE(0, arena_seal_idle(&a));
+	arena_chunk_drop(&a, held.chunk);
+	EXPECT_EQ(5001, a.base);
+	EXPECT_EQ(5001, a.pending_base);
+	EXPECT_GE(64, a.cap);
+	EXPECT_GE(64, a.pending_cap);
+	/* The next item's numbers follow. */
+	ASSERT_EQ(0, arena_reserve(&a, 8, &s));
+	EXPECT_EQ(5001, s.chunk);
+	EXPECT_EQ(5001, s.id);
+	arena_keep(&a, &s);
+	arena_close_open(&a);
+	ASSERT_LE(0, arena_seal_idle(&a));
+	arena_chunk_drop(&a, s.chunk);
+	/* Numbers go on; the finish finds the chunks it still has. */
+	ASSERT_EQ(0, arena_reserve(&a, 4, &s));
+	EXPECT_EQ(5002, s.chunk);
+	EXPECT_EQ(5002, s.id);
+	memcpy(s.ptr, "gone", 4);
+	EXPECT_EQ((ssize_t)s.chunk, arena_chunk_of(&a, s.buf));
+	ASSERT_EQ(0, arena_finish(&a));
+	ASSERT_EQ(0, buffer_data(hb, (const void **)&d));
+	EXPECT_EQ(0, memcmp(d, "0123456789", 10));
+	buffer_unref(hb);
+	arena_done(&a);
+}
+
 TEST_HARNESS_MAIN
