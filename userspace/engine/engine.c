@@ -1212,7 +1212,8 @@ static size_t stage_available(struct stage_run *st)
  * ENGINE_SHORT_NS on average): a warm worker then waits for the loop
  * thread to collect it and answer it about as long as it runs, and with
  * another one parked and ready a CPU need not idle meanwhile (20,000 no-op
- * instances: ~0.7x the time each, Documentation/benchmarks.md "Slots and
+ * instances: 0.72x the time each of -j 2 at load 5-8; within the noise
+ * once the warm reset got cheaper: Documentation/benchmarks.md "Slots and
  * the window apart (round 5)"). Longer instances gain nothing from it and
  * would only keep more workers' contexts in memory.
  */
