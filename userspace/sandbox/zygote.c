@@ -5,9 +5,10 @@
  * owner), from the second fresh instance on, one zygote: a worker started
  * by the spawner like any other, whose plan says PLAN_F_ZYGOTE; its loader
  * maps the image, the trampoline and the fault handlers, then forks one
- * spare per request, ahead of its instance: pith gives the waiting spare
- * the next instance's plan socket and at once asks for the next spare, so
- * it never waits for a fork. A spare is pith's child (CLONE_PARENT), reads
+ * spare per request, ahead of its instance: pith keeps ZYGOTE_SPARES of
+ * them forked or asked for, gives the oldest waiting spare the next
+ * instance's plan socket and at once asks for another, so that instances
+ * started back to back (one per CPU) do not wait for a fork. A spare is pith's child (CLONE_PARENT), reads
  * the instance's plan from that socket and goes on exactly as a fresh
  * worker's loader does (worker/main.c). Zygotes end with the job
  * (sandbox_release(), sandbox_end_idle(), sandbox_free()). The argument is
@@ -29,6 +30,15 @@
 #include "sandbox/internal.h"
 
 #define ZYGOTE_MAX 8
+#define ZYGOTE_SPARES 2	/* spares forked or asked for, per zygote */
+
+/* A spare: forked, waiting for an instance on its socket, a plan
+ * socketpair of which pith holds both ends (sock[0], and sock[1] which
+ * the spare has too). */
+struct spare {
+	pid_t pid;
+	int pidfd, sock[2];
+};
 
 struct zygote {
 	struct elf_image *image;	/* a reference */
@@ -38,13 +48,13 @@ struct zygote {
 	pid_t pid;
 	int pidfd, sock;		/* -1: not started, or ended */
 	bool failed;			/* cannot serve: spawn as before */
-	/* Its spare: forked, waiting for an instance on its socket, a plan
-	 * socketpair of which pith holds both ends (spare_sock[0], and [1]
-	 * which the spare has too); -1: none. */
-	pid_t spare_pid;
-	int spare_pidfd, spare_sock[2];
-	/* A spare asked for, its pid not read yet: its pair, or -1. */
-	int pending_sock[2];
+	/* Its spares, oldest first. */
+	struct spare spares[ZYGOTE_SPARES];
+	unsigned n_spares;
+	/* Spares asked for, their pids not read yet (the zygote answers in
+	 * order): their pairs, oldest first. */
+	int pending[ZYGOTE_SPARES][2];
+	unsigned n_pending;
 };
 
 void zygote_init(struct sandbox *sb)
@@ -73,13 +83,16 @@ static int send_fd(int sock, const void *msg, size_t len, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? negative_errno() : 0;
 }
 
-/* Ask the zygote for a spare; the worker's end of its plan socketpair
- * (a spare one of reuse.c, or new) rides along. */
+/* Ask the zygote for a spare, unless it has ZYGOTE_SPARES forked or asked
+ * for; the worker's end of its plan socketpair (a spare one of reuse.c, or
+ * new) rides along. */
 static int ask_spare(struct sandbox *sb, struct zygote *z)
 {
 	const struct plan_zygote_req req = { .magic = PLAN_ZYGOTE_MAGIC };
 	int sv[2], r;
 
+	if (z->n_spares + z->n_pending >= ZYGOTE_SPARES)
+		return 0;
 	r = reuse_take_pair(sb, sv);
 	if (r < 0)
 		return r;
@@ -89,8 +102,9 @@ static int ask_spare(struct sandbox *sb, struct zygote *z)
 		close(sv[1]);
 		return r;
 	}
-	z->pending_sock[0] = sv[0];
-	z->pending_sock[1] = sv[1];
+	z->pending[z->n_pending][0] = sv[0];
+	z->pending[z->n_pending][1] = sv[1];
+	z->n_pending++;
 	return 0;
 }
 
@@ -101,36 +115,37 @@ static void close_pair(int sv[2])
 	sv[0] = sv[1] = -1;
 }
 
-/* The zygote's answer to ask_spare(): the spare's pid, then its pidfd
- * (pith's child, not reaped: the pid cannot have been reused). By then
- * the zygote has closed its copy of the socket. */
+/* The zygote's answer to the oldest ask_spare(): the spare's pid, then
+ * its pidfd (pith's child, not reaped: the pid cannot have been reused).
+ * By then the zygote has closed its copy of the socket. */
 static int take_spare(struct zygote *z)
 {
-	struct plan_zygote_reply rep;
-	int r;
+	struct plan_zygote_reply rep = { 0 };
+	int sv[2] = { z->pending[0][0], z->pending[0][1] }, pidfd;
 	ssize_t n;
 
+	z->n_pending--;
+	memmove(z->pending, z->pending + 1, z->n_pending * sizeof(z->pending[0]));
 	do
 		n = recv(z->sock, &rep, sizeof(rep), 0);
 	while (n < 0 && errno == EINTR);
 	if (n != sizeof(rep) || rep.magic != PLAN_ZYGOTE_MAGIC || rep.pid <= 0) {
-		close_pair(z->pending_sock);
+		close_pair(sv);
 		return n < 0 ? negative_errno() : rep.pid < 0 ? rep.pid : -EPIPE;
 	}
-	z->spare_pidfd = (int)syscall(SYS_pidfd_open, rep.pid, 0);
-	if (z->spare_pidfd < 0) {
+	pidfd = (int)syscall(SYS_pidfd_open, rep.pid, 0);
+	if (pidfd < 0) {
 		siginfo_t si;
+		int r = negative_errno();
 
-		r = negative_errno();
 		kill(rep.pid, SIGKILL);
 		waitid(P_PID, (id_t)rep.pid, &si, WEXITED | __WALL);
-		close_pair(z->pending_sock);
+		close_pair(sv);
 		return r;
 	}
-	z->spare_pid = rep.pid;
-	z->spare_sock[0] = z->pending_sock[0];
-	z->spare_sock[1] = z->pending_sock[1];
-	z->pending_sock[0] = z->pending_sock[1] = -1;
+	z->spares[z->n_spares++] = (struct spare){
+		.pid = rep.pid, .pidfd = pidfd, .sock = { sv[0], sv[1] },
+	};
 	return 0;
 }
 
@@ -147,16 +162,17 @@ static void kill_reap(int pidfd)
 	close(pidfd);
 }
 
-/* End the zygote and its spare (reaped: both are pith's children). */
+/* End the zygote and its spares (reaped: all are pith's children). */
 static void zygote_end(struct zygote *z)
 {
-	/* A spare asked for: its pid, so that it can be reaped. */
-	if (z->pending_sock[0] >= 0)
+	/* Spares asked for: their pids, so that they can be reaped. */
+	while (z->n_pending)
 		take_spare(z);
-	kill_reap(z->spare_pidfd);
-	close_pair(z->spare_sock);
-	z->spare_pidfd = -1;
-	z->spare_pid = 0;
+	for (unsigned i = 0; i < z->n_spares; i++) {
+		kill_reap(z->spares[i].pidfd);
+		close_pair(z->spares[i].sock);
+	}
+	z->n_spares = 0;
 	safe_close(z->sock);
 	z->sock = -1;
 	kill_reap(z->pidfd);
@@ -186,12 +202,12 @@ pid_t zygote_pid(struct sandbox *sb, unsigned i, bool spare)
 	if (!z)
 		return 0;
 	pthread_mutex_lock(&sb->zygote_lock);
-	if (spare && z->pending_sock[0] >= 0 && take_spare(z) < 0) {
+	if (spare && !z->n_spares && z->n_pending && take_spare(z) < 0) {
 		zygote_end(z);
 		z->failed = true;
 	}
 	if (spare)
-		pid = z->spare_pidfd >= 0 ? z->spare_pid : 0;
+		pid = z->n_spares ? z->spares[0].pid : 0;
 	else
 		pid = z->pidfd >= 0 ? z->pid : 0;
 	pthread_mutex_unlock(&sb->zygote_lock);
@@ -275,6 +291,7 @@ int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req)
 {
 	struct sandbox *sb = p->sb;
 	struct zygote *z = NULL;
+	struct spare s;
 
 	if (!sb->zygote_on || p->warm)
 		return 0;
@@ -297,9 +314,6 @@ int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req)
 			.owner = req->owner,
 			.pidfd = -1,
 			.sock = -1,
-			.spare_pidfd = -1,
-			.spare_sock = { -1, -1 },
-			.pending_sock = { -1, -1 },
 		};
 	}
 	/* A function's first fresh instance starts as before: a job of one
@@ -309,26 +323,29 @@ int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req)
 	if (z->sock < 0 &&
 	    (zygote_start(sb, z, p) < 0 || ask_spare(sb, z) < 0))
 		goto broken;
-	if (z->pending_sock[0] >= 0 && take_spare(z) < 0)
+	if (!z->n_spares && z->n_pending && take_spare(z) < 0)
 		goto broken;
-	if (z->spare_pidfd < 0)
+	if (!z->n_spares)
 		goto broken;
-	/* The spare is this instance's worker, waiting for its plan (which
-	 * spawn.c sends next), from here on p's to kill and reap: a spare
-	 * that died meanwhile fails the instance as a killed worker (its
-	 * unread plan keeps its pair from reuse). */
-	p->pid = z->spare_pid;
-	p->pidfd = z->spare_pidfd;
-	p->sock = z->spare_sock[0];
-	p->sock_peer = z->spare_sock[1];
-	z->spare_pidfd = z->spare_sock[0] = z->spare_sock[1] = -1;
-	z->spare_pid = 0;
+	/* The oldest spare is this instance's worker, waiting for its plan
+	 * (which spawn.c sends next), from here on p's to kill and reap: a
+	 * spare that died meanwhile fails the instance as a killed worker
+	 * (its unread plan keeps its pair from reuse). */
+	s = z->spares[0];
+	z->n_spares--;
+	memmove(z->spares, z->spares + 1, z->n_spares * sizeof(z->spares[0]));
+	p->pid = s.pid;
+	p->pidfd = s.pidfd;
+	p->sock = s.sock[0];
+	p->sock_peer = s.sock[1];
 	sb->zygote_forks++;
-	/* The next instance's spare, forked while this one runs. */
-	if (ask_spare(sb, z) < 0) {
-		zygote_end(z);
-		z->failed = true;
-	}
+	/* The next instances' spares, forked while this one runs. */
+	while (z->n_spares + z->n_pending < ZYGOTE_SPARES)
+		if (ask_spare(sb, z) < 0) {
+			zygote_end(z);
+			z->failed = true;
+			break;
+		}
 	pthread_mutex_unlock(&sb->zygote_lock);
 	return 1;
 broken:
