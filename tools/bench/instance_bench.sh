@@ -80,6 +80,31 @@ per() { # FN N MEMORY FRESH ITEM [prefix command...]
 
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 
+# CPU ns (user + system) of one pith run, its workers and zygotes
+# included (all are reaped by pith), median of REPS
+cpu() {
+	local j=$1 ts=()
+	shift
+	for _ in $(seq "$REPS"); do
+		ts+=("$(python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(int((r.ru_utime + r.ru_stime) * 1e9))' "$@" "$PITH" run -q "$j" -o "$tmp/out")")
+	done
+	printf '%s\n' "${ts[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p"
+}
+
+# per-instance CPU us: (C_N - C_1) / (N - 1)
+cpu_per() { # FN N MEMORY FRESH ITEM
+	job b1 "$1" 1 "$3" "$4" "$5" >"$tmp/j1.json"
+	job bn "$1" "$2" "$3" "$4" "$5" >"$tmp/jn.json"
+	local c1 cn
+	c1=$(cpu "$tmp/j1.json")
+	cn=$(cpu "$tmp/jn.json")
+	python3 -c "print('%.2f' % (($cn - $c1) / 1000 / ($2 - 1)))"
+}
+
 # ~1 ms of the spin loop natively (the fastest of 5 calibrations)
 iters=400000
 us=$(for _ in 1 2 3 4 5; do "$DRV" spin 50 $iters; done | sort -n | head -1)
@@ -93,6 +118,12 @@ warm_cpu=$(PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 fk=$("$FORK" "$N_EXEC")
+# The same two at a time (this VM's 2 CPUs), and its CPU per fork: no
+# design that makes a process per instance does better than that CPU over
+# the number of CPUs.
+read -r fk2 fk_cpu < <("$FORK" "$N_EXEC" 2)
+fresh_cpu=$(cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+ncpu=$(nproc)
 fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
 touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
 touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
@@ -148,6 +179,9 @@ cat <<EOF2
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
+| the same, two lanes at once (fork-static N 2) | $fk2 us | $(ratio "$fk2" "$fe") x fork+exec | |
+| CPU of one fork+exit+wait (fork-static N 2), over $ncpu CPUs: the floor of any process per instance | $fk_cpu us CPU, $(python3 -c "print('%.2f' % ($fk_cpu / $ncpu))") us | $(ratio "$fk_cpu / $ncpu" "$fe") x fork+exec | |
+| pith fresh no-op: CPU per instance (pith, zygote and workers), over $ncpu CPUs | $fresh_cpu us CPU, $(python3 -c "print('%.2f' % ($fresh_cpu / $ncpu))") us | $(ratio "$fresh_cpu / $ncpu" "$fe") x fork+exec | |
 | bwrap --unshare-all with a seccomp filter | $bw us | $( [ "$bw" = n/a ] || [ "$bw" = failed ] && echo - || ratio "$bw" "$fe") x fork+exec | |
 | crun run of an OCI bundle | $cr us | $( [ "$cr" = n/a ] || [ "$cr" = failed ] && echo - || ratio "$cr" "$fe") x fork+exec | |
 | node: new WebAssembly.Instance, no-op module, 64 KiB memory | $wa us | $( [ "$wa" = n/a ] && echo - || ratio "$wa" "$fe") x fork+exec | |
