@@ -122,6 +122,14 @@ fk=$("$FORK" "$N_EXEC")
 # design that makes a process per instance does better than that CPU over
 # the number of CPUs.
 read -r fk2 fk_cpu < <("$FORK" "$N_EXEC" 2)
+# fork+exec's CPU per process (the driver and its children), which load
+# inflates less than its wall time one at a time
+fe_cpu=$(python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.2f" % ((r.ru_utime + r.ru_stime) * 1e6 / int(sys.argv[1])))' \
+	"$N_EXEC" "$DRV" exec "$N_EXEC" "$NOOP")
 fresh_cpu=$(cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 ncpu=$(nproc)
 fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
@@ -182,6 +190,7 @@ cat <<EOF2
 | the same, two lanes at once (fork-static N 2) | $fk2 us | $(ratio "$fk2" "$fe") x fork+exec | |
 | CPU of one fork+exit+wait (fork-static N 2), over $ncpu CPUs: the floor of any process per instance | $fk_cpu us CPU, $(python3 -c "print('%.2f' % ($fk_cpu / $ncpu))") us | $(ratio "$fk_cpu / $ncpu" "$fe") x fork+exec | |
 | pith fresh no-op: CPU per instance (pith, zygote and workers), over $ncpu CPUs | $fresh_cpu us CPU, $(python3 -c "print('%.2f' % ($fresh_cpu / $ncpu))") us | $(ratio "$fresh_cpu / $ncpu" "$fe") x fork+exec | |
+| CPU: fork+exec of the static no-op (driver and child) / fork+exit+wait / pith fresh no-op | $fe_cpu / $fk_cpu / $fresh_cpu us | 1 / $(ratio "$fk_cpu" "$fe_cpu") / $(ratio "$fresh_cpu" "$fe_cpu") x fork+exec's CPU | |
 | bwrap --unshare-all with a seccomp filter | $bw us | $( [ "$bw" = n/a ] || [ "$bw" = failed ] && echo - || ratio "$bw" "$fe") x fork+exec | |
 | crun run of an OCI bundle | $cr us | $( [ "$cr" = n/a ] || [ "$cr" = failed ] && echo - || ratio "$cr" "$fe") x fork+exec | |
 | node: new WebAssembly.Instance, no-op module, 64 KiB memory | $wa us | $( [ "$wa" = n/a ] && echo - || ratio "$wa" "$fe") x fork+exec | |
