@@ -131,7 +131,6 @@ r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("%.2f" % ((r.ru_utime + r.ru_stime) * 1e6 / int(sys.argv[1])))' \
 	"$N_EXEC" "$DRV" exec "$N_EXEC" "$NOOP")
 fresh_cpu=$(cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
-ncpu=$(nproc)
 fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
 touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
 touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
