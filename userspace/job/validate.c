@@ -598,16 +598,25 @@ static int parse_item(struct jctx *c, const struct jnode *m,
 	return item_source(c, m, in, item);
 }
 
-/* The cut taken out of the empty array `m`, or NULL when it had none. */
+/* The cut taken out of the empty array `m`, or NULL when it had none.
+ * Sets come in file order, as the cuts do: the one after the last found
+ * is tried first (a job of a million sets must not search a million
+ * cuts for each). */
 static struct job_cut *cut_of(const struct jctx *c, const struct jnode *m)
 {
+	struct job_cuts *cs = c->cuts;
 	size_t off = c->pos.v[m->t].off;
 
-	if (!c->cuts || json_array_size(m->v) != 0)
+	if (!cs || json_array_size(m->v) != 0)
 		return NULL;
-	for (size_t i = 0; i < c->cuts->n; i++)
-		if (c->cuts->v[i].tree_open == off && !c->cuts->v[i].used)
-			return &c->cuts->v[i];
+	for (size_t k = 0; k < cs->n; k++) {
+		size_t i = (cs->next + k) % cs->n;
+
+		if (cs->v[i].tree_open == off && !cs->v[i].used) {
+			cs->next = i + 1;
+			return &cs->v[i];
+		}
+	}
 	return NULL;
 }
 

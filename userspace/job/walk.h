@@ -38,6 +38,7 @@ struct job_cuts {
 	const char *text;	/* the whole job text */
 	struct job_cut *v;
 	size_t n;
+	size_t next;		/* where the next set's cut is looked for */
 	struct pos_index pos;	/* of the element at hand */
 };
 
