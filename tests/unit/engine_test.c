@@ -333,6 +333,19 @@ TEST_F(engine, missing_parents_of_the_output_dir_are_created)
 	job_free(job);
 }
 
+/* Descriptors open in this process. */
+static size_t t_count_fds(void)
+{
+	struct dirent **ents;
+	int n = scandir("/proc/self/fd", &ents, NULL, NULL);
+
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	if (n > 0)
+		free(ents);
+	return n < 0 ? 0 : (size_t)n;
+}
+
 /* An upper job of n items "i<k>" holding "v<k>", as job_from()'s format. */
 static char *upper_job_of(size_t n)
 {
@@ -356,9 +369,10 @@ static char *upper_job_of(size_t n)
 	return fmt;
 }
 
-/* Into an existing directory, a few files are fsynced one by one and past
- * 16 the file system is synced once (engine/output.c sync_sets()): either
- * way every set is complete and replaces the previous run's whole. */
+/* Into an existing directory, up to 16 files are fsynced with their
+ * directories and past 16 the file system is synced once (engine/output.c
+ * sync_sets()): either way every set is complete and replaces the previous
+ * run's whole, and no descriptor stays open. */
 TEST_F(engine, small_and_large_output_sets_replace_the_previous_whole)
 {
 	static const size_t sizes[] = { 40, 3, 0, 17, 16 };
@@ -366,7 +380,7 @@ TEST_F(engine, small_and_large_output_sets_replace_the_previous_whole)
 
 	for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
 		char *fmt = upper_job_of(sizes[r]), *ls;
-		size_t n = 0;
+		size_t n = 0, fds = t_count_fds();
 		struct job *job = job_from(fmt);
 		struct err e = {};
 
@@ -391,6 +405,10 @@ TEST_F(engine, small_and_large_output_sets_replace_the_previous_whole)
 		ls = t_list_dir(dir);
 		EXPECT_STREQ("result ", ls); /* no temporary left */
 		free(ls);
+		/* The files kept open for the fsync are closed (the first
+		 * run leaves the sandbox's own descriptors). */
+		if (r > 0)
+			EXPECT_EQ(fds, t_count_fds()) TH_LOG("run %zu", r);
 		free(fmt);
 		job_free(job);
 	}

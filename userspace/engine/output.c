@@ -23,10 +23,10 @@
 #include "lib/probe.h"
 
 #define OUT_NAME_MAX (NAME_MAX + 32) /* ".<output>.tmp-<pid>" */
-#define OUT_FILES_IN_FLIGHT 32 /* so at most 32 descriptors */
+#define OUT_FILES_IN_FLIGHT 32 /* so at most 32 descriptors (+ 16 kept) */
 #define OUT_IO_CHUNK (1u << 30)
-/* A job writing at most this many files fsyncs each and its temporary
- * directories; past it, one syncfs at the end (output_commit()). */
+/* A job writing at most this many files keeps them open and fsyncs them
+ * with its directories at the end; past it, one syncfs (sync_sets()). */
 #define OUT_FSYNC_MAX 16
 
 struct ring_wait {
@@ -243,7 +243,7 @@ struct out_dir {
 	bool made;	/* the temporary directory exists */
 };
 
-enum file_state { F_FREE, F_OPEN, F_WRITE, F_SYNC, F_CLOSE };
+enum file_state { F_FREE, F_OPEN, F_WRITE, F_CLOSE };
 
 /* An item queued or being written. */
 struct out_item {
@@ -262,7 +262,7 @@ struct out_file {
 	struct out_item it;
 	const char *src;
 	uint64_t done;
-	bool sync;	/* fdatasync it before the close */
+	bool keep;	/* open until the commit's fsync (sync_sets()) */
 	int fd, closing;
 	struct open_how how;
 };
@@ -278,6 +278,8 @@ struct output_writer {
 	struct out_file files[OUT_FILES_IN_FLIGHT];
 	unsigned busy;
 	size_t started;	/* files started so far */
+	int keep[OUT_FSYNC_MAX]; /* written files left open to be fsynced */
+	size_t n_keep;
 	struct out_item *queue;
 	size_t q_head, q_n, q_cap;
 	output_written_fn written;
@@ -287,6 +289,12 @@ struct output_writer {
 };
 
 static void file_cb(struct loop_op *op, int res, uint32_t flags);
+
+static void close_kept(struct output_writer *w)
+{
+	for (; w->n_keep; w->n_keep--)
+		close(w->keep[w->n_keep - 1]);
+}
 static void writer_pump(struct output_writer *w);
 
 static void writer_fail(struct output_writer *w, int err, const char *fmt,
@@ -365,19 +373,13 @@ static void file_step(struct out_file *f)
 			return;
 		}
 		/* On disk before the commit's renames: the first
-		 * OUT_FSYNC_MAX files each here, else one syncfs for all
-		 * (output_commit()). */
-		if (f->sync) {
-			f->sync = false;
-			f->state = F_SYNC;
-			sqe = loop_sqe(l, 1);
-			if (sqe)
-				io_uring_prep_fsync(sqe, f->fd, 0);
-			file_submit(f, sqe);
-			return;
+		 * OUT_FSYNC_MAX files stay open to be fsynced together at
+		 * the end, else one syncfs for all (sync_sets()). */
+		if (f->keep && f->w->started <= OUT_FSYNC_MAX) {
+			f->w->keep[f->w->n_keep++] = f->fd;
+			f->fd = -1;
+			return file_end(f);
 		}
-		__attribute__((fallthrough));
-	case F_SYNC:
 		f->state = F_CLOSE;
 		sqe = loop_sqe(l, 1);
 		if (sqe) {
@@ -409,8 +411,6 @@ static void file_cb(struct loop_op *op, int res, uint32_t flags)
 			return file_error(f, -EIO);
 		f->done += (uint64_t)res;
 		file_step(f);
-	} else if (f->state == F_SYNC) {
-		file_step(f);
 	} else { /* F_CLOSE */
 		if (res < 0) /* -EINVAL: no IORING_OP_CLOSE (5.6+) */
 			close(f->closing);
@@ -437,7 +437,9 @@ static void file_start(struct out_file *f, const struct out_item *it)
 	f->done = 0;
 	f->fd = -1;
 	f->state = F_OPEN;
-	f->sync = w->started++ < OUT_FSYNC_MAX && !w->made_more;
+	f->keep = w->started++ < OUT_FSYNC_MAX && !w->made_more;
+	if (w->started == OUT_FSYNC_MAX + 1)
+		close_kept(w); /* a syncfs at the end: no fsync needed */
 	w->busy++;
 	PROBE_IO_ITEM_START(f, "file.write", it->k, PROBE_IO_OUTPUTS);
 	if (w->err)
@@ -679,11 +681,11 @@ static int sync_add(struct loop *l, struct ring_wait *rw, int fd)
  * rename must find the whole set under the new name, reachable: each
  * file's bytes and inode, each temporary directory's entries, and the
  * entry of every directory this run made (DIR and its missing parents) in
- * its parent. With at most OUT_FSYNC_MAX files written each file was
- * fsynced before its close (file_step()); here the temporary directories,
+ * its parent. With at most OUT_FSYNC_MAX files written, each was left
+ * open once written (file_step()); here they, the temporary directories,
  * the parent of the outermost directory made and every made directory but
  * DIR (whose entries commit() fsyncs after the renames) are fsynced, all
- * at once. Past OUT_FSYNC_MAX files (or more directories made than
+ * at once (one journal commit on ext4, not one per file), and closed. Past OUT_FSYNC_MAX files (or more directories made than
  * made_dirs holds), one syncfs instead, which also writes back every other
  * dirty file of the file system (a shared machine's) and so costs more
  * than a few fsyncs. Either way the renames come only after this returns
@@ -722,6 +724,8 @@ static int sync_sets(struct output_writer *w)
 		if (r >= 0)
 			fds[n_fds++] = r;
 	}
+	for (size_t i = 0; i < w->n_keep && r >= 0; i++)
+		r = sync_add(w->l, &rw, w->keep[i]);
 	for (size_t i = 0; i < n_fds && r >= 0; i++)
 		r = sync_add(w->l, &rw, fds[i]);
 	for (size_t i = 0; i < w->n && r >= 0; i++)
@@ -734,6 +738,7 @@ static int sync_sets(struct output_writer *w)
 	}
 	for (size_t i = 0; i < n_fds; i++)
 		close(fds[i]);
+	close_kept(w);
 	return r < 0 ? r : 0;
 }
 
@@ -772,6 +777,7 @@ struct output_writer *output_free(struct output_writer *w)
 		buffer_unref(w->queue[w->q_head].buf);
 	if (w->busy)
 		(void)loop_run_until(w->l, writer_idle, w);
+	close_kept(w);
 	for (size_t i = 0; i < w->n; i++) {
 		safe_close(w->dirs[i].fd);
 		if (w->dirs[i].made && w->dirfd >= 0)

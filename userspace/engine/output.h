@@ -31,8 +31,8 @@ int output_put(struct output_writer *w, size_t k, const struct item *it,
 size_t output_backlog(const struct output_writer *w);
 /*
  * Wait for every write, then move each output into place: every set
- * complete and on disk (each file and temporary directory fsynced, or past
- * 16 files one syncfs), each renamed to DIR/<name>, the
+ * complete and on disk (up to 16 files: they and the directories fsynced
+ * together; past 16, one syncfs), each renamed to DIR/<name>, the
  * previous run's removed. On failure the previous results stay; `e` says
  * why ("out: output result: two items named 'x'; give items distinct
  * names").
