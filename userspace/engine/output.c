@@ -123,21 +123,23 @@ static int ring_fsync(struct loop *l, int fd)
 	return wait_run(l, &w);
 }
 
+/* flags: renameat2(2)'s (RENAME_EXCHANGE). */
 static int ring_rename(struct loop *l, int dirfd, const char *from,
-		       const char *to)
+		       const char *to, unsigned flags)
 {
 	struct io_uring_sqe *sqe;
 	struct ring_wait w = {};
 
 	if (!loop_features(l)->op_renameat) {
-		/* The kernel has no IORING_OP_RENAMEAT: renameat(2). */
-		return renameat(dirfd, from, dirfd, to) < 0 ? negative_errno() :
-							      0;
+		/* The kernel has no IORING_OP_RENAMEAT: renameat2(2). */
+		return renameat2(dirfd, from, dirfd, to, flags) < 0 ?
+			       negative_errno() :
+			       0;
 	}
 	sqe = loop_sqe(l, 1);
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_renameat(sqe, dirfd, from, dirfd, to, 0);
+	io_uring_prep_renameat(sqe, dirfd, from, dirfd, to, flags);
 	wait_add(l, &w, sqe);
 	return wait_run(l, &w);
 }
@@ -643,17 +645,30 @@ static int commit(struct output_writer *w, struct err *e)
 		const char *name = od->name;
 		bool had_old;
 
+		/* The previous results swapped out in one step: after a
+		 * crash the name holds either set whole, never none. */
+		r = ring_rename(l, dirfd, od->tmp, name, RENAME_EXCHANGE);
+		if (r >= 0) {
+			od->made = false;
+			/* od->tmp now holds the previous results. */
+			(void)remove_tree(l, dirfd, od->tmp);
+			continue;
+		}
+		/* -ENOENT: no previous results; -EINVAL: the file system
+		 * cannot exchange: move the old set aside, then rename. */
+		if (r != -ENOENT && r != -EINVAL)
+			return err_errno(e, r, "%s", name);
 		snprintf(old, sizeof(old), ".%s.old-%d", name, (int)getpid());
 		(void)remove_tree(l, dirfd, old); /* a crashed run's */
-		r = ring_rename(l, dirfd, name, old);
+		r = ring_rename(l, dirfd, name, old, 0);
 		if (r < 0 && r != -ENOENT)
 			return err_errno(e, r, "%s", name);
 		had_old = r >= 0;
-		r = ring_rename(l, dirfd, od->tmp, name);
+		r = ring_rename(l, dirfd, od->tmp, name, 0);
 		if (r < 0) {
 			/* Put the previous results back. */
 			if (had_old)
-				(void)ring_rename(l, dirfd, old, name);
+				(void)ring_rename(l, dirfd, old, name, 0);
 			return err_errno(e, r, "%s", name);
 		}
 		od->made = false;

@@ -32,8 +32,9 @@ size_t output_backlog(const struct output_writer *w);
 /*
  * Wait for every write, then move each output into place: every set
  * complete and on disk (up to 16 files: they and the directories fsynced
- * together; past 16, one syncfs), each renamed to DIR/<name>, the
- * previous run's removed. On failure the previous results stay; `e` says
+ * together; past 16, one syncfs), each swapped with the previous run's
+ * DIR/<name> in one renameat2(RENAME_EXCHANGE) (renamed there when there
+ * is none), the previous run's removed. On failure the previous results stay; `e` says
  * why ("out: output result: two items named 'x'; give items distinct
  * names").
  */
