@@ -59,33 +59,13 @@ for i in range(1000, n):
 EOF
 port=$("$root/tests/servers/nginx.sh" start "$tmp/nginx") || die "nginx did not start"
 
-# The job of thesis.sh's job(), for the examples of build $1.
+# thesis.sh's job (job.py: fetch concurrency 256, fold 1000, requests
+# listed in the job file), for the examples of build $1.
 job() {
-	python3 - "$tmp/job-$(basename "$1").json" "$n" "$port" "$1/examples" <<'EOF'
-import json, sys
-path, n, port, ex = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-fns = ex + "/logstats"
-req = "GET http://127.0.0.1:%s/logs/%%05d.log HTTP/1.1\r\n\r\n" % port
-job = {"version": 1, "name": "thesis",
-       "allow_hosts": ["127.0.0.1:%s" % port],
-       "functions": {"stats": {"binary": fns + "/stats", "memory": "8MiB"},
-                     "summary": {"binary": fns + "/summary", "memory": "64MiB"}},
-       "inputs": {"requests": [{"name": "%05d.log" % i, "data": req % i}
-                               for i in range(n)]},
-       "stages": [{"name": "fetch", "io": "http", "concurrency": 256,
-                   "inputs": {"r": {"from": "requests", "mode": "each"}},
-                   "outputs": ["status", "body"]},
-                  {"name": "parse", "function": "stats",
-                   "inputs": {"logs": {"from": "fetch.body", "mode": "each"}},
-                   "outputs": ["stats"]},
-                  {"name": "merge", "function": "summary",
-                   "inputs": {"stats": {"from": "parse.stats", "mode": "all",
-                                        "fold": 1000}},
-                   "outputs": ["summary"]}],
-       "outputs": {"summary": "merge.summary"}}
-json.dump(job, open(path, "w"))
-print(path)
-EOF
+	local path
+	path=$tmp/job-$(basename "$1").json
+	python3 "$here/job.py" "$path" "$n" "$port" "$1/examples" 256 1000 0 &&
+		echo "$path"
 }
 
 # measure LABEL BUILD CMD...: "LABEL KIB SECONDS" into $tmp/results
