@@ -431,18 +431,39 @@ static int scan_member_end(const char *t, size_t len, size_t *pi)
 	return 1;
 }
 
-/* The members of the "inputs" object at *pi ('{'); *pi is left after it. */
-static int scan_sets(const char *t, size_t len, size_t *pi,
-		     struct pos_cut **v, size_t *n, size_t *cap)
+/* The '{' of an object at *pi: 0 when it is empty (*pi after its '}'),
+ * 1 with *pi at its first key. */
+static int scan_object_open(const char *t, size_t len, size_t *pi)
 {
 	size_t i = skip_ws(t, len, *pi + 1);
-	int r;
 
 	if (i < len && t[i] == '}') {
 		*pi = i + 1;
 		return 0;
 	}
-	do {
+	*pi = i;
+	return 1;
+}
+
+/* A member's value at *pi, skipped. */
+static int skip_member_value(const char *t, size_t len, size_t *pi)
+{
+	size_t i = skip_value(t, len, *pi);
+
+	if (i == SIZE_MAX)
+		return -EINVAL;
+	*pi = i;
+	return 0;
+}
+
+/* The members of the "inputs" object at *pi ('{'); *pi is left after it. */
+static int scan_sets(const char *t, size_t len, size_t *pi,
+		     struct pos_cut **v, size_t *n, size_t *cap)
+{
+	size_t i = *pi;
+	int r = scan_object_open(t, len, &i);
+
+	while (r > 0) {
 		r = scan_key(t, len, &i);
 		if (r < 0)
 			return r;
@@ -465,14 +486,14 @@ static int scan_sets(const char *t, size_t len, size_t *pi,
 			}
 			(*v)[(*n)++] = cut;
 		} else {
-			i = skip_value(t, len, i);
-			if (i == SIZE_MAX)
-				return -EINVAL;
+			r = skip_member_value(t, len, &i);
+			if (r < 0)
+				return r;
 		}
 		r = scan_member_end(t, len, &i);
 		if (r < 0)
 			return r;
-	} while (r > 0);
+	}
 	*pi = i;
 	return 0;
 }
@@ -486,13 +507,7 @@ int pos_item_arrays(const char *t, size_t len, struct pos_cut **ret)
 
 	if (len >= UINT32_MAX || i >= len || t[i] != '{')
 		return -EINVAL;
-	i = skip_ws(t, len, i + 1);
-	if (i < len && t[i] == '}') {
-		i++;
-		r = 0;
-	} else {
-		r = 1;
-	}
+	r = scan_object_open(t, len, &i);
 	while (r > 0) {
 		size_t k = i;
 		bool inputs;
@@ -506,13 +521,11 @@ int pos_item_arrays(const char *t, size_t len, struct pos_cut **ret)
 		if (inputs) {
 			seen = true;
 			r = scan_sets(t, len, &i, &v, &n, &cap);
-			if (r < 0)
-				return r;
 		} else {
-			i = skip_value(t, len, i);
-			if (i == SIZE_MAX)
-				return -EINVAL;
+			r = skip_member_value(t, len, &i);
 		}
+		if (r < 0)
+			return r;
 		r = scan_member_end(t, len, &i);
 		if (r < 0)
 			return r;
