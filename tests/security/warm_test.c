@@ -35,169 +35,41 @@
  * fixture's variant. */
 static bool big_bss;
 
-static const struct elf_image *reset_fn(void)
-{
-	static struct elf_image *img[2];
-	struct elf_image **slot = &img[big_bss];
-	struct err e = { { 0 } };
-	char *path;
-
-	if (*slot)
-		return *slot;
-	path = t_strdupf("%s/tests/fn/%s", t_build_dir(),
-			 big_bss ? "reset-bigbss" : "reset");
-	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, slot, &e) < 0) {
-		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
-		abort();
-	}
-	free(path);
-	return *slot;
-}
-
 static bool fsgsbase(void)
 {
 	return getauxval(AT_HWCAP2) & (1 << 1);
 }
 
-static const char *const outs[] = { "out" };
-
 /* Run the probe in mode `mode` (see reset.c); the finished proc. */
 static struct sandbox_proc *probe(struct sandbox *sb, const char *mode,
 				  uint64_t timeout_ms, bool wait)
 {
-	char data[64];
-	struct set *in;
-	struct sandbox_request req = {
-		.image = reset_fn(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = timeout_ms },
-		.n_inputs = 1,
-		.outputs = outs,
-		.n_outputs = 1,
-	};
-	struct sandbox_proc *p = NULL;
-	struct err e = { { 0 } };
-	int r;
-
-	snprintf(data, sizeof(data), "%c%c%s", mode[0],
-		 fsgsbase() ? 'F' : '-', mode + 1);
-	in = t_text_set("in", "mode", data);
-	req.inputs = &in;
-	r = wait ? sandbox_run(sb, &req, &p, &e)
-		 : sandbox_spawn(sb, &req, &p, &e);
-	set_free(in);
-	if (r < 0) {
-		fprintf(stderr, "# sandbox: %s\n", e.msg);
-		return NULL;
-	}
-	return p;
+	return t_reset_probe(sb, big_bss, mode, timeout_ms, false, wait);
 }
 
 /* What a "c" instance found: its output item's bytes. */
-struct found {
-	char *bytes;
-	size_t len;
-	pid_t pid;
-	bool ok;
-	char reason[256];
-};
-
-static struct found check_mode(struct sandbox *sb, const char *mode)
+static struct t_found check_mode(struct sandbox *sb, const char *mode)
 {
-	struct sandbox_proc *p = probe(sb, mode, T_TIMEOUT_MS, true);
-	struct found f = { 0 };
-	struct set **sets;
-	size_t n = 0;
-
-	if (!p)
-		return f;
-	f.pid = sandbox_proc_pid(p);
-	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
-	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
-	sets = sandbox_proc_take_outputs(p, &n);
-	if (f.ok && n == 1 && sets[0]->n == 1) {
-		const struct item *it = &sets[0]->items[0];
-
-		const void *d;
-
-		f.len = it->len;
-		f.bytes = malloc(it->len);
-		/* Small outputs are packed: pith's memory, no descriptor. */
-		if (f.bytes && item_data(it, &d) == 0)
-			memcpy(f.bytes, d, it->len);
-		else
-			f.len = 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		set_free(sets[i]);
-	free(sets);
-	sandbox_proc_free(p);
-	return f;
+	return t_reset_check(sb, big_bss, mode, false);
 }
 
-static struct found check(struct sandbox *sb)
+static struct t_found check(struct sandbox *sb)
 {
 	return check_mode(sb, "c");
 }
 
-/* Layout of the probe's report (reset.c, struct state). */
-static const char *const fields[] = {
-	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9",
-	"r10", "r11", "r12", "r13", "r14", "r15", "rflags", "ds", "es", "fs",
-	"gs", "fs base", "gs base", ".data", ".bss words", "stack secrets",
-	"context secrets", "reserved[0]", "reserved[1]", "reserved[2]",
-	"reserved[3]", "reserved[4]", "reserved[5]", "reserved[6]",
-	"reserved[7]", "xsave bytes",
-};
-
 /* Empty when equal, else the first field that differs. */
-static void differ(const struct found *a, const struct found *b, char *out,
-		   size_t len)
+static void differ(const struct t_found *a, const struct t_found *b,
+		   char *out, size_t len)
 {
-	size_t n = sizeof(fields) / sizeof(fields[0]);
-
-	out[0] = 0;
-	if (a->len != b->len) {
-		snprintf(out, len, "report of %zu bytes, fresh %zu", b->len,
-			 a->len);
-		return;
-	}
-	for (size_t i = 0; i < a->len; i++)
-		if (a->bytes[i] != b->bytes[i]) {
-			uint64_t x = 0, y = 0;
-			size_t w = i / 8;
-
-			if (w < n) {
-				memcpy(&x, a->bytes + 8 * w, 8);
-				memcpy(&y, b->bytes + 8 * w, 8);
-				snprintf(out, len, "%s: 0x%llx, fresh 0x%llx",
-					 fields[w], (unsigned long long)y,
-					 (unsigned long long)x);
-			} else {
-				snprintf(out, len,
-					 "vector state byte %zu: 0x%02x, fresh 0x%02x",
-					 i - 8 * n, (unsigned char)b->bytes[i],
-					 (unsigned char)a->bytes[i]);
-			}
-			return;
-		}
-}
-
-static bool layer_active(struct sandbox *sb, const char *name)
-{
-	struct sandbox_layer l[32];
-	size_t n = sandbox_layers(sb, l, 32);
-
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(l[i].name, name))
-			return l[i].active;
-	return false;
+	t_reset_differ(a, b, "fresh", out, len);
 }
 
 FIXTURE(reset)
 {
 	struct sandbox *sb;
 	bool held;
-	struct found fresh;
+	struct t_found fresh;
 };
 
 FIXTURE_VARIANT(reset)
@@ -226,10 +98,10 @@ FIXTURE_SETUP(reset)
 	struct err e = { { 0 } };
 
 	ASSERT_EQ(0, sandbox_new(&o, &self->sb, &e)) TH_LOG("%s", e.msg);
-	if (!layer_active(self->sb, "warm-workers"))
+	if (!t_layer_active(self->sb, "warm-workers"))
 		SKIP(return, "warm workers are off on this host");
 	if (variant->guard) {
-		if (!layer_active(self->sb, "bpf-syscall"))
+		if (!t_layer_active(self->sb, "bpf-syscall"))
 			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
 		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
 		self->held = true;
@@ -261,7 +133,7 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 					       "p-a-long-item-whose-tail-must-not-survive",
 					       T_TIMEOUT_MS,
 					       true);
-		struct found f;
+		struct t_found f;
 		char why[160];
 
 		ASSERT_NE(NULL, p);
@@ -299,13 +171,8 @@ TEST_F(reset, a_long_input_leaves_nothing_in_the_input_area)
 {
 	size_t len = (60u << 10) + 123;
 	char *data = malloc(len + 1);
-	struct sandbox_request req = {
-		.image = reset_fn(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
-		.n_inputs = 1,
-		.outputs = outs,
-		.n_outputs = 1,
-	};
+	struct sandbox_request req = t_reset_request(big_bss, T_TIMEOUT_MS,
+						     false);
 	struct sandbox_proc *p = NULL;
 	struct err e = { { 0 } };
 	struct set *in;
@@ -317,7 +184,7 @@ TEST_F(reset, a_long_input_leaves_nothing_in_the_input_area)
 	data[1] = fsgsbase() ? 'F' : '-';
 	data[len] = 0;
 	for (int i = 0; i < 50; i++) {
-		struct found f;
+		struct t_found f;
 
 		in = t_text_set("in", "mode", data);
 		ASSERT_NE(NULL, in);
@@ -352,7 +219,7 @@ TEST_F(reset, secrets_on_many_scattered_pages_never_reach_the_next)
 		struct sandbox_proc *p = probe(self->sb, "z", T_TIMEOUT_MS,
 					       true);
 		pid_t pp;
-		struct found f;
+		struct t_found f;
 		char why[160];
 
 		ASSERT_NE(NULL, p);
@@ -383,7 +250,7 @@ TEST_F(reset, an_idle_worker_that_dies_is_reaped_by_sandbox_poll)
 	pid_t pid = self->fresh.pid;
 	unsigned idle = sandbox_n_idle(self->sb);
 	struct pollfd pfd = { sandbox_fd(self->sb), POLLIN, 0 };
-	struct found f;
+	struct t_found f;
 
 	ASSERT_LE(1u, idle);
 	ASSERT_EQ(0, kill(pid, SIGKILL));
@@ -403,14 +270,8 @@ TEST_F(reset, an_idle_worker_that_dies_is_reaped_by_sandbox_poll)
  * covered by every hostile test; here: "fresh" gives a new worker each. */
 TEST_F(reset, fresh_requests_never_reuse_a_worker)
 {
-	struct sandbox_request req = {
-		.image = reset_fn(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
-		.n_inputs = 1,
-		.outputs = outs,
-		.n_outputs = 1,
-		.fresh = true,
-	};
+	struct sandbox_request req = t_reset_request(big_bss, T_TIMEOUT_MS,
+						     true);
 	struct set *in = t_text_set("in", "mode", "c-");
 	pid_t last = 0;
 
@@ -431,7 +292,7 @@ TEST_F(reset, fresh_requests_never_reuse_a_worker)
 
 static void expect_clean_new_worker(FIXTURE_DATA(reset) *self, pid_t dead)
 {
-	struct found f = check(self->sb);
+	struct t_found f = check(self->sb);
 	char why[160];
 
 	ASSERT_TRUE(f.ok) TH_LOG("%s", f.reason);
@@ -560,7 +421,7 @@ TEST_F(reset, jumping_to_the_park_ends_the_instance_and_resets_anyway)
 {
 	char mode[32];
 	struct sandbox_proc *p;
-	struct found f;
+	struct t_found f;
 	char why[160];
 
 	snprintf(mode, sizeof(mode), "j%llx",
@@ -591,13 +452,8 @@ TEST_F(reset, a_mapped_input_never_reaches_the_next_instance)
 	struct set *in;
 	void *mapv;
 	char *map;
-	struct sandbox_request req = {
-		.image = reset_fn(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
-		.n_inputs = 1,
-		.outputs = outs,
-		.n_outputs = 1,
-	};
+	struct sandbox_request req = t_reset_request(big_bss, T_TIMEOUT_MS,
+						     false);
 	struct sandbox_proc *p = NULL;
 	struct err e = { { 0 } };
 	pid_t pid;

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/auxv.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,130 +26,30 @@
 
 #define PAIRS 300 /* poison + check: 600 forked instances */
 
-static const struct elf_image *reset_fn(void)
-{
-	static struct elf_image *img;
-	struct err e = { { 0 } };
-	char *path;
-
-	if (img)
-		return img;
-	path = t_strdupf("%s/tests/fn/reset", t_build_dir());
-	if (!path || elf_image_load(-100 /* AT_FDCWD */, path, &img, &e) < 0) {
-		fprintf(stderr, "# cannot load %s: %s\n", path, e.msg);
-		abort();
-	}
-	free(path);
-	return img;
-}
-
-static const char *const outs[] = { "out" };
-
 /* A fresh instance of the reset probe (tests/security/fn/reset.c). */
 static struct sandbox_proc *probe(struct sandbox *sb, const char *mode)
 {
-	char data[64];
-	struct set *in;
-	struct sandbox_request req = {
-		.image = reset_fn(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = T_TIMEOUT_MS },
-		.n_inputs = 1,
-		.outputs = outs,
-		.n_outputs = 1,
-		.fresh = true,
-	};
-	struct sandbox_proc *p = NULL;
-	struct err e = { { 0 } };
-	int r;
-
-	snprintf(data, sizeof(data), "%c%c%s", mode[0],
-		 getauxval(AT_HWCAP2) & (1 << 1) ? 'F' : '-', mode + 1);
-	in = t_text_set("in", "mode", data);
-	req.inputs = &in;
-	r = sandbox_run(sb, &req, &p, &e);
-	set_free(in);
-	if (r < 0) {
-		fprintf(stderr, "# sandbox_run: %s\n", e.msg);
-		return NULL;
-	}
-	return p;
+	return t_reset_probe(sb, false, mode, T_TIMEOUT_MS, true, true);
 }
 
 /* What a "c" probe found at entry: its report's bytes. */
-struct found {
-	char *bytes;
-	size_t len;
-	pid_t pid;
-	bool ok;
-	char reason[256];
-};
-
-static struct found check(struct sandbox *sb)
+static struct t_found check(struct sandbox *sb)
 {
-	struct sandbox_proc *p = probe(sb, "c");
-	struct found f = { 0 };
-	struct set **sets;
-	size_t n = 0;
-
-	if (!p)
-		return f;
-	f.pid = sandbox_proc_pid(p);
-	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
-	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
-	sets = sandbox_proc_take_outputs(p, &n);
-	if (f.ok && n == 1 && sets[0]->n == 1) {
-		const void *d;
-
-		f.len = sets[0]->items[0].len;
-		f.bytes = malloc(f.len);
-		if (!f.bytes || item_data(&sets[0]->items[0], &d) < 0)
-			f.len = 0;
-		else
-			memcpy(f.bytes, d, f.len);
-	}
-	for (size_t i = 0; i < n; i++)
-		set_free(sets[i]);
-	free(sets);
-	sandbox_proc_free(p);
-	return f;
+	return t_reset_check(sb, false, "c", true);
 }
 
-/* The first byte where two reports differ, or "". */
-static void differ(const struct found *a, const struct found *b, char *out,
-		   size_t len)
+/* Empty when equal, else the first field that differs. */
+static void differ(const struct t_found *a, const struct t_found *b,
+		   char *out, size_t len)
 {
-	out[0] = 0;
-	if (a->len != b->len) {
-		snprintf(out, len, "report of %zu bytes, exec'd %zu", b->len,
-			 a->len);
-		return;
-	}
-	for (size_t i = 0; i < a->len; i++)
-		if (a->bytes[i] != b->bytes[i]) {
-			snprintf(out, len,
-				 "report byte %zu (word %zu): 0x%02x, exec'd 0x%02x",
-				 i, i / 8, (unsigned char)b->bytes[i],
-				 (unsigned char)a->bytes[i]);
-			return;
-		}
-}
-
-static bool layer_active(struct sandbox *sb, const char *name)
-{
-	struct sandbox_layer l[32];
-	size_t n = sandbox_layers(sb, l, 32);
-
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(l[i].name, name))
-			return l[i].active;
-	return false;
+	t_reset_differ(a, b, "exec'd", out, len);
 }
 
 FIXTURE(zygote)
 {
 	struct sandbox *sb;
 	bool held;
-	struct found execd;
+	struct t_found execd;
 };
 
 FIXTURE_VARIANT(zygote)
@@ -171,7 +70,7 @@ FIXTURE_SETUP(zygote)
 	unsetenv("PITH_ZYGOTE");
 	ASSERT_EQ(0, sandbox_new(&o, &self->sb, &e)) TH_LOG("%s", e.msg);
 	if (variant->guard) {
-		if (!layer_active(self->sb, "bpf-syscall"))
+		if (!t_layer_active(self->sb, "bpf-syscall"))
 			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
 		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
 		self->held = true;
@@ -202,7 +101,7 @@ TEST_F(zygote, forked_workers_start_as_an_execd_one_and_see_no_sibling)
 	for (int i = 0; i < PAIRS; i++) {
 		struct sandbox_proc *p = probe(self->sb,
 					       "p-a-long-item-whose-tail-must-not-survive");
-		struct found f;
+		struct t_found f;
 		char why[160];
 
 		ASSERT_NE(NULL, p);
