@@ -400,6 +400,74 @@ const char *t_build_dir(void)
 	return dir ? dir : "build";
 }
 
+static bool is_dir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The main checkout of the git worktree at `root` (its .git is a file
+ * "gitdir: <main>/.git/worktrees/NAME", whose commondir names <main>/.git),
+ * or NULL: a plain checkout or clone, or no git at all. */
+static char *main_checkout(const char *root)
+{
+	char *dotgit = t_strdupf("%s/.git", root);
+	char *text = t_read_file(dotgit, NULL), *gitdir, *cpath, *common;
+	char *path = NULL, resolved[PATH_MAX], *end;
+
+	free(dotgit);
+	if (!text || strncmp(text, "gitdir: ", 8)) {
+		free(text);
+		return NULL;
+	}
+	gitdir = text + 8;
+	gitdir[strcspn(gitdir, "\n")] = 0;
+	cpath = gitdir[0] == '/' ? t_strdupf("%s/commondir", gitdir)
+				 : t_strdupf("%s/%s/commondir", root, gitdir);
+	common = t_read_file(cpath, NULL);
+	free(cpath);
+	if (common) {
+		char *c;
+
+		common[strcspn(common, "\n")] = 0;
+		c = common[0] == '/' ? t_strdupf("%s", common)
+			: gitdir[0] == '/' ? t_strdupf("%s/%s", gitdir, common)
+			: t_strdupf("%s/%s/%s", root, gitdir, common);
+		/* <main>/.git: its parent is the main checkout. */
+		if (c && realpath(c, resolved) &&
+		    (end = strrchr(resolved, '/')) && !strcmp(end, "/.git")) {
+			*end = 0;
+			path = t_strdupf("%s", resolved);
+		}
+		free(c);
+		free(common);
+	}
+	free(text);
+	return path;
+}
+
+char *t_shared_dir_of(const char *root)
+{
+	char *dir = t_strdupf("%s/../shared", root), *main, *there;
+
+	if (!dir || is_dir(dir))
+		return dir;
+	/* A git worktree (/work/wt/NAME): shared/ lies beside the main
+	 * checkout, not beside the worktree. */
+	main = main_checkout(root);
+	if (!main)
+		return dir;
+	there = t_strdupf("%s/../shared", main);
+	free(main);
+	if (there && is_dir(there)) {
+		free(dir);
+		return there;
+	}
+	free(there);
+	return dir;
+}
+
 const char *t_shared_dir(void)
 {
 	static char *dir;
@@ -410,7 +478,7 @@ const char *t_shared_dir(void)
 	if (s && *s)
 		dir = strdup(s);
 	else
-		dir = t_strdupf("%s/../shared", t_repo_root());
+		dir = t_shared_dir_of(t_repo_root());
 	return dir ? dir : "../shared";
 }
 

@@ -44,8 +44,14 @@ char *t_strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *t_repo_root(void);
 /* $B (relative to the repo root unless absolute) or <repo>/build. */
 const char *t_build_dir(void);
-/* $PITH_SHARED or <repo>/../shared: design notes, seeds, test data. */
+/* $PITH_SHARED, else t_shared_dir_of(t_repo_root()): design notes, seeds,
+ * test data. */
 const char *t_shared_dir(void);
+/* <root>/../shared when it is a directory (a checkout or a fresh clone
+ * with shared/ beside it, as CI has); else, in a git worktree, the one
+ * beside its main checkout when that is a directory; else <root>/../shared
+ * (missing: the caller's skip names it). Malloc'd. */
+char *t_shared_dir_of(const char *root);
 
 /* Whether all `len` bytes at p are `c`. */
 bool t_all_bytes(const void *p, size_t len, int c);

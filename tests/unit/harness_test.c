@@ -563,7 +563,7 @@ TEST(paths_come_from_the_repo_and_the_environment)
 
 TEST(shared_dir_defaults_next_to_the_repo)
 {
-	char *want = t_strdupf("%s/../shared", t_repo_root());
+	char *want = t_shared_dir_of(t_repo_root());
 
 	ASSERT_EQ(0, unsetenv("PITH_SHARED"));
 	ASSERT_EQ(0, unsetenv("B"));
@@ -572,6 +572,68 @@ TEST(shared_dir_defaults_next_to_the_repo)
 	want = t_strdupf("%s/build", t_repo_root());
 	EXPECT_STREQ(want, t_build_dir());
 	free(want);
+}
+
+/* Whether t_shared_dir_of(<tmp>/<root>) is <tmp>/<want>. */
+static bool shared_of(const char *tmp, const char *root, const char *want)
+{
+	char *r = t_strdupf("%s/%s", tmp, root);
+	char *w = t_strdupf("%s/%s", tmp, want);
+	char *got = t_shared_dir_of(r);
+	bool same = got && !strcmp(got, w);
+
+	if (!same)
+		fprintf(stderr, "# %s: %s, wanted %s\n", root, got, w);
+	free(got);
+	free(w);
+	free(r);
+	return same;
+}
+
+/* A checkout with shared/ beside it (a fresh clone in CI), a git worktree
+ * of it elsewhere (/work/wt/NAME: shared/ beside the main checkout), and a
+ * lone checkout (the default, which the caller's skip names). */
+TEST(shared_dir_is_found_from_a_clone_and_from_a_worktree)
+{
+	static const char *const dirs[] = {
+		"main", "main/.git", "main/.git/worktrees",
+		"main/.git/worktrees/w", "shared", "wt", "wt/w",
+	};
+	char *made = t_tmpdir();
+	/* Resolved: the worktree's main checkout is found by realpath(). */
+	char *tmp = made ? realpath(made, NULL) : NULL;
+	char *p;
+
+	ASSERT_NE(NULL, tmp);
+	free(made);
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		p = t_strdupf("%s/%s", tmp, dirs[i]);
+		ASSERT_EQ(0, mkdir(p, 0755)) TH_LOG("%s", p);
+		free(p);
+	}
+	p = t_strdupf("%s/main/.git/worktrees/w/commondir", tmp);
+	ASSERT_EQ(0, t_write_file(p, "../..\n", 6));
+	free(p);
+	p = t_strdupf("%s/wt/w/.git", tmp);
+	{
+		char *line = t_strdupf("gitdir: %s/main/.git/worktrees/w\n", tmp);
+
+		ASSERT_EQ(0, t_write_file(p, line, strlen(line)));
+		free(line);
+	}
+	free(p);
+
+	/* The clone: its own ../shared. */
+	EXPECT_TRUE(shared_of(tmp, "main", "main/../shared"));
+	/* The worktree: none beside it, the main checkout's. */
+	EXPECT_TRUE(shared_of(tmp, "wt/w", "main/../shared"));
+	/* A lone checkout: <root>/../shared, missing. */
+	p = t_strdupf("%s/wt/lone", tmp);
+	ASSERT_EQ(0, mkdir(p, 0755));
+	free(p);
+	EXPECT_TRUE(shared_of(tmp, "wt/lone", "wt/lone/../shared"));
+	t_rm_rf(tmp);
+	free(tmp);
 }
 
 /* ---- tap.sh and run.sh ---- */

@@ -1038,7 +1038,9 @@ TEST_TIMEOUT(json_test_suite_files_all_end_in_a_positioned_error, 120)
 	struct stat st;
 
 	if (stat(dir, &st) < 0)
-		SKIP(free(dir); return, "JSONTestSuite not found at %s", dir);
+		SKIP(free(dir); return,
+		     "JSONTestSuite not found at %s (shared/ beside the checkout, or beside the main checkout of a worktree; or set PITH_SHARED)",
+		     dir);
 	n = list_dir(dir, ".json", &names);
 	ASSERT_LT(300, n);
 	for (size_t i = 0; i < n; i++) {
