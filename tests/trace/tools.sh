@@ -193,29 +193,37 @@ fi
 
 # --- pith-top reads the guard's counters (a map like the guard's, found
 # by name as pith-top finds the guard's own; pinned in a private bpffs).
+# pith-top sums the pith_fn_cnt maps of every pith on the host: the
+# function's name is this run's own ("evil-PID"), so another run of this
+# test at the same time (its own map, its own "evil-PID") is not counted.
+evil=evil-$$
 guard_top() {
+	local key
 	mount -t bpf bpf /sys/fs/bpf || exit 3
 	bpftool map create /sys/fs/bpf/g type hash key 40 value 8 entries 8 \
 		name pith_fn_cnt || exit 3
-	# fn "evil", nr 257 (openat), hook 0: 5 violations
-	bpftool map update pinned /sys/fs/bpf/g key hex \
-		65 76 69 6c 00 00 00 00 00 00 00 00 00 00 00 00 \
-		00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 \
+	# fn "$evil" (32 bytes, NUL-padded), nr 257 (openat), hook 0: 5
+	# violations
+	key=$(printf '%s' "$evil" | od -An -tx1 -v)
+	key="$key$(printf ' 00%.0s' $(seq $((32 - ${#evil}))))"
+	bpftool map update pinned /sys/fs/bpf/g key hex $key \
 		01 01 00 00 00 00 00 00 value 5 0 0 0 0 0 0 0 || exit 3
 	"$B/pith-top" -b "$pith" --json -n 1 -i 0.1
 }
 export -f guard_top
-export B pith
+export B pith evil
 out=$(unshare -m bash -c guard_top 2>"$tmp/guard.err")
 rc=$?
 if [ $rc -eq 3 ]; then
 	t_skip pith_top_shows_the_guard_counters_per_function \
 		"cannot mount bpffs or create a map: $(tail -1 "$tmp/guard.err")"
 elif why=$(printf '%s' "$out" | check "$COMMON"'
+import os
 top = json.load(sys.stdin)
-g = [x for x in top["guard"] if x["function"] == "evil"]
+evil = os.environ["evil"]
+g = [x for x in top["guard"] if x["function"] == evil]
 expect("guard rows", [(x["nr"], x["hook"], x["count"]) for x in g], [(257, 0, 5)])
-row = [f for f in top["functions"] if f["function"] == "evil"]
+row = [f for f in top["functions"] if f["function"] == evil]
 expect("evil row guard", [f["guard"] for f in row], [5])
 done()
 '); then
