@@ -14,6 +14,7 @@
 #include "harness/harness.h"
 #include "harness/helpers.h"
 #include "iofuncs/iofuncs.h"
+#include "lib/macro.h"
 
 /* Parse a job whose binaries are the test functions in build/tests/functions
  * (named with %1$s in the format), relative to dir. */
@@ -274,6 +275,73 @@ TEST_F(stream, fold_gives_all_s_output_in_any_completion_order)
 	}
 	free(want);
 	free(text);
+}
+
+/*
+ * A folding merge of long instances behind an `each` stage of short ones
+ * that always has more to start: each merge instance starts at the first
+ * slot that frees once its batch is made and its predecessor collected. It
+ * waited for the short stage's instances to drain to one per CPU, which
+ * they never did while that stage had work, so the merge's input piled up
+ * (Documentation/benchmarks.md, "The merge's starved slots (round 6)").
+ * Counted in instances, not time: how many of stage a's ended between the
+ * moment merge instance k could start (its batch's last item made, in
+ * order, and instance k-1 collected) and its start.
+ */
+TEST_F(stream, a_folding_merge_of_long_instances_is_not_starved)
+{
+	const size_t n = 4000, b = 200;
+	char *items = items_json(n, SIZE_MAX);
+	char *text = t_strdupf(
+		"{\"version\":1,\"name\":\"starve\","
+		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"},"
+		"\"slowcount\":{\"binary\":\"%%1$s/slowcount\",\"memory\":\"1MiB\"}},"
+		"\"inputs\":{\"docs\":%s},"
+		"\"stages\":["
+		"{\"name\":\"a\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"docs\",\"mode\":\"each\"}},\"outputs\":[\"out\"]},"
+		"{\"name\":\"m\",\"function\":\"slowcount\",\"inputs\":{\"in\":{\"from\":\"a.out\",\"mode\":\"all\",\"fold\":%zu}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"count\":\"m.out\"}}",
+		items, b);
+	struct job *job = job_in("/tmp", text);
+	const struct stage_report *a, *m;
+	struct engine_report rep;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	/* Collections handled in one turn of the loop: a few per slot. */
+	size_t slack = 4 * (size_t)(cpus > 0 ? cpus : 1) + 8;
+	size_t late = 0, worst = 0;
+
+	ASSERT_NE(NULL, job);
+	/* Default slots: the short and long instances' counts apart. */
+	ASSERT_EQ(0, run_job(self->sb, job, 0, 0, &rep));
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	a = &rep.stages[0];
+	m = &rep.stages[1];
+	ASSERT_EQ(n, a->n_instances);
+	ASSERT_EQ(n / b, m->n_instances);
+	for (size_t k = 1; k < m->n_instances; k++) {
+		uint64_t start = instance_start_ns(m, k);
+		uint64_t ready = instance_end_ns(m, k - 1);
+		size_t after = 0;
+
+		for (size_t i = 0; i < b * (k + 1); i++)
+			ready = MAX(ready, instance_end_ns(a, i));
+		for (size_t i = 0; i < n; i++)
+			after += instance_end_ns(a, i) > ready &&
+				 instance_end_ns(a, i) <= start;
+		if (after > slack) {
+			late++;
+			TH_LOG("merge instance %zu started after %zu more of a's instances ended",
+			       k, after);
+		}
+		worst = MAX(worst, after);
+	}
+	TH_LOG("merge instances started late: %zu of %zu; at worst %zu of a's instances ended between ready and start (slack %zu)",
+	       late, m->n_instances - 1, worst, slack);
+	EXPECT_EQ(0, late);
+	engine_report_done(&rep);
+	job_free(job);
+	free(text);
+	free(items);
 }
 
 /* Peak RSS of this process since the last reset, in KiB. */

@@ -1229,6 +1229,37 @@ static unsigned stage_slots(const struct stage_run *st)
 	return run->cpus;
 }
 
+/*
+ * May this stage start an instance now? At most run->parallel instances
+ * run in all, and at most one per CPU of the longer ones (stages with
+ * fewer slots), whichever stages they belong to. A longer instance does
+ * not wait for the whole count to fall below its slots: then a deeper
+ * stage of long instances (a folding merge) behind a shallower one of short
+ * instances that always has more to start (the parse) got a slot only when
+ * the short ones happened to drain to one per CPU, and its input piled up
+ * meanwhile (the thesis job at N = 100,000: seconds of parse reports, tens
+ * of MiB; Documentation/benchmarks.md "The merge's starved slots (round
+ * 6)"). Now it takes the next slot that frees, as deeper stages go first.
+ */
+static bool slot_free(const struct run *run, const struct stage_run *st)
+{
+	unsigned slots = stage_slots(st);
+	size_t longer = 0;
+
+	if (run->running >= run->parallel)
+		return false;
+	if (slots >= run->parallel)
+		return true;
+	for (size_t s = 0; s < run->job->n_stages; s++) {
+		const struct stage_run *o = &run->stages[s];
+
+		if (o->running && !stage_of(o)->io &&
+		    stage_slots(o) < run->parallel)
+			longer += o->running;
+	}
+	return longer < slots;
+}
+
 /* Start compute instances while cores are free: deeper stages first, so
  * what was made is consumed (and released) before more is made. */
 static void dispatch(struct run *run)
@@ -1248,7 +1279,7 @@ static void dispatch(struct run *run)
 		avail = stage_available(st);
 		for (; st->queued < avail; st->queued++)
 			PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
-		while (!run->failed && run->running < stage_slots(st) &&
+		while (!run->failed && slot_free(run, st) &&
 		       st->next < avail) {
 			int r = spawn_instance(st);
 
