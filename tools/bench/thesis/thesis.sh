@@ -27,12 +27,17 @@
 #                                [-c "16 64 256"] [-p 256] [-f 1000]
 #                                [-g] [-o RESULTS.tsv]
 #                                [-C "pith threads opaque"] [-a "ARGS"]
+#                                [-b BASE_BUILD]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
 #       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
 #       logs on disk); its table gives pith's peak memory against N's
 #
 #   -a: more arguments for `pith run` (e.g. "-j 4", "--window 8MiB")
+#   -b: also run BASE_BUILD's pith (contender "base": the same job, its own
+#       binaries), alternating with $B's in every round, to measure a
+#       change against its baseline in the same minutes (e.g. `-S -r 8 -b
+#       OLD/build`: 8 rounds of each at N = 10,000 and 100,000)
 #   -g: pith's requests are made by a stage (examples/fetch-summary's
 #       `requests`, from one item listing the N log names) instead of being
 #       N items written out in the job file, which then stays ~1 KiB plus
@@ -53,9 +58,11 @@ gen=0
 tsv= sum=
 who_all="pith threads opaque"
 pargs=
-while getopts n:l:r:c:p:f:go:s:C:Sa: opt; do
+base=
+while getopts n:l:r:c:p:f:go:s:C:Sa:b: opt; do
 	case $opt in
 	a) pargs=$OPTARG ;;
+	b) base=$OPTARG ;;
 	C) who_all=$OPTARG ;;
 	S) ns="10000 100000" lats=0 rounds=1 who_all=pith ;;
 	n) ns=$OPTARG ;;
@@ -67,7 +74,7 @@ while getopts n:l:r:c:p:f:go:s:C:Sa: opt; do
 	g) gen=1 ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,43p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,48p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -95,8 +102,8 @@ END {
 	}
 	for (i = 1; i <= nk; i++) {
 		split(order[i], a, SUBSEP)
-		for (ci = 1; ci <= 3; ci++) {
-			who = ci == 1 ? "pith" : ci == 2 ? "threads" : "opaque"
+		for (ci = 1; ci <= 4; ci++) {
+			who = ci == 1 ? "pith" : ci == 2 ? "base" : ci == 3 ? "threads" : "opaque"
 			k = a[1] SUBSEP a[2] SUBSEP who
 			if (!n[k]) continue
 			W[who] = med(w, k, n[k]); C[who] = med(c, k, n[k]); M[who] = med(m, k, n[k])
@@ -115,15 +122,18 @@ END {
 	if (nk && (!n[order[1] SUBSEP "opaque"] || !n[order[1] SUBSEP "threads"])) {
 		# pith alone (-S, -C pith): its peak memory against N, per latency
 		print ""
-		print "| latency | N | pith peak MiB | against the smallest N | per 1,000 logs |"
-		print "|---|---|---|---|---|"
-		for (i = 1; i <= nk; i++) {
+		print "| latency | N | contender | pith peak MiB (median) | range | against the smallest N | per 1,000 logs |"
+		print "|---|---|---|---|---|---|---|"
+		for (ci = 1; ci <= 2; ci++) for (i = 1; i <= nk; i++) {
+			who = ci == 1 ? "pith" : "base"
 			split(order[i], a, SUBSEP)
-			k = order[i] SUBSEP "pith"
+			k = order[i] SUBSEP who
 			if (!n[k]) continue
 			pk = med(m_all, k, n[k])
-			if (!(a[1] in base)) base[a[1]] = pk
-			printf "| %s ms | %d | %.0f | %.2fx | %.2f MiB |\n", a[1], a[2], pk, pk / base[a[1]], pk * 1000 / a[2]
+			lo = hi = m_all[k, 1]
+			for (j = 2; j <= n[k]; j++) { if (m_all[k, j] < lo) lo = m_all[k, j]; if (m_all[k, j] > hi) hi = m_all[k, j] }
+			if (!((who, a[1]) in smallest)) smallest[who, a[1]] = pk
+			printf "| %s ms | %d | %s | %.1f | %.1f-%.1f | %.2fx | %.2f MiB |\n", a[1], a[2], who, pk, lo, hi, pk / smallest[who, a[1]], pk * 1000 / a[2]
 		}
 		exit
 	}
@@ -140,9 +150,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 B=${B:-$root/build}
 die() { echo "thesis: $*" >&2; exit 1; }
-for f in "$B/pith" "$B/examples/logstats/stats" "$B/examples/logstats/summary"; do
+for f in "$B/pith" "$B/examples/logstats/stats" "$B/examples/logstats/summary" \
+	${base:+"$base/pith" "$base/examples/logstats/stats" "$base/examples/logstats/summary"}; do
 	[ -x "$f" ] || die "$f missing: run make"
 done
+[ -z "$base" ] || who_all="$who_all base"
 command -v nginx >/dev/null || die "nginx not installed (tools/deps.sh test)"
 cpu_root=/sys/fs/cgroup/cpuacct
 mem_root=/sys/fs/cgroup/memory
@@ -198,9 +210,10 @@ for l in $lats; do
 	[ -n "${port[$l]}" ] || die "the delay proxy did not start"
 done
 
-# job N PORT: the pith job for N logs behind PORT (job.py).
+# job N PORT [BUILD]: the pith job for N logs behind PORT (job.py), with
+# BUILD's functions ($B's by default).
 job() {
-	python3 "$here/job.py" "$tmp/job-$1-$2.json" "$1" "$2" "$B/examples" \
+	python3 "$here/job.py" "$tmp/job-$1-$2.json" "$1" "$2" "${3:-$B}/examples" \
 		"$pconc" "$fold" "$gen" || return 1
 	echo "$tmp/job-$1-$2.json"
 }
@@ -239,12 +252,14 @@ chmod +x "$tmp/bin/opaque.sh"
 run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 	local who=$1 n=$2 l=$3 c=${4:-} res ok
 	case $who in
-	pith)
+	pith | base)
+		local bd=$B
+		[ "$who" = pith ] || bd=$base
 		rm -rf "$tmp/pout"
 		# Under `ulimit -n 1024` (soft and hard): no descriptor per item.
-		res=$(measure pith "$tmp/pith.log" sh -c 'ulimit -n 1024 && exec "$@"' sh \
-			"$B/pith" run "$(job "$n" "${port[$l]}")" -o "$tmp/pout" -q $pargs)
-		cp "$tmp/pout/summary/summary" "$tmp/out.pith" 2>/dev/null || : >"$tmp/out.pith"
+		res=$(measure "$who" "$tmp/pith.log" sh -c 'ulimit -n 1024 && exec "$@"' sh \
+			"$bd/pith" run "$(job "$n" "${port[$l]}" "$bd")" -o "$tmp/pout" -q $pargs)
+		cp "$tmp/pout/summary/summary" "$tmp/out.$who" 2>/dev/null || : >"$tmp/out.$who"
 		;;
 	threads)
 		res=$(measure threads "$tmp/out.threads" "$tmp/bin/threads" "${port[$l]}" "$n" 64) ;;
@@ -261,7 +276,7 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 	echo "$res $ok"
 }
 
-echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)"
+echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)${base:+, base $base}"
 echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold${pargs:+, pith run $pargs}"
 printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
 for l in $lats; do
