@@ -145,4 +145,95 @@ TEST_F(rep, cancelled_has_no_details)
 	EXPECT_NULL(self->sr.instances[6].detail);
 }
 
+/*
+ * A report that keeps only what failures need (`pith run` without --json)
+ * lets go of the entries of the instances that ended well, in order, as
+ * the stage grows the way the engine grows it (room doubling, entries set
+ * up as instances start): 100,000 instances that end well hold a few
+ * thousand entries at most; the failed one, the ones after it and the
+ * unfinished keep theirs; every dropped one reads as ended well.
+ */
+TEST(failures_only_report_drops_what_ended_well)
+{
+	struct stage_report sr = { .t0_ns = 1000000000ull,
+				   .failures_only = true };
+	const size_t n = 100000, failed = 60000, running = 90000;
+	struct instance_report ir;
+	size_t most = 0, cap = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 > cap) {
+			cap = cap ? cap * 2 : 16;
+			ASSERT_EQ(0, instance_reserve(&sr, cap));
+		}
+		sr.n_instances = i + 1;
+		instance_init(&sr, i);
+		instance_set_start(&sr, i, sr.t0_ns + i);
+		if (i == failed) {
+			instance_set_failed(&sr, i, "exited with status 3", 3,
+					    0, -1, NULL);
+			continue;
+		}
+		if (i == running)
+			continue;
+		instance_set_times(&sr, i, 5, 7);
+		instance_set_state(&sr, i, INSTANCE_OK);
+		/* Its own entry stays for the rest of its step. */
+		EXPECT_EQ(sr.t0_ns + i, instance_start_ns(&sr, i));
+		instance_set_end(&sr, i, sr.t0_ns + i + 1);
+		if (i < failed)
+			most = sr.n_instances - sr.base > most ?
+				       sr.n_instances - sr.base : most;
+	}
+	/* Before the failure: the held entries stay bounded. */
+	EXPECT_LT(most, 4096 * 2);
+	EXPECT_LE(sr.base, failed);
+	EXPECT_LT(failed - sr.base, 4096 * 2);
+	TH_LOG("entries held at most %zu before the failure; %zu at the end",
+	       most, sr.n_instances - sr.base);
+
+	instance_get(&sr, 17, &ir); /* dropped */
+	EXPECT_EQ(INSTANCE_OK, ir.state);
+	EXPECT_EQ(INSTANCE_OK, instance_state(&sr, 17));
+	EXPECT_NULL(ir.reason);
+	EXPECT_EQ(0, ir.start_ns);
+	/* Setting a dropped entry does nothing. */
+	instance_set_state(&sr, 17, INSTANCE_CANCELLED);
+	instance_set_failed(&sr, 17, "late", 1, 0, -1, NULL);
+	EXPECT_EQ(INSTANCE_OK, instance_state(&sr, 17));
+
+	instance_get(&sr, failed, &ir);
+	EXPECT_EQ(INSTANCE_FAILED, ir.state);
+	EXPECT_STREQ("exited with status 3", instance_reason(&ir));
+	EXPECT_EQ(3, ir.exit_status);
+	EXPECT_EQ(sr.t0_ns + failed, ir.start_ns);
+
+	instance_get(&sr, failed + 1, &ir); /* after the failure: kept */
+	EXPECT_EQ(INSTANCE_OK, ir.state);
+	EXPECT_EQ(sr.t0_ns + failed + 1, ir.start_ns);
+	EXPECT_EQ(5, ir.spawn_ns);
+	EXPECT_EQ(7, ir.run_ns);
+	EXPECT_EQ(INSTANCE_PENDING, instance_state(&sr, running));
+	EXPECT_EQ(INSTANCE_OK, instance_state(&sr, n - 1));
+	instance_free_all(&sr);
+}
+
+/* Without failures_only nothing is dropped. */
+TEST(full_report_keeps_every_entry)
+{
+	struct stage_report sr = { .t0_ns = 1000000000ull };
+	const size_t n = 20000;
+
+	ASSERT_EQ(0, instance_reserve(&sr, n));
+	sr.n_instances = n;
+	for (size_t i = 0; i < n; i++) {
+		instance_init(&sr, i);
+		instance_set_start(&sr, i, sr.t0_ns + i);
+		instance_set_state(&sr, i, INSTANCE_OK);
+	}
+	EXPECT_EQ(0, sr.base);
+	EXPECT_EQ(sr.t0_ns + 3, instance_start_ns(&sr, 3));
+	instance_free_all(&sr);
+}
+
 TEST_HARNESS_MAIN

@@ -359,7 +359,10 @@ int cmd_run(const struct cli *c)
 					      .max_disk = c->max_disk,
 					      .max_output_items = c->max_output_items,
 					      .max_output_bytes = c->max_output_bytes,
-					      .max_output_names = c->max_output_names },
+					      .max_output_names = c->max_output_names,
+					      /* the human summary reads only
+					       * the failed instances */
+					      .report_failures_only = !c->json },
 		       &rep, &e);
 	progress_clear(&progress);
 	if (c->trace && trace_close(&te) < 0)

@@ -1964,6 +1964,7 @@ static int run_setup(struct run *run)
 		rep->stages[s].name = js->name;
 		rep->stages[s].io = js->io != NULL;
 		rep->stages[s].function = js->io ? js->io : js->function;
+		rep->stages[s].failures_only = run->opts->report_failures_only;
 		run->stages[s].run = run;
 		run->stages[s].s = s;
 		run->stages[s].fold = js->n_inputs ? js->inputs[0].fold : 0;

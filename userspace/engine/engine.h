@@ -86,6 +86,11 @@ struct engine_opts {
 	/* This run's own cancel (pithd stops one job of several running at
 	 * once); NULL: only engine_cancel(). */
 	struct engine_stop *stop;
+	/* The caller reads only the failed instances of the report (as `pith
+	 * run`'s summary without --json): the entries of the instances that
+	 * ended well are let go as the stages go (stage_report.
+	 * failures_only), so the report does not grow with the instances. */
+	bool report_failures_only;
 };
 
 /* Half the space free to pith on the filesystem of `path` (or of its
@@ -191,7 +196,17 @@ struct stage_report {
 	 * the stage ran to its end. */
 	size_t n_counted;
 	size_t n_instances;
-	struct instance_entry *instances; /* see instance_get() */
+	/* Entries [base, n_instances) (instances[i - base]); see
+	 * instance_get(). base stays 0 unless failures_only. */
+	struct instance_entry *instances;
+	size_t base, cap;
+	/* Keep entries only as far as failures need them (engine_opts.
+	 * report_failures_only): the entries of a prefix of instances that
+	 * all ended well are dropped as the stage goes (base moves past
+	 * them) and read back as INSTANCE_OK with no times; the failed and
+	 * the unfinished ones keep theirs. */
+	bool failures_only;
+	size_t ok_prefix; /* instances [0, ok_prefix) ended well, no detail */
 	uint64_t t0_ns; /* the base of its entries' times */
 	uint64_t elapsed_ns;
 	size_t items_out;
@@ -225,13 +240,15 @@ void instance_get(const struct stage_report *sr, size_t i,
 static inline enum instance_state instance_state(const struct stage_report *sr,
 						 size_t i)
 {
-	return (enum instance_state)sr->instances[i].state;
+	return i < sr->base ? INSTANCE_OK :
+			      (enum instance_state)sr->instances[i - sr->base].state;
 }
 uint64_t instance_start_ns(const struct stage_report *sr, size_t i);
 uint64_t instance_end_ns(const struct stage_report *sr, size_t i);
 
 /* Room for entries [0, cap): entries from sr->n_instances on are left
- * uninitialised, instance_init() sets them up. -ENOMEM. */
+ * uninitialised, instance_init() sets them up. -ENOMEM. The setters do
+ * nothing to an entry a failures_only report dropped. */
 int instance_reserve(struct stage_report *sr, size_t cap);
 /* Entry i fresh: not run, no times, no details. */
 void instance_init(struct stage_report *sr, size_t i);

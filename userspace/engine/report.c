@@ -3,7 +3,10 @@
  * The instances of a stage report: a 32-byte entry per instance (state,
  * times), and a side block for the few that failed or whose times do not
  * fit in the entry. A 100,000-instance stage that ends well keeps 3.1 MiB
- * of entries (it kept 6.9 MiB of 72-byte reports before).
+ * of entries (it kept 6.9 MiB of 72-byte reports before); one whose
+ * report keeps only what failures need (failures_only: `pith run` without
+ * --json) drops the entries of the instances that ended well as they end,
+ * in order, and keeps those of the ones still running or failed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,20 +40,32 @@ static uint64_t ns_of(const struct stage_report *sr, uint64_t off)
 	return off ? sr->t0_ns + off - 1 : 0;
 }
 
+/* Entry i, NULL when a failures_only report dropped it (ended well). */
+static struct instance_entry *entry(const struct stage_report *sr, size_t i)
+{
+	return i < sr->base ? NULL : &sr->instances[i - sr->base];
+}
+
+static const struct instance_entry dropped = { .state = INSTANCE_OK };
+
 uint64_t instance_start_ns(const struct stage_report *sr, size_t i)
 {
-	return ns_of(sr, sr->instances[i].start);
+	const struct instance_entry *en = entry(sr, i);
+
+	return en ? ns_of(sr, en->start) : 0;
 }
 
 uint64_t instance_end_ns(const struct stage_report *sr, size_t i)
 {
-	return ns_of(sr, sr->instances[i].end);
+	const struct instance_entry *en = entry(sr, i);
+
+	return en ? ns_of(sr, en->end) : 0;
 }
 
 void instance_get(const struct stage_report *sr, size_t i,
 		  struct instance_report *ret)
 {
-	const struct instance_entry *en = &sr->instances[i];
+	const struct instance_entry *en = entry(sr, i) ?: &dropped;
 	const struct instance_detail *d = en->detail;
 
 	*ret = (struct instance_report){
@@ -74,41 +89,97 @@ void instance_get(const struct stage_report *sr, size_t i,
 
 int instance_reserve(struct stage_report *sr, size_t cap)
 {
-	if (cap > SIZE_MAX / sizeof(*sr->instances))
+	size_t n = cap > sr->base ? cap - sr->base : 0;
+
+	if (n > SIZE_MAX / sizeof(*sr->instances))
 		return -ENOMEM;
-	void *a = realloc(sr->instances, (cap ? cap : 1) * sizeof(*sr->instances));
+	void *a = realloc(sr->instances, (n ? n : 1) * sizeof(*sr->instances));
 
 	if (!a)
 		return -ENOMEM;
 	sr->instances = a;
+	sr->cap = cap;
 	return 0;
 }
 
 void instance_init(struct stage_report *sr, size_t i)
 {
-	sr->instances[i] = (struct instance_entry){};
+	struct instance_entry *en = entry(sr, i);
+
+	if (en)
+		*en = (struct instance_entry){};
+}
+
+/* Dropped at once: a prefix of at least this many entries, and a quarter
+ * of those kept, so that the moves cost O(1) per instance. */
+#define DROP_MIN 4096
+
+/*
+ * A failures_only report drops the entries of the prefix of instances that
+ * ended well, up to `upto` (exclusive: the entry being set is read again
+ * in the same step, e.g. its start time by the probe at its end), once
+ * they are DROP_MIN and a quarter of the entries held.
+ */
+static void drop_ok_prefix(struct stage_report *sr, size_t upto)
+{
+	size_t k;
+
+	while (sr->ok_prefix < sr->n_instances) {
+		const struct instance_entry *en = entry(sr, sr->ok_prefix);
+
+		if (en && (en->state != INSTANCE_OK || en->detail))
+			break;
+		sr->ok_prefix++;
+	}
+	upto = upto < sr->ok_prefix ? upto : sr->ok_prefix;
+	if (upto <= sr->base)
+		return;
+	k = upto - sr->base;
+	if (k < DROP_MIN || 4 * k < sr->n_instances - sr->base)
+		return;
+	memmove(sr->instances, sr->instances + k,
+		(sr->n_instances - upto) * sizeof(*sr->instances));
+	sr->base = upto;
+	/* The room up to sr->cap stays: instance_init() writes there. */
+	void *a = realloc(sr->instances,
+			  (sr->cap > upto ? sr->cap - upto : 1) *
+				  sizeof(*sr->instances));
+	if (a)
+		sr->instances = a;
 }
 
 void instance_set_state(struct stage_report *sr, size_t i,
 			enum instance_state state)
 {
-	sr->instances[i].state = state;
+	struct instance_entry *en = entry(sr, i);
+
+	if (!en)
+		return;
+	en->state = state;
+	if (sr->failures_only && state == INSTANCE_OK)
+		drop_ok_prefix(sr, i);
 }
 
 void instance_set_start(struct stage_report *sr, size_t i, uint64_t ns)
 {
-	sr->instances[i].start = off_of(sr, ns);
+	struct instance_entry *en = entry(sr, i);
+
+	if (en)
+		en->start = off_of(sr, ns);
 }
 
 void instance_set_end(struct stage_report *sr, size_t i, uint64_t ns)
 {
-	sr->instances[i].end = off_of(sr, ns);
+	struct instance_entry *en = entry(sr, i);
+
+	if (en)
+		en->end = off_of(sr, ns);
 }
 
 /* The entry's side block, made on first need with the entry's times. */
 static struct instance_detail *detail(struct stage_report *sr, size_t i)
 {
-	struct instance_entry *en = &sr->instances[i];
+	struct instance_entry *en = &sr->instances[i - sr->base];
 
 	if (!en->detail) {
 		en->detail = calloc(1, sizeof(*en->detail));
@@ -124,8 +195,12 @@ static struct instance_detail *detail(struct stage_report *sr, size_t i)
 void instance_set_times(struct stage_report *sr, size_t i, uint64_t spawn_ns,
 			uint64_t run_ns)
 {
-	struct instance_entry *en = &sr->instances[i];
-	struct instance_detail *d = en->detail;
+	struct instance_entry *en = entry(sr, i);
+	struct instance_detail *d;
+
+	if (!en)
+		return;
+	d = en->detail;
 
 	if (!d && (spawn_ns > UINT32_MAX || run_ns > UINT32_MAX))
 		d = detail(sr, i);
@@ -146,7 +221,10 @@ void instance_set_failed(struct stage_report *sr, size_t i,
 	struct instance_detail *d;
 	char why[ERR_MAX];
 
-	sr->instances[i].state = INSTANCE_FAILED;
+	/* Never a dropped entry: it ended well, and nothing fails after. */
+	if (!entry(sr, i))
+		return;
+	sr->instances[i - sr->base].state = INSTANCE_FAILED;
 	d = detail(sr, i);
 	if (!d)
 		return;
@@ -163,8 +241,8 @@ void instance_set_failed(struct stage_report *sr, size_t i,
 
 void instance_free_all(struct stage_report *sr)
 {
-	for (size_t i = 0; sr->instances && i < sr->n_instances; i++) {
-		struct instance_detail *d = sr->instances[i].detail;
+	for (size_t i = sr->base; sr->instances && i < sr->n_instances; i++) {
+		struct instance_detail *d = sr->instances[i - sr->base].detail;
 
 		if (d) {
 			free(d->reason);
@@ -174,4 +252,5 @@ void instance_free_all(struct stage_report *sr)
 	}
 	free(sr->instances);
 	sr->instances = NULL;
+	sr->base = sr->cap = sr->ok_prefix = 0;
 }
