@@ -50,6 +50,8 @@ static const char *const pinned_maps[] = {
 	"pith_sys_cnt", "pith_hook_cnt", "pith_fn_cnt",
 };
 
+#define GUARD_DEAD_MAX 32
+
 struct guard {
 	struct guard_bpf *skel;
 	int cgroup_fd;
@@ -69,6 +71,10 @@ struct guard {
 	void *userdata;
 	char *pin_dir;
 	bool keep_pins;
+	/* Reaped workers whose pith_workers entries are still to go, deleted
+	 * GUARD_DEAD_MAX at a time (guard_worker_reaped()). */
+	__u32 dead[GUARD_DEAD_MAX];
+	unsigned n_dead;
 };
 
 const char *guard_syscall_name(long nr)
@@ -644,6 +650,12 @@ int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 	__u32 key = pid;
 
 	snprintf(w.fn, sizeof(w.fn), "%s", fn ? fn : "");
+	/* A reaped worker's pid, a new worker's now: not to be deleted. */
+	for (unsigned i = 0; i < g->n_dead; i++)
+		if (g->dead[i] == key) {
+			g->dead[i] = g->dead[--g->n_dead];
+			break;
+		}
 	return bpf_map__update_elem(g->skel->maps.pith_workers, &key,
 				    sizeof(key), &w, sizeof(w), BPF_ANY);
 }
@@ -654,6 +666,41 @@ void guard_worker_del(struct guard *g, pid_t pid)
 
 	bpf_map__delete_elem(g->skel->maps.pith_workers, &key, sizeof(key), 0);
 	bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key), 0);
+}
+
+/* The names of reaped workers, GUARD_DEAD_MAX in one call: the batch
+ * stops at a key that is gone (guard_worker_del() took it), which is
+ * skipped. */
+static void flush_dead(struct guard *g)
+{
+	int fd = bpf_map__fd(g->skel->maps.pith_workers);
+	unsigned at = 0;
+
+	while (at < g->n_dead) {
+		__u32 n = g->n_dead - at;
+		int r = bpf_map_delete_batch(fd, g->dead + at, &n, NULL);
+
+		at += n;
+		if (r < 0)
+			at++; /* not there: skip it */
+	}
+	g->n_dead = 0;
+}
+
+void guard_worker_reaped(struct guard *g, pid_t pid)
+{
+	__u32 key = pid;
+
+	/* The exit program forgot its armed state when it died, if it was
+	 * attached then; if not, an entry older than the next process of
+	 * that pid is dropped by that process's first check (armed() in
+	 * guard.bpf.c): deleted here only while detached, as before. */
+	if (!g->exit_link)
+		bpf_map__delete_elem(g->skel->maps.pith_armed, &key,
+				     sizeof(key), 0);
+	g->dead[g->n_dead++] = key;
+	if (g->n_dead == GUARD_DEAD_MAX)
+		flush_dead(g);
 }
 
 static void layer_set(struct guard_layer *l, const char *name, bool active,

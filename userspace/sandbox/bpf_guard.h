@@ -126,6 +126,13 @@ bool guard_attached(const struct guard *g);
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance);
 void guard_worker_del(struct guard *g, pid_t pid);
+/* The same for a worker pith reaped (its pid may be a new process's from
+ * now on), without a system call per worker: its armed state went with
+ * its exit (the exit program), its name goes with the next 31 reaped
+ * workers' in one call, unless a worker of that pid is named first. A
+ * stale name can only label the events of a worker of the same pid that
+ * pith has not named yet. */
+void guard_worker_reaped(struct guard *g, pid_t pid);
 
 /* Fill up to max layers (GUARD_N_LAYERS). g may be NULL: then each layer is
  * unavailable and says why (probed once, cached). Returns how many. */

@@ -158,7 +158,7 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	struct buffer *copy = NULL, *edges = NULL;
 	struct slots sl = { 0 }, esl = { 0 };
 	/* A warm instance's input area comes first (plan.h). */
-	uint64_t addr = PITH_INPUT_BASE + (p->warm ? PLAN_INPUT_AREA : 0);
+	uint64_t addr = PITH_INPUT_BASE + (p->area ? PLAN_INPUT_AREA : 0);
 	uint64_t copy_len = 0, edge_pages = 0, ek = 0, base;
 	bool in_area;
 	size_t n_map = 0, n_origin = 0, k = 0;
@@ -276,11 +276,12 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 	}
 	if (copy_len == 0 && p->n_copies == n_origin)
 		return 0;
-	/* Small items of a warm instance that fit: into its input area, in
-	 * the context memfd past the context (zero: new, or punched at the
-	 * park), which its worker maps read-only for good. Otherwise into a
-	 * sealed copy area of their own, mapped at addr. */
-	in_area = p->warm && copy_len && copy_len <= PLAN_INPUT_ITEMS;
+	/* Small items that fit: into the instance's input area, in the
+	 * context memfd past the context (zero: new, zeroed at the park, or
+	 * a reaped fresh instance's zeroed by reuse.c), which its worker maps
+	 * read-only. Otherwise into a sealed copy area of their own, mapped
+	 * at addr. */
+	in_area = p->area && copy_len && copy_len <= PLAN_INPUT_ITEMS;
 	if (!in_area) {
 		/* Empty items alone need no copy area, only an address. */
 		if (ALIGN_UP(copy_len, CTX_PAGE) > PITH_INPUT_MAX - addr)
@@ -543,8 +544,9 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 			p->input_bytes += src->len;
 		}
 	p->limits = req->limits;
-	/* A warm worker's context, zeroed when it parked, or a new one (a
-	 * warm instance's with its input area past the context). */
+	/* A warm worker's context, zeroed when it parked, a fresh
+	 * instance's with its input area (reuse.c), or a new one (a warm
+	 * instance's with its input area past the context). */
 	if (!p->ctx) {
 		r = buffer_new("pith-context",
 			       l->size + (p->warm ? warm_ctx_extra(p) : 0),

@@ -28,6 +28,7 @@
 
 #define CTX_PAGE 4096ull
 #define REUSE_CTX_MAX 8		/* spare contexts of fresh instances */
+#define REUSE_SOCK_MAX 4		/* drained plan socketpairs kept */
 #define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
 #define CTX_STACK_MAX (1ull << 20)     /* stack: min(1 MiB, memory / 4) */
 #define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
@@ -135,14 +136,19 @@ struct sandbox {
 	struct guard *guard;	/* eBPF layer, NULL when unavailable */
 	/* Left by a reaped instance for the next one (reuse.c): its plan
 	 * socketpair, drained both ways, and its epoll fd, empty. */
-	bool has_spare_sock, has_spare_epfd;
-	int spare_sock[2], spare_epfd;
+	bool has_spare_epfd;
+	/* Drained plan socketpairs (reuse.c): as many as instances end at
+	 * once between two spawns, a few. */
+	unsigned n_spare_sock;
+	int spare_sock[REUSE_SOCK_MAX][2], spare_epfd;
 	/* Contexts of reaped fresh instances, every byte zero, each with
-	 * pith's read-write mapping, for the next fresh instance of the same
-	 * context size (reuse.c). */
+	 * pith's read-write mapping and a read-only descriptor of it (for
+	 * the input area), for the next fresh instance of the same context
+	 * size (reuse.c). */
 	struct {
 		struct buffer *buf;
 		char *map;
+		int ro;
 	} spare_ctx[REUSE_CTX_MAX];
 	unsigned n_spare_ctx;
 	uint64_t ctx_reused;	/* fresh instances given one, for tests */
@@ -242,6 +248,12 @@ struct sandbox_proc {
 	struct warm_worker *ww;
 	char *ctx_map;
 	uint64_t area_used;	/* bytes of the input area pith wrote */
+	/* The context memfd has an input area past the context: a warm
+	 * instance's, or a fresh one's (PLAN_F_AREA, spawn.c), which its
+	 * worker maps from ctx_ro, a read-only open of the context memfd
+	 * (reuse.c). */
+	bool area;
+	int ctx_ro;
 	/* warm: bytes of the image's writable segments kept in the context
 	 * memfd past the input area (PLAN_F_WSEG; 0: the worker resets them
 	 * with madvise): the worker's shared copy, then the pristine one. */
@@ -333,9 +345,17 @@ int reuse_take_epfd(struct sandbox_proc *p, struct err *e);
  * instance if they hold nothing of it, else close them. */
 void reuse_release_sock(struct sandbox_proc *p);
 void reuse_release_epfd(struct sandbox_proc *p);
-/* A fresh instance's context: a spare one of `size` bytes, zero, with
- * pith's mapping (p->ctx, p->ctx_map), if there is one. */
-void reuse_take_ctx(struct sandbox_proc *p, uint64_t size);
+/* A fresh instance's context of `size` bytes and an input area past it:
+ * a spare one, zero, with pith's mapping (p->ctx, p->ctx_map), or a new
+ * one; with its read-only descriptor (p->ctx_ro). false: neither (no
+ * /proc to reopen it): the caller makes one without an input area. */
+bool reuse_take_ctx(struct sandbox_proc *p, uint64_t size);
+/* A fresh instance whose small items are in its input area: its worker
+ * gets p->ctx_ro, its third fd, and maps the area from it (PLAN_F_AREA). */
+static inline bool proc_area_fd(const struct sandbox_proc *p)
+{
+	return !p->warm && p->area && p->area_used;
+}
 /* The instance is over and its worker reaped: keep its context, zeroed,
  * when nothing else holds it (sandbox_proc_free()). */
 void reuse_release_ctx(struct sandbox_proc *p);

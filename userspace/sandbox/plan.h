@@ -89,6 +89,8 @@ struct plan {
 				   fresh worker per request (below) */
 #define PLAN_F_WSEG 0x8u	/* warm: the writable segments are in the
 				   context memfd (PLAN_WSEG_OFF) */
+#define PLAN_F_AREA 0x10u	/* fresh: an input area past the context,
+				   as a warm worker's (PLAN_INPUT_AREA) */
 
 /*
  * Zygotes (see Documentation/security.md, "Zygotes"). A zygote's plan is
@@ -157,7 +159,9 @@ struct plan_inmap {
  * PITH_INPUT_BASE for the worker's whole life. pith copies an instance's
  * small items there (when they fit) instead of into a buffer of their
  * own: no fd, no mapping per instance. Zeroed with the context at the
- * park. Mapped inputs start past it.
+ * park. Mapped inputs start past it. A fresh instance's context has one
+ * too (PLAN_F_AREA): zeroed with the context when a reaped instance's
+ * context is reused (reuse.c).
  */
 #define PLAN_INPUT_AREA 0x10000ull
 /* Of it, items use at most PLAN_INPUT_ITEMS bytes; its last two words are

@@ -160,6 +160,12 @@ static void read_socket(struct sandbox_proc *p, bool reaped)
 								 : p->start_ns;
 				PROBE_INST_STARTED(p->pid, p->stage, p->instance, p->fn_name, p->handoff_ns, p->handoff_ns - p->start_ns);
 			}
+			/* The loader's last message; after it the trampoline
+			 * closed the socket, and the function never has a
+			 * descriptor. Reaped: nothing can follow, no read to
+			 * find the queue empty. */
+			if (reaped)
+				return;
 		} else if (!p->setup_error[0]) {
 			data[n] = 0;
 			snprintf(p->setup_error, sizeof(p->setup_error), "%s",
@@ -359,7 +365,7 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	if (p->sb->guard) {
 		guard_poll(p->sb->guard, on_violation, p->sb);
 		if (!p->parked)
-			guard_worker_del(p->sb->guard, p->pid);
+			guard_worker_reaped(p->sb->guard, p->pid);
 	}
 	p->finished = true;
 	res->status = SANDBOX_FAILED;
@@ -604,9 +610,9 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 		       errno == EINTR)
 			;
 		/* Reaped: its pid may be a new worker's, which must not find
-		 * itself armed in the guard. */
+		 * itself armed in the guard (guard_worker_reaped()). */
 		if (p->sb->guard)
-			guard_worker_del(p->sb->guard, p->pid);
+			guard_worker_reaped(p->sb->guard, p->pid);
 	}
 	unlink_proc(p);
 	place_unpin_caller(p);
@@ -615,6 +621,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	reuse_release_ctx(p);
 	if (p->ctx_map)
 		munmap(p->ctx_map, p->ctx->size);
+	safe_close(p->ctx_ro);
 	safe_close(p->sock);
 	safe_close(p->sock_peer);
 	safe_close(p->pidfd);

@@ -22,7 +22,10 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		     int sock, struct err *e)
 {
 	const struct sandbox *sb = p->sb;
-	size_t n_fds = 2 + p->n_input_fds, sent = 0;
+	/* A fresh instance's input area comes from a read-only descriptor
+	 * of its context, the third fd (reuse.c); its inputs' follow. */
+	size_t n_area = proc_area_fd(p), n_fds = 2 + n_area + p->n_input_fds;
+	size_t sent = 0;
 	size_t size = sizeof(struct plan) +
 		      p->n_inputs * sizeof(struct plan_input);
 	_cleanup_free_ char *msg = calloc(1, size);
@@ -53,6 +56,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 		.inputs_hi = PITH_INPUT_BASE,
 		.flags = (p->warm ? PLAN_F_WARM : 0) |
 			 (p->warm && p->wseg ? PLAN_F_WSEG : 0) |
+			 (n_area ? PLAN_F_AREA : 0) |
 			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
 	uint64_t cpu[2];
@@ -61,7 +65,7 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 	spawner_cpu_limit(p, cpu);
 	plan->cpu_cur = cpu[0];
 	plan->cpu_max = cpu[1];
-	if (p->warm)
+	if (p->area)
 		plan->inputs_hi = PITH_INPUT_BASE + PLAN_INPUT_AREA;
 	if (p->n_inputs)
 		plan->inputs_hi = p->inputs[p->n_inputs - 1].addr +
@@ -76,18 +80,20 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 	in = (struct plan_input *)(plan + 1);
 	fds[0] = img->fd;
 	fds[1] = p->ctx->fd;
+	if (n_area)
+		fds[2] = p->ctx_ro;
 	for (size_t i = 0; i < p->n_inputs; i++) {
 		in[i] = (struct plan_input){
 			.addr = p->inputs[i].addr,
 			.len = p->inputs[i].maplen,
-			.fd_index = 2 + p->inputs[i].fd_slot,
+			.fd_index = (uint32_t)(2 + n_area + p->inputs[i].fd_slot),
 			.file_off = p->inputs[i].file_off,
 		};
 		int fd = buffer_share_fd(p->inputs[i].buf);
 
 		if (fd < 0)
 			return err_errno(e, -fd, "cannot share an input buffer");
-		fds[2 + p->inputs[i].fd_slot] = fd;
+		fds[2 + n_area + p->inputs[i].fd_slot] = fd;
 	}
 
 	while (sent < n_fds) {
@@ -175,6 +181,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 {
 	struct sandbox_request budget;
 	struct sandbox_proc *p;
+	bool spare;
 	int r;
 
 	p = calloc(1, sizeof(*p));
@@ -182,7 +189,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		return err_set(e, ENOMEM, "out of memory");
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
-		.bad_syscall = -1, .guard_nr = -1, .timeout_ms = req->limits.timeout_ms,
+		.bad_syscall = -1, .guard_nr = -1, .ctx_ro = -1, .timeout_ms = req->limits.timeout_ms,
 		.start_ns = clock_now_ns(),
 	};
 	p->result.status = SANDBOX_RUNNING;
@@ -228,14 +235,20 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * trampoline and its worker serve the next instance. An idle worker
 	 * of the function gives the instance its (zeroed) context. */
 	p->warm = sb->warm && !req->fresh;
+	/* A warm instance's small items go into an input area past its
+	 * context (plan.h), and a fresh one's too: no copy buffer made,
+	 * reopened read-only, sent and mapped per instance. */
+	p->area = p->warm;
 	if (p->warm) {
 		p->image = elf_image_ref((struct elf_image *)req->image);
 		p->owner = req->owner;
 		warm_take(p, req, ALIGN_UP(req->limits.memory, CTX_PAGE));
 	}
-	/* A fresh instance: a zeroed context a reaped one left (reuse.c). */
+	/* A fresh instance: a zeroed context a reaped one left, or a new
+	 * one, each with its input area (reuse.c). */
 	if (!p->warm)
-		reuse_take_ctx(p, ALIGN_UP(req->limits.memory, CTX_PAGE));
+		p->area = reuse_take_ctx(p, ALIGN_UP(req->limits.memory,
+						     CTX_PAGE));
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;
@@ -263,6 +276,14 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		r = reuse_take_sock(p, e);
 	if (r < 0)
 		goto fail;
+	/* A spare's pid is known: named before its plan, so that it is
+	 * named before it can arm (a reaped worker's name may linger:
+	 * guard_worker_reaped()). */
+	spare = p->pid > 0;
+	if (sb->guard && spare)
+		guard_worker_add(sb->guard, p->pid,
+				 req->fn_name ? req->fn_name : "", req->stage,
+				 req->instance);
 	r = send_plan(p, req, p->sock, e);
 	if (r < 0)
 		goto fail;
@@ -272,12 +293,12 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	r = p->pid > 0 ? 0 : spawner_start_worker(p, p->sock_peer, e);
+	r = spare ? 0 : spawner_start_worker(p, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
 	if (p->warm)
 		sb->warm_started++;
-	if (sb->guard)
+	if (sb->guard && !spare)
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);

@@ -344,7 +344,7 @@ int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 	static char *const envp[] = { NULL };
 	char stack[16384] __attribute__((aligned(64)));
 	struct rlimit cpu, nproc, nofile_max;
-	rlim_t nofile = 2 + 2 + PLAN_MAX_INPUTS;
+	rlim_t nofile = 2 + 3 + PLAN_MAX_INPUTS;
 	int pidfd = -1, confined;
 	long pid;
 
@@ -418,8 +418,9 @@ int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 			/* .cpu: spawner_cpu_limit(), below */
 			/* A warm worker gets its next instances' fds from
 			 * pith (warm.c) and its CPU limit raised for each. */
-			.nofile = { 2 + 2 + p->n_input_fds,
-				    2 + 2 + p->n_input_fds },
+			/* (+ 1: a fresh instance's input area's.) */
+			.nofile = { 2 + 2 + proc_area_fd(p) + p->n_input_fds,
+				    2 + 2 + proc_area_fd(p) + p->n_input_fds },
 			.nproc = { 0, 0 },
 			.argv = argv,
 			.envp = envp,

@@ -105,7 +105,7 @@ static union {
 	struct plan plan;
 	char bytes[MSG_MAX];
 } msg_buf;
-static int fds[2 + PLAN_MAX_INPUTS];
+static int fds[3 + PLAN_MAX_INPUTS]; /* image, context, input area, inputs */
 static unsigned int n_fds;
 static int zygote_child;	/* a spare forked by a zygote (below) */
 
@@ -206,7 +206,7 @@ static void receive_plan(void)
 			    p->version != PLAN_VERSION ||
 			    p->n_segments > PLAN_MAX_SEGMENTS ||
 			    p->n_inputs > PLAN_MAX_INPUTS ||
-			    p->n_fds > 2 + PLAN_MAX_INPUTS ||
+			    p->n_fds > 3 + PLAN_MAX_INPUTS ||
 			    (size_t)r != sizeof(*p) +
 				    p->n_inputs * sizeof(struct plan_input))
 				fail("pith-worker: malformed plan", 0, 0);
@@ -284,12 +284,20 @@ static void map_all(const struct plan *p)
 	map_at("pith-worker: cannot map the context stack",
 	       PITH_CONTEXT_BASE + gend, p->context_size - gend,
 	       PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], gend);
-	/* A warm worker's input area: the context memfd past the context,
-	 * read-only, for the worker's whole life (plan.h). */
+	/* The input area: the context memfd past the context, read-only,
+	 * for a warm worker's whole life, or a fresh one's, from the
+	 * read-only descriptor of the context that follows it (plan.h). */
 	if (p->flags & PLAN_F_WARM)
 		map_at("pith-worker: cannot map the input area",
 		       PITH_INPUT_BASE, PLAN_INPUT_AREA, PROT_READ, MAP_SHARED,
 		       fds[1], p->context_size);
+	if (p->flags & PLAN_F_AREA) {
+		if (n_fds < 3)
+			fail("pith-worker: missing the input area's fd", 0, 0);
+		map_at("pith-worker: cannot map the input area",
+		       PITH_INPUT_BASE, PLAN_INPUT_AREA, PROT_READ, MAP_SHARED,
+		       fds[2], p->context_size);
+	}
 	for (__u32 i = 0; i < p->n_inputs; i++) {
 		if (!in[i].len)
 			continue;
