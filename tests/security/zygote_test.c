@@ -292,6 +292,20 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "400000000000-400000001000 r-xp"))
 			TH_LOG("%s", maps);
+		/* Trimmed once (worker/main.c, zygote_trim()). */
+		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[vvar"))	TH_LOG("%s", maps);
+		free(maps);
+	}
+	/* The spare: no stack of the zygote's (it runs on its own, in the
+	 * loader's data), no vDSO or vvar to unmap before its function. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)spid);
+	maps = t_read_file(path, NULL);
+	if (maps) {
+		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[vvar")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
 		free(maps);
 	}
 	/* The job ends: so does its zygote. */

@@ -265,8 +265,14 @@ static void map_image(const struct plan *p)
 
 /* A zygote's child: its parent mapped the image, the trampoline and the
  * fault handlers (zygote() below); this copy of the zygote's plan is what
- * the instance's plan must match. */
-static struct plan zygote_plan;
+ * the instance's plan must match. On pages of its own: the only part of
+ * the loader's data a child gets from the zygote (zygote_trim()). */
+#define PAGE_UP(n) (((n) + PAGE - 1) & ~(PAGE - 1))
+static union {
+	struct plan plan;
+	char pages[PAGE_UP(sizeof(struct plan))];
+} zygote_keep __attribute__((aligned(4096)));
+#define zygote_plan (zygote_keep.plan)
 
 static void map_all(const struct plan *p)
 {
@@ -517,15 +523,130 @@ static void spare(int sock, long ppid)
 		fail("pith-worker: RLIMIT_NPROC", 0, 0);
 }
 
+#ifndef MADV_WIPEONFORK
+#define MADV_WIPEONFORK 18
+#endif
+#define MADV_DONTFORK_ 10
+
+extern char __ehdr_start[], __bss_start[], _end[];
+
+/* A spare's stack: in the loader's data, zero in each child (below). */
+static char spare_stack[32768] __attribute__((aligned(64)));
+
+/*
+ * What a child of the zygote gets of it, as little as it can be: the image,
+ * the trampoline, the loader's code and read-only data, the zygote's plan
+ * (its own pages), and the loader's data zero (MADV_WIPEONFORK: new pages
+ * when the child first writes, never copies of the zygote's). The zygote's
+ * stack is not passed on at all (MADV_DONTFORK: each child runs on its own
+ * stack in the loader's data, spare_stack), and its vDSO, vvar and
+ * anything else (the stack's far end, argv, the environment, the auxiliary
+ * vector are above the part kept) are unmapped here, once. So a fork copies
+ * no page table of the zygote's data or stack, neither side takes a
+ * copy-on-write fault for them afterwards, and a spare has fewer mappings
+ * to unmap before its function.
+ */
+static void zygote_trim(const struct plan *p)
+{
+	struct range keep[PLAN_MAX_SEGMENTS + 3];
+	__u64 sp = (__u64)__builtin_frame_address(0) & ~(PAGE - 1);
+	__u64 lo = sp - (256ull << 10), cur = 0, data, plan_lo, plan_hi;
+	unsigned n = 0;
+	long r;
+
+	for (__u32 i = 0; i < p->n_segments; i++)
+		keep[n++] = (struct range){
+			p->segments[i].vaddr,
+			PAGE_UP(p->segments[i].vaddr + p->segments[i].memsz)
+		};
+	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
+				    PLAN_TRAMPOLINE_BASE +
+					    PLAN_TRAMPOLINE_SIZE };
+	keep[n++] = (struct range){ (__u64)__ehdr_start, PAGE_UP((__u64)_end) };
+	/* The stack, from 256 KiB below here to the top. */
+	keep[n++] = (struct range){ lo, PLAN_USER_TOP };
+	for (unsigned i = 1; i < n; i++) { /* insertion sort by start */
+		struct range k = keep[i];
+		unsigned j = i;
+
+		for (; j > 0 && keep[j - 1].lo > k.lo; j--)
+			keep[j] = keep[j - 1];
+		keep[j] = k;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (keep[i].lo > cur) {
+			r = raw_syscall2(__NR_munmap, cur, keep[i].lo - cur);
+			if (r < 0)
+				fail("pith-worker: zygote munmap", cur, r);
+		}
+		if (keep[i].hi > cur)
+			cur = keep[i].hi;
+	}
+	/* The stack: [lo, top) holds nothing else now (ENOMEM: its holes). */
+	r = raw_syscall3(__NR_madvise, lo, PLAN_USER_TOP - lo, MADV_DONTFORK_);
+	if (r < 0 && r != -12)
+		fail("pith-worker: madvise(MADV_DONTFORK)", lo, r);
+	/* The loader's data but the plan's pages (the segment's first page
+	 * may start below __bss_start: nothing of the file is there). */
+	data = (__u64)__bss_start & ~(PAGE - 1);
+	plan_lo = (__u64)&zygote_keep;
+	plan_hi = plan_lo + sizeof(zygote_keep);
+	if (plan_lo > data) {
+		r = raw_syscall3(__NR_madvise, data, plan_lo - data,
+				 MADV_WIPEONFORK);
+		if (r < 0)
+			fail("pith-worker: madvise(MADV_WIPEONFORK)", data, r);
+	}
+	if (PAGE_UP((__u64)_end) > plan_hi) {
+		r = raw_syscall3(__NR_madvise, plan_hi,
+				 PAGE_UP((__u64)_end) - plan_hi,
+				 MADV_WIPEONFORK);
+		if (r < 0)
+			fail("pith-worker: madvise(MADV_WIPEONFORK)", plan_hi, r);
+	}
+}
+
+static __attribute__((noreturn)) void spare_main(int sock, long ppid);
+
+/*
+ * clone(CLONE_PARENT) with the child on spare_stack: the child calls
+ * spare_main(sock, ppid) there (it has no other stack: zygote_trim()); the
+ * zygote gets the child's pid or -errno. Like fork(): no shared memory, no
+ * signal to the parent; CLONE_PARENT makes the child pith's (its pidfd,
+ * its waitid), with the zygote's exit signal, none.
+ */
+long zygote_fork(int sock, long ppid, void *stack_top);
+__asm__(".text\n"
+	".globl zygote_fork\n"
+	"zygote_fork:\n"
+	"	mov %rdi, %r8\n"		/* sock, ppid: kept in the child */
+	"	mov %rsi, %r9\n"
+	"	mov $56, %eax\n"		/* clone(CLONE_PARENT, stack) */
+	"	mov $0x8000, %edi\n"
+	"	mov %rdx, %rsi\n"
+	"	xor %edx, %edx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jz 1f\n"
+	"	ret\n"
+	"1:	xor %ebp, %ebp\n"		/* the child, on its own stack */
+	"	mov %r8, %rdi\n"
+	"	mov %r9, %rsi\n"
+	"	and $-16, %rsp\n"
+	"	call spare_main\n"
+	"	ud2\n");
+
 /*
  * A zygote: everything a fresh worker does before its plan's context and
  * inputs that depends only on the image and the context's size (map the
  * image, the trampoline, the fault handlers and their stack address), once;
  * then one fork per request. Only this loader's code ever runs in a zygote:
  * it never jumps to the trampoline, so no instruction of the function runs
- * here. Returns in each child, with fd 0 the instance's plan socket.
+ * here. Each child goes on in spare_main(), with the worker's end of its
+ * plan socketpair.
  */
-static void zygote(const struct plan *p)
+static __attribute__((noreturn)) void zygote(const struct plan *p)
 {
 	long ppid, r;
 
@@ -539,6 +660,7 @@ static void zygote(const struct plan *p)
 	map_image(p);
 	setup_signals(p);
 	map_trampoline(p);
+	zygote_trim(p);
 	/* The parent the spawner's checks found: pith. */
 	ppid = raw_syscall0(__NR_getppid);
 	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
@@ -554,14 +676,7 @@ static void zygote(const struct plan *p)
 
 		if (fd <= 0) /* pith closed it: the job is over */
 			raw_exit_group(fd == 0 ? 0 : 127);
-		/* Like fork(): no shared memory, no signal to the parent;
-		 * CLONE_PARENT makes the child pith's (its pidfd, its
-		 * waitid), with the zygote's exit signal, none. */
-		r = raw_syscall5(__NR_clone, CLONE_PARENT, 0, 0, 0, 0);
-		if (r == 0) {
-			spare(fd, ppid);
-			return;
-		}
+		r = zygote_fork(fd, ppid, spare_stack + sizeof(spare_stack));
 		raw_syscall1(__NR_close, fd);
 		rep.pid = (__s32)r;
 		if (raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, MSG_NOSIGNAL) !=
@@ -570,37 +685,51 @@ static void zygote(const struct plan *p)
 	}
 }
 
+static __attribute__((noreturn)) void run(const struct plan *p);
+
+/* A spare of the zygote, on its own stack: its own plan, on its own
+ * socket (end of stream: not needed, the job is over), then on as a
+ * fresh worker. */
+static __attribute__((noreturn, used)) void spare_main(int sock, long ppid)
+{
+	const struct plan *p = &msg_buf.plan;
+	struct { __u64 cur, max; } lim;
+	long r;
+
+	spare(sock, ppid);
+	receive_plan();
+	check_zygote_plan(p);
+	lim.cur = p->cpu_cur;
+	lim.max = p->cpu_max;
+	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
+	if (r < 0)
+		fail("pith-worker: RLIMIT_CPU", 0, r);
+	lim.cur = lim.max = 2 + n_fds;
+	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
+	if (r < 0)
+		fail("pith-worker: RLIMIT_NOFILE", 0, r);
+	run(p);
+}
+
 __attribute__((noreturn, used)) void worker_main(void)
+{
+	receive_plan();
+	if (msg_buf.plan.flags & PLAN_F_ZYGOTE)
+		zygote(&msg_buf.plan);
+	run(&msg_buf.plan);
+}
+
+static __attribute__((noreturn)) void run(const struct plan *p)
 {
 	struct plan_ready ready = { .magic = PLAN_READY_MAGIC };
 	struct { long sec, nsec; } ts;
-	const struct plan *p;
 	struct plan_handoff *h;
 	__u64 unmap[2 * PLAN_MAX_UNMAP];
 	__u64 n_unmap, size, top, block;
 	struct iovec iov = { &ready, sizeof(ready) };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct { __u64 cur, max; } lim;
 	long r;
 
-	receive_plan();
-	p = &msg_buf.plan;
-	if (p->flags & PLAN_F_ZYGOTE) {
-		zygote(p);
-		/* A spare of the zygote: its own plan, on its own socket
-		 * (end of stream: not needed, the job is over). */
-		receive_plan();
-		check_zygote_plan(p);
-		lim.cur = p->cpu_cur;
-		lim.max = p->cpu_max;
-		r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
-		if (r < 0)
-			fail("pith-worker: RLIMIT_CPU", 0, r);
-		lim.cur = lim.max = 2 + n_fds;
-		r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
-		if (r < 0)
-			fail("pith-worker: RLIMIT_NOFILE", 0, r);
-	}
 	/* Not ptrace-able, /proc files owned by root: other processes of
 	 * the same unprivileged uid cannot read the worker's memory. */
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
