@@ -244,11 +244,28 @@ else
 fi
 
 # --- 5. kill -9 mid-job, restart: the job completes with the right result.
-mkjob "$tmp/slow.json" "$slowfn" "4000000000 slow"
-slow_id=$("$pith" submit "$tmp/slow.json" 2>&1)
-if ! wait_state "$slow_id" running 300; then
-	t_fail kill9_mid_job_then_restart_completes_it "never running: $slow_id"
-else
+# The kill must come while the job runs: a job seen running may still end
+# before it when the test itself is starved (the spin is ~4 s of CPU on a
+# quiet machine). That is seen after the restart, not guessed from time: a
+# job the kill interrupted runs again (runs 2), one that had ended does not
+# (done, runs 1). Then the case was not tried: again with a 4x longer spin.
+spins=4000000000
+for try in 1 2 3; do
+	mkjob "$tmp/slow.json" "$slowfn" "$spins slow"
+	slow_id=$("$pith" submit "$tmp/slow.json" 2>&1)
+	for _ in $(seq 300); do
+		st=$(state_of "$slow_id")
+		[ "$st" = running ] || [ "$st" = done ] && break
+		sleep 0.1
+	done
+	if [ "$st" = done ] && [ $try -lt 3 ]; then
+		echo "# kill9_mid_job_then_restart_completes_it: the job ($spins spins) ended before it was seen running (try $try); again, 4x longer"
+		spins=$((spins * 4))
+		continue
+	elif [ "$st" != running ]; then
+		t_fail kill9_mid_job_then_restart_completes_it "never running: $slow_id $st"
+		break
+	fi
 	workers=$(pgrep -P "$pid")
 	kill -9 "$pid"
 	wait "$pid" 2>/dev/null
@@ -265,9 +282,16 @@ else
 		sleep 0.1
 	done
 	start_pithd
-	if wait_state "$slow_id" done 900 &&
+	wait_state "$slow_id" done 900
+	runs=$(json "$tmp/st.json" 'd["runs"]' 2>/dev/null)
+	if [ "$(state_of "$slow_id")" = done ] && [ "$runs" = 1 ] && [ $try -lt 3 ]; then
+		echo "# kill9_mid_job_then_restart_completes_it: the job ($spins spins) ended before the kill (try $try); again, 4x longer"
+		spins=$((spins * 4))
+		continue
+	fi
+	if [ "$(state_of "$slow_id")" = done ] &&
 		"$pith" result "$slow_id" -o "$tmp/slow-out" >/dev/null &&
-		[ "$(cat "$tmp/slow-out/r/i0")" = "4000000000 SLOW" ] &&
+		[ "$(cat "$tmp/slow-out/r/i0")" = "$spins SLOW" ] &&
 		[ "$(json "$tmp/st.json" 'd["runs"]')" = 2 ] &&
 		[ "$left" -eq 0 ]; then
 		t_ok kill9_mid_job_then_restart_completes_it
@@ -275,7 +299,8 @@ else
 		t_fail kill9_mid_job_then_restart_completes_it \
 			"state $(state_of "$slow_id"), workers left $left: $(cat "$tmp/st.json" "$tmp/pithd.log")"
 	fi
-fi
+	break
+done
 if "$pith" result "$id" -o "$tmp/res2" >/dev/null &&
 	diff -r "$tmp/run-out" "$tmp/res2" >/dev/null; then
 	t_ok results_survive_the_restart
@@ -383,11 +408,13 @@ if json "$tmp/a.json" 'd["progress"]["instances_total"], d["progress"]["stage"]'
 else
 	t_fail status_shows_a_running_jobs_progress "$(cat "$tmp/a.json" "$tmp/a.txt")"
 fi
-t0=$(date +%s%N)
+# How long the cancel took, by pithd's own clock (the job's finished_ms,
+# CLOCK_REALTIME as date's): not the test's polling, which a loaded
+# machine slows down (15.2 s was seen that way).
+t0=$(date +%s%3N)
 "$pith" cancel "$a" >/dev/null
-wait_state "$a" cancelled 150
-t1=$(date +%s%N)
-ms=$(((t1 - t0) / 1000000))
+wait_state "$a" cancelled 600
+ms=$(( $(json "$tmp/st.json" 'd.get("finished_ms", 0)') - t0 ))
 wait_state "$b" done 900
 left=
 for _ in $(seq 50); do
@@ -395,7 +422,7 @@ for _ in $(seq 50); do
 	[ -z "$left" ] && break
 	sleep 0.1
 done
-if [ "$(state_of "$a")" = cancelled ] && [ $ms -lt 15000 ] &&
+if [ "$(state_of "$a")" = cancelled ] && [ $ms -ge 0 ] && [ $ms -lt 15000 ] &&
 	json "$tmp/st.json" 'd["error"]' | grep -q 'instances were killed' &&
 	"$pith" result "$b" -o "$tmp/b-out" >/dev/null &&
 	[ "$(cat "$tmp/b-out/r/i0")" = "5000000000 OTHER" ] &&
@@ -415,15 +442,22 @@ stop_pithd
 if [ "$(id -u)" != 0 ] || ! command -v setpriv >/dev/null || [ ! -e "$tmp/u/job.json" ]; then
 	t_skip warm_workers_serve_the_same_uids_next_job_then_end "needs root and setpriv"
 else
-	printf '[Daemon]\nJobs=1\nWarmIdleTime=1s\n' >"$tmp/warm.conf"
+	# WarmIdleTime= is the time the next job has to come: 1 s was
+	# sometimes shorter than this script's two client runs on a loaded
+	# machine (then job 2 found no idle worker: 0 reused, 3 started).
+	printf '[Daemon]\nJobs=1\nWarmIdleTime=5s\n' >"$tmp/warm.conf"
 	n0=$(wc -l <"$tmp/pithd.log")
 	PITH_WARM_STATS=1 start_pithd --config "$tmp/warm.conf"
 	mkjob "$tmp/one.json" "$fn/upper" one
 	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w1" >/dev/null 2>&1
 	idle1=$(pgrep -P "$pid" | wc -l)
 	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w2" >/dev/null 2>&1
-	sleep 2.5 # WarmIdleTime=1s
-	idle2=$(pgrep -P "$pid" | wc -l)
+	# Without a job, they end: seen, not slept for.
+	for _ in $(seq 600); do
+		idle2=$(pgrep -P "$pid" | wc -l)
+		[ "$idle2" -eq 0 ] && break
+		sleep 0.1
+	done
 	"$pith" submit --wait "$tmp/one.json" -o "$tmp/w3" >/dev/null 2>&1
 	u_id=$(cd "$tmp/u" && as_nobody "$pith" submit job.json 2>&1)
 	wait_state "$u_id" done
@@ -438,7 +472,7 @@ pith: warm workers: 0 instances reused one, 1 started one" ]; then
 		t_ok warm_workers_serve_the_same_uids_next_job_then_end
 	else
 		t_fail warm_workers_serve_the_same_uids_next_job_then_end \
-			"idle after job 1: $idle1, after 2.5 s: $idle2; $stats"
+			"idle after job 1: $idle1, at the end: $idle2; $stats"
 	fi
 fi
 
