@@ -29,6 +29,8 @@
 #                                [-C "pith threads opaque"] [-a "ARGS"]
 #                                [-b BASE_BUILD]
 #   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
+#       (medians per contender, pith's ratios of the medians, then each
+#       round's figures and ratios and the worst round of each column)
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
 #       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
 #       logs on disk); its table gives pith's peak memory against N's
@@ -74,7 +76,7 @@ while getopts n:l:r:c:p:f:go:s:C:Sa:b: opt; do
 	g) gen=1 ;;
 	o) tsv=$OPTARG ;;
 	s) sum=$OPTARG ;;
-	*) sed -n '2,48p' "$0" >&2; exit 2 ;;
+	*) sed -n '2,50p' "$0" >&2; exit 2 ;;
 	esac
 done
 
@@ -84,7 +86,59 @@ summary() {
 	awk -F'\t' '
 NR == 1 { next }
 { k = $1 SUBSEP $2 SUBSEP $4; n[k]++; w[k, n[k]] = $6; c[k, n[k]] = $7; m[k, n[k]] = $8; m_all[k, n[k]] = $8
-  conc[k] = $5; if ($10 != "ok" || $9 != 0) bad[k]++; keys[$1 SUBSEP $2] = 1 }
+  conc[k] = $5; if ($10 != "ok" || $9 != 0) bad[k]++; keys[$1 SUBSEP $2] = 1
+  # each round on its own (the medians hide a stalled one)
+  rk = $1 SUBSEP $2 SUBSEP $3; rkeys[rk] = 1; if ($3 + 0 > maxr) maxr = $3 + 0
+  RW[rk, $4] = $6; RC[rk, $4] = $7; RM[rk, $4] = $8; if ($10 != "ok" || $9 != 0) RB[rk, $4] = 1 }
+# each round: pith alone (and base, -b), its figures; with the others, the
+# ratios within the round (the contenders alternate in it); then per
+# (latency, N) the worst round of each column.
+function rounds_table(alone,   i, r, a, rk, x, wr, wv, col, ncol, better, ci, who, tag) {
+	print ""
+	if (alone) {
+		print "| latency | N | round | contender | wall s | CPU s | peak MiB |"
+		print "|---|---|---|---|---|---|---|"
+		ncol = 3
+	} else {
+		print "| latency | N | round | pith wall s | pith logs/CPU-s vs opaque | vs threads | pith logs/s vs opaque | pith peak / opaque peak |"
+		print "|---|---|---|---|---|---|---|---|"
+		ncol = 5
+	}
+	for (ci = 1; ci <= (alone ? 2 : 1); ci++) for (i = 1; i <= nk; i++) {
+		who = ci == 1 ? "pith" : "base"
+		tag = alone ? " " who " |" : ""
+		split(order[i], a, SUBSEP)
+		delete wr; delete wv
+		for (r = 1; r <= maxr; r++) {
+			rk = order[i] SUBSEP r
+			if (!((rk, who) in RW)) continue
+			if (alone) {
+				x[1] = RW[rk, who]; x[2] = RC[rk, who]; x[3] = RM[rk, who]
+				printf "| %s ms | %d | %d |%s %.2f | %.2f | %.0f |%s\n", a[1], a[2], r, tag, x[1], x[2], x[3], RB[rk, who] ? " FAILED or wrong" : ""
+			} else {
+				if (RB[rk, "pith"] || RB[rk, "opaque"] || RB[rk, "threads"] || !((rk, "opaque") in RW) || !((rk, "threads") in RW) ||
+				    RC[rk, "pith"] <= 0 || RW[rk, "pith"] <= 0 || RM[rk, "opaque"] <= 0) {
+					printf "| %s ms | %d | %d | %.2f | runs failed or missing: no ratio | | | |\n", a[1], a[2], r, RW[rk, "pith"]
+					continue
+				}
+				x[1] = RW[rk, "pith"]; x[2] = RC[rk, "opaque"] / RC[rk, "pith"]; x[3] = RC[rk, "threads"] / RC[rk, "pith"]
+				x[4] = RW[rk, "opaque"] / RW[rk, "pith"]; x[5] = RM[rk, "pith"] / RM[rk, "opaque"]
+				printf "| %s ms | %d | %d | %.2f | %.2fx | %.2fx | %.2fx | %.2fx |\n", a[1], a[2], r, x[1], x[2], x[3], x[4], x[5]
+			}
+			for (col = 1; col <= ncol; col++) {
+				# worst: the largest wall, CPU, peak and peak ratio; the
+				# smallest throughput ratio
+				better = !alone && (col == 2 || col == 3 || col == 4)
+				if (!(col in wv) || (better ? x[col] < wv[col] : x[col] > wv[col])) { wv[col] = x[col]; wr[col] = r }
+			}
+		}
+		if (!(1 in wv)) continue
+		if (alone)
+			printf "| %s ms | %d | worst |%s %.2f (round %d) | %.2f (round %d) | %.0f (round %d) |\n", a[1], a[2], tag, wv[1], wr[1], wv[2], wr[2], wv[3], wr[3]
+		else if (2 in wv)
+			printf "| %s ms | %d | worst | %.2f (round %d) | %.2fx (round %d) | %.2fx (round %d) | %.2fx (round %d) | %.2fx (round %d) |\n", a[1], a[2], wv[1], wr[1], wv[2], wr[2], wv[3], wr[3], wv[4], wr[4], wv[5], wr[5]
+	}
+}
 function med(a, k, cnt,   i, j, t, v) {
 	for (i = 1; i <= cnt; i++) v[i] = a[k, i]
 	for (i = 1; i <= cnt; i++) for (j = i + 1; j <= cnt; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
@@ -135,12 +189,14 @@ END {
 			if (!((who, a[1]) in smallest)) smallest[who, a[1]] = pk
 			printf "| %s ms | %d | %s | %.1f | %.1f-%.1f | %.2fx | %.2f MiB |\n", a[1], a[2], who, pk, lo, hi, pk / smallest[who, a[1]], pk * 1000 / a[2]
 		}
+		rounds_table(1)
 		exit
 	}
 	print ""
 	print "| latency | N | pith logs/CPU-s vs opaque | vs threads | pith logs/s vs opaque | pith peak / opaque peak |"
 	print "|---|---|---|---|---|---|"
 	for (i = 1; i <= nk; i++) print ratio[i]
+	rounds_table(0)
 }' "$1"
 }
 
