@@ -25,7 +25,7 @@ FN=$(realpath "$B/bench/fn")
 NOOP=$(realpath "$B/bench/noop-static")
 FORK=$(realpath "$B/bench/fork-static")
 N_WARM=20000 N_FRESH=2000 N_TOUCH=300 N_SPIN=1000 N_EXEC=2000 N_BWRAP=200
-N_CRUN=50 REPS=3
+N_CRUN=50 REPS=3 T1_REPS=9
 if [ "${1:-}" = -q ]; then
 	N_WARM=5000 N_FRESH=500 N_TOUCH=100 N_SPIN=300 N_EXEC=500 N_BWRAP=50
 	N_CRUN=20
@@ -51,63 +51,91 @@ print(json.dumps(j))
 PY
 }
 
-# wall ns of one pith run (extra arguments before the job; PJ=N: -j N),
-# median of REPS
-wall() {
-	local j=$1 ts=()
+# wall ns of one pith run (extra arguments before the job; PJ=N: -j N)
+wall1() {
+	local j=$1 s e
 	shift
-	for _ in $(seq "$REPS"); do
-		local s e
-		s=$(date +%s%N)
-		"$@" "$PITH" run -q "$j" -o "$tmp/out" ${PJ:+-j "$PJ"} >/dev/null
-		e=$(date +%s%N)
-		ts+=($((e - s)))
-	done
-	printf '%s\n' "${ts[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p"
+	s=$(date +%s%N)
+	"$@" "$PITH" run -q "$j" -o "$tmp/out" ${PJ:+-j "$PJ"} >/dev/null
+	e=$(date +%s%N)
+	echo $((e - s))
 }
 
-# per-instance us: (T_N - T_1) / (N - 1)
+med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# per-instance us: (T_N - T_1) / (N - 1). T_N is the median of REPS runs,
+# T_1 the median of T1_REPS runs of the 1-instance job, T1_REPS / REPS of
+# them before each N-instance run: T_1 is pith's start-up and end, a few
+# ms that a loaded machine stretches by tens (over 20,000 instances, 1 us
+# each), so one run of it moved the warm row by +-20%.
 per() { # FN N MEMORY FRESH ITEM [prefix command...]
-	local fn=$1 n=$2 mem=$3 fresh=$4 item=$5
+	local fn=$1 n=$2 mem=$3 fresh=$4 item=$5 t1s=() tns=()
 	shift 5
 	job b1 "$fn" 1 "$mem" "$fresh" "$item" >"$tmp/j1.json"
 	job bn "$fn" "$n" "$mem" "$fresh" "$item" >"$tmp/jn.json"
+	for _ in $(seq "$REPS"); do
+		for _ in $(seq $((T1_REPS / REPS))); do
+			t1s+=("$(wall1 "$tmp/j1.json" "$@")")
+		done
+		tns+=("$(wall1 "$tmp/jn.json" "$@")")
+	done
 	local t1 tn
-	t1=$(wall "$tmp/j1.json" "$@")
-	tn=$(wall "$tmp/jn.json" "$@")
+	t1=$(printf '%s\n' "${t1s[@]}" | med)
+	tn=$(printf '%s\n' "${tns[@]}" | med)
 	python3 -c "print('%.2f' % (($tn - $t1) / 1000 / ($n - 1)))"
 }
 
 ratio() { python3 -c "print('%.3f' % ($1 / $2))"; }
 
 # CPU ns (user + system) of one pith run, its workers and zygotes
-# included (all are reaped by pith), median of REPS
-cpu() {
-	local j=$1 ts=()
-	shift
-	for _ in $(seq "$REPS"); do
-		ts+=("$(python3 -c '
+# included (all are reaped by pith)
+cpu1() {
+	python3 -c '
 import resource, subprocess, sys
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(int((r.ru_utime + r.ru_stime) * 1e9))' "$@" "$PITH" run -q "$j" -o "$tmp/out")")
-	done
-	printf '%s\n' "${ts[@]}" | sort -n | sed -n "$(((REPS + 1) / 2))p"
+print(int((r.ru_utime + r.ru_stime) * 1e9))' "$PITH" run -q "$1" -o "$tmp/out"
 }
 
-# per-instance CPU us: (C_N - C_1) / (N - 1)
+# per-instance CPU us: (C_N - C_1) / (N - 1), medians as per()'s
 cpu_per() { # FN N MEMORY FRESH ITEM
+	local c1s=() cns=() c1 cn
 	job b1 "$1" 1 "$3" "$4" "$5" >"$tmp/j1.json"
 	job bn "$1" "$2" "$3" "$4" "$5" >"$tmp/jn.json"
-	local c1 cn
-	c1=$(cpu "$tmp/j1.json")
-	cn=$(cpu "$tmp/jn.json")
+	for _ in $(seq "$REPS"); do
+		for _ in $(seq $((T1_REPS / REPS))); do
+			c1s+=("$(cpu1 "$tmp/j1.json")")
+		done
+		cns+=("$(cpu1 "$tmp/jn.json")")
+	done
+	c1=$(printf '%s\n' "${c1s[@]}" | med)
+	cn=$(printf '%s\n' "${cns[@]}" | med)
 	python3 -c "print('%.2f' % (($cn - $c1) / 1000 / ($2 - 1)))"
 }
 
-# ~1 ms of the spin loop natively (the fastest of 5 calibrations)
+# spin_us ITERATIONS: the CPU us of one spin of ITERATIONS natively, the
+# least of 5 runs of 100 spins less a run of one 1-iteration spin (the
+# driver's start).
+# CPU time, not wall: a loaded machine preempts the spin, which stretched
+# the wall time and so shortened the "~1 ms" function it calibrated.
+spin_us() {
+	python3 - "$DRV" "$1" <<'PY'
+import resource, subprocess, sys
+def cpu(n, iters):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.argv[1], "spin", str(n), str(iters)],
+                   stdout=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime -
+            before.ru_utime - before.ru_stime) * 1e6
+iters = int(sys.argv[2])
+print("%.1f" % min((cpu(100, iters) - cpu(1, 1)) / 100 for _ in range(5)))
+PY
+}
+
+# ~1 ms of the spin loop natively, in CPU time
 iters=400000
-us=$(for _ in 1 2 3 4 5; do "$DRV" spin 50 $iters; done | sort -n | head -1)
+us=$(spin_us $iters)
 iters=$(python3 -c "print(int($iters * 1000 / $us))")
 echo "$iters" >"$tmp/spin.txt"
 
@@ -134,7 +162,7 @@ fresh_cpu=$(cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
 touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
 touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
-spin_native=$(for _ in 1 2 3; do "$DRV" spin 50 "$iters"; done | sort -n | head -1)
+spin_native=$(spin_us "$iters")
 spin1=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0)
 spin2=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0,1)
 fe=$(python3 -c "print('%.2f' % (($fe + $fe2) / 2))")
