@@ -377,7 +377,8 @@ static int stage_reserve(struct stage_run *st, size_t n)
 	 * the doubling's spare half is never touched (pages pith holds). */
 	if (n > st->slots_n) {
 		for (size_t i = st->slots_n; i < n; i++)
-			instance_init(sr, i);
+			if (instance_init(sr, i) < 0)
+				return -ENOMEM;
 		memset(st->slots + st->slots_n, 0,
 		       (n - st->slots_n) * sizeof(*st->slots));
 		st->slots_n = n;

@@ -250,8 +250,9 @@ uint64_t instance_end_ns(const struct stage_report *sr, size_t i);
  * uninitialised, instance_init() sets them up. -ENOMEM. The setters do
  * nothing to an entry a failures_only report dropped. */
 int instance_reserve(struct stage_report *sr, size_t cap);
-/* Entry i fresh: not run, no times, no details. */
-void instance_init(struct stage_report *sr, size_t i);
+/* Entry i fresh: not run, no times, no details; room for it is made when a
+ * failures_only report gave back what instance_reserve() made. -ENOMEM. */
+int instance_init(struct stage_report *sr, size_t i);
 void instance_set_state(struct stage_report *sr, size_t i,
 			enum instance_state state);
 void instance_set_start(struct stage_report *sr, size_t i, uint64_t ns);

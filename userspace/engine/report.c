@@ -9,11 +9,13 @@
  * in order, and keeps those of the ones still running or failed.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine/engine.h"
 #include "lib/err.h"
+#include "lib/macro.h"
 
 struct instance_detail {
 	char *reason;		   /* NULL: "" */
@@ -102,12 +104,23 @@ int instance_reserve(struct stage_report *sr, size_t cap)
 	return 0;
 }
 
-void instance_init(struct stage_report *sr, size_t i)
+int instance_init(struct stage_report *sr, size_t i)
 {
-	struct instance_entry *en = entry(sr, i);
+	struct instance_entry *en;
 
+	/* Past the room a dropped prefix left (drop_ok_prefix() keeps only
+	 * a quarter more than it held): grow it again by doubling. */
+	if (i >= sr->cap && i >= sr->base) {
+		size_t held = sr->cap > sr->base ? sr->cap - sr->base : 0;
+		int r = instance_reserve(sr, sr->base + MAX(2 * held, i + 1 - sr->base));
+
+		if (r < 0)
+			return r;
+	}
+	en = entry(sr, i);
 	if (en)
 		*en = (struct instance_entry){};
+	return 0;
 }
 
 /* Dropped at once: a prefix of at least this many entries, and a quarter
@@ -140,12 +153,21 @@ static void drop_ok_prefix(struct stage_report *sr, size_t upto)
 	memmove(sr->instances, sr->instances + k,
 		(sr->n_instances - upto) * sizeof(*sr->instances));
 	sr->base = upto;
-	/* The room up to sr->cap stays: instance_init() writes there. */
-	void *a = realloc(sr->instances,
-			  (sr->cap > upto ? sr->cap - upto : 1) *
-				  sizeof(*sr->instances));
-	if (a)
+	/* Room for what is held and a quarter more (instance_init() grows
+	 * it again): the room up to the old capacity was written once, so
+	 * keeping it would keep its pages. */
+	size_t held = sr->n_instances - upto, room = MAX(held + held / 4, (size_t)64);
+	void *a;
+
+	if (upto + room < sr->cap &&
+	    (a = realloc(sr->instances, room * sizeof(*sr->instances)))) {
 		sr->instances = a;
+		sr->cap = upto + room;
+	}
+	/* free() keeps what it frees below live allocations, and the peak
+	 * of the run's memory would keep what its start held: give it
+	 * back (a few dozen times a run: the drops are geometric). */
+	malloc_trim(0);
 }
 
 void instance_set_state(struct stage_report *sr, size_t i,
