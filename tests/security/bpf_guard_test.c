@@ -451,6 +451,22 @@ TEST_F(guard, a_dead_workers_armed_state_does_not_pass_to_its_pid)
 	munmap((void *)flag, 4096);
 }
 
+/*
+ * pith forgets the names of reaped workers 32 at a time
+ * (guard_worker_reaped()); the map holds 4,096: 5,000 workers named and
+ * reaped one after another fit only if the reaped ones' names go.
+ */
+TEST_F(guard, reaped_workers_names_are_forgotten)
+{
+	for (int i = 0; i < 5000; i++) {
+		pid_t pid = 4000000 + i; /* above pid_max: nobody's */
+
+		ASSERT_EQ(0, guard_worker_add(self->g, pid, "f", 0, i))
+			TH_LOG("worker %d", i);
+		guard_worker_reaped(self->g, pid);
+	}
+}
+
 TEST(guard_refuses_a_missing_cgroup)
 {
 	struct guard_opts o = { .cgroup_path = "/nonexistent/pith-cgroup" };

@@ -669,8 +669,9 @@ void guard_worker_del(struct guard *g, pid_t pid)
 }
 
 /* The names of reaped workers, GUARD_DEAD_MAX in one call: the batch
- * stops at a key that is gone (guard_worker_del() took it), which is
- * skipped. */
+ * stops at a key that is gone (guard_worker_del() took it), or at any
+ * other error (a kernel without batch calls for this map): that key is
+ * deleted alone, and the batch goes on after it. */
 static void flush_dead(struct guard *g)
 {
 	int fd = bpf_map__fd(g->skel->maps.pith_workers);
@@ -680,9 +681,15 @@ static void flush_dead(struct guard *g)
 		__u32 n = g->n_dead - at;
 		int r = bpf_map_delete_batch(fd, g->dead + at, &n, NULL);
 
+		/* n counts the keys deleted only when the batch ran. */
+		if (r < 0 && r != -ENOENT)
+			n = 0;
 		at += n;
-		if (r < 0)
-			at++; /* not there: skip it */
+		if (r < 0 && at < g->n_dead) {
+			bpf_map__delete_elem(g->skel->maps.pith_workers,
+					     g->dead + at, sizeof(g->dead[0]), 0);
+			at++;
+		}
 	}
 	g->n_dead = 0;
 }
