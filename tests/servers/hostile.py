@@ -33,6 +33,10 @@
 #                    request), close (no byte), 503 (a 503 with a body),
 #                    cut (headers and half the body, then close)
 #   /tries/K         200, body = requests seen so far for key K of /flaky
+#   /pass/K/N        200 with N body bytes as /ok/N, counted for key K
+#   /gate/K/M/N      200 with N body bytes as /ok/N, held until M /pass/K
+#                    responses were sent (or 10 s passed): a response that
+#                    comes only after the ones behind it
 import os
 import socket
 import socketserver
@@ -44,6 +48,8 @@ import time
 accepted = 0
 lock = threading.Lock()
 tries = {}  # /flaky key -> requests seen
+passed = {}  # /pass key -> responses sent
+passed_cv = threading.Condition(lock)
 
 
 def read_request(f):
@@ -117,6 +123,18 @@ class Handler(socketserver.BaseRequestHandler):
                 send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
                      % int(n) + b"x" * (int(n) // 2))
                 return False
+        if path.startswith("/gate/"):
+            key, m, n = path.split("/")[2:5]
+            with passed_cv:
+                passed_cv.wait_for(lambda: passed.get(key, 0) >= int(m), 10)
+            path = "/ok/" + n
+        elif path.startswith("/pass/"):
+            key, n = path.split("/")[2:4]
+            ok = self.respond(s, "/ok/" + n)
+            with passed_cv:
+                passed[key] = passed.get(key, 0) + 1
+                passed_cv.notify_all()
+            return ok
         if path.startswith("/tries/"):
             with lock:
                 body = b"%d" % tries.get(path[7:], 0)

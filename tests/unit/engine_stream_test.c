@@ -3,6 +3,7 @@
  * in instance order whatever the order of completion, buffers are let go
  * when no consumer will take them, I/O fetches ahead within the window. */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "harness/harness.h"
 #include "harness/helpers.h"
 #include "iofuncs/iofuncs.h"
+#include "iofuncs_util.h"
 #include "lib/macro.h"
 
 /* Parse a job whose binaries are the test functions in build/tests/functions
@@ -505,6 +507,219 @@ out:
 	job_free(job);
 	t_rm_rf(dir);
 	free(dir);
+}
+
+/*
+ * n files f<i> of "<c>x<i>" (c = 'a' + (i * 7) % 26, so split makes
+ * c % 4 items of each) in dir, read by file.read, then split `each` by
+ * `each` of two tags (two instances per file: their numbering has a stride),
+ * then forwarded by one `all` instance.
+ */
+static struct job *read_split_job(const char *dir, size_t n)
+{
+	size_t cap = n * 48 + 16, o = 0;
+	char *items = malloc(cap), *text;
+	struct job *job;
+
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < n; i++) {
+		char *path = t_strdupf("%s/f%zu", dir, i);
+		char *data = t_strdupf("%cx%zu", (char)('a' + (i * 7) % 26), i);
+		int r = t_write_file(path, data, strlen(data));
+
+		free(path);
+		free(data);
+		if (r < 0) {
+			free(items);
+			return NULL;
+		}
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"r%zu\",\"data\":\"f%zu\"}",
+				      i ? "," : "", i, i);
+	}
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"ooo\","
+		"\"functions\":{\"split\":{\"binary\":\"%%1$s/split\",\"memory\":\"1MiB\"},"
+		"\"forward\":{\"binary\":\"%%1$s/forward\",\"memory\":\"4MiB\"}},"
+		"\"inputs\":{\"paths\":%s,\"tags\":[{\"name\":\"t0\",\"data\":\"0\"},{\"name\":\"t1\",\"data\":\"1\"}]},"
+		"\"stages\":["
+		"{\"name\":\"read\",\"io\":\"file.read\",\"inputs\":{\"in\":{\"from\":\"paths\"}},\"outputs\":[\"bytes\"]},"
+		"{\"name\":\"b\",\"function\":\"split\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"},\"tag\":{\"from\":\"tags\",\"mode\":\"each\"}},\"outputs\":[\"out\"]},"
+		"{\"name\":\"c\",\"function\":\"forward\",\"inputs\":{\"in\":{\"from\":\"b.out\",\"mode\":\"all\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"split\":\"b.out\",\"all\":\"c.out\"}}",
+		items);
+	job = job_in(dir, text);
+	free(text);
+	free(items);
+	return job;
+}
+
+/* What read_split_job()'s outputs must be: file by file, tag by tag, the
+ * items split made, whatever order anything ran in. */
+static char *read_split_want(size_t n)
+{
+	size_t cap = n * 2 * 3 * 32 + 1, o = 0;
+	char *t = malloc(cap);
+
+	t[0] = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)('a' + (i * 7) % 26);
+
+		for (unsigned tag = 0; tag < 2; tag++)
+			for (unsigned j = 0; j < (unsigned char)c % 4; j++)
+				o += (size_t)snprintf(t + o, cap - o,
+						      "r%zu.%u=%cx%zu%c;", i, j,
+						      c, i, (char)('0' + j));
+	}
+	return t;
+}
+
+#define OOO_FILES 80
+
+/*
+ * An `each` instance starts as soon as its item is read, ahead of items
+ * read before it but not collected yet (the hook collects the reads in a
+ * random order), and still every output is the same, byte for byte and in
+ * the same order, as the order of the job file says.
+ */
+TEST_F(stream, instances_start_out_of_order_and_outputs_stay_in_order)
+{
+	char *dir = t_tmpdir(), *want = read_split_want(OOO_FILES);
+	struct job *job;
+	size_t ahead = 0;
+
+	ASSERT_NE(NULL, dir);
+	job = read_split_job(dir, OOO_FILES);
+	ASSERT_NE(NULL, job);
+	for (uint32_t seed = 0; seed < 8; seed++) {
+		struct engine_report rep;
+		const struct stage_report *rd, *b;
+		uint64_t latest = 0;
+
+		ASSERT_EQ(0, run_job(self->sb, job, 2, seed * 2654435761u,
+				     &rep));
+		ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+		for (size_t k = 0; k < 2; k++) {
+			char *got = set_text(rep.outputs[k]);
+
+			EXPECT_STREQ(want, got) TH_LOG("seed %u, output %zu", seed, k);
+			free(got);
+		}
+		/* Instance i of b (file i / 2) started before some earlier
+		 * file's read was collected: out of order. */
+		rd = &rep.stages[0];
+		b = &rep.stages[1];
+		ASSERT_EQ(2 * OOO_FILES, b->n_instances);
+		for (size_t i = 0; i < b->n_instances; i++) {
+			if (i % 2 == 0 && i >= 2)
+				latest = MAX(latest, instance_end_ns(rd, i / 2 - 1));
+			ahead += instance_start_ns(b, i) < latest;
+		}
+		engine_report_done(&rep);
+	}
+	TH_LOG("%zu instances of 1,280 started ahead of an earlier item", ahead);
+	EXPECT_LT(0, ahead);
+	job_free(job);
+	t_rm_rf(dir);
+	free(dir);
+	free(want);
+}
+
+#define GATE_PASS 40
+#define GATE_BODY 65536
+
+/*
+ * The first response comes only after the 40 behind it (a server holding
+ * it until it has sent them, or 10 s): their `each` instances start while
+ * it is late, rather than waiting in their slots for it. The window (1
+ * MiB: 16 of these 64 KiB bodies, one of them the late one's share) lets
+ * the 40th request go only once at least 25 of the others were consumed,
+ * so this holds however loaded the machine: before, the items waited for
+ * the first in their slots, filled the window, the 40th request never
+ * went, and the server gave up holding the first after 10 s.
+ */
+TEST_F(stream, a_late_first_response_does_not_hold_back_the_items_behind_it)
+{
+	size_t cap = (GATE_PASS + 1) * 160 + 64, o = 0, before = 0;
+	uint64_t late_ms;
+	char *items = malloc(cap), *text;
+	const struct stage_report *fetch, *up;
+	struct engine_report rep;
+	struct job *job;
+	struct err e = {};
+	unsigned port;
+	pid_t srv;
+	int r;
+
+	if (t_hostile_start(&srv, &port) < 0)
+		SKIP(free(items); return, "python3 cannot run tests/servers/hostile.py (tools/deps.sh test)");
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i <= GATE_PASS; i++) {
+		char path[64];
+
+		if (i == 0)
+			snprintf(path, sizeof(path), "/gate/g/%d/%d", GATE_PASS,
+				 GATE_BODY);
+		else
+			snprintf(path, sizeof(path), "/pass/g/%d", GATE_BODY);
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"%03zu\",\"data\":\"GET http://127.0.0.1:%u%s HTTP/1.1\\r\\n\\r\\n\"}",
+				      i ? "," : "", i, port, path);
+	}
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"gate\",\"allow_hosts\":[\"127.0.0.1:%u\"],"
+		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"}},"
+		"\"inputs\":{\"req\":%s},"
+		"\"stages\":["
+		"{\"name\":\"fetch\",\"io\":\"http\",\"inputs\":{\"r\":{\"from\":\"req\",\"mode\":\"each\"}},\"outputs\":[\"status\",\"body\"]},"
+		"{\"name\":\"up\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"fetch.body\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"up\":\"up.out\"}}",
+		port, items);
+	free(items);
+	job = job_in("/tmp", text);
+	free(text);
+	ASSERT_NE(NULL, job);
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = self->sb,
+					      .parallel = 2,
+					      .window = 1ull << 20 },
+		       &rep, &e);
+	t_hostile_stop(srv);
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	fetch = &rep.stages[0];
+	up = &rep.stages[1];
+	ASSERT_EQ(GATE_PASS + 1, up->n_instances);
+	/* In order all the same: 000, 001, ... */
+	ASSERT_EQ(GATE_PASS + 1, rep.outputs[0]->n);
+	for (size_t i = 0; i <= GATE_PASS; i++) {
+		char name[8];
+
+		const struct item *it = &rep.outputs[0]->items[i];
+		const char *p;
+		size_t b = 0;
+
+		snprintf(name, sizeof(name), "%03zu", i);
+		EXPECT_STREQ(name, it->name);
+		ASSERT_EQ(GATE_BODY, it->len);
+		/* Its own bytes, upper-cased: "HELLOHELLO..." (no other
+		 * item's, though the slot let its buffer go early). */
+		ASSERT_EQ(0, item_data(it, (const void **)&p));
+		while (b < it->len && p[b] == "HELLO"[b % 5])
+			b++;
+		EXPECT_EQ(it->len, b) TH_LOG("%s: byte %zu differs", name, b);
+	}
+	for (size_t i = 1; i <= GATE_PASS; i++)
+		before += instance_start_ns(up, i) < instance_end_ns(fetch, 0);
+	late_ms = (instance_end_ns(fetch, 0) - fetch->t0_ns) / 1000000;
+	TH_LOG("%zu of %d instances started before the first response came, %" PRIu64 " ms after the stage began",
+	       before, GATE_PASS, late_ms);
+	EXPECT_LE(GATE_PASS - 15, before);
+	EXPECT_GT(8000, late_ms) TH_LOG("the server gave up holding it");
+	engine_report_done(&rep);
+	job_free(job);
 }
 
 TEST_HARNESS_MAIN

@@ -161,7 +161,7 @@ int dist_count(const struct dist *d, size_t n0, size_t *ret)
 }
 
 int dist_instance(const struct dist *d, const struct job_stage *stage,
-		  struct set *const *sets, size_t base0, size_t i,
+		  struct set *const *sets, const struct item *item0, size_t i,
 		  struct set **ret)
 {
 	size_t rest = i % d->per_item;
@@ -186,7 +186,7 @@ int dist_instance(const struct dist *d, const struct job_stage *stage,
 			rest /= d->sh[p].n;
 		}
 		if (p == 0 && d->each0) {
-			r = set_add_item(s, &sets[0]->items[share - base0]);
+			r = set_add_item(s, item0);
 			continue;
 		}
 		idx = d->sh[p].idx;
@@ -225,8 +225,10 @@ int distribute(const struct job_stage *stage, struct set *const *sets,
 		if (!ret->instances[i])
 			r = -ENOMEM;
 		else
-			r = dist_instance(&d, stage, sets, 0, i,
-					  ret->instances[i]);
+			r = dist_instance(&d, stage, sets,
+					  d.each0 ? &sets[0]->items[i / d.per_item] :
+						    NULL,
+					  i, ret->instances[i]);
 	}
 	dist_done(&d);
 	if (r < 0)

@@ -56,10 +56,11 @@ int dist_prepare(const struct job_stage *stage, struct set *const *sets,
  * complete; -E2BIG when the count overflows. */
 int dist_count(const struct dist *d, size_t n0, size_t *ret);
 /* The np input sets of instance i (new sets; each item a new reference).
- * With each0, sets[0] may hold the items of parameter 0 from item base0
- * on (the engine drops the entries of a released prefix). */
+ * With each0, parameter 0's share is the one item `item0` (item i /
+ * per_item of that input, wherever the caller holds it: in its set, or
+ * not joined to it yet) and sets[0] is not read; else item0 is unused. */
 int dist_instance(const struct dist *d, const struct job_stage *stage,
-		  struct set *const *sets, size_t base0, size_t i,
+		  struct set *const *sets, const struct item *item0, size_t i,
 		  struct set **ret);
 void dist_done(struct dist *d);
 

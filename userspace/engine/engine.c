@@ -5,8 +5,10 @@
  * item does; `all` and `keyed` when their sets are complete); compute
  * instances run in sandboxes, at most `parallel` at once; I/O stages run on
  * the loop and fetch ahead within a byte window. A stage's outputs grow in
- * instance order whatever the order of completion, and an item's buffer is
- * let go as soon as no consumer will take it and it is not a job output.
+ * instance order whatever the order of completion (an `each` consumer of an
+ * I/O stage takes item j as soon as it arrives, out of order, since it is
+ * the producer's instance j's), and an item's buffer is let go as soon as
+ * no consumer will take it and it is not a job output.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,6 +69,14 @@ struct stream {
 	bool complete;
 	bool job_output;  /* kept until the end: never released */
 	bool windowed;	  /* an I/O stage's: unconsumed bytes count in the window */
+	/* The stage whose output `out_k` this is; NULL: a job input. */
+	struct stage_run *producer;
+	size_t out_k;
+	/* Items may be taken before they join (ahead()): an I/O stage's
+	 * output that is not a job output. An I/O instance makes exactly one
+	 * item of each output, so item j is instance j's, waiting in the
+	 * producer's slot j until every earlier one has joined. */
+	bool ahead;
 	uint32_t *claims; /* per item: consumer parameters that may take it */
 	size_t claims_cap;
 	/* Items [0, base) were released and their entries dropped: set->items
@@ -128,6 +138,18 @@ struct stage_run {
 	uint64_t run_avg_ns;
 	const char *fn_name; /* for the probes */
 	size_t queued;	     /* instances [0, queued) were probed ready */
+	/* Out of order (`ooo`: an `each` first input that is an ahead
+	 * stream): an instance starts as soon as its item exists, joined or
+	 * still in the producer's slot. Instances [0, next) have all started;
+	 * `started` marks those started beyond. `taken` marks the items of
+	 * in[0] whose instances had all started before the item joined: the
+	 * stage holds no claim on them (stream_add()). `ready`: a min-heap of
+	 * the items that arrived ahead of their stream, to take. */
+	bool ooo;
+	uint64_t *started, *taken;
+	size_t started_words, taken_words;
+	size_t *ready;
+	size_t n_ready, ready_cap;
 	/* I/O */
 	struct iofunc_run *io;
 	struct set **io_sink; /* outputs iofunc_start() wants: stay empty */
@@ -399,6 +421,126 @@ static struct item *stream_item(struct stream *x, size_t j)
 	return &x->set->items[j - x->base];
 }
 
+/* Whether x's items hold bytes in memory for someone: a consumer or the
+ * job's outputs (an http stage's unused `status` is dropped as it joins). */
+static bool stream_kept(const struct stream *x)
+{
+	return x->n_consumers > 0 || x->job_output;
+}
+
+/* ---- out of order: items taken before they join their stream */
+
+static bool bit_get(const uint64_t *w, size_t words, size_t i)
+{
+	return i / 64 < words && (w[i / 64] >> (i % 64) & 1);
+}
+
+/* Room for bit i (new words zero). */
+static int bit_reserve(uint64_t **w, size_t *words, size_t i)
+{
+	size_t n;
+	uint64_t *a;
+
+	if (i / 64 < *words)
+		return 0;
+	n = MAX(i / 64 + 1, *words * 2);
+	a = realloc(*w, n * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	memset(a + *words, 0, (n - *words) * sizeof(*a));
+	*w = a;
+	*words = n;
+	return 0;
+}
+
+static bool inst_started(const struct stage_run *st, size_t i)
+{
+	return i < st->next || bit_get(st->started, st->started_words, i);
+}
+
+/* The first instance of [a, b) not started, b when none. */
+static size_t first_unstarted(const struct stage_run *st, size_t a, size_t b)
+{
+	size_t i = MAX(a, st->next);
+
+	while (i < b) {
+		if (i / 64 >= st->started_words)
+			return i;
+		if (i % 64 == 0 && st->started[i / 64] == UINT64_MAX) {
+			i += 64;
+			continue;
+		}
+		if (!bit_get(st->started, st->started_words, i))
+			return i;
+		i++;
+	}
+	return b;
+}
+
+/* Item j of the ahead stream x while it has not joined: the one item of
+ * output out_k in its producer's slot j; NULL when that slot holds none. */
+static struct item *slot_item(struct stream *x, size_t j)
+{
+	struct stage_run *p = x->producer;
+	struct set **o;
+
+	if (!p || j >= p->slots_n)
+		return NULL;
+	o = p->slots[j];
+	if (!o || o == (struct set **)p->slots || !o[x->out_k] ||
+	    o[x->out_k]->n != 1)
+		return NULL;
+	return &o[x->out_k]->items[0];
+}
+
+/* Consumers of x that took its item j ahead (before it joined). */
+static size_t taken_ahead(const struct stream *x, size_t j)
+{
+	size_t n = 0;
+
+	for (size_t c = 0; c < x->n_consumers; c++) {
+		const struct stage_run *cs = x->consumers[c].st;
+
+		n += x->consumers[c].param == 0 && cs->ooo &&
+		     bit_get(cs->taken, cs->taken_words, j);
+	}
+	return n;
+}
+
+/* Min-heap of the items of in[0] that arrived ahead (ahead_next()). */
+static int ready_push(struct stage_run *st, size_t j)
+{
+	size_t k;
+
+	if (ARRAY_GROW(st->ready, st->ready_cap, st->n_ready, 16) < 0)
+		return -ENOMEM;
+	for (k = st->n_ready++; k > 0 && st->ready[(k - 1) / 2] > j;
+	     k = (k - 1) / 2)
+		st->ready[k] = st->ready[(k - 1) / 2];
+	st->ready[k] = j;
+	return 0;
+}
+
+static void ready_pop(struct stage_run *st)
+{
+	size_t n = --st->n_ready, k = 0, last = st->ready[n];
+
+	for (;;) {
+		size_t c = 2 * k + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && st->ready[c + 1] < st->ready[c])
+			c++;
+		if (last <= st->ready[c])
+			break;
+		st->ready[k] = st->ready[c];
+		k = c;
+	}
+	if (n)
+		st->ready[k] = last;
+}
+
 /*
  * Drop the entries of a released prefix of x once it is a quarter of the
  * set (and 4,096 items at least): a released item is never read again, and every
@@ -527,21 +669,37 @@ static void on_written(void *data, void *owner, uint64_t tag)
 		progress(run);
 }
 
-static int stream_add(struct run *run, struct stream *x, const struct item *it)
+/* `taken`: consumers that took the item ahead (taken_ahead()), which hold
+ * no claim on it. */
+static int stream_add(struct run *run, struct stream *x, const struct item *it,
+		      size_t taken)
 {
 	size_t j = stream_n(x);
 	int r;
 
 	/* Read by no stage and not a job output (an http stage's unused
 	 * `status`): dropped as it arrives, without an entry in the set. */
-	if (x->n_consumers == 0 && !x->job_output) {
+	if (!stream_kept(x)) {
 		x->n_released++;
 		return 0;
 	}
 	r = ARRAY_GROW(x->claims, x->claims_cap, x->set->n, 64);
 	if (r < 0)
 		return r;
-	x->claims[x->set->n] = (uint32_t)x->n_consumers;
+	if (taken && taken == x->n_consumers) {
+		/* Every consumer took it ahead and its slot let its buffer
+		 * go (ahead_consumed()): the entry a release leaves. */
+		r = ARRAY_GROW(x->set->items, x->set->cap, x->set->n, 8);
+		if (r < 0)
+			return r;
+		x->claims[x->set->n] = 0;
+		x->set->items[x->set->n++] = (struct item){
+			.keyed = it->keyed, .key = it->key, .len = it->len
+		};
+		x->n_released++;
+		return 0;
+	}
+	x->claims[x->set->n] = (uint32_t)(x->n_consumers - taken);
 	r = set_add_item(x->set, it);
 	if (r < 0)
 		return r;
@@ -582,8 +740,15 @@ static void advance_passes(struct stage_run *st)
 		else if (p == 0 && js->io && st->io) /* the run is done with */
 			upto = MAX(upto, MIN(iofunc_run_finished_prefix(st->io),
 					     stream_n(x)));
-		while (st->passed[p] < upto)
-			unclaim(st->run, x, st->passed[p]++);
+		while (st->passed[p] < upto) {
+			size_t j = st->passed[p]++;
+
+			/* Taken ahead: it joined without this stage's claim. */
+			if (p == 0 && st->ooo &&
+			    bit_get(st->taken, st->taken_words, j))
+				continue;
+			unclaim(st->run, x, j);
+		}
 		stream_compact(x);
 	}
 }
@@ -615,12 +780,19 @@ static int join_outs(struct stage_run *st, struct set **o)
 	struct stage_report *sr = &run->rep->stages[st->s];
 
 	for (size_t k = 0; k < js->n_outputs; k++) {
-		for (size_t j = 0; o[k] && j < o[k]->n; j++) {
-			int r = stream_add(run, st->out[k], &o[k]->items[j]);
+		struct stream *x = st->out[k];
 
-			if (st->io_windowed)
+		for (size_t j = 0; o[k] && j < o[k]->n; j++) {
+			size_t taken = x->ahead ? taken_ahead(x, stream_n(x)) : 0;
+			int r;
+
+			/* An item every consumer took ahead left the window
+			 * then (ahead_consumed()). */
+			if (st->io_windowed && stream_kept(x) &&
+			    !(taken && taken == x->n_consumers))
 				run->slotted -= MIN(run->slotted,
 						    o[k]->items[j].len);
+			r = stream_add(run, x, &o[k]->items[j], taken);
 			if (r < 0)
 				return r;
 			sr->bytes_out += o[k]->items[j].len;
@@ -661,6 +833,19 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 	if (st->visible > first)
 		for (size_t k = 0; k < js->n_outputs; k++)
 			stream_grew(st->out[k]);
+	/* Still waiting for an earlier item: its out-of-order consumers may
+	 * take it now (ahead_next()). */
+	for (size_t k = 0; i >= st->visible && k < js->n_outputs; k++) {
+		struct stream *x = st->out[k];
+
+		for (size_t c = 0; x->ahead && c < x->n_consumers; c++) {
+			struct stage_run *cs = x->consumers[c].st;
+
+			if (x->consumers[c].param == 0 && cs->ooo &&
+			    !stage_exhausted(cs) && ready_push(cs, i) < 0)
+				return -ENOMEM;
+		}
+	}
 	return 0;
 }
 
@@ -1055,13 +1240,52 @@ static int fold_instance(struct stage_run *st, size_t k, struct set **ret)
 	return 0;
 }
 
-static int spawn_instance(struct stage_run *st)
+/*
+ * Every consumer of x took its item j before it joined: nobody will read
+ * its bytes but the instances that took them. They leave the window now,
+ * and the slot lets its reference go, so the buffer dies with the last of
+ * those instances, not when every earlier item has come.
+ */
+static void ahead_consumed(struct run *run, struct stream *x, size_t j)
+{
+	struct item *it = slot_item(x, j);
+
+	if (!it)
+		return;
+	if (x->windowed)
+		run->slotted -= MIN(run->slotted, it->len);
+	it->buf = buffer_unref(it->buf);
+}
+
+/* Instance `index` started (out of order or not): mark it, and when it was
+ * the last of an item not joined yet, the item is taken ahead. */
+static void inst_mark_started(struct stage_run *st, size_t index)
+{
+	struct stream *x = st->in[0];
+	size_t j, pi = st->d.per_item;
+
+	if (index == st->next) {
+		do
+			st->next++;
+		while (bit_get(st->started, st->started_words, st->next));
+	} else {
+		st->started[index / 64] |= 1ull << (index % 64);
+	}
+	if (!st->ooo || (j = index / pi) < stream_n(x) ||
+	    first_unstarted(st, j * pi, (j + 1) * pi) < (j + 1) * pi)
+		return;
+	st->taken[j / 64] |= 1ull << (j % 64);
+	if (taken_ahead(x, j) == x->n_consumers)
+		ahead_consumed(st->run, x, j);
+}
+
+static int spawn_instance(struct stage_run *st, size_t index)
 {
 	struct run *run = st->run;
 	const struct job_stage *js = stage_of(st);
 	const struct job_function *fn =
 		&run->job->functions[js->function_index];
-	size_t index = st->next;
+	const struct item *item0 = NULL;
 	struct sandbox_request req = {
 		.image = st->image,
 		.limits = { .memory = fn->memory,
@@ -1090,6 +1314,19 @@ static int spawn_instance(struct stage_run *st)
 	r = stage_reserve(st, index + 1);
 	if (r < 0)
 		return r;
+	if (st->d.each0 && !st->fold) {
+		size_t j = index / st->d.per_item;
+
+		item0 = j < stream_n(st->in[0]) ? stream_item(st->in[0], j) :
+						  slot_item(st->in[0], j);
+		if (!item0)
+			return -EPROTO; /* ahead_next() gives only those there */
+		if (index != st->next &&
+		    bit_reserve(&st->started, &st->started_words, index) < 0)
+			return -ENOMEM;
+		if (st->ooo && bit_reserve(&st->taken, &st->taken_words, j) < 0)
+			return -ENOMEM;
+	}
 	in = calloc(1, sizeof(*in));
 	if (!in)
 		return -ENOMEM;
@@ -1103,14 +1340,14 @@ static int spawn_instance(struct stage_run *st)
 	if (st->fold)
 		r = fold_instance(st, index, in->inputs);
 	else
-		r = dist_instance(&st->d, js, st->in_sets, st->in[0]->base,
-				  index, in->inputs);
+		r = dist_instance(&st->d, js, st->in_sets, item0, index,
+				  in->inputs);
 	if (r < 0) {
 		free(in->inputs);
 		free(in);
 		return r;
 	}
-	st->next++;
+	inst_mark_started(st, index);
 	instance_set_start(&run->rep->stages[st->s], index, clock_now_ns());
 	req.inputs = in->inputs;
 	in->st = st;
@@ -1209,6 +1446,37 @@ static size_t stage_available(struct stage_run *st)
 }
 
 /*
+ * An instance of an out-of-order stage whose item has arrived but not
+ * joined in[0] yet (the lowest such item first): false when none.
+ */
+static bool ahead_next(struct stage_run *st, size_t *ret)
+{
+	struct stream *x = st->in[0];
+	size_t pi = st->d.per_item;
+
+	while (st->ooo && pi && st->n_ready) {
+		size_t j = st->ready[0], n, i;
+		int r;
+
+		if (j < stream_n(x) || !slot_item(x, j)) {
+			ready_pop(st); /* joined: taken in order */
+			continue;
+		}
+		r = dist_count(&st->d, j + 1, &n);
+		if (instance_limit(st, n, r < 0) < 0)
+			return false;
+		i = first_unstarted(st, j * pi, (j + 1) * pi);
+		if (i == (j + 1) * pi) {
+			ready_pop(st);
+			continue;
+		}
+		*ret = i;
+		return true;
+	}
+	return false;
+}
+
+/*
  * Compute instances of this stage that may be in flight (over all stages).
  * --parallel fixes it. By default one per CPU, and ENGINE_SLOTS_PER_CPU
  * per CPU once the stage's instances are short (shorter than
@@ -1279,10 +1547,20 @@ static void dispatch(struct run *run)
 			continue;
 		avail = stage_available(st);
 		for (; st->queued < avail; st->queued++)
-			PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
-		while (!run->failed && slot_free(run, st) &&
-		       st->next < avail) {
-			int r = spawn_instance(st);
+			if (!inst_started(st, st->queued))
+				PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
+		while (!run->failed && slot_free(run, st)) {
+			size_t i = st->next;
+			int r;
+
+			/* In order while the prefix has items; then those
+			 * that arrived ahead of it, lowest first. */
+			if (i >= avail) {
+				if (!ahead_next(st, &i))
+					break;
+				PROBE_INST_QUEUED(run->id, st->s, i, st->fn_name);
+			}
+			r = spawn_instance(st, i);
 
 			if (r < 0) {
 				run_error(run,
@@ -1375,7 +1653,8 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	const struct job_stage *js = stage_of(st);
 	const struct item *in = stream_item(st->in[0], i);
 	struct set **outs;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, kept = 0;
+	size_t missing = SIZE_MAX;
 	int r = 0;
 
 	if (st->io_windowed && st->io_inflight) {
@@ -1394,16 +1673,29 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 			r = -ENOMEM;
 		else if (iofunc_run_item_output(io, i, k, &buf, &off, &len))
 			r = set_add(outs[k], in->name, in->keyed, in->key, buf,
-				    off, len), bytes += len;
+				    off, len), bytes += len,
+			kept += stream_kept(st->out[k]) ? len : 0;
+		else if (st->out[k]->ahead)
+			missing = k; /* item i of it would not be instance i's */
 	}
 	if (!outs || r < 0) {
 		free_outs(outs, js->n_outputs);
 		run_error(run, err_set(run->e, ENOMEM, "out of memory"));
 		return;
 	}
+	if (missing != SIZE_MAX) {
+		free_outs(outs, js->n_outputs);
+		run_error(run, err_set(run->e, EPROTO,
+				       "stage %s: item %zu succeeded without its output '%s'",
+				       js->name, i, js->outputs[missing]));
+		return;
+	}
 	if (st->io_windowed) {
 		run->io_bytes += bytes;
-		run->slotted += bytes; /* until slot_fill() moves them on */
+		/* Until slot_fill() moves them on, or their consumers take
+		 * them ahead (ahead_consumed()); an output nobody reads is
+		 * dropped as it joins. */
+		run->slotted += kept;
 		/* Released I/O buffers are kept for reuse up to the window:
 		 * more would never be taken again while it holds. */
 		uint64_t w = window_now(run);
@@ -1770,6 +2062,9 @@ static void run_done(struct run *run)
 		free(st->in);
 		free(st->in_sets);
 		free(st->passed);
+		free(st->started);
+		free(st->taken);
+		free(st->ready);
 		free_outs(st->io_sink, js->n_outputs);
 	}
 	free(run->stages);
@@ -1881,8 +2176,20 @@ static int streams_setup(struct run *run)
 		struct stage_run *st = &run->stages[s];
 
 		st->io_windowed = job->stages[s].io && io_windowable(run, st);
-		for (size_t k = 0; k < job->stages[s].n_outputs; k++)
+		for (size_t k = 0; k < job->stages[s].n_outputs; k++) {
 			st->out[k]->windowed = st->io_windowed;
+			st->out[k]->producer = st;
+			st->out[k]->out_k = k;
+			st->out[k]->ahead = job->stages[s].io &&
+					    !st->out[k]->job_output;
+		}
+	}
+	for (size_t s = 0; s < job->n_stages; s++) {
+		const struct job_stage *js = &job->stages[s];
+		struct stage_run *st = &run->stages[s];
+
+		st->ooo = !js->io && !st->fold && js->n_inputs &&
+			  js->inputs[0].mode == JOB_MODE_EACH && st->in[0]->ahead;
 	}
 	for (size_t i = 0; i < job->n_inputs; i++) {
 		struct stream *x = &run->in_streams[i];
