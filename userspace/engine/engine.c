@@ -148,6 +148,10 @@ struct stage_run {
 	bool ooo;
 	uint64_t *started, *taken;
 	size_t started_words, taken_words;
+	/* Instances from `queued` on that were probed ready (inst_queued):
+	 * those of items that came ahead, as they came. */
+	uint64_t *queued_ahead;
+	size_t queued_words;
 	size_t *ready;
 	size_t n_ready, ready_cap;
 	/* I/O */
@@ -456,6 +460,19 @@ static int bit_reserve(uint64_t **w, size_t *words, size_t i)
 static bool inst_started(const struct stage_run *st, size_t i)
 {
 	return i < st->next || bit_get(st->started, st->started_words, i);
+}
+
+/* The inst_queued probe of instance i, once: in order as the prefix
+ * grows (dispatch()), or as its item comes ahead of it (slot_fill()). */
+static void probe_queued(struct stage_run *st, size_t i)
+{
+	if (i < st->queued || inst_started(st, i) ||
+	    bit_get(st->queued_ahead, st->queued_words, i))
+		return;
+	if (i > st->queued &&
+	    bit_reserve(&st->queued_ahead, &st->queued_words, i) >= 0)
+		st->queued_ahead[i / 64] |= 1ull << (i % 64);
+	PROBE_INST_QUEUED(st->run->id, st->s, i, st->fn_name);
 }
 
 /* The first instance of [a, b) not started, b when none. */
@@ -841,9 +858,17 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 		for (size_t c = 0; x->ahead && c < x->n_consumers; c++) {
 			struct stage_run *cs = x->consumers[c].st;
 
-			if (x->consumers[c].param == 0 && cs->ooo &&
-			    !stage_exhausted(cs) && ready_push(cs, i) < 0)
+			if (x->consumers[c].param != 0 || !cs->ooo ||
+			    stage_exhausted(cs))
+				continue;
+			if (ready_push(cs, i) < 0)
 				return -ENOMEM;
+			/* Its instances are ready (a waiting stage's are
+			 * probed when it takes them). */
+			for (size_t q = i * cs->d.per_item;
+			     cs->state == STAGE_RUNNING &&
+			     q < (i + 1) * cs->d.per_item; q++)
+				probe_queued(cs, q);
 		}
 	}
 	return 0;
@@ -1546,9 +1571,12 @@ static void dispatch(struct run *run)
 		if (st->state != STAGE_RUNNING || stage_of(st)->io)
 			continue;
 		avail = stage_available(st);
-		for (; st->queued < avail; st->queued++)
-			if (!inst_started(st, st->queued))
-				PROBE_INST_QUEUED(run->id, st->s, st->queued, st->fn_name);
+		while (st->queued < avail) {
+			size_t q = st->queued;
+
+			probe_queued(st, q);
+			st->queued = q + 1;
+		}
 		while (!run->failed && slot_free(run, st)) {
 			size_t i = st->next;
 			int r;
@@ -1558,7 +1586,7 @@ static void dispatch(struct run *run)
 			if (i >= avail) {
 				if (!ahead_next(st, &i))
 					break;
-				PROBE_INST_QUEUED(run->id, st->s, i, st->fn_name);
+				probe_queued(st, i);
 			}
 			r = spawn_instance(st, i);
 
@@ -2064,6 +2092,7 @@ static void run_done(struct run *run)
 		free(st->passed);
 		free(st->started);
 		free(st->taken);
+		free(st->queued_ahead);
 		free(st->ready);
 		free_outs(st->io_sink, js->n_outputs);
 	}
