@@ -34,5 +34,8 @@ $(B)/tests/functions/%: tests/functions/%.c tools/pith-cc build/sdk/crt.o \
 test-functions: $(TEST_FUNCTIONS)
 ALL_TARGETS += $(TEST_FUNCTIONS)
 
+# tools/bench/thesis/thesis.sh's tables, on results made by the test.
+TEST_SCRIPTS += tests/integration/bench_tables.sh
+
 # Last, so that it sees the --json documents of every test before it.
 TEST_SCRIPTS += tests/integration/json_schema.sh

@@ -1,0 +1,78 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# tools/bench/thesis/thesis.sh -s: the tables the lead's notes compare (the
+# medians and pith's ratios of them) stay as they were, and each round's
+# figures follow with the worst round of each column, on results made here
+# (a stalled round 2) rather than measured.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../harness/tap.sh"
+. "$here/../harness/paths.sh"
+thesis=$root/tools/bench/thesis/thesis.sh
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-bench-tables.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+t_plan 3
+
+# row LAT N ROUND WHO CONC WALL CPU PEAK [EXIT OUTPUT]
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:8}" "${9:-0}" "${10:-ok}"; }
+hdr() { printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n'; }
+{
+	hdr
+	for r in 1 2 3; do
+		w=0.500
+		[ $r = 2 ] && w=1.500 # the stalled round
+		row 20 2000 $r pith 256 $w 0.200 60.0
+		row 20 2000 $r threads 64 0.600 0.120 40.0
+		row 20 2000 $r opaque 64 2.000 3.000 80.0
+	done
+} >"$tmp/all.tsv"
+"$thesis" -s "$tmp/all.tsv" >"$tmp/all.out" 2>&1
+if grep -qxF '| 20 ms | 2000 | pith | 0.50 | 0.20 | 60 | 4000 | 10000 | all 3 identical |' "$tmp/all.out" &&
+	grep -qxF '| 20 ms | 2000 | 15.00x | 0.60x | 4.00x | 0.75x |' "$tmp/all.out" &&
+	grep -qxF '| 20 ms | 2000 | 1 | 0.50 | 15.00x | 0.60x | 4.00x | 0.75x |' "$tmp/all.out" &&
+	grep -qxF '| 20 ms | 2000 | 2 | 1.50 | 15.00x | 0.60x | 1.33x | 0.75x |' "$tmp/all.out" &&
+	grep -qxF '| 20 ms | 2000 | worst | 1.50 (round 2) | 15.00x (round 1) | 0.60x (round 1) | 1.33x (round 2) | 0.75x (round 1) |' "$tmp/all.out"; then
+	t_ok thesis_summary_keeps_its_medians_and_shows_the_stalled_round
+else
+	t_fail thesis_summary_keeps_its_medians_and_shows_the_stalled_round "$(cat "$tmp/all.out")"
+fi
+
+# A round whose pith output was wrong gets no ratio of its own.
+{
+	hdr
+	for r in 1 2; do
+		out=ok
+		[ $r = 2 ] && out=DIFF
+		row 0 500 $r pith 256 0.400 0.100 50.0 0 $out
+		row 0 500 $r threads 64 0.200 0.050 20.0
+		row 0 500 $r opaque 16 1.000 2.000 70.0
+	done
+} >"$tmp/bad.tsv"
+"$thesis" -s "$tmp/bad.tsv" >"$tmp/bad.out" 2>&1
+if grep -qxF '| 0 ms | 500 | runs failed: no ratio | | | |' "$tmp/bad.out" &&
+	grep -qxF '| 0 ms | 500 | 2 | 0.40 | runs failed or missing: no ratio | | | |' "$tmp/bad.out" &&
+	grep -qxF '| 0 ms | 500 | 1 | 0.40 | 20.00x | 0.50x | 2.50x | 0.71x |' "$tmp/bad.out"; then
+	t_ok thesis_round_with_a_wrong_output_has_no_ratio
+else
+	t_fail thesis_round_with_a_wrong_output_has_no_ratio "$(cat "$tmp/bad.out")"
+fi
+
+# pith alone against a base build (-b): each one's rounds and worst.
+{
+	hdr
+	row 0 10000 1 pith 256 3.000 1.000 40.0
+	row 0 10000 1 base 256 3.500 1.100 45.0
+	row 0 10000 2 pith 256 2.500 1.200 52.0
+	row 0 10000 2 base 256 3.100 1.000 44.0
+} >"$tmp/alone.tsv"
+"$thesis" -s "$tmp/alone.tsv" >"$tmp/alone.out" 2>&1
+if grep -qxF '| 0 ms | 10000 | pith | 46.0 | 40.0-52.0 | 1.00x | 4.60 MiB |' "$tmp/alone.out" &&
+	grep -qxF '| 0 ms | 10000 | 2 | pith | 2.50 | 1.20 | 52 |' "$tmp/alone.out" &&
+	grep -qxF '| 0 ms | 10000 | worst | pith | 3.00 (round 1) | 1.20 (round 2) | 52 (round 2) |' "$tmp/alone.out" &&
+	grep -qxF '| 0 ms | 10000 | worst | base | 3.50 (round 1) | 1.10 (round 1) | 45 (round 1) |' "$tmp/alone.out"; then
+	t_ok thesis_alone_lists_pith_and_base_per_round
+else
+	t_fail thesis_alone_lists_pith_and_base_per_round "$(cat "$tmp/alone.out")"
+fi
+t_done
