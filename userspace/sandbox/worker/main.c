@@ -404,27 +404,13 @@ struct range {
 	__u64 lo, hi;
 };
 
-/* The unmap list: the complement of what the function keeps. */
-static __u64 complement(const struct plan *p, __u64 *out)
+/* The gaps between the n ranges of keep (sorted here) up to the top of
+ * user space, as (start, length) pairs in out (room for n + 1 of them):
+ * their count. */
+static __u64 gaps(struct range *keep, unsigned n, __u64 *out)
 {
-	struct range keep[PLAN_MAX_SEGMENTS + 4];
-	unsigned n = 0;
 	__u64 cur = 0, n_out = 0;
 
-	for (__u32 i = 0; i < p->n_segments; i++)
-		keep[n++] = (struct range){ p->segments[i].vaddr,
-					    p->segments[i].vaddr +
-						    p->segments[i].memsz };
-	keep[n++] = (struct range){ PITH_CONTEXT_BASE,
-				    PITH_CONTEXT_BASE + p->context_size };
-	if (p->inputs_hi > p->inputs_lo)
-		keep[n++] = (struct range){ p->inputs_lo, p->inputs_hi };
-	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
-				    PLAN_TRAMPOLINE_BASE +
-					    PLAN_TRAMPOLINE_SIZE };
-	/* Our own code, which runs the unmapping; the trampoline unmaps it. */
-	keep[n++] = (struct range){ p->loader_text,
-				    p->loader_text + p->loader_text_len };
 	for (unsigned i = 1; i < n; i++) { /* insertion sort by start */
 		struct range r = keep[i];
 		unsigned j = i;
@@ -448,6 +434,29 @@ static __u64 complement(const struct plan *p, __u64 *out)
 		n_out++;
 	}
 	return n_out;
+}
+
+/* The unmap list: the complement of what the function keeps. */
+static __u64 complement(const struct plan *p, __u64 *out)
+{
+	struct range keep[PLAN_MAX_SEGMENTS + 4];
+	unsigned n = 0;
+
+	for (__u32 i = 0; i < p->n_segments; i++)
+		keep[n++] = (struct range){ p->segments[i].vaddr,
+					    p->segments[i].vaddr +
+						    p->segments[i].memsz };
+	keep[n++] = (struct range){ PITH_CONTEXT_BASE,
+				    PITH_CONTEXT_BASE + p->context_size };
+	if (p->inputs_hi > p->inputs_lo)
+		keep[n++] = (struct range){ p->inputs_lo, p->inputs_hi };
+	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
+				    PLAN_TRAMPOLINE_BASE +
+					    PLAN_TRAMPOLINE_SIZE };
+	/* Our own code, which runs the unmapping; the trampoline unmaps it. */
+	keep[n++] = (struct range){ p->loader_text,
+				    p->loader_text + p->loader_text_len };
+	return gaps(keep, n, out);
 }
 
 /* The instance's plan asks for what the zygote prepared: the same image
@@ -549,8 +558,9 @@ static char spare_stack[32768] __attribute__((aligned(64)));
 static void zygote_trim(const struct plan *p)
 {
 	struct range keep[PLAN_MAX_SEGMENTS + 3];
+	__u64 unmap[2 * (PLAN_MAX_SEGMENTS + 4)], n_gaps;
 	__u64 sp = (__u64)__builtin_frame_address(0) & ~(PAGE - 1);
-	__u64 lo = sp - (256ull << 10), cur = 0, data, plan_lo, plan_hi;
+	__u64 lo = sp - (256ull << 10), data, plan_lo, plan_hi;
 	unsigned n = 0;
 	long r;
 
@@ -565,22 +575,11 @@ static void zygote_trim(const struct plan *p)
 	keep[n++] = (struct range){ (__u64)__ehdr_start, PAGE_UP((__u64)_end) };
 	/* The stack, from 256 KiB below here to the top. */
 	keep[n++] = (struct range){ lo, PLAN_USER_TOP };
-	for (unsigned i = 1; i < n; i++) { /* insertion sort by start */
-		struct range k = keep[i];
-		unsigned j = i;
-
-		for (; j > 0 && keep[j - 1].lo > k.lo; j--)
-			keep[j] = keep[j - 1];
-		keep[j] = k;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (keep[i].lo > cur) {
-			r = raw_syscall2(__NR_munmap, cur, keep[i].lo - cur);
-			if (r < 0)
-				fail("pith-worker: zygote munmap", cur, r);
-		}
-		if (keep[i].hi > cur)
-			cur = keep[i].hi;
+	n_gaps = gaps(keep, n, unmap);
+	for (__u64 i = 0; i < n_gaps; i++) {
+		r = raw_syscall2(__NR_munmap, unmap[2 * i], unmap[2 * i + 1]);
+		if (r < 0)
+			fail("pith-worker: zygote munmap", unmap[2 * i], r);
 	}
 	/* The stack: [lo, top) holds nothing else now (ENOMEM: its holes). */
 	r = raw_syscall3(__NR_madvise, lo, PLAN_USER_TOP - lo, MADV_DONTFORK_);
