@@ -64,6 +64,12 @@ struct consumer {
  * a stage output (the outputs of its instances, in instance order, as far
  * as every earlier instance has been collected).
  */
+/* A growable set of bits, one per instance or item (out of order). */
+struct bits {
+	uint64_t *w;
+	size_t words;
+};
+
 struct stream {
 	struct set *set;
 	bool complete;
@@ -146,12 +152,10 @@ struct stage_run {
 	 * stage holds no claim on them (stream_add()). `ready`: a min-heap of
 	 * the items that arrived ahead of their stream, to take. */
 	bool ooo;
-	uint64_t *started, *taken;
-	size_t started_words, taken_words;
+	struct bits started, taken;
 	/* Instances from `queued` on that were probed ready (inst_queued):
 	 * those of items that came ahead, as they came. */
-	uint64_t *queued_ahead;
-	size_t queued_words;
+	struct bits queued_ahead;
 	size_t *ready;
 	size_t n_ready, ready_cap;
 	/* I/O */
@@ -434,32 +438,38 @@ static bool stream_kept(const struct stream *x)
 
 /* ---- out of order: items taken before they join their stream */
 
-static bool bit_get(const uint64_t *w, size_t words, size_t i)
+static bool bits_get(const struct bits *b, size_t i)
 {
-	return i / 64 < words && (w[i / 64] >> (i % 64) & 1);
+	return i / 64 < b->words && (b->w[i / 64] >> (i % 64) & 1);
 }
 
 /* Room for bit i (new words zero). */
-static int bit_reserve(uint64_t **w, size_t *words, size_t i)
+static int bits_reserve(struct bits *b, size_t i)
 {
 	size_t n;
 	uint64_t *a;
 
-	if (i / 64 < *words)
+	if (i / 64 < b->words)
 		return 0;
-	n = MAX(i / 64 + 1, *words * 2);
-	a = realloc(*w, n * sizeof(*a));
+	n = MAX(i / 64 + 1, b->words * 2);
+	a = realloc(b->w, n * sizeof(*a));
 	if (!a)
 		return -ENOMEM;
-	memset(a + *words, 0, (n - *words) * sizeof(*a));
-	*w = a;
-	*words = n;
+	memset(a + b->words, 0, (n - b->words) * sizeof(*a));
+	b->w = a;
+	b->words = n;
 	return 0;
+}
+
+/* Bit i, with room made by bits_reserve(). */
+static void bits_set(struct bits *b, size_t i)
+{
+	b->w[i / 64] |= 1ull << (i % 64);
 }
 
 static bool inst_started(const struct stage_run *st, size_t i)
 {
-	return i < st->next || bit_get(st->started, st->started_words, i);
+	return i < st->next || bits_get(&st->started, i);
 }
 
 /* The inst_queued probe of instance i, once: in order as the prefix
@@ -467,11 +477,10 @@ static bool inst_started(const struct stage_run *st, size_t i)
 static void probe_queued(struct stage_run *st, size_t i)
 {
 	if (i < st->queued || inst_started(st, i) ||
-	    bit_get(st->queued_ahead, st->queued_words, i))
+	    bits_get(&st->queued_ahead, i))
 		return;
-	if (i > st->queued &&
-	    bit_reserve(&st->queued_ahead, &st->queued_words, i) >= 0)
-		st->queued_ahead[i / 64] |= 1ull << (i % 64);
+	if (i > st->queued && bits_reserve(&st->queued_ahead, i) >= 0)
+		bits_set(&st->queued_ahead, i);
 	PROBE_INST_QUEUED(st->run->id, st->s, i, st->fn_name);
 }
 
@@ -481,13 +490,13 @@ static size_t first_unstarted(const struct stage_run *st, size_t a, size_t b)
 	size_t i = MAX(a, st->next);
 
 	while (i < b) {
-		if (i / 64 >= st->started_words)
+		if (i / 64 >= st->started.words)
 			return i;
-		if (i % 64 == 0 && st->started[i / 64] == UINT64_MAX) {
+		if (i % 64 == 0 && st->started.w[i / 64] == UINT64_MAX) {
 			i += 64;
 			continue;
 		}
-		if (!bit_get(st->started, st->started_words, i))
+		if (!bits_get(&st->started, i))
 			return i;
 		i++;
 	}
@@ -519,7 +528,7 @@ static size_t taken_ahead(const struct stream *x, size_t j)
 		const struct stage_run *cs = x->consumers[c].st;
 
 		n += x->consumers[c].param == 0 && cs->ooo &&
-		     bit_get(cs->taken, cs->taken_words, j);
+		     bits_get(&cs->taken, j);
 	}
 	return n;
 }
@@ -762,7 +771,7 @@ static void advance_passes(struct stage_run *st)
 
 			/* Taken ahead: it joined without this stage's claim. */
 			if (p == 0 && st->ooo &&
-			    bit_get(st->taken, st->taken_words, j))
+			    bits_get(&st->taken, j))
 				continue;
 			unclaim(st->run, x, j);
 		}
@@ -1292,14 +1301,14 @@ static void inst_mark_started(struct stage_run *st, size_t index)
 	if (index == st->next) {
 		do
 			st->next++;
-		while (bit_get(st->started, st->started_words, st->next));
+		while (bits_get(&st->started, st->next));
 	} else {
-		st->started[index / 64] |= 1ull << (index % 64);
+		bits_set(&st->started, index);
 	}
 	if (!st->ooo || (j = index / pi) < stream_n(x) ||
 	    first_unstarted(st, j * pi, (j + 1) * pi) < (j + 1) * pi)
 		return;
-	st->taken[j / 64] |= 1ull << (j % 64);
+	bits_set(&st->taken, j);
 	if (taken_ahead(x, j) == x->n_consumers)
 		ahead_consumed(st->run, x, j);
 }
@@ -1346,10 +1355,9 @@ static int spawn_instance(struct stage_run *st, size_t index)
 						  slot_item(st->in[0], j);
 		if (!item0)
 			return -EPROTO; /* ahead_next() gives only those there */
-		if (index != st->next &&
-		    bit_reserve(&st->started, &st->started_words, index) < 0)
+		if (index != st->next && bits_reserve(&st->started, index) < 0)
 			return -ENOMEM;
-		if (st->ooo && bit_reserve(&st->taken, &st->taken_words, j) < 0)
+		if (st->ooo && bits_reserve(&st->taken, j) < 0)
 			return -ENOMEM;
 	}
 	in = calloc(1, sizeof(*in));
@@ -2090,9 +2098,9 @@ static void run_done(struct run *run)
 		free(st->in);
 		free(st->in_sets);
 		free(st->passed);
-		free(st->started);
-		free(st->taken);
-		free(st->queued_ahead);
+		free(st->started.w);
+		free(st->taken.w);
+		free(st->queued_ahead.w);
 		free(st->ready);
 		free_outs(st->io_sink, js->n_outputs);
 	}
