@@ -6,8 +6,6 @@
  * nothing else touches them).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
@@ -131,7 +129,6 @@ bool reuse_take_ctx(struct sandbox_proc *p, uint64_t size)
 {
 	struct sandbox *sb = p->sb;
 	struct buffer *b = NULL;
-	char path[32];
 	int fd;
 
 	for (unsigned i = 0; i < sb->n_spare_ctx; i++) {
@@ -152,8 +149,7 @@ bool reuse_take_ctx(struct sandbox_proc *p, uint64_t size)
 	 * descriptor): only pith writes the area (security.md, "Zygotes"). */
 	if (buffer_new("pith-context", size + PLAN_INPUT_AREA, &b) < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = buffer_reopen_ro(b);
 	if (fd < 0) {
 		buffer_unref(b);
 		return false;

@@ -493,9 +493,20 @@ int buffer_data(struct buffer *b, const void **ret)
 	return 0;
 }
 
-int buffer_share_fd(struct buffer *b)
+int buffer_reopen_ro(const struct buffer *b)
 {
 	char path[32];
+	int fd;
+
+	if (b->fd < 0)
+		return -EBADF;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? negative_errno() : fd;
+}
+
+int buffer_share_fd(struct buffer *b)
+{
 	int fd;
 
 	if (b->packed)
@@ -504,11 +515,9 @@ int buffer_share_fd(struct buffer *b)
 		return b->fd;
 	if (b->ro_fd >= 0)
 		return b->ro_fd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", b->fd);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return negative_errno();
-	b->ro_fd = fd;
+	fd = buffer_reopen_ro(b);
+	if (fd >= 0)
+		b->ro_fd = fd;
 	return fd;
 }
 

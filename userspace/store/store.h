@@ -91,6 +91,9 @@ int buffer_data(struct buffer *b, const void **ret);
  * only. Owned by the buffer; a pooled buffer opens it on first use, so this
  * returns -errno when that fails; a packed buffer has none (-EBADF). */
 int buffer_share_fd(struct buffer *b);
+/* A new read-only open of the buffer's file (through /proc/self/fd), the
+ * caller's to close: no mapping of it can ever be made writable. -errno. */
+int buffer_reopen_ro(const struct buffer *b);
 /* After pages of an unsealed buffer were given back (holes punched): count
  * only `bytes` of it as held from now on. */
 void buffer_set_charge(struct buffer *b, uint64_t bytes);
