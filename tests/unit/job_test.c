@@ -1164,6 +1164,9 @@ static bool jobs_equal(const struct job *a, const struct job *b)
  * Parse `text` (or the file `path` when text is NULL) both ways: the same
  * result, message, error parts and job. `show` names the case in the log.
  */
+/* Cases both ways parsed into the same job (not the same error). */
+static size_t both_ways_parsed;
+
 static bool both_ways_agree(const char *text, size_t len, const char *path,
 			    const struct job_parse_opts *base, const char *show)
 {
@@ -1194,6 +1197,7 @@ static bool both_ways_agree(const char *text, size_t len, const char *path,
 		same = jobs_equal(ja, jb);
 		if (!same)
 			TH_LOG("%s: the jobs differ", show);
+		both_ways_parsed += same;
 	}
 	job_free(ja);
 	job_free(jb);
@@ -1292,6 +1296,118 @@ TEST(items_one_by_one_and_whole_tree_agree_on_odd_shapes)
 					&with_io, show);
 	}
 	EXPECT_EQ(0u, bad);
+}
+
+/* The items validate.c decodes without jansson (plain_item()) and those
+ * just past what it takes: every escape it decodes, each rule an item
+ * breaks, whitespace, and every byte of a job of such items mutated. */
+TEST(plain_items_and_whole_tree_agree)
+{
+#define SET(items)                                                              \
+	HEAD FN "\"inputs\": {\"a\": [" items "]},\n"                        \
+	"\"stages\": [{\"name\": \"s\", \"function\": \"f\", \"inputs\": " \
+	"{\"p\": {\"from\": \"a\", \"mode\": \"each\"}}, \"outputs\": [\"o\"]}],\n" \
+	"\"outputs\": {\"r\": \"s.o\"}}"
+	static const char *const cases[] = {
+		SET("{\"name\": \"x\", \"data\": \"q\\\"b\\\\s\\/b\\bf\\fn\\nr\\rt\\t\"}"),
+		SET("{\"name\": \"\\t\\\"\", \"file\": \"d\\/f.txt\"}"),
+		SET("{\"name\": \"x\", \"base64\": \"AAEC\"}, {\"name\": \"y\", \"base64\": \"\"}"),
+		SET("{\"name\": \"x\", \"base64\": \"\\/w==\"}"),
+		SET("{\"name\": \"x\", \"base64\": \"AAE\"}"),
+		SET("{\"name\": \"x\", \"base64\": \"AAF=\"}"),
+		SET("{\"name\": \"x\", \"base64\": \"A A=\"}"),
+		SET("{\"name\": \"x\", \"file\": \"\"}"),
+		SET("{\"name\": \"\", \"data\": \"\"}"),
+		SET("{\"name\": \".\", \"data\": \"\"}, {\"name\": \"..\", \"data\": \"\"}"),
+		SET("{\"name\": \"...\", \"data\": \"\"}"),
+		SET("{\"name\": \"a/b\", \"data\": \"\"}"),
+		SET("{\"name\": \"\\/\", \"data\": \"\"}"),
+		SET("{\"name\": \"x\"}"),
+		SET("{\"data\": \"x\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\", \"file\": \"f\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\", \"data\": \"\"}"),
+		SET("{\"name\": \"x\", \"name\": \"x\", \"data\": \"\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\"}, {\"name\": \"x\", \"file\": \"f\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\"}, {\"name\": \"\\u0078\", \"data\": \"\"}"),
+		SET("{\"na\\u006de\": \"x\", \"data\": \"\"}"),
+		SET("{\"name\": \"x\", \"dat\\u0061\": \"\"}"),
+		SET("{\"nam\\e\": \"x\", \"data\": \"\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\\x\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\\\"}"),
+		SET("{\"name\": \"x\", \"data\": 1}"),
+		SET("{\"name\": \"x\", \"data\": null}"),
+		SET("{\"name\": \"x\", \"other\": \"\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\", \"key\": 7}"),
+		SET("{ \t\r\n\"name\" \t\r\n: \t\r\n\"x\" \t\r\n, \t\r\n\"data\" \t\r\n: \t\r\n\"\" \t\r\n}"),
+		SET("{\"name\": \"x\", \"data\": \"\",}"),
+		SET("{\"name\": \"x\" \"data\": \"\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\"}}"),
+		SET("{\"name\": \"x\", \"data\": \"\" }"),
+		SET("{\"name\": \"x\", \"data\": \"a\x7f\"}"),
+		SET("{\"name\": \"x\", \"data\": \"a\x1f\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\xc3\xa9\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\xc3\"}"),
+		SET("{\"name\": \"x\", \"data\": \"\\u00e9\"}"),
+	};
+	static const char base[] =
+		SET("{\"name\": \"x\", \"data\": \"d\\n\\\"1\\/\"}, {\"name\": \"y\", \"base64\": \"AAEC\"},\n"
+		    " {\"name\": \"z\\t\", \"file\": \"z.txt\"}, {\"name\": \"w\",\"data\":\"\"}");
+	static const char bytes[] = "\"\\,[]{}: 1x\n\xc3\x01-/.=tnub";
+	char long_name[800], *buf;
+	size_t bad = 0, n = strlen(base), cases_n = 0, parsed;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char show[32];
+
+		snprintf(show, sizeof(show), "case %zu", i);
+		bad += !both_ways_agree(cases[i], strlen(cases[i]), NULL,
+					&with_io, show);
+	}
+	for (size_t len = 254; len <= 256; len++) {
+		char name[260];
+
+		memset(name, 'n', len);
+		name[len] = '\0';
+		snprintf(long_name, sizeof(long_name),
+			 SET("{\"name\": \"%s\", \"data\": \"\"}"), name);
+		bad += !both_ways_agree(long_name, strlen(long_name), NULL,
+					&with_io, "long name");
+	}
+	EXPECT_LT(ARRAY_SIZE(cases) / 3, both_ways_parsed);
+	buf = malloc(n + 2);
+	ASSERT_NE(NULL, buf);
+	ASSERT_TRUE(both_ways_agree(base, n, NULL, &with_io, "base"));
+	parsed = both_ways_parsed;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf, base, i);
+		memcpy(buf + i, base + i + 1, n - i - 1);
+		bad += !both_ways_agree(buf, n - 1, NULL, &with_io, "deleted");
+		cases_n++;
+		for (size_t k = 0; k < sizeof(bytes) - 1; k++) {
+			char show[64];
+
+			memcpy(buf, base, n);
+			buf[i] = bytes[k];
+			snprintf(show, sizeof(show), "byte %zu = 0x%02x", i,
+				 (unsigned char)bytes[k]);
+			bad += !both_ways_agree(buf, n, NULL, &with_io, show);
+			memcpy(buf, base, i);
+			buf[i] = bytes[k];
+			memcpy(buf + i + 1, base + i, n - i);
+			snprintf(show, sizeof(show), "0x%02x before byte %zu",
+				 (unsigned char)bytes[k], i);
+			bad += !both_ways_agree(buf, n + 1, NULL, &with_io, show);
+			cases_n += 2;
+		}
+	}
+	parsed = both_ways_parsed - parsed;
+	TH_LOG("%zu mutations, %zu of them parsed", cases_n, parsed);
+	free(buf);
+	EXPECT_EQ(0u, bad);
+	/* The base's own mutations that still parse: many, or the test
+	 * compares only errors. */
+	EXPECT_LT(n, parsed);
+#undef SET
 }
 
 /* An item nested around jansson's depth limit (2048): refused as deep

@@ -373,8 +373,10 @@ static int parse_tree(const char *text, size_t len, struct job_cuts *cuts,
  * between their elements), the rest is parsed as a tree as before, and
  * parse_input_set() decodes the elements one at a time from the whole
  * text (validate.c, parse_cut_items()). Every piece of the text is checked
- * by jansson with the same flags, so the job is accepted exactly when the
- * whole tree would be, and makes the same struct job. Any error, which
+ * by jansson with the same flags, or, for the plainest items, by
+ * validate.c's plain_item(), which takes only text jansson would decode to
+ * the same item; so the job is accepted exactly when the whole tree would
+ * be, and makes the same struct job. Any error, which
  * cannot be positioned in the whole text from there, returns 1: the
  * caller parses the whole tree, whose error is the one reported, byte for
  * byte as before. Also 1 when the text has no such arrays or is not shaped
