@@ -9,6 +9,7 @@
  */
 #include <elf.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -322,6 +323,80 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	EXPECT_TRUE(proc_gone(spid));
 	EXPECT_EQ(0, zygote_pid(self->sb, 0, false));
 	EXPECT_EQ(0, zygote_pid(self->sb, 1, false));
+}
+
+/* A forked worker's state letter in /proc (its stat's third field), or 0
+ * when it has none (reaped). */
+static char proc_state(pid_t pid)
+{
+	char path[64], *stat, *rp, st;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	stat = t_read_file(path, NULL);
+	if (!stat)
+		return 0;
+	rp = strrchr(stat, ')');
+	st = rp && rp[1] == ' ' ? rp[2] : '?';
+	free(stat);
+	return st;
+}
+
+/*
+ * A forked worker has no pidfd in pith (reap.c): its exit is heard on the
+ * sandbox's ring, or, where the kernel has no IORING_OP_WAITID (or
+ * PITH_REAP=pidfd), through a pidfd opened when its instance starts. pith
+ * kills it by pid, which is safe only while it is pith's unreaped child:
+ * so once its exit is heard it must still be a zombie (the request waits
+ * with WNOWAIT), a kill then changes nothing, and only the step reaps it,
+ * with its own exit status. The engine's way: sandbox_fd(), sandbox_poll(),
+ * sandbox_proc_step_polled().
+ */
+static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
+{
+	struct sandbox_proc *p;
+	uint64_t end;
+	pid_t pid;
+
+	hostile_prime(sb);
+	p = hostile(sb, HOSTILE(H_EXIT, 7), false);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, sb->zygote_forks);
+	pid = p->pid;
+	if (ring && !sb->reap)
+		SKIP(sandbox_proc_free(p); return,
+		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
+	EXPECT_EQ(ring, p->pidfd < 0);
+	end = (uint64_t)time(NULL) + 10;
+	while (!sandbox_proc_pending(p)) {
+		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
+
+		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("exit never heard");
+		poll(&pfd, 1, 100);
+		ASSERT_LE(0, sandbox_poll(sb));
+	}
+	/* Heard, not reaped: its pid is still its own. */
+	EXPECT_EQ('Z', proc_state(pid));
+	sandbox_proc_kill(p);
+	EXPECT_EQ('Z', proc_state(pid));
+	ASSERT_EQ(1, sandbox_proc_step_polled(p));
+	EXPECT_EQ(7, sandbox_proc_result(p)->exit_status);
+	EXPECT_EQ(0, sandbox_proc_result(p)->signal);
+	EXPECT_STREQ("exited with status 7", t_reason(p));
+	EXPECT_EQ(0, proc_state(pid));
+	sandbox_proc_free(p);
+}
+
+TEST_F(zygote, forked_workers_exit_is_heard_on_the_ring_and_reaped_by_the_step)
+{
+	unsetenv("PITH_REAP");
+	exit_heard_then_reaped(self->sb, true);
+}
+
+TEST_F(zygote, forked_workers_exit_is_heard_through_a_pidfd_without_the_ring)
+{
+	setenv("PITH_REAP", "pidfd", 1);
+	exit_heard_then_reaped(self->sb, false);
+	unsetenv("PITH_REAP");
 }
 
 TEST_HARNESS_MAIN

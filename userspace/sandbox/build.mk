@@ -9,7 +9,7 @@ LIB_SRCS += userspace/sandbox/bpf_guard.c userspace/sandbox/bpf_guard_probe.c \
 LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/context.c userspace/sandbox/spawn.c \
 	userspace/sandbox/spawner.c userspace/sandbox/place.c \
-	userspace/sandbox/reuse.c \
+	userspace/sandbox/reuse.c userspace/sandbox/reap.c \
 	userspace/sandbox/proc.c userspace/sandbox/collect.c \
 	userspace/sandbox/warm.c userspace/sandbox/zygote.c \
 	userspace/sandbox/worker/trampoline.c

@@ -172,6 +172,12 @@ struct sandbox {
 	struct zygote *zygotes;
 	unsigned n_zygotes;
 	uint64_t zygote_forks;		/* instances forked, for tests */
+	/* Exits of zygote spares (reap.c): an io_uring whose fd is in
+	 * events, one IORING_OP_WAITID per spare; NULL until the first, and
+	 * for good when reap_off (no such op: pidfds as before). */
+	struct io_uring *reap;
+	bool reap_off;
+	uint64_t reap_seq;		/* the last request's number */
 };
 
 /* Where things are in the context buffer (offsets from its start). */
@@ -224,7 +230,10 @@ struct sandbox_proc {
 	uint64_t timeout_ms;
 	uint64_t start_ns, handoff_ns, deadline_ns;
 	bool handed_off, timed_out, killed, finished;
-	bool exit_seen;			/* sandbox_poll() saw its pidfd ready */
+	bool exit_seen;			/* sandbox_poll() saw its pidfd ready,
+					   or its exit request complete */
+	uint64_t reap_seq;		/* its pending exit request (reap.c),
+					   0: none */
 	long bad_syscall;		/* first user notification, or -1 */
 	long guard_nr;			/* syscall the eBPF guard killed, or -1 */
 	char guard_reason[ERR_MAX];	/* its event, formatted */
@@ -312,6 +321,18 @@ void zygote_flush(struct sandbox *sb);
 pid_t zygote_pid(struct sandbox *sb, unsigned i, bool spare);
 /* zygote_flush(), and no more zygotes (sandbox_free). */
 void zygote_stop(struct sandbox *sb);
+
+/* reap.c: exits of workers without a pidfd (zygote spares). */
+/* Watch p's worker (p->pid, pith's unreaped child): its exit sets
+ * p->exit_seen at a sandbox_poll(). -errno: not possible here (open a
+ * pidfd instead). */
+int reap_watch(struct sandbox_proc *p);
+/* The exits completed so far: exit_seen on their procs. */
+void reap_poll(struct sandbox *sb);
+/* fd is the ring's (in sb->events). */
+bool reap_is_fd(const struct sandbox *sb, int fd);
+/* Close the ring (the sandbox ends). */
+void reap_close(struct sandbox *sb);
 
 /* place.c: CPU placement of a lone instance. */
 /* Decide whether placement is on and keep pith's CPUs (spawner_start). */

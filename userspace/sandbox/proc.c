@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,12 +74,33 @@ const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p)
 	return &p->result;
 }
 
+/* A worker not reaped yet: a pidfd, or a zygote's spare, pith's child
+ * known by its pid alone until pith reaps it (reap.c). */
+static bool has_worker(const struct sandbox_proc *p)
+{
+	return !p->finished && (p->pidfd >= 0 || p->pid > 0);
+}
+
 static void kill_worker(struct sandbox_proc *p)
 {
-	if (!p->killed && p->pidfd >= 0 && !p->finished) {
-		pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+	if (!p->killed && has_worker(p)) {
+		if (p->pidfd >= 0)
+			pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
+		else
+			kill(p->pid, SIGKILL);
 		p->killed = true;
 	}
+}
+
+/* Reap p's worker: -errno, 0 still running (WNOHANG), else its pid. */
+static int reap(struct sandbox_proc *p, siginfo_t *si, int flags)
+{
+	memset(si, 0, sizeof(*si));
+	if (waitid(p->pidfd >= 0 ? P_PIDFD : P_PID,
+		   (id_t)(p->pidfd >= 0 ? p->pidfd : p->pid), si,
+		   WEXITED | __WALL | flags) < 0)
+		return negative_errno();
+	return si->si_pid;
 }
 
 static void unlink_proc(struct sandbox_proc *p)
@@ -488,6 +510,10 @@ int sandbox_poll(struct sandbox *sb)
 		int fd = ev[i].data.fd;
 		struct sandbox_proc *q;
 
+		if (reap_is_fd(sb, fd)) {
+			reap_poll(sb);
+			continue;
+		}
 		for (q = sb->procs; q; q = q->next)
 			if (q->pidfd == fd)
 				break;
@@ -562,15 +588,25 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 		return 1;
 	}
 	if (pid_ready) {
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_PIDFD, (id_t)p->pidfd, &si,
-			   WEXITED | WNOHANG | __WALL) < 0)
-			return negative_errno();
-		if (si.si_pid) {
+		int r = reap(p, &si, WNOHANG);
+
+		if (r < 0)
+			return r;
+		if (r > 0) {
 			/* Everything it sent is queued by now. */
 			read_socket(p, true);
 			finish(p, &si);
 			return 1;
+		}
+		/* Not exited (an exit request that failed): watched again,
+		 * or through a pidfd from now on. */
+		if (p->exit_seen && p->pidfd < 0) {
+			p->exit_seen = false;
+			if (reap_watch(p) < 0 &&
+			    ((p->pidfd = (int)syscall(SYS_pidfd_open, p->pid,
+						      0)) < 0 ||
+			     sandbox_events_add(p->sb, p->pidfd) < 0))
+				return negative_errno();
 		}
 	}
 	read_socket(p, false);
@@ -601,13 +637,11 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	if (!p)
 		return NULL;
 
-	if (!p->finished && p->pidfd >= 0) {
+	if (has_worker(p)) {
 		siginfo_t si;
 
 		kill_worker(p);
-		while (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | __WALL) <
-			       0 &&
-		       errno == EINTR)
+		while (reap(p, &si, 0) == -EINTR)
 			;
 		/* Reaped: its pid may be a new worker's, which must not find
 		 * itself armed in the guard (guard_worker_reaped()). */

@@ -161,8 +161,10 @@ int sandbox_proc_fd(const struct sandbox_proc *p);
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);
 /* A step of another proc of the same sandbox read this one's park from the
  * shared seccomp listener (its fd will not turn readable for it), or
- * sandbox_poll() saw its park or its exit: step it now (the engine checks
- * its live instances after each step and each poll). */
+ * sandbox_poll() saw its park or its exit (so may a sandbox_spawn() of a
+ * forked fresh instance, which reads the exits heard so far): step it now
+ * (the engine checks its live instances after each step, each poll and
+ * each spawn). */
 bool sandbox_proc_pending(const struct sandbox_proc *p);
 /* Whether a warm worker of an earlier instance runs it (for tracing). */
 bool sandbox_proc_warm(const struct sandbox_proc *p);

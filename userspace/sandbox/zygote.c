@@ -34,10 +34,11 @@
 
 /* A spare: forked, waiting for an instance on its socket, a plan
  * socketpair of which pith holds both ends (sock[0], and sock[1] which
- * the spare has too). */
+ * the spare has too). No pidfd: pith's unreaped child, signalled and
+ * reaped by its pid, which cannot be reused before (reap.c). */
 struct spare {
 	pid_t pid;
-	int pidfd, sock[2];
+	int sock[2];
 };
 
 struct zygote {
@@ -115,13 +116,13 @@ static void close_pair(int sv[2])
 	sv[0] = sv[1] = -1;
 }
 
-/* The zygote's answer to the oldest ask_spare(): the spare's pid, then
- * its pidfd (pith's child, not reaped: the pid cannot have been reused).
- * By then the zygote has closed its copy of the socket. */
+/* The zygote's answer to the oldest ask_spare(): the spare's pid (pith's
+ * child, not reaped: the pid cannot be reused until pith reaps it). By
+ * then the zygote has closed its copy of the socket. */
 static int take_spare(struct zygote *z)
 {
 	struct plan_zygote_reply rep = { 0 };
-	int sv[2] = { z->pending[0][0], z->pending[0][1] }, pidfd;
+	int sv[2] = { z->pending[0][0], z->pending[0][1] };
 	ssize_t n;
 
 	z->n_pending--;
@@ -133,18 +134,8 @@ static int take_spare(struct zygote *z)
 		close_pair(sv);
 		return n < 0 ? negative_errno() : rep.pid < 0 ? rep.pid : -EPIPE;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, rep.pid, 0);
-	if (pidfd < 0) {
-		siginfo_t si;
-		int r = negative_errno();
-
-		kill(rep.pid, SIGKILL);
-		waitid(P_PID, (id_t)rep.pid, &si, WEXITED | __WALL);
-		close_pair(sv);
-		return r;
-	}
 	z->spares[z->n_spares++] = (struct spare){
-		.pid = rep.pid, .pidfd = pidfd, .sock = { sv[0], sv[1] },
+		.pid = rep.pid, .sock = { sv[0], sv[1] },
 	};
 	return 0;
 }
@@ -162,6 +153,17 @@ static void kill_reap(int pidfd)
 	close(pidfd);
 }
 
+/* A spare, pith's unreaped child: its pid is still its own. */
+static void kill_reap_pid(pid_t pid)
+{
+	siginfo_t si;
+
+	kill(pid, SIGKILL);
+	while (waitid(P_PID, (id_t)pid, &si, WEXITED | __WALL) < 0 &&
+	       errno == EINTR)
+		;
+}
+
 /* End the zygote and its spares (reaped: all are pith's children). */
 static void zygote_end(struct zygote *z)
 {
@@ -169,7 +171,7 @@ static void zygote_end(struct zygote *z)
 	while (z->n_pending)
 		take_spare(z);
 	for (unsigned i = 0; i < z->n_spares; i++) {
-		kill_reap(z->spares[i].pidfd);
+		kill_reap_pid(z->spares[i].pid);
 		close_pair(z->spares[i].sock);
 	}
 	z->n_spares = 0;
@@ -219,6 +221,7 @@ void zygote_stop(struct sandbox *sb)
 	if (!sb->zygote_on)
 		return;
 	zygote_flush(sb);
+	reap_close(sb);
 	pthread_mutex_destroy(&sb->zygote_lock);
 	sb->zygote_on = false;
 }
@@ -335,7 +338,6 @@ int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req)
 	z->n_spares--;
 	memmove(z->spares, z->spares + 1, z->n_spares * sizeof(z->spares[0]));
 	p->pid = s.pid;
-	p->pidfd = s.pidfd;
 	p->sock = s.sock[0];
 	p->sock_peer = s.sock[1];
 	sb->zygote_forks++;

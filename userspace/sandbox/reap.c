@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Exits of forked fresh workers (zygote spares) without a pidfd: one
+ * IORING_OP_WAITID request per worker on a small io_uring of the
+ * sandbox's own, whose fd sits in sb->events (registered once), so that
+ * the engine's one poll of sandbox_fd() hears of them as of any worker.
+ *
+ * A spare is pith's child (CLONE_PARENT) and pith reaps its children only
+ * by their pid or pidfd (nothing in pith waits for P_ALL): an unreaped
+ * child's pid cannot be reused, so pith signals it by pid and needs no
+ * pidfd. The request waits with WNOWAIT: it completes when the worker
+ * has exited and leaves it a zombie; step() (proc.c) reaps it with
+ * waitid(P_PID) as it did with P_PIDFD. Per instance this is one
+ * io_uring_enter where there were pidfd_open, epoll_ctl and the pidfd's
+ * close (Documentation/benchmarks.md, "pith's own share (round 7)").
+ *
+ * A kernel without IORING_OP_WAITID (before 6.7), or io_uring refused:
+ * reap_watch() fails and the caller opens a pidfd as before.
+ */
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "lib/macro.h"
+#include "sandbox/internal.h"
+
+#ifndef IORING_OP_WAITID_NR
+#define IORING_OP_WAITID_NR 50 /* IORING_OP_WAITID, Linux 6.7 */
+#endif
+#define REAP_ENTRIES 16
+
+/* The ring, made on first use; false (for good) when it cannot be. */
+static bool reap_ring(struct sandbox *sb)
+{
+	struct io_uring_probe *probe;
+	bool ok;
+
+	if (sb->reap)
+		return true;
+	if (sb->reap_off || sb->events < 0)
+		return false;
+	sb->reap_off = true;
+	if (getenv("PITH_REAP") && !strcmp(getenv("PITH_REAP"), "pidfd"))
+		return false;
+	sb->reap = calloc(1, sizeof(*sb->reap));
+	if (!sb->reap)
+		return false;
+	if (io_uring_queue_init(REAP_ENTRIES, sb->reap, 0) < 0)
+		goto fail;
+	probe = io_uring_get_probe_ring(sb->reap);
+	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WAITID_NR);
+	io_uring_free_probe(probe);
+	if (!ok || sandbox_events_add(sb, sb->reap->ring_fd) < 0) {
+		io_uring_queue_exit(sb->reap);
+		goto fail;
+	}
+	sb->reap_off = false;
+	return true;
+fail:
+	free(sb->reap);
+	sb->reap = NULL;
+	return false;
+}
+
+int reap_watch(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+	struct io_uring_sqe *sqe;
+	int r;
+
+	if (p->pid <= 0 || !reap_ring(sb))
+		return -EOPNOTSUPP;
+	/* Completions first (exit_seen on their procs): the CQ stays short
+	 * also for callers that poll each instance's fd instead. */
+	reap_poll(sb);
+	sqe = io_uring_get_sqe(sb->reap);
+	if (!sqe)
+		return -EBUSY; /* cannot be: each call submits its one */
+	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, p->pid, NULL, P_PID, 0);
+	sqe->file_index = WEXITED | WNOWAIT | __WALL; /* the options */
+	p->reap_seq = ++sb->reap_seq;
+	io_uring_sqe_set_data64(sqe, p->reap_seq);
+	r = io_uring_submit(sb->reap);
+	return r == 1 ? 0 : r < 0 ? r : -EIO;
+}
+
+/* A completion names its request's proc by sequence number, never by
+ * pid: a late one (its proc was killed and reaped by sandbox_proc_free(),
+ * the pid maybe a new worker's) matches nobody. */
+void reap_poll(struct sandbox *sb)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	if (!sb->reap)
+		return;
+	io_uring_for_each_cqe(sb->reap, head, cqe) {
+		uint64_t seq = io_uring_cqe_get_data64(cqe);
+
+		n++;
+		for (struct sandbox_proc *q = sb->procs; q; q = q->next)
+			if (q->reap_seq == seq) {
+				/* Exited (res 0), or an error: step()'s
+				 * waitid says which, and watches again. */
+				q->exit_seen = true;
+				q->reap_seq = 0;
+				break;
+			}
+	}
+	io_uring_cq_advance(sb->reap, n);
+}
+
+bool reap_is_fd(const struct sandbox *sb, int fd)
+{
+	return sb->reap && sb->reap->ring_fd == fd;
+}
+
+void reap_close(struct sandbox *sb)
+{
+	if (sb->reap) {
+		io_uring_queue_exit(sb->reap);
+		free(sb->reap);
+		sb->reap = NULL;
+	}
+	sb->reap_off = false;
+}
