@@ -283,19 +283,19 @@ TEST_F(hostile, pith_memory_is_not_mapped_in_the_worker)
 
 TEST_F(hostile, handoff_calls_find_nothing_to_act_on)
 {
-	const struct code_range *lt = &self->sb->loader_text;
 	struct set *in = set_new("len");
 	struct buffer *b = NULL;
 
 	/* The trampoline's two allowed calls, made again by the function:
-	 * close(0) fails with EBADF, munmap of the loader's code unmaps
+	 * close(0) fails with EBADF, munmap of the loader's window unmaps
 	 * nothing (the function exits 0 only if both held, after reading
 	 * its image, context and stack again). */
 	ASSERT_EQ(0, buffer_new("t", 0, &b));
 	ASSERT_EQ(0, buffer_seal(b));
-	ASSERT_EQ(0, set_add(in, "len", true, lt->hi - lt->lo, b, 0, 0));
+	ASSERT_EQ(0, set_add(in, "len", true,
+			     PLAN_LOADER_END - PLAN_LOADER_BASE, b, 0, 0));
 	buffer_unref(b);
-	self->p = t_run_hostile(self->sb, HOSTILE(H_CLOSE_FDS, lt->lo),
+	self->p = t_run_hostile(self->sb, HOSTILE(H_CLOSE_FDS, PLAN_LOADER_BASE),
 				T_MEMORY, T_TIMEOUT_MS, in);
 	ASSERT_NE(NULL, self->p);
 	EXPECT_STREQ("", t_reason(self->p));
@@ -678,6 +678,7 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 	struct sandbox *sb = t_sandbox(false);
 	const struct code_range lt = sb->loader_text, st = sb->spawn_text;
 	const uint64_t ll = lt.hi - lt.lo;
+	const uint64_t lw = PLAN_LOADER_END - PLAN_LOADER_BASE;
 	const struct sock_filter *f;
 	const void *insns;
 	size_t n;
@@ -709,16 +710,22 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
 					1ull << 32, 0));
 			break;
-		case 11: /* munmap: exactly the loader's code */
+		case 11: /* munmap: exactly the loader's window */
 			EXPECT_EQ(SECCOMP_RET_ALLOW,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					PLAN_LOADER_BASE, lw));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					PLAN_LOADER_BASE, lw + 4096));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
+					PLAN_LOADER_BASE - 4096, lw));
+			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
 				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
 					lt.lo, ll));
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
 				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
-					lt.lo, ll + 4096));
-			EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
-				  t_sim(f, n, AUDIT_ARCH_X86_64, nr, T_FN_IP,
-					PITH_CONTEXT_BASE, ll));
+					PITH_CONTEXT_BASE, lw));
 			EXPECT_EQ(SECCOMP_RET_USER_NOTIF, plain);
 			break;
 		default:

@@ -427,7 +427,7 @@ FIXTURE_VARIANT_ADD(bad, unknown_flags)
 FIXTURE_VARIANT_ADD(bad, data_in_the_trampoline_page)
 {
 	.variant = BAD_DATA_IN_TRAMPOLINE,
-	.reason = "bad output descriptor: outputs[0].items[0].data: 0x400000000000+4 outside the context and the inputs",
+	.reason = "bad output descriptor: outputs[0].items[0].data: 0x204000000000+4 outside the context and the inputs",
 };
 
 FIXTURE_SETUP(bad)

@@ -15,8 +15,9 @@ LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/worker/trampoline.c
 
 # pith-worker: the static freestanding loader exec'd for each instance,
-# linked far above the function image range (position-independent code so
-# that it can live above 2 GiB without the large code model).
+# linked at PLAN_LOADER_BASE (plan.h), far above the function image range
+# (position-independent code so that it can live above 2 GiB without the
+# large code model).
 WORKER_SRCS := userspace/sandbox/worker/main.c \
 	userspace/sandbox/worker/trampoline.c
 WORKER_HDRS := userspace/sandbox/plan.h userspace/sandbox/raw.h \
@@ -25,7 +26,8 @@ WORKER_CFLAGS := -std=gnu11 -g -O2 $(WARN) -ffreestanding -fno-builtin \
 	-fno-stack-protector -fpie -mgeneral-regs-only -fcf-protection=none \
 	-fno-asynchronous-unwind-tables -Iuserspace -Iuserspace/sdk/include
 WORKER_LDFLAGS := -static -nostdlib -no-pie -Wl,--build-id=none \
-	-Wl,-z,noexecstack -Wl,-Ttext-segment=0x7e0000000000
+	-Wl,-z,noexecstack -Wl,-z,noseparate-code \
+	-Wl,-Ttext-segment=0x204000010000
 
 $(B)/pith-worker: $(WORKER_SRCS) $(WORKER_HDRS)
 	$(call msg,LD,$@)

@@ -132,7 +132,7 @@ static size_t prologue(const struct code_range *r, size_t n,
 
 /* Inputs never replace anything; the input area stays. */
 #define MAP_INPUT (MAP_SHARED | MAP_FIXED_NOREPLACE)
-#define INPUT_RANGE (PLAN_TRAMPOLINE_BASE - PITH_INPUT_BASE - PLAN_INPUT_AREA)
+#define INPUT_RANGE (PITH_INPUT_MAX - PITH_INPUT_BASE - PLAN_INPUT_AREA)
 
 int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		 size_t *ret_n, struct err *e)
@@ -142,8 +142,8 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 	_cleanup_free_ struct plan_filter_insn *insns = NULL;
 	const struct code_range ranges[] = { sb->spawn_text, sb->loader_text };
 	const struct scmp_arg_cmp unmap_loader[] = {
-		SCMP_A0(SCMP_CMP_EQ, sb->loader_text.lo),
-		SCMP_A1(SCMP_CMP_EQ, sb->loader_text.hi - sb->loader_text.lo),
+		SCMP_A0(SCMP_CMP_EQ, PLAN_LOADER_BASE),
+		SCMP_A1(SCMP_CMP_EQ, PLAN_LOADER_END - PLAN_LOADER_BASE),
 	};
 	const struct scmp_arg_cmp close_sock[] = {
 		SCMP_A0(SCMP_CMP_EQ, PLAN_SOCK_FD),

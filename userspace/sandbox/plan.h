@@ -17,11 +17,23 @@
  * call before the function's first instruction. */
 #define PLAN_SOCK_FD 0
 
-/* The trampoline page: above the input range, below the loader's image. */
-#define PLAN_TRAMPOLINE_BASE 0x400000000000ull
+/*
+ * The trampoline page and the loader's own image (linked there with
+ * -Ttext-segment, build.mk), together in one 2 MiB block of the context's
+ * 512 GiB region, 256 GiB above the context (a context is at most 4 GiB:
+ * job/validate.c; the loader refuses a plan whose context would reach
+ * them). One region of the top-level page table for the context, the
+ * trampoline and the loader, and one page-table page for the last two: a
+ * forked worker allocates four page-table pages fewer than with each in a
+ * region of its own (Documentation/benchmarks.md, "Fresh instances: one
+ * region for the trampoline and the loader (round 7, branch freshchild)").
+ */
+#define PLAN_TRAMPOLINE_BASE 0x204000000000ull
 #define PLAN_TRAMPOLINE_SIZE 0x1000ull
-/* The loader's own image (linked there with -Ttext-segment). */
-#define PLAN_LOADER_BASE 0x7e0000000000ull
+#define PLAN_LOADER_BASE 0x204000010000ull
+#define PLAN_LOADER_END 0x204000200000ull /* the loader's image ends below */
+/* The largest context the loader maps: it ends below the trampoline. */
+#define PLAN_CONTEXT_MAX (PLAN_TRAMPOLINE_BASE - PITH_CONTEXT_BASE)
 /* End of the x86-64 user address space with 4-level paging. */
 #define PLAN_USER_TOP 0x7ffffffff000ull
 
@@ -65,8 +77,11 @@ struct plan {
 	__u32 n_inputs;
 	__u32 pad;
 	__u64 entry;
-	/* The loader's executable segment: the trampoline unmaps exactly
-	 * this (the seccomp program allows no other munmap). */
+	/* The loader's executable segment, which the seccomp program trusts
+	 * (a zygote's child checks it against its zygote's). The trampoline
+	 * unmaps the loader's whole window, [PLAN_LOADER_BASE,
+	 * PLAN_LOADER_END), in one call: the seccomp program allows no other
+	 * munmap. */
 	__u64 loader_text, loader_text_len;
 	/* The context memfd maps at PITH_CONTEXT_BASE in two parts around a
 	 * one-page guard hole: [0, guard_off) and [guard_off + 4096, size). */
@@ -190,8 +205,10 @@ struct plan_inmap {
 /*
  * The block the loader leaves at the top of the context stack: its last
  * code unmaps the unmap[] ranges (everything but what the function keeps
- * and the loader's own code), then the trampoline unmaps the loader's code,
- * closes fd 0 and zeroes the block before jumping to the function.
+ * and the loader's window; none in a zygote's child, whose zygote unmapped
+ * them once), then the trampoline unmaps the loader's window (its code and
+ * data: loader_text, loader_text_len here), closes fd 0 and zeroes the
+ * block before jumping to the function.
  */
 struct plan_handoff {
 	__u64 n_unmap;

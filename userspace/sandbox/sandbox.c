@@ -144,10 +144,10 @@ static int loader_text(struct sandbox *sb, struct err *e)
 		n_x++;
 	}
 	if (n_x != 1 || sb->loader_text.lo < PLAN_LOADER_BASE ||
-	    sb->loader_text.hi > PLAN_USER_TOP)
+	    sb->loader_text.hi > PLAN_LOADER_END)
 		return err_set(e, ENOEXEC,
-			       "pith-worker: expected one executable segment above 0x%llx",
-			       PLAN_LOADER_BASE);
+			       "pith-worker: expected one executable segment in 0x%llx-0x%llx",
+			       PLAN_LOADER_BASE, PLAN_LOADER_END);
 	return 0;
 }
 
@@ -157,7 +157,7 @@ static int spawn_text(struct sandbox *sb, struct err *e)
 {
 	sb->spawn_text.lo = (uintptr_t)__start_pith_spawn & ~(CTX_PAGE - 1);
 	sb->spawn_text.hi = ALIGN_UP((uintptr_t)__stop_pith_spawn, CTX_PAGE);
-	if (sb->spawn_text.lo < PLAN_TRAMPOLINE_BASE + PLAN_TRAMPOLINE_SIZE ||
+	if (sb->spawn_text.lo < PITH_INPUT_MAX ||
 	    (sb->spawn_text.lo < sb->loader_text.hi &&
 	     sb->loader_text.lo < sb->spawn_text.hi))
 		return err_set(e, EINVAL,

@@ -157,7 +157,7 @@ static int bad_output(struct pith_context *c, u64 variant)
 		it->flags = 0x80;
 		break;
 	case BAD_DATA_IN_TRAMPOLINE:
-		it->data = 0x400000000000ull;
+		it->data = 0x204000000000ull; /* PLAN_TRAMPOLINE_BASE */
 		break;
 	case BAD_NAME_CONTROL:
 		name[1] = '\n';

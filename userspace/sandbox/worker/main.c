@@ -207,6 +207,7 @@ static void receive_plan(void)
 			    p->n_segments > PLAN_MAX_SEGMENTS ||
 			    p->n_inputs > PLAN_MAX_INPUTS ||
 			    p->n_fds > 3 + PLAN_MAX_INPUTS ||
+			    p->context_size > PLAN_CONTEXT_MAX ||
 			    (size_t)r != sizeof(*p) +
 				    p->n_inputs * sizeof(struct plan_input))
 				fail("pith-worker: malformed plan", 0, 0);
@@ -266,12 +267,14 @@ static void map_image(const struct plan *p)
 /* A zygote's child: its parent mapped the image, the trampoline and the
  * fault handlers (zygote() below); this copy of the zygote's plan is what
  * the instance's plan must match. On pages of its own: the only part of
- * the loader's data a child gets from the zygote (zygote_trim()). */
+ * the loader's data a child gets from the zygote (zygote_trim()). The
+ * loader's only .data (the rest is .bss), so first in its writable
+ * segment: the zygote's data is two mappings, not three. */
 #define PAGE_UP(n) (((n) + PAGE - 1) & ~(PAGE - 1))
 static union {
 	struct plan plan;
 	char pages[PAGE_UP(sizeof(struct plan))];
-} zygote_keep __attribute__((aligned(4096)));
+} zygote_keep __attribute__((aligned(4096), section(".data")));
 #define zygote_plan (zygote_keep.plan)
 
 static void map_all(const struct plan *p)
@@ -453,9 +456,9 @@ static __u64 complement(const struct plan *p, __u64 *out)
 	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
 				    PLAN_TRAMPOLINE_BASE +
 					    PLAN_TRAMPOLINE_SIZE };
-	/* Our own code, which runs the unmapping; the trampoline unmaps it. */
-	keep[n++] = (struct range){ p->loader_text,
-				    p->loader_text + p->loader_text_len };
+	/* Our own image, whose code runs the unmapping; the trampoline
+	 * unmaps it, code and data, in one call. */
+	keep[n++] = (struct range){ PLAN_LOADER_BASE, PLAN_LOADER_END };
 	return gaps(keep, n, out);
 }
 
@@ -522,7 +525,8 @@ static void spare(int sock, long ppid)
 	 * the zygote's: a copy, gone with dup3). */
 	if (raw_syscall3(__NR_dup3, sock, PLAN_SOCK_FD, 0) < 0)
 		raw_exit_group(127);
-	raw_syscall1(__NR_close, sock);
+	/* Its copy at `sock` goes with close_range() in run(), after the
+	 * plan (RLIMIT_NOFILE, 2 + the fds received, still covers it). */
 	/* Not inherited through fork; then pith must still be the parent. */
 	if (raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0)
 		fail("pith-worker: PR_SET_PDEATHSIG", 0, 0);
@@ -712,6 +716,10 @@ static __attribute__((noreturn, used)) void spare_main(int sock, long ppid)
 
 __attribute__((noreturn, used)) void worker_main(void)
 {
+	/* The trampoline unmaps this window, and only this (plan.h). */
+	if ((__u64)__ehdr_start != PLAN_LOADER_BASE ||
+	    (__u64)_end > PLAN_LOADER_END)
+		fail("pith-worker: not linked inside its window", 0, 0);
 	receive_plan();
 	if (msg_buf.plan.flags & PLAN_F_ZYGOTE)
 		zygote(&msg_buf.plan);
@@ -730,10 +738,14 @@ static __attribute__((noreturn)) void run(const struct plan *p)
 	long r;
 
 	/* Not ptrace-able, /proc files owned by root: other processes of
-	 * the same unprivileged uid cannot read the worker's memory. */
-	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
-	if (r < 0)
-		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
+	 * the same unprivileged uid cannot read the worker's memory. A
+	 * zygote's child is not dumpable already: fork copies the zygote's
+	 * setting with its memory. */
+	if (!zygote_child) {
+		r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
+		if (r < 0)
+			fail("pith-worker: PR_SET_DUMPABLE", 0, r);
+	}
 	map_all(p);
 	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
 	if (r < 0)
@@ -743,7 +755,11 @@ static __attribute__((noreturn)) void run(const struct plan *p)
 		map_trampoline(p);
 	}
 
-	n_unmap = complement(p, unmap);
+	/* A zygote's child has nothing to unmap but the loader (the
+	 * trampoline's call): its zygote unmapped everything else but its
+	 * stack, which the child did not inherit (zygote_trim()), and the
+	 * child mapped only its context and inputs. */
+	n_unmap = zygote_child ? 0 : complement(p, unmap);
 	size = (sizeof(*h) + n_unmap * 16 + 15) & ~15ull;
 	top = PITH_CONTEXT_BASE + p->context_size;
 	block = top - size;
@@ -751,8 +767,8 @@ static __attribute__((noreturn)) void run(const struct plan *p)
 	h->n_unmap = n_unmap;
 	h->entry = p->entry;
 	h->stack_top = top;
-	h->loader_text = p->loader_text;
-	h->loader_text_len = p->loader_text_len;
+	h->loader_text = PLAN_LOADER_BASE;
+	h->loader_text_len = PLAN_LOADER_END - PLAN_LOADER_BASE;
 	h->block = block;
 	h->block_size = size;
 	memcpy(h->unmap, unmap, n_unmap * 16);

@@ -39,13 +39,13 @@ _Static_assert(PLAN_SOCK_FD == 0, "fd number");
 /* The warm path's constants, checked the same way. */
 #define ASM_INPUT_BASE 0x300000010000	/* past the input area */
 #define ASM_INPUT_LEN 0xfffffff0000	/* the rest of the input range */
-#define ASM_DATA 0x400000000c00		/* struct plan_tramp_data */
+#define ASM_DATA 0x204000000c00		/* struct plan_tramp_data */
 #define ASM_INMAP 0x200000000070	/* reserved[PLAN_RES_INMAP] */
 #define ASM_INPUT_MAPPED 0x30000000fff8	/* the input area's last words */
 #define ASM_INPUT_UNMAP 0x30000000fff0
 _Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE + PLAN_INPUT_AREA,
 	       "mapped inputs");
-_Static_assert(ASM_INPUT_LEN == PLAN_TRAMPOLINE_BASE - ASM_INPUT_BASE,
+_Static_assert(ASM_INPUT_LEN == PITH_INPUT_MAX - ASM_INPUT_BASE,
 	       "input range");
 _Static_assert(ASM_DATA == PLAN_TRAMPOLINE_BASE + PLAN_TRAMP_DATA, "data");
 _Static_assert(ASM_INPUT_MAPPED == PITH_INPUT_BASE + PLAN_INPUT_MAPPED,
