@@ -41,6 +41,9 @@ SANDBOX_T_SRCS := tests/security/t_sandbox.c $(TEST_HELPERS)
 TEST_PROGS += sandbox_test sandbox_security_test warm_test zygote_test
 warm_test_SRCS := tests/security/warm_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/warm_test: | $(RESET_FN) $(RESET_BIG_FN) $(B)/pith-worker
+TEST_PROGS += driver_test
+driver_test_SRCS := tests/security/driver_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/driver_test: | $(RESET_FN) $(B)/pith-worker
 zygote_test_SRCS := tests/security/zygote_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/zygote_test: | $(RESET_FN) $(HOSTILE_FN) $(B)/pith-worker
 # The hostile suite with every instance forked by a zygote.

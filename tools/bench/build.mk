@@ -28,3 +28,8 @@ $(B)/bench/fn/%: tools/bench/fn/%.c tools/bench/fn/spin.h $(B)/sdk/crt.o \
 	@mkdir -p $(@D)
 	$(Q)PITH_SDK=$(B)/sdk tools/pith-cc -O2 $< -o $@
 ALL_TARGETS += $(B)/bench/noop-static $(BENCH_FNS)
+# The ceiling of a driver per CPU (benchmarks.md, "A driver per CPU (round
+# 7, branch warmdrv)"): k pinned threads, each answering its own worker's
+# parks.
+PROGS += driver-proto
+driver-proto_SRCS := tools/bench/driver_proto.c

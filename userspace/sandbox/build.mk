@@ -11,7 +11,7 @@ LIB_SRCS += userspace/sandbox/sandbox.c userspace/sandbox/filter.c \
 	userspace/sandbox/spawner.c userspace/sandbox/place.c \
 	userspace/sandbox/reuse.c userspace/sandbox/reap.c \
 	userspace/sandbox/proc.c userspace/sandbox/collect.c \
-	userspace/sandbox/warm.c userspace/sandbox/zygote.c \
+	userspace/sandbox/warm.c userspace/sandbox/zygote.c userspace/sandbox/driver.c \
 	userspace/sandbox/worker/trampoline.c
 
 # pith-worker: the static freestanding loader exec'd for each instance,

@@ -178,6 +178,22 @@ struct sandbox {
 	struct io_uring *reap;
 	bool reap_off;
 	uint64_t reap_seq;		/* the last request's number */
+	/* Drivers (driver.c): threads with sandboxes of their own, each on
+	 * its CPU, running warm instances the engine hands them; off unless
+	 * PITH_DRIVERS is set. drv_evfd is in `events`: completions. */
+	struct driver **drivers;
+	unsigned n_drivers;
+	int drv_evfd;
+	uint32_t drv_signalled;
+	struct drv_run {
+		const struct elf_image *image;	/* compared, not held */
+		uint64_t ns;			/* its recent run time */
+	} drv_runs[8];
+	unsigned drv_run_next;
+	cpu_set_t drv_rest;	/* the CPUs without a driver */
+	cpu_set_t drv_mask;	/* the engine thread's, while pinned */
+	bool drv_pinned;
+	pid_t drv_tid;
 };
 
 /* Where things are in the context buffer (offsets from its start). */
@@ -277,6 +293,8 @@ struct sandbox_proc {
 	pid_t pinned_tid;
 	int pinned_cpu;
 	cpu_set_t caller_mask;
+	/* A driver runs it (driver.c): this proc is the engine's proxy. */
+	struct drv_job *dj;
 };
 
 
@@ -423,6 +441,28 @@ void warm_flush(struct sandbox *sb);
 bool warm_reap_idle(struct sandbox *sb, int fd);
 /* The notification is a park from the trampoline's park call. */
 bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
+
+/* driver.c: warm instances run by driver threads, one per CPU. */
+/* Start the drivers PITH_DRIVERS asks for (sandbox_new(), last). */
+void driver_init(struct sandbox *sb);
+/* Stop them and free their sandboxes. */
+void driver_stop(struct sandbox *sb);
+/* The job is over: the engine's thread gets its CPUs back. */
+void driver_unpin(struct sandbox *sb);
+/* fn on each driver's sandbox, under its lock (hold, release, flush). */
+void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
+		 void *arg);
+/* Hand req to a driver: 1 (*ret: a proxy proc), 0 not one for a driver. */
+int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
+		 struct sandbox_proc **ret);
+/* sandbox_poll() saw drv_evfd. */
+void driver_polled(struct sandbox *sb);
+/* A proxy: its driver completed it; step (1 finished, -errno); kill;
+ * before its free (waits for the driver to be done with it). */
+bool driver_proxy_done(const struct sandbox_proc *p);
+int driver_proxy_step(struct sandbox_proc *p);
+void driver_proxy_kill(struct sandbox_proc *p);
+void driver_proxy_free(struct sandbox_proc *p);
 
 /* context.c: lay out and write the descriptor into a new context buffer,
  * and place the inputs (mapped pages or the copy area). */

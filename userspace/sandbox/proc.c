@@ -48,6 +48,8 @@ static int proc_epoll(struct sandbox_proc *p)
 
 int sandbox_proc_fd(const struct sandbox_proc *p)
 {
+	if (p->dj)
+		return p->sb->drv_evfd;
 	/* Not const in effect: its set is made lazily. */
 	int r = proc_epoll((struct sandbox_proc *)p);
 
@@ -62,6 +64,11 @@ pid_t sandbox_proc_pid(const struct sandbox_proc *p)
 bool sandbox_proc_warm(const struct sandbox_proc *p)
 {
 	return p->reused;
+}
+
+bool sandbox_proc_driven(const struct sandbox_proc *p)
+{
+	return p->dj != NULL;
 }
 
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p)
@@ -480,6 +487,8 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 
 bool sandbox_proc_pending(const struct sandbox_proc *p)
 {
+	if (p && p->dj)
+		return !p->finished && driver_proxy_done(p);
 	return p && !p->finished &&
 	       ((p->parked && !p->killed) || p->exit_seen);
 }
@@ -514,6 +523,10 @@ int sandbox_poll(struct sandbox *sb)
 			reap_poll(sb);
 			continue;
 		}
+		if (fd == sb->drv_evfd) {
+			driver_polled(sb);
+			continue;
+		}
 		for (q = sb->procs; q; q = q->next)
 			if (q->pidfd == fd)
 				break;
@@ -544,6 +557,8 @@ int sandbox_proc_step(struct sandbox_proc *p)
 	bool pid_ready = false, notified = false;
 	int n;
 
+	if (p->dj)
+		return driver_proxy_step(p);
 	if (p->finished)
 		return 1;
 	n = proc_epoll(p);
@@ -561,6 +576,8 @@ int sandbox_proc_step(struct sandbox_proc *p)
 
 int sandbox_proc_step_polled(struct sandbox_proc *p)
 {
+	if (p->dj)
+		return driver_proxy_step(p);
 	if (p->finished)
 		return 1;
 	return step(p, p->exit_seen, false);
@@ -619,6 +636,10 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 
 void sandbox_proc_kill(struct sandbox_proc *p)
 {
+	if (p->dj && !p->finished) {
+		driver_proxy_kill(p);
+		return;
+	}
 	kill_worker(p);
 }
 
@@ -636,7 +657,8 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 {
 	if (!p)
 		return NULL;
-
+	if (p->dj)
+		driver_proxy_free(p);
 	if (has_worker(p)) {
 		siginfo_t si;
 

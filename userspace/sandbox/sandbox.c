@@ -347,12 +347,43 @@ int sandbox_events_add(struct sandbox *sb, int fd)
 	return epoll_ctl(sb->events, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
+static void hold_one(struct sandbox *sb, void *arg)
+{
+	int *r = arg;
+
+	if (*r >= 0)
+		*r = sandbox_hold(sb, NULL);
+}
+
+static void release_one(struct sandbox *sb, _unused_ void *arg)
+{
+	sandbox_release(sb);
+}
+
+static void end_idle_one(struct sandbox *sb, _unused_ void *arg)
+{
+	sandbox_end_idle(sb);
+}
+
+static void n_idle_one(struct sandbox *sb, void *arg)
+{
+	*(unsigned *)arg += sandbox_n_idle(sb);
+}
+
 int sandbox_hold(struct sandbox *sb, struct err *e)
 {
 	int r = sb->guard ? guard_hold(sb->guard, e) : 0;
 
 	if (r >= 0)
 		sb->holds++;
+	/* Each driver's sandbox has its own guard, for its own workers. */
+	if (r >= 0 && sb->n_drivers) {
+		driver_each(sb, hold_one, &r);
+		if (r < 0) {
+			err_set(e, -r, "cannot hold a driver's sandbox");
+			sandbox_release(sb);
+		}
+	}
 	return r;
 }
 
@@ -363,7 +394,9 @@ void sandbox_release(struct sandbox *sb)
 {
 	if (sb->guard)
 		guard_release(sb->guard);
+	driver_each(sb, release_one, NULL);
 	if (sb->holds && --sb->holds == 0) {
+		driver_unpin(sb);
 		zygote_flush(sb);
 		reuse_flush_ctx(sb);
 		if (!sb->opts.keep_idle)
@@ -373,11 +406,15 @@ void sandbox_release(struct sandbox *sb)
 
 unsigned sandbox_n_idle(const struct sandbox *sb)
 {
-	return sb->n_idle;
+	unsigned n = sb->n_idle;
+
+	driver_each((struct sandbox *)sb, n_idle_one, &n);
+	return n;
 }
 
 void sandbox_end_idle(struct sandbox *sb)
 {
+	driver_each(sb, end_idle_one, NULL);
 	zygote_flush(sb);
 	reuse_flush_ctx(sb);
 	warm_flush(sb);
@@ -398,6 +435,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	sb->cgroup_fd = -1;
 	sb->spawner.listener = -1;
 	sb->events = -1;
+	sb->drv_evfd = -1;
 	sb->pid = getpid();
 	sb->fork_gen = sandbox_fork_gen();
 	r = open_loader(sb, e);
@@ -471,6 +509,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 	if (sb->warm)
 		(void)ioctl(sb->spawner.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+	driver_init(sb);
 	*ret = sb;
 	return 0;
 fail:
@@ -487,6 +526,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 		fprintf(stderr, "pith: warm workers: %llu instances reused one, %llu started one\n",
 			(unsigned long long)sb->warm_reused,
 			(unsigned long long)sb->warm_started);
+	driver_stop(sb);
 	warm_flush(sb);
 	spawner_stop(sb);
 	reuse_close(sb);

@@ -168,6 +168,9 @@ pid_t sandbox_proc_pid(const struct sandbox_proc *p);
 bool sandbox_proc_pending(const struct sandbox_proc *p);
 /* Whether a warm worker of an earlier instance runs it (for tracing). */
 bool sandbox_proc_warm(const struct sandbox_proc *p);
+/* Whether a driver thread on another CPU runs it (PITH_DRIVERS: see
+ * Documentation/architecture.md, "Threads"; for tests and tracing). */
+bool sandbox_proc_driven(const struct sandbox_proc *p);
 /* Absolute CLOCK_MONOTONIC deadline in ns. */
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
 /* Non-blocking: 0 still running, 1 finished (result ready), -errno. When the

@@ -523,14 +523,16 @@ int buffer_share_fd(struct buffer *b)
 
 struct buffer *buffer_ref(struct buffer *b)
 {
+	/* Atomic: a driver thread (sandbox/driver.c) references the items
+	 * of its instances' inputs while the engine's thread holds them. */
 	if (b)
-		b->refs++;
+		__atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
 	return b;
 }
 
 struct buffer *buffer_unref(struct buffer *b)
 {
-	if (!b || --b->refs > 0)
+	if (!b || __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	PROBE_BUFFER_RELEASE(b, b->size, PROBE_BACKEND_OF(b));
 	if (b->pooled && b->sealed) {

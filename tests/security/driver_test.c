@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Drivers (PITH_DRIVERS, sandbox/driver.c), attacked: warm instances run by
+ * a driver thread with a sandbox of its own on another CPU. The reset
+ * probe (tests/security/fn/reset.c) poisons every place it can reach in
+ * batches of four instances at once (two stay on the caller's thread, two
+ * go to the driver), then checks in batches of four: every check equals
+ * what an instance finds in a fresh worker, also in the driver's reused
+ * workers. Instances of two owners, interleaved, never share a worker,
+ * whichever thread runs it. A driven instance that crashes, times out, is
+ * killed or is freed while it runs ends its worker with the usual reason,
+ * and the next one gets a clean worker. The callers free their input sets
+ * as soon as sandbox_spawn() returns, as t_reset_probe() does.
+ */
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "security/t_sandbox.h"
+
+#define BATCH 4
+#define ROUNDS 300
+
+/* Spawn the probe in `mode` for `owner`; the input set is freed here. */
+static struct sandbox_proc *spawn(struct sandbox *sb, const char *mode,
+				  uint32_t owner, uint64_t timeout_ms)
+{
+	struct sandbox_request req = t_reset_request(false, timeout_ms, false);
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	char data[64];
+	struct set *in;
+
+	snprintf(data, sizeof(data), "%c%c%s", mode[0],
+		 getauxval(AT_HWCAP2) & (1 << 1) ? 'F' : '-', mode + 1);
+	in = t_text_set("in", "mode", data);
+	req.inputs = &in;
+	req.owner = owner;
+	if (sandbox_spawn(sb, &req, &p, &e) < 0) {
+		fprintf(stderr, "# sandbox_spawn: %s\n", e.msg);
+		p = NULL;
+	}
+	set_free(in);
+	return p;
+}
+
+/* Step p to its end (1), or -errno. */
+static int wait_one(struct sandbox_proc *p)
+{
+	int r;
+
+	while ((r = sandbox_proc_step(p)) == 0) {
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, 1, 1);
+	}
+	return r;
+}
+
+/* What a finished "c" instance found. */
+static struct t_found found(struct sandbox_proc *p)
+{
+	struct t_found f = { 0 };
+	struct set **sets;
+	size_t n = 0;
+
+	f.pid = sandbox_proc_pid(p);
+	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
+	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
+	sets = sandbox_proc_take_outputs(p, &n);
+	if (f.ok && n == 1 && sets[0]->n == 1) {
+		const struct item *it = &sets[0]->items[0];
+		const void *d;
+
+		f.len = it->len;
+		f.bytes = malloc(it->len);
+		if (f.bytes && item_data(it, &d) == 0)
+			memcpy(f.bytes, d, it->len);
+		else
+			f.len = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		set_free(sets[i]);
+	free(sets);
+	return f;
+}
+
+FIXTURE(drv)
+{
+	struct sandbox *sb;
+	bool held;
+	struct t_found fresh;
+};
+
+FIXTURE_VARIANT(drv)
+{
+	bool guard;
+};
+
+FIXTURE_VARIANT_ADD(drv, without_the_ebpf_guard) { .guard = false };
+FIXTURE_VARIANT_ADD(drv, with_the_ebpf_guard) { .guard = true };
+
+FIXTURE_SETUP(drv)
+{
+	struct sandbox_opts o = { .no_guard = !variant->guard };
+	struct err e = { { 0 } };
+	cpu_set_t cpus;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
+	    CPU_COUNT(&cpus) < 2)
+		SKIP(return, "drivers need two CPUs (taskset keeps them off)");
+	setenv("PITH_DRIVERS", "1", 1);
+	ASSERT_EQ(0, sandbox_new(&o, &self->sb, &e)) TH_LOG("%s", e.msg);
+	unsetenv("PITH_DRIVERS");
+	if (!t_layer_active(self->sb, "warm-workers"))
+		SKIP(return, "warm workers are off on this host");
+	if (variant->guard) {
+		if (!t_layer_active(self->sb, "bpf-syscall"))
+			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	/* The reference: an instance in a fresh worker, on this thread. */
+	self->fresh = t_reset_check(self->sb, false, "c", false);
+	ASSERT_TRUE(self->fresh.ok) TH_LOG("%s", self->fresh.reason);
+	ASSERT_LT(0, self->fresh.len);
+}
+
+FIXTURE_TEARDOWN(drv)
+{
+	free(self->fresh.bytes);
+	if (self->held)
+		sandbox_release(self->sb);
+	sandbox_free(self->sb);
+}
+
+/* BATCH instances of `mode` at once, to their end; how many were driven.
+ * "c": each report must equal the fresh worker's (why: the first field
+ * that differs). pids: the workers', when not NULL. */
+static int batch(FIXTURE_DATA(drv) *self, const char *mode, uint32_t owner,
+		 pid_t *pids, char *why, size_t len)
+{
+	struct sandbox_proc *p[BATCH];
+	int driven = 0;
+
+	why[0] = 0;
+	for (int i = 0; i < BATCH; i++) {
+		p[i] = spawn(self->sb, mode, owner, T_TIMEOUT_MS);
+		if (!p[i]) {
+			snprintf(why, len, "spawn failed");
+			while (i--)
+				sandbox_proc_free(p[i]);
+			return -1;
+		}
+	}
+	for (int i = 0; i < BATCH; i++) {
+		int r = wait_one(p[i]);
+
+		driven += sandbox_proc_driven(p[i]);
+		if (r != 1 && !why[0])
+			snprintf(why, len, "step: %d", r);
+		if (!why[0] && sandbox_proc_result(p[i])->status != SANDBOX_OK)
+			snprintf(why, len, "%s", t_reason(p[i]));
+		if (pids)
+			pids[i] = sandbox_proc_pid(p[i]);
+		if (mode[0] == 'c' && !why[0]) {
+			struct t_found f = found(p[i]);
+
+			t_reset_differ(&self->fresh, &f, "fresh", why, len);
+			free(f.bytes);
+		}
+		sandbox_proc_free(p[i]);
+	}
+	return driven;
+}
+
+TEST_F(drv, secrets_never_reach_the_next_instance_of_a_driver)
+{
+	int driven = 0, checks_driven = 0;
+	char why[160];
+
+	for (int i = 0; i < ROUNDS; i++) {
+		int d = batch(self, "p-a-long-item-whose-tail-must-not-survive",
+			      0, NULL, why, sizeof(why));
+
+		ASSERT_STREQ("", why) TH_LOG("poison round %d", i);
+		driven += d;
+		d = batch(self, "c", 0, NULL, why, sizeof(why));
+		ASSERT_STREQ("", why) TH_LOG("check round %d", i);
+		driven += d;
+		checks_driven += d;
+	}
+	TH_LOG("%d of %d instances driven, %d checks", driven,
+	       2 * ROUNDS * BATCH, checks_driven);
+	/* Two of each batch of four go to the driver. */
+	EXPECT_LE(ROUNDS / 2, checks_driven);
+}
+
+TEST_F(drv, owners_never_share_a_worker_across_threads)
+{
+	enum { OWN_ROUNDS = 60 };
+	pid_t pids[2][OWN_ROUNDS * BATCH];
+	int driven = 0;
+	char why[160];
+
+	for (int i = 0; i < OWN_ROUNDS; i++)
+		for (uint32_t o = 0; o < 2; o++) {
+			int d = batch(self, i % 2 ? "c" : "p", o + 1,
+				      &pids[o][i * BATCH], why, sizeof(why));
+
+			ASSERT_STREQ("", why) TH_LOG("round %d owner %u", i, o + 1);
+			driven += d;
+		}
+	EXPECT_LT(0, driven);
+	for (int a = 0; a < OWN_ROUNDS * BATCH; a++)
+		for (int b = 0; b < OWN_ROUNDS * BATCH; b++)
+			ASSERT_NE(pids[0][a], pids[1][b])
+				TH_LOG("owners 1 and 2 both ran in worker %d", (int)pids[0][a]);
+}
+
+/* Two instances spinning on this thread's side; the third is driven. */
+static struct sandbox_proc *driven_one(FIXTURE_DATA(drv) *self,
+				       struct sandbox_proc *hold[2],
+				       const char *mode, uint64_t timeout_ms)
+{
+	struct sandbox_proc *p;
+
+	hold[0] = spawn(self->sb, "t", 0, 20000);
+	hold[1] = spawn(self->sb, "t", 0, 20000);
+	p = spawn(self->sb, mode, 0, timeout_ms);
+	return p;
+}
+
+static void end_holds(struct sandbox_proc *hold[2])
+{
+	for (int i = 0; i < 2; i++)
+		sandbox_proc_free(hold[i]);
+}
+
+/* After a failed driven instance whose worker was `dead`: a batch of
+ * checks, none in that worker, all clean. */
+static void expect_clean(FIXTURE_DATA(drv) *self, pid_t dead)
+{
+	pid_t pids[BATCH];
+	char why[160];
+	int d = batch(self, "c", 0, pids, why, sizeof(why));
+
+	ASSERT_STREQ("", why);
+	EXPECT_LT(0, d);
+	for (int i = 0; i < BATCH; i++)
+		EXPECT_NE(dead, pids[i]) TH_LOG("the failed instance's worker was reused");
+}
+
+TEST_F(drv, a_crash_in_a_driver_discards_the_worker)
+{
+	struct sandbox_proc *hold[2], *p;
+	pid_t pid;
+
+	/* Warm the driver's pool first. */
+	expect_clean(self, 0);
+	p = driven_one(self, hold, "s", T_TIMEOUT_MS);
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(sandbox_proc_driven(p));
+	ASSERT_EQ(1, wait_one(p));
+	EXPECT_STREQ("segmentation fault", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	EXPECT_LT(0, pid);
+	sandbox_proc_free(p);
+	end_holds(hold);
+	expect_clean(self, pid);
+}
+
+TEST_F(drv, a_timeout_in_a_driver_discards_the_worker)
+{
+	struct sandbox_proc *hold[2], *p;
+	pid_t pid;
+
+	expect_clean(self, 0);
+	p = driven_one(self, hold, "t", 300);
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(sandbox_proc_driven(p));
+	ASSERT_EQ(1, wait_one(p));
+	EXPECT_STREQ("timed out after 300 ms", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	end_holds(hold);
+	expect_clean(self, pid);
+}
+
+TEST_F(drv, a_kill_in_a_driver_discards_the_worker)
+{
+	struct sandbox_proc *hold[2], *p;
+	pid_t pid;
+
+	expect_clean(self, 0);
+	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(sandbox_proc_driven(p));
+	nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	sandbox_proc_kill(p);
+	ASSERT_EQ(1, wait_one(p));
+	EXPECT_STREQ("killed by signal SIGKILL", t_reason(p));
+	pid = sandbox_proc_pid(p);
+	sandbox_proc_free(p);
+	end_holds(hold);
+	expect_clean(self, pid);
+}
+
+/* Freed while its driver runs it: killed and waited for, no hang, and
+ * the next instances are clean. */
+TEST_F(drv, freeing_a_running_driven_instance_ends_it)
+{
+	struct sandbox_proc *hold[2], *p;
+
+	expect_clean(self, 0);
+	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(sandbox_proc_driven(p));
+	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	sandbox_proc_free(p);
+	end_holds(hold);
+	expect_clean(self, 0);
+}
+
+TEST_HARNESS_MAIN

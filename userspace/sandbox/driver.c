@@ -1,0 +1,568 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Drivers: warm instances run round trips on a second CPU (issue 10). A
+ * driver is a thread pinned to one CPU that owns a sandbox of its own (its
+ * spawner, seccomp listener, worker cgroup leaf, eBPF guard and pool of
+ * idle warm workers, all made from that thread, so its workers run on its
+ * CPU) and does the whole round trip of its workers there: the park's
+ * RECV, the collection, the reset, the next instance's context and the
+ * answer. The engine's thread hands it starts through a queue (no wake-up
+ * while the driver has instances running: the next park wakes it) and
+ * takes completions back in batches (one eventfd write while the engine
+ * has not yet read the last, registered in the sandbox's sandbox_fd()).
+ *
+ * To the engine a driver's instance is a proxy proc (p->dj): it steps,
+ * kills and frees it through the usual calls; the driver's own proc never
+ * leaves the driver's thread. Off unless PITH_DRIVERS=N (N threads) and
+ * pith may use more CPUs than N; only warm instances whose items are all
+ * copied into the input area (nothing mapped, so the driver shares no
+ * lazily made state of an input buffer with the engine's thread: their
+ * mappings are made by the engine before the start is queued), of a
+ * function whose instances the driver saw run under DRIVER_SHORT_NS, and
+ * only while the engine's own sandbox has DRIVER_OWN instances running
+ * (with -j 1 nothing is handed over).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/macro.h"
+#include "lib/probe.h"
+#include "sandbox/internal.h"
+
+#define DRIVER_AHEAD 2		/* instances a driver runs at once */
+#define DRIVER_OWN 2		/* the engine thread's own, first */
+#define DRIVER_SHORT_NS 100000	/* longer functions stay on the engine's */
+
+struct drv_job {
+	struct drv_job *next;
+	struct driver *d;
+	struct sandbox_request req;	/* a copy: the caller may free its
+					   own once sandbox_spawn() returns */
+	struct set **in;		/* req's inputs, copied */
+	char **strs;			/* outputs, args, env, fn_name */
+	size_t n_strs;
+	struct sandbox_proc *proc;	/* the driver's */
+	struct sandbox_result res;	/* at completion */
+	char spawn_error[ERR_MAX];
+	int step_r;
+	pid_t pid;
+	bool warm;
+	uint32_t done, kill;		/* atomics */
+};
+
+struct driver {
+	struct sandbox *parent, *sb;
+	int cpu;
+	pthread_t thread;
+	int wake;			/* eventfd: a start, a kill, stop */
+	pthread_mutex_t qlock;		/* the queue */
+	struct drv_job *head, **tail;
+	pthread_mutex_t sblock;		/* sb: the driver's steps, or the
+					   engine's hold/release/flush */
+	uint32_t sleeping, stop;	/* atomics */
+	unsigned outstanding;		/* engine's: handed, not freed */
+	struct drv_job *active[DRIVER_AHEAD * 2];
+	unsigned n_active;
+	int ready;			/* 1 started, -errno failed */
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+};
+
+static __thread bool in_driver;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+static void wake(int fd)
+{
+	uint64_t one = 1;
+
+	(void)!write(fd, &one, sizeof(one));
+}
+
+static void drain(int fd)
+{
+	uint64_t v;
+
+	(void)!read(fd, &v, sizeof(v));
+}
+
+/* The driver's job is over: its result moves to the job, its proc is
+ * freed here (its worker back to the driver's pool), and the engine is
+ * told, once until it has read the completions. */
+static void complete(struct driver *d, struct drv_job *j, int r)
+{
+	struct sandbox *parent = d->parent;
+
+	if (j->proc) {
+		j->res = j->proc->result;
+		j->proc->result.outputs = NULL;
+		j->proc->result.n_outputs = 0;
+		j->pid = j->proc->pid;
+		j->warm = j->proc->reused;
+		j->proc = sandbox_proc_free(j->proc);
+	}
+	j->step_r = r < 0 ? r : 0;
+	__atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_exchange_n(&parent->drv_signalled, 1, __ATOMIC_SEQ_CST))
+		wake(parent->drv_evfd);
+}
+
+static void start(struct driver *d, struct drv_job *j)
+{
+	struct err e = { { 0 } };
+
+	if (LOAD(j->kill) ||
+	    sandbox_spawn(d->sb, &j->req, &j->proc, &e) < 0) {
+		j->proc = NULL;
+		j->res = (struct sandbox_result){ .status = SANDBOX_FAILED,
+						  .syscall = -1,
+						  .probe_reason = PROBE_REASON_SPAWN };
+		snprintf(j->res.reason, sizeof(j->res.reason), "%s",
+			 LOAD(j->kill) ? "killed before it started" : e.msg);
+		complete(d, j, 0);
+		return;
+	}
+	d->active[d->n_active++] = j;
+}
+
+/* Step what its sandbox has, start what the queue has; the earliest
+ * deadline of its running instances, or UINT64_MAX. */
+static uint64_t turn(struct driver *d)
+{
+	uint64_t at = UINT64_MAX, now = clock_now_ns();
+	struct drv_job *q;
+
+	pthread_mutex_lock(&d->qlock);
+	q = d->head;
+	d->head = NULL;
+	d->tail = &d->head;
+	pthread_mutex_unlock(&d->qlock);
+	for (unsigned i = 0; i < d->n_active;) {
+		struct drv_job *j = d->active[i];
+		int r = 0;
+
+		if (LOAD(j->kill))
+			sandbox_proc_kill(j->proc);
+		if (sandbox_proc_pending(j->proc) ||
+		    now >= sandbox_proc_deadline_ns(j->proc))
+			r = sandbox_proc_step_polled(j->proc);
+		if (r != 0) {
+			d->active[i] = d->active[--d->n_active];
+			complete(d, j, r);
+			continue;
+		}
+		at = MIN(at, sandbox_proc_deadline_ns(j->proc));
+		i++;
+	}
+	while (q) {
+		struct drv_job *n = q->next;
+
+		if (d->n_active < ARRAY_SIZE(d->active)) {
+			start(d, q);
+			if (d->n_active && d->active[d->n_active - 1] == q)
+				at = MIN(at, sandbox_proc_deadline_ns(q->proc));
+		} else {
+			/* Cannot happen (the engine hands at most
+			 * DRIVER_AHEAD): refuse rather than lose it. */
+			q->res = (struct sandbox_result){ .status = SANDBOX_FAILED, .syscall = -1, .probe_reason = PROBE_REASON_SPAWN };
+			snprintf(q->res.reason, sizeof(q->res.reason), "driver full");
+			complete(d, q, 0);
+		}
+		q = n;
+	}
+	return at;
+}
+
+static void *driver_main(void *arg)
+{
+	struct driver *d = arg;
+	struct sandbox_opts o = d->parent->opts;
+	cpu_set_t one;
+	struct err e = { { 0 } };
+	int r;
+
+	CPU_ZERO(&one);
+	CPU_SET(d->cpu, &one);
+	r = sched_setaffinity(0, sizeof(one), &one) < 0 ? -errno : 0;
+	if (r >= 0) {
+		in_driver = true;
+		r = sandbox_new(&o, &d->sb, &e);
+	}
+	pthread_mutex_lock(&d->rlock);
+	d->ready = r < 0 ? r : 1;
+	pthread_cond_signal(&d->rcond);
+	pthread_mutex_unlock(&d->rlock);
+	if (r < 0)
+		return NULL;
+	while (!LOAD(d->stop) || d->n_active) {
+		struct pollfd pfd[3] = {
+			{ d->wake, POLLIN, 0 },
+			{ sandbox_fd(d->sb), POLLIN, 0 },
+			{ sandbox_listener_fd(d->sb), POLLIN, 0 },
+		};
+		uint64_t at, now;
+		int ms = -1, n;
+
+		pthread_mutex_lock(&d->sblock);
+		at = turn(d);
+		pthread_mutex_unlock(&d->sblock);
+		if (!d->n_active) {
+			__atomic_store_n(&d->sleeping, 1, __ATOMIC_SEQ_CST);
+			if (LOAD(d->head) || LOAD(d->stop)) {
+				STORE(d->sleeping, 0);
+				continue;
+			}
+		}
+		now = clock_now_ns();
+		if (at != UINT64_MAX)
+			ms = at <= now ? 0 :
+			     (int)MIN((at - now + 999999) / 1000000,
+				      (uint64_t)INT32_MAX);
+		n = poll(pfd, pfd[2].fd >= 0 ? 3 : 2, ms);
+		STORE(d->sleeping, 0);
+		if (n <= 0)
+			continue;
+		if (pfd[0].revents & POLLIN)
+			drain(d->wake);
+		pthread_mutex_lock(&d->sblock);
+		if (pfd[2].fd >= 0)
+			(void)sandbox_poll_listener(d->sb, pfd[2].revents & POLLIN);
+		if (pfd[1].revents & POLLIN)
+			(void)sandbox_poll(d->sb);
+		pthread_mutex_unlock(&d->sblock);
+	}
+	return NULL;
+}
+
+void driver_init(struct sandbox *sb)
+{
+	const char *v = secure_getenv("PITH_DRIVERS");
+	cpu_set_t allowed, rest;
+	long n = v ? strtol(v, NULL, 10) : 0;
+	int ncpu, seen = 0;
+
+	sb->drv_evfd = -1;
+	if (in_driver || n <= 0 || !sb->warm || sb->spawner.listener < 0 ||
+	    sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
+		return;
+	ncpu = CPU_COUNT(&allowed);
+	if (ncpu < 2)
+		return;
+	rest = allowed;
+	n = MIN(n, (long)ncpu - 1);
+	sb->drivers = calloc((size_t)n, sizeof(*sb->drivers));
+	sb->drv_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!sb->drivers || sb->drv_evfd < 0 ||
+	    sandbox_events_add(sb, sb->drv_evfd) < 0)
+		goto fail;
+	/* Driver i on the i-th allowed CPU from the top: the engine's
+	 * thread keeps the others. */
+	for (int cpu = CPU_SETSIZE - 1; cpu >= 0 && seen < n; cpu--) {
+		struct driver *d;
+
+		if (!CPU_ISSET(cpu, &allowed))
+			continue;
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			goto fail;
+		*d = (struct driver){ .parent = sb, .cpu = cpu, .tail = &d->head };
+		pthread_mutex_init(&d->qlock, NULL);
+		pthread_mutex_init(&d->sblock, NULL);
+		pthread_mutex_init(&d->rlock, NULL);
+		pthread_cond_init(&d->rcond, NULL);
+		d->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->wake < 0 ||
+		    pthread_create(&d->thread, NULL, driver_main, d) != 0) {
+			safe_close(d->wake);
+			free(d);
+			goto fail;
+		}
+		pthread_mutex_lock(&d->rlock);
+		while (!d->ready)
+			pthread_cond_wait(&d->rcond, &d->rlock);
+		pthread_mutex_unlock(&d->rlock);
+		sb->drivers[sb->n_drivers++] = d;
+		if (d->ready < 0)
+			goto fail;
+		CPU_CLR(cpu, &rest);
+		seen++;
+	}
+	sb->drv_rest = rest;
+	return;
+fail:
+	driver_stop(sb);
+}
+
+void driver_unpin(struct sandbox *sb)
+{
+	if (sb->drv_pinned && sb->drv_tid == gettid())
+		(void)sched_setaffinity(0, sizeof(sb->drv_mask), &sb->drv_mask);
+	sb->drv_pinned = false;
+}
+
+void driver_stop(struct sandbox *sb)
+{
+	driver_unpin(sb);
+	for (unsigned i = 0; i < sb->n_drivers; i++) {
+		struct driver *d = sb->drivers[i];
+
+		STORE(d->stop, 1);
+		wake(d->wake);
+		pthread_join(d->thread, NULL);
+		sandbox_free(d->sb);
+		safe_close(d->wake);
+		free(d);
+	}
+	free(sb->drivers);
+	sb->drivers = NULL;
+	sb->n_drivers = 0;
+	sb->drv_evfd = safe_close(sb->drv_evfd);
+}
+
+/* What the engine's thread does to the drivers' sandboxes (holds,
+ * releases, the idle pool), each under its lock. */
+void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
+		 void *arg)
+{
+	for (unsigned i = 0; i < sb->n_drivers; i++) {
+		struct driver *d = sb->drivers[i];
+
+		pthread_mutex_lock(&d->sblock);
+		fn(d->sb, arg);
+		pthread_mutex_unlock(&d->sblock);
+	}
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* j->req = *req with everything it points to copied (its image is the
+ * proxy's reference); 0 or -ENOMEM (job_free() frees a partial one). */
+static int job_copy(struct drv_job *j, const struct sandbox_request *req)
+{
+	size_t ns = req->n_outputs + req->params.n_args + req->params.n_env + 1, k = 0;
+
+	j->req = *req;
+	j->in = calloc(req->n_inputs + 1, sizeof(*j->in));
+	j->strs = calloc(ns + 1, sizeof(*j->strs));
+	if (!j->in || !j->strs)
+		return -ENOMEM;
+	for (size_t i = 0; i < req->n_inputs; i++) {
+		const struct set *s = req->inputs[i];
+
+		if (!s)
+			continue;
+		if (!(j->in[i] = set_new(s->name)))
+			return -ENOMEM;
+		for (size_t t = 0; t < s->n; t++)
+			if (set_add_item(j->in[i], &s->items[t]) < 0)
+				return -ENOMEM;
+	}
+	j->req.inputs = j->in;
+	j->req.outputs = (const char *const *)&j->strs[k];
+	for (size_t i = 0; i < req->n_outputs; i++)
+		if (!(j->strs[k++] = strdup(req->outputs[i])))
+			return -ENOMEM;
+	j->req.params.args = (const char *const *)&j->strs[k];
+	for (size_t i = 0; i < req->params.n_args; i++)
+		if (!(j->strs[k++] = strdup(req->params.args[i])))
+			return -ENOMEM;
+	j->req.params.env = (const char *const *)&j->strs[k];
+	for (size_t i = 0; i < req->params.n_env; i++)
+		if (!(j->strs[k++] = strdup(req->params.env[i])))
+			return -ENOMEM;
+	if (req->fn_name && !(j->strs[k] = dup_or_null(req->fn_name)))
+		return -ENOMEM;
+	j->req.fn_name = j->strs[k];
+	j->n_strs = ns;
+	return 0;
+}
+
+static void job_free(struct drv_job *j, size_t n_inputs)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; j->in && i < n_inputs; i++)
+		set_free(j->in[i]);
+	free(j->in);
+	for (size_t i = 0; j->strs && i < j->n_strs; i++)
+		free(j->strs[i]);
+	free(j->strs);
+	free(j);
+}
+
+static bool items_copied(const struct sandbox_request *req)
+{
+	for (size_t k = 0; k < req->n_inputs; k++) {
+		const struct set *s = req->inputs[k];
+
+		for (size_t i = 0; s && i < s->n; i++) {
+			const void *data;
+
+			if (s->items[i].len >= PITH_PAGE_ITEM_MIN ||
+			    buffer_data(s->items[i].buf, &data) < 0)
+				return false;
+		}
+	}
+	return true;
+}
+
+static unsigned own_running(const struct sandbox *sb)
+{
+	unsigned n = 0;
+
+	for (const struct sandbox_proc *q = sb->procs; q; q = q->next)
+		n++;
+	return n;
+}
+
+static struct drv_run *run_of(struct sandbox *sb, const struct elf_image *img)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(sb->drv_runs); i++)
+		if (sb->drv_runs[i].image == img)
+			return &sb->drv_runs[i];
+	return NULL;
+}
+
+int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
+		 struct sandbox_proc **ret)
+{
+	struct driver *d = NULL;
+	struct drv_run *run;
+	struct sandbox_proc *p;
+	struct drv_job *j;
+	unsigned ahead;
+	bool sleeping;
+
+	if (!sb->n_drivers || req->fresh || !req->image)
+		return 0;
+	/* A function seen running longer gets one instance at a time on a
+	 * driver: its run time is measured again. */
+	run = run_of(sb, req->image);
+	ahead = run && run->ns >= DRIVER_SHORT_NS ? 1 : DRIVER_AHEAD;
+	if (own_running(sb) < DRIVER_OWN)
+		return 0;
+	for (unsigned i = 0; i < sb->n_drivers; i++)
+		if (sb->drivers[i]->outstanding < ahead &&
+		    (!d || sb->drivers[i]->outstanding < d->outstanding))
+			d = sb->drivers[i];
+	if (!d || !items_copied(req))
+		return 0;
+	/* The engine's thread (and the workers its answers wake beside it)
+	 * stays off the drivers' CPUs while it hands them instances: on one
+	 * of theirs it would take turns with a driver while a CPU of its own
+	 * idles. Given back when the job ends (driver_unpin()). */
+	if (!sb->drv_pinned && !getenv("PITH_DRIVERS_NOPIN") &&
+	    sched_getaffinity(0, sizeof(sb->drv_mask), &sb->drv_mask) == 0 &&
+	    sched_setaffinity(0, sizeof(sb->drv_rest), &sb->drv_rest) == 0) {
+		sb->drv_pinned = true;
+		sb->drv_tid = gettid();
+	}
+	p = calloc(1, sizeof(*p));
+	j = calloc(1, sizeof(*j));
+	if (!p || !j || job_copy(j, req) < 0) {
+		free(p);
+		job_free(j, req->n_inputs);
+		return 0;
+	}
+	*p = (struct sandbox_proc){
+		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
+		.bad_syscall = -1, .guard_nr = -1, .ctx_ro = -1,
+		.start_ns = clock_now_ns(), .dj = j,
+		/* The driver enforces it; the engine's timer need not. */
+		.deadline_ns = UINT64_MAX / 2,
+		.image = elf_image_ref((struct elf_image *)req->image),
+	};
+	p->result.status = SANDBOX_RUNNING;
+	p->result.syscall = -1;
+	j->d = d;
+	d->outstanding++;
+	pthread_mutex_lock(&d->qlock);
+	*d->tail = j;
+	d->tail = &j->next;
+	pthread_mutex_unlock(&d->qlock);
+	sleeping = __atomic_load_n(&d->sleeping, __ATOMIC_SEQ_CST);
+	if (sleeping)
+		wake(d->wake);
+	*ret = p;
+	return 1;
+}
+
+/* The engine read sandbox_fd(): completions may be there; from now on a
+ * new one writes the eventfd again. */
+void driver_polled(struct sandbox *sb)
+{
+	/* In this order: a completion after the drain writes again. */
+	drain(sb->drv_evfd);
+	__atomic_store_n(&sb->drv_signalled, 0, __ATOMIC_SEQ_CST);
+}
+
+bool driver_proxy_done(const struct sandbox_proc *p)
+{
+	return __atomic_load_n(&p->dj->done, __ATOMIC_ACQUIRE);
+}
+
+int driver_proxy_step(struct sandbox_proc *p)
+{
+	struct drv_job *j = p->dj;
+	struct drv_run *run;
+
+	if (p->finished)
+		return 1;
+	if (!driver_proxy_done(p))
+		return 0;
+	p->finished = true;
+	p->result = j->res;
+	p->pid = j->pid;
+	p->reused = j->warm;
+	/* The function's recent run time decides whether its next
+	 * instances go to a driver (a new worker's first is not typical). */
+	if (!j->warm || p->result.status != SANDBOX_OK)
+		return j->step_r ? j->step_r : 1;
+	run = run_of(p->sb, p->image);
+	if (!run) {
+		run = &p->sb->drv_runs[p->sb->drv_run_next++ %
+				       ARRAY_SIZE(p->sb->drv_runs)];
+		run->image = p->image;
+		run->ns = p->result.run_ns;
+	} else {
+		run->ns = (run->ns * 3 + p->result.run_ns) / 4;
+	}
+	return j->step_r ? j->step_r : 1;
+}
+
+void driver_proxy_kill(struct sandbox_proc *p)
+{
+	STORE(p->dj->kill, 1);
+	wake(p->dj->d->wake);
+}
+
+/* Before the engine frees the request's inputs: the driver is done with
+ * the job (a running one is killed first). */
+void driver_proxy_free(struct sandbox_proc *p)
+{
+	struct drv_job *j = p->dj;
+
+	if (!driver_proxy_done(p)) {
+		driver_proxy_kill(p);
+		while (!driver_proxy_done(p))
+			usleep(50);
+	}
+	j->d->outstanding--;
+	if (!p->finished)
+		for (size_t i = 0; i < j->res.n_outputs; i++)
+			set_free(j->res.outputs[i]);
+	if (!p->finished)
+		free(j->res.outputs);
+	job_free(j, j->req.n_inputs);
+}
