@@ -162,6 +162,44 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 	EXPECT_GE(2 * PAIRS / 100, workers);
 }
 
+/* The reset reloads the four data segment selectors only when one of
+ * them is not null (trampoline.c reads them back first): a function that
+ * loads one of them alone, each in turn, leaves the next instance all
+ * four null, as in a fresh worker. */
+TEST_F(reset, a_selector_loaded_alone_does_not_reach_the_next)
+{
+	static const char *const modes[] = { "l0", "l1", "l2", "l3" };
+	unsigned same = 0, pairs = 0;
+
+	for (size_t k = 0; k < ARRAY_SIZE(modes); k++) {
+		for (int i = 0; i < 25; i++) {
+			struct sandbox_proc *p = probe(self->sb, modes[k],
+						       T_TIMEOUT_MS, true);
+			pid_t pid;
+			struct t_found f;
+			char why[160];
+
+			ASSERT_NE(NULL, p);
+			ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+				TH_LOG("%s %d: %s", modes[k], i, t_reason(p));
+			pid = sandbox_proc_pid(p);
+			sandbox_proc_free(p);
+			f = check(self->sb);
+			ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
+			same += f.pid == pid;
+			pairs++;
+			differ(&self->fresh, &f, why, sizeof(why));
+			EXPECT_STREQ("", why)
+				TH_LOG("check after %s, %d", modes[k], i);
+			free(f.bytes);
+			if (why[0])
+				return;
+		}
+	}
+	/* The checks ran in the workers the loads left. */
+	EXPECT_LE(pairs * 9 / 10, same);
+}
+
 /* The input area keeps its pages from one instance to the next (pith
  * zeroes what it wrote at the park, instead of punching the pages out):
  * an instance given an item that fills most of the 64 KiB area, then one

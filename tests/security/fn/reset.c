@@ -12,7 +12,9 @@
  * KiB of its arena (secrets) as its output, which stays in its context; "f" faults at 0x1234; "o" overflows its stack; "j" jumps to the address
  * given in hex (the trampoline's park call) with its context still mapped
  * (and, given as a large item, that item); "r" reads the first word at
- * 0x300000010000, where the first mapped input of an instance lies.
+ * 0x300000010000, where the first mapped input of an instance lies; "l"
+ * loads __USER_DS into one segment selector only (the third character:
+ * 0 %ds, 1 %es, 2 %fs, 3 %gs) and ends cleanly.
  * The second character is 'F' when the host lets user code write fs/gs
  * base.
  */
@@ -438,6 +440,16 @@ __attribute__((noreturn, used)) void probe_main(struct pith_context *c)
 		out[0].items = (u64)it;
 		break;
 	}
+	case 'l': /* one selector, the third character's, __USER_DS */
+		if (item->len > 2 && d[2] == '0')
+			__asm__ volatile("mov %0, %%ds" : : "r"(0x2b));
+		if (item->len > 2 && d[2] == '1')
+			__asm__ volatile("mov %0, %%es" : : "r"(0x2b));
+		if (item->len > 2 && d[2] == '2')
+			__asm__ volatile("mov %0, %%fs" : : "r"(0x2b));
+		if (item->len > 2 && d[2] == '3')
+			__asm__ volatile("mov %0, %%gs" : : "r"(0x2b));
+		break;
 	case 'f':
 		*(volatile char *)0x1234 = 1;
 		break;

@@ -307,12 +307,26 @@ __asm__(
 	"	test %rax, %rax\n"
 	"	jnz 19f\n"
 	/* Null data segment selectors, then fs/gs bases 0 (the function may
-	 * have written them with WRFSBASE/WRGSBASE). */
-	"17:	xor %eax, %eax\n"
+	 * have written them with WRFSBASE/WRGSBASE). A selector already 0
+	 * is the null one a load of 0 left (reading one back is cheap; a
+	 * load is not, on a VM): the loads are made only when one of the
+	 * four is not 0. */
+	"17:	mov %ds, %eax\n"
+	"	mov %es, %ecx\n"
+	"	or %ecx, %eax\n"
+	"	mov %fs, %ecx\n"
+	"	or %ecx, %eax\n"
+	"	mov %gs, %ecx\n"
+	"	or %ecx, %eax\n"
+	"	xor %ecx, %ecx\n"
+	"	test %eax, %eax\n"
+	"	jz 20f\n"
+	"	xor %eax, %eax\n"
 	"	mov %eax, %ds\n"
 	"	mov %eax, %es\n"
 	"	mov %eax, %fs\n"
 	"	mov %eax, %gs\n"
+	"20:	xor %eax, %eax\n"
 	"	testb $" STR(PLAN_F_FSGSBASE) ", 0(%rbx)\n"
 	"	jz 18f\n"
 	"	wrfsbase %rax\n"
