@@ -407,4 +407,48 @@ TEST_F(zygote, forked_workers_exit_is_heard_through_a_pidfd_without_the_ring)
 	unsetenv("PITH_REAP");
 }
 
+/* A forked worker past its deadline, polled the engine's way: killed by
+ * its pid (it has no pidfd here), which is still its own (it is not
+ * reaped before the step that finds its exit), and reported as timed out.
+ * A kill that missed it (another process, or none) leaves it spinning:
+ * the test times out. */
+TEST_F(zygote, forked_worker_past_its_deadline_is_killed_by_its_pid)
+{
+	struct sandbox_proc *p;
+	uint64_t end;
+	pid_t pid;
+	int r = 0;
+
+	unsetenv("PITH_REAP");
+	hostile_prime(self->sb);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	p = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 200);
+	unsetenv("PITH_TEST_FRESH");
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, self->sb->zygote_forks);
+	pid = p->pid;
+	if (!self->sb->reap)
+		SKIP(sandbox_proc_free(p); return,
+		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
+	end = (uint64_t)time(NULL) + 10;
+	while (r == 0) {
+		struct pollfd pfd = { sandbox_fd(self->sb), POLLIN, 0 };
+
+		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("never ended");
+		poll(&pfd, 1, 20);
+		ASSERT_LE(0, sandbox_poll(self->sb));
+		/* The engine steps what is pending, and each instance at its
+		 * deadline. */
+		if (sandbox_proc_pending(p) ||
+		    clock_now_ns() >= sandbox_proc_deadline_ns(p))
+			r = sandbox_proc_step_polled(p);
+		EXPECT_GT(0, p->pidfd);
+	}
+	ASSERT_EQ(1, r);
+	EXPECT_STREQ("timed out after 200 ms", t_reason(p));
+	EXPECT_EQ(SIGKILL, sandbox_proc_result(p)->signal);
+	EXPECT_EQ(0, proc_state(pid));
+	sandbox_proc_free(p);
+}
+
 TEST_HARNESS_MAIN

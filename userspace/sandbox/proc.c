@@ -615,10 +615,11 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 			finish(p, &si);
 			return 1;
 		}
-		/* Not exited (an exit request that failed): watched again,
-		 * or through a pidfd from now on. */
-		if (p->exit_seen && p->pidfd < 0) {
-			p->exit_seen = false;
+		/* Not exited (an exit request that failed): no longer
+		 * pending (or step_pending() would step it forever), and
+		 * watched again, or through a pidfd from now on. */
+		p->exit_seen = false;
+		if (p->pidfd < 0) {
 			if (reap_watch(p) < 0 &&
 			    ((p->pidfd = (int)syscall(SYS_pidfd_open, p->pid,
 						      0)) < 0 ||

@@ -80,10 +80,17 @@ int reap_watch(struct sandbox_proc *p)
 		return -EBUSY; /* cannot be: each call submits its one */
 	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, p->pid, NULL, P_PID, 0);
 	sqe->file_index = WEXITED | WNOWAIT | __WALL; /* the options */
-	p->reap_seq = ++sb->reap_seq;
-	io_uring_sqe_set_data64(sqe, p->reap_seq);
+	io_uring_sqe_set_data64(sqe, ++sb->reap_seq);
 	r = io_uring_submit(sb->reap);
-	return r == 1 ? 0 : r < 0 ? r : -EIO;
+	if (r == 1) {
+		p->reap_seq = sb->reap_seq;
+		return 0;
+	}
+	/* Not submitted: it stays queued for the next submission, where
+	 * it must do nothing (the caller opens a pidfd instead). */
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, 0);
+	return r < 0 ? r : -EIO;
 }
 
 /* A completion names its request's proc by sequence number, never by
