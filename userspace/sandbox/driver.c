@@ -242,12 +242,16 @@ static void *driver_main(void *arg)
 	return NULL;
 }
 
+/* Decided when the sandbox is made; the threads start at the first
+ * instance that would go to one (driver_start()), so that a run that
+ * never hands one over pays nothing for them (a driver's sandbox loads
+ * its own guard: ~3.6 ms of CPU). */
 void driver_init(struct sandbox *sb)
 {
 	const char *v = secure_getenv("PITH_DRIVERS");
-	cpu_set_t allowed, rest;
+	cpu_set_t allowed;
 	long n = v ? strtol(v, NULL, 10) : 0;
-	int ncpu, seen = 0;
+	int ncpu;
 
 	sb->drv_evfd = -1;
 	if (in_driver || n <= 0 || !sb->warm || sb->spawner.listener < 0 ||
@@ -256,12 +260,33 @@ void driver_init(struct sandbox *sb)
 	ncpu = CPU_COUNT(&allowed);
 	if (ncpu < 2)
 		return;
-	rest = allowed;
-	n = MIN(n, (long)ncpu - 1);
-	sb->drivers = calloc((size_t)n, sizeof(*sb->drivers));
 	sb->drv_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (!sb->drivers || sb->drv_evfd < 0 ||
-	    sandbox_events_add(sb, sb->drv_evfd) < 0)
+	if (sb->drv_evfd < 0 || sandbox_events_add(sb, sb->drv_evfd) < 0) {
+		sb->drv_evfd = safe_close(sb->drv_evfd);
+		return;
+	}
+	sb->drv_want = (unsigned)MIN(n, (long)ncpu - 1);
+	sb->drv_rest = allowed;
+}
+
+static void hold_one(struct sandbox *sb, void *arg)
+{
+	unsigned *n = arg;
+
+	for (unsigned i = 0; i < *n; i++)
+		(void)sandbox_hold(sb, NULL);
+}
+
+/* Start the drivers driver_init() decided on: 0, or -errno (then none,
+ * for good: the engine's thread runs every instance). */
+static int driver_start(struct sandbox *sb)
+{
+	cpu_set_t allowed = sb->drv_rest, rest = allowed;
+	unsigned n = sb->drv_want, seen = 0, holds = sb->holds;
+
+	sb->drv_want = 0;
+	sb->drivers = calloc(n, sizeof(*sb->drivers));
+	if (!sb->drivers)
 		goto fail;
 	/* Driver i on the i-th allowed CPU from the top: the engine's
 	 * thread keeps the others. */
@@ -296,9 +321,12 @@ void driver_init(struct sandbox *sb)
 		seen++;
 	}
 	sb->drv_rest = rest;
-	return;
+	/* As held as the engine's sandbox (its guard attached for the job). */
+	driver_each(sb, hold_one, &holds);
+	return 0;
 fail:
 	driver_stop(sb);
+	return -ENOMEM;
 }
 
 void driver_unpin(struct sandbox *sb)
@@ -444,19 +472,21 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	unsigned ahead;
 	bool sleeping;
 
-	if (!sb->n_drivers || req->fresh || !req->image)
+	if ((!sb->n_drivers && !sb->drv_want) || req->fresh || !req->image)
 		return 0;
 	/* A function seen running longer gets one instance at a time on a
 	 * driver: its run time is measured again. */
 	run = run_of(sb, req->image);
 	ahead = run && run->ns >= DRIVER_SHORT_NS ? 1 : DRIVER_AHEAD;
-	if (own_running(sb) < DRIVER_OWN)
+	if (own_running(sb) < DRIVER_OWN || !items_copied(req))
+		return 0;
+	if (!sb->n_drivers && driver_start(sb) < 0)
 		return 0;
 	for (unsigned i = 0; i < sb->n_drivers; i++)
 		if (sb->drivers[i]->outstanding < ahead &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
-	if (!d || !items_copied(req))
+	if (!d)
 		return 0;
 	/* The engine's thread (and the workers its answers wake beside it)
 	 * stays off the drivers' CPUs while it hands them instances: on one

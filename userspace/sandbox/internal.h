@@ -183,6 +183,7 @@ struct sandbox {
 	 * PITH_DRIVERS is set. drv_evfd is in `events`: completions. */
 	struct driver **drivers;
 	unsigned n_drivers;
+	unsigned drv_want;	/* drivers to start at the first hand-over */
 	int drv_evfd;
 	uint32_t drv_signalled;
 	struct drv_run {
@@ -190,7 +191,8 @@ struct sandbox {
 		uint64_t ns;			/* its recent run time */
 	} drv_runs[8];
 	unsigned drv_run_next;
-	cpu_set_t drv_rest;	/* the CPUs without a driver */
+	cpu_set_t drv_rest;	/* the CPUs without a driver (before they
+				   start: pith's, at sandbox_new()) */
 	cpu_set_t drv_mask;	/* the engine thread's, while pinned */
 	bool drv_pinned;
 	pid_t drv_tid;
@@ -443,7 +445,8 @@ bool warm_reap_idle(struct sandbox *sb, int fd);
 bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 
 /* driver.c: warm instances run by driver threads, one per CPU. */
-/* Start the drivers PITH_DRIVERS asks for (sandbox_new(), last). */
+/* Decide on the drivers PITH_DRIVERS asks for (sandbox_new(), last);
+ * they start at the first instance handed over. */
 void driver_init(struct sandbox *sb);
 /* Stop them and free their sandboxes. */
 void driver_stop(struct sandbox *sb);

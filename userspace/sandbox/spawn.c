@@ -192,7 +192,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	int r;
 
 	/* A warm instance for a driver thread on another CPU (driver.c). */
-	if (sb->n_drivers && driver_spawn(sb, req, ret) > 0)
+	if (sb->drv_evfd >= 0 && driver_spawn(sb, req, ret) > 0)
 		return 0;
 	p = calloc(1, sizeof(*p));
 	if (!p)
