@@ -26,7 +26,9 @@
  * Test names are fixture[.variant].test; TEST() tests belong to "global".
  * Each test runs in its own process group and is killed (with anything it
  * left running in that group) after its timeout, 30 s unless it says
- * otherwise, times $PITH_TEST_TIMEOUT_SCALE when set.
+ * otherwise, times $PITH_TEST_TIMEOUT_SCALE when set; on a loaded machine
+ * after as much time at the share of a CPU the harness measures, at most
+ * 5 times the timeout (__th_wait_exit()).
  * Options: -l list names, -r NAME run exactly that test, -t/-T TEST,
  * -f/-F FIXTURE, -v/-V VARIANT include/exclude. Exit status 0 when every
  * selected test passed or was skipped, 1 otherwise.
@@ -647,11 +649,10 @@ static inline int64_t __th_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait for the child up to timeout_ms; false if it is still running. */
-static inline bool __th_wait_exit(pid_t pid, int timeout_ms)
+/* Wait up to ms for the child to exit; true once it has. */
+static inline bool __th_wait_slice(pid_t pid, int pidfd, int ms)
 {
-	int64_t deadline = __th_now_ms() + timeout_ms;
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int64_t deadline = __th_now_ms() + ms;
 
 	for (;;) {
 		int64_t left = deadline - __th_now_ms();
@@ -665,10 +666,8 @@ static inline bool __th_wait_exit(pid_t pid, int timeout_ms)
 			r = poll(&p, 1, (int)left);
 			if (r < 0 && errno == EINTR)
 				continue;
-			if (r != 0 || left == 0) {
-				close(pidfd);
+			if (r != 0 || left == 0)
 				return r != 0;
-			}
 		} else {
 			/* No pidfd (old kernel): peek without reaping. */
 			siginfo_t si = { 0 };
@@ -678,9 +677,81 @@ static inline bool __th_wait_exit(pid_t pid, int timeout_ms)
 				return true;
 			if (left == 0)
 				return false;
-			usleep(10000);
+			usleep(left < 10 ? (useconds_t)left * 1000 : 10000);
 		}
 	}
+}
+
+static inline int64_t __th_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The share of a CPU a process of ours gets now: 10 ms of this thread's
+ * CPU time over the wall time they took (the harness runs at the test's
+ * nice level; 2 ms fit in the slice a woken thread gets, at 250 Hz ticks,
+ * and measured nothing). Above 0.9 it counts as a whole CPU.
+ */
+static inline double __th_cpu_share(void)
+{
+	int64_t w0 = __th_ns(CLOCK_MONOTONIC);
+	int64_t c0 = __th_ns(CLOCK_THREAD_CPUTIME_ID), c;
+	double share;
+
+	do
+		c = __th_ns(CLOCK_THREAD_CPUTIME_ID);
+	while (c - c0 < 10000000);
+	share = (double)(c - c0) / (double)(__th_ns(CLOCK_MONOTONIC) - w0);
+	return share > 0.9 ? 1.0 : share;
+}
+
+/* A test's timeout may stretch to this many times its wall time. */
+#define TH_LOADED_TIMEOUT_MAX 5
+
+/*
+ * Wait for the child up to timeout_ms of the time a process got a whole
+ * CPU; false if it is still running. A loaded machine (at load 19 on 2
+ * CPUs a test gets about a tenth of a CPU) stretches the wait: each slice
+ * of up to 2 s counts for the share of a CPU __th_cpu_share() measures at
+ * its end, so a test that needs its 30 s gets them. A hang still fails,
+ * after at most TH_LOADED_TIMEOUT_MAX times the timeout of wall time;
+ * on a quiet machine after the timeout, as before. ret_wall_ms: the wall
+ * time waited.
+ */
+static inline bool __th_wait_exit(pid_t pid, int timeout_ms,
+				  int64_t *ret_wall_ms)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int64_t start = __th_now_ms(), last = start, cap;
+	double counted = 0;
+	bool exited = false;
+
+	cap = start + (int64_t)timeout_ms * TH_LOADED_TIMEOUT_MAX;
+	while (!exited) {
+		int64_t slice = (int64_t)timeout_ms - (int64_t)counted, now;
+
+		if (slice <= 0 || last >= cap)
+			break;
+		slice = slice < 2000 ? slice : 2000;
+		slice = slice < cap - last ? slice : cap - last;
+		exited = __th_wait_slice(pid, pidfd, (int)slice);
+		if (exited)
+			break;
+		now = __th_now_ms();
+		counted += (double)(now - last) * __th_cpu_share();
+		last = now;
+		/* counted can fall short of timeout_ms by rounding only. */
+		if (counted > timeout_ms - 1)
+			break;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	*ret_wall_ms = __th_now_ms() - start;
+	return exited;
 }
 
 /* $PITH_TEST_TIMEOUT_SCALE (a whole number >= 1) stretches every timeout,
@@ -701,6 +772,7 @@ static inline void __th_run_one(struct __test_metadata *t,
 	struct __test_results *res;
 	bool timed_out = false;
 	int status = 0, result, timeout;
+	int64_t waited_ms = 0;
 	char why[1024] = "";
 	pid_t pid;
 
@@ -735,7 +807,7 @@ static inline void __th_run_one(struct __test_metadata *t,
 	}
 	setpgid(pid, pid);
 	timeout = t->timeout * __th_timeout_scale();
-	if (!__th_wait_exit(pid, timeout * 1000))
+	if (!__th_wait_exit(pid, timeout * 1000, &waited_ms))
 		timed_out = true;
 	/* Kill the group while the zombie still pins its id: no strays. */
 	kill(-pid, SIGKILL);
@@ -744,6 +816,9 @@ static inline void __th_run_one(struct __test_metadata *t,
 
 	if (timed_out) {
 		result = __TH_FAIL;
+		if (waited_ms >= (int64_t)timeout * 1000 + 1000)
+			printf("# %s: the machine was loaded: %.1f s of wall time waited\n",
+			       full, (double)waited_ms / 1000);
 		snprintf(why, sizeof(why), "%s: timed out after %d s", full,
 			 timeout);
 	} else if (WIFSIGNALED(status)) {

@@ -253,7 +253,47 @@ TEST(timeout_scale_stretches_every_timeout)
 	EXPECT_EQ(1, r.code);
 	EXPECT_TRUE(has(r.out, "# global.hangs: timed out after 2 s\n"))
 		TH_LOG("%s", r.out);
-	EXPECT_TRUE(took >= 1.9 && took < 10) TH_LOG("took %.2f s", took);
+	/* At most TH_LOADED_TIMEOUT_MAX times that on a loaded machine. */
+	EXPECT_TRUE(took >= 1.9 && took < 2 * TH_LOADED_TIMEOUT_MAX + 5)
+		TH_LOG("took %.2f s", took);
+	run_done(&r);
+}
+
+/*
+ * On a machine loaded with 3 spinning processes per CPU (the harness gets
+ * about a quarter of a CPU, or less if others load it too), a hang's 1 s
+ * timeout stretches to the wall time in which a process got 1 s of CPU, at
+ * most TH_LOADED_TIMEOUT_MAX s, and the hang still fails.
+ */
+TEST_TIMEOUT(a_loaded_machine_stretches_the_timeout_and_a_hang_still_fails, 60)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	pid_t spin[3 * 64];
+	size_t n = 3 * (size_t)(cpus > 0 && cpus <= 64 ? cpus : 64);
+	double start, took;
+	struct run r;
+
+	unscaled();
+	for (size_t i = 0; i < n; i++) {
+		spin[i] = fork();
+		ASSERT_LE(0, spin[i]);
+		if (spin[i] == 0)
+			for (;;)
+				;
+	}
+	start = now_s();
+	r = sample("-r", "global.hangs", NULL, NULL);
+	took = now_s() - start;
+	for (size_t i = 0; i < n; i++)
+		kill(spin[i], SIGKILL);
+	EXPECT_EQ(1, r.code);
+	EXPECT_TRUE(has(r.out, "# global.hangs: timed out after 1 s\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "# global.hangs: the machine was loaded: "))
+		TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "not ok 1 global.hangs\n"));
+	EXPECT_TRUE(took >= 2 && took < TH_LOADED_TIMEOUT_MAX + 5)
+		TH_LOG("took %.2f s", took);
 	run_done(&r);
 }
 
