@@ -18,6 +18,7 @@
 
 #include "harness/harness.h"
 #include "security/t_sandbox.h"
+#include "sandbox/internal.h"
 
 FIXTURE(sb)
 {
@@ -481,6 +482,80 @@ TEST_F(bad, is_refused_naming_the_field)
 		TH_LOG("reason: %s", res->reason);
 	EXPECT_EQ(0, res->n_outputs);
 	EXPECT_NULL(res->outputs);
+}
+
+/*
+ * A warm worker's pinning (warm.c, warm_place()) from its run times: the
+ * runs of one worker, in ns, each parked into the average and the decision
+ * taken at the next start; how many times the decision changed, and the
+ * last one.
+ */
+static size_t pin_flips(const uint64_t *runs, size_t n, bool *ret_pinned)
+{
+	uint64_t avg = 0;
+	bool pinned = false;
+	size_t flips = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		bool next;
+
+		avg = place_warm_avg(avg, runs[i]);
+		next = place_warm_spread(avg, pinned);
+		flips += next != pinned;
+		pinned = next;
+	}
+	*ret_pinned = pinned;
+	return flips;
+}
+
+#define PIN_RUNS 20000
+
+TEST(a_warm_worker_s_pinning_follows_its_average_run_time_not_its_last)
+{
+	static uint64_t runs[PIN_RUNS];
+	uint32_t x = 2463534242u;
+	size_t flips;
+	bool pinned;
+
+	/* Runs of 70-136 us (round 6's straddling worker): the last run
+	 * alone flipped it at about every other start; now it is pinned
+	 * once and stays. */
+	for (size_t i = 0; i < PIN_RUNS; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		runs[i] = 70000 + x % 66001;
+	}
+	flips = pin_flips(runs, PIN_RUNS, &pinned);
+	EXPECT_GE(1, flips) TH_LOG("%zu flips", flips);
+	EXPECT_TRUE(pinned);
+	/* Alternating 60 and 140 us: the same. */
+	for (size_t i = 0; i < PIN_RUNS; i++)
+		runs[i] = i % 2 ? 140000 : 60000;
+	EXPECT_GE(1, pin_flips(runs, PIN_RUNS, &pinned));
+	/* A no-op of 5 us preempted for 4 ms at every 20th run: never. */
+	for (size_t i = 0; i < PIN_RUNS; i++)
+		runs[i] = i % 20 == 19 ? 4000000 : 5000;
+	EXPECT_EQ(0, pin_flips(runs, PIN_RUNS, &pinned));
+	EXPECT_FALSE(pinned);
+	/* A 3 ms function: pinned from its first run. */
+	runs[0] = 3000000;
+	EXPECT_EQ(1, pin_flips(runs, 1, &pinned));
+	EXPECT_TRUE(pinned);
+	/* Long, then short: unpinned within 10 short runs (and no sooner
+	 * than the 3rd), then never pinned again. */
+	for (size_t i = 0; i < 100; i++)
+		runs[i] = i < 50 ? 3000000 : 10000;
+	EXPECT_EQ(1, pin_flips(runs, 52, &pinned));
+	EXPECT_EQ(2, pin_flips(runs, 60, &pinned));
+	EXPECT_EQ(2, pin_flips(runs, 100, &pinned));
+	EXPECT_FALSE(pinned);
+	/* Short, then long: pinned within 6 long runs. */
+	for (size_t i = 0; i < 100; i++)
+		runs[i] = i < 50 ? 10000 : 3000000;
+	EXPECT_EQ(0, pin_flips(runs, 50, &pinned));
+	EXPECT_EQ(1, pin_flips(runs, 56, &pinned));
+	EXPECT_TRUE(pinned);
 }
 
 TEST_HARNESS_MAIN

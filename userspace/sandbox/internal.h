@@ -96,7 +96,8 @@ struct warm_worker {
 	char *map;
 	int cpu1;			/* 1 + the CPU warm_place() pinned it
 					   to; 0: not pinned */
-	uint64_t last_run_ns;		/* its last instance's run time */
+	uint64_t avg_run_ns;		/* its instances' run time, averaged
+					   (place_warm_avg()) */
 };
 
 /* The trampoline's warm path, in workers (see worker/trampoline.c). */
@@ -286,6 +287,7 @@ struct sandbox_proc {
 	 * with madvise): the worker's shared copy, then the pristine one. */
 	uint64_t wseg;
 	int cpu1;	/* warm: 1 + the CPU its worker runs on; 0: any */
+	uint64_t run_avg_ns; /* warm: its worker's average run time so far */
 	/* Named in the USDT probes (lib/probe.h). */
 	char fn_name[64];
 	uint32_t stage;
@@ -371,6 +373,13 @@ void place_after_spawn(struct sandbox_proc *p, long pid, int here,
 		       int confined, bool execd);
 /* Give the spawning thread its affinity back (idempotent). */
 void place_unpin_caller(struct sandbox_proc *p);
+/* A warm worker (warm.c, warm_place()) is pinned to a CPU of its own when
+ * its instances run this long (ns), on average: */
+#define WARM_SPREAD_NS (100 * 1000)
+/* Its average run time with one more run (0: none yet). */
+uint64_t place_warm_avg(uint64_t avg, uint64_t run_ns);
+/* Whether it is pinned for its next instance, pinned now or not. */
+bool place_warm_spread(uint64_t avg, bool pinned);
 
 /* reuse.c: the plan socketpair and the epoll fd of a fresh worker, kept
  * from a reaped instance for the next one. */

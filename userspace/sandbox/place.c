@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/macro.h"
 #include "sandbox/internal.h"
 
 void place_init(struct spawner *s)
@@ -123,4 +124,28 @@ void place_after_spawn(struct sandbox_proc *p, long pid, int here,
 	if (pid >= 0 && confined >= 0 && execd)
 		sched_setaffinity((pid_t)pid, sizeof(p->sb->spawner.allowed),
 				  &p->sb->spawner.allowed);
+}
+
+/*
+ * Whether a warm worker is pinned to a CPU of its own for its next
+ * instance (warm.c, warm_place()): from a running average of its
+ * instances' run times, not from the last one alone, which flipped the
+ * pinning of a worker whose runs straddle WARM_SPREAD_NS (70-136
+ * sched_setaffinity calls per 20,000 no-op instances at load 14, one per
+ * preempted run and one more for the next). Each run counts for 1/8, and
+ * for at most 2 * WARM_SPREAD_NS, so that one preempted no-op does not
+ * pin a worker (4 in a row would) while a long function is pinned from
+ * its first run; pinned at WARM_SPREAD_NS, unpinned again below 3/4 of it.
+ * avg 0: no run yet.
+ */
+uint64_t place_warm_avg(uint64_t avg, uint64_t run_ns)
+{
+	uint64_t run = MIN(run_ns, 2 * (uint64_t)WARM_SPREAD_NS);
+
+	return avg ? avg - avg / 8 + run / 8 : run;
+}
+
+bool place_warm_spread(uint64_t avg, bool pinned)
+{
+	return avg >= (pinned ? WARM_SPREAD_NS / 4 * 3 : WARM_SPREAD_NS);
 }

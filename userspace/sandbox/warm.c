@@ -385,7 +385,7 @@ int warm_put(struct sandbox_proc *p)
 		.cpu_ns = cpu_bound(p),
 		.guard_stage = p->stage,
 		.cpu1 = p->cpu1,
-		.last_run_ns = p->result.run_ns,
+		.avg_run_ns = place_warm_avg(p->run_avg_ns, p->result.run_ns),
 	};
 	memcpy(w->guard_fn, p->fn_name, sizeof(w->guard_fn));
 	p->pidfd = -1;
@@ -724,13 +724,13 @@ void warm_drop(struct sandbox_proc *p)
  * fast as one at a time, both workers on CPU 1. So a warm worker is pinned,
  * when it starts an instance, to the allowed CPU with the fewest of the
  * sandbox's running instances (its own CPU on a tie: no call). Only for a
- * function whose last instance ran WARM_SPREAD_NS or more: a shorter one
+ * function whose instances run WARM_SPREAD_NS or more, on average
+ * (place_warm_spread(): a running average, with hysteresis): a shorter one
  * gains nothing from a CPU of its own and pays for the wake-up across CPUs
  * (20,000 no-op instances: 51 us each pinned, 45 us not); such a worker gets
  * all the allowed CPUs back. Not a security layer; off with
  * PITH_CPU_PLACEMENT=off, like place.c's.
  */
-#define WARM_SPREAD_NS (100 * 1000)
 
 static void warm_place(struct sandbox_proc *p, struct warm_worker *w)
 {
@@ -741,9 +741,10 @@ static void warm_place(struct sandbox_proc *p, struct warm_worker *w)
 	cpu_set_t one;
 
 	p->cpu1 = 0;
+	p->run_avg_ns = w->avg_run_ns;
 	if (!sb->spawner.place || ncpu < 2)
 		return;
-	if (w->last_run_ns < WARM_SPREAD_NS) {
+	if (!place_warm_spread(w->avg_run_ns, w->cpu1 != 0)) {
 		if (w->cpu1)
 			sched_setaffinity(w->pid, sizeof(*allowed), allowed);
 		return;
