@@ -17,6 +17,20 @@ t_plan 3
 # row LAT N ROUND WHO CONC WALL CPU PEAK [EXIT OUTPUT]
 row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:8}" "${9:-0}" "${10:-ok}"; }
 hdr() { printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n'; }
+# summary_has TEST TSV LINE...: TEST passes when `thesis.sh -s TSV` prints
+# every LINE as a line of its own; else it fails naming the first missing
+summary_has() {
+	local test=$1 tsv=$2 line
+	shift 2
+	"$thesis" -s "$tsv" >"$tsv.out" 2>&1
+	for line in "$@"; do
+		if ! grep -qxF -- "$line" "$tsv.out"; then
+			t_fail "$test" "no line '$line' in: $(cat "$tsv.out")"
+			return
+		fi
+	done
+	t_ok "$test"
+}
 {
 	hdr
 	for r in 1 2 3; do
@@ -27,16 +41,13 @@ hdr() { printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit
 		row 20 2000 $r opaque 64 2.000 3.000 80.0
 	done
 } >"$tmp/all.tsv"
-"$thesis" -s "$tmp/all.tsv" >"$tmp/all.out" 2>&1
-if grep -qxF '| 20 ms | 2000 | pith | 0.50 | 0.20 | 60 | 4000 | 10000 | all 3 identical |' "$tmp/all.out" &&
-	grep -qxF '| 20 ms | 2000 | 15.00x | 0.60x | 4.00x | 0.75x |' "$tmp/all.out" &&
-	grep -qxF '| 20 ms | 2000 | 1 | 0.50 | 15.00x | 0.60x | 4.00x | 0.75x |' "$tmp/all.out" &&
-	grep -qxF '| 20 ms | 2000 | 2 | 1.50 | 15.00x | 0.60x | 1.33x | 0.75x |' "$tmp/all.out" &&
-	grep -qxF '| 20 ms | 2000 | worst | 1.50 (round 2) | 15.00x (round 1) | 0.60x (round 1) | 1.33x (round 2) | 0.75x (round 1) |' "$tmp/all.out"; then
-	t_ok thesis_summary_keeps_its_medians_and_shows_the_stalled_round
-else
-	t_fail thesis_summary_keeps_its_medians_and_shows_the_stalled_round "$(cat "$tmp/all.out")"
-fi
+summary_has thesis_summary_keeps_its_medians_and_shows_the_stalled_round \
+	"$tmp/all.tsv" \
+	'| 20 ms | 2000 | pith | 0.50 | 0.20 | 60 | 4000 | 10000 | all 3 identical |' \
+	'| 20 ms | 2000 | 15.00x | 0.60x | 4.00x | 0.75x |' \
+	'| 20 ms | 2000 | 1 | 0.50 | 15.00x | 0.60x | 4.00x | 0.75x |' \
+	'| 20 ms | 2000 | 2 | 1.50 | 15.00x | 0.60x | 1.33x | 0.75x |' \
+	'| 20 ms | 2000 | worst | 1.50 (round 2) | 15.00x (round 1) | 0.60x (round 1) | 1.33x (round 2) | 0.75x (round 1) |'
 
 # A round whose pith output was wrong gets no ratio of its own.
 {
@@ -49,14 +60,10 @@ fi
 		row 0 500 $r opaque 16 1.000 2.000 70.0
 	done
 } >"$tmp/bad.tsv"
-"$thesis" -s "$tmp/bad.tsv" >"$tmp/bad.out" 2>&1
-if grep -qxF '| 0 ms | 500 | runs failed: no ratio | | | |' "$tmp/bad.out" &&
-	grep -qxF '| 0 ms | 500 | 2 | 0.40 | runs failed or missing: no ratio | | | |' "$tmp/bad.out" &&
-	grep -qxF '| 0 ms | 500 | 1 | 0.40 | 20.00x | 0.50x | 2.50x | 0.71x |' "$tmp/bad.out"; then
-	t_ok thesis_round_with_a_wrong_output_has_no_ratio
-else
-	t_fail thesis_round_with_a_wrong_output_has_no_ratio "$(cat "$tmp/bad.out")"
-fi
+summary_has thesis_round_with_a_wrong_output_has_no_ratio "$tmp/bad.tsv" \
+	'| 0 ms | 500 | runs failed: no ratio | | | |' \
+	'| 0 ms | 500 | 2 | 0.40 | runs failed or missing: no ratio | | | |' \
+	'| 0 ms | 500 | 1 | 0.40 | 20.00x | 0.50x | 2.50x | 0.71x |'
 
 # pith alone against a base build (-b): each one's rounds and worst.
 {
@@ -66,13 +73,9 @@ fi
 	row 0 10000 2 pith 256 2.500 1.200 52.0
 	row 0 10000 2 base 256 3.100 1.000 44.0
 } >"$tmp/alone.tsv"
-"$thesis" -s "$tmp/alone.tsv" >"$tmp/alone.out" 2>&1
-if grep -qxF '| 0 ms | 10000 | pith | 46.0 | 40.0-52.0 | 1.00x | 4.60 MiB |' "$tmp/alone.out" &&
-	grep -qxF '| 0 ms | 10000 | 2 | pith | 2.50 | 1.20 | 52 |' "$tmp/alone.out" &&
-	grep -qxF '| 0 ms | 10000 | worst | pith | 3.00 (round 1) | 1.20 (round 2) | 52 (round 2) |' "$tmp/alone.out" &&
-	grep -qxF '| 0 ms | 10000 | worst | base | 3.50 (round 1) | 1.10 (round 1) | 45 (round 1) |' "$tmp/alone.out"; then
-	t_ok thesis_alone_lists_pith_and_base_per_round
-else
-	t_fail thesis_alone_lists_pith_and_base_per_round "$(cat "$tmp/alone.out")"
-fi
+summary_has thesis_alone_lists_pith_and_base_per_round "$tmp/alone.tsv" \
+	'| 0 ms | 10000 | pith | 46.0 | 40.0-52.0 | 1.00x | 4.60 MiB |' \
+	'| 0 ms | 10000 | 2 | pith | 2.50 | 1.20 | 52 |' \
+	'| 0 ms | 10000 | worst | pith | 3.00 (round 1) | 1.20 (round 2) | 52 (round 2) |' \
+	'| 0 ms | 10000 | worst | base | 3.50 (round 1) | 1.10 (round 1) | 45 (round 1) |'
 t_done

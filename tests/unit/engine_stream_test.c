@@ -429,6 +429,36 @@ static struct job *read_eat_job(const char *dir, const char *name,
 	return job;
 }
 
+/*
+ * Run a read_eat_job() on 2 slots with this window (0: the default) and
+ * check that its first stage read want_bytes: pith's peak RSS before (KiB)
+ * and how far the run took it above that. False when the test skipped
+ * (VmHWM cannot be reset).
+ */
+static bool run_peak(struct sandbox *sb, struct job *job, uint64_t window,
+		     uint64_t want_bytes, long *ret_before, long *ret_above)
+{
+	struct engine_report rep;
+	struct err e = {};
+	long peak;
+	int r;
+
+	if (!reset_peak())
+		SKIP(return false, "cannot reset VmHWM (/proc/self/clear_refs)");
+	*ret_before = peak_kib();
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = sb, .parallel = 2,
+					      .window = window },
+		       &rep, &e);
+	peak = peak_kib();
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	EXPECT_EQ(want_bytes, rep.stages[0].bytes_out);
+	engine_report_done(&rep);
+	*ret_above = peak - *ret_before;
+	return true;
+}
+
 #define BIG_MIB 8
 #define BIG_READS 256 /* 2 GiB in all */
 
@@ -441,35 +471,21 @@ static struct job *read_eat_job(const char *dir, const char *name,
 TEST_F(stream, two_gib_pass_through_a_64_mib_window_in_bounded_memory)
 {
 	char *dir = t_tmpdir();
-	struct engine_report rep;
 	struct job *job;
-	struct err e = {};
-	long before, peak;
-	int r;
+	long before, above;
 
 	ASSERT_NE(NULL, dir);
 	job = read_eat_job(dir, "big", (size_t)BIG_MIB << 10, BIG_READS);
 	ASSERT_NE(NULL, job);
-	if (!reset_peak())
-		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
-	before = peak_kib();
-	r = engine_run(job,
-		       &(struct engine_opts){ .sandbox = self->sb,
-					      .parallel = 2,
-					      .window = 64ull << 20 },
-		       &rep, &e);
-	peak = peak_kib();
-	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
-	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
-	EXPECT_EQ((uint64_t)BIG_READS * (BIG_MIB << 20),
-		  rep.stages[0].bytes_out);
+	if (!run_peak(self->sb, job, 64ull << 20,
+		      (uint64_t)BIG_READS * (BIG_MIB << 20), &before, &above))
+		goto out;
 	TH_LOG("2 GiB through a 64 MiB window: peak RSS %ld MiB above the %ld MiB before",
-	       (peak - before) >> 10, before >> 10);
+	       above >> 10, before >> 10);
 	/* The bound of Documentation/architecture.md: the window (fetched
 	 * and in flight) + the items of the running instances (2 * 8 MiB)
 	 * + 16 MiB for everything else (rings, tables, pool slack). */
-	EXPECT_LT(peak - before, (64 + 2 * BIG_MIB + 16) << 10);
-	engine_report_done(&rep);
+	EXPECT_LT(above, (64 + 2 * BIG_MIB + 16) << 10);
 out:
 	job_free(job);
 	t_rm_rf(dir);
@@ -490,33 +506,19 @@ out:
 TEST_F(stream, default_window_is_sized_by_the_compute_slots)
 {
 	char *dir = t_tmpdir();
-	struct engine_report rep;
 	struct job *job;
-	struct err e = {};
-	long before, peak;
-	int r;
+	long before, above;
 
 	ASSERT_NE(NULL, dir);
 	job = read_eat_job(dir, "mid", MID_KIB, MID_READS);
 	ASSERT_NE(NULL, job);
-	if (!reset_peak())
-		SKIP(goto out, "cannot reset VmHWM (/proc/self/clear_refs)");
-	before = peak_kib();
-	r = engine_run(job,
-		       &(struct engine_opts){ .sandbox = self->sb,
-					      .parallel = 2 },
-		       &rep, &e);
-	peak = peak_kib();
-	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
-	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
-	EXPECT_EQ((uint64_t)MID_READS * (MID_KIB << 10),
-		  rep.stages[0].bytes_out);
+	if (!run_peak(self->sb, job, 0, (uint64_t)MID_READS * (MID_KIB << 10),
+		      &before, &above))
+		goto out;
 	TH_LOG("256 MiB of 128 KiB reads, default window: peak RSS %ld MiB above the %ld MiB before",
-	       (peak - before) >> 10, before >> 10);
-	EXPECT_LT(peak - before,
-		  2 * (2 * ENGINE_WINDOW_ITEMS_PER_SLOT * MID_KIB) +
-			  2 * MID_KIB + (16 << 10));
-	engine_report_done(&rep);
+	       above >> 10, before >> 10);
+	EXPECT_LT(above, 2 * (2 * ENGINE_WINDOW_ITEMS_PER_SLOT * MID_KIB) +
+				 2 * MID_KIB + (16 << 10));
 out:
 	job_free(job);
 	t_rm_rf(dir);
