@@ -48,6 +48,8 @@ static const char usage[] =
 	"Usage: pith-top [-p PID | -b BINARY] [-i SECONDS] [-n COUNT] [--json]\n"
 	"\n"
 	"A live table per function of the instances and I/O items pith runs.\n"
+	"Its GUARD column (the eBPF guard's violations per function) sums every\n"
+	"pith_fn_cnt map on the host, of every pith, whatever -p or -b select.\n"
 	"\n"
 	"  -p PID        trace this pith or pithd process\n"
 	"  -b BINARY     trace every process running BINARY (default: the pith\n"
