@@ -143,11 +143,11 @@ fe=$("$DRV" exec "$N_EXEC" "$NOOP")
 warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 ncpu=$(nproc)
 warm_cpu=$(PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
-# The same with a driver thread on the second CPU (off by default:
-# architecture.md "Threads", benchmarks.md "A driver per CPU").
+# The same without the driver thread the default runs on a second CPU
+# (architecture.md "Threads", benchmarks.md "A driver per CPU").
 warm_drv=n/a
 [ "$ncpu" -ge 2 ] &&
-	warm_drv=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=1)
+	warm_drv=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)
 fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 fk=$("$FORK" "$N_EXEC")
@@ -216,7 +216,7 @@ cat <<EOF2
 | fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
 | pith warm no-op, $N_WARM-instance job | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
 | the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
-| the same as the default with a driver thread (PITH_DRIVERS=1) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | <= 0.05x |
+| the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |

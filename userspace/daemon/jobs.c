@@ -665,8 +665,9 @@ static enum jstate run_one(struct runner *rn, struct job_entry *j,
 		/* Idle warm workers stay for the owner's next job on this
 		 * runner (matched by image content: each job loads its own),
 		 * at most WarmIdleTime=; never for another uid's. */
-		r = sandbox_new(&(struct sandbox_opts){ .keep_idle =
-								d->cfg.warm_idle_ms > 0 },
+		r = sandbox_new(&(struct sandbox_opts){
+					.keep_idle = d->cfg.warm_idle_ms > 0,
+					.no_drivers = true },
 				&rn->sb, &e);
 		if (r < 0) {
 			snprintf(error, error_size, "sandbox: %s", e.msg);

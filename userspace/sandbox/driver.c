@@ -13,7 +13,8 @@
  *
  * To the engine a driver's instance is a proxy proc (p->dj): it steps,
  * kills and frees it through the usual calls; the driver's own proc never
- * leaves the driver's thread. Off unless PITH_DRIVERS=N (N threads) and
+ * leaves the driver's thread. One driver unless the sandbox's options say
+ * no_drivers (pithd) or PITH_DRIVERS=N asks for N (0: none), and only if
  * pith may use more CPUs than N; only warm instances whose items are all
  * copied into the input area (nothing mapped, so the driver shares no
  * lazily made state of an input buffer with the engine's thread: their
@@ -250,7 +251,7 @@ void driver_init(struct sandbox *sb)
 {
 	const char *v = secure_getenv("PITH_DRIVERS");
 	cpu_set_t allowed;
-	long n = v ? strtol(v, NULL, 10) : 0;
+	long n = v ? strtol(v, NULL, 10) : sb->opts.no_drivers ? 0 : 1;
 	int ncpu;
 
 	sb->drv_evfd = -1;
@@ -492,7 +493,7 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * stays off the drivers' CPUs while it hands them instances: on one
 	 * of theirs it would take turns with a driver while a CPU of its own
 	 * idles. Given back when the job ends (driver_unpin()). */
-	if (!sb->drv_pinned && !getenv("PITH_DRIVERS_NOPIN") &&
+	if (!sb->drv_pinned &&
 	    sched_getaffinity(0, sizeof(sb->drv_mask), &sb->drv_mask) == 0 &&
 	    sched_setaffinity(0, sizeof(sb->drv_rest), &sb->drv_rest) == 0) {
 		sb->drv_pinned = true;

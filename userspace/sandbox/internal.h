@@ -180,8 +180,8 @@ struct sandbox {
 	bool reap_off;
 	uint64_t reap_seq;		/* the last request's number */
 	/* Drivers (driver.c): threads with sandboxes of their own, each on
-	 * its CPU, running warm instances the engine hands them; off unless
-	 * PITH_DRIVERS is set. drv_evfd is in `events`: completions. */
+	 * its CPU, running warm instances the engine hands them; one by
+	 * default, PITH_DRIVERS or opts.no_drivers say otherwise. drv_evfd is in `events`: completions. */
 	struct driver **drivers;
 	unsigned n_drivers;
 	unsigned drv_want;	/* drivers to start at the first hand-over */
@@ -454,7 +454,7 @@ bool warm_reap_idle(struct sandbox *sb, int fd);
 bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 
 /* driver.c: warm instances run by driver threads, one per CPU. */
-/* Decide on the drivers PITH_DRIVERS asks for (sandbox_new(), last);
+/* Decide on the drivers (opts.no_drivers, PITH_DRIVERS; sandbox_new(), last);
  * they start at the first instance handed over. */
 void driver_init(struct sandbox *sb);
 /* Stop them and free their sandboxes. */

@@ -33,6 +33,11 @@ struct sandbox_opts {
 	 * them (sandbox_end_idle(), sandbox_free()). For pithd, whose runner
 	 * serves one owner's consecutive jobs. */
 	bool keep_idle;
+	/* No driver thread unless PITH_DRIVERS asks for one (pithd: its
+	 * runners already keep the CPUs busy with several jobs). Without it,
+	 * one driver runs short warm instances on a second CPU whenever pith
+	 * may use two (Documentation/architecture.md, "Threads"). */
+	bool no_drivers;
 };
 
 /* One sandbox layer as `pith doctor` shows it. */
