@@ -19,7 +19,8 @@
  * copied into the input area (nothing mapped, so the driver shares no
  * lazily made state of an input buffer with the engine's thread: their
  * mappings are made by the engine before the start is queued), of a
- * function whose instances the driver saw run under DRIVER_SHORT_NS, and
+ * function of which DRIVER_WARMUP warm instances ran and recent ones, on
+ * either thread, under DRIVER_SHORT_NS (opts.drive_all: any), and
  * only while the engine's own sandbox has DRIVER_OWN instances running
  * (with -j 1 nothing is handed over).
  */
@@ -39,7 +40,16 @@
 
 #define DRIVER_AHEAD 2		/* instances a driver runs at once */
 #define DRIVER_OWN 2		/* the engine thread's own, first */
-#define DRIVER_SHORT_NS 100000	/* longer functions stay on the engine's */
+/* Longer functions stay on the engine's thread: it keeps up with them,
+ * and a driver only adds its CPU. A run is from the answer to the park,
+ * as the engine's thread sees it: a no-op's ~50 us are mostly its turn
+ * behind the others on the engine's CPU; the thesis' parse takes ~230
+ * us, and driven it cost 13% more CPU, no faster (benchmarks.md, "End of
+ * round 7"). */
+#define DRIVER_SHORT_NS 100000
+/* Runs of a function seen before any goes to a driver: starting one costs
+ * a sandbox (a few ms of CPU, MiBs), worth it only for many instances. */
+#define DRIVER_WARMUP 64
 
 struct drv_job {
 	struct drv_job *next;
@@ -467,24 +477,25 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		 struct sandbox_proc **ret)
 {
 	struct driver *d = NULL;
-	struct drv_run *run;
+	const struct drv_run *run;
 	struct sandbox_proc *p;
 	struct drv_job *j;
-	unsigned ahead;
 	bool sleeping;
 
 	if ((!sb->n_drivers && !sb->drv_want) || req->fresh || !req->image)
 		return 0;
-	/* A function seen running longer gets one instance at a time on a
-	 * driver: its run time is measured again. */
+	/* Only a function whose recent warm instances (on either thread)
+	 * were short: the engine's thread answers each of them on its own
+	 * CPU, and the round trip is most of their cost. */
 	run = run_of(sb, req->image);
-	ahead = run && run->ns >= DRIVER_SHORT_NS ? 1 : DRIVER_AHEAD;
-	if (own_running(sb) < DRIVER_OWN || !items_copied(req))
+	if ((!sb->opts.drive_all &&
+	     (!run || run->n < DRIVER_WARMUP || run->ns >= DRIVER_SHORT_NS)) ||
+	    own_running(sb) < DRIVER_OWN || !items_copied(req))
 		return 0;
 	if (!sb->n_drivers && driver_start(sb) < 0)
 		return 0;
 	for (unsigned i = 0; i < sb->n_drivers; i++)
-		if (sb->drivers[i]->outstanding < ahead &&
+		if (sb->drivers[i]->outstanding < DRIVER_AHEAD &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
 	if (!d)
@@ -546,7 +557,6 @@ bool driver_proxy_done(const struct sandbox_proc *p)
 int driver_proxy_step(struct sandbox_proc *p)
 {
 	struct drv_job *j = p->dj;
-	struct drv_run *run;
 
 	if (p->finished)
 		return 1;
@@ -556,20 +566,25 @@ int driver_proxy_step(struct sandbox_proc *p)
 	p->result = j->res;
 	p->pid = j->pid;
 	p->reused = j->warm;
-	/* The function's recent run time decides whether its next
-	 * instances go to a driver (a new worker's first is not typical). */
-	if (!j->warm || p->result.status != SANDBOX_OK)
-		return j->step_r ? j->step_r : 1;
-	run = run_of(p->sb, p->image);
-	if (!run) {
-		run = &p->sb->drv_runs[p->sb->drv_run_next++ %
-				       ARRAY_SIZE(p->sb->drv_runs)];
-		run->image = p->image;
-		run->ns = p->result.run_ns;
-	} else {
-		run->ns = (run->ns * 3 + p->result.run_ns) / 4;
-	}
+	/* A new worker's first instance is not typical. */
+	if (j->warm && p->result.status == SANDBOX_OK)
+		driver_note_run(p->sb, p->image, p->result.run_ns);
 	return j->step_r ? j->step_r : 1;
+}
+
+void driver_note_run(struct sandbox *sb, const struct elf_image *img,
+		     uint64_t run_ns)
+{
+	struct drv_run *run = run_of(sb, img);
+
+	if (!run) {
+		run = &sb->drv_runs[sb->drv_run_next++ %
+				    ARRAY_SIZE(sb->drv_runs)];
+		*run = (struct drv_run){ .image = img, .ns = run_ns };
+	} else {
+		run->ns = (run->ns * 7 + run_ns) / 8;
+	}
+	run->n++;
 }
 
 void driver_proxy_kill(struct sandbox_proc *p)

@@ -190,6 +190,7 @@ struct sandbox {
 	struct drv_run {
 		const struct elf_image *image;	/* compared, not held */
 		uint64_t ns;			/* its recent run time */
+		unsigned n;			/* runs seen */
 	} drv_runs[8];
 	unsigned drv_run_next;
 	cpu_set_t drv_rest;	/* the CPUs without a driver (before they
@@ -459,6 +460,10 @@ bool warm_is_park(const struct sandbox *sb, long nr, uint64_t ip);
 void driver_init(struct sandbox *sb);
 /* Stop them and free their sandboxes. */
 void driver_stop(struct sandbox *sb);
+/* A warm instance of img ran run_ns (the engine's thread only): whether
+ * its function's next instances may go to a driver. */
+void driver_note_run(struct sandbox *sb, const struct elf_image *img,
+		     uint64_t run_ns);
 /* The job is over: the engine's thread gets its CPUs back. */
 void driver_unpin(struct sandbox *sb);
 /* fn on each driver's sandbox, under its lock (hold, release, flush). */

@@ -38,6 +38,10 @@ struct sandbox_opts {
 	 * one driver runs short warm instances on a second CPU whenever pith
 	 * may use two (Documentation/architecture.md, "Threads"). */
 	bool no_drivers;
+	/* Test-only: a driver takes warm instances of any function, from
+	 * the first (not only after many short ones), so that tests can
+	 * drive their probes. */
+	bool drive_all;
 };
 
 /* One sandbox layer as `pith doctor` shows it. */

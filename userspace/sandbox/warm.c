@@ -371,6 +371,8 @@ int warm_put(struct sandbox_proc *p)
 		free(w);
 		return r; /* the caller kills the worker */
 	}
+	if (sb->n_drivers || sb->drv_want)
+		driver_note_run(sb, p->image, p->result.run_ns);
 	*w = (struct warm_worker){
 		.ctx = w->ctx,
 		.map = w->map,

@@ -206,6 +206,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 B=${B:-$root/build}
 die() { echo "thesis: $*" >&2; exit 1; }
+# The jobs run from a scratch directory: a relative build path must not
+# name a file there.
+B=$(cd "$B" 2>/dev/null && pwd) || die "build directory missing: run make"
+[ -z "$base" ] || base=$(cd "$base" 2>/dev/null && pwd) || die "-b: no such build directory"
 for f in "$B/pith" "$B/examples/logstats/stats" "$B/examples/logstats/summary" \
 	${base:+"$base/pith" "$base/examples/logstats/stats" "$base/examples/logstats/summary"}; do
 	[ -x "$f" ] || die "$f missing: run make"
