@@ -64,34 +64,6 @@ static int wait_one(struct sandbox_proc *p)
 	return r;
 }
 
-/* What a finished "c" instance found. */
-static struct t_found found(struct sandbox_proc *p)
-{
-	struct t_found f = { 0 };
-	struct set **sets;
-	size_t n = 0;
-
-	f.pid = sandbox_proc_pid(p);
-	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
-	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
-	sets = sandbox_proc_take_outputs(p, &n);
-	if (f.ok && n == 1 && sets[0]->n == 1) {
-		const struct item *it = &sets[0]->items[0];
-		const void *d;
-
-		f.len = it->len;
-		f.bytes = malloc(it->len);
-		if (f.bytes && item_data(it, &d) == 0)
-			memcpy(f.bytes, d, it->len);
-		else
-			f.len = 0;
-	}
-	for (size_t i = 0; i < n; i++)
-		set_free(sets[i]);
-	free(sets);
-	return f;
-}
-
 FIXTURE(drv)
 {
 	struct sandbox *sb;
@@ -173,7 +145,7 @@ static int batch(FIXTURE_DATA(drv) *self, const char *mode, uint32_t owner,
 		if (pids)
 			pids[i] = sandbox_proc_pid(p[i]);
 		if (mode[0] == 'c' && !why[0]) {
-			struct t_found f = found(p[i]);
+			struct t_found f = t_found_of(p[i]);
 
 			t_reset_differ(&self->fresh, &f, "fresh", why, len);
 			free(f.bytes);

@@ -197,17 +197,12 @@ struct sandbox_proc *t_reset_probe(struct sandbox *sb, bool big_bss,
 	return p;
 }
 
-struct t_found t_reset_check(struct sandbox *sb, bool big_bss,
-			     const char *mode, bool fresh)
+struct t_found t_found_of(struct sandbox_proc *p)
 {
-	struct sandbox_proc *p = t_reset_probe(sb, big_bss, mode,
-					       T_TIMEOUT_MS, fresh, true);
 	struct t_found f = { 0 };
 	struct set **sets;
 	size_t n = 0;
 
-	if (!p)
-		return f;
 	f.pid = sandbox_proc_pid(p);
 	f.ok = sandbox_proc_result(p)->status == SANDBOX_OK;
 	snprintf(f.reason, sizeof(f.reason), "%s", t_reason(p));
@@ -227,6 +222,19 @@ struct t_found t_reset_check(struct sandbox *sb, bool big_bss,
 	for (size_t i = 0; i < n; i++)
 		set_free(sets[i]);
 	free(sets);
+	return f;
+}
+
+struct t_found t_reset_check(struct sandbox *sb, bool big_bss,
+			     const char *mode, bool fresh)
+{
+	struct sandbox_proc *p = t_reset_probe(sb, big_bss, mode,
+					       T_TIMEOUT_MS, fresh, true);
+	struct t_found f = { 0 };
+
+	if (!p)
+		return f;
+	f = t_found_of(p);
 	sandbox_proc_free(p);
 	return f;
 }

@@ -58,6 +58,8 @@ struct t_found {
 	bool ok;
 	char reason[ERR_MAX];
 };
+/* What a finished probe instance found (its output, copied). */
+struct t_found t_found_of(struct sandbox_proc *p);
 struct t_found t_reset_check(struct sandbox *sb, bool big_bss,
 			     const char *mode, bool fresh);
 /* Empty when the reports are equal, else the first field (reset.c, struct

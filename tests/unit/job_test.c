@@ -1204,6 +1204,42 @@ static bool both_ways_agree(const char *text, size_t len, const char *path,
 	return same;
 }
 
+/* Every byte of base deleted, replaced by and preceded by each of bytes:
+ * adds the cases that do not agree to *bad, all to *cases; -ENOMEM. */
+static int mutations_agree(const char *base, const char *bytes, size_t *bad,
+			   size_t *cases)
+{
+	size_t n = strlen(base), nb = strlen(bytes);
+	char *buf = malloc(n + 2);
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(buf, base, i);
+		memcpy(buf + i, base + i + 1, n - i - 1);
+		*bad += !both_ways_agree(buf, n - 1, NULL, &with_io, "deleted");
+		++*cases;
+		for (size_t k = 0; k < nb; k++) {
+			char show[64];
+
+			memcpy(buf, base, n);
+			buf[i] = bytes[k];
+			snprintf(show, sizeof(show), "byte %zu = 0x%02x", i,
+				 (unsigned char)bytes[k]);
+			*bad += !both_ways_agree(buf, n, NULL, &with_io, show);
+			memcpy(buf, base, i);
+			buf[i] = bytes[k];
+			memcpy(buf + i + 1, base + i, n - i);
+			snprintf(show, sizeof(show), "0x%02x before byte %zu",
+				 (unsigned char)bytes[k], i);
+			*bad += !both_ways_agree(buf, n + 1, NULL, &with_io, show);
+			*cases += 2;
+		}
+	}
+	free(buf);
+	return 0;
+}
+
 /* Every byte of a job with items deleted, replaced and preceded by bytes
  * that matter to JSON's structure: the same errors, positions and jobs. */
 TEST(items_one_by_one_and_whole_tree_agree_on_every_mutation)
@@ -1219,36 +1255,11 @@ TEST(items_one_by_one_and_whole_tree_agree_on_every_mutation)
 		" \"outputs\": {\"r\": \"s.o\"}}\n";
 	static const char bytes[] = "\"\\,[]{}: 1x\n\xc3\x01-";
 	size_t n = strlen(base), bad = 0, cases = 0;
-	char *buf = malloc(n + 2);
 
-	ASSERT_NE(NULL, buf);
 	ASSERT_TRUE(both_ways_agree(base, n, NULL, &with_io, "base"));
-	for (size_t i = 0; i < n; i++) {
-		/* deleted */
-		memcpy(buf, base, i);
-		memcpy(buf + i, base + i + 1, n - i - 1);
-		bad += !both_ways_agree(buf, n - 1, NULL, &with_io, "deleted");
-		cases++;
-		for (size_t k = 0; k < sizeof(bytes) - 1; k++) {
-			char show[64];
-
-			memcpy(buf, base, n);
-			buf[i] = bytes[k];
-			snprintf(show, sizeof(show), "byte %zu = 0x%02x", i,
-				 (unsigned char)bytes[k]);
-			bad += !both_ways_agree(buf, n, NULL, &with_io, show);
-			memcpy(buf, base, i);
-			buf[i] = bytes[k];
-			memcpy(buf + i + 1, base + i, n - i);
-			snprintf(show, sizeof(show), "0x%02x before byte %zu",
-				 (unsigned char)bytes[k], i);
-			bad += !both_ways_agree(buf, n + 1, NULL, &with_io, show);
-			cases += 2;
-		}
-	}
+	ASSERT_EQ(0, mutations_agree(base, bytes, &bad, &cases));
 	TH_LOG("%zu mutations", cases);
 	EXPECT_EQ(0u, bad);
-	free(buf);
 }
 
 /* What the scan of the item arrays could get wrong, spelt out. */
@@ -1353,7 +1364,7 @@ TEST(plain_items_and_whole_tree_agree)
 		SET("{\"name\": \"x\", \"data\": \"d\\n\\\"1\\/\"}, {\"name\": \"y\", \"base64\": \"AAEC\"},\n"
 		    " {\"name\": \"z\\t\", \"file\": \"z.txt\"}, {\"name\": \"w\",\"data\":\"\"}");
 	static const char bytes[] = "\"\\,[]{}: 1x\n\xc3\x01-/.=tnub";
-	char long_name[800], *buf;
+	char long_name[800];
 	size_t bad = 0, n = strlen(base), cases_n = 0, parsed;
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -1374,35 +1385,11 @@ TEST(plain_items_and_whole_tree_agree)
 					&with_io, "long name");
 	}
 	EXPECT_LT(ARRAY_SIZE(cases) / 3, both_ways_parsed);
-	buf = malloc(n + 2);
-	ASSERT_NE(NULL, buf);
 	ASSERT_TRUE(both_ways_agree(base, n, NULL, &with_io, "base"));
 	parsed = both_ways_parsed;
-	for (size_t i = 0; i < n; i++) {
-		memcpy(buf, base, i);
-		memcpy(buf + i, base + i + 1, n - i - 1);
-		bad += !both_ways_agree(buf, n - 1, NULL, &with_io, "deleted");
-		cases_n++;
-		for (size_t k = 0; k < sizeof(bytes) - 1; k++) {
-			char show[64];
-
-			memcpy(buf, base, n);
-			buf[i] = bytes[k];
-			snprintf(show, sizeof(show), "byte %zu = 0x%02x", i,
-				 (unsigned char)bytes[k]);
-			bad += !both_ways_agree(buf, n, NULL, &with_io, show);
-			memcpy(buf, base, i);
-			buf[i] = bytes[k];
-			memcpy(buf + i + 1, base + i, n - i);
-			snprintf(show, sizeof(show), "0x%02x before byte %zu",
-				 (unsigned char)bytes[k], i);
-			bad += !both_ways_agree(buf, n + 1, NULL, &with_io, show);
-			cases_n += 2;
-		}
-	}
+	ASSERT_EQ(0, mutations_agree(base, bytes, &bad, &cases_n));
 	parsed = both_ways_parsed - parsed;
 	TH_LOG("%zu mutations, %zu of them parsed", cases_n, parsed);
-	free(buf);
 	EXPECT_EQ(0u, bad);
 	/* The base's own mutations that still parse: many, or the test
 	 * compares only errors. */
