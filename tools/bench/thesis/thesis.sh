@@ -336,14 +336,15 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 	echo "$res $ok"
 }
 
-echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)${base:+, base $base}"
-echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold${pargs:+, pith run $pargs}"
-printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
-for l in $lats; do
-	# The opaque contender at its best concurrency for this latency,
-	# found on 1,000 logs (at most) to keep the run short.
-	best= bestw= cn=$((max < 1000 ? max : 1000))
-	case " $who_all " in *" opaque "*) ;; *) concs= best=- ;; esac
+# The opaque contender at its best concurrency for this latency and N,
+# found on N logs (at most 2,000, to keep the run short): at 20 ms, -P 64
+# and -P 256 tie on 1,000 logs, while on 2,000 -P 256 took twice the CPU
+# and 1.7x the wall time (round 7): one calibration for every N had
+# handicapped the baseline. Sets best.
+calibrate() {
+	local l=$1 cn=$(($2 < 2000 ? $2 : 2000)) c bestw=
+	best=
+	case " $who_all " in *" opaque "*) ;; *) best=-; return ;; esac
 	[ -d "$tmp/ref/$cn" ] || { mkdir -p "$tmp/ref/$cn" && "$tmp/bin/gen" "$tmp/ref/$cn" "$cn" ref; }
 	for c in $concs; do
 		set -- $(run opaque "$cn" "$l" "$c")
@@ -352,8 +353,15 @@ for l in $lats; do
 			best=$c bestw=$1
 		fi
 	done
-	[ -n "$best" ] || die "opaque failed at every concurrency (L=$l)"
+	[ -n "$best" ] || die "opaque failed at every concurrency (L=$l, N=$cn)"
+}
+
+echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)${base:+, base $base}"
+echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold${pargs:+, pith run $pargs}"
+printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
+for l in $lats; do
 	for n in $ns; do
+		calibrate "$l" "$n"
 		order=$who_all
 		for r in $(seq "$rounds"); do
 			for who in $order; do
