@@ -337,10 +337,9 @@ run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
 }
 
 # The opaque contender at its best concurrency for this latency and N,
-# found on N logs (at most 2,000, to keep the run short): at 20 ms, -P 64
-# and -P 256 tie on 1,000 logs, while on 2,000 -P 256 took twice the CPU
-# and 1.7x the wall time (round 7): one calibration for every N had
-# handicapped the baseline. Sets best.
+# found on N logs (at most 2,000, to keep the run short) rather than once
+# on 1,000 for every N: what is best on 1,000 logs need not be on 10,000.
+# Sets best.
 calibrate() {
 	local l=$1 cn=$(($2 < 2000 ? $2 : 2000)) c bestw=
 	best=
