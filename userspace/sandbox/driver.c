@@ -380,11 +380,6 @@ void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 	}
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 /* j->req = *req with everything it points to copied (its image is the
  * proxy's reference); 0 or -ENOMEM (job_free() frees a partial one). */
 static int job_copy(struct drv_job *j, const struct sandbox_request *req)
@@ -396,6 +391,7 @@ static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 	j->strs = calloc(ns + 1, sizeof(*j->strs));
 	if (!j->in || !j->strs)
 		return -ENOMEM;
+	j->n_strs = ns; /* zeroed: job_free() frees what was copied */
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		const struct set *s = req->inputs[i];
 
@@ -420,18 +416,17 @@ static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 	for (size_t i = 0; i < req->params.n_env; i++)
 		if (!(j->strs[k++] = strdup(req->params.env[i])))
 			return -ENOMEM;
-	if (req->fn_name && !(j->strs[k] = dup_or_null(req->fn_name)))
+	if (req->fn_name && !(j->strs[k] = strdup(req->fn_name)))
 		return -ENOMEM;
 	j->req.fn_name = j->strs[k];
-	j->n_strs = ns;
 	return 0;
 }
 
-static void job_free(struct drv_job *j, size_t n_inputs)
+static void job_free(struct drv_job *j)
 {
 	if (!j)
 		return;
-	for (size_t i = 0; j->in && i < n_inputs; i++)
+	for (size_t i = 0; j->in && i < j->req.n_inputs; i++)
 		set_free(j->in[i]);
 	free(j->in);
 	for (size_t i = 0; j->strs && i < j->n_strs; i++)
@@ -514,7 +509,7 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	j = calloc(1, sizeof(*j));
 	if (!p || !j || job_copy(j, req) < 0) {
 		free(p);
-		job_free(j, req->n_inputs);
+		job_free(j);
 		return 0;
 	}
 	*p = (struct sandbox_proc){
@@ -610,5 +605,5 @@ void driver_proxy_free(struct sandbox_proc *p)
 			set_free(j->res.outputs[i]);
 	if (!p->finished)
 		free(j->res.outputs);
-	job_free(j, j->req.n_inputs);
+	job_free(j);
 }

@@ -350,6 +350,12 @@ void zygote_stop(struct sandbox *sb);
  * p->exit_seen at a sandbox_poll(). -errno: not possible here (open a
  * pidfd instead). */
 int reap_watch(struct sandbox_proc *p);
+/* p's pidfd, opened now if it has none (a zygote's spare, not reaped
+ * yet): 0 or -errno. */
+int reap_pidfd(struct sandbox_proc *p);
+/* Watch p's exit from the sandbox's poll: its request on the ring, else
+ * its pidfd in sb->events. 0 or -errno. */
+int reap_watch_exit(struct sandbox_proc *p);
 /* The exits completed so far: exit_seen on their procs. */
 void reap_poll(struct sandbox *sb);
 /* fd is the ring's (in sb->events). */

@@ -20,7 +20,6 @@
 #include <sys/mman.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -619,13 +618,8 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 		 * pending (or step_pending() would step it forever), and
 		 * watched again, or through a pidfd from now on. */
 		p->exit_seen = false;
-		if (p->pidfd < 0) {
-			if (reap_watch(p) < 0 &&
-			    ((p->pidfd = (int)syscall(SYS_pidfd_open, p->pid,
-						      0)) < 0 ||
-			     sandbox_events_add(p->sb, p->pidfd) < 0))
-				return negative_errno();
-		}
+		if (p->pidfd < 0 && (r = reap_watch_exit(p)) < 0)
+			return r;
 	}
 	read_socket(p, false);
 	if (!p->killed && clock_now_ns() >= p->deadline_ns) {

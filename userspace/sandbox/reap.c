@@ -21,7 +21,9 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "lib/macro.h"
 #include "sandbox/internal.h"
@@ -91,6 +93,24 @@ int reap_watch(struct sandbox_proc *p)
 	io_uring_prep_nop(sqe);
 	io_uring_sqe_set_data64(sqe, 0);
 	return r < 0 ? r : -EIO;
+}
+
+int reap_pidfd(struct sandbox_proc *p)
+{
+	if (p->pidfd < 0 &&
+	    (p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0)) < 0)
+		return negative_errno();
+	return 0;
+}
+
+int reap_watch_exit(struct sandbox_proc *p)
+{
+	int r;
+
+	if (p->pidfd < 0 && reap_watch(p) == 0)
+		return 0;
+	r = reap_pidfd(p);
+	return r < 0 ? r : sandbox_events_add(p->sb, p->pidfd);
 }
 
 /* A completion names its request's proc by sequence number, never by

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/macro.h"
@@ -147,9 +146,8 @@ int spawn_proc_epoll(struct sandbox_proc *p, struct err *e)
 		return err_set(e, EINVAL, "the instance has no worker");
 	/* A zygote's spare has none of its own (reap.c): opened now, the
 	 * worker not reaped yet (finish() unlinks it from sb->procs). */
-	if (p->pidfd < 0 &&
-	    (p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0)) < 0)
-		return err_errno(e, errno, "pidfd_open");
+	if ((r = reap_pidfd(p)) < 0)
+		return err_errno(e, -r, "pidfd_open");
 	r = reuse_take_epfd(p, e);
 	if (r < 0)
 		return r;
@@ -319,17 +317,8 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	/* Its exit: a zygote's spare has no pidfd, its exit request goes
 	 * on the sandbox's ring (reap.c), else (no such request here) it
 	 * gets a pidfd now; a worker of the spawner has one. */
-	if (p->pidfd < 0 && reap_watch(p) == 0) {
-		*ret = p;
-		return 0;
-	}
-	if (p->pidfd < 0 &&
-	    (p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0)) < 0) {
-		r = err_errno(e, errno, "pidfd_open");
-		goto fail;
-	}
-	if ((r = sandbox_events_add(sb, p->pidfd)) < 0) {
-		r = err_errno(e, -r, "epoll_ctl");
+	if ((r = reap_watch_exit(p)) < 0) {
+		r = err_errno(e, -r, "cannot watch the worker's exit");
 		goto fail;
 	}
 	*ret = p;
