@@ -13,7 +13,8 @@
 #
 #   tests/run.sh build/tests/lib_test tests/integration/cli.sh ...
 #
-# PITH_TEST_PROG_TIMEOUT (seconds, default 900) bounds each program. Copies
+# PITH_TEST_PROG_TIMEOUT (seconds, default 900 times PITH_TEST_TIMEOUT_SCALE,
+# the harness's stretch of every test's timeout) bounds each program. Copies
 # of every `pith --json` document the programs print are collected for the
 # schema test (tests/integration/json_schema.sh, run last).
 set -u
@@ -23,7 +24,9 @@ if [ $# -eq 0 ]; then
 	exit 2
 fi
 
-limit=${PITH_TEST_PROG_TIMEOUT:-900}
+scale=${PITH_TEST_TIMEOUT_SCALE:-1}
+[[ $scale =~ ^[0-9]+$ ]] && [ "$scale" -ge 1 ] && [ "$scale" -le 1000 ] || scale=1
+limit=${PITH_TEST_PROG_TIMEOUT:-$((900 * scale))}
 verbose=${V:-0}
 pass=0
 fail=0
@@ -73,7 +76,7 @@ for t in "$@"; do
 
 	why=
 	if { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; } && [ -z "$totals" ]; then
-		why="timed out or killed (exit $rc)"
+		why="timed out after ${limit} s (PITH_TEST_PROG_TIMEOUT) or killed (exit $rc)"
 	elif [ "$rc" -gt 128 ]; then
 		why="crashed: $(kill -l $((rc - 128)) 2>/dev/null || echo "exit $rc")"
 	elif [ -z "$totals" ]; then
