@@ -28,11 +28,13 @@
 #define BATCH 4
 #define ROUNDS 300
 
-/* Spawn the probe in `mode` for `owner`; the input set is freed here. */
-static struct sandbox_proc *spawn(struct sandbox *sb, const char *mode,
-				  uint32_t owner, uint64_t timeout_ms)
+/* Spawn the probe in `mode` for `owner`, warm or fresh; the input set is
+ * freed here. */
+static struct sandbox_proc *spawn_as(struct sandbox *sb, const char *mode,
+				     uint32_t owner, uint64_t timeout_ms,
+				     bool fresh)
 {
-	struct sandbox_request req = t_reset_request(false, timeout_ms, false);
+	struct sandbox_request req = t_reset_request(false, timeout_ms, fresh);
 	struct sandbox_proc *p = NULL;
 	struct err e = { { 0 } };
 	char data[64];
@@ -49,6 +51,12 @@ static struct sandbox_proc *spawn(struct sandbox *sb, const char *mode,
 	}
 	set_free(in);
 	return p;
+}
+
+static struct sandbox_proc *spawn(struct sandbox *sb, const char *mode,
+				  uint32_t owner, uint64_t timeout_ms)
+{
+	return spawn_as(sb, mode, owner, timeout_ms, false);
 }
 
 /* Step p to its end (1), or -errno. */
@@ -301,6 +309,78 @@ TEST_F(drv, freeing_a_running_driven_instance_ends_it)
 	sandbox_proc_free(p);
 	end_holds(hold);
 	expect_clean(self, 0);
+}
+
+/*
+ * The thread that hands instances to a driver is kept off the driver's
+ * CPU until the job's hold ends, and a lone instance keeps the thread on
+ * its own CPU while it lives (place.c). With a lone fresh instance alive
+ * when the first hand-over came, the job's end gave the thread that
+ * instance's one CPU back instead of its own CPUs: the next job ran on
+ * one CPU. Now every CPU it had comes back.
+ */
+TEST(the_threads_cpus_come_back_after_a_job_with_both_pins)
+{
+	struct sandbox_opts o = { .no_guard = true, .drive_all = true };
+	struct sandbox_proc *w[2], *f, *h[2], *d;
+	cpu_set_t before, now;
+	struct sandbox *sb = NULL;
+	struct err e = { { 0 } };
+	const char *place = getenv("PITH_CPU_PLACEMENT");
+
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(before), &before));
+	if (CPU_COUNT(&before) < 2)
+		SKIP(return, "drivers need two CPUs (taskset keeps them off)");
+	if (place && !strcmp(place, "off"))
+		SKIP(return, "PITH_CPU_PLACEMENT=off: no lone-instance pin");
+	/* Every fresh worker from the spawner (the pin's path), none from a
+	 * zygote. */
+	setenv("PITH_DRIVERS", "1", 1);
+	setenv("PITH_ZYGOTE", "off", 1);
+	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
+	unsetenv("PITH_DRIVERS");
+	unsetenv("PITH_ZYGOTE");
+	if (!t_layer_active(sb, "warm-workers")) {
+		sandbox_free(sb);
+		SKIP(return, "warm workers are off on this host");
+	}
+	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
+	/* Two idle warm workers, so that the instances below reuse them
+	 * without a spawn (a spawn beside the lone one would end its pin). */
+	for (int i = 0; i < 2; i++)
+		ASSERT_NE(NULL, w[i] = spawn(sb, "c", 0, T_TIMEOUT_MS));
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(1, wait_one(w[i]));
+		sandbox_proc_free(w[i]);
+	}
+	/* A lone fresh instance after a lone one: this thread is kept on
+	 * its CPU while it lives (not stepped: it lives until freed). */
+	ASSERT_NE(NULL, f = spawn_as(sb, "c", 0, T_TIMEOUT_MS, true));
+	ASSERT_EQ(1, wait_one(f));
+	sandbox_proc_free(f);
+	ASSERT_NE(NULL, f = spawn_as(sb, "c", 0, T_TIMEOUT_MS, true));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(now), &now));
+	ASSERT_EQ(1, CPU_COUNT(&now)) TH_LOG("the lone instance did not pin this thread");
+	/* Two warm instances here, the third to the driver. */
+	for (int i = 0; i < 2; i++)
+		ASSERT_NE(NULL, h[i] = spawn(sb, "c", 0, T_TIMEOUT_MS));
+	ASSERT_NE(NULL, d = spawn(sb, "c", 0, T_TIMEOUT_MS));
+	EXPECT_TRUE(sandbox_proc_driven(d));
+	ASSERT_EQ(1, wait_one(d));
+	for (int i = 0; i < 2; i++)
+		ASSERT_EQ(1, wait_one(h[i]));
+	ASSERT_EQ(1, wait_one(f));
+	sandbox_proc_free(d);
+	for (int i = 0; i < 2; i++)
+		sandbox_proc_free(h[i]);
+	sandbox_proc_free(f);
+	sandbox_release(sb);
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(now), &now));
+	EXPECT_TRUE(CPU_EQUAL(&before, &now))
+		TH_LOG("the job's end left this thread on %d of its %d CPUs",
+		       CPU_COUNT(&now), CPU_COUNT(&before));
+	sandbox_free(sb);
+	sched_setaffinity(0, sizeof(before), &before);
 }
 
 TEST_HARNESS_MAIN

@@ -1331,6 +1331,7 @@ static int spawn_instance(struct stage_run *st, size_t index)
 		.outputs = (const char *const *)js->outputs,
 		.n_outputs = js->n_outputs,
 		.instance = index,
+		.job = run->id,
 		.params = { .args = (const char *const *)fn->args,
 			    .n_args = fn->n_args,
 			    .env = (const char *const *)fn->env,
@@ -1393,7 +1394,9 @@ static int spawn_instance(struct stage_run *st, size_t index)
 		fail_instance(run, st->s, index, se.msg, NULL);
 		return 0;
 	}
-	PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid(in->proc), sandbox_proc_warm(in->proc));
+	/* A driven instance's fires in its driver, with its worker's pid. */
+	if (!sandbox_proc_driven(in->proc))
+		PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid(in->proc), sandbox_proc_warm(in->proc));
 	in->next = run->live;
 	if (run->live)
 		run->live->prev = in;

@@ -141,6 +141,12 @@ static void start(struct driver *d, struct drv_job *j)
 		complete(d, j, 0);
 		return;
 	}
+	/* The engine's inst_spawned for a driven instance: here, where its
+	 * worker is known (after warm_start()'s inst_started, as on the
+	 * engine's own warm path). */
+	PROBE_INST_SPAWNED(j->req.job, j->req.stage, j->req.instance,
+			   j->req.fn_name ? j->req.fn_name : "", j->proc->pid,
+			   j->proc->reused);
 	d->active[d->n_active++] = j;
 }
 
@@ -499,6 +505,11 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * stays off the drivers' CPUs while it hands them instances: on one
 	 * of theirs it would take turns with a driver while a CPU of its own
 	 * idles. Given back when the job ends (driver_unpin()). */
+	if (!sb->drv_pinned && sb->spawner.pinner)
+		/* A lone instance's pin of this thread (place.c) ends first:
+		 * the mask given back at the job's end is then the thread's
+		 * own, not that pin's one CPU. */
+		place_unpin_caller(sb->spawner.pinner);
 	if (!sb->drv_pinned &&
 	    sched_getaffinity(0, sizeof(sb->drv_mask), &sb->drv_mask) == 0 &&
 	    sched_setaffinity(0, sizeof(sb->drv_rest), &sb->drv_rest) == 0) {
@@ -575,11 +586,26 @@ void driver_note_run(struct sandbox *sb, const struct elf_image *img,
 	if (!run) {
 		run = &sb->drv_runs[sb->drv_run_next++ %
 				    ARRAY_SIZE(sb->drv_runs)];
-		*run = (struct drv_run){ .image = img, .ns = run_ns };
+		/* Held: a freed image's address may be a new one's. */
+		elf_image_free(run->image);
+		*run = (struct drv_run){
+			.image = elf_image_ref((struct elf_image *)img),
+			.ns = run_ns,
+		};
 	} else {
 		run->ns = (run->ns * 7 + run_ns) / 8;
 	}
 	run->n++;
+}
+
+/* The job is over (its last hold ends, or the sandbox): the run table's
+ * images are let go, and the next job's functions are seen anew. */
+void driver_forget_runs(struct sandbox *sb)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(sb->drv_runs); i++)
+		sb->drv_runs[i].image = elf_image_free(sb->drv_runs[i].image);
+	memset(sb->drv_runs, 0, sizeof(sb->drv_runs));
+	sb->drv_run_next = 0;
 }
 
 void driver_proxy_kill(struct sandbox_proc *p)

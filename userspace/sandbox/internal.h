@@ -188,7 +188,7 @@ struct sandbox {
 	int drv_evfd;
 	uint32_t drv_signalled;
 	struct drv_run {
-		const struct elf_image *image;	/* compared, not held */
+		struct elf_image *image;	/* held (driver_forget_runs()) */
 		uint64_t ns;			/* its recent run time */
 		unsigned n;			/* runs seen */
 	} drv_runs[8];
@@ -472,6 +472,8 @@ void driver_note_run(struct sandbox *sb, const struct elf_image *img,
 		     uint64_t run_ns);
 /* The job is over: the engine's thread gets its CPUs back. */
 void driver_unpin(struct sandbox *sb);
+/* Let the run table's images go (a job's end, sandbox_free()). */
+void driver_forget_runs(struct sandbox *sb);
 /* fn on each driver's sandbox, under its lock (hold, release, flush). */
 void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 		 void *arg);

@@ -397,6 +397,7 @@ void sandbox_release(struct sandbox *sb)
 	driver_each(sb, release_one, NULL);
 	if (sb->holds && --sb->holds == 0) {
 		driver_unpin(sb);
+		driver_forget_runs(sb);
 		zygote_flush(sb);
 		reuse_flush_ctx(sb);
 		if (!sb->opts.keep_idle)
@@ -527,6 +528,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 			(unsigned long long)sb->warm_reused,
 			(unsigned long long)sb->warm_started);
 	driver_stop(sb);
+	driver_forget_runs(sb);
 	warm_flush(sb);
 	spawner_stop(sb);
 	reuse_close(sb);

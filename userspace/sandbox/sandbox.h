@@ -112,6 +112,9 @@ struct sandbox_request {
 	const char *const *outputs; /* output set names */
 	size_t n_outputs;
 	uint64_t instance;
+	/* The job's id in pith's probes (a driven instance's inst_spawned
+	 * fires in its driver's thread); 0 outside the engine. */
+	uint64_t job;
 	struct sandbox_params params;
 	/* Names in eBPF audit events and counters; may be NULL. */
 	const char *fn_name;
