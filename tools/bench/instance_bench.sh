@@ -214,9 +214,9 @@ cat <<EOF2
 | figure | per instance | ratio | target |
 |---|---|---|---|
 | fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
-| pith warm no-op, $N_WARM-instance job | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
-| the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
-| the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
+| pith warm no-op, $N_WARM-instance job (the median of $REPS runs of it, less the median of $T1_REPS one-instance runs) | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
+| the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances; median of $REPS) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
+| the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker; median of $REPS) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
