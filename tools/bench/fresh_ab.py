@@ -8,10 +8,19 @@ thread (perf stat --no-inherit -e task-clock); medians and ranges over the
 rounds, the builds' order reversed every other round, X_1 the median of
 three 1-instance runs per round and build. Runs at nice -20 when root.
 
-  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] DIR[:VAR=VALUE] ...
+  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] DIR[:VAR=VALUE][@ARGS] ...
 
 Each DIR holds a build's pith and pith-worker; VAR=VALUE is set in that
-build's environment (e.g. build:PITH_REAP=pidfd).
+build's environment (e.g. build:PITH_REAP=pidfd); ARGS (split at spaces)
+go to that build's `pith run` (e.g. "build@-j 16"), for the 1-instance
+runs too.
+
+It also prints what the rest of the machine used meanwhile ("others":
+CPUs busy in /proc/stat during the N-instance runs, less their own CPU and
+less the user time of niced processes, nice > 0, which the nice -20 runs
+preempt at once), and, with --quiet X, the medians over the rounds in
+which no build's run saw others above X CPUs: other timed jobs come and
+go, and a round they load says more about them than about the builds.
 """
 import argparse
 import json
@@ -42,6 +51,8 @@ def main():
     ap.add_argument("-r", type=int, default=16, help="rounds")
     ap.add_argument("-n", type=int, default=2000, help="instances")
     ap.add_argument("--fn", default="build/bench/fn/noop")
+    ap.add_argument("--quiet", type=float, default=None,
+                    help="also medians over the rounds with others <= X CPUs")
     ap.add_argument("builds", nargs="+")
     a = ap.parse_args()
     if os.geteuid() == 0:
@@ -55,28 +66,41 @@ def main():
         jobs[n] = os.path.join(tmp, "j%d.json" % n)
         job(jobs[n], os.path.realpath(a.fn), n, item)
 
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def busy_ns():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        # user nice system idle iowait irq softirq steal: all but nice,
+        # idle and iowait
+        return (sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz
+
     def run(spec, n):
+        spec, _, args = spec.partition("@")
         d, _, ev = spec.partition(":")
         env = dict(os.environ)
         if ev:
             k, v = ev.split("=", 1)
             env[k] = v
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        b0 = busy_ns()
         t0 = time.monotonic_ns()
         p = subprocess.run(["perf", "stat", "--no-inherit", "-x,", "-e",
                             "task-clock", os.path.join(d, "pith"), "run",
-                            "-q", jobs[n], "-o", os.path.join(tmp, "out")],
+                            "-q", *args.split(), jobs[n], "-o",
+                            os.path.join(tmp, "out")],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                            text=True, check=True, env=env)
         t1 = time.monotonic_ns()
+        b1 = busy_ns()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9
         loop = next(float(f[0]) * 1e6 for f in
                     (line.split(",") for line in p.stderr.splitlines())
                     if len(f) > 2 and "task-clock" in f[2])
-        return t1 - t0, cpu, loop
+        return t1 - t0, cpu, loop, max(b1 - b0 - cpu, 0) / (t1 - t0)
 
-    res = {b: ([], [], []) for b in a.builds}
+    res = {b: ([], [], [], []) for b in a.builds}
     for r in range(a.r):
         for b in (a.builds if r % 2 == 0 else a.builds[::-1]):
             one = [run(b, 1) for _ in range(3)]
@@ -84,14 +108,27 @@ def main():
             for k in range(3):
                 x1 = statistics.median(x[k] for x in one)
                 res[b][k].append((many[k] - x1) / (a.n - 1) / 1000)
+            res[b][3].append(many[3])
 
     def f(v):
+        if not v:
+            return "-"
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
     for b in a.builds:
-        w, c, lp = res[b]
-        print("%-32s wall %s  cpu %s  loop %s  (us per instance)" %
-              (b, f(w), f(c), f(lp)))
+        w, c, lp, o = res[b]
+        print("%-32s wall %s  cpu %s  loop %s  (us per instance)  "
+              "others %.2f [%.2f-%.2f] CPUs" %
+              (b, f(w), f(c), f(lp), statistics.median(o), min(o), max(o)))
+    if a.quiet is not None:
+        keep = [r for r in range(a.r)
+                if all(res[b][3][r] <= a.quiet for b in a.builds)]
+        print("rounds with others <= %.2f CPUs: %d of %d" %
+              (a.quiet, len(keep), a.r))
+        for b in a.builds:
+            w, c, lp = ([res[b][k][r] for r in keep] for k in range(3))
+            print("%-32s wall %s  cpu %s  loop %s  (quiet rounds)" %
+                  (b, f(w), f(c), f(lp)))
 
 
 if __name__ == "__main__":
