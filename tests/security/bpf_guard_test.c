@@ -6,6 +6,7 @@
  * arguments, inet sockets are refused in the cgroup, and nothing outside
  * the cgroup is touched.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -359,6 +360,69 @@ TEST_F(guard, processes_outside_the_cgroup_are_untouched)
 	close(s);
 	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
 	EXPECT_EQ(0, ev.n);
+}
+
+/*
+ * One guard for a run's sandboxes (sandbox.c, setup_guard()): a driver's
+ * workers live in a cgroup nested in the engine's, which the one guard
+ * covers, and each sandbox polls only its own cgroup's events. Two
+ * workers, one in each cgroup, both break the rules: the nested one is
+ * held to the rules as the other (killed when enforcing), and neither
+ * sandbox's poll is given the other's event, whichever polls first (the
+ * first keeps the other's for it); a worker cannot make its events name
+ * another cgroup, so it cannot pass as another sandbox's worker.
+ */
+TEST_F(guard, a_shared_guard_gives_each_cgroup_only_its_own_events)
+{
+	struct t_worker in_parent = { 0 }, in_nested = { 0 };
+	struct t_events ev_parent = { 0 }, ev_nested = { 0 };
+	struct stat st_parent, st_nested;
+	char nested[4096];
+	int fd, sp, sn;
+
+	snprintf(nested, sizeof(nested), "%s/driver-1", self->cg.path);
+	ASSERT_EQ(0, mkdir(nested, 0755)) TH_LOG("%s: %m", nested);
+	fd = open(nested, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fstat(self->cg.fd, &st_parent));
+	ASSERT_EQ(0, fstat(fd, &st_nested));
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming, NULL,
+				    &in_parent));
+	ASSERT_EQ(0, t_worker_spawn(fd, open_after_arming, NULL, &in_nested));
+	ASSERT_EQ(0, guard_worker_add(self->g, in_parent.pid, "engine", 0, 1));
+	ASSERT_EQ(0, guard_worker_add(self->g, in_nested.pid, "driver", 0, 2));
+	ASSERT_EQ(0, t_worker_go(&in_parent));
+	ASSERT_EQ(0, t_worker_go(&in_nested));
+	sp = t_worker_wait(&in_parent);
+	sn = t_worker_wait(&in_nested);
+	close(fd);
+	/* The nested cgroup's poller first: the parent's event is kept. */
+	ASSERT_LE(0, guard_poll_cgroup(self->g, st_nested.st_ino,
+				       t_events_collect, &ev_nested));
+	ASSERT_LE(0, guard_poll_cgroup(self->g, st_parent.st_ino,
+				       t_events_collect, &ev_parent));
+	guard_worker_del(self->g, in_parent.pid);
+	guard_worker_del(self->g, in_nested.pid);
+	/* A killed worker leaves its cgroup shortly after it is reaped. */
+	for (int i = 0; i < 1000 && rmdir(nested) < 0 && errno == EBUSY; i++)
+		usleep(1000);
+	ASSERT_EQ(1, ev_nested.n);
+	EXPECT_EQ(in_nested.pid, ev_nested.v[0].pid);
+	EXPECT_STREQ("driver", ev_nested.v[0].fn);
+	EXPECT_EQ(st_nested.st_ino, ev_nested.v[0].cgroup_id);
+	ASSERT_EQ(1, ev_parent.n);
+	EXPECT_EQ(in_parent.pid, ev_parent.v[0].pid);
+	EXPECT_STREQ("engine", ev_parent.v[0].fn);
+	EXPECT_EQ(st_parent.st_ino, ev_parent.v[0].cgroup_id);
+	if (variant->mode == GUARD_ENFORCE) {
+		EXPECT_TRUE(WIFSIGNALED(sp) && WTERMSIG(sp) == SIGKILL);
+		EXPECT_TRUE(WIFSIGNALED(sn) && WTERMSIG(sn) == SIGKILL)
+			TH_LOG("the nested cgroup's worker was not held to the rules");
+	}
+	/* Nothing left for anyone. */
+	ev_parent.n = 0;
+	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev_parent));
+	EXPECT_EQ(0, ev_parent.n);
 }
 
 TEST_F(guard, violations_are_counted_per_syscall_and_function)

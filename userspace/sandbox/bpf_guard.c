@@ -51,6 +51,7 @@ static const char *const pinned_maps[] = {
 };
 
 #define GUARD_DEAD_MAX 32
+#define GUARD_STASH_MAX 64
 
 struct guard {
 	struct guard_bpf *skel;
@@ -75,6 +76,16 @@ struct guard {
 	 * GUARD_DEAD_MAX at a time (guard_worker_reaped()). */
 	__u32 dead[GUARD_DEAD_MAX];
 	unsigned n_dead;
+	/* One guard may serve sandboxes on several threads (a run's drivers,
+	 * each in a cgroup nested in the guard's): the ring, the maps' names
+	 * and the holds are taken under this lock. */
+	pthread_mutex_t lock;
+	/* guard_poll_cgroup(): events of other cgroups than the poller's,
+	 * kept for their own sandbox's poll (oldest dropped when full). */
+	bool routing;
+	uint64_t want_cgroup;
+	struct guard_violation stash[GUARD_STASH_MAX];
+	unsigned n_stash;
 };
 
 const char *guard_syscall_name(long nr)
@@ -442,6 +453,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	v.instance = ev->instance;
 	v.cgroup_id = ev->cgroup_id;
 	v.ts_ns = ev->ts_ns;
+	if (g->routing && v.cgroup_id != g->want_cgroup) {
+		/* Another sandbox's worker: kept for its poll, never given
+		 * to this one (its cgroup is the kernel's word: a worker
+		 * cannot move itself). */
+		if (g->n_stash == GUARD_STASH_MAX)
+			memmove(g->stash, g->stash + 1,
+				--g->n_stash * sizeof(g->stash[0]));
+		g->stash[g->n_stash++] = v;
+		return 0;
+	}
 	return g->fn ? g->fn(&v, g->userdata) : 0;
 }
 
@@ -462,6 +483,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 	if (!g)
 		return err_set(e, ENOMEM, "out of memory");
 	g->cgroup_fd = -1;
+	pthread_mutex_init(&g->lock, NULL);
 	g->attach = opts->attach;
 	g->keep_pins = opts->keep_pins;
 	r = open_cgroup(opts, e);
@@ -595,6 +617,7 @@ struct guard *guard_free(struct guard *g)
 	free(g->pin_dir);
 	guard_bpf__destroy(g->skel);
 	safe_close(g->cgroup_fd);
+	pthread_mutex_destroy(&g->lock);
 	free(g);
 	return NULL;
 }
@@ -604,38 +627,85 @@ int guard_fd(const struct guard *g)
 	return ring_buffer__epoll_fd(g->rb);
 }
 
+/* Under g->lock: the stash's events of cgroup (all: routing off), then
+ * the ring's. */
+static int poll_locked(struct guard *g, bool routing, uint64_t cgroup,
+		       guard_event_fn fn, void *userdata)
+{
+	unsigned kept = 0;
+	int r, n = 0;
+
+	for (unsigned i = 0; i < g->n_stash; i++) {
+		if (routing && g->stash[i].cgroup_id != cgroup) {
+			g->stash[kept++] = g->stash[i];
+			continue;
+		}
+		n++;
+		if (fn && (r = fn(&g->stash[i], userdata)) < 0) {
+			/* Stopped: what is left stays for a later poll. */
+			memmove(g->stash + kept, g->stash + i + 1,
+				(g->n_stash - i - 1) * sizeof(g->stash[0]));
+			g->n_stash = kept + g->n_stash - i - 1;
+			return r;
+		}
+	}
+	g->n_stash = kept;
+	g->fn = fn;
+	g->userdata = userdata;
+	g->routing = routing;
+	g->want_cgroup = cgroup;
+	r = ring_buffer__consume(g->rb);
+	g->fn = NULL;
+	g->userdata = NULL;
+	g->routing = false;
+	return r < 0 ? r : r + n;
+}
+
 int guard_poll(struct guard *g, guard_event_fn fn, void *userdata)
 {
 	int r;
 
-	g->fn = fn;
-	g->userdata = userdata;
-	r = ring_buffer__consume(g->rb);
-	g->fn = NULL;
-	g->userdata = NULL;
+	pthread_mutex_lock(&g->lock);
+	r = poll_locked(g, false, 0, fn, userdata);
+	pthread_mutex_unlock(&g->lock);
+	return r;
+}
+
+int guard_poll_cgroup(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
+		      void *userdata)
+{
+	int r;
+
+	pthread_mutex_lock(&g->lock);
+	r = poll_locked(g, true, cgroup_id, fn, userdata);
+	pthread_mutex_unlock(&g->lock);
 	return r;
 }
 
 int guard_hold(struct guard *g, struct err *e)
 {
-	int r;
+	int r = 0;
 
+	pthread_mutex_lock(&g->lock);
 	if (g->attach == GUARD_ATTACH_WHILE_HELD && g->holds == 0) {
 		r = attach_syscall_progs(g);
 		if (r < 0)
-			return err_set(e, -r, "cannot attach raw_tp/sys_enter: "
-				       "%s", strerror(-r));
+			r = err_set(e, -r, "cannot attach raw_tp/sys_enter: "
+				    "%s", strerror(-r));
 	}
-	g->holds++;
-	return 0;
+	if (r >= 0)
+		g->holds++;
+	pthread_mutex_unlock(&g->lock);
+	return r;
 }
 
 void guard_release(struct guard *g)
 {
-	if (g->holds == 0)
-		return;
-	if (--g->holds == 0 && g->attach == GUARD_ATTACH_WHILE_HELD)
+	pthread_mutex_lock(&g->lock);
+	if (g->holds && --g->holds == 0 &&
+	    g->attach == GUARD_ATTACH_WHILE_HELD)
 		detach_syscall_progs(g);
+	pthread_mutex_unlock(&g->lock);
 }
 
 bool guard_attached(const struct guard *g)
@@ -649,15 +719,20 @@ int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 	struct guard_worker w = { .stage = stage, .instance = instance };
 	__u32 key = pid;
 
+	int r;
+
 	snprintf(w.fn, sizeof(w.fn), "%s", fn ? fn : "");
+	pthread_mutex_lock(&g->lock);
 	/* A reaped worker's pid, a new worker's now: not to be deleted. */
 	for (unsigned i = 0; i < g->n_dead; i++)
 		if (g->dead[i] == key) {
 			g->dead[i] = g->dead[--g->n_dead];
 			break;
 		}
-	return bpf_map__update_elem(g->skel->maps.pith_workers, &key,
-				    sizeof(key), &w, sizeof(w), BPF_ANY);
+	r = bpf_map__update_elem(g->skel->maps.pith_workers, &key,
+				 sizeof(key), &w, sizeof(w), BPF_ANY);
+	pthread_mutex_unlock(&g->lock);
+	return r;
 }
 
 void guard_worker_del(struct guard *g, pid_t pid)
@@ -702,12 +777,14 @@ void guard_worker_reaped(struct guard *g, pid_t pid)
 	 * attached then; if not, an entry older than the next process of
 	 * that pid is dropped by that process's first check (armed() in
 	 * guard.bpf.c): deleted here only while detached, as before. */
+	pthread_mutex_lock(&g->lock);
 	if (!g->exit_link)
 		bpf_map__delete_elem(g->skel->maps.pith_armed, &key,
 				     sizeof(key), 0);
 	g->dead[g->n_dead++] = key;
 	if (g->n_dead == GUARD_DEAD_MAX)
 		flush_dead(g);
+	pthread_mutex_unlock(&g->lock);
 }
 
 static void layer_set(struct guard_layer *l, const char *name, bool active,

@@ -113,6 +113,16 @@ int guard_fd(const struct guard *g);
  * An event is in the ring before its worker dies, so draining after the
  * worker's exit is seen never misses its violation. */
 int guard_poll(struct guard *g, guard_event_fn fn, void *userdata);
+/* The same for the sandbox whose workers are in the cgroup of id
+ * cgroup_id (its inode number), when one guard serves several nested
+ * cgroups (a run's drivers, sandbox.c): only events of workers in that
+ * cgroup are handed to fn; the others are kept (the last 64) for their
+ * own cgroup's poll. A worker cannot change the cgroup its events name,
+ * so one sandbox's worker never passes as another's. Thread-safe, as are
+ * guard_hold(), guard_release(), guard_worker_add() and
+ * guard_worker_reaped() on a shared guard. */
+int guard_poll_cgroup(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
+		      void *userdata);
 
 /* Call before spawning a worker / after reaping it (attach policy). */
 int guard_hold(struct guard *g, struct err *e);

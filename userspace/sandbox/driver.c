@@ -2,9 +2,10 @@
 /*
  * Drivers: warm instances run round trips on a second CPU (issue 10). A
  * driver is a thread pinned to one CPU that owns a sandbox of its own (its
- * spawner, seccomp listener, worker cgroup leaf, eBPF guard and pool of
- * idle warm workers, all made from that thread, so its workers run on its
- * CPU) and does the whole round trip of its workers there: the park's
+ * spawner, seccomp listener, worker cgroup leaf nested in the engine's
+ * and pool of idle warm workers, all made from that thread, so its
+ * workers run on its CPU; the engine's eBPF guard covers its leaf, one
+ * program for the run) and does the whole round trip of its workers there: the park's
  * RECV, the collection, the reset, the next instance's context and the
  * answer. The engine's thread hands it starts through a queue (no wake-up
  * while the driver has instances running: the next park wakes it) and
@@ -211,7 +212,7 @@ static void *driver_main(void *arg)
 	r = sched_setaffinity(0, sizeof(one), &one) < 0 ? -errno : 0;
 	if (r >= 0) {
 		in_driver = true;
-		r = sandbox_new(&o, &d->sb, &e);
+		r = sandbox_new_driver(d->parent, &o, &d->sb, &e);
 	}
 	pthread_mutex_lock(&d->rlock);
 	d->ready = r < 0 ? r : 1;
@@ -262,7 +263,7 @@ static void *driver_main(void *arg)
 /* Decided when the sandbox is made; the threads start at the first
  * instance that would go to one (driver_start()), so that a run that
  * never hands one over pays nothing for them (a driver's sandbox loads
- * its own guard: ~3.6 ms of CPU). */
+ * spawner, cgroup leaf and pool: a few ms of CPU). */
 void driver_init(struct sandbox *sb)
 {
 	const char *v = secure_getenv("PITH_DRIVERS");

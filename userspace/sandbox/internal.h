@@ -115,7 +115,13 @@ struct sandbox {
 	bool drop_ids;		/* pith is root: switch uids */
 	int cgroup_fd;		/* the workers' leaf cgroup, or -1 */
 	char *cgroup_path;	/* .../pith-<pid>/workers */
-	char *cgroup_parent;	/* .../pith-<pid> */
+	char *cgroup_parent;	/* .../pith-<pid> (NULL for a driver's) */
+	uint64_t cgroup_id;	/* the leaf's (its inode), or 0 */
+	/* A driver's sandbox while sandbox_new_driver() makes it: its leaf
+	 * goes in the engine's (.../workers/driver-N), and it uses the
+	 * engine's guard (guard_shared: not its to free). */
+	struct sandbox *drv_parent;
+	bool guard_shared;
 	pid_t pid;
 	unsigned fork_gen;	/* sandbox_fork_gen() at creation */
 	struct spawner spawner;
@@ -472,6 +478,10 @@ void driver_note_run(struct sandbox *sb, const struct elf_image *img,
 		     uint64_t run_ns);
 /* The job is over: the engine's thread gets its CPUs back. */
 void driver_unpin(struct sandbox *sb);
+/* sandbox_new() for a driver's thread: its cgroup leaf nested in
+ * parent's, parent's eBPF guard shared (one program for the run). */
+int sandbox_new_driver(struct sandbox *parent, const struct sandbox_opts *opts,
+		       struct sandbox **ret, struct err *e);
 /* Let the run table's images go (a job's end, sandbox_free()). */
 void driver_forget_runs(struct sandbox *sb);
 /* fn on each driver's sandbox, under its lock (hold, release, flush). */

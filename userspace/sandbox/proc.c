@@ -391,7 +391,13 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	/* The guard's event is in its ring before the worker dies. A
 	 * parked worker stays known (and armed) for its next instance. */
 	if (p->sb->guard) {
-		guard_poll(p->sb->guard, on_violation, p->sb);
+		/* Only its own workers' events (a run's sandboxes share
+		 * one guard: sandbox.c, setup_guard()). */
+		if (p->sb->cgroup_id)
+			guard_poll_cgroup(p->sb->guard, p->sb->cgroup_id,
+					  on_violation, p->sb);
+		else
+			guard_poll(p->sb->guard, on_violation, p->sb);
 		if (!p->parked)
 			guard_worker_reaped(p->sb->guard, p->pid);
 	}

@@ -232,10 +232,25 @@ static void remove_stale_cgroups(const char *dir)
 		sub = opendir(path);
 		while (sub && (se = readdir(sub))) {
 			char leaf[4352];
+			DIR *drv;
+			struct dirent *de2;
 
 			if (strncmp(se->d_name, "workers", 7))
 				continue;
 			snprintf(leaf, sizeof(leaf), "%s/%s", path, se->d_name);
+			/* Drivers' leaves, nested in the engine's. */
+			drv = opendir(leaf);
+			while (drv && (de2 = readdir(drv))) {
+				char nested[4608];
+
+				if (strncmp(de2->d_name, "driver-", 7))
+					continue;
+				snprintf(nested, sizeof(nested), "%s/%s", leaf,
+					 de2->d_name);
+				rmdir(nested);
+			}
+			if (drv)
+				closedir(drv);
 			rmdir(leaf);
 		}
 		if (sub)
@@ -250,6 +265,7 @@ static void setup_cgroup(struct sandbox *sb)
 	unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
 	_cleanup_free_ char *mnt = cgroup2_mount(), *own = own_cgroup();
 	_cleanup_free_ char *parent = NULL, *leaf = NULL;
+	struct stat st;
 	int fd;
 
 	if (!mnt) {
@@ -271,16 +287,25 @@ static void setup_cgroup(struct sandbox *sb)
 		parent[strlen(parent)] = '/';
 	}
 	/* One leaf per sandbox: the first is "workers", later ones in the
-	 * same process "workers-N", so that freeing one leaves the others. */
-	if ((n ? asprintf(&leaf, "%s/workers-%u", parent, n)
-	       : asprintf(&leaf, "%s/workers", parent)) < 0)
-		return;
-	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
-		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
-			  parent);
-		return;
+	 * same process "workers-N", so that freeing one leaves the others;
+	 * a driver's in its engine's leaf, "workers/driver-N", under the
+	 * engine's guard (setup_guard()). No controller is enabled in a
+	 * leaf, so it may hold workers and a driver's leaf at once. */
+	if (sb->drv_parent && sb->drv_parent->cgroup_path) {
+		if (asprintf(&leaf, "%s/driver-%u",
+			     sb->drv_parent->cgroup_path, n) < 0)
+			return;
+	} else {
+		if ((n ? asprintf(&leaf, "%s/workers-%u", parent, n)
+		       : asprintf(&leaf, "%s/workers", parent)) < 0)
+			return;
+		if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
+			layer_set(sb, LAYER_CGROUP, false,
+				  "cannot create %s: %m", parent);
+			return;
+		}
+		sb->cgroup_parent = TAKE_PTR(parent);
 	}
-	sb->cgroup_parent = TAKE_PTR(parent);
 	if (mkdir(leaf, 0755) < 0) {
 		layer_set(sb, LAYER_CGROUP, false, "cannot create %s: %m",
 			  leaf);
@@ -294,6 +319,9 @@ static void setup_cgroup(struct sandbox *sb)
 	}
 	sb->cgroup_fd = fd;
 	sb->cgroup_path = TAKE_PTR(leaf);
+	/* What the guard's events name a worker's cgroup by. */
+	if (fstat(fd, &st) == 0)
+		sb->cgroup_id = st.st_ino;
 	layer_set(sb, LAYER_CGROUP, true,
 		  "workers start in %s (clone3 CLONE_INTO_CGROUP)",
 		  sb->cgroup_path);
@@ -313,6 +341,16 @@ static void setup_guard(struct sandbox *sb)
 	if (sb->cgroup_fd < 0) {
 		snprintf(sb->guard_error, sizeof(sb->guard_error),
 			 "no worker cgroup to scope the programs to");
+		return;
+	}
+	/* A driver's sandbox: its leaf is in the engine's, which the
+	 * engine's guard covers with all it holds: one program on every
+	 * system call of the host for the run, not one per sandbox. Its
+	 * events are routed by cgroup (guard_poll_cgroup()). */
+	if (sb->drv_parent && sb->drv_parent->guard && !sb->cgroup_parent &&
+	    sb->cgroup_id) {
+		sb->guard = sb->drv_parent->guard;
+		sb->guard_shared = true;
 		return;
 	}
 	/* The warm reset path's calls, each at its own address. */
@@ -376,7 +414,8 @@ int sandbox_hold(struct sandbox *sb, struct err *e)
 
 	if (r >= 0)
 		sb->holds++;
-	/* Each driver's sandbox has its own guard, for its own workers. */
+	/* Each driver's sandbox holds the engine's guard once more (one
+	 * guard, counted holds). */
 	if (r >= 0 && sb->n_drivers) {
 		driver_each(sb, hold_one, &r);
 		if (r < 0) {
@@ -421,8 +460,9 @@ void sandbox_end_idle(struct sandbox *sb)
 	warm_flush(sb);
 }
 
-int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
-		struct err *e)
+static int sandbox_make(struct sandbox *parent,
+			const struct sandbox_opts *opts, struct sandbox **ret,
+			struct err *e)
 {
 	struct sandbox *sb;
 	int r;
@@ -432,6 +472,7 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		return err_set(e, ENOMEM, "out of memory");
 	if (opts)
 		sb->opts = *opts;
+	sb->drv_parent = parent;
 	sb->loader_fd = -1;
 	sb->cgroup_fd = -1;
 	sb->spawner.listener = -1;
@@ -511,11 +552,24 @@ int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		(void)ioctl(sb->spawner.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	driver_init(sb);
+	sb->drv_parent = NULL;
 	*ret = sb;
 	return 0;
 fail:
 	sandbox_free(sb);
 	return r;
+}
+
+int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
+		struct err *e)
+{
+	return sandbox_make(NULL, opts, ret, e);
+}
+
+int sandbox_new_driver(struct sandbox *parent, const struct sandbox_opts *opts,
+		       struct sandbox **ret, struct err *e)
+{
+	return sandbox_make(parent, opts, ret, e);
 }
 
 struct sandbox *sandbox_free(struct sandbox *sb)
@@ -533,7 +587,8 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	spawner_stop(sb);
 	reuse_close(sb);
 	safe_close(sb->events);
-	guard_free(sb->guard);
+	if (!sb->guard_shared)
+		guard_free(sb->guard);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);
 	if (sb->cgroup_path)
