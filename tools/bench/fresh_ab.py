@@ -11,7 +11,8 @@ three 1-instance runs per round and build. Runs at nice -20 when root.
   tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] DIR[:VAR=VALUE][@ARGS] ...
 
 Each DIR holds a build's pith and pith-worker; VAR=VALUE is set in that
-build's environment (e.g. build:PITH_REAP=pidfd); ARGS (split at spaces)
+build's environment (e.g. build:PITH_REAP=pidfd; several separated by
+spaces); ARGS (split at spaces)
 go to that build's `pith run` (e.g. "build@-j 16"), for the 1-instance
 runs too.
 
@@ -79,8 +80,8 @@ def main():
         spec, _, args = spec.partition("@")
         d, _, ev = spec.partition(":")
         env = dict(os.environ)
-        if ev:
-            k, v = ev.split("=", 1)
+        for kv in ev.split():
+            k, v = kv.split("=", 1)
             env[k] = v
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         b0 = busy_ns()

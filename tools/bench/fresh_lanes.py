@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""
+The bound of a fresh "lane" per CPU: pith's loop thread, its zygote and its
+forked workers all on one CPU, one such lane per CPU, as the warm driver
+thread does for warm instances (architecture.md "Threads"). Measured
+without changing pith: one `pith run` of N fresh no-op instances on every
+CPU (today's path) against one run of N / CPUS instances per CPU at once,
+each pinned to its CPU with taskset (so its loop, its zygote and its
+workers stay there). Alternated, the order reversed every other round; per
+instance, (X_N - X_1) / (N - 1) of the wall time and of the CPU of
+everything (RUSAGE_CHILDREN), X_1 the median of three 1-instance runs (for
+the lanes: one per CPU at once); next to fork+exec of a static no-op
+(instance-driver, as instance_bench.sh) from the same round; "others" is
+what the rest of the machine used meanwhile, as in fresh_ab.py. Runs at
+nice -20 when root.
+
+  tools/bench/fresh_lanes.py [-r ROUNDS] [-n N] [-B BUILD]
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import tempfile
+import time
+
+
+def job(path, fn, n, item):
+    j = {"version": 1, "name": "fresh",
+         "functions": {"f": {"binary": fn, "memory": "1MiB",
+                             "timeout": "10s", "fresh": True}},
+         "inputs": {"n": [{"name": "i%d" % i, "file": item}
+                          for i in range(n)]},
+         "stages": [{"name": "s", "function": "f",
+                     "inputs": {"n": {"from": "n", "mode": "each"}},
+                     "outputs": ["o"]}],
+         "outputs": {"o": "s.o"}}
+    with open(path, "w") as f:
+        json.dump(j, f)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-r", type=int, default=12, help="rounds")
+    ap.add_argument("-n", type=int, default=2000, help="instances")
+    ap.add_argument("-B", default="build", help="build directory")
+    a = ap.parse_args()
+    if os.geteuid() == 0:
+        os.nice(-20)
+    b = os.path.realpath(a.B)
+    pith = os.path.join(b, "pith")
+    cpus = sorted(os.sched_getaffinity(0))
+    lanes = len(cpus)
+    n_lane = a.n // lanes
+    tmp = tempfile.mkdtemp(prefix="fresh_lanes.")
+    item = os.path.join(tmp, "x.txt")
+    with open(item, "w") as f:
+        f.write("x\n")
+    jobs = {}
+    for n in (1, n_lane, a.n):
+        jobs[n] = os.path.join(tmp, "j%d.json" % n)
+        job(jobs[n], os.path.join(b, "bench/fn/noop"), n, item)
+    hz = os.sysconf("SC_CLK_TCK")
+
+    def busy_ns():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return (sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz
+
+    def go(cmds):
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        b0 = busy_ns()
+        t0 = time.monotonic_ns()
+        ps = [subprocess.Popen(c, stdout=subprocess.DEVNULL) for c in cmds]
+        for p in ps:
+            if p.wait() != 0:
+                raise SystemExit("%s failed" % " ".join(p.args))
+        t1 = time.monotonic_ns()
+        b1 = busy_ns()
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9
+        return t1 - t0, cpu, max(b1 - b0 - cpu, 0) / (t1 - t0)
+
+    def run(n, i):
+        return [pith, "run", "-q", jobs[n], "-o",
+                os.path.join(tmp, "out%d" % i)]
+
+    def pinned(n):
+        return [["taskset", "-c", str(c)] + run(n, i)
+                for i, c in enumerate(cpus)]
+
+    kinds = {"one run, all CPUs": (lambda: [run(1, 0)],
+                                   lambda: [run(a.n, 0)]),
+             "a lane per CPU": (lambda: pinned(1),
+                                lambda: pinned(n_lane))}
+    res = {k: ([], [], []) for k in kinds}
+    fe = []
+    for r in range(a.r):
+        fe.append(float(subprocess.run(
+            [os.path.join(b, "instance-driver"), "exec", str(a.n),
+             os.path.join(b, "bench/noop-static")],
+            capture_output=True, text=True, check=True).stdout))
+        for k in (list(kinds) if r % 2 == 0 else list(kinds)[::-1]):
+            one, many = kinds[k]
+            x1 = [go(one()) for _ in range(3)]
+            xn = go(many())
+            for i in range(2):
+                res[k][i].append((xn[i] - statistics.median(x[i] for x in x1))
+                                 / (a.n - 1) / 1000)
+            res[k][2].append(xn[2])
+
+    def f(v):
+        return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
+
+    print("fork+exec of a static no-op: %s us" % f(fe))
+    for k, (w, c, o) in res.items():
+        ratio = [x / y for x, y in zip(w, fe)]
+        print("%-18s wall %s us (%.3f [%.3f-%.3f]x fork+exec)  cpu %s us"
+              "  others %.2f [%.2f-%.2f] CPUs" %
+              (k, f(w), statistics.median(ratio), min(ratio), max(ratio),
+               f(c), statistics.median(o), min(o), max(o)))
+
+
+if __name__ == "__main__":
+    main()
