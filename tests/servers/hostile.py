@@ -37,6 +37,9 @@
 #   /gate/K/M/N      200 with N body bytes as /ok/N, held until M /pass/K
 #                    responses were sent (or 10 s passed): a response that
 #                    comes only after the ones behind it
+#   /delay/K/MS/N    200 with N body bytes as /ok/N, MS milliseconds after
+#                    the request came (a server far away), counted for key K
+#   /most/K          200, body = the most /delay/K requests waiting at once
 import os
 import socket
 import socketserver
@@ -50,6 +53,8 @@ lock = threading.Lock()
 tries = {}  # /flaky key -> requests seen
 passed = {}  # /pass key -> responses sent
 passed_cv = threading.Condition(lock)
+waiting = {}  # /delay key -> requests waiting now
+most = {}  # /delay key -> the most waiting at once
 
 
 def read_request(f):
@@ -123,6 +128,20 @@ class Handler(socketserver.BaseRequestHandler):
                 send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
                      % int(n) + b"x" * (int(n) // 2))
                 return False
+        if path.startswith("/delay/"):
+            key, ms, n = path.split("/")[2:5]
+            with lock:
+                waiting[key] = waiting.get(key, 0) + 1
+                most[key] = max(most.get(key, 0), waiting[key])
+            time.sleep(int(ms) / 1000)
+            with lock:
+                waiting[key] -= 1
+            path = "/ok/" + n
+        if path.startswith("/most/"):
+            with lock:
+                body = b"%d" % most.get(path[6:], 0)
+            return send(s, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+                        % len(body) + body)
         if path.startswith("/gate/"):
             key, m, n = path.split("/")[2:5]
             with passed_cv:
@@ -236,7 +255,7 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
-    request_queue_size = 128
+    request_queue_size = 512
 
 
 def main():

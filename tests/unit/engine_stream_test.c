@@ -10,6 +10,9 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "engine/engine.h"
 #include "harness/harness.h"
@@ -736,6 +739,130 @@ TEST_F(stream, a_late_first_response_does_not_hold_back_the_items_behind_it)
 	EXPECT_GT(8000, late_ms) TH_LOG("the server gave up holding it");
 	engine_report_done(&rep);
 	job_free(job);
+}
+
+#define FAR_N 320
+#define FAR_MS 100
+#define FAR_BODY 65536
+
+/* GET /most/KEY of the hostile server: the most /delay/KEY requests it
+ * held at once; -1 on error. */
+static long far_most(unsigned port, const char *key)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	char req[128], resp[512];
+	size_t have = 0;
+	const char *body;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int n;
+
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		goto fail;
+	n = snprintf(req, sizeof(req),
+		     "GET /most/%s HTTP/1.1\r\nConnection: close\r\n\r\n", key);
+	if (write(fd, req, (size_t)n) != n)
+		goto fail;
+	while (have < sizeof(resp) - 1) {
+		ssize_t r = read(fd, resp + have, sizeof(resp) - 1 - have);
+
+		if (r <= 0)
+			break;
+		have += (size_t)r;
+		resp[have] = '\0';
+		if ((body = strstr(resp, "\r\n\r\n")) && body[4])
+			break;
+	}
+	close(fd);
+	resp[have] = '\0';
+	body = strstr(resp, "\r\n\r\n");
+	return body ? strtol(body + 4, NULL, 10) : -1;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* FAR_N requests of FAR_BODY bytes, each answered FAR_MS late, read by
+ * `each` instances of upper on one slot, with this window (0: the
+ * default): the most the server held at once. */
+static long far_run(struct sandbox *sb, uint64_t window, const char *key)
+{
+	size_t cap = FAR_N * 160 + 64, o = 0;
+	char *items = malloc(cap), *text;
+	struct engine_report rep;
+	struct job *job;
+	struct err e = {};
+	unsigned port;
+	pid_t srv;
+	long most;
+	int r;
+
+	if (!items || t_hostile_start(&srv, &port) < 0) {
+		free(items);
+		return -2;
+	}
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < FAR_N; i++)
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"%03zu\",\"data\":\"GET http://127.0.0.1:%u/delay/%s/%d/%d HTTP/1.1\\r\\n\\r\\n\"}",
+				      i ? "," : "", i, port, key, FAR_MS, FAR_BODY);
+	snprintf(items + o, cap - o, "]");
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"far\",\"allow_hosts\":[\"127.0.0.1:%u\"],"
+		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"}},"
+		"\"inputs\":{\"req\":%s},"
+		"\"stages\":["
+		"{\"name\":\"fetch\",\"io\":\"http\",\"concurrency\":256,\"inputs\":{\"r\":{\"from\":\"req\",\"mode\":\"each\"}},\"outputs\":[\"status\",\"body\"]},"
+		"{\"name\":\"up\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"fetch.body\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"up\":\"up.out\"}}",
+		port, items);
+	free(items);
+	job = job_in("/tmp", text);
+	free(text);
+	if (!job) {
+		t_hostile_stop(srv);
+		return -1;
+	}
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = sb, .parallel = 1,
+					      .window = window },
+		       &rep, &e);
+	most = far_most(port, key);
+	t_hostile_stop(srv);
+	job_free(job);
+	EXPECT_EQ(0, r) TH_LOG("%s", e.msg);
+	if (r == 0) {
+		EXPECT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+		EXPECT_EQ((uint64_t)FAR_N * FAR_BODY, rep.stages[1].bytes_out);
+		engine_report_done(&rep);
+	}
+	return most;
+}
+
+/*
+ * A server 100 ms away, compute of one slot that takes each 64 KiB body in
+ * well under a millisecond: the default window starts from 48 items per
+ * CPU (48 here) and grows while compute idles with it full of requests
+ * (round 8: at 20 ms, 96 requests in flight bounded the thesis' fetch),
+ * so more than 48 requests wait at the server at once. --window still
+ * fixes it: 48 items' worth lets at most 48 be in flight.
+ */
+TEST_F(stream, a_far_server_gets_more_requests_in_flight_than_the_base_window)
+{
+	long grown, fixed;
+
+	grown = far_run(self->sb, 0, "d");
+	if (grown == -2)
+		SKIP(return, "python3 cannot run tests/servers/hostile.py (tools/deps.sh test)");
+	fixed = far_run(self->sb,
+			(uint64_t)ENGINE_WINDOW_ITEMS_PER_SLOT * FAR_BODY, "f");
+	TH_LOG("requests at the server at once: %ld with the default window, %ld with --window of %d items",
+	       grown, fixed, ENGINE_WINDOW_ITEMS_PER_SLOT);
+	EXPECT_LT(ENGINE_WINDOW_ITEMS_PER_SLOT, grown);
+	EXPECT_LT(0, fixed);
+	EXPECT_GE(ENGINE_WINDOW_ITEMS_PER_SLOT, fixed);
 }
 
 TEST_HARNESS_MAIN

@@ -44,6 +44,9 @@
 /* Before an I/O stage's first item arrives, each item in flight counts as
  * this part of the window. */
 #define WINDOW_FIRST_GUESS 4
+/* Items per CPU waiting for compute past which the window shrinks back
+ * (win_adapt()). */
+#define ENGINE_WINDOW_BACKLOG 24
 /* Job output items given to the writer and not written yet, past which no
  * compute instance starts. */
 #define ENGINE_WRITE_BACKLOG 32
@@ -162,7 +165,13 @@ struct stage_run {
 	struct iofunc_run *io;
 	struct set **io_sink; /* outputs iofunc_start() wants: stay empty */
 	bool io_windowed, io_blocked;
+	bool io_held_back; /* the window or its pace held a start back */
 	size_t io_inflight; /* started, not yet delivered */
+	/* The round trip: item io_granted is the next to start (the I/O
+	 * functions start items in order, one per may_start yes); io_probe
+	 * (SIZE_MAX: none) is the one timed, started at io_probe_t. */
+	size_t io_granted, io_probe;
+	uint64_t io_probe_t;
 };
 
 struct run {
@@ -191,6 +200,19 @@ struct run {
 	uint64_t slotted;
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
 	uint64_t pool_bound; /* what this run added to the pool's bound */
+	/* Without --window, the window's count of items (win_adapt()): from
+	 * ENGINE_WINDOW_ITEMS_PER_SLOT per CPU, up while compute idles with
+	 * the window full of requests, down to it while items wait for
+	 * compute; past the base, starts are paced over the round trip
+	 * (pace_ok()). */
+	uint64_t win_items;
+	uint64_t win_grow; /* arrivals that asked for one more item */
+	bool win_cut;	   /* cut since the last round trip was timed */
+	uint64_t rtt_ns; /* running average of a windowed item's round trip */
+	unsigned iopol_concurrency_max; /* of the windowed stages */
+	uint64_t pace_next; /* the earliest time of the next paced start */
+	struct loop_op pace_op;
+	bool pace_armed, pace_off;
 	uint32_t shuffle;	     /* test hook state (0: off) */
 	struct output_writer *writer; /* opts->out_dir: job outputs spilled */
 	bool held_guard; /* the sandbox's eBPF guard is attached */
@@ -1623,8 +1645,9 @@ static uint64_t window_guess(const struct run *run)
 
 /*
  * The window in force. --window fixes it. By default it is what compute can
- * absorb: ENGINE_WINDOW_ITEMS_PER_SLOT items per CPU compute may use
- * (run->cpus: --parallel's slots beyond the CPUs absorb nothing more) at
+ * absorb: run->win_items, from ENGINE_WINDOW_ITEMS_PER_SLOT items per CPU
+ * compute may use (run->cpus: --parallel's slots beyond the CPUs absorb
+ * nothing more; more while compute idles on a far server: win_adapt()) at
  * the average size of the items so far, within [ENGINE_WINDOW_MIN,
  * ENGINE_WINDOW_DEFAULT]: I/O runs ahead of compute by a number of items
  * that grows with the cores, not by a byte count that holds thousands of
@@ -1636,9 +1659,71 @@ static uint64_t window_now(const struct run *run)
 
 	if (run->opts->window || !run->io_items)
 		return run->window;
-	w = MAX(window_guess(run), (uint64_t)1) * run->cpus *
-	    ENGINE_WINDOW_ITEMS_PER_SLOT;
+	w = MAX(window_guess(run), (uint64_t)1) * run->win_items;
 	return MIN(MAX(w, ENGINE_WINDOW_MIN), run->window);
+}
+
+static uint64_t win_base(const struct run *run)
+{
+	return (uint64_t)run->cpus * ENGINE_WINDOW_ITEMS_PER_SLOT;
+}
+
+/* The longest running average of the instances consuming st's outputs
+ * (0: none known yet). */
+static uint64_t consumers_run_ns(const struct stage_run *st)
+{
+	const struct job_stage *js = stage_of(st);
+	uint64_t t = 0;
+
+	for (size_t k = 0; k < js->n_outputs; k++)
+		for (size_t c = 0; c < st->out[k]->n_consumers; c++)
+			t = MAX(t, st->out[k]->consumers[c].st->run_avg_ns);
+	return t;
+}
+
+/*
+ * The default window's count of items, adapted as each windowed item
+ * arrives (round 8). ENGINE_WINDOW_ITEMS_PER_SLOT per CPU is what compute
+ * absorbs when items come at once; from a server far away (20 ms: the
+ * thesis) they came 96 per round trip, and compute idled most of the
+ * time (Documentation/benchmarks.md, "The window's count of items
+ * adapts, and its starts are paced (round 8, branch thesis20)"). So:
+ * - one item more every second arrival with fewer than one item per CPU
+ *   waiting for compute while the window or its pace held a start back
+ *   (compute idles and the window is the limit: at most 1.5x per round
+ *   trip), up to `most`: half the items compute takes in a round trip at
+ *   its instances' running average (Little's law; the other half absorbs
+ *   bursts, and a loaded machine's longer runs lower it), and never more
+ *   than the windowed stages' requests in flight could use;
+ * - a quarter less, once per round trip, while more than
+ *   ENGINE_WINDOW_BACKLOG per CPU wait (compute is behind), and one less
+ *   per arrival while above `most`; never below the base.
+ * Items waiting are those arrived and not taken by an instance (held and
+ * slotted), at the average size. --window fixes the window: no change.
+ */
+static void win_adapt(struct run *run, struct stage_run *st)
+{
+	uint64_t guess = MAX(window_guess(run), (uint64_t)1);
+	uint64_t waiting = (run->held + run->slotted) / guess;
+	uint64_t base = win_base(run), t = consumers_run_ns(st), most;
+
+	if (run->opts->window)
+		return;
+	most = t && run->rtt_ns ? run->rtt_ns * run->cpus / 2 / t : base;
+	most = MIN(most, (uint64_t)run->iopol_concurrency_max + base);
+	if (waiting > (uint64_t)run->cpus * ENGINE_WINDOW_BACKLOG) {
+		if (!run->win_cut && run->win_items > base) {
+			run->win_items = MAX(base,
+					     run->win_items - run->win_items / 4);
+			run->win_cut = true;
+		}
+	} else if (run->win_items > MAX(most, base)) {
+		run->win_items--;
+	} else if (waiting < run->cpus && st->io_held_back &&
+		   run->win_items < most && ++run->win_grow % 2 == 0) {
+		run->win_items++;
+	}
+	st->io_held_back = false;
 }
 
 static bool window_open(const struct run *run, size_t inflight)
@@ -1647,6 +1732,51 @@ static bool window_open(const struct run *run, size_t inflight)
 		return true; /* one item at a time, however large */
 	return run->held + run->slotted + (inflight + 1) * window_guess(run) <=
 	       window_now(run);
+}
+
+static void resume_io(struct run *run);
+
+static void on_pace(struct loop_op *op, _unused_ int res,
+		    _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, pace_op);
+
+	run->pace_armed = false;
+	if (!run->pace_off)
+		resume_io(run);
+}
+
+/*
+ * Past the base count, the window's items start paced: one per round trip
+ * / items, up to a millisecond of them at once (the timer's grain).
+ * Started as the window frees, they come back as they went, in bursts
+ * compute drains only after the next lands, its bytes all held meanwhile
+ * (round 5 measured it: "The window at 20 ms"); paced, they come back
+ * spread over the round trip, about as compute takes them.
+ */
+#define PACE_BURST_NS 1000000ull
+static bool pace_ok(struct run *run)
+{
+	uint64_t now, step;
+
+	if (run->opts->window || !run->rtt_ns ||
+	    run->win_items <= win_base(run))
+		return true;
+	step = run->rtt_ns / run->win_items;
+	now = clock_now_ns();
+	if (run->pace_next + PACE_BURST_NS < now)
+		run->pace_next = now - PACE_BURST_NS;
+	if (run->pace_next <= now) {
+		run->pace_next += step;
+		return true;
+	}
+	if (!run->pace_armed && !run->pace_off) {
+		run->pace_op.cb = on_pace;
+		if (loop_timeout(run->loop, &run->pace_op,
+				 (run->pace_next - now + 999999) / 1000000) >= 0)
+			run->pace_armed = true;
+	}
+	return false;
 }
 
 static size_t io_inflight(const struct run *run)
@@ -1663,13 +1793,41 @@ static size_t io_inflight(const struct run *run)
 static bool io_may_start(void *data)
 {
 	struct stage_run *st = data;
+	struct run *run = st->run;
 
-	if (!window_open(st->run, io_inflight(st->run))) {
+	if (!window_open(run, io_inflight(run))) {
 		st->io_blocked = true;
+		st->io_held_back = true;
+		return false;
+	}
+	if (!pace_ok(run)) {
+		st->io_blocked = true;
+		st->io_held_back = true;
 		return false;
 	}
 	st->io_inflight++;
+	if (st->io_probe == SIZE_MAX) {
+		st->io_probe = st->io_granted;
+		st->io_probe_t = clock_now_ns();
+	}
+	st->io_granted++;
 	return true;
+}
+
+/* Item i of a windowed stage arrived or failed: the round trip's sample. */
+static void io_probe_end(struct stage_run *st, size_t i, bool ok)
+{
+	struct run *run = st->run;
+	uint64_t t;
+
+	if (i != st->io_probe)
+		return;
+	st->io_probe = SIZE_MAX;
+	if (!ok)
+		return;
+	t = clock_now_ns() - st->io_probe_t;
+	run->rtt_ns = run->rtt_ns ? (run->rtt_ns * 7 + t) / 8 : MAX(t, (uint64_t)1);
+	run->win_cut = false; /* a cut shows within a round trip */
 }
 
 static void resume_io(struct run *run)
@@ -1699,6 +1857,8 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	if (st->io_windowed && st->io_inflight) {
 		st->io_inflight--;
 		run->io_items++;
+		io_probe_end(st, i, true);
+		win_adapt(run, st);
 	}
 	if (run->failed)
 		return;
@@ -1752,13 +1912,15 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 /* A failed item is reported when its stage is done (on_io_done), but
  * gives its window credit back now: otherwise failures alone could close
  * the window for good, and the stage would never end. */
-static void on_io_item_failed(_unused_ struct iofunc_run *io,
-			      _unused_ size_t i, void *data)
+static void on_io_item_failed(_unused_ struct iofunc_run *io, size_t i,
+			      void *data)
 {
 	struct stage_run *st = data;
 
-	if (st->io_windowed && st->io_inflight)
+	if (st->io_windowed && st->io_inflight) {
 		st->io_inflight--;
+		io_probe_end(st, i, false);
+	}
 }
 
 static void on_io_done(struct iofunc_run *io, void *data)
@@ -1867,8 +2029,14 @@ static int start_io_stage(struct stage_run *st)
 	ctx.item_failed = on_io_item_failed;
 	ctx.input_base = &st->in[0]->base;
 	ctx.stream_data = st;
-	if (st->io_windowed)
+	if (st->io_windowed) {
 		ctx.may_start = io_may_start;
+		st->io_probe = SIZE_MAX;
+		/* 0: the function's default, 64 requests or 256 files */
+		run->iopol_concurrency_max =
+			MAX(run->iopol_concurrency_max,
+			    ctx.concurrency ? ctx.concurrency : 256u);
+	}
 	r = iofunc_start(run->loop, fn, &ctx, st->in[0]->set, st->io_sink,
 			 on_io_done, st, &st->io, &ie);
 	if (r < 0)
@@ -2296,6 +2464,7 @@ static int run_setup(struct run *run)
 	run->cpus = MIN(run->parallel, (unsigned)ncpu);
 	run->window = run->opts->window ? run->opts->window :
 					  ENGINE_WINDOW_DEFAULT;
+	run->win_items = win_base(run);
 	run->shuffle = run->opts->test_shuffle_seed;
 	run->inputs = calloc(job->n_inputs + 1, sizeof(*run->inputs));
 	run->images = calloc(job->n_functions + 1, sizeof(*run->images));
@@ -2422,6 +2591,9 @@ static int run_job(struct run *run)
 	run->deadline_off = true;
 	if (run->deadline_armed && !run->deadline_moving)
 		loop_cancel(run->loop, &run->deadline_op);
+	run->pace_off = true;
+	if (run->pace_armed)
+		loop_cancel(run->loop, &run->pace_op);
 	run->sb_off = true;
 	if (run->sb_armed)
 		loop_cancel(run->loop, &run->sb_op);

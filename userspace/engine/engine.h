@@ -118,7 +118,9 @@ void engine_stop_done(struct engine_stop *s);
 
 /* Without --window: ENGINE_WINDOW_ITEMS_PER_SLOT items per CPU compute
  * may use (at most --parallel of them) at their average size, at least
- * ENGINE_WINDOW_MIN and at most ENGINE_WINDOW_DEFAULT bytes. */
+ * ENGINE_WINDOW_MIN and at most ENGINE_WINDOW_DEFAULT bytes; the count of
+ * items grows from there while compute idles on a far server, and its
+ * requests are then paced over the round trip (engine.c, win_adapt()). */
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 #define ENGINE_WINDOW_MIN (1ull << 20)
 #define ENGINE_WINDOW_ITEMS_PER_SLOT 48
