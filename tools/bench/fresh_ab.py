@@ -18,10 +18,12 @@ runs too.
 
 It also prints what the rest of the machine used meanwhile ("others":
 CPUs busy in /proc/stat during the N-instance runs, less their own CPU and
-less the user time of niced processes, nice > 0, which the nice -20 runs
-preempt at once), and, with --quiet X, the medians over the rounds in
-which no build's run saw others above X CPUs: other timed jobs come and
-go, and a round they load says more about them than about the builds.
+less the user time of niced processes, nice > 0, printed apart as
+"niced": these still took over a CPU while the nice -20 runs ran, where
+other engineers' builds ran), and, with --quiet X, the medians over the
+rounds in which no build's run saw others and niced together above X
+CPUs: other jobs come and go, and a round they load says more about them
+than about the builds.
 """
 import argparse
 import json
@@ -53,7 +55,8 @@ def main():
     ap.add_argument("-n", type=int, default=2000, help="instances")
     ap.add_argument("--fn", default="build/bench/fn/noop")
     ap.add_argument("--quiet", type=float, default=None,
-                    help="also medians over the rounds with others <= X CPUs")
+                    help="also medians over the rounds with others + niced "
+                    "<= X CPUs")
     ap.add_argument("builds", nargs="+")
     a = ap.parse_args()
     if os.geteuid() == 0:
@@ -73,8 +76,9 @@ def main():
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
         # user nice system idle iowait irq softirq steal: all but nice,
-        # idle and iowait
-        return (sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz
+        # idle and iowait; and nice
+        return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz,
+                v[1] * 1e9 / hz)
 
     def run(spec, n):
         spec, _, args = spec.partition("@")
@@ -99,9 +103,10 @@ def main():
         loop = next(float(f[0]) * 1e6 for f in
                     (line.split(",") for line in p.stderr.splitlines())
                     if len(f) > 2 and "task-clock" in f[2])
-        return t1 - t0, cpu, loop, max(b1 - b0 - cpu, 0) / (t1 - t0)
+        return (t1 - t0, cpu, loop, max(b1[0] - b0[0] - cpu, 0) / (t1 - t0),
+                (b1[1] - b0[1]) / (t1 - t0))
 
-    res = {b: ([], [], [], []) for b in a.builds}
+    res = {b: ([], [], [], [], []) for b in a.builds}
     for r in range(a.r):
         for b in (a.builds if r % 2 == 0 else a.builds[::-1]):
             one = [run(b, 1) for _ in range(3)]
@@ -110,6 +115,7 @@ def main():
                 x1 = statistics.median(x[k] for x in one)
                 res[b][k].append((many[k] - x1) / (a.n - 1) / 1000)
             res[b][3].append(many[3])
+            res[b][4].append(many[4])
 
     def f(v):
         if not v:
@@ -117,14 +123,16 @@ def main():
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
     for b in a.builds:
-        w, c, lp, o = res[b]
+        w, c, lp, o, ni = res[b]
         print("%-32s wall %s  cpu %s  loop %s  (us per instance)  "
-              "others %.2f [%.2f-%.2f] CPUs" %
-              (b, f(w), f(c), f(lp), statistics.median(o), min(o), max(o)))
+              "others %.2f [%.2f-%.2f] CPUs, niced %.2f [%.2f-%.2f]" %
+              (b, f(w), f(c), f(lp), statistics.median(o), min(o), max(o),
+               statistics.median(ni), min(ni), max(ni)))
     if a.quiet is not None:
         keep = [r for r in range(a.r)
-                if all(res[b][3][r] <= a.quiet for b in a.builds)]
-        print("rounds with others <= %.2f CPUs: %d of %d" %
+                if all(res[b][3][r] + res[b][4][r] <= a.quiet
+                       for b in a.builds)]
+        print("rounds with others + niced <= %.2f CPUs: %d of %d" %
               (a.quiet, len(keep), a.r))
         for b in a.builds:
             w, c, lp = ([res[b][k][r] for r in keep] for k in range(3))

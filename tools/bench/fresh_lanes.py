@@ -12,10 +12,14 @@ instance, (X_N - X_1) / (N - 1) of the wall time and of the CPU of
 everything (RUSAGE_CHILDREN), X_1 the median of three 1-instance runs (for
 the lanes: one per CPU at once); next to fork+exec of a static no-op
 (instance-driver, as instance_bench.sh) from the same round; "others" is
-what the rest of the machine used meanwhile, as in fresh_ab.py. Runs at
+what the rest of the machine used meanwhile, and "niced" that of niced
+processes, as in fresh_ab.py. Runs at
 nice -20 when root.
 
-  tools/bench/fresh_lanes.py [-r ROUNDS] [-n N] [-B BUILD]
+With --unpinned also the same runs at once without taskset: what two loop
+threads give without the pinning.
+
+  tools/bench/fresh_lanes.py [-r ROUNDS] [-n N] [-B BUILD] [--unpinned]
 """
 import argparse
 import json
@@ -46,6 +50,8 @@ def main():
     ap.add_argument("-r", type=int, default=12, help="rounds")
     ap.add_argument("-n", type=int, default=2000, help="instances")
     ap.add_argument("-B", default="build", help="build directory")
+    ap.add_argument("--unpinned", action="store_true",
+                    help="also as many runs at once without taskset")
     a = ap.parse_args()
     if os.geteuid() == 0:
         os.nice(-20)
@@ -67,7 +73,8 @@ def main():
     def busy_ns():
         with open("/proc/stat") as f:
             v = [int(x) for x in f.readline().split()[1:]]
-        return (sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz
+        return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz,
+                v[1] * 1e9 / hz)
 
     def go(cmds):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -81,7 +88,8 @@ def main():
         b1 = busy_ns()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9
-        return t1 - t0, cpu, max(b1 - b0 - cpu, 0) / (t1 - t0)
+        return (t1 - t0, cpu, max(b1[0] - b0[0] - cpu, 0) / (t1 - t0),
+                (b1[1] - b0[1]) / (t1 - t0))
 
     def run(n, i):
         return [pith, "run", "-q", jobs[n], "-o",
@@ -91,11 +99,17 @@ def main():
         return [["taskset", "-c", str(c)] + run(n, i)
                 for i, c in enumerate(cpus)]
 
+    def unpinned(n):
+        return [run(n, i) for i in range(lanes)]
+
     kinds = {"one run, all CPUs": (lambda: [run(1, 0)],
                                    lambda: [run(a.n, 0)]),
              "a lane per CPU": (lambda: pinned(1),
                                 lambda: pinned(n_lane))}
-    res = {k: ([], [], []) for k in kinds}
+    if a.unpinned:
+        kinds["as many runs, unpinned"] = (lambda: unpinned(1),
+                                          lambda: unpinned(n_lane))
+    res = {k: ([], [], [], []) for k in kinds}
     fe = []
     for r in range(a.r):
         fe.append(float(subprocess.run(
@@ -110,17 +124,19 @@ def main():
                 res[k][i].append((xn[i] - statistics.median(x[i] for x in x1))
                                  / (a.n - 1) / 1000)
             res[k][2].append(xn[2])
+            res[k][3].append(xn[3])
 
     def f(v):
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
     print("fork+exec of a static no-op: %s us" % f(fe))
-    for k, (w, c, o) in res.items():
+    for k, (w, c, o, ni) in res.items():
         ratio = [x / y for x, y in zip(w, fe)]
         print("%-18s wall %s us (%.3f [%.3f-%.3f]x fork+exec)  cpu %s us"
-              "  others %.2f [%.2f-%.2f] CPUs" %
+              "  others %.2f [%.2f-%.2f] CPUs, niced %.2f [%.2f-%.2f]" %
               (k, f(w), statistics.median(ratio), min(ratio), max(ratio),
-               f(c), statistics.median(o), min(o), max(o)))
+               f(c), statistics.median(o), min(o), max(o),
+               statistics.median(ni), min(ni), max(ni)))
 
 
 if __name__ == "__main__":
