@@ -33,3 +33,17 @@ ALL_TARGETS += $(B)/bench/noop-static $(BENCH_FNS)
 # parks.
 PROGS += driver-proto
 driver-proto_SRCS := tools/bench/driver_proto.c
+# fresh-proto (benchmarks.md, "Fresh instances: a prototype of the cheapest
+# process per instance (round 8, branch freshproto)"): pith's side, a
+# zygote and one child per instance, standalone; linked at pith-worker's
+# address so that the zygote's trusted code is where pith's loader is.
+$(B)/bench/fresh-proto: tools/bench/fresh_proto.c userspace/sandbox/raw.h
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 -O2 $(WARN) -ffreestanding -fno-builtin \
+		-fno-tree-loop-distribute-patterns -fno-stack-protector -fpie \
+		-fcf-protection=none -fno-asynchronous-unwind-tables \
+		-Iuserspace -static -nostdlib -no-pie -Wl,--build-id=none \
+		-Wl,-z,noexecstack -Wl,-z,noseparate-code \
+		-Wl,-Ttext-segment=0x204000010000 -o $@ $<
+ALL_TARGETS += $(B)/bench/fresh-proto
