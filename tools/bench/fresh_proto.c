@@ -46,7 +46,10 @@
  * and reaped by P itself in a blocking wait4 (no reaper thread). k:
  * contexts per zygote (1-16). A suffix h1 or h2 runs a hostile function
  * instead (a forbidden call: killed by SIGSYS; a jump to the zygote's
- * clone: killed by SIGSEGV, for a and b), and checks each is killed.
+ * clone: killed by SIGSEGV, for a and b), and checks each is killed. An
+ * L before a design runs it in two lanes: two copies of P, each pinned to
+ * a CPU with its own zygote (and so its children), N / 2 instances each;
+ * the lanes' wall includes their zygotes' start.
  *
  * Each round runs, in this order (reversed every other round), fork+exec
  * of BUILD/bench/noop-static one at a time (BUILD/instance-driver exec N,
@@ -1158,6 +1161,39 @@ static void run_design(const char *d, u64 n, u64 *wall, u64 *cpu,
 		role[3] = *cpu - role[0] - role[1] - role[2];
 }
 
+/* Two lanes ("L" before a design): two copies of P, each pinned to a CPU
+ * with its zygote and children (they inherit the pin), each driving N / 2
+ * instances of the design; wall from before the lanes' forks to after
+ * both ended, CPU of both and all theirs. */
+static void run_lanes(const char *d, u64 n, u64 *wall, u64 *cpu, u64 *role)
+{
+	u64 c0 = cpu_ns(), t0 = now_ns();
+	long pids[2];
+
+	for (int l = 0; l < 2; l++) {
+		pids[l] = raw_syscall0(NR_fork);
+		if (pids[l] == 0) {
+			u64 mask = 1ul << l, w, c, ro[4] = { 0, 0, 0, 0 };
+
+			zcheck(raw_syscall3(203 /* sched_setaffinity */, 0,
+					    sizeof(mask), &mask),
+			       "sched_setaffinity");
+			run_design(d, n / 2, &w, &c, ro);
+			raw_exit_group(0);
+		}
+		zcheck(pids[l], "fork lane");
+	}
+	for (int l = 0; l < 2; l++) {
+		int st = 0;
+
+		if (raw_syscall4(NR_wait4, pids[l], &st, 0, 0) != pids[l] || st)
+			die("lane failed, status", st);
+	}
+	*wall = (now_ns() - t0) / n;
+	*cpu = (cpu_ns() - c0) / n;
+	role[0] = role[1] = role[2] = role[3] = 0;
+}
+
 /* A baseline program's run: its first two numbers on stdout (hundredths),
  * and its CPU, its children's included, over n. */
 static void run_prog(char **argv, u64 n, u64 *num, u64 *cpu)
@@ -1313,8 +1349,12 @@ __attribute__((used)) void proto_main(long argc, char **argv)
 			} else {
 				u64 ro[4] = { 0, 0, 0, 0 };
 
-				run_design(argv[4 + j - 2], n, &w[j][r],
-					   &c[j][r], ro);
+				if (argv[4 + j - 2][0] == 'L')
+					run_lanes(argv[4 + j - 2] + 1, n,
+						  &w[j][r], &c[j][r], ro);
+				else
+					run_design(argv[4 + j - 2], n, &w[j][r],
+						   &c[j][r], ro);
 				for (int q = 0; q < 4; q++)
 					role[j][q][r] = ro[q];
 				put_s("  ");
