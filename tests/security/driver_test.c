@@ -319,6 +319,90 @@ TEST_F(drv, freeing_a_running_driven_instance_ends_it)
  * instance's one CPU back instead of its own CPUs: the next job ran on
  * one CPU. Now every CPU it had comes back.
  */
+/*
+ * The engine's copies of driven requests are reused (driver.c keeps each
+ * proxy's job, its sets and arrays, for the next hand-over): every driven
+ * instance of `forward` must give back exactly its own request's items,
+ * nothing of an earlier request's, though the item counts, names and
+ * contents differ from one request to the next and the callers free
+ * their sets as soon as sandbox_spawn() returns.
+ */
+TEST_F(drv, a_driven_instance_sees_only_its_own_request)
+{
+	static const char *const outs[] = { "out" };
+	struct elf_image *img = NULL;
+	struct err e = { { 0 } };
+	char *path = t_strdupf("%s/tests/functions/forward", t_build_dir());
+	unsigned driven = 0, seq = 0;
+
+	ASSERT_EQ(0, elf_image_load(-100 /* AT_FDCWD */, path, &img, &e))
+		TH_LOG("%s: %s", path, e.msg);
+	free(path);
+	for (int round = 0; round < ROUNDS; round++) {
+		struct sandbox_proc *p[BATCH];
+		unsigned n_items[BATCH], first[BATCH];
+
+		for (int i = 0; i < BATCH; i++) {
+			struct sandbox_request req = {
+				.image = img,
+				.limits = { .memory = T_MEMORY,
+					    .timeout_ms = T_TIMEOUT_MS },
+				.n_inputs = 1, .outputs = outs, .n_outputs = 1,
+			};
+			struct set *in = set_new("in");
+			char name[32], data[32];
+
+			ASSERT_NE(NULL, in);
+			/* 3, 1, 2, 3, 1, ... items: more, then fewer than
+			 * the request before. */
+			n_items[i] = 1 + (round * BATCH + i + 2) % 3;
+			first[i] = seq;
+			for (unsigned k = 0; k < n_items[i]; k++, seq++) {
+				snprintf(name, sizeof(name), "i%u", seq);
+				snprintf(data, sizeof(data), "d%u", seq);
+				ASSERT_EQ(0, set_add_copy(in, name, false, 0,
+							  data, strlen(data)));
+			}
+			req.inputs = &in;
+			p[i] = NULL;
+			ASSERT_EQ(0, sandbox_spawn(self->sb, &req, &p[i], &e))
+				TH_LOG("%s", e.msg);
+			set_free(in);
+		}
+		for (int i = 0; i < BATCH; i++) {
+			size_t n = 0;
+			struct set **o;
+
+			ASSERT_EQ(1, wait_one(p[i]));
+			ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p[i])->status)
+				TH_LOG("%s", t_reason(p[i]));
+			driven += sandbox_proc_driven(p[i]);
+			o = sandbox_proc_take_outputs(p[i], &n);
+			ASSERT_EQ(1, n);
+			ASSERT_EQ(n_items[i], o[0]->n)
+				TH_LOG("round %d, instance %d: %zu items, not %u",
+				       round, i, o[0]->n, n_items[i]);
+			for (unsigned k = 0; k < n_items[i]; k++) {
+				char name[32], data[32];
+				const void *d;
+
+				snprintf(name, sizeof(name), "i%u", first[i] + k);
+				snprintf(data, sizeof(data), "d%u", first[i] + k);
+				EXPECT_STREQ(name, o[0]->items[k].name);
+				ASSERT_EQ(0, item_data(&o[0]->items[k], &d));
+				ASSERT_EQ(strlen(data), o[0]->items[k].len);
+				EXPECT_EQ(0, memcmp(data, d, strlen(data)));
+			}
+			set_free(o[0]);
+			free(o);
+			sandbox_proc_free(p[i]);
+		}
+	}
+	elf_image_free(img);
+	/* Two of each batch go to the driver once it runs. */
+	EXPECT_LT(ROUNDS / 2, driven);
+}
+
 TEST(the_threads_cpus_come_back_after_a_job_with_both_pins)
 {
 	struct sandbox_opts o = { .no_guard = true, .drive_all = true };

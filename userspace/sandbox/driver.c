@@ -52,17 +52,24 @@
  * a sandbox (a few ms of CPU, MiBs), worth it only for many instances. */
 #define DRIVER_WARMUP 64
 
+/* A driven instance: the engine's proxy proc and the copy of its request.
+ * Freed by the engine (driver_proxy_free()), it goes to its sandbox's
+ * list (sb->drv_jobs) for the next hand-over, its arrays and sets kept:
+ * no malloc or free per driven instance but the items' own. */
 struct drv_job {
-	struct drv_job *next;
+	struct drv_job *next;		/* the queue, or sb->drv_jobs */
 	struct driver *d;
+	struct sandbox_proc proxy;	/* the engine's (p->dj == this) */
 	struct sandbox_request req;	/* a copy: the caller may free its
 					   own once sandbox_spawn() returns */
-	struct set **in;		/* req's inputs, copied */
-	char **strs;			/* outputs, args, env, fn_name */
-	size_t n_strs;
+	struct set **in;		/* req's inputs, copied (kept, cleared) */
+	size_t n_in, cap_in;		/* sets made; in[]'s size */
+	const char **strs;		/* outputs, args, env: into chars */
+	size_t cap_strs;
+	char *chars;			/* their bytes, and fn_name's */
+	size_t cap_chars;
 	struct sandbox_proc *proc;	/* the driver's */
 	struct sandbox_result res;	/* at completion */
-	char spawn_error[ERR_MAX];
 	int step_r;
 	pid_t pid;
 	bool warm;
@@ -88,6 +95,8 @@ struct driver {
 };
 
 static __thread bool in_driver;
+
+static void job_free(struct drv_job *j);
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
@@ -369,6 +378,12 @@ void driver_stop(struct sandbox *sb)
 	}
 	free(sb->drivers);
 	sb->drivers = NULL;
+	while (sb->drv_jobs) {
+		struct drv_job *j = sb->drv_jobs;
+
+		sb->drv_jobs = j->next;
+		job_free(j);
+	}
 	sb->n_drivers = 0;
 	sb->drv_evfd = safe_close(sb->drv_evfd);
 }
@@ -387,58 +402,110 @@ void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 	}
 }
 
-/* j->req = *req with everything it points to copied (its image is the
- * proxy's reference); 0 or -ENOMEM (job_free() frees a partial one). */
+/* Grow *arr to at least n elements of size sz (kept across jobs). */
+static int grow(void *arr, size_t *cap, size_t n, size_t sz)
+{
+	void **a = arr, *na;
+	size_t c = MAX(n, *cap * 2);
+
+	if (n <= *cap)
+		return 0;
+	na = realloc(*a, c * sz);
+	if (!na)
+		return -ENOMEM;
+	memset((char *)na + *cap * sz, 0, (c - *cap) * sz);
+	*a = na;
+	*cap = c;
+	return 0;
+}
+
+/* j->req = *req with everything it points to copied into j's own arrays
+ * and sets, kept from its last use (its image is the proxy's reference);
+ * 0 or -ENOMEM. */
 static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 {
-	size_t ns = req->n_outputs + req->params.n_args + req->params.n_env + 1, k = 0;
+	size_t ns = req->n_outputs + req->params.n_args + req->params.n_env;
+	const char *const *src[3] = { req->outputs, req->params.args,
+				      req->params.env };
+	size_t nsrc[3] = { req->n_outputs, req->params.n_args,
+			   req->params.n_env };
+	size_t bytes = req->fn_name ? strlen(req->fn_name) + 1 : 0, k = 0, at = 0;
 
 	j->req = *req;
-	j->in = calloc(req->n_inputs + 1, sizeof(*j->in));
-	j->strs = calloc(ns + 1, sizeof(*j->strs));
-	if (!j->in || !j->strs)
+	j->req.inputs = NULL;
+	j->req.n_inputs = 0;
+	for (int g = 0; g < 3; g++)
+		for (size_t i = 0; i < nsrc[g]; i++)
+			bytes += strlen(src[g][i]) + 1;
+	if (grow(&j->in, &j->cap_in, req->n_inputs + 1, sizeof(*j->in)) < 0 ||
+	    grow(&j->strs, &j->cap_strs, ns + 1, sizeof(*j->strs)) < 0 ||
+	    grow(&j->chars, &j->cap_chars, bytes + 1, 1) < 0)
 		return -ENOMEM;
-	j->n_strs = ns; /* zeroed: job_free() frees what was copied */
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		const struct set *s = req->inputs[i];
+		struct set *c = i < j->n_in ? j->in[i] : NULL;
 
-		if (!s)
-			continue;
-		if (!(j->in[i] = set_new(s->name)))
+		if (c && (!s || strcmp(c->name, s->name)))
+			c = set_free(c);
+		else if (c)
+			set_clear(c);
+		if (s && !c && !(c = set_new(s->name)))
 			return -ENOMEM;
-		for (size_t t = 0; t < s->n; t++)
-			if (set_add_item(j->in[i], &s->items[t]) < 0)
+		j->in[i] = c;
+		j->n_in = MAX(j->n_in, i + 1);
+		for (size_t t = 0; s && t < s->n; t++)
+			if (set_add_item(c, &s->items[t]) < 0)
 				return -ENOMEM;
 	}
-	j->req.inputs = j->in;
-	j->req.outputs = (const char *const *)&j->strs[k];
-	for (size_t i = 0; i < req->n_outputs; i++)
-		if (!(j->strs[k++] = strdup(req->outputs[i])))
-			return -ENOMEM;
-	j->req.params.args = (const char *const *)&j->strs[k];
-	for (size_t i = 0; i < req->params.n_args; i++)
-		if (!(j->strs[k++] = strdup(req->params.args[i])))
-			return -ENOMEM;
-	j->req.params.env = (const char *const *)&j->strs[k];
-	for (size_t i = 0; i < req->params.n_env; i++)
-		if (!(j->strs[k++] = strdup(req->params.env[i])))
-			return -ENOMEM;
-	if (req->fn_name && !(j->strs[k] = strdup(req->fn_name)))
-		return -ENOMEM;
-	j->req.fn_name = j->strs[k];
+	/* Sets past this request's, of an earlier one: cleared (they hold
+	 * references to its items' buffers), NULL where the request has
+	 * none. */
+	for (size_t i = req->n_inputs; i < j->n_in; i++)
+		if (j->in[i])
+			set_clear(j->in[i]);
+	j->req.inputs = (struct set *const *)j->in;
+	j->req.n_inputs = req->n_inputs;
+	for (int g = 0; g < 3; g++) {
+		const char **dst = &j->strs[k];
+
+		for (size_t i = 0; i < nsrc[g]; i++) {
+			size_t l = strlen(src[g][i]) + 1;
+
+			memcpy(j->chars + at, src[g][i], l);
+			j->strs[k++] = j->chars + at;
+			at += l;
+		}
+		if (g == 0)
+			j->req.outputs = dst;
+		else if (g == 1)
+			j->req.params.args = dst;
+		else
+			j->req.params.env = dst;
+	}
+	if (req->fn_name) {
+		memcpy(j->chars + at, req->fn_name, strlen(req->fn_name) + 1);
+		j->req.fn_name = j->chars + at;
+	}
 	return 0;
+}
+
+/* Its copies let go (the items' buffers), its arrays kept. */
+static void job_clear(struct drv_job *j)
+{
+	for (size_t i = 0; i < j->n_in; i++)
+		if (j->in[i])
+			set_clear(j->in[i]);
 }
 
 static void job_free(struct drv_job *j)
 {
 	if (!j)
 		return;
-	for (size_t i = 0; j->in && i < j->req.n_inputs; i++)
+	for (size_t i = 0; i < j->n_in; i++)
 		set_free(j->in[i]);
 	free(j->in);
-	for (size_t i = 0; j->strs && i < j->n_strs; i++)
-		free(j->strs[i]);
 	free(j->strs);
+	free(j->chars);
 	free(j);
 }
 
@@ -517,13 +584,23 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		sb->drv_pinned = true;
 		sb->drv_tid = gettid();
 	}
-	p = calloc(1, sizeof(*p));
-	j = calloc(1, sizeof(*j));
-	if (!p || !j || job_copy(j, req) < 0) {
-		free(p);
+	/* A job the engine freed, its arrays and sets kept; else a new one. */
+	j = sb->drv_jobs ? sb->drv_jobs : calloc(1, sizeof(*j));
+	if (!j)
+		return 0;
+	if (j == sb->drv_jobs)
+		sb->drv_jobs = j->next;
+	j->next = NULL;
+	j->proc = NULL;
+	j->step_r = 0;
+	j->pid = 0;
+	j->warm = false;
+	j->done = j->kill = 0;
+	if (job_copy(j, req) < 0) {
 		job_free(j);
 		return 0;
 	}
+	p = &j->proxy;
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .ctx_ro = -1,
@@ -615,11 +692,13 @@ void driver_proxy_kill(struct sandbox_proc *p)
 	wake(p->dj->d->wake);
 }
 
-/* Before the engine frees the request's inputs: the driver is done with
- * the job (a running one is killed first). */
+/* sandbox_proc_free() of a proxy, before the engine frees the request's
+ * inputs: the driver is done with the job (a running one is killed
+ * first); the proxy and its job go back to the sandbox's list. */
 void driver_proxy_free(struct sandbox_proc *p)
 {
 	struct drv_job *j = p->dj;
+	struct sandbox *sb = p->sb;
 
 	if (!driver_proxy_done(p)) {
 		driver_proxy_kill(p);
@@ -627,10 +706,17 @@ void driver_proxy_free(struct sandbox_proc *p)
 			usleep(50);
 	}
 	j->d->outstanding--;
+	/* The outputs: the proxy's once stepped (unless taken), else still
+	 * the job's. */
 	if (!p->finished)
-		for (size_t i = 0; i < j->res.n_outputs; i++)
-			set_free(j->res.outputs[i]);
-	if (!p->finished)
-		free(j->res.outputs);
-	job_free(j);
+		p->result = j->res;
+	for (size_t i = 0; i < p->result.n_outputs; i++)
+		set_free(p->result.outputs[i]);
+	free(p->result.outputs);
+	p->image = elf_image_free(p->image);
+	p->dj = NULL;
+	job_clear(j);
+	j->d = NULL;
+	j->next = sb->drv_jobs;
+	sb->drv_jobs = j;
 }

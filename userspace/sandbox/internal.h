@@ -204,6 +204,7 @@ struct sandbox {
 	cpu_set_t drv_mask;	/* the engine thread's, while pinned */
 	bool drv_pinned;
 	pid_t drv_tid;
+	struct drv_job *drv_jobs;	/* freed proxies, for the next ones */
 };
 
 /* Where things are in the context buffer (offsets from its start). */

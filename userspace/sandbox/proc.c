@@ -658,8 +658,11 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 {
 	if (!p)
 		return NULL;
-	if (p->dj)
+	/* A driver's proxy: back to its sandbox's list, not freed (driver.c). */
+	if (p->dj) {
 		driver_proxy_free(p);
+		return NULL;
+	}
 	if (has_worker(p)) {
 		siginfo_t si;
 

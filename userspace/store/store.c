@@ -574,6 +574,17 @@ struct set *set_free(struct set *s)
 	return NULL;
 }
 
+void set_clear(struct set *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->items[i].name);
+		buffer_unref(s->items[i].buf);
+	}
+	store_stats.bytes_held -= MIN(s->charged, store_stats.bytes_held);
+	s->charged = 0;
+	s->n = 0;
+}
+
 int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
 	    struct buffer *buf, uint64_t off, uint64_t len)
 {

@@ -117,6 +117,9 @@ struct set {
 
 struct set *set_new(const char *name);
 struct set *set_free(struct set *s); /* NULL-safe, returns NULL */
+/* Drop its items (their references and charge); keep its name and the
+ * items' array, for a set filled again. */
+void set_clear(struct set *s);
 /* Append an item referencing buf[off, off+len); takes a new reference.
  * The item and its name count as held bytes (-ENOBUFS past the limit). */
 int set_add(struct set *s, const char *name, bool keyed, uint64_t key,
