@@ -13,6 +13,9 @@
 #   threads   one unsandboxed process, 64 threads, kept-alive connections,
 #             the same parse and merge code
 #
+# Before the rounds of each latency and N, thesis-rigcheck (rigcheck.c)
+# fetches the N logs with no contender, at pith's concurrency and at 64
+# connections, and prints what the rig alone sustains ("# rig" lines).
 # A private nginx on 127.0.0.1 serves the logs; for a latency L > 0 a small
 # proxy (thesis-delay-proxy) holds every request L ms before passing it on,
 # so each response comes L ms late (no netem: this kernel has no sch_netem,
@@ -251,7 +254,8 @@ cc $cflags -o "$tmp/bin/gen" "$here/gen.c" &&
 	cc $cflags -o "$tmp/bin/proxy" "$here/delay_proxy.c" &&
 	cc $cflags -static -I"$here/shim" -o "$tmp/bin/opaque" "$here/opaque.c" &&
 	cc $cflags -I"$here/shim" -o "$tmp/bin/merge" "$here/merge.c" &&
-	cc $cflags -pthread -I"$here/shim" -o "$tmp/bin/threads" "$here/threads.c" ||
+	cc $cflags -pthread -I"$here/shim" -o "$tmp/bin/threads" "$here/threads.c" &&
+	cc $cflags -pthread -o "$tmp/bin/rigcheck" "$here/rigcheck.c" ||
 	die "cannot build the contenders"
 
 # ---- data, reference, server ----
@@ -367,6 +371,11 @@ printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput
 for l in $lats; do
 	for n in $ns; do
 		calibrate "$l" "$n"
+		# What the rig alone sustains (no contender: fetch only, the
+		# bodies dropped), at pith's concurrency and at the threads'.
+		for c in $pconc 64; do
+			echo "# rig L=$l N=$n: $("$tmp/bin/rigcheck" "${port[$l]}" "$n" "$c" 2>&1)" >&2
+		done
 		order=$who_all
 		for r in $(seq "$rounds"); do
 			for who in $order; do
