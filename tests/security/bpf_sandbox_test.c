@@ -6,6 +6,7 @@
  * socket). Every forbidden call is killed at entry and reported;
  * well-behaved instances are untouched.
  */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "sandbox/internal.h"
 #include "sandbox/plan.h"
 #include "security/bpf_worker.h"
 #include "security/t_sandbox.h"
@@ -144,6 +146,83 @@ TEST(without_the_guard_the_forbidden_call_goes_through)
 		TH_LOG("%s", t_reason(p));
 	sandbox_proc_free(p);
 	sandbox_free(sb);
+}
+
+/* Step p to its end (1), or -errno. */
+static int wait_one(struct sandbox_proc *p)
+{
+	int r;
+
+	while ((r = sandbox_proc_step(p)) == 0) {
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, 1, 1);
+	}
+	return r;
+}
+
+/*
+ * pithd's runners (sandbox_new_nested()): two sandboxes nested in a third
+ * use its one guard, and one's worker never passes as the other's. The
+ * guard kills a forbidden call in one while the other runs a clean
+ * instance; the clean one is stepped first, so its poll meets the other's
+ * event in the ring and must leave it: the clean instance ends as it
+ * should, and the killed one is told the guard's reason. Then the other
+ * way round.
+ */
+TEST(nested_sandboxes_share_one_guard_and_each_gets_only_its_own_kills)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_drivers = true };
+	struct sandbox *parent = NULL, *sb[2] = { NULL, NULL };
+	struct err e = {};
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	ASSERT_EQ(0, sandbox_new(&o, &parent, &e)) TH_LOG("%s", e.msg);
+	if (!parent->guard) {
+		sandbox_free(parent);
+		SKIP(return, "no eBPF guard here (needs a cgroup v2 leaf)");
+	}
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, sandbox_new_nested(parent, &o, &sb[i], &e))
+			TH_LOG("%s", e.msg);
+		/* One guard: its programs, not a copy. */
+		EXPECT_EQ(parent->guard, sb[i]->guard);
+		ASSERT_NE(NULL, strstr(sandbox_cgroup_path(sb[i]), "/runner-"));
+		ASSERT_EQ(0, sandbox_hold(sb[i], &e)) TH_LOG("%s", e.msg);
+	}
+	for (int round = 0; round < 2; round++) {
+		struct sandbox *bad = sb[round], *good = sb[!round];
+		struct sandbox_proc *pb, *pg;
+
+		pb = t_spawn_hostile(bad, HOSTILE(H_SYSCALL, SYS_openat),
+				     T_TIMEOUT_MS);
+		pg = t_spawn_hostile(good, HOSTILE(H_EXIT, 3), T_TIMEOUT_MS);
+		ASSERT_NE(NULL, pb);
+		ASSERT_NE(NULL, pg);
+		/* The bad worker killed (its event in the ring) before the
+		 * good one's end is read. */
+		usleep(200 * 1000);
+		ASSERT_EQ(1, wait_one(pg));
+		EXPECT_EQ(3, sandbox_proc_result(pg)->exit_status)
+			TH_LOG("round %d: the clean instance: %s", round,
+			       t_reason(pg));
+		EXPECT_NULL(strstr(t_reason(pg), "openat"))
+			TH_LOG("round %d: the clean instance was told %s",
+			       round, t_reason(pg));
+		ASSERT_EQ(1, wait_one(pb));
+		EXPECT_EQ(SANDBOX_FAILED, sandbox_proc_result(pb)->status);
+		EXPECT_NE(NULL, strstr(t_reason(pb), "openat"))
+			TH_LOG("round %d: the killed instance: %s", round,
+			       t_reason(pb));
+		sandbox_proc_free(pg);
+		sandbox_proc_free(pb);
+	}
+	for (int i = 0; i < 2; i++) {
+		sandbox_release(sb[i]);
+		sandbox_free(sb[i]);
+	}
+	sandbox_free(parent);
 }
 
 TEST_HARNESS_MAIN

@@ -28,6 +28,7 @@ struct job_progress {
 };
 
 struct engine_stop;
+struct sandbox;
 
 struct job_entry {
 	struct jrec r;
@@ -79,6 +80,10 @@ struct daemon {
 	struct metrics m;
 	int64_t started_ms;
 	char layers[2048];	/* sandbox layers unavailable here, or "" */
+	/* The runners' sandboxes nest their cgroup leaves in this one's and
+	 * share its eBPF guard: one program for all jobs at once, events
+	 * routed by each runner's leaf (NULL: each loads its own). */
+	struct sandbox *guard_sb;
 	bool test_faults;
 };
 

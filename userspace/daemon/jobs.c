@@ -665,10 +665,14 @@ static enum jstate run_one(struct runner *rn, struct job_entry *j,
 		/* Idle warm workers stay for the owner's next job on this
 		 * runner (matched by image content: each job loads its own),
 		 * at most WarmIdleTime=; never for another uid's. */
-		r = sandbox_new(&(struct sandbox_opts){
-					.keep_idle = d->cfg.warm_idle_ms > 0,
-					.no_drivers = true },
-				&rn->sb, &e);
+		struct sandbox_opts o = {
+			.keep_idle = d->cfg.warm_idle_ms > 0,
+			.no_drivers = true,
+		};
+
+		/* Its leaf in the daemon's, under the daemon's one guard. */
+		r = d->guard_sb ? sandbox_new_nested(d->guard_sb, &o, &rn->sb, &e)
+				: sandbox_new(&o, &rn->sb, &e);
 		if (r < 0) {
 			snprintf(error, error_size, "sandbox: %s", e.msg);
 			goto out;

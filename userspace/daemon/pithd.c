@@ -470,7 +470,9 @@ static void serve(struct server *s)
 	free(pfd);
 }
 
-/* Say once which sandbox layers this host or user does not provide. */
+/* Say once which sandbox layers this host or user does not provide. The
+ * sandbox stays: the runners' sandboxes nest in it and share its eBPF
+ * guard (d->guard_sb). */
 static void probe_layers(struct daemon *d)
 {
 	struct sandbox *sb = NULL;
@@ -478,7 +480,8 @@ static void probe_layers(struct daemon *d)
 	struct err e = {};
 	size_t n, off = 0;
 
-	if (sandbox_new(&(struct sandbox_opts){}, &sb, &e) < 0) {
+	if (sandbox_new(&(struct sandbox_opts){ .no_drivers = true }, &sb,
+			&e) < 0) {
 		log_msg(LOG_WARNING, "sandbox: %s (jobs with compute stages will fail)",
 			e.msg);
 		snprintf(d->layers, sizeof(d->layers), "sandbox: %s", e.msg);
@@ -499,7 +502,7 @@ static void probe_layers(struct daemon *d)
 		if (off >= sizeof(d->layers))
 			off = sizeof(d->layers) - 1;
 	}
-	sandbox_free(sb);
+	d->guard_sb = sb;
 }
 
 int main(int argc, char **argv)
@@ -601,6 +604,8 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 	log_msg(LOG_INFO, "stopping: letting running jobs finish, queued ones stay queued");
 	jobs_stop(&d);
+	/* After the runners' sandboxes: they use its guard. */
+	d.guard_sb = sandbox_free(d.guard_sb);
 	for (size_t i = 0; i < s.n_conns; i++)
 		conn_free(s.conns[i]);
 	free(s.conns);

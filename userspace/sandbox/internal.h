@@ -121,6 +121,7 @@ struct sandbox {
 	 * goes in the engine's (.../workers/driver-N), and it uses the
 	 * engine's guard (guard_shared: not its to free). */
 	struct sandbox *drv_parent;
+	const char *nest;	/* its leaf's prefix: "driver", "runner" */
 	bool guard_shared;
 	pid_t pid;
 	unsigned fork_gen;	/* sandbox_fork_gen() at creation */

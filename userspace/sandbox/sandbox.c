@@ -243,7 +243,8 @@ static void remove_stale_cgroups(const char *dir)
 			while (drv && (de2 = readdir(drv))) {
 				char nested[4608];
 
-				if (strncmp(de2->d_name, "driver-", 7))
+				if (strncmp(de2->d_name, "driver-", 7) &&
+				    strncmp(de2->d_name, "runner-", 7))
 					continue;
 				snprintf(nested, sizeof(nested), "%s/%s", leaf,
 					 de2->d_name);
@@ -289,11 +290,12 @@ static void setup_cgroup(struct sandbox *sb)
 	/* One leaf per sandbox: the first is "workers", later ones in the
 	 * same process "workers-N", so that freeing one leaves the others;
 	 * a driver's in its engine's leaf, "workers/driver-N", under the
-	 * engine's guard (setup_guard()). No controller is enabled in a
+	 * engine's guard (setup_guard()), and a pithd runner's in the
+	 * daemon's, "workers/runner-N" (sandbox_new_nested()). No controller is enabled in a
 	 * leaf, so it may hold workers and a driver's leaf at once. */
 	if (sb->drv_parent && sb->drv_parent->cgroup_path) {
-		if (asprintf(&leaf, "%s/driver-%u",
-			     sb->drv_parent->cgroup_path, n) < 0)
+		if (asprintf(&leaf, "%s/%s-%u", sb->drv_parent->cgroup_path,
+			     sb->nest, n) < 0)
 			return;
 	} else {
 		if ((n ? asprintf(&leaf, "%s/workers-%u", parent, n)
@@ -460,7 +462,7 @@ void sandbox_end_idle(struct sandbox *sb)
 	warm_flush(sb);
 }
 
-static int sandbox_make(struct sandbox *parent,
+static int sandbox_make(struct sandbox *parent, const char *nest,
 			const struct sandbox_opts *opts, struct sandbox **ret,
 			struct err *e)
 {
@@ -473,6 +475,7 @@ static int sandbox_make(struct sandbox *parent,
 	if (opts)
 		sb->opts = *opts;
 	sb->drv_parent = parent;
+	sb->nest = nest;
 	sb->loader_fd = -1;
 	sb->cgroup_fd = -1;
 	sb->spawner.listener = -1;
@@ -563,13 +566,20 @@ fail:
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		struct err *e)
 {
-	return sandbox_make(NULL, opts, ret, e);
+	return sandbox_make(NULL, NULL, opts, ret, e);
+}
+
+int sandbox_new_nested(struct sandbox *parent,
+		       const struct sandbox_opts *opts, struct sandbox **ret,
+		       struct err *e)
+{
+	return sandbox_make(parent, "runner", opts, ret, e);
 }
 
 int sandbox_new_driver(struct sandbox *parent, const struct sandbox_opts *opts,
 		       struct sandbox **ret, struct err *e)
 {
-	return sandbox_make(parent, opts, ret, e);
+	return sandbox_make(parent, "driver", opts, ret, e);
 }
 
 struct sandbox *sandbox_free(struct sandbox *sb)

@@ -55,6 +55,13 @@ struct sandbox_layer {
  * sandbox and its procs from one thread at a time, and not across fork(). */
 struct sandbox;
 
+/* A sandbox whose worker cgroup leaf is nested in parent's
+ * (workers/runner-N) and which uses parent's eBPF guard (one sys_enter
+ * program for all of them; each polls only its own leaf's events). The
+ * parent must outlive it; pithd's runners, one per job at once. */
+int sandbox_new_nested(struct sandbox *parent,
+		       const struct sandbox_opts *opts, struct sandbox **ret,
+		       struct err *e);
 int sandbox_new(const struct sandbox_opts *opts, struct sandbox **ret,
 		struct err *e);
 struct sandbox *sandbox_free(struct sandbox *sb); /* NULL-safe */
