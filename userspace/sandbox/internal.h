@@ -206,6 +206,7 @@ struct sandbox {
 	bool drv_pinned;
 	pid_t drv_tid;
 	struct drv_job *drv_jobs;	/* freed proxies, for the next ones */
+	struct sandbox_proc *proc_spare; /* one freed proc, for the next spawn */
 };
 
 /* Where things are in the context buffer (offsets from its start). */

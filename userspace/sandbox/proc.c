@@ -695,6 +695,11 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	context_done(p);
 	buffer_unref(p->ctx);
 	elf_image_free(p->image);
+	/* Kept for the next sandbox_spawn(), which sets every field. */
+	if (!p->sb->proc_spare) {
+		p->sb->proc_spare = p;
+		return NULL;
+	}
 	free(p);
 	return NULL;
 }

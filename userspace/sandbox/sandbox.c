@@ -608,6 +608,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	free(sb->cgroup_path);
 	free(sb->cgroup_parent);
 	free(sb->filter);
+	free(sb->proc_spare);
 	free(sb);
 	return NULL;
 }

@@ -192,7 +192,8 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	/* A warm instance for a driver thread on another CPU (driver.c). */
 	if (sb->drv_evfd >= 0 && driver_spawn(sb, req, ret) > 0)
 		return 0;
-	p = calloc(1, sizeof(*p));
+	/* The proc the last sandbox_proc_free() kept: no malloc per instance. */
+	p = sb->proc_spare ? TAKE_PTR(sb->proc_spare) : calloc(1, sizeof(*p));
 	if (!p)
 		return err_set(e, ENOMEM, "out of memory");
 	*p = (struct sandbox_proc){
