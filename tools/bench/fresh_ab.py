@@ -49,6 +49,16 @@ def job(path, fn, n, item):
         json.dump(j, f)
 
 
+def busy_ns():
+    """Nanoseconds the machine's CPUs were busy since boot, and of them
+    at a positive nice value: /proc/stat's user nice system idle iowait
+    irq softirq steal, all but nice, idle and iowait; and nice."""
+    hz = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz, v[1] * 1e9 / hz)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("-r", type=int, default=16, help="rounds")
@@ -70,15 +80,6 @@ def main():
         jobs[n] = os.path.join(tmp, "j%d.json" % n)
         job(jobs[n], os.path.realpath(a.fn), n, item)
 
-    hz = os.sysconf("SC_CLK_TCK")
-
-    def busy_ns():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        # user nice system idle iowait irq softirq steal: all but nice,
-        # idle and iowait; and nice
-        return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz,
-                v[1] * 1e9 / hz)
 
     def run(spec, n):
         spec, _, args = spec.partition("@")

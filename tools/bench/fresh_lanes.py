@@ -22,7 +22,6 @@ threads give without the pinning.
   tools/bench/fresh_lanes.py [-r ROUNDS] [-n N] [-B BUILD] [--unpinned]
 """
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -30,19 +29,7 @@ import subprocess
 import tempfile
 import time
 
-
-def job(path, fn, n, item):
-    j = {"version": 1, "name": "fresh",
-         "functions": {"f": {"binary": fn, "memory": "1MiB",
-                             "timeout": "10s", "fresh": True}},
-         "inputs": {"n": [{"name": "i%d" % i, "file": item}
-                          for i in range(n)]},
-         "stages": [{"name": "s", "function": "f",
-                     "inputs": {"n": {"from": "n", "mode": "each"}},
-                     "outputs": ["o"]}],
-         "outputs": {"o": "s.o"}}
-    with open(path, "w") as f:
-        json.dump(j, f)
+from fresh_ab import busy_ns, job  # the same job file and CPU count
 
 
 def main():
@@ -68,13 +55,6 @@ def main():
     for n in (1, n_lane, a.n):
         jobs[n] = os.path.join(tmp, "j%d.json" % n)
         job(jobs[n], os.path.join(b, "bench/fn/noop"), n, item)
-    hz = os.sysconf("SC_CLK_TCK")
-
-    def busy_ns():
-        with open("/proc/stat") as f:
-            v = [int(x) for x in f.readline().split()[1:]]
-        return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz,
-                v[1] * 1e9 / hz)
 
     def go(cmds):
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
