@@ -42,6 +42,31 @@ static struct job *job_in(const char *dir, const char *fmt)
 	return job;
 }
 
+/* A job of an http stage fetching each of items (a JSON array of request
+ * items, for the hostile server on port) and upper reading each body;
+ * concurrency 0: the http function's default. */
+static struct job *fetch_upper_job(const char *name, unsigned concurrency,
+				   unsigned port, const char *items)
+{
+	char conc[32] = "", *text;
+	struct job *job;
+
+	if (concurrency)
+		snprintf(conc, sizeof(conc), "\"concurrency\":%u,", concurrency);
+	text = t_strdupf(
+		"{\"version\":1,\"name\":\"%s\",\"allow_hosts\":[\"127.0.0.1:%u\"],"
+		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"}},"
+		"\"inputs\":{\"req\":%s},"
+		"\"stages\":["
+		"{\"name\":\"fetch\",\"io\":\"http\",%s\"inputs\":{\"r\":{\"from\":\"req\",\"mode\":\"each\"}},\"outputs\":[\"status\",\"body\"]},"
+		"{\"name\":\"up\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"fetch.body\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
+		"\"outputs\":{\"up\":\"up.out\"}}",
+		name, port, items, conc);
+	job = job_in("/tmp", text);
+	free(text);
+	return job;
+}
+
 /*
  * The first byte of item i's data: 'a' + (i * 7) % 26, split.c emits that
  * % 4 items of it; but never 's', which makes split spin for ~0.3 s of CPU
@@ -662,7 +687,7 @@ TEST_F(stream, a_late_first_response_does_not_hold_back_the_items_behind_it)
 {
 	size_t cap = (GATE_PASS + 1) * 160 + 64, o = 0, before = 0;
 	uint64_t late_ms;
-	char *items = malloc(cap), *text;
+	char *items = malloc(cap);
 	const struct stage_report *fetch, *up;
 	struct engine_report rep;
 	struct job *job;
@@ -687,18 +712,8 @@ TEST_F(stream, a_late_first_response_does_not_hold_back_the_items_behind_it)
 				      i ? "," : "", i, port, path);
 	}
 	snprintf(items + o, cap - o, "]");
-	text = t_strdupf(
-		"{\"version\":1,\"name\":\"gate\",\"allow_hosts\":[\"127.0.0.1:%u\"],"
-		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"}},"
-		"\"inputs\":{\"req\":%s},"
-		"\"stages\":["
-		"{\"name\":\"fetch\",\"io\":\"http\",\"inputs\":{\"r\":{\"from\":\"req\",\"mode\":\"each\"}},\"outputs\":[\"status\",\"body\"]},"
-		"{\"name\":\"up\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"fetch.body\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
-		"\"outputs\":{\"up\":\"up.out\"}}",
-		port, items);
+	job = fetch_upper_job("gate", 0, port, items);
 	free(items);
-	job = job_in("/tmp", text);
-	free(text);
 	ASSERT_NE(NULL, job);
 	r = engine_run(job,
 		       &(struct engine_opts){ .sandbox = self->sb,
@@ -790,7 +805,7 @@ fail:
 static long far_run(struct sandbox *sb, uint64_t window, const char *key)
 {
 	size_t cap = FAR_N * 160 + 64, o = 0;
-	char *items = malloc(cap), *text;
+	char *items = malloc(cap);
 	struct engine_report rep;
 	struct job *job;
 	struct err e = {};
@@ -809,18 +824,8 @@ static long far_run(struct sandbox *sb, uint64_t window, const char *key)
 				      "%s{\"name\":\"%03zu\",\"data\":\"GET http://127.0.0.1:%u/delay/%s/%d/%d HTTP/1.1\\r\\n\\r\\n\"}",
 				      i ? "," : "", i, port, key, FAR_MS, FAR_BODY);
 	snprintf(items + o, cap - o, "]");
-	text = t_strdupf(
-		"{\"version\":1,\"name\":\"far\",\"allow_hosts\":[\"127.0.0.1:%u\"],"
-		"\"functions\":{\"upper\":{\"binary\":\"%%1$s/upper\",\"memory\":\"1MiB\"}},"
-		"\"inputs\":{\"req\":%s},"
-		"\"stages\":["
-		"{\"name\":\"fetch\",\"io\":\"http\",\"concurrency\":256,\"inputs\":{\"r\":{\"from\":\"req\",\"mode\":\"each\"}},\"outputs\":[\"status\",\"body\"]},"
-		"{\"name\":\"up\",\"function\":\"upper\",\"inputs\":{\"in\":{\"from\":\"fetch.body\",\"mode\":\"each\"}},\"outputs\":[\"out\"]}],"
-		"\"outputs\":{\"up\":\"up.out\"}}",
-		port, items);
+	job = fetch_upper_job("far", 256, port, items);
 	free(items);
-	job = job_in("/tmp", text);
-	free(text);
 	if (!job) {
 		t_hostile_stop(srv);
 		return -1;
