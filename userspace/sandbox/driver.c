@@ -420,7 +420,8 @@ static int grow(void *arr, size_t *cap, size_t n, size_t sz)
 }
 
 /* j->req = *req with everything it points to copied into j's own arrays
- * and sets, kept from its last use (its image is the proxy's reference);
+ * and sets, kept from its last use and emptied then (job_clear(): a job
+ * on sb->drv_jobs holds no item); its image is the proxy's reference.
  * 0 or -ENOMEM. */
 static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 {
@@ -447,8 +448,6 @@ static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 
 		if (c && (!s || strcmp(c->name, s->name)))
 			c = set_free(c);
-		else if (c)
-			set_clear(c);
 		if (s && !c && !(c = set_new(s->name)))
 			return -ENOMEM;
 		j->in[i] = c;
@@ -457,12 +456,6 @@ static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 			if (set_add_item(c, &s->items[t]) < 0)
 				return -ENOMEM;
 	}
-	/* Sets past this request's, of an earlier one: cleared (they hold
-	 * references to its items' buffers), NULL where the request has
-	 * none. */
-	for (size_t i = req->n_inputs; i < j->n_in; i++)
-		if (j->in[i])
-			set_clear(j->in[i]);
 	j->req.inputs = (struct set *const *)j->in;
 	j->req.n_inputs = req->n_inputs;
 	for (int g = 0; g < 3; g++) {
