@@ -115,12 +115,13 @@ struct sandbox {
 	bool drop_ids;		/* pith is root: switch uids */
 	int cgroup_fd;		/* the workers' leaf cgroup, or -1 */
 	char *cgroup_path;	/* .../pith-<pid>/workers */
-	char *cgroup_parent;	/* .../pith-<pid> (NULL for a driver's) */
+	char *cgroup_parent;	/* .../pith-<pid> (NULL for a nested one's) */
 	uint64_t cgroup_id;	/* the leaf's (its inode), or 0 */
-	/* A driver's sandbox while sandbox_new_driver() makes it: its leaf
-	 * goes in the engine's (.../workers/driver-N), and it uses the
-	 * engine's guard (guard_shared: not its to free). */
-	struct sandbox *drv_parent;
+	/* While sandbox_new_driver() or sandbox_new_nested() makes it: the
+	 * sandbox whose leaf its own goes in (.../workers/driver-N for a
+	 * driver's, .../workers/runner-N for a pithd runner's), and whose
+	 * guard it uses (guard_shared: not its to free). */
+	struct sandbox *nest_parent;
 	const char *nest;	/* its leaf's prefix: "driver", "runner" */
 	bool guard_shared;
 	pid_t pid;

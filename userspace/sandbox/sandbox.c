@@ -293,8 +293,8 @@ static void setup_cgroup(struct sandbox *sb)
 	 * engine's guard (setup_guard()), and a pithd runner's in the
 	 * daemon's, "workers/runner-N" (sandbox_new_nested()). No controller is enabled in a
 	 * leaf, so it may hold workers and a driver's leaf at once. */
-	if (sb->drv_parent && sb->drv_parent->cgroup_path) {
-		if (asprintf(&leaf, "%s/%s-%u", sb->drv_parent->cgroup_path,
+	if (sb->nest_parent && sb->nest_parent->cgroup_path) {
+		if (asprintf(&leaf, "%s/%s-%u", sb->nest_parent->cgroup_path,
 			     sb->nest, n) < 0)
 			return;
 	} else {
@@ -345,13 +345,14 @@ static void setup_guard(struct sandbox *sb)
 			 "no worker cgroup to scope the programs to");
 		return;
 	}
-	/* A driver's sandbox: its leaf is in the engine's, which the
-	 * engine's guard covers with all it holds: one program on every
-	 * system call of the host for the run, not one per sandbox. Its
-	 * events are routed by cgroup (guard_poll_cgroup()). */
-	if (sb->drv_parent && sb->drv_parent->guard && !sb->cgroup_parent &&
+	/* A nested sandbox (a driver's, a pithd runner's): its leaf is in
+	 * its parent's, which the parent's guard covers with all it holds:
+	 * one program on every system call of the host for the run or the
+	 * daemon, not one per sandbox. Its events are routed by cgroup
+	 * (guard_poll_cgroup()). */
+	if (sb->nest_parent && sb->nest_parent->guard && !sb->cgroup_parent &&
 	    sb->cgroup_id) {
-		sb->guard = sb->drv_parent->guard;
+		sb->guard = sb->nest_parent->guard;
 		sb->guard_shared = true;
 		return;
 	}
@@ -474,7 +475,7 @@ static int sandbox_make(struct sandbox *parent, const char *nest,
 		return err_set(e, ENOMEM, "out of memory");
 	if (opts)
 		sb->opts = *opts;
-	sb->drv_parent = parent;
+	sb->nest_parent = parent;
 	sb->nest = nest;
 	sb->loader_fd = -1;
 	sb->cgroup_fd = -1;
@@ -555,7 +556,7 @@ static int sandbox_make(struct sandbox *parent, const char *nest,
 		(void)ioctl(sb->spawner.listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS,
 			    SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	driver_init(sb);
-	sb->drv_parent = NULL;
+	sb->nest_parent = NULL;
 	*ret = sb;
 	return 0;
 fail:
