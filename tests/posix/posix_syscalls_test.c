@@ -151,7 +151,7 @@ TEST_F(counted, posix_function_makes_no_syscall_but_its_end)
 		EXPECT_EQ(want[i], status)
 			TH_LOG("%s: %s", modes[i][0], reason);
 	}
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &ev));
 	EXPECT_EQ(0, ev.n) TH_LOG("first event: syscall %ld", ev.v[0].nr);
 	EXPECT_EQ(0, violations(self->g, FN));
 }

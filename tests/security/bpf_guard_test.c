@@ -93,7 +93,7 @@ static int run_worker(FIXTURE_DATA(guard) *self, int (*fn)(void *),
 	status = t_worker_wait(&self->w);
 	ASSERT_LE(0, status);
 	self->ev.pid = self->w.pid;
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &self->ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &self->ev));
 	guard_worker_del(self->g, self->w.pid);
 	self->w.pid = 0;
 	return status;
@@ -358,7 +358,7 @@ TEST_F(guard, processes_outside_the_cgroup_are_untouched)
 	EXPECT_LE(0, s);
 	close(fd);
 	close(s);
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &ev));
 	EXPECT_EQ(0, ev.n);
 }
 
@@ -386,6 +386,7 @@ TEST_F(guard, a_shared_guard_gives_each_cgroup_only_its_own_events)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, fstat(self->cg.fd, &st_parent));
 	ASSERT_EQ(0, fstat(fd, &st_nested));
+	ASSERT_EQ(0, guard_cgroup_add(self->g, st_nested.st_ino));
 	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming, NULL,
 				    &in_parent));
 	ASSERT_EQ(0, t_worker_spawn(fd, open_after_arming, NULL, &in_nested));
@@ -397,10 +398,10 @@ TEST_F(guard, a_shared_guard_gives_each_cgroup_only_its_own_events)
 	sn = t_worker_wait(&in_nested);
 	close(fd);
 	/* The nested cgroup's poller first: the parent's event is kept. */
-	ASSERT_LE(0, guard_poll_cgroup(self->g, st_nested.st_ino,
-				       t_events_collect, &ev_nested));
-	ASSERT_LE(0, guard_poll_cgroup(self->g, st_parent.st_ino,
-				       t_events_collect, &ev_parent));
+	ASSERT_LE(0, guard_poll(self->g, st_nested.st_ino, t_events_collect,
+				&ev_nested));
+	ASSERT_LE(0, guard_poll(self->g, st_parent.st_ino, t_events_collect,
+				&ev_parent));
 	guard_worker_del(self->g, in_parent.pid);
 	guard_worker_del(self->g, in_nested.pid);
 	/* A killed worker leaves its cgroup shortly after it is reaped. */
@@ -421,7 +422,7 @@ TEST_F(guard, a_shared_guard_gives_each_cgroup_only_its_own_events)
 	}
 	/* Nothing left for anyone. */
 	ev_parent.n = 0;
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev_parent));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &ev_parent));
 	EXPECT_EQ(0, ev_parent.n);
 }
 
@@ -507,7 +508,7 @@ TEST_F(guard, a_dead_workers_armed_state_does_not_pass_to_its_pid)
 	ASSERT_EQ(0, t_worker_go(&self->w));
 	status = t_worker_wait(&self->w);
 	self->ev.pid = pid;
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &self->ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &self->ev));
 	self->w.pid = 0;
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(42, WEXITSTATUS(status));

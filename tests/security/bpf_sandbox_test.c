@@ -108,7 +108,7 @@ TEST_F(alone, ebpf_alone_stops_what_is_forbidden_and_only_that)
 	set_free(in);
 	ASSERT_NE(NULL, p);
 	res = sandbox_proc_result(p);
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &ev));
 	v = t_events_find(&ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
 	if (variant->nr < 0) {
 		EXPECT_NULL(v) TH_LOG("unexpected event nr %ld", v->nr);
@@ -219,6 +219,81 @@ TEST(nested_sandboxes_share_one_guard_and_each_gets_only_its_own_kills)
 		sandbox_proc_free(pb);
 	}
 	for (int i = 0; i < 2; i++) {
+		sandbox_release(sb[i]);
+		sandbox_free(sb[i]);
+	}
+	sandbox_free(parent);
+}
+
+/*
+ * Many runners, one guard: every event read from the ring by a sandbox
+ * that is not its worker's is kept for that worker's sandbox, however
+ * many. Two runners' 40 hostile instances each (80, more than the 64 the
+ * shared guard used to keep) are all killed by the guard before a third
+ * runner's clean instance is stepped: its poll reads the 80 events and
+ * must keep each for its own runner, and every killed instance is then
+ * told the guard's reason, not a plain SIGKILL.
+ */
+#define MANY_BAD 40
+
+TEST(every_runner_is_told_each_kill_the_others_read_first)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_drivers = true };
+	struct sandbox *parent = NULL, *sb[3] = { NULL, NULL, NULL };
+	struct sandbox_proc *bad[2][MANY_BAD] = { { NULL } }, *pg;
+	struct err e = {};
+	int told = 0;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	ASSERT_EQ(0, sandbox_new(&o, &parent, &e)) TH_LOG("%s", e.msg);
+	if (!parent->guard) {
+		sandbox_free(parent);
+		SKIP(return, "no eBPF guard here (needs a cgroup v2 leaf)");
+	}
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, sandbox_new_nested(parent, &o, &sb[i], &e))
+			TH_LOG("%s", e.msg);
+		ASSERT_EQ(parent->guard, sb[i]->guard);
+		ASSERT_EQ(0, sandbox_hold(sb[i], &e)) TH_LOG("%s", e.msg);
+	}
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < MANY_BAD; i++) {
+			bad[s][i] = t_spawn_hostile(sb[s],
+						    HOSTILE(H_SYSCALL, SYS_openat),
+						    T_TIMEOUT_MS);
+			ASSERT_NE(NULL, bad[s][i]);
+		}
+	/* All killed, their events in the ring, none of them polled. */
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < MANY_BAD; i++) {
+			struct pollfd pfd = { sandbox_proc_fd(bad[s][i]),
+					      POLLIN, 0 };
+
+			ASSERT_EQ(1, poll(&pfd, 1, T_TIMEOUT_MS));
+		}
+	pg = t_spawn_hostile(sb[2], HOSTILE(H_EXIT, 3), T_TIMEOUT_MS);
+	ASSERT_NE(NULL, pg);
+	ASSERT_EQ(1, wait_one(pg));
+	EXPECT_EQ(3, sandbox_proc_result(pg)->exit_status)
+		TH_LOG("the clean instance: %s", t_reason(pg));
+	sandbox_proc_free(pg);
+	for (int s = 0; s < 2; s++)
+		for (int i = 0; i < MANY_BAD; i++) {
+			struct sandbox_proc *p = bad[s][i];
+
+			ASSERT_EQ(1, wait_one(p));
+			EXPECT_EQ(SANDBOX_FAILED,
+				  sandbox_proc_result(p)->status);
+			if (strstr(t_reason(p), "forbidden syscall openat"))
+				told++;
+			else
+				TH_LOG("runner %d, instance %d: %s", s, i,
+				       t_reason(p));
+			sandbox_proc_free(p);
+		}
+	EXPECT_EQ(2 * MANY_BAD, told);
+	for (int i = 0; i < 3; i++) {
 		sandbox_release(sb[i]);
 		sandbox_free(sb[i]);
 	}

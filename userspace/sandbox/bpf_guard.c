@@ -51,7 +51,15 @@ static const char *const pinned_maps[] = {
 };
 
 #define GUARD_DEAD_MAX 32
-#define GUARD_STASH_MAX 64
+
+/* The events of one cgroup's workers read from the ring by another
+ * cgroup's poller, kept for its own (guard_poll()): at most one per
+ * worker, the first, which is the one that names why it died. */
+struct guard_queue {
+	uint64_t cgroup;
+	struct guard_violation *v;
+	unsigned n, cap;
+};
 
 struct guard {
 	struct guard_bpf *skel;
@@ -80,12 +88,12 @@ struct guard {
 	 * each in a cgroup nested in the guard's): the ring, the maps' names
 	 * and the holds are taken under this lock. */
 	pthread_mutex_t lock;
-	/* guard_poll_cgroup(): events of other cgroups than the poller's,
-	 * kept for their own sandbox's poll (oldest dropped when full). */
-	bool routing;
+	/* guard_poll(): the poller's cgroup (0: every one), and a queue for
+	 * each cgroup a sandbox polls (guard_cgroup_add()), the guard's own
+	 * first. */
 	uint64_t want_cgroup;
-	struct guard_violation stash[GUARD_STASH_MAX];
-	unsigned n_stash;
+	struct guard_queue *queues;
+	unsigned n_queues;
 };
 
 const char *guard_syscall_name(long nr)
@@ -427,6 +435,46 @@ static int pin_maps(struct guard *g, const char *dir, struct err *e)
 	return 0;
 }
 
+static struct guard_queue *queue_find(struct guard *g, uint64_t cgroup)
+{
+	for (unsigned i = 0; i < g->n_queues; i++)
+		if (g->queues[i].cgroup == cgroup)
+			return &g->queues[i];
+	return NULL;
+}
+
+/*
+ * Keep v for its cgroup's poll. A worker's first event is the one its
+ * sandbox reports (proc.c, on_violation()); a later one of the same
+ * worker (an audited or denied call it went on from) is not kept, so a
+ * queue holds at most one event per worker killed or refused since its
+ * sandbox last polled, and that sandbox polls as it reaps each worker.
+ * Events of a cgroup no sandbox polls (none added it) have no one to go
+ * to: a poll of every cgroup (cgroup 0) is handed them, a routed one
+ * drops them. Out of memory, the event is dropped too (its worker then
+ * reports a plain SIGKILL).
+ */
+static void queue_push(struct guard_queue *q, const struct guard_violation *v)
+{
+	struct guard_violation *nv;
+
+	if (!q)
+		return;
+	for (unsigned i = 0; i < q->n; i++)
+		if (q->v[i].pid == v->pid)
+			return;
+	if (q->n == q->cap) {
+		unsigned cap = q->cap ? 2 * q->cap : 8;
+
+		nv = reallocarray(q->v, cap, sizeof(*nv));
+		if (!nv)
+			return;
+		q->v = nv;
+		q->cap = cap;
+	}
+	q->v[q->n++] = *v;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct guard *g = ctx;
@@ -453,14 +501,11 @@ static int on_event(void *ctx, void *data, size_t size)
 	v.instance = ev->instance;
 	v.cgroup_id = ev->cgroup_id;
 	v.ts_ns = ev->ts_ns;
-	if (g->routing && v.cgroup_id != g->want_cgroup) {
+	if (g->want_cgroup && v.cgroup_id != g->want_cgroup) {
 		/* Another sandbox's worker: kept for its poll, never given
 		 * to this one (its cgroup is the kernel's word: a worker
 		 * cannot move itself). */
-		if (g->n_stash == GUARD_STASH_MAX)
-			memmove(g->stash, g->stash + 1,
-				--g->n_stash * sizeof(g->stash[0]));
-		g->stash[g->n_stash++] = v;
+		queue_push(queue_find(g, v.cgroup_id), &v);
 		return 0;
 	}
 	return g->fn ? g->fn(&v, g->userdata) : 0;
@@ -472,6 +517,7 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 	_cleanup_(guard_freep) struct guard *g = NULL;
 	libbpf_print_fn_t old_print;
 	char why[256] = "", btf_path[32] = "";
+	struct stat st;
 	int btf_fd;
 	int r;
 
@@ -490,6 +536,11 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 	if (r < 0)
 		return r;
 	g->cgroup_fd = r;
+	/* Its own cgroup's events kept for it when a nested one polls. */
+	if (fstat(g->cgroup_fd, &st) < 0)
+		return err_errno(e, errno, "cannot stat the worker cgroup");
+	if (guard_cgroup_add(g, st.st_ino) < 0)
+		return err_set(e, ENOMEM, "out of memory");
 
 	/* CO-RE against the small BTF when it could be cut (libbpf then
 	 * reads the kernel's only for the BPF-LSM programs' hooks), against
@@ -615,6 +666,9 @@ struct guard *guard_free(struct guard *g)
 		rmdir(g->pin_dir);
 	}
 	free(g->pin_dir);
+	for (unsigned i = 0; i < g->n_queues; i++)
+		free(g->queues[i].v);
+	free(g->queues);
 	guard_bpf__destroy(g->skel);
 	safe_close(g->cgroup_fd);
 	pthread_mutex_destroy(&g->lock);
@@ -627,59 +681,83 @@ int guard_fd(const struct guard *g)
 	return ring_buffer__epoll_fd(g->rb);
 }
 
-/* Under g->lock: the stash's events of cgroup (all: routing off), then
- * the ring's. */
-static int poll_locked(struct guard *g, bool routing, uint64_t cgroup,
-		       guard_event_fn fn, void *userdata)
+/* Hand q's events to fn; those after a stop stay for a later poll. */
+static int queue_drain(struct guard_queue *q, guard_event_fn fn,
+		       void *userdata, int *n)
 {
-	unsigned kept = 0;
-	int r, n = 0;
+	for (unsigned i = 0; i < q->n; i++) {
+		int r;
 
-	for (unsigned i = 0; i < g->n_stash; i++) {
-		if (routing && g->stash[i].cgroup_id != cgroup) {
-			g->stash[kept++] = g->stash[i];
-			continue;
-		}
-		n++;
-		if (fn && (r = fn(&g->stash[i], userdata)) < 0) {
-			/* Stopped: what is left stays for a later poll. */
-			memmove(g->stash + kept, g->stash + i + 1,
-				(g->n_stash - i - 1) * sizeof(g->stash[0]));
-			g->n_stash = kept + g->n_stash - i - 1;
+		++*n;
+		if (fn && (r = fn(&q->v[i], userdata)) < 0) {
+			memmove(q->v, q->v + i + 1,
+				(q->n - i - 1) * sizeof(q->v[0]));
+			q->n -= i + 1;
 			return r;
 		}
 	}
-	g->n_stash = kept;
-	g->fn = fn;
-	g->userdata = userdata;
-	g->routing = routing;
-	g->want_cgroup = cgroup;
-	r = ring_buffer__consume(g->rb);
-	g->fn = NULL;
-	g->userdata = NULL;
-	g->routing = false;
+	q->n = 0;
+	return 0;
+}
+
+int guard_poll(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
+	       void *userdata)
+{
+	struct guard_queue *q;
+	int r = 0, n = 0;
+
+	pthread_mutex_lock(&g->lock);
+	/* What other pollers kept for this cgroup (or every one) came out
+	 * of the ring before what is in it now. */
+	for (unsigned i = 0; i < g->n_queues && r >= 0; i++) {
+		q = &g->queues[i];
+		if (!cgroup_id || q->cgroup == cgroup_id)
+			r = queue_drain(q, fn, userdata, &n);
+	}
+	if (r >= 0) {
+		g->fn = fn;
+		g->userdata = userdata;
+		g->want_cgroup = cgroup_id;
+		r = ring_buffer__consume(g->rb);
+		g->fn = NULL;
+		g->userdata = NULL;
+		g->want_cgroup = 0;
+	}
+	pthread_mutex_unlock(&g->lock);
 	return r < 0 ? r : r + n;
 }
 
-int guard_poll(struct guard *g, guard_event_fn fn, void *userdata)
+int guard_cgroup_add(struct guard *g, uint64_t cgroup_id)
 {
-	int r;
+	struct guard_queue *nq;
+	int r = 0;
 
 	pthread_mutex_lock(&g->lock);
-	r = poll_locked(g, false, 0, fn, userdata);
+	if (!queue_find(g, cgroup_id)) {
+		nq = reallocarray(g->queues, g->n_queues + 1, sizeof(*nq));
+		if (nq) {
+			g->queues = nq;
+			nq[g->n_queues++] = (struct guard_queue){
+				.cgroup = cgroup_id };
+		} else {
+			r = -ENOMEM;
+		}
+	}
 	pthread_mutex_unlock(&g->lock);
 	return r;
 }
 
-int guard_poll_cgroup(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
-		      void *userdata)
+void guard_cgroup_del(struct guard *g, uint64_t cgroup_id)
 {
-	int r;
+	struct guard_queue *q;
 
 	pthread_mutex_lock(&g->lock);
-	r = poll_locked(g, true, cgroup_id, fn, userdata);
+	q = queue_find(g, cgroup_id);
+	if (q) {
+		free(q->v);
+		*q = g->queues[--g->n_queues];
+	}
 	pthread_mutex_unlock(&g->lock);
-	return r;
 }
 
 int guard_hold(struct guard *g, struct err *e)

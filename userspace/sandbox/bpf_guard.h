@@ -109,20 +109,26 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct guard *, guard_free);
 
 /* Epoll fd, readable when events are waiting; for the event loop. */
 int guard_fd(const struct guard *g);
-/* Non-blocking: hand every waiting event to fn; returns how many, -errno.
- * An event is in the ring before its worker dies, so draining after the
- * worker's exit is seen never misses its violation. */
-int guard_poll(struct guard *g, guard_event_fn fn, void *userdata);
-/* The same for the sandbox whose workers are in the cgroup of id
- * cgroup_id (its inode number), when one guard serves several nested
- * cgroups (a run's drivers, sandbox.c): only events of workers in that
- * cgroup are handed to fn; the others are kept (the last 64) for their
- * own cgroup's poll. A worker cannot change the cgroup its events name,
- * so one sandbox's worker never passes as another's. Thread-safe, as are
+/* Non-blocking: hand the waiting events of workers in the cgroup of id
+ * cgroup_id (its inode number) to fn, or of every cgroup when cgroup_id
+ * is 0; returns how many, -errno. An event is in the ring before its
+ * worker dies, so polling after the worker's exit is seen never misses
+ * its violation. One guard may serve several nested cgroups (a run's
+ * drivers, pithd's runners, sandbox.c): a poll by cgroup reads the
+ * events of the other cgroups added with guard_cgroup_add() (the guard's
+ * own is added by guard_new()) into their own queues, where their own
+ * poll finds them, at most one per worker (its first, the reason it
+ * died) and none lost however many. A worker cannot change the cgroup
+ * its events name, so one sandbox's worker never passes as another's.
+ * Thread-safe, as are guard_cgroup_add(), guard_cgroup_del(),
  * guard_hold(), guard_release(), guard_worker_add() and
  * guard_worker_reaped() on a shared guard. */
-int guard_poll_cgroup(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
-		      void *userdata);
+int guard_poll(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
+	       void *userdata);
+/* Keep the events of cgroup_id for its poll / drop them and its queue
+ * (when its sandbox ends). 0 or -ENOMEM. */
+int guard_cgroup_add(struct guard *g, uint64_t cgroup_id);
+void guard_cgroup_del(struct guard *g, uint64_t cgroup_id);
 
 /* Call before spawning a worker / after reaping it (attach policy). */
 int guard_hold(struct guard *g, struct err *e);

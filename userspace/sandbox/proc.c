@@ -392,12 +392,10 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 	 * parked worker stays known (and armed) for its next instance. */
 	if (p->sb->guard) {
 		/* Only its own workers' events (a run's sandboxes share
-		 * one guard: sandbox.c, setup_guard()). */
-		if (p->sb->cgroup_id)
-			guard_poll_cgroup(p->sb->guard, p->sb->cgroup_id,
-					  on_violation, p->sb);
-		else
-			guard_poll(p->sb->guard, on_violation, p->sb);
+		 * one guard: sandbox.c, setup_guard()); all of them when
+		 * its leaf could not be named (then the guard is its own). */
+		guard_poll(p->sb->guard, p->sb->cgroup_id, on_violation,
+			   p->sb);
 		if (!p->parked)
 			guard_worker_reaped(p->sb->guard, p->pid);
 	}

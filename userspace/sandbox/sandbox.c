@@ -349,9 +349,14 @@ static void setup_guard(struct sandbox *sb)
 	 * its parent's, which the parent's guard covers with all it holds:
 	 * one program on every system call of the host for the run or the
 	 * daemon, not one per sandbox. Its events are routed by cgroup
-	 * (guard_poll_cgroup()). */
+	 * (guard_poll()), each kept in its queue until it polls. */
 	if (sb->nest_parent && sb->nest_parent->guard && !sb->cgroup_parent &&
 	    sb->cgroup_id) {
+		if (guard_cgroup_add(sb->nest_parent->guard, sb->cgroup_id) < 0) {
+			snprintf(sb->guard_error, sizeof(sb->guard_error),
+				 "out of memory for the shared guard's queue");
+			return;
+		}
 		sb->guard = sb->nest_parent->guard;
 		sb->guard_shared = true;
 		return;
@@ -598,7 +603,9 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	spawner_stop(sb);
 	reuse_close(sb);
 	safe_close(sb->events);
-	if (!sb->guard_shared)
+	if (sb->guard_shared)
+		guard_cgroup_del(sb->guard, sb->cgroup_id);
+	else
 		guard_free(sb->guard);
 	safe_close(sb->loader_fd);
 	safe_close(sb->cgroup_fd);

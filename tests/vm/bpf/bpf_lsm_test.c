@@ -311,7 +311,7 @@ TEST_F(lsm, hook_denies_armed_worker_with_eperm_and_event)
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
 	EXPECT_EQ(W_DENIED, WEXITSTATUS(status));
 	ev.pid = w.pid;
-	ASSERT_LE(0, guard_poll(self->g, t_events_collect, &ev));
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &ev));
 	v = t_events_find(&ev, GUARD_KIND_LSM, variant->hook);
 	ASSERT_NE(NULL, v)
 		TH_LOG("no %s event", guard_hook_name(variant->hook));
@@ -367,7 +367,7 @@ TEST(default_enforce_denies_the_operation_and_kills_the_worker)
 	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		TH_LOG("status %#x", status);
 	ev.pid = w.pid;
-	ASSERT_LE(0, guard_poll(g, t_events_collect, &ev));
+	ASSERT_LE(0, guard_poll(g, 0, t_events_collect, &ev));
 	v = t_events_find(&ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
 	ASSERT_NE(NULL, v);
 	EXPECT_EQ(SYS_socket, v->nr);
