@@ -53,9 +53,12 @@ struct {
 	__type(value, __u64);
 } pith_armed SEC(".maps");
 
+/* Written by pith only, so its entries are allocated when pith adds them
+ * (a program only looks them up), not all 4,096 when the guard loads. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct guard_worker);
 } pith_workers SEC(".maps");
@@ -65,9 +68,12 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pith_events SEC(".maps");
 
-/* Violations per syscall number (index GUARD_NR_MAX: numbers beyond). */
+/* Violations per syscall number (index GUARD_NR_MAX: numbers beyond).
+ * Shared counters added to atomically, not per-CPU ones: a violation is
+ * rare, and a per-CPU array of 513 took ~1 ms to create (an allocation
+ * per element), at every start of pith. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, GUARD_NR_MAX + 1);
 	__type(key, __u32);
 	__type(value, __u64);
@@ -75,16 +81,18 @@ struct {
 
 /* Violations per LSM hook (enum guard_hook). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, GUARD_HOOK_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } pith_hook_cnt SEC(".maps");
 
-/* Violations per function and syscall/hook. */
+/* Violations per function and syscall/hook; an entry is allocated at a
+ * function's first violation of a kind (count_fn()), not 4,096 at load. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct guard_fn_key);
 	__type(value, __u64);
 } pith_fn_cnt SEC(".maps");
@@ -144,7 +152,7 @@ static __always_inline void count(__u32 *slot, void *map)
 	__u64 *c = bpf_map_lookup_elem(map, slot);
 
 	if (c)
-		*c += 1;
+		__sync_fetch_and_add(c, 1);
 }
 
 static __always_inline void count_fn(const struct guard_worker *w, __s32 nr,

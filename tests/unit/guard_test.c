@@ -354,7 +354,7 @@ TEST_F(loaded, pinned_counters_dump_with_bpftool_and_vanish_on_free)
 	ASSERT_EQ(0, stat(path, &st));
 	ASSERT_EQ(0, t_run(argv, &out, NULL, &status));
 	EXPECT_EQ(0, t_exit_code(status));
-	EXPECT_NE(NULL, out && strstr(out, "\"values\""));
+	EXPECT_NE(NULL, out && strstr(out, "\"value\""));
 	free(out);
 	self->g = guard_free(self->g);
 	EXPECT_NE(0, stat(path, &st));

@@ -917,8 +917,6 @@ size_t guard_layers(const struct guard *g, struct guard_layer *layers,
 
 int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	_cleanup_free_ __u64 *vals = NULL;
 	struct {
 		struct bpf_map *map;
 		uint64_t *out;
@@ -928,24 +926,17 @@ int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
 		{ g->skel->maps.pith_hook_cnt, per_hook, GUARD_HOOK_MAX },
 	};
 
-	if (ncpu < 0)
-		return ncpu;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
 	for (size_t m = 0; m < ARRAY_SIZE(want); m++) {
 		if (!want[m].out)
 			continue;
 		for (__u32 k = 0; k < want[m].n; k++) {
+			__u64 v;
 			int r = bpf_map__lookup_elem(want[m].map, &k, sizeof(k),
-						     vals, ncpu * sizeof(*vals),
-						     0);
+						     &v, sizeof(v), 0);
 
 			if (r < 0)
 				return r;
-			want[m].out[k] = 0;
-			for (int c = 0; c < ncpu; c++)
-				want[m].out[k] += vals[c];
+			want[m].out[k] = v;
 		}
 	}
 	return 0;
