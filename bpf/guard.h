@@ -87,6 +87,13 @@ struct guard_event {
 	char fn[GUARD_FN_LEN]; /* empty when pith had not named the worker */
 };
 
+/* Key of pith_pinned: a call allowed at one address (the instruction
+ * pointer after its syscall instruction). */
+struct guard_pinned {
+	__u64 ip;
+	__s64 nr;
+};
+
 /* Key of pith_fn_cnt: violations per function and syscall/hook. */
 struct guard_fn_key {
 	char fn[GUARD_FN_LEN];

@@ -49,6 +49,12 @@ FORBIDDEN(bpf, SYS_bpf);
 FORBIDDEN(perf_event_open, SYS_perf_event_open);
 FORBIDDEN(io_uring_setup, SYS_io_uring_setup);
 FORBIDDEN(userfaultfd, SYS_userfaultfd);
+/* The warm reset path's calls, allowed at their trampoline addresses
+ * only (pith_pinned): from the function's own code, killed. */
+FORBIDDEN(munmap, SYS_munmap);
+FORBIDDEN(madvise, SYS_madvise);
+FORBIDDEN(close_range, SYS_close_range);
+FORBIDDEN(pause, SYS_pause);
 FIXTURE_VARIANT_ADD(alone, fork_bomb) {
 	.instance = HOSTILE(H_FORK_BOMB, 0), .nr = SYS_fork };
 FIXTURE_VARIANT_ADD(alone, x32) {

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -361,6 +362,72 @@ TEST_F(loaded, pinned_counters_dump_with_bpftool_and_vanish_on_free)
 	EXPECT_NE(0, stat(dir, &st));
 	free(path);
 	free(dir);
+}
+
+/* The fd of the map named name that the program of id prog_id uses. */
+static int prog_map_fd(unsigned int prog_id, const char *name)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[16];
+	int fd = bpf_prog_get_fd_by_id(prog_id), found = -ENOENT;
+
+	if (fd < 0)
+		return fd;
+	info.nr_map_ids = 16;
+	info.map_ids = (__u64)(uintptr_t)ids;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	for (__u32 i = 0; i < info.nr_map_ids && i < 16 && found < 0; i++) {
+		struct bpf_map_info mi = {};
+		__u32 ml = sizeof(mi);
+		int mfd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (mfd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(mfd, &mi, &ml) == 0 &&
+		    !strcmp(mi.name, name))
+			found = mfd;
+		else
+			close(mfd);
+	}
+	return found;
+}
+
+/*
+ * The calls the warm reset path may make at one address each are in a map
+ * (pith_pinned), not the programs' read-only settings: once the guard is
+ * loaded, a process (even one with pith's privileges) can neither add a
+ * call at an address of its choosing nor remove one: the map is frozen,
+ * and programs may only read it.
+ */
+TEST_F(loaded, the_calls_pinned_to_an_address_cannot_be_changed_once_loaded)
+{
+	struct guard_opts o = { .cgroup_path = self->cg.path, .n_pinned = 1 };
+	struct guard_pinned mine = { .ip = 0x1000, .nr = SYS_openat };
+	struct guard_pinned theirs = { .ip = 0x300000001000ull,
+				       .nr = SYS_munmap };
+	struct err e = {};
+	unsigned int ids[16];
+	__u8 one = 1, v;
+	size_t n;
+	int fd = -1;
+
+	o.pinned[0].ip = theirs.ip;
+	o.pinned[0].nr = theirs.nr;
+	ASSERT_EQ(0, guard_new(&o, &self->g, &e)) TH_LOG("%s", e.msg);
+	n = guard_prog_ids(self->g, ids, 16);
+	for (size_t i = 0; i < n && fd < 0; i++)
+		fd = prog_map_fd(ids[i], "pith_pinned");
+	ASSERT_LE(0, fd) TH_LOG("no program uses pith_pinned");
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &theirs, &v));
+	EXPECT_EQ(-EPERM, bpf_map_update_elem(fd, &mine, &one, BPF_ANY));
+	EXPECT_EQ(-EPERM, bpf_map_delete_elem(fd, &theirs));
+	EXPECT_EQ(-ENOENT, bpf_map_lookup_elem(fd, &mine, &v));
+	EXPECT_EQ(0, bpf_map_lookup_elem(fd, &theirs, &v));
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

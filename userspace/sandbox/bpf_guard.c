@@ -177,10 +177,6 @@ static void configure(struct guard_bpf *skel, const struct guard_opts *o,
 		skel->rodata->arm_nr = o->arm_nr;
 		skel->rodata->arm_arg0 = o->arm_arg0;
 	}
-	for (size_t i = 0; i < o->n_pinned && i < GUARD_MAX_PINNED; i++) {
-		skel->rodata->pinned_ip[i] = o->pinned[i].ip;
-		skel->rodata->pinned_nr[i] = o->pinned[i].nr;
-	}
 	skel->rodata->kill_syscalls = !audit && !o->syscall_audit_only;
 	skel->rodata->deny_lsm = !audit;
 	skel->rodata->deny_sock = !audit;
@@ -335,6 +331,32 @@ static void explain_lsm(char *out, size_t out_len, const char *why)
 		reason = "the kernel refused lsm_cgroup programs (needs "
 			 "kernel >= 6.0)";
 	snprintf(out, out_len, "%s: %.120s", reason, why);
+}
+
+/*
+ * The calls allowed at one address each, into pith_pinned, which is then
+ * frozen: from here on no process can change it (BPF_MAP_FREEZE) and no
+ * program either (BPF_F_RDONLY_PROG), as the .rodata settings. Done after
+ * the load and before any attach, so no program ever runs with it
+ * incomplete. An ip of 0 is an unused slot.
+ */
+static int pin_calls(struct guard *g, const struct guard_opts *o)
+{
+	int fd = bpf_map__fd(g->skel->maps.pith_pinned);
+	__u8 one = 1;
+
+	for (size_t i = 0; i < o->n_pinned && i < GUARD_MAX_PINNED; i++) {
+		struct guard_pinned k = { .ip = o->pinned[i].ip,
+					  .nr = o->pinned[i].nr };
+		int r;
+
+		if (!k.ip)
+			continue;
+		r = bpf_map_update_elem(fd, &k, &one, BPF_ANY);
+		if (r < 0)
+			return r;
+	}
+	return bpf_map_freeze(fd);
 }
 
 static void detach_lsm_progs(struct guard *g)
@@ -606,6 +628,9 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 		return err_set(e, -r, "cannot load BPF programs: %s", why);
 	}
 
+	r = pin_calls(g, opts);
+	if (r < 0)
+		return err_errno(e, r, "cannot set the calls allowed at one address");
 	r = bpf_map__update_elem(g->skel->maps.pith_cgroup, &(__u32){ 0 },
 				 sizeof(__u32), &g->cgroup_fd, sizeof(int),
 				 BPF_ANY);
