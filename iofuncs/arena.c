@@ -22,6 +22,25 @@ void arena_init(struct arena *a, const char *label)
 		a->chunk = ARENA_CHUNK;
 		a->own_min = ARENA_OWN_MIN;
 	}
+	a->grow = MIN(a->chunk, (uint64_t)ARENA_CHUNK_FIRST);
+}
+
+void arena_own_items(struct arena *a)
+{
+	if (strcmp(store_backend(), "memfd"))
+		return;
+	a->own_min = MIN(a->own_min, (uint64_t)ARENA_ITEM_MIN);
+	a->chunk = MIN(a->chunk, (uint64_t)ARENA_ITEM_CHUNK);
+	a->grow = MIN(a->grow, a->chunk);
+}
+
+void arena_expect(struct arena *a, uint64_t bytes)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	a->chunk = MIN(a->chunk, ALIGN_UP(MAX(bytes, (uint64_t)1), page));
+	a->own_min = MIN(a->own_min, a->chunk);
+	a->grow = a->chunk;
 }
 
 static int chunk_new(struct arena *a, uint64_t cap, bool populate,
@@ -104,7 +123,10 @@ static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 	int r;
 
 	if (len >= a->own_min) {
-		r = chunk_new(a, len, a->prefault, &c);
+		/* Whole pages: the pool takes a buffer back for any item that
+		 * fits its mapping. The seal shrinks it to `len`. */
+		r = chunk_new(a, ALIGN_UP(len, (uint64_t)sysconf(_SC_PAGESIZE)),
+			      a->prefault, &c);
 		if (r < 0)
 			return r;
 		c->used = len;
@@ -112,10 +134,11 @@ static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 		if (a->open < 0 ||
 		    arena_chunk(a, (size_t)a->open)->cap -
 				    arena_chunk(a, (size_t)a->open)->used < len) {
-			r = chunk_new(a, a->chunk, false, &c);
+			r = chunk_new(a, MAX(a->grow, len), false, &c);
 			if (r < 0)
 				return r;
 			a->open = (ssize_t)(a->n - 1);
+			a->grow = MIN(2 * a->grow, a->chunk);
 		}
 		c = arena_chunk(a, (size_t)a->open);
 		c->used += len;

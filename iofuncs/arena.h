@@ -20,11 +20,19 @@
  * /dev/pith_xfer buffers get all their pages at creation and cannot shrink,
  * so their chunks are small.
  */
-#define ARENA_CHUNK (64ull << 20)	/* shared memfd chunk */
+#define ARENA_CHUNK (64ull << 20)	/* shared memfd chunk, at most */
+/* The first shared chunk; each next one twice the last, up to the most:
+ * the store charges a chunk's whole size while it is filled (--max-store),
+ * so a run of a few small files is not charged 64 MiB. */
+#define ARENA_CHUNK_FIRST (1ull << 20)
 #define ARENA_OWN_MIN (4ull << 20)	/* from here on an item gets its own */
 #define ARENA_XFER_CHUNK (1ull << 20)
 #define ARENA_XFER_OWN_MIN (256ull << 10)
 #define ARENA_POPULATE_MIN (64ull << 10) /* prefault reservations this big */
+/* arena_own_items() (memfd backend): from here on an item gets its own;
+ * the smaller ones share chunks of ARENA_ITEM_CHUNK */
+#define ARENA_ITEM_MIN (16ull << 10)
+#define ARENA_ITEM_CHUNK (1ull << 20)
 
 struct arena_chunk {
 	struct buffer *buf;	/* NULL once given away (arena_chunk_drop()) */
@@ -63,12 +71,30 @@ struct arena {
 	ssize_t open;	/* chunk taking small items, -1: none */
 	size_t sealed_upto; /* chunks before it are sealed (arena_seal_idle) */
 	uint64_t chunk, own_min; /* by store backend, see above */
+	uint64_t grow;	/* the next shared chunk's size (ARENA_CHUNK_FIRST) */
 	/* Fault reserved ranges in at once: only when the sizes are trusted
 	 * (file.read's statx), never for sizes a server claims. */
 	bool prefault;
 };
 
 void arena_init(struct arena *a, const char *label);
+/*
+ * Items the caller bounds in number (a streaming run under the engine's
+ * window): each of at least ARENA_ITEM_MIN bytes gets a buffer of its own,
+ * its size rounded up to whole pages (a recycled one fits the next item of
+ * about its size), so its pages go when its last reader is done rather
+ * than with the last item of a shared chunk, and a recycled buffer brings
+ * back its own pages, not the high-water mark of a chunk. Costs a
+ * descriptor per such item while it lives (hence only where the caller
+ * bounds their number). The smaller items share chunks of
+ * ARENA_ITEM_CHUNK, not ARENA_CHUNK: the store charges a chunk's whole
+ * size while it is open (--max-store), and a recycled one keeps the pages
+ * it ever had. The memfd backend only.
+ */
+void arena_own_items(struct arena *a);
+/* All the arena will take is `bytes` (a job's inline inputs): chunks no
+ * larger, in whole pages, as the store charges a chunk's whole size. */
+void arena_expect(struct arena *a, uint64_t bytes);
 /* Chunk i (from arena_chunk_of(), a span's .chunk, or .open). */
 static inline struct arena_chunk *arena_chunk(struct arena *a, size_t i)
 {

@@ -473,6 +473,8 @@ int iofunc_start(struct loop *l, const struct iofunc *fn,
 	if (!run->items)
 		return err_set(e, ENOMEM, "out of memory");
 	arena_init(&run->arena, ctx->label ? ctx->label : fn->name);
+	if (ctx->item_buffers && ctx->item)
+		arena_own_items(&run->arena);
 
 	PROBE_IO_START(run, fn->name, run->n, run->ctx.job, run->ctx.stage);
 	run->in_start = true;

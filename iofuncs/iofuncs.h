@@ -81,6 +81,11 @@ struct iofunc_ctx {
 	 * (iofunc_run_finished_prefix()) while it runs; the run reads
 	 * input item i only until item i is finished. */
 	const size_t *input_base;
+	/* The caller bounds how many of the items' outputs live at once
+	 * (the engine's window, outputs released as they are consumed):
+	 * each output of ARENA_ITEM_MIN bytes or more gets a buffer of its
+	 * own, freed or recycled with its item (arena_own_items()). */
+	bool item_buffers;
 };
 
 #define IOFUNC_HTTP_CONCURRENCY 64

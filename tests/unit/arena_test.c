@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
 #include "iofuncs/arena.h"
+#include "lib/macro.h"
 
 static void __attribute__((constructor)) use_memfd_backend(void)
 {
@@ -173,6 +175,60 @@ TEST(given_away_prefix_is_dropped)
 	ASSERT_EQ(0, buffer_data(hb, (const void **)&d));
 	EXPECT_EQ(0, memcmp(d, "0123456789", 10));
 	buffer_unref(hb);
+	arena_done(&a);
+}
+
+/*
+ * A streaming run whose items the caller bounds (arena_own_items()): an
+ * item of ARENA_ITEM_MIN bytes or more gets a buffer of its own, in whole
+ * pages, so dropping one item frees (or pools) its pages and no other's;
+ * smaller items share a chunk of ARENA_ITEM_CHUNK. Otherwise items share
+ * chunks that start at ARENA_CHUNK_FIRST and double: a few bytes are
+ * never charged as a 64 MiB chunk.
+ */
+TEST(own_items_get_buffers_of_their_own_in_whole_pages)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct arena_span s1, s2, h;
+	struct buffer *b1, *b2;
+	struct arena a;
+	uint64_t held;
+
+	arena_init(&a, "own");
+	arena_own_items(&a);
+	ASSERT_EQ(0, arena_reserve(&a, 60000, &s1));
+	ASSERT_EQ(0, arena_reserve(&a, 60000, &s2));
+	ASSERT_EQ(0, arena_reserve(&a, 100, &h));
+	EXPECT_NE(s1.buf, s2.buf);
+	EXPECT_NE(s1.buf, h.buf);
+	EXPECT_EQ(ALIGN_UP(60000, page), s1.buf->size);
+	EXPECT_EQ(ARENA_ITEM_CHUNK, h.buf->size);
+	memset(s1.ptr, 'a', 60000);
+	memset(s2.ptr, 'b', 60000);
+	arena_keep(&a, &s1);
+	arena_keep(&a, &s2);
+	arena_keep(&a, &h);
+	b1 = buffer_ref(s1.buf);
+	b2 = buffer_ref(s2.buf);
+	ASSERT_EQ(0, arena_finish(&a));
+	arena_done(&a);
+	EXPECT_EQ(60000, b1->size);
+	held = store_stats.bytes_held;
+	buffer_unref(b1); /* its item was consumed: its pages go now */
+	EXPECT_EQ(held - 60000, store_stats.bytes_held);
+	buffer_unref(b2);
+
+	arena_init(&a, "shared");
+	ASSERT_EQ(0, arena_reserve(&a, 60000, &s1));
+	ASSERT_EQ(0, arena_reserve(&a, 60000, &s2));
+	EXPECT_EQ(s1.buf, s2.buf);
+	EXPECT_EQ(ARENA_CHUNK_FIRST, s1.buf->size);
+	ASSERT_EQ(0, arena_reserve(&a, ARENA_CHUNK_FIRST - 100000, &h));
+	EXPECT_EQ(2 * ARENA_CHUNK_FIRST, h.buf->size);
+	arena_abandon(&a, &s1);
+	arena_abandon(&a, &s2);
+	arena_abandon(&a, &h);
+	ASSERT_EQ(0, arena_finish(&a));
 	arena_done(&a);
 }
 

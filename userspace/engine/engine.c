@@ -1691,10 +1691,16 @@ static uint64_t consumers_run_ns(const struct stage_run *st)
  * - one item more every second arrival with fewer than one item per CPU
  *   waiting for compute while the window or its pace held a start back
  *   (compute idles and the window is the limit: at most 1.5x per round
- *   trip), up to `most`: half the items compute takes in a round trip at
- *   its instances' running average (Little's law; the other half absorbs
- *   bursts, and a loaded machine's longer runs lower it), and never more
- *   than the windowed stages' requests in flight could use;
+ *   trip), up to `most`: the items compute takes in a round trip at its
+ *   instances' running average (Little's law; a loaded machine's longer
+ *   runs lower it), and never more than the windowed stages' requests in
+ *   flight could use. Round 8 stopped at half of it, as each item in
+ *   flight then cost memory as it arrived (a 64 MiB arena chunk's pages
+ *   stayed until its last item was consumed); since round 9 an item's
+ *   buffer is its own and goes when it is consumed (arena_own_items()),
+ *   so requests in flight hold no bytes and the items arrived are what
+ *   compute has not taken yet (benchmarks.md, "round 9, branch
+ *   thesis21");
  * - a quarter less, once per round trip, while more than
  *   ENGINE_WINDOW_BACKLOG per CPU wait (compute is behind), and one less
  *   per arrival while above `most`; never below the base.
@@ -1709,7 +1715,7 @@ static void win_adapt(struct run *run, struct stage_run *st)
 
 	if (run->opts->window)
 		return;
-	most = t && run->rtt_ns ? run->rtt_ns * run->cpus / 2 / t : base;
+	most = t && run->rtt_ns ? run->rtt_ns * run->cpus / t : base;
 	most = MIN(most, (uint64_t)run->iopol_concurrency_max + base);
 	if (waiting > (uint64_t)run->cpus * ENGINE_WINDOW_BACKLOG) {
 		if (!run->win_cut && run->win_items > base) {
@@ -2036,6 +2042,15 @@ static int start_io_stage(struct stage_run *st)
 	ctx.stream_data = st;
 	if (st->io_windowed) {
 		ctx.may_start = io_may_start;
+		/* Its items live from their arrival to their consumers'
+		 * end, as many as the window holds: each a buffer of its
+		 * own, whose pages go with it (architecture.md, "Buffers
+		 * and release"). Not when one is a job output, which may
+		 * stay to the end (no -o): a descriptor per item then. */
+		ctx.item_buffers = true;
+		for (size_t k = 0; k < js->n_outputs; k++)
+			if (st->out[k]->job_output)
+				ctx.item_buffers = false;
 		st->io_probe = SIZE_MAX;
 		/* 0: the function's default, 64 requests or 256 files */
 		run->iopol_concurrency_max =

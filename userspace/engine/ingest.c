@@ -205,6 +205,18 @@ struct placed {
  * memfd, so a job of 100,000 inline items holds a handful of descriptors,
  * not one per item), sealed before any stage reads them.
  */
+/* The bytes place_inline() will put in its arena. */
+static uint64_t inline_bytes(const struct job *job)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < job->n_inputs; i++)
+		for (size_t j = 0; j < job->inputs[i].n_items; j++)
+			if (job->inputs[i].items[j].source != JOB_SRC_FILE)
+				n += job->inputs[i].items[j].len;
+	return n;
+}
+
 static int place_inline(const struct job *job, struct arena *a,
 			struct placed **ret, struct err *e)
 {
@@ -243,6 +255,7 @@ int ingest_job(struct loop *l, int dirfd, const struct job *job,
 	int r = 0;
 
 	arena_init(&inline_arena, job->name);
+	arena_expect(&inline_arena, inline_bytes(job));
 	if (!placed)
 		r = err_set(e, ENOMEM, "out of memory");
 	if (r >= 0)
