@@ -168,6 +168,48 @@ static int wait_one(struct sandbox_proc *p)
 }
 
 /*
+ * A sandbox with a guard (seccomp off: the guard alone) and n runners
+ * nested in it (sandbox_new_nested()), each held. 0; 1 when there is no
+ * guard here (nothing is left made); -errno with e set. Every runner
+ * must use the parent's one guard: its programs, not a copy.
+ */
+static int runners_new(struct sandbox **ret_parent, struct sandbox **sb,
+		       int n, struct err *e)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_drivers = true };
+	struct sandbox *parent = NULL;
+	int r = sandbox_new(&o, &parent, e);
+
+	if (r < 0)
+		return r;
+	if (!parent->guard) {
+		sandbox_free(parent);
+		return 1;
+	}
+	*ret_parent = parent;
+	for (int i = 0; i < n; i++) {
+		r = sandbox_new_nested(parent, &o, &sb[i], e);
+		if (r < 0)
+			return r;
+		if (sb[i]->guard != parent->guard)
+			return err_set(e, EINVAL, "runner %d has a guard of its own", i);
+		r = sandbox_hold(sb[i], e);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void runners_free(struct sandbox *parent, struct sandbox **sb, int n)
+{
+	for (int i = 0; i < n; i++) {
+		sandbox_release(sb[i]);
+		sandbox_free(sb[i]);
+	}
+	sandbox_free(parent);
+}
+
+/*
  * pithd's runners (sandbox_new_nested()): two sandboxes nested in a third
  * use its one guard, and one's worker never passes as the other's. The
  * guard kills a forbidden call in one while the other runs a clean
@@ -178,25 +220,18 @@ static int wait_one(struct sandbox_proc *p)
  */
 TEST(nested_sandboxes_share_one_guard_and_each_gets_only_its_own_kills)
 {
-	struct sandbox_opts o = { .no_seccomp = true, .no_drivers = true };
 	struct sandbox *parent = NULL, *sb[2] = { NULL, NULL };
 	struct err e = {};
+	int r;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root to load BPF programs and make cgroups");
-	ASSERT_EQ(0, sandbox_new(&o, &parent, &e)) TH_LOG("%s", e.msg);
-	if (!parent->guard) {
-		sandbox_free(parent);
+	r = runners_new(&parent, sb, 2, &e);
+	ASSERT_LE(0, r) TH_LOG("%s", e.msg);
+	if (r > 0)
 		SKIP(return, "no eBPF guard here (needs a cgroup v2 leaf)");
-	}
-	for (int i = 0; i < 2; i++) {
-		ASSERT_EQ(0, sandbox_new_nested(parent, &o, &sb[i], &e))
-			TH_LOG("%s", e.msg);
-		/* One guard: its programs, not a copy. */
-		EXPECT_EQ(parent->guard, sb[i]->guard);
+	for (int i = 0; i < 2; i++)
 		ASSERT_NE(NULL, strstr(sandbox_cgroup_path(sb[i]), "/runner-"));
-		ASSERT_EQ(0, sandbox_hold(sb[i], &e)) TH_LOG("%s", e.msg);
-	}
 	for (int round = 0; round < 2; round++) {
 		struct sandbox *bad = sb[round], *good = sb[!round];
 		struct sandbox_proc *pb, *pg;
@@ -224,11 +259,7 @@ TEST(nested_sandboxes_share_one_guard_and_each_gets_only_its_own_kills)
 		sandbox_proc_free(pg);
 		sandbox_proc_free(pb);
 	}
-	for (int i = 0; i < 2; i++) {
-		sandbox_release(sb[i]);
-		sandbox_free(sb[i]);
-	}
-	sandbox_free(parent);
+	runners_free(parent, sb, 2);
 }
 
 /*
@@ -244,25 +275,17 @@ TEST(nested_sandboxes_share_one_guard_and_each_gets_only_its_own_kills)
 
 TEST(every_runner_is_told_each_kill_the_others_read_first)
 {
-	struct sandbox_opts o = { .no_seccomp = true, .no_drivers = true };
 	struct sandbox *parent = NULL, *sb[3] = { NULL, NULL, NULL };
 	struct sandbox_proc *bad[2][MANY_BAD] = { { NULL } }, *pg;
 	struct err e = {};
-	int told = 0;
+	int told = 0, r;
 
 	if (geteuid() != 0)
 		SKIP(return, "needs root to load BPF programs and make cgroups");
-	ASSERT_EQ(0, sandbox_new(&o, &parent, &e)) TH_LOG("%s", e.msg);
-	if (!parent->guard) {
-		sandbox_free(parent);
+	r = runners_new(&parent, sb, 3, &e);
+	ASSERT_LE(0, r) TH_LOG("%s", e.msg);
+	if (r > 0)
 		SKIP(return, "no eBPF guard here (needs a cgroup v2 leaf)");
-	}
-	for (int i = 0; i < 3; i++) {
-		ASSERT_EQ(0, sandbox_new_nested(parent, &o, &sb[i], &e))
-			TH_LOG("%s", e.msg);
-		ASSERT_EQ(parent->guard, sb[i]->guard);
-		ASSERT_EQ(0, sandbox_hold(sb[i], &e)) TH_LOG("%s", e.msg);
-	}
 	for (int s = 0; s < 2; s++)
 		for (int i = 0; i < MANY_BAD; i++) {
 			bad[s][i] = t_spawn_hostile(sb[s],
@@ -299,11 +322,7 @@ TEST(every_runner_is_told_each_kill_the_others_read_first)
 			sandbox_proc_free(p);
 		}
 	EXPECT_EQ(2 * MANY_BAD, told);
-	for (int i = 0; i < 3; i++) {
-		sandbox_release(sb[i]);
-		sandbox_free(sb[i]);
-	}
-	sandbox_free(parent);
+	runners_free(parent, sb, 3);
 }
 
 TEST_HARNESS_MAIN

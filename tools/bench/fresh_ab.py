@@ -59,22 +59,35 @@ def busy_ns():
     return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz, v[1] * 1e9 / hz)
 
 
-def main():
+def ab_args(rounds, n, n_help="instances"):
+    """The options of an alternated A/B of builds (this script's and
+    startup_ab.py's), parsed."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("-r", type=int, default=16, help="rounds")
-    ap.add_argument("-n", type=int, default=2000, help="instances")
+    ap.add_argument("-r", type=int, default=rounds, help="rounds")
+    ap.add_argument("-n", type=int, default=n, help=n_help)
     ap.add_argument("--fn", default="build/bench/fn/noop")
     ap.add_argument("--quiet", type=float, default=None,
                     help="also medians over the rounds with others + niced "
                     "<= X CPUs")
     ap.add_argument("builds", nargs="+")
-    a = ap.parse_args()
+    return ap.parse_args()
+
+
+def ab_start(prefix):
+    """At nice -20 when root; a temporary directory and its one-line item
+    file."""
     if os.geteuid() == 0:
         os.nice(-20)
-    tmp = tempfile.mkdtemp(prefix="fresh_ab.")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     item = os.path.join(tmp, "x.txt")
     with open(item, "w") as f:
         f.write("x\n")
+    return tmp, item
+
+
+def main():
+    a = ab_args(16, 2000)
+    tmp, item = ab_start("fresh_ab.")
     jobs = {}
     for n in (1, a.n):
         jobs[n] = os.path.join(tmp, "j%d.json" % n)

@@ -14,17 +14,15 @@ machine (others and niced, as fresh_ab.py counts them) above X CPUs.
 
 Each DIR holds a build's pith (e.g. /work/main/build and build).
 """
-import argparse
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fresh_ab import busy_ns  # noqa: E402
+from fresh_ab import ab_args, ab_start, busy_ns  # noqa: E402
 
 
 def job(path, fn, n, item):
@@ -40,22 +38,8 @@ def job(path, fn, n, item):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("-r", type=int, default=20, help="rounds")
-    ap.add_argument("-n", type=int, default=10, help="instances of the "
-                    "larger job")
-    ap.add_argument("--fn", default="build/bench/fn/noop")
-    ap.add_argument("--quiet", type=float, default=None,
-                    help="also medians over the rounds with others + niced "
-                    "<= X CPUs")
-    ap.add_argument("builds", nargs="+")
-    a = ap.parse_args()
-    if os.geteuid() == 0:
-        os.nice(-20)
-    tmp = tempfile.mkdtemp(prefix="startup_ab.")
-    item = os.path.join(tmp, "x.txt")
-    with open(item, "w") as f:
-        f.write("x\n")
+    a = ab_args(20, 10, "instances of the larger job")
+    tmp, item = ab_start("startup_ab.")
     sizes = (1, a.n)
     jobs = {}
     for n in sizes:
