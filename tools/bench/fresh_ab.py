@@ -4,17 +4,21 @@
 Alternated A/B of builds on the fresh no-op job of instance_bench.sh's fresh
 row: per instance, (X_N - X_1) / (N - 1), of the wall time, the CPU of
 everything (RUSAGE_CHILDREN: pith, its zygotes and workers) and pith's loop
-thread (perf stat --no-inherit -e task-clock); medians and ranges over the
+thread (perf stat --no-inherit -e task-clock) and of the driver threads
+(PITH_WARM_STATS's lines; with lanes); medians and ranges over the
 rounds, the builds' order reversed every other round, X_1 the median of
 three 1-instance runs per round and build. Runs at nice -20 when root.
 
-  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] DIR[:VAR=VALUE][@ARGS] ...
+  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] [--warm] DIR[:VAR=VALUE][#procs][@ARGS] ...
 
 Each DIR holds a build's pith and pith-worker; VAR=VALUE is set in that
 build's environment (e.g. build:PITH_REAP=pidfd; several separated by
 spaces); ARGS (split at spaces)
 go to that build's `pith run` (e.g. "build@-j 16"), for the 1-instance
-runs too.
+runs too. "#procs" runs that build as fresh_lanes.py's lanes: one `pith
+run` per CPU at once, each pinned to its CPU with taskset and given N / CPUs
+of the instances (for X_1 one instance each); its loop figure is the sum of
+their loop threads.
 
 It also prints what the rest of the machine used meanwhile ("others":
 CPUs busy in /proc/stat during the N-instance runs, less their own CPU and
@@ -28,6 +32,7 @@ than about the builds.
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -35,10 +40,10 @@ import tempfile
 import time
 
 
-def job(path, fn, n, item):
+def job(path, fn, n, item, fresh=True):
     j = {"version": 1, "name": "fresh",
          "functions": {"f": {"binary": fn, "memory": "1MiB",
-                             "timeout": "10s", "fresh": True}},
+                             "timeout": "10s", "fresh": fresh}},
          "inputs": {"n": [{"name": "i%d" % i, "file": item}
                           for i in range(n)]},
          "stages": [{"name": "s", "function": "f",
@@ -69,6 +74,9 @@ def ab_args(rounds, n, n_help="instances"):
     ap.add_argument("--quiet", type=float, default=None,
                     help="also medians over the rounds with others + niced "
                     "<= X CPUs")
+    ap.add_argument("--warm", action="store_true",
+                    help="warm instances (instance_bench.sh's warm row: "
+                    "-n 20000), not fresh ones")
     ap.add_argument("builds", nargs="+")
     return ap.parse_args()
 
@@ -91,41 +99,62 @@ def main():
     jobs = {}
     for n in (1, a.n):
         jobs[n] = os.path.join(tmp, "j%d.json" % n)
-        job(jobs[n], os.path.realpath(a.fn), n, item)
+        job(jobs[n], os.path.realpath(a.fn), n, item, not a.warm)
 
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if a.n // len(cpus) not in jobs:
+        jobs[a.n // len(cpus)] = os.path.join(tmp, "j%d.json" % (a.n // len(cpus)))
+        job(jobs[a.n // len(cpus)], os.path.realpath(a.fn),
+            a.n // len(cpus), item, not a.warm)
 
     def run(spec, n):
         spec, _, args = spec.partition("@")
+        spec, procs, _ = spec.partition("#procs")
         d, _, ev = spec.partition(":")
-        env = dict(os.environ)
+        env = dict(os.environ, PITH_WARM_STATS="1")
         for kv in ev.split():
             k, v = kv.split("=", 1)
             env[k] = v
+        # "#procs": fresh_lanes.py's lanes, a pith per CPU pinned there
+        # with taskset, each with n / CPUs of the instances (n = 1: one
+        # instance each), at once.
+        lanes = [["taskset", "-c", str(c)] for c in cpus] if procs else [[]]
+        per = n if not procs or n == 1 else n // len(cpus)
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         b0 = busy_ns()
         t0 = time.monotonic_ns()
-        p = subprocess.run(["perf", "stat", "--no-inherit", "-x,", "-e",
-                            "task-clock", os.path.join(d, "pith"), "run",
-                            "-q", *args.split(), jobs[n], "-o",
-                            os.path.join(tmp, "out")],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                           text=True, check=True, env=env)
+        ps = [subprocess.Popen(["perf", "stat", "--no-inherit", "-x,", "-e",
+                                "task-clock", *pin, os.path.join(d, "pith"),
+                                "run", "-q", *args.split(), jobs[per], "-o",
+                                os.path.join(tmp, "out%d" % i)],
+                               stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True, env=env)
+              for i, pin in enumerate(lanes)]
+        errs = [p.communicate()[1] for p in ps]
         t1 = time.monotonic_ns()
         b1 = busy_ns()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        if any(p.returncode for p in ps):
+            raise SystemExit("%s failed: %s" % (spec, errs))
         cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1e9
-        loop = next(float(f[0]) * 1e6 for f in
-                    (line.split(",") for line in p.stderr.splitlines())
-                    if len(f) > 2 and "task-clock" in f[2])
+        # The loop threads of all of them.
+        loop = sum(next(float(f[0]) * 1e6 for f in
+                        (line.split(",") for line in e.splitlines())
+                        if len(f) > 2 and "task-clock" in f[2])
+                   for e in errs)
+        # The drivers' threads (PITH_WARM_STATS: "... N us of CPU").
+        drv = sum(float(m.group(1)) * 1e3 for e in errs for m in
+                  re.finditer(r"driver on CPU \d+: .*?(\d+) us of CPU", e))
         return (t1 - t0, cpu, loop, max(b1[0] - b0[0] - cpu, 0) / (t1 - t0),
-                (b1[1] - b0[1]) / (t1 - t0))
+                (b1[1] - b0[1]) / (t1 - t0), drv)
 
-    res = {b: ([], [], [], [], []) for b in a.builds}
+    res = {b: ([], [], [], [], [], []) for b in a.builds}
     for r in range(a.r):
         for b in (a.builds if r % 2 == 0 else a.builds[::-1]):
             one = [run(b, 1) for _ in range(3)]
             many = run(b, a.n)
-            for k in range(3):
+            for k in (0, 1, 2, 5):
                 x1 = statistics.median(x[k] for x in one)
                 res[b][k].append((many[k] - x1) / (a.n - 1) / 1000)
             res[b][3].append(many[3])
@@ -137,11 +166,11 @@ def main():
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
     for b in a.builds:
-        w, c, lp, o, ni = res[b]
-        print("%-32s wall %s  cpu %s  loop %s  (us per instance)  "
+        w, c, lp, o, ni, dv = res[b]
+        print("%-32s wall %s  cpu %s  loop %s  drivers %s  (us per instance)  "
               "others %.2f [%.2f-%.2f] CPUs, niced %.2f [%.2f-%.2f]" %
-              (b, f(w), f(c), f(lp), statistics.median(o), min(o), max(o),
-               statistics.median(ni), min(ni), max(ni)))
+              (b, f(w), f(c), f(lp), f(dv), statistics.median(o), min(o),
+               max(o), statistics.median(ni), min(ni), max(ni)))
     if a.quiet is not None:
         keep = [r for r in range(a.r)
                 if all(res[b][3][r] + res[b][4][r] <= a.quiet
@@ -149,10 +178,9 @@ def main():
         print("rounds with others + niced <= %.2f CPUs: %d of %d" %
               (a.quiet, len(keep), a.r))
         for b in a.builds:
-            w, c, lp = ([res[b][k][r] for r in keep] for k in range(3))
-            print("%-32s wall %s  cpu %s  loop %s  (quiet rounds)" %
-                  (b, f(w), f(c), f(lp)))
-
+            w, c, lp, dv = ([res[b][k][r] for r in keep] for k in (0, 1, 2, 5))
+            print("%-32s wall %s  cpu %s  loop %s  drivers %s  (quiet rounds)" %
+                  (b, f(w), f(c), f(lp), f(dv)))
 
 if __name__ == "__main__":
     main()
