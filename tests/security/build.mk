@@ -44,6 +44,9 @@ $(B)/tests/warm_test: | $(RESET_FN) $(RESET_BIG_FN) $(B)/pith-worker
 TEST_PROGS += driver_test
 driver_test_SRCS := tests/security/driver_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/driver_test: | $(RESET_FN) $(B)/pith-worker
+TEST_PROGS += lane_test
+lane_test_SRCS := tests/security/lane_test.c $(SANDBOX_T_SRCS)
+$(B)/tests/lane_test: | $(HOSTILE_FN) $(B)/pith-worker
 zygote_test_SRCS := tests/security/zygote_test.c $(SANDBOX_T_SRCS)
 $(B)/tests/zygote_test: | $(RESET_FN) $(HOSTILE_FN) $(B)/pith-worker
 # The hostile suite with every instance forked by a zygote.

@@ -24,14 +24,21 @@
  * either thread, under DRIVER_SHORT_NS (opts.drive_all: any), and
  * only while the engine's own sandbox has DRIVER_OWN instances running
  * (with -j 1 nothing is handed over).
+ *
+ * Lanes (PITH_LANES=1): fresh instances too, each to the lane with the
+ * fewest (the engine's thread or a driver, at most DRIVER_AHEAD each),
+ * forked by the driver's own zygotes on its CPU; the engine's spawner and
+ * zygotes are then confined to the engine's CPUs (place_lane()), so that
+ * each lane's wake-ups stay on its CPU (architecture.md, "Threads").
  */
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/clock.h"
@@ -81,6 +88,7 @@ struct driver {
 	int cpu;
 	pthread_t thread;
 	int wake;			/* eventfd: a start, a kill, stop */
+	int epfd;			/* wake, its sandbox's fd, listener */
 	pthread_mutex_t qlock;		/* the queue */
 	struct drv_job *head, **tail;
 	pthread_mutex_t sblock;		/* sb: the driver's steps, or the
@@ -89,6 +97,7 @@ struct driver {
 	unsigned outstanding;		/* engine's: handed, not freed */
 	struct drv_job *active[DRIVER_AHEAD * 2];
 	unsigned n_active;
+	uint64_t n_done;		/* instances completed, for stats */
 	int ready;			/* 1 started, -errno failed */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
@@ -131,6 +140,7 @@ static void complete(struct driver *d, struct drv_job *j, int r)
 		j->proc = sandbox_proc_free(j->proc);
 	}
 	j->step_r = r < 0 ? r : 0;
+	d->n_done++;
 	__atomic_store_n(&j->done, 1, __ATOMIC_SEQ_CST);
 	if (!__atomic_exchange_n(&parent->drv_signalled, 1, __ATOMIC_SEQ_CST))
 		wake(parent->drv_evfd);
@@ -208,6 +218,46 @@ static uint64_t turn(struct driver *d)
 	return at;
 }
 
+/* PITH_WARM_STATS: what the driver's thread did, as it ends. */
+static void stats(const struct driver *d)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_THREAD, &ru) < 0)
+		return;
+	fprintf(stderr,
+		"pith: driver on CPU %d: %llu instances (%llu forked by a zygote), %ld us of CPU, %ld waits, %ld preemptions\n",
+		d->cpu, (unsigned long long)d->n_done,
+		(unsigned long long)d->sb->zygote_forks,
+		(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000L +
+			ru.ru_utime.tv_usec + ru.ru_stime.tv_usec,
+		ru.ru_nvcsw, ru.ru_nivcsw);
+}
+
+enum { DRV_EV_WAKE = 1, DRV_EV_EXIT, DRV_EV_NOTIFY };
+
+static int epoll_in(int epfd, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static int driver_epoll(struct driver *d)
+{
+	int r;
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (d->epfd < 0)
+		return -errno;
+	r = epoll_in(d->epfd, d->wake, DRV_EV_WAKE);
+	if (r >= 0)
+		r = epoll_in(d->epfd, sandbox_fd(d->sb), DRV_EV_EXIT);
+	if (r >= 0 && sandbox_listener_fd(d->sb) >= 0)
+		r = epoll_in(d->epfd, sandbox_listener_fd(d->sb), DRV_EV_NOTIFY);
+	return r;
+}
+
 static void *driver_main(void *arg)
 {
 	struct driver *d = arg;
@@ -223,6 +273,10 @@ static void *driver_main(void *arg)
 		in_driver = true;
 		r = sandbox_new_driver(d->parent, &o, &d->sb, &e);
 	}
+	/* One epoll set, registered once: its start, its workers' exits,
+	 * its listener's notifications. */
+	if (r >= 0)
+		r = driver_epoll(d);
 	pthread_mutex_lock(&d->rlock);
 	d->ready = r < 0 ? r : 1;
 	pthread_cond_signal(&d->rcond);
@@ -230,11 +284,8 @@ static void *driver_main(void *arg)
 	if (r < 0)
 		return NULL;
 	while (!LOAD(d->stop) || d->n_active) {
-		struct pollfd pfd[3] = {
-			{ d->wake, POLLIN, 0 },
-			{ sandbox_fd(d->sb), POLLIN, 0 },
-			{ sandbox_listener_fd(d->sb), POLLIN, 0 },
-		};
+		struct epoll_event ev[3];
+		bool woken = false, exited = false, notified = false;
 		uint64_t at, now;
 		int ms = -1, n;
 
@@ -253,19 +304,26 @@ static void *driver_main(void *arg)
 			ms = at <= now ? 0 :
 			     (int)MIN((at - now + 999999) / 1000000,
 				      (uint64_t)INT32_MAX);
-		n = poll(pfd, pfd[2].fd >= 0 ? 3 : 2, ms);
+		n = epoll_wait(d->epfd, ev, ARRAY_SIZE(ev), ms);
 		STORE(d->sleeping, 0);
 		if (n <= 0)
 			continue;
-		if (pfd[0].revents & POLLIN)
+		for (int i = 0; i < n; i++) {
+			woken |= ev[i].data.u32 == DRV_EV_WAKE;
+			exited |= ev[i].data.u32 == DRV_EV_EXIT;
+			notified |= ev[i].data.u32 == DRV_EV_NOTIFY;
+		}
+		if (woken)
 			drain(d->wake);
 		pthread_mutex_lock(&d->sblock);
-		if (pfd[2].fd >= 0)
-			(void)sandbox_poll_listener(d->sb, pfd[2].revents & POLLIN);
-		if (pfd[1].revents & POLLIN)
+		if (notified)
+			(void)sandbox_poll_listener(d->sb, true);
+		if (exited)
 			(void)sandbox_poll(d->sb);
 		pthread_mutex_unlock(&d->sblock);
 	}
+	if (getenv("PITH_WARM_STATS"))
+		stats(d);
 	return NULL;
 }
 
@@ -280,8 +338,14 @@ void driver_init(struct sandbox *sb)
 	long n = v ? strtol(v, NULL, 10) : sb->opts.no_drivers ? 0 : 1;
 	int ncpu;
 
+	bool lanes;
+
 	sb->drv_evfd = -1;
-	if (in_driver || n <= 0 || !sb->warm || sb->spawner.listener < 0 ||
+	v = secure_getenv("PITH_LANES");
+	lanes = v && !strcmp(v, "1");
+	/* Warm instances need the listener (their parks); fresh ones not. */
+	if (in_driver || n <= 0 ||
+	    (!lanes && (!sb->warm || sb->spawner.listener < 0)) ||
 	    sched_getaffinity(0, sizeof(allowed), &allowed) < 0)
 		return;
 	ncpu = CPU_COUNT(&allowed);
@@ -294,6 +358,7 @@ void driver_init(struct sandbox *sb)
 	}
 	sb->drv_want = (unsigned)MIN(n, (long)ncpu - 1);
 	sb->drv_rest = allowed;
+	sb->drv_fresh = lanes;
 }
 
 static void hold_one(struct sandbox *sb, void *arg)
@@ -325,7 +390,8 @@ static int driver_start(struct sandbox *sb)
 		d = calloc(1, sizeof(*d));
 		if (!d)
 			goto fail;
-		*d = (struct driver){ .parent = sb, .cpu = cpu, .tail = &d->head };
+		*d = (struct driver){ .parent = sb, .cpu = cpu, .tail = &d->head,
+				      .epfd = -1 };
 		pthread_mutex_init(&d->qlock, NULL);
 		pthread_mutex_init(&d->sblock, NULL);
 		pthread_mutex_init(&d->rlock, NULL);
@@ -361,6 +427,9 @@ void driver_unpin(struct sandbox *sb)
 	if (sb->drv_pinned && sb->drv_tid == gettid())
 		(void)sched_setaffinity(0, sizeof(sb->drv_mask), &sb->drv_mask);
 	sb->drv_pinned = false;
+	if (sb->lane_pinned)
+		place_lane(sb, NULL);
+	sb->lane_pinned = false;
 }
 
 void driver_stop(struct sandbox *sb)
@@ -373,6 +442,7 @@ void driver_stop(struct sandbox *sb)
 		wake(d->wake);
 		pthread_join(d->thread, NULL);
 		sandbox_free(d->sb);
+		safe_close(d->epfd);
 		safe_close(d->wake);
 		free(d);
 	}
@@ -542,17 +612,25 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	const struct drv_run *run;
 	struct sandbox_proc *p;
 	struct drv_job *j;
+	unsigned own;
 	bool sleeping;
+	/* Fresh: asked for, or every instance when warm workers are off. */
+	bool fresh = req->fresh || !sb->warm;
 
-	if ((!sb->n_drivers && !sb->drv_want) || req->fresh || !req->image)
+	if ((!sb->n_drivers && !sb->drv_want) || (fresh && !sb->drv_fresh) ||
+	    !req->image)
 		return 0;
 	/* Only a function whose recent warm instances (on either thread)
 	 * were short: the engine's thread answers each of them on its own
-	 * CPU, and the round trip is most of their cost. */
+	 * CPU, and the round trip is most of their cost. A fresh instance
+	 * (a lane per CPU) goes to the lane with the fewest instances, the
+	 * engine's own when no driver has fewer: a lone one (-j 1) never
+	 * leaves the engine's thread. */
 	run = run_of(sb, req->image);
-	if ((!sb->opts.drive_all &&
+	own = own_running(sb);
+	if ((!sb->opts.drive_all && !fresh &&
 	     (!run || run->n < DRIVER_WARMUP || run->ns >= DRIVER_SHORT_NS)) ||
-	    own_running(sb) < DRIVER_OWN || !items_copied(req))
+	    own < (fresh ? 1 : DRIVER_OWN) || !items_copied(req))
 		return 0;
 	if (!sb->n_drivers && driver_start(sb) < 0)
 		return 0;
@@ -560,7 +638,7 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		if (sb->drivers[i]->outstanding < DRIVER_AHEAD &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
-	if (!d)
+	if (!d || (fresh && d->outstanding >= own))
 		return 0;
 	/* The engine's thread (and the workers its answers wake beside it)
 	 * stays off the drivers' CPUs while it hands them instances: on one
@@ -576,6 +654,15 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	    sched_setaffinity(0, sizeof(sb->drv_rest), &sb->drv_rest) == 0) {
 		sb->drv_pinned = true;
 		sb->drv_tid = gettid();
+	}
+	/* The engine's lane: its spawner, zygotes and their workers join
+	 * its thread on the CPUs without a driver (a driver's were made on
+	 * its CPU). Unconfined, they ran where the scheduler put them, and
+	 * every wake-up between them and this thread or a driver crossed
+	 * CPUs: benchmarks.md, "A lane per CPU (round 9)". */
+	if (fresh && !sb->lane_pinned) {
+		place_lane(sb, &sb->drv_rest);
+		sb->lane_pinned = true;
 	}
 	/* A job the engine freed, its arrays and sets kept; else a new one. */
 	j = sb->drv_jobs ? sb->drv_jobs : calloc(1, sizeof(*j));

@@ -67,7 +67,9 @@ struct spawner {
 	struct sandbox_proc *pinner; /* the lone instance keeping the
 					spawning thread on its CPU */
 	bool last_alone;	/* no other worker alive at the last spawn */
-	cpu_set_t allowed;	/* its CPUs otherwise: pith's, at creation */
+	cpu_set_t allowed;	/* its CPUs otherwise: pith's, at creation,
+				   or its lane's (place_lane()) */
+	cpu_set_t unlaned;	/* pith's, while allowed is a lane's */
 };
 
 /* An idle warm worker: parked in its trampoline's park call (a pending
@@ -206,6 +208,11 @@ struct sandbox {
 	cpu_set_t drv_mask;	/* the engine thread's, while pinned */
 	bool drv_pinned;
 	pid_t drv_tid;
+	/* Fresh instances go to the drivers too (a lane per CPU): the
+	 * engine's thread, its spawner and zygotes on the CPUs without a
+	 * driver, each driver's on its own (driver.c, place.c). */
+	bool drv_fresh;
+	bool lane_pinned;	/* the spawner and zygotes confined */
 	struct drv_job *drv_jobs;	/* freed proxies, for the next ones */
 	struct sandbox_proc *proc_spare; /* one freed proc, for the next spawn */
 };
@@ -386,6 +393,10 @@ int place_before_spawn(struct sandbox_proc *p);
 /* After the clone (pid: clone3's result; confined: the CPU the spawner was
  * on; execd: the child reached execve): undo the pin if the child was not
  * started where asked, and give an exec'd confined worker its CPUs back. */
+/* The engine's lane: its spawner (and so the zygotes it starts, and
+ * their spares) and its running zygotes confined to cpus; with NULL given
+ * back pith's CPUs. */
+void place_lane(struct sandbox *sb, const cpu_set_t *cpus);
 void place_after_spawn(struct sandbox_proc *p, long pid, int here,
 		       int confined, bool execd);
 /* Give the spawning thread its affinity back (idempotent). */

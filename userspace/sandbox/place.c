@@ -55,6 +55,32 @@ void place_spawner(struct spawner *s, int cpu)
 		s->cpu = cpu;
 }
 
+void place_lane(struct sandbox *sb, const cpu_set_t *cpus)
+{
+	struct spawner *s = &sb->spawner;
+	pid_t z;
+
+	if (!s->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (cpus) {
+		s->unlaned = s->allowed;
+		CPU_AND(&s->allowed, &s->allowed, cpus);
+	} else {
+		s->allowed = s->unlaned;
+	}
+	/* Confined to one CPU for a lone instance: that ends at the next
+	 * spawn, which gives it allowed. */
+	if (s->cpu < 0)
+		(void)sched_setaffinity(s->tid, sizeof(s->allowed), &s->allowed);
+	pthread_mutex_unlock(&s->lock);
+	/* Zygotes already running, and so the spares they fork from now. */
+	for (unsigned i = 0; i < sb->n_zygotes; i++)
+		if ((z = zygote_pid(sb, i, false)) > 0)
+			(void)sched_setaffinity(z, sizeof(s->allowed),
+						&s->allowed);
+}
+
 /* Keep this thread on its CPU until the worker is reaped; *ret_cpu is that
  * CPU, or -1 when it cannot be pinned (then nothing is confined). */
 static void pin_caller(struct sandbox_proc *p, int *ret_cpu)

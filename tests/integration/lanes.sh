@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Lanes (PITH_LANES=1, sandbox/driver.c): fresh instances handed to a
+# driver thread on another CPU, forked by its own zygote there. A fresh
+# job's results are the same with and without lanes: the outputs, their
+# order, the report (instances, states, reasons); so are those of
+# instances killed at their deadline and of failing ones. -j 1 and
+# taskset -c 0 keep one lane (PITH_WARM_STATS prints a line per driver
+# that ran: none there).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../harness/tap.sh"
+. "$here/../harness/paths.sh"
+pith=$B/pith
+fnd=$B/tests/functions
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-lanes.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+if [ "$(nproc)" -lt 2 ]; then
+	t_skip_all "lanes need two CPUs (taskset keeps them off)"
+fi
+t_plan 6
+
+# job FILE FUNCTION N TIMEOUT: N fresh instances, item i is "item i".
+job() {
+	python3 - "$@" <<'PY'
+import json, sys
+path, fn, n, timeout = sys.argv[1:5]
+json.dump({"version": 1, "name": "lanes",
+           "functions": {"f": {"binary": fn, "memory": "1MiB",
+                               "timeout": timeout, "fresh": True}},
+           "inputs": {"n": [{"name": "i%d" % i, "data": "item %d\n" % i}
+                            for i in range(int(n))]},
+           "stages": [{"name": "s", "function": "f",
+                       "inputs": {"in": {"from": "n", "mode": "each"}},
+                       "outputs": ["out"]}],
+           "outputs": {"o": "s.out"}}, open(path, "w"))
+PY
+}
+job "$tmp/forward.json" "$fnd/forward" 600 10s
+job "$tmp/fail.json" "$fnd/fail" 40 10s
+job "$tmp/spin.json" "$fnd/spin" 6 200ms
+
+# The report without what differs from run to run: times, pids, CPUs,
+# the output directory; of a failed job its failures (which instances
+# started before the job was cancelled, and so which failed first, depend
+# on timing with or without lanes), each reason once.
+report() {
+	python3 -c '
+import json, re, sys
+def strip(x):
+    if isinstance(x, dict):
+        return {k: strip(v) for k, v in x.items() if k != "dir" and
+                not any(w in k for w in ("_ms", "_us", "_ns", "time", "pid", "cpu", "peak", "rss"))}
+    if isinstance(x, list):
+        return [strip(v) for v in x]
+    return x
+r = strip(json.load(open(sys.argv[1])))
+if r.get("status") != "ok":
+    e = r.get("error", {})
+    e["message"] = re.sub(r"\[[0-9]+\]", "[N]", e.get("message", ""))
+    for s in r.get("stages", []):
+        s["instance_results"] = sorted({json.dumps({k: v for k, v in i.items() if k != "index"}, sort_keys=True)
+                                        for i in s.get("instance_results", [])
+                                        if i.get("status") not in ("ok", "cancelled", "not-run")})
+        for k in ("instances", "items_out", "bytes_out", "status"):
+            s.pop(k, None)
+print(json.dumps(r, sort_keys=True, indent=1))' "$1"
+}
+
+# run NAME LANES JOB [prefix...] [-- args]: outputs in $tmp/NAME, report
+# in $tmp/NAME.json, the drivers' lines in $tmp/NAME.drv
+run() {
+	local name=$1 lanes=$2 j=$3 pre=() args=()
+	shift 3
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do pre+=("$1"); shift; done
+	[ $# -gt 0 ] && shift && args=("$@")
+	PITH_LANES=$lanes PITH_WARM_STATS=1 "${pre[@]}" "$pith" run --json \
+		"$j" -o "$tmp/$name" "${args[@]}" >"$tmp/$name.raw" 2>"$tmp/$name.err"
+	grep '^pith: driver on CPU [0-9]*: [1-9]' "$tmp/$name.err" >"$tmp/$name.drv"
+	report "$tmp/$name.raw" >"$tmp/$name.json" 2>>"$tmp/$name.err"
+}
+
+# same NAME A B: A's and B's outputs and reports are the same, and B ran
+# instances in a lane; else why not.
+same() {
+	if [ ! -s "$tmp/$3.drv" ]; then
+		echo "no instance ran in a lane: $(cat "$tmp/$3.err")"
+	elif { [ -e "$tmp/$2" ] || [ -e "$tmp/$3" ]; } &&
+		! diff -r "$tmp/$2" "$tmp/$3" >"$tmp/diff" 2>&1; then
+		echo "outputs differ: $(head -20 "$tmp/diff")"
+	elif ! diff "$tmp/$2.json" "$tmp/$3.json" >"$tmp/diff" 2>&1; then
+		echo "reports differ: $(head -20 "$tmp/diff")"
+	fi
+}
+
+run one 0 "$tmp/forward.json"
+run lanes 1 "$tmp/forward.json"
+why=$(same forward one lanes)
+n=$(find "$tmp/lanes/o" -type f 2>/dev/null | wc -l)
+if [ -z "$why" ] && [ "$n" = 600 ]; then
+	t_ok a_fresh_jobs_outputs_and_report_are_the_same_in_lanes
+else
+	t_fail a_fresh_jobs_outputs_and_report_are_the_same_in_lanes "${why:-$n outputs, not 600}"
+fi
+
+run fail1 0 "$tmp/fail.json"
+run fail2 1 "$tmp/fail.json"
+why=$(same fail fail1 fail2)
+if [ -z "$why" ] && grep -q 'exited with status 3' "$tmp/fail2.raw"; then
+	t_ok a_failing_instance_is_reported_the_same_in_lanes
+else
+	t_fail a_failing_instance_is_reported_the_same_in_lanes "${why:-no status 3 in the report}"
+fi
+
+run spin1 0 "$tmp/spin.json"
+run spin2 1 "$tmp/spin.json" -- -j 6
+why=$(same spin spin1 spin2)
+if [ -z "$why" ] && grep -q 'timed out after 200 ms' "$tmp/spin2.raw"; then
+	t_ok instances_past_their_deadline_are_reported_the_same_in_lanes
+else
+	t_fail instances_past_their_deadline_are_reported_the_same_in_lanes "${why:-no timeout in the report: $(head -c 600 "$tmp/spin2.raw")}"
+fi
+
+run j1 1 "$tmp/forward.json" -- -j 1
+if [ ! -s "$tmp/j1.drv" ] && diff -r "$tmp/one" "$tmp/j1" >/dev/null 2>&1; then
+	t_ok j1_keeps_one_lane
+else
+	t_fail j1_keeps_one_lane "$(cat "$tmp/j1.drv" "$tmp/j1.err")"
+fi
+
+run cpu0 1 "$tmp/forward.json" taskset -c 0
+if [ ! -s "$tmp/cpu0.drv" ] && diff -r "$tmp/one" "$tmp/cpu0" >/dev/null 2>&1; then
+	t_ok one_cpu_keeps_one_lane
+else
+	t_fail one_cpu_keeps_one_lane "$(cat "$tmp/cpu0.drv" "$tmp/cpu0.err")"
+fi
+
+# Off: no lane, whatever the job.
+run off 0 "$tmp/forward.json"
+if [ ! -s "$tmp/off.drv" ]; then
+	t_ok without_lanes_fresh_instances_stay_on_the_engines_thread
+else
+	t_fail without_lanes_fresh_instances_stay_on_the_engines_thread "$(cat "$tmp/off.drv")"
+fi
+t_done

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Lanes (PITH_LANES=1, sandbox/driver.c): fresh instances handed to a
+ * driver thread, forked by its own zygote on its CPU, attacked. Each
+ * hostile fresh instance runs twice: alone on this thread (the engine's
+ * lane) and in the driver's lane (handed over while one instance of this
+ * thread runs), and must fail both times with the same status, signal,
+ * system call and reason: seccomp's kill, the eBPF guard's kill with its
+ * name of the call, the deadline's SIGKILL, a fault, a malformed output
+ * found by the driver's collection. Then where the lanes run, and when
+ * there is only one: never for a lone instance (-j 1), never on one CPU
+ * (taskset -c 0).
+ */
+#include <poll.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <pith/abi.h>
+
+#include "harness/harness.h"
+#include "harness/helpers.h"
+#include "lib/probe.h"
+#include "sandbox/plan.h"
+#include "security/t_sandbox.h"
+
+/* Step p to its end (1), or -errno. */
+static int wait_one(struct sandbox_proc *p)
+{
+	int r;
+
+	while ((r = sandbox_proc_step(p)) == 0) {
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, 1, 1);
+	}
+	return r;
+}
+
+/* A sandbox with one driver and lanes on, made under `cpus` when not
+ * NULL; NULL when pith may not use two CPUs there. */
+static struct sandbox *lane_sandbox(const struct sandbox_opts *o,
+				    const cpu_set_t *cpus, struct err *e)
+{
+	struct sandbox *sb = NULL;
+	cpu_set_t before;
+	int r;
+
+	sched_getaffinity(0, sizeof(before), &before);
+	if (cpus)
+		sched_setaffinity(0, sizeof(*cpus), cpus);
+	setenv("PITH_DRIVERS", "1", 1);
+	setenv("PITH_LANES", "1", 1);
+	r = sandbox_new(o, &sb, e);
+	unsetenv("PITH_DRIVERS");
+	unsetenv("PITH_LANES");
+	if (cpus)
+		sched_setaffinity(0, sizeof(before), &before);
+	return r < 0 ? NULL : sb;
+}
+
+FIXTURE(lane)
+{
+	struct sandbox *sb;
+	bool held;
+};
+
+FIXTURE_VARIANT(lane)
+{
+	bool guard, no_seccomp;
+};
+
+FIXTURE_VARIANT_ADD(lane, seccomp) { .guard = false };
+FIXTURE_VARIANT_ADD(lane, seccomp_and_the_ebpf_guard) { .guard = true };
+/* The guard's own kills: nothing in front of it. */
+FIXTURE_VARIANT_ADD(lane, the_ebpf_guard_alone)
+{
+	.guard = true, .no_seccomp = true,
+};
+
+FIXTURE_SETUP(lane)
+{
+	struct sandbox_opts o = { .no_guard = !variant->guard,
+				  .no_seccomp = variant->no_seccomp };
+	struct err e = { { 0 } };
+	cpu_set_t cpus;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
+	    CPU_COUNT(&cpus) < 2)
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	self->sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, self->sb) TH_LOG("%s", e.msg);
+	if (variant->guard) {
+		if (!t_layer_active(self->sb, "bpf-syscall"))
+			SKIP(return, "no eBPF guard here (needs root and a cgroup v2 leaf)");
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	/* t_spawn_hostile() asks for fresh instances. */
+	setenv("PITH_TEST_FRESH", "1", 1);
+}
+
+FIXTURE_TEARDOWN(lane)
+{
+	unsetenv("PITH_TEST_FRESH");
+	if (self->held)
+		sandbox_release(self->sb);
+	sandbox_free(self->sb);
+}
+
+/* The hostile function's `inst`, fresh, to its end: alone on this thread,
+ * or in the driver's lane (handed over while a spinning instance of this
+ * thread runs). NULL with the reason logged when it cannot be spawned. */
+static struct sandbox_proc *run(struct sandbox *sb, uint64_t inst,
+				uint64_t timeout_ms, bool lane)
+{
+	struct sandbox_proc *hold = NULL, *p;
+
+	if (lane && !(hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000)))
+		return NULL;
+	p = t_spawn_hostile(sb, inst, timeout_ms);
+	if (p && wait_one(p) != 1)
+		p = sandbox_proc_free(p);
+	sandbox_proc_free(hold);
+	return p;
+}
+
+/* Both runs fail alike, the second in the lane; "" or what differs. */
+static void same_in_a_lane(struct sandbox *sb, uint64_t inst,
+			   uint64_t timeout_ms, char *why, size_t len)
+{
+	struct sandbox_proc *own = run(sb, inst, timeout_ms, false);
+	struct sandbox_proc *laned = run(sb, inst, timeout_ms, true);
+	const struct sandbox_result *a, *b;
+
+	why[0] = 0;
+	if (!own || !laned) {
+		snprintf(why, len, "not run (%s)", own ? "lane" : "own");
+		goto out;
+	}
+	a = sandbox_proc_result(own);
+	b = sandbox_proc_result(laned);
+	if (sandbox_proc_driven(own) || !sandbox_proc_driven(laned))
+		snprintf(why, len, "driven: alone %d, behind another %d",
+			 sandbox_proc_driven(own), sandbox_proc_driven(laned));
+	else if (a->probe_reason == PROBE_REASON_SPAWN ||
+		 b->probe_reason == PROBE_REASON_SPAWN)
+		snprintf(why, len, "not started: %.200s / %.200s", a->reason,
+			 b->reason);
+	else if (a->status == SANDBOX_OK)
+		snprintf(why, len, "the attack succeeded: %.200s", a->reason);
+	else if (a->status != b->status || a->signal != b->signal ||
+		 a->syscall != b->syscall || strcmp(a->reason, b->reason))
+		snprintf(why, len,
+			 "alone: status %d signal %d call %ld \"%.200s\"; in a lane: status %d signal %d call %ld \"%.200s\"",
+			 a->status, a->signal, (long)a->syscall, a->reason,
+			 b->status, b->signal, (long)b->syscall, b->reason);
+out:
+	sandbox_proc_free(own);
+	sandbox_proc_free(laned);
+}
+
+TEST_F(lane, a_forbidden_call_in_a_lane_is_killed_and_named_as_alone)
+{
+	static const long calls[] = { __NR_getpid, __NR_openat, __NR_socket,
+				      __NR_ptrace, __NR_clone, __NR_mmap };
+	char why[1024];
+
+	for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+		same_in_a_lane(self->sb, HOSTILE(H_SYSCALL, calls[i]),
+			       T_TIMEOUT_MS, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("system call %ld", calls[i]);
+	}
+	/* Foreign ABIs: seccomp's architecture check, not the guard's. */
+	if (!variant->no_seccomp) {
+		same_in_a_lane(self->sb, HOSTILE(H_X32, 0), T_TIMEOUT_MS, why,
+			       sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("x32");
+		same_in_a_lane(self->sb, HOSTILE(H_INT80, 0), T_TIMEOUT_MS,
+			       why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("int 0x80");
+	}
+}
+
+TEST_F(lane, a_fork_bomb_in_a_lane_forks_nothing)
+{
+	char why[1024];
+
+	same_in_a_lane(self->sb, HOSTILE(H_FORK_BOMB, 0), T_TIMEOUT_MS, why,
+		       sizeof(why));
+	EXPECT_STREQ("", why);
+}
+
+TEST_F(lane, an_instance_past_its_deadline_in_a_lane_is_killed_as_alone)
+{
+	struct sandbox_proc *p;
+	char why[1024];
+
+	same_in_a_lane(self->sb, HOSTILE(H_LOOP, 0), 300, why, sizeof(why));
+	EXPECT_STREQ("", why);
+	p = run(self->sb, HOSTILE(H_LOOP, 0), 300, true);
+	ASSERT_NE(NULL, p);
+	EXPECT_TRUE(sandbox_proc_driven(p));
+	EXPECT_STREQ("timed out after 300 ms", t_reason(p));
+	sandbox_proc_free(p);
+}
+
+TEST_F(lane, faults_in_a_lane_are_reported_as_alone)
+{
+	static const unsigned long long attacks[] = {
+		HOSTILE(H_WRITE, 0), HOSTILE(H_READ, 0), HOSTILE(H_ILLEGAL, 0),
+		HOSTILE(H_DIVIDE, 0), HOSTILE(H_STACK_OVERFLOW, 1ull << 40),
+		HOSTILE(H_JUMP, PITH_CONTEXT_BASE + 0x10000),
+		/* pith-worker's loader code: unmapped before the function. */
+		HOSTILE(H_JUMP, PLAN_LOADER_BASE),
+		HOSTILE(H_JUMP, PLAN_TRAMPOLINE_BASE),
+	};
+	char why[1024];
+
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		same_in_a_lane(self->sb, attacks[i], T_TIMEOUT_MS, why,
+			       sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("attack %zu", i);
+	}
+}
+
+/* Collected by the driver's thread: its checks are the engine's. */
+TEST_F(lane, a_malformed_output_in_a_lane_is_refused_as_alone)
+{
+	char why[1024];
+
+	for (int bad = BAD_ITEMS_OUTSIDE; bad <= BAD_NAME_CONTROL; bad++) {
+		same_in_a_lane(self->sb, HOSTILE(H_BAD_OUTPUT, bad),
+			       T_TIMEOUT_MS, why, sizeof(why));
+		EXPECT_STREQ("", why) TH_LOG("variant %d", bad);
+	}
+}
+
+/* The engine's lane: its workers (forked by its zygote, confined with
+ * it) stay off the driver's CPU while it hands instances over; the
+ * driver's run on the driver's CPU, so its worker is not on this
+ * thread's CPUs. */
+TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
+{
+	struct sandbox_proc *hold, *own, *laned;
+	cpu_set_t mine, theirs;
+
+	/* A zygote of the function in each lane first. */
+	for (int i = 0; i < 3; i++)
+		sandbox_proc_free(run(self->sb, HOSTILE(H_EXIT, 0),
+				      T_TIMEOUT_MS, true));
+	hold = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, hold);
+	laned = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, laned);
+	ASSERT_TRUE(sandbox_proc_driven(laned));
+	own = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, own);
+	ASSERT_FALSE(sandbox_proc_driven(own));
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(mine), &mine));
+	ASSERT_EQ(0, sched_getaffinity(sandbox_proc_pid(own), sizeof(theirs),
+				       &theirs));
+	CPU_AND(&theirs, &theirs, &mine);
+	EXPECT_EQ(CPU_COUNT(&theirs), CPU_COUNT(&mine))
+		TH_LOG("the engine's worker may run off the engine's CPUs");
+	sandbox_proc_free(laned);
+	sandbox_proc_free(own);
+	sandbox_proc_free(hold);
+}
+
+TEST(a_lone_instance_stays_in_the_engines_lane)
+{
+	struct sandbox_opts o = { .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+	cpu_set_t cpus;
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
+	    CPU_COUNT(&cpus) < 2)
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	/* -j 1: one instance at a time, each alone. */
+	for (int i = 0; i < 20; i++) {
+		struct sandbox_proc *p = run(sb, HOSTILE(H_EXIT, 0),
+					     T_TIMEOUT_MS, false);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("%s", t_reason(p));
+		EXPECT_FALSE(sandbox_proc_driven(p));
+		sandbox_proc_free(p);
+	}
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
+TEST(one_cpu_has_one_lane)
+{
+	struct sandbox_opts o = { .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+	cpu_set_t one;
+
+	/* taskset -c 0 */
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sb = lane_sandbox(&o, &one, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	for (int i = 0; i < 10; i++) {
+		struct sandbox_proc *p = run(sb, HOSTILE(H_EXIT, 0),
+					     T_TIMEOUT_MS, true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("%s", t_reason(p));
+		EXPECT_FALSE(sandbox_proc_driven(p));
+		sandbox_proc_free(p);
+	}
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
+TEST_HARNESS_MAIN
