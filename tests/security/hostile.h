@@ -27,6 +27,10 @@ enum hostile {
 	H_SECUREBITS,	   /* exit with prctl(PR_GET_SECUREBITS) (no seccomp) */
 	H_UNPROTECT,	   /* mprotect(param, 4096, RW) and a store there;
 			    * exits with the errno (no seccomp) */
+	H_MAP_FD,	   /* mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd param,
+			    * 0): exits with the errno, 0 if it mapped */
+	H_BIG_OUTPUT,	   /* one output item of param bytes in the context,
+			    * each 'a' + param % 26 */
 };
 
 /* Variants of H_BAD_OUTPUT. */

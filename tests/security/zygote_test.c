@@ -7,6 +7,7 @@
  * zygote must end with the job. The whole hostile suite also runs with
  * every instance forked (zygote_hostile.sh).
  */
+#include <dirent.h>
 #include <elf.h>
 #include <errno.h>
 #include <poll.h>
@@ -132,11 +133,11 @@ TEST_F(zygote, forked_workers_start_as_an_execd_one_and_see_no_sibling)
 
 /* A zygote's clone, in the loader's text: the address of its syscall
  * instruction, found in build/pith-worker (mov $56,%eax; mov
- * $CLONE_PARENT,%edi; ...; syscall). */
+ * $(CLONE_PARENT | CLONE_PARENT_SETTID),%edi; ...; syscall). */
 static uint64_t clone_gadget(void)
 {
 	static const unsigned char mov[] = { 0xb8, 56, 0, 0, 0,
-					     0xbf, 0x00, 0x80, 0, 0 };
+					     0xbf, 0x00, 0x80, 0x10, 0 };
 	char *path = t_strdupf("%s/pith-worker", t_build_dir());
 	size_t len = 0;
 	char *elf = t_read_file(path, &len);
@@ -222,6 +223,130 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	EXPECT_EQ(2, self->sb->zygote_forks);
 }
 
+/* The descriptors a process holds (/proc/PID/fd), or -1. */
+static int fds_of(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/* A forked child holds no descriptor when its function starts: not its
+ * slot's, not another slot's, not the zygote's socket (the zygote holds
+ * them at the lowest numbers). Mapping any of them is a forbidden call,
+ * killed and named; without a filter it finds nothing there (below). */
+TEST_F(zygote, forked_child_cannot_map_the_pools_descriptors)
+{
+	hostile_prime(self->sb);
+	for (int fd = 0; fd < 2 + 2 * PLAN_SLOTS + 2; fd++) {
+		struct sandbox_proc *p = hostile(self->sb,
+						 HOSTILE(H_MAP_FD, fd), true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_STREQ("killed: forbidden syscall mmap (9)", t_reason(p))
+			TH_LOG("fd %d", fd);
+		sandbox_proc_free(p);
+	}
+	EXPECT_EQ(2 + 2 * PLAN_SLOTS + 2, self->sb->zygote_forks);
+}
+
+/* Outputs that keep their pages keep their slot's memfd (sealed): the slot
+ * gets a new one, which the zygote receives before the slot's next fork,
+ * and the kept bytes are never zeroed nor written by a later instance. */
+TEST_F(zygote, kept_outputs_keep_their_slots_memfd_and_the_slot_gets_a_new_one)
+{
+	struct set *kept[3 * PLAN_SLOTS] = { 0 };
+	const int n = 3 * PLAN_SLOTS;
+
+	hostile_prime(self->sb);
+	for (int i = 0; i < n; i++) {
+		uint64_t len = PITH_PAGE_ITEM_MIN + (uint64_t)i * 4099;
+		struct sandbox_proc *p = hostile(self->sb,
+						 HOSTILE(H_BIG_OUTPUT, len),
+						 true);
+		struct set **sets;
+		size_t n_sets = 0;
+
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("%d: %s", i, t_reason(p));
+		sets = sandbox_proc_take_outputs(p, &n_sets);
+		ASSERT_EQ(1, n_sets);
+		kept[i] = sets[0];
+		free(sets);
+		sandbox_proc_free(p);
+	}
+	/* Every one forked: a slot whose memfd went to the outputs got a
+	 * new one (24 instances, 8 slots). */
+	EXPECT_EQ(n, self->sb->zygote_forks);
+	for (int i = 0; i < n; i++) {
+		uint64_t len = PITH_PAGE_ITEM_MIN + (uint64_t)i * 4099;
+		const struct item *it = &kept[i]->items[0];
+		const char *b = NULL;
+		uint64_t bad = 0;
+
+		ASSERT_EQ(1, kept[i]->n);
+		ASSERT_EQ(len, it->len);
+		ASSERT_EQ(0, item_data(it, (const void **)&b));
+		for (uint64_t k = 0; k < len; k++)
+			bad += b[k] != (char)('a' + len % 26);
+		EXPECT_EQ(0, bad) TH_LOG("output %d", i);
+		set_free(kept[i]);
+	}
+}
+
+/* The ring is the zygote's alone (MADV_DONTFORK): a child that reads where
+ * the zygote maps it faults there. */
+TEST_F(zygote, forked_child_cannot_read_the_ring)
+{
+	struct sandbox_proc *p;
+	char want[80];
+
+	hostile_prime(self->sb);
+	p = hostile(self->sb, HOSTILE(H_READ, PLAN_RING_BASE), true);
+	ASSERT_NE(NULL, p);
+	snprintf(want, sizeof(want), "segmentation fault at 0x%llx",
+		 (unsigned long long)PLAN_RING_BASE);
+	EXPECT_STREQ(want, t_reason(p));
+	sandbox_proc_free(p);
+	EXPECT_EQ(1, self->sb->zygote_forks);
+}
+
+/* With no seccomp program and no guard (a sandbox for this test only),
+ * the mmap runs: every descriptor number a zygote holds is closed in its
+ * child (EBADF). */
+TEST(forked_child_holds_no_descriptor_when_its_function_starts)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+
+	unsetenv("PITH_ZYGOTE");
+	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
+	hostile_prime(sb);
+	for (int fd = 0; fd < 2 + 2 * PLAN_SLOTS + 2; fd++) {
+		struct sandbox_proc *p = hostile(sb, HOSTILE(H_MAP_FD, fd),
+						 true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_STREQ("exited with status 9", t_reason(p))
+			TH_LOG("fd %d", fd);
+		sandbox_proc_free(p);
+	}
+	EXPECT_EQ(2 + 2 * PLAN_SLOTS + 2, sb->zygote_forks);
+	sandbox_free(sb);
+}
+
 static bool proc_gone(pid_t pid)
 {
 	char path[64];
@@ -238,7 +363,7 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	struct sandbox_proc *p;
 	char path[64], want[64], *status, *limits, *maps;
 	struct stat st;
-	pid_t zpid, spid;
+	pid_t zpid;
 	unsigned zi;
 	uint64_t end;
 
@@ -275,46 +400,59 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 		TH_LOG("%s", limits);
 	EXPECT_NE(NULL, strstr(limits, "Max cpu time              10                   11"))
 		TH_LOG("%s", limits);
-	EXPECT_NE(NULL, strstr(limits, "Max open files            4                    4"))
+	EXPECT_NE(NULL, strstr(limits, "Max open files            0                    0"))
 		TH_LOG("%s", limits);
 	free(limits);
 
-	/* The zygote: the image, the trampoline and the loader, no context. */
+	/* The child: its image, its slot's context and input area, the
+	 * trampoline; nothing of the zygote's (no stack, no ring, no vDSO),
+	 * no descriptor, not even another slot's. */
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
+	maps = t_read_file(path, NULL);
+	if (maps) { /* not dumpable: root reads it */
+		EXPECT_NE(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
+		EXPECT_NE(NULL, strstr(maps, "300000000000-300000010000 r--s"))
+			TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "204000004000-")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "[vvar")) TH_LOG("%s", maps);
+		free(maps);
+	}
+	EXPECT_EQ(0, fds_of(p->pid));
+
+	/* The zygote: the image, the trampoline, the ring and the loader,
+	 * no context; its socket and every slot's two descriptors. */
 	/* Two functions seen (the reference and this one), one zygote
 	 * started: this one's. */
 	ASSERT_EQ(2, self->sb->n_zygotes);
 	sandbox_proc_free(p);
-	zi = zygote_pid(self->sb, 0, false) ? 0 : 1;
-	zpid = zygote_pid(self->sb, zi, false);
-	/* And the spare it forked for the next instance: pith's child. */
-	spid = zygote_pid(self->sb, zi, true);
-	ASSERT_LT(0, spid);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)spid);
+	zi = zygote_pid(self->sb, 0) ? 0 : 1;
+	zpid = zygote_pid(self->sb, zi);
+	ASSERT_LT(0, zpid);
+	EXPECT_EQ(1 + 2 * PLAN_SLOTS, fds_of(zpid));
+	/* Under the workers' filter, which kills what its code does not
+	 * make (filter.c), and its own process group (reap.c). */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)zpid);
 	status = t_read_file(path, NULL);
 	ASSERT_NE(NULL, status);
-	EXPECT_NE(NULL, strstr(status, want)) TH_LOG("%s", status);
+	EXPECT_NE(NULL, strstr(status, "Seccomp:\t2\n")) TH_LOG("%s", status);
+	EXPECT_NE(NULL, strstr(status, "Seccomp_filters:\t1\n"));
+	EXPECT_NE(NULL, strstr(status, "NoNewPrivs:\t1\n"));
+	EXPECT_EQ(zpid, getpgid(zpid));
 	free(status);
-	ASSERT_LT(0, zpid);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)zpid);
 	maps = t_read_file(path, NULL);
 	if (maps) { /* not dumpable: root reads it */
 		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "300000000000-")) TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "204000000000-204000001000 r-xp"))
+			TH_LOG("%s", maps);
+		EXPECT_NE(NULL, strstr(maps, "204000004000-204000005000 rw-s"))
 			TH_LOG("%s", maps);
 		/* Trimmed once (worker/main.c, zygote_trim()). */
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vvar"))	TH_LOG("%s", maps);
-		free(maps);
-	}
-	/* The spare: no stack of the zygote's (it runs on its own, in the
-	 * loader's data), no vDSO or vvar to unmap before its function. */
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)spid);
-	maps = t_read_file(path, NULL);
-	if (maps) {
-		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
-		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
-		EXPECT_EQ(NULL, strstr(maps, "[vvar")) TH_LOG("%s", maps);
-		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
 		free(maps);
 	}
 	/* The job ends: so does its zygote. */
@@ -328,9 +466,8 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	self->held = false;
 	EXPECT_TRUE(proc_gone(zpid));
 	EXPECT_EQ(0, self->sb->n_zygotes);
-	EXPECT_TRUE(proc_gone(spid));
-	EXPECT_EQ(0, zygote_pid(self->sb, 0, false));
-	EXPECT_EQ(0, zygote_pid(self->sb, 1, false));
+	EXPECT_EQ(0, zygote_pid(self->sb, 0));
+	EXPECT_EQ(0, zygote_pid(self->sb, 1));
 }
 
 /* A forked worker's state letter in /proc (its stat's third field), or 0
@@ -351,13 +488,15 @@ static char proc_state(pid_t pid)
 
 /*
  * A forked worker has no pidfd in pith (reap.c): its exit is heard on the
- * sandbox's ring, or, where the kernel has no IORING_OP_WAITID (or
- * PITH_REAP=pidfd), through a pidfd opened when its instance starts. pith
- * kills it by pid, which is safe only while it is pith's unreaped child:
- * so once its exit is heard it must still be a zombie (the request waits
- * with WNOWAIT), a kill then changes nothing, and only the step reaps it,
- * with its own exit status. The engine's way: sandbox_fd(), sandbox_poll(),
- * sandbox_proc_step_polled().
+ * sandbox's ring by its zygote's group, or, where the kernel has no
+ * IORING_OP_WAITID (or PITH_REAP=pidfd), through a pidfd opened when its
+ * instance starts. pith kills it by pid, which is safe only while it is
+ * pith's unreaped child: heard through a pidfd, it must still be a zombie
+ * and a kill then changes nothing; heard on the ring, pith's own thread
+ * reaped it as it read the completion (the request waits with WNOWAIT,
+ * so that nothing else reaps it) and never signals it after. The step
+ * then reports its own exit status. The engine's way: sandbox_fd(),
+ * sandbox_poll(), sandbox_proc_step_polled().
  */
 static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
 {
@@ -369,6 +508,7 @@ static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
 	p = hostile(sb, HOSTILE(H_EXIT, 7), false);
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(1, sb->zygote_forks);
+	ASSERT_EQ(0, zygote_proc_pid(p, true));
 	pid = p->pid;
 	if (ring && !sb->reap)
 		SKIP(sandbox_proc_free(p); return,
@@ -382,10 +522,19 @@ static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
 		poll(&pfd, 1, 100);
 		ASSERT_LE(0, sandbox_poll(sb));
 	}
-	/* Heard, not reaped: its pid is still its own. */
-	EXPECT_EQ('Z', proc_state(pid));
-	sandbox_proc_kill(p);
-	EXPECT_EQ('Z', proc_state(pid));
+	if (ring) {
+		/* Heard by its zygote's group, and reaped by pith at once:
+		 * its pid is no longer its own, and it is never signalled
+		 * after (the kill sends nothing). */
+		EXPECT_EQ(0, proc_state(pid));
+		sandbox_proc_kill(p);
+		EXPECT_FALSE(p->killed);
+	} else {
+		/* Heard, not reaped: its pid is still its own. */
+		EXPECT_EQ('Z', proc_state(pid));
+		sandbox_proc_kill(p);
+		EXPECT_EQ('Z', proc_state(pid));
+	}
 	ASSERT_EQ(1, sandbox_proc_step_polled(p));
 	EXPECT_EQ(7, sandbox_proc_result(p)->exit_status);
 	EXPECT_EQ(0, sandbox_proc_result(p)->signal);
@@ -426,6 +575,7 @@ TEST_F(zygote, forked_worker_past_its_deadline_is_killed_by_its_pid)
 	unsetenv("PITH_TEST_FRESH");
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(1, self->sb->zygote_forks);
+	ASSERT_EQ(0, zygote_proc_pid(p, true));
 	pid = p->pid;
 	if (!self->sb->reap)
 		SKIP(sandbox_proc_free(p); return,

@@ -1418,7 +1418,7 @@ static int spawn_instance(struct stage_run *st, size_t index)
 	}
 	/* A driven instance's fires in its driver, with its worker's pid. */
 	if (!sandbox_proc_driven(in->proc))
-		PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid(in->proc), sandbox_proc_warm(in->proc));
+		PROBE_INST_SPAWNED(run->id, st->s, index, fn->name, sandbox_proc_pid_known(in->proc), sandbox_proc_warm(in->proc));
 	in->next = run->live;
 	if (run->live)
 		run->live->prev = in;

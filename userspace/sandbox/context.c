@@ -425,6 +425,15 @@ static void items_params(const struct sandbox_request *req, uint64_t *names)
 		*names += strlen(req->params.env[i]) + 1;
 }
 
+void context_frame(uint64_t memory, struct ctx_layout *l)
+{
+	l->size = ALIGN_UP(memory, CTX_PAGE);
+	l->stack_size = MIN(CTX_STACK_MAX, (l->size / 4) & ~(CTX_PAGE - 1));
+	l->stack_off = l->size - l->stack_size;
+	l->guard_off = l->stack_off - CTX_PAGE;
+	l->altstack_off = l->guard_off - CTX_ALTSTACK_SIZE;
+}
+
 static int layout(const struct sandbox_request *req, struct ctx_layout *l,
 		  uint64_t *ret_items_off, uint64_t *ret_names_off,
 		  struct err *e)
@@ -439,11 +448,7 @@ static int layout(const struct sandbox_request *req, struct ctx_layout *l,
 			       (PITH_INPUT_BASE - PITH_CONTEXT_BASE) >> 30);
 	if (req->n_inputs > UINT32_MAX || req->n_outputs > UINT32_MAX)
 		return err_set(e, E2BIG, "too many sets");
-	l->size = ALIGN_UP(mem, CTX_PAGE);
-	l->stack_size = MIN(CTX_STACK_MAX, (l->size / 4) & ~(CTX_PAGE - 1));
-	l->stack_off = l->size - l->stack_size;
-	l->guard_off = l->stack_off - CTX_PAGE;
-	l->altstack_off = l->guard_off - CTX_ALTSTACK_SIZE;
+	context_frame(mem, l);
 
 	for (size_t i = 0; i < req->n_inputs; i++) {
 		const struct set *s = req->inputs[i];

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include "lib/clock.h"
 #include "sandbox/plan.h"
@@ -183,12 +184,15 @@ struct sandbox {
 	struct zygote *zygotes;
 	unsigned n_zygotes;
 	uint64_t zygote_forks;		/* instances forked, for tests */
-	/* Exits of zygote spares (reap.c): an io_uring whose fd is in
-	 * events, one IORING_OP_WAITID per spare; NULL until the first, and
+	void *zygote_info;		/* siginfo_t[ZYGOTE_MAX] (zygote.c) */
+	/* Exits of zygotes' children (reap.c): an io_uring whose fd is in
+	 * events, one IORING_OP_WAITID per zygote's group (or per child);
+	 * NULL until the first, and
 	 * for good when reap_off (no such op: pidfds as before). */
 	struct io_uring *reap;
 	bool reap_off;
 	uint64_t reap_seq;		/* the last request's number */
+	bool reap_busy;			/* in reap_poll() (not re-entered) */
 	/* Drivers (driver.c): threads with sandboxes of their own, each on
 	 * its CPU, running warm instances the engine hands them; one by
 	 * default, PITH_DRIVERS or opts.no_drivers say otherwise. drv_evfd is in `events`: completions. */
@@ -317,6 +321,15 @@ struct sandbox_proc {
 	cpu_set_t caller_mask;
 	/* A driver runs it (driver.c): this proc is the engine's proxy. */
 	struct drv_job *dj;
+	/* Its context is a zygote's pooled one (zygote.c); its fork was
+	 * asked for; it failed (no child: setup_error says why). */
+	struct zslot *zslot;
+	bool zposted;		/* its fork was asked for */
+	bool fork_failed;
+	/* Reaped as soon as its zygote's group request named it
+	 * (zygote_group_exited()): never signalled after; its siginfo. */
+	bool zreaped;
+	siginfo_t zsi;
 };
 
 
@@ -349,25 +362,50 @@ int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 
 /* zygote.c: fresh workers forked from a pre-loaded loader. */
 void zygote_init(struct sandbox *sb);
-/* Before p's plan is written: give p the spare forked by the zygote of
- * its (image, memory, owner), waiting on its plan socket: 1 done (p->sock,
- * p->sock_peer, p->pid, p->pidfd: the plan goes to that socket and the
- * worker exists), 0 none (spawn it as before). */
-int zygote_take(struct sandbox_proc *p, const struct sandbox_request *req);
+/* Before p's context is written: a free pooled context of the zygote of
+ * its (image, memory, owner) as p's (p->ctx, p->ctx_map, p->zslot), the
+ * zygote started if need be. false: none (a context as before). */
+bool zygote_take_ctx(struct sandbox_proc *p, const struct sandbox_request *req,
+		     uint64_t size);
+/* After p's context is written: its worker forked by the zygote from
+ * p's slot, 1 (p->pid: pith's unreaped child); 0 exec it as before (no
+ * slot, or inputs with descriptors: then p->ctx_ro is the slot's
+ * read-only descriptor); -errno no worker. */
+int zygote_fork(struct sandbox_proc *p);
+/* The pid of p's child, read from the ring (and named to the guard) if
+ * not known yet; wait: until the zygote has forked it. 0 or -errno (no
+ * child: p->setup_error says why). */
+int zygote_proc_pid(struct sandbox_proc *p, bool wait);
+/* Completion seq of a group request (reap.c): the zygote's child it
+ * names has exited, or the zygote. */
+void zygote_group_exited(struct sandbox *sb, uint64_t seq, int res);
+/* p's child was reaped: its zygote's group is watched again. */
+void zygote_child_reaped(struct sandbox_proc *p);
+/* The child's report in the slot's control page: p->handed_off and
+ * p->handoff_ns, or p->setup_error. */
+void zygote_read_ctrl(struct sandbox_proc *p);
+/* No process of p is left: its slot back to its zygote's pool, zeroed
+ * (or given a new memfd when p's outputs keep it). */
+void zygote_release_slot(struct sandbox_proc *p);
 /* End every zygote (the job is over). */
 void zygote_flush(struct sandbox *sb);
-/* The pid of zygote i or of its spare (tests; a spare asked for is waited
- * for), 0 when it has none. */
-pid_t zygote_pid(struct sandbox *sb, unsigned i, bool spare);
+/* The pid of zygote i (tests), 0 when it has none. */
+pid_t zygote_pid(struct sandbox *sb, unsigned i);
 /* zygote_flush(), and no more zygotes (sandbox_free). */
 void zygote_stop(struct sandbox *sb);
 
-/* reap.c: exits of workers without a pidfd (zygote spares). */
+/* reap.c: exits of workers without a pidfd (zygotes' children). */
 /* Watch p's worker (p->pid, pith's unreaped child): its exit sets
  * p->exit_seen at a sandbox_poll(). -errno: not possible here (open a
  * pidfd instead). */
 int reap_watch(struct sandbox_proc *p);
-/* p's pidfd, opened now if it has none (a zygote's spare, not reaped
+/* Watch the exits of pith's children in process group pgid (a zygote's):
+ * a request whose completion (its sequence number in *ret_seq, for
+ * zygote_group_exited()) leaves the exited child's siginfo in *info, the
+ * child not reaped. -errno: not possible here. */
+int reap_watch_group(struct sandbox *sb, pid_t pgid, siginfo_t *info,
+		     uint64_t *ret_seq);
+/* p's pidfd, opened now if it has none (a zygote's child, not reaped
  * yet): 0 or -errno. */
 int reap_pidfd(struct sandbox_proc *p);
 /* Watch p's exit from the sandbox's poll: its request on the ring, else
@@ -413,8 +451,6 @@ bool place_warm_spread(uint64_t avg, bool pinned);
  * from a reaped instance for the next one. */
 /* p->sock and p->sock_peer: the spare pair or a new one. */
 int reuse_take_sock(struct sandbox_proc *p, struct err *e);
-/* The same as a pair of fds (a zygote's spare, zygote.c); -errno. */
-int reuse_take_pair(struct sandbox *sb, int sv[2]);
 /* p->epfd with p's pidfd and the listener, if not made yet (spawn.c). */
 int spawn_proc_epoll(struct sandbox_proc *p, struct err *e);
 /* p->epfd: the spare epoll fd or a new one. */
@@ -516,6 +552,9 @@ void driver_proxy_free(struct sandbox_proc *p);
 
 /* context.c: lay out and write the descriptor into a new context buffer,
  * and place the inputs (mapped pages or the copy area). */
+/* The parts of a context of `memory` bytes that depend on its size alone:
+ * size, stack, guard page, signal stack (a zygote's plan). */
+void context_frame(uint64_t memory, struct ctx_layout *l);
 int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		struct err *e);
 /* Where [addr, addr + len) of the input range came from: the item's own

@@ -74,9 +74,9 @@ void place_lane(struct sandbox *sb, const cpu_set_t *cpus)
 	if (s->cpu < 0)
 		(void)sched_setaffinity(s->tid, sizeof(s->allowed), &s->allowed);
 	pthread_mutex_unlock(&s->lock);
-	/* Zygotes already running, and so the spares they fork from now. */
+	/* Zygotes already running, and so the children they fork from now. */
 	for (unsigned i = 0; i < sb->n_zygotes; i++)
-		if ((z = zygote_pid(sb, i, false)) > 0)
+		if ((z = zygote_pid(sb, i)) > 0)
 			(void)sched_setaffinity(z, sizeof(s->allowed),
 						&s->allowed);
 }

@@ -11,7 +11,7 @@
 #include "pith/abi.h"
 
 #define PLAN_MAGIC 0x4e4c5057u /* "WPLN" */
-#define PLAN_VERSION 4
+#define PLAN_VERSION 5
 
 /* The worker's only fd: the socket to pith. Closing it is the last system
  * call before the function's first instruction. */
@@ -75,10 +75,10 @@ struct plan {
 	__u32 n_fds;
 	__u32 n_segments;
 	__u32 n_inputs;
-	__u32 pad;
+	__u32 n_slots;		/* a zygote's pooled contexts (below) */
 	__u64 entry;
-	/* The loader's executable segment, which the seccomp program trusts
-	 * (a zygote's child checks it against its zygote's). The trampoline
+	/* The loader's executable segment, which the seccomp program trusts.
+	 * The trampoline
 	 * unmaps the loader's whole window, [PLAN_LOADER_BASE,
 	 * PLAN_LOADER_END), in one call: the seccomp program allows no other
 	 * munmap. */
@@ -91,9 +91,6 @@ struct plan {
 	__u64 inputs_lo, inputs_hi; /* the range the inputs occupy */
 	__u32 flags;		/* PLAN_F_* */
 	__u32 pad2;
-	/* A fresh worker's RLIMIT_CPU (soft, hard): set by a zygote's child
-	 * itself (an exec'd worker's clone child set it already). */
-	__u64 cpu_cur, cpu_max;
 	struct plan_segment segments[PLAN_MAX_SEGMENTS];
 };
 
@@ -109,25 +106,57 @@ struct plan {
 
 /*
  * Zygotes (see Documentation/security.md, "Zygotes"). A zygote's plan is
- * a fresh worker's plan with PLAN_F_ZYGOTE, no input and one fd (the
- * image): the loader maps the image, the trampoline and the fault
- * handlers, then serves requests on fd 0 until pith closes it. A request
- * is one struct plan_zygote_req with one fd, the worker's end of a plan
- * socketpair: the zygote forks a spare (clone(CLONE_PARENT): pith's
- * child), closes its copy of the fd and answers with one struct
- * plan_zygote_reply (the spare's pid, or -errno). The spare, still in the
- * loader's code, makes that socket its fd 0 and waits there for its plan
- * (with its instance's CPU limit), which it reads as a fresh worker does
- * (end of stream instead: it exits). pith asks for the next spare as soon
- * as it gives one an instance, so a fork is never waited for.
+ * a fresh worker's plan with PLAN_F_ZYGOTE, no input, n_slots pooled
+ * contexts, and 2 + 2 * n_slots fds: the image, the ring (a memfd of
+ * PLAN_RING_SIZE bytes holding struct plan_ring), then each slot's
+ * context memfd, read-write and read-only. The loader maps the image, the
+ * trampoline, the fault handlers and the ring (at PLAN_RING_BASE,
+ * MADV_DONTFORK: no child has it), closes the image's and the ring's
+ * descriptors, keeps the slots' (it maps none of them) and forks one
+ * child per request on the ring (clone(CLONE_PARENT |
+ * CLONE_PARENT_SETTID): pith's child, its pid written into pid[slot]
+ * before it runs). The child gets its slot's two descriptors and its CPU
+ * limit in registers, maps its slot's context and input area, writes its
+ * readiness (or a failure) into the slot's control page past the input
+ * area through the read-write descriptor, closes every descriptor and
+ * jumps to the trampoline (worker/main.c, pool_child()).
+ *
+ * Each side sleeps on a futex only when the other has nothing for it:
+ * the zygote on head when no request waits (z_wait), pith on a pid word
+ * when the fork it needs has not happened yet (p_wait).
  */
-#define PLAN_ZYGOTE_MAGIC 0x4f47595au /* "ZYGO" */
-struct plan_zygote_req {
-	__u32 magic, pad;
+#define PLAN_RING_BASE 0x204000004000ull /* in the trampoline's block */
+#define PLAN_RING_SIZE 0x1000ull
+#define PLAN_SLOTS 8		/* pooled contexts per zygote, at most */
+#define PLAN_RING_REQS 32
+enum { PLAN_REQ_FORK = 1,	/* a child for slot */
+       PLAN_REQ_SWAP = 2 };	/* slot's two descriptors are replaced by
+				   the two that come on fd 0 (one
+				   message, PLAN_SWAP_MAGIC) */
+#define PLAN_SWAP_MAGIC 0x50415753u /* "SWAP" */
+struct plan_req {
+	__u32 op, slot;
+	__u64 cpu_cur, cpu_max;	/* the child's RLIMIT_CPU */
 };
-struct plan_zygote_reply {
-	__u32 magic;
-	__s32 pid;		/* or -errno */
+struct plan_ring {
+	__u32 head;		/* requests posted (pith) */
+	__u32 tail;		/* requests served (the zygote) */
+	__u32 z_wait;		/* the zygote sleeps on head */
+	__u32 p_wait;		/* pith sleeps on a pid word */
+	__s32 pid[PLAN_SLOTS];	/* the slot's child, or -errno */
+	struct plan_req req[PLAN_RING_REQS];
+};
+/* A pooled slot's memfd: the context, the input area (PLAN_INPUT_AREA),
+ * and one control page that only pith maps: the child writes into it
+ * with pwrite before it closes its descriptors, the function never can. */
+#define PLAN_CTRL_OFF(context_size) ((context_size) + PLAN_INPUT_AREA)
+#define PLAN_CTRL_SIZE 0x1000ull
+#define PLAN_CTRL_READY 0x59444552u /* "REDY" */
+struct plan_ctrl {
+	__u32 magic;		/* PLAN_CTRL_READY: the function starts */
+	__u32 pad;
+	__u64 now_ns;		/* then, CLOCK_MONOTONIC */
+	char error[200];	/* else a setup failure, NUL-terminated */
 };
 
 /*

@@ -57,6 +57,14 @@ int sandbox_proc_fd(const struct sandbox_proc *p)
 
 pid_t sandbox_proc_pid(const struct sandbox_proc *p)
 {
+	/* A zygote's child: from the ring, once forked (zygote.c). */
+	zygote_proc_pid((struct sandbox_proc *)p, true);
+	return p->pid;
+}
+
+pid_t sandbox_proc_pid_known(const struct sandbox_proc *p)
+{
+	zygote_proc_pid((struct sandbox_proc *)p, false);
 	return p->pid;
 }
 
@@ -80,15 +88,17 @@ const struct sandbox_result *sandbox_proc_result(const struct sandbox_proc *p)
 	return &p->result;
 }
 
-/* A worker not reaped yet: a pidfd, or a zygote's spare, pith's child
+/* A worker not reaped yet: a pidfd, or a zygote's child, pith's child
  * known by its pid alone until pith reaps it (reap.c). */
 static bool has_worker(const struct sandbox_proc *p)
 {
-	return !p->finished && (p->pidfd >= 0 || p->pid > 0);
+	return !p->finished && !p->zreaped && (p->pidfd >= 0 || p->pid > 0);
 }
 
 static void kill_worker(struct sandbox_proc *p)
 {
+	/* A zygote's child is killed by its pid: known by now. */
+	zygote_proc_pid(p, true);
 	if (!p->killed && has_worker(p)) {
 		if (p->pidfd >= 0)
 			pidfd_send_signal(p->pidfd, SIGKILL, NULL, 0);
@@ -142,6 +152,8 @@ static void drop_fd(int *fd)
  * before instead: pith lets go of that end, and that pair is not reused. */
 static void read_socket(struct sandbox_proc *p, bool reaped)
 {
+	/* A zygote's child reports in its slot's control page instead. */
+	zygote_read_ctrl(p);
 	while (p->sock >= 0) {
 		char data[sizeof(p->setup_error)];
 		char ctl[CMSG_SPACE(4 * sizeof(int))];
@@ -369,6 +381,7 @@ static int on_violation(const struct guard_violation *v, void *data)
 	struct sandbox *sb = data;
 
 	for (struct sandbox_proc *q = sb->procs; q; q = q->next) {
+		zygote_proc_pid(q, false);
 		if (q->pid != v->pid || q->guard_reason[0])
 			continue;
 		q->guard_nr = v->nr;
@@ -396,10 +409,12 @@ static void finish(struct sandbox_proc *p, const siginfo_t *si)
 		 * its leaf could not be named (then the guard is its own). */
 		guard_poll(p->sb->guard, p->sb->cgroup_id, on_violation,
 			   p->sb);
-		if (!p->parked)
+		if (!p->parked && p->pid > 0)
 			guard_worker_reaped(p->sb->guard, p->pid);
 	}
 	p->finished = true;
+	/* Its zygote's group is watched again. */
+	zygote_child_reaped(p);
 	res->status = SANDBOX_FAILED;
 	res->exit_status = exited ? si->si_status : 0;
 	res->signal = exited ? 0 : si->si_status;
@@ -594,6 +609,15 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 	 * worker was killed for another reason is still named. */
 	if (notified)
 		read_listener(p->sb, true, false);
+	/* A zygote's child: its pid, for its notifications and its kill;
+	 * no child at all: it could not be forked. */
+	if (zygote_proc_pid(p, false) < 0 && p->fork_failed) {
+		memset(&si, 0, sizeof(si));
+		si.si_code = CLD_EXITED;
+		si.si_status = 127;
+		finish(p, &si);
+		return 1;
+	}
 	if (p->bad_syscall < 0 && p->sb->n_orphans)
 		take_orphan(p);
 	/* Parked: the worker ended the instance through the trampoline and
@@ -607,9 +631,12 @@ static int step(struct sandbox_proc *p, bool pid_ready, bool notified)
 		finish(p, &si);
 		return 1;
 	}
-	if (pid_ready) {
-		int r = reap(p, &si, WNOHANG);
+	if (pid_ready || p->zreaped) {
+		int r = p->zreaped ? 1 : reap(p, &si, WNOHANG);
 
+		/* A zygote's child its group's request named: reaped then. */
+		if (p->zreaped)
+			si = p->zsi;
 		if (r < 0)
 			return r;
 		if (r > 0) {
@@ -661,6 +688,7 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 		driver_proxy_free(p);
 		return NULL;
 	}
+	zygote_proc_pid(p, true);
 	if (has_worker(p)) {
 		siginfo_t si;
 
@@ -671,11 +699,14 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 		 * itself armed in the guard (guard_worker_reaped()). */
 		if (p->sb->guard)
 			guard_worker_reaped(p->sb->guard, p->pid);
+		zygote_child_reaped(p);
 	}
 	unlink_proc(p);
 	place_unpin_caller(p);
 	warm_drop(p);
-	/* A fresh instance's context, zeroed, for the next one (reuse.c). */
+	/* A fresh instance's context, zeroed, for the next one: its
+	 * zygote's pooled one (zygote.c), else a spare (reuse.c). */
+	zygote_release_slot(p);
 	reuse_release_ctx(p);
 	if (p->ctx_map)
 		munmap(p->ctx_map, p->ctx->size);

@@ -1,18 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
- * Exits of forked fresh workers (zygote spares) without a pidfd: one
- * IORING_OP_WAITID request per worker on a small io_uring of the
+ * Exits of forked fresh workers (a zygote's children) without a pidfd:
+ * IORING_OP_WAITID requests on a small io_uring of the
  * sandbox's own, whose fd sits in sb->events (registered once), so that
  * the engine's one poll of sandbox_fd() hears of them as of any worker.
  *
- * A spare is pith's child (CLONE_PARENT) and pith reaps its children only
- * by their pid or pidfd (nothing in pith waits for P_ALL): an unreaped
+ * A zygote's child is pith's (CLONE_PARENT) and pith reaps its children
+ * only by their pid, pidfd or zygote's group (nothing in pith waits for
+ * P_ALL): an unreaped
  * child's pid cannot be reused, so pith signals it by pid and needs no
  * pidfd. The request waits with WNOWAIT: it completes when the worker
  * has exited and leaves it a zombie; step() (proc.c) reaps it with
  * waitid(P_PID) as it did with P_PIDFD. Per instance this is one
  * io_uring_enter where there were pidfd_open, epoll_ctl and the pidfd's
  * close (Documentation/benchmarks.md, "pith's own share (round 7)").
+ *
+ * A zygote's children (zygote.c) are heard by their process group, the
+ * zygote's: one IORING_OP_WAITID(P_PGID, WNOWAIT) per zygote at a time,
+ * whose completion names the exited child (its siginfo), made again once
+ * that child is reaped; pith needs no child's pid to hear its exit.
  *
  * A kernel without IORING_OP_WAITID (before 6.7), or io_uring refused:
  * reap_watch() fails and the caller opens a pidfd as before.
@@ -95,6 +101,33 @@ int reap_watch(struct sandbox_proc *p)
 	return r < 0 ? r : -EIO;
 }
 
+int reap_watch_group(struct sandbox *sb, pid_t pgid, siginfo_t *info,
+		     uint64_t *ret_seq)
+{
+	struct io_uring_sqe *sqe;
+	int r;
+
+	if (!reap_ring(sb))
+		return -EOPNOTSUPP;
+	sqe = io_uring_get_sqe(sb->reap);
+	if (!sqe)
+		return -EBUSY;
+	/* The kernel writes the exited child's siginfo to sqe->addr2
+	 * (offset, in liburing's names). */
+	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, pgid, NULL, P_PGID,
+			 (uint64_t)(uintptr_t)info);
+	sqe->file_index = WEXITED | WNOWAIT | __WALL;
+	io_uring_sqe_set_data64(sqe, ++sb->reap_seq);
+	r = io_uring_submit(sb->reap);
+	if (r == 1) {
+		*ret_seq = sb->reap_seq;
+		return 0;
+	}
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, 0);
+	return r < 0 ? r : -EIO;
+}
+
 int reap_pidfd(struct sandbox_proc *p)
 {
 	if (p->pidfd < 0 &&
@@ -121,13 +154,15 @@ void reap_poll(struct sandbox *sb)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	if (!sb->reap)
+	if (!sb->reap || sb->reap_busy)
 		return;
+	sb->reap_busy = true;
 	io_uring_for_each_cqe(sb->reap, head, cqe) {
 		uint64_t seq = io_uring_cqe_get_data64(cqe);
+		struct sandbox_proc *q;
 
 		n++;
-		for (struct sandbox_proc *q = sb->procs; q; q = q->next)
+		for (q = sb->procs; q; q = q->next)
 			if (q->reap_seq == seq) {
 				/* Exited (res 0), or an error: step()'s
 				 * waitid says which, and watches again. */
@@ -135,8 +170,12 @@ void reap_poll(struct sandbox *sb)
 				q->reap_seq = 0;
 				break;
 			}
+		/* A zygote's group's (zygote.c). */
+		if (!q && seq)
+			zygote_group_exited(sb, seq, cqe->res);
 	}
 	io_uring_cq_advance(sb->reap, n);
+	sb->reap_busy = false;
 }
 
 bool reap_is_fd(const struct sandbox *sb, int fd)

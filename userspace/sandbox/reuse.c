@@ -15,7 +15,7 @@
 #include "lib/macro.h"
 #include "sandbox/internal.h"
 
-int reuse_take_pair(struct sandbox *sb, int sv[2])
+static int reuse_take_pair(struct sandbox *sb, int sv[2])
 {
 	if (sb->n_spare_sock) {
 		sb->n_spare_sock--;
@@ -44,8 +44,6 @@ int reuse_take_sock(struct sandbox_proc *p, struct err *e)
  * holds either end: the worker's fd 0 died with it (the trampoline closed
  * it before the function's first instruction; only the loader, trusted
  * code, ever used it), and the clone child closed its copies before exec
- * (a zygote closes its copy of a spare's end before it names the spare,
- * and pith gives the pair to an instance only after that: zygote.c).
  * The pair carries nothing of the instance when both queues are empty:
  * read_socket() read the worker's messages up to EAGAIN (p->sock is still
  * open), and a peek at the worker's end finds no unread part of the plan
@@ -113,8 +111,8 @@ void reuse_release_epfd(struct sandbox_proc *p)
  * when no output stays in the context (collect.c seals a context an output
  * keeps pages of: a sealed one is never reused) and nothing else holds a
  * reference (pith's own, the instance's, is the last), no process but
- * pith maps it: its worker's address space went with its exit, the zygote
- * and the spares never map a context before their plan, pith's private
+ * pith maps it: its worker's address space went with its exit, a zygote
+ * maps no context (its children map only their pooled slots), pith's private
  * view for the collection is unmapped. Then every byte of it goes back to
  * zero (warm_zero_ctx(), as for a parked warm worker: the memfd's data
  * extents zeroed by stores or punched out; in the input area, which only

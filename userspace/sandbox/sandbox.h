@@ -176,8 +176,12 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
  * to make (a forbidden syscall, the worker's exit); the deadline is
  * sandbox_proc_deadline_ns(). */
 int sandbox_proc_fd(const struct sandbox_proc *p);
-/* The worker's pid (for /proc readers, tracing and tests). */
+/* The worker's pid (for /proc readers and tests): for a fresh worker of a
+ * zygote, which sandbox_spawn() does not wait for, once it is forked. */
 pid_t sandbox_proc_pid(const struct sandbox_proc *p);
+/* The same without waiting (tracing at the spawn): 0 while that fork has
+ * not happened. */
+pid_t sandbox_proc_pid_known(const struct sandbox_proc *p);
 /* A step of another proc of the same sandbox read this one's park from the
  * shared seccomp listener (its fd will not turn readable for it), or
  * sandbox_poll() saw its park or its exit (so may a sandbox_spawn() of a

@@ -60,12 +60,6 @@ static int send_plan(struct sandbox_proc *p, const struct sandbox_request *req,
 			 (n_area ? PLAN_F_AREA : 0) |
 			 (sb->fsgsbase ? PLAN_F_FSGSBASE : 0),
 	};
-	uint64_t cpu[2];
-
-	/* For a zygote's spare, which sets it itself (zygote.c). */
-	spawner_cpu_limit(p, cpu);
-	plan->cpu_cur = cpu[0];
-	plan->cpu_max = cpu[1];
 	if (p->area)
 		plan->inputs_hi = PITH_INPUT_BASE + PLAN_INPUT_AREA;
 	if (p->n_inputs)
@@ -142,16 +136,19 @@ int spawn_proc_epoll(struct sandbox_proc *p, struct err *e)
 
 	if (p->epfd >= 0)
 		return 0;
+	zygote_proc_pid(p, true);
 	if (!p->pprev || p->pid <= 0)
 		return err_set(e, EINVAL, "the instance has no worker");
-	/* A zygote's spare has none of its own (reap.c): opened now, the
-	 * worker not reaped yet (finish() unlinks it from sb->procs). */
-	if ((r = reap_pidfd(p)) < 0)
+	/* A zygote's child has none of its own (reap.c): opened now, the
+	 * worker not reaped yet (finish() unlinks it from sb->procs); one
+	 * its group's request reaped already has none to open (its pid may
+	 * be another process's): its next step finishes it. */
+	if (!p->zreaped && (r = reap_pidfd(p)) < 0)
 		return err_errno(e, -r, "pidfd_open");
 	r = reuse_take_epfd(p, e);
 	if (r < 0)
 		return r;
-	if ((r = epoll_add(p->epfd, p->pidfd, 'P')) < 0 ||
+	if ((p->pidfd >= 0 && (r = epoll_add(p->epfd, p->pidfd, 'P')) < 0) ||
 	    (p->sb->spawner.listener >= 0 &&
 	     (r = epoll_add(p->epfd, p->sb->spawner.listener, 'L')) < 0)) {
 		p->epfd = safe_close(p->epfd);
@@ -186,7 +183,7 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 {
 	struct sandbox_request budget;
 	struct sandbox_proc *p;
-	bool spare;
+	bool forked, grouped;
 	int r;
 
 	/* A warm instance for a driver thread on another CPU (driver.c). */
@@ -253,11 +250,15 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		p->owner = req->owner;
 		warm_take(p, req, ALIGN_UP(req->limits.memory, CTX_PAGE));
 	}
-	/* A fresh instance: a zeroed context a reaped one left, or a new
-	 * one, each with its input area (reuse.c). */
-	if (!p->warm)
-		p->area = reuse_take_ctx(p, ALIGN_UP(req->limits.memory,
-						     CTX_PAGE));
+	/* A fresh instance: a free context of its zygote's pool (zygote.c),
+	 * else a zeroed one a reaped instance left, or a new one, each with
+	 * its input area (reuse.c). */
+	if (!p->warm) {
+		uint64_t size = ALIGN_UP(req->limits.memory, CTX_PAGE);
+
+		p->area = zygote_take_ctx(p, req, size) ||
+			  reuse_take_ctx(p, size);
+	}
 	r = context_new(req, p, e);
 	if (r < 0)
 		goto fail;
@@ -276,38 +277,40 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 			return 0;
 		}
 	}
-	/* A fresh worker forked ahead by the function's zygote, waiting on
-	 * its socket (zygote.c); else the pair a reaped instance left,
-	 * drained, or a new one. pith keeps the worker's end too, to reuse
-	 * the pair (reuse_release_sock()). */
-	r = p->warm ? 0 : zygote_take(p, req);
-	if (r == 0)
+	/* A fresh worker forked by the function's zygote from its pooled
+	 * context (zygote.c); else the plan goes to the pair a reaped
+	 * instance left, drained, or a new one. pith keeps the worker's end
+	 * too, to reuse the pair (reuse_release_sock()). */
+	r = p->warm ? 0 : zygote_fork(p);
+	if (r < 0) {
+		r = err_errno(e, -r, "cannot fork the worker");
+		goto fail;
+	}
+	forked = r > 0;
+	grouped = r == 2;
+	if (!forked) {
 		r = reuse_take_sock(p, e);
-	if (r < 0)
-		goto fail;
-	/* A spare's pid is known: named before its plan, so that it is
-	 * named before it can arm (a reaped worker's name may linger:
-	 * guard_worker_reaped()). */
-	spare = p->pid > 0;
-	if (sb->guard && spare)
-		guard_worker_add(sb->guard, p->pid,
-				 req->fn_name ? req->fn_name : "", req->stage,
-				 req->instance);
-	r = send_plan(p, req, p->sock, e);
-	if (r < 0)
-		goto fail;
+		if (r < 0)
+			goto fail;
+		r = send_plan(p, req, p->sock, e);
+		if (r < 0)
+			goto fail;
+	}
 	/* Known before the worker exists, so that its notifications find it. */
 	p->next = sb->procs;
 	if (p->next)
 		p->next->pprev = &p->next;
 	p->pprev = &sb->procs;
 	sb->procs = p;
-	r = spare ? 0 : spawner_start_worker(p, p->sock_peer, e);
+	r = forked ? 0 : spawner_start_worker(p, p->sock_peer, e);
 	if (r < 0)
 		goto fail;
 	if (p->warm)
 		sb->warm_started++;
-	if (sb->guard && !spare)
+	/* Named for the guard's reports (the guard arms and kills it by
+	 * its own call, named or not: guard.bpf.c); a zygote's child when
+	 * its pid is read (zygote.c). */
+	if (sb->guard && p->pid > 0)
 		guard_worker_add(sb->guard, p->pid,
 				 req->fn_name ? req->fn_name : "", req->stage,
 				 req->instance);
@@ -315,10 +318,11 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * normal instance wakes pith once. */
 	if (p->warm && (r = spawn_proc_epoll(p, e)) < 0)
 		goto fail;
-	/* Its exit: a zygote's spare has no pidfd, its exit request goes
-	 * on the sandbox's ring (reap.c), else (no such request here) it
-	 * gets a pidfd now; a worker of the spawner has one. */
-	if ((r = reap_watch_exit(p)) < 0) {
+	/* Its exit: a zygote's child is heard by its zygote's group
+	 * (grouped) or has its own request on the sandbox's ring (reap.c),
+	 * else (no such request here) it gets a pidfd now; a worker of the
+	 * spawner has one. */
+	if (!grouped && (r = reap_watch_exit(p)) < 0) {
 		r = err_errno(e, -r, "cannot watch the worker's exit");
 		goto fail;
 	}

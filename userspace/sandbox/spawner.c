@@ -77,6 +77,7 @@ _Static_assert(SYS_clone3 == 435, "clone3 number");
 struct child_args {
 	int sock, loader_fd;
 	bool drop_ids;
+	bool pgrp;		/* a process group of its own (a zygote's) */
 	pid_t ppid;
 	struct rlimit core, cpu, nofile, nproc;
 	char *const *argv, *const *envp;
@@ -139,6 +140,10 @@ SPAWN_TEXT static int child_main(void *arg)
 		  raw_syscall2(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL));
 	if (raw_syscall0(SYS_getppid) != a->ppid)
 		CHILD_TRY(a, "parent died", -ESRCH);
+	/* Before pith hears of it: pith waits for its children's exits by
+	 * this group (reap.c, reap_watch_group()). */
+	if (a->pgrp)
+		CHILD_TRY(a, "setpgid", raw_syscall2(SYS_setpgid, 0, 0));
 	if (a->sock != PLAN_SOCK_FD)
 		CHILD_TRY(a, "dup3 socket",
 			  raw_syscall3(SYS_dup3, a->sock, PLAN_SOCK_FD, 0));
@@ -332,10 +337,11 @@ static int child_failed(int pidfd, const struct child_args *c, struct err *e)
 
 /*
  * A zygote (zygote.c) starts as a worker does, with the limits it needs to
- * fork its children and hand them their plans: pith's own RLIMIT_CPU and
- * RLIMIT_NPROC (a child sets its instance's CPU limit and RLIMIT_NPROC 0
- * before anything else of it runs) and room for the most input fds a
- * child receives (which it lowers to what it received).
+ * fork its children: pith's own RLIMIT_CPU and RLIMIT_NPROC (a child sets
+ * its instance's CPU limit, RLIMIT_NPROC 0 and RLIMIT_NOFILE 0 before
+ * anything else of it runs), room for its slots' descriptors, and a
+ * process group of its own, which its children join (CLONE_PARENT keeps
+ * the caller's group): pith hears their exits by that group.
  */
 int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 			 int *ret_pidfd, struct err *e)
@@ -365,6 +371,7 @@ int spawner_start_zygote(struct sandbox *sb, int sock, pid_t *ret_pid,
 			.sock = sock,
 			.loader_fd = sb->loader_fd,
 			.drop_ids = sb->drop_ids,
+			.pgrp = true,
 			.ppid = sb->pid,
 			.core = { 0, 0 },
 			.cpu = cpu,

@@ -291,6 +291,23 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		*(volatile char *)param = 'X';
 		return 0; /* the attack worked */
 	}
+	case H_BIG_OUTPUT: {
+		struct pith_item *it = (struct pith_item *)(u64)c->arena;
+		char *data = (char *)(u64)c->arena + 4096;
+
+		for (u64 i = 0; i < param; i++)
+			data[i] = (char)('a' + param % 26);
+		it[0] = (struct pith_item){ .data = (u64)data, .len = param };
+		output0(c)->items = (u64)it;
+		output0(c)->n_items = 1;
+		return 0;
+	}
+	case H_MAP_FD: {
+		long r = raw_syscall6(9, 0, 4096, 1 /* PROT_READ */,
+				      1 /* MAP_SHARED */, (long)param, 0);
+
+		return r < 0 && r > -4096 ? (int)-r : 0;
+	}
 	case H_CLOSE_FDS: {
 		/* The trampoline's allowed calls: close(0) on an fd that no
 		 * longer exists, munmap of the loader's code (address in

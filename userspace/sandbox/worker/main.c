@@ -107,7 +107,9 @@ static union {
 } msg_buf;
 static int fds[3 + PLAN_MAX_INPUTS]; /* image, context, input area, inputs */
 static unsigned int n_fds;
-static int zygote_child;	/* a spare forked by a zygote (below) */
+/* A zygote's child: its slot's read-write descriptor, through which it
+ * reports to pith (the slot's control page, plan.h); 0 otherwise. */
+static int ctrl_fd;
 
 /* Failures before the handoff: one line to pith, then exit 127. */
 static char line[200];
@@ -150,11 +152,14 @@ static void put_dec(long v)
 	put_str(tmp + i);
 }
 
+static void ctrl_write(const struct plan_ctrl *c);
+
 static __attribute__((noreturn)) void fail(const char *what, unsigned long addr,
 					   long err)
 {
 	struct iovec iov;
 	struct msghdr m = { 0 };
+	static struct plan_ctrl c;
 
 	put_str(what);
 	if (addr) {
@@ -164,6 +169,11 @@ static __attribute__((noreturn)) void fail(const char *what, unsigned long addr,
 	if (err) {
 		put_str(": errno ");
 		put_dec(-err);
+	}
+	if (ctrl_fd > 0) {
+		memcpy(c.error, line, line_len);
+		ctrl_write(&c);
+		raw_exit_group(127);
 	}
 	iov.iov_base = line;
 	iov.iov_len = line_len;
@@ -193,8 +203,6 @@ static void receive_plan(void)
 				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf) };
 		r = raw_syscall3(__NR_recvmsg, PLAN_SOCK_FD, &m, 0);
-		if (r == 0 && zygote_child)
-			raw_exit_group(0); /* a spare not needed: the job is over */
 		if (r <= 0)
 			fail("pith-worker: cannot receive the plan", 0, r);
 		if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
@@ -207,6 +215,7 @@ static void receive_plan(void)
 			    p->n_segments > PLAN_MAX_SEGMENTS ||
 			    p->n_inputs > PLAN_MAX_INPUTS ||
 			    p->n_fds > 3 + PLAN_MAX_INPUTS ||
+			    p->n_slots > PLAN_SLOTS ||
 			    p->context_size > PLAN_CONTEXT_MAX ||
 			    (size_t)r != sizeof(*p) +
 				    p->n_inputs * sizeof(struct plan_input))
@@ -264,18 +273,6 @@ static void map_image(const struct plan *p)
 	}
 }
 
-/* A zygote's child: its parent mapped the image, the trampoline and the
- * fault handlers (zygote() below); this copy of the zygote's plan is what
- * the instance's plan must match. On pages of its own: the only part of
- * the loader's data a child gets from the zygote (zygote_trim()). The
- * loader's only .data (the rest is .bss), so first in its writable
- * segment: the zygote's data is two mappings, not three. */
-#define PAGE_UP(n) (((n) + PAGE - 1) & ~(PAGE - 1))
-static union {
-	struct plan plan;
-	char pages[PAGE_UP(sizeof(struct plan))];
-} zygote_keep __attribute__((aligned(4096), section(".data")));
-#define zygote_plan (zygote_keep.plan)
 
 static void map_all(const struct plan *p)
 {
@@ -286,8 +283,7 @@ static void map_all(const struct plan *p)
 		fail("pith-worker: missing image or context fd", 0, 0);
 	if ((p->flags & PLAN_F_WSEG) && !(p->flags & PLAN_F_WARM))
 		fail("pith-worker: shared writable segments, not warm", 0, 0);
-	if (!zygote_child)
-		map_image(p);
+	map_image(p);
 	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
 	       p->guard_off, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
 	map_at("pith-worker: cannot map the context stack",
@@ -462,36 +458,14 @@ static __u64 complement(const struct plan *p, __u64 *out)
 	return gaps(keep, n, out);
 }
 
-/* The instance's plan asks for what the zygote prepared: the same image
- * (entry and segments), the same fault handler stack, a fresh worker. */
-static void check_zygote_plan(const struct plan *p)
-{
-	const struct plan *z = &zygote_plan;
-	int same = p->entry == z->entry && p->n_segments == z->n_segments &&
-		   p->altstack_off == z->altstack_off &&
-		   p->altstack_size == z->altstack_size &&
-		   p->loader_text == z->loader_text &&
-		   p->loader_text_len == z->loader_text_len &&
-		   !(p->flags & (PLAN_F_WARM | PLAN_F_ZYGOTE | PLAN_F_WSEG));
-
-	for (__u32 i = 0; same && i < p->n_segments; i++)
-		same = p->segments[i].vaddr == z->segments[i].vaddr &&
-		       p->segments[i].memsz == z->segments[i].memsz &&
-		       p->segments[i].file_off == z->segments[i].file_off &&
-		       p->segments[i].prot == z->segments[i].prot;
-	if (!same)
-		fail("pith-worker: the plan does not match the zygote's image", 0,
-		     0);
-}
-
-/* One message of `size` bytes starting with `magic`, with exactly one fd,
- * from `sock`: the fd; 0 at the end of the stream (pith closed it); -1
- * for anything else. */
-static int recv_one_fd(int sock, void *msg, unsigned long size, __u32 magic)
+/* Two fds from one message of `size` bytes starting with `magic` on
+ * `sock` (a zygote's PLAN_REQ_SWAP): 0, or -1 for anything else. */
+static int recv_two_fds(int sock, void *msg, unsigned long size, __u32 magic,
+			int out[2])
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} ctl;
 	struct iovec iov = { msg, size };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -499,70 +473,64 @@ static int recv_one_fd(int sock, void *msg, unsigned long size, __u32 magic)
 			    .msg_controllen = sizeof(ctl.buf) };
 	long r = raw_syscall3(__NR_recvmsg, sock, &m, 0);
 
-	if (r == 0)
-		return 0;
 	if (r != (long)size || *(const __u32 *)msg != magic ||
 	    (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    m.msg_controllen < CMSG_LEN(sizeof(int)) ||
+	    m.msg_controllen < CMSG_LEN(2 * sizeof(int)) ||
 	    ctl.h.cmsg_level != SOL_SOCKET || ctl.h.cmsg_type != SCM_RIGHTS ||
-	    ctl.h.cmsg_len != CMSG_LEN(sizeof(int)))
+	    ctl.h.cmsg_len != CMSG_LEN(2 * sizeof(int)))
 		return -1;
-	return *(const int *)CMSG_DATA(&ctl.h);
-}
-
-/*
- * A spare, just forked by the zygote, with the worker's end of its plan
- * socketpair at fd `sock`: made pith's worker-to-be, with that socket as
- * its fd 0, it returns to read its plan there as a fresh worker does.
- */
-static void spare(int sock, long ppid)
-{
-	struct { __u64 cur, max; } lim = { 0, 0 };
-
-	zygote_child = 1;
-	n_fds = 0;
-	/* Failures are reported on the plan socket from here on (fd 0 was
-	 * the zygote's: a copy, gone with dup3). */
-	if (raw_syscall3(__NR_dup3, sock, PLAN_SOCK_FD, 0) < 0)
-		raw_exit_group(127);
-	/* Its copy at `sock` goes with close_range() in run(), after the
-	 * plan (RLIMIT_NOFILE, 2 + the fds received, still covers it). */
-	/* Not inherited through fork; then pith must still be the parent. */
-	if (raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0)
-		fail("pith-worker: PR_SET_PDEATHSIG", 0, 0);
-	if (raw_syscall0(__NR_getppid) != ppid)
-		fail("pith-worker: pith died", 0, 0);
-	if (raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim, 0) < 0)
-		fail("pith-worker: RLIMIT_NPROC", 0, 0);
+	memcpy(out, CMSG_DATA(&ctl.h), 2 * sizeof(int));
+	return 0;
 }
 
 #ifndef MADV_WIPEONFORK
 #define MADV_WIPEONFORK 18
 #endif
 #define MADV_DONTFORK_ 10
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+#define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 extern char __ehdr_start[], __bss_start[], _end[];
 
-/* A spare's stack: in the loader's data, zero in each child (below). */
-static char spare_stack[32768] __attribute__((aligned(64)));
+/*
+ * A child's stack: in the loader's data, zero in each child (below), and
+ * the zygote's copy never used. Global: zygote_fork() names it.
+ */
+char pool_stack[32768] __attribute__((aligned(64), visibility("hidden")));
+
+/* A zygote's copy of its plan, which its children read (their contexts
+ * have the zygote's context size: pith pools them per zygote). On pages
+ * of its own: the only part of the loader's data a child gets from the
+ * zygote (zygote_trim()). The loader's only .data (the rest is .bss), so
+ * first in its writable segment: the zygote's data is two mappings, not
+ * three. */
+#define PAGE_UP(n) (((n) + PAGE - 1) & ~(PAGE - 1))
+static union {
+	struct plan plan;
+	char pages[PAGE_UP(sizeof(struct plan))];
+} zygote_keep __attribute__((aligned(4096), section(".data")));
+#define zygote_plan (zygote_keep.plan)
 
 /*
  * What a child of the zygote gets of it, as little as it can be: the image,
  * the trampoline, the loader's code and read-only data, the zygote's plan
  * (its own pages), and the loader's data zero (MADV_WIPEONFORK: new pages
  * when the child first writes, never copies of the zygote's). The zygote's
- * stack is not passed on at all (MADV_DONTFORK: each child runs on its own
- * stack in the loader's data, spare_stack), and its vDSO, vvar and
- * anything else (the stack's far end, argv, the environment, the auxiliary
- * vector are above the part kept) are unmapped here, once. So a fork copies
- * no page table of the zygote's data or stack, neither side takes a
- * copy-on-write fault for them afterwards, and a spare has fewer mappings
- * to unmap before its function.
+ * stack and the ring are not passed on at all (MADV_DONTFORK: each child
+ * runs on its own stack in the loader's data, pool_stack), and its vDSO,
+ * vvar and anything else (the stack's far end, argv, the environment, the
+ * auxiliary vector are above the part kept) are unmapped here, once. So a
+ * fork copies no page table of the zygote's data, stack or ring, neither
+ * side takes a copy-on-write fault for them afterwards, and a child has
+ * nothing to unmap before its function but the loader's window.
  */
 static void zygote_trim(const struct plan *p)
 {
-	struct range keep[PLAN_MAX_SEGMENTS + 3];
-	__u64 unmap[2 * (PLAN_MAX_SEGMENTS + 4)], n_gaps;
+	struct range keep[PLAN_MAX_SEGMENTS + 4];
+	__u64 unmap[2 * (PLAN_MAX_SEGMENTS + 5)], n_gaps;
 	__u64 sp = (__u64)__builtin_frame_address(0) & ~(PAGE - 1);
 	__u64 lo = sp - (256ull << 10), data, plan_lo, plan_hi;
 	unsigned n = 0;
@@ -576,6 +544,8 @@ static void zygote_trim(const struct plan *p)
 	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
 				    PLAN_TRAMPOLINE_BASE +
 					    PLAN_TRAMPOLINE_SIZE };
+	keep[n++] = (struct range){ PLAN_RING_BASE,
+				    PLAN_RING_BASE + PLAN_RING_SIZE };
 	keep[n++] = (struct range){ (__u64)__ehdr_start, PAGE_UP((__u64)_end) };
 	/* The stack, from 256 KiB below here to the top. */
 	keep[n++] = (struct range){ lo, PLAN_USER_TOP };
@@ -609,110 +579,235 @@ static void zygote_trim(const struct plan *p)
 	}
 }
 
-static __attribute__((noreturn)) void spare_main(int sock, long ppid);
+/* Into the slot's control page (plan.h), which only pith maps. */
+static void ctrl_write(const struct plan_ctrl *c)
+{
+	raw_syscall4(__NR_pwrite64, ctrl_fd, c, sizeof(*c),
+		     PLAN_CTRL_OFF(zygote_plan.context_size));
+}
 
 /*
- * clone(CLONE_PARENT) with the child on spare_stack: the child calls
- * spare_main(sock, ppid) there (it has no other stack: zygote_trim()); the
- * zygote gets the child's pid or -errno. Like fork(): no shared memory, no
- * signal to the parent; CLONE_PARENT makes the child pith's (its pidfd,
- * its waitid), with the zygote's exit signal, none.
+ * A zygote's child, on pool_stack, with its slot's two descriptors (rw,
+ * ro), its CPU limit and pith's pid in registers (it has nothing of the
+ * zygote's data but its plan, zygote_trim()): it maps its slot's context
+ * around the guard page and the input area read-only, reports to pith
+ * through the slot's control page, closes every descriptor (the zygote's
+ * socket and every slot's) and hands off. Failures go to the control page
+ * too (fail()), then exit 127.
  */
-long zygote_fork(int sock, long ppid, void *stack_top);
+static __attribute__((noreturn, used)) void pool_child(long rw, long ro,
+						       __u64 cpu_cur,
+						       __u64 cpu_max, long ppid)
+{
+	const struct plan *p = &zygote_plan;
+	struct { __u64 cur, max; } lim = { 0, 0 };
+	static struct plan_ctrl ready = { .magic = PLAN_CTRL_READY };
+	struct { long sec, nsec; } ts;
+	__u64 gend = p->guard_off + PAGE, top, block;
+	struct plan_handoff *h;
+	long r;
+
+	ctrl_fd = (int)rw;
+	/* Not inherited through fork; then pith must still be the parent. */
+	if (raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0)
+		fail("pith-worker: PR_SET_PDEATHSIG", 0, 0);
+	if (raw_syscall0(__NR_getppid) != ppid)
+		fail("pith-worker: pith died", 0, 0);
+	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim, 0);
+	if (r < 0)
+		fail("pith-worker: RLIMIT_NPROC", 0, r);
+	/* No descriptor from here on (those it holds go below). */
+	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
+	if (r < 0)
+		fail("pith-worker: RLIMIT_NOFILE", 0, r);
+	lim.cur = cpu_cur;
+	lim.max = cpu_max;
+	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
+	if (r < 0)
+		fail("pith-worker: RLIMIT_CPU", 0, r);
+	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
+	       p->guard_off, PROT_READ | PROT_WRITE, MAP_SHARED, (int)rw, 0);
+	map_at("pith-worker: cannot map the context stack",
+	       PITH_CONTEXT_BASE + gend, p->context_size - gend,
+	       PROT_READ | PROT_WRITE, MAP_SHARED, (int)rw, gend);
+	map_at("pith-worker: cannot map the input area", PITH_INPUT_BASE,
+	       PLAN_INPUT_AREA, PROT_READ, MAP_SHARED, (int)ro,
+	       p->context_size);
+	/* Nothing to unmap but the loader's window (the trampoline's call):
+	 * the zygote unmapped everything else once, and the child did not
+	 * inherit its stack or ring (zygote_trim()). */
+	top = PITH_CONTEXT_BASE + p->context_size;
+	block = top - ((sizeof(*h) + 15) & ~15ull);
+	h = (struct plan_handoff *)block;
+	h->n_unmap = 0;
+	h->entry = p->entry;
+	h->stack_top = top;
+	h->loader_text = PLAN_LOADER_BASE;
+	h->loader_text_len = PLAN_LOADER_END - PLAN_LOADER_BASE;
+	h->block = block;
+	h->block_size = top - block;
+	r = raw_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
+	if (r < 0)
+		fail("pith-worker: clock_gettime", 0, r);
+	ready.now_ns = (__u64)ts.sec * 1000000000ull + (__u64)ts.nsec;
+	ctrl_write(&ready);
+	/* Every descriptor: the zygote's socket (fd 0), every slot's. A
+	 * failure after the report above overwrites it (fail()). */
+	r = raw_syscall3(__NR_close_range, 0, CLOSE_RANGE_ALL, 0);
+	if (r < 0)
+		fail("pith-worker: close_range", 0, r);
+	ctrl_fd = 0;
+	loader_handoff(h, PLAN_TRAMPOLINE_BASE +
+				  (unsigned long)(tramp_entry - tramp_start));
+}
+
+/*
+ * clone(CLONE_PARENT | CLONE_PARENT_SETTID) with the child on pool_stack:
+ * the child calls pool_child(rw, ro, cpu_cur, cpu_max, ppid) there (it has
+ * no other stack: zygote_trim()), kept in callee-saved registers across
+ * the call; the kernel writes the child's pid to *ptid before the child
+ * runs; the zygote gets the pid or -errno. Like fork(): no shared memory,
+ * no signal to the parent; CLONE_PARENT makes the child pith's (its
+ * waitid), with the zygote's exit signal, none.
+ */
+long zygote_fork(long rw, long ro, __u64 cpu_cur, __u64 cpu_max, long ppid,
+		 __s32 *ptid);
 __asm__(".text\n"
 	".globl zygote_fork\n"
 	"zygote_fork:\n"
-	"	mov %rdi, %r8\n"		/* sock, ppid: kept in the child */
-	"	mov %rsi, %r9\n"
-	"	mov $56, %eax\n"		/* clone(CLONE_PARENT, stack) */
-	"	mov $0x8000, %edi\n"
-	"	mov %rdx, %rsi\n"
-	"	xor %edx, %edx\n"
+	"	push %rbx\n"
+	"	push %r12\n"
+	"	push %r13\n"
+	"	push %r14\n"
+	"	push %r15\n"
+	"	mov %rdi, %r12\n"
+	"	mov %rsi, %r13\n"
+	"	mov %rdx, %r14\n"
+	"	mov %rcx, %r15\n"
+	"	mov %r8, %rbx\n"
+	"	mov $56, %eax\n"		/* clone(flags, stack, ptid, 0, 0) */
+	"	mov $0x108000, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID */
+	"	lea pool_stack+32768(%rip), %rsi\n"
+	"	mov %r9, %rdx\n"
 	"	xor %r10d, %r10d\n"
+	"	xor %r8d, %r8d\n"
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jz 1f\n"
+	"	pop %r15\n"
+	"	pop %r14\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	pop %rbx\n"
 	"	ret\n"
 	"1:	xor %ebp, %ebp\n"		/* the child, on its own stack */
-	"	mov %r8, %rdi\n"
-	"	mov %r9, %rsi\n"
+	"	mov %r12, %rdi\n"
+	"	mov %r13, %rsi\n"
+	"	mov %r14, %rdx\n"
+	"	mov %r15, %rcx\n"
+	"	mov %rbx, %r8\n"
 	"	and $-16, %rsp\n"
-	"	call spare_main\n"
+	"	call pool_child\n"
 	"	ud2\n");
+_Static_assert(sizeof(pool_stack) == 32768, "zygote_fork's stack size");
+
+static long futex(volatile __u32 *w, int op, __u32 val)
+{
+	return raw_syscall6(__NR_futex, (long)w, op, val, 0, 0, 0);
+}
+
+/* A new pair of descriptors for slot s: dup3 over the old ones (which
+ * closes them), the received ones closed. */
+static void swap_slot(int *slot_fds)
+{
+	__u32 magic = 0;
+	int in[2];
+
+	if (recv_two_fds(PLAN_SOCK_FD, &magic, sizeof(magic), PLAN_SWAP_MAGIC,
+			 in) < 0 || in[0] <= 0 || in[1] <= 0)
+		raw_exit_group(127);
+	for (int i = 0; i < 2; i++) {
+		if (raw_syscall3(__NR_dup3, in[i], slot_fds[i], 0) < 0)
+			raw_exit_group(127);
+		raw_syscall1(__NR_close, in[i]);
+	}
+}
 
 /*
- * A zygote: everything a fresh worker does before its plan's context and
- * inputs that depends only on the image and the context's size (map the
- * image, the trampoline, the fault handlers and their stack address), once;
- * then one fork per request. Only this loader's code ever runs in a zygote:
- * it never jumps to the trampoline, so no instruction of the function runs
- * here. Each child goes on in spare_main(), with the worker's end of its
- * plan socketpair.
+ * A zygote: everything a fresh worker does before its context that
+ * depends only on the image and the context's size (map the image, the
+ * trampoline, the fault handlers and their stack address), once; then one
+ * fork per request on the ring (plan.h). Only this loader's code ever runs
+ * in a zygote: it never jumps to the trampoline, so no instruction of the
+ * function runs here, and it never closes fd 0 (the eBPF guard's arming
+ * call). Each child goes on in pool_child().
  */
 static __attribute__((noreturn)) void zygote(const struct plan *p)
 {
+	struct plan_ring *ring = (struct plan_ring *)PLAN_RING_BASE;
+	int *slot_fds = fds + 2; /* rw, ro of each slot */
 	long ppid, r;
 
 	zygote_plan = *p;
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
 	if (r < 0)
 		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
-	if (n_fds != 1 || p->n_inputs ||
-	    (p->flags & (PLAN_F_WARM | PLAN_F_WSEG)))
+	if (!p->n_slots || n_fds != 2 + 2 * p->n_slots || p->n_inputs ||
+	    (p->flags & (PLAN_F_WARM | PLAN_F_WSEG)) ||
+	    p->guard_off + PAGE > p->context_size)
 		fail("pith-worker: malformed zygote plan", 0, 0);
+	for (__u32 i = 0; i < n_fds; i++)
+		if (fds[i] <= PLAN_SOCK_FD)
+			fail("pith-worker: bad zygote fd", 0, 0);
 	map_image(p);
 	setup_signals(p);
 	map_trampoline(p);
+	map_at("pith-worker: cannot map the ring", PLAN_RING_BASE,
+	       PLAN_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fds[1], 0);
+	r = raw_syscall3(__NR_madvise, PLAN_RING_BASE, PLAN_RING_SIZE,
+			 MADV_DONTFORK_);
+	if (r < 0)
+		fail("pith-worker: madvise(MADV_DONTFORK) of the ring", 0, r);
+	raw_syscall1(__NR_close, fds[0]);
+	raw_syscall1(__NR_close, fds[1]);
 	zygote_trim(p);
 	/* The parent the spawner's checks found: pith. */
 	ppid = raw_syscall0(__NR_getppid);
-	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
-	if (r < 0)
-		fail("pith-worker: close_range", 0, r);
 	for (;;) {
-		struct plan_zygote_req req;
-		struct plan_zygote_reply rep = { .magic = PLAN_ZYGOTE_MAGIC };
-		struct iovec iov = { &rep, sizeof(rep) };
-		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-		int fd = recv_one_fd(PLAN_SOCK_FD, &req, sizeof(req),
-				     PLAN_ZYGOTE_MAGIC);
+		__u32 t = ring->tail, h = LOAD(ring->head);
+		struct plan_req rq;
 
-		if (fd <= 0) /* pith closed it: the job is over */
-			raw_exit_group(fd == 0 ? 0 : 127);
-		r = zygote_fork(fd, ppid, spare_stack + sizeof(spare_stack));
-		raw_syscall1(__NR_close, fd);
-		rep.pid = (__s32)r;
-		if (raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, MSG_NOSIGNAL) !=
-		    sizeof(rep))
-			raw_exit_group(0);
+		if (h == t) {
+			STORE(ring->z_wait, 1);
+			FENCE();
+			if (LOAD(ring->head) == t)
+				futex(&ring->head, FUTEX_WAIT, t);
+			STORE(ring->z_wait, 0);
+			continue;
+		}
+		rq = ring->req[t % PLAN_RING_REQS];
+		if (h - t > PLAN_RING_REQS || rq.slot >= p->n_slots)
+			raw_exit_group(127);
+		if (rq.op == PLAN_REQ_FORK) {
+			r = zygote_fork(slot_fds[2 * rq.slot],
+					slot_fds[2 * rq.slot + 1], rq.cpu_cur,
+					rq.cpu_max, ppid, &ring->pid[rq.slot]);
+			if (r < 0)
+				STORE(ring->pid[rq.slot], (__s32)r);
+		} else if (rq.op == PLAN_REQ_SWAP) {
+			swap_slot(slot_fds + 2 * rq.slot);
+		} else {
+			raw_exit_group(127);
+		}
+		STORE(ring->tail, t + 1);
+		FENCE();
+		if (rq.op == PLAN_REQ_FORK && LOAD(ring->p_wait))
+			futex((__u32 *)&ring->pid[rq.slot], FUTEX_WAKE,
+			      0x7fffffff);
 	}
 }
 
 static __attribute__((noreturn)) void run(const struct plan *p);
-
-/* A spare of the zygote, on its own stack: its own plan, on its own
- * socket (end of stream: not needed, the job is over), then on as a
- * fresh worker. */
-static __attribute__((noreturn, used)) void spare_main(int sock, long ppid)
-{
-	const struct plan *p = &msg_buf.plan;
-	struct { __u64 cur, max; } lim;
-	long r;
-
-	spare(sock, ppid);
-	receive_plan();
-	check_zygote_plan(p);
-	lim.cur = p->cpu_cur;
-	lim.max = p->cpu_max;
-	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
-	if (r < 0)
-		fail("pith-worker: RLIMIT_CPU", 0, r);
-	lim.cur = lim.max = 2 + n_fds;
-	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
-	if (r < 0)
-		fail("pith-worker: RLIMIT_NOFILE", 0, r);
-	run(p);
-}
 
 __attribute__((noreturn, used)) void worker_main(void)
 {
@@ -738,28 +833,19 @@ static __attribute__((noreturn)) void run(const struct plan *p)
 	long r;
 
 	/* Not ptrace-able, /proc files owned by root: other processes of
-	 * the same unprivileged uid cannot read the worker's memory. A
+	 * the same unprivileged uid cannot read the worker's memory. (A
 	 * zygote's child is not dumpable already: fork copies the zygote's
-	 * setting with its memory. */
-	if (!zygote_child) {
-		r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
-		if (r < 0)
-			fail("pith-worker: PR_SET_DUMPABLE", 0, r);
-	}
+	 * setting with its memory.) */
+	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
+	if (r < 0)
+		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
 	map_all(p);
 	r = raw_syscall3(__NR_close_range, 1, CLOSE_RANGE_ALL, 0);
 	if (r < 0)
 		fail("pith-worker: close_range", 0, r);
-	if (!zygote_child) {
-		setup_signals(p);
-		map_trampoline(p);
-	}
-
-	/* A zygote's child has nothing to unmap but the loader (the
-	 * trampoline's call): its zygote unmapped everything else but its
-	 * stack, which the child did not inherit (zygote_trim()), and the
-	 * child mapped only its context and inputs. */
-	n_unmap = zygote_child ? 0 : complement(p, unmap);
+	setup_signals(p);
+	map_trampoline(p);
+	n_unmap = complement(p, unmap);
 	size = (sizeof(*h) + n_unmap * 16 + 15) & ~15ull;
 	top = PITH_CONTEXT_BASE + p->context_size;
 	block = top - size;
