@@ -12,17 +12,21 @@ thesis=$root/tools/bench/thesis/thesis.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-bench-tables.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 3
+t_plan 4
 
-# row LAT N ROUND WHO CONC WALL CPU PEAK [EXIT OUTPUT]
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${@:1:8}" "${9:-0}" "${10:-ok}"; }
+# row LAT N ROUND WHO CONC WALL CPU PEAK [EXIT OUTPUT [OTHERS_CPUS]]
+row() {
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s' "${@:1:8}" "${9:-0}" "${10:-ok}"
+	[ -z "${11:-}" ] || printf '\t%s' "${11}"
+	printf '\n'
+}
 hdr() { printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n'; }
 # summary_has TEST TSV LINE...: TEST passes when `thesis.sh -s TSV` prints
 # every LINE as a line of its own; else it fails naming the first missing
 summary_has() {
 	local test=$1 tsv=$2 line
 	shift 2
-	"$thesis" -s "$tsv" >"$tsv.out" 2>&1
+	"$thesis" -s "$tsv" ${sargs:-} >"$tsv.out" 2>&1
 	for line in "$@"; do
 		if ! grep -qxF -- "$line" "$tsv.out"; then
 			t_fail "$test" "no line '$line' in: $(cat "$tsv.out")"
@@ -78,4 +82,20 @@ summary_has thesis_alone_lists_pith_and_base_per_round "$tmp/alone.tsv" \
 	'| 0 ms | 10000 | 2 | pith | 2.50 | 1.20 | 52 |' \
 	'| 0 ms | 10000 | worst | pith | 3.00 (round 1) | 1.20 (round 2) | 52 (round 2) |' \
 	'| 0 ms | 10000 | worst | base | 3.50 (round 1) | 1.10 (round 1) | 45 (round 1) |'
+# -q: a round in which a run saw other work on the machine (others_cpus
+# above the bound) is left out of the medians, the ratios and the worst.
+{
+	hdr
+	for r in 1 2 3; do
+		w=0.400 o=0.10
+		[ $r = 2 ] && w=0.900 o=1.20 # a build ran beside round 2
+		row 20 2000 $r pith 256 $w 0.200 15.0 0 ok $o
+		row 20 2000 $r threads 64 0.700 0.140 12.0 0 ok 0.05
+		row 20 2000 $r opaque 256 1.200 1.600 19.0 0 ok 0.08
+	done
+} >"$tmp/quiet.tsv"
+sargs="-q 0.5" summary_has thesis_quiet_rounds_leave_out_a_busy_one "$tmp/quiet.tsv" \
+	'| 20 ms | 2000 | pith | 0.40 | 0.20 | 15 | 5000 | 10000 | all 2 identical |' \
+	'| 20 ms | 2000 | 8.00x | 0.70x | 3.00x | 0.79x |' \
+	'| 20 ms | 2000 | worst | 0.40 (round 1) | 8.00x (round 1) | 0.70x (round 1) | 3.00x (round 1) | 0.79x (round 1) |'
 t_done

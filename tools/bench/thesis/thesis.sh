@@ -31,9 +31,14 @@
 #                                [-g] [-o RESULTS.tsv]
 #                                [-C "pith threads opaque"] [-a "ARGS"]
 #                                [-b BASE_BUILD]
-#   tools/bench/thesis/thesis.sh -s RESULTS.tsv      the tables again
+#   tools/bench/thesis/thesis.sh -s RESULTS.tsv [-q CPUS]  the tables again
 #       (medians per contender, pith's ratios of the medians, then each
 #       round's figures and ratios and the worst round of each column)
+#   -q CPUS: only the quiet rounds, those in which no run saw more than
+#       CPUS of the machine's CPUs busy with anything but the contender and
+#       the rig (nginx, the proxy): /proc/stat's busy time over the run less
+#       theirs, per second of the run (column others_cpus; with the run, -q
+#       also prints the tables of the quiet rounds after the full ones)
 #   tools/bench/thesis/thesis.sh -S                  scale mode: pith alone,
 #       N = 10,000 and 100,000 at 0 ms, 1 round (~4 minutes, 6.5 GB of
 #       logs on disk); its table gives pith's peak memory against N's
@@ -60,12 +65,13 @@ concs="16 64 256"
 pconc=256
 fold=1000
 gen=0
-tsv= sum=
+tsv= sum= quiet=
 who_all="pith threads opaque"
 pargs=
 base=
-while getopts n:l:r:c:p:f:go:s:C:Sa:b: opt; do
+while getopts n:l:r:c:p:f:go:s:C:Sa:b:q: opt; do
 	case $opt in
+	q) quiet=$OPTARG ;;
 	a) pargs=$OPTARG ;;
 	b) base=$OPTARG ;;
 	C) who_all=$OPTARG ;;
@@ -203,7 +209,23 @@ END {
 }' "$1"
 }
 
-[ -z "$sum" ] || { summary "$sum"; exit; }
+# quiet_rounds RESULTS.tsv CPUS: the rows of the rounds in which every
+# run's others_cpus (column 11, when there) was at most CPUS.
+quiet_rounds() {
+	awk -F'\t' -v q="$2" '
+NR == FNR { if (FNR > 1 && $11 != "" && $11 + 0 > q + 0) noisy[$1 SUBSEP $2 SUBSEP $3] = 1; next }
+FNR == 1 || !(($1 SUBSEP $2 SUBSEP $3) in noisy)' "$1" "$1"
+}
+
+if [ -n "$sum" ]; then
+	if [ -n "$quiet" ]; then
+		quiet_rounds "$sum" "$quiet" >"$sum.quiet.$$" && summary "$sum.quiet.$$"
+		rm -f "$sum.quiet.$$"
+	else
+		summary "$sum"
+	fi
+	exit
+fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
@@ -290,24 +312,43 @@ job() {
 	echo "$tmp/job-$1-$2.json"
 }
 
+# busy_ticks: the machine's busy CPU time (/proc/stat, clock ticks).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# rig_ticks: the CPU time of the rig (the delay proxies, nginx and its
+# workers), clock ticks.
+rig_ticks() {
+	local p t=0
+	for p in $pids $(cat "$tmp/nginx/nginx.pid" 2>/dev/null) \
+		$(pgrep -P "$(cat "$tmp/nginx/nginx.pid" 2>/dev/null)" 2>/dev/null); do
+		t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+	done
+	echo $t
+}
+hz=$(getconf CLK_TCK)
+
 # measure NAME OUTFILE CMD...: run CMD in fresh cgroups; prints
-# "wall_s cpu_s peak_mib".
+# "wall_s cpu_s peak_mib exit others_cpus" (others_cpus: the CPUs busy
+# with anything but CMD and the rig meanwhile, on average).
 measure() {
-	local name=$1 out=$2 t0 t1 cpu mem
+	local name=$1 out=$2 t0 t1 cpu mem b0 b1 g0 g1
 	shift 2
 	rmdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" 2>/dev/null
 	mkdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" || return 1
+	b0=$(busy_ticks) g0=$(rig_ticks)
 	t0=$(date +%s%N)
 	sh -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" && shift 2 && exec "$@"' \
 		sh "$cpu_root/$cg/$name" "$mem_root/$cg/$name" "$@" >"$out" 2>"$out.err"
 	local rc=$?
 	t1=$(date +%s%N)
+	b1=$(busy_ticks) g1=$(rig_ticks)
 	cpu=$(cat "$cpu_root/$cg/$name/cpuacct.usage")
 	mem=$(cat "$mem_root/$cg/$name/memory.max_usage_in_bytes")
 	rmdir "$cpu_root/$cg/$name" "$mem_root/$cg/$name" 2>/dev/null
 	[ $rc -eq 0 ] || { echo "thesis: $name failed (exit $rc):" >&2; tail -3 "$out.err" >&2; }
-	awk -v w=$((t1 - t0)) -v c="$cpu" -v m="$mem" -v rc=$rc \
-		'BEGIN { printf "%.3f %.3f %.1f %d\n", w / 1e9, c / 1e9, m / 1048576, rc }'
+	awk -v w=$((t1 - t0)) -v c="$cpu" -v m="$mem" -v rc=$rc -v hz="$hz" \
+		-v b=$((b1 - b0)) -v g=$((g1 - g0)) \
+		'BEGIN { o = ((b - g) / hz - c / 1e9) / (w / 1e9); if (o < 0) o = 0
+			 printf "%.3f %.3f %.1f %d %.2f\n", w / 1e9, c / 1e9, m / 1048576, rc, o }'
 }
 
 # opaque N PORT C OUT: the process-per-request pipeline (a script run in
@@ -321,7 +362,7 @@ exec "$bin/merge" "$dir"
 EOF
 chmod +x "$tmp/bin/opaque.sh"
 
-run() { # run CONTENDER N L [C]: prints "wall cpu peak rc ok"
+run() { # run CONTENDER N L [C]: prints "wall cpu peak rc others ok"
 	local who=$1 n=$2 l=$3 c=${4:-} res ok
 	case $who in
 	pith | base)
@@ -369,7 +410,7 @@ calibrate() {
 
 echo "# thesis benchmark: $(nproc) CPUs, $(uname -r), pith $(git -C "$root" describe --always --dirty 2>/dev/null)${base:+, base $base}"
 echo "# N in: $ns; latency ms in: $lats; rounds: $rounds; contenders: $who_all; opaque concurrency from: $concs; pith fetch concurrency $pconc, merge fold $fold${pargs:+, pith run $pargs}"
-printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\n' >"$tmp/results"
+printf 'lat_ms\tN\tround\tcontender\tconc\twall_s\tcpu_s\tpeak_mib\texit\toutput\tothers_cpus\n' >"$tmp/results"
 for l in $lats; do
 	for n in $ns; do
 		calibrate "$l" "$n"
@@ -382,10 +423,10 @@ for l in $lats; do
 		for r in $(seq "$rounds"); do
 			for who in $order; do
 				set -- $(run "$who" "$n" "$l" "$best")
-				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "$n" "$r" "$who" \
+				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$l" "$n" "$r" "$who" \
 					"$([ $who = opaque ] && echo "$best" || { [ $who = threads ] && echo 64 || echo "$pconc"; })" \
-					"$1" "$2" "$3" "$4" "$5" >>"$tmp/results"
-				echo "# L=$l N=$n round $r $who: ${1}s wall, ${2}s CPU, ${3} MiB peak, output $5" >&2
+					"$1" "$2" "$3" "$4" "$6" "$5" >>"$tmp/results"
+				echo "# L=$l N=$n round $r $who: ${1}s wall, ${2}s CPU, ${3} MiB peak, output $6, others $5 CPUs" >&2
 			done
 			case $order in *" "*) order="${order#* } ${order%% *}" ;; esac # rotate: each goes first once
 		done
@@ -393,4 +434,9 @@ for l in $lats; do
 done
 [ -n "$tsv" ] && cp "$tmp/results" "$tsv"
 summary "$tmp/results"
+if [ -n "$quiet" ]; then
+	echo
+	echo "# the quiet rounds (others_cpus <= $quiet in every run of the round):"
+	quiet_rounds "$tmp/results" "$quiet" >"$tmp/quiet" && summary "$tmp/quiet"
+fi
 exit 0
