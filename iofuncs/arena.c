@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "iofuncs/arena.h"
@@ -22,13 +23,19 @@ void arena_init(struct arena *a, const char *label)
 		a->chunk = ARENA_CHUNK;
 		a->own_min = ARENA_OWN_MIN;
 	}
+	a->own_any = a->own_min;
 	a->grow = MIN(a->chunk, (uint64_t)ARENA_CHUNK_FIRST);
 }
 
 void arena_own_items(struct arena *a)
 {
-	if (strcmp(store_backend(), "memfd"))
+	struct rlimit rl;
+
+	if (strcmp(store_backend(), "memfd") ||
+	    getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
+	a->own_open = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
+						   : (uint64_t)rl.rlim_cur / 4;
 	a->own_min = MIN(a->own_min, (uint64_t)ARENA_ITEM_MIN);
 	a->chunk = MIN(a->chunk, (uint64_t)ARENA_ITEM_CHUNK);
 	a->grow = MIN(a->grow, a->chunk);
@@ -40,6 +47,7 @@ void arena_expect(struct arena *a, uint64_t bytes)
 
 	a->chunk = MIN(a->chunk, ALIGN_UP(MAX(bytes, (uint64_t)1), page));
 	a->own_min = MIN(a->own_min, a->chunk);
+	a->own_any = MIN(a->own_any, a->chunk);
 	a->grow = a->chunk;
 }
 
@@ -116,13 +124,23 @@ static void pending_compact(struct arena *a)
 	shrink((void **)&a->pending, &a->pending_cap, live, sizeof(*a->pending));
 }
 
+/* Whether an item of `len` bytes gets a buffer of its own (arena_own_items()). */
+static bool span_own(const struct arena *a, uint64_t len)
+{
+	return len >= a->own_any ||
+	       (len >= a->own_min &&
+		__atomic_load_n(&store_stats.buffers_open, __ATOMIC_RELAXED) <
+			a->own_open);
+}
+
 /* A span of `len` bytes at the end of a chunk with room, or of its own. */
-static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
+static int span_new(struct arena *a, uint64_t len, bool own,
+		    struct arena_span *ret)
 {
 	struct arena_chunk *c;
 	int r;
 
-	if (len >= a->own_min) {
+	if (own) {
 		/* Whole pages: the pool takes a buffer back for any item that
 		 * fits its mapping. The seal shrinks it to `len`. */
 		r = chunk_new(a, ALIGN_UP(len, (uint64_t)sysconf(_SC_PAGESIZE)),
@@ -155,19 +173,20 @@ static int span_new(struct arena *a, uint64_t len, struct arena_span *ret)
 
 int arena_reserve(struct arena *a, uint64_t len, struct arena_span *ret)
 {
+	bool own;
 	int r;
 
 	if (ARRAY_GROW(a->pending, a->pending_cap,
 		       a->n_pending - a->pending_base, 16) < 0)
 		return -ENOMEM;
-	r = span_new(a, len, ret);
+	own = span_own(a, len);
+	r = span_new(a, len, own, ret);
 	if (r < 0)
 		return r;
 	ret->id = a->n_pending;
 	a->pending[a->n_pending++ - a->pending_base] = *ret;
 	arena_chunk(a, ret->chunk)->inflight++;
-	if (a->prefault && len >= ARENA_POPULATE_MIN && len < a->own_min &&
-	    ret->ptr)
+	if (a->prefault && len >= ARENA_POPULATE_MIN && !own && ret->ptr)
 		populate(arena_chunk(a, ret->chunk)->map, ret->off, len);
 	return 0;
 }
@@ -210,7 +229,7 @@ int arena_put(struct arena *a, const void *data, uint64_t len,
 	      struct buffer **ret_buf, uint64_t *ret_off)
 {
 	struct arena_span s;
-	int r = span_new(a, len, &s);
+	int r = span_new(a, len, span_own(a, len), &s);
 
 	if (r < 0)
 		return r;

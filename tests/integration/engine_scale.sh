@@ -4,7 +4,9 @@
 # items both run under `ulimit -n 1024` (no descriptor per item), and so
 # do 100,000 instances' small outputs merged by an `all` stage (packed into
 # shared buffers while they wait for it) and a job writing 10,000 output
-# files, and the same merge folding (its inputs let go as it passes them).
+# files, and the same merge folding (its inputs let go as it passes them),
+# and 3,000 files of 20 KiB read through a 64 MiB window (an item read
+# under the window gets a buffer of its own only while descriptors allow).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
@@ -18,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 N_OUT=$((N / 10))
 
-t_plan 5
+t_plan 6
 
 # job NAME N MODE DATA: N inline items "i<k>" = "<DATA><k>" into one split
 # stage; split turns "a..." into one item "i<k>.0", "x..." into none.
@@ -94,4 +96,34 @@ else
 fi
 job job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT" each a
 run job_writing_10000_outputs_runs_under_ulimit_n_1024 "$N_OUT"
+
+# file.read of N / 33 files of 20 KiB into split, which makes nothing of
+# "x...": the window of 64 MiB holds all of them at once, more than 1,024.
+name=reads_of_3000_files_through_a_64mib_window_run_under_ulimit_n_1024
+N_FILES=$((N / 33))
+mkdir "$tmp/files"
+awk -v n="$N_FILES" -v dir="$tmp/files" -v fn="$fn" -v json="$tmp/$name.json" 'BEGIN {
+	x = "x"
+	while (length(x) < 20480)
+		x = x x
+	x = substr(x, 1, 20480)
+	printf "{\"version\":1,\"name\":\"reads\",\"functions\":{\"f\":{\"binary\":\"%s/split\",\"memory\":\"8MiB\"}},", fn >json
+	printf "\"inputs\":{\"paths\":[" >json
+	for (k = 0; k < n; k++) {
+		printf "%s", x >(dir "/f" k)
+		close(dir "/f" k)
+		printf "%s{\"name\":\"p%d\",\"data\":\"f%d\"}", k ? "," : "", k, k >json
+	}
+	printf "]},\"stages\":[{\"name\":\"read\",\"io\":\"file.read\"," >json
+	printf "\"inputs\":{\"paths\":{\"from\":\"paths\",\"mode\":\"each\"}},\"outputs\":[\"bytes\"]}," >json
+	printf "{\"name\":\"s\",\"function\":\"f\",\"inputs\":{\"in\":{\"from\":\"read.bytes\",\"mode\":\"each\"}}," >json
+	printf "\"outputs\":[\"out\"]}],\"outputs\":{\"r\":\"s.out\"}}\n" >json
+}'
+if out=$(ulimit -n 1024 && "$pith" run -q "$tmp/$name.json" -o "$tmp/out-reads" \
+	--data-root "$tmp/files" --window 64MiB 2>&1) &&
+	[ -d "$tmp/out-reads/r" ] && [ "$(ls "$tmp/out-reads/r" | wc -l)" -eq 0 ]; then
+	t_ok "$name"
+else
+	t_fail "$name" "$(printf '%s\n' "$out" | grep -v '^    \[' | head -5)"
+fi
 t_done

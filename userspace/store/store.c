@@ -151,6 +151,7 @@ static int buffer_create(const char *name, uint64_t size, struct buffer **ret)
 	b->size = size;
 	b->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 	store_stats.buffers_created++;
+	__atomic_add_fetch(&store_stats.buffers_open, 1, __ATOMIC_RELAXED);
 	PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_OF(b));
 	*ret = b;
 	return 0;
@@ -181,6 +182,9 @@ static void buffer_destroy(struct buffer *b)
 	if (b->wmap)
 		munmap(b->wmap, b->wcap);
 	safe_close(b->ro_fd);
+	if (b->fd >= 0)
+		__atomic_sub_fetch(&store_stats.buffers_open, 1,
+				   __ATOMIC_RELAXED);
 	safe_close(b->fd);
 	free(b);
 }
@@ -194,6 +198,9 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 
 	if (size && !xfer_available())
 		b = pool_take(size);
+	if (b)
+		__atomic_add_fetch(&store_stats.buffers_open, 1,
+				   __ATOMIC_RELAXED);
 	if (b && (r = charge(size)) < 0) {
 		buffer_destroy(b);
 		return r;
@@ -538,8 +545,11 @@ struct buffer *buffer_unref(struct buffer *b)
 	if (b->pooled && b->sealed) {
 		uncharge(b); /* the pool bounds its idle bytes itself */
 		b->map = NULL; /* "" or rmap, which stays */
-		if (pool_put(b))
+		if (pool_put(b)) {
+			__atomic_sub_fetch(&store_stats.buffers_open, 1,
+					   __ATOMIC_RELAXED);
 			return NULL;
+		}
 	}
 	buffer_destroy(b);
 	return NULL;
