@@ -659,7 +659,8 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * its thread on the CPUs without a driver (a driver's were made on
 	 * its CPU). Unconfined, they ran where the scheduler put them, and
 	 * every wake-up between them and this thread or a driver crossed
-	 * CPUs: benchmarks.md, "A lane per CPU (round 9)". */
+	 * CPUs: benchmarks.md, "A lane per CPU for fresh instances (round 9,
+	 * branch freshlanes)". */
 	if (fresh && !sb->lane_pinned) {
 		place_lane(sb, &sb->drv_rest);
 		sb->lane_pinned = true;
