@@ -12,7 +12,6 @@
  * and the next one gets a clean worker. The callers free their input sets
  * as soon as sandbox_spawn() returns, as t_reset_probe() does.
  */
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,19 +56,6 @@ static struct sandbox_proc *spawn(struct sandbox *sb, const char *mode,
 				  uint32_t owner, uint64_t timeout_ms)
 {
 	return spawn_as(sb, mode, owner, timeout_ms, false);
-}
-
-/* Step p to its end (1), or -errno. */
-static int wait_one(struct sandbox_proc *p)
-{
-	int r;
-
-	while ((r = sandbox_proc_step(p)) == 0) {
-		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
-
-		poll(&pfd, 1, 1);
-	}
-	return r;
 }
 
 FIXTURE(drv)
@@ -143,7 +129,7 @@ static int batch(FIXTURE_DATA(drv) *self, const char *mode, uint32_t owner,
 		}
 	}
 	for (int i = 0; i < BATCH; i++) {
-		int r = wait_one(p[i]);
+		int r = t_wait(p[i]);
 
 		driven += sandbox_proc_driven(p[i]);
 		if (r != 1 && !why[0])
@@ -250,7 +236,7 @@ TEST_F(drv, a_crash_in_a_driver_discards_the_worker)
 	p = driven_one(self, hold, "s", T_TIMEOUT_MS);
 	ASSERT_NE(NULL, p);
 	EXPECT_TRUE(sandbox_proc_driven(p));
-	ASSERT_EQ(1, wait_one(p));
+	ASSERT_EQ(1, t_wait(p));
 	EXPECT_STREQ("segmentation fault", t_reason(p));
 	pid = sandbox_proc_pid(p);
 	EXPECT_LT(0, pid);
@@ -268,7 +254,7 @@ TEST_F(drv, a_timeout_in_a_driver_discards_the_worker)
 	p = driven_one(self, hold, "t", 300);
 	ASSERT_NE(NULL, p);
 	EXPECT_TRUE(sandbox_proc_driven(p));
-	ASSERT_EQ(1, wait_one(p));
+	ASSERT_EQ(1, t_wait(p));
 	EXPECT_STREQ("timed out after 300 ms", t_reason(p));
 	pid = sandbox_proc_pid(p);
 	sandbox_proc_free(p);
@@ -287,7 +273,7 @@ TEST_F(drv, a_kill_in_a_driver_discards_the_worker)
 	EXPECT_TRUE(sandbox_proc_driven(p));
 	nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
 	sandbox_proc_kill(p);
-	ASSERT_EQ(1, wait_one(p));
+	ASSERT_EQ(1, t_wait(p));
 	EXPECT_STREQ("killed by signal SIGKILL", t_reason(p));
 	pid = sandbox_proc_pid(p);
 	sandbox_proc_free(p);
@@ -373,7 +359,7 @@ TEST_F(drv, a_driven_instance_sees_only_its_own_request)
 			size_t n = 0;
 			struct set **o;
 
-			ASSERT_EQ(1, wait_one(p[i]));
+			ASSERT_EQ(1, t_wait(p[i]));
 			ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p[i])->status)
 				TH_LOG("%s", t_reason(p[i]));
 			driven += sandbox_proc_driven(p[i]);
@@ -434,13 +420,13 @@ TEST(the_threads_cpus_come_back_after_a_job_with_both_pins)
 	for (int i = 0; i < 2; i++)
 		ASSERT_NE(NULL, w[i] = spawn(sb, "c", 0, T_TIMEOUT_MS));
 	for (int i = 0; i < 2; i++) {
-		ASSERT_EQ(1, wait_one(w[i]));
+		ASSERT_EQ(1, t_wait(w[i]));
 		sandbox_proc_free(w[i]);
 	}
 	/* A lone fresh instance after a lone one: this thread is kept on
 	 * its CPU while it lives (not stepped: it lives until freed). */
 	ASSERT_NE(NULL, f = spawn_as(sb, "c", 0, T_TIMEOUT_MS, true));
-	ASSERT_EQ(1, wait_one(f));
+	ASSERT_EQ(1, t_wait(f));
 	sandbox_proc_free(f);
 	ASSERT_NE(NULL, f = spawn_as(sb, "c", 0, T_TIMEOUT_MS, true));
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(now), &now));
@@ -450,10 +436,10 @@ TEST(the_threads_cpus_come_back_after_a_job_with_both_pins)
 		ASSERT_NE(NULL, h[i] = spawn(sb, "c", 0, T_TIMEOUT_MS));
 	ASSERT_NE(NULL, d = spawn(sb, "c", 0, T_TIMEOUT_MS));
 	EXPECT_TRUE(sandbox_proc_driven(d));
-	ASSERT_EQ(1, wait_one(d));
+	ASSERT_EQ(1, t_wait(d));
 	for (int i = 0; i < 2; i++)
-		ASSERT_EQ(1, wait_one(h[i]));
-	ASSERT_EQ(1, wait_one(f));
+		ASSERT_EQ(1, t_wait(h[i]));
+	ASSERT_EQ(1, t_wait(f));
 	sandbox_proc_free(d);
 	for (int i = 0; i < 2; i++)
 		sandbox_proc_free(h[i]);

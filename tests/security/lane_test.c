@@ -11,7 +11,6 @@
  * there is only one: never for a lone instance (-j 1), never on one CPU
  * (taskset -c 0).
  */
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,19 +25,6 @@
 #include "lib/probe.h"
 #include "sandbox/plan.h"
 #include "security/t_sandbox.h"
-
-/* Step p to its end (1), or -errno. */
-static int wait_one(struct sandbox_proc *p)
-{
-	int r;
-
-	while ((r = sandbox_proc_step(p)) == 0) {
-		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
-
-		poll(&pfd, 1, 1);
-	}
-	return r;
-}
 
 /* A sandbox with one driver and lanes on, made under `cpus` when not
  * NULL; NULL when pith may not use two CPUs there. */
@@ -122,7 +108,7 @@ static struct sandbox_proc *run(struct sandbox *sb, uint64_t inst,
 	if (lane && !(hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000)))
 		return NULL;
 	p = t_spawn_hostile(sb, inst, timeout_ms);
-	if (p && wait_one(p) != 1)
+	if (p && t_wait(p) != 1)
 		p = sandbox_proc_free(p);
 	sandbox_proc_free(hold);
 	return p;
@@ -271,31 +257,44 @@ TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 	sandbox_proc_free(hold);
 }
 
+/* n instances of sb, each alone or behind a spinning one: all succeed
+ * and none leaves this thread; "" or why not. */
+static void one_lane(struct sandbox *sb, int n, bool behind, char *why,
+		     size_t len)
+{
+	why[0] = 0;
+	setenv("PITH_TEST_FRESH", "1", 1);
+	for (int i = 0; i < n && !why[0]; i++) {
+		struct sandbox_proc *p = run(sb, HOSTILE(H_EXIT, 0),
+					     T_TIMEOUT_MS, behind);
+
+		if (!p)
+			snprintf(why, len, "instance %d not run", i);
+		else if (sandbox_proc_result(p)->status != SANDBOX_OK)
+			snprintf(why, len, "%.200s", t_reason(p));
+		else if (sandbox_proc_driven(p))
+			snprintf(why, len, "instance %d ran in a driver", i);
+		sandbox_proc_free(p);
+	}
+	unsetenv("PITH_TEST_FRESH");
+}
+
 TEST(a_lone_instance_stays_in_the_engines_lane)
 {
 	struct sandbox_opts o = { .no_guard = true };
 	struct err e = { { 0 } };
 	struct sandbox *sb;
 	cpu_set_t cpus;
+	char why[256];
 
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
 	    CPU_COUNT(&cpus) < 2)
 		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
 	sb = lane_sandbox(&o, NULL, &e);
 	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
-	setenv("PITH_TEST_FRESH", "1", 1);
 	/* -j 1: one instance at a time, each alone. */
-	for (int i = 0; i < 20; i++) {
-		struct sandbox_proc *p = run(sb, HOSTILE(H_EXIT, 0),
-					     T_TIMEOUT_MS, false);
-
-		ASSERT_NE(NULL, p);
-		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
-			TH_LOG("%s", t_reason(p));
-		EXPECT_FALSE(sandbox_proc_driven(p));
-		sandbox_proc_free(p);
-	}
-	unsetenv("PITH_TEST_FRESH");
+	one_lane(sb, 20, false, why, sizeof(why));
+	EXPECT_STREQ("", why);
 	sandbox_free(sb);
 }
 
@@ -305,24 +304,15 @@ TEST(one_cpu_has_one_lane)
 	struct err e = { { 0 } };
 	struct sandbox *sb;
 	cpu_set_t one;
+	char why[256];
 
 	/* taskset -c 0 */
 	CPU_ZERO(&one);
 	CPU_SET(sched_getcpu(), &one);
 	sb = lane_sandbox(&o, &one, &e);
 	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
-	setenv("PITH_TEST_FRESH", "1", 1);
-	for (int i = 0; i < 10; i++) {
-		struct sandbox_proc *p = run(sb, HOSTILE(H_EXIT, 0),
-					     T_TIMEOUT_MS, true);
-
-		ASSERT_NE(NULL, p);
-		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
-			TH_LOG("%s", t_reason(p));
-		EXPECT_FALSE(sandbox_proc_driven(p));
-		sandbox_proc_free(p);
-	}
-	unsetenv("PITH_TEST_FRESH");
+	one_lane(sb, 10, true, why, sizeof(why));
+	EXPECT_STREQ("", why);
 	sandbox_free(sb);
 }
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* t_* helpers of the sandbox tests (see t_sandbox.h). */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,18 @@ struct sandbox_proc *t_spawn_hostile(struct sandbox *sb, uint64_t instance,
 				     uint64_t timeout_ms)
 {
 	return start(sb, instance, T_MEMORY, timeout_ms, NULL, false);
+}
+
+int t_wait(struct sandbox_proc *p)
+{
+	int r;
+
+	while ((r = sandbox_proc_step(p)) == 0) {
+		struct pollfd pfd = { sandbox_proc_fd(p), POLLIN, 0 };
+
+		poll(&pfd, 1, 1);
+	}
+	return r;
 }
 
 const char *t_reason(const struct sandbox_proc *p)

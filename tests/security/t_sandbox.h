@@ -31,6 +31,8 @@ struct sandbox_proc *t_run_hostile(struct sandbox *sb, uint64_t instance,
 /* Spawn without waiting (for tests that look at a running worker). */
 struct sandbox_proc *t_spawn_hostile(struct sandbox *sb, uint64_t instance,
 				     uint64_t timeout_ms);
+/* Step p to its end (1), or -errno, polling its fd. */
+int t_wait(struct sandbox_proc *p);
 /* The reason of a finished proc. */
 const char *t_reason(const struct sandbox_proc *p);
 /* Whether the sandbox layer `name` (sandbox_layers()) is active here. */
