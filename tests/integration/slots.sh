@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# How many compute instances pith runs at once (engine.c, stage_slots()):
+# How many compute instances pith runs at once (instance.c, stage_slots()):
 # by default one per CPU it may use (its affinity), and two per CPU once a
 # stage's instances are short (ENGINE_SHORT_NS), so that a parked worker is
 # ready when pith answers; -j N fixes it. Counted on `--trace`'s worker

@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: MIT
-LIB_SRCS += userspace/engine/engine.c userspace/engine/distribute.c \
+LIB_SRCS += userspace/engine/engine.c userspace/engine/stream.c \
+	userspace/engine/instance.c userspace/engine/window.c \
+	userspace/engine/iostage.c userspace/engine/cancel.c \
+	userspace/engine/distribute.c \
 	userspace/engine/ingest.c userspace/engine/output.c \
 	userspace/engine/iopolicy.c userspace/engine/report.c
 TEST_PROGS += distribute_test report_test

@@ -120,7 +120,7 @@ void engine_stop_done(struct engine_stop *s);
  * may use (at most --parallel of them) at their average size, at least
  * ENGINE_WINDOW_MIN and at most ENGINE_WINDOW_DEFAULT bytes; the count of
  * items grows from there while compute idles on a far server, and its
- * requests are paced over the round trip (engine.c, win_adapt(),
+ * requests are paced over the round trip (window.c, win_adapt(),
  * pace_ok()). */
 #define ENGINE_WINDOW_DEFAULT (64ull << 20)
 #define ENGINE_WINDOW_MIN (1ull << 20)
