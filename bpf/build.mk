@@ -66,7 +66,7 @@ bpf_sandbox_test_SRCS = tests/security/bpf_sandbox_test.c \
 	tests/security/bpf_worker.c tests/security/t_sandbox.c $(TEST_HELPERS)
 $(B)/tests/bpf_sandbox_test: | $(B)/tests/fn/hostile $(B)/pith-worker
 
-# Cost benchmark (Documentation/benchmarks.md):
+# Cost benchmark (Documentation/benchmarks/guard.md):
 #   build/bpf_bench -f build/tests/fn/hostile
 PROGS += bpf_bench
 bpf_bench_SRCS := tools/bench/bpf_bench.c

@@ -36,8 +36,8 @@ const volatile __u32 lsm_hooks = ~0u;
  * program nor a process can change it afterwards, as .rodata. A lookup,
  * not a comparison per slot of .rodata settings: those were two states
  * per slot for the verifier to follow through the rest of the program,
- * ~0.5 ms of every start (benchmarks.md, "The guard's start-up cost (round
- * 9, branch quality9)").
+ * ~0.5 ms of every start (benchmarks/startup.md, "The guard's start-up
+ * cost (round 9, branch quality9)").
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

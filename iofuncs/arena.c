@@ -69,7 +69,7 @@ static int chunk_new(struct arena *a, uint64_t cap, bool populate,
 	 * of a fault per page (next to nothing for a recycled buffer). Best
 	 * effort. No MADV_HUGEPAGE: with shmem_enabled=advise it made a 1 GiB
 	 * read into fresh memory 6x slower here, and recycled buffers gain
-	 * little from it (Documentation/benchmarks.md).
+	 * little from it (Documentation/benchmarks/iofuncs.md).
 	 */
 	if (cap && populate)
 		(void)madvise(p, cap, MADV_POPULATE_WRITE);

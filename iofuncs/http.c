@@ -410,7 +410,8 @@ static void rx_consume(struct conn *c, size_t n)
  * HTTP_RCVBUF_MAX, so the server sends it in one go. Left to autotuning,
  * which sizes the window by what the reader drained per round trip, the
  * window stays small on fast links and the server waits for us at every
- * turn (1 MiB bodies over loopback: 2.4x, see Documentation/benchmarks.md).
+ * turn (1 MiB bodies over loopback: 2.4x, see
+ * Documentation/benchmarks/iofuncs.md).
  * Bodies up to HTTP_RCVBUF_MIN keep the autotuned buffer. The kernel caps
  * the size at net.core.rmem_max.
  */

@@ -119,7 +119,8 @@ vm-check-run: vm-initrd
 	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \
 		-o $(VM_DIR)/check -m check -M 1G -T 240
 
-# Handoff benchmark in the VM (TCG figures; see Documentation/benchmarks.md).
+# Handoff benchmark in the VM (TCG figures; see
+# Documentation/benchmarks/handoff.md).
 VM_BENCH_ARGS ?=
 vm-bench-run: vm-initrd
 	$(Q)tests/vm/run.sh -k $(VM_KERNEL) -i $(VM_INITRD) \

@@ -328,7 +328,7 @@ TEST_F(stream, fold_gives_all_s_output_in_any_completion_order)
  * slot that frees once its batch is made and its predecessor collected. It
  * waited for the short stage's instances to drain to one per CPU, which
  * they never did while that stage had work, so the merge's input piled up
- * (Documentation/benchmarks.md, "The merge's starved slots (round 6)").
+ * (Documentation/benchmarks/memory.md, "The merge's starved slots (round 6)").
  * Counted in instances, not time: how many of stage a's ended between the
  * moment merge instance k could start (its batch's last item made, in
  * order, and instance k-1 collected) and its start.

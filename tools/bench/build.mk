@@ -28,13 +28,13 @@ $(B)/bench/fn/%: tools/bench/fn/%.c tools/bench/fn/spin.h $(B)/sdk/crt.o \
 	@mkdir -p $(@D)
 	$(Q)PITH_SDK=$(B)/sdk tools/pith-cc -O2 $< -o $@
 ALL_TARGETS += $(B)/bench/noop-static $(BENCH_FNS)
-# The ceiling of a driver per CPU (benchmarks.md, "A driver per CPU (round
-# 7, branch warmdrv)"): k pinned threads, each answering its own worker's
-# parks.
+# The ceiling of a driver per CPU (benchmarks/warm-driver.md, "A driver
+# per CPU (round 7, branch warmdrv)"): k pinned threads, each answering its
+# own worker's parks.
 PROGS += driver-proto
 driver-proto_SRCS := tools/bench/driver_proto.c
-# fresh-proto (benchmarks.md, "Fresh instances: a prototype of the cheapest
-# process per instance (round 8, branch freshproto)"): pith's side, a
+# fresh-proto (benchmarks/fresh.md, "Fresh instances: a prototype of the
+# cheapest process per instance (round 8, branch freshproto)"): pith's side, a
 # zygote and one child per instance, standalone; linked at pith-worker's
 # address so that the zygote's trusted code is where pith's loader is.
 $(B)/bench/fresh-proto: tools/bench/fresh_proto.c userspace/sandbox/raw.h

@@ -2,7 +2,7 @@
 /*
  * fresh-proto N ROUNDS BUILD DESIGN...: the cheapest process per instance
  * that still does what a pith fresh instance must do, as a standalone
- * program (benchmarks.md, "Fresh instances: a prototype of the cheapest
+ * program (benchmarks/fresh.md, "Fresh instances: a prototype of the cheapest
  * process per instance (round 8, branch freshproto)").
  *
  * The parent ("pith", P) drives N instances of a no-op function through

@@ -144,7 +144,7 @@ warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 ncpu=$(nproc)
 warm_cpu=$(PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 # The same without the driver thread the default runs on a second CPU
-# (architecture.md "Threads", benchmarks.md "A driver per CPU").
+# (architecture.md "Threads", benchmarks/warm-driver.md "A driver per CPU").
 warm_drv=n/a
 [ "$ncpu" -ge 2 ] &&
 	warm_drv=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)

@@ -3,7 +3,7 @@
 """pithd under load: N small jobs from C concurrent clients, each job
 `pith submit --wait` (submit to result written), against `pith run` of the
 same job as a process per job, C at once, in the same run. Prints jobs/s and
-p50/p99 latency of both, and their ratios (Documentation/benchmarks.md).
+p50/p99 latency of both, and their ratios (Documentation/benchmarks/pithd.md).
 
     tools/bench/pithd_load.py [--jobs 1000] [--clients 16] [--build build]
                               [--pithd-jobs N]   # pithd's Jobs= (default: 4 x CPUs, pithd's own)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # What tracing costs a no-op instance, black box (`pith run`), as ratios
-# to a baseline in the same run (Documentation/benchmarks.md):
+# to a baseline in the same run (Documentation/benchmarks/tracing.md):
 #   noprobes   pith built with -DPITH_NO_PROBES: no probe in the binary
 #   idle       pith as built: probes are NOPs, nobody attached
 #   pith-top   the same binary with build/pith-top attached (-b)

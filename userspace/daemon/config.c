@@ -17,7 +17,7 @@
  * round trips), so runners beyond the CPU count overlap those waits:
  * 1,000 small jobs from 16 clients on 2 CPUs ran at 0.42x the throughput
  * of `pith run` per job with Jobs=2, 0.76x with 4, 0.98x with 8
- * (benchmarks.md, "pithd under load").
+ * (benchmarks/pithd.md, "pithd under load").
  */
 static unsigned default_jobs(void)
 {

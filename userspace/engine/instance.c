@@ -596,7 +596,7 @@ static bool ahead_next(struct stage_run *st, size_t *ret)
  * thread to collect it and answer it about as long as it runs, and with
  * another one parked and ready a CPU need not idle meanwhile (20,000 no-op
  * instances: 0.72x the time each of -j 2 at load 5-8; within the noise
- * once the warm reset got cheaper: Documentation/benchmarks.md "Slots and
+ * once the warm reset got cheaper: Documentation/benchmarks/warm.md "Slots and
  * the window apart (round 5)"). Longer instances gain nothing from it and
  * would only keep more workers' contexts in memory.
  */
@@ -619,7 +619,7 @@ static unsigned stage_slots(const struct stage_run *st)
  * instances that always has more to start (the parse) got a slot only when
  * the short ones happened to drain to one per CPU, and its input piled up
  * meanwhile (the thesis job at N = 100,000: seconds of parse reports, tens
- * of MiB; Documentation/benchmarks.md "The merge's starved slots (round
+ * of MiB; Documentation/benchmarks/memory.md "The merge's starved slots (round
  * 6)"). Now it takes the next slot that frees, as deeper stages go first.
  */
 static bool slot_free(const struct run *run, const struct stage_run *st)

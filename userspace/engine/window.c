@@ -31,7 +31,8 @@ static uint64_t window_guess(const struct run *run)
  * the average size of the items so far, within [ENGINE_WINDOW_MIN,
  * ENGINE_WINDOW_DEFAULT]: I/O runs ahead of compute by a number of items
  * that grows with the cores, not by a byte count that holds thousands of
- * small ones (measured: docs/benchmarks.md, the thesis memory breakdown).
+ * small ones (measured: Documentation/benchmarks/memory.md, the thesis
+ * memory breakdown).
  */
 uint64_t window_now(const struct run *run)
 {
@@ -66,7 +67,7 @@ static uint64_t consumers_run_ns(const struct stage_run *st)
  * arrives (round 8). ENGINE_WINDOW_ITEMS_PER_SLOT per CPU is what compute
  * absorbs when items come at once; from a server far away (20 ms: the
  * thesis) they came 96 per round trip, and compute idled most of the
- * time (Documentation/benchmarks.md, "The window's count of items
+ * time (Documentation/benchmarks/thesis.md, "The window's count of items
  * adapts, and its starts are paced (round 8, branch thesis20)"). So:
  * - one item more every second arrival with fewer than one item per CPU
  *   waiting for compute while the window or its pace held a start back
@@ -79,7 +80,7 @@ static uint64_t consumers_run_ns(const struct stage_run *st)
  *   stayed until its last item was consumed); since round 9 an item's
  *   buffer is its own and goes when it is consumed (arena_own_items()),
  *   so requests in flight hold no bytes and the items arrived are what
- *   compute has not taken yet (benchmarks.md, "round 9, branch
+ *   compute has not taken yet (benchmarks/thesis.md, "round 9, branch
  *   thesis21");
  * - a quarter less, once per round trip, while more than
  *   ENGINE_WINDOW_BACKLOG per CPU wait (compute is behind), and one less

@@ -624,7 +624,8 @@ static struct job_cut *cut_of(const struct jctx *c, const struct jnode *m)
  * The usual item, decoded without jansson (a job of 20,000 items spent
  * ~1.5 us of pith's CPU per item in jansson's tree of it, its position
  * index and the walk over both, before the first instance could start:
- * benchmarks.md, "The warm round trip's work, cut (round 7, branch warmcut)").
+ * benchmarks/warm-driver.md, "The warm round trip's work, cut (round 7,
+ * branch warmcut)").
  * Only the plainest JSON is taken here: an object whose members are
  * "name" and one of "file", "data" or "base64", each once, every key and
  * value a string of printable ASCII (0x20-0x7e) with at most the escapes

@@ -63,7 +63,7 @@ struct raw {
  * entry, by kind, read from two tables rather than a switch: the walk of
  * 150,000 types in index_types() is a chain of such steps, and a switch
  * on kinds in no order mispredicted at most of them (~1.2 ms of each
- * start, benchmarks.md "The guard's start-up cost (round 9, branch
+ * start, benchmarks/startup.md "The guard's start-up cost (round 9, branch
  * quality9)"). Kinds without an entry (PTR FWD TYPEDEF VOLATILE CONST
  * RESTRICT FUNC FLOAT TYPE_TAG, and numbers beyond BTF_KIND_MAX, which
  * index_types() refuses) have none.

@@ -52,7 +52,7 @@
  * and a driver only adds its CPU. A run is from the answer to the park,
  * as the engine's thread sees it: a no-op's ~50 us are mostly its turn
  * behind the others on the engine's CPU; the thesis' parse takes ~230
- * us, and driven it cost 13% more CPU, no faster (benchmarks.md, "End of
+ * us, and driven it cost 13% more CPU, no faster (benchmarks/rounds.md, "End of
  * round 7"). */
 #define DRIVER_SHORT_NS 100000
 /* Runs of a function seen before any goes to a driver: starting one costs
@@ -659,8 +659,8 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	 * its thread on the CPUs without a driver (a driver's were made on
 	 * its CPU). Unconfined, they ran where the scheduler put them, and
 	 * every wake-up between them and this thread or a driver crossed
-	 * CPUs: benchmarks.md, "A lane per CPU for fresh instances (round 9,
-	 * branch freshlanes)". */
+	 * CPUs: benchmarks/fresh.md, "A lane per CPU for fresh instances
+	 * (round 9, branch freshlanes)". */
 	if (fresh && !sb->lane_pinned) {
 		place_lane(sb, &sb->drv_rest);
 		sb->lane_pinned = true;

@@ -554,7 +554,7 @@ static int sandbox_make(struct sandbox *parent, const char *nest,
 	/* pith's answer to a park wakes the worker on pith's CPU when the
 	 * worker may run there (Linux 6.6+; an older kernel refuses the
 	 * flag, and the worker wakes where the scheduler puts it): ~10% less
-	 * CPU per warm no-op instance on both sides (benchmarks.md, "Both
+	 * CPU per warm no-op instance on both sides (benchmarks/warm.md, "Both
 	 * sides of a warm instance"). Scheduling only: nothing else of the
 	 * notification changes. */
 	if (sb->warm)

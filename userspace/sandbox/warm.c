@@ -130,7 +130,7 @@ static int ctx_write(struct sandbox_proc *p, uint64_t off, const void *data,
  * mapping of pages that stay. The worker's reset makes no madvise, and
  * the next instance's first store into .data/.bss (the SDK's crt makes
  * one) takes no fault: together ~40% of a warm no-op worker's CPU
- * (benchmarks.md, "Where pith's CPU per warm instance goes"). Larger
+ * (benchmarks/warm.md, "Where pith's CPU per warm instance goes"). Larger
  * segments keep the madvise reset: copying them at every park would cost
  * more than the faults of the pages an instance touches.
  */

@@ -4,8 +4,9 @@
 # function's own code in the workers, their kernel time and faults; pith's
 # TCP receive and send under io_uring, the sandbox calls the engine makes,
 # the store, start-up, the rest of the loop. Reads `perf script` of a
-# `perf record --call-graph dwarf` run (Documentation/benchmarks.md, "Where
-# pith's CPU per log goes against 64 threads"); prints a markdown table.
+# `perf record --call-graph dwarf` run (Documentation/benchmarks/thesis.md,
+# "Where pith's CPU per log goes against 64 threads"); prints a markdown
+# table.
 #   perf script -i perf.data | tools/bench/thesis/perf_split.py
 import sys, collections
 samples=[]; cur=None; comm=None

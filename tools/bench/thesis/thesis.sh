@@ -250,7 +250,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-thesis.XXXXXX")
 # The opaque contender's per-request reports and pith's output directory
 # (which pith syncs) go to memory (tmpfs) where there is one: on this VM's
 # ext4 /tmp each create costs ~1 ms of CPU, 2,000 of them half of opaque's
-# CPU at N = 2,000 (round 7, benchmarks.md "End of round 7"), and pith's
+# CPU at N = 2,000 (round 7, benchmarks/rounds.md "End of round 7"), and pith's
 # fsync waited for the disk under load (round 8): the disk's price, not the
 # designs'. The threads contender prints its result to standard output.
 scratch=$tmp

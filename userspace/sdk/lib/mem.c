@@ -71,7 +71,8 @@ int memcmp(const void *a, const void *b, size_t n)
 /*
  * 16 bytes at a time (SSE2, in every x86-64), never reading past s + n: a
  * byte at a time, a line splitter over a 64 KiB log spent 3x the time of
- * glibc's memchr (the thesis benchmark's parse, Documentation/benchmarks.md).
+ * glibc's memchr (the thesis benchmark's parse,
+ * Documentation/benchmarks/thesis.md).
  */
 typedef unsigned char pith_v16 __attribute__((vector_size(16)));
 typedef char pith_v16c __attribute__((vector_size(16)));
