@@ -12,54 +12,18 @@
  * Prints the wall time and the per-request latency percentiles.
  */
 #define _GNU_SOURCE
-#include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
-
 #include "httpget.h"
 
-static unsigned port;
-static size_t n_logs;
-static atomic_size_t next;
-static atomic_int failed;
 static double *lat;
 
-static double now(void)
+static int timed(size_t i, const char *name, const char *body, size_t len,
+		 double secs)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void *worker(void *arg)
-{
-	char *body = NULL, path[64];
-	size_t cap = 0;
-	int fd = http_connect(port);
-
-	(void)arg;
-	if (fd < 0) {
-		failed = 1;
-		return NULL;
-	}
-	for (;;) {
-		size_t i = atomic_fetch_add(&next, 1);
-		double t0;
-
-		if (i >= n_logs)
-			break;
-		snprintf(path, sizeof(path), "/logs/%05zu.log", i);
-		t0 = now();
-		if (http_get(fd, path, &body, &cap) < 0) {
-			failed = 1;
-			break;
-		}
-		lat[i] = now() - t0;
-	}
-	close(fd);
-	free(body);
-	return NULL;
+	(void)name;
+	(void)body;
+	(void)len;
+	lat[i] = secs;
+	return 0;
 }
 
 static int cmp(const void *a, const void *b)
@@ -71,32 +35,28 @@ static int cmp(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	pthread_t *t;
-	unsigned nt;
+	size_t n_logs;
 	double t0, w;
+	int r;
 
 	if (argc != 4)
 		return 2;
-	port = (unsigned)atoi(argv[1]);
 	n_logs = strtoul(argv[2], NULL, 10);
-	nt = (unsigned)atoi(argv[3]);
 	lat = calloc(n_logs + 1, sizeof(*lat));
-	t = calloc(nt, sizeof(*t));
-	if (!lat || !t || !n_logs)
+	if (!lat || !n_logs)
 		return 2;
-	t0 = now();
-	for (unsigned i = 0; i < nt; i++)
-		pthread_create(&t[i], NULL, worker, NULL);
-	for (unsigned i = 0; i < nt; i++)
-		pthread_join(t[i], NULL);
-	w = now() - t0;
-	if (failed) {
+	t0 = http_now();
+	r = http_fetch_logs((unsigned)atoi(argv[1]), n_logs,
+			    (unsigned)atoi(argv[3]), timed);
+	w = http_now() - t0;
+	if (r < 0) {
 		fprintf(stderr, "thesis-rigcheck: a request failed\n");
 		return 1;
 	}
 	qsort(lat, n_logs, sizeof(*lat), cmp);
 	printf("%zu logs, %u connections: %.3f s wall; latency ms p50 %.1f p90 %.1f p99 %.1f max %.1f\n",
-	       n_logs, nt, w, lat[n_logs / 2] * 1e3, lat[n_logs * 9 / 10] * 1e3,
-	       lat[n_logs * 99 / 100] * 1e3, lat[n_logs - 1] * 1e3);
+	       n_logs, (unsigned)atoi(argv[3]), w, lat[n_logs / 2] * 1e3,
+	       lat[n_logs * 9 / 10] * 1e3, lat[n_logs * 99 / 100] * 1e3,
+	       lat[n_logs - 1] * 1e3);
 	return 0;
 }
