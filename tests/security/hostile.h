@@ -31,6 +31,9 @@ enum hostile {
 			    * 0): exits with the errno, 0 if it mapped */
 	H_BIG_OUTPUT,	   /* one output item of param bytes in the context,
 			    * each 'a' + param % 26 */
+	H_STACK_LEFT,	   /* exits with the number of non-zero words of the
+			    * 15 below the trampoline's return address at
+			    * entry (a fresh worker's setup words: none) */
 };
 
 /* Variants of H_BAD_OUTPUT. */

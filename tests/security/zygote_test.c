@@ -234,6 +234,26 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	EXPECT_EQ(2, self->sb->zygote_forks);
 }
 
+/* A forked child sets itself up with registers only and then in the last
+ * words of its own context stack (its limits, the clock, "ready", the
+ * handoff block: worker/main.c, zygote_fork()): a function that reads them
+ * at its first instruction finds zeros, as in an exec'd worker, in every
+ * pooled slot. */
+TEST_F(zygote, forked_childs_setup_words_are_zero_when_its_function_starts)
+{
+	for (int i = 0; i < 1 + 2 * PLAN_SLOTS; i++) {
+		struct sandbox_proc *p = hostile(self->sb,
+						 HOSTILE(H_STACK_LEFT, 0), true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("instance %d (%s): %s", i,
+			       i ? "forked" : "exec'd", t_reason(p));
+		sandbox_proc_free(p);
+	}
+	EXPECT_EQ(2 * PLAN_SLOTS, self->sb->zygote_forks);
+}
+
 /* The descriptors a process holds (/proc/PID/fd), or -1. */
 static int fds_of(pid_t pid)
 {

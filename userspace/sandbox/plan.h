@@ -115,11 +115,12 @@ struct plan {
  * descriptors, keeps the slots' (it maps none of them) and forks one
  * child per request on the ring (clone(CLONE_PARENT |
  * CLONE_PARENT_SETTID): pith's child, its pid written into pid[slot]
- * before it runs). The child gets its slot's two descriptors and its CPU
- * limit in registers, maps its slot's context and input area, writes its
- * readiness (or a failure) into the slot's control page past the input
- * area through the read-write descriptor, closes every descriptor and
- * jumps to the trampoline (worker/main.c, pool_child()).
+ * before it runs). The child gets its slot's two descriptors, its CPU
+ * limit and the context's layout in registers (it has none of the
+ * zygote's data or stack), maps its slot's context and input area, writes
+ * its readiness (or a failure) into the slot's control page past the
+ * input area through the read-write descriptor, closes every descriptor
+ * and jumps to the trampoline (worker/main.c, zygote_fork()).
  *
  * Each side sleeps on a futex only when the other has nothing for it:
  * the zygote on head when no request waits (z_wait), pith on a pid word

@@ -11,7 +11,7 @@
  * through its own mapping, posts a fork request on the ring (shared
  * memory: struct plan_ring) and reads the child's pid there; the child
  * (pith's: CLONE_PARENT) maps only its slot and closes every descriptor
- * before the function (worker/main.c, pool_child()). Each side sleeps on a
+ * before the function (worker/main.c, zygote_fork()). Each side sleeps on a
  * futex only when the other has nothing for it. No message, no descriptor
  * passed per instance. An instance the pool cannot serve (an input item
  * with pages of its own) is exec'd as before, in its slot's context.

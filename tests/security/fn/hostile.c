@@ -12,8 +12,11 @@
 
 typedef unsigned long u64;
 
-/* Registers as the trampoline left them, saved before anything runs. */
+/* Registers as the trampoline left them, saved before anything runs; and
+ * the 16 words below the stack pointer then, the last of them the
+ * trampoline's return address (its `ret` into _start). */
 u64 regs_at_entry[16];
+u64 stack_at_entry[16];
 
 int hostile_main(struct pith_context *c);
 
@@ -50,6 +53,11 @@ __asm__(".text\n"
 	"	mov %r13, regs_at_entry+104(%rip)\n"
 	"	mov %r14, regs_at_entry+112(%rip)\n"
 	"	mov %r15, regs_at_entry+120(%rip)\n"
+	"	lea -128(%rsp), %rsi\n"
+	"	lea stack_at_entry(%rip), %rdi\n"
+	"	mov $16, %ecx\n"
+	"	rep movsq\n"
+	"	mov regs_at_entry+40(%rip), %rdi\n"	/* the context */
 	"	and $-16, %rsp\n"
 	"	call hostile_main\n"
 	"	mov %eax, %edi\n"
@@ -301,6 +309,13 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 		output0(c)->items = (u64)it;
 		output0(c)->n_items = 1;
 		return 0;
+	}
+	case H_STACK_LEFT: {
+		int n = 0;
+
+		for (int i = 0; i < 15; i++)
+			n += stack_at_entry[i] != 0;
+		return n;
 	}
 	case H_MAP_FD: {
 		long r = raw_syscall6(9, 0, 4096, 1 /* PROT_READ */,

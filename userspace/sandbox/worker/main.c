@@ -6,6 +6,7 @@
  * removes everything else (this loader included) and starts the function.
  */
 #include <asm/unistd.h>
+#include <linux/elf.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/socket.h>
@@ -43,6 +44,8 @@
 #define CMSG_LEN(n) (sizeof(struct cmsghdr) + (n))
 #define CMSG_SPACE(n) (sizeof(struct cmsghdr) + CMSG_ALIGN(n))
 #define CMSG_DATA(c) ((char *)(c) + sizeof(struct cmsghdr))
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 struct iovec {
 	void *iov_base;
@@ -107,9 +110,6 @@ static union {
 } msg_buf;
 static int fds[3 + PLAN_MAX_INPUTS]; /* image, context, input area, inputs */
 static unsigned int n_fds;
-/* A zygote's child: its slot's read-write descriptor, through which it
- * reports to pith (the slot's control page, plan.h); 0 otherwise. */
-static int ctrl_fd;
 
 /* Failures before the handoff: one line to pith, then exit 127. */
 static char line[200];
@@ -152,14 +152,11 @@ static void put_dec(long v)
 	put_str(tmp + i);
 }
 
-static void ctrl_write(const struct plan_ctrl *c);
-
 static __attribute__((noreturn)) void fail(const char *what, unsigned long addr,
 					   long err)
 {
 	struct iovec iov;
 	struct msghdr m = { 0 };
-	static struct plan_ctrl c;
 
 	put_str(what);
 	if (addr) {
@@ -169,11 +166,6 @@ static __attribute__((noreturn)) void fail(const char *what, unsigned long addr,
 	if (err) {
 		put_str(": errno ");
 		put_dec(-err);
-	}
-	if (ctrl_fd > 0) {
-		memcpy(c.error, line, line_len);
-		ctrl_write(&c);
-		raw_exit_group(127);
 	}
 	iov.iov_base = line;
 	iov.iov_len = line_len;
@@ -483,9 +475,6 @@ static int recv_two_fds(int sock, void *msg, unsigned long size, __u32 magic,
 	return 0;
 }
 
-#ifndef MADV_WIPEONFORK
-#define MADV_WIPEONFORK 18
-#endif
 #define MADV_DONTFORK_ 10
 #define FUTEX_WAIT 0
 #define FUTEX_WAKE 1
@@ -493,46 +482,45 @@ static int recv_two_fds(int sock, void *msg, unsigned long size, __u32 magic,
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 #define FENCE() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
-extern char __ehdr_start[], __bss_start[], _end[];
+extern char __ehdr_start[], _end[];
 
-/*
- * A child's stack: in the loader's data, zero in each child (below), and
- * the zygote's copy never used. Global: zygote_fork() names it.
- */
-char pool_stack[32768] __attribute__((aligned(64), visibility("hidden")));
-
-/* A zygote's copy of its plan, which its children read (their contexts
- * have the zygote's context size: pith pools them per zygote). On pages
- * of its own: the only part of the loader's data a child gets from the
- * zygote (zygote_trim()). The loader's only .data (the rest is .bss), so
- * first in its writable segment: the zygote's data is two mappings, not
- * three. */
 #define PAGE_UP(n) (((n) + PAGE - 1) & ~(PAGE - 1))
-static union {
-	struct plan plan;
-	char pages[PAGE_UP(sizeof(struct plan))];
-} zygote_keep __attribute__((aligned(4096), section(".data")));
-#define zygote_plan (zygote_keep.plan)
+
+/* The start of the loader's writable segment (its .data, then .bss). */
+static __u64 data_start(void)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)__ehdr_start;
+
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(__ehdr_start +
+							    eh->e_phoff +
+							    i * eh->e_phentsize);
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_W))
+			return ph->p_vaddr & ~(PAGE - 1);
+	}
+	fail("pith-worker: no writable segment", 0, 0);
+}
 
 /*
  * What a child of the zygote gets of it, as little as it can be: the image,
- * the trampoline, the loader's code and read-only data, the zygote's plan
- * (its own pages), and the loader's data zero (MADV_WIPEONFORK: new pages
- * when the child first writes, never copies of the zygote's). The zygote's
- * stack and the ring are not passed on at all (MADV_DONTFORK: each child
- * runs on its own stack in the loader's data, pool_stack), and its vDSO,
- * vvar and anything else (the stack's far end, argv, the environment, the
- * auxiliary vector are above the part kept) are unmapped here, once. So a
- * fork copies no page table of the zygote's data, stack or ring, neither
- * side takes a copy-on-write fault for them afterwards, and a child has
- * nothing to unmap before its function but the loader's window.
+ * the trampoline and the loader's code and read-only data. The zygote's
+ * stack, the ring and the loader's data are not passed on at all
+ * (MADV_DONTFORK: the child runs the loader's code with registers only,
+ * zygote_fork(), and touches no memory before its context is mapped), and
+ * its vDSO, vvar and anything else (the stack's far end, argv, the
+ * environment, the auxiliary vector are above the part kept) are unmapped
+ * here, once. So a fork copies no page table of the zygote's data, stack
+ * or ring, neither side takes a copy-on-write fault for them afterwards,
+ * and a child has nothing to unmap before its function but the loader's
+ * window, which holds only the loader's text.
  */
 static void zygote_trim(const struct plan *p)
 {
 	struct range keep[PLAN_MAX_SEGMENTS + 4];
 	__u64 unmap[2 * (PLAN_MAX_SEGMENTS + 5)], n_gaps;
 	__u64 sp = (__u64)__builtin_frame_address(0) & ~(PAGE - 1);
-	__u64 lo = sp - (256ull << 10), data, plan_lo, plan_hi;
+	__u64 lo = sp - (256ull << 10), data = data_start();
 	unsigned n = 0;
 	long r;
 
@@ -559,138 +547,92 @@ static void zygote_trim(const struct plan *p)
 	r = raw_syscall3(__NR_madvise, lo, PLAN_USER_TOP - lo, MADV_DONTFORK_);
 	if (r < 0 && r != -12)
 		fail("pith-worker: madvise(MADV_DONTFORK)", lo, r);
-	/* The loader's data but the plan's pages (the segment's first page
-	 * may start below __bss_start: nothing of the file is there). */
-	data = (__u64)__bss_start & ~(PAGE - 1);
-	plan_lo = (__u64)&zygote_keep;
-	plan_hi = plan_lo + sizeof(zygote_keep);
-	if (plan_lo > data) {
-		r = raw_syscall3(__NR_madvise, data, plan_lo - data,
-				 MADV_WIPEONFORK);
-		if (r < 0)
-			fail("pith-worker: madvise(MADV_WIPEONFORK)", data, r);
-	}
-	if (PAGE_UP((__u64)_end) > plan_hi) {
-		r = raw_syscall3(__NR_madvise, plan_hi,
-				 PAGE_UP((__u64)_end) - plan_hi,
-				 MADV_WIPEONFORK);
-		if (r < 0)
-			fail("pith-worker: madvise(MADV_WIPEONFORK)", plan_hi, r);
-	}
-}
-
-/* Into the slot's control page (plan.h), which only pith maps. */
-static void ctrl_write(const struct plan_ctrl *c)
-{
-	raw_syscall4(__NR_pwrite64, ctrl_fd, c, sizeof(*c),
-		     PLAN_CTRL_OFF(zygote_plan.context_size));
+	r = raw_syscall3(__NR_madvise, data, PAGE_UP((__u64)_end) - data,
+			 MADV_DONTFORK_);
+	if (r < 0)
+		fail("pith-worker: madvise(MADV_DONTFORK) of the data", data, r);
 }
 
 /*
- * A zygote's child, on pool_stack, with its slot's two descriptors (rw,
- * ro), its CPU limit and pith's pid in registers (it has nothing of the
- * zygote's data but its plan, zygote_trim()): it maps its slot's context
- * around the guard page and the input area read-only, reports to pith
- * through the slot's control page, closes every descriptor (the zygote's
- * socket and every slot's) and hands off. Failures go to the control page
- * too (fail()), then exit 127.
+ * What zygote_fork() hands its child in registers: the slot's descriptors
+ * (read-write, read-only), the instance's CPU limit, pith's pid and the
+ * zygote's context layout. Offsets fixed for the assembly below.
  */
-static __attribute__((noreturn, used)) void pool_child(long rw, long ro,
-						       __u64 cpu_cur,
-						       __u64 cpu_max, long ppid)
-{
-	const struct plan *p = &zygote_plan;
-	struct { __u64 cur, max; } lim = { 0, 0 };
-	static struct plan_ctrl ready = { .magic = PLAN_CTRL_READY };
-	struct { long sec, nsec; } ts;
-	__u64 gend = p->guard_off + PAGE, top, block;
-	struct plan_handoff *h;
-	long r;
+struct fork_args {
+	__u64 rw, ro, cpu_cur, cpu_max, ppid, context_size, guard_off, entry;
+};
+_Static_assert(sizeof(struct fork_args) == 64, "fork_args");
 
-	ctrl_fd = (int)rw;
-	/* Not inherited through fork; then pith must still be the parent. */
-	if (raw_syscall2(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL) < 0)
-		fail("pith-worker: PR_SET_PDEATHSIG", 0, 0);
-	if (raw_syscall0(__NR_getppid) != ppid)
-		fail("pith-worker: pith died", 0, 0);
-	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NPROC, &lim, 0);
-	if (r < 0)
-		fail("pith-worker: RLIMIT_NPROC", 0, r);
-	/* No descriptor from here on (those it holds go below). */
-	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, &lim, 0);
-	if (r < 0)
-		fail("pith-worker: RLIMIT_NOFILE", 0, r);
-	lim.cur = cpu_cur;
-	lim.max = cpu_max;
-	r = raw_syscall4(__NR_prlimit64, 0, RLIMIT_CPU, &lim, 0);
-	if (r < 0)
-		fail("pith-worker: RLIMIT_CPU", 0, r);
-	map_at("pith-worker: cannot map the context", PITH_CONTEXT_BASE,
-	       p->guard_off, PROT_READ | PROT_WRITE, MAP_SHARED, (int)rw, 0);
-	map_at("pith-worker: cannot map the context stack",
-	       PITH_CONTEXT_BASE + gend, p->context_size - gend,
-	       PROT_READ | PROT_WRITE, MAP_SHARED, (int)rw, gend);
-	map_at("pith-worker: cannot map the input area", PITH_INPUT_BASE,
-	       PLAN_INPUT_AREA, PROT_READ, MAP_SHARED, (int)ro,
-	       p->context_size);
-	/* Nothing to unmap but the loader's window (the trampoline's call):
-	 * the zygote unmapped everything else once, and the child did not
-	 * inherit its stack or ring (zygote_trim()). */
-	top = PITH_CONTEXT_BASE + p->context_size;
-	block = top - ((sizeof(*h) + 15) & ~15ull);
-	h = (struct plan_handoff *)block;
-	h->n_unmap = 0;
-	h->entry = p->entry;
-	h->stack_top = top;
-	h->loader_text = PLAN_LOADER_BASE;
-	h->loader_text_len = PLAN_LOADER_END - PLAN_LOADER_BASE;
-	h->block = block;
-	h->block_size = top - block;
-	r = raw_syscall2(__NR_clock_gettime, 1 /* CLOCK_MONOTONIC */, &ts);
-	if (r < 0)
-		fail("pith-worker: clock_gettime", 0, r);
-	ready.now_ns = (__u64)ts.sec * 1000000000ull + (__u64)ts.nsec;
-	ctrl_write(&ready);
-	/* Every descriptor: the zygote's socket (fd 0), every slot's. A
-	 * failure after the report above overwrites it (fail()). */
-	r = raw_syscall3(__NR_close_range, 0, CLOSE_RANGE_ALL, 0);
-	if (r < 0)
-		fail("pith-worker: close_range", 0, r);
-	ctrl_fd = 0;
-	loader_handoff(h, PLAN_TRAMPOLINE_BASE +
-				  (unsigned long)(tramp_entry - tramp_start));
-}
+/* The assembler takes no C integer suffixes: plain copies, checked. */
+#define ASM_CONTEXT_BASE 0x200000000000
+#define ASM_INPUT_BASE 0x300000000000
+#define ASM_INPUT_AREA 0x10000
+#define ASM_LOADER_BASE 0x204000010000
+#define ASM_LOADER_LEN 0x1f0000
+#define ASM_TRAMPOLINE_BASE 0x204000000000
+#define ASM_CTRL_READY 0x59444552
+#define ASM_BLOCK 128
+_Static_assert(ASM_CONTEXT_BASE == PITH_CONTEXT_BASE, "context base");
+_Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE, "input base");
+_Static_assert(ASM_INPUT_AREA == PLAN_INPUT_AREA, "input area");
+_Static_assert(ASM_LOADER_BASE == PLAN_LOADER_BASE, "loader base");
+_Static_assert(ASM_LOADER_LEN == PLAN_LOADER_END - PLAN_LOADER_BASE,
+	       "loader window");
+_Static_assert(ASM_TRAMPOLINE_BASE == PLAN_TRAMPOLINE_BASE, "trampoline");
+_Static_assert(ASM_CTRL_READY == PLAN_CTRL_READY, "ready magic");
+_Static_assert(PLAN_CTRL_OFF(0) == ASM_INPUT_AREA, "control page");
+_Static_assert(offsetof(struct plan_ctrl, now_ns) == 8 &&
+	       offsetof(struct plan_ctrl, error) == 16, "plan_ctrl");
+_Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
 
 /*
- * clone(CLONE_PARENT | CLONE_PARENT_SETTID) with the child on pool_stack:
- * the child calls pool_child(rw, ro, cpu_cur, cpu_max, ppid) there (it has
- * no other stack: zygote_trim()), kept in callee-saved registers across
- * the call; the kernel writes the child's pid to *ptid before the child
- * runs; the zygote gets the pid or -errno. Like fork(): no shared memory,
- * no signal to the parent; CLONE_PARENT makes the child pith's (its
- * waitid), with the zygote's exit signal, none.
+ * clone(CLONE_PARENT | CLONE_PARENT_SETTID): the kernel writes the child's
+ * pid to *ptid before the child runs; the zygote gets the pid or -errno.
+ * Like fork(): no shared memory, no signal to the parent; CLONE_PARENT
+ * makes the child pith's (its waitid), with the zygote's exit signal,
+ * none.
+ *
+ * The child has no memory of the zygote's but its code (zygote_trim()), so
+ * it runs on registers alone until its context is mapped: %r12 rw, %r13
+ * ro, %rbp and %rbx the CPU limit, %r14 pith's pid, %r15 the guard page's
+ * offset, %r8 the entry (clone reads no tls without CLONE_SETTLS) and %rsp
+ * the context's top (clone's stack argument; nothing is pushed). It sets
+ * PR_SET_PDEATHSIG (fork clears it), checks that pith is still its parent,
+ * maps its slot's context around the guard page and the input area
+ * read-only, and only then uses memory: the last ASM_BLOCK bytes of its
+ * context stack, for its limits' words, the clock and "ready", and the
+ * handoff block, all of which the trampoline zeroes before the function
+ * (it zeroes the block, block_size bytes). It sets RLIMIT_NPROC 0,
+ * RLIMIT_NOFILE 0 and its RLIMIT_CPU, writes "ready" and the time into
+ * its slot's control page (pwrite: only pith maps that page), closes every
+ * descriptor (the zygote's socket, every slot's) and jumps to the
+ * trampoline. A failure writes its text into the control page instead
+ * (the "ready" word cleared first), then exits 127.
  */
-long zygote_fork(long rw, long ro, __u64 cpu_cur, __u64 cpu_max, long ppid,
-		 __s32 *ptid);
+long zygote_fork(const struct fork_args *a, __s32 *ptid);
 __asm__(".text\n"
 	".globl zygote_fork\n"
 	"zygote_fork:\n"
 	"	push %rbx\n"
+	"	push %rbp\n"
 	"	push %r12\n"
 	"	push %r13\n"
 	"	push %r14\n"
 	"	push %r15\n"
-	"	mov %rdi, %r12\n"
-	"	mov %rsi, %r13\n"
-	"	mov %rdx, %r14\n"
-	"	mov %rcx, %r15\n"
-	"	mov %r8, %rbx\n"
-	"	mov $56, %eax\n"		/* clone(flags, stack, ptid, 0, 0) */
-	"	mov $0x108000, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID */
-	"	lea pool_stack+32768(%rip), %rsi\n"
-	"	mov %r9, %rdx\n"
+	"	mov 0(%rdi), %r12\n"
+	"	mov 8(%rdi), %r13\n"
+	"	mov 16(%rdi), %rbp\n"
+	"	mov 24(%rdi), %rbx\n"
+	"	mov 32(%rdi), %r14\n"
+	"	mov 48(%rdi), %r15\n"
+	"	mov 56(%rdi), %r8\n"
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rax\n"
+	"	add 40(%rdi), %rax\n"
+	"	mov %rsi, %rdx\n"		/* ptid */
+	"	mov %rax, %rsi\n"		/* the child's %rsp */
 	"	xor %r10d, %r10d\n"
-	"	xor %r8d, %r8d\n"
+	"	mov $56, %eax\n"		/* clone(flags, stack, ptid, 0, tls) */
+	"	mov $0x108000, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID */
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jz 1f\n"
@@ -698,18 +640,179 @@ __asm__(".text\n"
 	"	pop %r14\n"
 	"	pop %r13\n"
 	"	pop %r12\n"
+	"	pop %rbp\n"
 	"	pop %rbx\n"
 	"	ret\n"
-	"1:	xor %ebp, %ebp\n"		/* the child, on its own stack */
+	/* The child. */
+	"1:	mov $157, %eax\n"		/* prctl(PR_SET_PDEATHSIG, SIGKILL) */
+	"	mov $1, %edi\n"
+	"	mov $9, %esi\n"
+	"	syscall\n"
+	"	lea zf_pdeathsig(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $110, %eax\n"		/* getppid */
+	"	syscall\n"
+	"	lea zf_parent(%rip), %rsi\n"
+	"	cmp %r14, %rax\n"
+	"	jne 90f\n"
+	"	mov %r8, %r14\n"		/* the entry, from here on */
+	"	mov $9, %eax\n"			/* mmap: the context below the guard */
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
+	"	mov %r15, %rsi\n"
+	"	mov $3, %edx\n"			/* PROT_READ | PROT_WRITE */
+	"	mov $0x100001, %r10d\n"	/* MAP_SHARED | MAP_FIXED_NOREPLACE */
+	"	mov %r12, %r8\n"
+	"	xor %r9d, %r9d\n"
+	"	syscall\n"
+	"	lea zf_context(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	"	lea 4096(%r15), %r9\n"		/* above the guard: the stack */
+	"	lea (%rdi,%r9), %rdi\n"
+	"	mov %rsp, %rsi\n"
+	"	sub %rdi, %rsi\n"
+	"	mov $9, %eax\n"
+	"	syscall\n"
+	"	lea zf_stack(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	"	mov %rsp, %r9\n"		/* the input area, read-only */
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rax\n"
+	"	sub %rax, %r9\n"
+	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
+	"	mov $" STR(ASM_INPUT_AREA) ", %esi\n"
+	"	mov $1, %edx\n"			/* PROT_READ */
+	"	mov %r13, %r8\n"
+	"	mov $9, %eax\n"
+	"	syscall\n"
+	"	lea zf_area(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	/* Memory: the block's words, -64..-32(%rsp) the limits, the clock
+	 * and "ready" (struct plan_ctrl's first 16 bytes). */
+	"	movq $0, -64(%rsp)\n"
+	"	movq $0, -56(%rsp)\n"
+	"	mov $302, %eax\n"		/* prlimit64(0, RLIMIT_NPROC, 0 0) */
+	"	xor %edi, %edi\n"
+	"	mov $6, %esi\n"
+	"	lea -64(%rsp), %rdx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	"	lea zf_nproc(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $302, %eax\n"		/* RLIMIT_NOFILE 0 0: no new fd */
+	"	mov $7, %esi\n"
+	"	syscall\n"
+	"	lea zf_nofile(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov %rbp, -64(%rsp)\n"
+	"	mov %rbx, -56(%rsp)\n"
+	"	mov $302, %eax\n"		/* RLIMIT_CPU */
+	"	xor %esi, %esi\n"
+	"	syscall\n"
+	"	lea zf_cpu(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $228, %eax\n"		/* clock_gettime(CLOCK_MONOTONIC) */
+	"	mov $1, %edi\n"
+	"	lea -48(%rsp), %rsi\n"
+	"	syscall\n"
+	"	lea zf_clock(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	imul $1000000000, -48(%rsp), %rax\n"
+	"	add -40(%rsp), %rax\n"
+	"	mov %rax, -56(%rsp)\n"		/* now_ns */
+	"	movq $" STR(ASM_CTRL_READY) ", -64(%rsp)\n" /* magic, pad 0 */
+	"	mov $18, %eax\n"		/* pwrite64 into the control page */
 	"	mov %r12, %rdi\n"
+	"	lea -64(%rsp), %rsi\n"
+	"	mov $16, %edx\n"
+	"	mov %rsp, %r10\n"
+	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_INPUT_AREA) "), %rcx\n"
+	"	sub %rcx, %r10\n"
+	"	syscall\n"
+	"	lea zf_ready(%rip), %rsi\n"
+	"	cmp $16, %rax\n"
+	"	jne 90f\n"
+	"	mov $436, %eax\n"		/* close_range(0, ~0U, 0) */
+	"	xor %edi, %edi\n"
+	"	mov $0xffffffff, %esi\n"
+	"	xor %edx, %edx\n"
+	"	syscall\n"
+	"	lea zf_close(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	/* The handoff block (struct plan_handoff) at the top, none to
+	 * unmap but the loader's window (the trampoline's call). */
+	"	lea -" STR(ASM_BLOCK) "(%rsp), %rdi\n"
+	"	movq $0, 0(%rdi)\n"
+	"	mov %r14, 8(%rdi)\n"
+	"	mov %rsp, 16(%rdi)\n"
+	"	movabs $" STR(ASM_LOADER_BASE) ", %rax\n"
+	"	mov %rax, 24(%rdi)\n"
+	"	movq $" STR(ASM_LOADER_LEN) ", 32(%rdi)\n"
+	"	mov %rdi, 40(%rdi)\n"
+	"	movq $" STR(ASM_BLOCK) ", 48(%rdi)\n"
+	"	mov %rdi, %rsp\n"
+	"	lea tramp_entry(%rip), %rax\n"
+	"	lea tramp_start(%rip), %rcx\n"
+	"	sub %rcx, %rax\n"
+	"	movabs $" STR(ASM_TRAMPOLINE_BASE) ", %rcx\n"
+	"	add %rcx, %rax\n"
+	"	jmp *%rax\n"
+	/* A failure, its text at %rsi (NUL-terminated): "ready" cleared,
+	 * then the text into the control page's error field. %rsp is still
+	 * the context's top. */
+	"90:	mov %rsi, %r13\n"
+	"	mov $18, %eax\n"
+	"	mov %r12, %rdi\n"
+	"	lea zf_zero(%rip), %rsi\n"
+	"	mov $8, %edx\n"
+	"	mov %rsp, %r10\n"
+	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_INPUT_AREA) "), %rcx\n"
+	"	sub %rcx, %r10\n"
+	"	syscall\n"
+	"	mov $18, %eax\n"
 	"	mov %r13, %rsi\n"
-	"	mov %r14, %rdx\n"
-	"	mov %r15, %rcx\n"
-	"	mov %rbx, %r8\n"
-	"	and $-16, %rsp\n"
-	"	call pool_child\n"
-	"	ud2\n");
-_Static_assert(sizeof(pool_stack) == 32768, "zygote_fork's stack size");
+	"	mov $64, %edx\n"		/* each text is shorter, padded */
+	"	add $16, %r10\n"
+	"	syscall\n"
+	"	mov $231, %eax\n"		/* exit_group(127) */
+	"	mov $127, %edi\n"
+	"	syscall\n"
+	"	ud2\n"
+	".section .rodata\n"
+	".balign 64\n"
+	"zf_zero:	.quad 0\n"
+	".balign 64\n"
+	"zf_pdeathsig:	.asciz \"pith-worker: PR_SET_PDEATHSIG\"\n"
+	".balign 64\n"
+	"zf_parent:	.asciz \"pith-worker: pith died\"\n"
+	".balign 64\n"
+	"zf_context:	.asciz \"pith-worker: cannot map the context\"\n"
+	".balign 64\n"
+	"zf_stack:	.asciz \"pith-worker: cannot map the context stack\"\n"
+	".balign 64\n"
+	"zf_area:	.asciz \"pith-worker: cannot map the input area\"\n"
+	".balign 64\n"
+	"zf_nproc:	.asciz \"pith-worker: RLIMIT_NPROC\"\n"
+	".balign 64\n"
+	"zf_nofile:	.asciz \"pith-worker: RLIMIT_NOFILE\"\n"
+	".balign 64\n"
+	"zf_cpu:	.asciz \"pith-worker: RLIMIT_CPU\"\n"
+	".balign 64\n"
+	"zf_clock:	.asciz \"pith-worker: clock_gettime\"\n"
+	".balign 64\n"
+	"zf_ready:	.asciz \"pith-worker: cannot report readiness\"\n"
+	".balign 64\n"
+	"zf_close:	.asciz \"pith-worker: close_range\"\n"
+	".balign 64\n"
+	".zero 64\n"
+	".text\n");
 
 static long futex(volatile __u32 *w, int op, __u32 val)
 {
@@ -740,15 +843,17 @@ static void swap_slot(int *slot_fds)
  * fork per request on the ring (plan.h). Only this loader's code ever runs
  * in a zygote: it never jumps to the trampoline, so no instruction of the
  * function runs here, and it never closes fd 0 (the eBPF guard's arming
- * call). Each child goes on in pool_child().
+ * call). Each child goes on in zygote_fork()'s child, with registers only.
  */
 static __attribute__((noreturn)) void zygote(const struct plan *p)
 {
 	struct plan_ring *ring = (struct plan_ring *)PLAN_RING_BASE;
 	int *slot_fds = fds + 2; /* rw, ro of each slot */
-	long ppid, r;
+	struct fork_args a = { .context_size = p->context_size,
+			       .guard_off = p->guard_off,
+			       .entry = p->entry };
+	long r;
 
-	zygote_plan = *p;
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
 	if (r < 0)
 		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
@@ -772,7 +877,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	raw_syscall1(__NR_close, fds[1]);
 	zygote_trim(p);
 	/* The parent the spawner's checks found: pith. */
-	ppid = raw_syscall0(__NR_getppid);
+	a.ppid = (__u64)raw_syscall0(__NR_getppid);
 	for (;;) {
 		__u32 t = ring->tail, h = LOAD(ring->head);
 		struct plan_req rq;
@@ -789,9 +894,11 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 		if (h - t > PLAN_RING_REQS || rq.slot >= p->n_slots)
 			raw_exit_group(127);
 		if (rq.op == PLAN_REQ_FORK) {
-			r = zygote_fork(slot_fds[2 * rq.slot],
-					slot_fds[2 * rq.slot + 1], rq.cpu_cur,
-					rq.cpu_max, ppid, &ring->pid[rq.slot]);
+			a.rw = (__u64)slot_fds[2 * rq.slot];
+			a.ro = (__u64)slot_fds[2 * rq.slot + 1];
+			a.cpu_cur = rq.cpu_cur;
+			a.cpu_max = rq.cpu_max;
+			r = zygote_fork(&a, &ring->pid[rq.slot]);
 			if (r < 0)
 				STORE(ring->pid[rq.slot], (__s32)r);
 		} else if (rq.op == PLAN_REQ_SWAP) {
