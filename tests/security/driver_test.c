@@ -12,6 +12,7 @@
  * and the next one gets a clean worker. The callers free their input sets
  * as soon as sandbox_spawn() returns, as t_reset_probe() does.
  */
+#include <dirent.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "lib/clock.h"
 #include "security/t_sandbox.h"
 
 #define BATCH 4
@@ -226,6 +228,60 @@ static void expect_clean(FIXTURE_DATA(drv) *self, pid_t dead)
 		EXPECT_NE(dead, pids[i]) TH_LOG("the failed instance's worker was reused");
 }
 
+/* CPU time (µs) the workers of sb's drivers have used: the cpu.stat of
+ * the leaves "driver-N" in sb's cgroup; -1 when there is none. */
+static long long drivers_cpu_us(struct sandbox *sb)
+{
+	const char *path = sandbox_cgroup_path(sb);
+	long long sum = -1;
+	struct dirent *de;
+	DIR *dir;
+
+	if (!path || !(dir = opendir(path)))
+		return -1;
+	while ((de = readdir(dir))) {
+		char *stat;
+		long long us;
+		FILE *f;
+
+		if (strncmp(de->d_name, "driver-", 7))
+			continue;
+		stat = t_strdupf("%s/%s/cpu.stat", path, de->d_name);
+		f = fopen(stat, "re");
+		free(stat);
+		if (!f)
+			continue;
+		if (fscanf(f, "usage_usec %lld", &us) == 1)
+			sum = (sum < 0 ? 0 : sum) + us;
+		fclose(f);
+	}
+	closedir(dir);
+	return sum;
+}
+
+/*
+ * Wait until the driven instance p runs its function: its driver's
+ * workers used 5 ms of CPU more than `from` (drivers_cpu_us() before p was
+ * spawned), as the spinning probe does and no worker's set-up does. Only
+ * p runs in the driver's leaf meanwhile (the holds stay on this thread).
+ * A fixed sleep was not enough under load: the driver had not taken the
+ * instance yet, and the kill was "killed before it started". false when
+ * p ended first, or after T_TIMEOUT_MS.
+ */
+static bool driven_runs(struct sandbox *sb, struct sandbox_proc *p,
+			long long from)
+{
+	uint64_t t0 = clock_now_ns();
+
+	while (!sandbox_proc_pending(p) &&
+	       clock_now_ns() - t0 < T_TIMEOUT_MS * 1000000ull) {
+		if (drivers_cpu_us(sb) - from >= 5000)
+			return true;
+		nanosleep(&(struct timespec){ 0, 1000 * 1000 }, NULL);
+	}
+	return false;
+}
+
 TEST_F(drv, a_crash_in_a_driver_discards_the_worker)
 {
 	struct sandbox_proc *hold[2], *p;
@@ -267,11 +323,18 @@ TEST_F(drv, a_kill_in_a_driver_discards_the_worker)
 	struct sandbox_proc *hold[2], *p;
 	pid_t pid;
 
+	long long from;
+
 	expect_clean(self, 0);
+	from = drivers_cpu_us(self->sb);
+	if (from < 0)
+		SKIP(return, "no driver's cgroup leaf to see its worker run");
 	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
 	ASSERT_NE(NULL, p);
-	EXPECT_TRUE(sandbox_proc_driven(p));
-	nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	ASSERT_TRUE(sandbox_proc_driven(p));
+	ASSERT_FALSE(sandbox_proc_driven(hold[0]) || sandbox_proc_driven(hold[1]));
+	ASSERT_TRUE(driven_runs(self->sb, p, from))
+		TH_LOG("the driven instance never ran: %s", t_reason(p));
 	sandbox_proc_kill(p);
 	ASSERT_EQ(1, t_wait(p));
 	EXPECT_STREQ("killed by signal SIGKILL", t_reason(p));
@@ -287,11 +350,18 @@ TEST_F(drv, freeing_a_running_driven_instance_ends_it)
 {
 	struct sandbox_proc *hold[2], *p;
 
+	long long from;
+
 	expect_clean(self, 0);
+	from = drivers_cpu_us(self->sb);
+	if (from < 0)
+		SKIP(return, "no driver's cgroup leaf to see its worker run");
 	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
 	ASSERT_NE(NULL, p);
-	EXPECT_TRUE(sandbox_proc_driven(p));
-	nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	ASSERT_TRUE(sandbox_proc_driven(p));
+	ASSERT_FALSE(sandbox_proc_driven(hold[0]) || sandbox_proc_driven(hold[1]));
+	ASSERT_TRUE(driven_runs(self->sb, p, from))
+		TH_LOG("the driven instance never ran: %s", t_reason(p));
 	sandbox_proc_free(p);
 	end_holds(hold);
 	expect_clean(self, 0);
