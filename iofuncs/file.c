@@ -265,6 +265,7 @@ static void read_step(struct fslot *s, int res)
 {
 	struct iofunc_run *run = s->run;
 	struct io_uring_sqe *sqe;
+	const char *bad;
 	int r;
 
 	switch (s->state) {
@@ -276,22 +277,15 @@ static void read_step(struct fslot *s, int res)
 		if (!sqe)
 			return slot_fail(s, -EBUSY, "cannot queue the statx");
 		s->state = F_STATX;
-		io_uring_prep_statx(sqe, s->fd, "",
-				    AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
-				    STATX_TYPE | STATX_SIZE, &s->stx);
+		segread_prep_statx(sqe, s->fd, &s->stx);
 		slot_submit(s, sqe);
 		return;
 	case F_STATX:
 		if (res < 0)
 			return slot_fail(s, res, iofunc_strerror(res));
-		if (!S_ISREG(s->stx.stx_mode))
-			return slot_fail(s, -EINVAL,
-					 S_ISDIR(s->stx.stx_mode) ?
-						 "is a directory" :
-						 "not a regular file");
-		if (fcntl(s->fd, F_SETFL, 0) < 0)
-			return slot_fail(s, negative_errno(),
-					 iofunc_strerror(errno));
+		r = segread_check(s->fd, &s->stx, &bad);
+		if (r < 0)
+			return slot_fail(s, r, bad);
 		s->size = s->stx.stx_size;
 		s->done = 0;
 		/* Segmented reads populate their own pages, in parallel. */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /* Segmented reads of one file: see segread.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
+#include "iofuncs/internal.h"
 #include "iofuncs/segread.h"
 #include "lib/macro.h"
 
@@ -140,4 +143,26 @@ void segread_done(struct segread *sr)
 	sr->segs = NULL;
 	sr->n_segs = sr->busy = 0;
 	sr->err = 0;
+}
+
+void segread_prep_statx(struct io_uring_sqe *sqe, int fd, struct statx *stx)
+{
+	io_uring_prep_statx(sqe, fd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT,
+			    STATX_TYPE | STATX_SIZE, stx);
+}
+
+int segread_check(int fd, const struct statx *stx, const char **ret_why)
+{
+	if (!S_ISREG(stx->stx_mode)) {
+		*ret_why = S_ISDIR(stx->stx_mode) ? "is a directory" :
+						    "not a regular file";
+		return -EINVAL;
+	}
+	if (fcntl(fd, F_SETFL, 0) < 0) {
+		int r = negative_errno();
+
+		*ret_why = iofunc_strerror(r);
+		return r;
+	}
+	return 0;
 }

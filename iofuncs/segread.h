@@ -19,6 +19,8 @@
 
 #include "lib/uring.h"
 
+struct statx;
+
 #define SEGREAD_MIN (32ull << 20) /* files this large are read in segments */
 #define SEGREAD_SEG (16ull << 20) /* bytes per segment */
 
@@ -63,6 +65,16 @@ struct segread {
  * not called). size must not be 0.
  */
 int segread_start(struct segread *sr);
+/*
+ * The step before a read that file.read and pith's own reads share: the
+ * statx of the file opened O_NONBLOCK (so that opening a FIFO does not wait
+ * for a writer), asked for by segread_prep_statx(); segread_check() of
+ * what it says: 0 for a regular file, made blocking again (its reads would
+ * otherwise fail with EAGAIN instead of waiting for the disk), or -errno
+ * and what to say in *ret_why ("is a directory", "not a regular file").
+ */
+void segread_prep_statx(struct io_uring_sqe *sqe, int fd, struct statx *stx);
+int segread_check(int fd, const struct statx *stx, const char **ret_why);
 /* Cancel the reads in flight; sr->end is called once they complete. */
 void segread_cancel(struct segread *sr);
 /* Free the segments (not the fd, not the buffer); sr can be started anew.
