@@ -64,22 +64,9 @@ wait_state() {
 	return 1
 }
 
+. "$root/tests/harness/jobs.sh"
 mkjob() { # mkjob FILE BINARY DATA...: one "each" stage over inline items
-	local f=$1 bin=$2 items= i=0
-	shift 2
-	for d in "$@"; do
-		items="$items${items:+, }{ \"name\": \"i$i\", \"data\": \"$d\" }"
-		i=$((i + 1))
-	done
-	cat >"$f" <<JSON
-{ "version": 1, "name": "t",
-  "functions": { "f": { "binary": "$bin", "timeout": "60s" } },
-  "inputs": { "x": [ $items ] },
-  "stages": [ { "name": "s", "function": "f",
-                "inputs": { "in": { "from": "x", "mode": "each" } },
-                "outputs": ["out"] } ],
-  "outputs": { "r": "s.out" } }
-JSON
+	t_each_job "$1" t "$2" 60s "${@:3}"
 }
 
 start_pithd || { t_fail pithd_starts "see above"; t_done; }

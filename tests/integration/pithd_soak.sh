@@ -50,22 +50,9 @@ mkdir "$tmp/fn"
 for f in upper fail opener spin; do
 	cp "$B/tests/functions/$f" "$tmp/fn/$f"
 done
+. "$root/tests/harness/jobs.sh"
 job() { # job NAME FUNCTION TIMEOUT DATA...
-	local name=$1 fn=$2 to=$3 items= i=0
-	shift 3
-	for d in "$@"; do
-		items="$items${items:+, }{ \"name\": \"i$i\", \"data\": \"$d\" }"
-		i=$((i + 1))
-	done
-	cat >"$tmp/fn/$name.json" <<JSON
-{ "version": 1, "name": "$name",
-  "functions": { "f": { "binary": "$fn", "timeout": "$to" } },
-  "inputs": { "x": [ $items ] },
-  "stages": [ { "name": "s", "function": "f",
-                "inputs": { "in": { "from": "x", "mode": "each" } },
-                "outputs": ["out"] } ],
-  "outputs": { "r": "s.out" } }
-JSON
+	t_each_job "$tmp/fn/$1.json" "$1" "$2" "$3" "${@:4}"
 }
 for k in 0 1 2 3 4 5 6 7; do
 	job "good$k" upper 5s "soak $k alpha" "item two $k" "z$k"

@@ -16,30 +16,8 @@ trap 'rm -rf "$tmp"' EXIT
 
 t_plan 4
 
-# A job of known shape: 5 inline items and 2 files through upper (7
-# instances), 2 files read by a file.read stage, 1 merge instance.
-printf 'hello\n' >"$tmp/f1"
-printf 'world!\n' >"$tmp/f2"
-cat >"$tmp/job.json" <<JSON
-{ "version": 1, "name": "shape",
-  "functions": { "up": { "binary": "$fn/upper", "timeout": "5s" },
-                 "fwd": { "binary": "$fn/forward", "timeout": "5s" } },
-  "inputs": { "x": [ { "name": "a", "data": "abc" }, { "name": "b", "data": "d" },
-                     { "name": "c", "data": "ef" }, { "name": "d", "data": "g" },
-                     { "name": "e", "data": "hij" },
-                     { "name": "f1", "file": "f1" }, { "name": "f2", "file": "f2" } ],
-              "paths": [ { "name": "p1", "data": "f1" }, { "name": "p2", "data": "f2" } ] },
-  "stages": [ { "name": "s", "function": "up",
-                "inputs": { "in": { "from": "x", "mode": "each" } },
-                "outputs": ["out"] },
-              { "name": "rd", "io": "file.read",
-                "inputs": { "paths": { "from": "paths", "mode": "each" } },
-                "outputs": ["data"] },
-              { "name": "m", "function": "fwd",
-                "inputs": { "in": { "from": "s.out", "mode": "all" } },
-                "outputs": ["out"] } ],
-  "outputs": { "r": "m.out", "d": "rd.data" } }
-JSON
+. "$here/shape_job.sh"
+shape_job "$tmp" "$fn"
 sed -e 's|/upper"|/fail"|' "$tmp/job.json" >"$tmp/fail.json"
 
 # check JOB TRACE SUMMARY: compares the trace with the summary; prints why not.
