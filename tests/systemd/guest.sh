@@ -41,24 +41,10 @@ runs_of() {
 	as "$1" pith status --json "$2" 2>/dev/null |
 		sed -n 's/.*"runs": *\([0-9]*\).*/\1/p' | head -n 1
 }
+. "$here/jobs.sh"
 # mkjob FILE BINARY ITEM...: one "each" stage over inline items.
 mkjob() {
-	local f=$1 bin=$2 items= i=0
-	shift 2
-	for d in "$@"; do
-		items="$items${items:+, }{ \"name\": \"i$i\", \"data\": \"$d\" }"
-		i=$((i + 1))
-	done
-	cat >"$f" <<JSON
-{ "version": 1, "name": "t",
-  "functions": { "f": { "binary": "$bin", "timeout": "600s" } },
-  "inputs": { "x": [ $items ] },
-  "stages": [ { "name": "s", "function": "f",
-                "inputs": { "in": { "from": "x", "mode": "each" } },
-                "outputs": ["out"] } ],
-  "outputs": { "r": "s.out" } }
-JSON
-	chmod 644 "$f"
+	t_each_job "$1" t "$2" 600s "${@:3}" && chmod 644 "$1"
 }
 # Workers (pith runs every one as uid 65534, nothing else here does),
 # cgroups beneath pithd's, pith's BPF programs.

@@ -53,7 +53,7 @@ files=$out/files
 rm -rf "$files"
 mkdir -p "$files/fn"
 cp "$here/guest.sh" "$here/pith-systemdcheck.service" \
-	"$top/tests/harness/tap.sh" "$files/"
+	"$top/tests/harness/tap.sh" "$top/tests/harness/jobs.sh" "$files/"
 for f in "$B/tests/functions/upper" "$B/tests/functions/fail" \
 	"$B/tests/fn/daemon/slow"; do
 	cp "$f" "$files/fn/" || exit 1
