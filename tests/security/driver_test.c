@@ -282,6 +282,28 @@ static bool driven_runs(struct sandbox *sb, struct sandbox_proc *p,
 	return false;
 }
 
+/* After a clean batch, a driven instance of the spinning probe, once its
+ * function runs (driven_runs()); NULL when that cannot be seen here
+ * (skipped). */
+static struct sandbox_proc *driven_spinning(FIXTURE_DATA(drv) *self,
+					    struct sandbox_proc *hold[2])
+{
+	struct sandbox_proc *p;
+	long long from;
+
+	expect_clean(self, 0);
+	from = drivers_cpu_us(self->sb);
+	if (from < 0)
+		SKIP(return NULL, "no driver's cgroup leaf to see its worker run");
+	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
+	ASSERT_NE(NULL, p);
+	ASSERT_TRUE(sandbox_proc_driven(p));
+	ASSERT_FALSE(sandbox_proc_driven(hold[0]) || sandbox_proc_driven(hold[1]));
+	ASSERT_TRUE(driven_runs(self->sb, p, from))
+		TH_LOG("the driven instance never ran: %s", t_reason(p));
+	return p;
+}
+
 TEST_F(drv, a_crash_in_a_driver_discards_the_worker)
 {
 	struct sandbox_proc *hold[2], *p;
@@ -323,18 +345,9 @@ TEST_F(drv, a_kill_in_a_driver_discards_the_worker)
 	struct sandbox_proc *hold[2], *p;
 	pid_t pid;
 
-	long long from;
-
-	expect_clean(self, 0);
-	from = drivers_cpu_us(self->sb);
-	if (from < 0)
-		SKIP(return, "no driver's cgroup leaf to see its worker run");
-	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
-	ASSERT_NE(NULL, p);
-	ASSERT_TRUE(sandbox_proc_driven(p));
-	ASSERT_FALSE(sandbox_proc_driven(hold[0]) || sandbox_proc_driven(hold[1]));
-	ASSERT_TRUE(driven_runs(self->sb, p, from))
-		TH_LOG("the driven instance never ran: %s", t_reason(p));
+	p = driven_spinning(self, hold);
+	if (!p)
+		return;
 	sandbox_proc_kill(p);
 	ASSERT_EQ(1, t_wait(p));
 	EXPECT_STREQ("killed by signal SIGKILL", t_reason(p));
@@ -350,18 +363,9 @@ TEST_F(drv, freeing_a_running_driven_instance_ends_it)
 {
 	struct sandbox_proc *hold[2], *p;
 
-	long long from;
-
-	expect_clean(self, 0);
-	from = drivers_cpu_us(self->sb);
-	if (from < 0)
-		SKIP(return, "no driver's cgroup leaf to see its worker run");
-	p = driven_one(self, hold, "t", T_TIMEOUT_MS);
-	ASSERT_NE(NULL, p);
-	ASSERT_TRUE(sandbox_proc_driven(p));
-	ASSERT_FALSE(sandbox_proc_driven(hold[0]) || sandbox_proc_driven(hold[1]));
-	ASSERT_TRUE(driven_runs(self->sb, p, from))
-		TH_LOG("the driven instance never ran: %s", t_reason(p));
+	p = driven_spinning(self, hold);
+	if (!p)
+		return;
 	sandbox_proc_free(p);
 	end_holds(hold);
 	expect_clean(self, 0);
