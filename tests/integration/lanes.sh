@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Lanes (PITH_LANES=1, sandbox/driver.c): fresh instances handed to a
+# Lanes (on by default, PITH_LANES=0 off; sandbox/driver.c): fresh instances handed to a
 # driver thread on another CPU, forked by its own zygote there. A fresh
 # job's results are the same with and without lanes: the outputs, their
 # order, the report (instances, states, reasons); so are those of
@@ -19,7 +19,7 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "$(nproc)" -lt 2 ]; then
 	t_skip_all "lanes need two CPUs (taskset keeps them off)"
 fi
-t_plan 6
+t_plan 7
 
 # job FILE FUNCTION N TIMEOUT: N fresh instances, item i is "item i".
 job() {
@@ -68,14 +68,17 @@ if r.get("status") != "ok":
 print(json.dumps(r, sort_keys=True, indent=1))' "$1"
 }
 
-# run NAME LANES JOB [prefix...] [-- args]: outputs in $tmp/NAME, report
+# run NAME LANES JOB [prefix...] [-- args] (LANES "": PITH_LANES unset):
+# outputs in $tmp/NAME, report
 # in $tmp/NAME.json, the drivers' lines in $tmp/NAME.drv
 run() {
 	local name=$1 lanes=$2 j=$3 pre=() args=()
 	shift 3
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do pre+=("$1"); shift; done
 	[ $# -gt 0 ] && shift && args=("$@")
-	PITH_LANES=$lanes PITH_WARM_STATS=1 "${pre[@]}" "$pith" run --json \
+	local set=(-u PITH_LANES)
+	[ -n "$lanes" ] && set=("PITH_LANES=$lanes")
+	env "${set[@]}" PITH_WARM_STATS=1 "${pre[@]}" "$pith" run --json \
 		"$j" -o "$tmp/$name" "${args[@]}" >"$tmp/$name.raw" 2>"$tmp/$name.err"
 	grep '^pith: driver on CPU [0-9]*: [1-9]' "$tmp/$name.err" >"$tmp/$name.drv"
 	report "$tmp/$name.raw" >"$tmp/$name.json" 2>>"$tmp/$name.err"
@@ -142,5 +145,12 @@ if [ ! -s "$tmp/off.drv" ]; then
 	t_ok without_lanes_fresh_instances_stay_on_the_engines_thread
 else
 	t_fail without_lanes_fresh_instances_stay_on_the_engines_thread "$(cat "$tmp/off.drv")"
+fi
+# On unless PITH_LANES=0 says otherwise.
+run default "" "$tmp/forward.json"
+if [ -s "$tmp/default.drv" ] && diff -r "$tmp/one" "$tmp/default" >/dev/null 2>&1; then
+	t_ok fresh_instances_run_in_lanes_by_default
+else
+	t_fail fresh_instances_run_in_lanes_by_default "$(cat "$tmp/default.err")"
 fi
 t_done

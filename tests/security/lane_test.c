@@ -257,6 +257,142 @@ TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 	sandbox_proc_free(hold);
 }
 
+/* The hostile function's `inst`, fresh, behind a spinning one or alone,
+ * with one input item "item <i>" (H_OUTPUTS forwards it). */
+static struct sandbox_proc *spawn_item(struct sandbox *sb, uint64_t inst,
+				       int i)
+{
+	static const char *const outs[] = { "out" };
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = 20000 },
+		.n_inputs = 1, .outputs = outs, .n_outputs = 1,
+		.instance = inst, .fresh = true,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	char data[32];
+	struct set *in;
+
+	snprintf(data, sizeof(data), "item %d", i);
+	in = t_text_set("in", "x", data);
+	req.inputs = &in;
+	if (sandbox_spawn(sb, &req, &p, &e) < 0)
+		fprintf(stderr, "# sandbox_spawn: %s\n", e.msg);
+	set_free(in);
+	return p;
+}
+
+/* How instance i of a full lane ended against what it should: "" or
+ * what differs. ref: the same attack alone, or NULL for one that
+ * forwards its item; killed: its reason says SIGKILL (whether the kill
+ * came before the function started or after, which is timing, is not
+ * compared). */
+static void check_item(struct sandbox_proc *p, int i,
+		       const struct sandbox_result *ref, bool killed,
+		       char *why, size_t len)
+{
+	const struct sandbox_result *r = sandbox_proc_result(p);
+	struct set **o;
+	const void *d;
+	char data[32];
+	size_t n = 0;
+
+	why[0] = 0;
+	if (ref) {
+		if (r->status != ref->status || r->signal != ref->signal ||
+		    (killed ? !strstr(r->reason, "SIGKILL") :
+			      strcmp(r->reason, ref->reason) != 0))
+			snprintf(why, len,
+				 "instance %d: status %d signal %d \"%.200s\", alone: status %d signal %d \"%.200s\"",
+				 i, r->status, r->signal, r->reason,
+				 ref->status, ref->signal, ref->reason);
+		return;
+	}
+	if (r->status != SANDBOX_OK) {
+		snprintf(why, len, "instance %d failed: %.200s", i, r->reason);
+		return;
+	}
+	snprintf(data, sizeof(data), "item %d", i);
+	o = sandbox_proc_take_outputs(p, &n);
+	if (n != 1 || o[0]->n != 4 || item_data(&o[0]->items[1], &d) < 0 ||
+	    o[0]->items[1].len != strlen(data) ||
+	    memcmp(d, data, strlen(data)))
+		snprintf(why, len, "instance %d: not its own item forwarded", i);
+	for (size_t k = 0; k < n; k++)
+		set_free(o[k]);
+	free(o);
+}
+
+/* A lane holds its zygote's PLAN_SLOTS fresh instances at once (the
+ * engine's thread hands them over while its own run): one that fails and
+ * one killed in the middle of them are reported for themselves alone,
+ * as alone; every other one ends well with its own item, once (a worker
+ * of its own). */
+TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
+{
+	enum { N = 2 * PLAN_SLOTS - 1, FAIL = 6, KILL = 10 };
+	struct sandbox_opts o = { .no_guard = true };
+	struct sandbox_proc *hold, *p[N], *fail_alone, *kill_alone;
+	struct err e = { { 0 } };
+	unsigned driven = 0;
+	struct sandbox *sb;
+	cpu_set_t cpus;
+	pid_t pids[N];
+	char why[1024];
+
+	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
+	    CPU_COUNT(&cpus) < 2)
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	/* Alone, for what the two should report. */
+	fail_alone = t_spawn_hostile(sb, HOSTILE(H_EXIT, 7), 20000);
+	ASSERT_NE(NULL, fail_alone);
+	ASSERT_EQ(1, t_wait(fail_alone));
+	kill_alone = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, kill_alone);
+	sandbox_proc_kill(kill_alone);
+	ASSERT_EQ(1, t_wait(kill_alone));
+	ASSERT_FALSE(sandbox_proc_driven(fail_alone));
+	ASSERT_FALSE(sandbox_proc_driven(kill_alone));
+	hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, hold);
+	/* The lane with the fewest takes each: the driver every other one,
+	 * until it holds PLAN_SLOTS. */
+	for (int i = 0; i < N; i++) {
+		p[i] = spawn_item(sb, i == FAIL ? HOSTILE(H_EXIT, 7) :
+				  i == KILL ? HOSTILE(H_LOOP, 0) :
+					      HOSTILE(H_OUTPUTS, 0), i);
+		ASSERT_NE(NULL, p[i]);
+		driven += sandbox_proc_driven(p[i]);
+	}
+	EXPECT_EQ(PLAN_SLOTS, driven);
+	ASSERT_TRUE(sandbox_proc_driven(p[FAIL]));
+	ASSERT_TRUE(sandbox_proc_driven(p[KILL]));
+	sandbox_proc_kill(p[KILL]);
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %d", i);
+		check_item(p[i], i,
+			   i == FAIL ? sandbox_proc_result(fail_alone) :
+			   i == KILL ? sandbox_proc_result(kill_alone) : NULL,
+			   i == KILL, why, sizeof(why));
+		EXPECT_STREQ("", why);
+		pids[i] = sandbox_proc_pid(p[i]);
+		for (int k = 0; k < i; k++)
+			EXPECT_NE(pids[k], pids[i])
+				TH_LOG("instances %d and %d: one worker", k, i);
+	}
+	for (int i = 0; i < N; i++)
+		sandbox_proc_free(p[i]);
+	sandbox_proc_free(hold);
+	sandbox_proc_free(fail_alone);
+	sandbox_proc_free(kill_alone);
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
 /* n instances of sb, each alone or behind a spinning one: all succeed
  * and none leaves this thread; "" or why not. */
 static void one_lane(struct sandbox *sb, int n, bool behind, char *why,

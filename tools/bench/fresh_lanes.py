@@ -5,7 +5,8 @@ The bound of a fresh "lane" per CPU: pith's loop thread, its zygote and its
 forked workers all on one CPU, one such lane per CPU, as the warm driver
 thread does for warm instances (architecture.md "Threads"). Measured
 without changing pith: one `pith run` of N fresh no-op instances on every
-CPU (today's path) against one run of N / CPUS instances per CPU at once,
+CPU (since round 10 in lanes of its own: PITH_LANES=0 in the environment
+for round 9's one loop thread) against one run of N / CPUS instances per CPU at once,
 each pinned to its CPU with taskset (so its loop, its zygote and its
 workers stay there). Alternated, the order reversed every other round; per
 instance, (X_N - X_1) / (N - 1) of the wall time and of the CPU of

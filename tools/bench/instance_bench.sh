@@ -150,6 +150,11 @@ warm_drv=n/a
 	warm_drv=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)
 fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
+# The same without lanes (architecture.md "Threads": on by default since
+# round 10): pith's one loop thread spawns and collects every instance.
+fresh_one=n/a
+[ "$ncpu" -ge 2 ] &&
+	fresh_one=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_LANES=0)
 fk=$("$FORK" "$N_EXEC")
 # The same two at a time (this VM's 2 CPUs), and its CPU per fork: no
 # design that makes a process per instance does better than that CPU over
@@ -218,6 +223,7 @@ cat <<EOF2
 | the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances; median of $REPS) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
 | the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker; median of $REPS) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
+| the same without lanes (PITH_LANES=0: one loop thread spawns and collects every instance) | $fresh_one us | $( [ "$fresh_one" = n/a ] && echo - || ratio "$fresh_one" "$fe") x fork+exec | |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
 | the same, two lanes at once (fork-static N 2) | $fk2 us | $(ratio "$fk2" "$fe") x fork+exec | |

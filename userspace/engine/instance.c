@@ -598,21 +598,30 @@ static bool ahead_next(struct stage_run *st, size_t *ret)
  * instances: 0.72x the time each of -j 2 at load 5-8; within the noise
  * once the warm reset got cheaper: Documentation/benchmarks/warm.md "Slots and
  * the window apart (round 5)"). Longer instances gain nothing from it and
- * would only keep more workers' contexts in memory.
+ * would only keep more workers' contexts in memory. Short fresh instances
+ * in lanes (sandbox_lane_slots()): as many as the lanes' zygotes have
+ * pooled contexts, so that each lane's next forks are queued when its
+ * last worker ends, not after a wake-up of this thread and one of the
+ * lane's (benchmarks/fresh.md, "Lanes that pay (round 10, branch freshloop)").
  */
 static unsigned stage_slots(const struct stage_run *st)
 {
 	const struct run *run = st->run;
+	const struct job_function *fn =
+		&run->job->functions[stage_of(st)->function_index];
 
-	if (run->opts->parallel ||
-	    (st->run_avg_ns && st->run_avg_ns < ENGINE_SHORT_NS))
+	if (run->opts->parallel)
 		return run->parallel;
+	if (st->run_avg_ns && st->run_avg_ns < ENGINE_SHORT_NS)
+		return MAX(run->parallel,
+			   sandbox_lane_slots(run->opts->sandbox, fn->fresh));
 	return run->cpus;
 }
 
 /*
  * May this stage start an instance now? At most run->parallel instances
- * run in all, and at most one per CPU of the longer ones (stages with
+ * run in all (a stage of short fresh instances in lanes: its own slots),
+ * and at most one per CPU of the longer ones (stages with
  * fewer slots), whichever stages they belong to. A longer instance does
  * not wait for the whole count to fall below its slots: then a deeper
  * stage of long instances (a folding merge) behind a shallower one of short
@@ -627,7 +636,7 @@ static bool slot_free(const struct run *run, const struct stage_run *st)
 	unsigned slots = stage_slots(st);
 	size_t longer = 0;
 
-	if (run->running >= run->parallel)
+	if (run->running >= MAX(run->parallel, slots))
 		return false;
 	if (slots >= run->parallel)
 		return true;

@@ -25,8 +25,9 @@
  * only while the engine's own sandbox has DRIVER_OWN instances running
  * (with -j 1 nothing is handed over).
  *
- * Lanes (PITH_LANES=1): fresh instances too, each to the lane with the
- * fewest (the engine's thread or a driver, at most DRIVER_AHEAD each),
+ * Lanes (by default; PITH_LANES=0: none): fresh instances too, each to
+ * the lane with the fewest (the engine's thread or a driver, at most
+ * DRIVER_FRESH_AHEAD in a driver's),
  * forked by the driver's own zygotes on its CPU; the engine's spawner and
  * zygotes are then confined to the engine's CPUs (place_lane()), so that
  * each lane's wake-ups stay on its CPU (architecture.md, "Threads").
@@ -45,9 +46,18 @@
 #include "lib/macro.h"
 #include "lib/probe.h"
 #include "sandbox/internal.h"
+#include "sandbox/plan.h"
 
-#define DRIVER_AHEAD 2		/* instances a driver runs at once */
+#define DRIVER_AHEAD 2		/* warm instances a driver runs at once */
 #define DRIVER_OWN 2		/* the engine thread's own, first */
+/* Fresh instances a lane holds at once: its zygote's pooled contexts (one
+ * more is exec'd the slow way). At two, the driver ran dry after each
+ * instance and waited for the engine's thread, which collected each
+ * completion and woke it again for the next: a round trip of wake-ups
+ * across CPUs per instance; at eight its next starts are queued on its
+ * zygote as its workers exit (benchmarks/fresh.md, "Lanes that pay (round 10,
+ * branch freshloop)"). */
+#define DRIVER_FRESH_AHEAD PLAN_SLOTS
 /* Longer functions stay on the engine's thread: it keeps up with them,
  * and a driver only adds its CPU. A run is from the answer to the park,
  * as the engine's thread sees it: a no-op's ~50 us are mostly its turn
@@ -95,7 +105,7 @@ struct driver {
 					   engine's hold/release/flush */
 	uint32_t sleeping, stop;	/* atomics */
 	unsigned outstanding;		/* engine's: handed, not freed */
-	struct drv_job *active[DRIVER_AHEAD * 2];
+	struct drv_job *active[MAX(DRIVER_AHEAD, DRIVER_FRESH_AHEAD) * 2];
 	unsigned n_active;
 	uint64_t n_done;		/* instances completed, for stats */
 	int ready;			/* 1 started, -errno failed */
@@ -146,18 +156,19 @@ static void complete(struct driver *d, struct drv_job *j, int r)
 		wake(parent->drv_evfd);
 }
 
+/* A job killed while queued starts too, and is killed at once (turn()):
+ * it ends as one killed that early on the engine's thread does, with
+ * the same result (lane_test: a kill amid a full lane). */
 static void start(struct driver *d, struct drv_job *j)
 {
 	struct err e = { { 0 } };
 
-	if (LOAD(j->kill) ||
-	    sandbox_spawn(d->sb, &j->req, &j->proc, &e) < 0) {
+	if (sandbox_spawn(d->sb, &j->req, &j->proc, &e) < 0) {
 		j->proc = NULL;
 		j->res = (struct sandbox_result){ .status = SANDBOX_FAILED,
 						  .syscall = -1,
 						  .probe_reason = PROBE_REASON_SPAWN };
-		snprintf(j->res.reason, sizeof(j->res.reason), "%s",
-			 LOAD(j->kill) ? "killed before it started" : e.msg);
+		snprintf(j->res.reason, sizeof(j->res.reason), "%s", e.msg);
 		complete(d, j, 0);
 		return;
 	}
@@ -204,11 +215,15 @@ static uint64_t turn(struct driver *d)
 
 		if (d->n_active < ARRAY_SIZE(d->active)) {
 			start(d, q);
-			if (d->n_active && d->active[d->n_active - 1] == q)
+			if (d->n_active && d->active[d->n_active - 1] == q) {
+				/* Its exit wakes this thread. */
+				if (LOAD(q->kill))
+					sandbox_proc_kill(q->proc);
 				at = MIN(at, sandbox_proc_deadline_ns(q->proc));
+			}
 		} else {
 			/* Cannot happen (the engine hands at most
-			 * DRIVER_AHEAD): refuse rather than lose it. */
+			 * DRIVER_FRESH_AHEAD): refuse rather than lose it. */
 			q->res = (struct sandbox_result){ .status = SANDBOX_FAILED, .syscall = -1, .probe_reason = PROBE_REASON_SPAWN };
 			snprintf(q->res.reason, sizeof(q->res.reason), "driver full");
 			complete(d, q, 0);
@@ -342,7 +357,9 @@ void driver_init(struct sandbox *sb)
 
 	sb->drv_evfd = -1;
 	v = secure_getenv("PITH_LANES");
-	lanes = v && !strcmp(v, "1");
+	/* On unless PITH_LANES=0 (benchmarks/fresh.md, "Lanes that pay (round 10,
+	 * branch freshloop)"). */
+	lanes = !v || strcmp(v, "0");
 	/* Warm instances need the listener (their parks); fresh ones not. */
 	if (in_driver || n <= 0 ||
 	    (!lanes && (!sb->warm || sb->spawner.listener < 0)) ||
@@ -635,7 +652,8 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	if (!sb->n_drivers && driver_start(sb) < 0)
 		return 0;
 	for (unsigned i = 0; i < sb->n_drivers; i++)
-		if (sb->drivers[i]->outstanding < DRIVER_AHEAD &&
+		if (sb->drivers[i]->outstanding <
+			    (fresh ? DRIVER_FRESH_AHEAD : DRIVER_AHEAD) &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
 	if (!d || (fresh && d->outstanding >= own))
@@ -703,6 +721,15 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		wake(d->wake);
 	*ret = p;
 	return 1;
+}
+
+unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh)
+{
+	if (!sb->drv_fresh || (!fresh && sb->warm) ||
+	    (!sb->n_drivers && !sb->drv_want))
+		return 0;
+	return (1 + (sb->n_drivers ? sb->n_drivers : sb->drv_want)) *
+	       DRIVER_FRESH_AHEAD;
 }
 
 /* The engine read sandbox_fd(): completions may be there; from now on a
