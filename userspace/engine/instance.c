@@ -602,7 +602,7 @@ static bool ahead_next(struct stage_run *st, size_t *ret)
  * in lanes (sandbox_lane_slots()): as many as the lanes' zygotes have
  * pooled contexts, so that each lane's next forks are queued when its
  * last worker ends, not after a wake-up of this thread and one of the
- * lane's (benchmarks/fresh.md, "Lanes that pay (round 10, branch freshloop)").
+ * lane's (benchmarks/lanes.md, "Lanes that pay (round 10, branch freshloop)").
  */
 static unsigned stage_slots(const struct stage_run *st)
 {

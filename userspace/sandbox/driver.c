@@ -55,7 +55,7 @@
  * instance and waited for the engine's thread, which collected each
  * completion and woke it again for the next: a round trip of wake-ups
  * across CPUs per instance; at eight its next starts are queued on its
- * zygote as its workers exit (benchmarks/fresh.md, "Lanes that pay (round 10,
+ * zygote as its workers exit (benchmarks/lanes.md, "Lanes that pay (round 10,
  * branch freshloop)"). */
 #define DRIVER_FRESH_AHEAD PLAN_SLOTS
 /* Longer functions stay on the engine's thread: it keeps up with them,
@@ -357,7 +357,7 @@ void driver_init(struct sandbox *sb)
 
 	sb->drv_evfd = -1;
 	v = secure_getenv("PITH_LANES");
-	/* On unless PITH_LANES=0 (benchmarks/fresh.md, "Lanes that pay (round 10,
+	/* On unless PITH_LANES=0 (benchmarks/lanes.md, "Lanes that pay (round 10,
 	 * branch freshloop)"). */
 	lanes = !v || strcmp(v, "0");
 	/* Warm instances need the listener (their parks); fresh ones not. */
