@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Lanes (PITH_LANES=1, sandbox/driver.c): fresh instances handed to a
+ * Lanes (on by default, PITH_LANES=0 off; sandbox/driver.c): fresh
+ * instances handed to a
  * driver thread, forked by its own zygote on its CPU, attacked. Each
  * hostile fresh instance runs twice: alone on this thread (the engine's
  * lane) and in the driver's lane (handed over while one instance of this
@@ -9,7 +10,8 @@
  * name of the call, the deadline's SIGKILL, a fault, a malformed output
  * found by the driver's collection. Then where the lanes run, and when
  * there is only one: never for a lone instance (-j 1), never on one CPU
- * (taskset -c 0).
+ * (taskset -c 0). And a full lane (its zygote's PLAN_SLOTS at once) with
+ * a failure and a kill amid it.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -48,6 +50,15 @@ static struct sandbox *lane_sandbox(const struct sandbox_opts *o,
 	return r < 0 ? NULL : sb;
 }
 
+/* Whether pith may use two CPUs here (a lane per CPU). */
+static bool two_cpus(void)
+{
+	cpu_set_t cpus;
+
+	return sched_getaffinity(0, sizeof(cpus), &cpus) == 0 &&
+	       CPU_COUNT(&cpus) >= 2;
+}
+
 FIXTURE(lane)
 {
 	struct sandbox *sb;
@@ -72,10 +83,8 @@ FIXTURE_SETUP(lane)
 	struct sandbox_opts o = { .no_guard = !variant->guard,
 				  .no_seccomp = variant->no_seccomp };
 	struct err e = { { 0 } };
-	cpu_set_t cpus;
 
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
-	    CPU_COUNT(&cpus) < 2)
+	if (!two_cpus())
 		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
 	self->sb = lane_sandbox(&o, NULL, &e);
 	ASSERT_NE(NULL, self->sb) TH_LOG("%s", e.msg);
@@ -337,12 +346,10 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 	struct err e = { { 0 } };
 	unsigned driven = 0;
 	struct sandbox *sb;
-	cpu_set_t cpus;
 	pid_t pids[N];
 	char why[1024];
 
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
-	    CPU_COUNT(&cpus) < 2)
+	if (!two_cpus())
 		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
 	sb = lane_sandbox(&o, NULL, &e);
 	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
@@ -420,11 +427,9 @@ TEST(a_lone_instance_stays_in_the_engines_lane)
 	struct sandbox_opts o = { .no_guard = true };
 	struct err e = { { 0 } };
 	struct sandbox *sb;
-	cpu_set_t cpus;
 	char why[256];
 
-	if (sched_getaffinity(0, sizeof(cpus), &cpus) < 0 ||
-	    CPU_COUNT(&cpus) < 2)
+	if (!two_cpus())
 		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
 	sb = lane_sandbox(&o, NULL, &e);
 	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);

@@ -27,5 +27,5 @@ TEST_SCRIPTS += tests/integration/engine_scale.sh
 TEST_SCRIPTS += tests/integration/placement.sh
 # Instances at once: per CPU, more when they are short, or -j.
 TEST_SCRIPTS += tests/integration/slots.sh
-# Fresh instances in a lane per CPU (PITH_LANES=1): the same results.
+# Fresh instances in a lane per CPU (by default; PITH_LANES=0 off): the same results.
 TEST_SCRIPTS += tests/integration/lanes.sh
