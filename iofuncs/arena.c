@@ -129,7 +129,7 @@ static bool span_own(const struct arena *a, uint64_t len)
 {
 	return len >= a->own_any ||
 	       (len >= a->own_min &&
-		__atomic_load_n(&store_stats.buffers_open, __ATOMIC_RELAXED) <
+		__atomic_load_n(&store_stats.fds_in_use, __ATOMIC_RELAXED) <
 			a->own_open);
 }
 

@@ -72,8 +72,8 @@ struct arena {
 	size_t sealed_upto; /* chunks before it are sealed (arena_seal_idle) */
 	uint64_t chunk, own_min; /* by store backend, see above */
 	/* arena_own_items(): from own_any on an item gets its own buffer
-	 * whatever the count; from own_min on only while fewer than own_open
-	 * buffers hold a descriptor (store_stats.buffers_open). */
+	 * whatever the count; from own_min on only while the buffers in use
+	 * hold fewer than own_open descriptors (store_stats.fds_in_use). */
 	uint64_t own_any, own_open;
 	uint64_t grow;	/* the next shared chunk's size (ARENA_CHUNK_FIRST) */
 	/* Fault reserved ranges in at once: only when the sizes are trusted
@@ -89,8 +89,9 @@ void arena_init(struct arena *a, const char *label);
  * about its size), so its pages go when its last reader is done rather
  * than with the last item of a shared chunk, and a recycled buffer brings
  * back its own pages, not the high-water mark of a chunk. Costs a
- * descriptor per such item while it lives, so only while the store's
- * buffers in use hold fewer than a quarter of RLIMIT_NOFILE's soft limit
+ * descriptor per such item while it lives (two once shared with a
+ * consumer), so only while the store's buffers in use hold fewer
+ * descriptors than a quarter of RLIMIT_NOFILE's soft limit
  * (the caller bounds the items by bytes, not by count: a 64 MiB window of
  * 20 KiB files is 3,000 items); past it an item shares a chunk, as
  * before. The smaller items share chunks of

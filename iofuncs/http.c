@@ -90,6 +90,11 @@ struct hstate {
 	struct netpolicy *net;	/* where requests may go */
 	struct pool *pools;
 	struct conn *conns;
+	/* Closed connections, each with its receive buffer, for the next
+	 * request to any address: a request whose connection was not kept
+	 * (a failure, a server that closes) leaves its conn here, so a run
+	 * has at most `concurrency` of them, not one per such request. */
+	struct conn *spare;
 	size_t next;
 	unsigned active;
 };
@@ -136,6 +141,10 @@ static void request_end(struct conn *c, bool keep)
 		c->pool->idle = c;
 	} else {
 		conn_close(c);
+		if (!c->busy) { /* else its completion is still to come */
+			c->next_idle = hs->spare;
+			hs->spare = c;
+		}
 	}
 	/* Give large heap buffers back between requests. */
 	if (c->heap_cap > (1u << 20)) {
@@ -179,8 +188,8 @@ static void conn_ok(struct conn *c)
 	} else {
 		r = arena_put(&run->arena, c->heap, c->heap_len, &buf, &off);
 		if (r < 0)
-			return conn_fail(c, r, "%s: out of memory for the body",
-					 c->where);
+			return conn_fail(c, r, "%s: cannot store the body: %s",
+					 c->where, iofunc_strerror(r));
 		iofunc_item_out(run, c->idx, 1, buf, off, c->heap_len);
 	}
 	iofunc_item_ok(run, c->idx);
@@ -438,7 +447,8 @@ static void head_done(struct conn *c)
 
 	r = arena_put(&run->arena, c->rx, c->head.len, &buf, &off);
 	if (r < 0)
-		return conn_fail(c, r, "%s: out of memory", c->where);
+		return conn_fail(c, r, "%s: cannot store the head: %s",
+				 c->where, iofunc_strerror(r));
 	iofunc_item_out(run, c->idx, 0, buf, off, c->head.len);
 	rx_consume(c, c->head.len);
 	c->head_done = true;
@@ -458,8 +468,8 @@ static void head_done(struct conn *c)
 		c->want = c->head.length;
 		r = arena_reserve(&run->arena, c->want, &c->body);
 		if (r < 0)
-			return conn_fail(c, r, "%s: out of memory for the body",
-					 c->where);
+			return conn_fail(c, r, "%s: cannot store the body: %s",
+					 c->where, iofunc_strerror(r));
 		conn_fit_rcvbuf(c, c->want - MIN(c->want, (uint64_t)c->rx_len));
 	} else {
 		c->mode = B_EOF;
@@ -702,6 +712,11 @@ static struct conn *conn_get(struct hstate *hs, struct pool *p)
 
 	if (c) {
 		p->idle = c->next_idle;
+		return c;
+	}
+	c = hs->spare;
+	if (c) {
+		hs->spare = c->next_idle;
 		return c;
 	}
 	c = calloc(1, sizeof(*c));

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/array.h"
@@ -19,17 +20,32 @@
 #include "store/pool.h"
 
 #define POOL_DEFAULT_MAX (4ull << 30)
-#define POOL_MAX_BUFFERS 256 /* idle ones: each holds an fd and a mapping */
+/* Idle ones: each holds an fd and a mapping. At most an eighth of
+ * RLIMIT_NOFILE's soft limit: the buffers in use may take a quarter
+ * (arena_own_items()), sockets and workers need the rest. */
+#define POOL_MAX_BUFFERS 256
 
 static struct buffer **idle;
 static size_t n_idle, cap_idle;
 static uint64_t idle_bytes, max_bytes;
 static uint64_t bound; /* pool_bound_add(): 0, none */
+static size_t max_idle = POOL_MAX_BUFFERS; /* idle_limit() */
 static bool bad_env;
 static pthread_once_t probed = PTHREAD_ONCE_INIT;
 static char status[160];
 /* pithd runs several jobs at once, on threads, over the one pool. */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* POOL_MAX_BUFFERS, or an eighth of the descriptors pith may open. Under
+ * the lock. */
+static void idle_limit(void)
+{
+	struct rlimit rl;
+
+	max_idle = POOL_MAX_BUFFERS;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max_idle = MIN(max_idle, (size_t)(rl.rlim_cur / 8));
+}
 
 static void pool_probe(void)
 {
@@ -50,6 +66,7 @@ static void pool_probe(void)
 				    0;
 		max_bytes = MIN(max_bytes, POOL_DEFAULT_MAX);
 	}
+	idle_limit();
 	if (!max_bytes)
 		snprintf(status, sizeof(status), "off%s",
 			 env ? " (PITH_STORE_POOL=0)" : "");
@@ -123,8 +140,13 @@ struct buffer *pool_take(uint64_t size)
 
 void pool_bound_add(int64_t bytes)
 {
+	if (!bytes)
+		return;
 	pthread_mutex_lock(&lock);
 	bound = (uint64_t)((int64_t)bound + bytes);
+	/* A run begins, ends or moves its window: RLIMIT_NOFILE may have
+	 * changed since (pith raises it to the hard limit). */
+	idle_limit();
 	pthread_mutex_unlock(&lock);
 }
 
@@ -134,13 +156,10 @@ bool pool_put(struct buffer *b)
 
 	if (!pool_enabled())
 		return false;
-	/* Its consumers are gone: no process maps it but pith. Its
-	 * descriptor for them goes (none would ever be shared again). */
-	b->ro_fd = safe_close(b->ro_fd);
 	b->sealed = false;
 	pthread_mutex_lock(&lock);
 	max = bound ? MIN(bound, max_bytes) : max_bytes;
-	if (n_idle >= POOL_MAX_BUFFERS ||
+	if (n_idle >= max_idle ||
 	    b->held > max - MIN(idle_bytes, max) ||
 	    ARRAY_GROW(idle, cap_idle, n_idle, 16) < 0) {
 		pthread_mutex_unlock(&lock);

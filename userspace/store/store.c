@@ -106,6 +106,19 @@ void buffer_set_charge(struct buffer *b, uint64_t bytes)
 	b->charged = bytes;
 }
 
+static void fds_add(int n)
+{
+	__atomic_add_fetch(&store_stats.fds_in_use, (uint64_t)(int64_t)n,
+			   __ATOMIC_RELAXED);
+}
+
+static void ro_close(struct buffer *b)
+{
+	if (b->ro_fd >= 0)
+		fds_add(-1);
+	b->ro_fd = safe_close(b->ro_fd);
+}
+
 static int memfd_new(const char *name)
 {
 	static int noexec = MFD_NOEXEC_SEAL;
@@ -151,7 +164,7 @@ static int buffer_create(const char *name, uint64_t size, struct buffer **ret)
 	b->size = size;
 	b->id = __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 	store_stats.buffers_created++;
-	__atomic_add_fetch(&store_stats.buffers_open, 1, __ATOMIC_RELAXED);
+	fds_add(1);
 	PROBE_BUFFER_ALLOC(b, size, PROBE_BACKEND_OF(b));
 	*ret = b;
 	return 0;
@@ -181,10 +194,9 @@ static void buffer_destroy(struct buffer *b)
 		munmap((void *)b->rmap, b->wcap);
 	if (b->wmap)
 		munmap(b->wmap, b->wcap);
-	safe_close(b->ro_fd);
+	ro_close(b);
 	if (b->fd >= 0)
-		__atomic_sub_fetch(&store_stats.buffers_open, 1,
-				   __ATOMIC_RELAXED);
+		fds_add(-1);
 	safe_close(b->fd);
 	free(b);
 }
@@ -199,8 +211,7 @@ int buffer_new_mapped(const char *name, uint64_t size, unsigned int flags,
 	if (size && !xfer_available())
 		b = pool_take(size);
 	if (b)
-		__atomic_add_fetch(&store_stats.buffers_open, 1,
-				   __ATOMIC_RELAXED);
+		fds_add(1);
 	if (b && (r = charge(size)) < 0) {
 		buffer_destroy(b);
 		return r;
@@ -523,8 +534,10 @@ int buffer_share_fd(struct buffer *b)
 	if (b->ro_fd >= 0)
 		return b->ro_fd;
 	fd = buffer_reopen_ro(b);
-	if (fd >= 0)
+	if (fd >= 0) {
 		b->ro_fd = fd;
+		fds_add(1);
+	}
 	return fd;
 }
 
@@ -545,9 +558,12 @@ struct buffer *buffer_unref(struct buffer *b)
 	if (b->pooled && b->sealed) {
 		uncharge(b); /* the pool bounds its idle bytes itself */
 		b->map = NULL; /* "" or rmap, which stays */
+		/* Its consumers are gone: no process maps it but pith. Its
+		 * descriptor for them goes (none would ever be shared
+		 * again). */
+		ro_close(b);
 		if (pool_put(b)) {
-			__atomic_sub_fetch(&store_stats.buffers_open, 1,
-					   __ATOMIC_RELAXED);
+			fds_add(-1);
 			return NULL;
 		}
 	}

@@ -177,10 +177,12 @@ struct store_stats {
 	uint64_t bytes_held;	/* by live buffers, see store_set_limit() */
 	uint64_t bytes_held_peak;
 	uint64_t limit_refusals; /* buffers refused by the limit */
-	/* Buffers holding a descriptor, the pool's idle ones not counted:
-	 * arena_own_items() gives an item a buffer of its own only while
-	 * these leave room under RLIMIT_NOFILE. Atomic. */
-	uint64_t buffers_open;
+	/* Descriptors held by buffers in use, the pool's idle ones not
+	 * counted: a buffer's own and, once shared with a consumer, a pooled
+	 * buffer's read-only one (buffer_share_fd()), two for such a
+	 * buffer. arena_own_items() gives an item a buffer of its own only
+	 * while these leave room under RLIMIT_NOFILE. Atomic. */
+	uint64_t fds_in_use;
 };
 extern struct store_stats store_stats;
 
