@@ -35,7 +35,7 @@ void arena_own_items(struct arena *a)
 	    getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	a->own_open = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
-						   : (uint64_t)rl.rlim_cur / 4;
+						   : (uint64_t)rl.rlim_cur / 2;
 	a->own_min = MIN(a->own_min, (uint64_t)ARENA_ITEM_MIN);
 	a->chunk = MIN(a->chunk, (uint64_t)ARENA_ITEM_CHUNK);
 	a->grow = MIN(a->grow, a->chunk);

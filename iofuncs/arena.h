@@ -91,7 +91,8 @@ void arena_init(struct arena *a, const char *label);
  * back its own pages, not the high-water mark of a chunk. Costs a
  * descriptor per such item while it lives (two once shared with a
  * consumer), so only while the store's buffers in use hold fewer
- * descriptors than a quarter of RLIMIT_NOFILE's soft limit
+ * descriptors than half of RLIMIT_NOFILE's soft limit (the engine's window
+ * keeps the items under a quarter)
  * (the caller bounds the items by bytes, not by count: a 64 MiB window of
  * 20 KiB files is 3,000 items); past it an item shares a chunk, as
  * before. The smaller items share chunks of

@@ -987,6 +987,7 @@ TEST_F(stream, a_streamed_fetch_holds_the_items_its_window_lets_live_not_chunks)
 
 struct fds {
 	long most, store; /* descriptors open, the store's of them: the most */
+	uint64_t in_use;  /* store_stats.fds_in_use: the most */
 };
 
 /* After each event: the descriptors open, and those of the store's
@@ -1011,6 +1012,7 @@ static void fds_progress(void *data, const struct engine_progress *p)
 	}
 	f->most = MAX(f->most, n);
 	f->store = MAX(f->store, store);
+	f->in_use = MAX(f->in_use, store_stats.fds_in_use);
 }
 
 /*
@@ -1018,8 +1020,8 @@ static void fds_progress(void *data, const struct engine_progress *p)
  * streamed fetch of bodies a consumer maps (so each shared body holds a
  * read-only descriptor besides its own) ends well and leaves most
  * descriptors to the sockets and the workers: the bodies get buffers of
- * their own only while the store's descriptors in use are under a quarter
- * of the limit, the pool keeps at most an eighth idle, and the rest share
+ * their own only while the store's descriptors in use are under half the
+ * limit (the window keeps the items under a quarter), the pool keeps at most an eighth idle, and the rest share
  * chunks (a descriptor, and a read-only one, per 1 MiB). Before, the store
  * counted buffers, not descriptors, and the pool kept up to 256 idle
  * whatever the limit: the thesis job at N = 100,000 under ulimit -n 1024
@@ -1062,6 +1064,65 @@ TEST_F(stream, a_streamed_fetch_of_mapped_bodies_keeps_within_a_low_descriptor_l
 	engine_report_done(&rep);
 	EXPECT_LT(0, f.store);
 	EXPECT_GE(FDS_LIMIT / 2 + FDS_LIMIT / 8, f.store);
+}
+
+#define LATE_N 1500
+#define LATE_MS 1500
+
+/*
+ * The first request answered 1.5 s late, the 1,499 after it at once: every
+ * later item waits in its slot until the first joins (their bodies are
+ * taken ahead by their instances), and the heads nobody reads go as they
+ * arrive, so the store's descriptors stay few. Before, each waiting item
+ * kept its head, in a 1 MiB chunk of its own (the chunk being filled is
+ * closed at each delivery): 451-479 buffers here, and the thesis job at N =
+ * 100,000 under ulimit -n 1024 ran out of descriptors whenever a request
+ * came a second late.
+ */
+TEST_F(stream, items_waiting_for_a_late_one_hold_no_descriptor_for_their_unread_heads)
+{
+	size_t cap = LATE_N * 160 + 64, o = 0;
+	char *items = malloc(cap);
+	struct engine_report rep;
+	struct err e = {};
+	struct fds f = {};
+	struct job *job;
+	unsigned port;
+	pid_t srv;
+	int r;
+
+	ASSERT_NE(NULL, items);
+	if (t_hostile_start(&srv, &port) < 0)
+		SKIP(free(items); return, "python3 cannot run tests/servers/hostile.py (tools/deps.sh test)");
+	o += (size_t)snprintf(items + o, cap - o, "[");
+	for (size_t i = 0; i < LATE_N; i++)
+		o += (size_t)snprintf(items + o, cap - o,
+				      "%s{\"name\":\"%04zu\",\"data\":\"GET http://127.0.0.1:%u/delay/l/%d/65536 HTTP/1.1\\r\\n\\r\\n\"}",
+				      i ? "," : "", i, port, i ? 0 : LATE_MS);
+	snprintf(items + o, cap - o, "]");
+	job = fetch_each_job("fds", "split", 16, port, items);
+	free(items);
+	if (!job)
+		t_hostile_stop(srv);
+	ASSERT_NE(NULL, job);
+	r = engine_run(job,
+		       &(struct engine_opts){ .sandbox = self->sb,
+					      .parallel = 2,
+					      .progress = fds_progress,
+					      .progress_data = &f },
+		       &rep, &e);
+	t_hostile_stop(srv);
+	job_free(job);
+	ASSERT_EQ(0, r) TH_LOG("%s", e.msg);
+	ASSERT_TRUE(rep.ok) TH_LOG("%s", rep.error);
+	EXPECT_EQ(LATE_N, rep.stages[1].n_instances);
+	engine_report_done(&rep);
+	TH_LOG("the store's buffers in use held at most %" PRIu64 " descriptors (main: 451-479 buffers)",
+	       f.in_use);
+	/* The window's items (48 per CPU of compute, 2 here, and the 16 in
+	 * flight), a body each, and room for the heads' chunks and the
+	 * instances' read-only descriptors. */
+	EXPECT_GE(2 * ENGINE_WINDOW_ITEMS_PER_SLOT + 16 + 32, f.in_use);
 }
 
 TEST_HARNESS_MAIN

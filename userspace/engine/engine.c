@@ -471,6 +471,17 @@ static void raise_nofile(void)
 	}
 }
 
+/* A quarter of RLIMIT_NOFILE's soft limit: the windowed items that may be
+ * alive at once (fetched or in flight), each a descriptor of its own. */
+static uint64_t win_fds(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return UINT64_MAX;
+	return MAX((uint64_t)rl.rlim_cur / 4, (uint64_t)1);
+}
+
 static int run_setup(struct run *run)
 {
 	const struct job *job = run->job;
@@ -479,6 +490,7 @@ static int run_setup(struct run *run)
 	int r;
 
 	raise_nofile();
+	run->win_fds = win_fds();
 	ncpu = cpus_usable();
 	run->parallel = run->opts->parallel;
 	if (!run->parallel)

@@ -362,8 +362,10 @@ static void ahead_consumed(struct run *run, struct stream *x, size_t j)
 
 	if (!it)
 		return;
-	if (x->windowed)
+	if (x->windowed) {
 		run->slotted -= MIN(run->slotted, it->len);
+		run->slotted_n -= MIN(run->slotted_n, 1);
+	}
 	it->buf = buffer_unref(it->buf);
 }
 

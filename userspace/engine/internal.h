@@ -170,6 +170,10 @@ struct run {
 	/* bytes of windowed items delivered but waiting in their slots for
 	 * an earlier item: not in any set yet, but in memory all the same */
 	uint64_t slotted;
+	/* The same items counted: each holds a descriptor (an own buffer,
+	 * arena_own_items()), so the window also bounds their number by
+	 * win_fds, a quarter of RLIMIT_NOFILE (window_open()) */
+	uint64_t held_n, slotted_n, win_fds;
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
 	uint64_t pool_bound; /* what this run added to the pool's bound */
 	/* Without --window, the window's count of items (win_adapt()): from

@@ -89,7 +89,7 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 	const struct job_stage *js = stage_of(st);
 	const struct item *in = stream_item(st->in[0], i);
 	struct set **outs;
-	uint64_t bytes = 0, kept = 0;
+	uint64_t bytes = 0, kept = 0, kept_n = 0;
 	size_t missing = SIZE_MAX;
 	int r = 0;
 
@@ -112,7 +112,8 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 		else if (iofunc_run_item_output(io, i, k, &buf, &off, &len))
 			r = set_add(outs[k], in->name, in->keyed, in->key, buf,
 				    off, len), bytes += len,
-			kept += stream_kept(st->out[k]) ? len : 0;
+			kept += stream_kept(st->out[k]) ? len : 0,
+			kept_n += stream_kept(st->out[k]);
 		else if (st->out[k]->ahead)
 			missing = k; /* item i of it would not be instance i's */
 	}
@@ -128,12 +129,24 @@ static void on_io_item(struct iofunc_run *io, size_t i, void *data)
 				       js->name, i, js->outputs[missing]));
 		return;
 	}
+	/* An output nobody reads (an http stage's `status`) lets its bytes
+	 * go now, not when it joins: an item waits in its slot for every
+	 * earlier one, and one request late by a second (a SYN sent again)
+	 * kept thousands of later heads, each in a 1 MiB chunk of its own
+	 * (the chunk being filled is closed at each delivery) with a
+	 * descriptor, past RLIMIT_NOFILE. Its entry stays for the count. */
+	for (size_t k = 0; k < js->n_outputs; k++)
+		if (!stream_kept(st->out[k]))
+			for (size_t j = 0; j < outs[k]->n; j++)
+				outs[k]->items[j].buf =
+					buffer_unref(outs[k]->items[j].buf);
 	if (st->io_windowed) {
 		run->io_bytes += bytes;
 		/* Until slot_fill() moves them on, or their consumers take
 		 * them ahead (ahead_consumed()); an output nobody reads is
 		 * dropped as it joins. */
 		run->slotted += kept;
+		run->slotted_n += kept_n;
 		/* Released I/O buffers are kept for reuse up to the window:
 		 * more would never be taken again while it holds. */
 		uint64_t w = window_now(run);

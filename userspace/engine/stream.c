@@ -225,8 +225,10 @@ static void release_item(struct run *run, struct stream *x, size_t j)
 {
 	struct item *it = stream_item(x, j);
 
-	if (x->windowed)
+	if (x->windowed) {
 		run->held -= it->len;
+		run->held_n--;
+	}
 	/* A job output stays unless it was written out (spilled); its name
 	 * stays for the report. Nobody reads a released item again: its
 	 * name goes too (an item's bytes of pith's heap are its entry). */
@@ -335,8 +337,10 @@ static int stream_add(struct run *run, struct stream *x, const struct item *it,
 	r = set_add_item(x->set, it);
 	if (r < 0)
 		return r;
-	if (x->windowed)
+	if (x->windowed) {
 		run->held += it->len;
+		run->held_n++;
+	}
 	return stream_spill(run, x, j);
 }
 
@@ -421,9 +425,11 @@ int outs_join(struct stage_run *st, struct set **o)
 			/* An item every consumer took ahead left the window
 			 * then (ahead_consumed()). */
 			if (st->io_windowed && stream_kept(x) &&
-			    !(taken && taken == x->n_consumers))
+			    !(taken && taken == x->n_consumers)) {
 				run->slotted -= MIN(run->slotted,
 						    o[k]->items[j].len);
+				run->slotted_n -= MIN(run->slotted_n, 1);
+			}
 			r = stream_add(run, x, &o[k]->items[j], taken);
 			if (r < 0)
 				return r;

@@ -118,7 +118,8 @@ bool window_open(const struct run *run, size_t inflight)
 	if (run->held == 0 && run->slotted == 0 && inflight == 0)
 		return true; /* one item at a time, however large */
 	return run->held + run->slotted + (inflight + 1) * window_guess(run) <=
-	       window_now(run);
+		       window_now(run) &&
+	       run->held_n + run->slotted_n + inflight < run->win_fds;
 }
 
 
