@@ -500,3 +500,24 @@ bool t_err_filled(int r, const char *msg)
 	       strerror(-r));
 	return false;
 }
+
+long t_fds_linked(const char *prefix, int max_fd, long *ret_all)
+{
+	char path[64], link[256];
+	long n = 0, all = 0;
+
+	for (int fd = 0; fd < max_fd; fd++) {
+		ssize_t l;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		l = readlink(path, link, sizeof(link) - 1);
+		if (l < 0)
+			continue;
+		link[l] = 0;
+		all++;
+		n += !strncmp(link, prefix, strlen(prefix));
+	}
+	if (ret_all)
+		*ret_all = all;
+	return n;
+}

@@ -55,5 +55,8 @@ char *t_shared_dir_of(const char *root);
 
 /* Whether all `len` bytes at p are `c`. */
 bool t_all_bytes(const void *p, size_t len, int c);
+/* This process's descriptors below max_fd whose /proc/self/fd link starts
+ * with `prefix` (all of them when ret_all is given, in *ret_all). */
+long t_fds_linked(const char *prefix, int max_fd, long *ret_all);
 
 #endif

@@ -293,22 +293,33 @@ TEST(empty_stage_is_done_without_reading_the_hosts_file)
 	set_free(in);
 }
 
-TEST(refused_connection_names_address_and_reason)
+/* A loopback port bound by *ret_fd that never listens: connections to it
+ * are refused. 0 when none could be bound. */
+static unsigned refusing_port(int *ret_fd)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*ret_fd = fd;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &alen) < 0)
+		return 0;
+	return ntohs(a.sin_port);
+}
+
+TEST(refused_connection_names_address_and_reason)
+{
+	int fd;
+	unsigned port = refusing_port(&fd);
 	struct iofunc_ctx ctx;
 	struct set *in = set_new("r");
 	struct t_io io;
 	char *req, *want;
 
-	/* A bound socket that never listens: connections to it are refused. */
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&a, &alen));
-	req = t_strdupf("GET http://127.0.0.1:%u/ HTTP/1.1\r\n\r\n",
-			ntohs(a.sin_port));
+	ASSERT_NE(0, port);
+	req = t_strdupf("GET http://127.0.0.1:%u/ HTTP/1.1\r\n\r\n", port);
 	ASSERT_EQ(0, t_set_add_str(in, "r", req));
 	iofunc_ctx_init(&ctx);
 	allow_loopback(&ctx);
@@ -316,7 +327,7 @@ TEST(refused_connection_names_address_and_reason)
 	ASSERT_EQ(0, t_io_run("http", &ctx, in, 2, &io));
 	/* Refused is a connection failure: a GET is tried 1 + 2 times. */
 	want = t_strdupf("http: connect 127.0.0.1:%u: connection refused (3 attempts)",
-			 ntohs(a.sin_port));
+			 port);
 	EXPECT_STREQ(want, t_io_error(&io, 0));
 	EXPECT_EQ(0, io.out[0]->n);
 	EXPECT_EQ(0, io.out[1]->n);
@@ -347,20 +358,16 @@ static size_t heap_in_use(void)
  */
 TEST(connections_not_kept_are_reused_not_made_per_request)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd;
+	unsigned port = refusing_port(&fd);
 	struct iofunc_ctx ctx;
 	struct set *in = set_new("r");
 	struct t_io io;
 	size_t before, grown;
 	char *req;
 
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ASSERT_EQ(0, bind(fd, (struct sockaddr *)&a, sizeof(a)));
-	ASSERT_EQ(0, getsockname(fd, (struct sockaddr *)&a, &alen));
-	req = t_strdupf("GET http://127.0.0.1:%u/ HTTP/1.1\r\n\r\n",
-			ntohs(a.sin_port));
+	ASSERT_NE(0, port);
+	req = t_strdupf("GET http://127.0.0.1:%u/ HTTP/1.1\r\n\r\n", port);
 	for (int i = 0; i < REFUSED_N; i++)
 		ASSERT_EQ(0, t_set_add_str(in, "r", req));
 	iofunc_ctx_init(&ctx);

@@ -497,26 +497,6 @@ TEST(pool_keeps_no_more_than_PITH_STORE_POOL)
 	buffer_unref(b);
 }
 
-/* Memfds of the store named `name` open in this process. */
-static long memfds_named(const char *name)
-{
-	char path[64], link[128], want[96];
-	long n = 0;
-
-	snprintf(want, sizeof(want), "/memfd:%s (deleted)", name);
-	for (int fd = 0; fd < 1024; fd++) {
-		ssize_t l;
-
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		l = readlink(path, link, sizeof(link) - 1);
-		if (l < 0)
-			continue;
-		link[l] = 0;
-		n += !strcmp(link, want);
-	}
-	return n;
-}
-
 #define IDLE_N 48
 #define IDLE_NOFILE 256
 
@@ -543,11 +523,11 @@ TEST(pool_and_shared_buffers_count_their_descriptors_against_the_limit)
 		ASSERT_LE(0, buffer_share_fd(b[i]));
 	}
 	EXPECT_EQ(before + 2 * IDLE_N, store_stats.fds_in_use);
-	EXPECT_EQ(2 * IDLE_N, memfds_named("idle"));
+	EXPECT_EQ(2 * IDLE_N, t_fds_linked("/memfd:idle ", 1024, NULL));
 	for (int i = 0; i < IDLE_N; i++)
 		buffer_unref(b[i]);
 	EXPECT_EQ(before, store_stats.fds_in_use);
-	EXPECT_EQ(IDLE_NOFILE / 8, memfds_named("idle"))
+	EXPECT_EQ(IDLE_NOFILE / 8, t_fds_linked("/memfd:idle ", 1024, NULL))
 		TH_LOG("idle buffers kept past an eighth of RLIMIT_NOFILE");
 	/* Taken again, each holds its descriptor in use once more. */
 	ASSERT_EQ(0, buffer_new_mapped("idle", 4 * PAGE, 0, &b[0], &map));
