@@ -1309,7 +1309,7 @@ TEST(items_one_by_one_and_whole_tree_agree_on_odd_shapes)
 	EXPECT_EQ(0u, bad);
 }
 
-/* The items validate.c decodes without jansson (plain_item()) and those
+/* The items items.c decodes without jansson (plain_item()) and those
  * just past what it takes: every escape it decodes, each rule an item
  * breaks, whitespace, and every byte of a job of such items mutated. */
 TEST(plain_items_and_whole_tree_agree)

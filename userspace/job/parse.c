@@ -372,9 +372,9 @@ static int parse_tree(const char *text, size_t len, struct job_cuts *cuts,
  * '[' and ']' kept: pos_item_arrays() finds them and checks the commas
  * between their elements), the rest is parsed as a tree as before, and
  * parse_input_set() decodes the elements one at a time from the whole
- * text (validate.c, parse_cut_items()). Every piece of the text is checked
+ * text (items.c, parse_cut_items()). Every piece of the text is checked
  * by jansson with the same flags, or, for the plainest items, by
- * validate.c's plain_item(), which takes only text jansson would decode to
+ * items.c's plain_item(), which takes only text jansson would decode to
  * the same item; so the job is accepted exactly when the whole tree would
  * be, and makes the same struct job. Any error, which
  * cannot be positioned in the whole text from there, returns 1: the

@@ -25,8 +25,8 @@
 /*
  * The input item arrays cut out of the text jansson parsed as a tree
  * (parse.c, "Input items one by one"): their elements are decoded one at a
- * time from the whole text by parse_input_set(), which finds an array's cut
- * by the offset of its (now empty) '[' in the parsed text.
+ * time from the whole text by parse_input_set() (items.c), which finds an
+ * array's cut by the offset of its (now empty) '[' in the parsed text.
  */
 struct job_cut {
 	struct pos_cut c;	/* in the whole text */
@@ -121,7 +121,7 @@ const char *job_item_name_problem(const char *s, size_t len);
 void *job_json_mark(void);
 void job_json_release(void *mark);
 
-/* validate.c: the blocks of job_input.strings, all freed (NULL-safe). */
+/* items.c: the blocks of job_input.strings, all freed (NULL-safe). */
 void job_strings_free(struct job_strings *s);
 
 /* validate.c: fill `j` (zeroed) from the document, checking everything. */
