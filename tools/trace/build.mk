@@ -24,8 +24,10 @@ $(TRACE_BPF:%=$(B)/gen/%.skel.h): $(B)/gen/%.skel.h: \
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 PROGS += pith-top pith-snoop
-pith-top_SRCS := tools/trace/pith_top.c tools/trace/usdt_target.c
-pith-snoop_SRCS := tools/trace/pith_snoop.c tools/trace/usdt_target.c
+pith-top_SRCS := tools/trace/pith_top.c tools/trace/tool.c \
+	tools/trace/usdt_target.c
+pith-snoop_SRCS := tools/trace/pith_snoop.c tools/trace/tool.c \
+	tools/trace/usdt_target.c
 
 TEST_SCRIPTS += tests/trace/trace_file.sh tests/trace/tools.sh
 

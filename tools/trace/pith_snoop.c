@@ -6,10 +6,8 @@
  * pith's USDT probes. Documentation/tracing.md.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/types.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +17,7 @@
 
 #include "pith_snoop.skel.h"
 #include "tools/trace/pith_snoop.h"
-#include "tools/trace/usdt_target.h"
+#include "tools/trace/tool.h"
 
 #define TOOL "pith-snoop"
 
@@ -38,28 +36,7 @@ static const char usage[] =
 	"      --json    one JSON object per line\n"
 	"  -h, --help    show this help\n";
 
-static volatile sig_atomic_t stop;
 static bool json;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
 
 static const char *syscall_name(int64_t nr, char *buf, size_t len)
 {
@@ -92,10 +69,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		       ", \"pid\": %d, \"function\": ",
 		       e->pith_pid, (uint64_t)e->job, e->stage,
 		       (uint64_t)e->instance, e->pid);
-		json_str(e->fn);
+		tool_json_str(e->fn);
 		printf(", \"status\": \"%s\", \"syscall\": %" PRId64
 		       ", \"reason\": ", kind, (int64_t)e->syscall);
-		json_str(text);
+		tool_json_str(text);
 		printf("}\n");
 	} else {
 		strftime(ts, sizeof(ts), "%H:%M:%S", localtime(&now));
@@ -121,54 +98,33 @@ static void rb_free(struct ring_buffer **rb)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct pith_snoop_bpf *skel __attribute__((cleanup(skel_destroy))) =
 		NULL;
 	struct ring_buffer *rb __attribute__((cleanup(rb_free))) = NULL;
-	const char *pid_arg = NULL, *bin_arg = NULL;
+	struct tool_args a;
 	struct usdt_target t;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "p:b:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'p':
-			pid_arg = optarg;
-			break;
-		case 'b':
-			bin_arg = optarg;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
-	}
-	if (optind != argc || (pid_arg && bin_arg)) {
-		fputs(usage, stderr);
-		return 2;
-	}
-	if (usdt_target_init(&t, TOOL, pid_arg, bin_arg) < 0)
+	if (!tool_args(argc, argv, usage, "", NULL, &a, &r))
+		return r;
+	json = a.json;
+	if (usdt_target_init(&t, TOOL, a.pid_arg, a.bin_arg) < 0)
 		return 1;
 	skel = pith_snoop_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, TOOL ": cannot load the BPF programs: %m\n");
 		return 1;
 	}
-	if (usdt_target_attach(&t, TOOL, skel->progs.inst_spawned,
-			       "inst_spawned", &skel->links.inst_spawned) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_failed,
-			       "inst_failed", &skel->links.inst_failed) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.inst_exited,
-			       "inst_exited", &skel->links.inst_exited) < 0)
+	if (tool_attach(&t, TOOL,
+			(struct tool_probe[]){
+				{ skel->progs.inst_spawned, "inst_spawned",
+				  &skel->links.inst_spawned },
+				{ skel->progs.inst_failed, "inst_failed",
+				  &skel->links.inst_failed },
+				{ skel->progs.inst_exited, "inst_exited",
+				  &skel->links.inst_exited },
+			},
+			3) < 0)
 		return 1;
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.events), on_event, NULL,
 			      NULL);
@@ -176,15 +132,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, TOOL ": ring buffer: %m\n");
 		return 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	fprintf(stderr, TOOL ": tracing %s; Ctrl-C to stop\n", t.what);
+	tool_tracing(&t, TOOL);
 	if (!json)
 		printf("%-8s %-7s %-4s %-5s %-6s %-7s %-16s %-10s %-16s %s\n",
 		       "TIME", "PITH", "JOB", "STAGE", "INST", "WORKER",
 		       "FUNCTION", "STATUS", "SYSCALL", "REASON");
 	fflush(stdout);
-	while (!stop) {
+	while (!tool_stop) {
 		r = ring_buffer__poll(rb, 100);
 		if (r < 0 && r != -EINTR) {
 			fprintf(stderr, TOOL ": %s\n", strerror(-r));

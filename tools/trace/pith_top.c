@@ -7,10 +7,8 @@
  */
 #include <errno.h>
 #include <stddef.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <linux/types.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +22,7 @@
 #include "lib/probe.h"
 #include "pith_top.skel.h"
 #include "tools/trace/pith_top.h"
-#include "tools/trace/usdt_target.h"
+#include "tools/trace/tool.h"
 
 #define TOOL "pith-top"
 
@@ -70,14 +68,6 @@ struct guard_row {
 	struct guard_fn_key key;
 	uint64_t count;
 };
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static struct row rows[MAX_ROWS];
 static size_t n_rows;
@@ -282,20 +272,6 @@ static void print_table(const struct usdt_target *t, double secs, bool tty)
 	fflush(stdout);
 }
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static void print_json(void)
 {
 	char k[32];
@@ -305,9 +281,9 @@ static void print_json(void)
 		const struct row *r = &rows[i];
 
 		printf("%s\n    { \"function\": ", i ? "," : "");
-		json_str(r->key.fn);
+		tool_json_str(r->key.fn);
 		printf(", \"kind\": ");
-		json_str(kind_name(r->key.kind, k, sizeof(k)));
+		tool_json_str(kind_name(r->key.kind, k, sizeof(k)));
 		printf(", \"instances\": %" PRIu64 ", \"failures\": %" PRIu64
 		       ", \"cancelled\": %" PRIu64 ", \"warm\": %" PRIu64
 		       ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
@@ -321,7 +297,7 @@ static void print_json(void)
 	printf("\n  ],\n  \"guard\": [");
 	for (size_t g = 0; g < n_guard; g++) {
 		printf("%s\n    { \"function\": ", g ? "," : "");
-		json_str(guard[g].key.fn);
+		tool_json_str(guard[g].key.fn);
 		printf(", \"nr\": %d, \"hook\": %u, \"count\": %" PRIu64 " }",
 		       guard[g].key.nr, guard[g].key.hook, guard[g].count);
 	}
@@ -334,81 +310,63 @@ static void skel_destroy(struct pith_top_bpf **s)
 	pith_top_bpf__destroy(*s);
 }
 
-int main(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct pith_top_bpf *skel __attribute__((cleanup(skel_destroy))) = NULL;
-	const char *pid_arg = NULL, *bin_arg = NULL;
-	struct usdt_target t;
-	double interval = 1;
-	long count = -1;
-	bool json = false, tty;
-	struct timespec last, now;
-	int c, r;
+static double interval = 1;
+static long count = -1;
 
-	while ((c = getopt_long(argc, argv, "p:b:i:n:h", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'p':
-			pid_arg = optarg;
-			break;
-		case 'b':
-			bin_arg = optarg;
-			break;
-		case 'i':
-			interval = atof(optarg);
-			if (interval <= 0) {
-				fprintf(stderr, TOOL ": -i wants seconds > 0\n");
-				return 2;
-			}
-			break;
-		case 'n':
-			count = atol(optarg);
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			return 0;
-		default:
-			fputs(usage, stderr);
-			return 2;
-		}
+/* -i SECONDS, -n COUNT */
+static int on_opt(int c, const char *arg)
+{
+	if (c == 'n') {
+		count = atol(arg);
+		return 0;
 	}
-	if (optind != argc || (pid_arg && bin_arg)) {
-		fputs(usage, stderr);
+	interval = atof(arg);
+	if (interval <= 0) {
+		fprintf(stderr, TOOL ": -i wants seconds > 0\n");
 		return 2;
 	}
-	if (usdt_target_init(&t, TOOL, pid_arg, bin_arg) < 0)
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct pith_top_bpf *skel __attribute__((cleanup(skel_destroy))) = NULL;
+	struct tool_args a;
+	struct usdt_target t;
+	struct timespec last, now;
+	bool tty;
+	int r;
+
+	if (!tool_args(argc, argv, usage, "i:n:", on_opt, &a, &r))
+		return r;
+	if (usdt_target_init(&t, TOOL, a.pid_arg, a.bin_arg) < 0)
 		return 1;
 	skel = pith_top_bpf__open_and_load();
 	if (!skel) {
 		fprintf(stderr, TOOL ": cannot load the BPF programs: %m\n");
 		return 1;
 	}
-	if (usdt_target_attach(&t, TOOL, skel->progs.inst_done, "inst_done",
-			       &skel->links.inst_done) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.io_item_start,
-			       "io_item_start", &skel->links.io_item_start) < 0 ||
-	    usdt_target_attach(&t, TOOL, skel->progs.io_item_end,
-			       "io_item_end", &skel->links.io_item_end) < 0)
+	if (tool_attach(&t, TOOL,
+			(struct tool_probe[]){
+				{ skel->progs.inst_done, "inst_done",
+				  &skel->links.inst_done },
+				{ skel->progs.io_item_start, "io_item_start",
+				  &skel->links.io_item_start },
+				{ skel->progs.io_item_end, "io_item_end",
+				  &skel->links.io_item_end },
+			},
+			3) < 0)
 		return 1;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	fprintf(stderr, TOOL ": tracing %s; Ctrl-C to stop\n", t.what);
+	tool_tracing(&t, TOOL);
 	tty = isatty(STDOUT_FILENO);
 	clock_gettime(CLOCK_MONOTONIC, &last);
-	while (!stop && count != 0) {
+	while (!tool_stop && count != 0) {
 		struct timespec d = { (time_t)interval,
 				      (long)((interval - (time_t)interval) *
 					     1e9) };
 		double secs;
 
-		while (nanosleep(&d, &d) < 0 && errno == EINTR && !stop)
+		while (nanosleep(&d, &d) < 0 && errno == EINTR && !tool_stop)
 			;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		secs = (double)(now.tv_sec - last.tv_sec) +
@@ -416,7 +374,7 @@ int main(int argc, char **argv)
 		last = now;
 		read_stats(bpf_map__fd(skel->maps.stats));
 		read_guard();
-		if (!json)
+		if (!a.json)
 			print_table(&t, secs, tty);
 		if (count > 0)
 			count--;
@@ -424,7 +382,7 @@ int main(int argc, char **argv)
 	read_stats(bpf_map__fd(skel->maps.stats));
 	read_guard();
 	r = 0;
-	if (json) {
+	if (a.json) {
 		qsort(rows, n_rows, sizeof(rows[0]), cmp_rows);
 		print_json();
 	}
