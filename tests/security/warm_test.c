@@ -23,11 +23,22 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "lib/clock.h"
 #include "sandbox/plan.h"
 #include "sandbox/worker/trampoline.h"
 #include "security/t_sandbox.h"
 
 #define PAIRS 1500 /* poison + check: 3,000 instances in one worker */
+/*
+ * The secrets test's bound on one instance, from its spawn to its end in
+ * wall time. An instance takes ~1 ms of CPU; the bound only ends a hung one
+ * with its reason before the harness's 30 s end the test. T_TIMEOUT_MS (5 s)
+ * was exceeded once in a `make check` at load 7.5-9 ("poison 142: timed out
+ * after 5000 ms"): tests run at nice 10 there, beside other work up to nice
+ * -20, and the wait is wall time (Documentation/benchmarks/tests.md, round
+ * 10, branch quality10b). The test logs its slowest instance.
+ */
+#define PAIR_TIMEOUT_MS 25000
 
 /* The probe with 160 KiB of .bss (reset-bigbss): its writable segments
  * are reset by the worker's madvise, the small probe's by pith's copy
@@ -126,16 +137,18 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 {
 	pid_t first = self->fresh.pid;
 	unsigned workers = 1;
+	uint64_t slowest = 0, t0;
 
 	for (int i = 0; i < PAIRS; i++) {
 		/* A long item: the check's shorter one lies where it was. */
-		struct sandbox_proc *p = probe(self->sb,
-					       "p-a-long-item-whose-tail-must-not-survive",
-					       T_TIMEOUT_MS,
-					       true);
+		struct sandbox_proc *p;
 		struct t_found f;
 		char why[160];
 
+		t0 = clock_now_ns();
+		p = probe(self->sb, "p-a-long-item-whose-tail-must-not-survive",
+			  PAIR_TIMEOUT_MS, true);
+		slowest = MAX(slowest, clock_now_ns() - t0);
 		ASSERT_NE(NULL, p);
 		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
 			TH_LOG("poison %d: %s", i, t_reason(p));
@@ -144,7 +157,12 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 			first = sandbox_proc_pid(p);
 		}
 		sandbox_proc_free(p);
-		f = check(self->sb);
+		t0 = clock_now_ns();
+		p = probe(self->sb, "c", PAIR_TIMEOUT_MS, true);
+		slowest = MAX(slowest, clock_now_ns() - t0);
+		ASSERT_NE(NULL, p);
+		f = t_found_of(p);
+		sandbox_proc_free(p);
 		ASSERT_TRUE(f.ok) TH_LOG("check %d: %s", i, f.reason);
 		if (f.pid != first) {
 			workers++;
@@ -158,7 +176,8 @@ TEST_F(reset, secrets_of_one_instance_never_reach_the_next)
 	}
 	/* A worker is retired when its second of CPU slack is spent (the
 	 * probe scans its whole context: ~1 ms per instance). */
-	TH_LOG("%d instances in %u workers", 2 * PAIRS + 1, workers);
+	TH_LOG("%d instances in %u workers, the slowest %.1f ms", 2 * PAIRS + 1,
+	       workers, (double)slowest / 1e6);
 	EXPECT_GE(2 * PAIRS / 100, workers);
 }
 
