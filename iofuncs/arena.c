@@ -4,12 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "iofuncs/arena.h"
 #include "lib/array.h"
 #include "lib/macro.h"
+#include "lib/nofile.h"
 
 void arena_init(struct arena *a, const char *label)
 {
@@ -29,13 +29,9 @@ void arena_init(struct arena *a, const char *label)
 
 void arena_own_items(struct arena *a)
 {
-	struct rlimit rl;
-
-	if (strcmp(store_backend(), "memfd") ||
-	    getrlimit(RLIMIT_NOFILE, &rl) < 0)
+	if (strcmp(store_backend(), "memfd"))
 		return;
-	a->own_open = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX
-						   : (uint64_t)rl.rlim_cur / 2;
+	a->own_open = nofile_share(2);
 	a->own_min = MIN(a->own_min, (uint64_t)ARENA_ITEM_MIN);
 	a->chunk = MIN(a->chunk, (uint64_t)ARENA_ITEM_CHUNK);
 	a->grow = MIN(a->grow, a->chunk);

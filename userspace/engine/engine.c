@@ -28,6 +28,7 @@
 #include "lib/array.h"
 #include "lib/clock.h"
 #include "lib/macro.h"
+#include "lib/nofile.h"
 #include "lib/probe.h"
 
 #define PARALLEL_MAX 256
@@ -475,11 +476,7 @@ static void raise_nofile(void)
  * alive at once (fetched or in flight), each a descriptor of its own. */
 static uint64_t win_fds(void)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return UINT64_MAX;
-	return MAX((uint64_t)rl.rlim_cur / 4, (uint64_t)1);
+	return MAX(nofile_share(4), (uint64_t)1);
 }
 
 static int run_setup(struct run *run)

@@ -11,18 +11,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include "lib/array.h"
 #include "lib/macro.h"
+#include "lib/nofile.h"
 #include "lib/units.h"
 #include "store/pool.h"
 
 #define POOL_DEFAULT_MAX (4ull << 30)
-/* Idle ones: each holds an fd and a mapping. At most an eighth of
- * RLIMIT_NOFILE's soft limit: the buffers in use may take a quarter
- * (arena_own_items()), sockets and workers need the rest. */
+/* Idle ones: each holds an fd and a mapping; fewer under a low
+ * RLIMIT_NOFILE (idle_limit()). */
 #define POOL_MAX_BUFFERS 256
 
 static struct buffer **idle;
@@ -40,11 +39,7 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
  * the lock. */
 static void idle_limit(void)
 {
-	struct rlimit rl;
-
-	max_idle = POOL_MAX_BUFFERS;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		max_idle = MIN(max_idle, (size_t)(rl.rlim_cur / 8));
+	max_idle = (size_t)MIN((uint64_t)POOL_MAX_BUFFERS, nofile_share(8));
 }
 
 static void pool_probe(void)
