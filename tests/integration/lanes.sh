@@ -6,7 +6,9 @@
 # order, the report (instances, states, reasons); so are those of
 # instances killed at their deadline and of failing ones. -j 1 and
 # taskset -c 0 keep one lane (PITH_WARM_STATS prints a line per driver
-# that ran: none there).
+# that ran: none there). A lane holds fewer fresh instances of a function
+# declaring much memory (SANDBOX_LANE_MEMORY): no more at once than
+# without lanes, and no fewer of a small one.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../harness/tap.sh"
@@ -19,15 +21,15 @@ trap 'rm -rf "$tmp"' EXIT
 if [ "$(nproc)" -lt 2 ]; then
 	t_skip_all "lanes need two CPUs (taskset keeps them off)"
 fi
-t_plan 7
+t_plan 9
 
-# job FILE FUNCTION N TIMEOUT: N fresh instances, item i is "item i".
 job() {
 	python3 - "$@" <<'PY'
 import json, sys
 path, fn, n, timeout = sys.argv[1:5]
+memory = sys.argv[5] if len(sys.argv) > 5 else "1MiB"
 json.dump({"version": 1, "name": "lanes",
-           "functions": {"f": {"binary": fn, "memory": "1MiB",
+           "functions": {"f": {"binary": fn, "memory": memory,
                                "timeout": timeout, "fresh": True}},
            "inputs": {"n": [{"name": "i%d" % i, "data": "item %d\n" % i}
                             for i in range(int(n))]},
@@ -37,9 +39,12 @@ json.dump({"version": 1, "name": "lanes",
            "outputs": {"o": "s.out"}}, open(path, "w"))
 PY
 }
+# job FILE FUNCTION N TIMEOUT [MEMORY]: N fresh instances, item i is "item i".
 job "$tmp/forward.json" "$fnd/forward" 600 10s
 job "$tmp/fail.json" "$fnd/fail" 40 10s
 job "$tmp/spin.json" "$fnd/spin" 6 200ms
+job "$tmp/heavy.json" "$fnd/lateheavy" 288 20s 64MiB
+job "$tmp/small.json" "$fnd/forward" 600 10s 16MiB
 
 # The report without what differs from run to run: times, pids, CPUs,
 # the output directory; of a failed job its failures (which instances
@@ -152,5 +157,64 @@ if [ -s "$tmp/default.drv" ] && diff -r "$tmp/one" "$tmp/default" >/dev/null 2>&
 	t_ok fresh_instances_run_in_lanes_by_default
 else
 	t_fail fresh_instances_run_in_lanes_by_default "$(cat "$tmp/default.err")"
+fi
+
+# at_once JOB [pith args]: "N PEAK": the most instances that ran at once
+# (--trace's slot tracks: an instance takes the lowest free one) and the
+# peak of its workers' resident memory together, in MiB, polled every ms
+# (a poll can miss a peak, never make one up).
+at_once() {
+	local j=$1
+	shift
+	python3 - "$pith" "$j" "$tmp/at" "$@" <<'PY'
+import json, os, subprocess, sys, time
+pith, job, out = sys.argv[1:4]
+p = subprocess.Popen([pith, "run", "-q", job, "-o", out, "--trace", out + ".trace",
+                      *sys.argv[4:]], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+page, peak = os.sysconf("SC_PAGE_SIZE"), 0
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+while p.poll() is None:
+    kids = set()
+    for t in os.listdir("/proc/%d/task" % p.pid) if os.path.isdir("/proc/%d/task" % p.pid) else []:
+        kids.update(read("/proc/%d/task/%s/children" % (p.pid, t)).split())
+    peak = max(peak, sum(int((read("/proc/%s/statm" % c).split() or [0, 0])[1]) * page
+                         for c in kids))
+    time.sleep(0.001)
+if p.returncode:
+    print("failed", p.stderr.read().decode()[:300])
+    sys.exit()
+ev = json.load(open(out + ".trace"))["traceEvents"]
+print(len({e["tid"] for e in ev if e["ph"] == "X" and e.get("cat") == "instance"}), peak >> 20)
+PY
+}
+
+# 32 instances each holding 48 MiB of a 64 MiB function, after 256 that
+# return at once: while the stage was short its lanes took 8 each (16 on
+# 2 CPUs), and 16 of them held 768 MiB at once; now two per lane, never
+# fewer than without lanes (two per CPU).
+cpus=$(nproc)
+want=$((2 * cpus))
+read -r n peak <<<"$(at_once "$tmp/heavy.json")"
+if [ "$n" -le "$want" ] 2>/dev/null && [ "$peak" -le $(((want + 1) * 48)) ]; then
+	t_ok fresh_instances_declaring_much_memory_run_no_more_at_once_than_without_lanes
+else
+	t_fail fresh_instances_declaring_much_memory_run_no_more_at_once_than_without_lanes \
+		"$n at once, their workers' peak $peak MiB; wanted at most $want and $(((want + 1) * 48)) MiB"
+fi
+# The default's 16 MiB: as many as the lanes' zygotes hold (8 each), as
+# before; fewer only where two per CPU are more (ENGINE_SLOTS_PER_CPU).
+lanes=16
+[ "$want" -gt "$lanes" ] && lanes=$want
+read -r n peak <<<"$(at_once "$tmp/small.json")"
+if [ "$n" -gt $((lanes / 2)) ] 2>/dev/null && [ "$n" -le "$lanes" ]; then
+	t_ok fresh_instances_of_a_default_memory_function_keep_the_lanes_depth
+else
+	t_fail fresh_instances_of_a_default_memory_function_keep_the_lanes_depth \
+		"$n at once, wanted $((lanes / 2 + 1))..$lanes"
 fi
 t_done

@@ -604,7 +604,10 @@ static bool ahead_next(struct stage_run *st, size_t *ret)
  * in lanes (sandbox_lane_slots()): as many as the lanes' zygotes have
  * pooled contexts, so that each lane's next forks are queued when its
  * last worker ends, not after a wake-up of this thread and one of the
- * lane's (benchmarks/lanes.md, "Lanes that pay (round 10, branch freshloop)").
+ * lane's (benchmarks/lanes.md, "Lanes that pay (round 10, branch freshloop)"),
+ * and as their declared memory allows (SANDBOX_LANE_MEMORY per lane), never
+ * fewer than without lanes: 64 MiB functions run four at once on 2 CPUs,
+ * as before lanes, not sixteen (benchmarks/lanes.md, round 11).
  */
 static unsigned stage_slots(const struct stage_run *st)
 {
@@ -616,7 +619,8 @@ static unsigned stage_slots(const struct stage_run *st)
 		return run->parallel;
 	if (st->run_avg_ns && st->run_avg_ns < ENGINE_SHORT_NS)
 		return MAX(run->parallel,
-			   sandbox_lane_slots(run->opts->sandbox, fn->fresh));
+			   sandbox_lane_slots(run->opts->sandbox, fn->fresh,
+					      fn->memory));
 	return run->cpus;
 }
 

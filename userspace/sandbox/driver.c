@@ -723,13 +723,18 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	return 1;
 }
 
-unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh)
+unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
+			    uint64_t memory)
 {
+	uint64_t per = DRIVER_FRESH_AHEAD;
+
 	if (!sb->drv_fresh || (!fresh && sb->warm) ||
 	    (!sb->n_drivers && !sb->drv_want))
 		return 0;
+	if (memory)
+		per = MAX(MIN(per, SANDBOX_LANE_MEMORY / memory), 1);
 	return (1 + (sb->n_drivers ? sb->n_drivers : sb->drv_want)) *
-	       DRIVER_FRESH_AHEAD;
+	       (unsigned)per;
 }
 
 /* The engine read sandbox_fd(): completions may be there; from now on a

@@ -194,12 +194,20 @@ bool sandbox_proc_warm(const struct sandbox_proc *p);
 /* Whether a driver thread on another CPU runs it (PITH_DRIVERS: see
  * Documentation/architecture.md, "Threads"; for tests and tracing). */
 bool sandbox_proc_driven(const struct sandbox_proc *p);
-/* How many fresh (or, warm workers off, any) instances the lanes take at
- * once: a lane per CPU with a driver, and the engine's, each as many as
- * its zygote has pooled contexts; 0 without lanes (PITH_LANES=0, one CPU,
- * no driver). The engine runs that many short fresh instances at once
- * unless -j says otherwise (architecture.md, "Threads"). */
-unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh);
+/* How many fresh (or, warm workers off, any) instances of a function
+ * declaring `memory` bytes the lanes take at once: a lane per CPU with a
+ * driver, and the engine's, each as many as its zygote has pooled
+ * contexts and SANDBOX_LANE_MEMORY allows (at least one); 0 without lanes
+ * (PITH_LANES=0, one CPU, no driver). The engine runs that many short
+ * fresh instances at once unless -j says otherwise (architecture.md,
+ * "Threads"). */
+unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
+			    uint64_t memory);
+/* The memory a lane's fresh instances may declare together: eight of the
+ * default 16 MiB (JOB_DEFAULT_MEMORY). A function declaring 64 MiB gets
+ * two per lane, as many as it had before lanes (two per CPU), not eight:
+ * what its instances touch then peaks where it did. */
+#define SANDBOX_LANE_MEMORY (128ull << 20)
 /* Absolute CLOCK_MONOTONIC deadline in ns. */
 uint64_t sandbox_proc_deadline_ns(const struct sandbox_proc *p);
 /* Non-blocking: 0 still running, 1 finished (result ready), -errno. When the
