@@ -164,7 +164,9 @@ static void stage_complete(struct stage_run *st)
 static void report_progress(struct run *run)
 {
 	struct engine_progress p = { .n_stages = run->job->n_stages,
-				     .stages_done = run->stages_done };
+				     .stages_done = run->stages_done,
+				     .behind = run->behind,
+				     .behind_n = run->behind_n };
 
 	if (!run->opts->progress)
 		return;

@@ -27,6 +27,10 @@ struct engine_progress {
 	size_t instances_done;	/* collected instances (compute and I/O items) */
 	size_t instances_total; /* instances of the stages started so far */
 	uint64_t bytes_out;	/* bytes of the outputs collected */
+	/* What outputs waiting in their slots for an earlier instance cost
+	 * (behind a late item), and their count: at most the window and the
+	 * outputs of the items fetched when it filled. */
+	uint64_t behind, behind_n;
 };
 
 struct engine_opts {

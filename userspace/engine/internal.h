@@ -174,6 +174,12 @@ struct run {
 	 * arena_own_items()), so the window also bounds their number by
 	 * win_fds, a quarter of RLIMIT_NOFILE (window_open()) */
 	uint64_t held_n, slotted_n, win_fds;
+	/* What instances' outputs cost while they wait in their slots for an
+	 * earlier instance of their stage (behind a late item: slot_cost()),
+	 * and their count. Windowed I/O starts only while it fits the window
+	 * in force (window_open()), so a late item stops intake instead of
+	 * letting every later item's outputs pile up behind it. */
+	uint64_t behind, behind_n;
 	uint64_t io_bytes, io_items; /* delivered by windowed stages */
 	uint64_t pool_bound; /* what this run added to the pool's bound */
 	/* Without --window, the window's count of items (win_adapt()): from

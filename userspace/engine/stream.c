@@ -440,6 +440,35 @@ int outs_join(struct stage_run *st, struct set **o)
 	return 0;
 }
 
+/*
+ * What instance outputs `o` cost pith while they wait in their slot for an
+ * earlier instance: the outputs' array, each set with its name, items'
+ * array and items' names, the instance's report entry and, for a compute
+ * stage, its items' bytes (a packed buffer's or a buffer's; an I/O
+ * stage's are the window's already, `slotted`). Names and lengths do not
+ * change while they wait, so the figure is the same when the slot fills
+ * and when it joins.
+ */
+static uint64_t slot_cost(const struct stage_run *st, struct set **o)
+{
+	const struct job_stage *js = stage_of(st);
+	uint64_t c = (js->n_outputs + 1) * sizeof(*o) +
+		     sizeof(struct instance_entry);
+
+	for (size_t k = 0; k < js->n_outputs; k++) {
+		const struct set *s = o[k];
+
+		if (!s)
+			continue;
+		c += sizeof(*s) + strlen(s->name) + 1 +
+		     s->cap * sizeof(*s->items);
+		for (size_t j = 0; j < s->n; j++)
+			c += (s->items[j].name ? strlen(s->items[j].name) + 1 : 0) +
+			     (js->io ? 0 : s->items[j].len);
+	}
+	return c;
+}
+
 static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 {
 	struct run *run = st->run;
@@ -460,13 +489,22 @@ static int slot_fill(struct stage_run *st, size_t i, struct set **outs)
 	st->slots[i] = outs;
 	while (st->visible < st->slots_n && st->slots[st->visible]) {
 		struct set **o = st->slots[st->visible];
-		int r = outs_join(st, o);
+		int r;
 
+		if (st->visible != i) { /* it waited (below) */
+			run->behind -= MIN(run->behind, slot_cost(st, o));
+			run->behind_n -= MIN(run->behind_n, 1);
+		}
+		r = outs_join(st, o);
 		if (r < 0)
 			return r;
 		outs_free(o, js->n_outputs);
 		/* Not NULL: the slot is taken (its outputs moved on). */
 		st->slots[st->visible++] = (struct set **)st->slots;
+	}
+	if (i >= st->visible) { /* waits for an earlier instance */
+		run->behind += slot_cost(st, outs);
+		run->behind_n++;
 	}
 	if (st->visible > first)
 		for (size_t k = 0; k < js->n_outputs; k++)

@@ -113,8 +113,20 @@ void win_adapt(struct run *run, struct stage_run *st)
 	st->io_held_back = false;
 }
 
+/*
+ * Whether one more item may start: the bytes fetched and not consumed
+ * and those on their way fit the window, and so do the outputs waiting
+ * behind a late item (run->behind: an instance's outputs wait in its slot
+ * for every earlier one of its stage, and each item fetched meanwhile
+ * adds its own, unbounded before round 11: one response 10 s late grew
+ * pith's heap to 250 MiB). The late item is on its way or running
+ * already (items start in order), so it still comes and lets them join;
+ * even the one item at a time waits for it.
+ */
 bool window_open(const struct run *run, size_t inflight)
 {
+	if (run->behind > window_now(run))
+		return false;
 	if (run->held == 0 && run->slotted == 0 && inflight == 0)
 		return true; /* one item at a time, however large */
 	return run->held + run->slotted + (inflight + 1) * window_guess(run) <=
