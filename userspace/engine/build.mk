@@ -22,6 +22,8 @@ TEST_PROGS += engine_stream_test
 engine_stream_test_SRCS := tests/unit/engine_stream_test.c \
 	tests/unit/iofuncs_util.c $(TEST_HELPERS)
 $(B)/tests/engine_stream_test: | test-functions $(B)/pith-worker
+TEST_PROGS += engine_grow_test
+engine_grow_test_SRCS := tests/unit/engine_grow_test.c $(TEST_HELPERS)
 # 100,000 instances, and an `all` over 100,000 items, under ulimit -n 1024.
 TEST_SCRIPTS += tests/integration/engine_scale.sh
 TEST_SCRIPTS += tests/integration/placement.sh

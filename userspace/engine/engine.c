@@ -281,9 +281,7 @@ static void run_done(struct run *run)
 		struct stage_run *st = &run->stages[s];
 		const struct job_stage *js = &job->stages[s];
 
-		for (size_t i = st->visible; i < st->slots_n; i++)
-			outs_free(st->slots[i], js->n_outputs);
-		free(st->slots);
+		stage_slots_free(st);
 		outs_free(st->carry, js->n_outputs);
 		dist_done(&st->d);
 		for (size_t k = 0; st->out && k < js->n_outputs; k++) {

@@ -105,8 +105,10 @@ struct stage_run {
 	bool closed;	/* n_instances is final */
 	size_t n_instances; /* known so far */
 	size_t next, running, collected;
-	struct set ***slots; /* per instance: its outputs until they join */
-	size_t slots_cap, visible; /* instances [0, visible) are in `out` */
+	/* Per instance from slots_base on: its outputs until they join
+	 * (slots_compact() drops the joined prefix) */
+	struct set ***slots;
+	size_t slots_base, slots_cap, visible; /* instances [0, visible) are in `out` */
 	size_t slots_n; /* slots and report entries set up: [0, slots_n) */
 	/* A folding stage ("fold": B): instance k reads carry (instance
 	 * k-1's outputs), then items [kB, (k+1)B); the last one's outputs
@@ -280,6 +282,8 @@ void run_progress(struct run *run);
 
 /* Room for instances [0, n) in the stage's report and slots. */
 int stage_reserve(struct stage_run *st, size_t n);
+/* Free the outputs still waiting in the stage's slots, and the slots. */
+void stage_slots_free(struct stage_run *st);
 /* Room for bit i of b (new words zero). */
 int bits_reserve(struct bits *b, size_t i);
 /* The inst_queued probe of instance i, once. */
