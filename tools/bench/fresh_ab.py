@@ -9,7 +9,7 @@ thread (perf stat --no-inherit -e task-clock) and of the driver threads
 rounds, the builds' order reversed every other round, X_1 the median of
 three 1-instance runs per round and build. Runs at nice -20 when root.
 
-  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] [--warm] DIR[:VAR=VALUE][#procs][@ARGS] ...
+  tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] [--warm] [--memory SIZE] DIR[:VAR=VALUE][#procs][@ARGS] ...
 
 Each DIR holds a build's pith and pith-worker; VAR=VALUE is set in that
 build's environment (e.g. build:PITH_REAP=pidfd; several separated by
@@ -40,9 +40,9 @@ import tempfile
 import time
 
 
-def job(path, fn, n, item, fresh=True):
+def job(path, fn, n, item, fresh=True, memory="1MiB"):
     j = {"version": 1, "name": "fresh",
-         "functions": {"f": {"binary": fn, "memory": "1MiB",
+         "functions": {"f": {"binary": fn, "memory": memory,
                              "timeout": "10s", "fresh": fresh}},
          "inputs": {"n": [{"name": "i%d" % i, "file": item}
                           for i in range(n)]},
@@ -64,9 +64,9 @@ def busy_ns():
     return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz, v[1] * 1e9 / hz)
 
 
-def ab_args(rounds, n, n_help="instances"):
+def ab_args(rounds, n, n_help="instances", memory=False):
     """The options of an alternated A/B of builds (this script's and
-    startup_ab.py's), parsed."""
+    startup_ab.py's; memory: this script's --memory too), parsed."""
     ap = argparse.ArgumentParser()
     ap.add_argument("-r", type=int, default=rounds, help="rounds")
     ap.add_argument("-n", type=int, default=n, help=n_help)
@@ -77,6 +77,10 @@ def ab_args(rounds, n, n_help="instances"):
     ap.add_argument("--warm", action="store_true",
                     help="warm instances (instance_bench.sh's warm row: "
                     "-n 20000), not fresh ones")
+    if memory:
+        ap.add_argument("--memory", default="1MiB",
+                        help="the function's declared memory (the job's "
+                        "\"memory\"; lanes hold fewer of a larger one)")
     ap.add_argument("builds", nargs="+")
     return ap.parse_args()
 
@@ -94,19 +98,18 @@ def ab_start(prefix):
 
 
 def main():
-    a = ab_args(16, 2000)
+    a = ab_args(16, 2000, memory=True)
     tmp, item = ab_start("fresh_ab.")
     jobs = {}
     for n in (1, a.n):
         jobs[n] = os.path.join(tmp, "j%d.json" % n)
-        job(jobs[n], os.path.realpath(a.fn), n, item, not a.warm)
-
+        job(jobs[n], os.path.realpath(a.fn), n, item, not a.warm, a.memory)
 
     cpus = sorted(os.sched_getaffinity(0))
     if a.n // len(cpus) not in jobs:
         jobs[a.n // len(cpus)] = os.path.join(tmp, "j%d.json" % (a.n // len(cpus)))
         job(jobs[a.n // len(cpus)], os.path.realpath(a.fn),
-            a.n // len(cpus), item, not a.warm)
+            a.n // len(cpus), item, not a.warm, a.memory)
 
     def run(spec, n):
         spec, _, args = spec.partition("@")
