@@ -1462,34 +1462,47 @@ TEST(items_one_by_one_and_whole_tree_agree_on_every_job_file)
 	EXPECT_EQ(0u, bad);
 }
 
+/* The CPU time of this thread, in seconds: a parse's own work, whatever
+ * else the machine runs (wall time, with make check's other programs and
+ * other builds beside it, made one parse of two 3x slower than its twin). */
+static double thread_cpu_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* One parse of text, one by one or as a whole tree: its CPU seconds, or
+ * -1 when it fails. */
 static double parse_seconds(const char *text, size_t len, bool whole_tree)
 {
 	struct job_parse_opts o = { .whole_tree = whole_tree };
-	double best = 1e9;
+	struct job *j = NULL;
+	struct err e = {};
+	double t0 = thread_cpu_seconds(), dt;
 
-	for (int i = 0; i < 3; i++) {
-		struct job *j = NULL;
-		struct err e = {};
-		double t0 = now(), dt;
-
-		if (job_parse_string(text, len, "sets.json", ".", &o, &j, &e) < 0) {
-			TH_LOG("%s", e.msg);
-			return -1;
-		}
-		dt = now() - t0;
-		best = dt < best ? dt : best;
-		job_free(j);
+	if (job_parse_string(text, len, "sets.json", ".", &o, &j, &e) < 0) {
+		TH_LOG("%s", e.msg);
+		return -1;
 	}
-	return best;
+	dt = thread_cpu_seconds() - t0;
+	job_free(j);
+	return dt;
 }
 
+#define SETS_ROUNDS 5
+
 /* Each set finds its cut at once: a job of 100,000 (empty) sets parses
- * about as fast one by one as whole, not in time quadratic in the sets. */
+ * about as fast one by one as whole, not in time quadratic in the sets
+ * (searching the cuts from the first for each set took 3.7 s of CPU
+ * against the whole tree's 0.19 s). The best of 5 alternated rounds each, in CPU time: a round
+ * slowed by the machine slows one of each kind, not every one of one. */
 TEST(items_one_by_one_take_time_linear_in_the_sets)
 {
 	size_t cap = 100000 * 16 + 512, n = 0;
 	char *t = malloc(cap);
-	double cut, whole;
+	double cut = 1e9, whole = 1e9;
 
 	ASSERT_NE(NULL, t);
 	n += snprintf(t, cap, "{\"version\": 1, \"name\": \"sets\", " FN "\"inputs\": {");
@@ -1497,11 +1510,17 @@ TEST(items_one_by_one_take_time_linear_in_the_sets)
 		n += snprintf(t + n, cap - n, "%s\"s%zu\": []", i ? ", " : "", i);
 	n += snprintf(t + n, cap - n, "}, \"stages\": [{\"name\": \"s\", \"function\": \"f\", "
 		      "\"inputs\": {\"p\": {\"from\": \"s0\"}}, \"outputs\": [\"o\"]}]}");
-	cut = parse_seconds(t, n, false);
-	whole = parse_seconds(t, n, true);
-	ASSERT_LT(0, cut);
-	ASSERT_LT(0, whole);
-	TH_LOG("100,000 sets: one by one %.3f s, whole tree %.3f s", cut, whole);
+	for (int i = 0; i < SETS_ROUNDS; i++) {
+		double c = parse_seconds(t, n, false);
+		double w = parse_seconds(t, n, true);
+
+		ASSERT_LT(0, c);
+		ASSERT_LT(0, w);
+		cut = MIN(cut, c);
+		whole = MIN(whole, w);
+	}
+	TH_LOG("100,000 sets, CPU time, best of %d alternated rounds: one by one %.3f s, whole tree %.3f s",
+	       SETS_ROUNDS, cut, whole);
 	EXPECT_LT(cut, 3 * whole + 0.05);
 	free(t);
 }
