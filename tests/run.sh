@@ -1,9 +1,11 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Run test programs and scripts and print one line per program:
-#   lib_test                    41 passed, 0 failed, 0 skipped
+# Run test programs and scripts and print one line per program, with its
+# wall time:
+#   lib_test                       3.2 s   41 passed, 0 failed, 0 skipped
 # then, for each program that failed, its whole TAP output; then the skip
-# reasons grouped with their counts, and one summary line:
+# reasons grouped with their counts, the five slowest programs (where
+# make check's time goes), and one summary line:
 #   pith: N passed, N failed, N skipped
 # (.ci/run parses that last line: keep its shape). V=1 streams every
 # program's TAP, prefixed with its name, as it runs.
@@ -38,6 +40,7 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/json"
 export PITH_TEST_JSON_DIR=$work/json PITH_SUITE_JSON_DIR=$work/json
 : >"$work/skips"
+: >"$work/times"
 
 for t in "$@"; do
 	name=${t##*/}
@@ -53,6 +56,7 @@ for t in "$@"; do
 	else
 		cmd=(bash "$t")
 	fi
+	t0=$EPOCHREALTIME
 	if [ "$verbose" = 1 ]; then
 		timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null 2>&1 |
 			tee "$log" | sed -u "s|^|$name: |"
@@ -62,6 +66,9 @@ for t in "$@"; do
 		rc=$?
 	fi
 
+	# EPOCHREALTIME: seconds.microseconds (bash 5)
+	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	printf '%s\t%s\n' "$secs" "$name" >>"$work/times"
 	totals=$(grep -a '^# Totals: ' "$log" | tail -n 1)
 	if [[ $totals =~ pass:([0-9]+)\ fail:([0-9]+)\ xfail:([0-9]+)\ xpass:([0-9]+)\ skip:([0-9]+)\ error:([0-9]+) ]]; then
 		p=${BASH_REMATCH[1]} f=${BASH_REMATCH[2]} s=${BASH_REMATCH[5]}
@@ -93,8 +100,8 @@ for t in "$@"; do
 	while IFS= read -r line; do
 		problems+=("$name: $line")
 	done < <(grep -a '^not ok ' "$log")
-	printf '%-28s %4d passed, %d failed, %d skipped%s\n' "$name" "$p" "$f" \
-		"$s" "${why:+ ($why)}"
+	printf '%-28s %6s s %4d passed, %d failed, %d skipped%s\n' "$name" \
+		"$secs" "$p" "$f" "$s" "${why:+ ($why)}"
 	[ "$f" -ne 0 ] && failed_logs+=("$name")
 	pass=$((pass + p))
 	fail=$((fail + f))
@@ -119,6 +126,11 @@ if [ -s "$work/skips" ]; then
 		{ n++; if (index(", " progs ", ", ", " $1 ", ") == 0)
 			progs = progs ? progs ", " $1 : $1 }
 		END { flush() }'
+fi
+if [ -s "$work/times" ]; then
+	printf 'slowest:'
+	sort -t '	' -k1,1 -rn "$work/times" | head -n 5 |
+		awk -F '\t' '{ printf "%s %s %s s", (NR > 1 ? "," : ""), $2, $1 } END { print "" }'
 fi
 if [ ${#problems[@]} -gt 0 ]; then
 	echo "failures:"

@@ -804,6 +804,28 @@ static struct run runner(const char *dir, const char *const names[])
 	return r;
 }
 
+/* The seconds run.sh's line for program `name` gives, or -1 when the line
+ * is not "name   S.s s   N passed, ...". */
+static double runner_seconds(const char *out, const char *name)
+{
+	const char *l = out;
+	size_t n = strlen(name);
+
+	for (; l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		double secs;
+		char unit[4];
+		int passed;
+
+		if (strncmp(l, name, n) || l[n] != ' ')
+			continue;
+		if (sscanf(l + n, " %lf %3s %d passed,", &secs, unit, &passed) == 3 &&
+		    !strcmp(unit, "s"))
+			return secs;
+		return -1;
+	}
+	return -1;
+}
+
 TEST_F(scripts, runner_sums_totals_and_passes_when_nothing_failed)
 {
 	const char *const names[] = { "good.sh", "skipall.sh", "nonewline.sh",
@@ -820,6 +842,11 @@ TEST_F(scripts, runner_sums_totals_and_passes_when_nothing_failed)
 	EXPECT_TRUE(has(r.out, "     1  needs root (skipall.sh)\n"))
 		TH_LOG("%s", r.out);
 	/* The last line counts even without its newline. */
+	/* Each program's wall time, and the slowest named. */
+	EXPECT_LE(0, runner_seconds(r.out, "good.sh")) TH_LOG("%s", r.out);
+	EXPECT_LE(0, runner_seconds(r.out, "skipall.sh")) TH_LOG("%s", r.out);
+	EXPECT_TRUE(has(r.out, "\nslowest: ") && has(r.out, " good.sh "))
+		TH_LOG("%s", r.out);
 	EXPECT_STREQ("pith: 3 passed, 0 failed, 2 skipped", last_line(r.out))
 		TH_LOG("%s", r.out);
 	run_done(&r);
