@@ -201,30 +201,37 @@ static const char *kind_name(int kind, char *buf, size_t len)
 	return buf;
 }
 
+/* v in units[0] while under 10 steps, else in the largest of units[1..3]
+ * under which it is at least 10, with one decimal: "9999ns", "10.0us". */
+static const char *human(uint64_t v, double step, const char *const units[4],
+			 char *buf, size_t len)
+{
+	double scale = 1;
+	int k = 0;
+
+	while (k < 3 && (double)v >= 10 * scale * step) {
+		scale *= step;
+		k++;
+	}
+	if (!k)
+		snprintf(buf, len, "%" PRIu64 "%s", v, units[0]);
+	else
+		snprintf(buf, len, "%.1f%s", (double)v / scale, units[k]);
+	return buf;
+}
+
 static const char *human_ns(uint64_t ns, char *buf, size_t len)
 {
-	if (ns < 10000)
-		snprintf(buf, len, "%" PRIu64 "ns", ns);
-	else if (ns < 10000000)
-		snprintf(buf, len, "%.1fus", (double)ns / 1e3);
-	else if (ns < 10000000000ull)
-		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
-	return buf;
+	static const char *const units[4] = { "ns", "us", "ms", "s" };
+
+	return human(ns, 1e3, units, buf, len);
 }
 
 static const char *human_bytes(uint64_t b, char *buf, size_t len)
 {
-	if (b < 10240)
-		snprintf(buf, len, "%" PRIu64 "B", b);
-	else if (b < 10485760)
-		snprintf(buf, len, "%.1fK", (double)b / 1024);
-	else if (b < 10737418240ull)
-		snprintf(buf, len, "%.1fM", (double)b / 1048576);
-	else
-		snprintf(buf, len, "%.1fG", (double)b / 1073741824);
-	return buf;
+	static const char *const units[4] = { "B", "K", "M", "G" };
+
+	return human(b, 1024, units, buf, len);
 }
 
 static int cmp_rows(const void *a, const void *b)
