@@ -34,6 +34,8 @@ enum hostile {
 	H_STACK_LEFT,	   /* exits with the number of non-zero words of the
 			    * 15 below the trampoline's return address at
 			    * entry (a fresh worker's setup words: none) */
+	H_CLOSE_RANGE,	   /* close_range(0, ~0U, 0): exits with the errno,
+			    * 0 if it ran (no seccomp) */
 };
 
 /* Variants of H_BAD_OUTPUT. */

@@ -133,11 +133,12 @@ TEST_F(zygote, forked_workers_start_as_an_execd_one_and_see_no_sibling)
 
 /* A zygote's clone, in the loader's text: the address of its syscall
  * instruction, found in build/pith-worker (mov $56,%eax; mov
- * $(CLONE_PARENT | CLONE_PARENT_SETTID),%edi; ...; syscall). */
+ * $(CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES),%edi; ...;
+ * syscall). */
 static uint64_t clone_gadget(void)
 {
 	static const unsigned char mov[] = { 0xb8, 56, 0, 0, 0,
-					     0xbf, 0x00, 0x80, 0x10, 0 };
+					     0xbf, 0x00, 0x84, 0x10, 0 };
 	char *path = t_strdupf("%s/pith-worker", t_build_dir());
 	size_t len = 0;
 	char *elf = t_read_file(path, &len);
@@ -272,14 +273,25 @@ static int fds_of(pid_t pid)
 	return n;
 }
 
+/* The descriptor numbers a zygote holds or held, and a few beyond: the
+ * lowest ones (its socket at 0; the slots' as received, and a swap's two
+ * for a moment) and its slots' from PLAN_ZYGOTE_FD_BASE up. */
+#define ZFD_LOW (2 + 2 * PLAN_SLOTS + 2)
+#define ZFD_N (ZFD_LOW + 2 * PLAN_SLOTS + 2)
+static int zygote_fd(int i)
+{
+	return i < ZFD_LOW ? i : PLAN_ZYGOTE_FD_BASE + i - ZFD_LOW;
+}
+
 /* A forked child holds no descriptor when its function starts: not its
- * slot's, not another slot's, not the zygote's socket (the zygote holds
- * them at the lowest numbers). Mapping any of them is a forbidden call,
- * killed and named; without a filter it finds nothing there (below). */
+ * slot's, not another slot's, not the zygote's socket. Mapping any of
+ * them is a forbidden call, killed and named; without a filter it finds
+ * nothing there (below). */
 TEST_F(zygote, forked_child_cannot_map_the_pools_descriptors)
 {
 	hostile_prime(self->sb);
-	for (int fd = 0; fd < 2 + 2 * PLAN_SLOTS + 2; fd++) {
+	for (int i = 0; i < ZFD_N; i++) {
+		int fd = zygote_fd(i);
 		struct sandbox_proc *p = hostile(self->sb,
 						 HOSTILE(H_MAP_FD, fd), true);
 
@@ -288,7 +300,7 @@ TEST_F(zygote, forked_child_cannot_map_the_pools_descriptors)
 			TH_LOG("fd %d", fd);
 		sandbox_proc_free(p);
 	}
-	EXPECT_EQ(2 + 2 * PLAN_SLOTS + 2, self->sb->zygote_forks);
+	EXPECT_EQ(ZFD_N, self->sb->zygote_forks);
 }
 
 /* Outputs that keep their pages keep their slot's memfd (sealed): the slot
@@ -361,7 +373,8 @@ TEST(forked_child_holds_no_descriptor_when_its_function_starts)
 	unsetenv("PITH_ZYGOTE");
 	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
 	hostile_prime(sb);
-	for (int fd = 0; fd < 2 + 2 * PLAN_SLOTS + 2; fd++) {
+	for (int i = 0; i < ZFD_N; i++) {
+		int fd = zygote_fd(i);
 		struct sandbox_proc *p = hostile(sb, HOSTILE(H_MAP_FD, fd),
 						 true);
 
@@ -370,7 +383,48 @@ TEST(forked_child_holds_no_descriptor_when_its_function_starts)
 			TH_LOG("fd %d", fd);
 		sandbox_proc_free(p);
 	}
-	EXPECT_EQ(2 + 2 * PLAN_SLOTS + 2, sb->zygote_forks);
+	EXPECT_EQ(ZFD_N, sb->zygote_forks);
+	sandbox_free(sb);
+}
+
+/* A forked child shares its zygote's descriptor table until its setup's
+ * close_range(CLOSE_RANGE_UNSHARE) (worker/main.c, zygote_fork()), never
+ * when its function runs: with no seccomp program and no guard, a
+ * function that closes every descriptor number closes only in its own
+ * empty table, and the zygote keeps its socket and every slot's two
+ * descriptors, forking the next instances into every slot. */
+TEST(forked_child_closing_every_descriptor_leaves_the_zygotes_whole)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+	pid_t zpid;
+
+	unsetenv("PITH_ZYGOTE");
+	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
+	hostile_prime(sb);
+	for (int i = 0; i < 2 * PLAN_SLOTS; i++) {
+		struct sandbox_proc *p = hostile(sb, HOSTILE(H_CLOSE_RANGE, 0),
+						 true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("instance %d: %s", i, t_reason(p));
+		sandbox_proc_free(p);
+	}
+	ASSERT_EQ(1, sb->n_zygotes);
+	zpid = zygote_pid(sb, 0);
+	ASSERT_LT(0, zpid);
+	EXPECT_EQ(1 + 2 * PLAN_SLOTS, fds_of(zpid));
+	for (int i = 0; i < PLAN_SLOTS; i++) {
+		struct sandbox_proc *p = hostile(sb, HOSTILE(H_EXIT, 0), true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("instance %d after: %s", i, t_reason(p));
+		sandbox_proc_free(p);
+	}
+	EXPECT_EQ(3 * PLAN_SLOTS, sb->zygote_forks);
 	sandbox_free(sb);
 }
 
@@ -458,6 +512,15 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	zpid = zygote_pid(self->sb, zi);
 	ASSERT_LT(0, zpid);
 	EXPECT_EQ(1 + 2 * PLAN_SLOTS, fds_of(zpid));
+	/* Its socket at 0, its slots' from PLAN_ZYGOTE_FD_BASE up: a
+	 * child's unshare copies the socket alone (worker/main.c). */
+	for (int fd = 0; fd < PLAN_ZYGOTE_FD_BASE + 2 * PLAN_SLOTS + 1; fd++) {
+		bool want = !fd || (fd >= PLAN_ZYGOTE_FD_BASE &&
+				    fd < PLAN_ZYGOTE_FD_BASE + 2 * PLAN_SLOTS);
+
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)zpid, fd);
+		EXPECT_EQ(want, access(path, F_OK) == 0) TH_LOG("%s", path);
+	}
 	/* Under the workers' filter, which kills what its code does not
 	 * make (filter.c), and its own process group (reap.c). */
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)zpid);

@@ -129,6 +129,11 @@ struct plan {
 #define PLAN_RING_BASE 0x204000004000ull /* in the trampoline's block */
 #define PLAN_RING_SIZE 0x1000ull
 #define PLAN_SLOTS 8		/* pooled contexts per zygote, at most */
+/* Where the zygote keeps its slots' descriptors (slot s: base + 2s, + 2s
+ * + 1): NR_OPEN_DEFAULT (BITS_PER_LONG), the entries a child's
+ * close_range(CLOSE_RANGE_UNSHARE) of the shared table copies whatever
+ * its range; above it, none (worker/main.c, zygote()). */
+#define PLAN_ZYGOTE_FD_BASE 64
 #define PLAN_RING_REQS 32
 enum { PLAN_REQ_FORK = 1,	/* a child for slot */
        PLAN_REQ_SWAP = 2 };	/* slot's two descriptors are replaced by

@@ -323,6 +323,11 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 
 		return r < 0 && r > -4096 ? (int)-r : 0;
 	}
+	case H_CLOSE_RANGE: {
+		long r = raw_syscall6(436, 0, 0xffffffffl, 0, 0, 0, 0);
+
+		return r < 0 && r > -4096 ? (int)-r : 0;
+	}
 	case H_CLOSE_FDS: {
 		/* The trampoline's allowed calls: close(0) on an fd that no
 		 * longer exists, munmap of the loader's code (address in

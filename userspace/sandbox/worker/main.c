@@ -586,11 +586,18 @@ _Static_assert(offsetof(struct plan_ctrl, now_ns) == 8 &&
 _Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
 
 /*
- * clone(CLONE_PARENT | CLONE_PARENT_SETTID): the kernel writes the child's
- * pid to *ptid before the child runs; the zygote gets the pid or -errno.
- * Like fork(): no shared memory, no signal to the parent; CLONE_PARENT
- * makes the child pith's (its waitid), with the zygote's exit signal,
- * none.
+ * clone(CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES): the kernel
+ * writes the child's pid to *ptid before the child runs; the zygote gets
+ * the pid or -errno. Like fork(): no shared memory, no signal to the
+ * parent; CLONE_PARENT makes the child pith's (its waitid), with the
+ * zygote's exit signal, none. CLONE_FILES: the child shares the zygote's
+ * descriptor table, not a copy of it, until its close_range(0, ~0U,
+ * CLOSE_RANGE_UNSHARE) gives it a new one holding none of them; so no
+ * fork takes a reference to each of the zygote's 1 + 2 * PLAN_SLOTS
+ * files and no child drops them again one by one (security.md
+ * "Zygotes"). Until then only this code runs in the child, which closes
+ * no descriptor: a failure exits, which only drops its share of the
+ * table.
  *
  * The child has no memory of the zygote's but its code (zygote_trim()), so
  * it runs on registers alone until its context is mapped: %r12 rw, %r13
@@ -604,8 +611,9 @@ _Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
  * handoff block, all of which the trampoline zeroes before the function
  * (it zeroes the block, block_size bytes). It sets RLIMIT_NPROC 0,
  * RLIMIT_NOFILE 0 and its RLIMIT_CPU, writes "ready" and the time into
- * its slot's control page (pwrite: only pith maps that page), closes every
- * descriptor (the zygote's socket, every slot's) and jumps to the
+ * its slot's control page (pwrite: only pith maps that page), leaves the
+ * zygote's descriptor table for an empty one of its own (the zygote's
+ * socket, every slot's descriptors stay the zygote's) and jumps to the
  * trampoline. A failure writes its text into the control page instead
  * (the "ready" word cleared first), then exits 127.
  */
@@ -632,7 +640,8 @@ __asm__(".text\n"
 	"	mov %rax, %rsi\n"		/* the child's %rsp */
 	"	xor %r10d, %r10d\n"
 	"	mov $56, %eax\n"		/* clone(flags, stack, ptid, 0, tls) */
-	"	mov $0x108000, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID */
+	"	mov $0x108400, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID |
+					   CLONE_FILES */
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jz 1f\n"
@@ -738,10 +747,10 @@ __asm__(".text\n"
 	"	lea zf_ready(%rip), %rsi\n"
 	"	cmp $16, %rax\n"
 	"	jne 90f\n"
-	"	mov $436, %eax\n"		/* close_range(0, ~0U, 0) */
+	"	mov $436, %eax\n"		/* close_range(0, ~0U, UNSHARE) */
 	"	xor %edi, %edi\n"
 	"	mov $0xffffffff, %esi\n"
-	"	xor %edx, %edx\n"
+	"	mov $2, %edx\n"		/* CLOSE_RANGE_UNSHARE */
 	"	syscall\n"
 	"	lea zf_close(%rip), %rsi\n"
 	"	test %rax, %rax\n"
@@ -862,8 +871,24 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	    p->guard_off + PAGE > p->context_size)
 		fail("pith-worker: malformed zygote plan", 0, 0);
 	for (__u32 i = 0; i < n_fds; i++)
-		if (fds[i] <= PLAN_SOCK_FD)
+		if (fds[i] <= PLAN_SOCK_FD || fds[i] >= PLAN_ZYGOTE_FD_BASE)
 			fail("pith-worker: bad zygote fd", 0, 0);
+	/* Every slot's descriptors from PLAN_ZYGOTE_FD_BASE up (plan.h):
+	 * a child's close_range(0, ~0U, CLOSE_RANGE_UNSHARE) copies the
+	 * shared table's first PLAN_ZYGOTE_FD_BASE entries whatever its
+	 * range, and none above, so it takes and drops no reference to
+	 * them. Below, the child finds the socket alone (fd 0, never closed
+	 * here: the guard's arming call). The old numbers, all above 0, are
+	 * closed with close(). */
+	for (__u32 i = 0; i < 2 * p->n_slots; i++) {
+		int to = PLAN_ZYGOTE_FD_BASE + (int)i;
+
+		r = raw_syscall3(__NR_dup3, slot_fds[i], to, 0);
+		if (r < 0)
+			fail("pith-worker: zygote dup3", slot_fds[i], r);
+		raw_syscall1(__NR_close, slot_fds[i]);
+		slot_fds[i] = to;
+	}
 	map_image(p);
 	setup_signals(p);
 	map_trampoline(p);
