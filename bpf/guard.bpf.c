@@ -66,16 +66,6 @@ struct {
 	__type(value, __u64);
 } pith_armed SEC(".maps");
 
-/* Written by pith only, so its entries are allocated when pith adds them
- * (a program only looks them up), not all 4,096 when the guard loads. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32);
-	__type(value, struct guard_worker);
-} pith_workers SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
@@ -100,8 +90,10 @@ struct {
 	__type(value, __u64);
 } pith_hook_cnt SEC(".maps");
 
-/* Violations per function and syscall/hook; an entry is allocated at a
- * function's first violation of a kind (count_fn()), not 4,096 at load. */
+/* Violations per function and syscall/hook: counted by pith as it reads
+ * each event and names its worker (bpf_guard.c, on_event()); no program
+ * writes it. Here so that it is created with the guard and found by name
+ * (pith-top, bpftool) as before. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
@@ -165,36 +157,10 @@ static __always_inline void count(__u32 *slot, void *map)
 		__sync_fetch_and_add(c, 1);
 }
 
-static __always_inline void count_fn(const struct guard_worker *w, __s32 nr,
-				     __u32 hook)
-{
-	struct guard_fn_key key = { .nr = nr, .hook = hook };
-	__u64 one = 1, *c;
-
-	__builtin_memcpy(key.fn, w->fn, sizeof(key.fn));
-	c = bpf_map_lookup_elem(&pith_fn_cnt, &key);
-	if (c)
-		__sync_fetch_and_add(c, 1);
-	else
-		bpf_map_update_elem(&pith_fn_cnt, &key, &one, BPF_NOEXIST);
-}
-
-/* The name pith gave the worker tgid, or all zero: a copy, so that what
- * follows has one state for the verifier to check, not one with a name
- * and one without (~180 of the ~780 instructions it checked in the
- * syscall program, ~90 of 280 in the socket one). */
-static __always_inline void worker_of(__u32 tgid, struct guard_worker *ret)
-{
-	struct guard_worker *w = bpf_map_lookup_elem(&pith_workers, &tgid);
-
-	if (w)
-		*ret = *w;
-}
-
 /* Reserve and fill the common part of an event; NULL when full. */
 static __always_inline struct guard_event *
-event_new(__u32 tgid, __u32 tid, const struct guard_worker *w, __u32 kind,
-	  __u32 hook, __u32 action, __s32 err, __s32 nr)
+event_new(__u32 tgid, __u32 tid, __u32 kind, __u32 hook, __u32 action,
+	  __s32 err, __s32 nr)
 {
 	struct guard_event *ev;
 
@@ -214,9 +180,6 @@ event_new(__u32 tgid, __u32 tid, const struct guard_worker *w, __u32 kind,
 	ev->err = err;
 	ev->nr = nr;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	__builtin_memcpy(ev->fn, w->fn, sizeof(ev->fn));
-	ev->instance = w->instance;
-	ev->stage = w->stage;
 	return ev;
 }
 
@@ -226,7 +189,6 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 	struct task_struct *task;
 	__u64 id, now;
 	__u32 tgid, slot;
-	struct guard_worker w = {};
 	struct guard_event *ev;
 	bool compat;
 
@@ -260,9 +222,7 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 
 	slot = !compat && nr >= 0 && nr < GUARD_NR_MAX ? nr : GUARD_NR_MAX;
 	count(&slot, &pith_sys_cnt);
-	worker_of(tgid, &w);
-	count_fn(&w, compat ? -1 : nr, GUARD_HOOK_NONE);
-	ev = event_new(tgid, (__u32)id, &w, GUARD_KIND_SYSCALL, GUARD_HOOK_NONE,
+	ev = event_new(tgid, (__u32)id, GUARD_KIND_SYSCALL, GUARD_HOOK_NONE,
 		       kill_syscalls ? GUARD_ACT_KILL : GUARD_ACT_AUDIT, 0, nr);
 	if (!ev)
 		return 0;
@@ -303,13 +263,10 @@ int pith_sock_create(struct bpf_sock *sk)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, slot = GUARD_HOOK_SOCK_CREATE;
-	struct guard_worker w = {};
 	struct guard_event *ev;
 
 	count(&slot, &pith_hook_cnt);
-	worker_of(tgid, &w);
-	count_fn(&w, NR_SOCKET, GUARD_HOOK_SOCK_CREATE);
-	ev = event_new(tgid, (__u32)id, &w, GUARD_KIND_SOCK,
+	ev = event_new(tgid, (__u32)id, GUARD_KIND_SOCK,
 		       GUARD_HOOK_SOCK_CREATE,
 		       deny_sock ? GUARD_ACT_DENY : GUARD_ACT_AUDIT,
 		       deny_sock ? EPERM : 0, NR_SOCKET);
@@ -331,7 +288,6 @@ static __always_inline int lsm_verdict(__u32 hook)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct guard_worker w = {};
 	struct guard_event *ev;
 	struct pt_regs *regs;
 	__s32 nr;
@@ -344,9 +300,7 @@ static __always_inline int lsm_verdict(__u32 hook)
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	nr = BPF_CORE_READ(regs, orig_ax);
 	count(&hook, &pith_hook_cnt);
-	worker_of(tgid, &w);
-	count_fn(&w, nr, hook);
-	ev = event_new(tgid, (__u32)id, &w, GUARD_KIND_LSM, hook,
+	ev = event_new(tgid, (__u32)id, GUARD_KIND_LSM, hook,
 		       deny_lsm ? GUARD_ACT_DENY : GUARD_ACT_AUDIT,
 		       deny_lsm ? EPERM : 0, nr);
 	if (ev) {

@@ -58,33 +58,22 @@ enum guard_hook {
 /* guard_event.flags */
 #define GUARD_EV_COMPAT 0x1 /* i386 syscall (int $0x80): nr is an i386 number */
 
-/* Value of pith_workers, keyed by the worker's tgid; written by pith. */
-struct guard_worker {
-	char fn[GUARD_FN_LEN];
-	__u64 instance;
-	__u32 stage;
-	__u32 pad;
-};
-
 /* One ring buffer record. */
 struct guard_event {
 	__u64 ts_ns;	 /* CLOCK_MONOTONIC */
 	__u64 cgroup_id;
 	__u64 args[6];	 /* syscall arguments; sock_create: family, type,
 			    protocol */
-	__u64 instance;
-	__u32 tgid;
+	__u32 tgid;	 /* pith names the worker by it as it reads the
+			    event (function, stage, instance) */
 	__u32 tid;
 	__s32 nr;	 /* syscall number, -1 when unknown */
 	__u32 kind;	 /* enum guard_kind */
 	__u32 hook;	 /* enum guard_hook */
 	__u32 action;	 /* enum guard_action */
 	__s32 err;	 /* errno of a denial (positive), else 0 */
-	__u32 stage;
 	__u32 flags;	 /* GUARD_EV_* */
-	__u32 pad;
 	char comm[GUARD_COMM_LEN];
-	char fn[GUARD_FN_LEN]; /* empty when pith had not named the worker */
 };
 
 /* Key of pith_pinned: a call allowed at one address (the instruction

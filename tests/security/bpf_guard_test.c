@@ -517,9 +517,62 @@ TEST_F(guard, a_dead_workers_armed_state_does_not_pass_to_its_pid)
 }
 
 /*
- * pith forgets the names of reaped workers 32 at a time
- * (guard_worker_reaped()); the map holds 4,096: 5,000 workers named and
- * reaped one after another fit only if the reaped ones' names go.
+ * pith names its workers in its own memory and reads their events after
+ * they died (bpf_guard.c): a worker reaped before pith reads its
+ * violation is still named as it was, and its name does not pass to the
+ * next process of its pid, whose violation pith did not name. Each is
+ * counted for its own function.
+ */
+TEST_F(guard, a_reaped_workers_violation_keeps_its_name_not_its_pids_next)
+{
+	const struct guard_violation *first, *next;
+	struct t_worker w2 = {};
+	pid_t pid;
+	int r;
+
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming, NULL,
+				    &self->w));
+	pid = self->w.pid;
+	ASSERT_EQ(0, guard_worker_add(self->g, pid, "hostile", 2, 7));
+	ASSERT_EQ(0, t_worker_go(&self->w));
+	ASSERT_LE(0, t_worker_wait(&self->w));
+	self->w.pid = 0;
+	/* Reaped and forgotten before any poll. */
+	guard_worker_reaped(self->g, pid);
+
+	r = t_worker_spawn_pid(self->cg.fd, pid, open_after_arming, NULL,
+			       &w2);
+	if (r == -EEXIST)
+		SKIP(return, "pid %d was taken by another process", pid);
+	ASSERT_EQ(0, r) TH_LOG("clone3 set_tid: %s", strerror(-r));
+	ASSERT_EQ(pid, w2.pid);
+	ASSERT_EQ(0, t_worker_go(&w2));
+	ASSERT_LE(0, t_worker_wait(&w2));
+
+	self->ev.pid = pid;
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &self->ev));
+	ASSERT_EQ(2, self->ev.n);
+	first = &self->ev.v[0];
+	next = &self->ev.v[1];
+	EXPECT_LT(first->ts_ns, next->ts_ns);
+	EXPECT_EQ(SYS_openat, first->nr);
+	EXPECT_STREQ("hostile", first->fn);
+	EXPECT_EQ(2, first->stage);
+	EXPECT_EQ(7, first->instance);
+	EXPECT_EQ(SYS_openat, next->nr);
+	EXPECT_STREQ("", next->fn);
+	EXPECT_EQ(0, next->stage);
+	EXPECT_EQ(0, next->instance);
+	EXPECT_EQ(1, guard_fn_count(self->g, "hostile", SYS_openat,
+				    GUARD_HOOK_NONE));
+	EXPECT_EQ(1, guard_fn_count(self->g, "", SYS_openat,
+				    GUARD_HOOK_NONE));
+}
+
+/*
+ * pith forgets the names of reaped workers (guard_worker_reaped()): 5,000
+ * workers named and reaped one after another, none of them polled, are
+ * each named without failing.
  */
 TEST_F(guard, reaped_workers_names_are_forgotten)
 {

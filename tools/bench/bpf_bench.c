@@ -2,7 +2,8 @@
 /*
  * Cost of the eBPF guard: ns per getppid() of a process outside the worker
  * cgroup, and the latency of a no-op sandboxed instance, without the guard,
- * with it loaded but idle (syscall program detached) and with it attached;
+ * with it loaded but idle (syscall program detached), with it attached and
+ * (getppid only) with two attached, as two piths running jobs;
  * rounds interleaved, medians and ratios against the baseline of the same
  * run. Needs root.
  *
@@ -28,10 +29,10 @@
 #include "sandbox/sandbox.h"
 #include "security/hostile.h"
 
-enum state { S_NONE, S_IDLE, S_ATTACHED, S_PER_INSTANCE, S_COUNT };
+enum state { S_NONE, S_IDLE, S_ATTACHED, S_TWO, S_PER_INSTANCE, S_COUNT };
 static const char *const state_name[S_COUNT] = {
 	"no guard", "guard loaded, idle", "guard attached",
-	"attach per instance",
+	"two guards attached", "attach per instance",
 };
 
 static int cmp_u64(const void *a, const void *b)
@@ -234,13 +235,18 @@ int main(int argc, char **argv)
 
 	/* 1. getppid outside the worker cgroup (this process). */
 	for (long r = 0; r < rounds; r++) {
-		struct guard *g;
+		struct guard *g, *g2;
 
 		sys[S_NONE][r] = getppid_loop(calls);
 		g = guard_up(cgroup, false);
 		sys[S_IDLE][r] = getppid_loop(calls);
 		guard_hold(g, &e);
 		sys[S_ATTACHED][r] = getppid_loop(calls);
+		/* A second guard, as a second pith running a job: its own
+		 * program at the same tracepoint, run on every syscall. */
+		g2 = guard_up(cgroup, true);
+		sys[S_TWO][r] = getppid_loop(calls);
+		guard_free(g2);
 		guard_free(g);
 	}
 	printf("getppid() outside the worker cgroup, %ld calls x %ld rounds "

@@ -23,6 +23,7 @@
 
 #include "sandbox/bpf_btf.h"
 #include "sandbox/bpf_guard.h"
+#include "sandbox/bpf_guard_names.h"
 #include "guard.skel.h"
 
 #define X32_SYSCALL_BIT 0x40000000L
@@ -50,7 +51,10 @@ static const char *const pinned_maps[] = {
 	"pith_sys_cnt", "pith_hook_cnt", "pith_fn_cnt",
 };
 
-#define GUARD_DEAD_MAX 32
+/* Events of cgroups no sandbox polls, read from the ring by a call that
+ * polls none (guard_worker_reaped(), guard_fn_count()): kept for a poll
+ * of every cgroup, at most this many (a poll by cgroup drops them). */
+#define GUARD_OTHERS_MAX 256
 
 /* The events of one cgroup's workers read from the ring by another
  * cgroup's poller, kept for its own (guard_poll()): at most one per
@@ -80,10 +84,12 @@ struct guard {
 	void *userdata;
 	char *pin_dir;
 	bool keep_pins;
-	/* Reaped workers whose pith_workers entries are still to go, deleted
-	 * GUARD_DEAD_MAX at a time (guard_worker_reaped()). */
-	__u32 dead[GUARD_DEAD_MAX];
-	unsigned n_dead;
+	/* pith's names of its workers, given to their events as they are
+	 * read (guard_worker_add()), and the ring's reader and producer
+	 * positions (a page of its own each, read-only). */
+	struct guard_names names;
+	const unsigned long *ring_read, *ring_made;
+	long page;
 	/* One guard may serve sandboxes on several threads (a run's drivers,
 	 * each in a cgroup nested in the guard's): the ring, the maps' names
 	 * and the holds are taken under this lock. */
@@ -94,6 +100,10 @@ struct guard {
 	uint64_t want_cgroup;
 	struct guard_queue *queues;
 	unsigned n_queues;
+	/* Reading with no poller (ring_to_queues()): every event to its
+	 * cgroup's queue, or to others. */
+	bool to_queues;
+	struct guard_queue others;
 };
 
 const char *guard_syscall_name(long nr)
@@ -497,11 +507,40 @@ static void queue_push(struct guard_queue *q, const struct guard_violation *v)
 	q->v[q->n++] = *v;
 }
 
+/*
+ * Name v's worker as pith named it (guard_worker_add()), "" if it did not,
+ * and count it for that function. The name is still known: pith reads
+ * every event of a worker from the ring before it forgets the worker's
+ * name (guard_worker_reaped()). The count is pith's to make, as it reads:
+ * no program writes pith_fn_cnt, and only this guard's reader (under its
+ * lock) does, so a plain read and write suffice.
+ */
+static void name_and_count(struct guard *g, struct guard_violation *v,
+			   uint32_t hook)
+{
+	const struct guard_name *w = guard_names_find(&g->names, v->pid);
+	struct guard_fn_key key = { .nr = v->compat ? -1 : (__s32)v->nr,
+				    .hook = hook };
+	int fd = bpf_map__fd(g->skel->maps.pith_fn_cnt);
+	__u64 n = 0;
+
+	if (w) {
+		memcpy(v->fn, w->fn, sizeof(v->fn));
+		v->stage = w->stage;
+		v->instance = w->instance;
+	}
+	memcpy(key.fn, v->fn, sizeof(key.fn));
+	bpf_map_lookup_elem(fd, &key, &n);
+	n++;
+	bpf_map_update_elem(fd, &key, &n, BPF_ANY);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct guard *g = ctx;
 	const struct guard_event *ev = data;
 	struct guard_violation v = {};
+	struct guard_queue *q;
 
 	if (size < sizeof(*ev))
 		return 0;
@@ -517,12 +556,15 @@ static int on_event(void *ctx, void *data, size_t size)
 	memcpy(v.args, ev->args, sizeof(v.args));
 	memcpy(v.comm, ev->comm, sizeof(v.comm));
 	v.comm[sizeof(v.comm) - 1] = 0;
-	memcpy(v.fn, ev->fn, sizeof(v.fn));
-	v.fn[sizeof(v.fn) - 1] = 0;
-	v.stage = ev->stage;
-	v.instance = ev->instance;
 	v.cgroup_id = ev->cgroup_id;
 	v.ts_ns = ev->ts_ns;
+	name_and_count(g, &v, ev->hook);
+	if (g->to_queues) {
+		q = queue_find(g, v.cgroup_id);
+		if (q || g->others.n < GUARD_OTHERS_MAX)
+			queue_push(q ? q : &g->others, &v);
+		return 0;
+	}
 	if (g->want_cgroup && v.cgroup_id != g->want_cgroup) {
 		/* Another sandbox's worker: kept for its poll, never given
 		 * to this one (its cgroup is the kernel's word: a worker
@@ -531,6 +573,48 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	return g->fn ? g->fn(&v, g->userdata) : 0;
+}
+
+/* The ring's reader and producer positions, each on a page of its own
+ * (the kernel's layout of a BPF ring buffer), mapped read-only. */
+static int map_ring_positions(struct guard *g)
+{
+	int fd = bpf_map__fd(g->skel->maps.pith_events);
+	void *p;
+
+	g->page = sysconf(_SC_PAGESIZE);
+	p = mmap(NULL, g->page, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	g->ring_read = p;
+	p = mmap(NULL, g->page, PROT_READ, MAP_SHARED, fd, g->page);
+	if (p == MAP_FAILED)
+		return -errno;
+	g->ring_made = p;
+	return 0;
+}
+
+/* Read the ring and forget the names of reaped workers all of whose
+ * events are read now. Under the lock. */
+static int ring_read(struct guard *g)
+{
+	int r = ring_buffer__consume(g->rb);
+
+	if (g->names.n_gone)
+		guard_names_sweep(&g->names,
+				  __atomic_load_n(g->ring_read,
+						  __ATOMIC_ACQUIRE));
+	return r;
+}
+
+/* Read what is in the ring with no poller: each event, named, into its
+ * cgroup's queue for that cgroup's poll (others kept for a poll of every
+ * cgroup). Under the lock. */
+static void ring_to_queues(struct guard *g)
+{
+	g->to_queues = true;
+	ring_read(g);
+	g->to_queues = false;
 }
 
 int guard_new(const struct guard_opts *opts, struct guard **ret,
@@ -649,6 +733,9 @@ int guard_new(const struct guard_opts *opts, struct guard **ret,
 				 on_event, g, NULL);
 	if (!g->rb)
 		return err_errno(e, errno, "cannot open the event ring");
+	r = map_ring_positions(g);
+	if (r < 0)
+		return err_errno(e, r, "cannot map the event ring's positions");
 	if (opts->pin_dir) {
 		r = pin_maps(g, opts->pin_dir, e);
 		if (r < 0)
@@ -694,6 +781,12 @@ struct guard *guard_free(struct guard *g)
 	for (unsigned i = 0; i < g->n_queues; i++)
 		free(g->queues[i].v);
 	free(g->queues);
+	free(g->others.v);
+	guard_names_done(&g->names);
+	if (g->ring_read)
+		munmap((void *)g->ring_read, g->page);
+	if (g->ring_made)
+		munmap((void *)g->ring_made, g->page);
 	guard_bpf__destroy(g->skel);
 	safe_close(g->cgroup_fd);
 	pthread_mutex_destroy(&g->lock);
@@ -739,11 +832,13 @@ int guard_poll(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
 		if (!cgroup_id || q->cgroup == cgroup_id)
 			r = queue_drain(q, fn, userdata, &n);
 	}
+	if (r >= 0 && !cgroup_id)
+		r = queue_drain(&g->others, fn, userdata, &n);
 	if (r >= 0) {
 		g->fn = fn;
 		g->userdata = userdata;
 		g->want_cgroup = cgroup_id;
-		r = ring_buffer__consume(g->rb);
+		r = ring_read(g);
 		g->fn = NULL;
 		g->userdata = NULL;
 		g->want_cgroup = 0;
@@ -819,57 +914,41 @@ bool guard_attached(const struct guard *g)
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance)
 {
-	struct guard_worker w = { .stage = stage, .instance = instance };
-	__u32 key = pid;
-
 	int r;
 
-	snprintf(w.fn, sizeof(w.fn), "%s", fn ? fn : "");
 	pthread_mutex_lock(&g->lock);
-	/* A reaped worker's pid, a new worker's now: not to be deleted. */
-	for (unsigned i = 0; i < g->n_dead; i++)
-		if (g->dead[i] == key) {
-			g->dead[i] = g->dead[--g->n_dead];
-			break;
-		}
-	r = bpf_map__update_elem(g->skel->maps.pith_workers, &key,
-				 sizeof(key), &w, sizeof(w), BPF_ANY);
+	r = guard_names_set(&g->names, pid, fn, stage, instance);
 	pthread_mutex_unlock(&g->lock);
 	return r;
+}
+
+/* Forget pid's name once every event its worker made is read: at once
+ * when the ring holds nothing after it is read here (the events go to
+ * their cgroups' queues, named), else when the reader is past where the
+ * producer is now (an event reserved and not yet submitted, another
+ * worker's, stops the reader; pid's own are all behind that position: its
+ * worker is dead). Under the lock. */
+static void name_forget(struct guard *g, pid_t pid)
+{
+	unsigned long made;
+
+	if (!guard_names_find(&g->names, pid))
+		return;
+	ring_to_queues(g);
+	made = __atomic_load_n(g->ring_made, __ATOMIC_ACQUIRE);
+	guard_names_drop(&g->names, pid,
+			 __atomic_load_n(g->ring_read, __ATOMIC_ACQUIRE) ==
+					 made ? 0 : made);
 }
 
 void guard_worker_del(struct guard *g, pid_t pid)
 {
 	__u32 key = pid;
 
-	bpf_map__delete_elem(g->skel->maps.pith_workers, &key, sizeof(key), 0);
+	pthread_mutex_lock(&g->lock);
+	name_forget(g, pid);
+	pthread_mutex_unlock(&g->lock);
 	bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key), 0);
-}
-
-/* The names of reaped workers, GUARD_DEAD_MAX in one call: the batch
- * stops at a key that is gone (guard_worker_del() took it), or at any
- * other error (a kernel without batch calls for this map): that key is
- * deleted alone, and the batch goes on after it. */
-static void flush_dead(struct guard *g)
-{
-	int fd = bpf_map__fd(g->skel->maps.pith_workers);
-	unsigned at = 0;
-
-	while (at < g->n_dead) {
-		__u32 n = g->n_dead - at;
-		int r = bpf_map_delete_batch(fd, g->dead + at, &n, NULL);
-
-		/* n counts the keys deleted only when the batch ran. */
-		if (r < 0 && r != -ENOENT)
-			n = 0;
-		at += n;
-		if (r < 0 && at < g->n_dead) {
-			bpf_map__delete_elem(g->skel->maps.pith_workers,
-					     g->dead + at, sizeof(g->dead[0]), 0);
-			at++;
-		}
-	}
-	g->n_dead = 0;
 }
 
 void guard_worker_reaped(struct guard *g, pid_t pid)
@@ -884,9 +963,7 @@ void guard_worker_reaped(struct guard *g, pid_t pid)
 	if (!g->exit_link)
 		bpf_map__delete_elem(g->skel->maps.pith_armed, &key,
 				     sizeof(key), 0);
-	g->dead[g->n_dead++] = key;
-	if (g->n_dead == GUARD_DEAD_MAX)
-		flush_dead(g);
+	name_forget(g, pid);
 	pthread_mutex_unlock(&g->lock);
 }
 
@@ -970,14 +1047,20 @@ int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
 uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
 			enum guard_hook hook)
 {
+	/* The guard itself is never const (guard_new() allocates it): the
+	 * events still in the ring are counted first, into their queues. */
+	struct guard *rw = (struct guard *)g;
 	struct guard_fn_key key = { .nr = nr, .hook = hook };
 	__u64 v;
+	int r;
 
 	snprintf(key.fn, sizeof(key.fn), "%s", fn ? fn : "");
-	if (bpf_map__lookup_elem(g->skel->maps.pith_fn_cnt, &key, sizeof(key),
-				 &v, sizeof(v), 0) < 0)
-		return 0;
-	return v;
+	pthread_mutex_lock(&rw->lock);
+	ring_to_queues(rw);
+	r = bpf_map__lookup_elem(g->skel->maps.pith_fn_cnt, &key, sizeof(key),
+				 &v, sizeof(v), 0);
+	pthread_mutex_unlock(&rw->lock);
+	return r < 0 ? 0 : v;
 }
 
 size_t guard_prog_ids(const struct guard *g, unsigned int *ids, size_t max)

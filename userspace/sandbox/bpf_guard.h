@@ -89,7 +89,9 @@ struct guard_violation {
 	const char *syscall; /* its x86-64 name, or NULL */
 	uint64_t args[6];
 	char comm[GUARD_COMM_LEN];
-	char fn[GUARD_FN_LEN]; /* as given to guard_worker_add(), or "" */
+	/* As given to guard_worker_add() for pid when pith read the event,
+	 * or ""/0/0 when pith had not named it. */
+	char fn[GUARD_FN_LEN];
 	uint32_t stage;
 	uint64_t instance;
 	uint64_t cgroup_id;
@@ -137,17 +139,22 @@ void guard_release(struct guard *g);
 bool guard_attached(const struct guard *g);
 
 /* Name a worker in events and per-function counters; forget it at reap.
- * pith names a warm worker again only when its function or stage changes:
- * its events then carry the instance it was named with. */
+ * The name is kept in pith's memory, no system call, and given to the
+ * worker's events as pith reads them from the ring (no program reads
+ * it). pith names a warm worker again only when its function or stage
+ * changes: its events then carry the instance it was named with (pith
+ * reads them at each instance's end). 0 or -ENOMEM. */
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance);
+/* Forget a dead worker's name and armed state (a system call). */
 void guard_worker_del(struct guard *g, pid_t pid);
 /* The same for a worker pith reaped (its pid may be a new process's from
- * now on), without a system call per worker: its armed state went with
- * its exit (the exit program), its name goes with the next 31 reaped
- * workers' in one call, unless a worker of that pid is named first. A
- * stale name can only label the events of a worker of the same pid that
- * pith has not named yet. */
+ * now on), without a system call: its armed state went with its exit
+ * (the exit program). Its events are all in the ring (each is there
+ * before its worker dies): they are read now, named, into their cgroups'
+ * queues for their polls, and the name goes; a new worker of that pid is
+ * never given it. When another worker's event still being written stops
+ * the reader, the name goes once the reader is past it. */
 void guard_worker_reaped(struct guard *g, pid_t pid);
 
 /* Fill up to max layers (GUARD_N_LAYERS). g may be NULL: then each layer is
@@ -160,7 +167,10 @@ size_t guard_layers(const struct guard *g, struct guard_layer *layers,
 int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook);
 /* Violations of the function named fn (as given to guard_worker_add(), ""
  * for unnamed workers) at syscall nr / hook; 0 when none. i386 syscalls
- * count under nr -1. */
+ * count under nr -1. pith counts an event as it reads it and names its
+ * worker: the events still in the ring are read first (into their
+ * cgroups' queues). One dropped for a full ring (guard_dropped()) is in
+ * guard_counts() but in no function's count. */
 uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
 			enum guard_hook hook);
 /* Kernel ids of the loaded programs (for `bpftool prog show id N`);

@@ -2,7 +2,8 @@
 # ELF loader (elf.c) and the sandbox.
 LIB_SRCS += userspace/sandbox/elf.c
 # eBPF guard loader (bpf_guard.c) and its feature probes; programs in bpf/.
-LIB_SRCS += userspace/sandbox/bpf_guard.c userspace/sandbox/bpf_guard_probe.c \
+LIB_SRCS += userspace/sandbox/bpf_guard.c userspace/sandbox/bpf_guard_names.c \
+	userspace/sandbox/bpf_guard_probe.c \
 	userspace/sandbox/bpf_btf.c
 
 # The sandbox (everything here but elf.c).
