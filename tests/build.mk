@@ -36,6 +36,7 @@ ALL_TARGETS += $(TEST_FUNCTIONS)
 
 # tools/bench/thesis/thesis.sh's tables, on results made by the test.
 TEST_SCRIPTS += tests/integration/bench_tables.sh
+TEST_SCRIPTS += tests/integration/bench_usage.sh
 
 # Last, so that it sees the --json documents of every test before it.
 TEST_SCRIPTS += tests/integration/json_schema.sh

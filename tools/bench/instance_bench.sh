@@ -13,6 +13,18 @@
 # mount at /sys/fs/cgroup and --cgroup-manager=disabled (root only).
 set -eu
 
+case "${1:-}" in
+-h | --help)
+	sed -n '3,13s/^# \{0,1\}//p' "$0"
+	exit 0
+	;;
+'' | -q) ;;
+*)
+	echo "usage: $0 [-q] (-h: help)" >&2
+	exit 2
+	;;
+esac
+
 # The baselines (bwrap, crun, node): installed when missing and pith may;
 # a row whose program is still missing is reported as such.
 "$(dirname "$0")/../deps.sh" bench ||
