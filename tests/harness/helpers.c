@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -520,4 +521,11 @@ long t_fds_linked(const char *prefix, int max_fd, long *ret_all)
 	if (ret_all)
 		*ret_all = all;
 	return n;
+}
+
+size_t t_heap_used(void)
+{
+	struct mallinfo2 m = mallinfo2();
+
+	return m.uordblks + m.hblkhd;
 }

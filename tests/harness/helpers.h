@@ -58,5 +58,8 @@ bool t_all_bytes(const void *p, size_t len, int c);
 /* This process's descriptors below max_fd whose /proc/self/fd link starts
  * with `prefix` (all of them when ret_all is given, in *ret_all). */
 long t_fds_linked(const char *prefix, int max_fd, long *ret_all);
+/* Bytes of the heap this process's main arena and large blocks hold in
+ * use (mallinfo2()): what an allocation costs, headers included. */
+size_t t_heap_used(void);
 
 #endif

@@ -3,7 +3,6 @@
  * state lives while it is in flight, not to the run's end. */
 #include <inttypes.h>
 #include <limits.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,18 +17,11 @@ struct grow {
 	uint64_t base, heap; /* the heap once ingested, its most since */
 };
 
-static uint64_t heap_now(void)
-{
-	struct mallinfo2 m = mallinfo2();
-
-	return m.uordblks + m.hblkhd;
-}
-
 static void grow_ingested(void *data)
 {
 	struct grow *g = data;
 
-	g->base = g->heap = heap_now();
+	g->base = g->heap = t_heap_used();
 }
 
 static void grow_progress(void *data, const struct engine_progress *p)
@@ -37,7 +29,7 @@ static void grow_progress(void *data, const struct engine_progress *p)
 	struct grow *g = data;
 
 	(void)p;
-	g->heap = MAX(g->heap, heap_now());
+	g->heap = MAX(g->heap, t_heap_used());
 }
 
 /* A file.read stage of n reads of one 8-byte file in dir, its output read

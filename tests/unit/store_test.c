@@ -618,6 +618,40 @@ TEST(store_limit_counts_items_and_their_names)
 	buffer_unref(b);
 }
 
+/*
+ * A set of one item holds room for one: an instance's or an I/O item's
+ * outputs, thousands of which wait in their slots behind a late item
+ * (round 11). A set's first room was 8 items (384 bytes), most of a
+ * one-item set's 512 bytes of heap (176 now).
+ */
+TEST(one_item_sets_hold_room_for_one_item)
+{
+	enum { N = 10000 };
+	struct set **sets = calloc(N, sizeof(*sets));
+	struct buffer *b = NULL;
+	size_t base, grew;
+
+	ASSERT_NE(NULL, sets);
+	ASSERT_EQ(0, buffer_new("one", 1, &b));
+	ASSERT_EQ(0, buffer_seal(b));
+	base = t_heap_used();
+	for (size_t i = 0; i < N; i++) {
+		sets[i] = set_new("out");
+		ASSERT_NE(NULL, sets[i]);
+		ASSERT_EQ(0, set_add(sets[i], "item", false, 0, b, 0, 1));
+	}
+	grew = t_heap_used() - base;
+	TH_LOG("%d one-item sets: %zu bytes of heap each", N, grew / N);
+	EXPECT_EQ(1, sets[0]->cap);
+	/* The set, its name, one item and its name, and the allocator's
+	 * headers: under 200 bytes (384 for the 8 items' room alone before). */
+	EXPECT_GT(200u * N, grew);
+	for (size_t i = 0; i < N; i++)
+		set_free(sets[i]);
+	free(sets);
+	buffer_unref(b);
+}
+
 static int count_fds(void)
 {
 	int n = 0;
