@@ -81,7 +81,7 @@ FIXTURE_TEARDOWN(counted)
 	elf_image_free(self->img);
 }
 
-static uint64_t violations(const struct guard *g, const char *fn)
+static uint64_t violations(struct guard *g, const char *fn)
 {
 	uint64_t n = 0;
 

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -567,6 +568,155 @@ TEST_F(guard, a_reaped_workers_violation_keeps_its_name_not_its_pids_next)
 				    GUARD_HOOK_NONE));
 	EXPECT_EQ(1, guard_fn_count(self->g, "", SYS_openat,
 				    GUARD_HOOK_NONE));
+}
+
+/*
+ * What proc.c's on_violation() does for each event guard_poll() hands it:
+ * read the pids of its sandbox's other workers posted to a zygote, which
+ * names each (zygote.c, proc_pid_locked(): guard_worker_add()). The poll
+ * runs on a thread of its own, so that a poll holding the guard's lock
+ * around its callback is reported as a deadlock, not a hang.
+ */
+struct naming_poll {
+	struct guard *g;
+	struct t_events ev;
+	pid_t sibling;	/* the worker the callback names */
+	int added;	/* guard_worker_add()'s return in the callback */
+	int r;		/* guard_poll()'s */
+	int done;
+};
+
+static int name_a_sibling_then_collect(const struct guard_violation *v,
+				       void *userdata)
+{
+	struct naming_poll *np = userdata;
+
+	np->added = guard_worker_add(np->g, np->sibling, "sibling", 3, 9);
+	return t_events_collect(v, &np->ev);
+}
+
+static void *naming_poll_run(void *arg)
+{
+	struct naming_poll *np = arg;
+
+	np->r = guard_poll(np->g, 0, name_a_sibling_then_collect, np);
+	__atomic_store_n(&np->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* 0 once the poll returned, -EDEADLK if it did not within 10 s. */
+static int naming_poll(struct naming_poll *np)
+{
+	pthread_t t;
+
+	np->done = 0;
+	if (pthread_create(&t, NULL, naming_poll_run, np))
+		return -EAGAIN;
+	for (int i = 0; i < 10000; i++) {
+		if (__atomic_load_n(&np->done, __ATOMIC_ACQUIRE))
+			return pthread_join(t, NULL) ? -EINVAL : 0;
+		usleep(1000);
+	}
+	/* Stuck on the guard's lock: the test's process ends with it. */
+	pthread_detach(t);
+	return -EDEADLK;
+}
+
+/* Poll for pid's event, the callback naming sibling; the event. */
+static const struct guard_violation *
+naming_poll_event(struct naming_poll *np, pid_t pid, pid_t sibling)
+{
+	const struct guard_violation *v;
+
+	np->ev = (struct t_events){ .pid = pid };
+	np->sibling = sibling;
+	np->added = -1;
+	ASSERT_EQ(0, naming_poll(np)) TH_LOG("deadlock: guard_poll() still "
+					     "holds the guard's lock while "
+					     "its callback names a worker "
+					     "(guard_worker_add())");
+	EXPECT_EQ(0, np->added);
+	ASSERT_LE(1, np->r);
+	v = t_events_find(&np->ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	ASSERT_NE(NULL, v) TH_LOG("no event for pid %d", pid);
+	return v;
+}
+
+/*
+ * A violation read while another worker of the same sandbox is posted to
+ * a zygote, its pid not read yet: the poll's callback names that worker
+ * (guard_worker_add()) and must not wait for the lock its own poll holds.
+ * Both ways an event comes to a poll are tried: out of its cgroup's queue
+ * (read from the ring at a reap, guard_worker_reaped()) and out of the
+ * ring. The worker named in the callback is named so in its own event.
+ */
+TEST_F(guard, a_poll_callback_naming_a_worker_does_not_deadlock)
+{
+	struct naming_poll np = { .g = self->g };
+	const struct guard_violation *v;
+	struct t_worker w2 = {};
+
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming, NULL,
+				    &self->w));
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming, NULL,
+				    &w2));
+	ASSERT_EQ(0, guard_worker_add(self->g, self->w.pid, "hostile", 2, 7));
+	ASSERT_EQ(0, t_worker_go(&self->w));
+	ASSERT_LE(0, t_worker_wait(&self->w));
+	/* Its event goes to its cgroup's queue as it is reaped. */
+	guard_worker_reaped(self->g, self->w.pid);
+	v = naming_poll_event(&np, self->w.pid, w2.pid);
+	EXPECT_STREQ("hostile", v->fn);
+	EXPECT_EQ(SYS_openat, v->nr);
+	self->w.pid = 0;
+
+	/* The sibling's event is read from the ring by the poll itself;
+	 * its callback names a third worker (above pid_max: nobody's). */
+	ASSERT_EQ(0, t_worker_go(&w2));
+	ASSERT_LE(0, t_worker_wait(&w2));
+	v = naming_poll_event(&np, w2.pid, 4000000);
+	EXPECT_STREQ("sibling", v->fn);
+	EXPECT_EQ(3, v->stage);
+	EXPECT_EQ(9, v->instance);
+	guard_worker_reaped(self->g, w2.pid);
+	guard_worker_reaped(self->g, 4000000);
+}
+
+static int stop_after_one(const struct guard_violation *v, void *userdata)
+{
+	t_events_collect(v, userdata);
+	return -ECANCELED;
+}
+
+/*
+ * A callback that stops the poll gets no more events from it; the events
+ * the poll had taken and not handed are handed by the next poll, first
+ * and in their order: none is lost for having been taken before the
+ * callback ran (the callback runs with the guard's lock released).
+ */
+TEST_F(guard, events_after_a_callbacks_stop_are_handed_by_the_next_poll)
+{
+	struct t_worker w[2] = {};
+	struct t_events ev = {};
+
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, t_worker_spawn(self->cg.fd, open_after_arming,
+					    NULL, &w[i]));
+		ASSERT_EQ(0, guard_worker_add(self->g, w[i].pid,
+					      i ? "second" : "first", 0, i));
+		ASSERT_EQ(0, t_worker_go(&w[i]));
+		ASSERT_LE(0, t_worker_wait(&w[i]));
+	}
+	EXPECT_EQ(-ECANCELED, guard_poll(self->g, 0, stop_after_one, &ev));
+	ASSERT_EQ(1, ev.n);
+	EXPECT_STREQ("first", ev.v[0].fn);
+	ASSERT_EQ(1, guard_poll(self->g, 0, t_events_collect, &ev));
+	ASSERT_EQ(2, ev.n);
+	EXPECT_STREQ("second", ev.v[1].fn);
+	EXPECT_EQ(w[1].pid, ev.v[1].pid);
+	EXPECT_EQ(0, guard_poll(self->g, 0, t_events_collect, &ev));
+	for (int i = 0; i < 2; i++)
+		guard_worker_reaped(self->g, w[i].pid);
 }
 
 /*

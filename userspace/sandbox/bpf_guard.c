@@ -65,6 +65,17 @@ struct guard_queue {
 	unsigned n, cap;
 };
 
+/* The events one guard_poll() hands its callback: gathered under the
+ * guard's lock, handed after it (see guard_poll()). The first few fit
+ * on the poller's stack; more (rare: a violation kills its worker) go to
+ * the heap. */
+#define GUARD_BATCH_STACK 8
+struct guard_batch {
+	struct guard_violation *v;
+	unsigned n, cap;
+	struct guard_violation stack[GUARD_BATCH_STACK];
+};
+
 struct guard {
 	struct guard_bpf *skel;
 	int cgroup_fd;
@@ -80,8 +91,7 @@ struct guard {
 	size_t n_lsm_links;
 	unsigned holds;
 	struct ring_buffer *rb;
-	guard_event_fn fn; /* during guard_poll() */
-	void *userdata;
+	struct guard_batch *batch; /* during guard_poll()'s read */
 	char *pin_dir;
 	bool keep_pins;
 	/* pith's names of its workers, given to their events as they are
@@ -535,6 +545,31 @@ static void name_and_count(struct guard *g, struct guard_violation *v,
 	bpf_map_update_elem(fd, &key, &n, BPF_ANY);
 }
 
+/* Out of memory, the event is dropped (as queue_push()). */
+static void batch_push(struct guard_batch *b, const struct guard_violation *v)
+{
+	struct guard_violation *nv;
+
+	if (!b)
+		return;
+	if (b->n == b->cap) {
+		unsigned cap = 2 * b->cap;
+
+		if (b->v == b->stack) {
+			nv = calloc(cap, sizeof(*nv));
+			if (nv)
+				memcpy(nv, b->v, b->n * sizeof(*nv));
+		} else {
+			nv = reallocarray(b->v, cap, sizeof(*nv));
+		}
+		if (!nv)
+			return;
+		b->v = nv;
+		b->cap = cap;
+	}
+	b->v[b->n++] = *v;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct guard *g = ctx;
@@ -572,7 +607,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		queue_push(queue_find(g, v.cgroup_id), &v);
 		return 0;
 	}
-	return g->fn ? g->fn(&v, g->userdata) : 0;
+	batch_push(g->batch, &v);
+	return 0;
 }
 
 /* The ring's reader and producer positions, each on a page of its own
@@ -799,51 +835,84 @@ int guard_fd(const struct guard *g)
 	return ring_buffer__epoll_fd(g->rb);
 }
 
-/* Hand q's events to fn; those after a stop stay for a later poll. */
-static int queue_drain(struct guard_queue *q, guard_event_fn fn,
-		       void *userdata, int *n)
+/* Move q's events to b, in their order. */
+static void queue_take(struct guard_queue *q, struct guard_batch *b)
 {
-	for (unsigned i = 0; i < q->n; i++) {
-		int r;
-
-		++*n;
-		if (fn && (r = fn(&q->v[i], userdata)) < 0) {
-			memmove(q->v, q->v + i + 1,
-				(q->n - i - 1) * sizeof(q->v[0]));
-			q->n -= i + 1;
-			return r;
-		}
-	}
+	for (unsigned i = 0; i < q->n; i++)
+		batch_push(b, &q->v[i]);
 	q->n = 0;
-	return 0;
 }
 
+/* Put back, first in their cgroups' queues and in their order, the
+ * events a stopped poll did not hand (the others for a poll of every
+ * cgroup, as before it took them). Under the lock. */
+static void requeue(struct guard *g, const struct guard_violation *v,
+		    unsigned n)
+{
+	for (unsigned i = n; i-- > 0;) {
+		struct guard_queue *q = queue_find(g, v[i].cgroup_id);
+		unsigned before;
+
+		if (!q)
+			q = &g->others;
+		before = q->n;
+		queue_push(q, &v[i]);
+		if (q->n == before + 1) {
+			memmove(q->v + 1, q->v, before * sizeof(q->v[0]));
+			q->v[0] = v[i];
+		}
+	}
+}
+
+/*
+ * The callback runs with the guard's lock released: it may call the
+ * guard (proc.c's on_violation() reads the pids of its sandbox's workers
+ * posted to a zygote, and names each: guard_worker_add()). The lock
+ * order is the sandbox's zygote_lock, then the guard's lock, never the
+ * other way: no guard function calls out holding the guard's lock.
+ * Called with the guard's lock held, the callback deadlocked its own
+ * thread (bpf_guard_test: a poll's callback naming a worker).
+ */
 int guard_poll(struct guard *g, uint64_t cgroup_id, guard_event_fn fn,
 	       void *userdata)
 {
-	struct guard_queue *q;
-	int r = 0, n = 0;
+	struct guard_batch b; /* its stack array is not cleared */
+	int r, n;
 
+	b.v = b.stack;
+	b.n = 0;
+	b.cap = GUARD_BATCH_STACK;
 	pthread_mutex_lock(&g->lock);
 	/* What other pollers kept for this cgroup (or every one) came out
 	 * of the ring before what is in it now. */
-	for (unsigned i = 0; i < g->n_queues && r >= 0; i++) {
-		q = &g->queues[i];
-		if (!cgroup_id || q->cgroup == cgroup_id)
-			r = queue_drain(q, fn, userdata, &n);
-	}
-	if (r >= 0 && !cgroup_id)
-		r = queue_drain(&g->others, fn, userdata, &n);
-	if (r >= 0) {
-		g->fn = fn;
-		g->userdata = userdata;
-		g->want_cgroup = cgroup_id;
-		r = ring_read(g);
-		g->fn = NULL;
-		g->userdata = NULL;
-		g->want_cgroup = 0;
-	}
+	for (unsigned i = 0; i < g->n_queues; i++)
+		if (!cgroup_id || g->queues[i].cgroup == cgroup_id)
+			queue_take(&g->queues[i], &b);
+	if (!cgroup_id)
+		queue_take(&g->others, &b);
+	n = b.n;
+	g->batch = &b;
+	g->want_cgroup = cgroup_id;
+	r = ring_read(g);
+	g->batch = NULL;
+	g->want_cgroup = 0;
 	pthread_mutex_unlock(&g->lock);
+
+	/* What was read before a failed read is handed still. */
+	for (unsigned i = 0; i < b.n && fn; i++) {
+		int stop = fn(&b.v[i], userdata);
+
+		if (stop < 0) {
+			/* Those after a stop stay for a later poll. */
+			pthread_mutex_lock(&g->lock);
+			requeue(g, b.v + i + 1, b.n - i - 1);
+			pthread_mutex_unlock(&g->lock);
+			r = stop;
+			break;
+		}
+	}
+	if (b.v != b.stack)
+		free(b.v);
 	return r < 0 ? r : r + n;
 }
 
@@ -1044,22 +1113,21 @@ int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook)
 	return 0;
 }
 
-uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
+uint64_t guard_fn_count(struct guard *g, const char *fn, long nr,
 			enum guard_hook hook)
 {
-	/* The guard itself is never const (guard_new() allocates it): the
-	 * events still in the ring are counted first, into their queues. */
-	struct guard *rw = (struct guard *)g;
 	struct guard_fn_key key = { .nr = nr, .hook = hook };
 	__u64 v;
 	int r;
 
 	snprintf(key.fn, sizeof(key.fn), "%s", fn ? fn : "");
-	pthread_mutex_lock(&rw->lock);
-	ring_to_queues(rw);
+	/* The events still in the ring are counted first, into their
+	 * queues. */
+	pthread_mutex_lock(&g->lock);
+	ring_to_queues(g);
 	r = bpf_map__lookup_elem(g->skel->maps.pith_fn_cnt, &key, sizeof(key),
 				 &v, sizeof(v), 0);
-	pthread_mutex_unlock(&rw->lock);
+	pthread_mutex_unlock(&g->lock);
 	return r < 0 ? 0 : v;
 }
 

@@ -122,6 +122,9 @@ int guard_fd(const struct guard *g);
  * poll finds them, at most one per worker (its first, the reason it
  * died) and none lost however many. A worker cannot change the cgroup
  * its events name, so one sandbox's worker never passes as another's.
+ * fn runs with the guard's lock released, after the events are taken
+ * (in their order): it may call the guard (guard_worker_add()). Those
+ * after a stop go back first in their queues, for a later poll.
  * Thread-safe, as are guard_cgroup_add(), guard_cgroup_del(),
  * guard_hold(), guard_release(), guard_worker_add() and
  * guard_worker_reaped() on a shared guard. */
@@ -171,7 +174,7 @@ int guard_counts(const struct guard *g, uint64_t *per_nr, uint64_t *per_hook);
  * worker: the events still in the ring are read first (into their
  * cgroups' queues). One dropped for a full ring (guard_dropped()) is in
  * guard_counts() but in no function's count. */
-uint64_t guard_fn_count(const struct guard *g, const char *fn, long nr,
+uint64_t guard_fn_count(struct guard *g, const char *fn, long nr,
 			enum guard_hook hook);
 /* Kernel ids of the loaded programs (for `bpftool prog show id N`);
  * returns how many were written. */

@@ -375,7 +375,9 @@ static void fault_reason(struct sandbox_proc *p, int sig)
 	}
 }
 
-/* A violation the eBPF guard saw: give it to the worker it names. */
+/* A violation the eBPF guard saw: give it to the worker it names.
+ * guard_poll() calls it without the guard's lock: reading a pid names the
+ * worker (zygote_lock, then the guard's lock in guard_worker_add()). */
 static int on_violation(const struct guard_violation *v, void *data)
 {
 	struct sandbox *sb = data;
