@@ -25,8 +25,9 @@
  * them). One region of the top-level page table for the context, the
  * trampoline and the loader, and one page-table page for the last two: a
  * forked worker allocates four page-table pages fewer than with each in a
- * region of its own (Documentation/benchmarks/fresh.md, "Fresh instances: one
- * region for the trampoline and the loader (round 7, branch freshchild)").
+ * region of its own (Documentation/benchmarks/fresh-early.md, "Fresh
+ * instances: one region for the trampoline and the loader (round 7, branch
+ * freshchild)").
  */
 #define PLAN_TRAMPOLINE_BASE 0x204000000000ull
 #define PLAN_TRAMPOLINE_SIZE 0x1000ull

@@ -13,7 +13,8 @@
  * has exited and leaves it a zombie; step() (proc.c) reaps it with
  * waitid(P_PID) as it did with P_PIDFD. Per instance this is one
  * io_uring_enter where there were pidfd_open, epoll_ctl and the pidfd's
- * close (Documentation/benchmarks/fresh.md, "pith's own share (round 7)").
+ * close (Documentation/benchmarks/fresh-early.md, "pith's own share
+ * (round 7)").
  *
  * A zygote's children (zygote.c) are heard by their process group, the
  * zygote's: one IORING_OP_WAITID(P_PGID, WNOWAIT) per zygote at a time,

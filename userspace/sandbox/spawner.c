@@ -424,7 +424,9 @@ int spawner_start_worker(struct sandbox_proc *p, int child_sock,
 			.core = { 0, 0 },
 			/* .cpu: spawner_cpu_limit(), below */
 			/* A warm worker gets its next instances' fds from
-			 * pith (warm.c) and its CPU limit raised for each. */
+			 * pith (warm.c); its CPU limit is set once, here, and
+			 * it serves while its CPU so far and the next
+			 * instance's timeout fit (check_cpu_budget()). */
 			/* (+ 1: a fresh instance's input area's.) */
 			.nofile = { 2 + 2 + proc_area_fd(p) + p->n_input_fds,
 				    2 + 2 + proc_area_fd(p) + p->n_input_fds },
