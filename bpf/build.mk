@@ -46,6 +46,7 @@ bpf_guard_test_SRCS = tests/security/bpf_guard_test.c \
 VM_BPF_DIR := $(B)/vm/bpf
 VM_BPF_BINS := $(VM_BPF_DIR)/bpf_lsm_test $(VM_BPF_DIR)/bpf_guard_test
 GUARD_VM_SRCS := tests/security/bpf_worker.c userspace/sandbox/bpf_guard.c \
+	userspace/sandbox/bpf_guard_names.c \
 	userspace/sandbox/bpf_guard_probe.c userspace/sandbox/bpf_btf.c \
 	userspace/lib/err.c \
 	tests/harness/helpers.c
