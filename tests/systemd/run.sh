@@ -94,13 +94,13 @@ done <"$mods/paths"
 echo "systemdcheck: image ready after $(($(date +%s) - start)) s"
 
 rm -f "$out/results.tap" "$out/console.log"
+. "$top/tests/vm/kernel_args.sh"
 echo "systemdcheck: booting $(basename "$kernel") with systemd under tcg (${secs}s limit)"
 start=$(date +%s)
 timeout -k 5 "$secs" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
 	-smp 2 -m 1G -nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$out/initrd.cpio.gz" \
-	-append "console=ttyS0 panic=-1 oops=panic loglevel=4 \
-lsm=lockdown,capability,landlock,yama,apparmor,bpf systemd.show_status=0" \
+	-append "$vm_kernel_args systemd.show_status=0" \
 	-drive "file=$out/root.img,format=raw,if=virtio" \
 	-serial "file:$out/console.log" -serial "file:$out/results.tap" \
 	2>"$out/qemu.err"

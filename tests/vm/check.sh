@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Judge a VM run: fail on any failed or missing test, on a run that did not
 # finish, and on any kernel report (BUG, WARNING, Oops, general protection,
-# refcount, lockdep, hung task, panic) in the kernel log.
+# refcount, lockdep, hung task, panic) in the kernel log. On a failure it
+# prints the console around each report (its stacks), or, with no report,
+# the console's last lines: where a hung guest stood.
 #
 #   check.sh RESULTS.tap CONSOLE.log
 set -u
@@ -48,6 +50,31 @@ reports=$( { tr -d '\r' <"$console" 2>/dev/null
 	fail "kernel reports in the log:"
 	echo "$reports" >&2
 }
+
+# The console from each report on (100 lines: the report, its registers and
+# stacks, the other CPUs' backtraces), at most 600 lines in all.
+if [ $bad -ne 0 ] && [ -s "$console" ]; then
+	if [ -n "$reports" ]; then
+		echo "vmcheck: the console around the reports ($console):" >&2
+		tr -d '\r' <"$console" |
+			PAT=$pattern awk -v after=100 -v max=600 '
+			{ line[NR] = $0 }
+			$0 ~ ENVIRON["PAT"] { for (i = NR; i <= NR + after; i++) keep[i] = 1 }
+			END {
+				last = 0; n = 0
+				for (i = 1; i <= NR; i++) {
+					if (!keep[i]) continue
+					if (last && i > last + 1) print "    ..."
+					print "    " line[i]
+					last = i
+					if (++n >= max) { print "    ... (cut: see the file)"; break }
+				}
+			}' >&2
+	else
+		echo "vmcheck: the console's last lines ($console):" >&2
+		tr -d '\r' <"$console" | tail -n 30 | sed 's/^/    /' >&2
+	fi
+fi
 
 rm -f "$results.clean"
 if [ $bad -eq 0 ]; then

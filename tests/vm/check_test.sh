@@ -22,20 +22,43 @@ ok 3 rmmod pith_xfer (no buffer left behind)
 TAP
 }
 
-# judge NAME EXPECTED_STATUS RESULTS CONSOLE
+# judge NAME EXPECTED_STATUS RESULTS CONSOLE [PRINTED [NOT_PRINTED]]: the
+# exit status, and the judge's output holds PRINTED (and not NOT_PRINTED).
 judge() {
 	printf '%s' "$3" >"$dir/results.tap"
 	printf '%s\n' "$4" >"$dir/console.log"
 	"$check" "$dir/results.tap" "$dir/console.log" >"$dir/out" 2>&1
 	rc=$?
-	if [ "$rc" -eq "$2" ]; then
-		t_ok "$1"
-	else
+	if [ "$rc" -ne "$2" ]; then
 		t_fail "$1" "exit $rc, expected $2: $(cat "$dir/out")"
+	elif [ -n "${5:-}" ] && ! grep -qF -- "$5" "$dir/out"; then
+		t_fail "$1" "'$5' not in the output: $(cat "$dir/out")"
+	elif [ -n "${6:-}" ] && grep -qF -- "$6" "$dir/out"; then
+		t_fail "$1" "'$6' in the output: $(cat "$dir/out")"
+	else
+		t_ok "$1"
 	fi
 }
 
-t_plan 9
+# A soft lockup as softlockup_all_cpu_backtrace=1 and softlockup_panic=1
+# print it: the stuck CPU's stack, the other CPU's, then the panic.
+lockup='[    0.0] Linux version 6.1.0-56-amd64
+[    3.1] systemd[1]: Started pithd.service.
+[   44.6] watchdog: BUG: soft lockup - CPU#1 stuck for 26s! [date:241]
+[   44.6] CPU: 1 PID: 241 Comm: date Not tainted 6.1.0-56-amd64 #1
+[   44.6] RIP: 0010:smp_call_function_many_cond+0x12e/0x3c0
+[   44.6] Call Trace:
+[   44.6]  <TASK>
+[   44.6]  on_each_cpu_cond_mask+0x24/0x40
+[   44.6]  text_poke_bp_batch+0x1a3/0x2a0
+[   44.6]  </TASK>
+[   44.6] Sending NMI from CPU 1 to CPUs 0:
+[   44.6] NMI backtrace for cpu 0
+[   44.6] CPU: 0 PID: 231 Comm: pithd Not tainted 6.1.0-56-amd64 #1
+[   44.6]  bpf_trampoline_update+0x2f1/0x6b0
+[   44.6] Kernel panic - not syncing: softlockup: hung tasks'
+
+t_plan 13
 ok=$(clean_results)
 console='[    0.0] Linux version 6.1.0-56-amd64'
 judge clean_run_passes 0 "$ok" "$console"
@@ -59,4 +82,27 @@ judge refcount_report_fails 1 "$ok" \
 judge lockdep_report_fails 1 "$ok" \
 	"$console
 [    3.4]  *** DEADLOCK ***"
+# The guests' command line (tests/vm/kernel_args.sh) at loglevel=7 is on the
+# console of every good run: none of its words is a report.
+judge clean_run_with_the_lockup_arguments_on_the_console_passes 0 "$ok" \
+	"$console
+[    0.0] Kernel command line: console=ttyS0 panic=-1 oops=panic loglevel=7 softlockup_panic=1 softlockup_all_cpu_backtrace=1 hung_task_panic=1 panic_print=0x1
+[    0.1] watchdog: Disabling watchdog on nohz_full cores by default" \
+	"kernel log clean" "console"
+judge soft_lockup_fails_and_prints_both_cpus_stacks 1 \
+	"$(echo "$ok" | grep -v 'pith-vm: done')" "$lockup" \
+	"[   44.6]  bpf_trampoline_update+0x2f1/0x6b0" "Started pithd"
+# The panic's window overlaps the lockup's: each console line once.
+"$check" "$dir/results.tap" "$dir/console.log" >"$dir/out" 2>&1
+if [ "$(grep -c 'text_poke_bp_batch+0x1a3' "$dir/out")" -eq 1 ] &&
+	[ "$(grep -c 'CPU: 0 PID: 231 Comm: pithd' "$dir/out")" -eq 1 ]; then
+	t_ok overlapping_reports_print_each_console_line_once
+else
+	t_fail overlapping_reports_print_each_console_line_once "$(cat "$dir/out")"
+fi
+judge hung_run_without_a_report_prints_the_console_tail 1 \
+	"$(echo "$ok" | grep -v 'pith-vm: done')" \
+	"$console
+[    9.9] systemd[1]: Starting pith-systemdcheck.service..." \
+	"Starting pith-systemdcheck.service"
 t_done

@@ -33,6 +33,7 @@ command -v qemu-system-x86_64 >/dev/null || {
 	exit 1
 }
 mkdir -p "$out"
+. "$(dirname "$0")/kernel_args.sh"
 
 boot() { # boot ACCEL MODE SECONDS RESULTS CONSOLE
 	case $1 in
@@ -44,9 +45,7 @@ boot() { # boot ACCEL MODE SECONDS RESULTS CONSOLE
 	timeout -k 5 "$3" qemu-system-x86_64 $accel -smp 2 -m "$mem" \
 		-nodefaults -display none -no-reboot \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 oops=panic loglevel=7 \
-lsm=lockdown,capability,landlock,yama,apparmor,bpf pith.mode=$2 \
-pith.bench=$bench" \
+		-append "$vm_kernel_args pith.mode=$2 pith.bench=$bench" \
 		-serial "file:$5" -serial "file:$4" \
 		2>"$out/qemu.err"
 }
