@@ -25,6 +25,7 @@
 #include "harness/harness.h"
 #include "harness/helpers.h"
 #include "lib/probe.h"
+#include "sandbox/internal.h"
 #include "sandbox/plan.h"
 #include "security/t_sandbox.h"
 
@@ -292,6 +293,31 @@ static struct sandbox_proc *spawn_item(struct sandbox *sb, uint64_t inst,
 	return p;
 }
 
+/* spawn_item() with output sets named `outs`. */
+static struct sandbox_proc *spawn_named(struct sandbox *sb, uint64_t inst,
+					int i, const char *const *outs,
+					size_t n_outs)
+{
+	struct sandbox_request req = {
+		.image = t_hostile(),
+		.limits = { .memory = T_MEMORY, .timeout_ms = 20000 },
+		.n_inputs = 1, .outputs = outs, .n_outputs = n_outs,
+		.instance = inst, .fresh = true,
+	};
+	struct sandbox_proc *p = NULL;
+	struct err e = { { 0 } };
+	char data[32];
+	struct set *in;
+
+	snprintf(data, sizeof(data), "item %d", i);
+	in = t_text_set("in", "x", data);
+	req.inputs = &in;
+	if (sandbox_spawn(sb, &req, &p, &e) < 0)
+		fprintf(stderr, "# sandbox_spawn: %s\n", e.msg);
+	set_free(in);
+	return p;
+}
+
 /* How instance i of a full lane ended against what it should: "" or
  * what differs. ref: the same attack alone, or NULL for one that
  * forwards its item; killed: its reason says SIGKILL (whether the kill
@@ -396,6 +422,105 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 	sandbox_proc_free(hold);
 	sandbox_proc_free(fail_alone);
 	sandbox_proc_free(kill_alone);
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
+/* A sandbox keeps freed procs (and their arrays) for its next instances
+ * (spawn.c, SANDBOX_PROC_POOL), in each lane. After a full lane of
+ * instances that each failed their own way (a forbidden call, a fault, an
+ * exit status, a malformed output, a kill) went back to the pools, a full
+ * lane of good ones, with more and longer output names, each ends well
+ * with its own item under its own names: nothing of a failure before it
+ * (a reason, a system call, a signal, an output name) reaches it, and
+ * each has a worker of its own. */
+TEST(procs_recycled_from_failed_instances_start_clean)
+{
+	enum { N = 2 * PLAN_SLOTS - 1 };
+	static const char *const short_outs[] = { "o" };
+	static const char *const long_outs[] = {
+		"an-output-name-longer-than-any-before", "out" };
+	const uint64_t bad[] = { HOSTILE(H_SYSCALL, 39), HOSTILE(H_WRITE, 16),
+				 HOSTILE(H_EXIT, 9),
+				 HOSTILE(H_BAD_OUTPUT, BAD_NAME_SLASH),
+				 HOSTILE(H_LOOP, 0) };
+	struct sandbox_opts o = { .no_guard = true };
+	struct sandbox_proc *hold, *p[N];
+	struct err e = { { 0 } };
+	unsigned driven = 0, failed = 0;
+	struct sandbox *sb;
+	pid_t pids[N];
+
+	if (!two_cpus())
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, hold);
+	for (int i = 0; i < N; i++) {
+		uint64_t h = bad[i % ARRAY_SIZE(bad)];
+
+		p[i] = spawn_named(sb, h, i, short_outs, 1);
+		ASSERT_NE(NULL, p[i]);
+		if ((h & 0xffff) == H_LOOP)
+			sandbox_proc_kill(p[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %d", i);
+		failed += sandbox_proc_result(p[i])->status != SANDBOX_OK &&
+			  sandbox_proc_result(p[i])->reason[0];
+		driven += sandbox_proc_driven(p[i]);
+		sandbox_proc_free(p[i]);
+	}
+	ASSERT_EQ(N, failed);
+	EXPECT_LT(0, driven);
+	/* The engine's sandbox has procs to give again. */
+	ASSERT_LT(0, sb->n_proc_pool);
+	driven = 0;
+	for (int i = 0; i < N; i++) {
+		p[i] = spawn_named(sb, HOSTILE(H_OUTPUTS, 0), i, long_outs, 2);
+		ASSERT_NE(NULL, p[i]);
+		driven += sandbox_proc_driven(p[i]);
+	}
+	EXPECT_EQ(PLAN_SLOTS, driven);
+	for (int i = 0; i < N; i++) {
+		const struct sandbox_result *r;
+		struct set **out;
+		const void *d;
+		char data[32];
+		size_t n = 0;
+
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %d", i);
+		r = sandbox_proc_result(p[i]);
+		EXPECT_EQ(SANDBOX_OK, r->status) TH_LOG("instance %d: %s", i,
+							 r->reason);
+		EXPECT_STREQ("", r->reason) TH_LOG("instance %d", i);
+		EXPECT_EQ(-1, r->syscall) TH_LOG("instance %d", i);
+		EXPECT_EQ(0, r->signal) TH_LOG("instance %d", i);
+		EXPECT_EQ(0, r->exit_status) TH_LOG("instance %d", i);
+		out = sandbox_proc_take_outputs(p[i], &n);
+		ASSERT_EQ(2, n) TH_LOG("instance %d", i);
+		EXPECT_STREQ(long_outs[0], out[0]->name);
+		EXPECT_STREQ(long_outs[1], out[1]->name);
+		snprintf(data, sizeof(data), "item %d", i);
+		ASSERT_EQ(4, out[0]->n) TH_LOG("instance %d", i);
+		ASSERT_EQ(0, item_data(&out[0]->items[1], &d));
+		EXPECT_EQ(strlen(data), out[0]->items[1].len);
+		EXPECT_EQ(0, memcmp(d, data, strlen(data)))
+			TH_LOG("instance %d: not its own item", i);
+		EXPECT_EQ(0, out[1]->n);
+		for (size_t k = 0; k < n; k++)
+			set_free(out[k]);
+		free(out);
+		pids[i] = sandbox_proc_pid(p[i]);
+		for (int k = 0; k < i; k++)
+			EXPECT_NE(pids[k], pids[i])
+				TH_LOG("instances %d and %d: one worker", k, i);
+	}
+	for (int i = 0; i < N; i++)
+		sandbox_proc_free(p[i]);
+	sandbox_proc_free(hold);
 	unsetenv("PITH_TEST_FRESH");
 	sandbox_free(sb);
 }

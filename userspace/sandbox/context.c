@@ -17,6 +17,9 @@
 #include "lib/probe.h"
 #include "sandbox/internal.h"
 
+/* Items of a request placed without a malloc (most have one or a few). */
+#define CTX_WANT_STACK 8
+
 /* How an item reaches the instance (see place_inputs()). */
 enum placement { PLACE_COPY, PLACE_MAP, PLACE_SPLIT };
 
@@ -105,6 +108,23 @@ static int cmp_copy(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+/* *arr with room for n elements of size sz, kept with a pooled proc
+ * (p->keep) and grown only for more; the caller fills what it uses. */
+static int keep_room(void **arr, size_t *cap, size_t n, size_t sz)
+{
+	void *a;
+
+	if (n <= *cap)
+		return 0;
+	a = malloc(n * sz);
+	if (!a)
+		return -ENOMEM;
+	free(*arr);
+	*arr = a;
+	*cap = n;
+	return 0;
+}
+
 /* Into the input area, at `off`: stores through pith's mapping of a warm
  * worker's context, else pwrite into the new context memfd. */
 static int area_write(struct sandbox_proc *p, uint64_t off, const void *data,
@@ -154,7 +174,8 @@ static int area_write(struct sandbox_proc *p, uint64_t off, const void *data,
 static int place_inputs(struct sandbox_proc *p, struct want *want,
 			size_t total, struct err *e)
 {
-	_cleanup_free_ struct want **by = NULL;
+	_cleanup_free_ struct want **by_heap = NULL;
+	struct want *by_stack[CTX_WANT_STACK], **by = by_stack;
 	struct buffer *copy = NULL, *edges = NULL;
 	struct slots sl = { 0 }, esl = { 0 };
 	/* A warm instance's input area comes first (plan.h). */
@@ -167,8 +188,8 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 
 	if (!total)
 		return 0;
-	by = malloc(total * sizeof(*by));
-	if (!by)
+	if (total > ARRAY_SIZE(by_stack) &&
+	    !(by = by_heap = malloc(total * sizeof(*by))))
 		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < total; i++) {
 		if (!want[i].buf->sealed)
@@ -200,10 +221,15 @@ static int place_inputs(struct sandbox_proc *p, struct want *want,
 			n_origin++;
 		}
 	}
-	p->inputs = calloc(n_map + 1, sizeof(*p->inputs));
-	p->copies = calloc(MAX(n_origin, (size_t)1), sizeof(*p->copies));
-	if (!p->inputs || !p->copies)
+	r = keep_room((void **)&p->keep.inputs, &p->keep.inputs_cap,
+		      n_map + 1, sizeof(*p->inputs));
+	if (r >= 0)
+		r = keep_room((void **)&p->keep.copies, &p->keep.copies_cap,
+			      MAX(n_origin, (size_t)1), sizeof(*p->copies));
+	if (r < 0)
 		return err_set(e, ENOMEM, "out of memory");
+	p->inputs = p->keep.inputs;
+	p->copies = p->keep.copies;
 	if (edge_pages) {
 		r = buffer_new_mapped("pith-input-edges", edge_pages * CTX_PAGE,
 				      0, &edges, (void **)&emap);
@@ -400,12 +426,10 @@ void context_done(struct sandbox_proc *p)
 {
 	for (size_t i = 0; i < p->n_inputs; i++)
 		buffer_unref(p->inputs[i].buf);
-	free(p->inputs);
-	p->inputs = NULL;
+	p->inputs = NULL; /* its array stays in p->keep */
 	p->n_inputs = p->n_input_fds = 0;
 	for (size_t i = 0; i < p->n_copies; i++)
 		buffer_unref(p->copies[i].buf);
-	free(p->copies);
 	p->copies = NULL;
 	p->n_copies = 0;
 }
@@ -520,8 +544,10 @@ static void put_params(const struct sandbox_request *req, char *desc,
 int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		struct err *e)
 {
-	_cleanup_free_ char *desc = NULL;
-	_cleanup_free_ struct want *want = NULL;
+	_cleanup_free_ char *desc_heap = NULL;
+	_cleanup_free_ struct want *want_heap = NULL;
+	struct want want_stack[CTX_WANT_STACK], *want = want_stack;
+	char *desc;
 	struct ctx_layout *l = &p->layout;
 	uint64_t items_off = 0, names_off = 0;
 	struct pith_context *c;
@@ -536,8 +562,8 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 		return r;
 	for (size_t i = 0; i < req->n_inputs; i++)
 		total += req->inputs[i]->n;
-	want = calloc(MAX(total, (size_t)1), sizeof(*want));
-	if (!want)
+	if (total > ARRAY_SIZE(want_stack) &&
+	    !(want = want_heap = malloc(total * sizeof(*want))))
 		return err_set(e, ENOMEM, "out of memory");
 	for (size_t i = 0; i < req->n_inputs; i++)
 		for (size_t j = 0; j < req->inputs[i]->n; j++) {
@@ -563,9 +589,17 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 	r = place_inputs(p, want, total, e);
 	if (r < 0)
 		return r;
-	desc = calloc(1, l->hdr_size);
-	if (!desc)
+	/* Written in place through pith's mapping of the context (a warm
+	 * worker's, or a zygote's pooled one: no process maps it yet for
+	 * this instance), else built here and written with pwrite. Zeroed
+	 * first either way: the descriptor's padding and unused fields
+	 * read as zero whatever the memory held. */
+	if (p->ctx_map) {
+		desc = p->ctx_map;
+		memset(desc, 0, l->hdr_size);
+	} else if (!(desc = desc_heap = calloc(1, l->hdr_size))) {
 		return err_set(e, ENOMEM, "out of memory");
+	}
 
 	c = (struct pith_context *)desc;
 	*c = (struct pith_context){
@@ -611,11 +645,8 @@ int context_new(const struct sandbox_request *req, struct sandbox_proc *p,
 					&sets[i].name_len);
 	put_params(req, desc, c, (uint64_t)((char *)it - desc), &names_off);
 
-	/* A warm worker's context: stores. */
-	if (p->ctx_map) {
-		memcpy(p->ctx_map, desc, l->hdr_size);
+	if (p->ctx_map)
 		return 0;
-	}
 	/* Not buffer_write(): this is the descriptor, not ingested data. */
 	for (w = desc, left = l->hdr_size; left;) {
 		ssize_t n = pwrite(p->ctx->fd, w, left, w - desc);

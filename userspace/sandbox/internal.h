@@ -218,8 +218,15 @@ struct sandbox {
 	bool drv_fresh;
 	bool lane_pinned;	/* the spawner and zygotes confined */
 	struct drv_job *drv_jobs;	/* freed proxies, for the next ones */
-	struct sandbox_proc *proc_spare; /* one freed proc, for the next spawn */
+	/* Freed procs for the next spawns (spawn.c), as many as a lane
+	 * runs and hands over at once: no calloc of a proc per instance. */
+	struct sandbox_proc *proc_pool;
+	unsigned n_proc_pool;
 };
+
+/* Procs a sandbox keeps for its next spawns: a lane's instances at once
+ * (PLAN_SLOTS) and as many more finished but not yet freed. */
+#define SANDBOX_PROC_POOL (2 * PLAN_SLOTS)
 
 /* Where things are in the context buffer (offsets from its start). */
 struct ctx_layout {
@@ -266,8 +273,18 @@ struct sandbox_proc {
 	size_t n_copies;
 	uint64_t input_bytes;		/* of the items given, aliases counted */
 	struct sandbox_limits limits;	/* as requested */
-	char **output_names;
+	char **output_names;	/* in keep.names: pointers, then bytes */
 	size_t n_outputs;
+	/* Storage a pooled proc keeps for its next instance (spawn.c):
+	 * output_names', inputs' and copies' arrays, grown only for more. */
+	struct proc_keep {
+		void *names;
+		size_t names_cap;
+		struct ctx_input *inputs;
+		size_t inputs_cap;
+		struct ctx_copy *copies;
+		size_t copies_cap;
+	} keep;
 	uint64_t timeout_ms;
 	uint64_t start_ns, handoff_ns, deadline_ns;
 	bool handed_off, timed_out, killed, finished;
@@ -345,6 +362,10 @@ int sandbox_events_add(struct sandbox *sb, int fd);
 /* spawn.c */
 /* Forks of this process so far (counted in the children). */
 unsigned sandbox_fork_gen(void);
+/* p, finished with, into sb's pool for the next spawn (or freed). */
+void spawn_proc_put(struct sandbox_proc *p);
+/* The pool's procs freed (sandbox_free()). */
+void spawn_pool_free(struct sandbox *sb);
 
 /* spawner.c: the spawner thread and the clone child (the pith_spawn
  * section). */

@@ -720,18 +720,14 @@ struct sandbox_proc *sandbox_proc_free(struct sandbox_proc *p)
 	for (size_t i = 0; i < p->result.n_outputs; i++)
 		set_free(p->result.outputs[i]);
 	free(p->result.outputs);
-	for (size_t i = 0; i < p->n_outputs; i++)
-		free(p->output_names[i]);
-	free(p->output_names);
+	/* Their storage (p->keep) goes to the pool with the proc. */
+	p->output_names = NULL;
+	p->n_outputs = 0;
 	context_done(p);
 	buffer_unref(p->ctx);
 	elf_image_free(p->image);
-	/* Kept for the next sandbox_spawn(), which sets every field. */
-	if (!p->sb->proc_spare) {
-		p->sb->proc_spare = p;
-		return NULL;
-	}
-	free(p);
+	/* Pooled for the next sandbox_spawn(), which sets every field. */
+	spawn_proc_put(p);
 	return NULL;
 }
 

@@ -616,7 +616,7 @@ struct sandbox *sandbox_free(struct sandbox *sb)
 	free(sb->cgroup_path);
 	free(sb->cgroup_parent);
 	free(sb->filter);
-	free(sb->proc_spare);
+	spawn_pool_free(sb);
 	free(sb);
 	return NULL;
 }

@@ -178,25 +178,97 @@ unsigned sandbox_fork_gen(void)
 	return fork_gen;
 }
 
+/* The request's output names, copied (the caller may free its own once
+ * sandbox_spawn() returns): pointers and bytes in the proc's one block,
+ * kept with it in the pool (p->keep) and grown only for more. */
+static int copy_output_names(struct sandbox_proc *p,
+			     const struct sandbox_request *req)
+{
+	size_t n = req->n_outputs, need = n * sizeof(char *);
+	char *at;
+
+	for (size_t i = 0; i < n; i++)
+		need += strlen(req->outputs[i]) + 1;
+	if (need > p->keep.names_cap) {
+		void *b = malloc(need);
+
+		if (!b)
+			return -ENOMEM;
+		free(p->keep.names);
+		p->keep.names = b;
+		p->keep.names_cap = need;
+	}
+	p->output_names = p->keep.names;
+	at = (char *)(p->output_names + n);
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(req->outputs[i]) + 1;
+
+		memcpy(at, req->outputs[i], l);
+		p->output_names[i] = at;
+		at += l;
+	}
+	p->n_outputs = n;
+	return 0;
+}
+
+static void proc_drop(struct sandbox_proc *p)
+{
+	free(p->keep.names);
+	free(p->keep.inputs);
+	free(p->keep.copies);
+	free(p);
+}
+
+void spawn_proc_put(struct sandbox_proc *p)
+{
+	struct sandbox *sb = p->sb;
+
+	if (sb->n_proc_pool >= SANDBOX_PROC_POOL) {
+		proc_drop(p);
+		return;
+	}
+	p->next = sb->proc_pool;
+	sb->proc_pool = p;
+	sb->n_proc_pool++;
+}
+
+void spawn_pool_free(struct sandbox *sb)
+{
+	while (sb->proc_pool) {
+		struct sandbox_proc *p = sb->proc_pool;
+
+		sb->proc_pool = p->next;
+		proc_drop(p);
+	}
+	sb->n_proc_pool = 0;
+}
+
 int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		  struct sandbox_proc **ret, struct err *e)
 {
 	struct sandbox_request budget;
 	struct sandbox_proc *p;
+	struct proc_keep keep = { 0 };
 	bool forked, grouped;
 	int r;
 
 	/* A warm instance for a driver thread on another CPU (driver.c). */
 	if (sb->drv_evfd >= 0 && driver_spawn(sb, req, ret) > 0)
 		return 0;
-	/* The proc the last sandbox_proc_free() kept: no malloc per instance. */
-	p = sb->proc_spare ? TAKE_PTR(sb->proc_spare) : calloc(1, sizeof(*p));
-	if (!p)
+	/* A proc sandbox_proc_free() pooled, every field set anew below
+	 * (its names' storage kept): no calloc per instance. */
+	p = sb->proc_pool;
+	if (p) {
+		keep = p->keep;
+		sb->proc_pool = p->next;
+		sb->n_proc_pool--;
+	} else if (!(p = malloc(sizeof(*p)))) {
 		return err_set(e, ENOMEM, "out of memory");
+	}
 	*p = (struct sandbox_proc){
 		.sb = sb, .pidfd = -1, .sock = -1, .sock_peer = -1, .epfd = -1,
 		.bad_syscall = -1, .guard_nr = -1, .ctx_ro = -1, .timeout_ms = req->limits.timeout_ms,
-		.start_ns = clock_now_ns(),
+		.start_ns = clock_now_ns(), .keep = keep,
 	};
 	p->result.status = SANDBOX_RUNNING;
 	p->result.syscall = -1;
@@ -214,18 +286,9 @@ int sandbox_spawn(struct sandbox *sb, const struct sandbox_request *req,
 			    "a sandbox cannot be used after fork(): create one in this process");
 		goto fail;
 	}
-	if (req->n_outputs) {
-		p->output_names = calloc(req->n_outputs, sizeof(char *));
-		if (!p->output_names) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		p->n_outputs = req->n_outputs;
-		for (size_t i = 0; i < req->n_outputs; i++)
-			if (!(p->output_names[i] = strdup(req->outputs[i]))) {
-				r = -ENOMEM;
-				goto fail;
-			}
+	if (req->n_outputs && (r = copy_output_names(p, req)) < 0) {
+		r = err_set(e, -r, "out of memory");
+		goto fail;
 	}
 	/* The declared memory is the whole budget: the context gets what the
 	 * image's writable segments leave of it. */
