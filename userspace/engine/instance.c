@@ -419,6 +419,9 @@ static int spawn_instance(struct stage_run *st, size_t index)
 		.fn_name = fn->name,
 		.stage = (uint32_t)st->s,
 		.fresh = fn->fresh,
+		/* in->inputs, the job's names and params outlive in->proc
+		 * (inst_release()). */
+		.kept = true,
 	};
 	struct err se = {};
 	struct inst *in;

@@ -273,7 +273,9 @@ struct sandbox_proc {
 	size_t n_copies;
 	uint64_t input_bytes;		/* of the items given, aliases counted */
 	struct sandbox_limits limits;	/* as requested */
-	char **output_names;	/* in keep.names: pointers, then bytes */
+	/* The request's own (req->kept), else copies in keep.names:
+	 * pointers, then bytes. */
+	const char *const *output_names;
 	size_t n_outputs;
 	/* Storage a pooled proc keeps for its next instance (spawn.c):
 	 * output_names', inputs' and copies' arrays, grown only for more. */

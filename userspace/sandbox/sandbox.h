@@ -132,6 +132,11 @@ struct sandbox_request {
 	/* Warm workers serve one owner (the daemon's job submitter); 0 for
 	 * `pith run`. */
 	uint32_t owner;
+	/* The caller keeps what the request points to (inputs, outputs,
+	 * params, fn_name) unchanged until sandbox_proc_free() of its proc,
+	 * as the engine does: a driver then uses them as they are, no copy
+	 * made. false: they may be freed once sandbox_spawn() returns. */
+	bool kept;
 };
 
 enum sandbox_status {

@@ -178,15 +178,22 @@ unsigned sandbox_fork_gen(void)
 	return fork_gen;
 }
 
-/* The request's output names, copied (the caller may free its own once
- * sandbox_spawn() returns): pointers and bytes in the proc's one block,
- * kept with it in the pool (p->keep) and grown only for more. */
+/* The request's output names: its own when the caller keeps them until
+ * the proc is freed (req->kept), else copied (the caller may free its
+ * own once sandbox_spawn() returns): pointers and bytes in the proc's one
+ * block, kept with it in the pool (p->keep) and grown only for more. */
 static int copy_output_names(struct sandbox_proc *p,
 			     const struct sandbox_request *req)
 {
 	size_t n = req->n_outputs, need = n * sizeof(char *);
+	const char **names;
 	char *at;
 
+	p->n_outputs = n;
+	if (req->kept) {
+		p->output_names = req->outputs;
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		need += strlen(req->outputs[i]) + 1;
 	if (need > p->keep.names_cap) {
@@ -198,16 +205,16 @@ static int copy_output_names(struct sandbox_proc *p,
 		p->keep.names = b;
 		p->keep.names_cap = need;
 	}
-	p->output_names = p->keep.names;
-	at = (char *)(p->output_names + n);
+	names = p->keep.names;
+	at = (char *)(names + n);
 	for (size_t i = 0; i < n; i++) {
 		size_t l = strlen(req->outputs[i]) + 1;
 
 		memcpy(at, req->outputs[i], l);
-		p->output_names[i] = at;
+		names[i] = at;
 		at += l;
 	}
-	p->n_outputs = n;
+	p->output_names = names;
 	return 0;
 }
 
