@@ -127,11 +127,15 @@ static void wake(int fd)
 	(void)!write(fd, &one, sizeof(one));
 }
 
-static void drain(int fd)
+/* The eventfds that wake a thread (a driver's d->wake, the engine's
+ * drv_evfd) are watched edge-triggered: each write is one event, and the
+ * counter is never read back (a read per wake-up was one system call more
+ * for each; it reaches its limit, 2^64 - 2, never). */
+static int epoll_edge(int epfd, int fd, uint64_t data)
 {
-	uint64_t v;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = data };
 
-	(void)!read(fd, &v, sizeof(v));
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
 /* The driver's job is over: its result moves to the job, its proc is
@@ -265,7 +269,7 @@ static int driver_epoll(struct driver *d)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
-	r = epoll_in(d->epfd, d->wake, DRV_EV_WAKE);
+	r = epoll_edge(d->epfd, d->wake, DRV_EV_WAKE);
 	if (r >= 0)
 		r = epoll_in(d->epfd, sandbox_fd(d->sb), DRV_EV_EXIT);
 	if (r >= 0 && sandbox_listener_fd(d->sb) >= 0)
@@ -300,7 +304,7 @@ static void *driver_main(void *arg)
 		return NULL;
 	while (!LOAD(d->stop) || d->n_active) {
 		struct epoll_event ev[3];
-		bool woken = false, exited = false, notified = false;
+		bool exited = false, notified = false;
 		uint64_t at, now;
 		int ms = -1, n;
 
@@ -314,22 +318,25 @@ static void *driver_main(void *arg)
 				continue;
 			}
 		}
-		now = clock_now_ns();
-		if (at != UINT64_MAX)
-			ms = at <= now ? 0 :
-			     (int)MIN((at - now + 999999) / 1000000,
-				      (uint64_t)INT32_MAX);
-		n = epoll_wait(d->epfd, ev, ARRAY_SIZE(ev), ms);
+		/* Interrupted by the reap ring's task work (a worker's exit
+		 * completing its request: reap.c), the wait is made again at
+		 * once, its exit now ready, without a turn in between. */
+		do {
+			now = clock_now_ns();
+			if (at != UINT64_MAX)
+				ms = at <= now ? 0 :
+				     (int)MIN((at - now + 999999) / 1000000,
+					      (uint64_t)INT32_MAX);
+			n = epoll_wait(d->epfd, ev, ARRAY_SIZE(ev), ms);
+		} while (n < 0 && errno == EINTR);
 		STORE(d->sleeping, 0);
 		if (n <= 0)
 			continue;
+		/* A wake-up (DRV_EV_WAKE) needs nothing but the next turn. */
 		for (int i = 0; i < n; i++) {
-			woken |= ev[i].data.u32 == DRV_EV_WAKE;
 			exited |= ev[i].data.u32 == DRV_EV_EXIT;
 			notified |= ev[i].data.u32 == DRV_EV_NOTIFY;
 		}
-		if (woken)
-			drain(d->wake);
 		pthread_mutex_lock(&d->sblock);
 		if (notified)
 			(void)sandbox_poll_listener(d->sb, true);
@@ -369,7 +376,11 @@ void driver_init(struct sandbox *sb)
 	if (ncpu < 2)
 		return;
 	sb->drv_evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (sb->drv_evfd < 0 || sandbox_events_add(sb, sb->drv_evfd) < 0) {
+	/* In sandbox_fd()'s set as sandbox_events_add() would, but
+	 * edge-triggered: driver_polled() reads nothing back. */
+	if (sb->drv_evfd < 0 ||
+	    (sb->events >= 0 &&
+	     epoll_edge(sb->events, sb->drv_evfd, (uint64_t)sb->drv_evfd) < 0)) {
 		sb->drv_evfd = safe_close(sb->drv_evfd);
 		return;
 	}
@@ -509,7 +520,9 @@ static int grow(void *arr, size_t *cap, size_t n, size_t sz)
 /* j->req = *req with everything it points to copied into j's own arrays
  * and sets, kept from its last use and emptied then (job_clear(): a job
  * on sb->drv_jobs holds no item); its image is the proxy's reference.
- * 0 or -ENOMEM. */
+ * A request the caller keeps until the proxy is freed (req->kept: the
+ * engine's) is used as it is: the driver only reads it, and its items'
+ * buffers are referenced atomically (buffer_ref()). 0 or -ENOMEM. */
 static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 {
 	size_t ns = req->n_outputs + req->params.n_args + req->params.n_env;
@@ -517,9 +530,12 @@ static int job_copy(struct drv_job *j, const struct sandbox_request *req)
 				      req->params.env };
 	size_t nsrc[3] = { req->n_outputs, req->params.n_args,
 			   req->params.n_env };
-	size_t bytes = req->fn_name ? strlen(req->fn_name) + 1 : 0, k = 0, at = 0;
+	size_t bytes = 0, k = 0, at = 0;
 
 	j->req = *req;
+	if (req->kept)
+		return 0;
+	bytes = req->fn_name ? strlen(req->fn_name) + 1 : 0;
 	j->req.inputs = NULL;
 	j->req.n_inputs = 0;
 	for (int g = 0; g < 3; g++)
@@ -741,8 +757,9 @@ unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
  * new one writes the eventfd again. */
 void driver_polled(struct sandbox *sb)
 {
-	/* In this order: a completion after the drain writes again. */
-	drain(sb->drv_evfd);
+	/* Its event is taken (edge-triggered: nothing to read back); a
+	 * completion from now on writes again, and one before this store
+	 * is seen by the steps that follow (its done flag is set first). */
 	__atomic_store_n(&sb->drv_signalled, 0, __ATOMIC_SEQ_CST);
 }
 
