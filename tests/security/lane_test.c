@@ -268,32 +268,8 @@ TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 }
 
 /* The hostile function's `inst`, fresh, behind a spinning one or alone,
- * with one input item "item <i>" (H_OUTPUTS forwards it). */
-static struct sandbox_proc *spawn_item(struct sandbox *sb, uint64_t inst,
-				       int i)
-{
-	static const char *const outs[] = { "out" };
-	struct sandbox_request req = {
-		.image = t_hostile(),
-		.limits = { .memory = T_MEMORY, .timeout_ms = 20000 },
-		.n_inputs = 1, .outputs = outs, .n_outputs = 1,
-		.instance = inst, .fresh = true,
-	};
-	struct sandbox_proc *p = NULL;
-	struct err e = { { 0 } };
-	char data[32];
-	struct set *in;
-
-	snprintf(data, sizeof(data), "item %d", i);
-	in = t_text_set("in", "x", data);
-	req.inputs = &in;
-	if (sandbox_spawn(sb, &req, &p, &e) < 0)
-		fprintf(stderr, "# sandbox_spawn: %s\n", e.msg);
-	set_free(in);
-	return p;
-}
-
-/* spawn_item() with output sets named `outs`. */
+ * with one input item "item <i>" (H_OUTPUTS forwards it), its output
+ * sets named `outs`. */
 static struct sandbox_proc *spawn_named(struct sandbox *sb, uint64_t inst,
 					int i, const char *const *outs,
 					size_t n_outs)
@@ -316,6 +292,15 @@ static struct sandbox_proc *spawn_named(struct sandbox *sb, uint64_t inst,
 		fprintf(stderr, "# sandbox_spawn: %s\n", e.msg);
 	set_free(in);
 	return p;
+}
+
+/* spawn_named() with one output set, "out". */
+static struct sandbox_proc *spawn_item(struct sandbox *sb, uint64_t inst,
+				       int i)
+{
+	static const char *const outs[] = { "out" };
+
+	return spawn_named(sb, inst, i, outs, 1);
 }
 
 /* How instance i of a full lane ended against what it should: "" or
