@@ -303,6 +303,51 @@ TEST_F(zygote, forked_child_cannot_map_the_pools_descriptors)
 	EXPECT_EQ(ZFD_N, self->sb->zygote_forks);
 }
 
+/*
+ * A forked child maps its slot's memfd three times (its context in two
+ * parts, its input area) and writes its report into the slot (pwrite):
+ * the reports move the memfd's modification time, the mappings leave its
+ * access time (the slot's descriptors are O_NOATIME: zygote.c,
+ * slot_no_atime()), a time nobody reads, so that no instance pays for an
+ * inode update for it.
+ */
+TEST_F(zygote, forked_childs_mappings_of_its_slot_leave_its_access_time)
+{
+	struct stat before, after;
+	struct sandbox_proc *p;
+	char path[64];
+	pid_t zpid;
+
+	hostile_prime(self->sb);
+	p = hostile(self->sb, HOSTILE(H_EXIT, 0), true);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+		TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
+	zpid = zygote_pid(self->sb, zygote_pid(self->sb, 0) ? 0 : 1);
+	ASSERT_LT(0, zpid);
+	/* Slot 0's (the first free one each time: one instance at once). */
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)zpid,
+		 PLAN_ZYGOTE_FD_BASE);
+	ASSERT_EQ(0, stat(path, &before)) TH_LOG("%s: %m", path);
+	for (int i = 0; i < 20; i++) {
+		usleep(5000); /* past the timestamps' granularity */
+		p = hostile(self->sb, HOSTILE(H_EXIT, 0), true);
+		ASSERT_NE(NULL, p);
+		ASSERT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("%d: %s", i, t_reason(p));
+		sandbox_proc_free(p);
+	}
+	ASSERT_EQ(0, stat(path, &after)) TH_LOG("%s: %m", path);
+	EXPECT_EQ(21, self->sb->zygote_forks);
+	EXPECT_TRUE(after.st_mtim.tv_sec > before.st_mtim.tv_sec ||
+		    (after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+		     after.st_mtim.tv_nsec > before.st_mtim.tv_nsec))
+		TH_LOG("the children's reports did not reach slot 0");
+	EXPECT_EQ(before.st_atim.tv_sec, after.st_atim.tv_sec);
+	EXPECT_EQ(before.st_atim.tv_nsec, after.st_atim.tv_nsec);
+}
+
 /* Outputs that keep their pages keep their slot's memfd (sealed): the slot
  * gets a new one, which the zygote receives before the slot's next fork,
  * and the kept bytes are never zeroed nor written by a later instance. */

@@ -117,6 +117,21 @@ static void slot_unref(struct zslot *s)
 	free(s);
 }
 
+/* Each child maps its slot three times (the context in two parts, the
+ * input area), and each mmap of a shared file marks it accessed
+ * (file_accessed()): an inode time update per instance now and then (the
+ * child's report, a pwrite, moves its modification time), and the check
+ * always, for a time nobody reads. pith owns the memfd, so it may set
+ * O_NOATIME on its descriptors (open files the zygote and the child
+ * share); where it cannot, the times stay as they were. */
+static void slot_no_atime(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NOATIME);
+}
+
 /* A new memfd for slot s, with pith's mapping and a read-only descriptor
  * (so that not even mprotect could make the child's mapping of the input
  * area writable: only pith writes it). */
@@ -141,6 +156,8 @@ static int slot_fill(struct zslot *s, uint64_t memory)
 		buffer_unref(b);
 		return r;
 	}
+	slot_no_atime(b->fd);
+	slot_no_atime(ro);
 	/* No page of it is held until an instance writes it. */
 	buffer_set_charge(b, 0);
 	s->buf = b;
