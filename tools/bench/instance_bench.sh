@@ -7,6 +7,14 @@
 #
 #   make && tools/bench/instance_bench.sh [-q]     (-q: smaller N, quicker)
 #
+# The baseline is taken next to what it is compared with: one run of
+# fork+exec (N_EXEC processes, one at a time) just before each of pith's
+# N-instance runs of every row that is a ratio against it (3 a row, 21
+# on 2 CPUs), from this same shell, so at the same nice and in the same
+# minutes. Its row prints the median and the range of all those runs, and
+# every ratio is against that median. The 8 MiB toucher's native baseline
+# is taken the same way, one run before each of pith's.
+#
 # Needs bwrap, crun and node for their rows (tools/deps.sh bench installs
 # them; a missing one is reported, not fatal); crun 1.8 refuses a hybrid
 # cgroup layout, so it runs in a private mount namespace with a pure cgroup2
@@ -15,7 +23,7 @@ set -eu
 
 case "${1:-}" in
 -h | --help)
-	sed -n '3,13s/^# \{0,1\}//p' "$0"
+	sed -n '3,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"
 	exit 0
 	;;
 '' | -q) ;;
@@ -74,12 +82,36 @@ wall1() {
 }
 
 med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# "min-max" of the figures on stdin
+span() { sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { print lo "-" hi }'; }
+
+# The baselines run next to pith's (see the header): each call appends
+# one figure to its file, and the table takes the median of the file.
+fe_run() { # fork+exec's wall, us per process
+	"$DRV" exec "$N_EXEC" "$NOOP" >>"$tmp/fe.txt"
+}
+touch_run() { # the native toucher's wall, us per round
+	"$DRV" touch "$N_TOUCH" 8388608 >>"$tmp/touch.txt"
+}
+# fork+exec's CPU per process (the driver and its children), which load
+# inflates less than its wall time one at a time; its wall goes to fe.txt
+fe_cpu_run() {
+	python3 -c '
+import resource, subprocess, sys
+out = subprocess.run(sys.argv[3:], stdout=subprocess.PIPE, check=True,
+                     text=True).stdout
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[2], "a").write(out)
+print("%.2f" % ((r.ru_utime + r.ru_stime) * 1e6 / int(sys.argv[1])))' \
+		"$N_EXEC" "$tmp/fe.txt" "$DRV" exec "$N_EXEC" "$NOOP" >>"$tmp/fe_cpu.txt"
+}
 
 # per-instance us: (T_N - T_1) / (N - 1). T_N is the median of REPS runs,
 # T_1 the median of T1_REPS runs of the 1-instance job, T1_REPS / REPS of
 # them before each N-instance run: T_1 is pith's start-up and end, a few
 # ms that a loaded machine stretches by tens (over 20,000 instances, 1 us
-# each), so one run of it moved the warm row by +-20%.
+# each), so one run of it moved the warm row by +-20%. BASE=fe_run (or
+# touch_run) runs that baseline once right before each N-instance run.
 per() { # FN N MEMORY FRESH ITEM [prefix command...]
 	local fn=$1 n=$2 mem=$3 fresh=$4 item=$5 t1s=() tns=()
 	shift 5
@@ -89,6 +121,7 @@ per() { # FN N MEMORY FRESH ITEM [prefix command...]
 		for _ in $(seq $((T1_REPS / REPS))); do
 			t1s+=("$(wall1 "$tmp/j1.json" "$@")")
 		done
+		[ -z "${BASE:-}" ] || "$BASE"
 		tns+=("$(wall1 "$tmp/jn.json" "$@")")
 	done
 	local t1 tn
@@ -109,7 +142,7 @@ r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(int((r.ru_utime + r.ru_stime) * 1e9))' "$PITH" run -q "$1" -o "$tmp/out"
 }
 
-# per-instance CPU us: (C_N - C_1) / (N - 1), medians as per()'s
+# per-instance CPU us: (C_N - C_1) / (N - 1), medians and BASE as per()'s
 cpu_per() { # FN N MEMORY FRESH ITEM
 	local c1s=() cns=() c1 cn
 	job b1 "$1" 1 "$3" "$4" "$5" >"$tmp/j1.json"
@@ -118,6 +151,7 @@ cpu_per() { # FN N MEMORY FRESH ITEM
 		for _ in $(seq $((T1_REPS / REPS))); do
 			c1s+=("$(cpu1 "$tmp/j1.json")")
 		done
+		[ -z "${BASE:-}" ] || "$BASE"
 		cns+=("$(cpu1 "$tmp/jn.json")")
 	done
 	c1=$(printf '%s\n' "${c1s[@]}" | med)
@@ -151,43 +185,37 @@ us=$(spin_us $iters)
 iters=$(python3 -c "print(int($iters * 1000 / $us))")
 echo "$iters" >"$tmp/spin.txt"
 
-fe=$("$DRV" exec "$N_EXEC" "$NOOP")
-warm=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
+warm=$(BASE=fe_run per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 ncpu=$(nproc)
-warm_cpu=$(PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
+warm_cpu=$(BASE=fe_run PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt")
 # The same without the driver thread the default runs on a second CPU
 # (architecture.md "Threads", benchmarks/warm-driver.md "A driver per CPU").
 warm_drv=n/a
 [ "$ncpu" -ge 2 ] &&
-	warm_drv=$(per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)
-fresh=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
-fresh_exec=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
+	warm_drv=$(BASE=fe_run per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)
+fresh=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+fresh_exec=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 # The same without lanes (architecture.md "Threads": on by default since
 # round 10): pith's one loop thread spawns and collects every instance.
 fresh_one=n/a
 [ "$ncpu" -ge 2 ] &&
-	fresh_one=$(per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_LANES=0)
+	fresh_one=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_LANES=0)
 fk=$("$FORK" "$N_EXEC")
 # The same two at a time (this VM's 2 CPUs), and its CPU per fork: no
 # design that makes a process per instance does better than that CPU over
 # the number of CPUs.
 read -r fk2 fk_cpu < <("$FORK" "$N_EXEC" 2)
-# fork+exec's CPU per process (the driver and its children), which load
-# inflates less than its wall time one at a time
-fe_cpu=$(python3 -c '
-import resource, subprocess, sys
-subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=True)
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-print("%.2f" % ((r.ru_utime + r.ru_stime) * 1e6 / int(sys.argv[1])))' \
-	"$N_EXEC" "$DRV" exec "$N_EXEC" "$NOOP")
-fresh_cpu=$(cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
-fe2=$("$DRV" exec "$N_EXEC" "$NOOP")
-touch_pith=$(per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
-touch_native=$("$DRV" touch "$N_TOUCH" 8388608)
+fresh_cpu=$(BASE=fe_cpu_run cpu_per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+touch_pith=$(BASE=touch_run per "$FN/touch" "$N_TOUCH" 16MiB false "$tmp/x.txt")
 spin_native=$(spin_us "$iters")
 spin1=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0)
 spin2=$(per "$FN/spin" "$N_SPIN" 1MiB false "$tmp/spin.txt" taskset -c 0,1)
-fe=$(python3 -c "print('%.2f' % (($fe + $fe2) / 2))")
+fe=$(med <"$tmp/fe.txt")
+fe_span=$(span <"$tmp/fe.txt")
+fe_n=$(wc -l <"$tmp/fe.txt")
+fe_cpu=$(med <"$tmp/fe_cpu.txt")
+touch_native=$(med <"$tmp/touch.txt")
+touch_span=$(span <"$tmp/touch.txt")
 
 bw=n/a
 if command -v bwrap >/dev/null; then
@@ -230,7 +258,7 @@ tput2=$(python3 -c "print('%.0f' % (1e6 / $spin2))")
 cat <<EOF2
 | figure | per instance | ratio | target |
 |---|---|---|---|
-| fork+exec of a static no-op (C driver, baseline) | $fe us | 1 | |
+| fork+exec of a static no-op (C driver, baseline: the median of $fe_n runs, one before each of pith's N-instance runs of the rows below; their range) | $fe us ($fe_span) | 1 | |
 | pith warm no-op, $N_WARM-instance job (the median of $REPS runs of it, less the median of $T1_REPS one-instance runs) | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
 | the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances; median of $REPS) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
 | the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker; median of $REPS) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
@@ -241,11 +269,13 @@ cat <<EOF2
 | the same, two lanes at once (fork-static N 2) | $fk2 us | $(ratio "$fk2" "$fe") x fork+exec | |
 | CPU of one fork+exit+wait (fork-static N 2), over $ncpu CPUs: the floor of any process per instance | $fk_cpu us CPU, $(python3 -c "print('%.2f' % ($fk_cpu / $ncpu))") us | $(ratio "$fk_cpu / $ncpu" "$fe") x fork+exec | |
 | pith fresh no-op: CPU per instance (pith, zygote and workers), over $ncpu CPUs | $fresh_cpu us CPU, $(python3 -c "print('%.2f' % ($fresh_cpu / $ncpu))") us | $(ratio "$fresh_cpu / $ncpu" "$fe") x fork+exec | |
-| CPU: fork+exec of the static no-op (driver and child) / fork+exit+wait / pith fresh no-op | $fe_cpu / $fk_cpu / $fresh_cpu us | 1 / $(ratio "$fk_cpu" "$fe_cpu") / $(ratio "$fresh_cpu" "$fe_cpu") x fork+exec's CPU | |
+| CPU: fork+exec of the static no-op (driver and child; median of $REPS, one before each of pith's) / fork+exit+wait / pith fresh no-op | $fe_cpu / $fk_cpu / $fresh_cpu us | 1 / $(ratio "$fk_cpu" "$fe_cpu") / $(ratio "$fresh_cpu" "$fe_cpu") x fork+exec's CPU | |
 | bwrap --unshare-all with a seccomp filter | $bw us | $( [ "$bw" = n/a ] || [ "$bw" = failed ] && echo - || ratio "$bw" "$fe") x fork+exec | |
 | crun run of an OCI bundle | $cr us | $( [ "$cr" = n/a ] || [ "$cr" = failed ] && echo - || ratio "$cr" "$fe") x fork+exec | |
 | node: new WebAssembly.Instance, no-op module, 64 KiB memory | $wa us | $( [ "$wa" = n/a ] && echo - || ratio "$wa" "$fe") x fork+exec | |
-| pith: a function writing 8 MiB of its context, $N_TOUCH instances | $touch_pith us | $(ratio "$touch_pith" "$touch_native") x native ($touch_native us: mmap, write, munmap) | <= 1.5x |
+| pith: a function writing 8 MiB of its context, $N_TOUCH instances | $touch_pith us | $(ratio "$touch_pith" "$touch_native") x native ($touch_native us, median of $REPS runs ($touch_span), one before each of pith's: mmap, write, munmap) | <= 1.5x |
 | pith: ~1 ms CPU-bound function ($spin_native us natively), 1 CPU (taskset -c 0) | $spin1 us ($tput1/s) | | |
 | the same on 2 CPUs (taskset -c 0,1) | $spin2 us ($tput2/s) | $(ratio "$spin1" "$spin2") x the instances/s of 1 CPU | >= 1.8x |
 EOF2
+echo
+echo "fork+exec, every run in order (us): $(tr '\n' ' ' <"$tmp/fe.txt")"
