@@ -15,6 +15,14 @@
 #
 #   tests/run.sh build/tests/lib_test tests/integration/cli.sh ...
 #
+# A test script NAME.sh may have an executable NAME.prepare beside it: its
+# slow set-up (posix_programs.prepare builds three programs from Debian's
+# sources), started before the first program in the background at nice 19,
+# in a session of its own, on the CPU the programs before NAME.sh leave
+# idle. It is set back to run.sh's own nice just before NAME.sh starts
+# (which must still work without it: run alone, it does its own set-up),
+# and ended at exit if still running.
+#
 # PITH_TEST_PROG_TIMEOUT (seconds, default 900 times PITH_TEST_TIMEOUT_SCALE,
 # the harness's stretch of every test's timeout) bounds each program. Copies
 # of every `pith --json` document the programs print are collected for the
@@ -36,8 +44,25 @@ skip=0
 failed_logs=()
 problems=()
 work=$(mktemp -d "${TMPDIR:-/tmp}/pith-run.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+declare -A prepared
+# running PID: PID is a set-up still under way (a job of this shell)
+running() { jobs -rp | grep -qx "$1"; }
+stop_prepared() {
+	local pg
+	for pg in "${prepared[@]}"; do
+		running "$pg" && kill -- -"$pg" 2>/dev/null
+	done
+}
+trap 'stop_prepared; rm -rf "$work"' EXIT
 mkdir "$work/json"
+for t in "$@"; do
+	case $t in *.sh) ;; *) continue ;; esac
+	prep=${t%.sh}.prepare
+	[ -x "$prep" ] || continue
+	name=${t##*/}
+	setsid nice -n 19 "$prep" </dev/null >"$work/$name.prepare.log" 2>&1 &
+	prepared[$name]=$!
+done
 export PITH_TEST_JSON_DIR=$work/json PITH_SUITE_JSON_DIR=$work/json
 : >"$work/skips"
 : >"$work/times"
@@ -56,6 +81,9 @@ for t in "$@"; do
 	else
 		cmd=(bash "$t")
 	fi
+	# Its set-up, if still under way, now at the tests' priority.
+	[ -n "${prepared[$name]:-}" ] && running "${prepared[$name]}" &&
+		renice -n "$(nice)" -g "${prepared[$name]}" >/dev/null 2>&1
 	t0=$EPOCHREALTIME
 	if [ "$verbose" = 1 ]; then
 		timeout --kill-after=10 "$limit" "${cmd[@]}" </dev/null 2>&1 |

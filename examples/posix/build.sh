@@ -9,8 +9,9 @@
 # build/posix/programs/PROGRAM[/native]/.
 #
 # Only the compiler and build flags differ from a native build; no source
-# file is changed. Exit 77 with the reason when the source package or the
-# POSIX SDK cannot be had (tests then skip).
+# file is changed. Concurrent calls for one program wait for each other.
+# Exit 77 with the reason when the source package or the POSIX SDK cannot
+# be had (tests then skip).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,6 +42,12 @@ else
 		exit 77
 	fi
 fi
+# One build of PROGRAM at a time (tests/run.sh may have one under way
+# from tests/integration/posix_programs.prepare): a second caller waits
+# for it, then finds the binary fresh below.
+mkdir -p "$root/build/posix/programs"
+exec 9>"$root/build/posix/programs/$prog.$mode.lock"
+flock 9
 # Rebuilt when this script or the POSIX SDK changed.
 if [ -x "$out/$bin" ] && [ "$out/$bin" -nt "$0" ] &&
 	{ [ "$mode" = native ] ||

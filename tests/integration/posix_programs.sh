@@ -19,13 +19,18 @@ docs="bakery.txt lighthouse.txt railway.txt"
 
 t_plan 9
 
-# build NAME PROGRAM: 0 when built; else the tests are skipped with $why.
-build() {
-	local err
-	if err=$("$ex/posix/build.sh" "$2" 2>&1 >/dev/null); then
-		return 0
-	fi
-	why=$(printf '%s' "$err" | tail -n 1)
+# The three builds at once (tests/run.sh may have them under way already,
+# from posix_programs.prepare: build.sh then waits for that build).
+declare -A builds
+for p in lua zlib sqlite; do
+	"$ex/posix/build.sh" "$p" >/dev/null 2>"$tmp/$p.build" &
+	builds[$p]=$!
+done
+
+# built PROGRAM: 0 when built; else the tests are skipped with $why.
+built() {
+	wait "${builds[$1]}" && return 0
+	why=$(tail -n 1 "$tmp/$1.build")
 	[ -n "$why" ] || why="build failed"
 	return 1
 }
@@ -36,7 +41,7 @@ run() {
 }
 
 # --- Lua 5.4: the script over each document, as the host's lua5.4 -------
-if ! build lua lua; then
+if ! built lua; then
 	t_skip lua_builds_unmodified_from_debian_sources "$why"
 	t_skip lua_job_runs "$why"
 	t_skip lua_stdout_matches_host_lua5_4 "$why"
@@ -66,7 +71,7 @@ else
 fi
 
 # --- zlib: minigzip compresses, the host's gunzip restores ---------------
-if ! build zlib zlib; then
+if ! built zlib; then
 	t_skip minigzip_builds_unmodified_from_debian_sources "$why"
 	t_skip minigzip_job_runs "$why"
 	t_skip host_gunzip_restores_every_item_byte_identical "$why"
@@ -91,7 +96,7 @@ else
 fi
 
 # --- SQLite: the shell on an in-memory database, as the host's sqlite3 ---
-if ! build sqlite sqlite; then
+if ! built sqlite; then
 	t_skip sqlite3_builds_unmodified_from_debian_sources "$why"
 	t_skip sqlite3_job_runs "$why"
 	t_skip sqlite3_output_matches_host_sqlite3 "$why"
