@@ -592,21 +592,32 @@ FIXTURE(files) {
 	int dirfd;
 };
 
+/* Both fixtures' directory: a fresh one and a descriptor of it. */
+static void t_dir_open(char **ret_dir, int *ret_fd)
+{
+	*ret_dir = t_tmpdir();
+	ASSERT_NE(NULL, *ret_dir);
+	*ret_fd = open(*ret_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ASSERT_LE(0, *ret_fd);
+}
+
+static void t_dir_close(char *dir, int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	if (dir)
+		t_rm_rf(dir);
+	free(dir);
+}
+
 FIXTURE_SETUP(files)
 {
-	self->dir = t_tmpdir();
-	ASSERT_NE(NULL, self->dir);
-	self->dirfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, self->dirfd);
+	t_dir_open(&self->dir, &self->dirfd);
 }
 
 FIXTURE_TEARDOWN(files)
 {
-	if (self->dirfd >= 0)
-		close(self->dirfd);
-	if (self->dir)
-		t_rm_rf(self->dir);
-	free(self->dir);
+	t_dir_close(self->dir, self->dirfd);
 }
 
 /* Compile src with cc and the extra flags into dir/name. */
@@ -669,19 +680,12 @@ FIXTURE_VARIANT_ADD(cc, static_pie) {
 
 FIXTURE_SETUP(cc)
 {
-	self->dir = t_tmpdir();
-	ASSERT_NE(NULL, self->dir);
-	self->dirfd = open(self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ASSERT_LE(0, self->dirfd);
+	t_dir_open(&self->dir, &self->dirfd);
 }
 
 FIXTURE_TEARDOWN(cc)
 {
-	if (self->dirfd >= 0)
-		close(self->dirfd);
-	if (self->dir)
-		t_rm_rf(self->dir);
-	free(self->dir);
+	t_dir_close(self->dir, self->dirfd);
 }
 
 TEST_F(cc, static_binary_loads_and_runs)
