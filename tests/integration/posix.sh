@@ -61,7 +61,8 @@ job echo ', "args": ["a b", "", "-x"], "env": {"HOME": "/tmp", "LANG": "C"}' \
 	'"out": "p.stdout", "err": "p.stderr"'
 sed -i 's/"args": \["a b"/"args": ["echo", "a b"/' "$tmp/echo.json"
 run echo
-same argv_env_and_stdin_reach_the_program "$tmp/echo/out/one.txt" 'argc=5
+# What the probe prints of its argv and environment, before its stdin.
+echoed='argc=5
 argv[0]=pith
 argv[1]=echo
 argv[2]=a b
@@ -69,19 +70,12 @@ argv[3]=
 argv[4]=-x
 env HOME=/tmp
 env LANG=C
-line 1
+'
+same argv_env_and_stdin_reach_the_program "$tmp/echo/out/one.txt" "${echoed}line 1
 line 2
-'
-same stdout_item_is_named_like_its_stdin_item "$tmp/echo/out/two.txt" 'argc=5
-argv[0]=pith
-argv[1]=echo
-argv[2]=a b
-argv[3]=
-argv[4]=-x
-env HOME=/tmp
-env LANG=C
-2
-'
+"
+same stdout_item_is_named_like_its_stdin_item "$tmp/echo/out/two.txt" "${echoed}2
+"
 same stderr_is_captured_too "$tmp/echo/err/one.txt" 'bye
 '
 
