@@ -41,8 +41,8 @@ PY
 }
 # job FILE FUNCTION N TIMEOUT [MEMORY]: N fresh instances, item i is "item i".
 job "$tmp/forward.json" "$fnd/forward" 600 10s
-job "$tmp/fail.json" "$fnd/fail" 40 10s
-job "$tmp/spin.json" "$fnd/spin" 6 200ms
+job "$tmp/fail.json" "$fnd/slowfail" 12 10s
+job "$tmp/spin.json" "$fnd/spin" 12 200ms
 job "$tmp/heavy.json" "$fnd/lateheavy" 288 20s 64MiB
 job "$tmp/small.json" "$fnd/forward" 600 10s 16MiB
 
@@ -112,8 +112,10 @@ else
 	t_fail a_fresh_jobs_outputs_and_report_are_the_same_in_lanes "${why:-$n outputs, not 600}"
 fi
 
-run fail1 0 "$tmp/fail.json"
-run fail2 1 "$tmp/fail.json"
+# -j 12: the engine's lane holds 8 (PLAN_SLOTS) while the driver,
+# started ahead, makes its sandbox; the next ones go to the driver.
+run fail1 0 "$tmp/fail.json" -- -j 12
+run fail2 1 "$tmp/fail.json" -- -j 12
 why=$(same fail fail1 fail2)
 if [ -z "$why" ] && grep -q 'exited with status 3' "$tmp/fail2.raw"; then
 	t_ok a_failing_instance_is_reported_the_same_in_lanes
@@ -121,8 +123,8 @@ else
 	t_fail a_failing_instance_is_reported_the_same_in_lanes "${why:-no status 3 in the report}"
 fi
 
-run spin1 0 "$tmp/spin.json"
-run spin2 1 "$tmp/spin.json" -- -j 6
+run spin1 0 "$tmp/spin.json" -- -j 12
+run spin2 1 "$tmp/spin.json" -- -j 12
 why=$(same spin spin1 spin2)
 if [ -z "$why" ] && grep -q 'timed out after 200 ms' "$tmp/spin2.raw"; then
 	t_ok instances_past_their_deadline_are_reported_the_same_in_lanes

@@ -11,7 +11,8 @@
  * found by the driver's collection. Then where the lanes run, and when
  * there is only one: never for a lone instance (-j 1), never on one CPU
  * (taskset -c 0). And a full lane (its zygote's PLAN_SLOTS at once) with
- * a failure and a kill amid it.
+ * a failure and a kill amid it; lanes started ahead, the engine's lane
+ * running while its driver starts.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -344,6 +345,20 @@ static void check_item(struct sandbox_proc *p, int i,
 	free(o);
 }
 
+/* A spinning fresh instance of sb killed alone, to its end, for what a
+ * kill reports; NULL when it cannot be run or does not end. */
+static struct sandbox_proc *killed_alone(struct sandbox *sb)
+{
+	struct sandbox_proc *p = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+
+	if (p) {
+		sandbox_proc_kill(p);
+		if (t_wait(p) != 1)
+			p = sandbox_proc_free(p);
+	}
+	return p;
+}
+
 /* A lane holds its zygote's PLAN_SLOTS fresh instances at once (the
  * engine's thread hands them over while its own run): one that fails and
  * one killed in the middle of them are reported for themselves alone,
@@ -369,10 +384,8 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 	fail_alone = t_spawn_hostile(sb, HOSTILE(H_EXIT, 7), 20000);
 	ASSERT_NE(NULL, fail_alone);
 	ASSERT_EQ(1, t_wait(fail_alone));
-	kill_alone = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	kill_alone = killed_alone(sb);
 	ASSERT_NE(NULL, kill_alone);
-	sandbox_proc_kill(kill_alone);
-	ASSERT_EQ(1, t_wait(kill_alone));
 	ASSERT_FALSE(sandbox_proc_driven(fail_alone));
 	ASSERT_FALSE(sandbox_proc_driven(kill_alone));
 	hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
@@ -506,6 +519,64 @@ TEST(procs_recycled_from_failed_instances_start_clean)
 	for (int i = 0; i < N; i++)
 		sandbox_proc_free(p[i]);
 	sandbox_proc_free(hold);
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
+/* The engine starts the lanes ahead (sandbox_lanes_start(), at a fresh
+ * stage with more instances waiting): its thread does not wait while the
+ * driver makes its sandbox (a spawner, a cgroup leaf: ms) but keeps its
+ * own lane running, up to its zygote's PLAN_SLOTS; the next one waits for
+ * the driver and is driven. Before, the first hand-over (here the second
+ * instance) waited for the driver, its CPU idle. Counted, not timed: the
+ * second spawn comes microseconds after the start, the driver's sandbox
+ * takes milliseconds, and longer on a loaded machine. Each ends killed,
+ * as alone. */
+TEST(lanes_started_ahead_keep_the_engines_lane_running_until_a_driver_is_ready)
+{
+	enum { N = PLAN_SLOTS + 1 };
+	struct sandbox_opts o = { .no_guard = true };
+	struct sandbox_proc *p[N] = { 0 }, *alone;
+	struct err e = { { 0 } };
+	unsigned own = 0, first_driven = N;
+	struct sandbox *sb;
+
+	if (!two_cpus())
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	alone = killed_alone(sb);
+	ASSERT_NE(NULL, alone);
+	/* The function's zygote is up: the spawns below are forks. */
+	p[0] = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, p[0]);
+	sandbox_lanes_start(sb);
+	for (unsigned i = 1; i < N && first_driven == N; i++) {
+		p[i] = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+		ASSERT_NE(NULL, p[i]);
+		if (sandbox_proc_driven(p[i]))
+			first_driven = i;
+	}
+	for (unsigned i = 0; i < N; i++)
+		own += p[i] && !sandbox_proc_driven(p[i]);
+	EXPECT_FALSE(sandbox_proc_driven(p[0]));
+	EXPECT_FALSE(sandbox_proc_driven(p[1]))
+		TH_LOG("the second instance waited for the driver's sandbox");
+	EXPECT_GT(N, first_driven) TH_LOG("no instance reached the driver");
+	EXPECT_GE(PLAN_SLOTS, own) TH_LOG("%u in the engine's own lane", own);
+	for (unsigned i = 0; i < N; i++) {
+		if (!p[i])
+			continue;
+		sandbox_proc_kill(p[i]);
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %u", i);
+		EXPECT_EQ(sandbox_proc_result(alone)->status,
+			  sandbox_proc_result(p[i])->status);
+		EXPECT_EQ(sandbox_proc_result(alone)->signal,
+			  sandbox_proc_result(p[i])->signal);
+		sandbox_proc_free(p[i]);
+	}
+	sandbox_proc_free(alone);
 	unsetenv("PITH_TEST_FRESH");
 	sandbox_free(sb);
 }

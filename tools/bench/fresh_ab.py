@@ -5,9 +5,12 @@ Alternated A/B of builds on the fresh no-op job of instance_bench.sh's fresh
 row: per instance, (X_N - X_1) / (N - 1), of the wall time, the CPU of
 everything (RUSAGE_CHILDREN: pith, its zygotes and workers) and pith's loop
 thread (perf stat --no-inherit -e task-clock) and of the driver threads
-(PITH_WARM_STATS's lines; with lanes); medians and ranges over the
+(PITH_WARM_STATS's lines; with lanes), and the idle time of pith's CPUs
+(cpuidle's residency; the others' load fills it, so read it in quiet
+rounds); medians and ranges over the
 rounds, the builds' order reversed every other round, X_1 the median of
-three 1-instance runs per round and build. Runs at nice -20 when root.
+three 1-instance runs per round and build; "driven" is the share of the
+N instances that the drivers' lanes ran. Runs at nice -20 when root.
 
   tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] [--warm] [--memory SIZE] DIR[:VAR=VALUE][#procs][@ARGS] ...
 
@@ -64,6 +67,35 @@ def busy_ns():
     return ((sum(v[:8]) - v[1] - v[3] - v[4]) * 1e9 / hz, v[1] * 1e9 / hz)
 
 
+def idle_ns(cpus):
+    """Nanoseconds the given CPUs spent idle since boot, by cpuidle's
+    per-state residency (microseconds: finer than /proc/stat's ticks);
+    None where the kernel has no cpuidle."""
+    t = 0
+    for c in cpus:
+        d = "/sys/devices/system/cpu/cpu%d/cpuidle" % c
+        try:
+            for st in os.listdir(d):
+                with open(os.path.join(d, st, "time")) as f:
+                    t += int(f.read())
+        except OSError:
+            return None
+    return t * 1000
+
+
+def build_spec(spec):
+    """DIR[:VAR=VALUE ...][#procs][@ARGS] split: the directory, whether
+    "#procs", pith's environment (PITH_WARM_STATS set) and ARGS."""
+    spec, _, args = spec.partition("@")
+    spec, procs, _ = spec.partition("#procs")
+    d, _, ev = spec.partition(":")
+    env = dict(os.environ, PITH_WARM_STATS="1")
+    for kv in ev.split():
+        k, v = kv.split("=", 1)
+        env[k] = v
+    return d, bool(procs), env, args
+
+
 def ab_args(rounds, n, n_help="instances", memory=False):
     """The options of an alternated A/B of builds (this script's and
     startup_ab.py's; memory: this script's --memory too), parsed."""
@@ -112,13 +144,7 @@ def main():
             a.n // len(cpus), item, not a.warm, a.memory)
 
     def run(spec, n):
-        spec, _, args = spec.partition("@")
-        spec, procs, _ = spec.partition("#procs")
-        d, _, ev = spec.partition(":")
-        env = dict(os.environ, PITH_WARM_STATS="1")
-        for kv in ev.split():
-            k, v = kv.split("=", 1)
-            env[k] = v
+        d, procs, env, args = build_spec(spec)
         # "#procs": fresh_lanes.py's lanes, a pith per CPU pinned there
         # with taskset, each with n / CPUs of the instances (n = 1: one
         # instance each), at once.
@@ -126,6 +152,7 @@ def main():
         per = n if not procs or n == 1 else n // len(cpus)
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         b0 = busy_ns()
+        i0 = idle_ns(cpus)
         t0 = time.monotonic_ns()
         ps = [subprocess.Popen(["perf", "stat", "--no-inherit", "-x,", "-e",
                                 "task-clock", *pin, os.path.join(d, "pith"),
@@ -136,6 +163,7 @@ def main():
               for i, pin in enumerate(lanes)]
         errs = [p.communicate()[1] for p in ps]
         t1 = time.monotonic_ns()
+        i1 = idle_ns(cpus)
         b1 = busy_ns()
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         if any(p.returncode for p in ps):
@@ -149,19 +177,25 @@ def main():
         # The drivers' threads (PITH_WARM_STATS: "... N us of CPU").
         drv = sum(float(m.group(1)) * 1e3 for e in errs for m in
                   re.finditer(r"driver on CPU \d+: .*?(\d+) us of CPU", e))
+        # The drivers' lanes' share of the instances.
+        lane = sum(int(m.group(1)) for e in errs for m in
+                   re.finditer(r"driver on CPU \d+: (\d+) instances", e))
         return (t1 - t0, cpu, loop, max(b1[0] - b0[0] - cpu, 0) / (t1 - t0),
-                (b1[1] - b0[1]) / (t1 - t0), drv)
+                (b1[1] - b0[1]) / (t1 - t0), drv,
+                i1 - i0 if i0 is not None and i1 is not None else 0,
+                lane / n)
 
-    res = {b: ([], [], [], [], [], []) for b in a.builds}
+    res = {b: ([], [], [], [], [], [], [], []) for b in a.builds}
     for r in range(a.r):
         for b in (a.builds if r % 2 == 0 else a.builds[::-1]):
             one = [run(b, 1) for _ in range(3)]
             many = run(b, a.n)
-            for k in (0, 1, 2, 5):
+            for k in (0, 1, 2, 5, 6):
                 x1 = statistics.median(x[k] for x in one)
                 res[b][k].append((many[k] - x1) / (a.n - 1) / 1000)
             res[b][3].append(many[3])
             res[b][4].append(many[4])
+            res[b][7].append(many[7] * 100)
 
     def f(v):
         if not v:
@@ -169,10 +203,12 @@ def main():
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
     for b in a.builds:
-        w, c, lp, o, ni, dv = res[b]
-        print("%-32s wall %s  cpu %s  loop %s  drivers %s  (us per instance)  "
-              "others %.2f [%.2f-%.2f] CPUs, niced %.2f [%.2f-%.2f]" %
-              (b, f(w), f(c), f(lp), f(dv), statistics.median(o), min(o),
+        w, c, lp, o, ni, dv, idl, ln = res[b]
+        print("%-32s wall %s  cpu %s  loop %s  drivers %s  idle %s  (us per "
+              "instance)  driven %s %%  others %.2f [%.2f-%.2f] CPUs, niced "
+              "%.2f [%.2f-%.2f]" %
+              (b, f(w), f(c), f(lp), f(dv), f(idl), f(ln),
+               statistics.median(o), min(o),
                max(o), statistics.median(ni), min(ni), max(ni)))
     if a.quiet is not None:
         keep = [r for r in range(a.r)
@@ -181,9 +217,11 @@ def main():
         print("rounds with others + niced <= %.2f CPUs: %d of %d" %
               (a.quiet, len(keep), a.r))
         for b in a.builds:
-            w, c, lp, dv = ([res[b][k][r] for r in keep] for k in (0, 1, 2, 5))
-            print("%-32s wall %s  cpu %s  loop %s  drivers %s  (quiet rounds)" %
-                  (b, f(w), f(c), f(lp), f(dv)))
+            w, c, lp, dv, idl, ln = ([res[b][k][r] for r in keep]
+                                     for k in (0, 1, 2, 5, 6, 7))
+            print("%-32s wall %s  cpu %s  loop %s  drivers %s  idle %s  "
+                  "driven %s %%  (quiet rounds)" %
+                  (b, f(w), f(c), f(lp), f(dv), f(idl), f(ln)))
 
 if __name__ == "__main__":
     main()

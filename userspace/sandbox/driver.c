@@ -31,6 +31,9 @@
  * forked by the driver's own zygotes on its CPU; the engine's spawner and
  * zygotes are then confined to the engine's CPUs (place_lane()), so that
  * each lane's wake-ups stay on its CPU (architecture.md, "Threads").
+ * Started ahead by the engine (sandbox_lanes_start()), a driver takes
+ * instances once its sandbox is made; until then the engine's lane runs
+ * them, and waits for the driver only when it holds DRIVER_FRESH_AHEAD.
  */
 #include <errno.h>
 #include <sched.h>
@@ -108,7 +111,10 @@ struct driver {
 	struct drv_job *active[MAX(DRIVER_AHEAD, DRIVER_FRESH_AHEAD) * 2];
 	unsigned n_active;
 	uint64_t n_done;		/* instances completed, for stats */
-	int ready;			/* 1 started, -errno failed */
+	int ready;			/* atomic: 1 started, -errno
+					   failed, 0 starting */
+	bool adopted;			/* engine's: held as its sandbox,
+					   handed instances */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
 };
@@ -297,7 +303,7 @@ static void *driver_main(void *arg)
 	if (r >= 0)
 		r = driver_epoll(d);
 	pthread_mutex_lock(&d->rlock);
-	d->ready = r < 0 ? r : 1;
+	STORE(d->ready, r < 0 ? r : 1);
 	pthread_cond_signal(&d->rcond);
 	pthread_mutex_unlock(&d->rlock);
 	if (r < 0)
@@ -350,9 +356,11 @@ static void *driver_main(void *arg)
 }
 
 /* Decided when the sandbox is made; the threads start at the first
- * instance that would go to one (driver_start()), so that a run that
- * never hands one over pays nothing for them (a driver's sandbox loads
- * spawner, cgroup leaf and pool: a few ms of CPU). */
+ * instance that would go to one (driver_launch()), or, for fresh ones,
+ * when the engine sees a stage's instances waiting
+ * (sandbox_lanes_start()), so that a run that never hands one over pays
+ * nothing for them (a driver's sandbox loads spawner, cgroup leaf and
+ * pool: a few ms of CPU). */
 void driver_init(struct sandbox *sb)
 {
 	const char *v = secure_getenv("PITH_DRIVERS");
@@ -397,12 +405,13 @@ static void hold_one(struct sandbox *sb, void *arg)
 		(void)sandbox_hold(sb, NULL);
 }
 
-/* Start the drivers driver_init() decided on: 0, or -errno (then none,
+/* Start the threads of the drivers driver_init() decided on, without
+ * waiting for their sandboxes (driver_adopt()): 0, or -errno (then none,
  * for good: the engine's thread runs every instance). */
-static int driver_start(struct sandbox *sb)
+static int driver_launch(struct sandbox *sb)
 {
 	cpu_set_t allowed = sb->drv_rest, rest = allowed;
-	unsigned n = sb->drv_want, seen = 0, holds = sb->holds;
+	unsigned n = sb->drv_want, seen = 0;
 
 	sb->drv_want = 0;
 	sb->drivers = calloc(n, sizeof(*sb->drivers));
@@ -431,23 +440,56 @@ static int driver_start(struct sandbox *sb)
 			free(d);
 			goto fail;
 		}
-		pthread_mutex_lock(&d->rlock);
-		while (!d->ready)
-			pthread_cond_wait(&d->rcond, &d->rlock);
-		pthread_mutex_unlock(&d->rlock);
 		sb->drivers[sb->n_drivers++] = d;
-		if (d->ready < 0)
-			goto fail;
 		CPU_CLR(cpu, &rest);
 		seen++;
 	}
 	sb->drv_rest = rest;
-	/* As held as the engine's sandbox (its guard attached for the job). */
-	driver_each(sb, hold_one, &holds);
 	return 0;
 fail:
 	driver_stop(sb);
 	return -ENOMEM;
+}
+
+/* The drivers whose sandboxes are made join the engine's: held as its
+ * sandbox is (its guard attached for the job), handed instances from now
+ * on. With `wait`, each not yet made is waited for. The number adopted,
+ * or -errno when one failed (the caller stops them all, for good). */
+static int driver_adopt(struct sandbox *sb, bool wait)
+{
+	for (unsigned i = 0; i < sb->n_drivers; i++) {
+		struct driver *d = sb->drivers[i];
+		unsigned holds = sb->holds;
+		int r;
+
+		if (d->adopted)
+			continue;
+		if (wait) {
+			pthread_mutex_lock(&d->rlock);
+			while (!d->ready)
+				pthread_cond_wait(&d->rcond, &d->rlock);
+			pthread_mutex_unlock(&d->rlock);
+		}
+		r = LOAD(d->ready);
+		if (r < 0)
+			return r;
+		if (!r)
+			continue;
+		pthread_mutex_lock(&d->sblock);
+		hold_one(d->sb, &holds);
+		pthread_mutex_unlock(&d->sblock);
+		d->adopted = true;
+		sb->drv_adopted++;
+	}
+	return (int)sb->drv_adopted;
+}
+
+void sandbox_lanes_start(struct sandbox *sb)
+{
+	if (in_driver || !sb->drv_fresh || sb->n_drivers || !sb->drv_want)
+		return;
+	sb->drv_async = true;
+	(void)driver_launch(sb);
 }
 
 void driver_unpin(struct sandbox *sb)
@@ -476,6 +518,7 @@ void driver_stop(struct sandbox *sb)
 	}
 	free(sb->drivers);
 	sb->drivers = NULL;
+	sb->drv_adopted = 0;
 	while (sb->drv_jobs) {
 		struct drv_job *j = sb->drv_jobs;
 
@@ -494,6 +537,8 @@ void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 	for (unsigned i = 0; i < sb->n_drivers; i++) {
 		struct driver *d = sb->drivers[i];
 
+		if (!d->adopted)
+			continue;
 		pthread_mutex_lock(&d->sblock);
 		fn(d->sb, arg);
 		pthread_mutex_unlock(&d->sblock);
@@ -665,10 +710,19 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	     (!run || run->n < DRIVER_WARMUP || run->ns >= DRIVER_SHORT_NS)) ||
 	    own < (fresh ? 1 : DRIVER_OWN) || !items_copied(req))
 		return 0;
-	if (!sb->n_drivers && driver_start(sb) < 0)
+	if (!sb->n_drivers && driver_launch(sb) < 0)
 		return 0;
+	/* Started ahead by the engine (sandbox_lanes_start()), a driver
+	 * still making its sandbox is waited for only once the engine's own
+	 * lane is full; started here, at a first hand-over, it is. */
+	if (sb->drv_adopted < sb->n_drivers &&
+	    driver_adopt(sb, !sb->drv_async || !fresh ||
+				     own >= DRIVER_FRESH_AHEAD) < 0) {
+		driver_stop(sb);
+		return 0;
+	}
 	for (unsigned i = 0; i < sb->n_drivers; i++)
-		if (sb->drivers[i]->outstanding <
+		if (sb->drivers[i]->adopted && sb->drivers[i]->outstanding <
 			    (fresh ? DRIVER_FRESH_AHEAD : DRIVER_AHEAD) &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
@@ -749,7 +803,9 @@ unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
 		return 0;
 	if (memory)
 		per = MAX(MIN(per, SANDBOX_LANE_MEMORY / memory), 1);
-	return (1 + (sb->n_drivers ? sb->n_drivers : sb->drv_want)) *
+	/* Before they start, the drivers to come; then those adopted (the
+	 * engine's lane alone while its driver makes its sandbox). */
+	return (1 + (sb->n_drivers ? sb->drv_adopted : sb->drv_want)) *
 	       (unsigned)per;
 }
 

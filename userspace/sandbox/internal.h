@@ -199,6 +199,8 @@ struct sandbox {
 	struct driver **drivers;
 	unsigned n_drivers;
 	unsigned drv_want;	/* drivers to start at the first hand-over */
+	unsigned drv_adopted;	/* drivers ready and handed instances */
+	bool drv_async;		/* started by sandbox_lanes_start() */
 	int drv_evfd;
 	uint32_t drv_signalled;
 	struct drv_run {

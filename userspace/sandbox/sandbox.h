@@ -208,6 +208,11 @@ bool sandbox_proc_driven(const struct sandbox_proc *p);
  * "Threads"). */
 unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
 			    uint64_t memory);
+/* Many fresh instances are coming: start the lanes' drivers now, without
+ * waiting for them (a driver makes its sandbox, 1-5 ms, while the
+ * engine's lane runs the first instances; each takes instances once
+ * made). Nothing without lanes or once they started. */
+void sandbox_lanes_start(struct sandbox *sb);
 /* The memory a lane's fresh instances may declare together: eight of the
  * default 16 MiB (JOB_DEFAULT_MEMORY). A function declaring 64 MiB gets
  * two per lane, as many as it had before lanes (two per CPU), not eight:
