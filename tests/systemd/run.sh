@@ -4,24 +4,33 @@
 # and pith installed by `make install`, under qemu (TCG) with Debian's
 # kernel, run tests/systemd/guest.sh in it and judge its TAP.
 #
-#   run.sh -B BUILDDIR -i INSTALLDIR [-k KERNEL] [-T SECONDS]
+#   run.sh -B BUILDDIR -i INSTALLDIR [-k KERNEL] [-T SECONDS] [-S JOBS]
 #
+# -S JOBS: after test 2, JOBS first jobs of a new pithd while the guest
+# execs without pause (guest.sh, pith.stress=): to provoke a rare hang;
+# 40 s more of time limit per job (one took ~25 s at load 10-16).
+# -T: the VM's time limit, 900 s unless given: a run took 468 s at load 16
+# with one host thread for both vCPUs, and a lockup or hung task ends the
+# VM by itself (tests/vm/kernel_args.sh), so the limit only bounds a slow
+# host.
 # INSTALLDIR is a `make install DESTDIR=INSTALLDIR PREFIX=/usr`. Without
 # root (or without the tools) it says why and skips, unless PITH_CI=1 (set
 # by .ci/run), where it fails. What it checks: Documentation/systemd.md.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-B= kernel= inst= secs=420
-while getopts B:k:i:T: opt; do
+B= kernel= inst= secs=900 stress= extra=0
+while getopts B:k:i:T:S: opt; do
 	case $opt in
 	B) B=$OPTARG ;;
 	k) kernel=$OPTARG ;;
 	i) inst=$OPTARG ;;
 	T) secs=$OPTARG ;;
+	S) stress=" pith.stress=$OPTARG" extra=$((40 * OPTARG)) ;;
 	*) echo "usage: see the head of $0" >&2; exit 2 ;;
 	esac
 done
+secs=$((secs + extra))
 out=$B/systemd
 
 skip() {
@@ -95,12 +104,12 @@ echo "systemdcheck: image ready after $(($(date +%s) - start)) s"
 
 rm -f "$out/results.tap" "$out/console.log"
 . "$top/tests/vm/kernel_args.sh"
-echo "systemdcheck: booting $(basename "$kernel") with systemd under tcg (${secs}s limit)"
+echo "systemdcheck: booting $(basename "$kernel") with systemd under $vm_tcg_accel (${secs}s limit)"
 start=$(date +%s)
-timeout -k 5 "$secs" qemu-system-x86_64 -accel tcg,thread=multi -cpu max \
+timeout -k 5 "$secs" qemu-system-x86_64 -accel "$vm_tcg_accel" -cpu max \
 	-smp 2 -m 1G -nodefaults -display none -no-reboot \
 	-kernel "$kernel" -initrd "$out/initrd.cpio.gz" \
-	-append "$vm_kernel_args systemd.show_status=0" \
+	-append "$vm_kernel_args systemd.show_status=0$stress" \
 	-drive "file=$out/root.img,format=raw,if=virtio" \
 	-serial "file:$out/console.log" -serial "file:$out/results.tap" \
 	2>"$out/qemu.err"

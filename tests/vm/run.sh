@@ -38,7 +38,7 @@ mkdir -p "$out"
 boot() { # boot ACCEL MODE SECONDS RESULTS CONSOLE
 	case $1 in
 	kvm) accel="-accel kvm -cpu host" ;;
-	*) accel="-accel tcg,thread=multi -cpu max" ;;
+	*) accel="-accel tcg,thread=${vm_tcg_thread:-multi} -cpu max" ;;
 	esac
 	rm -f "$4" "$5"
 	# shellcheck disable=SC2086
