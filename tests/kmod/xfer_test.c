@@ -1006,7 +1006,13 @@ static int race_round(int dev, unsigned int round)
 	if (!view)
 		return 13;
 	h1 = t_hash(view, r.size);
+	/* Let the writers run into the seal: 20 ms at least, then until all
+	 * three are revoked or 10 s have passed (a guest on one host thread,
+	 * loaded, may not run a writer for a while; a writer that keeps
+	 * access still fails the round below, only later). */
 	usleep(20000);
+	for (int ms = 0; ms < 10000 && atomic_load(&r.sigbus) < 3; ms++)
+		usleep(1000);
 	atomic_store(&r.stop, true);
 	for (int i = 0; i < 3; i++)
 		pthread_join(w[i], NULL);
