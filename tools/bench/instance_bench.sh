@@ -9,8 +9,8 @@
 #
 # The baseline is taken next to what it is compared with: one run of
 # fork+exec (N_EXEC processes, one at a time) just before each of pith's
-# N-instance runs of every row that is a ratio against it (3 a row, 21
-# on 2 CPUs), from this same shell, so at the same nice and in the same
+# N-instance runs of every row that is a ratio against it (3 a row, 9 for
+# the fresh row: 27 on 2 CPUs), from this same shell, so at the same nice and in the same
 # minutes. Its row prints the median and the range of all those runs, and
 # every ratio is against that median. The 8 MiB toucher's native baseline
 # is taken the same way, one run before each of pith's.
@@ -45,10 +45,10 @@ FN=$(realpath "$B/bench/fn")
 NOOP=$(realpath "$B/bench/noop-static")
 FORK=$(realpath "$B/bench/fork-static")
 N_WARM=20000 N_FRESH=2000 N_TOUCH=300 N_SPIN=1000 N_EXEC=2000 N_BWRAP=200
-N_CRUN=50 REPS=3 T1_REPS=9
+N_CRUN=50 REPS=3 T1_REPS=9 FRESH_REPS=9
 if [ "${1:-}" = -q ]; then
 	N_WARM=5000 N_FRESH=500 N_TOUCH=100 N_SPIN=300 N_EXEC=500 N_BWRAP=50
-	N_CRUN=20
+	N_CRUN=20 FRESH_REPS=3
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -127,6 +127,10 @@ per() { # FN N MEMORY FRESH ITEM [prefix command...]
 	local t1 tn
 	t1=$(printf '%s\n' "${t1s[@]}" | med)
 	tn=$(printf '%s\n' "${tns[@]}" | med)
+	# each N-instance run's figure, for a row that prints their range
+	printf '%s\n' "${tns[@]}" | python3 -c "import sys
+print('\n'.join('%.2f' % ((int(l) - $t1) / 1000 / ($n - 1)) for l in sys.stdin))" \
+		>"$tmp/per_runs.txt"
 	python3 -c "print('%.2f' % (($tn - $t1) / 1000 / ($n - 1)))"
 }
 
@@ -193,7 +197,12 @@ warm_cpu=$(BASE=fe_run PJ=$ncpu per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt"
 warm_drv=n/a
 [ "$ncpu" -ge 2 ] &&
 	warm_drv=$(BASE=fe_run per "$FN/noop" "$N_WARM" 1MiB false "$tmp/x.txt" env PITH_DRIVERS=0)
-fresh=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+# The fresh row, the target left, from FRESH_REPS runs: one run's figure
+# moves with the host's speed at that moment (round 13: 0.23-0.34x of a
+# fork+exec taken just before, over 20 quiet rounds), so the median of three
+# moved by +-10% from one run of this script to the next.
+fresh=$(REPS=$FRESH_REPS T1_REPS=$FRESH_REPS BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
+fresh_span=$(span <"$tmp/per_runs.txt")
 fresh_exec=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 # The same without lanes (architecture.md "Threads": on by default since
 # round 10): pith's one loop thread spawns and collects every instance.
@@ -262,7 +271,7 @@ cat <<EOF2
 | pith warm no-op, $N_WARM-instance job (the median of $REPS runs of it, less the median of $T1_REPS one-instance runs) | $warm us | $(ratio "$warm" "$fe") x fork+exec | <= 20 us, <= 0.05x |
 | the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances; median of $REPS) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
 | the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker; median of $REPS) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
-| pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job | $fresh us | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
+| pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job (the median of $FRESH_REPS runs, one fork+exec run before each; their range) | $fresh us ($fresh_span) | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
 | the same without lanes (PITH_LANES=0: one loop thread spawns and collects every instance) | $fresh_one us | $( [ "$fresh_one" = n/a ] && echo - || ratio "$fresh_one" "$fe") x fork+exec | |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
