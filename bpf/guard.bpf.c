@@ -66,6 +66,33 @@ struct {
 	__type(value, __u64);
 } pith_armed SEC(".maps");
 
+/*
+ * At least as many as pith_armed holds entries of tgids in slot tgid %
+ * GUARD_ARMED_SLOTS: added to before an entry is made, taken from only
+ * after one was deleted (here, or by pith: bpf_guard.c, armed_forget()).
+ * A zero slot means no process of those tgids is armed, which a call
+ * learns from one load of a line that 16 consecutive pids share, where
+ * pith_armed's lookup hashed its tgid to a cold bucket: every call of a
+ * process outside the worker cgroup and of a worker before its marker
+ * (most of a fresh worker's) ends there. A count left too high (a
+ * worker that died with the exit program detached and was never looked
+ * up again) costs only the lookup; too low is impossible, as each
+ * taking follows a deletion of an entry whose making added.
+ */
+__u32 armed_cnt[GUARD_ARMED_SLOTS] = {};
+
+static __always_inline __u32 *armed_slot(__u32 tgid)
+{
+	return &armed_cnt[tgid & (GUARD_ARMED_SLOTS - 1)];
+}
+
+/* Delete tgid's entry; if there was one, take it from its slot's count. */
+static __always_inline void armed_delete(__u32 tgid)
+{
+	if (bpf_map_delete_elem(&pith_armed, &tgid) == 0)
+		__sync_fetch_and_add(armed_slot(tgid), -1);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
@@ -126,11 +153,20 @@ static __always_inline bool armed(__u32 tgid)
 
 	if (!t)
 		return false;
-	if (*t < BPF_CORE_READ(task, start_time)) {
-		bpf_map_delete_elem(&pith_armed, &tgid);
+	if (*t < task->start_time) {
+		armed_delete(tgid);
 		return false;
 	}
 	return true;
+}
+
+/* An i386 syscall (int $0x80) numbers differently: none is allowed, or
+ * i386 chmod (15) would pass as rt_sigreturn. */
+static __always_inline bool compat_call(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return task->thread_info.status & TS_COMPAT;
 }
 
 static __always_inline bool syscall_allowed(long nr)
@@ -186,20 +222,35 @@ event_new(__u32 tgid, __u32 tid, __u32 kind, __u32 hook, __u32 action,
 SEC("raw_tp/sys_enter")
 int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 {
-	struct task_struct *task;
 	__u64 id, now;
 	__u32 tgid, slot;
 	struct guard_event *ev;
+	__u32 maybe_armed;
 	bool compat;
 
-	if (!in_worker_cgroup())
-		return 0;
 	id = bpf_get_current_pid_tgid();
 	tgid = id >> 32;
-	if (!armed(tgid)) {
+	maybe_armed = *(volatile __u32 *)armed_slot(tgid);
+	/*
+	 * What every call but a marker comes to below, without the cgroup
+	 * check and the armed lookup, for a load or two: no process of this
+	 * tgid's slot is armed (armed_cnt), so not this one, and an unarmed
+	 * process's calls pass (how a call outside the cgroup, and a
+	 * worker's before its marker, end); a call of the allow list passes
+	 * armed or not. A marker goes on: it arms (or, armed, is checked as
+	 * any call).
+	 */
+	if (nr != arm_nr &&
+	    (!maybe_armed || (!compat_call() && syscall_allowed(nr))))
+		return 0;
+	if (!in_worker_cgroup())
+		return 0;
+	if (!maybe_armed || !armed(tgid)) {
 		/* The loader's last syscall before the function: arm. */
 		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0) {
 			now = bpf_ktime_get_ns();
+			/* Counted before the entry exists (armed_cnt). */
+			__sync_fetch_and_add(armed_slot(tgid), 1);
 			/* Fail closed: a worker that cannot be armed (map
 			 * full) never runs its function. */
 			if (bpf_map_update_elem(&pith_armed, &tgid, &now,
@@ -208,10 +259,7 @@ int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 		}
 		return 0;
 	}
-	/* An i386 syscall (int $0x80) numbers differently: none is allowed,
-	 * or i386 chmod (15) would pass as rt_sigreturn. */
-	task = bpf_get_current_task_btf();
-	compat = BPF_CORE_READ(task, thread_info.status) & TS_COMPAT;
+	compat = compat_call();
 	if (!compat && (syscall_allowed(nr) || pinned_allowed(regs, nr)))
 		return 0;
 
@@ -253,8 +301,10 @@ int BPF_PROG(pith_proc_exit)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 
-	if ((__u32)id == tgid)
-		bpf_map_delete_elem(&pith_armed, &tgid);
+	/* Only a group leader's exit ends a process; only an armed slot
+	 * can hold its entry. */
+	if ((__u32)id == tgid && *(volatile __u32 *)armed_slot(tgid))
+		armed_delete(tgid);
 	return 0;
 }
 
@@ -294,7 +344,8 @@ static __always_inline int lsm_verdict(__u32 hook)
 
 	if (!(lsm_hooks & (1u << hook)))
 		return 1;
-	if (!armed(tgid))
+	/* None of the slot armed (armed_cnt): not this process either. */
+	if (!*(volatile __u32 *)armed_slot(tgid) || !armed(tgid))
 		return 1;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

@@ -23,6 +23,8 @@
 /* Calls allowed only at one instruction pointer each (the warm reset path
  * of pith's trampoline). */
 #define GUARD_MAX_PINNED 8
+/* Slots of armed_cnt (guard.bpf.c): a power of two. */
+#define GUARD_ARMED_SLOTS 4096
 #define GUARD_FN_LEN 32
 #define GUARD_COMM_LEN 16
 

@@ -735,6 +735,214 @@ TEST_F(guard, reaped_workers_names_are_forgotten)
 	}
 }
 
+/* flag[0]: the parent says "go on"; flag[1]: the child says "armed".
+ * Armed, it opens a file once told to (forbidden). */
+static int arm_wait_then_open(void *arg)
+{
+	volatile int *flag = arg;
+	int fd;
+
+	/* No copy of the test's BPF link fds (arm_then_wait()). */
+	syscall(SYS_close_range, 3, ~0U, 0);
+	t_arm();
+	flag[1] = 1;
+	while (!flag[0])
+		;
+	fd = syscall(SYS_openat, AT_FDCWD, probe_path, O_RDONLY | O_CLOEXEC);
+	return fd >= 0 ? 0 : 1;
+}
+
+static int arm_then_exit(void *arg)
+{
+	(void)arg;
+	syscall(SYS_close_range, 3, ~0U, 0);
+	t_arm();
+	syscall(SYS_exit_group, 0);
+	return 1;
+}
+
+/* Spawn fn with a pid in pid's armed slot (guard.bpf.c, armed_cnt): pid
+ * +- k * GUARD_ARMED_SLOTS, the first free one; -EEXIST if none is. */
+static int spawn_in_slot_of(int cgroup_fd, pid_t pid, int (*fn)(void *),
+			    void *arg, struct t_worker *w)
+{
+	long pid_max = 32768;
+	FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
+
+	if (f) {
+		if (fscanf(f, "%ld", &pid_max) != 1)
+			pid_max = 32768;
+		fclose(f);
+	}
+	for (long k = 1; k < 64; k++) {
+		for (int sign = -1; sign <= 1; sign += 2) {
+			long want = pid + sign * k * GUARD_ARMED_SLOTS;
+			int r;
+
+			if (want < 300 || want >= pid_max)
+				continue;
+			r = t_worker_spawn_pid(cgroup_fd, want, fn, arg, w);
+			if (r != -EEXIST)
+				return r;
+		}
+	}
+	return -EEXIST;
+}
+
+/* Wait for an armed worker's flag[1]; 0 or -ETIMEDOUT. */
+static int wait_armed(volatile int *flag)
+{
+	for (int i = 0; !flag[1] && i < 5000; i++)
+		usleep(1000);
+	return flag[1] ? 0 : -ETIMEDOUT;
+}
+
+/* The armed worker's forbidden openat after its slot's other process
+ * went: killed and named when enforcing, recorded when auditing. */
+static void expect_openat_held(FIXTURE_DATA(guard) *self,
+			       enum guard_mode mode, volatile int *flag)
+{
+	const struct guard_violation *v;
+	int status;
+
+	flag[0] = 1;
+	status = t_worker_wait(&self->w);
+	self->ev.pid = self->w.pid;
+	ASSERT_LE(0, guard_poll(self->g, 0, t_events_collect, &self->ev));
+	guard_worker_reaped(self->g, self->w.pid);
+	self->w.pid = 0;
+	v = t_events_find(&self->ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	ASSERT_NE(NULL, v) TH_LOG("the armed worker's openat passed unseen");
+	EXPECT_EQ(SYS_openat, v->nr);
+	if (mode == GUARD_ENFORCE) {
+		ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("status %#x", status);
+		EXPECT_EQ(SIGKILL, WTERMSIG(status));
+		EXPECT_EQ(GUARD_ACT_KILL, v->action);
+	} else {
+		ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+		EXPECT_EQ(0, WEXITSTATUS(status));
+	}
+}
+
+/*
+ * A call ends at one load when no process of its tgid's slot is armed
+ * (armed_cnt, pids GUARD_ARMED_SLOTS apart share a slot). A worker armed
+ * in a slot that another armed worker leaves (its exit, seen by the exit
+ * program) is still held: its forbidden openat is killed and named. A
+ * slot that said "none armed" once one of two went would let it through.
+ */
+TEST_F(guard, an_armed_worker_stays_held_when_its_slots_other_exits)
+{
+	struct t_worker other = {};
+	volatile int *flag;
+	int status, r;
+
+	flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, flag);
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, arm_wait_then_open,
+				    (void *)flag, &self->w));
+	ASSERT_EQ(0, t_worker_go(&self->w));
+	ASSERT_EQ(0, wait_armed(flag));
+	r = spawn_in_slot_of(self->cg.fd, self->w.pid, arm_then_exit, NULL,
+			     &other);
+	if (r == -EEXIST)
+		SKIP(return, "no free pid in the slot of %d", self->w.pid);
+	ASSERT_EQ(0, r) TH_LOG("clone3 set_tid: %s", strerror(-r));
+	ASSERT_EQ(0, t_worker_go(&other));
+	status = t_worker_wait(&other);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	guard_worker_reaped(self->g, other.pid);
+	expect_openat_held(self, variant->mode, flag);
+	munmap((void *)flag, 4096);
+}
+
+/*
+ * The same when the other dies unseen (the programs detached, as between
+ * two jobs) and pith forgets its armed state (guard_worker_reaped()
+ * deletes the entry then, and takes it from the slot's count as the
+ * programs do): the armed worker's count stays.
+ */
+TEST_F(guard, an_armed_worker_stays_held_when_pith_forgets_its_slots_other)
+{
+	struct t_worker other = {};
+	volatile int *flag, *oflag;
+	struct err e = {};
+	int status, r;
+
+	flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, flag);
+	oflag = flag + 64;
+	ASSERT_EQ(0, t_worker_spawn(self->cg.fd, arm_wait_then_open,
+				    (void *)flag, &self->w));
+	ASSERT_EQ(0, t_worker_go(&self->w));
+	ASSERT_EQ(0, wait_armed(flag));
+	r = spawn_in_slot_of(self->cg.fd, self->w.pid, arm_then_wait,
+			     (void *)oflag, &other);
+	if (r == -EEXIST)
+		SKIP(return, "no free pid in the slot of %d", self->w.pid);
+	ASSERT_EQ(0, r) TH_LOG("clone3 set_tid: %s", strerror(-r));
+	ASSERT_EQ(0, t_worker_go(&other));
+	ASSERT_EQ(0, wait_armed(oflag));
+	guard_release(self->g);
+	ASSERT_FALSE(guard_attached(self->g));
+	usleep(100 * 1000); /* the detach is complete after an RCU grace period */
+	oflag[0] = 1;
+	status = t_worker_wait(&other);
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("status %#x", status);
+	guard_worker_reaped(self->g, other.pid);
+	ASSERT_EQ(0, guard_hold(self->g, &e)) TH_LOG("hold: %s", e.msg);
+	expect_openat_held(self, variant->mode, flag);
+	munmap((void *)flag, 4096);
+}
+
+/*
+ * The marker arms even where the function's allow list has the marker's
+ * own call (a call of the list ends at one load, but not the marker):
+ * an openat after it is killed and named.
+ */
+TEST(the_marker_arms_even_where_the_allow_list_has_its_call)
+{
+	static const int allow[] = {
+		SYS_exit, SYS_exit_group, SYS_rt_sigreturn, SYS_close,
+	};
+	struct guard_opts o = { .allow = allow, .n_allow = ARRAY_SIZE(allow),
+				.no_lsm = true };
+	_cleanup_(guard_freep) struct guard *g = NULL;
+	const struct guard_violation *v;
+	struct t_events ev = {};
+	struct t_cgroup cg;
+	struct t_worker w;
+	struct err e = {};
+	int status, r;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to load BPF programs and make cgroups");
+	r = t_cgroup_new(&cg);
+	if (r == -ENOENT)
+		SKIP(return, "no cgroup v2 hierarchy mounted");
+	ASSERT_EQ(0, r) TH_LOG("cgroup: %s", strerror(-r));
+	o.cgroup_fd = cg.fd;
+	ASSERT_EQ(0, guard_new(&o, &g, &e)) TH_LOG("guard_new: %s", e.msg);
+	ASSERT_EQ(0, guard_hold(g, &e)) TH_LOG("hold: %s", e.msg);
+	ASSERT_EQ(0, t_worker_spawn(cg.fd, open_after_arming, NULL, &w));
+	ASSERT_EQ(0, t_worker_go(&w));
+	status = t_worker_wait(&w);
+	ev.pid = w.pid;
+	ASSERT_LE(0, guard_poll(g, 0, t_events_collect, &ev));
+	guard_worker_reaped(g, w.pid);
+	guard_release(g);
+	g = guard_free(g);
+	t_cgroup_done(&cg);
+	ASSERT_TRUE(WIFSIGNALED(status)) TH_LOG("status %#x", status);
+	EXPECT_EQ(SIGKILL, WTERMSIG(status));
+	v = t_events_find(&ev, GUARD_KIND_SYSCALL, GUARD_HOOK_MAX);
+	ASSERT_NE(NULL, v) TH_LOG("no event for pid %d", w.pid);
+	EXPECT_EQ(SYS_openat, v->nr);
+}
+
 TEST(guard_refuses_a_missing_cgroup)
 {
 	struct guard_opts o = { .cgroup_path = "/nonexistent/pith-cgroup" };

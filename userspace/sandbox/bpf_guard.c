@@ -1010,28 +1010,38 @@ static void name_forget(struct guard *g, pid_t pid)
 					 made ? 0 : made);
 }
 
-void guard_worker_del(struct guard *g, pid_t pid)
+/* Delete pid's armed entry, if it has one, and take it from its slot's
+ * count as the programs do (guard.bpf.c, armed_cnt): only after a
+ * deletion that found an entry, atomically (the programs add to the same
+ * count from every CPU). */
+static void armed_forget(struct guard *g, pid_t pid)
 {
 	__u32 key = pid;
 
+	if (bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key),
+				 0) == 0)
+		__atomic_fetch_sub(&g->skel->bss->armed_cnt[key &
+				   (GUARD_ARMED_SLOTS - 1)], 1,
+				   __ATOMIC_SEQ_CST);
+}
+
+void guard_worker_del(struct guard *g, pid_t pid)
+{
 	pthread_mutex_lock(&g->lock);
 	name_forget(g, pid);
 	pthread_mutex_unlock(&g->lock);
-	bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key), 0);
+	armed_forget(g, pid);
 }
 
 void guard_worker_reaped(struct guard *g, pid_t pid)
 {
-	__u32 key = pid;
-
 	/* The exit program forgot its armed state when it died, if it was
 	 * attached then; if not, an entry older than the next process of
 	 * that pid is dropped by that process's first check (armed() in
 	 * guard.bpf.c): deleted here only while detached, as before. */
 	pthread_mutex_lock(&g->lock);
 	if (!g->exit_link)
-		bpf_map__delete_elem(g->skel->maps.pith_armed, &key,
-				     sizeof(key), 0);
+		armed_forget(g, pid);
 	name_forget(g, pid);
 	pthread_mutex_unlock(&g->lock);
 }
