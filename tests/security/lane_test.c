@@ -182,6 +182,51 @@ TEST_F(lane, a_forbidden_call_in_a_lane_is_killed_and_named_as_alone)
 	}
 }
 
+/* A driver waits in its sandbox's exit ring (driver.c, driver_ring()),
+ * where its listener's wake-ups are polled too: one completion may stand
+ * for several forbidden calls that came at once. A full lane of them, each
+ * call pending in its worker together: every one is killed and named as
+ * alone, none left waiting until its deadline (with one notification read
+ * per wake-up, the others time out). */
+TEST_F(lane, forbidden_calls_of_a_full_lane_at_once_are_each_killed_and_named)
+{
+	enum { N = 2 * PLAN_SLOTS - 1 };
+	static const long calls[] = { __NR_getpid, __NR_openat, __NR_socket,
+				      __NR_ptrace };
+	struct sandbox_proc *alone[4], *hold, *p[N];
+	unsigned driven = 0;
+
+	for (int c = 0; c < 4; c++) {
+		alone[c] = run(self->sb, HOSTILE(H_SYSCALL, calls[c]),
+			       T_TIMEOUT_MS, false);
+		ASSERT_NE(NULL, alone[c]);
+		ASSERT_NE(SANDBOX_OK, sandbox_proc_result(alone[c])->status);
+	}
+	hold = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, hold);
+	for (int i = 0; i < N; i++) {
+		p[i] = t_spawn_hostile(self->sb,
+				       HOSTILE(H_SYSCALL, calls[i % 4]),
+				       T_TIMEOUT_MS);
+		ASSERT_NE(NULL, p[i]);
+		driven += sandbox_proc_driven(p[i]);
+	}
+	EXPECT_EQ(PLAN_SLOTS, driven);
+	for (int i = 0; i < N; i++) {
+		const struct sandbox_result *a = sandbox_proc_result(alone[i % 4]);
+
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %d", i);
+		EXPECT_STREQ(a->reason, t_reason(p[i]))
+			TH_LOG("instance %d, driven %d", i,
+			       sandbox_proc_driven(p[i]));
+		EXPECT_EQ(a->syscall, sandbox_proc_result(p[i])->syscall);
+		sandbox_proc_free(p[i]);
+	}
+	sandbox_proc_free(hold);
+	for (int c = 0; c < 4; c++)
+		sandbox_proc_free(alone[c]);
+}
+
 TEST_F(lane, a_fork_bomb_in_a_lane_forks_nothing)
 {
 	char why[1024];

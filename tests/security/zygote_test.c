@@ -691,6 +691,64 @@ TEST_F(zygote, forked_workers_exit_is_heard_through_a_pidfd_without_the_ring)
 	unsetenv("PITH_REAP");
 }
 
+/* Whether fd is readable within ms. */
+static bool readable_within(int fd, int ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+
+	return poll(&pfd, 1, ms) == 1 && (pfd.revents & POLLIN);
+}
+
+/*
+ * A caller that waits on the sandbox's exit ring itself (the engine's
+ * loop, a driver: sandbox_reap_own()) takes it out of sandbox_fd()'s set,
+ * so that an exit wakes it in one hop: then the set stays quiet while the
+ * ring has the exit, sandbox_poll_reap() reads it, and the step reports the
+ * worker's own status as ever. Given back, the set hears the next exit
+ * again. With the ring left in the set (the old way), sandbox_fd() is
+ * readable too and the first check fails.
+ */
+TEST_F(zygote, an_owned_exit_ring_is_heard_alone_and_given_back_to_the_set)
+{
+	struct sandbox *sb = self->sb;
+	struct sandbox_proc *p;
+	int fd;
+
+	unsetenv("PITH_REAP");
+	hostile_prime(sb);
+	fd = sandbox_reap_own(sb, true);
+	if (fd == -EOPNOTSUPP)
+		SKIP(return, "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(fd, sandbox_reap_own(sb, true)); /* once is enough */
+	p = hostile(sb, HOSTILE(H_EXIT, 7), false);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, sb->zygote_forks);
+	ASSERT_TRUE(readable_within(fd, 10000)) TH_LOG("exit never heard");
+	EXPECT_FALSE(readable_within(sandbox_fd(sb), 0))
+		TH_LOG("the ring still wakes sandbox_fd()'s set");
+	EXPECT_FALSE(sandbox_proc_pending(p));
+	sandbox_poll_reap(sb);
+	ASSERT_TRUE(sandbox_proc_pending(p));
+	ASSERT_EQ(1, sandbox_proc_step_polled(p));
+	EXPECT_EQ(7, sandbox_proc_result(p)->exit_status);
+	EXPECT_STREQ("exited with status 7", t_reason(p));
+	sandbox_proc_free(p);
+
+	/* Back in the set: the next exit wakes sandbox_fd() again. */
+	ASSERT_EQ(fd, sandbox_reap_own(sb, false));
+	p = hostile(sb, HOSTILE(H_EXIT, 5), false);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(2, sb->zygote_forks);
+	ASSERT_TRUE(readable_within(sandbox_fd(sb), 10000))
+		TH_LOG("the set never heard the exit");
+	ASSERT_LE(0, sandbox_poll(sb));
+	ASSERT_TRUE(sandbox_proc_pending(p));
+	ASSERT_EQ(1, sandbox_proc_step_polled(p));
+	EXPECT_EQ(5, sandbox_proc_result(p)->exit_status);
+	sandbox_proc_free(p);
+}
+
 /* A forked worker past its deadline, polled the engine's way: killed by
  * its pid (it has no pidfd here), which is still its own (it is not
  * reaped before the step that finds its exit), and reported as timed out.

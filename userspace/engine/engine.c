@@ -631,7 +631,9 @@ static int run_job(struct run *run)
 		loop_cancel(run->loop, &run->sb_op);
 	if (run->listen_armed)
 		loop_cancel(run->loop, &run->listen_op);
+	instance_reap_disarm(run);
 	drain(run);
+	instance_reap_return(run);
 	for (size_t s = 0; s < job->n_stages; s++) /* ended by a failure */
 		if (run->stages[s].state == STAGE_RUNNING)
 			PROBE_STAGE_END(run->id, s, rep->stages[s].name, rep->stages[s].ok ? PROBE_CANCELLED : PROBE_FAILED, rep->stages[s].items_out, rep->stages[s].bytes_out);

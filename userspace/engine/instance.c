@@ -187,6 +187,48 @@ static void post_pending(struct run *run)
 
 static void on_sandbox(struct loop_op *op, int res, uint32_t flags);
 static void on_listener(struct loop_op *op, int res, uint32_t flags);
+static void on_reap(struct loop_op *op, int res, uint32_t flags);
+static void on_done(struct loop_op *op, int res, uint32_t flags);
+
+/*
+ * One of the sandbox's fds that the loop polls itself (the exit ring, the
+ * drivers' eventfd), taken out of sandbox_fd()'s set by own() once per
+ * run, the first time instances run; multishot for the eventfd, which is
+ * never read back (a one-shot poll would complete at once forever).
+ * -errno only when the poll could not be queued; without such an fd its
+ * events come through sandbox_fd() as before.
+ */
+static int owned_arm(struct run *run, struct owned_poll *o,
+		     int (*own)(struct sandbox *, bool), loop_cb cb,
+		     bool multishot)
+{
+	struct sandbox *sb = run->opts->sandbox;
+	struct io_uring_sqe *sqe;
+	int fd;
+
+	if (o->armed || (o->tried && !o->owned))
+		return 0;
+	o->tried = true;
+	fd = own(sb, true);
+	if (fd < 0)
+		return 0;
+	o->owned = true;
+	sqe = loop_sqe(run->loop, 1);
+	if (!sqe) {
+		/* Heard through sandbox_fd() again. */
+		own(sb, false);
+		o->owned = false;
+		return -EBUSY;
+	}
+	if (multishot)
+		io_uring_prep_poll_multishot(sqe, fd, POLLIN);
+	else
+		io_uring_prep_poll_add(sqe, fd, POLLIN);
+	o->op.cb = cb;
+	loop_sqe_set_op(run->loop, sqe, &o->op);
+	o->armed = true;
+	return 0;
+}
 
 /* Poll the sandbox's fds while instances run: its workers' exits, and its
  * seccomp listener (parks, forbidden calls) directly, so that a park costs
@@ -212,21 +254,33 @@ static int sandbox_arm(struct run *run)
 			return r;
 		run->listen_armed = true;
 	}
-	return 0;
+	r = owned_arm(run, &run->reap, sandbox_reap_own, on_reap, false);
+	return r < 0 ? r : owned_arm(run, &run->done, sandbox_done_own,
+				     on_done, true);
 }
 
-static void sandbox_polled(struct run *run, int res, bool listener)
+/* What a poll of the sandbox's heard: sandbox_fd()'s set, its listener,
+ * its exit ring, its drivers' eventfd (the last two taken out of the
+ * set: owned_arm()). */
+enum sb_source { SB_SET, SB_LISTENER, SB_REAP, SB_DONE };
+
+static void sandbox_polled(struct run *run, int res, enum sb_source from)
 {
+	struct sandbox *sb = run->opts->sandbox;
 	int r = 0;
 
 	if (res == -ECANCELED || run->sb_off)
 		return;
 	if (res < 0)
 		run_error(run, err_errno(run->e, res, "cannot poll the sandbox"));
-	else if (listener)
-		r = sandbox_poll_listener(run->opts->sandbox, res & POLLIN);
+	else if (from == SB_LISTENER)
+		r = sandbox_poll_listener(sb, res & POLLIN);
+	else if (from == SB_REAP)
+		sandbox_poll_reap(sb);
+	else if (from == SB_DONE)
+		sandbox_poll_done(sb);
 	else
-		r = sandbox_poll(run->opts->sandbox);
+		r = sandbox_poll(sb);
 	if (r < 0)
 		run_error(run, err_errno(run->e, r, "sandbox"));
 	step_pending(run);
@@ -241,7 +295,7 @@ static void on_sandbox(struct loop_op *op, int res, _unused_ uint32_t flags)
 	struct run *run = container_of(op, struct run, sb_op);
 
 	run->sb_armed = false;
-	sandbox_polled(run, res, false);
+	sandbox_polled(run, res, SB_SET);
 }
 
 static void on_listener(struct loop_op *op, int res, _unused_ uint32_t flags)
@@ -249,7 +303,46 @@ static void on_listener(struct loop_op *op, int res, _unused_ uint32_t flags)
 	struct run *run = container_of(op, struct run, listen_op);
 
 	run->listen_armed = false;
-	sandbox_polled(run, res, true);
+	sandbox_polled(run, res, SB_LISTENER);
+}
+
+static void on_reap(struct loop_op *op, int res, _unused_ uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, reap.op);
+
+	run->reap.armed = false;
+	sandbox_polled(run, res, SB_REAP);
+}
+
+/* Multishot: armed until a completion without IORING_CQE_F_MORE. */
+static void on_done(struct loop_op *op, int res, uint32_t flags)
+{
+	struct run *run = container_of(op, struct run, done.op);
+
+	if (!(flags & IORING_CQE_F_MORE))
+		run->done.armed = false;
+	sandbox_polled(run, res, SB_DONE);
+}
+
+/* The run is over: its polls of the exit ring and of the drivers'
+ * eventfd cancelled, both back in sandbox_fd()'s set once the cancels
+ * completed (run_job()'s drain). */
+void instance_reap_disarm(struct run *run)
+{
+	if (run->reap.armed)
+		loop_cancel(run->loop, &run->reap.op);
+	if (run->done.armed)
+		loop_cancel(run->loop, &run->done.op);
+}
+
+void instance_reap_return(struct run *run)
+{
+	if (run->reap.owned && !run->reap.armed)
+		sandbox_reap_own(run->opts->sandbox, false);
+	run->reap.owned = false;
+	if (run->done.owned && !run->done.armed)
+		sandbox_done_own(run->opts->sandbox, false);
+	run->done.owned = false;
 }
 
 static uint64_t inst_deadline(const struct inst *in)

@@ -214,6 +214,14 @@ struct run {
 	 * instances another's step had finished were cancelled one by one. */
 	struct loop_op sb_op, listen_op; /* sandbox_fd(), its listener */
 	bool sb_armed, listen_armed, sb_off;
+	/* The sandbox's exit ring and its drivers' eventfd polled here, out
+	 * of sandbox_fd()'s set (sandbox_reap_own(), sandbox_done_own()): an
+	 * exit or a driver's completion reaches the loop in one hop and is
+	 * read without an epoll_wait(); given back when the run ends. */
+	struct owned_poll {
+		struct loop_op op;
+		bool armed, owned, tried;
+	} reap, done;
 	struct loop_op cancel_op; /* polls cancel_fd */
 	struct loop_op stop_op;	  /* polls opts->stop */
 	bool cancel_armed, stop_armed;
@@ -321,6 +329,11 @@ void stage_collect(struct stage_run *st, size_t i, struct set **outs);
 int stage_count(struct stage_run *st, size_t *ret);
 /* Start compute instances while cores are free, deeper stages first. */
 void inst_dispatch(struct run *run);
+/* At the run's end: cancel the polls of the sandbox's exit ring and of
+ * its drivers' eventfd; after the loop delivered the cancels, give them
+ * back to sandbox_fd()'s set. */
+void instance_reap_disarm(struct run *run);
+void instance_reap_return(struct run *run);
 /* Past --max-instances (or an overflow): fail the job, -E2BIG. */
 int stage_instance_limit(struct stage_run *st, size_t n, bool overflow);
 

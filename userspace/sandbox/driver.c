@@ -102,6 +102,8 @@ struct driver {
 	pthread_t thread;
 	int wake;			/* eventfd: a start, a kill, stop */
 	int epfd;			/* wake, its sandbox's fd, listener */
+	bool ring;			/* waits in its exit ring instead
+					   (driver_ring()) */
 	pthread_mutex_t qlock;		/* the queue */
 	struct drv_job *head, **tail;
 	pthread_mutex_t sblock;		/* sb: the driver's steps, or the
@@ -259,7 +261,7 @@ static void stats(const struct driver *d)
 		ru.ru_nvcsw, ru.ru_nivcsw);
 }
 
-enum { DRV_EV_WAKE = 1, DRV_EV_EXIT, DRV_EV_NOTIFY };
+enum { DRV_EV_WAKE = 1, DRV_EV_EXIT, DRV_EV_NOTIFY, DRV_EV_REAP };
 
 static int epoll_in(int epfd, int fd, uint32_t tag)
 {
@@ -270,7 +272,7 @@ static int epoll_in(int epfd, int fd, uint32_t tag)
 
 static int driver_epoll(struct driver *d)
 {
-	int r;
+	int fd, r;
 
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
@@ -280,6 +282,71 @@ static int driver_epoll(struct driver *d)
 		r = epoll_in(d->epfd, sandbox_fd(d->sb), DRV_EV_EXIT);
 	if (r >= 0 && sandbox_listener_fd(d->sb) >= 0)
 		r = epoll_in(d->epfd, sandbox_listener_fd(d->sb), DRV_EV_NOTIFY);
+	/* Its exit ring in this set, out of its sandbox's (one epoll hop
+	 * and one epoll_wait() less per wake-up); without one, exits come
+	 * through the sandbox's set. */
+	if (r >= 0 && (fd = sandbox_reap_own(d->sb, true)) >= 0 &&
+	    (r = epoll_in(d->epfd, fd, DRV_EV_REAP)) < 0)
+		sandbox_reap_own(d->sb, false);
+	return r;
+}
+
+/*
+ * While it runs only fresh instances, a driver waits in its sandbox's exit
+ * ring instead of its epoll set (sandbox_reap_wait()): its wake-up
+ * eventfd, its sandbox's set and its listener polled there too, so that a
+ * worker's exit ends the wait in the one io_uring_enter() that waited,
+ * where it interrupted an epoll_wait() (the request's task work) that was
+ * then made again (benchmarks/lanes.md, round 13). Warm instances keep the
+ * epoll set, where a park is read without a poll(2) first. false: not
+ * here (PITH_DRIVER_EPOLL too); the epoll set then.
+ */
+static bool driver_ring(struct driver *d)
+{
+	int lfd = sandbox_listener_fd(d->sb);
+
+	if (getenv("PITH_DRIVER_EPOLL") || sandbox_reap_own(d->sb, true) < 0)
+		return false;
+	return sandbox_reap_watch_fd(d->sb, d->wake, 1u << DRV_EV_WAKE) >= 0 &&
+	       sandbox_reap_watch_fd(d->sb, sandbox_fd(d->sb),
+				     1u << DRV_EV_EXIT) >= 0 &&
+	       (lfd < 0 || sandbox_reap_watch_fd(d->sb, lfd,
+						 1u << DRV_EV_NOTIFY) >= 0) &&
+	       sandbox_reap_wait_submit(d->sb) >= 0;
+}
+
+/* A warm instance among its running ones: its park is read from the
+ * epoll set. */
+static bool runs_warm(const struct driver *d)
+{
+	for (unsigned i = 0; i < d->n_active; i++)
+		if (d->active[i]->proc && d->active[i]->proc->warm)
+			return true;
+	return false;
+}
+
+/* Wait in the ring until at (ns, CLOCK_MONOTONIC; UINT64_MAX: none), then
+ * read what came: exits, and the sandbox's set when it woke. */
+static int ring_wait(struct driver *d, uint64_t at)
+{
+	uint64_t now = clock_now_ns();
+	unsigned tags;
+	int r;
+
+	r = sandbox_reap_wait(d->sb, at == UINT64_MAX ? UINT64_MAX :
+				     at <= now ? 0 : at - now);
+	STORE(d->sleeping, 0);
+	pthread_mutex_lock(&d->sblock);
+	sandbox_poll_reap(d->sb);
+	tags = sandbox_reap_wait_tags(d->sb);
+	/* A forbidden call's notification (its worker killed, named): all
+	 * that wait, as one tag stands for any number of them. */
+	if (tags & (1u << DRV_EV_NOTIFY))
+		sandbox_poll_listener_all(d->sb);
+	if (tags & (1u << DRV_EV_EXIT))
+		while (sandbox_poll(d->sb) >= 16) /* its ev[]'s size */
+			;
+	pthread_mutex_unlock(&d->sblock);
 	return r;
 }
 
@@ -298,10 +365,12 @@ static void *driver_main(void *arg)
 		in_driver = true;
 		r = sandbox_new_driver(d->parent, &o, &d->sb, &e);
 	}
-	/* One epoll set, registered once: its start, its workers' exits,
-	 * its listener's notifications. */
+	/* One set to wait on, registered once: its start, its workers'
+	 * exits, its listener's notifications; and the ring, where it can. */
 	if (r >= 0)
 		r = driver_epoll(d);
+	if (r >= 0)
+		d->ring = driver_ring(d);
 	pthread_mutex_lock(&d->rlock);
 	STORE(d->ready, r < 0 ? r : 1);
 	pthread_cond_signal(&d->rcond);
@@ -309,13 +378,16 @@ static void *driver_main(void *arg)
 	if (r < 0)
 		return NULL;
 	while (!LOAD(d->stop) || d->n_active) {
-		struct epoll_event ev[3];
-		bool exited = false, notified = false;
+		struct epoll_event ev[4];
+		bool exited = false, notified = false, reaped = false;
 		uint64_t at, now;
 		int ms = -1, n;
 
 		pthread_mutex_lock(&d->sblock);
 		at = turn(d);
+		/* Its polls made again, the exits' requests submitted. */
+		if (d->ring && sandbox_reap_wait_submit(d->sb) < 0)
+			d->ring = false; /* the epoll set from now on */
 		pthread_mutex_unlock(&d->sblock);
 		if (!d->n_active) {
 			__atomic_store_n(&d->sleeping, 1, __ATOMIC_SEQ_CST);
@@ -323,6 +395,11 @@ static void *driver_main(void *arg)
 				STORE(d->sleeping, 0);
 				continue;
 			}
+		}
+		if (d->ring && !runs_warm(d)) {
+			if (ring_wait(d, at) < 0)
+				d->ring = false;
+			continue;
 		}
 		/* Interrupted by the reap ring's task work (a worker's exit
 		 * completing its request: reap.c), the wait is made again at
@@ -342,12 +419,15 @@ static void *driver_main(void *arg)
 		for (int i = 0; i < n; i++) {
 			exited |= ev[i].data.u32 == DRV_EV_EXIT;
 			notified |= ev[i].data.u32 == DRV_EV_NOTIFY;
+			reaped |= ev[i].data.u32 == DRV_EV_REAP;
 		}
 		pthread_mutex_lock(&d->sblock);
 		if (notified)
 			(void)sandbox_poll_listener(d->sb, true);
 		if (exited)
-			(void)sandbox_poll(d->sb);
+			(void)sandbox_poll(d->sb); /* the ring's too */
+		else if (reaped)
+			sandbox_poll_reap(d->sb);
 		pthread_mutex_unlock(&d->sblock);
 	}
 	if (getenv("PITH_WARM_STATS"))
@@ -811,6 +891,32 @@ unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
 
 /* The engine read sandbox_fd(): completions may be there; from now on a
  * new one writes the eventfd again. */
+int sandbox_done_own(struct sandbox *sb, bool own)
+{
+	int r;
+
+	if (sb->drv_evfd < 0 || sb->events < 0)
+		return -ENOENT;
+	if (own == sb->drv_own)
+		return sb->drv_evfd;
+	if (own)
+		r = epoll_ctl(sb->events, EPOLL_CTL_DEL, sb->drv_evfd, NULL) < 0
+			    ? -errno
+			    : 0;
+	else
+		r = epoll_edge(sb->events, sb->drv_evfd,
+			       (uint64_t)sb->drv_evfd);
+	if (r < 0)
+		return r;
+	sb->drv_own = own;
+	return sb->drv_evfd;
+}
+
+void sandbox_poll_done(struct sandbox *sb)
+{
+	driver_polled(sb);
+}
+
 void driver_polled(struct sandbox *sb)
 {
 	/* Its event is taken (edge-triggered: nothing to read back); a

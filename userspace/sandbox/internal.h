@@ -30,6 +30,7 @@
 #define CTX_PAGE 4096ull
 #define REUSE_CTX_MAX 8		/* spare contexts of fresh instances */
 #define REUSE_SOCK_MAX 4		/* drained plan socketpairs kept */
+#define REAP_FDS_MAX 4		/* fds polled in the exit ring */
 #define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
 #define CTX_STACK_MAX (1ull << 20)     /* stack: min(1 MiB, memory / 4) */
 #define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
@@ -193,9 +194,24 @@ struct sandbox {
 	bool reap_off;
 	uint64_t reap_seq;		/* the last request's number */
 	bool reap_busy;			/* in reap_poll() (not re-entered) */
+	bool reap_own;			/* its fd out of events: a caller
+					   waits on it (sandbox_reap_own()) */
+	/* Fds a caller waits on in the ring (sandbox_reap_wait()): a
+	 * multishot poll each, its tag in the completions; re-armed when
+	 * the kernel ends one. */
+	struct {
+		int fd;
+		unsigned tag;
+		bool armed;
+	} reap_fds[REAP_FDS_MAX];
+	unsigned n_reap_fds;
+	unsigned reap_tags;		/* tags seen since the last wait */
+	int reap_fd_err;		/* a poll of one failed: -errno */
 	/* Drivers (driver.c): threads with sandboxes of their own, each on
 	 * its CPU, running warm instances the engine hands them; one by
 	 * default, PITH_DRIVERS or opts.no_drivers say otherwise. drv_evfd is in `events`: completions. */
+	bool drv_own;		/* drv_evfd out of events: the caller
+				   polls it (sandbox_done_own()) */
 	struct driver **drivers;
 	unsigned n_drivers;
 	unsigned drv_want;	/* drivers to start at the first hand-over */

@@ -532,6 +532,12 @@ int sandbox_poll(struct sandbox *sb)
 	struct epoll_event ev[16];
 	int n;
 
+	/* Its ring, the drivers' eventfd out of the set
+	 * (sandbox_reap_own(), sandbox_done_own()): read as well. */
+	if (sb->reap_own)
+		reap_poll(sb);
+	if (sb->drv_own)
+		driver_polled(sb);
 	n = epoll_wait(sb->events, ev, ARRAY_SIZE(ev), 0);
 	if (n < 0)
 		return errno == EINTR ? 0 : negative_errno();
@@ -567,6 +573,11 @@ int sandbox_poll_listener(struct sandbox *sb, bool ready)
 {
 	read_listener(sb, ready, true);
 	return 0;
+}
+
+void sandbox_poll_listener_all(struct sandbox *sb)
+{
+	read_listener(sb, false, false);
 }
 
 static int step(struct sandbox_proc *p, bool pid_ready, bool notified);

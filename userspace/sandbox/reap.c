@@ -21,13 +21,21 @@
  * whose completion names the exited child (its siginfo), made again once
  * that child is reaped; pith needs no child's pid to hear its exit.
  *
+ * A caller may wait on the ring itself (sandbox_reap_own(): the engine's
+ * loop, a driver's epoll set): its fd then leaves sb->events, so that an
+ * exit wakes that caller through the ring's own poll, not through the
+ * ring's and then the set's, and is read without an epoll_wait() of the
+ * set (Documentation/benchmarks/lanes.md, round 13).
+ *
  * A kernel without IORING_OP_WAITID (before 6.7), or io_uring refused:
  * reap_watch() fails and the caller opens a pidfd as before.
  */
 #include <errno.h>
 #include <liburing.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +47,9 @@
 #define IORING_OP_WAITID_NR 50 /* IORING_OP_WAITID, Linux 6.7 */
 #endif
 #define REAP_ENTRIES 16
+/* A completion of a caller's poll (sandbox_reap_wait()), not of a request
+ * for an exit: their sequence numbers count up from 1 and never reach it. */
+#define REAP_TAGGED (1ull << 63)
 
 /* The ring, made on first use; false (for good) when it cannot be. */
 static bool reap_ring(struct sandbox *sb)
@@ -61,7 +72,8 @@ static bool reap_ring(struct sandbox *sb)
 	probe = io_uring_get_probe_ring(sb->reap);
 	ok = probe && io_uring_opcode_supported(probe, IORING_OP_WAITID_NR);
 	io_uring_free_probe(probe);
-	if (!ok || sandbox_events_add(sb, sb->reap->ring_fd) < 0) {
+	if (!ok || (!sb->reap_own &&
+		    sandbox_events_add(sb, sb->reap->ring_fd) < 0)) {
 		io_uring_queue_exit(sb->reap);
 		goto fail;
 	}
@@ -147,6 +159,22 @@ int reap_watch_exit(struct sandbox_proc *p)
 	return r < 0 ? r : sandbox_events_add(p->sb, p->pidfd);
 }
 
+/* A caller's poll fired (its tag noted), or ended (made again at the
+ * next sandbox_reap_wait_submit(); noted as fired: whatever ended it,
+ * the caller looks). */
+static void tagged(struct sandbox *sb, const struct io_uring_cqe *cqe)
+{
+	unsigned tag = (unsigned)(io_uring_cqe_get_data64(cqe) & ~REAP_TAGGED);
+
+	sb->reap_tags |= tag;
+	if (cqe->res < 0 && cqe->res != -ECANCELED && !sb->reap_fd_err)
+		sb->reap_fd_err = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE))
+		for (unsigned i = 0; i < sb->n_reap_fds; i++)
+			if (sb->reap_fds[i].tag == tag)
+				sb->reap_fds[i].armed = false;
+}
+
 /* A completion names its request's proc by sequence number, never by
  * pid: a late one (its proc was killed and reaped by sandbox_proc_free(),
  * the pid maybe a new worker's) matches nobody. */
@@ -163,6 +191,13 @@ void reap_poll(struct sandbox *sb)
 		struct sandbox_proc *q;
 
 		n++;
+		if (seq & REAP_TAGGED) {
+			/* liburing's own timeouts (LIBURING_UDATA_TIMEOUT,
+			 * all ones) are not the caller's. */
+			if (seq != UINT64_MAX)
+				tagged(sb, cqe);
+			continue;
+		}
 		for (q = sb->procs; q; q = q->next)
 			if (q->reap_seq == seq) {
 				/* Exited (res 0), or an error: step()'s
@@ -179,6 +214,98 @@ void reap_poll(struct sandbox *sb)
 	sb->reap_busy = false;
 }
 
+int sandbox_reap_own(struct sandbox *sb, bool own)
+{
+	int fd, r;
+
+	if (!reap_ring(sb))
+		return -EOPNOTSUPP;
+	fd = sb->reap->ring_fd;
+	if (own == sb->reap_own)
+		return fd;
+	if (own)
+		r = epoll_ctl(sb->events, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno
+									: 0;
+	else
+		r = sandbox_events_add(sb, fd);
+	if (r < 0)
+		return r;
+	sb->reap_own = own;
+	return fd;
+}
+
+void sandbox_poll_reap(struct sandbox *sb)
+{
+	reap_poll(sb);
+}
+
+int sandbox_reap_watch_fd(struct sandbox *sb, int fd, unsigned tag)
+{
+	if (!sb->reap || !sb->reap_own)
+		return -EINVAL;
+	if (sb->n_reap_fds == REAP_FDS_MAX || !tag || tag > (1u << 30))
+		return -ENOSPC;
+	sb->reap_fds[sb->n_reap_fds++] = (typeof(sb->reap_fds[0])){ fd, tag,
+								      false };
+	return 0;
+}
+
+int sandbox_reap_wait_submit(struct sandbox *sb)
+{
+	int r;
+
+	if (!sb->reap || !sb->reap_own)
+		return -EINVAL;
+	/* A poll the kernel refused would end every wait at once. */
+	if (sb->reap_fd_err)
+		return sb->reap_fd_err;
+	for (unsigned i = 0; i < sb->n_reap_fds; i++) {
+		struct io_uring_sqe *sqe;
+
+		if (sb->reap_fds[i].armed)
+			continue;
+		sqe = io_uring_get_sqe(sb->reap);
+		if (!sqe) {
+			r = io_uring_submit(sb->reap);
+			if (r < 0)
+				return r;
+			if (!(sqe = io_uring_get_sqe(sb->reap)))
+				return -EBUSY;
+		}
+		io_uring_prep_poll_multishot(sqe, sb->reap_fds[i].fd, POLLIN);
+		io_uring_sqe_set_data64(sqe, REAP_TAGGED | sb->reap_fds[i].tag);
+		sb->reap_fds[i].armed = true;
+	}
+	r = io_uring_sq_ready(sb->reap) ? io_uring_submit(sb->reap) : 0;
+	return r < 0 ? r : 0;
+}
+
+int sandbox_reap_wait(struct sandbox *sb, uint64_t timeout_ns)
+{
+	struct __kernel_timespec ts = {
+		.tv_sec = (long long)(timeout_ns / 1000000000ull),
+		.tv_nsec = (long long)(timeout_ns % 1000000000ull),
+	};
+	struct io_uring_cqe *cqe;
+	int r;
+
+	if (!sb->reap || !sb->reap_own)
+		return -EINVAL;
+	if (io_uring_cq_ready(sb->reap))
+		return 0;
+	r = io_uring_wait_cqe_timeout(sb->reap, &cqe,
+				      timeout_ns == UINT64_MAX ? NULL : &ts);
+	return r == -ETIME || r == -EINTR ? 0 : r;
+}
+
+unsigned sandbox_reap_wait_tags(struct sandbox *sb)
+{
+	unsigned t = sb->reap_tags;
+
+	sb->reap_tags = 0;
+	return t;
+}
+
 bool reap_is_fd(const struct sandbox *sb, int fd)
 {
 	return sb->reap && sb->reap->ring_fd == fd;
@@ -192,4 +319,8 @@ void reap_close(struct sandbox *sb)
 		sb->reap = NULL;
 	}
 	sb->reap_off = false;
+	sb->reap_own = false;
+	sb->n_reap_fds = 0;
+	sb->reap_tags = 0;
+	sb->reap_fd_err = 0;
 }

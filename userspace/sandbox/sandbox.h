@@ -246,7 +246,53 @@ int sandbox_fd(const struct sandbox *sb);
 int sandbox_listener_fd(const struct sandbox *sb);
 int sandbox_poll(struct sandbox *sb);
 int sandbox_poll_listener(struct sandbox *sb, bool ready);
+/* Every notification that waits, the queue polled first (for a caller
+ * whose wake-up stands for any number of them). */
+void sandbox_poll_listener_all(struct sandbox *sb);
 int sandbox_proc_step_polled(struct sandbox_proc *p);
+
+/*
+ * The ring that hears fresh workers' exits (reap.c), for a caller that
+ * waits on it itself instead of through sandbox_fd()'s epoll set: with
+ * own true it leaves that set (made now if it was not yet) and the caller
+ * calls sandbox_poll_reap() when it is readable, which a worker's exit
+ * then reaches in one hop, not two, and without an epoll_wait();
+ * sandbox_poll() reads it too. own false puts it back in the set. The fd,
+ * or -errno: no such ring (its exits come through sandbox_fd() as ever).
+ */
+int sandbox_reap_own(struct sandbox *sb, bool own);
+void sandbox_poll_reap(struct sandbox *sb);
+/*
+ * A thread that waits for its sandbox's exits and a few fds of its own
+ * (a driver: its wake-up eventfd, sandbox_fd()) in one io_uring_enter()
+ * on the owned ring, not in epoll_wait() on a set holding them: an exit's
+ * completion ends that wait itself, where it interrupted an epoll_wait()
+ * that was then made again. With the sandbox locked by the caller (its
+ * other users touch the ring under that lock):
+ * sandbox_reap_watch_fd() polls fd in the ring (tag: a bit, 1 to 1 << 30),
+ * sandbox_reap_wait_submit() submits what is queued (a poll the kernel
+ * ended is made again); then, unlocked, sandbox_reap_wait() waits up to
+ * timeout_ns (UINT64_MAX: no limit) unless a completion is there; then,
+ * locked, sandbox_poll_reap() reads the exits and sandbox_reap_wait_tags()
+ * says which fds woke since (and forgets them). Each returns 0 or -errno
+ * (the caller waits another way from then on); a wait that timed out or
+ * was interrupted returns 0.
+ */
+/*
+ * The eventfd by which drivers say that instances they ran are done, for
+ * a caller that polls it itself (the engine's loop) instead of through
+ * sandbox_fd()'s set: own true takes it out of the set, and the caller
+ * calls sandbox_poll_done() whenever it is written (edge-triggered: it is
+ * never read back, so it stays readable; a multishot poll hears each
+ * write); sandbox_poll() does too. own false puts it back. The fd, or
+ * -ENOENT (no drivers here) or -errno.
+ */
+int sandbox_done_own(struct sandbox *sb, bool own);
+void sandbox_poll_done(struct sandbox *sb);
+int sandbox_reap_watch_fd(struct sandbox *sb, int fd, unsigned tag);
+int sandbox_reap_wait_submit(struct sandbox *sb);
+int sandbox_reap_wait(struct sandbox *sb, uint64_t timeout_ns);
+unsigned sandbox_reap_wait_tags(struct sandbox *sb);
 
 /* Spawn and wait: convenience for tests and sequential callers. */
 int sandbox_run(struct sandbox *sb, const struct sandbox_request *req,
