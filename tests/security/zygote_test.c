@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,26 +214,56 @@ static void hostile_prime(struct sandbox *sb)
 }
 
 /* The zygote's one call a worker never makes lies in the loader's text,
- * which every worker unmaps before the function's first instruction: a
- * function that jumps to it faults there. */
+ * and in the zygote's copy of that page at the loader's first page, where
+ * its children run it (worker/main.c, zygote_fork_page()): every worker
+ * unmaps the loader's window before the function's first instruction, so
+ * a function that jumps to either faults there. */
 TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 {
-	uint64_t gadget = clone_gadget();
+	uint64_t gadget = clone_gadget(), copy;
 	struct sandbox_proc *p;
 	char got[ERR_MAX];
 
 	ASSERT_NE(0, gadget) TH_LOG("no clone(CLONE_PARENT) in pith-worker");
 	ASSERT_LE(self->sb->loader_text.lo, gadget);
 	ASSERT_GT(self->sb->loader_text.hi, gadget);
+	copy = PLAN_LOADER_BASE + (gadget & 4095);
 	hostile_prime(self->sb);
 	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_JUMP, gadget), gadget, got,
+			      sizeof(got))) TH_LOG("%s", got);
+	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_JUMP, copy), copy, got,
 			      sizeof(got))) TH_LOG("%s", got);
 	/* And forking the usual way is named and killed. */
 	p = hostile(self->sb, HOSTILE(H_SYSCALL, 56), true);
 	ASSERT_NE(NULL, p);
 	EXPECT_STREQ("killed: forbidden syscall clone (56)", t_reason(p));
 	sandbox_proc_free(p);
-	EXPECT_EQ(2, self->sb->zygote_forks);
+	EXPECT_EQ(3, self->sb->zygote_forks);
+}
+
+/* The zygote's children get one page of the loader, the zygote's copy of
+ * its fork code (an anonymous page at the loader's first page, inside the
+ * trusted range: worker/main.c, zygote_fork_page()), and no page of the
+ * loader's file: a function reads none of them, nor the page the copy
+ * came from. */
+TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
+{
+	const struct code_range *t = &self->sb->loader_text;
+	uint64_t gadget = clone_gadget();
+	char got[ERR_MAX];
+	int n = 1;
+
+	ASSERT_NE(0, gadget);
+	ASSERT_EQ(PLAN_LOADER_BASE, t->lo);
+	hostile_prime(self->sb);
+	for (uint64_t a = t->lo; a < t->hi; a += 4096, n++)
+		EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, a), a, got,
+				      sizeof(got)))
+			TH_LOG("0x%llx: %s", (unsigned long long)a, got);
+	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, gadget & ~4095ull),
+			      gadget & ~4095ull, got, sizeof(got)))
+		TH_LOG("%s", got);
+	EXPECT_EQ(n, (int)self->sb->zygote_forks);
 }
 
 /* A forked child sets itself up with registers only and then in the last
@@ -481,6 +512,44 @@ static bool proc_gone(pid_t pid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
+/* The zygote's fork page (worker/main.c, zygote_fork_page()) holds the
+ * fork code where the loader's text has it in its page, and every text a
+ * failing child writes into its control page (read through /proc as
+ * root; nothing to check otherwise). */
+static void expect_fork_page(pid_t zpid)
+{
+	static const char *const texts[] = {
+		"pith-worker: PR_SET_PDEATHSIG", "pith-worker: pith died",
+		"pith-worker: cannot map the context",
+		"pith-worker: cannot map the context stack",
+		"pith-worker: cannot map the input area",
+		"pith-worker: RLIMIT_NPROC", "pith-worker: RLIMIT_NOFILE",
+		"pith-worker: RLIMIT_CPU", "pith-worker: clock_gettime",
+		"pith-worker: cannot report readiness",
+		"pith-worker: close_range",
+	};
+	static const unsigned char clone_mov[] = { 0xbf, 0x00, 0x84, 0x10, 0 };
+	uint64_t gadget = clone_gadget();
+	char path[64], page[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)zpid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ASSERT_EQ(4096, pread(fd, page, sizeof(page), (off_t)PLAN_LOADER_BASE));
+	close(fd);
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		EXPECT_NE(NULL, memmem(page, sizeof(page), texts[i],
+				       strlen(texts[i]) + 1))
+			TH_LOG("%s", texts[i]);
+	ASSERT_NE(0, gadget);
+	/* mov $(CLONE_PARENT | ...), %edi just before the syscall's page
+	 * offset, as in the file. */
+	EXPECT_NE(NULL, memmem(page, (gadget & 4095), clone_mov,
+			       sizeof(clone_mov)));
+}
+
 /* A forked worker is pith's child (pith reaps it), under the one filter,
  * with a fresh worker's limits; its zygote maps no context and ends with
  * the job. */
@@ -540,6 +609,9 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 		EXPECT_NE(NULL, strstr(maps, "300000000000-300000010000 r--s"))
 			TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "204000004000-")) TH_LOG("%s", maps);
+		/* Nothing of the loader: not the fork page, not its file. */
+		EXPECT_EQ(NULL, strstr(maps, "20400001")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "pith-worker")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vvar")) TH_LOG("%s", maps);
@@ -585,6 +657,13 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 			TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "204000004000-204000005000 rw-s"))
 			TH_LOG("%s", maps);
+		/* Its children's fork page, over the loader's first page:
+		 * anonymous, read-only, executable; the loader's file text
+		 * after it. */
+		EXPECT_NE(NULL, strstr(maps, "204000010000-204000011000 r-xp 00000000 00:00 0"))
+			TH_LOG("%s", maps);
+		EXPECT_NE(NULL, strstr(maps, "204000011000-")) TH_LOG("%s", maps);
+		expect_fork_page(zpid);
 		/* Trimmed once (worker/main.c, zygote_trim()). */
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vvar"))	TH_LOG("%s", maps);

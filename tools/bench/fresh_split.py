@@ -26,6 +26,9 @@ children, as "pith" / "zygote" / "workers"); --fork-static the floor, a
 bare fork+exit+wait of a zygote-sized static in two lanes (bench/fork-static
 N 2: its CPU as "total", parent and children not split). Both are their
 whole run / N, not (X_N - X_1) / (N - 1): a start of ~1 ms is ~0.5 us.
+Each DIR after the first is also given as its ratios to the first, round
+by round (total, zygote + workers, workers: medians [ranges]): a round's
+load moves both builds, their ratio less.
 --quiet X: also the medians over the rounds in which the rest of the
 machine (others' and niced CPU, as fresh_ab.py counts them: busy_ns()
 less the run's and this script's own, over each N-instance run of pith,
@@ -171,8 +174,27 @@ def main():
             for k, v in ((k, [v[r] for r in rounds])
                          for k, v in res[b].items()) if v[0] == v[0]), what))
 
+    def paired(rounds, what):
+        """Each later build's figures over the first's in the same round:
+        the round's load moves both, the ratio less (medians [ranges])."""
+        zw = ("zygote", "workers")
+        for b in a.builds[1:]:
+            parts = []
+            for name, keys in (("total", ("total",)),
+                               ("zygote+workers", zw), ("workers", ("workers",))):
+                v = [sum(res[b][k][r] for k in keys) /
+                     sum(res[a.builds[0]][k][r] for k in keys)
+                     for r in rounds
+                     if sum(res[a.builds[0]][k][r] for k in keys) > 0]
+                if v:
+                    parts.append("%s %.3f [%.3f-%.3f]" % (
+                        name, statistics.median(v), min(v), max(v)))
+            print("%-32s / first, paired by round: %s  (%s)" %
+                  (b, "  ".join(parts), what))
+
     for b in runs:
         show(b, range(a.r), "us per instance")
+    paired(range(a.r), "%d rounds" % a.r)
     print("others + niced: %.2f [%.2f-%.2f] CPUs" %
           (statistics.median(others), min(others), max(others)))
     if a.quiet is not None:
@@ -181,6 +203,8 @@ def main():
               (a.quiet, len(keep), a.r))
         for b in runs if keep else []:
             show(b, keep, "quiet rounds")
+        if keep:
+            paired(keep, "%d quiet rounds" % len(keep))
 
 
 if __name__ == "__main__":

@@ -112,7 +112,9 @@ struct plan {
  * PLAN_RING_SIZE bytes holding struct plan_ring), then each slot's
  * context memfd, read-write and read-only. The loader maps the image, the
  * trampoline, the fault handlers and the ring (at PLAN_RING_BASE,
- * MADV_DONTFORK: no child has it), closes the image's and the ring's
+ * MADV_DONTFORK: no child has it), copies its fork code's page to
+ * PLAN_LOADER_BASE (the one page of the loader a child has; its file text
+ * is MADV_DONTFORK), closes the image's and the ring's
  * descriptors, keeps the slots' (it maps none of them) and forks one
  * child per request on the ring (clone(CLONE_PARENT |
  * CLONE_PARENT_SETTID): pith's child, its pid written into pid[slot]

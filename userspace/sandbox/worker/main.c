@@ -504,8 +504,9 @@ static __u64 data_start(void)
 
 /*
  * What a child of the zygote gets of it, as little as it can be: the image,
- * the trampoline and the loader's code and read-only data. The zygote's
- * stack, the ring and the loader's data are not passed on at all
+ * the trampoline and one page of the loader's code (zygote_fork_page(),
+ * which also takes the loader's file text away from the children). The
+ * zygote's stack, the ring and the loader's data are not passed on at all
  * (MADV_DONTFORK: the child runs the loader's code with registers only,
  * zygote_fork(), and touches no memory before its context is mapped), and
  * its vDSO, vvar and anything else (the stack's far end, argv, the
@@ -513,7 +514,7 @@ static __u64 data_start(void)
  * here, once. So a fork copies no page table of the zygote's data, stack
  * or ring, neither side takes a copy-on-write fault for them afterwards,
  * and a child has nothing to unmap before its function but the loader's
- * window, which holds only the loader's text.
+ * window, which holds only the fork page.
  */
 static void zygote_trim(const struct plan *p)
 {
@@ -618,7 +619,10 @@ _Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
  * (the "ready" word cleared first), then exits 127.
  */
 long zygote_fork(const struct fork_args *a, __s32 *ptid);
-__asm__(".text\n"
+__asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
+	".balign 4096\n"
+	".globl zfork_start\n"
+	"zfork_start:\n"
 	".globl zygote_fork\n"
 	"zygote_fork:\n"
 	"	push %rbx\n"
@@ -794,7 +798,8 @@ __asm__(".text\n"
 	"	mov $127, %edi\n"
 	"	syscall\n"
 	"	ud2\n"
-	".section .rodata\n"
+	/* Its texts follow it in the same page, which the zygote copies
+	 * (zygote_fork_page()): all of it is addressed relative to %rip. */
 	".balign 64\n"
 	"zf_zero:	.quad 0\n"
 	".balign 64\n"
@@ -821,7 +826,54 @@ __asm__(".text\n"
 	"zf_close:	.asciz \"pith-worker: close_range\"\n"
 	".balign 64\n"
 	".zero 64\n"
-	".text\n");
+	".globl zfork_end\n"
+	"zfork_end:\n"
+	".popsection\n");
+
+extern const char zfork_start[], zfork_end[];
+
+/*
+ * The page a zygote's children run their setup in: a copy of
+ * zygote_fork()'s page of the loader's text (its code and its texts,
+ * addressed relative to %rip) in an anonymous page over the loader's first
+ * page (its ELF header, read by data_start() before), inside both the
+ * seccomp program's trusted range (the loader's executable segment,
+ * sandbox.c) and the window the trampoline unmaps (plan.h). The loader's
+ * file text is MADV_DONTFORK from then on: a child gets this page alone of
+ * the loader, its page table entry copied by fork, so it takes no fault at
+ * its first instruction, maps no page of the loader's file and has one
+ * page, one mapping, to unmap before its function (the prototype's design
+ * b, tools/bench/fresh_proto.c; Documentation/benchmarks/fresh-calls.md,
+ * round 13). Returns the copy's zygote_fork().
+ */
+typedef long fork_fn(const struct fork_args *a, __s32 *ptid);
+
+static fork_fn *zygote_fork_page(void)
+{
+	__u64 page = (__u64)__ehdr_start, from = (__u64)zfork_start;
+	__u64 len = (__u64)(zfork_end - zfork_start), data = data_start();
+	long r;
+
+	if (page != PLAN_LOADER_BASE || (from & (PAGE - 1)) || len > PAGE ||
+	    from < page + PAGE || from + PAGE > data)
+		fail("pith-worker: the fork code is not a page of its own", from,
+		     0);
+	r = raw_syscall6(__NR_mmap, page, PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (r != (long)page)
+		fail("pith-worker: cannot map the fork page", page,
+		     r < 0 ? r : -17 /* EEXIST */);
+	memcpy((void *)page, zfork_start, len);
+	r = raw_syscall3(__NR_mprotect, page, PAGE, PROT_READ | PROT_EXEC);
+	if (r < 0)
+		fail("pith-worker: mprotect of the fork page", page, r);
+	r = raw_syscall3(__NR_madvise, page + PAGE, data - page - PAGE,
+			 MADV_DONTFORK_);
+	if (r < 0)
+		fail("pith-worker: madvise(MADV_DONTFORK) of the text", page, r);
+	/* zygote_fork is the section's first instruction. */
+	return (fork_fn *)page;
+}
 
 static long futex(volatile __u32 *w, int op, __u32 val)
 {
@@ -852,7 +904,8 @@ static void swap_slot(int *slot_fds)
  * fork per request on the ring (plan.h). Only this loader's code ever runs
  * in a zygote: it never jumps to the trampoline, so no instruction of the
  * function runs here, and it never closes fd 0 (the eBPF guard's arming
- * call). Each child goes on in zygote_fork()'s child, with registers only.
+ * call). Each child goes on in zygote_fork()'s child, with registers only,
+ * in the copy of its page (zygote_fork_page()).
  */
 static __attribute__((noreturn)) void zygote(const struct plan *p)
 {
@@ -861,6 +914,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	struct fork_args a = { .context_size = p->context_size,
 			       .guard_off = p->guard_off,
 			       .entry = p->entry };
+	fork_fn *fork_child;
 	long r;
 
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
@@ -901,6 +955,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	raw_syscall1(__NR_close, fds[0]);
 	raw_syscall1(__NR_close, fds[1]);
 	zygote_trim(p);
+	fork_child = zygote_fork_page();
 	/* The parent the spawner's checks found: pith. */
 	a.ppid = (__u64)raw_syscall0(__NR_getppid);
 	for (;;) {
@@ -923,7 +978,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 			a.ro = (__u64)slot_fds[2 * rq.slot + 1];
 			a.cpu_cur = rq.cpu_cur;
 			a.cpu_max = rq.cpu_max;
-			r = zygote_fork(&a, &ring->pid[rq.slot]);
+			r = fork_child(&a, &ring->pid[rq.slot]);
 			if (r < 0)
 				STORE(ring->pid[rq.slot], (__s32)r);
 		} else if (rq.op == PLAN_REQ_SWAP) {
