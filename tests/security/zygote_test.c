@@ -305,8 +305,9 @@ static int fds_of(pid_t pid)
 }
 
 /* The descriptor numbers a zygote holds or held, and a few beyond: the
- * lowest ones (its socket at 0; the slots' as received, and a swap's two
- * for a moment) and its slots' from PLAN_ZYGOTE_FD_BASE up. */
+ * lowest ones (its socket at 0 during its setup; the slots' as received,
+ * and a swap's two for a moment) and its slots' from PLAN_ZYGOTE_FD_BASE
+ * up, its socket after them. */
 #define ZFD_LOW (2 + 2 * PLAN_SLOTS + 2)
 #define ZFD_N (ZFD_LOW + 2 * PLAN_SLOTS + 2)
 static int zygote_fd(int i)
@@ -629,11 +630,12 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	zpid = zygote_pid(self->sb, zi);
 	ASSERT_LT(0, zpid);
 	EXPECT_EQ(1 + 2 * PLAN_SLOTS, fds_of(zpid));
-	/* Its socket at 0, its slots' from PLAN_ZYGOTE_FD_BASE up: a
-	 * child's unshare copies the socket alone (worker/main.c). */
-	for (int fd = 0; fd < PLAN_ZYGOTE_FD_BASE + 2 * PLAN_SLOTS + 1; fd++) {
-		bool want = !fd || (fd >= PLAN_ZYGOTE_FD_BASE &&
-				    fd < PLAN_ZYGOTE_FD_BASE + 2 * PLAN_SLOTS);
+	/* Its slots' from PLAN_ZYGOTE_FD_BASE up, its socket after them,
+	 * nothing below: a child's unshare copies no descriptor
+	 * (worker/main.c). */
+	for (int fd = 0; fd < PLAN_ZYGOTE_SOCK_FD + 2; fd++) {
+		bool want = fd >= PLAN_ZYGOTE_FD_BASE &&
+			    fd <= PLAN_ZYGOTE_SOCK_FD;
 
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)zpid, fd);
 		EXPECT_EQ(want, access(path, F_OK) == 0) TH_LOG("%s", path);

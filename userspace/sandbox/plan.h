@@ -135,13 +135,16 @@ struct plan {
 /* Where the zygote keeps its slots' descriptors (slot s: base + 2s, + 2s
  * + 1): NR_OPEN_DEFAULT (BITS_PER_LONG), the entries a child's
  * close_range(CLOSE_RANGE_UNSHARE) of the shared table copies whatever
- * its range; above it, none (worker/main.c, zygote()). */
+ * its range; above it, none (worker/main.c, zygote()). Its socket to pith
+ * follows them, once its setup is done (fd 0 is left empty): a child
+ * copies no descriptor at all. */
 #define PLAN_ZYGOTE_FD_BASE 64
+#define PLAN_ZYGOTE_SOCK_FD (PLAN_ZYGOTE_FD_BASE + 2 * PLAN_SLOTS)
 #define PLAN_RING_REQS 32
 enum { PLAN_REQ_FORK = 1,	/* a child for slot */
        PLAN_REQ_SWAP = 2 };	/* slot's two descriptors are replaced by
-				   the two that come on fd 0 (one
-				   message, PLAN_SWAP_MAGIC) */
+				   the two that come on its socket
+				   (one message, PLAN_SWAP_MAGIC) */
 #define PLAN_SWAP_MAGIC 0x50415753u /* "SWAP" */
 struct plan_req {
 	__u32 op, slot;

@@ -881,19 +881,23 @@ static long futex(volatile __u32 *w, int op, __u32 val)
 }
 
 /* A new pair of descriptors for slot s: dup3 over the old ones (which
- * closes them), the received ones closed. */
+ * closes them), the received ones closed. They arrive at the lowest free
+ * numbers, fd 0 first (the socket is past the slots'): closed with
+ * close_range(), never close(0), the eBPF guard's arming call. */
 static void swap_slot(int *slot_fds)
 {
 	__u32 magic = 0;
 	int in[2];
 
-	if (recv_two_fds(PLAN_SOCK_FD, &magic, sizeof(magic), PLAN_SWAP_MAGIC,
-			 in) < 0 || in[0] <= 0 || in[1] <= 0)
+	if (recv_two_fds(PLAN_ZYGOTE_SOCK_FD, &magic, sizeof(magic),
+			 PLAN_SWAP_MAGIC, in) < 0 ||
+	    in[0] < 0 || in[1] < 0 || in[0] >= PLAN_ZYGOTE_FD_BASE ||
+	    in[1] >= PLAN_ZYGOTE_FD_BASE)
 		raw_exit_group(127);
 	for (int i = 0; i < 2; i++) {
 		if (raw_syscall3(__NR_dup3, in[i], slot_fds[i], 0) < 0)
 			raw_exit_group(127);
-		raw_syscall1(__NR_close, in[i]);
+		raw_syscall3(__NR_close_range, in[i], in[i], 0);
 	}
 }
 
@@ -903,7 +907,7 @@ static void swap_slot(int *slot_fds)
  * trampoline, the fault handlers and their stack address), once; then one
  * fork per request on the ring (plan.h). Only this loader's code ever runs
  * in a zygote: it never jumps to the trampoline, so no instruction of the
- * function runs here, and it never closes fd 0 (the eBPF guard's arming
+ * function runs here, and it never calls close(0) (the eBPF guard's arming
  * call). Each child goes on in zygote_fork()'s child, with registers only,
  * in the copy of its page (zygote_fork_page()).
  */
@@ -931,9 +935,8 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	 * a child's close_range(0, ~0U, CLOSE_RANGE_UNSHARE) copies the
 	 * shared table's first PLAN_ZYGOTE_FD_BASE entries whatever its
 	 * range, and none above, so it takes and drops no reference to
-	 * them. Below, the child finds the socket alone (fd 0, never closed
-	 * here: the guard's arming call). The old numbers, all above 0, are
-	 * closed with close(). */
+	 * them. The socket follows them at the end (below). The old
+	 * numbers, all above 0, are closed with close(). */
 	for (__u32 i = 0; i < 2 * p->n_slots; i++) {
 		int to = PLAN_ZYGOTE_FD_BASE + (int)i;
 
@@ -956,6 +959,16 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	raw_syscall1(__NR_close, fds[1]);
 	zygote_trim(p);
 	fork_child = zygote_fork_page();
+	/* The socket past the slots' descriptors, fd 0 left empty: a
+	 * child's unshare copies and closes no descriptor (plan.h). Emptied
+	 * with close_range(), not close(0), the guard's arming call; fail()
+	 * reports on fd 0, so this is the setup's last step. */
+	r = raw_syscall3(__NR_dup3, PLAN_SOCK_FD, PLAN_ZYGOTE_SOCK_FD, 0);
+	if (r < 0)
+		fail("pith-worker: zygote dup3 of the socket", 0, r);
+	r = raw_syscall3(__NR_close_range, PLAN_SOCK_FD, PLAN_SOCK_FD, 0);
+	if (r < 0)
+		raw_exit_group(127);
 	/* The parent the spawner's checks found: pith. */
 	a.ppid = (__u64)raw_syscall0(__NR_getppid);
 	for (;;) {
