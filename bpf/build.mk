@@ -3,7 +3,7 @@
 # clang -target bpf, then `bpftool gen skeleton` into $(B)/gen/<name>.skel.h.
 
 BPFTOOL ?= bpftool
-BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -Wall -Werror \
 	-I$(B)/gen -Ibpf
 BPF_PROGS := guard
 

@@ -67,30 +67,73 @@ struct {
 } pith_armed SEC(".maps");
 
 /*
- * At least as many as pith_armed holds entries of tgids in slot tgid %
- * GUARD_ARMED_SLOTS: added to before an entry is made, taken from only
- * after one was deleted (here, or by pith: bpf_guard.c, armed_forget()).
- * A zero slot means no process of those tgids is armed, which a call
- * learns from one load of a line that 16 consecutive pids share, where
- * pith_armed's lookup hashed its tgid to a cold bucket: every call of a
- * process outside the worker cgroup and of a worker before its marker
- * (most of a fresh worker's) ends there. A count left too high (a
- * worker that died with the exit program detached and was never looked
- * up again) costs only the lookup; too low is impossible, as each
- * taking follows a deletion of an entry whose making added.
+ * The armed state by slot, tgid % GUARD_ARMED_SLOTS: a process arms in
+ * its slot's direct entry when the slot has none (one compare-and-swap
+ * and a store, where an entry in pith_armed was a hash update of ~0.5
+ * us, cold), else in pith_armed. cnt is at least the number of
+ * pith_armed's entries of the slot's tgids: added to before an entry is
+ * made, taken from only after a deletion that found one (here, or by
+ * pith: bpf_guard.c, armed_forget()). So a call whose slot holds neither
+ * its tgid nor a count learns from one line (8 consecutive pids share
+ * it) that its process is not armed: every call of a process outside
+ * the worker cgroup and of a worker before its marker ends there. A
+ * direct entry is taken only by a compare-and-swap from 0 and cleared
+ * only for its own tgid (its exit, a stale entry found by the next
+ * process of that tgid, pith forgetting a dead worker), so no process
+ * clears another's. A count left too high, or a dead worker's direct
+ * entry never cleared (it died with the exit program detached) costs
+ * only the lookup, or sends the slot's next arming to pith_armed.
  */
-__u32 armed_cnt[GUARD_ARMED_SLOTS] = {};
+struct guard_armed_slot armed_slots[GUARD_ARMED_SLOTS] = {};
+/* CLOCK_MONOTONIC ns of each direct entry's marker. */
+__u64 armed_at[GUARD_ARMED_SLOTS] = {};
 
-static __always_inline __u32 *armed_slot(__u32 tgid)
+static __always_inline struct guard_armed_slot *armed_slot(__u32 tgid)
 {
-	return &armed_cnt[tgid & (GUARD_ARMED_SLOTS - 1)];
+	return &armed_slots[tgid & (GUARD_ARMED_SLOTS - 1)];
 }
 
-/* Delete tgid's entry; if there was one, take it from its slot's count. */
+/* Whether tgid may be armed: its slot's direct entry, or a count. */
+static __always_inline bool maybe_armed(__u32 tgid)
+{
+	struct guard_armed_slot *s = armed_slot(tgid);
+
+	return *(volatile __u32 *)&s->tgid == tgid ||
+	       *(volatile __u32 *)&s->cnt;
+}
+
+/* Delete tgid's pith_armed entry; if there was one, take it from its
+ * slot's count. */
 static __always_inline void armed_delete(__u32 tgid)
 {
 	if (bpf_map_delete_elem(&pith_armed, &tgid) == 0)
-		__sync_fetch_and_add(armed_slot(tgid), -1);
+		__sync_fetch_and_add(&armed_slot(tgid)->cnt, -1);
+}
+
+/* Forget tgid's armed state, wherever it is. */
+static __always_inline void armed_forget(__u32 tgid)
+{
+	struct guard_armed_slot *s = armed_slot(tgid);
+
+	if (*(volatile __u32 *)&s->tgid == tgid)
+		__sync_val_compare_and_swap(&s->tgid, tgid, 0);
+	if (*(volatile __u32 *)&s->cnt)
+		armed_delete(tgid);
+}
+
+/* Arm tgid at now: its slot's direct entry if free, else pith_armed.
+ * 0, or -errno (pith_armed full). */
+static __always_inline long arm(__u32 tgid, __u64 now)
+{
+	__u32 i = tgid & (GUARD_ARMED_SLOTS - 1);
+
+	if (__sync_val_compare_and_swap(&armed_slots[i].tgid, 0, tgid) == 0) {
+		armed_at[i] = now;
+		return 0;
+	}
+	/* Counted before the entry exists. */
+	__sync_fetch_and_add(&armed_slots[i].cnt, 1);
+	return bpf_map_update_elem(&pith_armed, &tgid, &now, BPF_ANY);
 }
 
 struct {
@@ -149,8 +192,17 @@ static __always_inline bool in_worker_cgroup(void)
 static __always_inline bool armed(__u32 tgid)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 *t = bpf_map_lookup_elem(&pith_armed, &tgid);
+	__u32 i = tgid & (GUARD_ARMED_SLOTS - 1);
+	__u64 *t;
 
+	if (*(volatile __u32 *)&armed_slots[i].tgid == tgid) {
+		if (armed_at[i] >= task->start_time)
+			return true;
+		__sync_val_compare_and_swap(&armed_slots[i].tgid, tgid, 0);
+	}
+	if (!*(volatile __u32 *)&armed_slots[i].cnt)
+		return false;
+	t = bpf_map_lookup_elem(&pith_armed, &tgid);
 	if (!t)
 		return false;
 	if (*t < task->start_time) {
@@ -173,9 +225,17 @@ static __always_inline bool syscall_allowed(long nr)
 {
 	__u64 n = nr;
 
+	__u64 i;
+
 	if (nr < 0 || n >= GUARD_NR_MAX)
 		return false;
-	return allow_bits[n / 64] & (1ull << (n % 64));
+	/* The mask bounds the index in the register that indexes, which
+	 * 6.1's verifier needs when the compiler reloads nr from the stack
+	 * after the check (it did with -mcpu=v3); the empty asm keeps the
+	 * compiler from dropping the mask as redundant with the check. */
+	i = n / 64;
+	asm volatile("" : "+r"(i));
+	return allow_bits[i & (GUARD_NR_MAX / 64 - 1)] & (1ull << (n % 64));
 }
 
 static __always_inline bool pinned_allowed(struct pt_regs *regs, long nr)
@@ -222,41 +282,35 @@ event_new(__u32 tgid, __u32 tid, __u32 kind, __u32 hook, __u32 action,
 SEC("raw_tp/sys_enter")
 int BPF_PROG(pith_sys_enter, struct pt_regs *regs, long nr)
 {
-	__u64 id, now;
+	__u64 id;
 	__u32 tgid, slot;
 	struct guard_event *ev;
-	__u32 maybe_armed;
-	bool compat;
+	bool maybe, compat;
 
 	id = bpf_get_current_pid_tgid();
 	tgid = id >> 32;
-	maybe_armed = *(volatile __u32 *)armed_slot(tgid);
+	maybe = maybe_armed(tgid);
 	/*
 	 * What every call but a marker comes to below, without the cgroup
-	 * check and the armed lookup, for a load or two: no process of this
-	 * tgid's slot is armed (armed_cnt), so not this one, and an unarmed
-	 * process's calls pass (how a call outside the cgroup, and a
-	 * worker's before its marker, end); a call of the allow list passes
-	 * armed or not. A marker goes on: it arms (or, armed, is checked as
-	 * any call).
+	 * check and the armed check, for a line or two: the caller's slot
+	 * holds neither its tgid nor a count (armed_slots), so it is not
+	 * armed, and an unarmed process's calls pass (how a call outside
+	 * the cgroup, and a worker's before its marker, end); a call of the
+	 * allow list passes armed or not. A marker goes on: it arms (or,
+	 * armed, is checked as any call).
 	 */
 	if (nr != arm_nr &&
-	    (!maybe_armed || (!compat_call() && syscall_allowed(nr))))
+	    (!maybe || (!compat_call() && syscall_allowed(nr))))
 		return 0;
 	if (!in_worker_cgroup())
 		return 0;
-	if (!maybe_armed || !armed(tgid)) {
-		/* The loader's last syscall before the function: arm. */
-		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0) {
-			now = bpf_ktime_get_ns();
-			/* Counted before the entry exists (armed_cnt). */
-			__sync_fetch_and_add(armed_slot(tgid), 1);
-			/* Fail closed: a worker that cannot be armed (map
-			 * full) never runs its function. */
-			if (bpf_map_update_elem(&pith_armed, &tgid, &now,
-						BPF_ANY) < 0 && kill_syscalls)
-				bpf_send_signal(SIGKILL);
-		}
+	if (!maybe || !armed(tgid)) {
+		/* The loader's last syscall before the function: arm. Fail
+		 * closed: a worker that cannot be armed (pith_armed full)
+		 * never runs its function. */
+		if (nr == arm_nr && BPF_CORE_READ(regs, di) == arm_arg0 &&
+		    arm(tgid, bpf_ktime_get_ns()) < 0 && kill_syscalls)
+			bpf_send_signal(SIGKILL);
 		return 0;
 	}
 	compat = compat_call();
@@ -301,10 +355,9 @@ int BPF_PROG(pith_proc_exit)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 
-	/* Only a group leader's exit ends a process; only an armed slot
-	 * can hold its entry. */
-	if ((__u32)id == tgid && *(volatile __u32 *)armed_slot(tgid))
-		armed_delete(tgid);
+	/* Only a group leader's exit ends a process. */
+	if ((__u32)id == tgid)
+		armed_forget(tgid);
 	return 0;
 }
 
@@ -344,8 +397,8 @@ static __always_inline int lsm_verdict(__u32 hook)
 
 	if (!(lsm_hooks & (1u << hook)))
 		return 1;
-	/* None of the slot armed (armed_cnt): not this process either. */
-	if (!*(volatile __u32 *)armed_slot(tgid) || !armed(tgid))
+	/* Neither in its slot nor counted (armed_slots): not armed. */
+	if (!maybe_armed(tgid) || !armed(tgid))
 		return 1;
 
 	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());

@@ -85,6 +85,13 @@ struct guard_pinned {
 	__s64 nr;
 };
 
+/* One slot of the armed state by tgid % GUARD_ARMED_SLOTS (guard.bpf.c,
+ * armed_slots): shared with pith, which forgets dead workers. */
+struct guard_armed_slot {
+	__u32 tgid; /* the process armed here (direct entry), or 0 */
+	__u32 cnt;  /* pith_armed's entries of this slot's tgids, at least */
+};
+
 /* Key of pith_fn_cnt: violations per function and syscall/hook. */
 struct guard_fn_key {
 	char fn[GUARD_FN_LEN];

@@ -1010,27 +1010,37 @@ static void name_forget(struct guard *g, pid_t pid)
 					 made ? 0 : made);
 }
 
-/* Delete pid's armed entry, if it has one, and take it from its slot's
- * count as the programs do (guard.bpf.c, armed_cnt): only after a
- * deletion that found an entry, atomically (the programs add to the same
- * count from every CPU). */
+/* Forget a dead worker's armed state as the programs do (guard.bpf.c,
+ * armed_forget()): its slot's direct entry if it is its own (a
+ * compare-and-swap: another process may take the slot meanwhile), its
+ * pith_armed entry, and the slot's count only after a deletion that
+ * found one, atomically (the programs change both from every CPU). */
 static void armed_forget(struct guard *g, pid_t pid)
 {
-	__u32 key = pid;
+	struct guard_armed_slot *s =
+		&g->skel->bss->armed_slots[(__u32)pid & (GUARD_ARMED_SLOTS - 1)];
+	__u32 key = pid, own = pid;
 
+	__atomic_compare_exchange_n(&s->tgid, &own, 0, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 	if (bpf_map__delete_elem(g->skel->maps.pith_armed, &key, sizeof(key),
 				 0) == 0)
-		__atomic_fetch_sub(&g->skel->bss->armed_cnt[key &
-				   (GUARD_ARMED_SLOTS - 1)], 1,
-				   __ATOMIC_SEQ_CST);
+		__atomic_fetch_sub(&s->cnt, 1, __ATOMIC_SEQ_CST);
 }
 
 void guard_worker_del(struct guard *g, pid_t pid)
 {
+	/* Only while the programs are detached, under the lock that keeps
+	 * them so (guard_hold()): no process arms meanwhile. Attached, the
+	 * exit program forgets the worker at its exit, and a deletion here
+	 * after pith reaped it could disarm a new worker that took its pid
+	 * and armed (bpf_guard_test
+	 * a_late_forget_does_not_disarm_a_worker_of_that_pid). */
 	pthread_mutex_lock(&g->lock);
+	if (!g->exit_link)
+		armed_forget(g, pid);
 	name_forget(g, pid);
 	pthread_mutex_unlock(&g->lock);
-	armed_forget(g, pid);
 }
 
 void guard_worker_reaped(struct guard *g, pid_t pid)

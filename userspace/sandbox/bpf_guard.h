@@ -149,7 +149,10 @@ bool guard_attached(const struct guard *g);
  * reads them at each instance's end). 0 or -ENOMEM. */
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance);
-/* Forget a dead worker's name and armed state (a system call). */
+/* Forget a worker's name, and its armed state while the programs are
+ * detached (a system call then): attached, the exit program forgets it
+ * when it dies, and pith's deletion after the reap could disarm a new
+ * worker of that pid. */
 void guard_worker_del(struct guard *g, pid_t pid);
 /* The same for a worker pith reaped (its pid may be a new process's from
  * now on), without a system call: its armed state went with its exit
