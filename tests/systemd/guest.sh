@@ -49,6 +49,13 @@ mkjob() {
 # Workers (pith runs every one as uid 65534, nothing else here does),
 # cgroups beneath pithd's, pith's BPF programs.
 workers() { cat /proc/[0-9]*/status 2>/dev/null | grep -c '^Uid:[[:space:]]*65534[[:space:]]'; }
+# A worker runs: the job is running, seen without a client's round trip
+# (`pith status` polls under a loaded host took long enough that the ~16 s
+# job below was done before the kill -9 or the stop meant for its middle).
+has_worker() { [ "$(workers)" -gt 0 ]; }
+# job_runs USER ID: a worker runs and the job is running (pithd ends a
+# job's workers with it, so the worker is this job's).
+job_runs() { has_worker && is_state "$1" "$2" running; }
 cgroup=/sys/fs/cgroup/system.slice/pithd.service
 cgroups() { find "$cgroup" -mindepth 1 -type d 2>/dev/null | wc -l; }
 bpf_progs() { bpftool prog show 2>/dev/null | grep -c ' name pith_'; }
@@ -173,8 +180,7 @@ t0=$(date +%s)
 sid=$(as alice pith submit "$tmp/slow.json" 2>&1)
 n0=$(prop NRestarts)
 pid0=$(prop MainPID)
-if until_true 60 is_state alice "$sid" running; then
-	sleep 1
+if until_true 60 job_runs alice "$sid"; then
 	kill -9 "$pid0"
 	restarted() {
 		local p
@@ -249,8 +255,7 @@ fi
 # SIGTERM goes to pithd alone), then no worker, cgroup or BPF program is left.
 mkjob "$tmp/slow2.json" "$fn/slow" "$spins stop"
 sid2=$(as alice pith submit "$tmp/slow2.json" 2>&1)
-until_true 60 is_state alice "$sid2" running
-sleep 1
+until_true 60 job_runs alice "$sid2"
 during="$(workers) workers, $(cgroups) cgroups, $(bpf_progs) BPF programs"
 t0=$(date +%s)
 systemctl stop pithd.service 2>/dev/null
