@@ -1028,14 +1028,16 @@ static void armed_forget(struct guard *g, pid_t pid)
 		__atomic_fetch_sub(&s->cnt, 1, __ATOMIC_SEQ_CST);
 }
 
-void guard_worker_del(struct guard *g, pid_t pid)
+void guard_worker_reaped(struct guard *g, pid_t pid)
 {
-	/* Only while the programs are detached, under the lock that keeps
-	 * them so (guard_hold()): no process arms meanwhile. Attached, the
-	 * exit program forgets the worker at its exit, and a deletion here
-	 * after pith reaped it could disarm a new worker that took its pid
-	 * and armed (bpf_guard_test
-	 * a_late_forget_does_not_disarm_a_worker_of_that_pid). */
+	/* Armed state only while the programs are detached, under the lock
+	 * that keeps them so (guard_hold()): no process arms meanwhile.
+	 * Attached, the exit program forgot the worker at its exit, and a
+	 * deletion here after pith reaped it could disarm a new worker that
+	 * took its pid and armed (bpf_guard_test
+	 * a_late_forget_does_not_disarm_a_worker_of_that_pid); an entry
+	 * older than the next process of that pid is dropped by that
+	 * process's first check (armed() in guard.bpf.c). */
 	pthread_mutex_lock(&g->lock);
 	if (!g->exit_link)
 		armed_forget(g, pid);
@@ -1043,17 +1045,9 @@ void guard_worker_del(struct guard *g, pid_t pid)
 	pthread_mutex_unlock(&g->lock);
 }
 
-void guard_worker_reaped(struct guard *g, pid_t pid)
+void guard_worker_del(struct guard *g, pid_t pid)
 {
-	/* The exit program forgot its armed state when it died, if it was
-	 * attached then; if not, an entry older than the next process of
-	 * that pid is dropped by that process's first check (armed() in
-	 * guard.bpf.c): deleted here only while detached, as before. */
-	pthread_mutex_lock(&g->lock);
-	if (!g->exit_link)
-		armed_forget(g, pid);
-	name_forget(g, pid);
-	pthread_mutex_unlock(&g->lock);
+	guard_worker_reaped(g, pid);
 }
 
 static void layer_set(struct guard_layer *l, const char *name, bool active,

@@ -149,19 +149,18 @@ bool guard_attached(const struct guard *g);
  * reads them at each instance's end). 0 or -ENOMEM. */
 int guard_worker_add(struct guard *g, pid_t pid, const char *fn,
 		     uint32_t stage, uint64_t instance);
-/* Forget a worker's name, and its armed state while the programs are
- * detached (a system call then): attached, the exit program forgets it
- * when it dies, and pith's deletion after the reap could disarm a new
- * worker of that pid. */
-void guard_worker_del(struct guard *g, pid_t pid);
-/* The same for a worker pith reaped (its pid may be a new process's from
- * now on), without a system call: its armed state went with its exit
- * (the exit program). Its events are all in the ring (each is there
- * before its worker dies): they are read now, named, into their cgroups'
- * queues for their polls, and the name goes; a new worker of that pid is
- * never given it. When another worker's event still being written stops
- * the reader, the name goes once the reader is past it. */
+/* Forget a worker pith reaped (its pid may be a new process's from now
+ * on): its armed state only while the programs are detached (a system
+ * call then; attached, the exit program forgot it at its exit, and a
+ * deletion after the reap could disarm a new worker of that pid). Its
+ * events are all in the ring (each is there before its worker dies):
+ * they are read now, named, into their cgroups' queues for their polls,
+ * and the name goes; a new worker of that pid is never given it. When
+ * another worker's event still being written stops the reader, the name
+ * goes once the reader is past it. */
 void guard_worker_reaped(struct guard *g, pid_t pid);
+/* The same, for a worker pith ends (warm.c, proc.c's kill path). */
+void guard_worker_del(struct guard *g, pid_t pid);
 
 /* Fill up to max layers (GUARD_N_LAYERS). g may be NULL: then each layer is
  * unavailable and says why (probed once, cached). Returns how many. */

@@ -889,8 +889,7 @@ unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
 	       (unsigned)per;
 }
 
-/* The engine read sandbox_fd(): completions may be there; from now on a
- * new one writes the eventfd again. */
+/* The drivers' eventfd out of sandbox_fd()'s set, or back (sandbox.h). */
 int sandbox_done_own(struct sandbox *sb, bool own)
 {
 	int r;
@@ -917,6 +916,8 @@ void sandbox_poll_done(struct sandbox *sb)
 	driver_polled(sb);
 }
 
+/* The engine read sandbox_fd(): completions may be there; from now on a
+ * new one writes the eventfd again. */
 void driver_polled(struct sandbox *sb)
 {
 	/* Its event is taken (edge-triggered: nothing to read back); a
