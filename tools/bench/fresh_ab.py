@@ -10,7 +10,10 @@ thread (perf stat --no-inherit -e task-clock) and of the driver threads
 rounds); medians and ranges over the
 rounds, the builds' order reversed every other round, X_1 the median of
 three 1-instance runs per round and build; "driven" is the share of the
-N instances that the drivers' lanes ran. Runs at nice -20 when root.
+N instances that the drivers' lanes ran; then each later build's wall
+and CPU over the first's, paired by round (median [quartiles], and in how
+many rounds below 1), which resolves a few per cent that the medians do
+not. Runs at nice -20 when root.
 
   tools/bench/fresh_ab.py [-r ROUNDS] [-n N] [--fn NOOP] [--warm] [--memory SIZE] DIR[:VAR=VALUE][#procs][@ARGS] ...
 
@@ -202,6 +205,27 @@ def main():
             return "-"
         return "%.1f [%.1f-%.1f]" % (statistics.median(v), min(v), max(v))
 
+    def paired(rounds, what):
+        """Each later build's wall and CPU over the first's in the same
+        round (median [quartiles], and in how many rounds it was below 1):
+        a round's load moves both builds, their ratio less, so this
+        separates a few per cent that the medians above do not (40 quiet
+        rounds, round 13: 0.956x paired where the medians gave 0.99x)."""
+        if len(rounds) < 2:
+            return
+        for b in a.builds[1:]:
+            parts = []
+            for name, k in (("wall", 0), ("cpu", 1)):
+                v = [res[b][k][r] / res[a.builds[0]][k][r] for r in rounds
+                     if res[a.builds[0]][k][r] > 0]
+                if len(v) < 2:
+                    continue
+                q = statistics.quantiles(v, n=4)
+                parts.append("%s %.3f [%.3f-%.3f] below 1 in %d" % (
+                    name, q[1], q[0], q[2], sum(x < 1 for x in v)))
+            print("%-32s / first, paired by round: %s  (%s)" %
+                  (b, "  ".join(parts), what))
+
     for b in a.builds:
         w, c, lp, o, ni, dv, idl, ln = res[b]
         print("%-32s wall %s  cpu %s  loop %s  drivers %s  idle %s  (us per "
@@ -210,6 +234,7 @@ def main():
               (b, f(w), f(c), f(lp), f(dv), f(idl), f(ln),
                statistics.median(o), min(o),
                max(o), statistics.median(ni), min(ni), max(ni)))
+    paired(range(a.r), "%d rounds" % a.r)
     if a.quiet is not None:
         keep = [r for r in range(a.r)
                 if all(res[b][3][r] + res[b][4][r] <= a.quiet
@@ -222,6 +247,7 @@ def main():
             print("%-32s wall %s  cpu %s  loop %s  drivers %s  idle %s  "
                   "driven %s %%  (quiet rounds)" %
                   (b, f(w), f(c), f(lp), f(dv), f(idl), f(ln)))
+        paired(keep, "%d quiet rounds" % len(keep))
 
 if __name__ == "__main__":
     main()
