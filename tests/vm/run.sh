@@ -38,11 +38,11 @@ mkdir -p "$out"
 boot() { # boot ACCEL MODE SECONDS RESULTS CONSOLE
 	case $1 in
 	kvm) accel="-accel kvm -cpu host" ;;
-	*) # check: one host thread (kernel_args.sh); bench: one per vCPU,
-	   # as its figures were measured
-	   [ "$mode" = bench ] && t=${vm_tcg_thread:-multi} ||
-		   t=${vm_tcg_thread:-single}
-	   accel="-accel tcg,thread=$t -cpu max" ;;
+	*) # check: kernel_args.sh's (one host thread); bench: one per
+	   # vCPU, as its figures were measured
+	   t=$vm_tcg_accel
+	   [ "$mode" = bench ] && t=tcg,thread=${vm_tcg_thread:-multi}
+	   accel="-accel $t -cpu max" ;;
 	esac
 	rm -f "$4" "$5"
 	# shellcheck disable=SC2086
