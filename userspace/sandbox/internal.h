@@ -430,6 +430,9 @@ void zygote_read_ctrl(struct sandbox_proc *p);
 void zygote_release_slot(struct sandbox_proc *p);
 /* End every zygote (the job is over). */
 void zygote_flush(struct sandbox *sb);
+/* Post rq on a zygote's ring; wake the zygote if it sleeps (and take its
+ * z_wait: once per sleep). Whether it woke it. */
+bool zygote_ring_post(struct plan_ring *ring, const struct plan_req *rq);
 /* The pid of zygote i (tests), 0 when it has none. */
 pid_t zygote_pid(struct sandbox *sb, unsigned i);
 /* zygote_flush(), and no more zygotes (sandbox_free). */
