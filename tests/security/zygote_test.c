@@ -19,7 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -774,6 +779,81 @@ TEST_F(zygote, forked_workers_exit_is_heard_through_a_pidfd_without_the_ring)
 	setenv("PITH_REAP", "pidfd", 1);
 	exit_heard_then_reaped(self->sb, false);
 	unsetenv("PITH_REAP");
+}
+
+/* waitid(P_PID, ...) fails with ENOSYS in the calling thread from now on
+ * (a seccomp filter: the ring's requests do not pass through it). */
+static int deny_waitid_by_pid(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_waitid, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, P_PID, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { ARRAY_SIZE(f), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0
+		       ? -errno
+		       : 0;
+}
+
+/*
+ * A forked worker whose exit its zygote's group heard is reaped on the
+ * ring, in the one call that also watches the group again
+ * (reap_child_watch_group()), not by a waitid() of its own: with
+ * waitid(P_PID) failing in this thread, the exit is still heard, the
+ * worker is reaped as pith reads the completion (its pid no longer its
+ * own, so never signalled after), and the step reports its status. With
+ * the reap by waitid (round 13), it stays a zombie and the step fails.
+ */
+TEST_F(zygote, forked_workers_exit_is_reaped_on_the_ring_without_a_waitid)
+{
+	struct sandbox *sb = self->sb;
+	struct sandbox_proc *p;
+	uint64_t end;
+	pid_t pid;
+
+	unsetenv("PITH_REAP");
+	hostile_prime(sb);
+	ASSERT_EQ(0, deny_waitid_by_pid());
+	p = hostile(sb, HOSTILE(H_EXIT, 9), false);
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(1, sb->zygote_forks);
+	ASSERT_EQ(0, zygote_proc_pid(p, true));
+	pid = p->pid;
+	if (!sb->reap)
+		SKIP(sandbox_proc_free(p); return,
+		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
+	end = (uint64_t)time(NULL) + 10;
+	while (!sandbox_proc_pending(p)) {
+		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
+
+		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("exit never heard");
+		poll(&pfd, 1, 100);
+		ASSERT_LE(0, sandbox_poll(sb));
+	}
+	EXPECT_TRUE(p->zreaped);
+	EXPECT_EQ(0, proc_state(pid)) TH_LOG("not reaped: %c",
+					     proc_state(pid));
+	sandbox_proc_kill(p);
+	EXPECT_FALSE(p->killed);
+	ASSERT_EQ(1, sandbox_proc_step_polled(p));
+	EXPECT_EQ(9, sandbox_proc_result(p)->exit_status);
+	EXPECT_STREQ("exited with status 9", t_reason(p));
+	sandbox_proc_free(p);
+	/* And the next one, heard by the group watched again. */
+	p = hostile(sb, HOSTILE(H_EXIT, 3), true);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(2, sb->zygote_forks);
+	EXPECT_STREQ("exited with status 3", t_reason(p));
+	sandbox_proc_free(p);
 }
 
 /* Whether fd is readable within ms. */

@@ -449,6 +449,13 @@ int reap_watch(struct sandbox_proc *p);
  * child not reaped. -errno: not possible here. */
 int reap_watch_group(struct sandbox *sb, pid_t pgid, siginfo_t *info,
 		     uint64_t *ret_seq);
+/* Reap pid, an exited child of group pgid that pith has not reaped, and
+ * watch the group again as reap_watch_group() does, in one
+ * io_uring_enter(). The reap is over when it returns: *si has si_signo
+ * SIGCHLD and pid's siginfo when it reaped pid, else zeros. 0: the group
+ * is watched (*ret_seq); -errno: it is not. */
+int reap_child_watch_group(struct sandbox *sb, pid_t pid, siginfo_t *si,
+			   pid_t pgid, siginfo_t *info, uint64_t *ret_seq);
 /* p's pidfd, opened now if it has none (a zygote's child, not reaped
  * yet): 0 or -errno. */
 int reap_pidfd(struct sandbox_proc *p);

@@ -19,7 +19,11 @@
  * A zygote's children (zygote.c) are heard by their process group, the
  * zygote's: one IORING_OP_WAITID(P_PGID, WNOWAIT) per zygote at a time,
  * whose completion names the exited child (its siginfo), made again once
- * that child is reaped; pith needs no child's pid to hear its exit.
+ * that child is reaped; pith needs no child's pid to hear its exit. The
+ * reap and the next request go in one io_uring_enter()
+ * (reap_child_watch_group(): a WAITID(P_PID, WNOHANG), issued within the
+ * call, hard-linked before the group's; round 13 reaped with a waitid()
+ * and then submitted: two calls per instance where this is one).
  *
  * A caller may wait on the ring itself (sandbox_reap_own(): the engine's
  * loop, a driver's epoll set): its fd then leaves sb->events, so that an
@@ -50,6 +54,10 @@
 /* A completion of a caller's poll (sandbox_reap_wait()), not of a request
  * for an exit: their sequence numbers count up from 1 and never reach it. */
 #define REAP_TAGGED (1ull << 63)
+/* A reap made inline (reap_child_watch_group()), read where it was made;
+ * or a request that was never submitted, made a no-op. */
+#define REAP_INLINE (UINT64_MAX - 1)
+#define REAP_HEAD (UINT64_MAX - 2)	/* a reap issued apart: waited for */
 
 /* The ring, made on first use; false (for good) when it cannot be. */
 static bool reap_ring(struct sandbox *sb)
@@ -141,6 +149,92 @@ int reap_watch_group(struct sandbox *sb, pid_t pgid, siginfo_t *info,
 	return r < 0 ? r : -EIO;
 }
 
+/* Whether the completion of the reap in flight (REAP_HEAD, one at a
+ * time) is in the queue: then marked read (reap_poll() passes over it). */
+static bool reap_head_done(struct sandbox *sb)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head;
+
+	io_uring_for_each_cqe(sb->reap, head, cqe)
+		if (cqe->user_data == REAP_HEAD) {
+			cqe->user_data = REAP_INLINE;
+			return true;
+		}
+	return false;
+}
+
+/* Until it is (the other completions stay for reap_poll()). */
+static void reap_wait_head(struct sandbox *sb)
+{
+	while (!reap_head_done(sb)) {
+		struct io_uring_cqe *cqe;
+		int r = io_uring_wait_cqe_nr(sb->reap, &cqe,
+					     io_uring_cq_ready(sb->reap) + 1);
+
+		if (r < 0 && r != -EINTR && r != -ETIME)
+			usleep(1000);
+	}
+}
+
+int reap_child_watch_group(struct sandbox *sb, pid_t pid, siginfo_t *si,
+			   pid_t pgid, siginfo_t *info, uint64_t *ret_seq)
+{
+	struct io_uring_sqe *reap, *watch;
+	int r;
+
+	memset(si, 0, sizeof(*si));
+	if (!reap_ring(sb))
+		return -EOPNOTSUPP;
+	if (io_uring_sq_space_left(sb->reap) < 2)
+		return -EBUSY; /* cannot be: each call submits its own */
+	reap = io_uring_get_sqe(sb->reap);
+	watch = io_uring_get_sqe(sb->reap);
+	/* The exited child, reaped as the call issues it (WNOHANG: it never
+	 * waits, and the kernel writes si before the call returns): si_signo
+	 * SIGCHLD and its pid when it was, zeros when there was nothing to
+	 * reap. Hard-linked, so that the group's request is issued after it
+	 * whatever it found: a WNOWAIT request issued first would find the
+	 * same zombie and complete at once. */
+	io_uring_prep_rw(IORING_OP_WAITID_NR, reap, pid, NULL, P_PID,
+			 (uint64_t)(uintptr_t)si);
+	reap->file_index = WEXITED | WNOHANG | __WALL;
+	reap->flags |= IOSQE_IO_HARDLINK;
+	io_uring_sqe_set_data64(reap, REAP_HEAD);
+	io_uring_prep_rw(IORING_OP_WAITID_NR, watch, pgid, NULL, P_PGID,
+			 (uint64_t)(uintptr_t)info);
+	watch->file_index = WEXITED | WNOWAIT | __WALL;
+	io_uring_sqe_set_data64(watch, ++sb->reap_seq);
+	r = io_uring_submit(sb->reap);
+	if (r == 2) {
+		/* Completed within the call, as WNOHANG does, or else
+		 * waited for: no reap that pith has not read. */
+		if (!reap_head_done(sb))
+			reap_wait_head(sb);
+		*ret_seq = sb->reap_seq;
+		return 0;
+	}
+	/* What was not submitted stays queued for the next submission,
+	 * where it must do nothing: above all no reap that pith would not
+	 * read at once (a child reaped unknown to pith could have its pid
+	 * reused before pith signals it). The kernel takes them in order. */
+	if (r < 1) {
+		io_uring_prep_nop(reap);
+		io_uring_sqe_set_data64(reap, REAP_INLINE);
+	}
+	io_uring_prep_nop(watch);
+	io_uring_sqe_set_data64(watch, REAP_INLINE);
+	if (r == 1) {
+		/* The reap went in without its link (the kernel could not
+		 * take the second request): then the kernel issues it on
+		 * its own workers, not inline. pith waits for it, so as to
+		 * know whether the child is reaped before anything could
+		 * signal its pid; the group is not watched. */
+		reap_wait_head(sb);
+	}
+	return r < 0 ? r : -EIO;
+}
+
 int reap_pidfd(struct sandbox_proc *p)
 {
 	if (p->pidfd < 0 &&
@@ -181,23 +275,28 @@ static void tagged(struct sandbox *sb, const struct io_uring_cqe *cqe)
 void reap_poll(struct sandbox *sb)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
 
 	if (!sb->reap || sb->reap_busy)
 		return;
 	sb->reap_busy = true;
-	io_uring_for_each_cqe(sb->reap, head, cqe) {
-		uint64_t seq = io_uring_cqe_get_data64(cqe);
+	/* Each completion taken off the queue before it is handled: what
+	 * it starts (a group's next request, an inline reap) completes
+	 * into a queue that holds only what is still to read. */
+	while (io_uring_peek_cqe(sb->reap, &cqe) == 0 && cqe) {
+		const struct io_uring_cqe c = *cqe;
+		uint64_t seq = io_uring_cqe_get_data64(&c);
 		struct sandbox_proc *q;
 
-		n++;
+		io_uring_cqe_seen(sb->reap, cqe);
 		if (seq & REAP_TAGGED) {
 			/* liburing's own timeouts (LIBURING_UDATA_TIMEOUT,
-			 * all ones) are not the caller's. */
-			if (seq != UINT64_MAX)
-				tagged(sb, cqe);
+			 * all ones) are not the caller's, nor inline reaps. */
+			if (seq < REAP_HEAD)
+				tagged(sb, &c);
 			continue;
 		}
+		if (!seq)
+			continue; /* a request made a no-op */
 		for (q = sb->procs; q; q = q->next)
 			if (q->reap_seq == seq) {
 				/* Exited (res 0), or an error: step()'s
@@ -207,10 +306,9 @@ void reap_poll(struct sandbox *sb)
 				break;
 			}
 		/* A zygote's group's (zygote.c). */
-		if (!q && seq)
-			zygote_group_exited(sb, seq, cqe->res);
+		if (!q)
+			zygote_group_exited(sb, seq, c.res);
 	}
-	io_uring_cq_advance(sb->reap, n);
 	sb->reap_busy = false;
 }
 

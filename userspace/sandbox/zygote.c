@@ -83,6 +83,11 @@ struct zygote {
 	bool group;
 	uint64_t reap_seq;
 	siginfo_t *info;
+	/* Where an exited child's reap on the ring writes (reap.c,
+	 * reap_child_watch_group()); reap_apart: reaped by waitid
+	 * instead, for good (an inline reap once found nothing). */
+	siginfo_t *rsi;
+	bool reap_apart;
 };
 
 void zygote_init(struct sandbox *sb)
@@ -236,11 +241,12 @@ void zygote_flush(struct sandbox *sb)
 
 /* Where a zygote's group request leaves its siginfo: kept for the
  * sandbox's life (a request in flight writes there until the ring ends:
- * zygote_stop()), one per zygote. */
+ * zygote_stop()), one per zygote; past them, one per zygote for its
+ * children's reaps on the ring. */
 static siginfo_t *group_info(struct sandbox *sb, unsigned i)
 {
 	if (!sb->zygote_info &&
-	    !(sb->zygote_info = calloc(ZYGOTE_MAX, sizeof(siginfo_t))))
+	    !(sb->zygote_info = calloc(2 * ZYGOTE_MAX, sizeof(siginfo_t))))
 		return NULL;
 	return (siginfo_t *)sb->zygote_info + i;
 }
@@ -294,10 +300,25 @@ void zygote_group_exited(struct sandbox *sb, uint64_t seq, int res)
 			 * that its pid is no longer the child's before it
 			 * could signal it (kill_worker()); the group is
 			 * watched again at once, for the next exits (until
-			 * it is reaped, the request would find it again). */
-			if (waitid(P_PID, (id_t)pid, &si,
-				   WEXITED | WNOHANG | __WALL) == 0 &&
-			    si.si_pid == pid) {
+			 * it is reaped, the request would find it again).
+			 * Both in one call on the ring, the reap made and
+			 * read within it (reap_child_watch_group()); else
+			 * (or when that reaped nothing) by waitid, as
+			 * before. */
+			memset(z->rsi, 0, sizeof(*z->rsi));
+			if (!z->reap_apart &&
+			    reap_child_watch_group(sb, pid, z->rsi, z->pid,
+						   z->info, &z->reap_seq) == 0 &&
+			    !(z->rsi->si_signo == SIGCHLD &&
+			      z->rsi->si_pid == pid))
+				z->reap_apart = true; /* not again */
+			if (z->rsi->si_signo == SIGCHLD &&
+			    z->rsi->si_pid == pid) {
+				q->zsi = *z->rsi;
+				q->zreaped = true;
+			} else if (waitid(P_PID, (id_t)pid, &si,
+					  WEXITED | WNOHANG | __WALL) == 0 &&
+				   si.si_pid == pid) {
 				q->zsi = si;
 				q->zreaped = true;
 			}
@@ -457,6 +478,7 @@ static int zygote_start(struct sandbox *sb, struct zygote *z)
 	}
 	z->sock = sv[0];
 	z->info = group_info(sb, (unsigned)(z - sb->zygotes));
+	z->rsi = z->info ? z->info + ZYGOTE_MAX : NULL;
 	z->group = z->info != NULL;
 	watch_group(sb, z);
 	return 0;
