@@ -13,6 +13,7 @@
  * as soon as sandbox_spawn() returns, as t_reset_probe() does.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "harness/harness.h"
 #include "harness/helpers.h"
 #include "lib/clock.h"
+#include "sandbox/internal.h"
 #include "security/t_sandbox.h"
 
 #define BATCH 4
@@ -503,6 +505,83 @@ TEST_F(drv, kept_and_copied_requests_in_turn_each_see_only_their_own)
 	own_requests(self->sb, true, &driven, why, sizeof(why));
 	EXPECT_STREQ("", why);
 	EXPECT_LT(ROUNDS / 2, driven);
+}
+
+static int hog_go, hog_up;
+
+/* Holds its CPU (SCHED_FIFO: no other thread of the normal class runs
+ * there) until told to stop, 300 ms at most. */
+static void *hog(void *arg)
+{
+	uint64_t end = clock_now_ns() + 300000000ull;
+
+	(void)arg;
+	__atomic_store_n(&hog_up, 1, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&hog_go, __ATOMIC_SEQ_CST) &&
+	       clock_now_ns() < end)
+		;
+	return NULL;
+}
+
+/*
+ * A driver that sleeps is woken once for the instances handed to it
+ * before it runs again (driver_spawn() takes its sleeping flag as it
+ * writes its wake-up): the driver's CPU held by a SCHED_FIFO thread, a
+ * burst of hand-overs writes one wake-up. With the flag only read, each
+ * hand-over until the driver ran wrote one (~0.5 writes per fresh
+ * instance on the engine's thread).
+ */
+TEST_F(drv, a_sleeping_driver_is_woken_once_for_a_burst_of_hand_overs)
+{
+	struct sched_param sp = { .sched_priority = 1 };
+	struct sandbox_proc *p[BATCH];
+	cpu_set_t one, rest;
+	uint64_t wakes;
+	int cpu, driven = 0;
+	pthread_attr_t a;
+	pthread_t th;
+	char why[160];
+
+	ASSERT_LE(0, batch(self, "p", 1, NULL, why, sizeof(why)))
+		TH_LOG("%s", why);
+	cpu = driver_cpu(self->sb, 0);
+	ASSERT_LE(0, cpu) TH_LOG("no driver started");
+	/* This thread off the driver's CPU, as the engine's is while it
+	 * hands instances over. */
+	ASSERT_EQ(0, sched_getaffinity(0, sizeof(rest), &rest));
+	CPU_CLR(cpu, &rest);
+	if (!CPU_COUNT(&rest))
+		SKIP(return, "no CPU besides the driver's");
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(rest), &rest));
+	usleep(20000); /* the driver asleep: nothing runs */
+	pthread_attr_init(&a);
+	pthread_attr_setinheritsched(&a, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&a, SCHED_FIFO);
+	pthread_attr_setschedparam(&a, &sp);
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	pthread_attr_setaffinity_np(&a, sizeof(one), &one);
+	__atomic_store_n(&hog_go, 1, __ATOMIC_SEQ_CST);
+	if (pthread_create(&th, &a, hog, NULL) != 0)
+		SKIP(return, "no SCHED_FIFO thread here (needs root)");
+	while (!__atomic_load_n(&hog_up, __ATOMIC_SEQ_CST))
+		;
+	wakes = self->sb->drv_wakes;
+	for (int i = 0; i < BATCH; i++)
+		p[i] = spawn(self->sb, "p", 1, T_TIMEOUT_MS);
+	wakes = self->sb->drv_wakes - wakes;
+	__atomic_store_n(&hog_go, 0, __ATOMIC_SEQ_CST);
+	pthread_join(th, NULL);
+	for (int i = 0; i < BATCH; i++) {
+		ASSERT_NE(NULL, p[i]);
+		EXPECT_EQ(1, t_wait(p[i]));
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p[i])->status)
+			TH_LOG("%s", t_reason(p[i]));
+		driven += sandbox_proc_driven(p[i]);
+		sandbox_proc_free(p[i]);
+	}
+	ASSERT_LE(2, driven);
+	EXPECT_EQ(1, wakes) TH_LOG("%d instances handed over", driven);
 }
 
 TEST(the_threads_cpus_come_back_after_a_job_with_both_pins)

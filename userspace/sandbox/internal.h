@@ -219,6 +219,7 @@ struct sandbox {
 	bool drv_async;		/* started by sandbox_lanes_start() */
 	int drv_evfd;
 	uint32_t drv_signalled;
+	uint64_t drv_wakes;	/* drivers woken by hand-overs (tests) */
 	struct drv_run {
 		struct elf_image *image;	/* held (driver_forget_runs()) */
 		uint64_t ns;			/* its recent run time */
@@ -589,6 +590,8 @@ void driver_forget_runs(struct sandbox *sb);
 /* fn on each driver's sandbox, under its lock (hold, release, flush). */
 void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 		 void *arg);
+/* Driver i's CPU (tests), -1 when it has none. */
+int driver_cpu(struct sandbox *sb, unsigned i);
 /* Hand req to a driver: 1 (*ret: a proxy proc), 0 not one for a driver. */
 int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		 struct sandbox_proc **ret);
