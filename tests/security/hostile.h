@@ -36,6 +36,22 @@ enum hostile {
 			    * entry (a fresh worker's setup words: none) */
 	H_CLOSE_RANGE,	   /* close_range(0, ~0U, 0): exits with the errno,
 			    * 0 if it ran (no seccomp) */
+	H_SETUP_CALL,	   /* a zygote's child's setup call made again: jump
+			    * to the syscall instruction at trampoline offset
+			    * param & 0xfff with the registers of variant
+			    * (param >> 12) & 0xf (enum hostile_setup),
+			    * argument param >> 16 */
+};
+
+/* Variants of H_SETUP_CALL (argument a). */
+enum hostile_setup {
+	SETUP_PRLIMIT_RAISE = 1, /* prlimit64(0, a, {1000, 1000}, 0): a
+				  * pointer of the function's */
+	SETUP_PWRITE_FORGE,	 /* pwrite64(a, "ready" at time 1, 16, the
+				  * control page): the ready report forged */
+	SETUP_MMAP_FD,		 /* mmap(0x280000000000, 4096, RW, MAP_SHARED
+				  * | MAP_FIXED_NOREPLACE, a, 0) */
+	SETUP_OTHER_CALL,	 /* getpid at the call's address */
 };
 
 /* Variants of H_BAD_OUTPUT. */

@@ -35,6 +35,7 @@
 #include "harness/helpers.h"
 #include "sandbox/internal.h"
 #include "sandbox/plan.h"
+#include "sandbox/worker/trampoline.h"
 #include "security/t_sandbox.h"
 
 #define PAIRS 300 /* poison + check: 600 forked instances */
@@ -223,10 +224,10 @@ static void hostile_prime(struct sandbox *sb)
 }
 
 /* The zygote's one call a worker never makes lies in the loader's text,
- * and in the zygote's copy of that page at the loader's first page, where
- * its children run it (worker/main.c, zygote_fork_page()): every worker
- * unmaps the loader's window before the function's first instruction, so
- * a function that jumps to either faults there. */
+ * and in the zygote's fork page, whose copy ends with it right below the
+ * trampoline (worker/main.c, zygote_fork_page()): neither is passed on
+ * to a child (MADV_DONTFORK), so a function that jumps to either faults
+ * there. */
 TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 {
 	uint64_t gadget = clone_gadget(), copy;
@@ -236,7 +237,7 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	ASSERT_NE(0, gadget) TH_LOG("no clone(CLONE_PARENT) in pith-worker");
 	ASSERT_LE(self->sb->loader_text.lo, gadget);
 	ASSERT_GT(self->sb->loader_text.hi, gadget);
-	copy = PLAN_LOADER_BASE + (gadget & 4095);
+	copy = PLAN_FORK_PAGE + 4094; /* its syscall instruction */
 	hostile_prime(self->sb);
 	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_JUMP, gadget), gadget, got,
 			      sizeof(got))) TH_LOG("%s", got);
@@ -250,11 +251,8 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	EXPECT_EQ(3, self->sb->zygote_forks);
 }
 
-/* The zygote's children get one page of the loader, the zygote's copy of
- * its fork code (an anonymous page at the loader's first page, inside the
- * trusted range: worker/main.c, zygote_fork_page()), and no page of the
- * loader's file: a function reads none of them, nor the page the copy
- * came from. */
+/* The zygote's children get no page of the loader and not its fork page
+ * (worker/main.c, zygote_fork_page()): a function reads none of them. */
 TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
 {
 	const struct code_range *t = &self->sb->loader_text;
@@ -272,7 +270,10 @@ TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
 	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, gadget & ~4095ull),
 			      gadget & ~4095ull, got, sizeof(got)))
 		TH_LOG("%s", got);
-	EXPECT_EQ(n, (int)self->sb->zygote_forks);
+	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, PLAN_FORK_PAGE),
+			      PLAN_FORK_PAGE, got, sizeof(got)))
+		TH_LOG("%s", got);
+	EXPECT_EQ(n + 1, (int)self->sb->zygote_forks);
 }
 
 /* A forked child sets itself up with registers only and then in the last
@@ -322,6 +323,88 @@ static int fds_of(pid_t pid)
 static int zygote_fd(int i)
 {
 	return i < ZFD_LOW ? i : PLAN_ZYGOTE_FD_BASE + i - ZFD_LOW;
+}
+
+/* The trampoline offset of the syscall instruction before ip. */
+static uint64_t setup_call_at(const char *ip, unsigned variant, uint64_t arg)
+{
+	return (uint64_t)(ip - tramp_start - 2) | (uint64_t)variant << 12 |
+	       arg << 16;
+}
+
+static void expect_setup_call(struct sandbox *sb, bool guard,
+			      const char *ip, unsigned variant, uint64_t arg,
+			      const char *want)
+{
+	struct sandbox_proc *p =
+		hostile(sb, HOSTILE(H_SETUP_CALL, setup_call_at(ip, variant, arg)),
+			true);
+
+	ASSERT_NE(NULL, p);
+	/* Armed by then, the guard kills any of them first. */
+	if (guard)
+		EXPECT_EQ(0, strncmp(t_reason(p), "killed", 6))
+			TH_LOG("%s", t_reason(p));
+	else
+		EXPECT_STREQ(want, t_reason(p))
+			TH_LOG("variant %u, arg %llu, at +0x%llx", variant,
+			       (unsigned long long)arg,
+			       (unsigned long long)(ip - tramp_start));
+	sandbox_proc_free(p);
+}
+
+/*
+ * A forked child's setup runs in its trampoline page, which its function
+ * keeps: the function can jump to any of its calls with registers of its
+ * own (worker/trampoline.c, tramp_child). The seccomp program allows each
+ * only at its address with its constant arguments (filter.c): a limit's
+ * call with a pointer of the function's, or another call at one of their
+ * addresses, is killed and named; what the pins leave free reaches
+ * nothing, as the function holds no descriptor: a forged "ready" report
+ * into any descriptor the zygote holds (its slots', its socket) or a
+ * mapping of one fails with EBADF, and the failure path's own writes
+ * too: the instance exits 127, reported as the function's exit, not as
+ * a setup failure or a forged one. In an exec'd worker, the setup's bytes
+ * are int3.
+ */
+TEST_F(zygote, forked_childs_setup_calls_made_again_are_refused_or_reach_nothing)
+{
+	static const struct { const char *ip; uint64_t res; } limits[] = {
+		{ tramp_ip_z_nproc, 6 }, { tramp_ip_z_nofile, 7 },
+		{ tramp_ip_z_cpu, 0 },
+	};
+	static const char *const others[] = {
+		tramp_ip_z_pdeathsig, tramp_ip_z_map_context, tramp_ip_z_ready,
+		tramp_ip_z_cpu, tramp_ip_z_close, tramp_ip_z_fail_text,
+	};
+	bool guard = variant->guard;
+	struct sandbox_proc *p;
+
+	/* The first instance is exec'd: no setup code in its trampoline. */
+	p = hostile(self->sb, HOSTILE(H_SETUP_CALL,
+				      setup_call_at(tramp_ip_z_ready,
+						    SETUP_OTHER_CALL, 0)),
+		    true);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(0, self->sb->zygote_forks);
+	EXPECT_EQ(SIGTRAP, sandbox_proc_result(p)->signal) TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		expect_setup_call(self->sb, guard, limits[i].ip,
+				  SETUP_PRLIMIT_RAISE, limits[i].res,
+				  "killed: forbidden syscall prlimit64 (302)");
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		expect_setup_call(self->sb, guard, others[i], SETUP_OTHER_CALL,
+				  0, "killed: forbidden syscall getpid (39)");
+	for (int i = 0; i < ZFD_N; i++) {
+		expect_setup_call(self->sb, guard, tramp_ip_z_ready,
+				  SETUP_PWRITE_FORGE, (uint64_t)zygote_fd(i),
+				  "exited with status 127");
+		expect_setup_call(self->sb, guard, tramp_ip_z_map_stack,
+				  SETUP_MMAP_FD, (uint64_t)zygote_fd(i),
+				  "exited with status 127");
+	}
+	EXPECT_EQ(3 + 6 + 2 * ZFD_N, (int)self->sb->zygote_forks);
 }
 
 /* A forked child holds no descriptor when its function starts: not its
@@ -522,10 +605,10 @@ static bool proc_gone(pid_t pid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
-/* The zygote's fork page (worker/main.c, zygote_fork_page()) holds the
- * fork code where the loader's text has it in its page, and every text a
- * failing child writes into its control page (read through /proc as
- * root; nothing to check otherwise). */
+/* The zygote's fork page (worker/main.c, zygote_fork_page()) ends with
+ * its clone, and its trampoline page holds its children's setup with
+ * every text a failing child writes into its control page (read through
+ * /proc as root; nothing to check otherwise). */
 static void expect_fork_page(pid_t zpid)
 {
 	static const char *const texts[] = {
@@ -539,25 +622,29 @@ static void expect_fork_page(pid_t zpid)
 		"pith-worker: close_range",
 	};
 	static const unsigned char clone_mov[] = { 0xbf, 0x00, 0x84, 0x10, 0 };
-	uint64_t gadget = clone_gadget();
-	char path[64], page[4096];
+	char path[64], page[4096], tramp[4096];
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)zpid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	ASSERT_EQ(4096, pread(fd, page, sizeof(page), (off_t)PLAN_LOADER_BASE));
+	ASSERT_EQ(4096, pread(fd, page, sizeof(page), (off_t)PLAN_FORK_PAGE));
+	ASSERT_EQ(4096, pread(fd, tramp, sizeof(tramp),
+			      (off_t)PLAN_TRAMPOLINE_BASE));
 	close(fd);
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
-		EXPECT_NE(NULL, memmem(page, sizeof(page), texts[i],
+		EXPECT_NE(NULL, memmem(tramp, sizeof(tramp), texts[i],
 				       strlen(texts[i]) + 1))
 			TH_LOG("%s", texts[i]);
-	ASSERT_NE(0, gadget);
-	/* mov $(CLONE_PARENT | ...), %edi just before the syscall's page
-	 * offset, as in the file. */
-	EXPECT_NE(NULL, memmem(page, (gadget & 4095), clone_mov,
+	/* mov $(CLONE_PARENT | ...), %edi, then the syscall instruction at
+	 * the page's end: the clone returns at the trampoline's first
+	 * byte. */
+	EXPECT_NE(NULL, memmem(page, sizeof(page) - 2, clone_mov,
 			       sizeof(clone_mov)));
+	EXPECT_EQ(0x0f, (unsigned char)page[4094]);
+	EXPECT_EQ(0x05, (unsigned char)page[4095]);
+	EXPECT_EQ(0, memcmp(tramp, tramp_start, 64));
 }
 
 /* A forked worker is pith's child (pith reaps it), under the one filter,
@@ -621,6 +708,8 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 		EXPECT_EQ(NULL, strstr(maps, "204000004000-")) TH_LOG("%s", maps);
 		/* Nothing of the loader: not the fork page, not its file. */
 		EXPECT_EQ(NULL, strstr(maps, "20400001")) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "203ffffff000-"))
+			TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "pith-worker")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
@@ -668,12 +757,12 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 			TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "204000004000-204000005000 rw-s"))
 			TH_LOG("%s", maps);
-		/* Its children's fork page, over the loader's first page:
-		 * anonymous, read-only, executable; the loader's file text
-		 * after it. */
-		EXPECT_NE(NULL, strstr(maps, "204000010000-204000011000 r-xp 00000000 00:00 0"))
+		/* Its fork page, right below the trampoline: anonymous,
+		 * read-only, executable; the loader's file text in its
+		 * window. */
+		EXPECT_NE(NULL, strstr(maps, "203ffffff000-204000000000 r-xp 00000000 00:00 0"))
 			TH_LOG("%s", maps);
-		EXPECT_NE(NULL, strstr(maps, "204000011000-")) TH_LOG("%s", maps);
+		EXPECT_NE(NULL, strstr(maps, "204000010000-")) TH_LOG("%s", maps);
 		expect_fork_page(zpid);
 		/* Trimmed once (worker/main.c, zygote_trim()). */
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);

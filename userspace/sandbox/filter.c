@@ -17,13 +17,19 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/macro.h"
 #include "sandbox/bpf_guard.h"
 #include "sandbox/internal.h"
+#include "sandbox/worker/trampoline.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(scmp_filter_ctx, seccomp_release)
 
@@ -69,14 +75,16 @@ static size_t prologue(const struct code_range *r, size_t n,
 		       const struct pinned *pin, size_t n_pin,
 		       struct plan_filter_insn *out)
 {
-	size_t len = 2 + 5 * n + 1, allow, pc = 0;
+	size_t len = 3 + 5 * n + 1, allow, pc = 0;
 
 	for (size_t i = 0; i < n_pin; i++)
 		len += 7 + 4 * pin[i].n_args;
-	allow = 2 + 5 * n;
+	allow = 3 + 5 * n;
+	/* Another architecture: on to libseccomp's program, further than a
+	 * conditional jump's 255 instructions. */
 	out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_ARCH);
-	out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(len - pc - 1),
-		       AUDIT_ARCH_X86_64);
+	out[pc++] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 1, 0, AUDIT_ARCH_X86_64);
+	out[pc] = INSN(BPF_JMP | BPF_JA, 0, 0, (uint32_t)(len - pc - 1));
 	pc++;
 	for (size_t i = 0; i < n; i++) {
 		/* A miss goes to the next range, or past the allow. */
@@ -130,6 +138,11 @@ static size_t prologue(const struct code_range *r, size_t n,
 	return pc;
 }
 
+static uint64_t tramp_addr(const char *label)
+{
+	return PLAN_TRAMPOLINE_BASE + (uint64_t)(label - tramp_start);
+}
+
 /* Inputs never replace anything; the input area stays. */
 #define MAP_INPUT (MAP_SHARED | MAP_FIXED_NOREPLACE)
 #define INPUT_RANGE (PITH_INPUT_MAX - PITH_INPUT_BASE - PLAN_INPUT_AREA)
@@ -162,8 +175,47 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		  { { 2, PROT_READ }, { 3, MAP_INPUT } } },
 		{ sb->tramp_ip[TRAMP_CLOSE], __NR_close_range, 3,
 		  { { 0, 1 }, { 1, 0xffffffffu }, { 2, 0 } } },
+		/* A zygote's clone, from its fork page, whose last two bytes
+		 * are the syscall instruction: the instruction pointer is
+		 * the trampoline's first byte (worker/main.c). */
+		{ PLAN_TRAMPOLINE_BASE, __NR_clone, 1,
+		  { { 0, PLAN_ZYGOTE_CLONE_FLAGS } } },
+		/* Its child's setup, in its trampoline page
+		 * (worker/trampoline.c, tramp_child; security.md,
+		 * "Zygotes": each harmless made again by a function). */
+		{ tramp_addr(tramp_ip_z_pdeathsig), __NR_prctl, 2,
+		  { { 0, PR_SET_PDEATHSIG }, { 1, SIGKILL } } },
+		{ tramp_addr(tramp_ip_z_getppid), __NR_getppid, 0, { { 0 } } },
+		{ tramp_addr(tramp_ip_z_map_context), __NR_mmap, 4,
+		  { { 0, PITH_CONTEXT_BASE }, { 2, PROT_READ | PROT_WRITE },
+		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE }, { 5, 0 } } },
+		{ tramp_addr(tramp_ip_z_map_stack), __NR_mmap, 2,
+		  { { 2, PROT_READ | PROT_WRITE },
+		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } } },
+		{ tramp_addr(tramp_ip_z_map_area), __NR_mmap, 4,
+		  { { 0, PITH_INPUT_BASE }, { 1, PLAN_INPUT_AREA },
+		    { 2, PROT_READ }, { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } } },
+		{ tramp_addr(tramp_ip_z_nproc), __NR_prlimit64, 4,
+		  { { 0, 0 }, { 1, RLIMIT_NPROC },
+		    { 2, tramp_addr(tramp_z_zero) }, { 3, 0 } } },
+		{ tramp_addr(tramp_ip_z_nofile), __NR_prlimit64, 4,
+		  { { 0, 0 }, { 1, RLIMIT_NOFILE },
+		    { 2, tramp_addr(tramp_z_zero) }, { 3, 0 } } },
+		{ tramp_addr(tramp_ip_z_cpu), __NR_prlimit64, 4,
+		  { { 0, 0 }, { 1, RLIMIT_CPU },
+		    { 2, tramp_addr(tramp_z_cpu) }, { 3, 0 } } },
+		{ tramp_addr(tramp_ip_z_clock), __NR_clock_gettime, 1,
+		  { { 0, CLOCK_MONOTONIC } } },
+		{ tramp_addr(tramp_ip_z_ready), __NR_pwrite64, 1,
+		  { { 2, 16 } } },
+		{ tramp_addr(tramp_ip_z_close), __NR_close_range, 3,
+		  { { 0, 0 }, { 1, 0xffffffffu }, { 2, CLOSE_RANGE_UNSHARE } } },
+		{ tramp_addr(tramp_ip_z_fail_clear), __NR_pwrite64, 2,
+		  { { 1, tramp_addr(tramp_z_zero) }, { 2, 8 } } },
+		{ tramp_addr(tramp_ip_z_fail_text), __NR_pwrite64, 1,
+		  { { 2, 64 } } },
 	};
-	size_t n_pro = 2 + 5 * ARRAY_SIZE(ranges) + 1, n;
+	size_t n_pro = 3 + 5 * ARRAY_SIZE(ranges) + 1, n;
 	off_t size;
 	int r;
 

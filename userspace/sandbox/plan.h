@@ -111,25 +111,33 @@ struct plan {
  * contexts, and 2 + 2 * n_slots fds: the image, the ring (a memfd of
  * PLAN_RING_SIZE bytes holding struct plan_ring), then each slot's
  * context memfd, read-write and read-only. The loader maps the image, the
- * trampoline, the fault handlers and the ring (at PLAN_RING_BASE,
- * MADV_DONTFORK: no child has it), copies its fork code's page to
- * PLAN_LOADER_BASE (the one page of the loader a child has; its file text
- * is MADV_DONTFORK), closes the image's and the ring's
- * descriptors, keeps the slots' (it maps none of them) and forks one
- * child per request on the ring (clone(CLONE_PARENT |
- * CLONE_PARENT_SETTID): pith's child, its pid written into pid[slot]
- * before it runs). The child gets its slot's two descriptors, its CPU
- * limit and the context's layout in registers (it has none of the
- * zygote's data or stack), maps its slot's context and input area, writes
- * its readiness (or a failure) into the slot's control page past the
- * input area through the read-write descriptor, closes every descriptor
- * and jumps to the trampoline (worker/main.c, zygote_fork()).
+ * trampoline (with the children's setup), the fault handlers and the ring
+ * (at PLAN_RING_BASE, MADV_DONTFORK: no child has it), copies its fork
+ * code to the end of PLAN_FORK_PAGE (MADV_DONTFORK, as its whole text),
+ * closes the image's and the ring's descriptors, keeps the slots' (it
+ * maps none of them) and forks one child per request on the ring
+ * (clone(CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES): pith's child,
+ * its pid written into pid[slot] before it runs), the request's CPU limit
+ * first written into its trampoline page. The child goes on at the
+ * trampoline's first byte with its slot's two descriptors and the
+ * context's layout in registers (it has no page of the zygote's but the
+ * image and the trampoline), maps its slot's context and input area,
+ * sets its limits, writes its readiness (or a failure) into the slot's
+ * control page past the input area through the read-write descriptor,
+ * leaves the shared descriptor table for an empty one and enters the
+ * handoff (worker/main.c, zygote_fork(); worker/trampoline.c,
+ * tramp_child).
  *
  * Each side sleeps on a futex only when the other has nothing for it:
  * the zygote on head when no request waits (z_wait), pith on a pid word
  * when the fork it needs has not happened yet (p_wait).
  */
 #define PLAN_RING_BASE 0x204000004000ull /* in the trampoline's block */
+/* A zygote's fork page, right below the trampoline (worker/main.c,
+ * zygote_fork_page()): its clone returns at the trampoline's first byte. */
+#define PLAN_FORK_PAGE (PLAN_TRAMPOLINE_BASE - 0x1000ull)
+/* Its clone's flags: CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES. */
+#define PLAN_ZYGOTE_CLONE_FLAGS 0x108400u
 #define PLAN_RING_SIZE 0x1000ull
 #define PLAN_SLOTS 8		/* pooled contexts per zygote, at most */
 /* Where the zygote keeps its slots' descriptors (slot s: base + 2s, + 2s
@@ -246,10 +254,11 @@ struct plan_inmap {
 /*
  * The block the loader leaves at the top of the context stack: its last
  * code unmaps the unmap[] ranges (everything but what the function keeps
- * and the loader's window; none in a zygote's child, whose zygote unmapped
- * them once), then the trampoline unmaps the loader's window (its code and
- * data: loader_text, loader_text_len here), closes fd 0 and zeroes the
- * block before jumping to the function.
+ * and the loader's window), then the trampoline unmaps the loader's window
+ * (its code and data: loader_text, loader_text_len here), closes fd 0 and
+ * zeroes the block before jumping to the function. A zygote's child has
+ * neither to unmap (its zygote unmapped the rest once, and no page of the
+ * loader is passed on): its setup enters the trampoline at tramp_close.
  */
 struct plan_handoff {
 	__u64 n_unmap;

@@ -211,6 +211,61 @@ static long forbidden(struct pith_context *c, long nr)
 	}
 }
 
+/* setup_jump(regs, target): %rax, %rdi, %rsi, %rdx, %r10, %r8, %r9 and
+ * %r12 (the setup's descriptor, which its failure path writes with) from
+ * regs[0..7], then on to target; no return. */
+__attribute__((noreturn)) void setup_jump(const u64 *regs, u64 target);
+__asm__(".text\n"
+	"setup_jump:\n"
+	"	mov %rsi, %r11\n"
+	"	mov 0(%rdi), %rax\n"
+	"	mov 16(%rdi), %rsi\n"
+	"	mov 24(%rdi), %rdx\n"
+	"	mov 32(%rdi), %r10\n"
+	"	mov 40(%rdi), %r8\n"
+	"	mov 48(%rdi), %r9\n"
+	"	mov 56(%rdi), %r12\n"
+	"	mov 8(%rdi), %rdi\n"
+	"	jmp *%r11\n");
+
+/* A zygote's child's setup call made again (H_SETUP_CALL). */
+static int setup_call(struct pith_context *c, u64 param)
+{
+	static u64 limit[2] = { 1000, 1000 };
+	static struct { unsigned int magic, pad; u64 now; } forged = { 0x59444552, 0, 1 };
+	u64 target = 0x204000000000ull + (param & 0xfff), a = param >> 16;
+	u64 regs[8] = { 0 };
+
+	switch ((param >> 12) & 0xf) {
+	case SETUP_PRLIMIT_RAISE:
+		regs[0] = 302;
+		regs[2] = a;
+		regs[3] = (u64)limit;
+		break;
+	case SETUP_PWRITE_FORGE:
+		regs[0] = 18;
+		regs[1] = regs[7] = a;
+		regs[2] = (u64)&forged;
+		regs[3] = 16;
+		regs[4] = c->context_size + 0x10000; /* PLAN_CTRL_OFF */
+		break;
+	case SETUP_MMAP_FD:
+		regs[0] = 9;
+		regs[1] = 0x280000000000ull;
+		regs[2] = 4096;
+		regs[3] = 3;
+		regs[4] = 0x100001;
+		regs[5] = regs[7] = a;
+		break;
+	case SETUP_OTHER_CALL:
+		regs[0] = 39;
+		break;
+	default:
+		return 106;
+	}
+	setup_jump(regs, target);
+}
+
 /* Bounded only by the depth parameter, which the test makes huge. */
 static int recurse(volatile char *prev, u64 depth)
 {
@@ -259,6 +314,8 @@ __attribute__((used)) int hostile_main(struct pith_context *c)
 	case H_ILLEGAL:
 		__asm__ volatile("ud2");
 		return 104;
+	case H_SETUP_CALL:
+		return setup_call(c, param);
 	case H_JUMP:
 		/* 48-bit parameter, sign-extended: kernel-half addresses too. */
 		((void (*)(void))((long)(param << 16) >> 16))();

@@ -383,6 +383,12 @@ static void map_trampoline(const struct plan *p)
 	       PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
 	       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy((void *)PLAN_TRAMPOLINE_BASE, tramp_start, len);
+	/* A zygote's child's setup, whose calls the seccomp program allows
+	 * at their addresses: a zygote's trampoline only (its children's). */
+	if (!(p->flags & PLAN_F_ZYGOTE))
+		memset((void *)(PLAN_TRAMPOLINE_BASE +
+				(__u64)(tramp_child - tramp_start)),
+		       0xcc, (size_t)(tramp_child_end - tramp_child));
 	if (p->flags & PLAN_F_WARM)
 		write_tramp_data(p);
 	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
@@ -503,18 +509,16 @@ static __u64 data_start(void)
 }
 
 /*
- * What a child of the zygote gets of it, as little as it can be: the image,
- * the trampoline and one page of the loader's code (zygote_fork_page(),
- * which also takes the loader's file text away from the children). The
- * zygote's stack, the ring and the loader's data are not passed on at all
- * (MADV_DONTFORK: the child runs the loader's code with registers only,
- * zygote_fork(), and touches no memory before its context is mapped), and
- * its vDSO, vvar and anything else (the stack's far end, argv, the
- * environment, the auxiliary vector are above the part kept) are unmapped
- * here, once. So a fork copies no page table of the zygote's data, stack
- * or ring, neither side takes a copy-on-write fault for them afterwards,
- * and a child has nothing to unmap before its function but the loader's
- * window, which holds only the fork page.
+ * What a child of the zygote gets of it, as little as it can be: the image
+ * and the trampoline. The zygote's stack, the ring, the loader's data and
+ * text and the fork page are not passed on at all (MADV_DONTFORK, here
+ * and in zygote_fork_page(): the child runs its setup in the trampoline
+ * page with registers only and touches no memory before its context is
+ * mapped), and its vDSO, vvar and anything else (the stack's far end,
+ * argv, the environment, the auxiliary vector are above the part kept)
+ * are unmapped here, once. So a fork copies no page table of the zygote's
+ * data, stack or ring, neither side takes a copy-on-write fault for them
+ * afterwards, and a child has nothing to unmap before its function.
  */
 static void zygote_trim(const struct plan *p)
 {
@@ -556,35 +560,19 @@ static void zygote_trim(const struct plan *p)
 
 /*
  * What zygote_fork() hands its child in registers: the slot's descriptors
- * (read-write, read-only), the instance's CPU limit, pith's pid and the
- * zygote's context layout. Offsets fixed for the assembly below.
+ * (read-write, read-only), pith's pid and the zygote's context layout.
+ * Offsets fixed for the assembly below. (The instance's CPU limit is in
+ * the trampoline page: zygote_cpu_limit().)
  */
 struct fork_args {
-	__u64 rw, ro, cpu_cur, cpu_max, ppid, context_size, guard_off, entry;
+	__u64 rw, ro, ppid, context_size, guard_off, entry;
 };
-_Static_assert(sizeof(struct fork_args) == 64, "fork_args");
+_Static_assert(sizeof(struct fork_args) == 48, "fork_args");
 
 /* The assembler takes no C integer suffixes: plain copies, checked. */
 #define ASM_CONTEXT_BASE 0x200000000000
-#define ASM_INPUT_BASE 0x300000000000
-#define ASM_INPUT_AREA 0x10000
-#define ASM_LOADER_BASE 0x204000010000
-#define ASM_LOADER_LEN 0x1f0000
-#define ASM_TRAMPOLINE_BASE 0x204000000000
-#define ASM_CTRL_READY 0x59444552
-#define ASM_BLOCK 128
 _Static_assert(ASM_CONTEXT_BASE == PITH_CONTEXT_BASE, "context base");
-_Static_assert(ASM_INPUT_BASE == PITH_INPUT_BASE, "input base");
-_Static_assert(ASM_INPUT_AREA == PLAN_INPUT_AREA, "input area");
-_Static_assert(ASM_LOADER_BASE == PLAN_LOADER_BASE, "loader base");
-_Static_assert(ASM_LOADER_LEN == PLAN_LOADER_END - PLAN_LOADER_BASE,
-	       "loader window");
-_Static_assert(ASM_TRAMPOLINE_BASE == PLAN_TRAMPOLINE_BASE, "trampoline");
-_Static_assert(ASM_CTRL_READY == PLAN_CTRL_READY, "ready magic");
-_Static_assert(PLAN_CTRL_OFF(0) == ASM_INPUT_AREA, "control page");
-_Static_assert(offsetof(struct plan_ctrl, now_ns) == 8 &&
-	       offsetof(struct plan_ctrl, error) == 16, "plan_ctrl");
-_Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
+_Static_assert(PLAN_ZYGOTE_CLONE_FLAGS == 0x108400, "clone flags");
 
 /*
  * clone(CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES): the kernel
@@ -596,31 +584,22 @@ _Static_assert(sizeof(struct plan_handoff) + 32 <= ASM_BLOCK, "block");
  * CLOSE_RANGE_UNSHARE) gives it a new one holding none of them; so no
  * fork takes a reference to each of the zygote's 1 + 2 * PLAN_SLOTS
  * files and no child drops them again one by one (security.md
- * "Zygotes"). Until then only this code runs in the child, which closes
+ * "Zygotes"). Until then only its setup runs in the child, which closes
  * no descriptor: a failure exits, which only drops its share of the
  * table.
  *
- * The child has no memory of the zygote's but its code (zygote_trim()), so
- * it runs on registers alone until its context is mapped: %r12 rw, %r13
- * ro, %rbp and %rbx the CPU limit, %r14 pith's pid, %r15 the guard page's
- * offset, %r8 the entry (clone reads no tls without CLONE_SETTLS) and %rsp
- * the context's top (clone's stack argument; nothing is pushed). It sets
- * PR_SET_PDEATHSIG (fork clears it), checks that pith is still its parent,
- * maps its slot's context around the guard page and the input area
- * read-only, and only then uses memory: the last ASM_BLOCK bytes of its
- * context stack, for its limits' words, the clock and "ready", and the
- * handoff block, all of which the trampoline zeroes before the function
- * (it zeroes the block, block_size bytes). It sets RLIMIT_NPROC 0,
- * RLIMIT_NOFILE 0 and its RLIMIT_CPU, writes "ready" and the time into
- * its slot's control page (pwrite: only pith maps that page), leaves the
- * zygote's descriptor table for an empty one of its own (the zygote's
- * socket, every slot's descriptors stay the zygote's) and jumps to the
- * trampoline. A failure writes its text into the control page instead
- * (the "ready" word cleared first), then exits 127.
+ * This code runs in the fork page (zygote_fork_page()), whose last two
+ * bytes are the syscall instruction: both sides return from it at the
+ * trampoline page's first byte, tramp_forked (worker/trampoline.c), the
+ * zygote to its loader with the pid, the child to its setup in that page
+ * (tramp_child), with registers only: %r12 rw, %r13 ro, %r14 pith's pid,
+ * %r15 the guard page's offset, %r8 the entry (clone reads no tls without
+ * CLONE_SETTLS) and %rsp the context's top (clone's stack argument;
+ * nothing is pushed). The fork page is MADV_DONTFORK: a child has no page
+ * of the loader at all.
  */
 long zygote_fork(const struct fork_args *a, __s32 *ptid);
 __asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
-	".balign 4096\n"
 	".globl zfork_start\n"
 	"zfork_start:\n"
 	".globl zygote_fork\n"
@@ -633,13 +612,11 @@ __asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
 	"	push %r15\n"
 	"	mov 0(%rdi), %r12\n"
 	"	mov 8(%rdi), %r13\n"
-	"	mov 16(%rdi), %rbp\n"
-	"	mov 24(%rdi), %rbx\n"
-	"	mov 32(%rdi), %r14\n"
-	"	mov 48(%rdi), %r15\n"
-	"	mov 56(%rdi), %r8\n"
+	"	mov 16(%rdi), %r14\n"
+	"	mov 32(%rdi), %r15\n"
+	"	mov 40(%rdi), %r8\n"
 	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rax\n"
-	"	add 40(%rdi), %rax\n"
+	"	add 24(%rdi), %rax\n"
 	"	mov %rsi, %rdx\n"		/* ptid */
 	"	mov %rax, %rsi\n"		/* the child's %rsp */
 	"	xor %r10d, %r10d\n"
@@ -647,185 +624,6 @@ __asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
 	"	mov $0x108400, %edi\n"	/* CLONE_PARENT | CLONE_PARENT_SETTID |
 					   CLONE_FILES */
 	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jz 1f\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
-	"	ret\n"
-	/* The child. */
-	"1:	mov $157, %eax\n"		/* prctl(PR_SET_PDEATHSIG, SIGKILL) */
-	"	mov $1, %edi\n"
-	"	mov $9, %esi\n"
-	"	syscall\n"
-	"	lea zf_pdeathsig(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	mov $110, %eax\n"		/* getppid */
-	"	syscall\n"
-	"	lea zf_parent(%rip), %rsi\n"
-	"	cmp %r14, %rax\n"
-	"	jne 90f\n"
-	"	mov %r8, %r14\n"		/* the entry, from here on */
-	"	mov $9, %eax\n"			/* mmap: the context below the guard */
-	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
-	"	mov %r15, %rsi\n"
-	"	mov $3, %edx\n"			/* PROT_READ | PROT_WRITE */
-	"	mov $0x100001, %r10d\n"	/* MAP_SHARED | MAP_FIXED_NOREPLACE */
-	"	mov %r12, %r8\n"
-	"	xor %r9d, %r9d\n"
-	"	syscall\n"
-	"	lea zf_context(%rip), %rsi\n"
-	"	cmp %rdi, %rax\n"
-	"	jne 90f\n"
-	"	lea 4096(%r15), %r9\n"		/* above the guard: the stack */
-	"	lea (%rdi,%r9), %rdi\n"
-	"	mov %rsp, %rsi\n"
-	"	sub %rdi, %rsi\n"
-	"	mov $9, %eax\n"
-	"	syscall\n"
-	"	lea zf_stack(%rip), %rsi\n"
-	"	cmp %rdi, %rax\n"
-	"	jne 90f\n"
-	"	mov %rsp, %r9\n"		/* the input area, read-only */
-	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rax\n"
-	"	sub %rax, %r9\n"
-	"	movabs $" STR(ASM_INPUT_BASE) ", %rdi\n"
-	"	mov $" STR(ASM_INPUT_AREA) ", %esi\n"
-	"	mov $1, %edx\n"			/* PROT_READ */
-	"	mov %r13, %r8\n"
-	"	mov $9, %eax\n"
-	"	syscall\n"
-	"	lea zf_area(%rip), %rsi\n"
-	"	cmp %rdi, %rax\n"
-	"	jne 90f\n"
-	/* Memory: the block's words, -64..-32(%rsp) the limits, the clock
-	 * and "ready" (struct plan_ctrl's first 16 bytes). */
-	"	movq $0, -64(%rsp)\n"
-	"	movq $0, -56(%rsp)\n"
-	"	mov $302, %eax\n"		/* prlimit64(0, RLIMIT_NPROC, 0 0) */
-	"	xor %edi, %edi\n"
-	"	mov $6, %esi\n"
-	"	lea -64(%rsp), %rdx\n"
-	"	xor %r10d, %r10d\n"
-	"	syscall\n"
-	"	lea zf_nproc(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	mov $302, %eax\n"		/* RLIMIT_NOFILE 0 0: no new fd */
-	"	mov $7, %esi\n"
-	"	syscall\n"
-	"	lea zf_nofile(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	mov %rbp, -64(%rsp)\n"
-	"	mov %rbx, -56(%rsp)\n"
-	"	mov $302, %eax\n"		/* RLIMIT_CPU */
-	"	xor %esi, %esi\n"
-	"	syscall\n"
-	"	lea zf_cpu(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	mov $228, %eax\n"		/* clock_gettime(CLOCK_MONOTONIC) */
-	"	mov $1, %edi\n"
-	"	lea -48(%rsp), %rsi\n"
-	"	syscall\n"
-	"	lea zf_clock(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	imul $1000000000, -48(%rsp), %rax\n"
-	"	add -40(%rsp), %rax\n"
-	"	mov %rax, -56(%rsp)\n"		/* now_ns */
-	"	movq $" STR(ASM_CTRL_READY) ", -64(%rsp)\n" /* magic, pad 0 */
-	"	mov $18, %eax\n"		/* pwrite64 into the control page */
-	"	mov %r12, %rdi\n"
-	"	lea -64(%rsp), %rsi\n"
-	"	mov $16, %edx\n"
-	"	mov %rsp, %r10\n"
-	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_INPUT_AREA) "), %rcx\n"
-	"	sub %rcx, %r10\n"
-	"	syscall\n"
-	"	lea zf_ready(%rip), %rsi\n"
-	"	cmp $16, %rax\n"
-	"	jne 90f\n"
-	"	mov $436, %eax\n"		/* close_range(0, ~0U, UNSHARE) */
-	"	xor %edi, %edi\n"
-	"	mov $0xffffffff, %esi\n"
-	"	mov $2, %edx\n"		/* CLOSE_RANGE_UNSHARE */
-	"	syscall\n"
-	"	lea zf_close(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	/* The handoff block (struct plan_handoff) at the top, none to
-	 * unmap but the loader's window (the trampoline's call). */
-	"	lea -" STR(ASM_BLOCK) "(%rsp), %rdi\n"
-	"	movq $0, 0(%rdi)\n"
-	"	mov %r14, 8(%rdi)\n"
-	"	mov %rsp, 16(%rdi)\n"
-	"	movabs $" STR(ASM_LOADER_BASE) ", %rax\n"
-	"	mov %rax, 24(%rdi)\n"
-	"	movq $" STR(ASM_LOADER_LEN) ", 32(%rdi)\n"
-	"	mov %rdi, 40(%rdi)\n"
-	"	movq $" STR(ASM_BLOCK) ", 48(%rdi)\n"
-	"	mov %rdi, %rsp\n"
-	"	lea tramp_entry(%rip), %rax\n"
-	"	lea tramp_start(%rip), %rcx\n"
-	"	sub %rcx, %rax\n"
-	"	movabs $" STR(ASM_TRAMPOLINE_BASE) ", %rcx\n"
-	"	add %rcx, %rax\n"
-	"	jmp *%rax\n"
-	/* A failure, its text at %rsi (NUL-terminated): "ready" cleared,
-	 * then the text into the control page's error field. %rsp is still
-	 * the context's top. */
-	"90:	mov %rsi, %r13\n"
-	"	mov $18, %eax\n"
-	"	mov %r12, %rdi\n"
-	"	lea zf_zero(%rip), %rsi\n"
-	"	mov $8, %edx\n"
-	"	mov %rsp, %r10\n"
-	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_INPUT_AREA) "), %rcx\n"
-	"	sub %rcx, %r10\n"
-	"	syscall\n"
-	"	mov $18, %eax\n"
-	"	mov %r13, %rsi\n"
-	"	mov $64, %edx\n"		/* each text is shorter, padded */
-	"	add $16, %r10\n"
-	"	syscall\n"
-	"	mov $231, %eax\n"		/* exit_group(127) */
-	"	mov $127, %edi\n"
-	"	syscall\n"
-	"	ud2\n"
-	/* Its texts follow it in the same page, which the zygote copies
-	 * (zygote_fork_page()): all of it is addressed relative to %rip. */
-	".balign 64\n"
-	"zf_zero:	.quad 0\n"
-	".balign 64\n"
-	"zf_pdeathsig:	.asciz \"pith-worker: PR_SET_PDEATHSIG\"\n"
-	".balign 64\n"
-	"zf_parent:	.asciz \"pith-worker: pith died\"\n"
-	".balign 64\n"
-	"zf_context:	.asciz \"pith-worker: cannot map the context\"\n"
-	".balign 64\n"
-	"zf_stack:	.asciz \"pith-worker: cannot map the context stack\"\n"
-	".balign 64\n"
-	"zf_area:	.asciz \"pith-worker: cannot map the input area\"\n"
-	".balign 64\n"
-	"zf_nproc:	.asciz \"pith-worker: RLIMIT_NPROC\"\n"
-	".balign 64\n"
-	"zf_nofile:	.asciz \"pith-worker: RLIMIT_NOFILE\"\n"
-	".balign 64\n"
-	"zf_cpu:	.asciz \"pith-worker: RLIMIT_CPU\"\n"
-	".balign 64\n"
-	"zf_clock:	.asciz \"pith-worker: clock_gettime\"\n"
-	".balign 64\n"
-	"zf_ready:	.asciz \"pith-worker: cannot report readiness\"\n"
-	".balign 64\n"
-	"zf_close:	.asciz \"pith-worker: close_range\"\n"
-	".balign 64\n"
-	".zero 64\n"
 	".globl zfork_end\n"
 	"zfork_end:\n"
 	".popsection\n");
@@ -833,46 +631,85 @@ __asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
 extern const char zfork_start[], zfork_end[];
 
 /*
- * The page a zygote's children run their setup in: a copy of
- * zygote_fork()'s page of the loader's text (its code and its texts,
- * addressed relative to %rip) in an anonymous page over the loader's first
- * page (its ELF header, read by data_start() before), inside both the
- * seccomp program's trusted range (the loader's executable segment,
- * sandbox.c) and the window the trampoline unmaps (plan.h). The loader's
- * file text is MADV_DONTFORK from then on: a child gets this page alone of
- * the loader, its page table entry copied by fork, so it takes no fault at
- * its first instruction, maps no page of the loader's file and has one
- * page, one mapping, to unmap before its function (the prototype's design
- * b, tools/bench/fresh_proto.c; Documentation/benchmarks/fresh-calls.md,
- * round 13). Returns the copy's zygote_fork().
+ * The page a zygote forks in, PLAN_FORK_PAGE, right below the trampoline:
+ * a copy of zygote_fork() whose syscall instruction ends the page, so
+ * that the zygote and its child both go on at the trampoline's first
+ * byte. The page is MADV_DONTFORK, and so is the loader's whole text (its
+ * data and stack are, zygote_trim()): a child gets nothing of the loader,
+ * has nothing to unmap before its function, and its calls are made from
+ * its trampoline page, each pinned by the seccomp program (security.md,
+ * "Zygotes"). The clone's instruction pointer, the trampoline's first
+ * byte, is one no process that runs a function can make a call from: no
+ * executable byte lies below it there (images end at PITH_IMAGE_MAX).
+ * Returns the copy's zygote_fork().
  */
 typedef long fork_fn(const struct fork_args *a, __s32 *ptid);
 
 static fork_fn *zygote_fork_page(void)
 {
-	__u64 page = (__u64)__ehdr_start, from = (__u64)zfork_start;
-	__u64 len = (__u64)(zfork_end - zfork_start), data = data_start();
+	__u64 page = PLAN_FORK_PAGE, len = (__u64)(zfork_end - zfork_start);
+	__u64 text = (__u64)__ehdr_start, data = data_start();
+	__u64 at = page + PAGE - len;
 	long r;
 
-	if (page != PLAN_LOADER_BASE || (from & (PAGE - 1)) || len > PAGE ||
-	    from < page + PAGE || from + PAGE > data)
-		fail("pith-worker: the fork code is not a page of its own", from,
+	__u64 e = (__u64)zfork_end;
+	const __u8 *end;
+
+	__asm__("" : "+r"(e)); /* its last bytes: no array of gcc's */
+	end = (const __u8 *)e;
+	if (len > PAGE || len < 2 || end[-2] != 0x0f || end[-1] != 0x05 ||
+	    (__u64)tramp_forked != (__u64)tramp_start)
+		fail("pith-worker: the fork code does not end in its clone", 0,
 		     0);
-	r = raw_syscall6(__NR_mmap, page, PAGE, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-	if (r != (long)page)
-		fail("pith-worker: cannot map the fork page", page,
-		     r < 0 ? r : -17 /* EEXIST */);
-	memcpy((void *)page, zfork_start, len);
+	map_at("pith-worker: cannot map the fork page", page, PAGE,
+	       PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memcpy((void *)at, zfork_start, len);
 	r = raw_syscall3(__NR_mprotect, page, PAGE, PROT_READ | PROT_EXEC);
 	if (r < 0)
 		fail("pith-worker: mprotect of the fork page", page, r);
-	r = raw_syscall3(__NR_madvise, page + PAGE, data - page - PAGE,
-			 MADV_DONTFORK_);
+	r = raw_syscall3(__NR_madvise, page, PAGE, MADV_DONTFORK_);
 	if (r < 0)
-		fail("pith-worker: madvise(MADV_DONTFORK) of the text", page, r);
-	/* zygote_fork is the section's first instruction. */
-	return (fork_fn *)page;
+		fail("pith-worker: madvise(MADV_DONTFORK) of the fork page",
+		     page, r);
+	r = raw_syscall3(__NR_madvise, text, data - text, MADV_DONTFORK_);
+	if (r < 0)
+		fail("pith-worker: madvise(MADV_DONTFORK) of the text", text, r);
+	return (fork_fn *)at;
+}
+
+/*
+ * A child's RLIMIT_CPU: the trampoline page's tramp_z_cpu words, which its
+ * prlimit64 reads (the seccomp program pins that pointer: a function that
+ * makes the call again sets the same limit). Rewritten only when a
+ * request's limit differs from the last one's; each child keeps the words
+ * it was forked with (the page is private: the zygote's write copies it).
+ * 0, or -errno.
+ */
+static long zygote_cpu_limit(const struct plan_req *rq)
+{
+	static __u64 cur[2];
+	volatile __u64 *w = (volatile __u64 *)(PLAN_TRAMPOLINE_BASE +
+					       (__u64)(tramp_z_cpu -
+						       tramp_start));
+	long r;
+
+	if (rq->cpu_cur == cur[0] && rq->cpu_max == cur[1])
+		return 0;
+	if (!rq->cpu_cur || rq->cpu_cur > rq->cpu_max)
+		return -22; /* EINVAL */
+	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
+			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE);
+	if (r < 0)
+		return r;
+	w[0] = rq->cpu_cur;
+	w[1] = rq->cpu_max;
+	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
+			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC);
+	if (r < 0)
+		raw_exit_group(127); /* the trampoline must not stay writable */
+	cur[0] = rq->cpu_cur;
+	cur[1] = rq->cpu_max;
+	return 0;
 }
 
 static long futex(volatile __u32 *w, int op, __u32 val)
@@ -908,8 +745,8 @@ static void swap_slot(int *slot_fds)
  * fork per request on the ring (plan.h). Only this loader's code ever runs
  * in a zygote: it never jumps to the trampoline, so no instruction of the
  * function runs here, and it never calls close(0) (the eBPF guard's arming
- * call). Each child goes on in zygote_fork()'s child, with registers only,
- * in the copy of its page (zygote_fork_page()).
+ * call). Each child goes on at its trampoline's first byte, with
+ * registers only (zygote_fork_page(), worker/trampoline.c tramp_child).
  */
 static __attribute__((noreturn)) void zygote(const struct plan *p)
 {
@@ -989,9 +826,9 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 		if (rq.op == PLAN_REQ_FORK) {
 			a.rw = (__u64)slot_fds[2 * rq.slot];
 			a.ro = (__u64)slot_fds[2 * rq.slot + 1];
-			a.cpu_cur = rq.cpu_cur;
-			a.cpu_max = rq.cpu_max;
-			r = fork_child(&a, &ring->pid[rq.slot]);
+			r = zygote_cpu_limit(&rq);
+			if (r == 0)
+				r = fork_child(&a, &ring->pid[rq.slot]);
 			if (r < 0)
 				STORE(ring->pid[rq.slot], (__s32)r);
 		} else if (rq.op == PLAN_REQ_SWAP) {

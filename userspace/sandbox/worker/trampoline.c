@@ -36,6 +36,18 @@ _Static_assert(ASM_FAULT_REPORT == PITH_CONTEXT_BASE + RESERVED_OFF,
 	       "fault report");
 _Static_assert(ASM_FAULT_MAGIC == PLAN_FAULT_MAGIC, "fault magic");
 _Static_assert(PLAN_SOCK_FD == 0, "fd number");
+/* A zygote's child's (tramp_child). */
+#define ASM_AREA_BASE 0x300000000000
+#define ASM_AREA_LEN 0x10000
+#define ASM_CTRL_READY 0x59444552
+#define ASM_BLOCK 128
+_Static_assert(ASM_AREA_BASE == PITH_INPUT_BASE, "input area");
+_Static_assert(ASM_AREA_LEN == PLAN_INPUT_AREA, "input area");
+_Static_assert(ASM_CTRL_READY == PLAN_CTRL_READY, "ready magic");
+_Static_assert(PLAN_CTRL_OFF(0) == ASM_AREA_LEN, "control page");
+_Static_assert(offsetof(struct plan_ctrl, now_ns) == 8 &&
+	       offsetof(struct plan_ctrl, error) == 16, "plan_ctrl");
+_Static_assert(sizeof(struct plan_handoff) + 64 <= ASM_BLOCK, "block");
 /* The warm path's constants, checked the same way. */
 #define ASM_INPUT_BASE 0x300000010000	/* past the input area */
 #define ASM_INPUT_LEN 0xfffffff0000	/* the rest of the input range */
@@ -76,6 +88,25 @@ __asm__(
 	"tramp_start:\n"
 
 	/*
+	 * A zygote's clone (its fork page ends with the syscall instruction,
+	 * one page below: worker/main.c, zygote_fork_page()) returns here,
+	 * in the zygote and in its child: the zygote goes back to its loader
+	 * with the pid (or -errno), the child on to its setup in this page
+	 * (tramp_child, in a zygote's trampoline only). No system call.
+	 */
+	".globl tramp_forked\n"
+	"tramp_forked:\n"
+	"	test %rax, %rax\n"
+	"	jz tramp_child\n"
+	"	pop %r15\n"
+	"	pop %r14\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	pop %rbp\n"
+	"	pop %rbx\n"
+	"	ret\n"
+
+	/*
 	 * Entry: %rsp = the handoff block (struct plan_handoff), at the top
 	 * of the context stack; everything but the function's mappings, this
 	 * page and the loader's code is already unmapped. %rbx keeps the
@@ -90,6 +121,10 @@ __asm__(
 	"	syscall\n"
 	"	test %rax, %rax\n"
 	"	jnz 9f\n"
+	/* A zygote's child comes in here, %rsp = %rbx = its block: it has
+	 * no page of the loader to unmap. */
+	".globl tramp_close\n"
+	"tramp_close:\n"
 	"	mov $3, %eax\n"			/* close(socket): the last call */
 	"	mov $" STR(PLAN_SOCK_FD) ", %edi\n"
 	"	syscall\n"
@@ -342,6 +377,224 @@ __asm__(
 	"	mov $126, %edi\n"
 	"	syscall\n"
 	"	ud2\n"
+
+	/*
+	 * A zygote's child (from tramp_forked; in a zygote's trampoline only:
+	 * the loader fills [tramp_child, tramp_child_end) with int3 in every
+	 * other worker's). Registers only until its context is mapped: %r12
+	 * and %r13 its slot's read-write and read-only descriptors, %r14
+	 * pith's pid, %r15 the guard page's offset, %r8 the entry, %rsp the
+	 * context's top (worker/main.c, zygote_fork()). It sets
+	 * PR_SET_PDEATHSIG (fork clears it), checks that pith is still its
+	 * parent, maps its slot's context around the guard page and the
+	 * input area read-only, then uses the last ASM_BLOCK bytes of its
+	 * context stack (zeroed by the trampoline with the handoff block):
+	 * RLIMIT_NPROC and RLIMIT_NOFILE 0 0 and its RLIMIT_CPU (each from
+	 * a word of this page, which the function cannot write), "ready"
+	 * and the time into its slot's control page (pwrite: only pith maps
+	 * that page), an empty descriptor table of its own, and on to the
+	 * handoff at tramp_close. A failure writes its text into the control
+	 * page instead ("ready" cleared first) and exits 127.
+	 *
+	 * Every call here stays reachable from the function (this page is
+	 * its trampoline): the seccomp program allows each only at its own
+	 * address with its constant arguments pinned, and each is harmless
+	 * made again by a function (security.md, "Zygotes": by then it
+	 * holds no descriptor, and its limits are the words the calls set).
+	 */
+	".globl tramp_child\n"
+	"tramp_child:\n"
+	"	mov $157, %eax\n"		/* prctl(PR_SET_PDEATHSIG, SIGKILL) */
+	"	mov $1, %edi\n"
+	"	mov $9, %esi\n"
+	"	syscall\n"
+	".globl tramp_ip_z_pdeathsig\n"
+	"tramp_ip_z_pdeathsig:\n"
+	"	lea zf_pdeathsig(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $110, %eax\n"		/* getppid */
+	"	syscall\n"
+	".globl tramp_ip_z_getppid\n"
+	"tramp_ip_z_getppid:\n"
+	"	lea zf_parent(%rip), %rsi\n"
+	"	cmp %r14, %rax\n"
+	"	jne 90f\n"
+	"	mov %r8, %r14\n"		/* the entry, from here on */
+	"	mov $9, %eax\n"			/* mmap: the context below the guard */
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rdi\n"
+	"	mov %r15, %rsi\n"
+	"	mov $3, %edx\n"			/* PROT_READ | PROT_WRITE */
+	"	mov $0x100001, %r10d\n"	/* MAP_SHARED | MAP_FIXED_NOREPLACE */
+	"	mov %r12, %r8\n"
+	"	xor %r9d, %r9d\n"
+	"	syscall\n"
+	".globl tramp_ip_z_map_context\n"
+	"tramp_ip_z_map_context:\n"
+	"	lea zf_context(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	"	lea 4096(%r15), %r9\n"		/* above the guard: the stack */
+	"	lea (%rdi,%r9), %rdi\n"
+	"	mov %rsp, %rsi\n"
+	"	sub %rdi, %rsi\n"
+	"	mov $9, %eax\n"
+	"	syscall\n"
+	".globl tramp_ip_z_map_stack\n"
+	"tramp_ip_z_map_stack:\n"
+	"	lea zf_stack(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	"	mov %rsp, %r9\n"		/* the input area, read-only */
+	"	movabs $" STR(ASM_CONTEXT_BASE) ", %rax\n"
+	"	sub %rax, %r9\n"
+	"	movabs $" STR(ASM_AREA_BASE) ", %rdi\n"
+	"	mov $" STR(ASM_AREA_LEN) ", %esi\n"
+	"	mov $1, %edx\n"			/* PROT_READ */
+	"	mov %r13, %r8\n"
+	"	mov $9, %eax\n"
+	"	syscall\n"
+	".globl tramp_ip_z_map_area\n"
+	"tramp_ip_z_map_area:\n"
+	"	lea zf_area(%rip), %rsi\n"
+	"	cmp %rdi, %rax\n"
+	"	jne 90f\n"
+	"	mov $302, %eax\n"		/* prlimit64(0, RLIMIT_NPROC, 0 0) */
+	"	xor %edi, %edi\n"
+	"	mov $6, %esi\n"
+	"	lea tramp_z_zero(%rip), %rdx\n"
+	"	xor %r10d, %r10d\n"
+	"	syscall\n"
+	".globl tramp_ip_z_nproc\n"
+	"tramp_ip_z_nproc:\n"
+	"	lea zf_nproc(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $302, %eax\n"		/* RLIMIT_NOFILE 0 0: no new fd */
+	"	mov $7, %esi\n"
+	"	lea tramp_z_zero(%rip), %rdx\n"
+	"	syscall\n"
+	".globl tramp_ip_z_nofile\n"
+	"tramp_ip_z_nofile:\n"
+	"	lea zf_nofile(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $302, %eax\n"		/* RLIMIT_CPU: the zygote's words */
+	"	xor %esi, %esi\n"
+	"	lea tramp_z_cpu(%rip), %rdx\n"
+	"	syscall\n"
+	".globl tramp_ip_z_cpu\n"
+	"tramp_ip_z_cpu:\n"
+	"	lea zf_cpu(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	mov $228, %eax\n"		/* clock_gettime(CLOCK_MONOTONIC) */
+	"	mov $1, %edi\n"
+	"	lea -48(%rsp), %rsi\n"
+	"	syscall\n"
+	".globl tramp_ip_z_clock\n"
+	"tramp_ip_z_clock:\n"
+	"	lea zf_clock(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	"	imul $1000000000, -48(%rsp), %rax\n"
+	"	add -40(%rsp), %rax\n"
+	"	mov %rax, -56(%rsp)\n"		/* now_ns */
+	"	movq $" STR(ASM_CTRL_READY) ", -64(%rsp)\n" /* magic, pad 0 */
+	"	mov $18, %eax\n"		/* pwrite64 into the control page */
+	"	mov %r12, %rdi\n"
+	"	lea -64(%rsp), %rsi\n"
+	"	mov $16, %edx\n"
+	"	mov %rsp, %r10\n"
+	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_AREA_LEN) "), %rcx\n"
+	"	sub %rcx, %r10\n"
+	"	syscall\n"
+	".globl tramp_ip_z_ready\n"
+	"tramp_ip_z_ready:\n"
+	"	lea zf_ready(%rip), %rsi\n"
+	"	cmp $16, %rax\n"
+	"	jne 90f\n"
+	"	mov $436, %eax\n"		/* close_range(0, ~0U, UNSHARE) */
+	"	xor %edi, %edi\n"
+	"	mov $0xffffffff, %esi\n"
+	"	mov $2, %edx\n"		/* CLOSE_RANGE_UNSHARE */
+	"	syscall\n"
+	".globl tramp_ip_z_close\n"
+	"tramp_ip_z_close:\n"
+	"	lea zf_close(%rip), %rsi\n"
+	"	test %rax, %rax\n"
+	"	jnz 90f\n"
+	/* The handoff block (struct plan_handoff) at the top: nothing to
+	 * unmap, no loader window. */
+	"	lea -" STR(ASM_BLOCK) "(%rsp), %rdi\n"
+	"	movq $0, 0(%rdi)\n"
+	"	mov %r14, 8(%rdi)\n"
+	"	mov %rsp, 16(%rdi)\n"
+	"	movq $0, 24(%rdi)\n"
+	"	movq $0, 32(%rdi)\n"
+	"	mov %rdi, 40(%rdi)\n"
+	"	movq $" STR(ASM_BLOCK) ", 48(%rdi)\n"
+	"	mov %rdi, %rsp\n"
+	"	mov %rdi, %rbx\n"
+	"	jmp tramp_close\n"
+	/* A failure, its text at %rsi (NUL-terminated): "ready" cleared,
+	 * then the text into the control page's error field. */
+	"90:	mov %rsi, %r13\n"
+	"	mov $18, %eax\n"
+	"	mov %r12, %rdi\n"
+	"	lea tramp_z_zero(%rip), %rsi\n"
+	"	mov $8, %edx\n"
+	"	mov %rsp, %r10\n"
+	"	movabs $(" STR(ASM_CONTEXT_BASE) " - " STR(ASM_AREA_LEN) "), %rcx\n"
+	"	sub %rcx, %r10\n"
+	"	syscall\n"
+	".globl tramp_ip_z_fail_clear\n"
+	"tramp_ip_z_fail_clear:\n"
+	"	mov $18, %eax\n"
+	"	mov %r13, %rsi\n"
+	"	mov $64, %edx\n"		/* each text is shorter, padded */
+	"	add $16, %r10\n"
+	"	syscall\n"
+	".globl tramp_ip_z_fail_text\n"
+	"tramp_ip_z_fail_text:\n"
+	"	mov $231, %eax\n"		/* exit_group(127) */
+	"	mov $127, %edi\n"
+	"	syscall\n"
+	"	ud2\n"
+	/* The pinned pointers' words: RLIMIT_NPROC's and RLIMIT_NOFILE's
+	 * (0 0), and RLIMIT_CPU's, which the zygote writes before a fork
+	 * whenever a request's limit differs (worker/main.c). */
+	".balign 16\n"
+	".globl tramp_z_zero\n"
+	"tramp_z_zero:	.quad 0, 0\n"
+	".globl tramp_z_cpu\n"
+	"tramp_z_cpu:	.quad 0, 0\n"
+	"zf_pdeathsig:	.asciz \"pith-worker: PR_SET_PDEATHSIG\"\n"
+	".balign 8\n"
+	"zf_parent:	.asciz \"pith-worker: pith died\"\n"
+	".balign 8\n"
+	"zf_context:	.asciz \"pith-worker: cannot map the context\"\n"
+	".balign 8\n"
+	"zf_stack:	.asciz \"pith-worker: cannot map the context stack\"\n"
+	".balign 8\n"
+	"zf_area:	.asciz \"pith-worker: cannot map the input area\"\n"
+	".balign 8\n"
+	"zf_nproc:	.asciz \"pith-worker: RLIMIT_NPROC\"\n"
+	".balign 8\n"
+	"zf_nofile:	.asciz \"pith-worker: RLIMIT_NOFILE\"\n"
+	".balign 8\n"
+	"zf_cpu:	.asciz \"pith-worker: RLIMIT_CPU\"\n"
+	".balign 8\n"
+	"zf_clock:	.asciz \"pith-worker: clock_gettime\"\n"
+	".balign 8\n"
+	"zf_ready:	.asciz \"pith-worker: cannot report readiness\"\n"
+	".balign 8\n"
+	"zf_close:	.asciz \"pith-worker: close_range\"\n"
+	/* The failure's 64-byte write reads past the last text. */
+	".balign 8\n"
+	".zero 64\n"
+	".globl tramp_child_end\n"
+	"tramp_child_end:\n"
 	".globl tramp_end\n"
 	"tramp_end:\n"
 	".popsection\n");

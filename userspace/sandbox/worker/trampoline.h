@@ -17,6 +17,19 @@ extern const char tramp_exit[], tramp_park[], tramp_ip_park[],
 	tramp_ip_unmap[], tramp_ip_madvise[], tramp_ip_map_input[],
 	tramp_ip_close[], tramp_ip_unmap2[];
 
+/* A zygote's fork returns at tramp_forked; its child's setup,
+ * [tramp_child, tramp_child_end), is in a zygote's trampoline only (int3
+ * in every other worker's), and enters the handoff at tramp_close; the
+ * address after each of its system calls (pinned by the seccomp program,
+ * filter.c) and the words its limits' calls read. */
+extern const char tramp_forked[], tramp_close[], tramp_child[],
+	tramp_child_end[], tramp_ip_z_pdeathsig[], tramp_ip_z_getppid[],
+	tramp_ip_z_map_context[], tramp_ip_z_map_stack[],
+	tramp_ip_z_map_area[], tramp_ip_z_nproc[], tramp_ip_z_nofile[],
+	tramp_ip_z_cpu[], tramp_ip_z_clock[], tramp_ip_z_ready[],
+	tramp_ip_z_close[], tramp_ip_z_fail_clear[], tramp_ip_z_fail_text[],
+	tramp_z_zero[], tramp_z_cpu[];
+
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
 void loader_handoff(void *block, unsigned long tramp_entry)
 	__attribute__((noreturn));
