@@ -721,11 +721,28 @@ static long futex(volatile __u32 *w, int op, __u32 val)
  * closes them), the received ones closed. They arrive at the lowest free
  * numbers, fd 0 first (the socket is past the slots'): closed with
  * close_range(), never close(0), the eBPF guard's arming call. */
+/*
+ * The zygote's RLIMIT_NOFILE: soft 0 (its hard limit kept) from the end of
+ * its setup on, which its children inherit, so a child makes no call for
+ * it and a function none that could raise it (security.md, "Zygotes");
+ * soft = hard only while a swap receives and moves two descriptors.
+ */
+static __u64 nofile_max;
+
+static long zygote_nofile(int open)
+{
+	__u64 lim[2] = { open ? nofile_max : 0, nofile_max };
+
+	return raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, lim, 0);
+}
+
 static void swap_slot(int *slot_fds)
 {
 	__u32 magic = 0;
 	int in[2];
 
+	if (zygote_nofile(1) < 0)
+		raw_exit_group(127);
 	if (recv_two_fds(PLAN_ZYGOTE_SOCK_FD, &magic, sizeof(magic),
 			 PLAN_SWAP_MAGIC, in) < 0 ||
 	    in[0] < 0 || in[1] < 0 || in[0] >= PLAN_ZYGOTE_FD_BASE ||
@@ -736,6 +753,8 @@ static void swap_slot(int *slot_fds)
 			raw_exit_group(127);
 		raw_syscall3(__NR_close_range, in[i], in[i], 0);
 	}
+	if (zygote_nofile(0) < 0)
+		raw_exit_group(127);
 }
 
 /*
@@ -808,6 +827,15 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 		raw_exit_group(127);
 	/* The parent the spawner's checks found: pith. */
 	a.ppid = (__u64)raw_syscall0(__NR_getppid);
+	{
+		__u64 old[2];
+
+		if (raw_syscall4(__NR_prlimit64, 0, RLIMIT_NOFILE, 0, old) < 0)
+			raw_exit_group(127);
+		nofile_max = old[1];
+		if (zygote_nofile(0) < 0)
+			raw_exit_group(127);
+	}
 	for (;;) {
 		__u32 t = ring->tail, h = LOAD(ring->head);
 		struct plan_req rq;

@@ -389,8 +389,9 @@ __asm__(
 	 * parent, maps its slot's context around the guard page and the
 	 * input area read-only, then uses the last ASM_BLOCK bytes of its
 	 * context stack (zeroed by the trampoline with the handoff block):
-	 * RLIMIT_NPROC and RLIMIT_NOFILE 0 0 and its RLIMIT_CPU (each from
-	 * a word of this page, which the function cannot write), "ready"
+	 * RLIMIT_NPROC 0 0 and its RLIMIT_CPU (each from words of this
+	 * page, which the function cannot write; RLIMIT_NOFILE's soft 0 is
+	 * the zygote's, inherited), "ready"
 	 * and the time into its slot's control page (pwrite: only pith maps
 	 * that page), an empty descriptor table of its own, and on to the
 	 * handoff at tramp_close. A failure writes its text into the control
@@ -468,15 +469,6 @@ __asm__(
 	".globl tramp_ip_z_nproc\n"
 	"tramp_ip_z_nproc:\n"
 	"	lea zf_nproc(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	mov $302, %eax\n"		/* RLIMIT_NOFILE 0 0: no new fd */
-	"	mov $7, %esi\n"
-	"	lea tramp_z_zero(%rip), %rdx\n"
-	"	syscall\n"
-	".globl tramp_ip_z_nofile\n"
-	"tramp_ip_z_nofile:\n"
-	"	lea zf_nofile(%rip), %rsi\n"
 	"	test %rax, %rax\n"
 	"	jnz 90f\n"
 	"	mov $302, %eax\n"		/* RLIMIT_CPU: the zygote's words */
@@ -561,8 +553,7 @@ __asm__(
 	"	mov $127, %edi\n"
 	"	syscall\n"
 	"	ud2\n"
-	/* The pinned pointers' words: RLIMIT_NPROC's and RLIMIT_NOFILE's
-	 * (0 0), and RLIMIT_CPU's, which the zygote writes before a fork
+	/* The pinned pointers' words: RLIMIT_NPROC's (0 0), and RLIMIT_CPU's, which the zygote writes before a fork
 	 * whenever a request's limit differs (worker/main.c). */
 	".balign 16\n"
 	".globl tramp_z_zero\n"
@@ -580,8 +571,6 @@ __asm__(
 	"zf_area:	.asciz \"pith-worker: cannot map the input area\"\n"
 	".balign 8\n"
 	"zf_nproc:	.asciz \"pith-worker: RLIMIT_NPROC\"\n"
-	".balign 8\n"
-	"zf_nofile:	.asciz \"pith-worker: RLIMIT_NOFILE\"\n"
 	".balign 8\n"
 	"zf_cpu:	.asciz \"pith-worker: RLIMIT_CPU\"\n"
 	".balign 8\n"
