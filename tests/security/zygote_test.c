@@ -810,6 +810,22 @@ static char proc_state(pid_t pid)
 	return st;
 }
 
+/* Whether p's exit is heard within 10 s, polled as the engine does:
+ * sandbox_fd(), sandbox_poll(). */
+static bool exit_heard(struct sandbox *sb, struct sandbox_proc *p)
+{
+	uint64_t end = (uint64_t)time(NULL) + 10;
+
+	while (!sandbox_proc_pending(p)) {
+		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
+
+		if ((uint64_t)time(NULL) >= end || sandbox_poll(sb) < 0)
+			return false;
+		poll(&pfd, 1, 100);
+	}
+	return true;
+}
+
 /*
  * A forked worker has no pidfd in pith (reap.c): its exit is heard on the
  * sandbox's ring by its zygote's group, or, where the kernel has no
@@ -825,7 +841,6 @@ static char proc_state(pid_t pid)
 static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
 {
 	struct sandbox_proc *p;
-	uint64_t end;
 	pid_t pid;
 
 	hostile_prime(sb);
@@ -838,14 +853,7 @@ static void exit_heard_then_reaped(struct sandbox *sb, bool ring)
 		SKIP(sandbox_proc_free(p); return,
 		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
 	EXPECT_EQ(ring, p->pidfd < 0);
-	end = (uint64_t)time(NULL) + 10;
-	while (!sandbox_proc_pending(p)) {
-		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
-
-		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("exit never heard");
-		poll(&pfd, 1, 100);
-		ASSERT_LE(0, sandbox_poll(sb));
-	}
+	ASSERT_TRUE(exit_heard(sb, p)) TH_LOG("exit never heard");
 	if (ring) {
 		/* Heard by its zygote's group, and reaped by pith at once:
 		 * its pid is no longer its own, and it is never signalled
@@ -916,7 +924,6 @@ TEST_F(zygote, forked_workers_exit_is_reaped_on_the_ring_without_a_waitid)
 {
 	struct sandbox *sb = self->sb;
 	struct sandbox_proc *p;
-	uint64_t end;
 	pid_t pid;
 
 	unsetenv("PITH_REAP");
@@ -930,14 +937,7 @@ TEST_F(zygote, forked_workers_exit_is_reaped_on_the_ring_without_a_waitid)
 	if (!sb->reap)
 		SKIP(sandbox_proc_free(p); return,
 		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
-	end = (uint64_t)time(NULL) + 10;
-	while (!sandbox_proc_pending(p)) {
-		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
-
-		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("exit never heard");
-		poll(&pfd, 1, 100);
-		ASSERT_LE(0, sandbox_poll(sb));
-	}
+	ASSERT_TRUE(exit_heard(sb, p)) TH_LOG("exit never heard");
 	EXPECT_TRUE(p->zreaped);
 	EXPECT_EQ(0, proc_state(pid)) TH_LOG("not reaped: %c",
 					     proc_state(pid));

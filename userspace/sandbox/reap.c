@@ -93,6 +93,18 @@ fail:
 	return false;
 }
 
+/* sqe: a WAITID request for (idtype, id) with options; the kernel writes
+ * the siginfo of the child it finds to info (sqe->addr2, "offset" in
+ * liburing's names) when info is not NULL. */
+static void prep_waitid(struct io_uring_sqe *sqe, idtype_t idtype, id_t id,
+			siginfo_t *info, int options, uint64_t data)
+{
+	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, (int)id, NULL, idtype,
+			 (uint64_t)(uintptr_t)info);
+	sqe->file_index = (uint32_t)options;
+	io_uring_sqe_set_data64(sqe, data);
+}
+
 int reap_watch(struct sandbox_proc *p)
 {
 	struct sandbox *sb = p->sb;
@@ -107,9 +119,8 @@ int reap_watch(struct sandbox_proc *p)
 	sqe = io_uring_get_sqe(sb->reap);
 	if (!sqe)
 		return -EBUSY; /* cannot be: each call submits its one */
-	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, p->pid, NULL, P_PID, 0);
-	sqe->file_index = WEXITED | WNOWAIT | __WALL; /* the options */
-	io_uring_sqe_set_data64(sqe, ++sb->reap_seq);
+	prep_waitid(sqe, P_PID, (id_t)p->pid, NULL, WEXITED | WNOWAIT | __WALL,
+		    ++sb->reap_seq);
 	r = io_uring_submit(sb->reap);
 	if (r == 1) {
 		p->reap_seq = sb->reap_seq;
@@ -133,12 +144,8 @@ int reap_watch_group(struct sandbox *sb, pid_t pgid, siginfo_t *info,
 	sqe = io_uring_get_sqe(sb->reap);
 	if (!sqe)
 		return -EBUSY;
-	/* The kernel writes the exited child's siginfo to sqe->addr2
-	 * (offset, in liburing's names). */
-	io_uring_prep_rw(IORING_OP_WAITID_NR, sqe, pgid, NULL, P_PGID,
-			 (uint64_t)(uintptr_t)info);
-	sqe->file_index = WEXITED | WNOWAIT | __WALL;
-	io_uring_sqe_set_data64(sqe, ++sb->reap_seq);
+	prep_waitid(sqe, P_PGID, (id_t)pgid, info, WEXITED | WNOWAIT | __WALL,
+		    ++sb->reap_seq);
 	r = io_uring_submit(sb->reap);
 	if (r == 1) {
 		*ret_seq = sb->reap_seq;
@@ -196,15 +203,11 @@ int reap_child_watch_group(struct sandbox *sb, pid_t pid, siginfo_t *si,
 	 * reap. Hard-linked, so that the group's request is issued after it
 	 * whatever it found: a WNOWAIT request issued first would find the
 	 * same zombie and complete at once. */
-	io_uring_prep_rw(IORING_OP_WAITID_NR, reap, pid, NULL, P_PID,
-			 (uint64_t)(uintptr_t)si);
-	reap->file_index = WEXITED | WNOHANG | __WALL;
+	prep_waitid(reap, P_PID, (id_t)pid, si, WEXITED | WNOHANG | __WALL,
+		    REAP_HEAD);
 	reap->flags |= IOSQE_IO_HARDLINK;
-	io_uring_sqe_set_data64(reap, REAP_HEAD);
-	io_uring_prep_rw(IORING_OP_WAITID_NR, watch, pgid, NULL, P_PGID,
-			 (uint64_t)(uintptr_t)info);
-	watch->file_index = WEXITED | WNOWAIT | __WALL;
-	io_uring_sqe_set_data64(watch, ++sb->reap_seq);
+	prep_waitid(watch, P_PGID, (id_t)pgid, info,
+		    WEXITED | WNOWAIT | __WALL, ++sb->reap_seq);
 	r = io_uring_submit(sb->reap);
 	if (r == 2) {
 		/* Completed within the call, as WNOHANG does, or else
