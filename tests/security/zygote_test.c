@@ -278,7 +278,7 @@ TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
 
 /* A forked child sets itself up with registers only and then in the last
  * words of its own context stack (its limits, the clock, "ready", the
- * handoff block: worker/main.c, zygote_fork()): a function that reads them
+ * handoff block: worker/trampoline.c, tramp_child): a function that reads them
  * at its first instruction finds zeros, as in an exec'd worker, in every
  * pooled slot. */
 TEST_F(zygote, forked_childs_setup_words_are_zero_when_its_function_starts)
