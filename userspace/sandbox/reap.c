@@ -285,11 +285,20 @@ void reap_poll(struct sandbox *sb)
 	/* Each completion taken off the queue before it is handled: what
 	 * it starts (a group's next request, an inline reap) completes
 	 * into a queue that holds only what is still to read. */
-	while (io_uring_peek_cqe(sb->reap, &cqe) == 0 && cqe) {
-		const struct io_uring_cqe c = *cqe;
-		uint64_t seq = io_uring_cqe_get_data64(&c);
+	for (;;) {
+		int r = io_uring_peek_cqe(sb->reap, &cqe);
+		struct io_uring_cqe c;
 		struct sandbox_proc *q;
+		uint64_t seq;
 
+		/* A liburing timeout's completion (kernels before 5.11) is
+		 * taken by the peek, which returns its -ETIME: go on. */
+		if (r == -ETIME)
+			continue;
+		if (r < 0 || !cqe)
+			break;
+		c = *cqe;
+		seq = io_uring_cqe_get_data64(&c);
 		io_uring_cqe_seen(sb->reap, cqe);
 		if (seq & REAP_TAGGED) {
 			/* liburing's own timeouts (LIBURING_UDATA_TIMEOUT,
