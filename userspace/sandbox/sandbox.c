@@ -528,7 +528,7 @@ static int sandbox_make(struct sandbox *parent, const char *nest,
 			  (int)geteuid());
 	}
 	layer_set(sb, LAYER_RLIMITS, true,
-		  "RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE small, RLIMIT_CPU = timeout");
+		  "RLIMIT_CORE 0, RLIMIT_NPROC 0, RLIMIT_NOFILE 2 + its descriptors (a forked worker: soft 0), RLIMIT_CPU = timeout");
 	setup_cgroup(sb);
 	setup_guard(sb);
 	r = spawner_start(sb, e);

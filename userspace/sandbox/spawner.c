@@ -338,8 +338,9 @@ static int child_failed(int pidfd, const struct child_args *c, struct err *e)
 /*
  * A zygote (zygote.c) starts as a worker does, with the limits it needs to
  * fork its children: pith's own RLIMIT_CPU and RLIMIT_NPROC (a child sets
- * its instance's CPU limit, RLIMIT_NPROC 0 and RLIMIT_NOFILE 0 before
- * anything else of it runs), room for its slots' descriptors, and a
+ * its instance's CPU limit and RLIMIT_NPROC 0 before anything else of it
+ * runs), room for its slots' descriptors (its soft limit then 0, which
+ * its children inherit: worker/main.c zygote_nofile()), and a
  * process group of its own, which its children join (CLONE_PARENT keeps
  * the caller's group): pith hears their exits by that group.
  */
