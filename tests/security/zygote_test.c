@@ -605,6 +605,27 @@ static bool proc_gone(pid_t pid)
 	return access(path, F_OK) < 0 && errno == ENOENT;
 }
 
+/* pid is pith's child, not reaped yet, and dead or dying: a zombie, or
+ * SIGKILL pending for it (bit 8 of ShdPnd, the process's pending set). */
+static bool killed_not_reaped(pid_t pid)
+{
+	char path[64], *status;
+	const char *pnd;
+	bool r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status = t_read_file(path, NULL);
+	if (!status)
+		return false;
+	pnd = strstr(status, "ShdPnd:\t");
+	r = strstr(status, "State:\tZ") || strstr(status, "State:\tX") ||
+	    (pnd && strtoull(pnd + 8, NULL, 16) & (1ull << (SIGKILL - 1)));
+	if (!r)
+		fprintf(stderr, "# %s", status);
+	free(status);
+	return r;
+}
+
 /* The zygote's fork page (worker/main.c, zygote_fork_page()) ends with
  * its clone, and its trampoline page holds its children's setup with
  * every text a failing child writes into its control page (read through
@@ -779,7 +800,8 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 		EXPECT_EQ(NULL, strstr(maps, "[vvar"))	TH_LOG("%s", maps);
 		free(maps);
 	}
-	/* The job ends: so does its zygote. */
+	/* The job ends: so does its zygote, killed at once and reaped
+	 * before the sandbox serves the next job. */
 	if (!self->held) {
 		struct err e = { { 0 } };
 
@@ -788,10 +810,47 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	}
 	sandbox_release(self->sb);
 	self->held = false;
-	EXPECT_TRUE(proc_gone(zpid));
+	EXPECT_TRUE(killed_not_reaped(zpid));
 	EXPECT_EQ(0, self->sb->n_zygotes);
 	EXPECT_EQ(0, zygote_pid(self->sb, 0));
 	EXPECT_EQ(0, zygote_pid(self->sb, 1));
+	{
+		struct err e = { { 0 } };
+
+		ASSERT_EQ(0, sandbox_hold(self->sb, &e)) TH_LOG("%s", e.msg);
+		self->held = true;
+	}
+	EXPECT_TRUE(proc_gone(zpid));
+}
+
+/* A job's end kills its zygotes without waiting for their exits
+ * (zygote.c, zygote_end()); freeing the sandbox reaps them: no process
+ * is left behind, none a zombie. */
+TEST(a_jobs_zygote_killed_at_its_end_is_reaped_when_the_sandbox_is_freed)
+{
+	struct sandbox_opts o = { .no_seccomp = true, .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+	pid_t zpid;
+
+	unsetenv("PITH_ZYGOTE");
+	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
+	hostile_prime(sb);
+	for (int i = 0; i < 2; i++) {
+		struct sandbox_proc *p = hostile(sb, HOSTILE(H_EXIT, 0), true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+			TH_LOG("instance %d: %s", i, t_reason(p));
+		sandbox_proc_free(p);
+	}
+	zpid = zygote_pid(sb, 0);
+	ASSERT_LT(0, zpid);
+	sandbox_release(sb);
+	EXPECT_TRUE(killed_not_reaped(zpid));
+	sandbox_free(sb);
+	EXPECT_TRUE(proc_gone(zpid));
 }
 
 /* A forked worker's state letter in /proc (its stat's third field), or 0

@@ -31,6 +31,7 @@
 #define REUSE_CTX_MAX 8		/* spare contexts of fresh instances */
 #define REUSE_SOCK_MAX 4		/* drained plan socketpairs kept */
 #define REAP_FDS_MAX 4		/* fds polled in the exit ring */
+#define ZYGOTE_MAX 8		/* zygotes of a sandbox at once */
 #define CTX_MIN_SIZE (64ull << 10)     /* smallest limits.memory */
 #define CTX_STACK_MAX (1ull << 20)     /* stack: min(1 MiB, memory / 4) */
 #define CTX_ALTSTACK_SIZE (16ull << 10) /* signal stack for fault reports */
@@ -186,6 +187,12 @@ struct sandbox {
 	unsigned n_zygotes;
 	uint64_t zygote_forks;		/* instances forked, for tests */
 	void *zygote_info;		/* siginfo_t[ZYGOTE_MAX] (zygote.c) */
+	/* Zygotes a job's end killed and has not reaped yet (their pidfds):
+	 * they die while pith writes the outputs and ends its other
+	 * sandboxes; reaped at the next hold, sandbox_end_idle() or
+	 * zygote_stop() (zygote_reap_dying()). */
+	int zygote_dying[ZYGOTE_MAX];
+	unsigned n_zygote_dying;
 	/* Exits of zygotes' children (reap.c): an io_uring whose fd is in
 	 * events, one IORING_OP_WAITID per zygote's group (or per child);
 	 * NULL until the first, and
@@ -431,6 +438,9 @@ void zygote_read_ctrl(struct sandbox_proc *p);
 void zygote_release_slot(struct sandbox_proc *p);
 /* End every zygote (the job is over). */
 void zygote_flush(struct sandbox *sb);
+/* Reap the zygotes zygote_flush() killed (each SIGKILLed: this waits
+ * only for their exits). */
+void zygote_reap_dying(struct sandbox *sb);
 /* Post rq on a zygote's ring; wake the zygote if it sleeps (and take its
  * z_wait: once per sleep). Whether it woke it. */
 bool zygote_ring_post(struct plan_ring *ring, const struct plan_req *rq);

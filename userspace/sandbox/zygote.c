@@ -40,7 +40,6 @@
 #include "sandbox/elf.h"
 #include "sandbox/internal.h"
 
-#define ZYGOTE_MAX 8
 #define ZYGOTE_SPIN 256		/* pauses before pith sleeps on a pid */
 #define ZYGOTE_WAIT_NS (20 * 1000 * 1000) /* then checks its zygote */
 
@@ -186,12 +185,13 @@ static void kill_reap(int pidfd)
 
 static int proc_pid_locked(struct sandbox_proc *p, bool wait);
 
-/* End the zygote (reaped: pith's child). Its children are pith's too, each
+/* End the zygote (pith's child: reaped here, or, with `dying`, killed and
+ * left in it to be reaped later). Its children are pith's too, each
  * an instance's worker, killed and reaped with its proc; their slots stay
  * theirs until then (slot_unref()). Every request it took is a child by
  * then, whose pid each proc learns first; their exits are heard by their
  * pids from now on (the group's request ends with the zygote). */
-static void zygote_end(struct zygote *z)
+static void zygote_end(struct zygote *z, struct sandbox *dying)
 {
 	struct sandbox_proc *live[PLAN_SLOTS];
 	unsigned n = 0;
@@ -203,7 +203,17 @@ static void zygote_end(struct zygote *z)
 		    !q->finished && !q->zreaped)
 			live[n++] = q;
 	}
-	kill_reap(z->pidfd);
+	/* A zygote with no instance left (a job's end) is only killed
+	 * here: it dies while pith goes on (its other zygotes, a driver's,
+	 * at once; the outputs written), and zygote_reap_dying() reaps it
+	 * before the sandbox serves another job or ends. Its group's
+	 * request, if one is in flight, completes unmatched (reap_seq 0). */
+	if (dying && !n && z->pidfd >= 0 &&
+	    dying->n_zygote_dying < ZYGOTE_MAX &&
+	    pidfd_send_signal(z->pidfd, SIGKILL, NULL, 0) == 0)
+		dying->zygote_dying[dying->n_zygote_dying++] = z->pidfd;
+	else
+		kill_reap(z->pidfd);
 	z->pidfd = -1;
 	z->reap_seq = 0;
 	for (unsigned i = 0; i < n; i++)
@@ -224,13 +234,29 @@ static void zygote_end(struct zygote *z)
 	}
 }
 
+void zygote_reap_dying(struct sandbox *sb)
+{
+	for (unsigned i = 0; i < sb->n_zygote_dying; i++) {
+		siginfo_t si;
+
+		while (waitid(P_PIDFD, (id_t)sb->zygote_dying[i], &si,
+			      WEXITED | __WALL) < 0 &&
+		       errno == EINTR)
+			;
+		close(sb->zygote_dying[i]);
+	}
+	sb->n_zygote_dying = 0;
+}
+
 void zygote_flush(struct sandbox *sb)
 {
 	if (!sb->zygote_on)
 		return;
 	pthread_mutex_lock(&sb->zygote_lock);
+	/* Those of an earlier flush first: room for these. */
+	zygote_reap_dying(sb);
 	for (unsigned i = 0; i < sb->n_zygotes; i++) {
-		zygote_end(&sb->zygotes[i]);
+		zygote_end(&sb->zygotes[i], sb);
 		elf_image_free(sb->zygotes[i].image);
 	}
 	free(sb->zygotes);
@@ -285,7 +311,7 @@ void zygote_group_exited(struct sandbox *sb, uint64_t seq, int res)
 	if (pid == z->pid || res < 0) {
 		/* The zygote died (or the group is gone): its children are
 		 * heard by their pids; no more forks from it. */
-		zygote_end(z);
+		zygote_end(z, NULL);
 		z->failed = true;
 		goto out;
 	}
@@ -363,6 +389,7 @@ void zygote_stop(struct sandbox *sb)
 	if (!sb->zygote_on)
 		return;
 	zygote_flush(sb);
+	zygote_reap_dying(sb);
 	reap_close(sb);
 	free(sb->zygote_info);
 	sb->zygote_info = NULL;
@@ -592,7 +619,7 @@ bool zygote_take_ctx(struct sandbox_proc *p, const struct sandbox_request *req,
 	pthread_mutex_unlock(&sb->zygote_lock);
 	return true;
 broken:
-	zygote_end(z);
+	zygote_end(z, NULL);
 	z->failed = true;
 none:
 	pthread_mutex_unlock(&sb->zygote_lock);
@@ -725,7 +752,7 @@ int zygote_fork(struct sandbox_proc *p)
 	pid = wait_pid(z, s->idx);
 	if (pid < 0) {
 		if (pid == -EPIPE) {
-			zygote_end(z);
+			zygote_end(z, NULL);
 			z->failed = true;
 		}
 		pthread_mutex_unlock(&sb->zygote_lock);
