@@ -13,10 +13,12 @@
 #include <unistd.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 
 #include <pith/abi.h>
 
 #include "harness/harness.h"
+#include "harness/helpers.h"
 #include "security/t_sandbox.h"
 #include "sandbox/internal.h"
 
@@ -570,6 +572,42 @@ TEST(a_warm_worker_s_pinning_follows_its_average_run_time_not_its_last)
 	EXPECT_EQ(0, pin_flips(runs, 50, &pinned));
 	EXPECT_EQ(1, pin_flips(runs, 56, &pinned));
 	EXPECT_TRUE(pinned);
+}
+
+/* The descriptor table's slots (/proc/self/status' FDSize). */
+static long fd_table_size(void)
+{
+	char *status = t_read_file("/proc/self/status", NULL);
+	const char *f = status ? strstr(status, "FDSize:\t") : NULL;
+	long n = f ? strtol(f + 8, NULL, 10) : -1;
+
+	free(status);
+	return n;
+}
+
+/* pith's descriptor table is grown while the process has one thread
+ * (sandbox.c, grow_fd_table()): grown later, with the drivers', spawners'
+ * and io_uring's threads sharing it, the thread that passes 64
+ * descriptors sleeps an RCU grace period (17 ms at a fresh job's second
+ * lane, benchmarks/lanes.md round 14). */
+TEST(a_new_sandbox_grows_the_descriptor_table_before_its_threads_start)
+{
+	struct sandbox_opts o = { .no_guard = true };
+	struct err e = { { 0 } };
+	struct sandbox *sb;
+	struct rlimit rl;
+	long want = 1024;
+
+	ASSERT_EQ(0, getrlimit(RLIMIT_NOFILE, &rl));
+	if (rl.rlim_cur < (rlim_t)want)
+		want = (long)rl.rlim_cur;
+	if (want <= 64)
+		SKIP(return, "RLIMIT_NOFILE %ld: nothing to grow", want);
+	/* A test's process starts with the table fork gave it. */
+	ASSERT_LT(fd_table_size(), want);
+	ASSERT_EQ(0, sandbox_new(&o, &sb, &e)) TH_LOG("%s", e.msg);
+	EXPECT_LE(want, fd_table_size());
+	sandbox_free(sb);
 }
 
 TEST_HARNESS_MAIN

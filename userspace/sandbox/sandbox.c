@@ -15,6 +15,7 @@
 #include <linux/seccomp.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -482,6 +483,44 @@ void sandbox_end_idle(struct sandbox *sb)
 	warm_flush(sb);
 }
 
+/*
+ * Grow pith's descriptor table now, to SANDBOX_FD_TABLE slots (or the
+ * soft RLIMIT_NOFILE), while the calling process has no other thread:
+ * the kernel grows a table shared by several threads (pith's drivers,
+ * spawners, io_uring's workers) only after an RCU grace period
+ * (expand_fdtable()'s synchronize_rcu()), during which the growing
+ * thread sleeps. A fresh job in lanes passed 64 descriptors (the
+ * zygotes' slots, the drivers' rings and pidfds) as its second lane
+ * started, and the engine's thread slept 17 ms there with its CPU idle
+ * (benchmarks/lanes.md, round 14). A table grows once and never
+ * shrinks; with threads already running, this costs that one grace
+ * period here instead of later.
+ */
+#define SANDBOX_FD_TABLE 1024
+
+static void grow_fd_table(void)
+{
+	struct rlimit rl;
+	long want = SANDBOX_FD_TABLE;
+	int fd;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)want)
+		want = (long)rl.rlim_cur;
+	if (want <= 64)
+		return;
+	fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, (int)want - 1);
+	if (fd < 0)
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && fd < want - 1) {
+		int hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)want - 1);
+
+		close(fd);
+		fd = hi;
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static int sandbox_make(struct sandbox *parent, const char *nest,
 			const struct sandbox_opts *opts, struct sandbox **ret,
 			struct err *e)
@@ -489,6 +528,8 @@ static int sandbox_make(struct sandbox *parent, const char *nest,
 	struct sandbox *sb;
 	int r;
 
+	if (!parent)
+		grow_fd_table();
 	sb = calloc(1, sizeof(*sb));
 	if (!sb)
 		return err_set(e, ENOMEM, "out of memory");
