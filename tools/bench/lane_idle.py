@@ -11,7 +11,16 @@ CPU of each pith thread, and the driver's instances (PITH_WARM_STATS).
 The switches are exact (ns), unlike /proc/stat's 10 ms ticks. Runs at
 nice -20 when root; the machine's other load shows as "other".
 
-  tools/bench/lane_idle.py [-n N] [-B SLICES] [--runs R] [DIR[:VAR=VALUE ...][@ARGS]]
+With --gaps (round 14), the switches are recorded with their kernel
+stacks, and each stretch in which a CPU ran nothing of pith's (idle or
+others) is put down to the task of pith's that left that CPU before it
+(its state and first kernel frames: which sleep emptied the CPU), by
+part of the run (first slice, middle, last), with what the other CPU
+ran during the middle's stretches (round 14: the driver's CPU idled
+after its lane ran dry while the engine's CPU ran the engine's lane's
+workers, the engine's thread waiting its turn to hand the driver more).
+
+  tools/bench/lane_idle.py [-n N] [-B SLICES] [--runs R] [--gaps] [DIR[:VAR=VALUE ...][@ARGS]]
 """
 import argparse
 import collections
@@ -39,10 +48,97 @@ def kind(comm, pid):
     return "other"
 
 
-def one(spec, jobf, tmp, slices):
+def ours(comm):
+    return comm in ("pith", "pith-worker") or comm.startswith("iou-wrk")
+
+
+SKIP = ("__schedule", "schedule", "schedule_hrtimeout_range",
+        "schedule_timeout", "do_nanosleep", "io_schedule", "futex_do_wait",
+        "__futex_wait", "futex_wait", "do_futex", "__x64_sys",
+        "do_syscall_64", "entry_SYSCALL", "x64_sys_call", "[unknown]",
+        "syscall")
+HDR = re.compile(r"^\s*\S.*?\s+-?\d+\s+\[(\d+)\]\s+([\d.]+):\s+(.*)$")
+SWS = re.compile(r"prev_comm=(.*?) prev_pid=(\d+) .*prev_state=(\S+) "
+                 r"==> next_comm=(.*?) next_pid=(\d+)")
+
+
+def gaps(data, slices):
+    """Each CPU's stretches without pith, put down to the task of pith's
+    that left it before (state, first kernel frames), by part."""
+    out = subprocess.run(["perf", "script", "-i", data, "-F",
+                          "comm,tid,cpu,time,trace,ip,sym"],
+                         capture_output=True, text=True).stdout
+    ev, cur = [], None
+    for line in out.splitlines():
+        m = HDR.match(line)
+        if m and "prev_comm=" in line:
+            s = SWS.search(m.group(3))
+            if s:
+                cur = (float(m.group(2)), int(m.group(1)), s.group(1),
+                       int(s.group(2)), s.group(3), s.group(4), [])
+                ev.append(cur)
+        elif cur is not None and line.strip():
+            f = line.split()
+            if len(f) >= 2:
+                cur[6].append(f[1])
+    ev.sort(key=lambda e: e[0])
+    p = [e[0] for e in ev if e[2] == "pith" or e[5] == "pith"]
+    t0, t1 = p[0], p[-1]
+    span = t1 - t0
+    gap, last, run = {}, {}, {}
+    acc = collections.defaultdict(float)
+    cnt = collections.Counter()
+    tot = collections.defaultdict(float)
+    segs = collections.defaultdict(list)
+    mids = []
+    for t, cpu, pc, pp, st, nc, stack in ev:
+        if cpu in run:
+            segs[cpu].append((run[cpu][0], t, run[cpu][1], run[cpu][2]))
+        run[cpu] = (t, nc, pp)
+        if ours(pc):
+            fr = [f for f in stack if not f.startswith(SKIP)]
+            last[cpu] = "%s %s: %s" % ("pith/%d" % pp if pc == "pith"
+                                       else pc, st, " < ".join(fr[:4]))
+        if ours(pc) and not ours(nc):
+            gap[cpu] = t
+        if ours(nc) and cpu in gap:
+            a, b = max(gap.pop(cpu), t0), min(t, t1)
+            if b > a:
+                k = min(int((a - t0) / span * slices), slices - 1)
+                part = ("first" if k == 0 else
+                        "last" if k == slices - 1 else "middle")
+                acc[part, last.get(cpu, "?")] += b - a
+                cnt[part, last.get(cpu, "?")] += 1
+                tot[part, cpu] += b - a
+                if part == "middle":
+                    mids.append((cpu, a, b))
+    for part in ("first", "middle", "last"):
+        print("  %s: %s" % (part, ", ".join(
+            "CPU %d %.2f ms" % (c, tot[part, c] * 1e3)
+            for c in sorted(segs))))
+        for (q, k), v in sorted(acc.items(), key=lambda x: -x[1])[:8]:
+            if q == part and v > 2e-4:
+                print("    %6.2f ms %4d x  %s" % (v * 1e3, cnt[q, k], k))
+    other = collections.defaultdict(float)
+    for cpu, a, b in mids:
+        for c in segs:
+            if c == cpu:
+                continue
+            for x, y, comm, _ in segs[c]:
+                lo, hi = max(x, a), min(y, b)
+                if hi > lo:
+                    other[comm] += hi - lo
+    if other:
+        print("  the other CPU during the middle's stretches: " + ", ".join(
+            "%s %.2f ms" % (k, v * 1e3) for k, v in
+            sorted(other.items(), key=lambda x: -x[1])[:4]))
+
+
+def one(spec, jobf, tmp, slices, stacks=False):
     d, _, env, args = build_spec(spec)
     data = os.path.join(tmp, "sw.data")
-    p = subprocess.run(["perf", "record", "-q", "-o", data, "-e",
+    p = subprocess.run(["perf", "record", "-q", "-o", data,
+                        *(["-g"] if stacks else []), "-e",
                         "sched:sched_switch", "-a", "--",
                         os.path.join(d, "pith"), "run", "-q", *args.split(),
                         jobf, "-o", os.path.join(tmp, "out")],
@@ -82,6 +178,8 @@ def one(spec, jobf, tmp, slices):
                     thr[pid, cpu] += end - a
                 a = end
         cur[cpu] = (t, nc, np_)
+    if stacks:
+        gaps(data, slices)
     return span, acc, thr, drv
 
 
@@ -91,6 +189,9 @@ def main():
     ap.add_argument("-B", type=int, default=10, help="slices of the run")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--fn", default="build/bench/fn/noop")
+    ap.add_argument("--gaps", action="store_true",
+                    help="stacks: which sleep of pith's left each CPU "
+                    "without pith, by part of the run")
     ap.add_argument("build", nargs="?", default="build")
     a = ap.parse_args()
     if os.geteuid() == 0:
@@ -102,7 +203,7 @@ def main():
     jobf = os.path.join(tmp, "j.json")
     job(jobf, os.path.realpath(a.fn), a.n, item)
     for _ in range(a.runs):
-        span, acc, thr, drv = one(a.build, jobf, tmp, a.B)
+        span, acc, thr, drv = one(a.build, jobf, tmp, a.B, a.gaps)
         cpus = sorted({k[0] for k in acc})
         print("run: %.1f ms, driver ran %s of %d instances" %
               (span / 1e6, drv, a.n))
