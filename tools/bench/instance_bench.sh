@@ -203,6 +203,13 @@ warm_drv=n/a
 # moved by +-10% from one run of this script to the next.
 fresh=$(REPS=$FRESH_REPS T1_REPS=$FRESH_REPS BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt")
 fresh_span=$(span <"$tmp/per_runs.txt")
+# Each of those runs over the fork+exec run taken just before it (the last
+# FRESH_REPS lines of fe.txt, in the same order): the ratio of a pair, both
+# at the host's speed of those seconds, and the median of the pairs.
+fresh_pairs=$(tail -n "$FRESH_REPS" "$tmp/fe.txt" | paste -d' ' "$tmp/per_runs.txt" - |
+	awk '{ printf "%.3f\n", $1 / $2 }')
+fresh_pair=$(med <<<"$fresh_pairs")
+fresh_pair_span=$(span <<<"$fresh_pairs")
 fresh_exec=$(BASE=fe_run per "$FN/noop" "$N_FRESH" 1MiB true "$tmp/x.txt" env PITH_ZYGOTE=off)
 # The same without lanes (architecture.md "Threads": on by default since
 # round 10): pith's one loop thread spawns and collects every instance.
@@ -272,6 +279,7 @@ cat <<EOF2
 | the same, one instance per CPU (-j $ncpu; the default runs two per CPU for short instances; median of $REPS) | $warm_cpu us | $(ratio "$warm_cpu" "$fe") x fork+exec | |
 | the same without the default's driver thread (PITH_DRIVERS=0: pith's one loop thread answers every worker; median of $REPS) | $warm_drv us | $( [ "$warm_drv" = n/a ] && echo - || ratio "$warm_drv" "$fe") x fork+exec | |
 | pith fresh no-op (\`"fresh": true\`), $N_FRESH-instance job (the median of $FRESH_REPS runs, one fork+exec run before each; their range) | $fresh us ($fresh_span) | $(ratio "$fresh" "$fe") x fork+exec | <= 0.25x |
+| the same, paired: each of those runs over the fork+exec run just before it (the median of the $FRESH_REPS ratios; their range) | | $fresh_pair x fork+exec ($fresh_pair_span) | |
 | the same without lanes (PITH_LANES=0: one loop thread spawns and collects every instance) | $fresh_one us | $( [ "$fresh_one" = n/a ] && echo - || ratio "$fresh_one" "$fe") x fork+exec | |
 | the same without zygotes (PITH_ZYGOTE=off: every worker exec'd) | $fresh_exec us | $(ratio "$fresh_exec" "$fe") x fork+exec | |
 | fork+exit+wait of a static process of a zygote's size (fork-static: the floor of a process per instance) | $fk us | $(ratio "$fk" "$fe") x fork+exec | |
