@@ -439,7 +439,7 @@ void zygote_release_slot(struct sandbox_proc *p);
 /* End every zygote (the job is over). */
 void zygote_flush(struct sandbox *sb);
 /* Reap the zygotes zygote_flush() killed (each SIGKILLed: this waits
- * only for their exits). */
+ * only for their exits); takes zygote_lock. */
 void zygote_reap_dying(struct sandbox *sb);
 /* Post rq on a zygote's ring; wake the zygote if it sleeps (and take its
  * z_wait: once per sleep). Whether it woke it. */

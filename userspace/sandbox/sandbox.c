@@ -423,11 +423,8 @@ int sandbox_hold(struct sandbox *sb, struct err *e)
 
 	/* The last job's zygotes, killed at its end, are reaped before
 	 * another starts (zygote_flush()). */
-	if (!sb->holds && sb->zygote_on) {
-		pthread_mutex_lock(&sb->zygote_lock);
+	if (!sb->holds)
 		zygote_reap_dying(sb);
-		pthread_mutex_unlock(&sb->zygote_lock);
-	}
 	r = sb->guard ? guard_hold(sb->guard, e) : 0;
 
 	if (r >= 0)
@@ -474,11 +471,7 @@ void sandbox_end_idle(struct sandbox *sb)
 {
 	driver_each(sb, end_idle_one, NULL);
 	zygote_flush(sb);
-	if (sb->zygote_on) {
-		pthread_mutex_lock(&sb->zygote_lock);
-		zygote_reap_dying(sb);
-		pthread_mutex_unlock(&sb->zygote_lock);
-	}
+	zygote_reap_dying(sb);
 	reuse_flush_ctx(sb);
 	warm_flush(sb);
 }

@@ -234,7 +234,8 @@ static void zygote_end(struct zygote *z, struct sandbox *dying)
 	}
 }
 
-void zygote_reap_dying(struct sandbox *sb)
+/* zygote_reap_dying(), under zygote_lock. */
+static void reap_dying_locked(struct sandbox *sb)
 {
 	for (unsigned i = 0; i < sb->n_zygote_dying; i++) {
 		siginfo_t si;
@@ -248,13 +249,22 @@ void zygote_reap_dying(struct sandbox *sb)
 	sb->n_zygote_dying = 0;
 }
 
+void zygote_reap_dying(struct sandbox *sb)
+{
+	if (!sb->zygote_on)
+		return;
+	pthread_mutex_lock(&sb->zygote_lock);
+	reap_dying_locked(sb);
+	pthread_mutex_unlock(&sb->zygote_lock);
+}
+
 void zygote_flush(struct sandbox *sb)
 {
 	if (!sb->zygote_on)
 		return;
 	pthread_mutex_lock(&sb->zygote_lock);
 	/* Those of an earlier flush first: room for these. */
-	zygote_reap_dying(sb);
+	reap_dying_locked(sb);
 	for (unsigned i = 0; i < sb->n_zygotes; i++) {
 		zygote_end(&sb->zygotes[i], sb);
 		elf_image_free(sb->zygotes[i].image);
@@ -321,6 +331,7 @@ void zygote_group_exited(struct sandbox *sb, uint64_t seq, int res)
 		if (q && proc_pid_locked(q, false) == 0 && q->pid == pid &&
 		    !q->zreaped && !q->finished) {
 			siginfo_t si = { 0 };
+			bool ring, reaped;
 
 			/* Reaped here, by pith's own thread, which so knows
 			 * that its pid is no longer the child's before it
@@ -332,14 +343,15 @@ void zygote_group_exited(struct sandbox *sb, uint64_t seq, int res)
 			 * (or when that reaped nothing) by waitid, as
 			 * before. */
 			memset(z->rsi, 0, sizeof(*z->rsi));
-			if (!z->reap_apart &&
-			    reap_child_watch_group(sb, pid, z->rsi, z->pid,
-						   z->info, &z->reap_seq) == 0 &&
-			    !(z->rsi->si_signo == SIGCHLD &&
-			      z->rsi->si_pid == pid))
+			ring = !z->reap_apart &&
+			       reap_child_watch_group(sb, pid, z->rsi, z->pid,
+						      z->info,
+						      &z->reap_seq) == 0;
+			reaped = z->rsi->si_signo == SIGCHLD &&
+				 z->rsi->si_pid == pid;
+			if (ring && !reaped)
 				z->reap_apart = true; /* not again */
-			if (z->rsi->si_signo == SIGCHLD &&
-			    z->rsi->si_pid == pid) {
+			if (reaped) {
 				q->zsi = *z->rsi;
 				q->zreaped = true;
 			} else if (waitid(P_PID, (id_t)pid, &si,
