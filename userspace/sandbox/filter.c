@@ -138,11 +138,6 @@ static size_t prologue(const struct code_range *r, size_t n,
 	return pc;
 }
 
-static uint64_t tramp_addr(const char *label)
-{
-	return PLAN_TRAMPOLINE_BASE + (uint64_t)(label - tramp_start);
-}
-
 /* Inputs never replace anything; the input area stays. */
 #define MAP_INPUT (MAP_SHARED | MAP_FIXED_NOREPLACE)
 #define INPUT_RANGE (PITH_INPUT_MAX - PITH_INPUT_BASE - PLAN_INPUT_AREA)

@@ -49,11 +49,6 @@
 _Static_assert(sizeof(struct pith_context) == PITH_CONTEXT_SIZE_1_2,
 	       "ABI 1.2 descriptor size");
 
-static uint64_t tramp_addr(const char *label)
-{
-	return PLAN_TRAMPOLINE_BASE + (uint64_t)(label - tramp_start);
-}
-
 void warm_init(struct sandbox *sb)
 {
 	const char *v = secure_getenv("PITH_WARM");

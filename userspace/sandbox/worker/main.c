@@ -322,8 +322,7 @@ static void setup_signals(const struct plan *p)
 		fail("pith-worker: sigaltstack", 0, r);
 	for (unsigned i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		struct kernel_sigaction sa = {
-			.handler = PLAN_TRAMPOLINE_BASE +
-				   (unsigned long)(tramp_handler - tramp_start),
+			.handler = tramp_addr(tramp_handler),
 			.flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND |
 				 SA_RESTORER,
 			.restorer = PLAN_TRAMPOLINE_BASE +
@@ -386,9 +385,8 @@ static void map_trampoline(const struct plan *p)
 	/* A zygote's child's setup, whose calls the seccomp program allows
 	 * at their addresses: a zygote's trampoline only (its children's). */
 	if (!(p->flags & PLAN_F_ZYGOTE))
-		memset((void *)(PLAN_TRAMPOLINE_BASE +
-				(__u64)(tramp_child - tramp_start)),
-		       0xcc, (size_t)(tramp_child_end - tramp_child));
+		memset((void *)tramp_addr(tramp_child), 0xcc,
+		       (size_t)(tramp_child_end - tramp_child));
 	if (p->flags & PLAN_F_WARM)
 		write_tramp_data(p);
 	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
@@ -688,9 +686,7 @@ static fork_fn *zygote_fork_page(void)
 static long zygote_cpu_limit(const struct plan_req *rq)
 {
 	static __u64 cur[2];
-	volatile __u64 *w = (volatile __u64 *)(PLAN_TRAMPOLINE_BASE +
-					       (__u64)(tramp_z_cpu -
-						       tramp_start));
+	volatile __u64 *w = (volatile __u64 *)tramp_addr(tramp_z_cpu);
 	long r;
 
 	if (rq->cpu_cur == cur[0] && rq->cpu_max == cur[1])
@@ -931,8 +927,7 @@ static __attribute__((noreturn)) void run(const struct plan *p)
 	r = raw_syscall3(__NR_sendmsg, PLAN_SOCK_FD, &m, 0);
 	if (r != sizeof(ready))
 		fail("pith-worker: cannot report readiness", 0, r);
-	loader_handoff(h, PLAN_TRAMPOLINE_BASE +
-				  (unsigned long)(tramp_entry - tramp_start));
+	loader_handoff(h, tramp_addr(tramp_entry));
 }
 
 __asm__(".text\n"

@@ -8,6 +8,8 @@
 #ifndef PITH_SANDBOX_WORKER_TRAMPOLINE_H
 #define PITH_SANDBOX_WORKER_TRAMPOLINE_H
 
+#include "sandbox/plan.h"
+
 extern const char tramp_start[], tramp_entry[], tramp_handler[],
 	tramp_restorer[], tramp_end[];
 /* Warm workers: where the crt jumps to end an instance, and the address
@@ -29,6 +31,13 @@ extern const char tramp_forked[], tramp_close[], tramp_child[],
 	tramp_ip_z_cpu[], tramp_ip_z_clock[], tramp_ip_z_ready[],
 	tramp_ip_z_close[], tramp_ip_z_fail_clear[], tramp_ip_z_fail_text[],
 	tramp_z_zero[], tramp_z_cpu[];
+
+/* Where a label of the trampoline's code is in a worker, whose copy of
+ * the page is at PLAN_TRAMPOLINE_BASE. */
+static inline unsigned long long tramp_addr(const char *label)
+{
+	return PLAN_TRAMPOLINE_BASE + (unsigned long long)(label - tramp_start);
+}
 
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
 void loader_handoff(void *block, unsigned long tramp_entry)
