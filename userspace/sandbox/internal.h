@@ -441,8 +441,9 @@ void zygote_flush(struct sandbox *sb);
 /* Reap the zygotes zygote_flush() killed (each SIGKILLed: this waits
  * only for their exits); takes zygote_lock. */
 void zygote_reap_dying(struct sandbox *sb);
-/* Post rq on a zygote's ring; wake the zygote if it sleeps (and take its
- * z_wait: once per sleep). Whether it woke it. */
+/* Post rq on a zygote's ring; wake the zygote if it sleeps on a head
+ * older than this post's (and take its z_wait: once per sleep). Whether
+ * it woke it. */
 bool zygote_ring_post(struct plan_ring *ring, const struct plan_req *rq);
 /* The pid of zygote i (tests), 0 when it has none. */
 pid_t zygote_pid(struct sandbox *sb, unsigned i);

@@ -139,6 +139,11 @@ struct plan {
 /* Its clone's flags: CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES. */
 #define PLAN_ZYGOTE_CLONE_FLAGS 0x108400u
 #define PLAN_RING_SIZE 0x1000ull
+/* z_wait names the head it saw, so that a post the zygote had already
+ * seen does not take the flag of its next sleep (zygote.c,
+ * zygote_ring_post()). head runs at most PLAN_RING_REQS ahead of tail:
+ * 31 bits tell the values apart. */
+#define PLAN_Z_WAIT(t) (((__u32)(t) & 0x7fffffffu) | 0x80000000u)
 #define PLAN_SLOTS 8		/* pooled contexts per zygote, at most */
 /* Where the zygote keeps its slots' descriptors (slot s: base + 2s, + 2s
  * + 1): NR_OPEN_DEFAULT (BITS_PER_LONG), the entries a child's
@@ -161,7 +166,8 @@ struct plan_req {
 struct plan_ring {
 	__u32 head;		/* requests posted (pith) */
 	__u32 tail;		/* requests served (the zygote) */
-	__u32 z_wait;		/* the zygote sleeps on head */
+	__u32 z_wait;		/* the zygote sleeps on head: PLAN_Z_WAIT(t)
+				   while it waits for head to leave t, or 0 */
 	__u32 p_wait;		/* pith sleeps on a pid word */
 	__s32 pid[PLAN_SLOTS];	/* the slot's child, or -errno */
 	struct plan_req req[PLAN_RING_REQS];

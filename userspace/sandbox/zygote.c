@@ -527,27 +527,34 @@ static int zygote_start(struct sandbox *sb, struct zygote *z)
  * Post one request; wake the zygote if it sleeps, once per sleep. Its
  * z_wait stays set from its wait until it runs again, which on a lane's
  * CPU is after pith's thread has posted the rest of a batch: pith takes
- * the flag as it wakes it (an exchange, not a load), so that later posts
- * of the batch make no call (round 13: ~1 wake per instance on each
+ * the flag as it wakes it (a compare-exchange, not a load), so that later
+ * posts of the batch make no call (round 13: ~1 wake per instance on each
  * thread against ~0.2 sleeps of the zygote). No wake is lost: the zygote
- * sets z_wait, then (a full fence) reads head, and sleeps only while head
- * is the value it read (FUTEX_WAIT's own check); pith stores head, then
- * (the exchange is sequentially consistent, as the fence) takes z_wait.
- * Either pith's exchange sees the zygote's flag and wakes it, or the
- * zygote's read comes after pith's store and sees the request. The
- * zygote clears the flag after its wait too (worker/main.c): harmless.
- * Returns whether it woke (tests).
+ * sets z_wait to PLAN_Z_WAIT(t), then (a full fence) reads head, and
+ * sleeps only while head is t (FUTEX_WAIT's own check); pith stores head
+ * h + 1, then (the fence) reads z_wait. Either it sees the zygote's flag
+ * or the zygote's read sees the request. A flag for t <= h is taken and
+ * woken: head is no longer t, so the wait fails if it has not begun. A
+ * flag for h + 1 is the zygote's next sleep, which saw this request: it
+ * is left for the next post. (Taking it too, as round 14 did, lost a
+ * wake: the futex wake came before that sleep's wait, and the next post
+ * found no flag.) The zygote clears the flag after its wait too
+ * (worker/main.c): a call saved. Returns whether it woke (tests).
  */
 bool zygote_ring_post(struct plan_ring *ring, const struct plan_req *rq)
 {
-	uint32_t h = ring->head;
+	uint32_t h = ring->head, f;
 
 	ring->req[h % PLAN_RING_REQS] = *rq;
 	STORE(ring->head, h + 1);
 	FENCE();
-	if (!LOAD(ring->z_wait) ||
-	    !__atomic_exchange_n(&ring->z_wait, 0, __ATOMIC_SEQ_CST))
-		return false;
+	f = LOAD(ring->z_wait);
+	do {
+		if (!f || f == PLAN_Z_WAIT(h + 1))
+			return false;
+	} while (!__atomic_compare_exchange_n(&ring->z_wait, &f, 0, false,
+					      __ATOMIC_SEQ_CST,
+					      __ATOMIC_ACQUIRE));
 	syscall(SYS_futex, &ring->head, FUTEX_WAKE, 1, NULL, NULL, 0);
 	return true;
 }

@@ -837,7 +837,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 		struct plan_req rq;
 
 		if (h == t) {
-			STORE(ring->z_wait, 1);
+			STORE(ring->z_wait, PLAN_Z_WAIT(t));
 			FENCE();
 			if (LOAD(ring->head) == t)
 				futex(&ring->head, FUTEX_WAIT, t);
