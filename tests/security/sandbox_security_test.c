@@ -241,9 +241,7 @@ TEST_F(hostile, reentering_the_trampoline_only_reaches_a_forbidden_call)
 	/* Its first call (munmap) is not allowed once seccomp is on. (The
 	 * page's first bytes are where a zygote's clone returns.) */
 	EXPECT_STREQ("killed: forbidden syscall munmap (11)",
-		     run(self, HOSTILE(H_JUMP, PLAN_TRAMPOLINE_BASE +
-					       (uint64_t)(tramp_entry -
-							  tramp_start))));
+		     run(self, HOSTILE(H_JUMP, tramp_addr(tramp_entry))));
 }
 
 TEST_F(hostile, vsyscall_page_calls_are_named_and_killed_too)

@@ -482,8 +482,7 @@ TEST_F(reset, jumping_to_the_park_ends_the_instance_and_resets_anyway)
 	char why[160];
 
 	snprintf(mode, sizeof(mode), "j%llx",
-		 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
-				      (tramp_park - tramp_start)));
+		 tramp_addr(tramp_park));
 	p = probe(self->sb, mode, T_TIMEOUT_MS, true);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(SANDBOX_FAILED, sandbox_proc_result(p)->status);
@@ -519,8 +518,7 @@ TEST_F(reset, a_mapped_input_never_reaches_the_next_instance)
 	map = mapv;
 	memset(map, 0, len);
 	snprintf(map, 64, "j%c%llx", fsgsbase() ? 'F' : '-',
-		 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
-				      (tramp_park - tramp_start)));
+		 tramp_addr(tramp_park));
 	memcpy(map + len - 8, "SECRET!!", 8);
 	in = set_new("in");
 	ASSERT_NE(NULL, in);
@@ -560,8 +558,7 @@ TEST_F(reset, jumping_into_the_reset_path_ends_the_worker)
 		pid_t pid;
 
 		snprintf(mode, sizeof(mode), "j%llx",
-			 (unsigned long long)(PLAN_TRAMPOLINE_BASE +
-					      (at[i] - tramp_start)));
+			 tramp_addr(at[i]));
 		p = probe(self->sb, mode, T_TIMEOUT_MS, true);
 		ASSERT_NE(NULL, p);
 		EXPECT_STREQ("exited with status 126", t_reason(p))
