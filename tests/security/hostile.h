@@ -39,8 +39,11 @@ enum hostile {
 	H_SETUP_CALL,	   /* a zygote's child's setup call made again: jump
 			    * to the syscall instruction at trampoline offset
 			    * param & 0xfff with the registers of variant
-			    * (param >> 12) & 0xf (enum hostile_setup),
-			    * argument param >> 16 */
+			    * (param >> 12) & 0x7 (enum hostile_setup),
+			    * argument param >> 16; the trampoline a
+			    * zygote's child's, in its guard page, or with
+			    * SETUP_EXECD (in the variant) an exec'd
+			    * worker's, at PLAN_TRAMPOLINE_BASE */
 };
 
 /* Variants of H_SETUP_CALL (argument a). */
@@ -52,6 +55,7 @@ enum hostile_setup {
 	SETUP_MMAP_FD,		 /* mmap(0x280000000000, 4096, RW, MAP_SHARED
 				  * | MAP_FIXED_NOREPLACE, a, 0) */
 	SETUP_OTHER_CALL,	 /* getpid at the call's address */
+	SETUP_EXECD = 8,	 /* flag: in an exec'd worker's trampoline */
 };
 
 /* Variants of H_BAD_OUTPUT. */

@@ -236,12 +236,28 @@ TEST_F(hostile, executing_the_context_faults)
 		     run(self, HOSTILE(H_JUMP, PITH_CONTEXT_BASE + 0x10000)));
 }
 
+/* Where the hostile function's trampoline page is: at
+ * PLAN_TRAMPOLINE_BASE, or when zygote_hostile.sh has every instance
+ * forked by a zygote (fresh, PITH_ZYGOTE=always), in its guard page
+ * (plan.h, PLAN_ZTRAMP; the context is T_MEMORY less the image's writable
+ * pages). */
+static uint64_t t_tramp(const struct sandbox *sb)
+{
+	struct ctx_layout l;
+
+	if (!getenv("PITH_TEST_FRESH") || !sb->zygote_on || !sb->zygote_first)
+		return PLAN_TRAMPOLINE_BASE;
+	context_frame(T_MEMORY - elf_image_writable_size(t_hostile()), &l);
+	return PLAN_ZTRAMP(l.guard_off);
+}
+
 TEST_F(hostile, reentering_the_trampoline_only_reaches_a_forbidden_call)
 {
 	/* Its first call (munmap) is not allowed once seccomp is on. (The
 	 * page's first bytes are where a zygote's clone returns.) */
 	EXPECT_STREQ("killed: forbidden syscall munmap (11)",
-		     run(self, HOSTILE(H_JUMP, tramp_addr(tramp_entry))));
+		     run(self, HOSTILE(H_JUMP, t_tramp(self->sb) +
+					       tramp_off(tramp_entry))));
 }
 
 TEST_F(hostile, vsyscall_page_calls_are_named_and_killed_too)
@@ -476,6 +492,7 @@ TEST_F(running, maps_hold_only_image_context_inputs_and_trampoline)
 {
 	char path[64], *maps, *line, *save = NULL;
 	const struct elf_image *img = t_hostile();
+	const uint64_t tramp = t_tramp(self->sb);
 	int n_ctx = 0, n_tramp = 0, n_img = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)self->pid);
@@ -493,6 +510,10 @@ TEST_F(running, maps_hold_only_image_context_inputs_and_trampoline)
 		if (lo >= img->lo && hi <= img->hi) {
 			n_img++;
 			EXPECT_FALSE(perms[1] == 'w' && perms[2] == 'x');
+		} else if (lo == tramp && hi == tramp + 4096) {
+			/* A zygote's child's: in its guard page. */
+			n_tramp++;
+			EXPECT_STREQ("r-xp", perms);
 		} else if (lo >= PITH_CONTEXT_BASE &&
 			   hi <= PITH_CONTEXT_BASE + T_MEMORY) {
 			n_ctx++;
@@ -501,10 +522,6 @@ TEST_F(running, maps_hold_only_image_context_inputs_and_trampoline)
 			   hi == PITH_INPUT_BASE + PLAN_INPUT_AREA) {
 			/* A warm worker's input area: read-only. */
 			EXPECT_STREQ("r--s", perms);
-		} else if (lo == PLAN_TRAMPOLINE_BASE &&
-			   hi == PLAN_TRAMPOLINE_BASE + 4096) {
-			n_tramp++;
-			EXPECT_STREQ("r-xp", perms);
 		} else if (strstr(line, "[vsyscall]")) {
 			/* The kernel's fixed page (execute-only emulation
 			 * here); it cannot be unmapped and holds no data. */
@@ -648,6 +665,9 @@ static int64_t t_bpf_run(const struct sock_filter *f, size_t n,
 			return i->k;
 		case BPF_RET | BPF_A:
 			return a;
+		case BPF_ALU | BPF_SUB | BPF_X:
+			a -= x;
+			break;
 		case BPF_MISC | BPF_TAX:
 			x = a;
 			break;
@@ -783,6 +803,103 @@ TEST(filter_allows_only_the_allow_list_for_every_syscall_number)
 			  t_sim(f, n, AUDIT_ARCH_AARCH64, nr, T_FN_IP, 0, 0));
 	}
 	EXPECT_EQ(3, allowed);
+	sandbox_free(sb);
+}
+
+/* The filter's answer to call nr at ip with arguments a[0..3]. */
+static int64_t t_sim4(const struct sock_filter *f, size_t n, int nr,
+		      uint64_t ip, uint64_t a0, uint64_t a1, uint64_t a2,
+		      uint64_t a3)
+{
+	struct seccomp_data d = { .nr = nr, .arch = AUDIT_ARCH_X86_64,
+				  .instruction_pointer = ip,
+				  .args = { a0, a1, a2, a3 } };
+
+	return t_bpf_run(f, n, &d);
+}
+
+/*
+ * A zygote's trampoline lies in its children's guard page, wherever the
+ * context's size puts it (plan.h, PLAN_ZTRAMP), so the program pins its
+ * children's setup calls by their offset in a page of the 4 GiB above
+ * PITH_CONTEXT_BASE, and each limit's pointer to the words of the page the
+ * call is made from. Attacks on the pins, for contexts of several sizes:
+ * a limit read from the function's own words (in its context, at the
+ * words' offset in the next page, in another 4 GiB block), the calls from
+ * another 4 GiB block or at an exec'd worker's trampoline, the clone
+ * anywhere but at a page's first byte: each goes to pith, which names and
+ * kills it.
+ */
+TEST(filter_pins_a_zygotes_calls_to_its_trampoline_page_and_its_words)
+{
+	static const uint64_t sizes[] = { 64ull << 10, 1ull << 20,
+					  96ull << 20, 4ull << 30 };
+	const uint64_t blk = 1ull << 32;
+	struct sandbox *sb = t_sandbox(false);
+	const struct sock_filter *f;
+	const void *insns;
+	size_t n;
+
+	ASSERT_EQ(0, sandbox_filter(sb, &insns, &n));
+	f = insns;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct ctx_layout l;
+		uint64_t zt, cpu, ip, nproc, nip;
+
+		context_frame(sizes[i], &l);
+		zt = PLAN_ZTRAMP(l.guard_off);
+		ASSERT_EQ(PLAN_ZTRAMP_HI, zt >> 32) TH_LOG("size %llu",
+			(unsigned long long)sizes[i]);
+		ip = zt + tramp_off(tramp_ip_z_cpu);
+		cpu = zt + tramp_off(tramp_z_cpu);
+		nip = zt + tramp_off(tramp_ip_z_nproc);
+		nproc = zt + tramp_off(tramp_z_zero);
+		/* The zygote's own calls. */
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim4(f, n, 302, ip, 0, 0 /* RLIMIT_CPU */, cpu, 0));
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim4(f, n, 302, nip, 0, 6 /* RLIMIT_NPROC */,
+				 nproc, 0));
+		EXPECT_EQ(SECCOMP_RET_ALLOW,
+			  t_sim4(f, n, 56, zt, PLAN_ZYGOTE_CLONE_FLAGS, 0, 0,
+				 0));
+		/* The function's own words. */
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip, 0, 0, PITH_CONTEXT_BASE + 64, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip, 0, 0, cpu + 4096, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip, 0, 0, cpu - 4096, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip, 0, 0, cpu + blk, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip, 0, 0, nproc, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, nip, 0, 6, cpu, 0));
+		/* Another block, another offset, an exec'd worker's page. */
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip + blk, 0, 0, cpu + blk, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302, ip + 2, 0, 0, cpu, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 302,
+				 PLAN_TRAMPOLINE_BASE + tramp_off(tramp_ip_z_cpu),
+				 0, 0,
+				 PLAN_TRAMPOLINE_BASE + tramp_off(tramp_z_cpu),
+				 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 56, zt + 2, PLAN_ZYGOTE_CLONE_FLAGS, 0,
+				 0, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 56, zt + blk, PLAN_ZYGOTE_CLONE_FLAGS,
+				 0, 0, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 56, PLAN_TRAMPOLINE_BASE,
+				 PLAN_ZYGOTE_CLONE_FLAGS, 0, 0, 0));
+		EXPECT_EQ(SECCOMP_RET_USER_NOTIF,
+			  t_sim4(f, n, 56, zt, PLAN_ZYGOTE_CLONE_FLAGS | 0x11,
+				 0, 0, 0));
+	}
 	sandbox_free(sb);
 }
 

@@ -184,6 +184,17 @@ static uint64_t clone_gadget(void)
 	return at;
 }
 
+/* Where the hostile function's zygote has its trampoline: its children's
+ * guard page (plan.h, PLAN_ZTRAMP). The context is T_MEMORY less the
+ * image's writable pages. */
+static uint64_t ztramp(void)
+{
+	struct ctx_layout l;
+
+	context_frame(T_MEMORY - elf_image_writable_size(t_hostile()), &l);
+	return PLAN_ZTRAMP(l.guard_off);
+}
+
 /* A fresh instance of the hostile function, run to its end (wait) or
  * not; the first one of a sandbox is exec'd, the next ones forked. */
 static struct sandbox_proc *hostile(struct sandbox *sb, uint64_t instance,
@@ -227,7 +238,8 @@ static void hostile_prime(struct sandbox *sb)
  * and in the zygote's fork page, whose copy ends with it right below the
  * trampoline (worker/main.c, zygote_fork_page()): neither is passed on
  * to a child (MADV_DONTFORK), so a function that jumps to either faults
- * there. */
+ * there (the fork page's address is its own signal stack's, never
+ * executable). */
 TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 {
 	uint64_t gadget = clone_gadget(), copy;
@@ -237,7 +249,7 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	ASSERT_NE(0, gadget) TH_LOG("no clone(CLONE_PARENT) in pith-worker");
 	ASSERT_LE(self->sb->loader_text.lo, gadget);
 	ASSERT_GT(self->sb->loader_text.hi, gadget);
-	copy = PLAN_FORK_PAGE + 4094; /* its syscall instruction */
+	copy = ztramp() - 2; /* the fork page's syscall instruction */
 	hostile_prime(self->sb);
 	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_JUMP, gadget), gadget, got,
 			      sizeof(got))) TH_LOG("%s", got);
@@ -251,12 +263,41 @@ TEST_F(zygote, jumping_to_the_zygotes_clone_faults)
 	EXPECT_EQ(3, self->sb->zygote_forks);
 }
 
+/* A forked child's guard page holds its trampoline (plan.h, PLAN_ZTRAMP),
+ * read-only: a stack overflow faults there as in an exec'd worker's hole,
+ * and is reported as one, in every slot. */
+TEST_F(zygote, forked_childs_stack_overflow_faults_in_its_trampoline_page)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want),
+		 "stack overflow (segmentation fault at 0x%llx)",
+		 (unsigned long long)ztramp());
+	hostile_prime(self->sb);
+	for (int i = 0; i < 2 * PLAN_SLOTS; i++) {
+		struct sandbox_proc *p = hostile(self->sb,
+						 HOSTILE(H_STACK_OVERFLOW,
+							 1ull << 40),
+						 true);
+
+		ASSERT_NE(NULL, p);
+		EXPECT_EQ(0, strncmp(t_reason(p), want, strlen(want) - 4))
+			TH_LOG("instance %d: %s", i, t_reason(p));
+		EXPECT_EQ(SIGSEGV, sandbox_proc_result(p)->signal);
+		sandbox_proc_free(p);
+	}
+	EXPECT_EQ(2 * PLAN_SLOTS, (int)self->sb->zygote_forks);
+}
+
 /* The zygote's children get no page of the loader and not its fork page
- * (worker/main.c, zygote_fork_page()): a function reads none of them. */
+ * (worker/main.c, zygote_fork_page()): a function reads none of them;
+ * where the fork page is in the zygote, a child has its signal stack
+ * (zeros, as an exec'd worker's there). */
 TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
 {
 	const struct code_range *t = &self->sb->loader_text;
 	uint64_t gadget = clone_gadget();
+	struct sandbox_proc *p;
 	char got[ERR_MAX];
 	int n = 1;
 
@@ -270,9 +311,11 @@ TEST_F(zygote, forked_child_reads_no_page_of_the_loader)
 	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, gadget & ~4095ull),
 			      gadget & ~4095ull, got, sizeof(got)))
 		TH_LOG("%s", got);
-	EXPECT_TRUE(faults_at(self->sb, HOSTILE(H_READ, PLAN_FORK_PAGE),
-			      PLAN_FORK_PAGE, got, sizeof(got)))
-		TH_LOG("%s", got);
+	p = hostile(self->sb, HOSTILE(H_READ, ztramp() - 2), true);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+		TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
 	EXPECT_EQ(n + 1, (int)self->sb->zygote_forks);
 }
 
@@ -383,7 +426,9 @@ TEST_F(zygote, forked_childs_setup_calls_made_again_are_refused_or_reach_nothing
 	/* The first instance is exec'd: no setup code in its trampoline. */
 	p = hostile(self->sb, HOSTILE(H_SETUP_CALL,
 				      setup_call_at(tramp_ip_z_ready,
-						    SETUP_OTHER_CALL, 0)),
+						    SETUP_OTHER_CALL |
+							    SETUP_EXECD,
+						    0)),
 		    true);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(0, self->sb->zygote_forks);
@@ -650,9 +695,9 @@ static void expect_fork_page(pid_t zpid)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	ASSERT_EQ(4096, pread(fd, page, sizeof(page), (off_t)PLAN_FORK_PAGE));
-	ASSERT_EQ(4096, pread(fd, tramp, sizeof(tramp),
-			      (off_t)PLAN_TRAMPOLINE_BASE));
+	ASSERT_EQ(4096, pread(fd, page, sizeof(page),
+			      (off_t)(ztramp() - 4096)));
+	ASSERT_EQ(4096, pread(fd, tramp, sizeof(tramp), (off_t)ztramp()));
 	close(fd);
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
 		EXPECT_NE(NULL, memmem(tramp, sizeof(tramp), texts[i],
@@ -733,14 +778,26 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)p->pid);
 	maps = t_read_file(path, NULL);
 	if (maps) { /* not dumpable: root reads it */
-		EXPECT_NE(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
+		char ctx[128];
+		uint64_t zt = ztramp();
+
+		/* The context around its trampoline, in its guard page. */
+		snprintf(ctx, sizeof(ctx),
+			 "200000000000-%llx rw-s 00000000 ",
+			 (unsigned long long)zt);
+		EXPECT_NE(NULL, strstr(maps, ctx)) TH_LOG("%s", maps);
+		snprintf(ctx, sizeof(ctx), "%llx-%llx r-xp 00000000 00:00 0",
+			 (unsigned long long)zt,
+			 (unsigned long long)zt + 4096);
+		EXPECT_NE(NULL, strstr(maps, ctx)) TH_LOG("%s", maps);
+		snprintf(ctx, sizeof(ctx), "%llx-", (unsigned long long)zt + 4096);
+		EXPECT_NE(NULL, strstr(maps, ctx)) TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "300000000000-300000010000 r--s"))
 			TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "204000004000-")) TH_LOG("%s", maps);
-		/* Nothing of the loader: not the fork page, not its file. */
-		EXPECT_EQ(NULL, strstr(maps, "20400001")) TH_LOG("%s", maps);
-		EXPECT_EQ(NULL, strstr(maps, "203ffffff000-"))
-			TH_LOG("%s", maps);
+		/* Nothing of the loader, nothing in the trampoline's block
+		 * of an exec'd worker. */
+		EXPECT_EQ(NULL, strstr(maps, "2040000")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "pith-worker")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[stack]")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "[vdso]")) TH_LOG("%s", maps);
@@ -784,14 +841,23 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	if (maps) { /* not dumpable: root reads it */
 		EXPECT_EQ(NULL, strstr(maps, "200000000000-")) TH_LOG("%s", maps);
 		EXPECT_EQ(NULL, strstr(maps, "300000000000-")) TH_LOG("%s", maps);
-		EXPECT_NE(NULL, strstr(maps, "204000000000-204000001000 r-xp"))
-			TH_LOG("%s", maps);
+		char at[128];
+		uint64_t zt = ztramp();
+
+		/* Its trampoline, where its children have their guard page,
+		 * and its fork page right below: anonymous, read-only,
+		 * executable; the ring; the loader's file text in its
+		 * window; nothing at an exec'd worker's trampoline. */
+		snprintf(at, sizeof(at), "%llx-%llx r-xp 00000000 00:00 0",
+			 (unsigned long long)zt,
+			 (unsigned long long)zt + 4096);
+		EXPECT_NE(NULL, strstr(maps, at)) TH_LOG("%s", maps);
+		snprintf(at, sizeof(at), "%llx-%llx r-xp 00000000 00:00 0",
+			 (unsigned long long)zt - 4096,
+			 (unsigned long long)zt);
+		EXPECT_NE(NULL, strstr(maps, at)) TH_LOG("%s", maps);
+		EXPECT_EQ(NULL, strstr(maps, "204000000000-")) TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "204000004000-204000005000 rw-s"))
-			TH_LOG("%s", maps);
-		/* Its fork page, right below the trampoline: anonymous,
-		 * read-only, executable; the loader's file text in its
-		 * window. */
-		EXPECT_NE(NULL, strstr(maps, "203ffffff000-204000000000 r-xp 00000000 00:00 0"))
 			TH_LOG("%s", maps);
 		EXPECT_NE(NULL, strstr(maps, "204000010000-")) TH_LOG("%s", maps);
 		expect_fork_page(zpid);

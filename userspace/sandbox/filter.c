@@ -54,7 +54,12 @@ static int allow(scmp_filter_ctx ctx, int nr, unsigned n,
 #define DATA_ARG(i) (offsetof(struct seccomp_data, args) + 8 * (i))
 
 /* A call allowed at one instruction pointer only, with pinned arguments
- * (the warm reset path of the trampoline; see security.md). */
+ * (the warm reset path of the trampoline; see security.md). With zt, ip
+ * is the call's offset in a zygote's trampoline page, which lies in its
+ * children's guard page (plan.h, PLAN_ZTRAMP), wherever the context's
+ * size puts it: the instruction pointer's top half must be PLAN_ZTRAMP_HI
+ * and its low 12 bits ip, and an argument with rel (val: an offset in the
+ * page) must point into the same page as the instruction pointer. */
 struct pinned {
 	uint64_t ip;
 	uint32_t nr;
@@ -62,8 +67,74 @@ struct pinned {
 	struct {
 		unsigned idx;
 		uint64_t val;
+		bool rel;
 	} args[6];
+	bool zt;
 };
+
+/* Its instructions: the instruction pointer's checks (4; zt: 6), the
+ * number's (2), each argument's (4; rel: 5), the allow. */
+static size_t pin_len(const struct pinned *p)
+{
+	size_t n = (p->zt ? 6 : 4) + 2 + 1;
+
+	for (unsigned a = 0; a < p->n_args; a++)
+		n += p->args[a].rel ? 5 : 4;
+	return n;
+}
+
+/* Load the word at off; on to fail unless it equals k. */
+static size_t ld_eq(struct plan_filter_insn *out, size_t pc, size_t fail,
+		    uint32_t off, uint32_t k)
+{
+	out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, off);
+	out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0, (uint8_t)(fail - pc - 1),
+		       k);
+	return pc + 1;
+}
+
+static size_t emit_pin(const struct pinned *p, struct plan_filter_insn *out,
+		       size_t pc)
+{
+	size_t next = pc + pin_len(p);
+
+	if (p->zt) {
+		/* In the block, at its offset in a page; X = its low half,
+		 * for the pointers below. */
+		pc = ld_eq(out, pc, next, DATA_IP_HI, PLAN_ZTRAMP_HI);
+		out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, DATA_IP_LO);
+		out[pc++] = INSN(BPF_MISC | BPF_TAX, 0, 0, 0);
+		out[pc++] = INSN(BPF_ALU | BPF_AND | BPF_K, 0, 0, 0xfff);
+		out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
+			       (uint8_t)(next - pc - 1), (uint32_t)p->ip);
+		pc++;
+	} else {
+		pc = ld_eq(out, pc, next, DATA_IP_LO, (uint32_t)p->ip);
+		pc = ld_eq(out, pc, next, DATA_IP_HI, (uint32_t)(p->ip >> 32));
+	}
+	pc = ld_eq(out, pc, next, DATA_NR, p->nr);
+	for (unsigned a = 0; a < p->n_args; a++) {
+		uint32_t lo = (uint32_t)DATA_ARG(p->args[a].idx);
+		uint64_t v = p->args[a].val;
+
+		if (!p->args[a].rel) {
+			pc = ld_eq(out, pc, next, lo, (uint32_t)v);
+			pc = ld_eq(out, pc, next, lo + 4, (uint32_t)(v >> 32));
+			continue;
+		}
+		/* arg - ip == v - ip's offset, both in one 4 GiB block and
+		 * the difference inside the page: the word at v of the
+		 * page the call is made from. */
+		out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0, lo);
+		out[pc++] = INSN(BPF_ALU | BPF_SUB | BPF_X, 0, 0, 0);
+		out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
+			       (uint8_t)(next - pc - 1), (uint32_t)(v - p->ip));
+		pc++;
+		pc = ld_eq(out, pc, next, lo + 4, PLAN_ZTRAMP_HI);
+	}
+	out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
+	return pc;
+}
 
 /*
  * Before libseccomp's program, for x86-64 calls: allow when the instruction
@@ -78,7 +149,7 @@ static size_t prologue(const struct code_range *r, size_t n,
 	size_t len = 3 + 5 * n + 1, allow, pc = 0;
 
 	for (size_t i = 0; i < n_pin; i++)
-		len += 7 + 4 * pin[i].n_args;
+		len += pin_len(&pin[i]);
 	allow = 3 + 5 * n;
 	/* Another architecture: on to libseccomp's program, further than a
 	 * conditional jump's 255 instructions. */
@@ -107,34 +178,8 @@ static size_t prologue(const struct code_range *r, size_t n,
 		pc++;
 	}
 	out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-	for (size_t i = 0; i < n_pin; i++) {
-		size_t next = pc + 7 + 4 * pin[i].n_args;
-		struct { uint32_t off, k; } cmp[2 + 1 + 12];
-		size_t nc = 0;
-
-		cmp[nc++] = (typeof(cmp[0])){ DATA_IP_LO, (uint32_t)pin[i].ip };
-		cmp[nc++] = (typeof(cmp[0])){ DATA_IP_HI,
-					      (uint32_t)(pin[i].ip >> 32) };
-		cmp[nc++] = (typeof(cmp[0])){ DATA_NR, pin[i].nr };
-		for (unsigned a = 0; a < pin[i].n_args; a++) {
-			uint64_t v = pin[i].args[a].val;
-
-			cmp[nc++] = (typeof(cmp[0])){
-				(uint32_t)DATA_ARG(pin[i].args[a].idx),
-				(uint32_t)v };
-			cmp[nc++] = (typeof(cmp[0])){
-				(uint32_t)DATA_ARG(pin[i].args[a].idx) + 4,
-				(uint32_t)(v >> 32) };
-		}
-		for (size_t c = 0; c < nc; c++) {
-			out[pc++] = INSN(BPF_LD | BPF_W | BPF_ABS, 0, 0,
-					 cmp[c].off);
-			out[pc] = INSN(BPF_JMP | BPF_JEQ | BPF_K, 0,
-				       (uint8_t)(next - pc - 1), cmp[c].k);
-			pc++;
-		}
-		out[pc++] = INSN(BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW);
-	}
+	for (size_t i = 0; i < n_pin; i++)
+		pc = emit_pin(&pin[i], out, pc);
 	return pc;
 }
 
@@ -172,47 +217,49 @@ int filter_build(const struct sandbox *sb, struct plan_filter_insn **ret,
 		  { { 0, 1 }, { 1, 0xffffffffu }, { 2, 0 } } },
 		/* A zygote's clone, from its fork page, whose last two bytes
 		 * are the syscall instruction: the instruction pointer is
-		 * the trampoline's first byte (worker/main.c). */
-		{ PLAN_TRAMPOLINE_BASE, __NR_clone, 1,
-		  { { 0, PLAN_ZYGOTE_CLONE_FLAGS } } },
-		/* Its child's setup, in its trampoline page
+		 * the first byte of its trampoline, in its children's guard
+		 * page (worker/main.c; plan.h, PLAN_ZTRAMP). */
+		{ 0, __NR_clone, 1, { { 0, PLAN_ZYGOTE_CLONE_FLAGS } }, true },
+		/* Its child's setup, in that trampoline page
 		 * (worker/trampoline.c, tramp_child; security.md,
 		 * "Zygotes": each harmless made again by a function). */
-		{ tramp_addr(tramp_ip_z_pdeathsig), __NR_prctl, 2,
-		  { { 0, PR_SET_PDEATHSIG }, { 1, SIGKILL } } },
-		{ tramp_addr(tramp_ip_z_getppid), __NR_getppid, 0, { { 0 } } },
-		{ tramp_addr(tramp_ip_z_map_context), __NR_mmap, 4,
+		{ tramp_off(tramp_ip_z_pdeathsig), __NR_prctl, 2,
+		  { { 0, PR_SET_PDEATHSIG }, { 1, SIGKILL } }, true },
+		{ tramp_off(tramp_ip_z_getppid), __NR_getppid, 0,
+		  { { 0 } }, true },
+		{ tramp_off(tramp_ip_z_map_context), __NR_mmap, 4,
 		  { { 0, PITH_CONTEXT_BASE }, { 2, PROT_READ | PROT_WRITE },
-		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE }, { 5, 0 } } },
-		{ tramp_addr(tramp_ip_z_map_stack), __NR_mmap, 2,
+		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE }, { 5, 0 } }, true },
+		{ tramp_off(tramp_ip_z_map_stack), __NR_mmap, 2,
 		  { { 2, PROT_READ | PROT_WRITE },
-		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } } },
-		{ tramp_addr(tramp_ip_z_map_area), __NR_mmap, 4,
+		    { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } }, true },
+		{ tramp_off(tramp_ip_z_map_area), __NR_mmap, 4,
 		  { { 0, PITH_INPUT_BASE }, { 1, PLAN_INPUT_AREA },
-		    { 2, PROT_READ }, { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } } },
-		{ tramp_addr(tramp_ip_z_nproc), __NR_prlimit64, 4,
+		    { 2, PROT_READ }, { 3, MAP_SHARED | MAP_FIXED_NOREPLACE } }, true },
+		{ tramp_off(tramp_ip_z_nproc), __NR_prlimit64, 4,
 		  { { 0, 0 }, { 1, RLIMIT_NPROC },
-		    { 2, tramp_addr(tramp_z_zero) }, { 3, 0 } } },
-		{ tramp_addr(tramp_ip_z_cpu), __NR_prlimit64, 4,
+		    { 2, tramp_off(tramp_z_zero), true }, { 3, 0 } }, true },
+		{ tramp_off(tramp_ip_z_cpu), __NR_prlimit64, 4,
 		  { { 0, 0 }, { 1, RLIMIT_CPU },
-		    { 2, tramp_addr(tramp_z_cpu) }, { 3, 0 } } },
-		{ tramp_addr(tramp_ip_z_clock), __NR_clock_gettime, 1,
-		  { { 0, CLOCK_MONOTONIC } } },
-		{ tramp_addr(tramp_ip_z_ready), __NR_pwrite64, 1,
-		  { { 2, 16 } } },
-		{ tramp_addr(tramp_ip_z_close), __NR_close_range, 3,
-		  { { 0, 0 }, { 1, 0xffffffffu }, { 2, CLOSE_RANGE_UNSHARE } } },
-		{ tramp_addr(tramp_ip_z_fail_clear), __NR_pwrite64, 2,
-		  { { 1, tramp_addr(tramp_z_zero) }, { 2, 8 } } },
-		{ tramp_addr(tramp_ip_z_fail_text), __NR_pwrite64, 1,
-		  { { 2, 64 } } },
+		    { 2, tramp_off(tramp_z_cpu), true }, { 3, 0 } }, true },
+		{ tramp_off(tramp_ip_z_clock), __NR_clock_gettime, 1,
+		  { { 0, CLOCK_MONOTONIC } }, true },
+		{ tramp_off(tramp_ip_z_ready), __NR_pwrite64, 1,
+		  { { 2, 16 } }, true },
+		{ tramp_off(tramp_ip_z_close), __NR_close_range, 3,
+		  { { 0, 0 }, { 1, 0xffffffffu },
+		    { 2, CLOSE_RANGE_UNSHARE } }, true },
+		{ tramp_off(tramp_ip_z_fail_clear), __NR_pwrite64, 2,
+		  { { 1, tramp_off(tramp_z_zero), true }, { 2, 8 } }, true },
+		{ tramp_off(tramp_ip_z_fail_text), __NR_pwrite64, 1,
+		  { { 2, 64 } }, true },
 	};
 	size_t n_pro = 3 + 5 * ARRAY_SIZE(ranges) + 1, n;
 	off_t size;
 	int r;
 
 	for (size_t i = 0; i < ARRAY_SIZE(pin); i++)
-		n_pro += 7 + 4 * pin[i].n_args;
+		n_pro += pin_len(&pin[i]);
 	for (size_t i = 0; i < ARRAY_SIZE(ranges); i++)
 		if (ranges[i].lo >= ranges[i].hi ||
 		    ranges[i].lo >> 32 != (ranges[i].hi - 1) >> 32 ||

@@ -111,9 +111,10 @@ struct plan {
  * contexts, and 2 + 2 * n_slots fds: the image, the ring (a memfd of
  * PLAN_RING_SIZE bytes holding struct plan_ring), then each slot's
  * context memfd, read-write and read-only. The loader maps the image, the
- * trampoline (with the children's setup), the fault handlers and the ring
+ * trampoline (with the children's setup; at PLAN_ZTRAMP(guard_off),
+ * below), the fault handlers and the ring
  * (at PLAN_RING_BASE, MADV_DONTFORK: no child has it), copies its fork
- * code to the end of PLAN_FORK_PAGE (MADV_DONTFORK, as its whole text),
+ * code to the end of PLAN_FORK_PAGE() (MADV_DONTFORK, as its whole text),
  * closes the image's and the ring's descriptors, keeps the slots' (it
  * maps none of them) and forks one child per request on the ring
  * (clone(CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES): pith's child,
@@ -133,9 +134,26 @@ struct plan {
  * when the fork it needs has not happened yet (p_wait).
  */
 #define PLAN_RING_BASE 0x204000004000ull /* in the trampoline's block */
-/* A zygote's fork page, right below the trampoline (worker/main.c,
+/*
+ * A zygote's trampoline is not at PLAN_TRAMPOLINE_BASE but in its
+ * children's guard page: at PITH_CONTEXT_BASE + guard_off, between the
+ * signal stack and the stack, read-only and executable (a stack overflow
+ * writes into it and faults there as into the hole it replaces). A child
+ * then touches one page-table page below the top level for its
+ * trampoline, its descriptor and its stack's top page when its context
+ * fits in 2 MiB (a stack that is not all in one 2 MiB block: one more),
+ * where the trampoline's own block cost it two more
+ * (Documentation/benchmarks/fresh-calls.md, round 15). Its address
+ * follows the context's size, so the seccomp program pins its calls by
+ * their offset in a page of the first 4 GiB above PITH_CONTEXT_BASE
+ * (PLAN_ZTRAMP_HI), where no other page is executable (filter.c;
+ * security.md, "Zygotes").
+ */
+#define PLAN_ZTRAMP(guard_off) (PITH_CONTEXT_BASE + (guard_off))
+#define PLAN_ZTRAMP_HI (PITH_CONTEXT_BASE >> 32) /* its address's top half */
+/* A zygote's fork page, right below its trampoline (worker/main.c,
  * zygote_fork_page()): its clone returns at the trampoline's first byte. */
-#define PLAN_FORK_PAGE (PLAN_TRAMPOLINE_BASE - 0x1000ull)
+#define PLAN_FORK_PAGE(guard_off) (PLAN_ZTRAMP(guard_off) - 0x1000ull)
 /* Its clone's flags: CLONE_PARENT | CLONE_PARENT_SETTID | CLONE_FILES. */
 #define PLAN_ZYGOTE_CLONE_FLAGS 0x108400u
 #define PLAN_RING_SIZE 0x1000ull

@@ -233,10 +233,16 @@ static int setup_call(struct pith_context *c, u64 param)
 {
 	static u64 limit[2] = { 1000, 1000 };
 	static struct { unsigned int magic, pad; u64 now; } forged = { 0x59444552, 0, 1 };
-	u64 target = 0x204000000000ull + (param & 0xfff), a = param >> 16;
+	/* A zygote's child's trampoline is its guard page (plan.h,
+	 * PLAN_ZTRAMP); an exec'd worker's at PLAN_TRAMPOLINE_BASE. */
+	u64 tramp = (param >> 12) & SETUP_EXECD ?
+			    0x204000000000ull :
+			    c->context_base + c->context_size - c->stack_size -
+				    4096;
+	u64 target = tramp + (param & 0xfff), a = param >> 16;
 	u64 regs[8] = { 0 };
 
-	switch ((param >> 12) & 0xf) {
+	switch ((param >> 12) & 0x7) {
 	case SETUP_PRLIMIT_RAISE:
 		regs[0] = 302;
 		regs[2] = a;

@@ -306,6 +306,15 @@ static void map_all(const struct plan *p)
 	}
 }
 
+/* Where this worker's trampoline page is: a zygote's in its children's
+ * guard page (plan.h, PLAN_ZTRAMP), every other worker's at
+ * PLAN_TRAMPOLINE_BASE. */
+static __u64 tramp_base(const struct plan *p)
+{
+	return (p->flags & PLAN_F_ZYGOTE) ? PLAN_ZTRAMP(p->guard_off)
+					   : PLAN_TRAMPOLINE_BASE;
+}
+
 static void setup_signals(const struct plan *p)
 {
 	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
@@ -322,12 +331,10 @@ static void setup_signals(const struct plan *p)
 		fail("pith-worker: sigaltstack", 0, r);
 	for (unsigned i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		struct kernel_sigaction sa = {
-			.handler = tramp_addr(tramp_handler),
+			.handler = tramp_base(p) + tramp_off(tramp_handler),
 			.flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND |
 				 SA_RESTORER,
-			.restorer = PLAN_TRAMPOLINE_BASE +
-				    (unsigned long)(tramp_restorer -
-						    tramp_start),
+			.restorer = tramp_base(p) + tramp_off(tramp_restorer),
 			.mask = ~0ul,
 		};
 
@@ -374,23 +381,27 @@ static void write_tramp_data(const struct plan *p)
 static void map_trampoline(const struct plan *p)
 {
 	size_t len = (size_t)(tramp_end - tramp_start);
+	__u64 base = tramp_base(p);
 	long r;
 
+	/* The page's tail stays zero: no instruction ends at its last byte
+	 * (a zygote's: the seccomp program pins its calls by their offset,
+	 * the clone's at a page's first byte; filter.c). */
 	if (len > PLAN_TRAMP_DATA)
 		fail("pith-worker: trampoline too large", 0, 0);
-	map_at("pith-worker: cannot map the trampoline", PLAN_TRAMPOLINE_BASE,
+	map_at("pith-worker: cannot map the trampoline", base,
 	       PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE,
 	       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	memcpy((void *)PLAN_TRAMPOLINE_BASE, tramp_start, len);
+	memcpy((void *)base, tramp_start, len);
 	/* A zygote's child's setup, whose calls the seccomp program allows
-	 * at their addresses: a zygote's trampoline only (its children's). */
+	 * at their offsets in a zygote's trampoline only (its children's). */
 	if (!(p->flags & PLAN_F_ZYGOTE))
-		memset((void *)tramp_addr(tramp_child), 0xcc,
+		memset((void *)(base + tramp_off(tramp_child)), 0xcc,
 		       (size_t)(tramp_child_end - tramp_child));
 	if (p->flags & PLAN_F_WARM)
 		write_tramp_data(p);
-	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
-			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC);
+	r = raw_syscall3(__NR_mprotect, base, PLAN_TRAMPOLINE_SIZE,
+			 PROT_READ | PROT_EXEC);
 	if (r < 0)
 		fail("pith-worker: mprotect of the trampoline", 0, r);
 }
@@ -532,9 +543,8 @@ static void zygote_trim(const struct plan *p)
 			p->segments[i].vaddr,
 			PAGE_UP(p->segments[i].vaddr + p->segments[i].memsz)
 		};
-	keep[n++] = (struct range){ PLAN_TRAMPOLINE_BASE,
-				    PLAN_TRAMPOLINE_BASE +
-					    PLAN_TRAMPOLINE_SIZE };
+	keep[n++] = (struct range){ tramp_base(p),
+				    tramp_base(p) + PLAN_TRAMPOLINE_SIZE };
 	keep[n++] = (struct range){ PLAN_RING_BASE,
 				    PLAN_RING_BASE + PLAN_RING_SIZE };
 	keep[n++] = (struct range){ (__u64)__ehdr_start, PAGE_UP((__u64)_end) };
@@ -629,7 +639,8 @@ __asm__(".pushsection .text.pith_zfork,\"ax\",@progbits\n"
 extern const char zfork_start[], zfork_end[];
 
 /*
- * The page a zygote forks in, PLAN_FORK_PAGE, right below the trampoline:
+ * The page a zygote forks in, PLAN_FORK_PAGE(), right below its trampoline
+ * (in its children's guard page, plan.h):
  * a copy of zygote_fork() whose syscall instruction ends the page, so
  * that the zygote and its child both go on at the trampoline's first
  * byte. The page is MADV_DONTFORK, and so is the loader's whole text (its
@@ -637,15 +648,18 @@ extern const char zfork_start[], zfork_end[];
  * has nothing to unmap before its function, and its calls are made from
  * its trampoline page, each pinned by the seccomp program (security.md,
  * "Zygotes"). The clone's instruction pointer, the trampoline's first
- * byte, is one no process that runs a function can make a call from: no
- * executable byte lies below it there (images end at PITH_IMAGE_MAX).
- * Returns the copy's zygote_fork().
+ * byte, is one no process that runs a function can make a call from: in a
+ * child the page below it is its context's signal stack (read-write, never
+ * executable), and no other page of the 4 GiB above PITH_CONTEXT_BASE is
+ * executable (filter.c pins the clone by its offset there). Returns the
+ * copy's zygote_fork().
  */
 typedef long fork_fn(const struct fork_args *a, __s32 *ptid);
 
-static fork_fn *zygote_fork_page(void)
+static fork_fn *zygote_fork_page(const struct plan *p)
 {
-	__u64 page = PLAN_FORK_PAGE, len = (__u64)(zfork_end - zfork_start);
+	__u64 page = PLAN_FORK_PAGE(p->guard_off);
+	__u64 len = (__u64)(zfork_end - zfork_start);
 	__u64 text = (__u64)__ehdr_start, data = data_start();
 	__u64 at = page + PAGE - len;
 	long r;
@@ -683,24 +697,24 @@ static fork_fn *zygote_fork_page(void)
  * it was forked with (the page is private: the zygote's write copies it).
  * 0, or -errno.
  */
-static long zygote_cpu_limit(const struct plan_req *rq)
+static long zygote_cpu_limit(const struct plan_req *rq, __u64 base)
 {
 	static __u64 cur[2];
-	volatile __u64 *w = (volatile __u64 *)tramp_addr(tramp_z_cpu);
+	volatile __u64 *w = (volatile __u64 *)(base + tramp_off(tramp_z_cpu));
 	long r;
 
 	if (rq->cpu_cur == cur[0] && rq->cpu_max == cur[1])
 		return 0;
 	if (!rq->cpu_cur || rq->cpu_cur > rq->cpu_max)
 		return -22; /* EINVAL */
-	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
-			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_WRITE);
+	r = raw_syscall3(__NR_mprotect, base, PLAN_TRAMPOLINE_SIZE,
+			 PROT_READ | PROT_WRITE);
 	if (r < 0)
 		return r;
 	w[0] = rq->cpu_cur;
 	w[1] = rq->cpu_max;
-	r = raw_syscall3(__NR_mprotect, PLAN_TRAMPOLINE_BASE,
-			 PLAN_TRAMPOLINE_SIZE, PROT_READ | PROT_EXEC);
+	r = raw_syscall3(__NR_mprotect, base, PLAN_TRAMPOLINE_SIZE,
+			 PROT_READ | PROT_EXEC);
 	if (r < 0)
 		raw_exit_group(127); /* the trampoline must not stay writable */
 	cur[0] = rq->cpu_cur;
@@ -776,9 +790,15 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	r = raw_syscall2(__NR_prctl, PR_SET_DUMPABLE, 0);
 	if (r < 0)
 		fail("pith-worker: PR_SET_DUMPABLE", 0, r);
+	/* Its trampoline in the guard page: a whole page between the signal
+	 * stack and the stack, inside the 4 GiB block the seccomp program
+	 * pins its calls in, its fork page above the context's base. */
 	if (!p->n_slots || n_fds != 2 + 2 * p->n_slots || p->n_inputs ||
 	    (p->flags & (PLAN_F_WARM | PLAN_F_WSEG)) ||
-	    p->guard_off + PAGE > p->context_size)
+	    p->guard_off % PAGE || p->guard_off < PAGE ||
+	    p->guard_off + PAGE >= p->context_size ||
+	    p->guard_off + PAGE > (1ull << 32) ||
+	    PLAN_ZTRAMP(p->guard_off) >> 32 != PLAN_ZTRAMP_HI)
 		fail("pith-worker: malformed zygote plan", 0, 0);
 	for (__u32 i = 0; i < n_fds; i++)
 		if (fds[i] <= PLAN_SOCK_FD || fds[i] >= PLAN_ZYGOTE_FD_BASE)
@@ -810,7 +830,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 	raw_syscall1(__NR_close, fds[0]);
 	raw_syscall1(__NR_close, fds[1]);
 	zygote_trim(p);
-	fork_child = zygote_fork_page();
+	fork_child = zygote_fork_page(p);
 	/* The socket past the slots' descriptors, fd 0 left empty: a
 	 * child's unshare copies and closes no descriptor (plan.h). Emptied
 	 * with close_range(), not close(0), the guard's arming call; fail()
@@ -850,7 +870,7 @@ static __attribute__((noreturn)) void zygote(const struct plan *p)
 		if (rq.op == PLAN_REQ_FORK) {
 			a.rw = (__u64)slot_fds[2 * rq.slot];
 			a.ro = (__u64)slot_fds[2 * rq.slot + 1];
-			r = zygote_cpu_limit(&rq);
+			r = zygote_cpu_limit(&rq, tramp_base(p));
 			if (r == 0)
 				r = fork_child(&a, &ring->pid[rq.slot]);
 			if (r < 0)

@@ -384,10 +384,11 @@ __asm__(
 	 * other worker's). Registers only until its context is mapped: %r12
 	 * and %r13 its slot's read-write and read-only descriptors, %r14
 	 * pith's pid, %r15 the guard page's offset, %r8 the entry, %rsp the
-	 * context's top (worker/main.c, zygote_fork()). It sets
-	 * PR_SET_PDEATHSIG (fork clears it), checks that pith is still its
-	 * parent, maps its slot's context around the guard page and the
-	 * input area read-only, then uses the last ASM_BLOCK bytes of its
+	 * context's top (worker/main.c, zygote_fork()). This page is the
+	 * guard page's (plan.h, PLAN_ZTRAMP): all it runs is position-
+	 * independent. It sets PR_SET_PDEATHSIG (fork clears it), checks
+	 * that pith is still its parent, maps its slot's context around this
+	 * page and the input area read-only, then uses the last ASM_BLOCK bytes of its
 	 * context stack (zeroed by the trampoline with the handoff block):
 	 * RLIMIT_NPROC 0 0 and its RLIMIT_CPU (each from words of this
 	 * page, which the function cannot write; RLIMIT_NOFILE's soft 0 is
@@ -399,7 +400,9 @@ __asm__(
 	 *
 	 * Every call here stays reachable from the function (this page is
 	 * its trampoline): the seccomp program allows each only at its own
-	 * address with its constant arguments pinned, and each is harmless
+	 * offset in this page, with its constant arguments pinned and its
+	 * pointers to this page's words pinned to them (filter.c, the
+	 * address follows the context's size), and each is harmless
 	 * made again by a function (security.md, "Zygotes": by then it
 	 * holds no descriptor, and its limits are the words the calls set).
 	 */

@@ -39,6 +39,12 @@ static inline unsigned long long tramp_addr(const char *label)
 	return PLAN_TRAMPOLINE_BASE + (unsigned long long)(label - tramp_start);
 }
 
+/* Its offset in the page: a zygote's copy is at PLAN_ZTRAMP(guard_off). */
+static inline unsigned long long tramp_off(const char *label)
+{
+	return (unsigned long long)(label - tramp_start);
+}
+
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
 void loader_handoff(void *block, unsigned long tramp_entry)
 	__attribute__((noreturn));
