@@ -25,6 +25,7 @@
 
 #include "harness/harness.h"
 #include "harness/helpers.h"
+#include "lib/clock.h"
 #include "lib/probe.h"
 #include "sandbox/internal.h"
 #include "sandbox/plan.h"
@@ -190,7 +191,7 @@ TEST_F(lane, a_forbidden_call_in_a_lane_is_killed_and_named_as_alone)
  * per wake-up, the others time out). */
 TEST_F(lane, forbidden_calls_of_a_full_lane_at_once_are_each_killed_and_named)
 {
-	enum { N = 2 * PLAN_SLOTS - 1 };
+	enum { N = 2 * PLAN_SLOTS - 1 + SANDBOX_LANE_QUEUE };
 	static const long calls[] = { __NR_getpid, __NR_openat, __NR_socket,
 				      __NR_ptrace };
 	struct sandbox_proc *alone[4], *hold, *p[N];
@@ -211,7 +212,7 @@ TEST_F(lane, forbidden_calls_of_a_full_lane_at_once_are_each_killed_and_named)
 		ASSERT_NE(NULL, p[i]);
 		driven += sandbox_proc_driven(p[i]);
 	}
-	EXPECT_EQ(PLAN_SLOTS, driven);
+	EXPECT_EQ(PLAN_SLOTS + SANDBOX_LANE_QUEUE, driven);
 	for (int i = 0; i < N; i++) {
 		const struct sandbox_result *a = sandbox_proc_result(alone[i % 4]);
 
@@ -288,7 +289,9 @@ TEST_F(lane, a_malformed_output_in_a_lane_is_refused_as_alone)
 TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 {
 	struct sandbox_proc *hold, *own, *laned;
+	struct sandbox_proc *more[SANDBOX_LANE_QUEUE + 1];
 	cpu_set_t mine, theirs;
+	int n_more;
 
 	/* A zygote of the function in each lane first. */
 	for (int i = 0; i < 3; i++)
@@ -299,8 +302,15 @@ TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 	laned = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
 	ASSERT_NE(NULL, laned);
 	ASSERT_TRUE(sandbox_proc_driven(laned));
-	own = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
-	ASSERT_NE(NULL, own);
+	/* The driver's lane takes its queue's worth more (held in more[])
+	 * before the engine's takes the next. */
+	for (n_more = 0; n_more <= SANDBOX_LANE_QUEUE; n_more++) {
+		own = t_spawn_hostile(self->sb, HOSTILE(H_LOOP, 0), 20000);
+		ASSERT_NE(NULL, own);
+		if (!sandbox_proc_driven(own))
+			break;
+		more[n_more] = own;
+	}
 	ASSERT_FALSE(sandbox_proc_driven(own));
 	ASSERT_EQ(0, sched_getaffinity(0, sizeof(mine), &mine));
 	ASSERT_EQ(0, sched_getaffinity(sandbox_proc_pid(own), sizeof(theirs),
@@ -308,6 +318,8 @@ TEST_F(lane, each_lanes_workers_run_on_its_own_cpus)
 	CPU_AND(&theirs, &theirs, &mine);
 	EXPECT_EQ(CPU_COUNT(&theirs), CPU_COUNT(&mine))
 		TH_LOG("the engine's worker may run off the engine's CPUs");
+	while (n_more--)
+		sandbox_proc_free(more[n_more]);
 	sandbox_proc_free(laned);
 	sandbox_proc_free(own);
 	sandbox_proc_free(hold);
@@ -411,7 +423,8 @@ static struct sandbox_proc *killed_alone(struct sandbox *sb)
  * of its own). */
 TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 {
-	enum { N = 2 * PLAN_SLOTS - 1, FAIL = 6, KILL = 10 };
+	enum { N = 2 * PLAN_SLOTS - 1 + SANDBOX_LANE_QUEUE, FAIL = 6,
+	       KILL = 10 };
 	struct sandbox_opts o = { .no_guard = true };
 	struct sandbox_proc *hold, *p[N], *fail_alone, *kill_alone;
 	struct err e = { { 0 } };
@@ -435,8 +448,9 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 	ASSERT_FALSE(sandbox_proc_driven(kill_alone));
 	hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
 	ASSERT_NE(NULL, hold);
-	/* The lane with the fewest takes each: the driver every other one,
-	 * until it holds PLAN_SLOTS. */
+	/* The lane with the fewest takes each, the driver's counting its
+	 * queue (SANDBOX_LANE_QUEUE) as none: the driver the first nine,
+	 * then every other one, until it holds PLAN_SLOTS and its queue. */
 	for (int i = 0; i < N; i++) {
 		p[i] = spawn_item(sb, i == FAIL ? HOSTILE(H_EXIT, 7) :
 				  i == KILL ? HOSTILE(H_LOOP, 0) :
@@ -444,7 +458,7 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 		ASSERT_NE(NULL, p[i]);
 		driven += sandbox_proc_driven(p[i]);
 	}
-	EXPECT_EQ(PLAN_SLOTS, driven);
+	EXPECT_EQ(PLAN_SLOTS + SANDBOX_LANE_QUEUE, driven);
 	ASSERT_TRUE(sandbox_proc_driven(p[FAIL]));
 	ASSERT_TRUE(sandbox_proc_driven(p[KILL]));
 	sandbox_proc_kill(p[KILL]);
@@ -469,6 +483,93 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
 	sandbox_free(sb);
 }
 
+/* Whether every driven instance of p[0..n) is done (its driver's
+ * completion), none stepped on this thread. */
+static bool driven_done(struct sandbox_proc *const *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (sandbox_proc_driven(p[i]) && !driver_proxy_done(p[i]))
+			return false;
+	return true;
+}
+
+/* A driver's lane holds PLAN_SLOTS running and SANDBOX_LANE_QUEUE
+ * queued (driver.c turn()): the queued ones start as its workers end,
+ * each forked by the driver's zygote, while this thread (the engine's)
+ * steps and frees nothing; one killed while queued ends killed as
+ * alone, the others at their deadline as alone, each once with a worker
+ * of its own. Before round 15 the driver held PLAN_SLOTS, and ran dry
+ * until the engine's thread freed them and handed it more. */
+TEST(a_drivers_queue_runs_without_the_engines_thread)
+{
+	enum { N = 2 * PLAN_SLOTS - 1 + SANDBOX_LANE_QUEUE, MS = 300 };
+	struct sandbox_opts o = { .no_guard = true };
+	struct sandbox_proc *hold, *p[N], *late_alone, *kill_alone;
+	struct err e = { { 0 } };
+	int driven = 0, killed = -1;
+	uint64_t end;
+	struct sandbox *sb;
+	pid_t pids[N];
+
+	if (!two_cpus())
+		SKIP(return, "lanes need two CPUs (taskset keeps them off)");
+	sb = lane_sandbox(&o, NULL, &e);
+	ASSERT_NE(NULL, sb) TH_LOG("%s", e.msg);
+	setenv("PITH_TEST_FRESH", "1", 1);
+	late_alone = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), MS);
+	ASSERT_NE(NULL, late_alone);
+	ASSERT_EQ(1, t_wait(late_alone));
+	kill_alone = killed_alone(sb);
+	ASSERT_NE(NULL, kill_alone);
+	hold = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), 20000);
+	ASSERT_NE(NULL, hold);
+	for (int i = 0; i < N; i++) {
+		p[i] = t_spawn_hostile(sb, HOSTILE(H_LOOP, 0), MS);
+		ASSERT_NE(NULL, p[i]);
+		if (sandbox_proc_driven(p[i])) {
+			driven++;
+			killed = i; /* the last, queued behind 8 spinning */
+		}
+	}
+	ASSERT_EQ(PLAN_SLOTS + SANDBOX_LANE_QUEUE, driven);
+	sandbox_proc_kill(p[killed]);
+	end = clock_now_ns() + 10000000000ull;
+	while (!driven_done(p, N) && clock_now_ns() < end)
+		usleep(1000);
+	ASSERT_TRUE(driven_done(p, N))
+		TH_LOG("the driver's queue waited for this thread");
+	/* Forked by its zygote, none exec'd past its slots: all but its
+	 * first (the zygote's start) and the one killed while queued
+	 * (started at once, as on this thread). */
+	EXPECT_LE((uint64_t)driven - 2, driver_zygote_forks(sb, 0));
+	for (int i = 0; i < N; i++) {
+		const struct sandbox_result *ref = sandbox_proc_result(
+			i == killed ? kill_alone : late_alone);
+		const struct sandbox_result *r;
+
+		ASSERT_EQ(1, t_wait(p[i])) TH_LOG("instance %d", i);
+		r = sandbox_proc_result(p[i]);
+		EXPECT_EQ(ref->status, r->status) TH_LOG("instance %d: %s", i, r->reason);
+		EXPECT_EQ(ref->signal, r->signal) TH_LOG("instance %d", i);
+		if (i == killed)
+			EXPECT_NE(NULL, strstr(r->reason, "SIGKILL"))
+				TH_LOG("%s", r->reason);
+		else
+			EXPECT_STREQ(ref->reason, r->reason);
+		pids[i] = sandbox_proc_pid(p[i]);
+		for (int k = 0; k < i; k++)
+			EXPECT_NE(pids[k], pids[i])
+				TH_LOG("instances %d and %d: one worker", k, i);
+	}
+	for (int i = 0; i < N; i++)
+		sandbox_proc_free(p[i]);
+	sandbox_proc_free(hold);
+	sandbox_proc_free(late_alone);
+	sandbox_proc_free(kill_alone);
+	unsetenv("PITH_TEST_FRESH");
+	sandbox_free(sb);
+}
+
 /* A sandbox keeps freed procs (and their arrays) for its next instances
  * (spawn.c, SANDBOX_PROC_POOL), in each lane. After a full lane of
  * instances that each failed their own way (a forbidden call, a fault, an
@@ -479,7 +580,7 @@ TEST(a_failure_and_a_kill_amid_a_full_lane_touch_only_their_instances)
  * each has a worker of its own. */
 TEST(procs_recycled_from_failed_instances_start_clean)
 {
-	enum { N = 2 * PLAN_SLOTS - 1 };
+	enum { N = 2 * PLAN_SLOTS - 1 + SANDBOX_LANE_QUEUE };
 	static const char *const short_outs[] = { "o" };
 	static const char *const long_outs[] = {
 		"an-output-name-longer-than-any-before", "out" };
@@ -526,7 +627,7 @@ TEST(procs_recycled_from_failed_instances_start_clean)
 		ASSERT_NE(NULL, p[i]);
 		driven += sandbox_proc_driven(p[i]);
 	}
-	EXPECT_EQ(PLAN_SLOTS, driven);
+	EXPECT_EQ(PLAN_SLOTS + SANDBOX_LANE_QUEUE, driven);
 	for (int i = 0; i < N; i++) {
 		const struct sandbox_result *r;
 		struct set **out;

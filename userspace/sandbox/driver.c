@@ -26,8 +26,9 @@
  * (with -j 1 nothing is handed over).
  *
  * Lanes (by default; PITH_LANES=0: none): fresh instances too, each to
- * the lane with the fewest (the engine's thread or a driver, at most
- * DRIVER_FRESH_AHEAD in a driver's),
+ * the lane with the fewest (the engine's thread or a driver, a driver's
+ * counting SANDBOX_LANE_QUEUE queued as none: it runs DRIVER_FRESH_AHEAD
+ * and starts the queued ones itself as they end, turn()),
  * forked by the driver's own zygotes on its CPU; the engine's spawner and
  * zygotes are then confined to the engine's CPUs (place_lane()), so that
  * each lane's wake-ups stay on its CPU (architecture.md, "Threads").
@@ -110,8 +111,11 @@ struct driver {
 					   engine's hold/release/flush */
 	uint32_t sleeping, stop;	/* atomics */
 	unsigned outstanding;		/* engine's: handed, not freed */
-	struct drv_job *active[MAX(DRIVER_AHEAD, DRIVER_FRESH_AHEAD) * 2];
+	struct drv_job *active[DRIVER_AHEAD + DRIVER_FRESH_AHEAD +
+			      SANDBOX_LANE_QUEUE];
 	unsigned n_active;
+	struct drv_job *pend, **pend_tail; /* the driver's: fresh ones
+					   waiting for a slot (turn()) */
 	uint64_t n_done;		/* instances completed, for stats */
 	int ready;			/* atomic: 1 started, -errno
 					   failed, 0 starting */
@@ -193,12 +197,49 @@ static void start(struct driver *d, struct drv_job *j)
 	d->active[d->n_active++] = j;
 }
 
-/* Step what its sandbox has, start what the queue has; the earliest
- * deadline of its running instances, or UINT64_MAX. */
+/* A fresh job of the driver's (its sandbox's fresh path, a zygote's
+ * slot). */
+static bool job_fresh(const struct driver *d, const struct drv_job *j)
+{
+	return j->req.fresh || !d->sb->warm;
+}
+
+/* Start j, or refuse it when the active table is full (cannot happen:
+ * the engine hands at most what it holds; refused rather than lost). */
+static void start_or_refuse(struct driver *d, struct drv_job *j,
+			    uint64_t *at)
+{
+	if (d->n_active < ARRAY_SIZE(d->active)) {
+		start(d, j);
+		if (d->n_active && d->active[d->n_active - 1] == j) {
+			/* Its exit wakes this thread. */
+			if (LOAD(j->kill))
+				sandbox_proc_kill(j->proc);
+			*at = MIN(*at, sandbox_proc_deadline_ns(j->proc));
+		}
+		return;
+	}
+	j->res = (struct sandbox_result){ .status = SANDBOX_FAILED,
+					  .syscall = -1,
+					  .probe_reason = PROBE_REASON_SPAWN };
+	snprintf(j->res.reason, sizeof(j->res.reason), "driver full");
+	complete(d, j, 0);
+}
+
+/*
+ * Step what its sandbox has, start what the queue has; the earliest
+ * deadline of its running instances, or UINT64_MAX. A fresh job starts
+ * while fewer than DRIVER_FRESH_AHEAD run (its zygote's slots); the rest
+ * wait in d->pend, in order, and start here as workers exit, without the
+ * engine's thread: the lane keeps running while that thread takes its
+ * turn among its own lane's workers (benchmarks/lanes.md, round 15). A
+ * killed one starts at once and is killed (its end as on the engine's
+ * thread).
+ */
 static uint64_t turn(struct driver *d)
 {
 	uint64_t at = UINT64_MAX, now = clock_now_ns();
-	struct drv_job *q;
+	struct drv_job *q, **pp;
 
 	pthread_mutex_lock(&d->qlock);
 	q = d->head;
@@ -222,25 +263,22 @@ static uint64_t turn(struct driver *d)
 		at = MIN(at, sandbox_proc_deadline_ns(j->proc));
 		i++;
 	}
-	while (q) {
-		struct drv_job *n = q->next;
+	*d->pend_tail = q;
+	while (*d->pend_tail)
+		d->pend_tail = &(*d->pend_tail)->next;
+	for (pp = &d->pend; *pp;) {
+		struct drv_job *j = *pp;
 
-		if (d->n_active < ARRAY_SIZE(d->active)) {
-			start(d, q);
-			if (d->n_active && d->active[d->n_active - 1] == q) {
-				/* Its exit wakes this thread. */
-				if (LOAD(q->kill))
-					sandbox_proc_kill(q->proc);
-				at = MIN(at, sandbox_proc_deadline_ns(q->proc));
-			}
-		} else {
-			/* Cannot happen (the engine hands at most
-			 * DRIVER_FRESH_AHEAD): refuse rather than lose it. */
-			q->res = (struct sandbox_result){ .status = SANDBOX_FAILED, .syscall = -1, .probe_reason = PROBE_REASON_SPAWN };
-			snprintf(q->res.reason, sizeof(q->res.reason), "driver full");
-			complete(d, q, 0);
+		if (job_fresh(d, j) && d->n_active >= DRIVER_FRESH_AHEAD &&
+		    !LOAD(j->kill)) {
+			pp = &j->next;
+			continue;
 		}
-		q = n;
+		*pp = j->next;
+		if (d->pend_tail == &j->next)
+			d->pend_tail = pp;
+		j->next = NULL;
+		start_or_refuse(d, j, &at);
 	}
 	return at;
 }
@@ -377,7 +415,7 @@ static void *driver_main(void *arg)
 	pthread_mutex_unlock(&d->rlock);
 	if (r < 0)
 		return NULL;
-	while (!LOAD(d->stop) || d->n_active) {
+	while (!LOAD(d->stop) || d->n_active || d->pend) {
 		struct epoll_event ev[4];
 		bool exited = false, notified = false, reaped = false;
 		uint64_t at, now;
@@ -510,6 +548,7 @@ static int driver_launch(struct sandbox *sb)
 			goto fail;
 		*d = (struct driver){ .parent = sb, .cpu = cpu, .tail = &d->head,
 				      .epfd = -1 };
+		d->pend_tail = &d->pend;
 		pthread_mutex_init(&d->qlock, NULL);
 		pthread_mutex_init(&d->sblock, NULL);
 		pthread_mutex_init(&d->rlock, NULL);
@@ -769,6 +808,34 @@ int driver_cpu(struct sandbox *sb, unsigned i)
 	return i < sb->n_drivers ? sb->drivers[i]->cpu : -1;
 }
 
+/* Fresh instances of `memory` bytes each a lane runs at once: its
+ * zygote's slots, as far as SANDBOX_LANE_MEMORY allows, at least one. */
+static unsigned lane_running(uint64_t memory)
+{
+	uint64_t per = DRIVER_FRESH_AHEAD;
+
+	if (memory)
+		per = MAX(MIN(per, SANDBOX_LANE_MEMORY / memory), 1);
+	return (unsigned)per;
+}
+
+/* And those a driver's lane holds queued beyond them (turn()): only
+ * while its running ones fill its zygote's slots (small functions; a
+ * queued one holds its inputs, not a context). */
+static unsigned lane_queued(uint64_t memory)
+{
+	return lane_running(memory) == DRIVER_FRESH_AHEAD ? SANDBOX_LANE_QUEUE
+							  : 0;
+}
+
+uint64_t driver_zygote_forks(struct sandbox *sb, unsigned i)
+{
+	return i < sb->n_drivers && LOAD(sb->drivers[i]->ready) > 0
+		       ? __atomic_load_n(&sb->drivers[i]->sb->zygote_forks,
+					 __ATOMIC_ACQUIRE)
+		       : 0;
+}
+
 int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		 struct sandbox_proc **ret)
 {
@@ -776,7 +843,7 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 	const struct drv_run *run;
 	struct sandbox_proc *p;
 	struct drv_job *j;
-	unsigned own;
+	unsigned own, queued;
 	bool sleeping;
 	/* Fresh: asked for, or every instance when warm workers are off. */
 	bool fresh = req->fresh || !sb->warm;
@@ -807,12 +874,16 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		driver_stop(sb);
 		return 0;
 	}
+	/* A driver's lane holds its running ones and `queued` more (the
+	 * engine's lane: its running ones alone), so it takes one while it
+	 * holds fewer than the engine's own + queued. */
+	queued = fresh ? lane_queued(req->limits.memory) : 0;
 	for (unsigned i = 0; i < sb->n_drivers; i++)
 		if (sb->drivers[i]->adopted && sb->drivers[i]->outstanding <
-			    (fresh ? DRIVER_FRESH_AHEAD : DRIVER_AHEAD) &&
+			    (fresh ? DRIVER_FRESH_AHEAD + queued : DRIVER_AHEAD) &&
 		    (!d || sb->drivers[i]->outstanding < d->outstanding))
 			d = sb->drivers[i];
-	if (!d || (fresh && d->outstanding >= own))
+	if (!d || (fresh && d->outstanding >= own + queued))
 		return 0;
 	/* The engine's thread (and the workers its answers wake beside it)
 	 * stays off the drivers' CPUs while it hands them instances: on one
@@ -891,17 +962,16 @@ int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 unsigned sandbox_lane_slots(const struct sandbox *sb, bool fresh,
 			    uint64_t memory)
 {
-	uint64_t per = DRIVER_FRESH_AHEAD;
+	unsigned per = lane_running(memory), drivers;
 
 	if (!sb->drv_fresh || (!fresh && sb->warm) ||
 	    (!sb->n_drivers && !sb->drv_want))
 		return 0;
-	if (memory)
-		per = MAX(MIN(per, SANDBOX_LANE_MEMORY / memory), 1);
 	/* Before they start, the drivers to come; then those adopted (the
-	 * engine's lane alone while its driver makes its sandbox). */
-	return (1 + (sb->n_drivers ? sb->drv_adopted : sb->drv_want)) *
-	       (unsigned)per;
+	 * engine's lane alone while its driver makes its sandbox). Each
+	 * driver's lane holds its queue too. */
+	drivers = sb->n_drivers ? sb->drv_adopted : sb->drv_want;
+	return per + drivers * (per + lane_queued(memory));
 }
 
 /* The drivers' eventfd out of sandbox_fd()'s set, or back (sandbox.h). */

@@ -250,6 +250,10 @@ struct sandbox {
 	unsigned n_proc_pool;
 };
 
+/* Fresh instances a driver's lane holds queued beyond the PLAN_SLOTS it
+ * runs, started by the driver as its workers exit (driver.c turn()). */
+#define SANDBOX_LANE_QUEUE 8
+
 /* Procs a sandbox keeps for its next spawns: a lane's instances at once
  * (PLAN_SLOTS) and as many more finished but not yet freed. */
 #define SANDBOX_PROC_POOL (2 * PLAN_SLOTS)
@@ -603,6 +607,9 @@ void driver_each(struct sandbox *sb, void (*fn)(struct sandbox *, void *),
 		 void *arg);
 /* Driver i's CPU (tests), -1 when it has none. */
 int driver_cpu(struct sandbox *sb, unsigned i);
+/* Instances driver i's zygotes forked (tests; read once its instances
+ * are done), 0 when it has none. */
+uint64_t driver_zygote_forks(struct sandbox *sb, unsigned i);
 /* Hand req to a driver: 1 (*ret: a proxy proc), 0 not one for a driver. */
 int driver_spawn(struct sandbox *sb, const struct sandbox_request *req,
 		 struct sandbox_proc **ret);
