@@ -371,7 +371,7 @@ static int zygote_fd(int i)
 /* The trampoline offset of the syscall instruction before ip. */
 static uint64_t setup_call_at(const char *ip, unsigned variant, uint64_t arg)
 {
-	return (uint64_t)(ip - tramp_start - 2) | (uint64_t)variant << 12 |
+	return (tramp_off(ip) - 2) | (uint64_t)variant << 12 |
 	       arg << 16;
 }
 
@@ -392,7 +392,7 @@ static void expect_setup_call(struct sandbox *sb, bool guard,
 		EXPECT_STREQ(want, t_reason(p))
 			TH_LOG("variant %u, arg %llu, at +0x%llx", variant,
 			       (unsigned long long)arg,
-			       (unsigned long long)(ip - tramp_start));
+			       tramp_off(ip));
 	sandbox_proc_free(p);
 }
 

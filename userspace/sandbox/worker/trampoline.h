@@ -32,17 +32,18 @@ extern const char tramp_forked[], tramp_close[], tramp_child[],
 	tramp_ip_z_close[], tramp_ip_z_fail_clear[], tramp_ip_z_fail_text[],
 	tramp_z_zero[], tramp_z_cpu[];
 
-/* Where a label of the trampoline's code is in a worker, whose copy of
- * the page is at PLAN_TRAMPOLINE_BASE. */
-static inline unsigned long long tramp_addr(const char *label)
-{
-	return PLAN_TRAMPOLINE_BASE + (unsigned long long)(label - tramp_start);
-}
-
-/* Its offset in the page: a zygote's copy is at PLAN_ZTRAMP(guard_off). */
+/* A label's offset in the trampoline's page (a zygote's copy of the page
+ * is at PLAN_ZTRAMP(guard_off)). */
 static inline unsigned long long tramp_off(const char *label)
 {
 	return (unsigned long long)(label - tramp_start);
+}
+
+/* Where it is in a worker, whose copy of the page is at
+ * PLAN_TRAMPOLINE_BASE. */
+static inline unsigned long long tramp_addr(const char *label)
+{
+	return PLAN_TRAMPOLINE_BASE + tramp_off(label);
 }
 
 /* The loader's last code: unmap the block's list, jump to the trampoline. */
