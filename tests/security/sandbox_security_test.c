@@ -819,6 +819,41 @@ static int64_t t_sim4(const struct sock_filter *f, size_t n, int nr,
 }
 
 /*
+ * A forked child reads its hand-off's time with rdtsc (round 16): no
+ * clock_gettime is allowed from a zygote's trampoline page, at any offset
+ * of it, whatever the clock (round 15's pin allowed CLOCK_MONOTONIC at the
+ * call's offset; with it back, this fails).
+ */
+TEST(filter_allows_no_clock_call_from_a_zygotes_trampoline_page)
+{
+	static const uint64_t sizes[] = { 64ull << 10, 1ull << 20, 4ull << 30 };
+	struct sandbox *sb = t_sandbox(false);
+	const struct sock_filter *f;
+	const void *insns;
+	size_t n;
+
+	ASSERT_EQ(0, sandbox_filter(sb, &insns, &n));
+	f = insns;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct ctx_layout l;
+		uint64_t zt;
+
+		context_frame(sizes[i], &l);
+		zt = PLAN_ZTRAMP(l.guard_off);
+		for (uint64_t off = 0; off < 4096; off++)
+			for (uint64_t clk = 0; clk < 2; clk++)
+				ASSERT_EQ(SECCOMP_RET_USER_NOTIF,
+					  t_sim4(f, n, 228 /* clock_gettime */,
+						 zt + off, clk,
+						 zt + off - 64, 0, 0))
+					TH_LOG("clock %llu at +0x%llx",
+					       (unsigned long long)clk,
+					       (unsigned long long)off);
+	}
+	sandbox_free(sb);
+}
+
+/*
  * A zygote's trampoline lies in its children's guard page, wherever the
  * context's size puts it (plan.h, PLAN_ZTRAMP), so the program pins its
  * children's setup calls by their offset in a page of the 4 GiB above

@@ -374,6 +374,9 @@ struct sandbox_proc {
 	 * asked for; it failed (no child: setup_error says why). */
 	struct zslot *zslot;
 	bool zposted;		/* its fork was asked for */
+	/* The time and the TSC when it was: the child reports its
+	 * hand-off as a TSC, converted against these (zygote.c). */
+	uint64_t zpost_ns, zpost_tsc;
 	bool fork_failed;
 	/* Reaped as soon as its zygote's group request named it
 	 * (zygote_group_exited()): never signalled after; its siginfo. */

@@ -199,7 +199,8 @@ struct plan_ring {
 struct plan_ctrl {
 	__u32 magic;		/* PLAN_CTRL_READY: the function starts */
 	__u32 pad;
-	__u64 now_ns;		/* then, CLOCK_MONOTONIC */
+	__u64 tsc;		/* then, the child's TSC (rdtsc): pith
+				   converts it (zygote_read_ctrl()) */
 	char error[200];	/* else a setup failure, NUL-terminated */
 };
 

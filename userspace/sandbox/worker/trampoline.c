@@ -45,7 +45,7 @@ _Static_assert(ASM_AREA_BASE == PITH_INPUT_BASE, "input area");
 _Static_assert(ASM_AREA_LEN == PLAN_INPUT_AREA, "input area");
 _Static_assert(ASM_CTRL_READY == PLAN_CTRL_READY, "ready magic");
 _Static_assert(PLAN_CTRL_OFF(0) == ASM_AREA_LEN, "control page");
-_Static_assert(offsetof(struct plan_ctrl, now_ns) == 8 &&
+_Static_assert(offsetof(struct plan_ctrl, tsc) == 8 &&
 	       offsetof(struct plan_ctrl, error) == 16, "plan_ctrl");
 _Static_assert(sizeof(struct plan_handoff) + 64 <= ASM_BLOCK, "block");
 /* The warm path's constants, checked the same way. */
@@ -393,8 +393,8 @@ __asm__(
 	 * RLIMIT_NPROC 0 0 and its RLIMIT_CPU (each from words of this
 	 * page, which the function cannot write; RLIMIT_NOFILE's soft 0 is
 	 * the zygote's, inherited), "ready"
-	 * and the time into its slot's control page (pwrite: only pith maps
-	 * that page), an empty descriptor table of its own, and on to the
+	 * and the time (its TSC: no call) into its slot's control page
+	 * (pwrite: only pith maps that page), an empty descriptor table of its own, and on to the
 	 * handoff at tramp_close. A failure writes its text into the control
 	 * page instead ("ready" cleared first) and exits 127.
 	 *
@@ -483,18 +483,12 @@ __asm__(
 	"	lea zf_cpu(%rip), %rsi\n"
 	"	test %rax, %rax\n"
 	"	jnz 90f\n"
-	"	mov $228, %eax\n"		/* clock_gettime(CLOCK_MONOTONIC) */
-	"	mov $1, %edi\n"
-	"	lea -48(%rsp), %rsi\n"
-	"	syscall\n"
-	".globl tramp_ip_z_clock\n"
-	"tramp_ip_z_clock:\n"
-	"	lea zf_clock(%rip), %rsi\n"
-	"	test %rax, %rax\n"
-	"	jnz 90f\n"
-	"	imul $1000000000, -48(%rsp), %rax\n"
-	"	add -40(%rsp), %rax\n"
-	"	mov %rax, -56(%rsp)\n"		/* now_ns */
+	/* The time as the TSC, no call: pith converts it against two
+	 * readings of its own (zygote.c, zygote_read_ctrl()). */
+	"	rdtsc\n"
+	"	shl $32, %rdx\n"
+	"	or %rdx, %rax\n"
+	"	mov %rax, -56(%rsp)\n"		/* tsc */
 	"	movq $" STR(ASM_CTRL_READY) ", -64(%rsp)\n" /* magic, pad 0 */
 	"	mov $18, %eax\n"		/* pwrite64 into the control page */
 	"	mov %r12, %rdi\n"
@@ -576,8 +570,6 @@ __asm__(
 	"zf_nproc:	.asciz \"pith-worker: RLIMIT_NPROC\"\n"
 	".balign 8\n"
 	"zf_cpu:	.asciz \"pith-worker: RLIMIT_CPU\"\n"
-	".balign 8\n"
-	"zf_clock:	.asciz \"pith-worker: clock_gettime\"\n"
 	".balign 8\n"
 	"zf_ready:	.asciz \"pith-worker: cannot report readiness\"\n"
 	".balign 8\n"

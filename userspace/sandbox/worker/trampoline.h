@@ -28,7 +28,7 @@ extern const char tramp_forked[], tramp_close[], tramp_child[],
 	tramp_child_end[], tramp_ip_z_pdeathsig[], tramp_ip_z_getppid[],
 	tramp_ip_z_map_context[], tramp_ip_z_map_stack[],
 	tramp_ip_z_map_area[], tramp_ip_z_nproc[],
-	tramp_ip_z_cpu[], tramp_ip_z_clock[], tramp_ip_z_ready[],
+	tramp_ip_z_cpu[], tramp_ip_z_ready[],
 	tramp_ip_z_close[], tramp_ip_z_fail_clear[], tramp_ip_z_fail_text[],
 	tramp_z_zero[], tramp_z_cpu[];
 
