@@ -919,6 +919,51 @@ TEST(a_jobs_zygote_killed_at_its_end_is_reaped_when_the_sandbox_is_freed)
 	EXPECT_TRUE(proc_gone(zpid));
 }
 
+/* A job's end kills its zygote and leaves what pith holds of it (its
+ * pooled contexts' memfds and mappings, its ring and socket) to its reap
+ * (zygote.c, reap_dying_locked()), off the job's end: all freed before
+ * the next job's first worker, whose hold reaps first. */
+TEST(a_jobs_zygote_contexts_are_freed_with_its_reap_before_the_next_job)
+{
+	struct err e = { { 0 } };
+	struct sandbox *sb = NULL;
+	struct sandbox_proc *p;
+	long memfds_job, memfds_released, memfds_next;
+	pid_t zpid;
+
+	unsetenv("PITH_ZYGOTE");
+	ASSERT_EQ(0, sandbox_new(&(struct sandbox_opts){ .no_seccomp = true,
+							 .no_guard = true },
+				 &sb, &e))
+		TH_LOG("%s", e.msg);
+	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
+	hostile_prime(sb); /* exec'd; the next one is forked */
+	p = hostile(sb, HOSTILE(H_EXIT, 0), true);
+	ASSERT_NE(NULL, p);
+	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
+		TH_LOG("%s", t_reason(p));
+	sandbox_proc_free(p);
+	zpid = zygote_pid(sb, 0);
+	ASSERT_LT(0, zpid);
+	memfds_job = t_fds_linked("/memfd:", 4096, NULL);
+	sandbox_release(sb);
+	memfds_released = t_fds_linked("/memfd:", 4096, NULL);
+	EXPECT_TRUE(killed_not_reaped(zpid));
+	/* Its contexts (a memfd and a read-only descriptor each) still
+	 * held, the zygote not reaped yet; closed by the next hold. */
+	EXPECT_GT(2 * PLAN_SLOTS, memfds_job - memfds_released)
+		TH_LOG("%ld memfds before the release, %ld after",
+		       memfds_job, memfds_released);
+	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
+	memfds_next = t_fds_linked("/memfd:", 4096, NULL);
+	EXPECT_TRUE(proc_gone(zpid));
+	EXPECT_LE(2 * PLAN_SLOTS, memfds_released - memfds_next)
+		TH_LOG("%ld memfds after the release, %ld at the next hold",
+		       memfds_released, memfds_next);
+	sandbox_release(sb);
+	sandbox_free(sb);
+}
+
 /* A forked worker's state letter in /proc (its stat's third field), or 0
  * when it has none (reaped). */
 static char proc_state(pid_t pid)

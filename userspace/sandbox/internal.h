@@ -187,11 +187,16 @@ struct sandbox {
 	unsigned n_zygotes;
 	uint64_t zygote_forks;		/* instances forked, for tests */
 	void *zygote_info;		/* siginfo_t[ZYGOTE_MAX] (zygote.c) */
-	/* Zygotes a job's end killed and has not reaped yet (their pidfds):
-	 * they die while pith writes the outputs and ends its other
-	 * sandboxes; reaped at the next hold, sandbox_end_idle() or
-	 * zygote_stop() (zygote_reap_dying()). */
-	int zygote_dying[ZYGOTE_MAX];
+	/* Zygotes a job's end killed and has not reaped yet: they die while
+	 * pith writes the outputs and ends its other sandboxes; reaped, and
+	 * what pith held of them (their pooled contexts, ring, socket)
+	 * freed, at the next hold, sandbox_end_idle() or zygote_stop()
+	 * (zygote_reap_dying()). */
+	struct zygote_dying {
+		int pidfd, sock;
+		struct plan_ring *ring;
+		struct zslot *slots[PLAN_SLOTS];
+	} zygote_dying[ZYGOTE_MAX];
 	unsigned n_zygote_dying;
 	/* Exits of zygotes' children (reap.c): an io_uring whose fd is in
 	 * events, one IORING_OP_WAITID per zygote's group (or per child);

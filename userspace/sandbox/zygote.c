@@ -185,6 +185,23 @@ static void kill_reap(int pidfd)
 
 static int proc_pid_locked(struct sandbox_proc *p, bool wait);
 
+/* What pith holds of an ended zygote: its socket, its ring's mapping and
+ * its pooled contexts (each freed once no instance holds it either). */
+static void zygote_free_held(int sock, struct plan_ring *ring,
+			     struct zslot *slots[PLAN_SLOTS])
+{
+	safe_close(sock);
+	if (ring)
+		munmap(ring, PLAN_RING_SIZE);
+	for (unsigned i = 0; i < PLAN_SLOTS; i++) {
+		if (!slots[i])
+			continue;
+		slots[i]->z = NULL;
+		slot_unref(slots[i]);
+		slots[i] = NULL;
+	}
+}
+
 /* End the zygote (pith's child: reaped here, or, with `dying`, killed and
  * left in it to be reaped later). Its children are pith's too, each
  * an instance's worker, killed and reaped with its proc; their slots stay
@@ -206,45 +223,56 @@ static void zygote_end(struct zygote *z, struct sandbox *dying)
 	/* A zygote with no instance left (a job's end) is only killed
 	 * here: it dies while pith goes on (its other zygotes, a driver's,
 	 * at once; the outputs written), and zygote_reap_dying() reaps it
-	 * before the sandbox serves another job or ends. Its group's
-	 * request, if one is in flight, completes unmatched (reap_seq 0). */
+	 * before the sandbox serves another job or ends, and only then
+	 * frees what pith held of it: its contexts' mappings and memfds, its
+	 * ring and socket (0.1-0.15 ms a zygote, off a job's end: pith run
+	 * frees its sandbox on a thread of its own, benchmarks/lanes.md,
+	 * round 16). Its group's request, if one is in flight, completes
+	 * unmatched (reap_seq 0). */
 	if (dying && !n && z->pidfd >= 0 &&
 	    dying->n_zygote_dying < ZYGOTE_MAX &&
-	    pidfd_send_signal(z->pidfd, SIGKILL, NULL, 0) == 0)
-		dying->zygote_dying[dying->n_zygote_dying++] = z->pidfd;
-	else
+	    pidfd_send_signal(z->pidfd, SIGKILL, NULL, 0) == 0) {
+		struct zygote_dying *d =
+			&dying->zygote_dying[dying->n_zygote_dying++];
+
+		*d = (struct zygote_dying){ .pidfd = z->pidfd,
+					    .sock = z->sock,
+					    .ring = z->ring };
+		for (unsigned i = 0; i < PLAN_SLOTS; i++) {
+			if (z->slots[i])
+				z->slots[i]->z = NULL;
+			d->slots[i] = z->slots[i];
+			z->slots[i] = NULL;
+		}
+		z->sock = -1;
+		z->ring = NULL;
+	} else {
 		kill_reap(z->pidfd);
+	}
 	z->pidfd = -1;
 	z->reap_seq = 0;
 	for (unsigned i = 0; i < n; i++)
 		if (z->group && live[i]->reap_seq == 0 &&
 		    reap_watch_exit(live[i]) < 0)
 			live[i]->exit_seen = true; /* step() finds out */
-	safe_close(z->sock);
+	zygote_free_held(z->sock, z->ring, z->slots);
 	z->sock = -1;
-	if (z->ring)
-		munmap(z->ring, PLAN_RING_SIZE);
 	z->ring = NULL;
-	for (unsigned i = 0; i < PLAN_SLOTS; i++) {
-		if (!z->slots[i])
-			continue;
-		z->slots[i]->z = NULL;
-		slot_unref(z->slots[i]);
-		z->slots[i] = NULL;
-	}
 }
 
 /* zygote_reap_dying(), under zygote_lock. */
 static void reap_dying_locked(struct sandbox *sb)
 {
 	for (unsigned i = 0; i < sb->n_zygote_dying; i++) {
+		struct zygote_dying *d = &sb->zygote_dying[i];
 		siginfo_t si;
 
-		while (waitid(P_PIDFD, (id_t)sb->zygote_dying[i], &si,
+		while (waitid(P_PIDFD, (id_t)d->pidfd, &si,
 			      WEXITED | __WALL) < 0 &&
 		       errno == EINTR)
 			;
-		close(sb->zygote_dying[i]);
+		close(d->pidfd);
+		zygote_free_held(d->sock, d->ring, d->slots);
 	}
 	sb->n_zygote_dying = 0;
 }
