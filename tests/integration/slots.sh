@@ -16,7 +16,7 @@ fnd=$B/bench/fn
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pith-slots.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-t_plan 5
+t_plan 6
 
 # job FILE FUNCTION N ITEM
 job() {
@@ -32,10 +32,33 @@ json.dump({"version": 1, "name": "slots",
            "outputs": {"o": "s.o"}}, open(path, "w"))
 PY
 }
+# fresh FILE N: N fresh spin.c instances, the first 8 spinning ~3 ms
+# each, then every other one: their average stays above ENGINE_SHORT_NS
+# while half of them end at once.
+fresh() {
+	python3 - "$@" "$fnd/spin" "$tmp" <<'PY'
+import json, sys
+path, n, fn, tmp = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+for v in ("0", "3000000"):
+    open("%s/spin%s" % (tmp, v), "w").write(v)
+items = [{"name": "i%d" % i,
+          "file": "%s/spin%s" % (tmp, "3000000" if i < 8 or i % 2 else "0")}
+         for i in range(n)]
+json.dump({"version": 1, "name": "slots",
+           "functions": {"f": {"binary": fn, "memory": "1MiB", "timeout": "10s",
+                               "fresh": True}},
+           "inputs": {"n": items},
+           "stages": [{"name": "s", "function": "f",
+                       "inputs": {"n": {"from": "n", "mode": "each"}},
+                       "outputs": ["o"]}],
+           "outputs": {"o": "s.o"}}, open(path, "w"))
+PY
+}
 echo x >"$tmp/x"
 echo 5000000 >"$tmp/n" # ~5 ms of spin.c's loop: not short
 job "$tmp/noop.json" "$fnd/noop" 3000 "$tmp/x"
 job "$tmp/spin.json" "$fnd/spin" 24 "$tmp/n"
+fresh "$tmp/mixed.json" 160
 
 # slots JOB [prefix command...] [-- pith args]: prints the slot tracks used
 slots() {
@@ -82,5 +105,19 @@ if [ "$got" = 1 ]; then
 	t_ok parallel_fixes_the_slots_of_short_instances
 else
 	t_fail parallel_fixes_the_slots_of_short_instances "$got slots with -j 1, wanted 1"
+fi
+# Fresh instances wait for their fork behind others on their lane's
+# zygote, so their runs as pith sees them spread, and their average
+# crossed ENGINE_SHORT_NS while they were short: a fresh stage is short
+# while its shortest recent run is (instance.c, run_min()).
+if [ "$cpus" -gt 1 ]; then
+	got=$(slots "$tmp/mixed.json")
+	if [ "$got" -gt $((2 * cpus)) ] 2>/dev/null; then
+		t_ok fresh_instances_are_short_by_their_shortest_recent_run
+	else
+		t_fail fresh_instances_are_short_by_their_shortest_recent_run "$got slots on $cpus CPUs, wanted more than $((2 * cpus))"
+	fi
+else
+	t_skip fresh_instances_are_short_by_their_shortest_recent_run "one CPU: no lanes"
 fi
 t_done

@@ -119,6 +119,11 @@ struct stage_run {
 	const struct elf_image *image;
 	/* running average of its instances' run time (ns); 0: none ended */
 	uint64_t run_avg_ns;
+	/* the shortest run of its last ENGINE_MIN_RUNS..2 * ENGINE_MIN_RUNS
+	 * instances (ns): the previous block's and this block's, run_min_n
+	 * ended in all (stage_short()) */
+	uint64_t run_min_prev_ns, run_min_ns;
+	uint64_t run_min_n;
 	const char *fn_name; /* for the probes */
 	size_t queued;	     /* instances [0, queued) were probed ready */
 	/* Out of order (`ooo`: an `each` first input that is an ahead
