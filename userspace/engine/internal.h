@@ -120,8 +120,8 @@ struct stage_run {
 	/* running average of its instances' run time (ns); 0: none ended */
 	uint64_t run_avg_ns;
 	/* the shortest run of its last ENGINE_MIN_RUNS..2 * ENGINE_MIN_RUNS
-	 * instances (ns): the previous block's and this block's, run_min_n
-	 * ended in all (stage_short()) */
+	 * instances (ns): the previous block's and this block's; run_min_n
+	 * instances ended in all (instance.c run_min(), stage_slots()) */
 	uint64_t run_min_prev_ns, run_min_ns;
 	uint64_t run_min_n;
 	const char *fn_name; /* for the probes */
