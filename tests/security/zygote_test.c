@@ -889,30 +889,40 @@ TEST_F(zygote, forked_worker_is_piths_child_and_the_zygote_ends_with_the_job)
 	EXPECT_TRUE(proc_gone(zpid));
 }
 
-/* A job's end kills its zygotes without waiting for their exits
- * (zygote.c, zygote_end()); freeing the sandbox reaps them: no process
- * is left behind, none a zombie. */
-TEST(a_jobs_zygote_killed_at_its_end_is_reaped_when_the_sandbox_is_freed)
+/* A held sandbox (no seccomp, no guard) whose one job has run an instance
+ * forked from its zygote: that zygote's pid. */
+static pid_t job_with_a_zygote(struct sandbox **sb)
 {
 	struct err e = { { 0 } };
-	struct sandbox *sb = NULL;
 	struct sandbox_proc *p;
 	pid_t zpid;
 
 	unsetenv("PITH_ZYGOTE");
 	ASSERT_EQ(0, sandbox_new(&(struct sandbox_opts){ .no_seccomp = true,
 							 .no_guard = true },
-				 &sb, &e))
+				 sb, &e))
 		TH_LOG("%s", e.msg);
-	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
-	hostile_prime(sb); /* exec'd; the next one is forked */
-	p = hostile(sb, HOSTILE(H_EXIT, 0), true);
+	ASSERT_EQ(0, sandbox_hold(*sb, &e)) TH_LOG("%s", e.msg);
+	hostile_prime(*sb); /* exec'd; the next one is forked */
+	p = hostile(*sb, HOSTILE(H_EXIT, 0), true);
 	ASSERT_NE(NULL, p);
 	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
 		TH_LOG("%s", t_reason(p));
 	sandbox_proc_free(p);
-	zpid = zygote_pid(sb, 0);
+	zpid = zygote_pid(*sb, 0);
 	ASSERT_LT(0, zpid);
+	return zpid;
+}
+
+/* A job's end kills its zygotes without waiting for their exits
+ * (zygote.c, zygote_end()); freeing the sandbox reaps them: no process
+ * is left behind, none a zombie. */
+TEST(a_jobs_zygote_killed_at_its_end_is_reaped_when_the_sandbox_is_freed)
+{
+	struct sandbox *sb = NULL;
+	pid_t zpid;
+
+	zpid = job_with_a_zygote(&sb);
 	sandbox_release(sb);
 	EXPECT_TRUE(killed_not_reaped(zpid));
 	sandbox_free(sb);
@@ -927,24 +937,10 @@ TEST(a_jobs_zygote_contexts_are_freed_with_its_reap_before_the_next_job)
 {
 	struct err e = { { 0 } };
 	struct sandbox *sb = NULL;
-	struct sandbox_proc *p;
 	long memfds_job, memfds_released, memfds_next;
 	pid_t zpid;
 
-	unsetenv("PITH_ZYGOTE");
-	ASSERT_EQ(0, sandbox_new(&(struct sandbox_opts){ .no_seccomp = true,
-							 .no_guard = true },
-				 &sb, &e))
-		TH_LOG("%s", e.msg);
-	ASSERT_EQ(0, sandbox_hold(sb, &e)) TH_LOG("%s", e.msg);
-	hostile_prime(sb); /* exec'd; the next one is forked */
-	p = hostile(sb, HOSTILE(H_EXIT, 0), true);
-	ASSERT_NE(NULL, p);
-	EXPECT_EQ(SANDBOX_OK, sandbox_proc_result(p)->status)
-		TH_LOG("%s", t_reason(p));
-	sandbox_proc_free(p);
-	zpid = zygote_pid(sb, 0);
-	ASSERT_LT(0, zpid);
+	zpid = job_with_a_zygote(&sb);
 	memfds_job = t_fds_linked("/memfd:", 4096, NULL);
 	sandbox_release(sb);
 	memfds_released = t_fds_linked("/memfd:", 4096, NULL);
@@ -1183,6 +1179,30 @@ TEST_F(zygote, an_owned_exit_ring_is_heard_alone_and_given_back_to_the_set)
 	sandbox_proc_free(p);
 }
 
+/* Poll the sandbox and step p as the engine does (what is pending, and
+ * p at its deadline) until it ends, within 10 s; with `no_pidfd`, p never
+ * holds a pidfd meanwhile (its exit heard on the reap ring). */
+static void step_polled_to_its_end(struct sandbox *sb, struct sandbox_proc *p,
+				   bool no_pidfd)
+{
+	uint64_t end = (uint64_t)time(NULL) + 10;
+	int r = 0;
+
+	while (r == 0) {
+		struct pollfd pfd = { sandbox_fd(sb), POLLIN, 0 };
+
+		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("never ended");
+		poll(&pfd, 1, 20);
+		ASSERT_LE(0, sandbox_poll(sb));
+		if (sandbox_proc_pending(p) ||
+		    clock_now_ns() >= sandbox_proc_deadline_ns(p))
+			r = sandbox_proc_step_polled(p);
+		if (no_pidfd)
+			EXPECT_GT(0, p->pidfd);
+	}
+	ASSERT_EQ(1, r);
+}
+
 /* A forked worker past its deadline, polled the engine's way: killed by
  * its pid (it has no pidfd here), which is still its own (it is not
  * reaped before the step that finds its exit), and reported as timed out.
@@ -1191,9 +1211,7 @@ TEST_F(zygote, an_owned_exit_ring_is_heard_alone_and_given_back_to_the_set)
 TEST_F(zygote, forked_worker_past_its_deadline_is_killed_by_its_pid)
 {
 	struct sandbox_proc *p;
-	uint64_t end;
 	pid_t pid;
-	int r = 0;
 
 	unsetenv("PITH_REAP");
 	hostile_prime(self->sb);
@@ -1207,21 +1225,7 @@ TEST_F(zygote, forked_worker_past_its_deadline_is_killed_by_its_pid)
 	if (!self->sb->reap)
 		SKIP(sandbox_proc_free(p); return,
 		     "no IORING_OP_WAITID here (Linux < 6.7): pidfds as before");
-	end = (uint64_t)time(NULL) + 10;
-	while (r == 0) {
-		struct pollfd pfd = { sandbox_fd(self->sb), POLLIN, 0 };
-
-		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("never ended");
-		poll(&pfd, 1, 20);
-		ASSERT_LE(0, sandbox_poll(self->sb));
-		/* The engine steps what is pending, and each instance at its
-		 * deadline. */
-		if (sandbox_proc_pending(p) ||
-		    clock_now_ns() >= sandbox_proc_deadline_ns(p))
-			r = sandbox_proc_step_polled(p);
-		EXPECT_GT(0, p->pidfd);
-	}
-	ASSERT_EQ(1, r);
+	step_polled_to_its_end(self->sb, p, true);
 	EXPECT_STREQ("timed out after 200 ms", t_reason(p));
 	EXPECT_EQ(SIGKILL, sandbox_proc_result(p)->signal);
 	EXPECT_EQ(0, proc_state(pid));
@@ -1241,8 +1245,7 @@ TEST_F(zygote, forked_childs_handoff_time_falls_between_its_fork_and_its_end)
 {
 	const struct sandbox_result *res;
 	struct sandbox_proc *p;
-	uint64_t t0, t1, end;
-	int r = 0;
+	uint64_t t0, t1;
 
 	hostile_prime(self->sb);
 	setenv("PITH_TEST_FRESH", "1", 1);
@@ -1251,19 +1254,8 @@ TEST_F(zygote, forked_childs_handoff_time_falls_between_its_fork_and_its_end)
 	unsetenv("PITH_TEST_FRESH");
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(1, self->sb->zygote_forks);
-	end = (uint64_t)time(NULL) + 10;
-	while (r == 0) {
-		struct pollfd pfd = { sandbox_fd(self->sb), POLLIN, 0 };
-
-		ASSERT_LT((uint64_t)time(NULL), end) TH_LOG("never ended");
-		poll(&pfd, 1, 20);
-		ASSERT_LE(0, sandbox_poll(self->sb));
-		if (sandbox_proc_pending(p) ||
-		    clock_now_ns() >= sandbox_proc_deadline_ns(p))
-			r = sandbox_proc_step_polled(p);
-	}
+	step_polled_to_its_end(self->sb, p, false);
 	t1 = clock_now_ns();
-	ASSERT_EQ(1, r);
 	res = sandbox_proc_result(p);
 	EXPECT_STREQ("timed out after 200 ms", t_reason(p));
 	EXPECT_TRUE(p->handed_off);
