@@ -314,57 +314,6 @@ TEST_F(engine, outputs_are_written_to_the_output_dir)
 	job_free(job);
 }
 
-/* engine_opts.released: what pith run frees its sandbox on, while the
- * outputs are committed. */
-struct released {
-	struct sandbox **sb;
-	const char *result;
-	unsigned calls;
-	bool result_existed;
-};
-
-static void on_released(void *data)
-{
-	struct released *x = data;
-
-	x->calls++;
-	x->result_existed = access(x->result, F_OK) == 0;
-	*x->sb = sandbox_free(*x->sb);
-}
-
-TEST_F(engine, sandbox_is_handed_back_before_the_outputs_are_committed)
-{
-	struct job *job = job_from(UPPER_JOB(
-		"{\"name\":\"a\",\"data\":\"hi\"},{\"name\":\"b\",\"data\":\"yo\"}"));
-	char *dir = t_tmpdir(), *out = t_strdupf("%s/out", dir);
-	char *res = t_strdupf("%s/result", out);
-	struct released x = { .sb = &self->sb, .result = res };
-	struct err e = {};
-
-	ASSERT_NE(NULL, job);
-	ASSERT_EQ(0, engine_run(job,
-				&(struct engine_opts){ .sandbox = self->sb,
-						       .parallel = 2,
-						       .out_dir = out,
-						       .released = on_released,
-						       .released_data = &x },
-				&self->rep, &e))
-		TH_LOG("%s", e.msg);
-	ASSERT_TRUE(self->rep.ok) TH_LOG("%s", self->rep.error);
-	/* Called once, the sandbox freed in it, and the outputs committed
-	 * after it all the same. */
-	EXPECT_EQ(1, x.calls);
-	EXPECT_FALSE(x.result_existed);
-	EXPECT_EQ(NULL, self->sb);
-	expect_file(res, "a", "HI");
-	expect_file(res, "b", "YO");
-	t_rm_rf(dir);
-	free(res);
-	free(out);
-	free(dir);
-	job_free(job);
-}
-
 TEST_F(engine, missing_parents_of_the_output_dir_are_created)
 {
 	struct job *job = job_from(UPPER_JOB("{\"name\":\"a\",\"data\":\"hi\"}"));

@@ -3,7 +3,6 @@
  * then the run itself. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,55 +282,10 @@ static void drop_inputs(void *job)
 	job_drop_input_items(job);
 }
 
-/*
- * The sandbox freed on a thread of its own once the engine is done with it
- * (engine_opts.released: the job's instances reaped), while the engine's
- * thread syncs and renames the outputs: the drivers joined and their
- * sandboxes freed, the spawner and zygotes ended and reaped, the guard and
- * cgroups removed, on a CPU the outputs' sync leaves idle
- * (benchmarks/lanes.md, round 16). Joined before pith run returns, so
- * that nothing of the sandbox outlives it.
- */
-struct sandbox_end {
-	struct sandbox **sb;
-	pthread_t thread;
-	bool started;
-};
-
-static void *sandbox_free_thread(void *sb)
-{
-	sandbox_free(sb);
-	return NULL;
-}
-
-static void sandbox_released(void *data)
-{
-	struct sandbox_end *x = data;
-	sigset_t all, old;
-
-	/* SIGINT and SIGTERM stay the engine thread's (catch_signals()). */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	if (pthread_create(&x->thread, NULL, sandbox_free_thread, *x->sb) == 0) {
-		*x->sb = NULL;
-		x->started = true;
-	}
-	/* else freed on the way out, as without. */
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-}
-
-static void sandbox_end_join(struct sandbox_end *x)
-{
-	if (x->started)
-		pthread_join(x->thread, NULL);
-	x->started = false;
-}
-
 int cmd_run(const struct cli *c)
 {
 	_cleanup_(job_freep) struct job *job = NULL;
 	_cleanup_(sandbox_freep) struct sandbox *sb = NULL;
-	_cleanup_(sandbox_end_join) struct sandbox_end sb_end = { .sb = &sb };
 	struct engine_report rep = {};
 	struct progress progress;
 	struct err e = {}, te = {};
@@ -401,8 +355,6 @@ int cmd_run(const struct cli *c)
 					      .progress_data = &progress,
 					      .ingested = drop_inputs,
 					      .ingested_data = job,
-					      .released = sandbox_released,
-					      .released_data = &sb_end,
 					      .max_store = c->max_store,
 					      .max_instances = c->max_instances,
 					      .max_disk = c->max_disk,

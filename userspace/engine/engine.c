@@ -640,8 +640,6 @@ static int run_job(struct run *run)
 	if (run->held_guard) {
 		sandbox_release(run->opts->sandbox);
 		run->held_guard = false;
-		if (run->opts->released)
-			run->opts->released(run->opts->released_data);
 	}
 	if (run->error)
 		return run->error;

@@ -70,14 +70,6 @@ struct engine_opts {
 	 * (the caller may job_drop_input_items()). NULL: none. */
 	void (*ingested)(void *data);
 	void *ingested_data;
-	/* Called once the job's instances are all reaped and its hold of
-	 * `sandbox` released (sandbox_release()), before its outputs are
-	 * committed: the engine uses the sandbox no more, and the caller
-	 * may free it (pith run does, on a thread of its own, while the
-	 * outputs are synced). Not called when the job ends before its
-	 * instances start. NULL: none. */
-	void (*released)(void *data);
-	void *released_data;
 	/* Bounds on one instance's outputs, aliases counted (--max-output-*);
 	 * 0: the defaults, proportional to the instance (struct
 	 * sandbox_limits). */
