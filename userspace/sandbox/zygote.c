@@ -225,9 +225,8 @@ static void zygote_end(struct zygote *z, struct sandbox *dying)
 	 * at once; the outputs written), and zygote_reap_dying() reaps it
 	 * before the sandbox serves another job or ends, and only then
 	 * frees what pith held of it: its contexts' mappings and memfds, its
-	 * ring and socket (0.1-0.15 ms a zygote, off a job's end: pith run
-	 * frees its sandbox on a thread of its own, benchmarks/lanes.md,
-	 * round 16). Its group's request, if one is in flight, completes
+	 * ring and socket (0.1-0.15 ms a zygote, off the job's release:
+	 * benchmarks/lanes.md, round 16). Its group's request, if one is in flight, completes
 	 * unmatched (reap_seq 0). */
 	if (dying && !n && z->pidfd >= 0 &&
 	    dying->n_zygote_dying < ZYGOTE_MAX &&
